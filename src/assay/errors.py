@@ -1,0 +1,56 @@
+"""The one exception tree of Assay.
+
+::
+
+    AssayError
+    ├── InvalidInput          bad input from the caller; names what was wrong
+    │   └── FilterSyntaxError a filter expression that does not parse; carries the position
+    ├── NotFound              a project, run or key that does not exist
+    ├── Conflict              a write that contradicts what is stored
+    ├── StoreUnavailable      the store cannot be reached or refused the operation
+    ├── SchemaMismatch        the store's schema is newer (or older) than this Assay knows
+    └── JournalCorrupt        a journal record failed its checksum
+
+Third-party errors (SQLAlchemy, OS errors) are translated at the boundary and
+chained with ``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+
+class AssayError(Exception):
+    """Base class of every error Assay raises on purpose."""
+
+
+class InvalidInput(AssayError, ValueError):
+    """The caller passed something Assay cannot accept; the message names it."""
+
+
+class FilterSyntaxError(InvalidInput):
+    """A filter expression that does not parse or names an unknown field."""
+
+    def __init__(self, message: str, expression: str, position: int) -> None:
+        self.expression = expression
+        self.position = position
+        pointer = " " * position + "^"
+        super().__init__(f"{message} at position {position}:\n  {expression}\n  {pointer}")
+
+
+class NotFound(AssayError, LookupError):
+    """The thing asked for does not exist."""
+
+
+class Conflict(AssayError):
+    """The write contradicts what is already stored."""
+
+
+class StoreUnavailable(AssayError):
+    """The store cannot be reached, or failed while answering."""
+
+
+class SchemaMismatch(AssayError):
+    """The store was written by a different schema version than this Assay knows."""
+
+
+class JournalCorrupt(AssayError):
+    """A journal record is damaged (bad checksum or impossible length)."""

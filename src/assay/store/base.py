@@ -1,0 +1,95 @@
+"""The Store protocol: everything Assay persists goes through these methods.
+
+Two kinds implement it: ``SqlStore`` (SQLite or PostgreSQL plus a blob folder) and, for a
+team server, an HTTP client. The SDK and every domain module talk to a Store only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from assay.errors import InvalidInput
+from assay.records import Batch, Columns, LogLine, Project, Run
+
+DEFAULT_HOME = "~/.assay"
+
+
+@runtime_checkable
+class Store(Protocol):
+    uri: str
+
+    def write_batch(self, batch: Batch) -> bool:
+        """Apply a batch atomically; False if this (run, writer, seq) was applied before."""
+
+    def projects(self) -> list[Project]: ...
+
+    def run(self, run_id: str) -> Run:
+        """The run, or NotFound."""
+
+    def runs(
+        self,
+        project: str,
+        filter: str | None = None,
+        order_by: Sequence[str] = (),
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Run]:
+        """Runs of a project matching a filter expression (see docs/query.md)."""
+
+    def count_runs(self, project: str, filter: str | None = None) -> int: ...
+
+    def history(self, run_id: str, keys: Sequence[str] | None = None) -> dict[str, Columns]:
+        """Every point of the named series (all series when keys is None)."""
+
+    def series(
+        self, run_ids: Sequence[str], keys: Sequence[str], points: int = 1000
+    ) -> dict[tuple[str, str], Columns]:
+        """Each series downsampled to at most ``points`` points, min and max kept."""
+
+    def log_lines(self, run_id: str, tail: int | None = None) -> list[LogLine]: ...
+
+    def put_blob(self, data: bytes) -> str:
+        """Store bytes under their BLAKE3 digest and return it."""
+
+    def get_blob(self, digest: str) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+def resolve_uri(uri: str | os.PathLike[str] | None = None) -> str:
+    """The URI to use: the argument, else ``ASSAY_URI``, else ``~/.assay``."""
+    chosen = os.fspath(uri) if uri is not None else os.environ.get("ASSAY_URI") or DEFAULT_HOME
+    if not chosen.strip():
+        raise InvalidInput("store URI must not be empty")
+    return chosen
+
+
+def local_root(uri: str) -> Path | None:
+    """The folder of an embedded store URI (a path or file://), else None."""
+    if uri.startswith("file://"):
+        return Path(uri[len("file://") :]).expanduser()
+    if "://" in uri:
+        return None
+    return Path(uri).expanduser()
+
+
+def open_store(uri: str | os.PathLike[str] | None = None) -> Store:
+    """Open the store a URI names (see DESIGN.md: the URI picks the store)."""
+    resolved = resolve_uri(uri)
+    root = local_root(resolved)
+    if root is not None:
+        from assay.store.sql.store import SqlStore
+
+        return SqlStore.embedded(root)
+    if resolved.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+        from assay.store.sql.store import SqlStore
+
+        return SqlStore.from_url(resolved)
+    scheme = resolved.split("://", 1)[0]
+    raise InvalidInput(
+        f"store URI {resolved!r}: scheme {scheme!r} is not supported "
+        "(use a path, file://, sqlite:// or postgresql://)"
+    )

@@ -1,0 +1,1 @@
+"""SQL persistence (SQLAlchemy Core) for SQLite and PostgreSQL."""

@@ -1,0 +1,101 @@
+"""The tables, as SQLAlchemy Core metadata. Migrations in ``migrations/`` must match it
+(a test compares them)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+# Bump together with a new migration file.
+SCHEMA_REVISION = "0001"
+
+metadata = sa.MetaData()
+
+Json = sa.JSON().with_variant(JSONB(), "postgresql")
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+KEY_LENGTH = 256
+
+projects = sa.Table(
+    "projects",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("project", sa.String(128), sa.ForeignKey("projects.name"), nullable=False),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("heartbeat_at", sa.Float, nullable=False),
+    sa.Column("finished_at", sa.Float),
+    sa.Column("config", Json, nullable=False),
+    sa.Column("summary", Json, nullable=False),
+    sa.Column("notes", sa.Text),
+    sa.Column("group_name", sa.String(256)),
+    sa.Column("job_type", sa.String(64)),
+    sa.Column("host", Json, nullable=False),
+    sa.Column("traceback", sa.Text),
+    sa.Index("ix_runs_project_created", "project", "created_at"),
+)
+
+run_tags = sa.Table(
+    "run_tags",
+    metadata,
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("tag", sa.String(256), primary_key=True),
+    sa.Index("ix_run_tags_tag", "tag"),
+)
+
+batches = sa.Table(
+    "batches",
+    metadata,
+    sa.Column("run_id", sa.String(32), primary_key=True),
+    sa.Column("writer", sa.String(32), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("applied_at", sa.Float, nullable=False),
+)
+
+metric_chunks = sa.Table(
+    "metric_chunks",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("key", sa.String(KEY_LENGTH), nullable=False),
+    sa.Column("n", sa.Integer, nullable=False),
+    sa.Column("step_min", sa.BigInteger, nullable=False),
+    sa.Column("step_max", sa.BigInteger, nullable=False),
+    sa.Column("steps", sa.LargeBinary, nullable=False),
+    sa.Column("times", sa.LargeBinary, nullable=False),
+    sa.Column("values", sa.LargeBinary, nullable=False),
+    sa.Index("ix_metric_chunks_run_key", "run_id", "key", "id"),
+)
+
+metric_summary = sa.Table(
+    "metric_summary",
+    metadata,
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("key", sa.String(KEY_LENGTH), primary_key=True),
+    sa.Column("last", sa.Float),
+    sa.Column("min", sa.Float),
+    sa.Column("max", sa.Float),
+    sa.Column("count", sa.BigInteger, nullable=False),
+    sa.Column("last_step", sa.BigInteger, nullable=False),
+    # chunks written since the last large one; past a limit they are merged (see store.py)
+    sa.Column("open_chunks", sa.Integer, nullable=False),
+)
+
+log_lines = sa.Table(
+    "log_lines",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("stream", sa.String(8), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Index("ix_log_lines_run", "run_id", "id"),
+)

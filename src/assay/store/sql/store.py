@@ -1,0 +1,498 @@
+"""SqlStore: the Store protocol on SQLAlchemy Core (SQLite here; PostgreSQL shares it)."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from assay.errors import InvalidInput, NotFound, StoreUnavailable
+from assay.query.filter import parse_filter, parse_order
+from assay.records import (
+    Batch,
+    Columns,
+    CreateRun,
+    Heartbeat,
+    LogLine,
+    LogLines,
+    MetricSummary,
+    Points,
+    Project,
+    Run,
+    UpdateRun,
+)
+from assay.store import series as ser
+from assay.store.blobs import LocalBlobStore
+from assay.store.sql import migrate
+from assay.store.sql.filters import FilterCompiler, status_expr
+from assay.store.sql.schema import (
+    batches,
+    log_lines,
+    metric_chunks,
+    metric_summary,
+    projects,
+    run_tags,
+    runs,
+)
+
+HEARTBEAT_TIMEOUT = 120.0  # seconds without a heartbeat before a running run reads as crashed
+INLINE_DIFF_LIMIT = 64 * 1024  # a larger git diff goes to a blob
+LARGE_CHUNK = 4096  # chunks at least this long are left alone; smaller ones get merged
+MERGE_AFTER = 32  # how many small chunks of one series before they are merged into one
+
+
+def heartbeat_timeout() -> float:
+    return float(os.environ.get("ASSAY_HEARTBEAT_TIMEOUT", HEARTBEAT_TIMEOUT))
+
+
+def _sqlite_engine(url: str) -> sa.Engine:
+    engine = sa.create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _on_begin)
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout = 60000")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        # Writers take the lock up front (BEGIN IMMEDIATE): a deferred transaction that
+        # later upgrades to a write lock fails with "database is locked" without waiting.
+        mode = conn.get_execution_options().get("assay_tx", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+class SqlStore:
+    """Metadata in SQL, series as columnar chunks, big values in a content-addressed folder."""
+
+    def __init__(self, engine: sa.Engine, blobs: LocalBlobStore, uri: str) -> None:
+        self.engine = engine
+        self.blobs = blobs
+        self.uri = uri
+        self.dialect = engine.dialect.name
+        self._prepare()
+
+    @classmethod
+    def embedded(cls, root: Path) -> SqlStore:
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot create the store folder {root}: {exc}") from exc
+        engine = _sqlite_engine(f"sqlite:///{root / 'assay.db'}")
+        return cls(engine, LocalBlobStore(root / "blobs"), str(root))
+
+    @classmethod
+    def from_url(cls, url: str, blobs: Path | None = None) -> SqlStore:
+        if url.startswith("sqlite"):
+            engine = _sqlite_engine(url)
+            db_path = Path(url.split("///", 1)[-1])
+            blob_root = blobs or db_path.parent / "blobs"
+        else:
+            engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+            blob_root = blobs or Path(os.path.expanduser("~/.assay/blobs"))
+        return cls(engine, LocalBlobStore(blob_root), url)
+
+    def _prepare(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                current = migrate.current_revision(conn)
+            if not migrate.check_revision(current, self.uri):
+                migrate.upgrade(self.engine.execution_options(assay_tx="IMMEDIATE"))
+        except sa.exc.OperationalError as exc:
+            raise StoreUnavailable(f"cannot open the store at {self.uri}: {exc.orig}") from exc
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ---- transactions ------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(assay_tx="IMMEDIATE")
+                with conn.begin():
+                    yield conn
+        except sa.exc.OperationalError as exc:
+            raise StoreUnavailable(f"store {self.uri} failed to write: {exc.orig}") from exc
+
+    @contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except sa.exc.OperationalError as exc:
+            raise StoreUnavailable(f"store {self.uri} failed to read: {exc.orig}") from exc
+
+    def _insert(self, table: sa.Table) -> Any:
+        return (postgresql if self.dialect == "postgresql" else sqlite).insert(table)
+
+    # ---- ingest --------------------------------------------------------------------------
+
+    def write_batch(self, batch: Batch) -> bool:
+        with self._write() as conn:
+            claim = self._insert(batches).on_conflict_do_nothing()
+            row = {"run_id": batch.run_id, "writer": batch.writer, "seq": batch.seq}
+            if conn.execute(claim, {**row, "applied_at": time.time()}).rowcount == 0:
+                return False  # delivered before: replaying a journal never duplicates
+            latest = 0.0
+            for op in batch.ops:
+                latest = max(latest, self._apply(conn, batch.run_id, op))
+            if latest:
+                conn.execute(
+                    runs.update()
+                    .where(runs.c.id == batch.run_id)
+                    .values(
+                        heartbeat_at=sa.func.max(runs.c.heartbeat_at, latest)
+                        if self.dialect == "sqlite"
+                        else sa.func.greatest(runs.c.heartbeat_at, latest),
+                        updated_at=time.time(),
+                    )
+                )
+            return True
+
+    def _apply(self, conn: sa.Connection, run_id: str, op: Any) -> float:
+        if isinstance(op, CreateRun):
+            self._create_run(conn, run_id, op)
+            return op.created_at
+        self._require_run(conn, run_id)
+        if isinstance(op, UpdateRun):
+            self._update_run(conn, run_id, op)
+            return op.at
+        if isinstance(op, Points):
+            return self._add_points(conn, run_id, op)
+        if isinstance(op, LogLines):
+            if op.lines:
+                conn.execute(
+                    log_lines.insert(),
+                    [{"run_id": run_id, "at": t, "stream": s, "text": x} for t, s, x in op.lines],
+                )
+            return max((t for t, _, _ in op.lines), default=0.0)
+        if isinstance(op, Heartbeat):
+            return op.at
+        raise InvalidInput(f"unknown operation {type(op).__name__}")
+
+    def _require_run(self, conn: sa.Connection, run_id: str) -> None:
+        found = conn.execute(sa.select(runs.c.id).where(runs.c.id == run_id)).first()
+        if found is None:
+            raise NotFound(f"run {run_id} does not exist (a batch arrived before its run)")
+
+    def _create_run(self, conn: sa.Connection, run_id: str, op: CreateRun) -> None:
+        conn.execute(
+            self._insert(projects).on_conflict_do_nothing(),
+            {"name": op.project, "created_at": op.created_at},
+        )
+        values = {
+            "id": run_id,
+            "project": op.project,
+            "name": op.name,
+            "status": "running",
+            "created_at": op.created_at,
+            "updated_at": op.created_at,
+            "heartbeat_at": op.created_at,
+            "config": op.config,
+            "summary": {},
+            "notes": op.notes,
+            "group_name": op.group,
+            "job_type": op.job_type,
+            "host": self._offload(op.host),
+        }
+        conn.execute(self._insert(runs).on_conflict_do_nothing(), values)
+        self._set_tags(conn, run_id, op.tags, replace=False)
+
+    def _set_tags(self, conn: sa.Connection, run_id: str, tags: list[str], replace: bool) -> None:
+        if replace:
+            conn.execute(run_tags.delete().where(run_tags.c.run_id == run_id))
+        if tags:
+            conn.execute(
+                self._insert(run_tags).on_conflict_do_nothing(),
+                [{"run_id": run_id, "tag": t} for t in dict.fromkeys(tags)],
+            )
+
+    def _update_run(self, conn: sa.Connection, run_id: str, op: UpdateRun) -> None:
+        current = conn.execute(
+            sa.select(runs.c.config, runs.c.summary, runs.c.host).where(runs.c.id == run_id)
+        ).one()
+        values: dict[str, Any] = {}
+        if op.config is not None:
+            values["config"] = {**current.config, **op.config}
+        if op.summary is not None:
+            values["summary"] = {**current.summary, **op.summary}
+        if op.host is not None:
+            values["host"] = {**current.host, **self._offload(op.host)}
+        if op.notes is not None:
+            values["notes"] = op.notes
+        if op.traceback is not None:
+            values["traceback"] = op.traceback
+        if op.status is not None:
+            values["status"] = op.status
+            values["finished_at"] = None if op.status == "running" else op.at
+        if values:
+            conn.execute(runs.update().where(runs.c.id == run_id).values(**values))
+        if op.tags is not None:
+            self._set_tags(conn, run_id, op.tags, replace=True)
+
+    def _offload(self, host: dict[str, Any]) -> dict[str, Any]:
+        """Keep a large git diff as a blob and name it, instead of inlining it."""
+        git = host.get("git")
+        if not isinstance(git, dict) or len(str(git.get("diff") or "")) <= INLINE_DIFF_LIMIT:
+            return host
+        digest = self.blobs.put(str(git["diff"]).encode())
+        slim = {k: v for k, v in git.items() if k != "diff"}
+        return {**host, "git": {**slim, "diff_blob": digest}}
+
+    def _add_points(self, conn: sa.Connection, run_id: str, op: Points) -> float:
+        chunk = ser.decode(op.steps, op.times, op.values)
+        n = len(chunk.steps)
+        if n == 0:
+            return 0.0
+        if not len(chunk.times) == len(chunk.values) == n:
+            raise InvalidInput(f"points for {op.key!r}: steps, times and values differ in length")
+        conn.execute(
+            metric_chunks.insert(),
+            {
+                "run_id": run_id,
+                "key": op.key,
+                "n": n,
+                "step_min": int(chunk.steps.min()),
+                "step_max": int(chunk.steps.max()),
+                "steps": op.steps,
+                "times": op.times,
+                "values": op.values,
+            },
+        )
+        self._update_summary(conn, run_id, op.key, chunk)
+        return float(chunk.times.max())
+
+    def _update_summary(self, conn: sa.Connection, run_id: str, key: str, chunk: Columns) -> None:
+        last, low, high, last_step = ser.summarise(chunk)
+        old = conn.execute(
+            sa.select(metric_summary).where(
+                metric_summary.c.run_id == run_id, metric_summary.c.key == key
+            )
+        ).first()
+        small = len(chunk.steps) < LARGE_CHUNK
+        row = {
+            "run_id": run_id,
+            "key": key,
+            "last": _sql_float(last),
+            "min": _sql_float(low),
+            "max": _sql_float(high),
+            "count": len(chunk.steps),
+            "last_step": last_step,
+            "open_chunks": 1 if small else 0,
+        }
+        if old is not None:
+            if old.last_step > last_step:
+                row["last"], row["last_step"] = old.last, old.last_step
+            row["min"] = _sql_float(_fmin(old.min, low))
+            row["max"] = _sql_float(_fmax(old.max, high))
+            row["count"] += old.count
+            row["open_chunks"] = old.open_chunks + 1 if small else 0
+        if row["open_chunks"] >= MERGE_AFTER:
+            self._merge_tail(conn, run_id, key, row["open_chunks"])
+            row["open_chunks"] = 1
+        upsert = self._insert(metric_summary)
+        conn.execute(
+            upsert.on_conflict_do_update(
+                index_elements=["run_id", "key"],
+                set_={c: upsert.excluded[c] for c in row if c not in ("run_id", "key")},
+            ),
+            row,
+        )
+
+    def _merge_tail(self, conn: sa.Connection, run_id: str, key: str, count: int) -> None:
+        """Merge the newest ``count`` small chunks of a series into one (order is kept:
+        nothing newer than them exists, so last-write-wins reads the same)."""
+        rows = conn.execute(
+            sa.select(metric_chunks)
+            .where(metric_chunks.c.run_id == run_id, metric_chunks.c.key == key)
+            .order_by(metric_chunks.c.id.desc())
+            .limit(count)
+        ).all()
+        rows.reverse()
+        merged = ser.merge([ser.decode(r.steps, r.times, r.values) for r in rows])
+        conn.execute(metric_chunks.delete().where(metric_chunks.c.id.in_([r.id for r in rows])))
+        conn.execute(
+            metric_chunks.insert(),
+            {
+                "run_id": run_id,
+                "key": key,
+                "n": len(merged.steps),
+                "step_min": int(merged.steps.min()),
+                "step_max": int(merged.steps.max()),
+                "steps": merged.steps.astype(ser.STEP).tobytes(),
+                "times": merged.times.astype(ser.FLOAT).tobytes(),
+                "values": merged.values.astype(ser.FLOAT).tobytes(),
+            },
+        )
+
+    # ---- reads ---------------------------------------------------------------------------
+
+    def projects(self) -> list[Project]:
+        query = (
+            sa.select(
+                projects.c.name,
+                projects.c.created_at,
+                sa.func.count(runs.c.id),
+                sa.func.max(runs.c.updated_at),
+            )
+            .select_from(projects.outerjoin(runs, runs.c.project == projects.c.name))
+            .group_by(projects.c.name, projects.c.created_at)
+            .order_by(projects.c.name)
+        )
+        with self._read() as conn:
+            return [Project(r[0], int(r[2]), r[1], r[3]) for r in conn.execute(query)]
+
+    def run(self, run_id: str) -> Run:
+        with self._read() as conn:
+            rows = conn.execute(self._run_select().where(runs.c.id == run_id)).all()
+            if not rows:
+                raise NotFound(f"no run with id {run_id!r}")
+            return self._hydrate(conn, rows)[0]
+
+    def runs(
+        self,
+        project: str,
+        filter: str | None = None,
+        order_by: Sequence[str] = (),
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Run]:
+        if limit < 0 or offset < 0:
+            raise InvalidInput("limit and offset must not be negative")
+        query = self._run_select().where(*self._where(project, filter))
+        compiler = FilterCompiler("", self._cutoff())
+        for spec in order_by or ("-created",):
+            field, descending = parse_order(spec)
+            column = compiler.field(field, 0.0)
+            query = query.order_by(column.desc().nulls_last() if descending else column.asc().nulls_last())
+        query = query.order_by(runs.c.id.desc()).limit(limit).offset(offset)
+        with self._read() as conn:
+            return self._hydrate(conn, conn.execute(query).all())
+
+    def count_runs(self, project: str, filter: str | None = None) -> int:
+        query = sa.select(sa.func.count()).select_from(runs).where(*self._where(project, filter))
+        with self._read() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def _where(self, project: str, filter: str | None) -> list[sa.ColumnElement[bool]]:
+        clauses = [runs.c.project == project]
+        if filter:
+            clauses.append(FilterCompiler(filter, self._cutoff()).compile(parse_filter(filter)))
+        return clauses
+
+    def _cutoff(self) -> float:
+        return time.time() - heartbeat_timeout()
+
+    def _run_select(self) -> sa.Select[Any]:
+        return sa.select(runs, status_expr(self._cutoff()).label("shown_status"))
+
+    def _hydrate(self, conn: sa.Connection, rows: Sequence[sa.Row[Any]]) -> list[Run]:
+        ids = [r.id for r in rows]
+        tags: dict[str, list[str]] = {i: [] for i in ids}
+        metrics: dict[str, dict[str, MetricSummary]] = {i: {} for i in ids}
+        if ids:
+            for t in conn.execute(sa.select(run_tags).where(run_tags.c.run_id.in_(ids))):
+                tags[t.run_id].append(t.tag)
+            for m in conn.execute(sa.select(metric_summary).where(metric_summary.c.run_id.in_(ids))):
+                metrics[m.run_id][m.key] = MetricSummary(
+                    _py_float(m.last), _py_float(m.min), _py_float(m.max), m.count, m.last_step
+                )
+        return [
+            Run(
+                id=r.id,
+                project=r.project,
+                name=r.name,
+                status=r.shown_status,
+                created_at=r.created_at,
+                updated_at=r.updated_at,
+                heartbeat_at=r.heartbeat_at,
+                finished_at=r.finished_at,
+                config=r.config,
+                summary=r.summary,
+                tags=sorted(tags[r.id]),
+                notes=r.notes,
+                group=r.group_name,
+                job_type=r.job_type,
+                host=r.host,
+                metrics=metrics[r.id],
+                traceback=r.traceback,
+            )
+            for r in rows
+        ]
+
+    def history(self, run_id: str, keys: Sequence[str] | None = None) -> dict[str, Columns]:
+        query = sa.select(
+            metric_chunks.c.key, metric_chunks.c.steps, metric_chunks.c.times, metric_chunks.c["values"]
+        ).where(metric_chunks.c.run_id == run_id)
+        if keys is not None:
+            query = query.where(metric_chunks.c.key.in_(list(keys)))
+        query = query.order_by(metric_chunks.c.key, metric_chunks.c.id)
+        chunks: dict[str, list[Columns]] = {}
+        with self._read() as conn:
+            for key, steps, times, values in conn.execute(query):
+                chunks.setdefault(key, []).append(ser.decode(steps, times, values))
+        return {key: ser.merge(parts) for key, parts in chunks.items()}
+
+    def series(
+        self, run_ids: Sequence[str], keys: Sequence[str], points: int = 1000
+    ) -> dict[tuple[str, str], Columns]:
+        if points < 4:
+            raise InvalidInput(f"points must be at least 4, not {points}")
+        out: dict[tuple[str, str], Columns] = {}
+        for run_id in run_ids:
+            for key, full in self.history(run_id, keys).items():
+                out[(run_id, key)] = ser.downsample(full, points)
+        return out
+
+    def log_lines(self, run_id: str, tail: int | None = None) -> list[LogLine]:
+        query = sa.select(log_lines.c.at, log_lines.c.stream, log_lines.c.text).where(
+            log_lines.c.run_id == run_id
+        )
+        if tail is not None:
+            query = query.order_by(log_lines.c.id.desc()).limit(tail)
+        else:
+            query = query.order_by(log_lines.c.id)
+        with self._read() as conn:
+            lines = [LogLine(r.at, r.stream, r.text) for r in conn.execute(query)]
+        return lines[::-1] if tail is not None else lines
+
+    def put_blob(self, data: bytes) -> str:
+        return self.blobs.put(data)
+
+    def get_blob(self, digest: str) -> bytes:
+        return self.blobs.get(digest)
+
+
+def _sql_float(value: float) -> float | None:
+    return None if math.isnan(value) else value  # SQLite cannot store NaN: NULL stands for it
+
+
+def _py_float(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _fmin(old: float | None, new: float) -> float:
+    if old is None or math.isnan(new):
+        return new if old is None else old
+    return min(old, new)
+
+
+def _fmax(old: float | None, new: float) -> float:
+    if old is None or math.isnan(new):
+        return new if old is None else old
+    return max(old, new)

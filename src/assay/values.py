@@ -1,0 +1,115 @@
+"""What may be logged: metric keys and values, and config trees.
+
+The rules (documented in docs/tracking.md):
+
+* A metric key is a non-empty ``str`` of at most ``MAX_KEY_LENGTH`` characters, with no
+  control characters; ``/`` separates namespaces (``train/loss``).
+* A metric value is an ``int``, ``float`` or ``bool``, a numpy scalar, or a 0-d array or
+  tensor (anything with ``.item()`` and zero dimensions: numpy, torch, jax). It is stored
+  as a float64; NaN and infinities are kept as such.
+* A config is a tree of dicts with string keys whose leaves are ``None``, ``bool``,
+  ``int``, ``float``, ``str``, or lists/tuples of those. On the way in, numpy scalars
+  become Python numbers, numpy arrays lists, ``Path`` its string, ``Enum`` its value,
+  dataclasses and pydantic models a dict of their fields. Anything else is refused with
+  the dotted path of the offending value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+import re
+from collections.abc import Mapping
+from pathlib import PurePath
+from typing import Any
+
+from assay.errors import InvalidInput
+
+MAX_KEY_LENGTH = 256
+_BAD_KEY = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_key(key: object) -> str:
+    """Return ``key`` if it is a valid metric key, else raise InvalidInput naming it."""
+    if not isinstance(key, str):
+        raise InvalidInput(f"metric key {key!r} must be a string, not {type(key).__name__}")
+    if not key:
+        raise InvalidInput("metric key must not be empty")
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidInput(f"metric key {key[:40]!r}... is longer than {MAX_KEY_LENGTH} characters")
+    if _BAD_KEY.search(key):
+        raise InvalidInput(f"metric key {key!r} contains a control character")
+    if key.startswith("/") or key.endswith("/") or "//" in key:
+        raise InvalidInput(f"metric key {key!r} has an empty namespace part")
+    return key
+
+
+def to_number(key: str, value: object) -> float | int:
+    """Convert a loggable value to a Python number, or raise InvalidInput naming ``key``.
+
+    Works without importing numpy, torch or jax: it relies on ``.item()`` and ``.ndim``/
+    ``.shape``, which their scalars and 0-d arrays all have.
+    """
+    if isinstance(value, bool | int | float):
+        return value
+    item = getattr(value, "item", None)
+    if item is not None and not isinstance(value, str | bytes):
+        shape = getattr(value, "shape", ())
+        if tuple(shape) not in ((), (1,)):
+            raise InvalidInput(
+                f"metric {key!r} must be a scalar; got {type(value).__name__} of shape {tuple(shape)}"
+            )
+        number = item()
+        if isinstance(number, bool | int | float):
+            return number
+    raise InvalidInput(f"metric {key!r} must be a number, not {type(value).__name__}: {value!r:.60}")
+
+
+def normalise_config(value: object, path: str = "config") -> Any:
+    """Return a JSON-ready copy of a config tree, or raise InvalidInput naming the path."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            if not isinstance(k, str) or not k:
+                raise InvalidInput(f"{path}: key {k!r} must be a non-empty string")
+            if "." in k:
+                raise InvalidInput(f"{path}.{k}: keys may not contain '.' (it separates paths)")
+            out[k] = normalise_config(v, f"{path}.{k}")
+        return out
+    if isinstance(value, list | tuple):
+        return [normalise_config(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    return _convert_rich(value, path)
+
+
+def _convert_rich(value: object, path: str) -> Any:
+    if isinstance(value, enum.Enum):
+        return normalise_config(value.value, path)
+    if isinstance(value, PurePath):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        return normalise_config(fields, path)
+    model_dump = getattr(value, "model_dump", None)  # pydantic v2
+    if callable(model_dump):
+        return normalise_config(model_dump(mode="json"), path)
+    tolist = getattr(value, "tolist", None)  # numpy scalars and arrays
+    if callable(tolist) and type(value).__module__.startswith("numpy"):
+        return normalise_config(tolist(), path)
+    raise InvalidInput(f"{path}: cannot store a {type(value).__name__} in a config ({value!r:.60})")
+
+
+def dotted(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flatten a nested config to ``{"model.depth": 3, ...}``."""
+    flat: dict[str, Any] = {}
+    for k, v in tree.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, Mapping) and v:
+            flat.update(dotted(v, name + "."))
+        else:
+            flat[name] = v
+    return flat
