@@ -1,0 +1,64 @@
+"""Assay: a system of record for machine-learning teams.
+
+    import assay
+    run = assay.init(project="digits", config={"lr": 0.1})
+    run.log({"loss": 0.31, "acc": 0.9})
+    run.finish()
+
+The names below are the public API (pinned by tests/test_public_api.py). They load on
+first use, so ``import assay`` stays fast.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from assay import errors
+from assay._version import __version__
+
+if TYPE_CHECKING:
+    from assay.sdk.api import Api, ApiRun
+    from assay.sdk.init import init
+    from assay.sdk.module import active_run, finish, flush, log
+    from assay.sdk.run import Run
+    from assay.sdk.settings import Settings
+
+__all__ = [
+    "Api",
+    "ApiRun",
+    "Run",
+    "Settings",
+    "__version__",
+    "active_run",
+    "errors",
+    "finish",
+    "flush",
+    "init",
+    "log",
+]
+
+_LAZY = {
+    "Api": "assay.sdk.api",
+    "ApiRun": "assay.sdk.api",
+    "Run": "assay.sdk.run",
+    "Settings": "assay.sdk.settings",
+    "init": "assay.sdk.init",
+    "log": "assay.sdk.module",
+    "flush": "assay.sdk.module",
+    "finish": "assay.sdk.module",
+    "active_run": "assay.sdk.module",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'assay' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -76,6 +76,16 @@ def local_root(uri: str) -> Path | None:
     return Path(uri).expanduser()
 
 
+def journal_root(uri: str) -> Path:
+    """Where runs writing to ``uri`` keep their journals: ``<store>/journal`` for an
+    embedded store, else ``ASSAY_JOURNAL_DIR`` or ``~/.assay/journal``."""
+    override = os.environ.get("ASSAY_JOURNAL_DIR")
+    if override:
+        return Path(override).expanduser()
+    root = local_root(uri)
+    return (root if root is not None else Path(DEFAULT_HOME).expanduser()) / "journal"
+
+
 def open_store(uri: str | os.PathLike[str] | None = None) -> Store:
     """Open the store a URI names (see DESIGN.md: the URI picks the store)."""
     resolved = resolve_uri(uri)

@@ -1,0 +1,1 @@
+"""What runs in the user's process: the Run, its background writer and journal."""

@@ -1,0 +1,143 @@
+"""``assay.Api``: read what runs recorded (same URI rules as ``assay.init``)."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from assay.errors import InvalidInput
+from assay.records import Columns, LogLine, MetricSummary, Project
+from assay.records import Run as RunRecord
+from assay.store.base import Store, open_store
+from assay.values import dotted
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+
+class ApiRun:
+    """A stored run: its fields, plus history and logs read on demand."""
+
+    def __init__(self, record: RunRecord, store: Store) -> None:
+        self.record = record
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.record, name)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """Each metric's last value, overridden by what the run set in ``run.summary``."""
+        merged: dict[str, Any] = {k: m.last for k, m in self.record.metrics.items()}
+        merged.update(self.record.summary)
+        return merged
+
+    @property
+    def metrics(self) -> dict[str, MetricSummary]:
+        return self.record.metrics
+
+    @property
+    def duration(self) -> float:
+        end = self.record.finished_at or self.record.heartbeat_at
+        return max(0.0, end - self.record.created_at)
+
+    def config_value(self, path: str, default: Any = None) -> Any:
+        """A config value by dotted path, e.g. ``"model.depth"``."""
+        return dotted(self.record.config).get(path, default)
+
+    def history(self, keys: Sequence[str] | None = None, format: str = "pandas") -> Any:
+        """Full-resolution series.
+
+        ``format``: "pandas" (wide DataFrame indexed by step, one column per key),
+        "arrow" (long pyarrow Table: key, step, time, value) or "numpy" ({key: Columns}).
+        """
+        data = self._store.history(self.record.id, keys)
+        if format == "numpy":
+            return data
+        if format == "pandas":
+            return _to_pandas(data)
+        if format == "arrow":
+            return _to_arrow(data)
+        raise InvalidInput(f"format {format!r} is not one of pandas, arrow, numpy")
+
+    def log_lines(self, tail: int | None = None) -> list[LogLine]:
+        return self._store.log_lines(self.record.id, tail)
+
+    def __repr__(self) -> str:
+        r = self.record
+        return f"<ApiRun {r.id} {r.project}/{r.name} {r.status}>"
+
+
+class Api:
+    def __init__(self, uri: str | os.PathLike[str] | None = None, store: Store | None = None) -> None:
+        self.store = store if store is not None else open_store(uri)
+
+    def projects(self) -> list[Project]:
+        return self.store.projects()
+
+    def runs(
+        self,
+        project: str,
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[ApiRun]:
+        """Runs of a project; ``filter`` and ``order_by`` use the language of docs/query.md."""
+        if isinstance(order_by, str):
+            order_by = [order_by]
+        records = self.store.runs(project, filter, tuple(order_by or ()), limit, offset)
+        return [ApiRun(r, self.store) for r in records]
+
+    def count_runs(self, project: str, filter: str | None = None) -> int:
+        return self.store.count_runs(project, filter)
+
+    def run(self, run_id: str) -> ApiRun:
+        return ApiRun(self.store.run(run_id), self.store)
+
+    def series(
+        self, run_ids: Sequence[str], keys: Sequence[str], points: int = 1000
+    ) -> dict[tuple[str, str], Columns]:
+        """Each (run, key) series downsampled to at most ``points`` points, spikes kept."""
+        return self.store.series(list(run_ids), list(keys), points)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Api:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _to_pandas(data: dict[str, Columns]) -> pd.DataFrame:
+    import pandas as pd
+
+    frames = [
+        pd.Series(c.values, index=pd.Index(c.steps, name="step"), name=key) for key, c in data.items()
+    ]
+    if not frames:
+        return pd.DataFrame(index=pd.Index([], name="step", dtype="int64"))
+    return pd.concat(frames, axis=1).sort_index()
+
+
+def _to_arrow(data: dict[str, Columns]) -> pa.Table:
+    import numpy as np
+    import pyarrow as pa
+
+    keys = [np.full(len(c), k, dtype=object) for k, c in data.items()]
+    columns = {
+        "key": np.concatenate(keys) if keys else np.empty(0, dtype=object),
+        "step": np.concatenate([c.steps for c in data.values()]) if data else np.empty(0, np.int64),
+        "time": np.concatenate([c.times for c in data.values()]) if data else np.empty(0),
+        "value": np.concatenate([c.values for c in data.values()]) if data else np.empty(0),
+    }
+    return pa.table({k: pa.array(v) for k, v in columns.items()})
+
+
+def is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)

@@ -1,0 +1,250 @@
+"""The Run: what ``assay.init`` returns and the training loop talks to."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback as tb
+from collections.abc import Iterator, Mapping, MutableMapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from assay.errors import InvalidInput
+from assay.records import FINAL_STATUSES, UpdateRun
+from assay.sdk import journal as jnl
+from assay.sdk.console import ConsoleCapture
+from assay.sdk.settings import Settings
+from assay.sdk.system import SystemMonitor
+from assay.sdk.writer import Writer
+from assay.values import check_key, normalise_config, to_number
+
+log = logging.getLogger("assay")
+
+CAPTURE_WAIT = 10.0  # seconds finish() waits for the host snapshot (git, packages) to land
+
+
+class _Section(MutableMapping[str, Any]):
+    """``run.config`` / ``run.summary``: a dict whose changes are recorded."""
+
+    def __init__(self, run: Run, field: str, initial: dict[str, Any]) -> None:
+        self._run = run
+        self._field = field
+        self._data = dict(initial)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.update({key: value})
+
+    def __delitem__(self, key: str) -> None:
+        raise InvalidInput(f"run.{self._field}: keys cannot be deleted once recorded ({key!r})")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def update(self, other: Any = (), /, **kwargs: Any) -> None:
+        changes = normalise_config({**dict(other), **kwargs}, self._field)
+        self._data.update(changes)
+        self._run._record(UpdateRun(time.time(), **{self._field: changes}))
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self._data)
+
+    def __repr__(self) -> str:
+        return f"{self._field}({self._data!r})"
+
+
+class Run:
+    """One execution of a training script. Use ``assay.init`` to make one."""
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        project: str,
+        name: str,
+        mode: str,
+        config: dict[str, Any],
+        tags: list[str],
+        notes: str | None,
+        writer: Writer | None,
+        settings: Settings,
+        start_step: int = 0,
+    ) -> None:
+        self.id = id
+        self.project = project
+        self.name = name
+        self.mode = mode
+        self.settings = settings
+        self.config = _Section(self, "config", config)
+        self.summary = _Section(self, "summary", {})
+        self._tags = list(tags)
+        self._notes = notes
+        self._writer = writer
+        self._step = start_step
+        self._known: set[str] = set()
+        self._status: str = "running"
+        self._console: ConsoleCapture | None = None
+        self._monitor: SystemMonitor | None = None
+        self._capturing: threading.Thread | None = None
+
+    # ---- the hot path ------------------------------------------------------------------------
+
+    def log(self, data: Mapping[str, Any], step: int | None = None) -> None:
+        """Record metric values at a step (the next one when ``step`` is None).
+
+        Costs microseconds: values are checked here (a bad key or value raises
+        InvalidInput naming it), then the row waits in memory for the writer thread.
+        """
+        if type(data) is dict:
+            row = data.copy()
+        elif isinstance(data, Mapping):
+            row = dict(data)
+        else:
+            raise InvalidInput(f"run.log() takes a dict of metrics, not {type(data).__name__}")
+        known = self._known
+        for key, value in row.items():
+            if key not in known:
+                known.add(check_key(key))
+            kind = type(value)
+            if kind is not float and kind is not int and kind is not bool:
+                row[key] = to_number(key, value)
+        if step is None:
+            step = self._step
+        elif type(step) is not int or step < 0:
+            step = _check_step(step)
+        if step >= self._step:
+            self._step = step + 1
+        if self._writer is not None and self._status == "running":
+            self._writer.add_points((step, time.time(), row))
+
+    @property
+    def step(self) -> int:
+        """The step the next ``log()`` without ``step=`` will use."""
+        return self._step
+
+    # ---- metadata --------------------------------------------------------------------------
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self._tags)
+
+    @tags.setter
+    def tags(self, tags: list[str]) -> None:
+        self._tags = check_tags(tags)
+        self._record(UpdateRun(time.time(), tags=self._tags))
+
+    @property
+    def notes(self) -> str | None:
+        return self._notes
+
+    @notes.setter
+    def notes(self, notes: str) -> None:
+        if not isinstance(notes, str):
+            raise InvalidInput(f"run notes must be a string, not {type(notes).__name__}")
+        self._notes = notes
+        self._record(UpdateRun(time.time(), notes=notes))
+
+    @property
+    def status(self) -> str:
+        return self._status
+
+    def _record(self, op: UpdateRun) -> None:
+        if self._writer is not None:
+            self._writer.add_op(op)
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    def _start_capture(self, console: ConsoleCapture | None, monitor: SystemMonitor | None) -> None:
+        self._console, self._monitor = console, monitor
+        if console is not None and self._writer is not None:
+            self._writer.sources.append(console.drain)
+            console.start()
+        if monitor is not None:
+            monitor.start()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Return once all logged so far is durable: in the store (True), or in the local
+        journal when the store cannot be reached (False; delivery goes on)."""
+        if self._writer is None:
+            return True
+        return self._writer.flush(timeout)
+
+    def finish(self, status: str = "finished", traceback: str | None = None) -> None:
+        """Mark the run ended and wait until its data is delivered (or journaled)."""
+        if status not in FINAL_STATUSES:
+            raise InvalidInput(f"status {status!r} is not one of {sorted(FINAL_STATUSES)}")
+        if self._status != "running":
+            return
+        self._status = status
+        from assay.sdk import state
+
+        state.forget(self)
+        if self._monitor is not None:
+            self._monitor.stop()
+        if self._console is not None:
+            self._console.stop()
+        if self._writer is None:
+            return
+        if self._capturing is not None:
+            self._capturing.join(timeout=CAPTURE_WAIT)
+        self._writer.add_op(UpdateRun(time.time(), status=status, traceback=traceback))
+        self._close_writer(self._writer)
+
+    def _close_writer(self, writer: Writer) -> None:
+        online = writer._connect is not None
+        delivered = writer.close(timeout=self.settings.finish_timeout)
+        if online and delivered:
+            jnl.remove(writer.journal.path)
+        elif online:
+            log.warning(
+                "assay: run %s finished but the store did not take all of it; the rest waits "
+                "in %s: run `assay sync` to deliver it", self.id, writer.journal.path.parent
+            )
+
+    @property
+    def journal_dir(self) -> Path | None:
+        return None if self._writer is None else self._writer.journal.path.parent
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if kind is None:
+            self.finish()
+        elif issubclass(kind, KeyboardInterrupt):
+            self.finish("killed")
+        else:
+            self.finish("failed", traceback="".join(tb.format_exception(kind, exc, trace)))
+
+    def __repr__(self) -> str:
+        return f"<Run {self.id} {self.project}/{self.name} {self._status}>"
+
+
+def _check_step(step: object) -> int:
+    if type(step) is bool or not isinstance(step, int):
+        if hasattr(step, "__index__") and not isinstance(step, bool):
+            step = int(step)  # type: ignore[call-overload]
+        else:
+            raise InvalidInput(f"step must be an int, not {type(step).__name__}")
+    assert isinstance(step, int)
+    if step < 0:
+        raise InvalidInput(f"step must not be negative, got {step}")
+    return step
+
+
+def check_tags(tags: object) -> list[str]:
+    if isinstance(tags, str) or not isinstance(tags, list | tuple | set | frozenset):
+        raise InvalidInput(f"tags must be a list of strings, not {type(tags).__name__}")
+    for tag in tags:
+        if not isinstance(tag, str) or not tag or len(tag) > 256:
+            raise InvalidInput(f"tag {tag!r} must be a non-empty string of at most 256 characters")
+    return list(dict.fromkeys(tags))
