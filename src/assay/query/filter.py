@@ -234,12 +234,12 @@ def _describe(exc: UnexpectedInput) -> str:
 
 
 def _error_pos(exc: UnexpectedInput, text: str) -> int:
-    pos = getattr(exc, "pos_in_stream", None)
-    if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
-        pos = exc.token.start_pos
-    if pos is None or isinstance(exc, UnexpectedEOF) or pos < 0:
+    if isinstance(exc, UnexpectedEOF):
         return len(text)
-    return int(pos)
+    if isinstance(exc, UnexpectedToken):
+        return len(text) if exc.token.type == "$END" else int(exc.token.start_pos or 0)
+    pos = getattr(exc, "pos_in_stream", None)
+    return len(text) if pos is None or pos < 0 else int(pos)
 
 
 def parse_order(spec: str) -> tuple[Field, bool]:

@@ -35,12 +35,14 @@ class SystemMonitor:
             self._thread.join(timeout=5)
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
+        while True:
             try:
                 self._emit(self._step, time.time(), self.sample())
                 self._step += 1
             except Exception:
                 return  # metrics are a courtesy: never disturb the run over them
+            if self._stop.wait(self.interval):
+                return
 
     def sample(self) -> dict[str, float]:
         memory = psutil.virtual_memory()

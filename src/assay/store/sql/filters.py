@@ -123,9 +123,7 @@ def _typed(element: Any, like: Any) -> sa.ColumnElement[Any]:
         return element.as_boolean()  # type: ignore[no-any-return]
     if isinstance(like, int | float):
         return element.as_float()  # type: ignore[no-any-return]
-    if isinstance(like, str):
-        return element.as_string()  # type: ignore[no-any-return]
-    return element.as_json()  # type: ignore[no-any-return]
+    return element.as_string()  # type: ignore[no-any-return]  # text; also for "is null"
 
 
 def _metric_stat(key: str, stat: str) -> sa.ColumnElement[Any]:

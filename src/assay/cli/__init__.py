@@ -1,0 +1,1 @@
+"""The ``assay`` command line. Each area adds its group to ``main.COMMANDS``."""

@@ -1,0 +1,65 @@
+"""Entry point: a click group whose subcommands load on first use (fast ``--help``)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from importlib import import_module
+from typing import Any, TypeVar
+
+import click
+
+from assay._version import __version__
+from assay.errors import AssayError
+
+# name -> "module:attribute" of a click command or group; later areas add theirs here.
+COMMANDS = {
+    "runs": "assay.cli.runs:runs",
+    "projects": "assay.cli.runs:projects",
+    "sync": "assay.cli.sync:sync_command",
+    "demo": "assay.cli.demo:demo_command",
+}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        command = getattr(import_module(module), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+
+def reports_errors(func: F) -> F:
+    """Turn Assay errors into a clean message and exit code 1 (no traceback)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except AssayError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+uri_option = click.option(
+    "--uri", envvar="ASSAY_URI", default=None, help="Store URI (default: ASSAY_URI or ~/.assay)."
+)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="assay")
+def cli() -> None:
+    """Assay: track experiments, version data and models, evaluate, serve, govern."""
+
+
+def main() -> None:
+    cli()

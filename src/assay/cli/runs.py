@@ -1,0 +1,178 @@
+"""``assay runs ls|show`` and ``assay projects ls``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from assay.cli.main import reports_errors, uri_option
+from assay.sdk.api import Api, ApiRun
+from assay.values import dotted
+
+STATUS_STYLE = {
+    "running": "bold blue",
+    "finished": "green",
+    "failed": "bold red",
+    "killed": "yellow",
+    "crashed": "bold magenta",
+}
+
+
+@click.group()
+def runs() -> None:
+    """List and inspect runs."""
+
+
+@runs.command("ls")
+@click.option("--project", "-p", default="default", show_default=True)
+@click.option("--filter", "-f", "filter_", default=None, help="e.g. \"config.lr < 0.05 and summary.acc > 0.9\"")
+@click.option("--sort", "-s", multiple=True, help="Field to sort by; '-' prefix for descending.")
+@click.option("--columns", "-c", default=None, help="Comma-separated fields to show, e.g. config.lr,summary.acc")
+@click.option("--limit", "-n", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@uri_option
+@reports_errors
+def ls(project: str, filter_: str | None, sort: tuple[str, ...], columns: str | None, limit: int,
+       as_json: bool, uri: str | None) -> None:
+    """List a project's runs as a table."""
+    with Api(uri) as api:
+        found = api.runs(project, filter=filter_, order_by=list(sort), limit=limit)
+        total = api.count_runs(project, filter_)
+    if as_json:
+        click.echo(json.dumps([_as_dict(r) for r in found], indent=2, default=str))
+        return
+    chosen = columns.split(",") if columns else _default_columns(found)
+    table = Table(title=f"{project}: {len(found)} of {total} runs", header_style="bold")
+    for head in ("id", "name", "status", "created", "duration"):
+        table.add_column(head, no_wrap=True)
+    for column in chosen:
+        table.add_column(column.split(".", 1)[-1], justify="right")
+    for r in found:
+        table.add_row(
+            r.id, r.name, f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]", _when(r.created_at),
+            _duration(r.duration), *(_fmt(_column(r, c)) for c in chosen),
+        )
+    _console().print(table)
+
+
+@runs.command("show")
+@click.argument("run_id")
+@uri_option
+@reports_errors
+def show(run_id: str, uri: str | None) -> None:
+    """Show one run: overview, config, summary and metrics."""
+    with Api(uri) as api:
+        r = api.run(run_id)
+    console = _console()
+    console.print(f"[bold]{r.project}/{r.name}[/]  {r.id}  [{STATUS_STYLE.get(r.status, '')}]{r.status}[/]")
+    console.print(f"created {_when(r.created_at)}, ran {_duration(r.duration)}"
+                  + (f", tags: {', '.join(r.tags)}" if r.tags else ""))
+    host = r.host
+    if host.get("argv"):
+        console.print(f"command: {' '.join(host['argv'])}  on {host.get('hostname')}")
+    git = host.get("git") or {}
+    if git.get("commit"):
+        console.print(f"git: {git['commit'][:12]} ({git.get('branch')}){' dirty' if git.get('dirty') else ''}")
+    if r.notes:
+        console.print(f"notes: {r.notes}")
+    console.print(_tree("config", r.config))
+    table = Table("metric", "last", "min", "max", "count", "last step", title="metrics")
+    for key, m in sorted(r.metrics.items()):
+        table.add_row(key, _fmt(m.last), _fmt(m.min), _fmt(m.max), str(m.count), str(m.last_step))
+    console.print(table)
+    if r.record.summary:
+        console.print(_tree("summary", r.record.summary))
+    if r.traceback:
+        console.print(f"[red]{r.traceback}[/]")
+
+
+@click.group()
+def projects() -> None:
+    """List projects."""
+
+
+@projects.command("ls")
+@uri_option
+@reports_errors
+def projects_ls(uri: str | None) -> None:
+    """List projects with their run counts and last activity."""
+    with Api(uri) as api:
+        found = api.projects()
+    table = Table("project", "runs", "last activity", header_style="bold")
+    for p in found:
+        table.add_row(p.name, str(p.run_count), _when(p.last_activity))
+    Console().print(table)
+
+
+def _console() -> Console:
+    """Wide enough for a runs table when the output is not a terminal (pipes, CI logs)."""
+    console = Console()
+    return console if console.is_terminal else Console(width=max(console.width, 200))
+
+
+def _default_columns(found: list[ApiRun]) -> list[str]:
+    """Config keys whose values differ between the runs, then up to 4 summary keys."""
+    seen: dict[str, set[str]] = {}
+    for r in found:
+        for key, value in dotted(r.config).items():
+            seen.setdefault(key, set()).add(repr(value))
+    varying = [f"config.{k}" for k, v in seen.items() if len(v) > 1][:4]
+    summary_keys: list[str] = []
+    for r in found:
+        for key in r.summary:
+            if not key.startswith("system/") and key not in summary_keys:
+                summary_keys.append(key)
+    return varying + [f"summary.{k}" for k in sorted(summary_keys)[:4]]
+
+
+def _column(r: ApiRun, column: str) -> Any:
+    head, _, rest = column.partition(".")
+    if head == "config":
+        return r.config_value(rest)
+    if head == "summary":
+        return r.summary.get(rest)
+    return getattr(r.record, column, None)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.4g}"
+    return str(value)
+
+
+def _when(ts: float | None) -> str:
+    return "-" if ts is None else dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def _tree(title: str, data: dict[str, Any]) -> Tree:
+    tree = Tree(f"[bold]{title}[/]")
+    for key, value in data.items():
+        if isinstance(value, dict):
+            tree.add(_tree(key, value))
+        else:
+            tree.add(f"{key}: {value!r}")
+    return tree
+
+
+def _as_dict(r: ApiRun) -> dict[str, Any]:
+    rec = r.record
+    return {
+        "id": rec.id, "project": rec.project, "name": rec.name, "status": rec.status,
+        "created_at": rec.created_at, "finished_at": rec.finished_at, "tags": rec.tags,
+        "config": rec.config, "summary": r.summary, "notes": rec.notes,
+    }

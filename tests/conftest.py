@@ -1,0 +1,86 @@
+"""Shared fixtures. ``store`` is parametrised over every Store backend available here;
+later backends (PostgreSQL, remote over ASGI) join ``BACKENDS``."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assay.ids import new_run_id
+from assay.records import Batch, CreateRun, Points, UpdateRun
+from assay.sdk.settings import Settings
+from assay.store import Store, open_store
+
+BACKENDS = ["sqlite"]
+
+# Runs in tests capture nothing slow and sample no system metrics unless a test asks.
+QUIET = Settings(capture_git=False, capture_packages=False, capture_console=False,
+                 system_metrics_interval=0, handle_signals=False)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test writes to the user's ~/.assay."""
+    monkeypatch.setenv("ASSAY_URI", str(tmp_path / "default-store"))
+    monkeypatch.delenv("ASSAY_JOURNAL_DIR", raising=False)
+    monkeypatch.delenv("ASSAY_HEARTBEAT_TIMEOUT", raising=False)
+
+
+@pytest.fixture
+def store_uri(tmp_path: Path) -> str:
+    return str(tmp_path / "store")
+
+
+StoreFactory = Callable[[], Store]
+
+
+@pytest.fixture(params=BACKENDS)
+def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
+    opened: list[Store] = []
+    root = tmp_path / f"store-{request.param}"
+
+    def make() -> Store:
+        if request.param == "sqlite":
+            store = open_store(root)
+        else:  # pragma: no cover - later backends
+            raise AssertionError(request.param)
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(store_factory: StoreFactory) -> Store:
+    return store_factory()
+
+
+def create_run(store: Store, project: str = "p", config: dict | None = None,
+               tags: list[str] | None = None, name: str = "r", at: float | None = None) -> str:
+    run_id = new_run_id()
+    op = CreateRun(project, name, at or time.time(), config or {}, tags or [], None, None, None, {})
+    assert store.write_batch(Batch(run_id, "w", 0, [op]))
+    return run_id
+
+
+def points(key: str, steps: list[int] | np.ndarray, values: list[float] | np.ndarray,
+           at: float | None = None) -> Points:
+    s = np.asarray(steps, dtype="<i8")
+    v = np.asarray(values, dtype="<f8")
+    t = np.full(len(s), at or time.time(), dtype="<f8")
+    return Points(key, s.tobytes(), t.tobytes(), v.tobytes())
+
+
+def finish_op(status: str = "finished") -> UpdateRun:
+    return UpdateRun(time.time(), status=status)
+
+
+def under_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"

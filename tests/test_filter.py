@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import pytest
+
+from assay.errors import FilterSyntaxError
+from assay.query.filter import BoolOp, Compare, Field, In, IsNull, Literal, Not, parse_filter, parse_order
+from assay.store import Store
+from tests.conftest import create_run, points
+from assay.records import Batch, UpdateRun
+
+
+def test_parses_the_documented_example() -> None:
+    expr = parse_filter("config.lr < 0.05 and summary.acc > 0.9 and 'baseline' in tags")
+    assert isinstance(expr, BoolOp) and expr.op == "and" and len(expr.items) == 3
+    first = expr.items[0]
+    assert isinstance(first, Compare) and first.left == Field(("config", "lr"), 0)
+    assert isinstance(first.right, Literal) and first.right.value == 0.05
+    assert isinstance(expr.items[2], In)
+
+
+def test_precedence_and_binds_tighter_than_or() -> None:
+    expr = parse_filter("status == 'failed' or config.a == 1 and not config.b == 2")
+    assert isinstance(expr, BoolOp) and expr.op == "or"
+    right = expr.items[1]
+    assert isinstance(right, BoolOp) and right.op == "and" and isinstance(right.items[1], Not)
+
+
+def test_quoted_segments_and_metric_stats() -> None:
+    expr = parse_filter("metrics.`val loss`.min < 0.2")
+    assert isinstance(expr, Compare) and expr.left == Field(("metrics", "val loss", "min"), 0)
+    expr = parse_filter("summary.train/loss is not null")
+    assert isinstance(expr, IsNull) and expr.negate and expr.field.path == ("summary", "train/loss")
+
+
+@pytest.mark.parametrize(
+    ("text", "position", "message"),
+    [
+        ("config.lr <", 11, "end of filter"),
+        ("foo > 1", 0, "unknown field 'foo'"),
+        ("config.lr < 0.1 and bogus == 2", 20, "unknown field 'bogus'"),
+        ("config.x @ 2", 9, "unexpected character '@'"),
+        ("summary.a.b > 1", 0, "unknown field"),
+        ("metrics.loss.median > 1", 0, "metrics.<key>"),
+        ("(config.a == 1", 14, "end of filter"),
+        ("", 0, "empty"),
+    ],
+)
+def test_errors_point_at_the_position(text: str, position: int, message: str) -> None:
+    with pytest.raises(FilterSyntaxError) as info:
+        parse_filter(text)
+    assert info.value.position == position
+    assert message in str(info.value)
+    assert "^" in str(info.value)
+
+
+def test_order_spec() -> None:
+    field, desc = parse_order("-summary.acc")
+    assert field.path == ("summary", "acc") and desc
+    field, desc = parse_order("created")
+    assert field.path == ("created",) and not desc
+
+
+@pytest.fixture
+def seeded(store: Store) -> dict[str, str]:
+    runs = {}
+    for name, cfg, tags, acc in [
+        ("alpha", {"lr": 0.1, "opt": "adam", "deep": {"n": 3}, "flag": True}, ["x"], 0.7),
+        ("beta-debug", {"lr": 0.01, "opt": "sgd", "deep": {"n": 5}, "flag": False}, ["y"], 0.9),
+        ("gamma", {"lr": 0.001, "opt": "sgd"}, [], 0.95),
+    ]:
+        run_id = create_run(store, config=cfg, tags=tags, name=name)
+        store.write_batch(Batch(run_id, "w", 1, [points("acc", [0, 1], [acc / 2, acc])]))
+        runs[name] = run_id
+    store.write_batch(Batch(runs["gamma"], "w", 2, [UpdateRun(0.0, status="finished")]))
+    return runs
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("config.opt == 'sgd'", {"beta-debug", "gamma"}),
+        ("config.opt in ['adam', 'nothing']", {"alpha"}),
+        ("config.deep.n >= 5", {"beta-debug"}),
+        ("config.deep.n is null", {"gamma"}),
+        ("config.flag == true", {"alpha"}),
+        ("name ~ 'DEBUG'", {"beta-debug"}),
+        ("not name ~ 'debug'", {"alpha", "gamma"}),
+        ("'x' in tags or 'y' in tags", {"alpha", "beta-debug"}),
+        ("metrics.acc.min > 0.4", {"beta-debug", "gamma"}),
+        ("metrics.acc.count == 2 and metrics.acc.step == 1", {"alpha", "beta-debug", "gamma"}),
+        ("status == 'finished'", {"gamma"}),
+        ("0.05 > config.lr", {"beta-debug", "gamma"}),
+        ("config.opt in []", set()),
+    ],
+)
+def test_filter_semantics(store: Store, seeded: dict[str, str], text: str, expected: set[str]) -> None:
+    assert {r.name for r in store.runs("p", text)} == expected
+
+
+def test_filter_values_are_bound_not_pasted(store: Store, seeded: dict[str, str]) -> None:
+
+    assert store.runs("p", "name == \"alpha' OR '1'='1\"") == []
+    assert store.count_runs("p") == 3  # nothing dropped
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("tags == 'x'", "tags can only be tested with 'in'"),
+        ("'x' in config.a", "use 'in'"),
+        ("name ~ 3", "'~' matches text"),
+        ("config.a < null", "null"),
+        ("config.a == config.b", "compare a field with a value"),
+    ],
+)
+def test_semantic_errors_name_the_problem(store: Store, text: str, message: str) -> None:
+    with pytest.raises(FilterSyntaxError, match=message):
+        store.runs("p", text)

@@ -1,0 +1,39 @@
+import subprocess
+import sys
+
+import assay
+
+
+def test_public_names_are_pinned() -> None:
+    assert sorted(assay.__all__) == [
+        "Api", "ApiRun", "Run", "Settings", "__version__", "active_run", "errors", "finish",
+        "flush", "init", "log",
+    ]
+    for name in assay.__all__:
+        assert getattr(assay, name) is not None
+
+
+def test_unknown_attribute_is_an_attribute_error() -> None:
+    try:
+        assay.nonexistent  # noqa: B018
+    except AttributeError as exc:
+        assert "nonexistent" in str(exc)
+    else:
+        raise AssertionError("expected AttributeError")
+
+
+def test_import_assay_loads_no_heavy_library() -> None:
+    code = (
+        "import sys, assay; heavy = [m for m in ('sqlalchemy', 'numpy', 'pandas', 'lark', "
+        "'alembic', 'rich', 'click') if m in sys.modules]; print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_error_tree_roots_at_assay_error() -> None:
+    from assay import errors
+
+    for name in ("InvalidInput", "FilterSyntaxError", "NotFound", "Conflict", "StoreUnavailable",
+                 "SchemaMismatch", "JournalCorrupt"):
+        assert issubclass(getattr(errors, name), errors.AssayError)
