@@ -1,0 +1,303 @@
+"""The SDK in the training process: logging, lifecycle, modes, outages, capture."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import assay
+from assay.errors import Conflict, NotFound, StoreUnavailable
+from assay.records import Batch
+from assay.sdk import journal as jnl
+from assay.sdk import writer as writer_mod
+from assay.sdk.capture import REDACTED, environment
+from assay.sdk.settings import Settings
+from assay.sdk.sync import sync
+from assay.store import Store, open_store
+from assay.store.base import journal_root
+from tests.conftest import QUIET
+
+
+def stored(uri: str, run_id: str) -> Any:
+    return assay.Api(uri).run(run_id)
+
+
+def test_two_lines_log_a_run(store_uri: str) -> None:
+    run = assay.init(project="digits", config={"lr": 0.1, "model": {"depth": 3}}, tags=["baseline"],
+                     uri=store_uri, settings=QUIET)
+    for i in range(5):
+        run.log({"loss": 1.0 / (i + 1), "acc": i / 5})
+    run.finish()
+    got = stored(store_uri, run.id)
+    assert got.status == "finished" and got.project == "digits" and got.tags == ["baseline"]
+    assert got.config_value("model.depth") == 3
+    assert got.metrics["loss"].count == 5 and got.metrics["acc"].last == pytest.approx(0.8)
+    assert list(journal_root(store_uri).rglob("*.jnl")) == []  # delivered, so cleaned up
+
+
+def test_steps_auto_increment_and_follow_explicit_steps(store_uri: str) -> None:
+    with assay.init(project="p", uri=store_uri, settings=QUIET) as run:
+        run.log({"a": 1.0})
+        run.log({"a": 2.0}, step=10)
+        run.log({"a": 3.0})
+        run.log({"a": 4.0}, step=5)  # rewrite an earlier step
+        assert run.step == 12
+    series = stored(store_uri, run.id).history(["a"], format="numpy")["a"]
+    assert list(series.steps) == [0, 5, 10, 11]
+    assert list(series.values) == [1.0, 4.0, 2.0, 3.0]
+
+
+def test_numpy_and_tensor_like_values_become_floats(store_uri: str) -> None:
+    class FakeTensor:  # what torch and jax 0-d tensors offer, without importing them
+        shape = ()
+
+        def item(self) -> float:
+            return 0.25
+
+    with assay.init(project="p", uri=store_uri, settings=QUIET) as run:
+        run.log({"np32": np.float32(0.5), "np0d": np.array(2.0), "t": FakeTensor(), "b": True,
+                 "nan": math.nan, "inf": -math.inf})
+    history = stored(store_uri, run.id).history(format="numpy")
+    assert history["np32"].values[0] == 0.5 and history["np0d"].values[0] == 2.0
+    assert history["t"].values[0] == 0.25 and history["b"].values[0] == 1.0
+    assert math.isnan(history["nan"].values[0]) and history["inf"].values[0] == -math.inf
+
+
+def test_config_and_summary_updates_are_recorded(store_uri: str) -> None:
+    with assay.init(project="p", config={"lr": 0.1}, uri=store_uri, settings=QUIET) as run:
+        run.config.update({"batch": 32})
+        run.config["warmup"] = 5
+        run.summary["best_acc"] = 0.95
+        run.tags = ["a", "b"]
+        run.notes = "first try"
+        assert run.config["batch"] == 32 and dict(run.summary) == {"best_acc": 0.95}
+    got = stored(store_uri, run.id)
+    assert got.config == {"lr": 0.1, "batch": 32, "warmup": 5}
+    assert got.summary["best_acc"] == 0.95 and got.tags == ["a", "b"] and got.notes == "first try"
+
+
+def test_context_manager_marks_failure_with_traceback(store_uri: str) -> None:
+    with pytest.raises(RuntimeError), assay.init(project="p", uri=store_uri, settings=QUIET) as run:
+        run.log({"x": 1.0})
+        raise RuntimeError("diverged")
+    got = stored(store_uri, run.id)
+    assert got.status == "failed" and "RuntimeError: diverged" in got.traceback
+
+
+def test_keyboard_interrupt_marks_the_run_killed(store_uri: str) -> None:
+    with pytest.raises(KeyboardInterrupt), assay.init(project="p", uri=store_uri, settings=QUIET) as run:
+        raise KeyboardInterrupt
+    assert stored(store_uri, run.id).status == "killed"
+
+
+def test_module_level_twins_act_on_the_active_run(store_uri: str) -> None:
+    run = assay.init(project="p", uri=store_uri, settings=QUIET)
+    assert assay.active_run() is run
+    assay.log({"x": 1.0})
+    assert assay.flush() is True
+    assert stored(store_uri, run.id).metrics["x"].count == 1
+    assay.finish()
+    assert assay.active_run() is None
+    assert stored(store_uri, run.id).status == "finished"
+    with pytest.raises(assay.errors.InvalidInput, match="assay.init"):
+        assay.log({"x": 1.0})
+
+
+def test_flush_makes_data_visible_before_finish(store_uri: str) -> None:
+    run = assay.init(project="p", uri=store_uri, settings=QUIET)
+    run.log({"x": 1.0})
+    assert run.flush() is True
+    got = stored(store_uri, run.id)
+    assert got.status == "running" and got.metrics["x"].count == 1
+    run.finish()
+
+
+def test_resume_continues_the_steps(store_uri: str) -> None:
+    with assay.init(project="p", uri=store_uri, settings=QUIET) as first:
+        for i in range(3):
+            first.log({"x": float(i)})
+    with assay.init(project="p", uri=store_uri, id=first.id, resume=True, settings=QUIET) as again:
+        assert again.step == 3
+        again.log({"x": 3.0})
+    got = stored(store_uri, first.id)
+    assert got.status == "finished" and got.metrics["x"].count == 4 and got.metrics["x"].last_step == 3
+
+
+def test_reusing_an_id_without_resume_is_a_conflict(store_uri: str) -> None:
+    with assay.init(project="p", uri=store_uri, settings=QUIET) as first:
+        pass
+    with pytest.raises(Conflict, match="resume=True"):
+        assay.init(project="p", uri=store_uri, id=first.id, settings=QUIET)
+    with pytest.raises(NotFound):
+        assay.init(project="p", uri=store_uri, id="missing", resume="must", settings=QUIET)
+
+
+def test_offline_mode_only_journals_until_sync(store_uri: str) -> None:
+    with assay.init(project="p", uri=store_uri, mode="offline", settings=QUIET) as run:
+        run.log({"x": 1.0})
+    store = open_store(store_uri)
+    with pytest.raises(NotFound):
+        store.run(run.id)
+    report = sync(journal_root(store_uri), store)
+    assert report.batches >= 1 and report.crashed == []
+    got = store.run(run.id)
+    assert got.status == "finished" and got.metrics["x"].count == 1
+    store.close()
+
+
+def test_disabled_mode_checks_calls_and_keeps_nothing(store_uri: str) -> None:
+    run = assay.init(project="p", uri=store_uri, mode="disabled", settings=QUIET)
+    run.log({"x": 1.0})
+    with pytest.raises(assay.errors.InvalidInput):
+        run.log({"x": "no"})
+    run.finish()
+    assert not Path(store_uri).exists()
+
+
+class FlakyStore:
+    """A store twin that is down while ``down`` is set."""
+
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+        self.down = threading.Event()
+        self.calls = 0
+
+    def write_batch(self, batch: Batch) -> bool:
+        self.calls += 1
+        if self.down.is_set():
+            raise StoreUnavailable("the store is down (test)")
+        return self.inner.write_batch(batch)
+
+    def close(self) -> None:
+        pass
+
+
+def flaky_run(store_uri: str, monkeypatch: pytest.MonkeyPatch, down: bool) -> tuple[Any, FlakyStore]:
+    flaky = FlakyStore(open_store(store_uri))
+    if down:
+        flaky.down.set()
+    monkeypatch.setattr("assay.sdk.init.open_store", lambda uri: flaky)
+    monkeypatch.setattr(writer_mod, "MAX_BACKOFF", 0.05)
+    settings = Settings(**{**QUIET.__dict__, "flush_interval": 0.01, "finish_timeout": 10})
+    return assay.init(project="p", uri=store_uri, settings=settings), flaky
+
+
+def test_store_outage_never_reaches_the_training_loop(store_uri: str, monkeypatch: pytest.MonkeyPatch,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    run, flaky = flaky_run(store_uri, monkeypatch, down=True)
+    for i in range(2000):
+        run.log({"x": float(i)})
+    assert run.flush(timeout=5) is False  # durable in the journal, not yet in the store
+    assert flaky.calls > 0
+    warnings = [r for r in caplog.records if "cannot deliver" in r.getMessage()]
+    assert len(warnings) == 1  # logged once, not once per retry
+    flaky.down.clear()
+    run.finish()
+    got = flaky.inner.run(run.id)
+    assert got.status == "finished" and got.metrics["x"].count == 2000
+
+
+def test_memory_spills_to_the_journal_and_delivery_reads_it_back(
+        store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(writer_mod, "MAX_PENDING_POINTS", 50)
+    run, flaky = flaky_run(store_uri, monkeypatch, down=True)
+    for i in range(1000):
+        run.log({"x": float(i)}, step=i)
+        if i % 100 == 0:
+            run.flush(timeout=5)
+    assert run._writer is not None and run._writer._spilled
+    assert len(run._writer._pending) == 0  # nothing held in memory past the limit
+    flaky.down.clear()
+    run.finish()
+    series = flaky.inner.history(run.id, ["x"])["x"]
+    assert list(series.steps) == list(range(1000))
+
+
+def test_log_spills_synchronously_past_the_buffer_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(writer_mod, "SPILL_STEPS", 100)
+    journal = jnl.JournalWriter(tmp_path / "r" / "w.jnl")
+    writer = writer_mod.Writer("r", "w", journal, None)  # thread not started: only the spill can act
+    for i in range(150):
+        writer.add_points((i, 0.0, {"x": 1.0}))
+    assert len(writer.points) == 50
+    batches = list(jnl.read_journal(journal.path))
+    assert len(batches) == 1 and len(batches[0].ops[0].steps) == 100 * 8
+    journal.close()
+
+
+def test_store_unreachable_at_init_still_records_locally(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    journal_dir = tmp_path / "journals"
+    uri = str(blocker / "store")  # cannot be created: the store is unreachable
+    import os
+
+    os.environ["ASSAY_JOURNAL_DIR"] = str(journal_dir)
+    try:
+        settings = Settings(**{**QUIET.__dict__, "finish_timeout": 0.5})
+        run = assay.init(project="p", uri=uri, settings=settings)
+        run.log({"x": 1.0})
+        run.finish()
+        assert run.status == "finished"
+        store = open_store(tmp_path / "elsewhere")
+        report = sync(journal_dir, store)
+        assert report.batches >= 1 and store.run(run.id).metrics["x"].count == 1
+        store.close()
+    finally:
+        del os.environ["ASSAY_JOURNAL_DIR"]
+
+
+def test_console_output_is_captured(store_uri: str, capsys: pytest.CaptureFixture[str]) -> None:
+    settings = Settings(**{**QUIET.__dict__, "capture_console": True})
+    with assay.init(project="p", uri=store_uri, settings=settings) as run:
+        print("epoch 1 done")
+        print("partial", end="")
+        print(" line")
+    lines = [line.text for line in stored(store_uri, run.id).log_lines()]
+    assert lines == ["epoch 1 done", "partial line"]
+    assert "epoch 1 done" in capsys.readouterr().out  # still printed
+
+
+def test_system_metrics_are_sampled(store_uri: str) -> None:
+    settings = Settings(**{**QUIET.__dict__, "system_metrics_interval": 0.05})
+    with assay.init(project="p", uri=store_uri, settings=settings) as run:
+        run.log({"x": 1.0})
+        time.sleep(0.3)
+    metrics = stored(store_uri, run.id).metrics
+    assert metrics["system/cpu_percent"].count >= 2
+    assert {"system/memory_percent", "system/proc_rss_mb", "system/disk_percent"} <= set(metrics)
+    assert metrics["x"].last_step == 0  # system samples do not move the user's steps
+
+
+def test_host_capture_records_git_env_and_packages(store_uri: str, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSAY_API_KEY", "sk-very-secret")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    settings = Settings(capture_console=False, system_metrics_interval=0, handle_signals=False)
+    with assay.init(project="p", uri=store_uri, settings=settings) as run:
+        pass
+    host = stored(store_uri, run.id).host
+    assert host["env"]["ASSAY_API_KEY"] == REDACTED and host["env"]["CUDA_VISIBLE_DEVICES"] == "0"
+    assert "sk-very-secret" not in str(host)
+    assert "msgspec" in {k.lower() for k in host["packages"]}
+    assert host["python"] and host["hostname"] and host["argv"]
+    assert host["git"] is None or len(host["git"]["commit"]) == 40
+
+
+def test_capture_can_be_turned_off(store_uri: str) -> None:
+    with assay.init(project="p", uri=store_uri, settings=QUIET) as run:
+        pass
+    host = stored(store_uri, run.id).host
+    assert "git" not in host and "packages" not in host
+
+
+@pytest.mark.parametrize("name", ["AWS_SECRET_ACCESS_KEY", "HF_TOKEN", "DB_PASSWORD", "GCP_CREDENTIALS"])
+def test_secret_names_are_redacted(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.setenv(name, "hunter2")
+    assert environment(prefixes=(name[:3],))[name] == REDACTED
