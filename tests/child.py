@@ -18,9 +18,14 @@ from assay.sdk.settings import Settings
 
 def main() -> None:
     uri, mode, run_id, behaviour = sys.argv[1:5]
-    settings = Settings(capture_git=False, capture_packages=False, capture_console=False,
-                        system_metrics_interval=0, flush_interval=0.05,
-                        handle_signals=behaviour == "wait")
+    settings = Settings(
+        capture_git=False,
+        capture_packages=False,
+        capture_console=False,
+        system_metrics_interval=0,
+        flush_interval=0.05,
+        handle_signals=behaviour == "wait",
+    )
     run = assay.init(project="p", uri=uri, mode=mode, id=run_id, settings=settings)
     if behaviour == "forever":
         step = 0

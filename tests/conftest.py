@@ -19,8 +19,13 @@ from assay.store import Store, open_store
 BACKENDS = ["sqlite"]
 
 # Runs in tests capture nothing slow and sample no system metrics unless a test asks.
-QUIET = Settings(capture_git=False, capture_packages=False, capture_console=False,
-                 system_metrics_interval=0, handle_signals=False)
+QUIET = Settings(
+    capture_git=False,
+    capture_packages=False,
+    capture_console=False,
+    system_metrics_interval=0,
+    handle_signals=False,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -62,16 +67,26 @@ def store(store_factory: StoreFactory) -> Store:
     return store_factory()
 
 
-def create_run(store: Store, project: str = "p", config: dict | None = None,
-               tags: list[str] | None = None, name: str = "r", at: float | None = None) -> str:
+def create_run(
+    store: Store,
+    project: str = "p",
+    config: dict | None = None,
+    tags: list[str] | None = None,
+    name: str = "r",
+    at: float | None = None,
+) -> str:
     run_id = new_run_id()
     op = CreateRun(project, name, at or time.time(), config or {}, tags or [], None, None, None, {})
     assert store.write_batch(Batch(run_id, "w", 0, [op]))
     return run_id
 
 
-def points(key: str, steps: list[int] | np.ndarray, values: list[float] | np.ndarray,
-           at: float | None = None) -> Points:
+def points(
+    key: str,
+    steps: list[int] | np.ndarray,
+    values: list[float] | np.ndarray,
+    at: float | None = None,
+) -> Points:
     s = np.asarray(steps, dtype="<i8")
     v = np.asarray(values, dtype="<f8")
     t = np.full(len(s), at or time.time(), dtype="<f8")

@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from tests.conftest import QUIET
 
 import assay
 from assay.errors import InvalidInput
 from assay.values import normalise_config
-from tests.conftest import QUIET
 
 
 @pytest.fixture
@@ -56,8 +56,18 @@ def test_bad_step(run: Any, step: Any) -> None:
 
 
 def test_accepted_values(run: Any) -> None:
-    run.log({"i": 1, "f": 1.5, "b": True, "np": np.float32(2.5), "npi": np.int64(3), "arr0": np.array(4.0),
-             "nan": float("nan"), "inf": float("inf")})
+    run.log(
+        {
+            "i": 1,
+            "f": 1.5,
+            "b": True,
+            "np": np.float32(2.5),
+            "npi": np.int64(3),
+            "arr0": np.array(4.0),
+            "nan": float("nan"),
+            "inf": float("inf"),
+        }
+    )
     assert run.step == 1
 
 
@@ -72,10 +82,22 @@ class Opt:
 
 
 def test_config_conversions_follow_the_documented_rule() -> None:
-    got = normalise_config({"p": Path("/data"), "c": Colour.RED, "o": Opt(0.1, (0.9, 0.99)),
-                            "n": np.float64(0.5), "a": np.arange(3)})
-    assert got == {"p": "/data", "c": "red", "o": {"lr": 0.1, "betas": [0.9, 0.99]}, "n": 0.5,
-                   "a": [0, 1, 2]}
+    got = normalise_config(
+        {
+            "p": Path("/data"),
+            "c": Colour.RED,
+            "o": Opt(0.1, (0.9, 0.99)),
+            "n": np.float64(0.5),
+            "a": np.arange(3),
+        }
+    )
+    assert got == {
+        "p": "/data",
+        "c": "red",
+        "o": {"lr": 0.1, "betas": [0.9, 0.99]},
+        "n": 0.5,
+        "a": [0, 1, 2],
+    }
 
 
 @pytest.mark.parametrize(
@@ -94,7 +116,7 @@ def test_bad_config_names_the_path(store_uri: str, config: dict, path: str) -> N
 
 
 def test_config_update_checks_too(run: Any) -> None:
-    with pytest.raises(InvalidInput, match="config.x"):
+    with pytest.raises(InvalidInput, match=r"config\.x"):
         run.config.update({"x": object()})
 
 

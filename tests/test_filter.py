@@ -1,12 +1,22 @@
 from __future__ import annotations
 
 import pytest
+from tests.conftest import create_run, points
 
 from assay.errors import FilterSyntaxError
-from assay.query.filter import BoolOp, Compare, Field, In, IsNull, Literal, Not, parse_filter, parse_order
-from assay.store import Store
-from tests.conftest import create_run, points
+from assay.query.filter import (
+    BoolOp,
+    Compare,
+    Field,
+    In,
+    IsNull,
+    Literal,
+    Not,
+    parse_filter,
+    parse_order,
+)
 from assay.records import Batch, UpdateRun
+from assay.store import Store
 
 
 def test_parses_the_documented_example() -> None:
@@ -93,7 +103,9 @@ def seeded(store: Store) -> dict[str, str]:
         ("config.opt in []", set()),
     ],
 )
-def test_filter_semantics(store: Store, seeded: dict[str, str], text: str, expected: set[str]) -> None:
+def test_filter_semantics(
+    store: Store, seeded: dict[str, str], text: str, expected: set[str]
+) -> None:
     assert {r.name for r in store.runs("p", text)} == expected
 
 

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.conftest import points
 
 from assay.records import Batch, CreateRun
 from assay.sdk import journal as jnl
 from assay.sdk.sync import sync
 from assay.store import open_store
-from tests.conftest import points
 
 RUN = "r1"
 
@@ -24,7 +24,9 @@ def make_batches(sizes: list[int]) -> list[Batch]:
     step = 0
     for seq, size in enumerate(sizes, start=1):
         steps = list(range(step, step + size))
-        batches.append(Batch(RUN, "w1", seq, [points("x", steps, [float(s) for s in steps], at=1.0)]))
+        batches.append(
+            Batch(RUN, "w1", seq, [points("x", steps, [float(s) for s in steps], at=1.0)])
+        )
         step += size
     return batches
 
@@ -37,10 +39,13 @@ def write_journal(path: Path, batches: list[Batch]) -> bytes:
     return path.read_bytes()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(sizes=st.lists(st.integers(1, 20), min_size=1, max_size=8), cut=st.floats(0, 1))
-def test_journal_cut_at_any_byte_replays_a_consistent_prefix(tmp_path_factory: pytest.TempPathFactory,
-                                                            sizes: list[int], cut: float) -> None:
+def test_journal_cut_at_any_byte_replays_a_consistent_prefix(
+    tmp_path_factory: pytest.TempPathFactory, sizes: list[int], cut: float
+) -> None:
     root = tmp_path_factory.mktemp("j")
     batches = make_batches(sizes)
     data = write_journal(root / "full.jnl", batches)

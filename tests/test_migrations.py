@@ -23,7 +23,10 @@ def test_migrated_schema_matches_the_metadata(tmp_path: Path) -> None:
 def test_new_store_is_at_head(tmp_path: Path) -> None:
     store = open_store(tmp_path)
     with store.engine.connect() as conn:  # type: ignore[attr-defined]
-        assert conn.execute(sa.text("select version_num from alembic_version")).scalar() == SCHEMA_REVISION
+        assert (
+            conn.execute(sa.text("select version_num from alembic_version")).scalar()
+            == SCHEMA_REVISION
+        )
     store.close()
 
 

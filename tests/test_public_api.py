@@ -6,8 +6,17 @@ import assay
 
 def test_public_names_are_pinned() -> None:
     assert sorted(assay.__all__) == [
-        "Api", "ApiRun", "Run", "Settings", "__version__", "active_run", "errors", "finish",
-        "flush", "init", "log",
+        "Api",
+        "ApiRun",
+        "Run",
+        "Settings",
+        "__version__",
+        "active_run",
+        "errors",
+        "finish",
+        "flush",
+        "init",
+        "log",
     ]
     for name in assay.__all__:
         assert getattr(assay, name) is not None
@@ -34,6 +43,13 @@ def test_import_assay_loads_no_heavy_library() -> None:
 def test_error_tree_roots_at_assay_error() -> None:
     from assay import errors
 
-    for name in ("InvalidInput", "FilterSyntaxError", "NotFound", "Conflict", "StoreUnavailable",
-                 "SchemaMismatch", "JournalCorrupt"):
+    for name in (
+        "InvalidInput",
+        "FilterSyntaxError",
+        "NotFound",
+        "Conflict",
+        "StoreUnavailable",
+        "SchemaMismatch",
+        "JournalCorrupt",
+    ):
         assert issubclass(getattr(errors, name), errors.AssayError)

@@ -7,12 +7,12 @@ import time
 
 import numpy as np
 import pytest
+from tests.conftest import StoreFactory, create_run, finish_op, points
 
 from assay.errors import InvalidInput, NotFound
 from assay.records import Batch, Heartbeat, LogLines, UpdateRun
 from assay.store import Store
 from assay.store.sql import store as sql_store
-from tests.conftest import StoreFactory, create_run, finish_op, points
 
 
 def test_batch_replayed_is_applied_once(store: Store) -> None:
@@ -48,8 +48,14 @@ def test_batch_for_unknown_run_is_refused(store: Store) -> None:
 
 def test_run_fields_round_trip(store: Store) -> None:
     run_id = create_run(store, config={"lr": 0.1, "model": {"depth": 3}}, tags=["b", "a"])
-    store.write_batch(Batch(run_id, "w", 1, [UpdateRun(time.time(), config={"extra": True},
-                                                        summary={"best": 0.9}, notes="hello")]))
+    store.write_batch(
+        Batch(
+            run_id,
+            "w",
+            1,
+            [UpdateRun(time.time(), config={"extra": True}, summary={"best": 0.9}, notes="hello")],
+        )
+    )
     run = store.run(run_id)
     assert run.config == {"lr": 0.1, "model": {"depth": 3}, "extra": True}
     assert run.summary == {"best": 0.9}
@@ -89,7 +95,9 @@ def test_summary_last_follows_the_highest_step_not_arrival(store: Store) -> None
 
 def test_nan_and_infinities_are_kept(store: Store) -> None:
     run_id = create_run(store)
-    store.write_batch(Batch(run_id, "w", 1, [points("x", [0, 1, 2], [math.nan, math.inf, -math.inf])]))
+    store.write_batch(
+        Batch(run_id, "w", 1, [points("x", [0, 1, 2], [math.nan, math.inf, -math.inf])])
+    )
     values = store.history(run_id)["x"].values
     assert math.isnan(values[0]) and values[1] == math.inf and values[2] == -math.inf
     assert math.isnan(store.run(run_id).metrics["x"].last) is False  # last is -inf at step 2
@@ -149,8 +157,11 @@ def test_runs_filter_and_order(store: Store) -> None:
         run_id = create_run(store, config={"lr": lr, "opt": {"name": "sgd"}}, tags=[tag])
         store.write_batch(Batch(run_id, "w", 1, [points("acc", [0], [acc])]))
         ids.append(run_id)
-    found = store.runs("p", "config.lr < 0.05 and summary.acc > 0.9 and 'baseline' in tags",
-                       order_by=["-summary.acc"])
+    found = store.runs(
+        "p",
+        "config.lr < 0.05 and summary.acc > 0.9 and 'baseline' in tags",
+        order_by=["-summary.acc"],
+    )
     assert [r.id for r in found] == [ids[1], ids[2]]
     assert [r.id for r in store.runs("p", order_by=["config.lr"])] == [ids[2], ids[1], ids[0]]
     assert store.count_runs("p", "config.opt.name == 'sgd'") == 3
@@ -167,13 +178,21 @@ def test_runs_paging(store: Store) -> None:
 
 def test_user_summary_overrides_metric_last_in_filters(store: Store) -> None:
     run_id = create_run(store)
-    store.write_batch(Batch(run_id, "w", 1, [points("acc", [0], [0.5]),
-                                              UpdateRun(time.time(), summary={"acc": 0.99})]))
+    store.write_batch(
+        Batch(
+            run_id,
+            "w",
+            1,
+            [points("acc", [0], [0.5]), UpdateRun(time.time(), summary={"acc": 0.99})],
+        )
+    )
     assert store.count_runs("p", "summary.acc > 0.9") == 1
     assert store.count_runs("p", "metrics.acc.last < 0.9") == 1
 
 
-def test_running_run_without_heartbeat_reads_crashed(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_running_run_without_heartbeat_reads_crashed(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     run_id = create_run(store, at=time.time() - 1000)
     assert store.run(run_id).status == "crashed"
     assert store.count_runs("p", "status == 'crashed'") == 1
@@ -210,7 +229,11 @@ def test_blobs_are_content_addressed(store: Store) -> None:
 def test_large_git_diff_is_stored_as_a_blob(store: Store) -> None:
     run_id = create_run(store)
     diff = "+x\n" * 50_000
-    store.write_batch(Batch(run_id, "w", 1, [UpdateRun(time.time(), host={"git": {"commit": "abc", "diff": diff}})]))
+    store.write_batch(
+        Batch(
+            run_id, "w", 1, [UpdateRun(time.time(), host={"git": {"commit": "abc", "diff": diff}})]
+        )
+    )
     git = store.run(run_id).host["git"]
     assert "diff" not in git and git["commit"] == "abc"
     assert store.get_blob(git["diff_blob"]).decode() == diff

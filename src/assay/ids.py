@@ -9,16 +9,81 @@ import time
 # Crockford's base32: no I, L, O, U, so ids read aloud without ambiguity.
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 
-_ADJECTIVES = (
-    "amber bold brisk calm clever cosmic crisp dapper eager fancy gentle golden "
-    "hardy jolly keen lively lucid mellow nimble noble quiet rapid royal rustic "
-    "serene sharp silent sleek solar steady stellar swift tidy vivid warm witty"
-).split()
-_NOUNS = (
-    "anvil aurora badger beacon canyon cedar comet crane delta ember falcon fern "
-    "glacier harbor heron island lagoon lantern maple meadow mesa nebula orbit "
-    "otter pine prairie quartz raven river sierra spruce summit thistle tundra willow"
-).split()
+_ADJECTIVES = [
+    "amber",
+    "bold",
+    "brisk",
+    "calm",
+    "clever",
+    "cosmic",
+    "crisp",
+    "dapper",
+    "eager",
+    "fancy",
+    "gentle",
+    "golden",
+    "hardy",
+    "jolly",
+    "keen",
+    "lively",
+    "lucid",
+    "mellow",
+    "nimble",
+    "noble",
+    "quiet",
+    "rapid",
+    "royal",
+    "rustic",
+    "serene",
+    "sharp",
+    "silent",
+    "sleek",
+    "solar",
+    "steady",
+    "stellar",
+    "swift",
+    "tidy",
+    "vivid",
+    "warm",
+    "witty",
+]
+_NOUNS = [
+    "anvil",
+    "aurora",
+    "badger",
+    "beacon",
+    "canyon",
+    "cedar",
+    "comet",
+    "crane",
+    "delta",
+    "ember",
+    "falcon",
+    "fern",
+    "glacier",
+    "harbor",
+    "heron",
+    "island",
+    "lagoon",
+    "lantern",
+    "maple",
+    "meadow",
+    "mesa",
+    "nebula",
+    "orbit",
+    "otter",
+    "pine",
+    "prairie",
+    "quartz",
+    "raven",
+    "river",
+    "sierra",
+    "spruce",
+    "summit",
+    "thistle",
+    "tundra",
+    "willow",
+]
 
 
 def _encode(number: int, width: int) -> str:

@@ -58,12 +58,15 @@ def to_number(key: str, value: object) -> float | int:
         shape = getattr(value, "shape", ())
         if tuple(shape) not in ((), (1,)):
             raise InvalidInput(
-                f"metric {key!r} must be a scalar; got {type(value).__name__} of shape {tuple(shape)}"
+                f"metric {key!r} must be a scalar; got {type(value).__name__} "
+                f"of shape {tuple(shape)}"
             )
         number = item()
         if isinstance(number, bool | int | float):
             return number
-    raise InvalidInput(f"metric {key!r} must be a number, not {type(value).__name__}: {value!r:.60}")
+    raise InvalidInput(
+        f"metric {key!r} must be a number, not {type(value).__name__}: {value!r:.60}"
+    )
 
 
 def normalise_config(value: object, path: str = "config") -> Any:

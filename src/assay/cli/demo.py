@@ -26,14 +26,17 @@ def demo_command(epochs: int, quick: bool, uri: str | None) -> None:
     with Progress(console=console) as progress:
         task = progress.add_task("training", total=len(configs))
         result = run_demo(
-            resolved, configs=configs, epochs=5 if quick else epochs,
+            resolved,
+            configs=configs,
+            epochs=5 if quick else epochs,
             on_run=lambda done, _total: progress.update(task, completed=done),
         )
     console.print(
-        f"\nBest run: [bold]{result.best_run_id}[/] (validation accuracy {result.best_val_acc:.3f})\n"
+        f"\nBest run: [bold]{result.best_run_id}[/] "
+        f"(validation accuracy {result.best_val_acc:.3f})\n"
         "Browse what was logged:\n"
         f"  assay runs ls --project {result.project} --uri {resolved}\n"
         f"  assay runs ls --project {result.project} --uri {resolved} "
-        "--filter \"summary.best_val_acc > 0.9\" --sort=-summary.best_val_acc\n"
+        '--filter "summary.best_val_acc > 0.9" --sort=-summary.best_val_acc\n'
         f"  assay runs show {result.best_run_id} --uri {resolved}"
     )

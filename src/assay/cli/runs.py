@@ -32,15 +32,29 @@ def runs() -> None:
 
 @runs.command("ls")
 @click.option("--project", "-p", default="default", show_default=True)
-@click.option("--filter", "-f", "filter_", default=None, help="e.g. \"config.lr < 0.05 and summary.acc > 0.9\"")
+@click.option(
+    "--filter", "-f", "filter_", default=None, help='e.g. "config.lr < 0.05 and summary.acc > 0.9"'
+)
 @click.option("--sort", "-s", multiple=True, help="Field to sort by; '-' prefix for descending.")
-@click.option("--columns", "-c", default=None, help="Comma-separated fields to show, e.g. config.lr,summary.acc")
+@click.option(
+    "--columns",
+    "-c",
+    default=None,
+    help="Comma-separated fields to show, e.g. config.lr,summary.acc",
+)
 @click.option("--limit", "-n", default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @uri_option
 @reports_errors
-def ls(project: str, filter_: str | None, sort: tuple[str, ...], columns: str | None, limit: int,
-       as_json: bool, uri: str | None) -> None:
+def ls(
+    project: str,
+    filter_: str | None,
+    sort: tuple[str, ...],
+    columns: str | None,
+    limit: int,
+    as_json: bool,
+    uri: str | None,
+) -> None:
     """List a project's runs as a table."""
     with Api(uri) as api:
         found = api.runs(project, filter=filter_, order_by=list(sort), limit=limit)
@@ -56,8 +70,12 @@ def ls(project: str, filter_: str | None, sort: tuple[str, ...], columns: str | 
         table.add_column(column.split(".", 1)[-1], justify="right")
     for r in found:
         table.add_row(
-            r.id, r.name, f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]", _when(r.created_at),
-            _duration(r.duration), *(_fmt(_column(r, c)) for c in chosen),
+            r.id,
+            r.name,
+            f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]",
+            _when(r.created_at),
+            _duration(r.duration),
+            *(_fmt(_column(r, c)) for c in chosen),
         )
     _console().print(table)
 
@@ -71,15 +89,21 @@ def show(run_id: str, uri: str | None) -> None:
     with Api(uri) as api:
         r = api.run(run_id)
     console = _console()
-    console.print(f"[bold]{r.project}/{r.name}[/]  {r.id}  [{STATUS_STYLE.get(r.status, '')}]{r.status}[/]")
-    console.print(f"created {_when(r.created_at)}, ran {_duration(r.duration)}"
-                  + (f", tags: {', '.join(r.tags)}" if r.tags else ""))
+    console.print(
+        f"[bold]{r.project}/{r.name}[/]  {r.id}  [{STATUS_STYLE.get(r.status, '')}]{r.status}[/]"
+    )
+    console.print(
+        f"created {_when(r.created_at)}, ran {_duration(r.duration)}"
+        + (f", tags: {', '.join(r.tags)}" if r.tags else "")
+    )
     host = r.host
     if host.get("argv"):
         console.print(f"command: {' '.join(host['argv'])}  on {host.get('hostname')}")
     git = host.get("git") or {}
     if git.get("commit"):
-        console.print(f"git: {git['commit'][:12]} ({git.get('branch')}){' dirty' if git.get('dirty') else ''}")
+        console.print(
+            f"git: {git['commit'][:12]} ({git.get('branch')}){' dirty' if git.get('dirty') else ''}"
+        )
     if r.notes:
         console.print(f"notes: {r.notes}")
     console.print(_tree("config", r.config))
@@ -172,7 +196,14 @@ def _tree(title: str, data: dict[str, Any]) -> Tree:
 def _as_dict(r: ApiRun) -> dict[str, Any]:
     rec = r.record
     return {
-        "id": rec.id, "project": rec.project, "name": rec.name, "status": rec.status,
-        "created_at": rec.created_at, "finished_at": rec.finished_at, "tags": rec.tags,
-        "config": rec.config, "summary": r.summary, "notes": rec.notes,
+        "id": rec.id,
+        "project": rec.project,
+        "name": rec.name,
+        "status": rec.status,
+        "created_at": rec.created_at,
+        "finished_at": rec.finished_at,
+        "tags": rec.tags,
+        "config": rec.config,
+        "summary": r.summary,
+        "notes": rec.notes,
     }

@@ -21,10 +21,14 @@ class DemoResult:
     best_val_acc: float
 
 
-def grid(learning_rates: tuple[float, ...] = (0.001, 0.01, 0.1),
-         alphas: tuple[float, ...] = (1e-4, 1e-2)) -> list[dict[str, Any]]:
+def grid(
+    learning_rates: tuple[float, ...] = (0.001, 0.01, 0.1), alphas: tuple[float, ...] = (1e-4, 1e-2)
+) -> list[dict[str, Any]]:
     return [
-        {"optimizer": {"lr": lr, "schedule": "constant"}, "model": {"kind": "sgd-logreg", "alpha": alpha}}
+        {
+            "optimizer": {"lr": lr, "schedule": "constant"},
+            "model": {"kind": "sgd-logreg", "alpha": alpha},
+        }
         for lr, alpha in itertools.product(learning_rates, alphas)
     ]
 
@@ -46,7 +50,9 @@ def run_demo(
     from sklearn.preprocessing import StandardScaler
 
     x, y = load_digits(return_X_y=True)
-    x_train, x_val, y_train, y_val = train_test_split(x, y, test_size=0.25, random_state=seed, stratify=y)
+    x_train, x_val, y_train, y_val = train_test_split(
+        x, y, test_size=0.25, random_state=seed, stratify=y
+    )
     scaler = StandardScaler().fit(x_train)
     x_train, x_val = scaler.transform(x_train), scaler.transform(x_val)
     classes = np.unique(y)
@@ -56,11 +62,21 @@ def run_demo(
     best = ("", -1.0)
     for index, config in enumerate(configs):
         rng = np.random.default_rng(seed + index)
-        with init(project=PROJECT, config={**config, "epochs": epochs, "seed": seed},
-                  tags=["demo", "sgd"], job_type="train", uri=uri, settings=settings) as run:
-            model = SGDClassifier(loss="log_loss", alpha=config["model"]["alpha"],
-                                  learning_rate="constant", eta0=config["optimizer"]["lr"],
-                                  random_state=seed)
+        with init(
+            project=PROJECT,
+            config={**config, "epochs": epochs, "seed": seed},
+            tags=["demo", "sgd"],
+            job_type="train",
+            uri=uri,
+            settings=settings,
+        ) as run:
+            model = SGDClassifier(
+                loss="log_loss",
+                alpha=config["model"]["alpha"],
+                learning_rate="constant",
+                eta0=config["optimizer"]["lr"],
+                random_state=seed,
+            )
             best_acc = 0.0
             for _epoch in range(epochs):
                 order = rng.permutation(len(x_train))

@@ -33,11 +33,11 @@ _GRAMMAR = r"""
      | operand _NOT _IN operand              -> not_in
      | field _IS _NULL                       -> is_null
      | field _IS _NOT _NULL                  -> is_not_null
-?operand: field | literal | list
+?operand: field | literal | array
 field: segment ("." segment)*
 segment: NAME | QUOTED
 literal: NUMBER | STRING | TRUE | FALSE | NULLLIT
-list: "[" [literal ("," literal)*] "]"
+array: "[" [literal ("," literal)*] "]"
 
 COMP: "==" | "!=" | "<=" | ">=" | "<" | ">" | "~"
 _OR.2: /or\b/i
@@ -58,7 +58,20 @@ STRING: /'[^']*'/ | /"[^"]*"/
 """
 
 TOP_FIELDS = frozenset(
-    "id name status project group job_type notes created updated finished duration tags".split()
+    [
+        "id",
+        "name",
+        "status",
+        "project",
+        "group",
+        "job_type",
+        "notes",
+        "created",
+        "updated",
+        "finished",
+        "duration",
+        "tags",
+    ]
 )
 METRIC_STATS = frozenset({"last", "min", "max", "count", "step"})
 
@@ -149,7 +162,7 @@ class _ToAst(Transformer[Token, Any]):
             value = {"TRUE": True, "FALSE": False, "NULLLIT": None}[tok.type]
         return Literal(value, tok.start_pos or 0)
 
-    def list(self, meta: Any, children: list[Literal | None]) -> ListLit:
+    def array(self, meta: Any, children: list[Literal | None]) -> ListLit:
         return ListLit(tuple(c.value for c in children if c is not None), _pos(meta))
 
     def compare(self, meta: Any, children: list[Any]) -> Compare:

@@ -72,7 +72,9 @@ class ApiRun:
 
 
 class Api:
-    def __init__(self, uri: str | os.PathLike[str] | None = None, store: Store | None = None) -> None:
+    def __init__(
+        self, uri: str | os.PathLike[str] | None = None, store: Store | None = None
+    ) -> None:
         self.store = store if store is not None else open_store(uri)
 
     def projects(self) -> list[Project]:
@@ -118,7 +120,8 @@ def _to_pandas(data: dict[str, Columns]) -> pd.DataFrame:
     import pandas as pd
 
     frames = [
-        pd.Series(c.values, index=pd.Index(c.steps, name="step"), name=key) for key, c in data.items()
+        pd.Series(c.values, index=pd.Index(c.steps, name="step"), name=key)
+        for key, c in data.items()
     ]
     if not frames:
         return pd.DataFrame(index=pd.Index([], name="step", dtype="int64"))

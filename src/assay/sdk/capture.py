@@ -13,8 +13,24 @@ from typing import Any
 
 SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL", "PASSWD", "AUTH")
 ENV_PREFIXES = (
-    "ASSAY_", "CUDA_", "NVIDIA_", "OMP_", "MKL_", "PYTHON", "CONDA_", "VIRTUAL_ENV", "SLURM_",
-    "HF_", "TORCH", "TF_", "JAX_", "XLA_", "WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_",
+    "ASSAY_",
+    "CUDA_",
+    "NVIDIA_",
+    "OMP_",
+    "MKL_",
+    "PYTHON",
+    "CONDA_",
+    "VIRTUAL_ENV",
+    "SLURM_",
+    "HF_",
+    "TORCH",
+    "TF_",
+    "JAX_",
+    "XLA_",
+    "WORLD_SIZE",
+    "RANK",
+    "LOCAL_RANK",
+    "MASTER_",
 )
 REDACTED = "<redacted>"
 
@@ -53,7 +69,7 @@ def is_secret(name: str) -> bool:
 def packages() -> dict[str, str]:
     found: dict[str, str] = {}
     for dist in metadata.distributions():
-        name = dist.metadata.get("Name")
+        name = dist.metadata["Name"]
         if name:
             found[name] = dist.version
     return dict(sorted(found.items(), key=lambda kv: kv[0].lower()))

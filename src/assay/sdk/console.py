@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
@@ -22,10 +23,8 @@ class _Tee:
 
     def write(self, text: str) -> int:
         written = self._stream.write(text)
-        try:
+        with contextlib.suppress(Exception):  # printing must never fail because of capture
             self._take(text)
-        except Exception:  # capture is a courtesy: printing must never fail because of it
-            pass
         return written
 
     def _take(self, text: str) -> None:
@@ -59,8 +58,8 @@ class ConsoleCapture:
 
     def start(self) -> None:
         self._saved = (sys.stdout, sys.stderr)
-        sys.stdout = _Tee(sys.stdout, "stdout", self)  # type: ignore[assignment]
-        sys.stderr = _Tee(sys.stderr, "stderr", self)  # type: ignore[assignment]
+        sys.stdout = _Tee(sys.stdout, "stdout", self)
+        sys.stderr = _Tee(sys.stderr, "stderr", self)
 
     def stop(self) -> None:
         if self._saved is not None:

@@ -50,7 +50,9 @@ def init(
         raise InvalidInput(f"mode {mode!r} is not one of {', '.join(MODES)}")
     _check_name("project", project)
     if name is not None and (not isinstance(name, str) or not name.strip() or len(name) > 256):
-        raise InvalidInput(f"run name {name!r} must be a non-empty string of at most 256 characters")
+        raise InvalidInput(
+            f"run name {name!r} must be a non-empty string of at most 256 characters"
+        )
     if id is not None and (not isinstance(id, str) or not _RUN_ID.match(id)):
         raise InvalidInput(f"run id {id!r} must be 1-32 letters, digits, '_' or '-'")
     if notes is not None and not isinstance(notes, str):
@@ -63,8 +65,14 @@ def init(
     run_id = id or new_run_id()
     run_name = name or new_run_name()
     fields: dict[str, Any] = dict(
-        id=run_id, project=project, name=run_name, mode=mode, config=cfg, tags=tag_list,
-        notes=notes, settings=settings,
+        id=run_id,
+        project=project,
+        name=run_name,
+        mode=mode,
+        config=cfg,
+        tags=tag_list,
+        notes=notes,
+        settings=settings,
     )
     if mode == "disabled":
         return Run(writer=None, **fields)
@@ -84,8 +92,17 @@ def init(
         writer.add_op(UpdateRun(time.time(), config=cfg or None, status="running"))
     else:
         writer.add_op(
-            CreateRun(project, run_name, time.time(), cfg, tag_list, notes, group, job_type,
-                      capture.host_basics())
+            CreateRun(
+                project,
+                run_name,
+                time.time(),
+                cfg,
+                tag_list,
+                notes,
+                group,
+                job_type,
+                capture.host_basics(),
+            )
         )
     run = Run(writer=writer, start_step=start_step, **fields)
     _start(run, writer, settings)
@@ -139,8 +156,9 @@ def _start(run: Run, writer: Writer, settings: Settings) -> None:
     console = ConsoleCapture() if settings.capture_console else None
     monitor = None
     if settings.system_metrics_interval > 0:
-        monitor = SystemMonitor(lambda s, t, d: writer.add_points((s, t, d)),
-                                settings.system_metrics_interval)
+        monitor = SystemMonitor(
+            lambda s, t, d: writer.add_points((s, t, d)), settings.system_metrics_interval
+        )
     run._start_capture(console, monitor)
     state.activate(run, settings.handle_signals)
 

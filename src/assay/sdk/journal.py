@@ -10,6 +10,7 @@ has accepted. It is only a hint: delivery is idempotent, so replaying more is ha
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import struct
@@ -146,10 +147,8 @@ def is_locked(journal: Path) -> bool:
 def remove(journal: Path) -> None:
     journal.unlink(missing_ok=True)
     acked_path(journal).unlink(missing_ok=True)
-    try:
+    with contextlib.suppress(OSError):
         journal.parent.rmdir()  # the run's folder, once its last journal is gone
-    except OSError:
-        pass
 
 
 def journals_under(root: Path) -> list[Path]:

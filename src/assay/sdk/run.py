@@ -205,7 +205,9 @@ class Run:
         elif online:
             log.warning(
                 "assay: run %s finished but the store did not take all of it; the rest waits "
-                "in %s: run `assay sync` to deliver it", self.id, writer.journal.path.parent
+                "in %s: run `assay sync` to deliver it",
+                self.id,
+                writer.journal.path.parent,
             )
 
     @property
@@ -216,7 +218,10 @@ class Run:
         return self
 
     def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, trace: TracebackType | None
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        trace: TracebackType | None,
     ) -> None:
         if kind is None:
             self.finish()
@@ -232,7 +237,7 @@ class Run:
 def _check_step(step: object) -> int:
     if type(step) is bool or not isinstance(step, int):
         if hasattr(step, "__index__") and not isinstance(step, bool):
-            step = int(step)  # type: ignore[call-overload]
+            step = int(step)
         else:
             raise InvalidInput(f"step must be an int, not {type(step).__name__}")
     assert isinstance(step, int)

@@ -4,6 +4,7 @@ marks them failed (killed for Ctrl-C), SIGTERM marks them killed, exit finishes 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import sys
@@ -41,16 +42,16 @@ def current() -> Run | None:
 
 def _finish_all(status: str, trace: str | None = None) -> None:
     for run in list(reversed(_active)):
-        try:
+        with contextlib.suppress(Exception):  # exiting: every run gets its chance to finish
             run.finish(status, traceback=trace)
-        except Exception:  # exiting: nothing must stop the other runs from finishing
-            pass
 
 
 def _install(handle_signals: bool) -> None:
     previous_hook = sys.excepthook
 
-    def excepthook(kind: type[BaseException], exc: BaseException, trace: TracebackType | None) -> None:
+    def excepthook(
+        kind: type[BaseException], exc: BaseException, trace: TracebackType | None
+    ) -> None:
         if issubclass(kind, KeyboardInterrupt):
             _finish_all("killed")
         else:

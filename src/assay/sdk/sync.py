@@ -7,7 +7,6 @@ whose writer still lives is delivered as far as it goes and left in place.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -64,7 +64,9 @@ class Writer:
         self._retry_at = 0.0
         self._failures = 0
         self._last_batch_at = time.time()
-        self._thread = threading.Thread(target=self._loop, name=f"assay-writer-{run_id}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop, name=f"assay-writer-{run_id}", daemon=True
+        )
 
     # ---- called from the training process ------------------------------------------------
 
@@ -219,7 +221,9 @@ class Writer:
         if self._failures == 1:
             log.warning(
                 "assay: cannot deliver to the store (%s); training goes on, the data waits "
-                "in the journal %s and delivery is retried", exc, self.journal.path
+                "in the journal %s and delivery is retried",
+                exc,
+                self.journal.path,
             )
         if self._store is not None:
             try:

@@ -50,5 +50,7 @@ class LocalBlobStore:
         except FileNotFoundError:
             raise NotFound(f"blob {digest} is not in {self.root}") from None
         if digest_of(data) != digest:
-            raise InvalidInput(f"blob {digest} is corrupt: its content no longer matches its digest")
+            raise InvalidInput(
+                f"blob {digest} is corrupt: its content no longer matches its digest"
+            )
         return data

@@ -56,7 +56,8 @@ class FilterCompiler:
             return sa.not_(self.compile(expr.item))
         if isinstance(expr, IsNull):
             column = self.field(expr.field, None)
-            return column.is_not(None) if expr.negate else column.is_(None)
+            test: sa.ColumnElement[bool] = column.is_not(None) if expr.negate else column.is_(None)
+            return test
         if isinstance(expr, In):
             return self._in(expr)
         return self._compare(expr)
@@ -91,31 +92,37 @@ class FilterCompiler:
         column = self.field(left, value)
         if op == "~":
             if not isinstance(value, str):
-                raise FilterSyntaxError("'~' matches text: give a quoted string", self.text, expr.pos)
-            return sa.func.lower(sa.cast(column, sa.String)).contains(value.lower(), autoescape=True)
+                raise FilterSyntaxError(
+                    "'~' matches text: give a quoted string", self.text, expr.pos
+                )
+            return sa.func.lower(sa.cast(column, sa.String)).contains(
+                value.lower(), autoescape=True
+            )
         if value is None:
             if op not in ("==", "!="):
-                raise FilterSyntaxError(f"cannot order against null with {op!r}", self.text, expr.pos)
-            return column.is_(None) if op == "==" else column.is_not(None)
-        return _OPS[op](column, value)
+                raise FilterSyntaxError(
+                    f"cannot order against null with {op!r}", self.text, expr.pos
+                )
+            test: sa.ColumnElement[bool] = column.is_(None) if op == "==" else column.is_not(None)
+            return test
+        compared: sa.ColumnElement[bool] = _OPS[op](column, value)
+        return compared
 
     def _in(self, expr: In) -> sa.ColumnElement[bool]:
         item, container = expr.item, expr.container
+        found: sa.ColumnElement[bool]
         if isinstance(container, Field) and container.path == ("tags",):
             if not isinstance(item, Literal) or not isinstance(item.value, str):
                 raise FilterSyntaxError("'in tags' needs a quoted tag", self.text, expr.pos)
             found = sa.exists().where(run_tags.c.run_id == runs.c.id, run_tags.c.tag == item.value)
         elif isinstance(item, Field) and isinstance(container, ListLit):
             values = container.values
-            if not values:
-                found = sa.false()
-            else:
-                found = self.field(item, values[0]).in_(values)
+            found = self.field(item, values[0]).in_(values) if values else sa.false()
         else:
             raise FilterSyntaxError(
                 "use 'in' as  'tag' in tags  or  field in [values]", self.text, expr.pos
             )
-        return sa.not_(found) if expr.negate else found
+        return ~found if expr.negate else found
 
 
 def _typed(element: Any, like: Any) -> sa.ColumnElement[Any]:

@@ -285,7 +285,7 @@ class SqlStore:
             )
         ).first()
         small = len(chunk.steps) < LARGE_CHUNK
-        row = {
+        row: dict[str, Any] = {
             "run_id": run_id,
             "key": key,
             "last": _sql_float(last),
@@ -296,12 +296,13 @@ class SqlStore:
             "open_chunks": 1 if small else 0,
         }
         if old is not None:
-            if old.last_step > last_step:
-                row["last"], row["last_step"] = old.last, old.last_step
-            row["min"] = _sql_float(_fmin(old.min, low))
-            row["max"] = _sql_float(_fmax(old.max, high))
-            row["count"] += old.count
-            row["open_chunks"] = old.open_chunks + 1 if small else 0
+            prev = old._mapping
+            if prev["last_step"] > last_step:
+                row["last"], row["last_step"] = prev["last"], prev["last_step"]
+            row["min"] = _sql_float(_fmin(prev["min"], low))
+            row["max"] = _sql_float(_fmax(prev["max"], high))
+            row["count"] += prev["count"]
+            row["open_chunks"] = prev["open_chunks"] + 1 if small else 0
         if row["open_chunks"] >= MERGE_AFTER:
             self._merge_tail(conn, run_id, key, row["open_chunks"])
             row["open_chunks"] = 1
@@ -317,13 +318,13 @@ class SqlStore:
     def _merge_tail(self, conn: sa.Connection, run_id: str, key: str, count: int) -> None:
         """Merge the newest ``count`` small chunks of a series into one (order is kept:
         nothing newer than them exists, so last-write-wins reads the same)."""
-        rows = conn.execute(
+        newest_first = conn.execute(
             sa.select(metric_chunks)
             .where(metric_chunks.c.run_id == run_id, metric_chunks.c.key == key)
             .order_by(metric_chunks.c.id.desc())
             .limit(count)
         ).all()
-        rows.reverse()
+        rows = list(reversed(newest_first))
         merged = ser.merge([ser.decode(r.steps, r.times, r.values) for r in rows])
         conn.execute(metric_chunks.delete().where(metric_chunks.c.id.in_([r.id for r in rows])))
         conn.execute(
@@ -379,7 +380,9 @@ class SqlStore:
         for spec in order_by or ("-created",):
             field, descending = parse_order(spec)
             column = compiler.field(field, 0.0)
-            query = query.order_by(column.desc().nulls_last() if descending else column.asc().nulls_last())
+            query = query.order_by(
+                column.desc().nulls_last() if descending else column.asc().nulls_last()
+            )
         query = query.order_by(runs.c.id.desc()).limit(limit).offset(offset)
         with self._read() as conn:
             return self._hydrate(conn, conn.execute(query).all())
@@ -408,9 +411,15 @@ class SqlStore:
         if ids:
             for t in conn.execute(sa.select(run_tags).where(run_tags.c.run_id.in_(ids))):
                 tags[t.run_id].append(t.tag)
-            for m in conn.execute(sa.select(metric_summary).where(metric_summary.c.run_id.in_(ids))):
-                metrics[m.run_id][m.key] = MetricSummary(
-                    _py_float(m.last), _py_float(m.min), _py_float(m.max), m.count, m.last_step
+            query = sa.select(metric_summary).where(metric_summary.c.run_id.in_(ids))
+            for row in conn.execute(query):
+                m = row._mapping
+                metrics[m["run_id"]][m["key"]] = MetricSummary(
+                    _py_float(m["last"]),
+                    _py_float(m["min"]),
+                    _py_float(m["max"]),
+                    m["count"],
+                    m["last_step"],
                 )
         return [
             Run(
@@ -437,7 +446,10 @@ class SqlStore:
 
     def history(self, run_id: str, keys: Sequence[str] | None = None) -> dict[str, Columns]:
         query = sa.select(
-            metric_chunks.c.key, metric_chunks.c.steps, metric_chunks.c.times, metric_chunks.c["values"]
+            metric_chunks.c.key,
+            metric_chunks.c.steps,
+            metric_chunks.c.times,
+            metric_chunks.c["values"],
         ).where(metric_chunks.c.run_id == run_id)
         if keys is not None:
             query = query.where(metric_chunks.c.key.in_(list(keys)))

@@ -98,6 +98,13 @@ def downgrade() -> None:
         ("ix_runs_project_created", "runs"),
     ):
         op.drop_index(index, table_name=table)
-    for table in ("log_lines", "metric_summary", "metric_chunks", "batches", "run_tags", "runs",
-                  "projects"):
+    for table in (
+        "log_lines",
+        "metric_summary",
+        "metric_chunks",
+        "batches",
+        "run_tags",
+        "runs",
+        "projects",
+    ):
         op.drop_table(table)

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+import assay
+from assay.cli.main import cli
+from assay.demo.digits import grid, run_demo
+
+
+def test_demo_trains_and_logs_real_runs(store_uri: str) -> None:
+    result = run_demo(
+        store_uri, configs=grid((0.01,), (1e-4, 1e-2)), epochs=4, system_metrics_interval=0.05
+    )
+    assert len(result.run_ids) == 2 and result.best_run_id in result.run_ids
+    api = assay.Api(store_uri)
+    for run in api.runs("digits"):
+        assert run.status == "finished"
+        assert {"train/loss", "train/acc", "val/loss", "val/acc"} <= set(run.metrics)
+        assert run.metrics["val/acc"].count == 4
+        assert run.summary["best_val_acc"] >= 0.85  # a real classifier learns digits
+        assert any(k.startswith("system/") for k in run.metrics)
+    best = api.runs("digits", order_by=["-summary.best_val_acc"], limit=1)[0]
+    assert best.id == result.best_run_id
+
+
+def test_demo_command_quick(store_uri: str) -> None:
+    result = CliRunner().invoke(cli, ["demo", "--quick", "--uri", store_uri])
+    assert result.exit_code == 0, result.output
+    assert "assay runs ls --project digits" in result.output
+    assert assay.Api(store_uri).count_runs("digits") == 2
