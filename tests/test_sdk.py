@@ -125,6 +125,20 @@ def test_module_level_twins_act_on_the_active_run(store_uri: str) -> None:
         assay.log({"x": 1.0})
 
 
+def test_log_after_finish_is_refused_with_one_warning(
+    store_uri: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    run = assay.init(project="p", uri=store_uri, settings=QUIET)
+    run.log({"x": 1.0})
+    run.finish()
+    run.log({"x": 2.0})
+    run.log({"x": 3.0})
+    assert [r.getMessage() for r in caplog.records].count(
+        f"assay: run {run.id} is finished; log() after finish() is not recorded"
+    ) == 1
+    assert stored(store_uri, run.id).metrics["x"].count == 1
+
+
 def test_flush_makes_data_visible_before_finish(store_uri: str) -> None:
     run = assay.init(project="p", uri=store_uri, settings=QUIET)
     run.log({"x": 1.0})

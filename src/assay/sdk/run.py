@@ -93,6 +93,7 @@ class Run:
         self._console: ConsoleCapture | None = None
         self._monitor: SystemMonitor | None = None
         self._capturing: threading.Thread | None = None
+        self._warned_finished = False
 
     # ---- the hot path ------------------------------------------------------------------------
 
@@ -121,8 +122,17 @@ class Run:
             step = _check_step(step)
         if step >= self._step:
             self._step = step + 1
-        if self._writer is not None and self._status == "running":
+        if self._status != "running":
+            self._logged_after_finish()
+        elif self._writer is not None:
             self._writer.add_points((step, time.time(), row))
+
+    def _logged_after_finish(self) -> None:
+        if not self._warned_finished:
+            self._warned_finished = True
+            log.warning(
+                "assay: run %s is %s; log() after finish() is not recorded", self.id, self._status
+            )
 
     @property
     def step(self) -> int:
