@@ -137,6 +137,8 @@ def test_log_after_finish_is_refused_with_one_warning(
         f"assay: run {run.id} is finished; log() after finish() is not recorded"
     ) == 1
     assert stored(store_uri, run.id).metrics["x"].count == 1
+    assert run.flush() is True  # after finish: nothing left, and no error
+    run.finish()  # a second finish is a no-op
 
 
 def test_flush_makes_data_visible_before_finish(store_uri: str) -> None:

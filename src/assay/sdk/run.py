@@ -184,6 +184,8 @@ class Run:
         journal when the store cannot be reached (False; delivery goes on)."""
         if self._writer is None:
             return True
+        if self._status != "running":  # finish() already flushed and closed the writer
+            return self._writer.delivered
         return self._writer.flush(timeout)
 
     def finish(self, status: str = "finished", traceback: str | None = None) -> None:
