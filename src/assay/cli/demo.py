@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
+from pathlib import Path
+
 import click
 from rich.console import Console
 from rich.progress import Progress
@@ -31,12 +35,21 @@ def demo_command(epochs: int, quick: bool, uri: str | None) -> None:
             epochs=5 if quick else epochs,
             on_run=lambda done, _total: progress.update(task, completed=done),
         )
+    exe = _assay_command()
     console.print(
         f"\nBest run: [bold]{result.best_run_id}[/] "
         f"(validation accuracy {result.best_val_acc:.3f})\n"
         "Browse what was logged:\n"
-        f"  assay runs ls --project {result.project} --uri {resolved}\n"
-        f"  assay runs ls --project {result.project} --uri {resolved} "
+        f"  {exe} runs ls --project {result.project} --uri {resolved}\n"
+        f"  {exe} runs ls --project {result.project} --uri {resolved} "
         '--filter "summary.best_val_acc > 0.9" --sort=-summary.best_val_acc\n'
-        f"  assay runs show {result.best_run_id} --uri {resolved}"
+        f"  {exe} runs show {result.best_run_id} --uri {resolved}"
     )
+
+
+def _assay_command() -> str:
+    """``assay`` when it is on PATH, else the full path of this environment's one."""
+    beside = Path(sys.executable).parent / "assay"
+    if shutil.which("assay") == str(beside) or not beside.exists():
+        return "assay"
+    return str(beside)
