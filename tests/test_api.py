@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.conftest import QUIET
 
 import assay
 from assay.errors import InvalidInput
+from tests.conftest import QUIET
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.conftest import QUIET
 
 import assay
 from assay.errors import InvalidInput
 from assay.values import normalise_config
+from tests.conftest import QUIET
 
 
 @pytest.fixture

@@ -4,10 +4,10 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from tests.conftest import QUIET
 
 import assay
 from assay.cli.main import cli
+from tests.conftest import QUIET
 
 
 @pytest.fixture

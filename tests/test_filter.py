@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-from tests.conftest import create_run, points
 
 from assay.errors import FilterSyntaxError
 from assay.query.filter import (
@@ -17,6 +16,7 @@ from assay.query.filter import (
 )
 from assay.records import Batch, UpdateRun
 from assay.store import Store
+from tests.conftest import create_run, points
 
 
 def test_parses_the_documented_example() -> None:
@@ -101,6 +101,8 @@ def seeded(store: Store) -> dict[str, str]:
         ("status == 'finished'", {"gamma"}),
         ("0.05 > config.lr", {"beta-debug", "gamma"}),
         ("config.opt in []", set()),
+        ("config.opt > 1", set()),  # a string is never compared as a number
+        ("config.lr == 'adam'", set()),
     ],
 )
 def test_filter_semantics(
@@ -113,6 +115,13 @@ def test_filter_values_are_bound_not_pasted(store: Store, seeded: dict[str, str]
 
     assert store.runs("p", "name == \"alpha' OR '1'='1\"") == []
     assert store.count_runs("p") == 3  # nothing dropped
+
+
+def test_order_by_a_text_config_value(store: Store, seeded: dict[str, str]) -> None:
+    names = [r.name for r in store.runs("p", order_by=["config.opt", "name"])]
+    assert names == ["alpha", "beta-debug", "gamma"]
+    names = [r.name for r in store.runs("p", order_by=["-config.deep.n"])]
+    assert names == ["beta-debug", "alpha", "gamma"]  # missing values last
 
 
 @pytest.mark.parametrize(

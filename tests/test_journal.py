@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.conftest import points
 
 from assay.records import Batch, CreateRun
 from assay.sdk import journal as jnl
 from assay.sdk.sync import sync
 from assay.store import open_store
+from tests.conftest import points
 
 RUN = "r1"
 

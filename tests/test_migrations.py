@@ -7,43 +7,44 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from assay.errors import SchemaMismatch
+from assay.errors import SchemaMismatch, StoreUnavailable
 from assay.store import open_store
 from assay.store.sql.schema import SCHEMA_REVISION, metadata
+from assay.store.sql.store import SqlStore
+from tests.conftest import StoreFactory
 
 
-def test_migrated_schema_matches_the_metadata(tmp_path: Path) -> None:
-    store = open_store(tmp_path)
-    with store.engine.connect() as conn:  # type: ignore[attr-defined]
+def engine_of(store: object) -> sa.Engine:
+    assert isinstance(store, SqlStore)
+    return store.engine
+
+
+def test_migrated_schema_matches_the_metadata(store_factory: StoreFactory) -> None:
+    with engine_of(store_factory()).connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
-    store.close()
     assert diff == []
 
 
-def test_new_store_is_at_head(tmp_path: Path) -> None:
-    store = open_store(tmp_path)
-    with store.engine.connect() as conn:  # type: ignore[attr-defined]
-        assert (
-            conn.execute(sa.text("select version_num from alembic_version")).scalar()
-            == SCHEMA_REVISION
-        )
-    store.close()
+def test_new_store_is_at_head(store_factory: StoreFactory) -> None:
+    with engine_of(store_factory()).connect() as conn:
+        version = conn.execute(sa.text("select version_num from alembic_version")).scalar()
+    assert version == SCHEMA_REVISION
 
 
-def test_a_newer_schema_is_refused_before_writing(tmp_path: Path) -> None:
-    open_store(tmp_path).close()
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'assay.db'}")
-    with engine.begin() as conn:
+def test_a_newer_schema_is_refused_before_writing(store_factory: StoreFactory) -> None:
+    with engine_of(store_factory()).begin() as conn:
         conn.execute(sa.text("update alembic_version set version_num = '9999'"))
-    engine.dispose()
     with pytest.raises(SchemaMismatch, match="9999"):
-        open_store(tmp_path)
+        store_factory()
 
 
 def test_an_unwritable_location_is_a_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    from assay.errors import StoreUnavailable
-
     with pytest.raises(StoreUnavailable, match="cannot create"):
         open_store(blocker / "store")
+
+
+def test_an_unreachable_database_is_a_clear_error() -> None:
+    with pytest.raises(StoreUnavailable, match="cannot open"):
+        SqlStore.from_url("postgresql://nobody@127.0.0.1:9/none", blobs=Path("/nonexistent"))

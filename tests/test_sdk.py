@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.conftest import QUIET
 
 import assay
 from assay.errors import Conflict, NotFound, StoreUnavailable
@@ -22,6 +21,7 @@ from assay.sdk.settings import Settings
 from assay.sdk.sync import sync
 from assay.store import Store, open_store
 from assay.store.base import journal_root
+from tests.conftest import QUIET
 
 
 def stored(uri: str, run_id: str) -> Any:

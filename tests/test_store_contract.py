@@ -7,12 +7,12 @@ import time
 
 import numpy as np
 import pytest
-from tests.conftest import StoreFactory, create_run, finish_op, points
 
 from assay.errors import InvalidInput, NotFound
 from assay.records import Batch, Heartbeat, LogLines, UpdateRun
 from assay.store import Store
 from assay.store.sql import store as sql_store
+from tests.conftest import StoreFactory, create_run, finish_op, points
 
 
 def test_batch_replayed_is_applied_once(store: Store) -> None:

@@ -14,6 +14,10 @@ from assay.errors import FilterSyntaxError
 from assay.query.filter import BoolOp, Compare, Expr, Field, In, IsNull, ListLit, Literal, Not
 from assay.store.sql.schema import metric_summary, run_tags, runs
 
+# Passed as ``like`` when a field is wanted for ORDER BY: JSON values keep their own
+# ordering (numbers numerically) instead of being cast to one type.
+ORDER = object()
+
 _OPS = {
     "==": lambda a, b: a == b,
     "!=": lambda a, b: a != b,
@@ -44,9 +48,10 @@ def status_expr(cutoff: float) -> sa.ColumnElement[Any]:
 
 
 class FilterCompiler:
-    def __init__(self, text: str, crash_cutoff: float) -> None:
+    def __init__(self, text: str, crash_cutoff: float, dialect: str) -> None:
         self.text = text
         self.cutoff = crash_cutoff
+        self.dialect = dialect
 
     def compile(self, expr: Expr) -> sa.ColumnElement[bool]:
         if isinstance(expr, BoolOp):
@@ -74,12 +79,38 @@ class FilterCompiler:
             return end - runs.c.created_at
         if head in _COLUMNS:
             return _COLUMNS[head]
+        if any('"' in segment for segment in rest):
+            raise FilterSyntaxError("path segments may not contain '\"'", self.text, node.pos)
         if head == "config":
-            return _typed(runs.c.config[rest], like)
+            return self._json(runs.c.config, rest, like)
         if head == "summary":
-            user = _typed(runs.c.summary[rest], like)
+            user = self._json(runs.c.summary, rest, 0.0 if like is ORDER else like)
             return sa.func.coalesce(user, _metric_stat(rest[0], "last"))
         return _metric_stat(rest[0], rest[1])
+
+    def _json(self, column: Any, path: tuple[str, ...], like: Any) -> sa.ColumnElement[Any]:
+        """A JSON value by path, as SQL of the type of ``like``; NULL where the stored value
+        has another JSON type, so ``config.opt > 1`` never matches the string "sgd"."""
+        element = column[path]
+        if self.dialect == "postgresql":
+            kind = sa.func.jsonb_typeof(element)
+            names = {"number": ("number",), "string": ("string",), "boolean": ("boolean",)}
+        else:
+            kind = sa.func.json_type(column, _sqlite_path(path))
+            names = {
+                "number": ("integer", "real"),
+                "string": ("text",),
+                "boolean": ("true", "false"),
+            }
+        if like is ORDER:
+            return element if self.dialect == "postgresql" else element.as_string()  # type: ignore[no-any-return]
+        if isinstance(like, bool):
+            return sa.case((kind.in_(names["boolean"]), element.as_boolean()))
+        if isinstance(like, int | float):
+            return sa.case((kind.in_(names["number"]), element.as_float()))
+        if isinstance(like, str):
+            return sa.case((kind.in_(names["string"]), element.as_string()))
+        return element.as_string()  # type: ignore[no-any-return]  # for "is null"
 
     def _compare(self, expr: Compare) -> sa.ColumnElement[bool]:
         left, right, op = expr.left, expr.right, expr.op
@@ -125,12 +156,8 @@ class FilterCompiler:
         return ~found if expr.negate else found
 
 
-def _typed(element: Any, like: Any) -> sa.ColumnElement[Any]:
-    if isinstance(like, bool):
-        return element.as_boolean()  # type: ignore[no-any-return]
-    if isinstance(like, int | float):
-        return element.as_float()  # type: ignore[no-any-return]
-    return element.as_string()  # type: ignore[no-any-return]  # text; also for "is null"
+def _sqlite_path(path: tuple[str, ...]) -> str:
+    return "$" + "".join(f'."{segment}"' for segment in path)
 
 
 def _metric_stat(key: str, stat: str) -> sa.ColumnElement[Any]:

@@ -10,6 +10,7 @@ from assay.errors import SchemaMismatch
 from assay.store.sql.schema import SCHEMA_REVISION
 
 _SCRIPTS = Path(__file__).parent / "migrations"
+_LOCK_KEY = 0x4A55A7  # any constant: names Assay's migration lock
 _KNOWN = tuple(f"{i:04d}" for i in range(1, int(SCHEMA_REVISION) + 1))
 
 
@@ -39,5 +40,8 @@ def upgrade(engine: sa.Engine) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(_SCRIPTS))
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # several server processes may start at once: one migrates, the others wait
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

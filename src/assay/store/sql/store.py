@@ -31,7 +31,7 @@ from assay.records import (
 from assay.store import series as ser
 from assay.store.blobs import LocalBlobStore
 from assay.store.sql import migrate
-from assay.store.sql.filters import FilterCompiler, status_expr
+from assay.store.sql.filters import ORDER, FilterCompiler, status_expr
 from assay.store.sql.schema import (
     batches,
     log_lines,
@@ -83,7 +83,11 @@ class SqlStore:
         self.blobs = blobs
         self.uri = uri
         self.dialect = engine.dialect.name
-        self._prepare()
+        try:
+            self._prepare()
+        except BaseException:
+            engine.dispose()  # a store that failed to open holds no connection
+            raise
 
     @classmethod
     def embedded(cls, root: Path) -> SqlStore:
@@ -144,9 +148,9 @@ class SqlStore:
 
     def write_batch(self, batch: Batch) -> bool:
         with self._write() as conn:
-            claim = self._insert(batches).on_conflict_do_nothing()
+            claim = self._insert(batches).on_conflict_do_nothing().returning(batches.c.seq)
             row = {"run_id": batch.run_id, "writer": batch.writer, "seq": batch.seq}
-            if conn.execute(claim, {**row, "applied_at": time.time()}).rowcount == 0:
+            if conn.execute(claim, {**row, "applied_at": time.time()}).first() is None:
                 return False  # delivered before: replaying a journal never duplicates
             latest = 0.0
             for op in batch.ops:
@@ -224,7 +228,9 @@ class SqlStore:
 
     def _update_run(self, conn: sa.Connection, run_id: str, op: UpdateRun) -> None:
         current = conn.execute(
-            sa.select(runs.c.config, runs.c.summary, runs.c.host).where(runs.c.id == run_id)
+            sa.select(runs.c.config, runs.c.summary, runs.c.host)
+            .where(runs.c.id == run_id)
+            .with_for_update()
         ).one()
         values: dict[str, Any] = {}
         if op.config is not None:
@@ -280,9 +286,9 @@ class SqlStore:
     def _update_summary(self, conn: sa.Connection, run_id: str, key: str, chunk: Columns) -> None:
         last, low, high, last_step = ser.summarise(chunk)
         old = conn.execute(
-            sa.select(metric_summary).where(
-                metric_summary.c.run_id == run_id, metric_summary.c.key == key
-            )
+            sa.select(metric_summary)
+            .where(metric_summary.c.run_id == run_id, metric_summary.c.key == key)
+            .with_for_update()
         ).first()
         small = len(chunk.steps) < LARGE_CHUNK
         row: dict[str, Any] = {
@@ -376,10 +382,10 @@ class SqlStore:
         if limit < 0 or offset < 0:
             raise InvalidInput("limit and offset must not be negative")
         query = self._run_select().where(*self._where(project, filter))
-        compiler = FilterCompiler("", self._cutoff())
+        compiler = FilterCompiler("", self._cutoff(), self.dialect)
         for spec in order_by or ("-created",):
             field, descending = parse_order(spec)
-            column = compiler.field(field, 0.0)
+            column = compiler.field(field, ORDER)
             query = query.order_by(
                 column.desc().nulls_last() if descending else column.asc().nulls_last()
             )
@@ -395,7 +401,8 @@ class SqlStore:
     def _where(self, project: str, filter: str | None) -> list[sa.ColumnElement[bool]]:
         clauses = [runs.c.project == project]
         if filter:
-            clauses.append(FilterCompiler(filter, self._cutoff()).compile(parse_filter(filter)))
+            compiler = FilterCompiler(filter, self._cutoff(), self.dialect)
+            clauses.append(compiler.compile(parse_filter(filter)))
         return clauses
 
     def _cutoff(self) -> float:
