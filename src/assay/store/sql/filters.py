@@ -92,6 +92,7 @@ class FilterCompiler:
         """A JSON value by path, as SQL of the type of ``like``; NULL where the stored value
         has another JSON type, so ``config.opt > 1`` never matches the string "sgd"."""
         element = column[path]
+        names: dict[str, tuple[str, ...]]
         if self.dialect == "postgresql":
             kind = sa.func.jsonb_typeof(element)
             names = {"number": ("number",), "string": ("string",), "boolean": ("boolean",)}
