@@ -4,7 +4,10 @@
 
     AssayError
     ├── InvalidInput          bad input from the caller; names what was wrong
-    │   └── FilterSyntaxError a filter expression that does not parse; carries the position
+    │   ├── FilterSyntaxError a filter expression that does not parse; carries the position
+    │   └── LimitExceeded     a request over a size limit; names the limit
+    ├── Unauthorized          no credentials, or credentials that are not valid
+    ├── Forbidden             valid credentials without the role the action needs
     ├── NotFound              a project, run or key that does not exist
     ├── Conflict              a write that contradicts what is stored
     ├── StoreUnavailable      the store cannot be reached or refused the operation
@@ -34,6 +37,18 @@ class FilterSyntaxError(InvalidInput):
         self.position = position
         pointer = " " * position + "^"
         super().__init__(f"{message} at position {position}:\n  {expression}\n  {pointer}")
+
+
+class LimitExceeded(InvalidInput):
+    """A request over a size limit (body bytes, points in a batch, name lengths)."""
+
+
+class Unauthorized(AssayError):
+    """No API key, or one that is unknown or revoked."""
+
+
+class Forbidden(AssayError):
+    """The key is valid, but its user lacks the role this action needs."""
 
 
 class NotFound(AssayError, LookupError):

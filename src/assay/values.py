@@ -27,7 +27,38 @@ from typing import Any
 from assay.errors import InvalidInput
 
 MAX_KEY_LENGTH = 256
+MAX_NAME_LENGTH = 256
 _BAD_KEY = re.compile(r"[\x00-\x1f\x7f]")
+_PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+
+
+def check_project(name: object) -> str:
+    if not isinstance(name, str) or not _PROJECT.match(name):
+        raise InvalidInput(
+            f"project name {name!r} must be 1-128 letters, digits, '_', '-' or '.', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def check_text(what: str, value: object, limit: int = MAX_NAME_LENGTH) -> str | None:
+    """None, or a non-empty string of at most ``limit`` characters."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        raise InvalidInput(
+            f"{what} {value!r:.80} must be a non-empty string of at most {limit} characters"
+        )
+    return value
+
+
+def check_tags(tags: object) -> list[str]:
+    if isinstance(tags, str) or not isinstance(tags, list | tuple | set | frozenset):
+        raise InvalidInput(f"tags must be a list of strings, not {type(tags).__name__}")
+    for tag in tags:
+        if not isinstance(tag, str) or not tag or len(tag) > MAX_NAME_LENGTH:
+            raise InvalidInput(f"tag {tag!r} must be a non-empty string of at most 256 characters")
+    return list(dict.fromkeys(tags))
 
 
 def check_key(key: object) -> str:

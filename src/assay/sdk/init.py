@@ -15,17 +15,16 @@ from assay.records import CreateRun, UpdateRun
 from assay.sdk import capture, state
 from assay.sdk.console import ConsoleCapture
 from assay.sdk.journal import JournalWriter
-from assay.sdk.run import Run, check_tags
+from assay.sdk.run import Run
 from assay.sdk.settings import Settings
 from assay.sdk.system import SystemMonitor
 from assay.sdk.writer import Writer, journal_path
 from assay.store.base import Store, journal_root, open_store, resolve_uri
-from assay.values import normalise_config
+from assay.values import check_project, check_tags, check_text, normalise_config
 
 log = logging.getLogger("assay")
 
 MODES = ("online", "offline", "disabled")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 _RUN_ID = re.compile(r"^[A-Za-z0-9_\-]{1,32}$")
 
 
@@ -48,11 +47,8 @@ def init(
     ``id`` with ``resume=True`` continues an existing run's steps ("must": it must exist)."""
     if mode not in MODES:
         raise InvalidInput(f"mode {mode!r} is not one of {', '.join(MODES)}")
-    _check_name("project", project)
-    if name is not None and (not isinstance(name, str) or not name.strip() or len(name) > 256):
-        raise InvalidInput(
-            f"run name {name!r} must be a non-empty string of at most 256 characters"
-        )
+    check_project(project)
+    check_text("run name", name)
     if id is not None and (not isinstance(id, str) or not _RUN_ID.match(id)):
         raise InvalidInput(f"run id {id!r} must be 1-32 letters, digits, '_' or '-'")
     if notes is not None and not isinstance(notes, str):
@@ -107,14 +103,6 @@ def init(
     run = Run(writer=writer, start_step=start_step, **fields)
     _start(run, writer, settings)
     return run
-
-
-def _check_name(what: str, value: object) -> None:
-    if not isinstance(value, str) or not _NAME.match(value):
-        raise InvalidInput(
-            f"{what} name {value!r} must be 1-128 letters, digits, '_', '-' or '.', "
-            "starting with a letter or digit"
-        )
 
 
 def _resume_point(

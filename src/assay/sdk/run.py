@@ -18,7 +18,7 @@ from assay.sdk.console import ConsoleCapture
 from assay.sdk.settings import Settings
 from assay.sdk.system import SystemMonitor
 from assay.sdk.writer import Writer
-from assay.values import check_key, normalise_config, to_number
+from assay.values import check_key, check_tags, normalise_config, to_number
 
 log = logging.getLogger("assay")
 
@@ -256,12 +256,3 @@ def _check_step(step: object) -> int:
     if step < 0:
         raise InvalidInput(f"step must not be negative, got {step}")
     return step
-
-
-def check_tags(tags: object) -> list[str]:
-    if isinstance(tags, str) or not isinstance(tags, list | tuple | set | frozenset):
-        raise InvalidInput(f"tags must be a list of strings, not {type(tags).__name__}")
-    for tag in tags:
-        if not isinstance(tag, str) or not tag or len(tag) > 256:
-            raise InvalidInput(f"tag {tag!r} must be a non-empty string of at most 256 characters")
-    return list(dict.fromkeys(tags))

@@ -1,18 +1,49 @@
-"""Content-addressed blobs in a local folder: ``<root>/<2 hex>/<rest of BLAKE3 hex>``."""
+"""Content-addressed blobs, named ``<2 hex>/<rest of BLAKE3 hex>``, in a local folder
+(``LocalBlobStore``) or an S3-protocol bucket (``ObjectBlobStore``, through obstore)."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
+from typing import Any, Protocol
 
 from blake3 import blake3
 
-from assay.errors import InvalidInput, NotFound
+from assay.errors import InvalidInput, NotFound, StoreUnavailable
+
+
+class BlobStore(Protocol):
+    def put(self, data: bytes) -> str: ...
+
+    def get(self, digest: str) -> bytes: ...
 
 
 def digest_of(data: bytes) -> str:
     return str(blake3(data).hexdigest())
+
+
+def blob_name(digest: str) -> str:
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise InvalidInput(f"blob digest {digest!r} is not a BLAKE3 hex digest")
+    return f"{digest[:2]}/{digest[2:]}"
+
+
+def verified(digest: str, data: bytes, where: str) -> bytes:
+    if digest_of(data) != digest:
+        raise InvalidInput(f"blob {digest} in {where} is corrupt: its content no longer matches")
+    return data
+
+
+def open_blobs(location: str | Path) -> BlobStore:
+    """A folder path, or ``s3://bucket/prefix`` (endpoint and credentials from the usual
+    AWS environment variables, so MinIO, Ceph or any S3-protocol store works)."""
+    text = str(location)
+    if text.startswith("s3://"):
+        return ObjectBlobStore(text)
+    if "://" in text and not text.startswith("file://"):
+        raise InvalidInput(f"blob location {text!r}: use a folder or s3://bucket/prefix")
+    return LocalBlobStore(Path(text.removeprefix("file://")).expanduser())
 
 
 class LocalBlobStore:
@@ -20,9 +51,7 @@ class LocalBlobStore:
         self.root = root
 
     def _path(self, digest: str) -> Path:
-        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-            raise InvalidInput(f"blob digest {digest!r} is not a BLAKE3 hex digest")
-        return self.root / digest[:2] / digest[2:]
+        return self.root / blob_name(digest)
 
     def put(self, data: bytes) -> str:
         digest = digest_of(data)
@@ -49,8 +78,42 @@ class LocalBlobStore:
             data = path.read_bytes()
         except FileNotFoundError:
             raise NotFound(f"blob {digest} is not in {self.root}") from None
-        if digest_of(data) != digest:
-            raise InvalidInput(
-                f"blob {digest} is corrupt: its content no longer matches its digest"
-            )
-        return data
+        return verified(digest, data, str(self.root))
+
+
+class ObjectBlobStore:
+    """Blobs in an S3-protocol bucket. obstore's ``put`` is atomic and switches to a
+    multipart upload for large blobs by itself."""
+
+    def __init__(self, url: str) -> None:
+        import obstore.store
+
+        self.url = url
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL", "")
+        options: Any = {"allow_http": endpoint.startswith("http://"), "timeout": "60s"}
+        try:
+            self._store = obstore.store.from_url(url, client_options=options)
+        except Exception as exc:  # obstore raises its own error types for bad configs
+            raise InvalidInput(f"blob location {url!r}: {exc}") from exc
+
+    def put(self, data: bytes) -> str:
+        import obstore
+
+        digest = digest_of(data)
+        try:
+            obstore.put(self._store, blob_name(digest), data)
+        except Exception as exc:
+            raise StoreUnavailable(f"cannot write blob {digest} to {self.url}: {exc}") from exc
+        return digest
+
+    def get(self, digest: str) -> bytes:
+        import obstore
+
+        name = blob_name(digest)
+        try:
+            data = bytes(obstore.get(self._store, name).bytes())
+        except FileNotFoundError:
+            raise NotFound(f"blob {digest} is not in {self.url}") from None
+        except Exception as exc:
+            raise StoreUnavailable(f"cannot read blob {digest} from {self.url}: {exc}") from exc
+        return verified(digest, data, self.url)

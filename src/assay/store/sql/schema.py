@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 # Bump together with a new migration file.
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 
 metadata = sa.MetaData()
 
@@ -98,4 +98,35 @@ log_lines = sa.Table(
     sa.Column("stream", sa.String(8), nullable=False),
     sa.Column("text", sa.Text, nullable=False),
     sa.Index("ix_log_lines_run", "run_id", "id"),
+)
+
+# ---- auth (revision 0002) -------------------------------------------------------------
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("is_admin", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(16), primary_key=True),
+    sa.Column("user_name", sa.String(64), sa.ForeignKey("users.name"), nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("label", sa.String(128)),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("last_used_at", sa.Float),
+    sa.Column("revoked_at", sa.Float),
+    sa.Index("ix_api_keys_user", "user_name"),
+)
+
+grants = sa.Table(
+    "grants",
+    metadata,
+    sa.Column("user_name", sa.String(64), sa.ForeignKey("users.name"), primary_key=True),
+    sa.Column("project", sa.String(128), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
 )

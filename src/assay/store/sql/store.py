@@ -29,7 +29,7 @@ from assay.records import (
     UpdateRun,
 )
 from assay.store import series as ser
-from assay.store.blobs import LocalBlobStore
+from assay.store.blobs import BlobStore, LocalBlobStore, open_blobs
 from assay.store.sql import migrate
 from assay.store.sql.filters import ORDER, FilterCompiler, status_expr
 from assay.store.sql.schema import (
@@ -78,7 +78,7 @@ def _sqlite_engine(url: str) -> sa.Engine:
 class SqlStore:
     """Metadata in SQL, series as columnar chunks, big values in a content-addressed folder."""
 
-    def __init__(self, engine: sa.Engine, blobs: LocalBlobStore, uri: str) -> None:
+    def __init__(self, engine: sa.Engine, blobs: BlobStore, uri: str) -> None:
         self.engine = engine
         self.blobs = blobs
         self.uri = uri
@@ -99,15 +99,18 @@ class SqlStore:
         return cls(engine, LocalBlobStore(root / "blobs"), str(root))
 
     @classmethod
-    def from_url(cls, url: str, blobs: Path | None = None) -> SqlStore:
+    def from_url(cls, url: str, blobs: str | Path | None = None) -> SqlStore:
+        """A SQLite or PostgreSQL URL; ``blobs`` is a folder or ``s3://bucket/prefix``
+        (default: ``blobs/`` beside a SQLite file, ``~/.assay/blobs`` for PostgreSQL)."""
         if url.startswith("sqlite"):
             engine = _sqlite_engine(url)
-            db_path = Path(url.split("///", 1)[-1])
-            blob_root = blobs or db_path.parent / "blobs"
+            default = Path(url.split("///", 1)[-1]).parent / "blobs"
         else:
-            engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-            blob_root = blobs or Path(os.path.expanduser("~/.assay/blobs"))
-        return cls(engine, LocalBlobStore(blob_root), url)
+            engine = sa.create_engine(
+                url.replace("postgresql://", "postgresql+psycopg://", 1), pool_pre_ping=True
+            )
+            default = Path(os.path.expanduser("~/.assay/blobs"))
+        return cls(engine, open_blobs(blobs or default), url)
 
     def _prepare(self) -> None:
         try:
