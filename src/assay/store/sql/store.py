@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from assay.errors import InvalidInput, NotFound, StoreUnavailable
 from assay.query.filter import parse_filter, parse_order
 from assay.records import (
+    RUN_STATUSES,
     Batch,
     Columns,
     CreateRun,
@@ -41,6 +42,7 @@ from assay.store.sql.schema import (
     run_tags,
     runs,
 )
+from assay.values import check_key, check_project, check_tags, check_text
 
 HEARTBEAT_TIMEOUT = 120.0  # seconds without a heartbeat before a running run reads as crashed
 INLINE_DIFF_LIMIT = 64 * 1024  # a larger git diff goes to a blob
@@ -172,6 +174,7 @@ class SqlStore:
             return True
 
     def _apply(self, conn: sa.Connection, run_id: str, op: Any) -> float:
+        _check_op(op)
         if isinstance(op, CreateRun):
             self._create_run(conn, run_id, op)
             return op.created_at
@@ -367,6 +370,14 @@ class SqlStore:
         with self._read() as conn:
             return [Project(r[0], int(r[2]), r[1], r[3]) for r in conn.execute(query)]
 
+    def run_project(self, run_id: str) -> str:
+        """The project a run belongs to (NotFound if there is no such run)."""
+        with self._read() as conn:
+            project = conn.execute(sa.select(runs.c.project).where(runs.c.id == run_id)).scalar()
+        if project is None:
+            raise NotFound(f"no run with id {run_id!r}")
+        return str(project)
+
     def run(self, run_id: str) -> Run:
         with self._read() as conn:
             rows = conn.execute(self._run_select().where(runs.c.id == run_id)).all()
@@ -498,6 +509,27 @@ class SqlStore:
 
     def get_blob(self, digest: str) -> bytes:
         return self.blobs.get(digest)
+
+
+def _check_op(op: Any) -> None:
+    """Trust nothing that arrives: the same rules the SDK applies, checked again here."""
+    if isinstance(op, CreateRun):
+        check_project(op.project)
+        check_text("run name", op.name)
+        check_tags(op.tags)
+        check_text("group", op.group)
+        check_text("job type", op.job_type, 64)
+    elif isinstance(op, UpdateRun):
+        if op.tags is not None:
+            check_tags(op.tags)
+        if op.status is not None and op.status not in RUN_STATUSES:
+            raise InvalidInput(f"status {op.status!r} is not one of {', '.join(RUN_STATUSES)}")
+    elif isinstance(op, Points):
+        check_key(op.key)
+    elif isinstance(op, LogLines):
+        for _, stream, _text in op.lines:
+            if stream not in ("stdout", "stderr"):
+                raise InvalidInput(f"log stream {stream!r} is not stdout or stderr")
 
 
 def _sql_float(value: float) -> float | None:

@@ -1,0 +1,48 @@
+"""Server settings, passed to worker processes through the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from assay.errors import InvalidInput
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    uri: str
+    blobs: str | None = None
+    local: bool = False  # single user, no auth; loopback only
+    max_body_bytes: int = 64 * 1024 * 1024
+    max_batch_points: int = 5_000_000
+    max_page: int = 1000
+    max_series: int = 200  # (run, key) pairs in one series request
+    max_series_points: int = 20_000
+
+    def to_env(self) -> dict[str, str]:
+        env = {"ASSAY_SERVER_URI": self.uri, "ASSAY_SERVER_LOCAL": "1" if self.local else "0"}
+        if self.blobs:
+            env["ASSAY_SERVER_BLOBS"] = self.blobs
+        return env
+
+    @classmethod
+    def from_env(cls) -> ServerConfig:
+        uri = os.environ.get("ASSAY_SERVER_URI")
+        if not uri:
+            raise InvalidInput("ASSAY_SERVER_URI is not set: start the server with `assay server`")
+        return cls(
+            uri=uri,
+            blobs=os.environ.get("ASSAY_SERVER_BLOBS") or None,
+            local=os.environ.get("ASSAY_SERVER_LOCAL") == "1",
+        )
+
+
+def check_bind(host: str, local: bool) -> None:
+    """A server without auth must not listen beyond this machine."""
+    if local and host not in LOOPBACK:
+        raise InvalidInput(
+            "--local runs without authentication and binds only to loopback; "
+            f"refusing host {host!r}"
+        )

@@ -1,0 +1,59 @@
+"""Every error leaves the server as ``{"error": {"code": ..., "message": ...}}``."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from assay import errors
+
+log = logging.getLogger("assay.server")
+
+# most specific first
+STATUS: list[tuple[type[errors.AssayError], int, str]] = [
+    (errors.LimitExceeded, 413, "limit_exceeded"),
+    (errors.FilterSyntaxError, 400, "bad_filter"),
+    (errors.InvalidInput, 400, "invalid_input"),
+    (errors.Unauthorized, 401, "unauthorized"),
+    (errors.Forbidden, 403, "forbidden"),
+    (errors.NotFound, 404, "not_found"),
+    (errors.Conflict, 409, "conflict"),
+    (errors.SchemaMismatch, 503, "schema_mismatch"),
+    (errors.StoreUnavailable, 503, "store_unavailable"),
+    (errors.AssayError, 500, "error"),
+]
+
+
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(errors.AssayError)
+    async def assay_error(request: Request, exc: errors.AssayError) -> JSONResponse:
+        for kind, status, code in STATUS:
+            if isinstance(exc, kind):
+                return error_response(status, code, str(exc))
+        raise AssertionError("unreachable: AssayError is in STATUS")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()
+        )
+        return error_response(422, "invalid_request", details or "invalid request")
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal", "internal server error")

@@ -1,0 +1,110 @@
+"""The hot path: batches in (msgpack or JSON, gzip allowed), and blobs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from fastapi import APIRouter, Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from assay import wire
+from assay.errors import InvalidInput, LimitExceeded, NotFound
+from assay.records import Batch, CreateRun, Points
+from assay.server.body import read_body
+from assay.server.deps import AppState, principal, require, state_of
+from assay.server.negotiate import body_type, reply
+from assay.store.sql.auth import Principal
+
+router = APIRouter(prefix="/api/v1")
+Caller = Annotated[Principal, Depends(principal)]
+
+_INGEST_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/msgpack": {"schema": {"type": "string", "format": "binary"}},
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["batches"],
+                    "properties": {"batches": {"type": "array", "items": {"type": "object"}}},
+                }
+            },
+        },
+    }
+}
+
+
+@router.post("/batches", openapi_extra=_INGEST_DOC, summary="Deliver batches of run operations")
+async def ingest(request: Request, who: Caller) -> Response:
+    """Apply each batch once: a batch seen before, keyed by (run, writer, seq), is skipped."""
+    state = state_of(request)
+    body = await read_body(request, state.config.max_body_bytes)
+    try:
+        payload = wire.decode(body, wire.IngestRequest, body_type(request))
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise InvalidInput(f"batches do not decode: {exc}") from None
+    _check_size(payload.batches, state.config.max_batch_points)
+    applied = await run_in_threadpool(_apply, state, who, payload.batches)
+    return reply(request, wire.IngestResponse(applied))
+
+
+def _check_size(batches: list[Batch], limit: int) -> None:
+    points = sum(len(op.values) // 8 for b in batches for op in b.ops if isinstance(op, Points))
+    if points > limit:
+        raise LimitExceeded(f"{points} points in one request exceeds max_batch_points={limit}")
+
+
+def _apply(state: AppState, who: Principal, batches: list[Batch]) -> list[bool]:
+    checked: set[str] = set()
+    for batch in batches:
+        if batch.run_id not in checked:
+            require(state, who, _project_of(state, batch), "writer")
+            checked.add(batch.run_id)
+    return [state.store.write_batch(batch) for batch in batches]
+
+
+def _project_of(state: AppState, batch: Batch) -> str:
+    try:
+        return state.store.run_project(batch.run_id)
+    except NotFound:
+        for op in batch.ops:
+            if isinstance(op, CreateRun):
+                return op.project
+        raise
+
+
+@router.put(
+    "/blobs",
+    summary="Store bytes under their BLAKE3 digest",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+)
+async def put_blob(request: Request, who: Caller) -> Response:
+    state = state_of(request)
+    data = await read_body(request, state.config.max_body_bytes)
+    if not who.is_admin and not state.auth.grants_of(who.user):
+        raise_forbidden(who)
+    digest = await run_in_threadpool(state.store.put_blob, data)
+    return reply(request, wire.BlobRef(digest))
+
+
+@router.get("/blobs/{digest}", summary="Read a blob (verified against its digest)")
+def get_blob(digest: str, request: Request, who: Caller) -> Response:
+    state = state_of(request)
+    if not who.is_admin and not state.auth.grants_of(who.user):
+        raise_forbidden(who)
+    return Response(state.store.get_blob(digest), media_type="application/octet-stream")
+
+
+def raise_forbidden(who: Principal) -> None:
+    from assay.errors import Forbidden
+
+    raise Forbidden(f"user {who.user!r} has no role on any project")

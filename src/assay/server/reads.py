@@ -1,0 +1,138 @@
+"""Read routes: projects, runs, one run, its history and logs, series."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from assay import wire
+from assay.errors import InvalidInput, LimitExceeded
+from assay.server.deps import principal, require, require_run, state_of
+from assay.server.negotiate import body_type, reply
+from assay.store.sql.auth import Principal
+
+router = APIRouter(prefix="/api/v1")
+Caller = Annotated[Principal, Depends(principal)]
+
+
+@router.get("/whoami", summary="The caller and their roles")
+def whoami(request: Request, who: Caller) -> Response:
+    grants = state_of(request).auth.grants_of(who.user)
+    return reply(request, {"user": who.user, "is_admin": who.is_admin, "grants": grants})
+
+
+@router.get("/projects", summary="Projects the caller may read")
+def projects(request: Request, who: Caller) -> Response:
+    state = state_of(request)
+    found = state.store.projects()
+    if not who.is_admin:
+        visible = state.auth.grants_of(who.user)
+        found = [p for p in found if p.name in visible]
+    return reply(request, found)
+
+
+@router.get("/projects/{project}/runs", summary="Runs of a project (filter language)")
+def runs(
+    project: str,
+    request: Request,
+    who: Caller,
+    filter: Annotated[str | None, Query(max_length=4096)] = None,
+    order_by: Annotated[list[str] | None, Query(max_length=16)] = None,
+    limit: Annotated[int, Query(ge=0, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> Response:
+    state = state_of(request)
+    require(state, who, project, "viewer")
+    return reply(request, state.store.runs(project, filter, tuple(order_by or ()), limit, offset))
+
+
+@router.get("/projects/{project}/runs/count", summary="How many runs match a filter")
+def count_runs(
+    project: str,
+    request: Request,
+    who: Caller,
+    filter: Annotated[str | None, Query(max_length=4096)] = None,
+) -> Response:
+    state = state_of(request)
+    require(state, who, project, "viewer")
+    return reply(request, {"count": state.store.count_runs(project, filter)})
+
+
+@router.get("/runs/{run_id}", summary="One run")
+def run(run_id: str, request: Request, who: Caller) -> Response:
+    state = state_of(request)
+    require_run(state, who, run_id, "viewer")
+    return reply(request, state.store.run(run_id))
+
+
+@router.get("/runs/{run_id}/history", summary="Every point of a run's series")
+def history(
+    run_id: str,
+    request: Request,
+    who: Caller,
+    keys: Annotated[list[str] | None, Query(max_length=1000)] = None,
+) -> Response:
+    state = state_of(request)
+    require_run(state, who, run_id, "viewer")
+    data = state.store.history(run_id, keys)
+    return reply(request, [wire.to_wire(run_id, k, c) for k, c in data.items()])
+
+
+@router.get("/runs/{run_id}/logs", summary="The run's captured console output")
+def logs(
+    run_id: str,
+    request: Request,
+    who: Caller,
+    tail: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+) -> Response:
+    state = state_of(request)
+    require_run(state, who, run_id, "viewer")
+    return reply(request, state.store.log_lines(run_id, tail))
+
+
+@router.post(
+    "/series",
+    summary="Series downsampled to at most `points` points, min/max kept",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["run_ids", "keys"],
+                        "properties": {
+                            "run_ids": {"type": "array", "items": {"type": "string"}},
+                            "keys": {"type": "array", "items": {"type": "string"}},
+                            "points": {"type": "integer", "minimum": 4, "maximum": 20000},
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def series(request: Request, who: Caller) -> Response:
+    state = state_of(request)
+    try:
+        ask = wire.decode(await request.body(), wire.SeriesRequest, body_type(request))
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise InvalidInput(f"series request does not decode: {exc}") from None
+    config = state.config
+    if len(ask.run_ids) * len(ask.keys) > config.max_series:
+        raise LimitExceeded(
+            f"{len(ask.run_ids)} runs x {len(ask.keys)} keys exceeds max_series={config.max_series}"
+        )
+    if not 4 <= ask.points <= config.max_series_points:
+        raise LimitExceeded(f"points must be 4..{config.max_series_points} (max_series_points)")
+    from starlette.concurrency import run_in_threadpool
+
+    def work() -> list[wire.SeriesWire]:
+        for run_id in ask.run_ids:
+            require_run(state, who, run_id, "viewer")
+        data = state.store.series(ask.run_ids, ask.keys, ask.points)
+        return [wire.to_wire(r, k, c) for (r, k), c in data.items()]
+
+    return reply(request, await run_in_threadpool(work))

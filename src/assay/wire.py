@@ -1,0 +1,74 @@
+"""What travels between the remote client and the server, and how it is encoded.
+
+msgpack by default (compact, keeps NaN and raw bytes); JSON when a client asks for it.
+Series travel as raw little-endian arrays, so neither side does per-point work.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import msgspec
+
+from assay.records import Batch, Columns
+
+MSGPACK = "application/msgpack"
+JSON = "application/json"
+
+T = TypeVar("T")
+
+
+class IngestRequest(msgspec.Struct):
+    batches: list[Batch]
+
+
+class IngestResponse(msgspec.Struct):
+    applied: list[bool]
+
+
+class SeriesRequest(msgspec.Struct):
+    run_ids: list[str]
+    keys: list[str]
+    points: int = 1000
+
+
+class SeriesWire(msgspec.Struct):
+    run_id: str
+    key: str
+    steps: bytes
+    times: bytes
+    values: bytes
+
+
+class BlobRef(msgspec.Struct):
+    digest: str
+
+
+_msgpack = msgspec.msgpack.Encoder()
+_json = msgspec.json.Encoder()
+
+
+def encode(obj: Any, content_type: str) -> bytes:
+    return _json.encode(obj) if content_type == JSON else _msgpack.encode(obj)
+
+
+def decode(data: bytes, kind: type[T], content_type: str) -> T:
+    if content_type.startswith(JSON):
+        return msgspec.json.decode(data, type=kind)
+    return msgspec.msgpack.decode(data, type=kind)
+
+
+def to_wire(run_id: str, key: str, series: Columns) -> SeriesWire:
+    return SeriesWire(
+        run_id,
+        key,
+        series.steps.astype("<i8").tobytes(),
+        series.times.astype("<f8").tobytes(),
+        series.values.astype("<f8").tobytes(),
+    )
+
+
+def from_wire(item: SeriesWire) -> Columns:
+    from assay.store.series import decode as decode_columns
+
+    return decode_columns(item.steps, item.times, item.values)
