@@ -13,12 +13,16 @@ import pytest
 
 from assay.ids import new_run_id
 from assay.records import Batch, CreateRun, Points, UpdateRun
+from assay.remote.store import RemoteStore
 from assay.sdk.settings import Settings
+from assay.server.app import create_app
+from assay.server.config import ServerConfig
 from assay.store import Store, open_store
 from assay.store.sql.store import SqlStore
 from tests.services import create_database, postgres_cluster
 
-BACKENDS = ["sqlite", "postgresql"]
+SQL_BACKENDS = ["sqlite", "postgresql"]
+BACKENDS = [*SQL_BACKENDS, "remote"]
 
 # Runs in tests capture nothing slow and sample no system metrics unless a test asks.
 QUIET = Settings(
@@ -62,6 +66,15 @@ def postgres_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(params=BACKENDS)
 def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
+    yield from _factory(request, tmp_path)
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def sql_store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
+    yield from _factory(request, tmp_path)
+
+
+def _factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
     opened: list[Store] = []
     root = tmp_path / f"store-{request.param}"
     url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
@@ -72,6 +85,8 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
         elif request.param == "postgresql":
             assert url is not None
             store = SqlStore.from_url(url, blobs=root / "blobs")
+        elif request.param == "remote":
+            store = remote_store(root)
         else:  # pragma: no cover - a backend named but not built
             raise AssertionError(request.param)
         opened.append(store)
@@ -80,6 +95,15 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
     yield make
     for store in opened:
         store.close()
+
+
+def remote_store(root: Path, api_key: str | None = None) -> RemoteStore:
+    """A RemoteStore talking to an in-process server (ASGI, no socket) over ``root``."""
+    from starlette.testclient import TestClient
+
+    app = create_app(ServerConfig(str(root), local=True))
+    client = TestClient(app, base_url="http://assay.test")
+    return RemoteStore("http://assay.test", api_key=api_key, client=client, retries=0)
 
 
 @pytest.fixture

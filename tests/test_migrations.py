@@ -19,23 +19,23 @@ def engine_of(store: object) -> sa.Engine:
     return store.engine
 
 
-def test_migrated_schema_matches_the_metadata(store_factory: StoreFactory) -> None:
-    with engine_of(store_factory()).connect() as conn:
+def test_migrated_schema_matches_the_metadata(sql_store_factory: StoreFactory) -> None:
+    with engine_of(sql_store_factory()).connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
 
 
-def test_new_store_is_at_head(store_factory: StoreFactory) -> None:
-    with engine_of(store_factory()).connect() as conn:
+def test_new_store_is_at_head(sql_store_factory: StoreFactory) -> None:
+    with engine_of(sql_store_factory()).connect() as conn:
         version = conn.execute(sa.text("select version_num from alembic_version")).scalar()
     assert version == SCHEMA_REVISION
 
 
-def test_a_newer_schema_is_refused_before_writing(store_factory: StoreFactory) -> None:
-    with engine_of(store_factory()).begin() as conn:
+def test_a_newer_schema_is_refused_before_writing(sql_store_factory: StoreFactory) -> None:
+    with engine_of(sql_store_factory()).begin() as conn:
         conn.execute(sa.text("update alembic_version set version_num = '9999'"))
     with pytest.raises(SchemaMismatch, match="9999"):
-        store_factory()
+        sql_store_factory()
 
 
 def test_an_unwritable_location_is_a_clear_error(tmp_path: Path) -> None:

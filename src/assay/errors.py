@@ -33,6 +33,7 @@ class FilterSyntaxError(InvalidInput):
     """A filter expression that does not parse or names an unknown field."""
 
     def __init__(self, message: str, expression: str, position: int) -> None:
+        self.reason = message
         self.expression = expression
         self.position = position
         pointer = " " * position + "^"

@@ -28,14 +28,24 @@ STATUS: list[tuple[type[errors.AssayError], int, str]] = [
 ]
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
+def error_response(status: int, code: str, message: str, **extra: object) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
+    body = {"code": code, "message": message, **extra}
+    return JSONResponse({"error": body}, status, headers=headers)
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.AssayError)
     async def assay_error(request: Request, exc: errors.AssayError) -> JSONResponse:
+        if isinstance(exc, errors.FilterSyntaxError):
+            return error_response(
+                400,
+                "bad_filter",
+                str(exc),
+                reason=exc.reason,
+                expression=exc.expression,
+                position=exc.position,
+            )
         for kind, status, code in STATUS:
             if isinstance(exc, kind):
                 return error_response(status, code, str(exc))

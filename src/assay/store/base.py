@@ -98,8 +98,12 @@ def open_store(uri: str | os.PathLike[str] | None = None) -> Store:
         from assay.store.sql.store import SqlStore
 
         return SqlStore.from_url(resolved)
+    if resolved.startswith(("http://", "https://")):
+        from assay.remote.store import RemoteStore
+
+        return RemoteStore(resolved)
     scheme = resolved.split("://", 1)[0]
     raise InvalidInput(
         f"store URI {resolved!r}: scheme {scheme!r} is not supported "
-        "(use a path, file://, sqlite:// or postgresql://)"
+        "(use a path, file://, sqlite://, postgresql:// or http(s)://)"
     )

@@ -1,0 +1,186 @@
+"""RemoteStore: the Store protocol over HTTP to an Assay server.
+
+httpx with keep-alive, timeouts, and retries with exponential backoff and jitter on
+connection failures and 502/503/504 (every call is safe to retry: reads are reads, and
+batches are idempotent by (run, writer, seq)). Server errors come back as the same Assay
+exceptions a local store raises.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+import httpx
+import msgspec
+
+from assay import errors, wire
+from assay.records import Batch, Columns, LogLine, Project, Run
+from assay.remote.credentials import key_for
+
+T = TypeVar("T")
+
+_ERRORS: dict[str, type[errors.AssayError]] = {
+    "limit_exceeded": errors.LimitExceeded,
+    "bad_filter": errors.InvalidInput,
+    "invalid_input": errors.InvalidInput,
+    "invalid_request": errors.InvalidInput,
+    "unauthorized": errors.Unauthorized,
+    "forbidden": errors.Forbidden,
+    "not_found": errors.NotFound,
+    "conflict": errors.Conflict,
+    "schema_mismatch": errors.SchemaMismatch,
+}
+RETRY_STATUS = frozenset({502, 503, 504})
+
+
+class RemoteStore:
+    def __init__(
+        self,
+        url: str,
+        api_key: str | None = None,
+        client: httpx.Client | None = None,
+        retries: int = 4,
+        timeout: float = 30.0,
+    ) -> None:
+        self.uri = url.rstrip("/")
+        self.retries = retries
+        key = api_key if api_key is not None else key_for(self.uri)
+        headers = {"accept": wire.MSGPACK, "user-agent": "assay-client"}
+        if key:
+            headers["authorization"] = f"Bearer {key}"
+        if client is None:
+            client = httpx.Client(base_url=self.uri, timeout=timeout)
+        client.headers.update(headers)
+        self._client = client
+
+    # ---- transport -----------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        for attempt in range(self.retries + 1):
+            try:
+                response = self._client.request(method, path, **kwargs)
+            except httpx.TransportError as exc:
+                if attempt == self.retries:
+                    raise errors.StoreUnavailable(f"server {self.uri} unreachable: {exc}") from exc
+            else:
+                if response.status_code not in RETRY_STATUS or attempt == self.retries:
+                    return self._checked(response)
+            time.sleep(min(5.0, 0.1 * 2**attempt) * random.uniform(0.5, 1.5))
+        raise AssertionError("unreachable")
+
+    def _checked(self, response: httpx.Response) -> httpx.Response:
+        if response.status_code < 400:
+            return response
+        try:
+            body = response.json()["error"]
+            code, message = str(body["code"]), str(body["message"])
+        except (ValueError, KeyError, TypeError):
+            code, message = "http", f"HTTP {response.status_code}: {response.text[:200]}"
+        if code == "bad_filter" and "position" in body:
+            raise errors.FilterSyntaxError(body["reason"], body["expression"], body["position"])
+        kind = _ERRORS.get(code)
+        if kind is None:
+            kind = errors.StoreUnavailable if response.status_code >= 500 else errors.AssayError
+        raise kind(message)
+
+    def _get(self, path: str, kind: type[T], **kwargs: Any) -> T:
+        return _decode(self._call("GET", path, **kwargs), kind)
+
+    # ---- the Store protocol --------------------------------------------------------------
+
+    def write_batch(self, batch: Batch) -> bool:
+        return self.write_batches([batch])[0]
+
+    def write_batches(self, batches: Sequence[Batch]) -> list[bool]:
+        body = wire.encode(wire.IngestRequest(list(batches)), wire.MSGPACK)
+        response = self._call(
+            "POST", "/api/v1/batches", content=body, headers={"content-type": wire.MSGPACK}
+        )
+        return _decode(response, wire.IngestResponse).applied
+
+    def projects(self) -> list[Project]:
+        return self._get("/api/v1/projects", list[Project])
+
+    def run(self, run_id: str) -> Run:
+        return self._get(f"/api/v1/runs/{_seg(run_id)}", Run)
+
+    def runs(
+        self,
+        project: str,
+        filter: str | None = None,
+        order_by: Sequence[str] = (),
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Run]:
+        params: dict[str, Any] = {"limit": limit, "offset": offset, "order_by": list(order_by)}
+        if filter:
+            params["filter"] = filter
+        return self._get(f"/api/v1/projects/{_seg(project)}/runs", list[Run], params=params)
+
+    def count_runs(self, project: str, filter: str | None = None) -> int:
+        params = {"filter": filter} if filter else {}
+        got = self._get(
+            f"/api/v1/projects/{_seg(project)}/runs/count", dict[str, int], params=params
+        )
+        return got["count"]
+
+    def history(self, run_id: str, keys: Sequence[str] | None = None) -> dict[str, Columns]:
+        params = {"keys": list(keys)} if keys is not None else {}
+        if keys is not None and not keys:
+            return {}
+        items = self._get(
+            f"/api/v1/runs/{_seg(run_id)}/history", list[wire.SeriesWire], params=params
+        )
+        return {item.key: wire.from_wire(item) for item in items}
+
+    def series(
+        self, run_ids: Sequence[str], keys: Sequence[str], points: int = 1000
+    ) -> dict[tuple[str, str], Columns]:
+        if points < 4:
+            raise errors.InvalidInput(f"points must be at least 4, not {points}")
+        body = wire.encode(wire.SeriesRequest(list(run_ids), list(keys), points), wire.MSGPACK)
+        response = self._call(
+            "POST", "/api/v1/series", content=body, headers={"content-type": wire.MSGPACK}
+        )
+        items = _decode(response, list[wire.SeriesWire])
+        return {(item.run_id, item.key): wire.from_wire(item) for item in items}
+
+    def log_lines(self, run_id: str, tail: int | None = None) -> list[LogLine]:
+        params = {"tail": tail} if tail is not None else {}
+        return self._get(f"/api/v1/runs/{_seg(run_id)}/logs", list[LogLine], params=params)
+
+    def put_blob(self, data: bytes) -> str:
+        response = self._call(
+            "PUT",
+            "/api/v1/blobs",
+            content=data,
+            headers={"content-type": "application/octet-stream"},
+        )
+        return _decode(response, wire.BlobRef).digest
+
+    def get_blob(self, digest: str) -> bytes:
+        from assay.store.blobs import blob_name, verified
+
+        blob_name(digest)  # refuse a malformed digest before asking
+        return verified(digest, self._call("GET", f"/api/v1/blobs/{digest}").content, self.uri)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _decode(response: httpx.Response, kind: type[T]) -> T:
+    content_type = response.headers.get("content-type", wire.JSON)
+    try:
+        return wire.decode(response.content, kind, content_type)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise errors.StoreUnavailable(f"unexpected answer from the server: {exc}") from exc
+
+
+def _seg(value: str) -> str:
+    """One URL path segment, escaped."""
+    from urllib.parse import quote
+
+    return quote(value, safe="")
