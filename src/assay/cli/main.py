@@ -18,6 +18,11 @@ COMMANDS = {
     "projects": "assay.cli.runs:projects",
     "sync": "assay.cli.sync:sync_command",
     "demo": "assay.cli.demo:demo_command",
+    "server": "assay.cli.server:server_command",
+    "login": "assay.cli.server:login_command",
+    "db": "assay.cli.server:db",
+    "users": "assay.cli.admin:users",
+    "keys": "assay.cli.admin:keys",
 }
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from assay.cli.admin import grant
 from assay.cli.main import reports_errors, uri_option
 from assay.sdk.api import Api, ApiRun
 from assay.values import dotted
@@ -120,6 +121,9 @@ def show(run_id: str, uri: str | None) -> None:
 @click.group()
 def projects() -> None:
     """List projects."""
+
+
+projects.add_command(grant)
 
 
 @projects.command("ls")

@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from assay.errors import SchemaMismatch
 from assay.store.sql.schema import SCHEMA_REVISION
 
+__all__ = ["SCHEMA_REVISION", "check_revision", "current_revision", "upgrade"]
+
 _SCRIPTS = Path(__file__).parent / "migrations"
 _LOCK_KEY = 0x4A55A7  # any constant: names Assay's migration lock
 _KNOWN = tuple(f"{i:04d}" for i in range(1, int(SCHEMA_REVISION) + 1))

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from assay.errors import InvalidInput, NotFound, StoreUnavailable
+from assay.errors import InvalidInput, NotFound, SchemaMismatch, StoreUnavailable
 from assay.query.filter import parse_filter, parse_order
 from assay.records import (
     RUN_STATUSES,
@@ -80,11 +80,17 @@ def _sqlite_engine(url: str) -> sa.Engine:
 class SqlStore:
     """Metadata in SQL, series as columnar chunks, big values in a content-addressed folder."""
 
-    def __init__(self, engine: sa.Engine, blobs: BlobStore, uri: str) -> None:
+    def __init__(
+        self, engine: sa.Engine, blobs: BlobStore, uri: str, upgrade: bool | None = None
+    ) -> None:
+        """``upgrade``: bring an older schema to this version. None: yes for SQLite (one
+        user's store), only for an empty database on PostgreSQL, where a shared schema is
+        changed only by ``assay db upgrade``."""
         self.engine = engine
         self.blobs = blobs
         self.uri = uri
         self.dialect = engine.dialect.name
+        self._upgrade = upgrade
         try:
             self._prepare()
         except BaseException:
@@ -101,7 +107,9 @@ class SqlStore:
         return cls(engine, LocalBlobStore(root / "blobs"), str(root))
 
     @classmethod
-    def from_url(cls, url: str, blobs: str | Path | None = None) -> SqlStore:
+    def from_url(
+        cls, url: str, blobs: str | Path | None = None, upgrade: bool | None = None
+    ) -> SqlStore:
         """A SQLite or PostgreSQL URL; ``blobs`` is a folder or ``s3://bucket/prefix``
         (default: ``blobs/`` beside a SQLite file, ``~/.assay/blobs`` for PostgreSQL)."""
         if url.startswith("sqlite"):
@@ -112,14 +120,23 @@ class SqlStore:
                 url.replace("postgresql://", "postgresql+psycopg://", 1), pool_pre_ping=True
             )
             default = Path(os.path.expanduser("~/.assay/blobs"))
-        return cls(engine, open_blobs(blobs or default), url)
+        return cls(engine, open_blobs(blobs or default), url, upgrade)
 
     def _prepare(self) -> None:
         try:
             with self.engine.connect() as conn:
                 current = migrate.current_revision(conn)
-            if not migrate.check_revision(current, self.uri):
-                migrate.upgrade(self.engine.execution_options(assay_tx="IMMEDIATE"))
+            if migrate.check_revision(current, self.uri):
+                return
+            upgrade = self._upgrade
+            if upgrade is None:
+                upgrade = self.dialect == "sqlite" or current is None
+            if not upgrade:
+                raise SchemaMismatch(
+                    f"the store at {self.uri} has schema revision {current}, older than this "
+                    f"Assay's {migrate.SCHEMA_REVISION}: run `assay db upgrade --uri ...` first"
+                )
+            migrate.upgrade(self.engine.execution_options(assay_tx="IMMEDIATE"))
         except sa.exc.OperationalError as exc:
             raise StoreUnavailable(f"cannot open the store at {self.uri}: {exc.orig}") from exc
 

@@ -1,0 +1,281 @@
+"""The server over ASGI (no socket): auth, roles, limits, wire formats, admin CLI."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import stat
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from click.testing import CliRunner
+from starlette.testclient import TestClient
+
+from assay import wire
+from assay.cli.main import cli
+from assay.errors import Forbidden, Unauthorized
+from assay.ids import new_run_id
+from assay.records import Batch, CreateRun
+from assay.remote.store import RemoteStore
+from assay.server.app import create_app
+from assay.server.config import ServerConfig
+from assay.store.sql.auth import SqlAuth
+from assay.store.sql.store import SqlStore
+from tests.conftest import points
+
+
+class Team:
+    """A server with auth on, two projects, and a user per role."""
+
+    def __init__(self, root: Path, **limits: Any) -> None:
+        self.root = root
+        self.config = ServerConfig(str(root), local=False, **limits)
+        self.app = create_app(self.config)
+        self.client = TestClient(self.app, base_url="http://assay.test")
+        self.auth: SqlAuth = self.app.state.assay.auth
+        self.keys: dict[str, str] = {}
+        for user, admin in (("root", True), ("ann", False), ("vic", False), ("bob", False)):
+            self.auth.add_user(user, is_admin=admin)
+            self.keys[user] = self.auth.create_key(user)[1]
+        self.auth.grant("ann", "alpha", "writer")
+        self.auth.grant("vic", "alpha", "viewer")
+        self.auth.grant("bob", "beta", "writer")
+
+    def store(self, user: str | None) -> RemoteStore:
+        client = TestClient(self.app, base_url="http://assay.test")
+        return RemoteStore(
+            "http://assay.test", api_key=self.keys.get(user or "", ""), client=client, retries=0
+        )
+
+    def headers(self, user: str) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.keys[user]}"}
+
+
+@pytest.fixture
+def team(tmp_path: Path) -> Iterator[Team]:
+    t = Team(tmp_path / "server")
+    yield t
+    t.client.close()
+
+
+def new_run(project: str) -> Batch:
+    op = CreateRun(project, "r", time.time(), {}, [], None, None, None, {})
+    return Batch(new_run_id(), "w", 0, [op])
+
+
+def test_health_needs_no_key(team: Team) -> None:
+    assert team.client.get("/healthz").json() == {"status": "ok"}
+    assert team.client.get("/readyz").json() == {"status": "ready"}
+    assert team.client.get("/api/v1/openapi.json").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "header", [None, "Bearer nonsense", "Bearer ak_000000000000_" + "x" * 40, "Basic abc"]
+)
+def test_every_route_but_health_needs_a_valid_key(team: Team, header: str | None) -> None:
+    headers = {"authorization": header} if header else {}
+    response = team.client.get("/api/v1/projects", headers=headers)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthorized"
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_revoked_key_stops_working(team: Team) -> None:
+    key_id = team.keys["ann"].split("_")[1]
+    assert team.client.get("/api/v1/whoami", headers=team.headers("ann")).status_code == 200
+    team.auth.revoke_key(key_id)
+    response = team.client.get("/api/v1/whoami", headers=team.headers("ann"))
+    assert response.status_code == 401 and "revoked" in response.json()["error"]["message"]
+
+
+def test_keys_are_stored_hashed_with_last_used_time(team: Team) -> None:
+    engine = team.app.state.assay.store.engine
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("select secret_hash from api_keys").all()
+    assert all(team.keys[u].split("_", 2)[2] not in {r[0] for r in rows} for u in team.keys)
+    team.store("vic").projects()
+    info = {k.user: k for k in team.auth.keys()}
+    assert info["vic"].last_used_at is not None and info["bob"].last_used_at is None
+
+
+def test_writer_writes_viewer_reads_but_cannot_write(team: Team) -> None:
+    batch = new_run("alpha")
+    assert team.store("ann").write_batch(batch)
+    viewer = team.store("vic")
+    assert viewer.run(batch.run_id).project == "alpha"
+    with pytest.raises(Forbidden, match="writer role on project 'alpha'"):
+        viewer.write_batch(Batch(batch.run_id, "w", 1, [points("x", [0], [1.0])]))
+    with pytest.raises(Forbidden):
+        viewer.write_batch(new_run("alpha"))
+
+
+def test_a_key_for_one_project_cannot_read_another(team: Team) -> None:
+    batch = new_run("alpha")
+    team.store("ann").write_batch(batch)
+    bob = team.store("bob")
+    with pytest.raises(Forbidden):
+        bob.run(batch.run_id)
+    with pytest.raises(Forbidden):
+        bob.runs("alpha")
+    with pytest.raises(Forbidden):
+        bob.history(batch.run_id)
+    with pytest.raises(Forbidden):
+        bob.series([batch.run_id], ["x"])
+    with pytest.raises(Forbidden):
+        bob.write_batch(Batch(batch.run_id, "w", 1, [points("x", [0], [1.0])]))
+    assert [p.name for p in bob.projects()] == []
+    assert [p.name for p in team.store("root").projects()] == ["alpha"]
+
+
+def test_no_key_through_the_client_is_unauthorized(team: Team) -> None:
+    with pytest.raises(Unauthorized):
+        team.store(None).projects()
+
+
+def test_ingest_accepts_json_and_gzip(team: Team) -> None:
+    batch = new_run("alpha")
+    body = wire.encode(wire.IngestRequest([batch]), wire.JSON)
+    headers = {
+        **team.headers("ann"),
+        "content-type": "application/json",
+        "content-encoding": "gzip",
+    }
+    response = team.client.post("/api/v1/batches", content=gzip.compress(body), headers=headers)
+    assert response.status_code == 200 and response.json() == {"applied": [True]}
+    response = team.client.post(
+        "/api/v1/batches",
+        content=body,
+        headers={**team.headers("ann"), "content-type": "application/json"},
+    )
+    assert response.json() == {"applied": [False]}  # idempotent by (run, writer, seq)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "needle"),
+    [
+        (b"\x00\x01garbage", "application/msgpack", "do not decode"),
+        (b'{"batches": [{"run_id": 3}]}', "application/json", "do not decode"),
+        (b"not json", "application/json", "do not decode"),
+    ],
+)
+def test_malformed_batches_are_a_clear_400(
+    team: Team, body: bytes, content_type: str, needle: str
+) -> None:
+    response = team.client.post(
+        "/api/v1/batches",
+        content=body,
+        headers={**team.headers("ann"), "content-type": content_type},
+    )
+    assert response.status_code == 400 and needle in response.json()["error"]["message"]
+
+
+def test_limits_give_json_errors_naming_the_limit(tmp_path: Path) -> None:
+    team = Team(tmp_path / "s", max_body_bytes=10_000, max_batch_points=100)
+    big = team.client.post("/api/v1/batches", content=b"x" * 20_000, headers=team.headers("ann"))
+    assert big.status_code == 413 and "max_body_bytes=10000" in big.json()["error"]["message"]
+    bomb = gzip.compress(b"{" + b" " * 50_000 + b"}")
+    response = team.client.post(
+        "/api/v1/batches",
+        content=bomb,
+        headers={
+            **team.headers("ann"),
+            "content-type": "application/json",
+            "content-encoding": "gzip",
+        },
+    )
+    assert response.status_code == 413 and "max_body_bytes" in response.json()["error"]["message"]
+    batch = new_run("alpha")
+    many = Batch(batch.run_id, "w", 0, [*batch.ops, points("x", list(range(200)), [1.0] * 200)])
+    with pytest.raises(Exception, match="max_batch_points=100"):
+        team.store("ann").write_batch(many)
+    long_key = Batch(batch.run_id, "w", 0, [*batch.ops, points("k" * 300, [0], [1.0])])
+    with pytest.raises(Exception, match="longer than 256"):
+        team.store("ann").write_batch(long_key)
+    page = team.client.get(
+        "/api/v1/projects/alpha/runs", params={"limit": 5000}, headers=team.headers("ann")
+    )
+    assert page.status_code == 422 and "limit" in page.json()["error"]["message"]
+
+
+def test_unknown_route_and_method_are_json_errors(team: Team) -> None:
+    assert (
+        team.client.get("/api/v1/nothing", headers=team.headers("root")).json()["error"]["code"]
+        == "not_found"
+    )
+    response = team.client.delete("/api/v1/projects", headers=team.headers("root"))
+    assert response.status_code == 405 and response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_json_readers_get_json(team: Team) -> None:
+    batch = new_run("alpha")
+    team.store("ann").write_batch(batch)
+    response = team.client.get(f"/api/v1/runs/{batch.run_id}", headers=team.headers("vic"))
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["project"] == "alpha"
+
+
+def test_blobs_round_trip_for_members_only(team: Team) -> None:
+    digest = team.store("ann").put_blob(b"diff --git")
+    assert team.store("vic").get_blob(digest) == b"diff --git"
+    team.auth.add_user("nobody")
+    key = team.auth.create_key("nobody")[1]
+    stranger = RemoteStore(
+        "http://assay.test",
+        api_key=key,
+        client=TestClient(team.app, base_url="http://assay.test"),
+        retries=0,
+    )
+    with pytest.raises(Forbidden):
+        stranger.get_blob(digest)
+
+
+def test_local_mode_refuses_a_public_host() -> None:
+    result = CliRunner().invoke(cli, ["server", "--local", "--host", "0.0.0.0", "--uri", "/tmp/x"])
+    assert result.exit_code == 1 and "refusing host '0.0.0.0'" in result.output
+
+
+def test_admin_cli_manages_users_keys_and_grants(tmp_path: Path) -> None:
+    uri = str(tmp_path / "store")
+    run = CliRunner().invoke
+    assert run(cli, ["users", "add", "ann", "--uri", uri]).exit_code == 0
+    assert "exists already" in run(cli, ["users", "add", "ann", "--uri", uri]).output
+    created = run(cli, ["keys", "create", "ann", "--label", "laptop", "--uri", uri])
+    key = created.output.strip().splitlines()[-1]
+    assert key.startswith("ak_")
+    assert run(cli, ["projects", "grant", "ann", "alpha", "writer", "--uri", uri]).exit_code == 0
+    listing = run(cli, ["users", "ls", "--uri", uri]).output
+    assert "ann" in listing and "alpha:writer" in listing
+    auth = SqlAuth(SqlStore.embedded(tmp_path / "store").engine)
+    assert auth.verify(key).user == "ann"
+    key_id = key.split("_")[1]
+    assert run(cli, ["keys", "revoke", key_id, "--uri", uri]).exit_code == 0
+    with pytest.raises(Unauthorized):
+        auth.verify(key)
+    assert "no user named 'zed'" in run(cli, ["keys", "create", "zed", "--uri", uri]).output
+
+
+def test_login_saves_the_key_with_mode_0600(
+    team: Team, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assay.remote import credentials
+
+    monkeypatch.setenv("ASSAY_CONFIG_DIR", str(tmp_path / "cfg"))
+    path = credentials.save("http://assay.test/", team.keys["vic"])
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert credentials.key_for("http://assay.test") == team.keys["vic"]
+    monkeypatch.setenv("ASSAY_API_KEY", "override")
+    assert credentials.key_for("http://assay.test") == "override"
+    assert json.loads(path.read_text()) == {"http://assay.test": team.keys["vic"]}
+
+
+def test_wire_keeps_nan_in_msgpack() -> None:
+    from assay.records import MetricSummary
+
+    encoded = wire.encode(MetricSummary(float("nan"), 1.0, 2.0, 3, 4), wire.MSGPACK)
+    decoded = msgspec.msgpack.decode(encoded, type=MetricSummary)
+    assert decoded.last != decoded.last and decoded.count == 3
