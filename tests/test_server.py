@@ -99,7 +99,7 @@ def test_keys_are_stored_hashed_with_last_used_time(team: Team) -> None:
         rows = conn.exec_driver_sql("select secret_hash from api_keys").all()
     assert all(team.keys[u].split("_", 2)[2] not in {r[0] for r in rows} for u in team.keys)
     team.store("vic").projects()
-    info = {k.user: k for k in team.auth.keys()}
+    info = {k.user: k for k in team.auth.list_keys()}
     assert info["vic"].last_used_at is not None and info["bob"].last_used_at is None
 
 

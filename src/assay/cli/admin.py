@@ -74,7 +74,7 @@ def keys_revoke(key_id: str, uri: str | None) -> None:
 @reports_errors
 def keys_ls(user: str | None, uri: str | None) -> None:
     table = Table("id", "user", "label", "created", "last used", "revoked", header_style="bold")
-    for k in _auth(uri).keys(user):
+    for k in _auth(uri).list_keys(user):
         table.add_row(
             k.id,
             k.user,

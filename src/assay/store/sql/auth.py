@@ -99,7 +99,7 @@ class SqlAuth:
         if done is None:
             raise NotFound(f"no active API key with id {key_id!r}")
 
-    def keys(self, user: str | None = None) -> list[KeyInfo]:
+    def list_keys(self, user: str | None = None) -> list[KeyInfo]:
         query = sa.select(api_keys).order_by(api_keys.c.created_at)
         if user is not None:
             query = query.where(api_keys.c.user_name == user)
