@@ -273,6 +273,21 @@ def test_log_spills_synchronously_past_the_buffer_limit(
     journal.close()
 
 
+def test_a_large_backlog_is_cut_into_bounded_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_mod, "MAX_BATCH_POINTS", 1000)
+    journal = jnl.JournalWriter(tmp_path / "r" / "w.jnl")
+    writer = writer_mod.Writer("r", "w", journal, None)
+    for i in range(2500):
+        writer.add_points((i, 0.0, {"a": 1.0, "b": 2.0}))
+    writer._cut_batch()
+    batches = list(jnl.read_journal(journal.path))
+    sizes = [sum(len(op.values) // 8 for op in b.ops) for b in batches]
+    assert sizes == [1000] * 5 and len(writer.points) == 0
+    journal.close()
+
+
 def test_store_unreachable_at_init_still_records_locally(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")

@@ -31,6 +31,7 @@ Source = Callable[[], Iterable[Op]]
 WAKE_STEPS = 20_000  # wake the writer early when this many steps wait
 SPILL_STEPS = 200_000  # past this many waiting steps, log() journals them itself
 MAX_PENDING_POINTS = 5_000_000  # journaled-but-undelivered points kept in memory at most
+MAX_BATCH_POINTS = 500_000  # a batch stays well inside a server's request limits
 HEARTBEAT_EVERY = 15.0
 MAX_BACKOFF = 30.0
 
@@ -136,18 +137,25 @@ class Writer:
             marker.set()
 
     def _cut_batch(self) -> list[threading.Event]:
+        """Journal what waits now, in batches of at most MAX_BATCH_POINTS points."""
         with self._lock:
             ops, markers = self._drain_ops()  # ops first: see flush()
-            ops.extend(self._drain_points())
+            rows = len(self.points)  # only rows present now: a busy producer cannot trap us
             for source in self.sources:
                 ops.extend(source())
-            now = time.time()
-            if not ops and now - self._last_batch_at >= HEARTBEAT_EVERY:
-                ops.append(Heartbeat(now))
-            if ops:
-                self._journal_batch(Batch(self.run_id, self.writer_id, self._seq, ops))
-                self._last_batch_at = now
-            return markers
+            while True:
+                taken, points = self._drain_points(rows)
+                rows -= taken
+                ops.extend(points)
+                now = time.time()
+                if not ops and now - self._last_batch_at >= HEARTBEAT_EVERY:
+                    ops.append(Heartbeat(now))
+                if ops:
+                    self._journal_batch(Batch(self.run_id, self.writer_id, self._seq, ops))
+                    self._last_batch_at = now
+                if rows <= 0:
+                    return markers
+                ops = []
 
     def _drain_ops(self) -> tuple[list[Op], list[threading.Event]]:
         ops: list[Op] = []
@@ -160,12 +168,16 @@ class Writer:
                 ops.append(item)
         return ops, markers
 
-    def _drain_points(self) -> list[Op]:
+    def _drain_points(self, limit: int) -> tuple[int, list[Op]]:
+        """Up to ``limit`` rows, stopping once MAX_BATCH_POINTS points are taken."""
         rows = []
         points = self.points
-        for _ in range(len(points)):
-            rows.append(points.popleft())
-        return columnar(rows) if rows else []
+        count = 0
+        while len(rows) < limit and count < MAX_BATCH_POINTS:
+            row = points.popleft()
+            rows.append(row)
+            count += len(row[2])
+        return len(rows), (columnar(rows) if rows else [])
 
     def _journal_batch(self, batch: Batch) -> None:
         self.journal.append(batch)
