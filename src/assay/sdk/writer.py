@@ -170,7 +170,7 @@ class Writer:
 
     def _drain_points(self, limit: int) -> tuple[int, list[Op]]:
         """Up to ``limit`` rows, stopping once MAX_BATCH_POINTS points are taken."""
-        rows = []
+        rows: list[PointRow] = []
         points = self.points
         count = 0
         while len(rows) < limit and count < MAX_BATCH_POINTS:
