@@ -234,3 +234,35 @@ def test_several_server_processes_on_one_postgresql(postgres_url: str, tmp_path:
     finally:
         for srv in servers:
             srv.stop()
+
+
+def test_login_then_the_sdk_uses_the_saved_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from assay.cli.main import cli
+    from assay.store.sql.auth import SqlAuth
+    from assay.store.sql.store import SqlStore
+
+    uri = str(tmp_path / "team-store")
+    admin = SqlStore.embedded(Path(uri))
+    auth = SqlAuth(admin.engine)
+    auth.add_user("ann")
+    auth.grant("ann", "digits", "writer")
+    key = auth.create_key("ann")[1]
+    admin.close()
+    srv = ServerProcess(uri, extra=("--auth",)).start()
+    try:
+        monkeypatch.setenv("ASSAY_CONFIG_DIR", str(tmp_path / "cfg"))
+        monkeypatch.delenv("ASSAY_API_KEY", raising=False)
+        bad = CliRunner().invoke(cli, ["login", srv.url, "--key", "ak_000000000000_" + "y" * 30])
+        assert bad.exit_code == 1 and "not valid" in bad.output
+        good = CliRunner().invoke(cli, ["login", srv.url, "--key", key])
+        assert good.exit_code == 0 and "as ann" in good.output
+        with assay.init(project="digits", uri=srv.url, settings=QUIET) as run:
+            run.log({"x": 1.0})
+        with assay.Api(srv.url) as api:
+            assert api.run(run.id).metrics["x"].count == 1
+            with pytest.raises(assay.errors.Forbidden):
+                api.runs("elsewhere")
+    finally:
+        srv.stop()
