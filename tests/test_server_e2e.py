@@ -236,7 +236,9 @@ def test_several_server_processes_on_one_postgresql(postgres_url: str, tmp_path:
             srv.stop()
 
 
-def test_login_then_the_sdk_uses_the_saved_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_login_then_the_sdk_uses_the_saved_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from click.testing import CliRunner
 
     from assay.cli.main import cli

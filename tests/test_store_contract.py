@@ -41,6 +41,13 @@ def test_batch_is_atomic_when_an_op_fails(store: Store) -> None:
     assert store.write_batch(Batch(run_id, "w", 1, [points("ok", [0], [1.0])]))
 
 
+def test_two_point_sets_for_one_key_in_a_batch_are_refused(store: Store) -> None:
+    run_id = create_run(store)
+    bad = Batch(run_id, "w", 1, [points("x", [0], [1.0]), points("x", [1], [2.0])])
+    with pytest.raises(InvalidInput, match="one set of points per key"):
+        store.write_batch(bad)
+
+
 def test_batch_for_unknown_run_is_refused(store: Store) -> None:
     with pytest.raises(NotFound, match="nope"):
         store.write_batch(Batch("nope", "w", 0, [points("x", [0], [1.0])]))

@@ -169,38 +169,41 @@ class SqlStore:
     # ---- ingest --------------------------------------------------------------------------
 
     def write_batch(self, batch: Batch) -> bool:
+        for op in batch.ops:
+            _check_op(op)
         with self._write() as conn:
             claim = self._insert(batches).on_conflict_do_nothing().returning(batches.c.seq)
             row = {"run_id": batch.run_id, "writer": batch.writer, "seq": batch.seq}
             if conn.execute(claim, {**row, "applied_at": time.time()}).first() is None:
                 return False  # delivered before: replaying a journal never duplicates
+            if not any(isinstance(op, CreateRun) for op in batch.ops):
+                self._require_run(conn, batch.run_id)
             latest = 0.0
             for op in batch.ops:
-                latest = max(latest, self._apply(conn, batch.run_id, op))
+                if not isinstance(op, Points):
+                    latest = max(latest, self._apply(conn, batch.run_id, op))
+            chunks = [op for op in batch.ops if isinstance(op, Points)]
+            if chunks:
+                latest = max(latest, self._add_points(conn, batch.run_id, chunks))
             if latest:
-                conn.execute(
-                    runs.update()
-                    .where(runs.c.id == batch.run_id)
-                    .values(
-                        heartbeat_at=sa.func.max(runs.c.heartbeat_at, latest)
-                        if self.dialect == "sqlite"
-                        else sa.func.greatest(runs.c.heartbeat_at, latest),
-                        updated_at=time.time(),
-                    )
-                )
+                self._touch(conn, batch.run_id, latest)
             return True
 
+    def _touch(self, conn: sa.Connection, run_id: str, latest: float) -> None:
+        greatest = sa.func.max if self.dialect == "sqlite" else sa.func.greatest
+        conn.execute(
+            runs.update()
+            .where(runs.c.id == run_id)
+            .values(heartbeat_at=greatest(runs.c.heartbeat_at, latest), updated_at=time.time())
+        )
+
     def _apply(self, conn: sa.Connection, run_id: str, op: Any) -> float:
-        _check_op(op)
         if isinstance(op, CreateRun):
             self._create_run(conn, run_id, op)
             return op.created_at
-        self._require_run(conn, run_id)
         if isinstance(op, UpdateRun):
             self._update_run(conn, run_id, op)
             return op.at
-        if isinstance(op, Points):
-            return self._add_points(conn, run_id, op)
         if isinstance(op, LogLines):
             if op.lines:
                 conn.execute(
@@ -283,66 +286,44 @@ class SqlStore:
         slim = {k: v for k, v in git.items() if k != "diff"}
         return {**host, "git": {**slim, "diff_blob": digest}}
 
-    def _add_points(self, conn: sa.Connection, run_id: str, op: Points) -> float:
-        chunk = ser.decode(op.steps, op.times, op.values)
-        n = len(chunk.steps)
-        if n == 0:
+    def _add_points(self, conn: sa.Connection, run_id: str, ops: list[Points]) -> float:
+        """All of a batch's series at once: one insert of chunks, one read and one upsert
+        of their summaries."""
+        decoded = [(op, ser.decode(op.steps, op.times, op.values)) for op in ops]
+        decoded = [(op, c) for op, c in decoded if len(c.steps)]
+        if not decoded:
             return 0.0
-        if not len(chunk.times) == len(chunk.values) == n:
-            raise InvalidInput(f"points for {op.key!r}: steps, times and values differ in length")
-        conn.execute(
-            metric_chunks.insert(),
-            {
-                "run_id": run_id,
-                "key": op.key,
-                "n": n,
-                "step_min": int(chunk.steps.min()),
-                "step_max": int(chunk.steps.max()),
-                "steps": op.steps,
-                "times": op.times,
-                "values": op.values,
-            },
-        )
-        self._update_summary(conn, run_id, op.key, chunk)
-        return float(chunk.times.max())
-
-    def _update_summary(self, conn: sa.Connection, run_id: str, key: str, chunk: Columns) -> None:
-        last, low, high, last_step = ser.summarise(chunk)
-        old = conn.execute(
-            sa.select(metric_summary)
-            .where(metric_summary.c.run_id == run_id, metric_summary.c.key == key)
-            .with_for_update()
-        ).first()
-        small = len(chunk.steps) < LARGE_CHUNK
-        row: dict[str, Any] = {
-            "run_id": run_id,
-            "key": key,
-            "last": _sql_float(last),
-            "min": _sql_float(low),
-            "max": _sql_float(high),
-            "count": len(chunk.steps),
-            "last_step": last_step,
-            "open_chunks": 1 if small else 0,
+        keys = [op.key for op, _ in decoded]
+        if len(set(keys)) != len(keys):
+            raise InvalidInput("a batch may carry one set of points per key; merge them first")
+        for op, chunk in decoded:
+            if not len(chunk.times) == len(chunk.values) == len(chunk.steps):
+                raise InvalidInput(
+                    f"points for {op.key!r}: steps, times and values differ in length"
+                )
+        conn.execute(metric_chunks.insert(), [_chunk_row(run_id, op, c) for op, c in decoded])
+        old = {
+            r._mapping["key"]: r._mapping
+            for r in conn.execute(
+                sa.select(metric_summary)
+                .where(metric_summary.c.run_id == run_id, metric_summary.c.key.in_(keys))
+                .with_for_update()
+            )
         }
-        if old is not None:
-            prev = old._mapping
-            if prev["last_step"] > last_step:
-                row["last"], row["last_step"] = prev["last"], prev["last_step"]
-            row["min"] = _sql_float(_fmin(prev["min"], low))
-            row["max"] = _sql_float(_fmax(prev["max"], high))
-            row["count"] += prev["count"]
-            row["open_chunks"] = prev["open_chunks"] + 1 if small else 0
-        if row["open_chunks"] >= MERGE_AFTER:
-            self._merge_tail(conn, run_id, key, row["open_chunks"])
-            row["open_chunks"] = 1
+        rows = [_summary_row(run_id, op.key, chunk, old.get(op.key)) for op, chunk in decoded]
+        for row in rows:
+            if row["open_chunks"] >= MERGE_AFTER:
+                self._merge_tail(conn, run_id, row["key"], row["open_chunks"])
+                row["open_chunks"] = 1
         upsert = self._insert(metric_summary)
         conn.execute(
             upsert.on_conflict_do_update(
                 index_elements=["run_id", "key"],
-                set_={c: upsert.excluded[c] for c in row if c not in ("run_id", "key")},
+                set_={c: upsert.excluded[c] for c in rows[0] if c not in ("run_id", "key")},
             ),
-            row,
+            rows,
         )
+        return max(float(c.times.max()) for _, c in decoded)
 
     def _merge_tail(self, conn: sa.Connection, run_id: str, key: str, count: int) -> None:
         """Merge the newest ``count`` small chunks of a series into one (order is kept:
@@ -526,6 +507,43 @@ class SqlStore:
 
     def get_blob(self, digest: str) -> bytes:
         return self.blobs.get(digest)
+
+
+def _chunk_row(run_id: str, op: Points, chunk: Columns) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "key": op.key,
+        "n": len(chunk.steps),
+        "step_min": int(chunk.steps.min()),
+        "step_max": int(chunk.steps.max()),
+        "steps": op.steps,
+        "times": op.times,
+        "values": op.values,
+    }
+
+
+def _summary_row(run_id: str, key: str, chunk: Columns, prev: Any) -> dict[str, Any]:
+    """The (run, key) summary after this chunk, given the stored one (or None)."""
+    last, low, high, last_step = ser.summarise(chunk)
+    small = len(chunk.steps) < LARGE_CHUNK
+    row: dict[str, Any] = {
+        "run_id": run_id,
+        "key": key,
+        "last": _sql_float(last),
+        "min": _sql_float(low),
+        "max": _sql_float(high),
+        "count": len(chunk.steps),
+        "last_step": last_step,
+        "open_chunks": 1 if small else 0,
+    }
+    if prev is not None:
+        if prev["last_step"] > last_step:
+            row["last"], row["last_step"] = prev["last"], prev["last_step"]
+        row["min"] = _sql_float(_fmin(prev["min"], low))
+        row["max"] = _sql_float(_fmax(prev["max"], high))
+        row["count"] += prev["count"]
+        row["open_chunks"] = prev["open_chunks"] + 1 if small else 0
+    return row
 
 
 def _check_op(op: Any) -> None:
