@@ -6,7 +6,7 @@ DEV := $(VENV)/.installed-dev
 BENCH := $(VENV)/.installed-bench
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -32,6 +32,9 @@ lint: $(DEV)
 
 bench: $(BENCH)
 	$(BIN)/python bench/run.py --out bench/RESULTS.md
+
+screenshots: $(DEV)
+	ASSAY_SCREENSHOTS=docs/img $(BIN)/python -m pytest -q tests/test_ui_browser.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

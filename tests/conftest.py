@@ -139,3 +139,11 @@ def points(
 
 def finish_op(status: str = "finished") -> UpdateRun:
     return UpdateRun(time.time(), status=status)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Let fixtures see whether the test failed (the browser tests save a screenshot)."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    setattr(item, f"rep_{report.when}", report)

@@ -33,7 +33,7 @@ def test_version() -> None:
 def test_help_lists_every_group() -> None:
     code, out = invoke("--help")
     assert code == 0
-    for name in ("runs", "projects", "sync", "demo"):
+    for name in ("runs", "projects", "sync", "demo", "server", "ui", "login", "users", "keys"):
         assert name in out
 
 

@@ -24,7 +24,7 @@ def test_demo_trains_and_logs_real_runs(store_uri: str) -> None:
 
 
 def test_demo_command_quick(store_uri: str) -> None:
-    result = CliRunner().invoke(cli, ["demo", "--quick", "--uri", store_uri])
+    result = CliRunner().invoke(cli, ["demo", "--quick", "--no-ui", "--uri", store_uri])
     assert result.exit_code == 0, result.output
     assert "runs ls --project digits" in result.output
     assert assay.Api(store_uri).count_runs("digits") == 2

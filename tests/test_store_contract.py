@@ -153,6 +153,15 @@ def test_series_downsampled_keeps_spikes(store: Store) -> None:
     assert np.all(np.diff(got.steps) > 0)
 
 
+def test_series_window_zooms_into_a_step_range(store: Store) -> None:
+    run_id = create_run(store)
+    store.write_batch(Batch(run_id, "w", 1, [points("x", np.arange(10_000), np.arange(10_000.0))]))
+    got = store.series([run_id], ["x"], points=100, start=2000, end=2099)[(run_id, "x")]
+    assert got.steps.tolist() == list(range(2000, 2100))  # full resolution inside the zoom
+    wide = store.series([run_id], ["x"], points=100, start=5000)[(run_id, "x")]
+    assert wide.steps[0] == 5000 and wide.steps[-1] == 9999 and len(wide) <= 100
+
+
 def test_series_needs_a_sensible_point_count(store: Store) -> None:
     with pytest.raises(InvalidInput, match="points"):
         store.series(["x"], ["y"], points=1)

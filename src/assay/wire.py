@@ -30,6 +30,8 @@ class SeriesRequest(msgspec.Struct):
     run_ids: list[str]
     keys: list[str]
     points: int = 1000
+    start: int | None = None
+    end: int | None = None
 
 
 class SeriesWire(msgspec.Struct):

@@ -17,9 +17,11 @@ from assay.store.base import resolve_uri
 @click.command("demo")
 @click.option("--epochs", default=30, show_default=True, help="Epochs per run.")
 @click.option("--quick", is_flag=True, help="Two runs of five epochs (for tests and CI).")
+@click.option("--no-ui", is_flag=True, help="Do not serve the web UI afterwards.")
+@click.option("--port", default=5151, show_default=True, type=int, help="Port of the web UI.")
 @uri_option
 @reports_errors
-def demo_command(epochs: int, quick: bool, uri: str | None) -> None:
+def demo_command(epochs: int, quick: bool, no_ui: bool, port: int, uri: str | None) -> None:
     """Train SGD classifiers on scikit-learn's digits data and log them to the store."""
     from assay.demo.digits import grid, run_demo
 
@@ -43,8 +45,13 @@ def demo_command(epochs: int, quick: bool, uri: str | None) -> None:
         f"  {exe} runs ls --project {result.project} --uri {resolved}\n"
         f"  {exe} runs ls --project {result.project} --uri {resolved} "
         '--filter "summary.best_val_acc > 0.9" --sort=-summary.best_val_acc\n'
-        f"  {exe} runs show {result.best_run_id} --uri {resolved}"
+        f"  {exe} runs show {result.best_run_id} --uri {resolved}\n"
+        f"  {exe} ui --uri {resolved}"
     )
+    if not no_ui:
+        from assay.cli.ui import serve_local
+
+        serve_local(resolved, port, open_browser=True)
 
 
 def _assay_command() -> str:

@@ -19,6 +19,7 @@ COMMANDS = {
     "sync": "assay.cli.sync:sync_command",
     "demo": "assay.cli.demo:demo_command",
     "server": "assay.cli.server:server_command",
+    "ui": "assay.cli.ui:ui_command",
     "login": "assay.cli.server:login_command",
     "db": "assay.cli.server:db",
     "users": "assay.cli.admin:users",

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import math
 from typing import Any
 
 import click
@@ -14,8 +12,8 @@ from rich.tree import Tree
 
 from assay.cli.admin import grant
 from assay.cli.main import reports_errors, uri_option
+from assay.present import column_value, default_columns, fmt, fmt_duration, when
 from assay.sdk.api import Api, ApiRun
-from assay.values import dotted
 
 STATUS_STYLE = {
     "running": "bold blue",
@@ -63,7 +61,7 @@ def ls(
     if as_json:
         click.echo(json.dumps([_as_dict(r) for r in found], indent=2, default=str))
         return
-    chosen = columns.split(",") if columns else _default_columns(found)
+    chosen = columns.split(",") if columns else default_columns(r.record for r in found)
     table = Table(title=f"{project}: {len(found)} of {total} runs", header_style="bold")
     for head in ("id", "name", "status", "created", "duration"):
         table.add_column(head, no_wrap=True)
@@ -74,9 +72,9 @@ def ls(
             r.id,
             r.name,
             f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]",
-            _when(r.created_at),
-            _duration(r.duration),
-            *(_fmt(_column(r, c)) for c in chosen),
+            when(r.created_at),
+            fmt_duration(r.duration),
+            *(fmt(column_value(r.record, c)) for c in chosen),
         )
     _console().print(table)
 
@@ -94,7 +92,7 @@ def show(run_id: str, uri: str | None) -> None:
         f"[bold]{r.project}/{r.name}[/]  {r.id}  [{STATUS_STYLE.get(r.status, '')}]{r.status}[/]"
     )
     console.print(
-        f"created {_when(r.created_at)}, ran {_duration(r.duration)}"
+        f"created {when(r.created_at)}, ran {fmt_duration(r.duration)}"
         + (f", tags: {', '.join(r.tags)}" if r.tags else "")
     )
     host = r.host
@@ -110,7 +108,7 @@ def show(run_id: str, uri: str | None) -> None:
     console.print(_tree("config", r.config))
     table = Table("metric", "last", "min", "max", "count", "last step", title="metrics")
     for key, m in sorted(r.metrics.items()):
-        table.add_row(key, _fmt(m.last), _fmt(m.min), _fmt(m.max), str(m.count), str(m.last_step))
+        table.add_row(key, fmt(m.last), fmt(m.min), fmt(m.max), str(m.count), str(m.last_step))
     console.print(table)
     if r.record.summary:
         console.print(_tree("summary", r.record.summary))
@@ -135,7 +133,7 @@ def projects_ls(uri: str | None) -> None:
         found = api.projects()
     table = Table("project", "runs", "last activity", header_style="bold")
     for p in found:
-        table.add_row(p.name, str(p.run_count), _when(p.last_activity))
+        table.add_row(p.name, str(p.run_count), when(p.last_activity))
     Console().print(table)
 
 
@@ -143,48 +141,6 @@ def _console() -> Console:
     """Wide enough for a runs table when the output is not a terminal (pipes, CI logs)."""
     console = Console()
     return console if console.is_terminal else Console(width=max(console.width, 200))
-
-
-def _default_columns(found: list[ApiRun]) -> list[str]:
-    """Config keys whose values differ between the runs, then up to 4 summary keys."""
-    seen: dict[str, set[str]] = {}
-    for r in found:
-        for key, value in dotted(r.config).items():
-            seen.setdefault(key, set()).add(repr(value))
-    varying = [f"config.{k}" for k, v in seen.items() if len(v) > 1][:4]
-    summary_keys: list[str] = []
-    for r in found:
-        for key in r.summary:
-            if not key.startswith("system/") and key not in summary_keys:
-                summary_keys.append(key)
-    return varying + [f"summary.{k}" for k in sorted(summary_keys)[:4]]
-
-
-def _column(r: ApiRun, column: str) -> Any:
-    head, _, rest = column.partition(".")
-    if head == "config":
-        return r.config_value(rest)
-    if head == "summary":
-        return r.summary.get(rest)
-    return getattr(r.record, column, None)
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.4g}"
-    return str(value)
-
-
-def _when(ts: float | None) -> str:
-    return "-" if ts is None else dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _duration(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
 
 def _tree(title: str, data: dict[str, Any]) -> Tree:

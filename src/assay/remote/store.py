@@ -137,11 +137,17 @@ class RemoteStore:
         return {item.key: wire.from_wire(item) for item in items}
 
     def series(
-        self, run_ids: Sequence[str], keys: Sequence[str], points: int = 1000
+        self,
+        run_ids: Sequence[str],
+        keys: Sequence[str],
+        points: int = 1000,
+        start: int | None = None,
+        end: int | None = None,
     ) -> dict[tuple[str, str], Columns]:
         if points < 4:
             raise errors.InvalidInput(f"points must be at least 4, not {points}")
-        body = wire.encode(wire.SeriesRequest(list(run_ids), list(keys), points), wire.MSGPACK)
+        ask = wire.SeriesRequest(list(run_ids), list(keys), points, start, end)
+        body = wire.encode(ask, wire.MSGPACK)
         response = self._call(
             "POST", "/api/v1/series", content=body, headers={"content-type": wire.MSGPACK}
         )

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from assay.errors import InvalidInput
+from assay.present import duration, summary_of
 from assay.records import Columns, LogLine, MetricSummary, Project
 from assay.records import Run as RunRecord
 from assay.store.base import Store, open_store
@@ -31,9 +32,7 @@ class ApiRun:
     @property
     def summary(self) -> dict[str, Any]:
         """Each metric's last value, overridden by what the run set in ``run.summary``."""
-        merged: dict[str, Any] = {k: m.last for k, m in self.record.metrics.items()}
-        merged.update(self.record.summary)
-        return merged
+        return summary_of(self.record)
 
     @property
     def metrics(self) -> dict[str, MetricSummary]:
@@ -41,8 +40,7 @@ class ApiRun:
 
     @property
     def duration(self) -> float:
-        end = self.record.finished_at or self.record.heartbeat_at
-        return max(0.0, end - self.record.created_at)
+        return duration(self.record)
 
     def config_value(self, path: str, default: Any = None) -> Any:
         """A config value by dotted path, e.g. ``"model.depth"``."""
@@ -101,10 +99,16 @@ class Api:
         return ApiRun(self.store.run(run_id), self.store)
 
     def series(
-        self, run_ids: Sequence[str], keys: Sequence[str], points: int = 1000
+        self,
+        run_ids: Sequence[str],
+        keys: Sequence[str],
+        points: int = 1000,
+        start: int | None = None,
+        end: int | None = None,
     ) -> dict[tuple[str, str], Columns]:
-        """Each (run, key) series downsampled to at most ``points`` points, spikes kept."""
-        return self.store.series(list(run_ids), list(keys), points)
+        """Each (run, key) series, within steps [start, end] if given, downsampled to at
+        most ``points`` points with spikes kept."""
+        return self.store.series(list(run_ids), list(keys), points, start, end)
 
     def close(self) -> None:
         self.store.close()

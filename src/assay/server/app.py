@@ -12,6 +12,8 @@ from assay._version import __version__
 from assay.server import errors, ingest, reads
 from assay.server.config import ServerConfig
 from assay.server.deps import AppState, state_of
+from assay.server.ui import assets
+from assay.server.ui import routes as ui_routes
 from assay.store.sql.auth import SqlAuth
 from assay.store.sql.store import SqlStore
 
@@ -46,6 +48,8 @@ def create_app(config: ServerConfig, state: AppState | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(ingest.router)
     app.include_router(reads.router)
+    app.include_router(assets.router)
+    app.include_router(ui_routes.router)
 
     @app.get("/healthz", summary="Liveness: the process answers")
     def healthz() -> dict[str, str]:

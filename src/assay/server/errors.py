@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
 from assay import errors
@@ -34,9 +35,26 @@ def error_response(status: int, code: str, message: str, **extra: object) -> JSO
     return JSONResponse({"error": body}, status, headers=headers)
 
 
+def wants_html(request: Request) -> bool:
+    """A browser asking for a page (not the API, not the UI's data routes)."""
+    path = request.url.path
+    return not path.startswith(("/api/", "/ui/")) and "text/html" in request.headers.get(
+        "accept", ""
+    )
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.AssayError)
-    async def assay_error(request: Request, exc: errors.AssayError) -> JSONResponse:
+    async def assay_error(request: Request, exc: errors.AssayError) -> Response:
+        from assay.server.ui.session import LoginRequired
+
+        if isinstance(exc, LoginRequired):
+            return RedirectResponse(f"/login?{urlencode({'next': exc.next_url})}", status_code=303)
+        if wants_html(request):
+            status = next(s for kind, s, _ in STATUS if isinstance(exc, kind))
+            from assay.server.ui.routes import render
+
+            return render(request, "error.html", status, code=status, message=str(exc))
         if isinstance(exc, errors.FilterSyntaxError):
             return error_response(
                 400,

@@ -107,6 +107,8 @@ def logs(
                             "run_ids": {"type": "array", "items": {"type": "string"}},
                             "keys": {"type": "array", "items": {"type": "string"}},
                             "points": {"type": "integer", "minimum": 4, "maximum": 20000},
+                            "start": {"type": "integer"},
+                            "end": {"type": "integer"},
                         },
                     }
                 }
@@ -132,7 +134,7 @@ async def series(request: Request, who: Caller) -> Response:
     def work() -> list[wire.SeriesWire]:
         for run_id in ask.run_ids:
             require_run(state, who, run_id, "viewer")
-        data = state.store.series(ask.run_ids, ask.keys, ask.points)
+        data = state.store.series(ask.run_ids, ask.keys, ask.points, ask.start, ask.end)
         return [wire.to_wire(r, k, c) for (r, k), c in data.items()]
 
     return reply(request, await run_in_threadpool(work))

@@ -45,9 +45,15 @@ class Store(Protocol):
         """Every point of the named series (all series when keys is None)."""
 
     def series(
-        self, run_ids: Sequence[str], keys: Sequence[str], points: int = 1000
+        self,
+        run_ids: Sequence[str],
+        keys: Sequence[str],
+        points: int = 1000,
+        start: int | None = None,
+        end: int | None = None,
     ) -> dict[tuple[str, str], Columns]:
-        """Each series downsampled to at most ``points`` points, min and max kept."""
+        """Each series, within steps [start, end] if given, downsampled to at most
+        ``points`` points with each bucket's min and max kept."""
 
     def log_lines(self, run_id: str, tail: int | None = None) -> list[LogLine]: ...
 

@@ -41,6 +41,15 @@ def _strictly_increasing(steps: np.ndarray) -> bool:
     return bool(len(steps) < 2 or np.all(steps[1:] > steps[:-1]))
 
 
+def window(series: Columns, start: int | None, end: int | None) -> Columns:
+    """The points with ``start <= step <= end`` (either bound may be None)."""
+    if start is None and end is None:
+        return series
+    lo = 0 if start is None else int(np.searchsorted(series.steps, start, side="left"))
+    hi = len(series) if end is None else int(np.searchsorted(series.steps, end, side="right"))
+    return Columns(series.steps[lo:hi], series.times[lo:hi], series.values[lo:hi])
+
+
 def downsample(series: Columns, points: int) -> Columns:
     """At most ``points`` points: per bucket of consecutive points, its min and its max.
 

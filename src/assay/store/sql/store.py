@@ -42,7 +42,7 @@ from assay.store.sql.schema import (
     run_tags,
     runs,
 )
-from assay.values import check_key, check_project, check_tags, check_text
+from assay.values import check_key, check_project, check_tags, check_text, dotted
 
 HEARTBEAT_TIMEOUT = 120.0  # seconds without a heartbeat before a running run reads as crashed
 INLINE_DIFF_LIMIT = 64 * 1024  # a larger git diff goes to a blob
@@ -480,15 +480,39 @@ class SqlStore:
         return {key: ser.merge(parts) for key, parts in chunks.items()}
 
     def series(
-        self, run_ids: Sequence[str], keys: Sequence[str], points: int = 1000
+        self,
+        run_ids: Sequence[str],
+        keys: Sequence[str],
+        points: int = 1000,
+        start: int | None = None,
+        end: int | None = None,
     ) -> dict[tuple[str, str], Columns]:
         if points < 4:
             raise InvalidInput(f"points must be at least 4, not {points}")
         out: dict[tuple[str, str], Columns] = {}
         for run_id in run_ids:
             for key, full in self.history(run_id, keys).items():
-                out[(run_id, key)] = ser.downsample(full, points)
+                out[(run_id, key)] = ser.downsample(ser.window(full, start, end), points)
         return out
+
+    def project_keys(self, project: str, sample: int = 500) -> tuple[list[str], list[str]]:
+        """(dotted config keys of the newest ``sample`` runs, every metric key) of a project."""
+        newest = (
+            sa.select(runs.c.config)
+            .where(runs.c.project == project)
+            .order_by(runs.c.created_at.desc())
+            .limit(sample)
+        )
+        metric_keys = (
+            sa.select(metric_summary.c.key)
+            .join(runs, runs.c.id == metric_summary.c.run_id)
+            .where(runs.c.project == project)
+            .distinct()
+        )
+        with self._read() as conn:
+            config_keys = {k for (config,) in conn.execute(newest) for k in dotted(config)}
+            metrics = sorted(k for (k,) in conn.execute(metric_keys))
+        return sorted(config_keys), metrics
 
     def log_lines(self, run_id: str, tail: int | None = None) -> list[LogLine]:
         query = sa.select(log_lines.c.at, log_lines.c.stream, log_lines.c.text).where(

@@ -1,0 +1,45 @@
+"""``assay ui``: serve the embedded store's web UI and open a browser on it."""
+
+from __future__ import annotations
+
+import os
+import threading
+import webbrowser
+
+import click
+from rich.console import Console
+
+from assay.cli.main import reports_errors, uri_option
+from assay.errors import InvalidInput
+from assay.store.base import local_root, resolve_uri
+
+
+@click.command("ui")
+@uri_option
+@click.option("--port", default=5151, show_default=True, type=int)
+@click.option("--no-browser", is_flag=True, help="Serve without opening a browser.")
+@reports_errors
+def ui_command(uri: str | None, port: int, no_browser: bool) -> None:
+    """Serve the web UI of an embedded store on 127.0.0.1 (no auth: this machine only)."""
+    serve_local(resolve_uri(uri), port, open_browser=not no_browser)
+
+
+def serve_local(uri: str, port: int, open_browser: bool) -> None:
+    import uvicorn
+
+    from assay.server.config import ServerConfig
+
+    if local_root(uri) is None:
+        raise InvalidInput(f"{uri!r} is not an embedded store; open a team server's URL instead")
+    os.environ.update(ServerConfig(uri, local=True).to_env())
+    url = f"http://127.0.0.1:{port}/"
+    Console(stderr=True).print(f"Assay UI on [bold]{url}[/] for {uri} (Ctrl-C to stop)")
+    if open_browser:
+        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+    uvicorn.run(
+        "assay.server.app:app_from_env",
+        factory=True,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+    )

@@ -1,0 +1,101 @@
+"""How runs are shown, shared by the shells (CLI tables and the web UI)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from assay.records import Run
+from assay.values import dotted
+
+LOWER_IS_BETTER = ("loss", "error", "err", "mse", "mae", "rmse", "perplexity", "latency", "time")
+
+
+def summary_of(run: Run) -> dict[str, Any]:
+    """Each metric's last value, overridden by what the run put in ``run.summary``."""
+    merged: dict[str, Any] = {k: m.last for k, m in run.metrics.items()}
+    merged.update(run.summary)
+    return merged
+
+
+def duration(run: Run) -> float:
+    end = run.finished_at or run.heartbeat_at
+    return max(0.0, end - run.created_at)
+
+
+def column_value(run: Run, column: str) -> Any:
+    """The value of ``config.a.b``, ``summary.key``, or a run field, for one run."""
+    head, _, rest = column.partition(".")
+    if head == "config":
+        return dotted(run.config).get(rest)
+    if head == "summary":
+        return summary_of(run).get(rest)
+    if column == "duration":
+        return duration(run)
+    return getattr(run, column, None)
+
+
+def default_columns(
+    runs: Iterable[Run], config_limit: int = 4, summary_limit: int = 4
+) -> list[str]:
+    """Config keys whose values differ between the runs, then the first summary keys."""
+    seen: dict[str, set[str]] = {}
+    summary_keys: list[str] = []
+    for run in runs:
+        for key, value in dotted(run.config).items():
+            seen.setdefault(key, set()).add(repr(value))
+        for key in summary_of(run):
+            if not key.startswith("system/") and key not in summary_keys:
+                summary_keys.append(key)
+    varying = [f"config.{k}" for k, v in seen.items() if len(v) > 1][:config_limit]
+    return varying + [f"summary.{k}" for k in sorted(summary_keys)[:summary_limit]]
+
+
+def lower_is_better(key: str) -> bool:
+    name = key.lower().rsplit("/", 1)[-1]
+    return any(word in name for word in LOWER_IS_BETTER)
+
+
+def best_index(values: list[Any], key: str) -> int | None:
+    """Which of the values is best for this metric (lowest for losses, else highest)."""
+    numbers = [(i, v) for i, v in enumerate(values) if _finite(v)]
+    if len(numbers) < 2:
+        return None
+    pick = min if lower_is_better(key) else max
+    return pick(numbers, key=lambda iv: iv[1])[0]
+
+
+def differing(configs: list[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """Dotted config keys whose values are not the same in every config."""
+    flat = [dotted(c) for c in configs]
+    keys = sorted({k for f in flat for k in f})
+    rows = {k: [f.get(k) for f in flat] for k in keys}
+    return {k: v for k, v in rows.items() if len({repr(x) for x in v}) > 1}
+
+
+def fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.4g}"
+    return str(value)
+
+
+def when(ts: float | None) -> str:
+    return "-" if ts is None else dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def fmt_duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

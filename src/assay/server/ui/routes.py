@@ -1,0 +1,255 @@
+"""UI pages and fragments. Handlers parse the request, check roles, and hand records to
+templates; what to show is decided in ``assay.present`` and ``views``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import msgspec
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from assay import present
+from assay.errors import AssayError, FilterSyntaxError, InvalidInput, Unauthorized
+from assay.ids import new_writer_id
+from assay.records import Batch, UpdateRun
+from assay.server.deps import AppState, require, require_run, state_of
+from assay.server.ui import assets, views
+from assay.server.ui.session import (
+    KEY_COOKIE,
+    check_csrf,
+    csrf_token,
+    remember_csrf,
+    set_key_cookie,
+    viewer,
+)
+from assay.store.sql.auth import Principal, role_at_least
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.globals.update(
+    asset=assets.asset,
+    fmt=present.fmt,
+    when=present.when,
+    fmt_duration=present.fmt_duration,
+    HTMX=assets.HTMX,
+    UPLOT_JS=assets.UPLOT_JS,
+    UPLOT_CSS=assets.UPLOT_CSS,
+)
+Viewer = Annotated[Principal, Depends(viewer)]
+PAGE_SIZE = 50
+
+
+def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    state = state_of(request)
+    context.update(request=request, csrf=csrf_token(request), local=state.config.local)
+    response = templates.TemplateResponse(request, name, context, status_code=status)
+    remember_csrf(request, response)
+    return response
+
+
+# ---- sign in --------------------------------------------------------------------------
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str = "/") -> HTMLResponse:
+    return render(request, "login.html", next=_safe_next(next), error=None)
+
+
+@router.post("/login", response_model=None)
+def login(
+    request: Request,
+    key: Annotated[str, Form(max_length=200)],
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    check_csrf(request, csrf)
+    try:
+        state_of(request).auth.verify(key.strip())
+    except Unauthorized as exc:
+        return render(request, "login.html", 401, next=_safe_next(next), error=str(exc))
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    set_key_cookie(request, response, key.strip())
+    return response
+
+
+@router.post("/logout", response_model=None)
+def logout(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
+    check_csrf(request, csrf)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(KEY_COOKIE)
+    return response
+
+
+def _safe_next(target: str) -> str:
+    """Only paths on this site: never redirect a signed-in user elsewhere."""
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+# ---- pages ----------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+def projects_page(request: Request, who: Viewer) -> HTMLResponse:
+    state = state_of(request)
+    found = state.store.projects()
+    if not who.is_admin:
+        allowed = state.auth.grants_of(who.user)
+        found = [p for p in found if p.name in allowed]
+    return render(request, "projects.html", projects=found, who=who)
+
+
+@router.get("/projects/{project}", response_class=HTMLResponse)
+def runs_page(request: Request, project: str, who: Viewer) -> HTMLResponse:
+    state = state_of(request)
+    require(state, who, project, "viewer")
+    table = _table(state, project, request)
+    config_keys, metric_keys = state.store.project_keys(project)
+    return render(
+        request,
+        "runs.html",
+        project=project,
+        t=table,
+        who=who,
+        config_keys=config_keys,
+        metric_keys=metric_keys,
+    )
+
+
+@router.get("/ui/projects/{project}/table", response_class=HTMLResponse)
+def runs_table(request: Request, project: str, who: Viewer) -> HTMLResponse:
+    state = state_of(request)
+    require(state, who, project, "viewer")
+    return render(request, "runs_table.html", project=project, t=_table(state, project, request))
+
+
+def _table(state: AppState, project: str, request: Request) -> views.RunsTable:
+    query = views.TableQuery.parse(request.query_params)
+    error: FilterSyntaxError | None = None
+    try:
+        total = state.store.count_runs(project, query.filter or None)
+        found = state.store.runs(
+            project, query.filter or None, query.order, PAGE_SIZE, (query.page - 1) * PAGE_SIZE
+        )
+    except FilterSyntaxError as exc:
+        error, total, found = exc, 0, []
+    return views.RunsTable.build(project, query, found, total, PAGE_SIZE, error)
+
+
+@router.get("/runs/{run_id}", response_class=HTMLResponse)
+def run_page(request: Request, run_id: str, who: Viewer) -> HTMLResponse:
+    state = state_of(request)
+    project = require_run(state, who, run_id, "viewer")
+    run = state.store.run(run_id)
+    can_write = role_at_least(state.auth.role(who, project), "writer")
+    return render(
+        request,
+        "run.html",
+        run=run,
+        page=views.RunPage.build(run, _diff(state, run)),
+        can_write=can_write,
+        who=who,
+    )
+
+
+def _diff(state: AppState, run: Any) -> str | None:
+    git = run.host.get("git") or {}
+    if git.get("diff"):
+        return str(git["diff"])
+    if git.get("diff_blob"):
+        try:
+            return state.store.get_blob(git["diff_blob"]).decode(errors="replace")
+        except AssayError:
+            return None
+    return None
+
+
+@router.get("/ui/runs/{run_id}/logs", response_class=HTMLResponse)
+def run_logs(
+    request: Request, run_id: str, who: Viewer, tail: Annotated[int, Query(ge=1, le=5000)] = 500
+) -> HTMLResponse:
+    state = state_of(request)
+    require_run(state, who, run_id, "viewer")
+    run = state.store.run(run_id)
+    return render(request, "logs.html", run=run, lines=state.store.log_lines(run_id, tail))
+
+
+@router.post("/ui/runs/{run_id}/notes", response_class=HTMLResponse)
+def edit_notes(
+    request: Request, run_id: str, who: Viewer, notes: Annotated[str, Form(max_length=100_000)] = ""
+) -> HTMLResponse:
+    check_csrf(request)
+    state = state_of(request)
+    require_run(state, who, run_id, "writer")
+    op = UpdateRun(time.time(), notes=notes)
+    state.store.write_batch(Batch(run_id, "ui" + new_writer_id()[:14], 0, [op]))
+    return render(request, "notes.html", run=state.store.run(run_id), can_write=True)
+
+
+@router.get("/compare", response_class=HTMLResponse)
+def compare_page(
+    request: Request, who: Viewer, runs: Annotated[str, Query(max_length=2000)] = ""
+) -> HTMLResponse:
+    state = state_of(request)
+    ids = [r for r in runs.split(",") if r][: views.MAX_COMPARE]
+    if len(ids) < 2:
+        raise InvalidInput("compare needs 2 to 50 runs: /compare?runs=ID,ID,...")
+    for run_id in ids:
+        require_run(state, who, run_id, "viewer")
+    found = [state.store.run(r) for r in ids]
+    return render(request, "compare.html", page=views.ComparePage.build(found), who=who)
+
+
+# ---- chart data -----------------------------------------------------------------------
+
+
+@router.get("/ui/api/series")
+def series_data(
+    request: Request,
+    who: Viewer,
+    runs: Annotated[str, Query(max_length=4000)],
+    keys: Annotated[str, Query(max_length=8000)] = "",
+    points: Annotated[int, Query(ge=4, le=20_000)] = 1500,
+    start: int | None = None,
+    end: int | None = None,
+) -> Response:
+    """Downsampled series for charts, plus each run's status (to know when to poll)."""
+    state = state_of(request)
+    ids = [r for r in runs.split(",") if r][:100]
+    records = {}
+    for run_id in ids:
+        require_run(state, who, run_id, "viewer")
+        records[run_id] = state.store.run(run_id)
+    wanted = [k for k in keys.split(",") if k] or sorted(
+        {k for r in records.values() for k in r.metrics}
+    )
+    data = state.store.series(ids, wanted[:200], points, start, end)
+    payload = {
+        "runs": {r: {"name": rec.name, "status": rec.status} for r, rec in records.items()},
+        "series": [
+            {
+                "run": r,
+                "key": k,
+                "steps": c.steps.tolist(),
+                "times": c.times.tolist(),
+                "values": c.values.tolist(),
+            }
+            for (r, k), c in data.items()
+        ],
+    }
+    return Response(
+        msgspec.json.encode(payload),
+        media_type="application/json",
+        headers={"cache-control": "no-store"},
+    )
+
+
+def query_string(**params: Any) -> str:
+    return urlencode({k: v for k, v in params.items() if v not in (None, "", [])})
+
+
+templates.env.globals["qs"] = query_string

@@ -1,0 +1,154 @@
+// Page behaviour: run selection (kept in the URL), the column picker, tree search,
+// group toggles, the compare page's toggles and parallel coordinates.
+"use strict";
+
+function selectedIds() {
+  return [...document.querySelectorAll(".select-run:checked")].map((c) => c.value);
+}
+
+function visibleIds() {
+  const state = document.querySelector(".table-state");
+  return state ? (state.dataset.visible || "").split(",").filter(Boolean) : [];
+}
+
+function syncSelection() {
+  const ids = selectedIds();
+  const field = document.getElementById("sel-field");
+  if (field) field.value = ids.join(",");
+  const url = new URL(window.location.href);
+  if (ids.length) url.searchParams.set("sel", ids.join(",")); else url.searchParams.delete("sel");
+  history.replaceState(null, "", url);
+  const link = document.getElementById("compare-link");
+  if (link) {
+    link.hidden = ids.length < 2 || ids.length > 50;
+    link.href = `/compare?runs=${ids.join(",")}`;
+  }
+  const charts = document.querySelector(".runs-layout [data-charts]");
+  if (charts?.assayPanel) {
+    const wanted = ids.length ? ids : visibleIds().slice(0, 20);
+    if (wanted.join(",") !== charts.assayPanel.runIds.join(",")) charts.assayPanel.setRuns(wanted);
+  }
+}
+
+function setupPicker() {
+  const picker = document.querySelector(".picker");
+  if (!picker) return;
+  picker.addEventListener("change", (event) => {
+    if (!event.target.matches("input[type=checkbox]")) return;
+    const chosen = [...picker.querySelectorAll("input[type=checkbox]:checked")].map((c) => c.value);
+    document.getElementById("columns-field").value = chosen.join(",");
+    htmx.trigger("#runs-controls", "submit");
+  });
+  picker.querySelector(".picker-search")?.addEventListener("input", (event) => {
+    const q = event.target.value.toLowerCase();
+    picker.querySelectorAll("label").forEach((l) => { l.hidden = !l.textContent.toLowerCase().includes(q); });
+  });
+}
+
+function setupTreeSearch() {
+  document.querySelectorAll(".tree-search").forEach((input) => {
+    const table = document.querySelector(input.dataset.target);
+    input.addEventListener("input", () => {
+      const q = input.value.toLowerCase();
+      table.querySelectorAll("tr").forEach((row) => {
+        row.hidden = q !== "" && !row.textContent.toLowerCase().includes(q);
+      });
+    });
+  });
+}
+
+function setupCompare() {
+  const toggle = document.getElementById("show-all-config");
+  toggle?.addEventListener("change", () => {
+    document.querySelectorAll("#config-diff tr.same").forEach((r) => { r.hidden = !toggle.checked; });
+  });
+  const holder = document.getElementById("parallel");
+  if (!holder) return;
+  const data = JSON.parse(document.getElementById("parallel-data").textContent);
+  const draw = () => drawParallel(holder, data,
+    [...document.getElementById("pc-keys").selectedOptions].map((o) => o.value),
+    document.getElementById("pc-metric").value);
+  document.getElementById("pc-keys").addEventListener("change", draw);
+  document.getElementById("pc-metric").addEventListener("change", draw);
+  draw();
+}
+
+// Parallel coordinates: one vertical axis per config key and the metric last, one line
+// per run. Hand-written: uPlot has no such plot, and a 60-line SVG needs no library.
+function drawParallel(holder, data, keys, metric) {
+  const axes = [...keys.map((k) => ({ name: k, values: data.config[k] || [] })),
+                ...(metric ? [{ name: metric, values: data.summary[metric] || [] }] : [])];
+  const W = Math.max(480, holder.clientWidth || 640), H = 260, pad = 40;
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  svg.setAttribute("width", "100%");
+  const x = (i) => pad + (axes.length < 2 ? 0 : i * (W - 2 * pad) / (axes.length - 1));
+  const scales = axes.map((a) => {
+    const nums = a.values.filter((v) => typeof v === "number");
+    const lo = Math.min(...nums), hi = Math.max(...nums);
+    return (v) => (typeof v !== "number" ? null : H - pad - ((v - lo) / ((hi - lo) || 1)) * (H - 2 * pad));
+  });
+  axes.forEach((a, i) => {
+    const line = document.createElementNS(ns, "line");
+    Object.entries({ x1: x(i), x2: x(i), y1: pad, y2: H - pad, class: "pc-axis" })
+      .forEach(([k, v]) => line.setAttribute(k, v));
+    const label = document.createElementNS(ns, "text");
+    Object.entries({ x: x(i), y: pad - 10, "text-anchor": "middle", class: "pc-label" })
+      .forEach(([k, v]) => label.setAttribute(k, v));
+    label.textContent = a.name;
+    svg.append(line, label);
+  });
+  data.runs.forEach((run, r) => {
+    const pts = axes.map((a, i) => [x(i), scales[i](a.values[r])]).filter((p) => p[1] !== null);
+    if (pts.length < 2) return;
+    const path = document.createElementNS(ns, "polyline");
+    path.setAttribute("points", pts.map((p) => p.join(",")).join(" "));
+    path.setAttribute("stroke", AssayCharts.colour(run.id));
+    path.setAttribute("class", "pc-line");
+    path.dataset.runId = run.id;
+    const title = document.createElementNS(ns, "title");
+    title.textContent = run.name;
+    path.append(title);
+    svg.append(path);
+  });
+  holder.replaceChildren(svg);
+  holder.dataset.lines = String(svg.querySelectorAll("polyline").length);
+}
+
+function mountCharts(scope) {
+  scope.querySelectorAll("[data-charts]").forEach((el) => {
+    if (el.assayPanel) return;
+    if (!el.dataset.runs && el.closest(".runs-layout")) {
+      const sel = new URL(window.location.href).searchParams.get("sel");
+      el.dataset.runs = sel || visibleIds().slice(0, 20).join(",");
+    }
+    AssayCharts.mount(el);
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  setupPicker();
+  setupTreeSearch();
+  setupCompare();
+  mountCharts(document);
+  document.body.addEventListener("change", (event) => {
+    if (event.target.matches(".select-run")) syncSelection();
+    if (event.target.matches(".select-all")) {
+      document.querySelectorAll(".select-run").forEach((c) => { c.checked = event.target.checked; });
+      syncSelection();
+    }
+  });
+  document.body.addEventListener("click", (event) => {
+    const toggle = event.target.closest(".group-head .toggle");
+    if (!toggle) return;
+    const open = toggle.getAttribute("aria-expanded") === "true";
+    toggle.setAttribute("aria-expanded", String(!open));
+    toggle.textContent = open ? "▸" : "▾";
+    toggle.closest("tbody").querySelectorAll("tr[data-run-id]").forEach((r) => { r.hidden = open; });
+  });
+  document.body.addEventListener("htmx:afterSwap", (event) => {
+    if (event.target.id === "runs-table") syncSelection();
+  });
+  if (document.querySelector(".select-run")) syncSelection();
+});

@@ -1,0 +1,213 @@
+"""What each page shows, computed from records; templates only lay it out."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from assay import present
+from assay.errors import FilterSyntaxError
+from assay.records import Run
+from assay.values import dotted
+
+MAX_COMPARE = 50
+SORTABLE = {"name", "status", "created", "duration"}
+
+
+@dataclass(frozen=True)
+class TableQuery:
+    """The runs table's state, all of it in the query string (shareable URLs)."""
+
+    filter: str = ""
+    sort: str = "-created"
+    columns: tuple[str, ...] = ()
+    group: str = ""
+    page: int = 1
+    selected: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, params: Mapping[str, str]) -> TableQuery:
+        page = params.get("page", "1")
+        return cls(
+            filter=params.get("filter", "")[:4096],
+            sort=params.get("sort", "-created")[:300] or "-created",
+            columns=tuple(c for c in params.get("columns", "").split(",") if c)[:40],
+            group=params.get("group", "")[:300],
+            page=max(1, int(page)) if page.isdigit() else 1,
+            selected=tuple(s for s in params.get("sel", "").split(",") if s)[:MAX_COMPARE],
+        )
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        return (self.sort,)
+
+    def params(self, **changes: Any) -> dict[str, Any]:
+        values = {
+            "filter": self.filter,
+            "sort": self.sort,
+            "columns": ",".join(self.columns),
+            "group": self.group,
+            "page": self.page,
+            "sel": ",".join(self.selected),
+        }
+        values.update(changes)
+        return {
+            k: v for k, v in values.items() if v not in ("", None) and not (k == "page" and v == 1)
+        }
+
+    def sort_for(self, column: str) -> str:
+        """Clicking a header: sort by it descending, or flip its direction."""
+        return column if self.sort == f"-{column}" else f"-{column}"
+
+
+@dataclass
+class Group:
+    value: Any
+    runs: list[Run]
+    stats: dict[str, tuple[float, float, float]]  # column -> (mean, min, max)
+
+
+@dataclass
+class RunsTable:
+    project: str
+    query: TableQuery
+    runs: list[Run]
+    total: int
+    page_size: int
+    columns: list[str]
+    groups: list[Group]
+    error: FilterSyntaxError | None = None
+    running: bool = False
+
+    @classmethod
+    def build(
+        cls,
+        project: str,
+        query: TableQuery,
+        runs: list[Run],
+        total: int,
+        page_size: int,
+        error: FilterSyntaxError | None,
+    ) -> RunsTable:
+        columns = list(query.columns) or present.default_columns(runs)
+        groups = group_runs(runs, query.group, columns) if query.group else []
+        running = any(r.status == "running" for r in runs)
+        return cls(project, query, runs, total, page_size, columns, groups, error, running)
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.page_size))
+
+    def value(self, run: Run, column: str) -> Any:
+        return present.column_value(run, column)
+
+
+def group_runs(runs: list[Run], key: str, columns: list[str]) -> list[Group]:
+    """Runs of the page grouped by one config key, with mean/min/max of numeric columns."""
+    path = key.removeprefix("config.")
+    buckets: dict[str, list[Run]] = {}
+    values: dict[str, Any] = {}
+    for run in runs:
+        value = dotted(run.config).get(path)
+        buckets.setdefault(repr(value), []).append(run)
+        values[repr(value)] = value
+    groups = []
+    for label, members in buckets.items():
+        stats = {}
+        for column in columns:
+            numbers = [v for r in members if _number(v := present.column_value(r, column))]
+            if numbers and not column.startswith("config."):
+                stats[column] = (statistics.fmean(numbers), min(numbers), max(numbers))
+        groups.append(Group(values[label], members, stats))
+    return groups
+
+
+@dataclass
+class RunPage:
+    run: Run
+    config_rows: list[tuple[str, int, str, Any]]  # (path, depth, name, leaf or None for a branch)
+    summary: dict[str, Any]
+    user_keys: list[str]
+    system_keys: list[str]
+    diff: str | None
+    duration: float
+
+    @classmethod
+    def build(cls, run: Run, diff: str | None) -> RunPage:
+        keys = sorted(run.metrics)
+        return cls(
+            run=run,
+            config_rows=tree_rows(run.config),
+            summary=present.summary_of(run),
+            user_keys=[k for k in keys if not k.startswith("system/")],
+            system_keys=[k for k in keys if k.startswith("system/")],
+            diff=diff,
+            duration=present.duration(run),
+        )
+
+
+def tree_rows(
+    tree: Mapping[str, Any], prefix: str = "", depth: int = 0
+) -> list[tuple[str, int, str, Any]]:
+    """A nested config flattened into rows for a searchable, indented table."""
+    rows: list[tuple[str, int, str, Any]] = []
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            rows.append((path, depth, key, None))
+            rows.extend(tree_rows(value, path + ".", depth + 1))
+        else:
+            rows.append((path, depth, key, value))
+    return rows
+
+
+@dataclass
+class ComparePage:
+    runs: list[Run]
+    config_all: dict[str, list[Any]]
+    config_diff: set[str]
+    summary: dict[str, list[Any]]
+    best: dict[str, int | None]
+    metric_keys: list[str]
+    numeric_config: list[str] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, runs: list[Run]) -> ComparePage:
+        flat = [dotted(r.config) for r in runs]
+        keys = sorted({k for f in flat for k in f})
+        config_all = {k: [f.get(k) for f in flat] for k in keys}
+        diff = set(present.differing([r.config for r in runs]))
+        summaries = [present.summary_of(r) for r in runs]
+        summary_keys = sorted({k for s in summaries for k in s if not k.startswith("system/")})
+        summary = {k: [s.get(k) for s in summaries] for k in summary_keys}
+        numeric = [k for k, vs in config_all.items() if any(_number(v) for v in vs)]
+        return cls(
+            runs=runs,
+            config_all=config_all,
+            config_diff=diff,
+            summary=summary,
+            best={k: present.best_index(v, k) for k, v in summary.items()},
+            metric_keys=sorted({k for r in runs for k in r.metrics if not k.startswith("system/")}),
+            numeric_config=numeric,
+        )
+
+    def parallel_data(self) -> dict[str, Any]:
+        """Config values and summaries per run, for the parallel-coordinates plot."""
+        return {
+            "runs": [{"id": r.id, "name": r.name} for r in self.runs],
+            "config": {k: [_plain(v) for v in vs] for k, vs in self.config_all.items()},
+            "summary": {k: [_plain(v) for v in vs] for k, vs in self.summary.items()},
+        }
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value if isinstance(value, int | float | str | bool) or value is None else str(value)

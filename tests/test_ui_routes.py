@@ -1,0 +1,296 @@
+"""Every UI page and fragment without a browser: content, auth, CSRF, escaping."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from assay.ids import new_run_id
+from assay.records import Batch, CreateRun, LogLines, UpdateRun
+from assay.server.app import create_app
+from assay.server.config import ServerConfig
+from assay.store.sql.store import SqlStore
+from tests.conftest import points
+
+EVIL = "<script>alert('x')</script>"
+
+
+def seed(store: SqlStore, project: str = "digits", n: int = 3, **extra: object) -> list[str]:
+    ids = []
+    for i in range(n):
+        run_id = new_run_id()
+        config = {
+            "lr": 10.0 ** -(i + 1),
+            "model": {"depth": i + 2},
+            "opt": "sgd" if i % 2 else "adam",
+        }
+        op = CreateRun(
+            project,
+            f"run-{i}",
+            time.time() - 100 + i,
+            config,
+            ["baseline"] if i else [],
+            None,
+            None,
+            "train",
+            {"hostname": "box", "argv": ["train.py"]},
+        )
+        ops = [
+            op,
+            points("val/acc", [0, 1, 2], [0.5, 0.6 + i / 10, 0.7 + i / 10]),
+            points("train/loss", [0, 1, 2], [1.0, 0.5, 0.2 / (i + 1)]),
+            LogLines([(time.time(), "stdout", f"epoch done {i}")]),
+        ]
+        if i < n - 1:
+            ops.append(UpdateRun(time.time(), status="finished"))
+        store.write_batch(Batch(run_id, "w", 0, ops))
+        ids.append(run_id)
+    return ids
+
+
+@pytest.fixture
+def local(tmp_path: Path) -> tuple[TestClient, list[str]]:
+    app = create_app(ServerConfig(str(tmp_path / "s"), local=True))
+    ids = seed(app.state.assay.store)
+    return TestClient(app, base_url="http://assay.test"), ids
+
+
+def page(client: TestClient, url: str, status: int = 200) -> str:
+    response = client.get(url, headers={"accept": "text/html"})
+    assert response.status_code == status, response.text[:500]
+    return response.text
+
+
+def test_projects_page_lists_projects(local: tuple[TestClient, list[str]]) -> None:
+    client, _ = local
+    html = page(client, "/")
+    assert 'href="/projects/digits"' in html and ">3<" in html
+
+
+def test_runs_page_shows_the_table_and_default_columns(local: tuple[TestClient, list[str]]) -> None:
+    client, ids = local
+    html = page(client, "/projects/digits")
+    assert all(f'data-run-id="{i}"' in html for i in ids)
+    assert "3 runs" in html and ">lr" in html and "val/acc" in html  # varying config + summary
+    assert 'data-running="true"' in html and 'hx-trigger="every 3s"' in html  # live while running
+
+
+def test_filter_sort_and_paging_live_in_the_query_string(
+    local: tuple[TestClient, list[str]],
+) -> None:
+    client, ids = local
+    html = page(client, "/ui/projects/digits/table?filter=config.lr+<+0.05&sort=config.lr")
+    rows = re.findall(r'<tr data-run-id="([^"]+)"', html)
+    assert rows == [ids[2], ids[1]]
+    assert "sort=-config.lr" in html  # clicking the header again flips the direction
+    html = page(
+        client, "/ui/projects/digits/table?filter=%27baseline%27+in+tags&sort=-summary.val/acc"
+    )
+    assert re.findall(r'<tr data-run-id="([^"]+)"', html) == [ids[2], ids[1]]
+
+
+def test_bad_filter_is_shown_inline_at_its_position(local: tuple[TestClient, list[str]]) -> None:
+    client, _ = local
+    html = page(client, "/projects/digits?filter=config.lr+%3C")
+    assert 'class="filter-error"' in html and 'data-position="11"' in html and "0 runs" in html
+
+
+def test_chosen_columns_and_groups(local: tuple[TestClient, list[str]]) -> None:
+    client, _ = local
+    html = page(
+        client,
+        "/ui/projects/digits/table?columns=config.model.depth,summary.train/loss&group=config.opt",
+    )
+    assert 'data-column="config.model.depth"' in html and 'data-column="summary.train/loss"' in html
+    assert html.count('class="group-head"') == 2 and "<strong>adam</strong>" in html
+
+
+def test_paging_beyond_one_page(tmp_path: Path) -> None:
+    app = create_app(ServerConfig(str(tmp_path / "s"), local=True))
+    seed(app.state.assay.store, n=60)
+    client = TestClient(app, base_url="http://assay.test")
+    first = page(client, "/ui/projects/digits/table")
+    assert "page 1 of 2" in first and len(re.findall(r"<tr data-run-id=", first)) == 50
+    second = page(client, "/ui/projects/digits/table?page=2")
+    assert len(re.findall(r"<tr data-run-id=", second)) == 10
+
+
+def test_run_page_sections(local: tuple[TestClient, list[str]]) -> None:
+    client, ids = local
+    html = page(client, f"/runs/{ids[0]}")
+    for needle in (
+        'id="config-tree"',
+        'data-path="model.depth"',
+        "val/acc",
+        'id="charts"',
+        'data-keys="train/loss,val/acc"',
+        "/ui/runs/",
+        "No artifacts recorded",
+        "train.py",
+        'name="notes"',
+    ):
+        assert needle in html
+    logs = page(client, f"/ui/runs/{ids[0]}/logs")
+    assert "epoch done 0" in logs and "every 2s" not in logs  # finished: no polling
+    assert "every 2s" in page(client, f"/ui/runs/{ids[2]}/logs")  # running: follow
+
+
+def test_compare_page_shows_differences_and_marks_the_best(
+    local: tuple[TestClient, list[str]],
+) -> None:
+    client, ids = local
+    html = page(client, f"/compare?runs={ids[0]},{ids[1]}")
+    assert '<tr class="differs" ><td>lr</td>' in html or 'class="differs"' in html
+    table = html.split('id="summary-compare"')[1].split("</table>")[0]
+    loss_row = re.search(r"<td>train/loss</td>(.*?)</tr>", table, re.S)
+    assert loss_row and loss_row.group(1).index("best") > loss_row.group(1).index(
+        "</td>"
+    )  # 2nd is lower
+    acc_row = re.search(r"<td>val/acc</td>(.*?)</tr>", table, re.S)
+    assert acc_row and "best" in acc_row.group(1).split("</td>")[1]
+    assert 'id="parallel-data"' in html
+    assert "compare needs 2 to 50 runs" in page(client, f"/compare?runs={ids[0]}", status=400)
+
+
+def test_series_data_for_charts(local: tuple[TestClient, list[str]]) -> None:
+    client, ids = local
+    data = client.get(f"/ui/api/series?runs={ids[0]},{ids[1]}&keys=val/acc").json()
+    assert {s["run"] for s in data["series"]} == {ids[0], ids[1]}
+    assert data["series"][0]["steps"] == [0, 1, 2]
+    assert data["runs"][ids[0]]["status"] == "finished"
+    zoom = client.get(f"/ui/api/series?runs={ids[0]}&keys=val/acc&start=1&end=1").json()
+    assert zoom["series"][0]["steps"] == [1]
+
+
+def test_static_files_are_cached_by_content_hash(local: tuple[TestClient, list[str]]) -> None:
+    client, _ = local
+    html = page(client, "/")
+    url = re.search(r'src="(/static/[0-9a-f]{12}/vendor/htmx[^"]+)"', html)
+    assert url is not None
+    response = client.get(url.group(1))
+    assert response.status_code == 200 and "immutable" in response.headers["cache-control"]
+    assert client.get("/static/abc/../../etc/passwd").status_code == 404
+
+
+def test_user_content_is_escaped(tmp_path: Path) -> None:
+    app = create_app(ServerConfig(str(tmp_path / "s"), local=True))
+    store = app.state.assay.store
+    run_id = new_run_id()
+    op = CreateRun("p", EVIL, time.time(), {"act": EVIL, EVIL: 1}, [EVIL], EVIL, None, None, {})
+    store.write_batch(
+        Batch(
+            run_id,
+            "w",
+            0,
+            [op, points("acc", [0], [1.0]), UpdateRun(time.time(), summary={"note": EVIL})],
+        )
+    )
+    client = TestClient(app, base_url="http://assay.test")
+    for url in (
+        "/projects/p?columns=config.act,summary.note",
+        f"/runs/{run_id}",
+        f"/compare?runs={run_id},{run_id}",
+    ):
+        html = page(client, url)
+        assert "<script>alert" not in html, url
+        assert "&lt;script&gt;alert" in html, url
+
+
+# ---- auth ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def team(tmp_path: Path) -> tuple[TestClient, dict[str, str], list[str]]:
+    app = create_app(ServerConfig(str(tmp_path / "s"), local=False))
+    auth = app.state.assay.auth
+    keys = {}
+    for user, role in (("ann", "writer"), ("vic", "viewer")):
+        auth.add_user(user)
+        auth.grant(user, "digits", role)
+        keys[user] = auth.create_key(user)[1]
+    auth.add_user("bob")
+    auth.grant("bob", "other", "writer")
+    keys["bob"] = auth.create_key("bob")[1]
+    ids = seed(app.state.assay.store)
+    return TestClient(app, base_url="http://assay.test"), keys, ids
+
+
+def sign_in(client: TestClient, key: str) -> None:
+    client.get("/login")
+    csrf = client.cookies["assay_csrf"]
+    response = client.post(
+        "/login", data={"key": key, "csrf": csrf, "next": "/"}, follow_redirects=False
+    )
+    assert response.status_code == 303
+    assert "httponly" in response.headers["set-cookie"].lower()
+
+
+def test_no_cookie_redirects_to_login(team: tuple[TestClient, dict[str, str], list[str]]) -> None:
+    client, _, _ = team
+    response = client.get("/projects/digits?filter=x", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/login?next=%2Fprojects%2Fdigits")
+    assert client.get("/ui/api/series?runs=x").status_code == 401
+
+
+def test_login_needs_a_valid_key_and_the_csrf_token(
+    team: tuple[TestClient, dict[str, str], list[str]],
+) -> None:
+    client, keys, _ = team
+    client.get("/login")
+    csrf = client.cookies["assay_csrf"]
+    bad = client.post("/login", data={"key": "ak_000000000000_" + "z" * 30, "csrf": csrf})
+    assert bad.status_code == 401 and "not valid" in bad.text
+    forged = client.post("/login", data={"key": keys["ann"], "csrf": "forged"})
+    assert forged.status_code == 403
+    missing_token = client.post("/login", data={"key": keys["ann"]})
+    assert missing_token.status_code == 403
+    elsewhere = client.post(
+        "/login",
+        data={"key": keys["ann"], "csrf": csrf, "next": "//evil.example/x"},
+        follow_redirects=False,
+    )
+    assert elsewhere.status_code == 303 and elsewhere.headers["location"] == "/"
+
+
+def test_viewer_sees_but_cannot_edit_notes(
+    team: tuple[TestClient, dict[str, str], list[str]],
+) -> None:
+    client, keys, ids = team
+    sign_in(client, keys["vic"])
+    html = page(client, f"/runs/{ids[0]}")
+    assert 'name="notes"' not in html and "No notes." in html
+    csrf = client.cookies["assay_csrf"]
+    response = client.post(
+        f"/ui/runs/{ids[0]}/notes", data={"notes": "hi"}, headers={"x-csrf-token": csrf}
+    )
+    assert response.status_code == 403
+
+
+def test_writer_edits_notes_with_csrf_only(
+    team: tuple[TestClient, dict[str, str], list[str]],
+) -> None:
+    client, keys, ids = team
+    sign_in(client, keys["ann"])
+    assert 'name="notes"' in page(client, f"/runs/{ids[0]}")
+    no_token = client.post(f"/ui/runs/{ids[0]}/notes", data={"notes": "sneaky"})
+    assert no_token.status_code == 403
+    csrf = client.cookies["assay_csrf"]
+    ok = client.post(
+        f"/ui/runs/{ids[0]}/notes", data={"notes": "tuned lr"}, headers={"x-csrf-token": csrf}
+    )
+    assert ok.status_code == 200 and "tuned lr" in ok.text
+    assert "tuned lr" in page(client, f"/runs/{ids[0]}")
+
+
+def test_wrong_project_is_forbidden(team: tuple[TestClient, dict[str, str], list[str]]) -> None:
+    client, keys, ids = team
+    sign_in(client, keys["bob"])
+    assert "digits" not in page(client, "/")
+    assert "needs the viewer role" in page(client, "/projects/digits", status=403)
+    page(client, f"/runs/{ids[0]}", status=403)
+    assert client.get(f"/ui/api/series?runs={ids[0]}").status_code == 403
