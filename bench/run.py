@@ -204,15 +204,17 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     parser.add_argument("--quick", action="store_true", help="Fewer steps (a smoke run).")
     parser.add_argument("--processes", type=int, default=3)
-    parser.add_argument("--no-server", action="store_true", help="Skip the server load runs.")
+    parser.add_argument("--no-server", action="store_true", help="Skip the server and UI runs.")
     args = parser.parse_args()
     started = time.time()
     rows = measure(args.quick, args.processes)
     server_lines: list[str] = []
     if not args.no_server:
         import server_load
+        import ui_load
 
         server_lines = ["", *server_load.render(server_load.measure())]
+        server_lines += ["", *ui_load.render(ui_load.measure())]
     command = "make bench" if not args.quick else "python bench/run.py --quick"
     text = render(rows, command, time.time() - started).rstrip("\n")
     args.out.write_text(text + "\n" + "\n".join(server_lines) + "\n")

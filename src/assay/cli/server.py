@@ -9,6 +9,7 @@ from assay.cli.main import reports_errors, uri_option
 from assay.errors import InvalidInput
 from assay.server.config import ServerConfig, check_bind
 from assay.store.base import local_root, resolve_uri
+from assay.store.sql.store import SqlStore
 
 
 @click.command("server")
@@ -116,9 +117,7 @@ def _revision() -> str:
     return SCHEMA_REVISION
 
 
-def _sql_store(uri: str | None, upgrade: bool | None = None):  # type: ignore[no-untyped-def]
-    from assay.store.sql.store import SqlStore
-
+def _sql_store(uri: str | None, upgrade: bool | None = None) -> SqlStore:
     resolved = resolve_uri(uri)
     root = local_root(resolved)
     if root is not None:

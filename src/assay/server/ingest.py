@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from assay import wire
-from assay.errors import InvalidInput, LimitExceeded, NotFound
+from assay.errors import Forbidden, InvalidInput, LimitExceeded, NotFound
 from assay.records import Batch, CreateRun, Points
 from assay.server.body import read_body
 from assay.server.deps import AppState, principal, require, state_of
@@ -90,8 +90,7 @@ def _project_of(state: AppState, batch: Batch) -> str:
 async def put_blob(request: Request, who: Caller) -> Response:
     state = state_of(request)
     data = await read_body(request, state.config.max_body_bytes)
-    if not who.is_admin and not state.auth.grants_of(who.user):
-        raise_forbidden(who)
+    require_member(state, who)
     digest = await run_in_threadpool(state.store.put_blob, data)
     return reply(request, wire.BlobRef(digest))
 
@@ -99,12 +98,11 @@ async def put_blob(request: Request, who: Caller) -> Response:
 @router.get("/blobs/{digest}", summary="Read a blob (verified against its digest)")
 def get_blob(digest: str, request: Request, who: Caller) -> Response:
     state = state_of(request)
-    if not who.is_admin and not state.auth.grants_of(who.user):
-        raise_forbidden(who)
+    require_member(state, who)
     return Response(state.store.get_blob(digest), media_type="application/octet-stream")
 
 
-def raise_forbidden(who: Principal) -> None:
-    from assay.errors import Forbidden
-
-    raise Forbidden(f"user {who.user!r} has no role on any project")
+def require_member(state: AppState, who: Principal) -> None:
+    """Blobs are shared by digest: any user with a role on some project may use them."""
+    if not who.is_admin and not state.auth.grants_of(who.user):
+        raise Forbidden(f"user {who.user!r} has no role on any project")

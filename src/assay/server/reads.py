@@ -6,6 +6,7 @@ from typing import Annotated
 
 import msgspec
 from fastapi import APIRouter, Depends, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from assay import wire
 from assay.errors import InvalidInput, LimitExceeded
@@ -129,7 +130,6 @@ async def series(request: Request, who: Caller) -> Response:
         )
     if not 4 <= ask.points <= config.max_series_points:
         raise LimitExceeded(f"points must be 4..{config.max_series_points} (max_series_points)")
-    from starlette.concurrency import run_in_threadpool
 
     def work() -> list[wire.SeriesWire]:
         for run_id in ask.run_ids:
