@@ -24,6 +24,7 @@ COMMANDS = {
     "db": "assay.cli.server:db",
     "users": "assay.cli.admin:users",
     "keys": "assay.cli.admin:keys",
+    "audit": "assay.cli.audit:audit",
 }
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -54,6 +55,14 @@ def reports_errors(func: F) -> F:
             raise click.ClickException(str(exc)) from exc
 
     return wrapper  # type: ignore[return-value]
+
+
+def wide_console() -> Any:
+    """A rich Console, wide enough for tables when the output is not a terminal."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=max(console.width, 200))
 
 
 uri_option = click.option(

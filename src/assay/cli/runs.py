@@ -6,12 +6,11 @@ import json
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
 from assay.cli.admin import grant
-from assay.cli.main import reports_errors, uri_option
+from assay.cli.main import reports_errors, uri_option, wide_console
 from assay.present import column_value, default_columns, fmt, fmt_duration, when
 from assay.sdk.api import Api, ApiRun
 
@@ -76,7 +75,7 @@ def ls(
             fmt_duration(r.duration),
             *(fmt(column_value(r.record, c)) for c in chosen),
         )
-    _console().print(table)
+    wide_console().print(table)
 
 
 @runs.command("show")
@@ -87,7 +86,7 @@ def show(run_id: str, uri: str | None) -> None:
     """Show one run: overview, config, summary and metrics."""
     with Api(uri) as api:
         r = api.run(run_id)
-    console = _console()
+    console = wide_console()
     console.print(
         f"[bold]{r.project}/{r.name}[/]  {r.id}  [{STATUS_STYLE.get(r.status, '')}]{r.status}[/]"
     )
@@ -134,13 +133,7 @@ def projects_ls(uri: str | None) -> None:
     table = Table("project", "runs", "last activity", header_style="bold")
     for p in found:
         table.add_row(p.name, str(p.run_count), when(p.last_activity))
-    Console().print(table)
-
-
-def _console() -> Console:
-    """Wide enough for a runs table when the output is not a terminal (pipes, CI logs)."""
-    console = Console()
-    return console if console.is_terminal else Console(width=max(console.width, 200))
+    wide_console().print(table)
 
 
 def _tree(title: str, data: dict[str, Any]) -> Tree:

@@ -91,7 +91,8 @@ class RemoteStore:
 
     # ---- the Store protocol --------------------------------------------------------------
 
-    def write_batch(self, batch: Batch) -> bool:
+    def write_batch(self, batch: Batch, actor: str | None = None) -> bool:
+        """The server records the key's user as the actor; ``actor`` is not sent."""
         return self.write_batches([batch])[0]
 
     def write_batches(self, batches: Sequence[Batch]) -> list[bool]:

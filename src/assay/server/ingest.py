@@ -62,7 +62,7 @@ def _apply(state: AppState, who: Principal, batches: list[Batch]) -> list[bool]:
         if batch.run_id not in checked:
             require(state, who, _project_of(state, batch), "writer")
             checked.add(batch.run_id)
-    return [state.store.write_batch(batch) for batch in batches]
+    return [state.store.write_batch(batch, actor=f"user:{who.user}") for batch in batches]
 
 
 def _project_of(state: AppState, batch: Batch) -> str:

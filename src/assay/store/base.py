@@ -21,8 +21,9 @@ DEFAULT_HOME = "~/.assay"
 class Store(Protocol):
     uri: str
 
-    def write_batch(self, batch: Batch) -> bool:
-        """Apply a batch atomically; False if this (run, writer, seq) was applied before."""
+    def write_batch(self, batch: Batch, actor: str | None = None) -> bool:
+        """Apply a batch atomically; False if this (run, writer, seq) was applied before.
+        ``actor`` names who acts in the audit log (a server passes its caller)."""
 
     def projects(self) -> list[Project]: ...
 

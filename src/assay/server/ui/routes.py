@@ -186,7 +186,9 @@ def edit_notes(
     state = state_of(request)
     require_run(state, who, run_id, "writer")
     op = UpdateRun(time.time(), notes=notes)
-    state.store.write_batch(Batch(run_id, "ui" + new_writer_id()[:14], 0, [op]))
+    state.store.write_batch(
+        Batch(run_id, "ui" + new_writer_id()[:14], 0, [op]), actor=f"user:{who.user}"
+    )
     return render(request, "notes.html", run=state.store.run(run_id), can_write=True)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from assay.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from assay.store.sql import audit
 from assay.store.sql.schema import api_keys, grants, users
 
 ROLES = ("viewer", "writer", "admin")
@@ -47,6 +48,12 @@ def role_at_least(role: str | None, needed: str) -> bool:
     return role is not None and _RANK[role] >= _RANK[needed]
 
 
+def _audit(
+    conn: sa.Connection, actor: str | None, action: str, target: str, change: dict[str, object]
+) -> None:
+    audit.append(conn, actor or audit.local_actor(), action, target, change)
+
+
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -54,28 +61,33 @@ def _hash(secret: str) -> str:
 class SqlAuth:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+        # writes take SQLite's write lock up front, so audit appends never race
+        self._writes = engine.execution_options(assay_tx="IMMEDIATE")
 
-    def add_user(self, name: str, is_admin: bool = False) -> None:
+    def add_user(self, name: str, is_admin: bool = False, actor: str | None = None) -> None:
         if not isinstance(name, str) or not _USER.match(name):
             raise InvalidInput(f"user name {name!r} must be 1-64 letters, digits, '_.@-'")
-        with self.engine.begin() as conn:
+        with self._writes.begin() as conn:
             if conn.execute(sa.select(users.c.name).where(users.c.name == name)).first():
                 raise Conflict(f"user {name!r} exists already")
             conn.execute(
                 users.insert(), {"name": name, "is_admin": is_admin, "created_at": time.time()}
             )
+            _audit(conn, actor, "user.added", f"user:{name}", {"is_admin": is_admin})
 
     def users(self) -> list[tuple[str, bool]]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(users.c.name, users.c.is_admin).order_by(users.c.name))
             return [(r.name, bool(r.is_admin)) for r in rows]
 
-    def create_key(self, user: str, label: str | None = None) -> tuple[str, str]:
+    def create_key(
+        self, user: str, label: str | None = None, actor: str | None = None
+    ) -> tuple[str, str]:
         """(key id, the whole key). The whole key is shown once and never stored."""
         self._require_user(user)
         key_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
-        with self.engine.begin() as conn:
+        with self._writes.begin() as conn:
             conn.execute(
                 api_keys.insert(),
                 {
@@ -86,18 +98,20 @@ class SqlAuth:
                     "created_at": time.time(),
                 },
             )
+            _audit(conn, actor, "key.created", f"user:{user}", {"key": key_id, "label": label})
         return key_id, f"ak_{key_id}_{secret}"
 
-    def revoke_key(self, key_id: str) -> None:
-        with self.engine.begin() as conn:
+    def revoke_key(self, key_id: str, actor: str | None = None) -> None:
+        with self._writes.begin() as conn:
             done = conn.execute(
                 api_keys.update()
                 .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
                 .values(revoked_at=time.time())
-                .returning(api_keys.c.id)
+                .returning(api_keys.c.user_name)
             ).first()
-        if done is None:
-            raise NotFound(f"no active API key with id {key_id!r}")
+            if done is None:
+                raise NotFound(f"no active API key with id {key_id!r}")
+            _audit(conn, actor, "key.revoked", f"user:{done.user_name}", {"key": key_id})
 
     def list_keys(self, user: str | None = None) -> list[KeyInfo]:
         query = sa.select(api_keys).order_by(api_keys.c.created_at)
@@ -134,17 +148,18 @@ class SqlAuth:
                 )
         return Principal(row.user_name, bool(row.is_admin))
 
-    def grant(self, user: str, project: str, role: str | None) -> None:
+    def grant(self, user: str, project: str, role: str | None, actor: str | None = None) -> None:
         """Give ``user`` a role on ``project``; None takes it away."""
         if role is not None and role not in ROLES:
             raise InvalidInput(f"role {role!r} is not one of {', '.join(ROLES)}")
         self._require_user(user)
-        with self.engine.begin() as conn:
+        with self._writes.begin() as conn:
             conn.execute(
                 grants.delete().where(grants.c.user_name == user, grants.c.project == project)
             )
             if role is not None:
                 conn.execute(grants.insert(), {"user_name": user, "project": project, "role": role})
+            _audit(conn, actor, "grant.set", f"user:{user}", {"project": project, "role": role})
 
     def role(self, principal: Principal, project: str) -> str | None:
         if principal.is_admin:

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 # Bump together with a new migration file.
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 
 metadata = sa.MetaData()
 
@@ -129,4 +129,20 @@ grants = sa.Table(
     sa.Column("user_name", sa.String(64), sa.ForeignKey("users.name"), primary_key=True),
     sa.Column("project", sa.String(128), primary_key=True),
     sa.Column("role", sa.String(16), nullable=False),
+)
+
+# ---- audit (revision 0003) ------------------------------------------------------------
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(256), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Index("ix_audit_log_target", "target"),
 )

@@ -31,7 +31,7 @@ from assay.records import (
 )
 from assay.store import series as ser
 from assay.store.blobs import BlobStore, LocalBlobStore, open_blobs
-from assay.store.sql import migrate
+from assay.store.sql import audit, migrate
 from assay.store.sql.filters import ORDER, FilterCompiler, status_expr
 from assay.store.sql.schema import (
     batches,
@@ -91,6 +91,7 @@ class SqlStore:
         self.uri = uri
         self.dialect = engine.dialect.name
         self._upgrade = upgrade
+        self.actor = audit.local_actor()  # who acts in the audit log when no one is named
         try:
             self._prepare()
         except BaseException:
@@ -168,9 +169,10 @@ class SqlStore:
 
     # ---- ingest --------------------------------------------------------------------------
 
-    def write_batch(self, batch: Batch) -> bool:
+    def write_batch(self, batch: Batch, actor: str | None = None) -> bool:
         for op in batch.ops:
             _check_op(op)
+        who = actor or self.actor
         with self._write() as conn:
             claim = self._insert(batches).on_conflict_do_nothing().returning(batches.c.seq)
             row = {"run_id": batch.run_id, "writer": batch.writer, "seq": batch.seq}
@@ -181,7 +183,7 @@ class SqlStore:
             latest = 0.0
             for op in batch.ops:
                 if not isinstance(op, Points):
-                    latest = max(latest, self._apply(conn, batch.run_id, op))
+                    latest = max(latest, self._apply(conn, batch.run_id, op, who))
             chunks = [op for op in batch.ops if isinstance(op, Points)]
             if chunks:
                 latest = max(latest, self._add_points(conn, batch.run_id, chunks))
@@ -197,12 +199,20 @@ class SqlStore:
             .values(heartbeat_at=greatest(runs.c.heartbeat_at, latest), updated_at=time.time())
         )
 
-    def _apply(self, conn: sa.Connection, run_id: str, op: Any) -> float:
+    def _apply(self, conn: sa.Connection, run_id: str, op: Any, actor: str) -> float:
+        """Apply one op. Run creation, status changes, notes and tags go on the audit
+        record; config and summary updates are the run's data, not changes to audit."""
+        target = f"run:{run_id}"
         if isinstance(op, CreateRun):
-            self._create_run(conn, run_id, op)
+            if self._create_run(conn, run_id, op):  # a resumed run is not created again
+                change = {"project": op.project, "name": op.name, "config": op.config}
+                audit.append(conn, actor, "run.created", target, change)
             return op.created_at
         if isinstance(op, UpdateRun):
             self._update_run(conn, run_id, op)
+            for field in ("status", "notes", "tags"):
+                if (value := getattr(op, field)) is not None:
+                    audit.append(conn, actor, f"run.{field}", target, {field: value})
             return op.at
         if isinstance(op, LogLines):
             if op.lines:
@@ -220,7 +230,7 @@ class SqlStore:
         if found is None:
             raise NotFound(f"run {run_id} does not exist (a batch arrived before its run)")
 
-    def _create_run(self, conn: sa.Connection, run_id: str, op: CreateRun) -> None:
+    def _create_run(self, conn: sa.Connection, run_id: str, op: CreateRun) -> bool:
         conn.execute(
             self._insert(projects).on_conflict_do_nothing(),
             {"name": op.project, "created_at": op.created_at},
@@ -240,8 +250,11 @@ class SqlStore:
             "job_type": op.job_type,
             "host": self._offload(op.host),
         }
-        conn.execute(self._insert(runs).on_conflict_do_nothing(), values)
+        inserted = conn.execute(
+            self._insert(runs).on_conflict_do_nothing().returning(runs.c.id), values
+        ).first()
         self._set_tags(conn, run_id, op.tags, replace=False)
+        return inserted is not None
 
     def _set_tags(self, conn: sa.Connection, run_id: str, tags: list[str], replace: bool) -> None:
         if replace:
