@@ -240,6 +240,39 @@ def test_store_outage_never_reaches_the_training_loop(
     assert got.status == "finished" and got.metrics["x"].count == 2000
 
 
+class Refusing(FlakyStore):
+    """A store twin that refuses one batch as invalid, as a server of another version might."""
+
+    def __init__(self, inner: Store, refuse_seq: int) -> None:
+        super().__init__(inner)
+        self.refuse_seq = refuse_seq
+
+    def write_batch(self, batch: Batch) -> bool:
+        if batch.seq == self.refuse_seq:
+            raise assay.errors.InvalidInput("unknown operation (test)")
+        return super().write_batch(batch)
+
+
+def test_a_refused_batch_is_set_aside_and_delivery_goes_on(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    refusing = Refusing(open_store(store_uri), refuse_seq=1)
+    monkeypatch.setattr("assay.sdk.init.open_store", lambda uri: refusing)
+    run = assay.init(project="p", uri=store_uri, settings=QUIET)
+    run.flush()  # batch 0: the run
+    run.log({"x": 1.0})
+    run.flush()  # batch 1: refused
+    run.log({"x": 2.0})
+    journal = run.journal_dir
+    run.finish()
+    assert any("refused batch 1" in r.getMessage() for r in caplog.records)
+    got = refusing.inner.run(run.id)
+    assert got.status == "finished" and got.metrics["x"].count == 1  # batch 2 went through
+    assert journal is not None
+    rejected = list(journal.glob("*.rejected"))
+    assert len(rejected) == 1 and [b.seq for b in jnl.read_journal(rejected[0])] == [1]
+
+
 def test_memory_spills_to_the_journal_and_delivery_reads_it_back(
     store_uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

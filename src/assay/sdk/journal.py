@@ -109,6 +109,16 @@ def _decode_at(data: bytes, offset: int) -> tuple[Batch, int]:
         raise JournalCorrupt(f"record at byte {offset} does not decode: {exc}") from None
 
 
+def dead_letter(journal: Path, batch: Batch) -> Path:
+    """Keep a batch the store refused, in the journal format, beside the journal."""
+    target = journal.with_suffix(".rejected")
+    with open(target, "ab") as f:
+        f.write(encode_record(batch))
+        f.flush()
+        os.fsync(f.fileno())
+    return target
+
+
 def acked_path(journal: Path) -> Path:
     return journal.with_suffix(".acked")
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from assay.errors import InvalidInput
 from assay.records import Batch, Heartbeat, Op, Points
 from assay.sdk import journal as jnl
 from assay.store.base import Store
@@ -202,7 +203,7 @@ class Writer:
             store = self._store or self._connect()
             self._store = store
             for batch in self._undelivered():
-                store.write_batch(batch)
+                self._write(store, batch)
                 self._acked = batch.seq
         except Exception as exc:
             self._failed(exc)
@@ -211,6 +212,22 @@ class Writer:
             log.warning("assay: the store is reachable again; delivery resumed")
         self._failures = 0
         jnl.write_acked(self.journal.path, self._acked)
+
+    def _write(self, store: Store, batch: Batch) -> None:
+        """Deliver one batch. One the store refuses as invalid can never succeed: it goes
+        to a dead-letter file beside the journal, with an error naming it, and delivery
+        moves on. Everything else (unreachable, forbidden) is retried."""
+        try:
+            store.write_batch(batch)
+        except InvalidInput as exc:
+            rejected = jnl.dead_letter(self.journal.path, batch)
+            log.error(
+                "assay: the store refused batch %d of run %s (%s); it is kept in %s",
+                batch.seq,
+                self.run_id,
+                exc,
+                rejected,
+            )
 
     def _undelivered(self) -> Iterable[Batch]:
         if self._spilled:
