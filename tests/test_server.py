@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 
 from assay import wire
 from assay.cli.main import cli
-from assay.errors import Forbidden, Unauthorized
+from assay.errors import Forbidden, LimitExceeded, Unauthorized
 from assay.ids import new_run_id
 from assay.records import Batch, CreateRun
 from assay.remote.store import RemoteStore
@@ -202,6 +202,18 @@ def test_limits_give_json_errors_naming_the_limit(tmp_path: Path) -> None:
     assert page.status_code == 422 and "limit" in page.json()["error"]["message"]
 
 
+def test_series_limits_name_themselves(tmp_path: Path) -> None:
+    team = Team(tmp_path / "s", max_series=3, max_series_points=100)
+    batch = new_run("alpha")
+    team.store("ann").write_batch(batch)
+    store = team.store("vic")
+    with pytest.raises(LimitExceeded, match="max_series=3"):
+        store.series([batch.run_id] * 2, ["a", "b"])
+    with pytest.raises(LimitExceeded, match="max_series_points"):
+        store.series([batch.run_id], ["a"], points=500)
+    assert store.series([batch.run_id], ["a"], points=100) == {}
+
+
 def test_unknown_route_and_method_are_json_errors(team: Team) -> None:
     assert (
         team.client.get("/api/v1/nothing", headers=team.headers("root")).json()["error"]["code"]
@@ -237,6 +249,19 @@ def test_blobs_round_trip_for_members_only(team: Team) -> None:
 def test_local_mode_refuses_a_public_host() -> None:
     result = CliRunner().invoke(cli, ["server", "--local", "--host", "0.0.0.0", "--uri", "/tmp/x"])
     assert result.exit_code == 1 and "refusing host '0.0.0.0'" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["server", "--workers", "0", "--uri", "/tmp/x"], "--workers must be at least 1"),
+        (["server", "--uri", "http://elsewhere:5151"], "not a server"),
+        (["ui", "--no-browser", "--uri", "postgresql://db/x"], "not an embedded store"),
+    ],
+)
+def test_server_commands_refuse_bad_arguments(args: list[str], needle: str) -> None:
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1 and needle in result.output
 
 
 def test_admin_cli_manages_users_keys_and_grants(tmp_path: Path) -> None:

@@ -242,6 +242,14 @@ def test_blobs_are_content_addressed(store: Store) -> None:
         store.get_blob("../../etc/passwd")
 
 
+@pytest.mark.parametrize("location", ["ftp://host/blobs", "gs://bucket/x"])
+def test_an_unknown_blob_location_is_refused(location: str) -> None:
+    from assay.store.blobs import open_blobs
+
+    with pytest.raises(InvalidInput, match="use a folder or s3://"):
+        open_blobs(location)
+
+
 def test_large_git_diff_is_stored_as_a_blob(store: Store) -> None:
     run_id = create_run(store)
     diff = "+x\n" * 50_000

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -11,7 +11,6 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-RunStatus = Literal["running", "finished", "failed", "killed", "crashed"]
 RUN_STATUSES: tuple[str, ...] = ("running", "finished", "failed", "killed", "crashed")
 FINAL_STATUSES: frozenset[str] = frozenset({"finished", "failed", "killed", "crashed"})
 
@@ -51,13 +50,6 @@ class Run(msgspec.Struct, frozen=True):
     host: dict[str, Any]
     metrics: dict[str, MetricSummary]
     traceback: str | None = None
-
-    def summary_value(self, key: str) -> Any:
-        """The user's summary value for ``key``, else the last value of that metric."""
-        if key in self.summary:
-            return self.summary[key]
-        metric = self.metrics.get(key)
-        return None if metric is None else metric.last
 
 
 @dataclass(frozen=True)

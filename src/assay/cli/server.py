@@ -9,6 +9,7 @@ from assay.cli.main import reports_errors, uri_option
 from assay.errors import InvalidInput
 from assay.server.config import ServerConfig, check_bind
 from assay.store.base import local_root, resolve_uri
+from assay.store.sql.schema import SCHEMA_REVISION
 from assay.store.sql.store import SqlStore
 
 
@@ -108,13 +109,7 @@ def db_upgrade(uri: str | None) -> None:
     """Bring the store's schema to this Assay's version (safe to run twice)."""
     store = _sql_store(uri, upgrade=True)
     store.close()
-    click.echo(f"{store.uri}: schema is at revision {_revision()}")
-
-
-def _revision() -> str:
-    from assay.store.sql.migrate import SCHEMA_REVISION
-
-    return SCHEMA_REVISION
+    click.echo(f"{store.uri}: schema is at revision {SCHEMA_REVISION}")
 
 
 def _sql_store(uri: str | None, upgrade: bool | None = None) -> SqlStore:

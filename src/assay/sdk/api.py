@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -144,7 +143,3 @@ def _to_arrow(data: dict[str, Columns]) -> pa.Table:
         "value": np.concatenate([c.values for c in data.values()]) if data else np.empty(0),
     }
     return pa.table({k: pa.array(v) for k, v in columns.items()})
-
-
-def is_nan(value: Any) -> bool:
-    return isinstance(value, float) and math.isnan(value)

@@ -53,9 +53,6 @@ class _Section(MutableMapping[str, Any]):
         self._data.update(changes)
         self._run._record(UpdateRun(time.time(), **{self._field: changes}))
 
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self._data)
-
     def __repr__(self) -> str:
         return f"{self._field}({self._data!r})"
 

@@ -17,7 +17,6 @@ class ServerConfig:
     local: bool = False  # single user, no auth; loopback only
     max_body_bytes: int = 64 * 1024 * 1024
     max_batch_points: int = 5_000_000
-    max_page: int = 1000
     max_series: int = 200  # (run, key) pairs in one series request
     max_series_points: int = 20_000
 

@@ -14,7 +14,6 @@ from assay.records import Run
 from assay.values import dotted
 
 MAX_COMPARE = 50
-SORTABLE = {"name", "status", "created", "duration"}
 
 
 @dataclass(frozen=True)

@@ -350,19 +350,13 @@ class SqlStore:
         rows = list(reversed(newest_first))
         merged = ser.merge([ser.decode(r.steps, r.times, r.values) for r in rows])
         conn.execute(metric_chunks.delete().where(metric_chunks.c.id.in_([r.id for r in rows])))
-        conn.execute(
-            metric_chunks.insert(),
-            {
-                "run_id": run_id,
-                "key": key,
-                "n": len(merged.steps),
-                "step_min": int(merged.steps.min()),
-                "step_max": int(merged.steps.max()),
-                "steps": merged.steps.astype(ser.STEP).tobytes(),
-                "times": merged.times.astype(ser.FLOAT).tobytes(),
-                "values": merged.values.astype(ser.FLOAT).tobytes(),
-            },
+        op = Points(
+            key,
+            merged.steps.astype(ser.STEP).tobytes(),
+            merged.times.astype(ser.FLOAT).tobytes(),
+            merged.values.astype(ser.FLOAT).tobytes(),
         )
+        conn.execute(metric_chunks.insert(), _chunk_row(run_id, op, merged))
 
     # ---- reads ---------------------------------------------------------------------------
 
