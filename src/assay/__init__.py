@@ -18,14 +18,18 @@ from assay import errors
 from assay._version import __version__
 
 if TYPE_CHECKING:
+    from assay.artifacts.artifact import Artifact
+    from assay.sdk import models
     from assay.sdk.api import Api, ApiRun
     from assay.sdk.init import init
+    from assay.sdk.models import register_model
     from assay.sdk.module import active_run, finish, flush, log
     from assay.sdk.run import Run
     from assay.sdk.settings import Settings
 
 __all__ = [
     "Api",
+    "Artifact",
     "ApiRun",
     "Run",
     "Settings",
@@ -36,10 +40,14 @@ __all__ = [
     "flush",
     "init",
     "log",
+    "models",
+    "register_model",
 ]
 
 _LAZY = {
     "Api": "assay.sdk.api",
+    "Artifact": "assay.artifacts.artifact",
+    "register_model": "assay.sdk.models",
     "ApiRun": "assay.sdk.api",
     "Run": "assay.sdk.run",
     "Settings": "assay.sdk.settings",
@@ -51,7 +59,14 @@ _LAZY = {
 }
 
 
+_MODULES = {"models": "assay.sdk.models"}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        value = import_module(_MODULES[name])
+        globals()[name] = value
+        return value
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'assay' has no attribute {name!r}")

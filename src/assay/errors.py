@@ -68,5 +68,9 @@ class SchemaMismatch(AssayError):
     """The store was written by a different schema version than this Assay knows."""
 
 
+class CorruptData(AssayError):
+    """Stored bytes no longer match their digest (a damaged blob or downloaded file)."""
+
+
 class JournalCorrupt(AssayError):
     """A journal record is damaged (bad checksum or impossible length)."""

@@ -129,3 +129,129 @@ class LogLine(msgspec.Struct, frozen=True):
     at: float
     stream: str
     text: str
+
+
+# ---- artifacts, lineage and the model registry -----------------------------------------
+
+
+class FileEntry(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One file of an artifact version. Its content is the blob ``digest`` or, when the file
+    was split by content-defined chunking, the concatenation of ``chunks`` (digest, size);
+    ``digest`` is then the BLAKE3 of the whole file. A reference (``ref``) is recorded by
+    its digest or ETag and never copied."""
+
+    path: str
+    size: int
+    digest: str
+    chunks: list[tuple[str, int]] | None = None
+    ref: str | None = None
+
+    def blobs(self) -> list[str]:
+        if self.ref is not None:
+            return []
+        return [d for d, _ in self.chunks] if self.chunks else [self.digest]
+
+
+class Manifest(msgspec.Struct, frozen=True):
+    files: list[FileEntry]
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.files)
+
+    def blobs(self) -> list[str]:
+        return list(dict.fromkeys(d for f in self.files for d in f.blobs()))
+
+
+class ArtifactDraft(msgspec.Struct, frozen=True):
+    """What a client commits once every blob the manifest names is stored."""
+
+    project: str
+    name: str
+    type: str
+    manifest: Manifest
+    metadata: dict[str, Any] = {}
+    aliases: list[str] = []
+    run_id: str | None = None
+    description: str | None = None
+
+
+class ArtifactVersion(msgspec.Struct, frozen=True):
+    id: str
+    project: str
+    name: str
+    type: str
+    version: int
+    digest: str
+    size: int
+    file_count: int
+    metadata: dict[str, Any]
+    aliases: list[str]
+    run_id: str | None
+    created_at: float
+    created_by: str
+    description: str | None = None
+    created: bool = False  # True when this commit made the version (not a duplicate)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.project}/{self.name}:v{self.version}"
+
+
+class ArtifactInfo(msgspec.Struct, frozen=True):
+    project: str
+    name: str
+    type: str
+    created_at: float
+    updated_at: float
+    versions: int
+    latest: int
+    aliases: dict[str, int]
+
+
+class LineageEdge(msgspec.Struct, frozen=True):
+    """``kind`` is "used" (the run read the version) or "produced" (the run logged it)."""
+
+    run_id: str
+    version_id: str
+    kind: str
+    at: float
+
+
+class RegisteredModel(msgspec.Struct, frozen=True):
+    name: str
+    project: str
+    description: str | None
+    tags: dict[str, str]
+    created_at: float
+    updated_at: float
+    latest: int
+    aliases: dict[str, int]
+
+
+class ModelVersion(msgspec.Struct, frozen=True):
+    model: str
+    version: int
+    artifact: ArtifactVersion
+    description: str | None
+    created_at: float
+    created_by: str
+    aliases: list[str]
+    created: bool = False
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.model}/{self.version}"
+
+
+class AliasMove(msgspec.Struct, frozen=True):
+    """One move of a model alias: ``version`` None means the alias was removed."""
+
+    model: str
+    alias: str
+    version: int | None
+    previous: int | None
+    actor: str
+    reason: str | None
+    evidence: str | None
+    at: float

@@ -147,3 +147,49 @@ def dotted(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[name] = v
     return flat
+
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+_ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]{0,63}$")
+_VERSION = re.compile(r"^v\d+$")
+RESERVED_ALIASES = frozenset({"latest"})  # moved by Assay itself
+
+
+def check_name(what: str, name: object) -> str:
+    """An artifact, artifact type or registered-model name."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InvalidInput(
+            f"{what} {name!r} must be 1-128 letters, digits, '_', '-' or '.', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def check_alias(alias: object, *, user: bool = True) -> str:
+    """An alias such as ``production``: not a version (``v3``) and, when a user sets it,
+    not one Assay moves itself (``latest``)."""
+    if not isinstance(alias, str) or not _ALIAS.match(alias) or _VERSION.match(alias):
+        raise InvalidInput(
+            f"alias {alias!r} must be 1-64 letters, digits, '_', '-' or '.', starting with a "
+            "letter, and must not look like a version (v3)"
+        )
+    if user and alias in RESERVED_ALIASES:
+        raise InvalidInput(f"alias {alias!r} is moved by Assay itself and cannot be set")
+    return alias
+
+
+def artifact_path(path: object) -> str:
+    """A file's path inside an artifact, normalised to ``a/b/c`` (POSIX separators, no
+    ``.`` parts). Absolute paths, ``..``, empty parts and control characters are refused:
+    no path may escape the folder an artifact is downloaded into."""
+    if not isinstance(path, str) or not path:
+        raise InvalidInput(f"artifact path {path!r} must be a non-empty string")
+    text = path.replace("\\", "/")
+    if text.startswith("/") or re.match(r"^[A-Za-z]:", text):
+        raise InvalidInput(f"artifact path {path!r} is absolute; give a path inside the artifact")
+    parts = [p for p in text.split("/") if p not in ("", ".")]
+    if not parts or ".." in parts:
+        raise InvalidInput(f"artifact path {path!r} escapes the artifact (contains '..')")
+    if _BAD_KEY.search(text) or len(text) > 1024:
+        raise InvalidInput(f"artifact path {path!r:.80} has control characters or is too long")
+    return "/".join(parts)

@@ -32,6 +32,7 @@ _ERRORS: dict[str, type[errors.AssayError]] = {
     "not_found": errors.NotFound,
     "conflict": errors.Conflict,
     "schema_mismatch": errors.SchemaMismatch,
+    "corrupt_data": errors.CorruptData,
 }
 RETRY_STATUS = frozenset({502, 503, 504})
 

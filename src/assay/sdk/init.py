@@ -100,7 +100,7 @@ def init(
                 capture.host_basics(),
             )
         )
-    run = Run(writer=writer, start_step=start_step, **fields)
+    run = Run(writer=writer, start_step=start_step, uri=resolved, **fields)
     _start(run, writer, settings)
     return run
 

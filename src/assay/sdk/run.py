@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import traceback as tb
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from assay.errors import InvalidInput
+from assay.errors import InvalidInput, StoreUnavailable
 from assay.records import FINAL_STATUSES, UpdateRun
 from assay.sdk import journal as jnl
 from assay.sdk.console import ConsoleCapture
@@ -19,6 +20,11 @@ from assay.sdk.settings import Settings
 from assay.sdk.system import SystemMonitor
 from assay.sdk.writer import Writer
 from assay.values import check_key, check_tags, normalise_config, to_number
+
+if TYPE_CHECKING:
+    from assay.artifacts.artifact import Artifact, UsedArtifact
+    from assay.records import ArtifactVersion
+    from assay.store.base import Store
 
 log = logging.getLogger("assay")
 
@@ -73,8 +79,10 @@ class Run:
         writer: Writer | None,
         settings: Settings,
         start_step: int = 0,
+        uri: str | None = None,
     ) -> None:
         self.id = id
+        self.uri = uri
         self.project = project
         self.name = name
         self.mode = mode
@@ -91,6 +99,7 @@ class Run:
         self._monitor: SystemMonitor | None = None
         self._capturing: threading.Thread | None = None
         self._warned_finished = False
+        self._artifact_store: Store | None = None
 
     # ---- the hot path ------------------------------------------------------------------------
 
@@ -199,6 +208,9 @@ class Run:
             self._monitor.stop()
         if self._console is not None:
             self._console.stop()
+        if self._artifact_store is not None:
+            self._artifact_store.close()
+            self._artifact_store = None
         if self._writer is None:
             return
         if self._capturing is not None:
@@ -218,6 +230,82 @@ class Run:
                 self.id,
                 writer.journal.path.parent,
             )
+
+    # ---- artifacts (synchronous: they return the version they made or used) ------------------
+
+    def _store_for_artifacts(self) -> Store | None:
+        """The store, once this run's own record is in it (a version names its run)."""
+        if self.mode == "disabled":
+            return None
+        if self.mode == "offline" or self.uri is None:
+            raise InvalidInput(
+                "artifacts are stored when they are logged, so they need a reachable store: "
+                "this run is offline"
+            )
+        if self._status == "running" and not self.flush(timeout=self.settings.finish_timeout):
+            raise StoreUnavailable(
+                f"the store at {self.uri} has not taken run {self.id} yet, so artifacts "
+                "cannot name it; try again when it is reachable"
+            )
+        if self._artifact_store is None:
+            from assay.store.base import open_store
+
+            self._artifact_store = open_store(self.uri)
+        return self._artifact_store
+
+    def log_artifact(
+        self,
+        artifact: Artifact | str | os.PathLike[str],
+        name: str | None = None,
+        type: str = "dataset",
+        metadata: dict[str, Any] | None = None,
+        aliases: Sequence[str] = (),
+        description: str | None = None,
+        progress: bool | None = None,
+    ) -> ArtifactVersion | None:
+        """Store a file, a directory or an ``assay.Artifact`` as a new version of the
+        named artifact (or return the version with identical content), produced by this
+        run. Returns None for a disabled run."""
+        from assay.artifacts.artifact import Artifact, from_path, log_artifact
+
+        store = self._store_for_artifacts()
+        if store is None:
+            return None
+        art = artifact if isinstance(artifact, Artifact) else from_path(artifact, name, type)
+        if metadata:
+            art.metadata.update(metadata)
+        if description is not None:
+            art.description = description
+        return log_artifact(store, art, self.project, self.id, list(aliases), progress)
+
+    def use_artifact(self, ref: str) -> UsedArtifact | None:
+        """The version ``ref`` names (``name:latest``, ``name:v3``, ``project/name:alias``,
+        ``models:/name@alias``), recorded as used by this run; ``.download()`` its files."""
+        from assay.artifacts.artifact import UsedArtifact, resolve
+
+        store = self._store_for_artifacts()
+        if store is None:
+            return None
+        version = resolve(store, ref, self.project)
+        store.record_use(self.id, version.id)
+        return UsedArtifact(store, version)
+
+    def log_model(
+        self,
+        model: Any,
+        name: str,
+        flavour: str | None = None,
+        aliases: Sequence[str] = (),
+        metadata: dict[str, Any] | None = None,
+    ) -> ArtifactVersion | None:
+        """Save ``model`` by its flavour (sklearn via skops, torch, onnx, python) and log
+        it as a ``model`` artifact that ``assay.models.load`` can bring back."""
+        from assay.sdk.models import log_model
+
+        if self.mode == "disabled":
+            return None
+        result: ArtifactVersion | None = log_model(self, model, name, flavour, aliases, metadata)
+        return result
 
     @property
     def journal_dir(self) -> Path | None:

@@ -25,6 +25,7 @@ STATUS: list[tuple[type[errors.AssayError], int, str]] = [
     (errors.Conflict, 409, "conflict"),
     (errors.SchemaMismatch, 503, "schema_mismatch"),
     (errors.StoreUnavailable, 503, "store_unavailable"),
+    (errors.CorruptData, 500, "corrupt_data"),
     (errors.AssayError, 500, "error"),
 ]
 

@@ -12,7 +12,21 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from assay.errors import InvalidInput
-from assay.records import Batch, Columns, LogLine, Project, Run
+from assay.records import (
+    AliasMove,
+    ArtifactDraft,
+    ArtifactInfo,
+    ArtifactVersion,
+    Batch,
+    Columns,
+    LineageEdge,
+    LogLine,
+    Manifest,
+    ModelVersion,
+    Project,
+    RegisteredModel,
+    Run,
+)
 
 DEFAULT_HOME = "~/.assay"
 
@@ -62,6 +76,71 @@ class Store(Protocol):
         """Store bytes under their BLAKE3 digest and return it."""
 
     def get_blob(self, digest: str) -> bytes: ...
+
+    # ---- artifacts and lineage (docs/artifacts.md) ----
+
+    def missing_blobs(self, digests: Sequence[str]) -> list[str]:
+        """The digests among these that the store does not hold yet."""
+
+    def commit_artifact(self, draft: ArtifactDraft, actor: str | None = None) -> ArtifactVersion:
+        """Create a version once every blob its manifest names is stored (else Conflict);
+        identical content returns the existing version. Moves the draft's aliases."""
+
+    def artifacts(self, project: str, type: str | None = None) -> list[ArtifactInfo]: ...
+
+    def artifact_versions(self, project: str, name: str) -> list[ArtifactVersion]: ...
+
+    def artifact_version(self, project: str, name: str, selector: str) -> ArtifactVersion:
+        """``selector``: ``v3``, ``latest`` or an alias; NotFound otherwise."""
+
+    def artifact_versions_by_id(self, ids: Sequence[str]) -> list[ArtifactVersion]: ...
+
+    def manifest(self, version_id: str) -> Manifest: ...
+
+    def set_artifact_alias(
+        self, project: str, name: str, alias: str, version: int | None, actor: str | None = None
+    ) -> None:
+        """Point an alias at a version number, or remove it (None)."""
+
+    def record_use(self, run_id: str, version_id: str) -> None:
+        """A lineage edge: the run used this artifact version."""
+
+    def lineage_edges(
+        self, run_ids: Sequence[str], version_ids: Sequence[str]
+    ) -> list[LineageEdge]:
+        """Every edge touching one of these runs or artifact versions."""
+
+    # ---- model registry ----
+
+    def register_model(
+        self,
+        version_id: str,
+        name: str,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+        actor: str | None = None,
+    ) -> ModelVersion: ...
+
+    def models(self, project: str | None = None) -> list[RegisteredModel]: ...
+
+    def model(self, name: str) -> RegisteredModel: ...
+
+    def model_versions(self, name: str) -> list[ModelVersion]: ...
+
+    def model_version(self, name: str, selector: str) -> ModelVersion:
+        """``selector``: a version number, ``latest`` or an alias."""
+
+    def set_model_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int | None,
+        reason: str | None = None,
+        evidence: str | None = None,
+        actor: str | None = None,
+    ) -> AliasMove: ...
+
+    def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]: ...
 
     def close(self) -> None: ...
 

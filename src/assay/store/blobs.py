@@ -5,18 +5,32 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from blake3 import blake3
 
-from assay.errors import InvalidInput, NotFound, StoreUnavailable
+from assay.errors import CorruptData, InvalidInput, NotFound, StoreUnavailable
+
+
+class StoredBlob(NamedTuple):
+    digest: str
+    size: int
+    modified: float  # seconds since the epoch
 
 
 class BlobStore(Protocol):
-    def put(self, data: bytes) -> str: ...
+    def put(self, data: bytes) -> str:
+        """Store bytes under their digest (atomically; a blob already there is refreshed,
+        so garbage collection sees it as recent)."""
 
     def get(self, digest: str) -> bytes: ...
+
+    def delete(self, digest: str) -> None: ...
+
+    def list(self) -> Iterator[StoredBlob]:
+        """Every blob stored, for garbage collection."""
 
 
 def digest_of(data: bytes) -> str:
@@ -31,7 +45,7 @@ def blob_name(digest: str) -> str:
 
 def verified(digest: str, data: bytes, where: str) -> bytes:
     if digest_of(data) != digest:
-        raise InvalidInput(f"blob {digest} in {where} is corrupt: its content no longer matches")
+        raise CorruptData(f"blob {digest} in {where} is corrupt: its content no longer matches")
     return data
 
 
@@ -56,8 +70,11 @@ class LocalBlobStore:
     def put(self, data: bytes) -> str:
         digest = digest_of(data)
         path = self._path(digest)
-        if path.exists():
+        try:
+            os.utime(path)  # already stored: mark it recent instead of writing it again
             return digest
+        except FileNotFoundError:
+            pass
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write to a temp file, then rename: a reader never sees half a blob.
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
@@ -79,6 +96,21 @@ class LocalBlobStore:
         except FileNotFoundError:
             raise NotFound(f"blob {digest} is not in {self.root}") from None
         return verified(digest, data, str(self.root))
+
+    def delete(self, digest: str) -> None:
+        self._path(digest).unlink(missing_ok=True)
+
+    def list(self) -> Iterator[StoredBlob]:
+        if not self.root.is_dir():
+            return
+        for folder in sorted(self.root.iterdir()):
+            if len(folder.name) != 2 or not folder.is_dir():
+                continue
+            for entry in os.scandir(folder):
+                if entry.name.startswith(".tmp-") or len(entry.name) != 62:
+                    continue
+                stat = entry.stat()
+                yield StoredBlob(folder.name + entry.name, stat.st_size, stat.st_mtime)
 
 
 class ObjectBlobStore:
@@ -117,3 +149,27 @@ class ObjectBlobStore:
         except Exception as exc:
             raise StoreUnavailable(f"cannot read blob {digest} from {self.url}: {exc}") from exc
         return verified(digest, data, self.url)
+
+    def delete(self, digest: str) -> None:
+        import obstore
+
+        try:
+            obstore.delete(self._store, blob_name(digest))
+        except FileNotFoundError:
+            pass
+        except Exception as exc:
+            raise StoreUnavailable(f"cannot delete blob {digest} from {self.url}: {exc}") from exc
+
+    def list(self) -> Iterator[StoredBlob]:
+        import obstore
+
+        try:
+            for page in obstore.list(self._store):
+                for meta in page:
+                    name = str(meta["path"]).rsplit("/", 2)
+                    digest = "".join(name[-2:])
+                    if len(digest) == 64:
+                        modified = meta["last_modified"].timestamp()
+                        yield StoredBlob(digest, int(meta["size"]), modified)
+        except Exception as exc:
+            raise StoreUnavailable(f"cannot list blobs in {self.url}: {exc}") from exc

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 # Bump together with a new migration file.
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 
 metadata = sa.MetaData()
 
@@ -145,4 +145,125 @@ audit_log = sa.Table(
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
     sa.Index("ix_audit_log_target", "target"),
+)
+
+
+# ---- artifacts, lineage, registry (0004) ---------------------------------------------------
+
+blobs = sa.Table(
+    "blobs",
+    metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("stored_at", sa.Float, nullable=False),
+)
+
+# Who holds each blob: an artifact version (its id) or a run ("run:<id>", a large git
+# diff). A blob nobody holds is garbage once older than gc's grace period.
+blob_refs = sa.Table(
+    "blob_refs",
+    metadata,
+    sa.Column("owner", sa.String(40), primary_key=True),
+    sa.Column("digest", sa.String(64), sa.ForeignKey("blobs.digest"), primary_key=True),
+    sa.Index("ix_blob_refs_digest", "digest"),
+)
+
+artifacts = sa.Table(
+    "artifacts",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("project", sa.String(128), sa.ForeignKey("projects.name"), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("type", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.UniqueConstraint("project", "name", name="uq_artifacts_project_name"),
+)
+
+artifact_versions = sa.Table(
+    "artifact_versions",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("artifact_id", sa.BigInteger, sa.ForeignKey("artifacts.id"), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("file_count", sa.Integer, nullable=False),
+    sa.Column("manifest", sa.LargeBinary, nullable=False),
+    sa.Column("metadata", Json, nullable=False),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id")),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Column("description", sa.Text),
+    sa.UniqueConstraint("artifact_id", "version", name="uq_artifact_versions_version"),
+    sa.UniqueConstraint("artifact_id", "digest", name="uq_artifact_versions_digest"),
+)
+
+artifact_aliases = sa.Table(
+    "artifact_aliases",
+    metadata,
+    sa.Column("artifact_id", sa.BigInteger, sa.ForeignKey("artifacts.id"), primary_key=True),
+    sa.Column("alias", sa.String(64), primary_key=True),
+    sa.Column("version_id", sa.String(32), sa.ForeignKey("artifact_versions.id"), nullable=False),
+)
+
+lineage = sa.Table(
+    "lineage",
+    metadata,
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("version_id", sa.String(32), sa.ForeignKey("artifact_versions.id"), primary_key=True),
+    sa.Column("kind", sa.String(8), primary_key=True),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Index("ix_lineage_version", "version_id"),
+)
+
+registered_models = sa.Table(
+    "registered_models",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("project", sa.String(128), sa.ForeignKey("projects.name"), nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("tags", Json, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column("model", sa.String(128), sa.ForeignKey("registered_models.name"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column(
+        "artifact_version_id",
+        sa.String(32),
+        sa.ForeignKey("artifact_versions.id"),
+        nullable=False,
+    ),
+    sa.Column("description", sa.Text),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.UniqueConstraint("model", "artifact_version_id", name="uq_model_versions_artifact"),
+)
+
+model_aliases = sa.Table(
+    "model_aliases",
+    metadata,
+    sa.Column("model", sa.String(128), sa.ForeignKey("registered_models.name"), primary_key=True),
+    sa.Column("alias", sa.String(64), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+alias_moves = sa.Table(
+    "alias_moves",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("model", sa.String(128), sa.ForeignKey("registered_models.name"), nullable=False),
+    sa.Column("alias", sa.String(64), nullable=False),
+    sa.Column("version", sa.Integer),
+    sa.Column("previous", sa.Integer),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("evidence", sa.String(256)),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Index("ix_alias_moves_model", "model", "id"),
 )

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -17,21 +17,29 @@ from assay.errors import InvalidInput, NotFound, SchemaMismatch, StoreUnavailabl
 from assay.query.filter import parse_filter, parse_order
 from assay.records import (
     RUN_STATUSES,
+    AliasMove,
+    ArtifactDraft,
+    ArtifactInfo,
+    ArtifactVersion,
     Batch,
     Columns,
     CreateRun,
     Heartbeat,
+    LineageEdge,
     LogLine,
     LogLines,
+    Manifest,
     MetricSummary,
+    ModelVersion,
     Points,
     Project,
+    RegisteredModel,
     Run,
     UpdateRun,
 )
 from assay.store import series as ser
 from assay.store.blobs import BlobStore, LocalBlobStore, open_blobs
-from assay.store.sql import audit, migrate
+from assay.store.sql import audit, catalog, migrate, registry
 from assay.store.sql.filters import ORDER, FilterCompiler, status_expr
 from assay.store.sql.schema import (
     batches,
@@ -44,10 +52,18 @@ from assay.store.sql.schema import (
 )
 from assay.values import check_key, check_project, check_tags, check_text, dotted
 
+GC_GRACE = 3600.0  # seconds a stored blob is safe from gc before any manifest names it
 HEARTBEAT_TIMEOUT = 120.0  # seconds without a heartbeat before a running run reads as crashed
 INLINE_DIFF_LIMIT = 64 * 1024  # a larger git diff goes to a blob
 LARGE_CHUNK = 4096  # chunks at least this long are left alone; smaller ones get merged
 MERGE_AFTER = 32  # how many small chunks of one series before they are merged into one
+
+
+class GcReport(NamedTuple):
+    dry_run: bool
+    blobs: int  # removed, or that would be removed in a dry run
+    bytes: int
+    kept: int
 
 
 def heartbeat_timeout() -> float:
@@ -248,7 +264,7 @@ class SqlStore:
             "notes": op.notes,
             "group_name": op.group,
             "job_type": op.job_type,
-            "host": self._offload(op.host),
+            "host": self._offload(conn, run_id, op.host),
         }
         inserted = conn.execute(
             self._insert(runs).on_conflict_do_nothing().returning(runs.c.id), values
@@ -277,7 +293,7 @@ class SqlStore:
         if op.summary is not None:
             values["summary"] = {**current.summary, **op.summary}
         if op.host is not None:
-            values["host"] = {**current.host, **self._offload(op.host)}
+            values["host"] = {**current.host, **self._offload(conn, run_id, op.host)}
         if op.notes is not None:
             values["notes"] = op.notes
         if op.traceback is not None:
@@ -290,12 +306,14 @@ class SqlStore:
         if op.tags is not None:
             self._set_tags(conn, run_id, op.tags, replace=True)
 
-    def _offload(self, host: dict[str, Any]) -> dict[str, Any]:
-        """Keep a large git diff as a blob and name it, instead of inlining it."""
+    def _offload(self, conn: sa.Connection, run_id: str, host: dict[str, Any]) -> dict[str, Any]:
+        """Keep a large git diff as a blob held by the run, instead of inlining it."""
         git = host.get("git")
         if not isinstance(git, dict) or len(str(git.get("diff") or "")) <= INLINE_DIFF_LIMIT:
             return host
-        digest = self.blobs.put(str(git["diff"]).encode())
+        data = str(git["diff"]).encode()
+        digest = self.blobs.put(data)
+        catalog.hold_blob(conn, self._insert, f"run:{run_id}", digest, len(data))
         slim = {k: v for k, v in git.items() if k != "diff"}
         return {**host, "git": {**slim, "diff_blob": digest}}
 
@@ -534,10 +552,142 @@ class SqlStore:
         return lines[::-1] if tail is not None else lines
 
     def put_blob(self, data: bytes) -> str:
-        return self.blobs.put(data)
+        digest = self.blobs.put(data)  # the bytes first: a recorded blob is always there
+        with self._write() as conn:
+            catalog.record_blob(conn, self._insert, digest, len(data))
+        return digest
 
     def get_blob(self, digest: str) -> bytes:
         return self.blobs.get(digest)
+
+    # ---- artifacts and lineage ---------------------------------------------------------------
+
+    def missing_blobs(self, digests: Sequence[str]) -> list[str]:
+        with self._read() as conn:
+            return catalog.missing_blobs(conn, digests)
+
+    def commit_artifact(self, draft: ArtifactDraft, actor: str | None = None) -> ArtifactVersion:
+        with self._write() as conn:
+            return catalog.commit(conn, self._insert, draft, actor or self.actor)
+
+    def artifacts(self, project: str, type: str | None = None) -> list[ArtifactInfo]:
+        with self._read() as conn:
+            return catalog.artifacts_of(conn, project, type)
+
+    def artifact_versions(self, project: str, name: str) -> list[ArtifactVersion]:
+        with self._read() as conn:
+            return catalog.versions_of(conn, project, name)
+
+    def artifact_version(self, project: str, name: str, selector: str) -> ArtifactVersion:
+        with self._read() as conn:
+            return catalog.select_version(conn, project, name, selector)
+
+    def artifact_versions_by_id(self, ids: Sequence[str]) -> list[ArtifactVersion]:
+        with self._read() as conn:
+            return catalog.versions_by_id(conn, ids)
+
+    def manifest(self, version_id: str) -> Manifest:
+        with self._read() as conn:
+            return catalog.manifest_of(conn, version_id)
+
+    def set_artifact_alias(
+        self, project: str, name: str, alias: str, version: int | None, actor: str | None = None
+    ) -> None:
+        with self._write() as conn:
+            catalog.set_alias(
+                conn, self._insert, project, name, alias, version, actor or self.actor
+            )
+
+    def record_use(self, run_id: str, version_id: str) -> None:
+        with self._write() as conn:
+            catalog.record_use(conn, self._insert, run_id, version_id)
+
+    def lineage_edges(
+        self, run_ids: Sequence[str], version_ids: Sequence[str]
+    ) -> list[LineageEdge]:
+        with self._read() as conn:
+            return catalog.edges(conn, run_ids, version_ids)
+
+    def collect_garbage(self, grace: float = GC_GRACE, dry_run: bool = True) -> GcReport:
+        """Remove blobs that no artifact version or run holds and that were stored more
+        than ``grace`` seconds ago (so uploads still on their way to a commit are safe).
+        Each batch's rows are locked while its bytes are deleted: a concurrent commit
+        naming one of them waits, then fails with Conflict and re-uploads."""
+        cutoff = time.time() - grace
+        with self._read() as conn:
+            unheld = catalog.unheld_blobs(conn, cutoff)
+            known = catalog.known_blobs(conn)
+        listed = {b.digest: b for b in self.blobs.list()}
+        # Bytes with no row: an upload that died between writing them and recording them.
+        strays = [d for d, b in listed.items() if d not in known and b.modified < cutoff]
+        doomed = [d for d in unheld if d in listed] + strays
+        size = sum(listed[d].size for d in doomed)
+        if dry_run:
+            return GcReport(True, len(doomed), size, len(listed) - len(doomed))
+        removed = 0
+        for start in range(0, len(unheld), catalog.IN_CHUNK):
+            with self._write() as conn:
+                for digest in catalog.forget_blobs(
+                    conn, unheld[start : start + catalog.IN_CHUNK], cutoff
+                ):
+                    self.blobs.delete(digest)
+                    removed += 1
+        for digest in strays:
+            with self._write() as conn:  # the write lock keeps a concurrent record_blob out
+                if not catalog.missing_blobs(conn, [digest]):
+                    continue
+                self.blobs.delete(digest)
+                removed += 1
+        return GcReport(False, removed, size, len(listed) - removed)
+
+    # ---- model registry ----------------------------------------------------------------------
+
+    def register_model(
+        self,
+        version_id: str,
+        name: str,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+        actor: str | None = None,
+    ) -> ModelVersion:
+        with self._write() as conn:
+            return registry.register(
+                conn, version_id, name, description, tags or {}, actor or self.actor
+            )
+
+    def models(self, project: str | None = None) -> list[RegisteredModel]:
+        with self._read() as conn:
+            return registry.models(conn, project)
+
+    def model(self, name: str) -> RegisteredModel:
+        with self._read() as conn:
+            return registry.model(conn, name)
+
+    def model_versions(self, name: str) -> list[ModelVersion]:
+        with self._read() as conn:
+            return registry.versions(conn, name)
+
+    def model_version(self, name: str, selector: str) -> ModelVersion:
+        with self._read() as conn:
+            return registry.version_of(conn, name, selector)
+
+    def set_model_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int | None,
+        reason: str | None = None,
+        evidence: str | None = None,
+        actor: str | None = None,
+    ) -> AliasMove:
+        with self._write() as conn:
+            return registry.set_alias(
+                conn, self._insert, name, alias, version, reason, evidence, actor or self.actor
+            )
+
+    def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
+        with self._read() as conn:
+            return registry.history(conn, name, alias)
 
 
 def _chunk_row(run_id: str, op: Points, chunk: Columns) -> dict[str, Any]:

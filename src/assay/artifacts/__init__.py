@@ -1,0 +1,1 @@
+"""Artifacts: immutable, content-addressed versions of datasets and models, with lineage."""

@@ -1,0 +1,72 @@
+"""How a file becomes blobs: small files whole, larger ones split by content-defined
+chunking (FastCDC, from the ``fastcdc`` package), so that an edit moves only the chunk
+boundaries near it and a new version of a large file stores only the chunks it changed."""
+
+from __future__ import annotations
+
+import mmap
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from blake3 import blake3
+
+SMALL_FILE = 1 << 20  # files up to 1 MiB are one blob
+MIN_CHUNK = 16 << 10
+AVG_CHUNK = 64 << 10  # small enough that 1% of scattered edits stay well under 5% new bytes
+MAX_CHUNK = 256 << 10
+
+
+@dataclass(frozen=True)
+class Piece:
+    digest: str
+    offset: int
+    size: int
+
+
+@dataclass(frozen=True)
+class Split:
+    """A file as its whole-content digest and the pieces it is stored as."""
+
+    digest: str
+    size: int
+    pieces: list[Piece]
+
+    @property
+    def chunked(self) -> bool:
+        return len(self.pieces) != 1 or self.pieces[0].digest != self.digest
+
+
+@contextmanager
+def mapped(path: Path) -> Iterator[memoryview]:
+    with open(path, "rb") as f:
+        if f.seek(0, 2) == 0:
+            yield memoryview(b"")
+            return
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            view = memoryview(mm)
+            try:
+                yield view
+            finally:
+                view.release()
+
+
+def split(path: Path) -> Split:
+    with mapped(path) as view:
+        return split_bytes(view)
+
+
+def split_bytes(view: memoryview | bytes) -> Split:
+    size = len(view)
+    whole = blake3(max_threads=blake3.AUTO if size > SMALL_FILE else 1)
+    digest = str(whole.update(view).hexdigest())
+    if size <= SMALL_FILE:
+        return Split(digest, size, [Piece(digest, 0, size)])
+    from fastcdc import fastcdc
+
+    pieces = [
+        Piece(str(blake3(view[c.offset : c.offset + c.length]).hexdigest()), c.offset, c.length)
+        for c in fastcdc(view, MIN_CHUNK, AVG_CHUNK, MAX_CHUNK)
+    ]
+    return Split(digest, size, pieces)

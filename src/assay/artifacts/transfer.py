@@ -1,0 +1,230 @@
+"""Moving artifact files to and from a store: parallel, resumable, verified.
+
+Upload: split every file (see ``chunking``), ask the store which chunks it lacks, send
+only those (in parallel), and return the manifest for the caller to commit. An upload
+killed half-way leaves stored chunks and no version; running it again sends only what
+is still missing.
+
+Download: fetch each file's chunks in parallel into a temporary file beside the target,
+check the whole file's BLAKE3 digest, then rename. A damaged chunk or file is an error
+naming the file; nothing unverified is ever left under the target name.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from blake3 import blake3
+
+from assay.artifacts import chunking
+from assay.artifacts.references import fetch_reference
+from assay.errors import CorruptData, InvalidInput
+from assay.records import FileEntry, Manifest
+from assay.store.base import Store
+from assay.values import artifact_path
+
+WORKERS = 8
+ASK_BATCH = 10_000  # digests per missing-blobs question
+
+
+@dataclass(frozen=True)
+class Source:
+    """A local file to store under ``path`` inside the artifact."""
+
+    path: str
+    local: Path
+
+
+@contextmanager
+def progress_bar(enabled: bool | None, total: int, label: str) -> Iterator[Callable[[int], None]]:
+    """A rich transfer bar on a terminal (or when forced); a no-op otherwise."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    show = console.is_terminal if enabled is None else enabled
+    if not show:
+        yield lambda n: None
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+# ---- upload --------------------------------------------------------------------------------
+
+
+def upload(
+    store: Store,
+    sources: Sequence[Source],
+    references: Sequence[FileEntry] = (),
+    progress: bool | None = None,
+) -> Manifest:
+    splits = {s.path: chunking.split(s.local) for s in sources}
+    wanted: dict[str, tuple[Path, chunking.Piece]] = {}
+    for source in sources:
+        for piece in splits[source.path].pieces:
+            wanted.setdefault(piece.digest, (source.local, piece))
+    digests = list(wanted)
+    missing: list[str] = []
+    for start in range(0, len(digests), ASK_BATCH):
+        missing.extend(store.missing_blobs(digests[start : start + ASK_BATCH]))
+    total = sum(wanted[d][1].size for d in missing)
+    with progress_bar(progress, total, "upload") as advance, ThreadPoolExecutor(WORKERS) as pool:
+        jobs = [pool.submit(_send, store, *wanted[d]) for d in missing]
+        for job in _as_done(jobs):
+            advance(job.result())
+    files = [_entry(s.path, splits[s.path]) for s in sources]
+    return Manifest(files + list(references))
+
+
+def _send(store: Store, local: Path, piece: chunking.Piece) -> int:
+    data = _read_at(local, piece.offset, piece.size)
+    digest = store.put_blob(data)
+    if digest != piece.digest:
+        raise InvalidInput(f"{local} changed while it was being uploaded; log it again")
+    return piece.size
+
+
+def _read_at(local: Path, offset: int, size: int) -> bytes:
+    fd = os.open(local, os.O_RDONLY)
+    try:
+        return os.pread(fd, size, offset)
+    finally:
+        os.close(fd)
+
+
+def _entry(path: str, split: chunking.Split) -> FileEntry:
+    chunks = [(p.digest, p.size) for p in split.pieces] if split.chunked else None
+    return FileEntry(path=path, size=split.size, digest=split.digest, chunks=chunks)
+
+
+def _as_done(jobs: list[Future[Any]]) -> Iterator[Future[Any]]:
+    """Futures as they finish; the first failure cancels what has not started."""
+    from concurrent.futures import FIRST_EXCEPTION, wait
+
+    pending = set(jobs)
+    while pending:
+        done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+        for job in done:
+            if job.exception() is not None:
+                for other in pending:
+                    other.cancel()
+            yield job
+
+
+# ---- download ------------------------------------------------------------------------------
+
+
+def target_of(root: Path, path: str) -> Path:
+    """Where ``path`` lands under ``root``; refuses anything that would escape it."""
+    clean = artifact_path(path)
+    target = (root / clean).resolve()
+    if not target.is_relative_to(root.resolve()):
+        raise InvalidInput(f"artifact path {path!r} escapes the download folder {root}")
+    return target
+
+
+def download(
+    store: Store, manifest: Manifest, root: Path, progress: bool | None = None
+) -> list[Path]:
+    """Every file of the manifest under ``root``; files already there with the right
+    digest are kept (so an interrupted download resumes)."""
+    root.mkdir(parents=True, exist_ok=True)
+    todo = [(f, target_of(root, f.path)) for f in manifest.files]
+    stale = [(f, t) for f, t in todo if not _matches(t, f)]
+    total = sum(f.size for f, _ in stale)
+    with progress_bar(progress, total, "download") as advance, ThreadPoolExecutor(WORKERS) as pool:
+        for entry, target in stale:
+            if entry.ref is not None:
+                _place(target, entry, lambda tmp, e=entry: fetch_reference(e, tmp))
+                advance(entry.size)
+            else:
+                _place(target, entry, lambda tmp, e=entry: _assemble(store, e, tmp, pool, advance))
+    return [t for _, t in todo]
+
+
+def _matches(target: Path, entry: FileEntry) -> bool:
+    try:
+        if target.stat().st_size != entry.size:
+            return False
+    except FileNotFoundError:
+        return False
+    return entry.ref is None and file_digest(target) == entry.digest
+
+
+def file_digest(path: Path) -> str:
+    hasher = blake3(max_threads=blake3.AUTO)
+    with chunking.mapped(path) as view:
+        hasher.update(view)
+    return str(hasher.hexdigest())
+
+
+def _place(target: Path, entry: FileEntry, fill: Callable[[Path], None]) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=".assay-tmp-")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        fill(tmp)
+        if entry.ref is None and file_digest(tmp) != entry.digest:
+            raise CorruptData(f"{entry.path}: the downloaded file does not match its digest")
+        os.replace(tmp, target)
+    except CorruptData as exc:
+        raise CorruptData(_name_file(entry.path, exc)) from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _name_file(path: str, exc: Exception) -> str:
+    text = str(exc)
+    return text if text.startswith(f"{path}:") else f"{path}: {text}"
+
+
+def _assemble(
+    store: Store,
+    entry: FileEntry,
+    tmp: Path,
+    pool: ThreadPoolExecutor,
+    advance: Callable[[int], None],
+) -> None:
+    chunks = entry.chunks or [(entry.digest, entry.size)]
+    with open(tmp, "r+b") as f:
+        f.truncate(entry.size)
+        fd = f.fileno()
+        jobs, offset = [], 0
+        for digest, size in chunks:
+            jobs.append(pool.submit(_fetch_into, store, fd, digest, size, offset))
+            offset += size
+        for job in _as_done(jobs):
+            advance(job.result())
+
+
+def _fetch_into(store: Store, fd: int, digest: str, size: int, offset: int) -> int:
+    data = store.get_blob(digest)  # raises CorruptData when the bytes do not match
+    if len(data) != size:
+        raise CorruptData(f"blob {digest} has {len(data)} bytes, not {size}")
+    os.pwrite(fd, data, offset)
+    return size

@@ -1,0 +1,162 @@
+"""``assay.models``: the model registry from Python.
+
+    mv = assay.register_model("digits-model:v2", name="digits-classifier")
+    assay.models.set_alias("digits-classifier", "production", version=mv.version,
+                           reason="beats v1 on eval #12")
+    clf = assay.models.load("models:/digits-classifier@production")
+
+Each function takes ``uri=`` (default: the active run's store, else ``ASSAY_URI``, else
+``~/.assay``).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from assay.artifacts.artifact import UsedArtifact, download, resolve
+from assay.artifacts.refs import ModelRef, parse_ref
+from assay.errors import InvalidInput
+from assay.records import AliasMove, ModelVersion, RegisteredModel
+from assay.registry import flavours
+from assay.store.base import Store, open_store
+
+Uri = str | os.PathLike[str] | None
+
+
+@contextmanager
+def _store(uri: Uri) -> Iterator[Store]:
+    from assay.sdk.module import active_run
+
+    run = active_run()
+    chosen = uri if uri is not None else (run.uri if run is not None else None)
+    store = open_store(chosen)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _model_ref(uri: str) -> ModelRef:
+    parsed = parse_ref(uri)
+    if not isinstance(parsed, ModelRef):
+        raise InvalidInput(f"{uri!r} is not a model URI: use models:/name@alias or models:/name/3")
+    return parsed
+
+
+def register_model(
+    artifact: str,
+    name: str,
+    description: str | None = None,
+    tags: dict[str, str] | None = None,
+    project: str | None = None,
+    uri: Uri = None,
+) -> ModelVersion:
+    """Register a model artifact version (``digits-model:v2``) as the next version of
+    ``name``; registering the same artifact version again returns its model version."""
+    from assay.sdk.module import active_run
+
+    run = active_run()
+    where = project or (run.project if run is not None else None)
+    with _store(uri) as store:
+        version = resolve(store, artifact, where)
+        return store.register_model(version.id, name, description, tags)
+
+
+def set_alias(
+    name: str,
+    alias: str,
+    version: int | None,
+    reason: str | None = None,
+    evidence: str | None = None,
+    uri: Uri = None,
+) -> AliasMove:
+    """Point ``alias`` at a version (None removes it); the move is recorded with who,
+    when, ``reason`` and ``evidence`` (say, an evaluation id)."""
+    with _store(uri) as store:
+        return store.set_model_alias(name, alias, version, reason, evidence)
+
+
+def get(model_uri: str, uri: Uri = None) -> ModelVersion:
+    """The model version ``models:/name@alias`` (or ``/3``, or latest) names."""
+    ref = _model_ref(model_uri)
+    with _store(uri) as store:
+        return store.model_version(ref.name, ref.selector)
+
+
+def ls(project: str | None = None, uri: Uri = None) -> list[RegisteredModel]:
+    with _store(uri) as store:
+        return store.models(project)
+
+
+def versions(name: str, uri: Uri = None) -> list[ModelVersion]:
+    with _store(uri) as store:
+        return store.model_versions(name)
+
+
+def history(name: str, alias: str | None = None, uri: Uri = None) -> list[AliasMove]:
+    with _store(uri) as store:
+        return store.alias_history(name, alias)
+
+
+def save(model: Any, folder: str | os.PathLike[str], flavour: str | None = None) -> Path:
+    """Write a model and its flavour descriptor to a folder (what ``run.log_model`` logs)."""
+    target = Path(folder)
+    flavours.save(model, target, flavour)
+    return target
+
+
+def download_model(model_uri: str, root: Uri = None, uri: Uri = None) -> Path:
+    ref = _model_ref(model_uri)
+    with _store(uri) as store:
+        version = store.model_version(ref.name, ref.selector)
+        return download(store, version.artifact, root)
+
+
+def load(
+    model_uri: str,
+    *,
+    constructor: Callable[[], Any] | None = None,
+    trusted: Sequence[str] = (),
+    allow_pickle: bool = False,
+    cls: type | None = None,
+    uri: Uri = None,
+) -> Any:
+    """A ready-to-use model object for ``models:/...`` (or an artifact reference): files
+    downloaded and verified, then loaded by the flavour recorded when it was logged.
+    Never unpickles unless ``allow_pickle=True``."""
+    parsed = parse_ref(model_uri)
+    with _store(uri) as store:
+        if isinstance(parsed, ModelRef):
+            version = store.model_version(parsed.name, parsed.selector).artifact
+        else:
+            from assay.sdk.module import active_run
+
+            run = active_run()
+            version = resolve(store, model_uri, run.project if run is not None else None)
+        folder = UsedArtifact(store, version).download()
+    return flavours.load(
+        folder, constructor=constructor, trusted=trusted, allow_pickle=allow_pickle, cls=cls
+    )
+
+
+def log_model(
+    run: Any,
+    model: Any,
+    name: str,
+    flavour: str | None = None,
+    aliases: Sequence[str] = (),
+    metadata: dict[str, Any] | None = None,
+) -> Any:
+    """Save ``model`` by flavour and log it as a ``model`` artifact of ``run``."""
+    from assay.artifacts.artifact import Artifact
+
+    with tempfile.TemporaryDirectory(prefix="assay-model-") as tmp:
+        descriptor = flavours.save(model, Path(tmp), flavour)
+        art = Artifact(name, type="model", metadata={**(metadata or {}), **descriptor})
+        art.add_dir(tmp)
+        return run.log_artifact(art, aliases=list(aliases))
