@@ -8,6 +8,7 @@ def test_public_names_are_pinned() -> None:
     assert sorted(assay.__all__) == [
         "Api",
         "ApiRun",
+        "Artifact",
         "Run",
         "Settings",
         "__version__",
@@ -17,6 +18,8 @@ def test_public_names_are_pinned() -> None:
         "flush",
         "init",
         "log",
+        "models",
+        "register_model",
     ]
     for name in assay.__all__:
         assert getattr(assay, name) is not None
@@ -51,5 +54,6 @@ def test_error_tree_roots_at_assay_error() -> None:
         "StoreUnavailable",
         "SchemaMismatch",
         "JournalCorrupt",
+        "CorruptData",
     ):
         assert issubclass(getattr(errors, name), errors.AssayError)

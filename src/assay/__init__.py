@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Api",
-    "Artifact",
     "ApiRun",
+    "Artifact",
     "Run",
     "Settings",
     "__version__",

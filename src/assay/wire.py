@@ -74,3 +74,43 @@ def from_wire(item: SeriesWire) -> Columns:
     from assay.store.series import decode as decode_columns
 
     return decode_columns(item.steps, item.times, item.values)
+
+
+# ---- artifacts, lineage, registry ---------------------------------------------------------
+
+
+class Digests(msgspec.Struct):
+    digests: list[str]
+
+
+class Missing(msgspec.Struct):
+    missing: list[str]
+
+
+class Ids(msgspec.Struct):
+    ids: list[str]
+
+
+class SetAlias(msgspec.Struct):
+    version: int | None
+
+
+class UseRequest(msgspec.Struct):
+    version_id: str
+
+
+class LineageRequest(msgspec.Struct):
+    run_ids: list[str] = []
+    version_ids: list[str] = []
+
+
+class RegisterRequest(msgspec.Struct):
+    version_id: str
+    description: str | None = None
+    tags: dict[str, str] = {}
+
+
+class MoveAlias(msgspec.Struct):
+    version: int | None
+    reason: str | None = None
+    evidence: str | None = None

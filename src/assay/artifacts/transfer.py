@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -159,10 +160,10 @@ def download(
     with progress_bar(progress, total, "download") as advance, ThreadPoolExecutor(WORKERS) as pool:
         for entry, target in stale:
             if entry.ref is not None:
-                _place(target, entry, lambda tmp, e=entry: fetch_reference(e, tmp))
+                _place(target, entry, partial(fetch_reference, entry))
                 advance(entry.size)
             else:
-                _place(target, entry, lambda tmp, e=entry: _assemble(store, e, tmp, pool, advance))
+                _place(target, entry, partial(_assemble, store, entry, pool, advance))
     return [t for _, t in todo]
 
 
@@ -206,9 +207,9 @@ def _name_file(path: str, exc: Exception) -> str:
 def _assemble(
     store: Store,
     entry: FileEntry,
-    tmp: Path,
     pool: ThreadPoolExecutor,
     advance: Callable[[int], None],
+    tmp: Path,
 ) -> None:
     chunks = entry.chunks or [(entry.digest, entry.size)]
     with open(tmp, "r+b") as f:

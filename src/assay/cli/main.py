@@ -25,6 +25,9 @@ COMMANDS = {
     "users": "assay.cli.admin:users",
     "keys": "assay.cli.admin:keys",
     "audit": "assay.cli.audit:audit",
+    "artifacts": "assay.cli.artifacts:artifacts",
+    "models": "assay.cli.artifacts:models",
+    "gc": "assay.cli.artifacts:gc_command",
 }
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -3,8 +3,8 @@
 A saved model is a folder with ``assay-model.json`` naming its flavour and files:
 
 - ``sklearn``: scikit-learn (and compatible) estimators in the skops format, loaded with
-  skops' type checks: a file naming types outside its trusted set is refused unless the
-  caller lists them in ``trusted``;
+  skops' type checks: a file naming types outside skops' trusted set and scikit-learn's
+  own classes is refused unless the caller lists them in ``trusted``;
 - ``torch``: a state dict (``torch.save``, loaded with ``weights_only=True``) rebuilt
   with a constructor the caller gives, or a TorchScript module;
 - ``onnx``: an ONNX graph, loaded as an ``onnxruntime.InferenceSession``;
@@ -161,13 +161,16 @@ _SAVERS: dict[str, Callable[[Any, Path], dict[str, Any]]] = {
 def _load_sklearn(path: Path, trusted: Sequence[str]) -> Any:
     import skops.io
 
-    unknown = [t for t in skops.io.get_untrusted_types(file=path) if t not in trusted]
+    found = skops.io.get_untrusted_types(file=path)
+    # scikit-learn's own classes (say sklearn.tree._tree.Tree) are data, not code; functions
+    # and other packages' types still need the caller's word.
+    unknown = [t for t in found if t not in trusted and not t.startswith("sklearn.")]
     if unknown:
         raise InvalidInput(
             f"{path.name} names types skops does not trust by default: {', '.join(unknown)}; "
             "pass trusted=[...] with them if you trust whoever logged this model"
         )
-    return skops.io.load(path, trusted=list(trusted))
+    return skops.io.load(path, trusted=[*trusted, *(t for t in found if t.startswith("sklearn."))])
 
 
 def _load_torch(
@@ -198,8 +201,8 @@ def _load_python(path: Path, descriptor: dict[str, Any], cls: type | None) -> An
             raise InvalidInput(
                 f"cannot import the model class {descriptor.get('class')!r} ({exc}); pass cls="
             ) from exc
-    assert cls is not None
-    return cls.load(path)  # type: ignore[attr-defined]
+    loader: Any = cls
+    return loader.load(path)
 
 
 def _qualname(kind: type) -> str:

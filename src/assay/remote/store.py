@@ -17,7 +17,21 @@ import httpx
 import msgspec
 
 from assay import errors, wire
-from assay.records import Batch, Columns, LogLine, Project, Run
+from assay.records import (
+    AliasMove,
+    ArtifactDraft,
+    ArtifactInfo,
+    ArtifactVersion,
+    Batch,
+    Columns,
+    LineageEdge,
+    LogLine,
+    Manifest,
+    ModelVersion,
+    Project,
+    RegisteredModel,
+    Run,
+)
 from assay.remote.credentials import key_for
 
 T = TypeVar("T")
@@ -174,6 +188,106 @@ class RemoteStore:
 
         blob_name(digest)  # refuse a malformed digest before asking
         return verified(digest, self._call("GET", f"/api/v1/blobs/{digest}").content, self.uri)
+
+    # ---- artifacts and lineage -----------------------------------------------------------
+
+    def _send(self, method: str, path: str, body: Any) -> httpx.Response:
+        return self._call(
+            method,
+            path,
+            content=wire.encode(body, wire.MSGPACK),
+            headers={"content-type": wire.MSGPACK},
+        )
+
+    def missing_blobs(self, digests: Sequence[str]) -> list[str]:
+        response = self._send("POST", "/api/v1/blobs/missing", wire.Digests(list(digests)))
+        return _decode(response, wire.Missing).missing
+
+    def commit_artifact(self, draft: ArtifactDraft, actor: str | None = None) -> ArtifactVersion:
+        return _decode(self._send("POST", "/api/v1/artifacts", draft), ArtifactVersion)
+
+    def artifacts(self, project: str, type: str | None = None) -> list[ArtifactInfo]:
+        params = {"type": type} if type else {}
+        path = f"/api/v1/projects/{_seg(project)}/artifacts"
+        return self._get(path, list[ArtifactInfo], params=params)
+
+    def artifact_versions(self, project: str, name: str) -> list[ArtifactVersion]:
+        path = f"/api/v1/projects/{_seg(project)}/artifacts/{_seg(name)}/versions"
+        return self._get(path, list[ArtifactVersion])
+
+    def artifact_version(self, project: str, name: str, selector: str) -> ArtifactVersion:
+        path = f"/api/v1/projects/{_seg(project)}/artifacts/{_seg(name)}/versions/{_seg(selector)}"
+        return self._get(path, ArtifactVersion)
+
+    def artifact_versions_by_id(self, ids: Sequence[str]) -> list[ArtifactVersion]:
+        if not ids:
+            return []
+        response = self._send("POST", "/api/v1/artifact-versions", wire.Ids(list(ids)))
+        return _decode(response, list[ArtifactVersion])
+
+    def manifest(self, version_id: str) -> Manifest:
+        return self._get(f"/api/v1/artifact-versions/{_seg(version_id)}/manifest", Manifest)
+
+    def set_artifact_alias(
+        self, project: str, name: str, alias: str, version: int | None, actor: str | None = None
+    ) -> None:
+        path = f"/api/v1/projects/{_seg(project)}/artifacts/{_seg(name)}/aliases/{_seg(alias)}"
+        self._send("PUT", path, wire.SetAlias(version))
+
+    def record_use(self, run_id: str, version_id: str) -> None:
+        self._send("POST", f"/api/v1/runs/{_seg(run_id)}/uses", wire.UseRequest(version_id))
+
+    def lineage_edges(
+        self, run_ids: Sequence[str], version_ids: Sequence[str]
+    ) -> list[LineageEdge]:
+        ask = wire.LineageRequest(list(run_ids), list(version_ids))
+        return _decode(self._send("POST", "/api/v1/lineage", ask), list[LineageEdge])
+
+    # ---- model registry ------------------------------------------------------------------
+
+    def register_model(
+        self,
+        version_id: str,
+        name: str,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+        actor: str | None = None,
+    ) -> ModelVersion:
+        ask = wire.RegisterRequest(version_id, description, tags or {})
+        response = self._send("POST", f"/api/v1/models/{_seg(name)}/versions", ask)
+        return _decode(response, ModelVersion)
+
+    def models(self, project: str | None = None) -> list[RegisteredModel]:
+        params = {"project": project} if project else {}
+        return self._get("/api/v1/models", list[RegisteredModel], params=params)
+
+    def model(self, name: str) -> RegisteredModel:
+        return self._get(f"/api/v1/models/{_seg(name)}", RegisteredModel)
+
+    def model_versions(self, name: str) -> list[ModelVersion]:
+        return self._get(f"/api/v1/models/{_seg(name)}/versions", list[ModelVersion])
+
+    def model_version(self, name: str, selector: str) -> ModelVersion:
+        path = f"/api/v1/models/{_seg(name)}/versions/{_seg(selector)}"
+        return self._get(path, ModelVersion)
+
+    def set_model_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int | None,
+        reason: str | None = None,
+        evidence: str | None = None,
+        actor: str | None = None,
+    ) -> AliasMove:
+        ask = wire.MoveAlias(version, reason, evidence)
+        response = self._send("PUT", f"/api/v1/models/{_seg(name)}/aliases/{_seg(alias)}", ask)
+        return _decode(response, AliasMove)
+
+    def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
+        params = {"alias": alias} if alias else {}
+        path = f"/api/v1/models/{_seg(name)}/aliases"
+        return self._get(path, list[AliasMove], params=params)
 
     def close(self) -> None:
         self._client.close()

@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 from assay.errors import InvalidInput
 from assay.present import duration, summary_of
-from assay.records import Columns, LogLine, MetricSummary, Project
+from assay.records import (
+    ArtifactInfo,
+    ArtifactVersion,
+    Columns,
+    LogLine,
+    MetricSummary,
+    ModelVersion,
+    Project,
+    RegisteredModel,
+)
 from assay.records import Run as RunRecord
 from assay.store.base import Store, open_store
 from assay.values import dotted
@@ -16,6 +25,9 @@ from assay.values import dotted
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
+
+    from assay.artifacts.artifact import UsedArtifact
+    from assay.artifacts.lineage import Direction, Lineage
 
 
 class ApiRun:
@@ -108,6 +120,43 @@ class Api:
         """Each (run, key) series, within steps [start, end] if given, downsampled to at
         most ``points`` points with spikes kept."""
         return self.store.series(list(run_ids), list(keys), points, start, end)
+
+    # ---- artifacts, lineage, registry --------------------------------------------------------
+
+    def artifact(self, ref: str, project: str | None = None) -> UsedArtifact:
+        """The version ``ref`` names (``project/name:v3``, ``name:alias`` with ``project=``,
+        ``models:/name@alias``), to inspect or ``.download()``; no lineage is recorded."""
+        from assay.artifacts.artifact import UsedArtifact, resolve
+
+        return UsedArtifact(self.store, resolve(self.store, ref, project))
+
+    def artifacts(self, project: str, type: str | None = None) -> list[ArtifactInfo]:
+        return self.store.artifacts(project, type)
+
+    def artifact_versions(self, project: str, name: str) -> list[ArtifactVersion]:
+        return self.store.artifact_versions(project, name)
+
+    def lineage(
+        self,
+        ref: str,
+        direction: Direction = "both",
+        depth: int = 3,
+        project: str | None = None,
+    ) -> Lineage:
+        """The DAG of runs and artifact versions around ``ref`` (an artifact reference,
+        or ``run:<id>``): "up" towards its sources, "down" towards what came of it."""
+        from assay.artifacts.artifact import resolve
+        from assay.artifacts.lineage import lineage
+
+        if ref.startswith("run:"):
+            return lineage(self.store, self.store.run(ref[4:]), direction, depth)
+        return lineage(self.store, resolve(self.store, ref, project), direction, depth)
+
+    def models(self, project: str | None = None) -> list[RegisteredModel]:
+        return self.store.models(project)
+
+    def model_versions(self, name: str) -> list[ModelVersion]:
+        return self.store.model_versions(name)
 
     def close(self) -> None:
         self.store.close()

@@ -1,0 +1,231 @@
+"""Artifact, lineage and registry routes. Reads need the viewer role on the project an
+artifact or model belongs to; writes need writer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypeVar
+
+import msgspec
+from fastapi import APIRouter, Depends, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from assay import wire
+from assay.errors import InvalidInput, NotFound
+from assay.records import ArtifactDraft, ArtifactVersion
+from assay.server.body import read_body
+from assay.server.deps import AppState, principal, require, require_run, state_of
+from assay.server.ingest import require_member
+from assay.server.negotiate import body_type, reply
+from assay.store.sql.auth import Principal, role_at_least
+
+router = APIRouter(prefix="/api/v1")
+Caller = Annotated[Principal, Depends(principal)]
+T = TypeVar("T")
+
+
+def _doc(*required: str) -> dict[str, Any]:
+    schema = {"type": "object", "required": list(required)}
+    body = {"content": {"application/json": {"schema": schema}}, "required": True}
+    return {"requestBody": body}
+
+
+async def _body(request: Request, kind: type[T]) -> T:
+    state = state_of(request)
+    data = await read_body(request, state.config.max_body_bytes)
+    try:
+        return wire.decode(data, kind, body_type(request))
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise InvalidInput(f"request body does not decode as {kind.__name__}: {exc}") from None
+
+
+def _visible(state: AppState, who: Principal, project: str) -> bool:
+    return role_at_least(state.auth.role(who, project), "viewer")
+
+
+# ---- blobs and versions --------------------------------------------------------------------
+
+
+@router.post("/blobs/missing", openapi_extra=_doc("digests"), summary="Which blobs are not stored")
+async def missing_blobs(request: Request, who: Caller) -> Response:
+    state = state_of(request)
+    ask = await _body(request, wire.Digests)
+    require_member(state, who)
+    found = await run_in_threadpool(state.store.missing_blobs, ask.digests)
+    return reply(request, wire.Missing(found))
+
+
+@router.post(
+    "/artifacts",
+    openapi_extra=_doc("project", "name", "type", "manifest"),
+    summary="Commit an artifact version whose blobs are all stored",
+)
+async def commit_artifact(request: Request, who: Caller) -> Response:
+    state = state_of(request)
+    draft = await _body(request, ArtifactDraft)
+    require(state, who, draft.project, "writer")
+    version = await run_in_threadpool(state.store.commit_artifact, draft, f"user:{who.user}")
+    return reply(request, version, 201 if version.created else 200)
+
+
+@router.get("/projects/{project}/artifacts", summary="Artifacts of a project")
+def artifacts(
+    project: str, request: Request, who: Caller, type: Annotated[str | None, Query()] = None
+) -> Response:
+    state = state_of(request)
+    require(state, who, project, "viewer")
+    return reply(request, state.store.artifacts(project, type))
+
+
+@router.get("/projects/{project}/artifacts/{name}/versions", summary="Versions of an artifact")
+def artifact_versions(project: str, name: str, request: Request, who: Caller) -> Response:
+    state = state_of(request)
+    require(state, who, project, "viewer")
+    return reply(request, state.store.artifact_versions(project, name))
+
+
+@router.get(
+    "/projects/{project}/artifacts/{name}/versions/{selector}",
+    summary="One version: v3, latest or an alias",
+)
+def artifact_version(
+    project: str, name: str, selector: str, request: Request, who: Caller
+) -> Response:
+    state = state_of(request)
+    require(state, who, project, "viewer")
+    return reply(request, state.store.artifact_version(project, name, selector))
+
+
+@router.post("/artifact-versions", openapi_extra=_doc("ids"), summary="Versions by id")
+async def versions_by_id(request: Request, who: Caller) -> Response:
+    state = state_of(request)
+    ask = await _body(request, wire.Ids)
+    found = state.store.artifact_versions_by_id(ask.ids[:1000])
+    return reply(request, [v for v in found if _visible(state, who, v.project)])
+
+
+def _version(state: AppState, who: Principal, version_id: str, role: str) -> ArtifactVersion:
+    found = state.store.artifact_versions_by_id([version_id])
+    if not found:
+        raise NotFound(f"artifact version {version_id} does not exist")
+    require(state, who, found[0].project, role)
+    return found[0]
+
+
+@router.get("/artifact-versions/{version_id}/manifest", summary="A version's files")
+def manifest(version_id: str, request: Request, who: Caller) -> Response:
+    state = state_of(request)
+    _version(state, who, version_id, "viewer")
+    return reply(request, state.store.manifest(version_id))
+
+
+@router.put(
+    "/projects/{project}/artifacts/{name}/aliases/{alias}",
+    openapi_extra=_doc("version"),
+    summary="Move (or, with version null, remove) an artifact alias",
+)
+async def set_artifact_alias(
+    project: str, name: str, alias: str, request: Request, who: Caller
+) -> Response:
+    state = state_of(request)
+    ask = await _body(request, wire.SetAlias)
+    require(state, who, project, "writer")
+    state.store.set_artifact_alias(project, name, alias, ask.version, f"user:{who.user}")
+    return Response(status_code=204)
+
+
+# ---- lineage -------------------------------------------------------------------------------
+
+
+@router.post("/runs/{run_id}/uses", openapi_extra=_doc("version_id"), summary="Record a use")
+async def record_use(run_id: str, request: Request, who: Caller) -> Response:
+    state = state_of(request)
+    ask = await _body(request, wire.UseRequest)
+    require_run(state, who, run_id, "writer")
+    _version(state, who, ask.version_id, "viewer")
+    state.store.record_use(run_id, ask.version_id)
+    return Response(status_code=204)
+
+
+@router.post("/lineage", openapi_extra=_doc(), summary="Edges touching runs or versions")
+async def lineage_edges(request: Request, who: Caller) -> Response:
+    state = state_of(request)
+    ask = await _body(request, wire.LineageRequest)
+    require_member(state, who)
+    edges = state.store.lineage_edges(ask.run_ids[:10_000], ask.version_ids[:10_000])
+    return reply(request, edges)
+
+
+# ---- registry ------------------------------------------------------------------------------
+
+
+def _model_project(state: AppState, who: Principal, name: str, role: str) -> None:
+    require(state, who, state.store.model(name).project, role)
+
+
+@router.get("/models", summary="Registered models the caller may read")
+def models(
+    request: Request, who: Caller, project: Annotated[str | None, Query()] = None
+) -> Response:
+    state = state_of(request)
+    found = state.store.models(project)
+    return reply(request, [m for m in found if _visible(state, who, m.project)])
+
+
+@router.get("/models/{name}", summary="One registered model")
+def model(name: str, request: Request, who: Caller) -> Response:
+    state = state_of(request)
+    _model_project(state, who, name, "viewer")
+    return reply(request, state.store.model(name))
+
+
+@router.get("/models/{name}/versions", summary="Versions of a registered model")
+def model_versions(name: str, request: Request, who: Caller) -> Response:
+    state = state_of(request)
+    _model_project(state, who, name, "viewer")
+    return reply(request, state.store.model_versions(name))
+
+
+@router.get("/models/{name}/versions/{selector}", summary="One model version: 3, latest, alias")
+def model_version(name: str, selector: str, request: Request, who: Caller) -> Response:
+    state = state_of(request)
+    _model_project(state, who, name, "viewer")
+    return reply(request, state.store.model_version(name, selector))
+
+
+@router.post(
+    "/models/{name}/versions",
+    openapi_extra=_doc("version_id"),
+    summary="Register a model artifact version",
+)
+async def register_model(name: str, request: Request, who: Caller) -> Response:
+    state = state_of(request)
+    ask = await _body(request, wire.RegisterRequest)
+    _version(state, who, ask.version_id, "writer")
+    found = state.store.register_model(
+        ask.version_id, name, ask.description, ask.tags, f"user:{who.user}"
+    )
+    return reply(request, found, 201 if found.created else 200)
+
+
+@router.put(
+    "/models/{name}/aliases/{alias}",
+    openapi_extra=_doc("version"),
+    summary="Move (or remove) a model alias, with a reason and evidence",
+)
+async def set_model_alias(name: str, alias: str, request: Request, who: Caller) -> Response:
+    state = state_of(request)
+    ask = await _body(request, wire.MoveAlias)
+    _model_project(state, who, name, "writer")
+    move = state.store.set_model_alias(
+        name, alias, ask.version, ask.reason, ask.evidence, f"user:{who.user}"
+    )
+    return reply(request, move)
+
+
+@router.get("/models/{name}/aliases", summary="The history of a model's alias moves")
+def alias_history(
+    name: str, request: Request, who: Caller, alias: Annotated[str | None, Query()] = None
+) -> Response:
+    state = state_of(request)
+    _model_project(state, who, name, "viewer")
+    return reply(request, state.store.alias_history(name, alias))

@@ -1,0 +1,238 @@
+"""The model registry on every backend, flavours, and the SDK's artifact calls."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import assay
+from assay.artifacts.artifact import Artifact, log_artifact
+from assay.errors import InvalidInput, NotFound
+from assay.records import ArtifactVersion
+from assay.registry import flavours
+from assay.store import Store
+from assay.store.sql.store import SqlStore
+from tests.conftest import QUIET, StoreFactory, create_run
+
+
+def _model(
+    store: Store, tmp_path: Path, content: bytes, name: str = "digits-model"
+) -> ArtifactVersion:
+    folder = tmp_path / content.hex()[:8]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "w.bin").write_bytes(content)
+    art = Artifact(name, type="model")
+    art.add_dir(folder)
+    return log_artifact(store, art, "p", create_run(store))
+
+
+def test_register_numbers_versions_and_is_idempotent(store: Store, tmp_path: Path) -> None:
+    a, b = _model(store, tmp_path, b"one"), _model(store, tmp_path, b"two")
+    first = store.register_model(a.id, "digits-classifier", description="baseline")
+    second = store.register_model(b.id, "digits-classifier")
+    again = store.register_model(a.id, "digits-classifier")
+    assert (first.version, first.created, second.version) == (1, True, 2)
+    assert (again.version, again.created) == (1, False)
+    assert first.artifact.id == a.id and first.description == "baseline"
+    assert [v.version for v in store.model_versions("digits-classifier")] == [2, 1]
+    model = store.model("digits-classifier")
+    assert (model.project, model.latest) == ("p", 2)
+    assert [m.name for m in store.models("p")] == ["digits-classifier"]
+    assert store.models("elsewhere") == []
+
+
+def test_alias_moves_are_recorded_with_reason_and_evidence(store: Store, tmp_path: Path) -> None:
+    a, b = _model(store, tmp_path, b"one"), _model(store, tmp_path, b"two")
+    store.register_model(a.id, "clf")
+    store.register_model(b.id, "clf")
+    store.set_model_alias("clf", "production", 1, reason="first")
+    move = store.set_model_alias("clf", "production", 2, reason="beats v1", evidence="eval-12")
+    assert (move.previous, move.version, move.evidence) == (1, 2, "eval-12")
+    assert move.actor
+    assert store.model_version("clf", "production").version == 2
+    assert store.model_version("clf", "production").aliases == ["production"]
+    assert store.model("clf").aliases == {"production": 2}
+    history = store.alias_history("clf")
+    assert [(h.version, h.previous, h.reason) for h in history] == [
+        (2, 1, "beats v1"),
+        (1, None, "first"),
+    ]
+    store.set_model_alias("clf", "production", None, reason="withdrawn")
+    with pytest.raises(NotFound, match="production"):
+        store.model_version("clf", "production")
+    assert store.alias_history("clf", "production")[0].version is None
+
+
+def test_registry_refuses_bad_requests(store: Store, tmp_path: Path) -> None:
+    model = _model(store, tmp_path, b"one")
+    data = Artifact("data", type="dataset")
+    (tmp_path / "d.csv").write_text("a\n1\n")
+    data.add_file(tmp_path / "d.csv")
+    dataset = log_artifact(store, data, "p")
+    with pytest.raises(InvalidInput, match="only 'model' artifacts"):
+        store.register_model(dataset.id, "clf")
+    with pytest.raises(NotFound):
+        store.register_model("nosuchversion", "clf")
+    store.register_model(model.id, "clf")
+    with pytest.raises(NotFound, match="no version"):
+        store.set_model_alias("clf", "production", 7)
+    with pytest.raises(InvalidInput, match="latest"):
+        store.set_model_alias("clf", "latest", 1)
+    with pytest.raises(NotFound, match="nope"):
+        store.set_model_alias("nope", "production", 1)
+    with pytest.raises(InvalidInput, match="model name"):
+        store.register_model(model.id, "bad name")
+
+
+def test_model_refs_resolve_in_use_artifact(store: Store, tmp_path: Path) -> None:
+    from assay.artifacts.artifact import resolve
+
+    a = _model(store, tmp_path, b"one")
+    store.register_model(a.id, "clf")
+    store.set_model_alias("clf", "production", 1)
+    for ref in ("models:/clf@production", "models:/clf/1", "models:/clf"):
+        assert resolve(store, ref, None).id == a.id
+    with pytest.raises(InvalidInput, match="model reference"):
+        resolve(store, "models:/clf@", None)
+
+
+def test_audit_records_versions_aliases_and_registrations(
+    sql_store_factory: StoreFactory, tmp_path: Path
+) -> None:
+    from assay.store.sql import audit
+
+    store = sql_store_factory()
+    assert isinstance(store, SqlStore)
+    a = _model(store, tmp_path, b"one")
+    store.set_artifact_alias("p", "digits-model", "candidate", 0)
+    store.register_model(a.id, "clf")
+    store.set_model_alias("clf", "production", 1, reason="why")
+    actions = [r.action for r in audit.records(store.engine)]
+    assert actions[-4:] == [
+        "artifact.version_created",
+        "artifact.alias_moved",
+        "model.registered",
+        "model.alias_moved",
+    ]
+    assert audit.verify(store.engine).ok
+
+
+# ---- the SDK ----------------------------------------------------------------------------------
+
+
+def test_a_run_logs_uses_and_registers_through_the_sdk(tmp_path: Path) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    uri = str(tmp_path / "store")
+    data = tmp_path / "train.csv"
+    data.write_text("x,y\n1,0\n")
+    with assay.init(project="digits", uri=uri, settings=QUIET) as prep:
+        logged = prep.log_artifact(
+            data, name="digits-train", metadata={"rows": 1}, aliases=["gold"]
+        )
+    assert logged is not None and logged.metadata == {"rows": 1}
+    x, y = np.random.default_rng(0).normal(size=(40, 3)), np.arange(40) % 2
+    clf = LogisticRegression().fit(x, y)
+    with assay.init(project="digits", uri=uri, settings=QUIET) as train:
+        used = train.use_artifact("digits-train:gold")
+        assert used is not None and (used.download() / "train.csv").read_text() == "x,y\n1,0\n"
+        model = train.log_model(clf, "digits-model")
+    assert model is not None and model.metadata["flavour"] == "sklearn"
+    mv = assay.register_model("digits/digits-model:latest", name="digits-classifier", uri=uri)
+    assay.models.set_alias("digits-classifier", "production", mv.version, reason="r", uri=uri)
+    loaded = assay.models.load("models:/digits-classifier@production", uri=uri)
+    assert np.array_equal(loaded.predict(x), clf.predict(x))
+    assert assay.models.get("models:/digits-classifier@production", uri=uri).version == 1
+    with assay.Api(uri) as api:
+        graph = api.lineage("digits/digits-model:v0", direction="up")
+        assert {n.label for n in graph.nodes.values()} >= {"digits-model:v0", "digits-train:v0"}
+        assert api.artifact("digits/digits-train:gold").version.id == logged.id
+
+
+def test_disabled_runs_log_no_artifacts_and_offline_runs_say_why(tmp_path: Path) -> None:
+    (tmp_path / "f.txt").write_text("x")
+    with assay.init(project="p", mode="disabled") as run:
+        assert run.log_artifact(tmp_path / "f.txt") is None
+        assert run.use_artifact("f:latest") is None
+    with assay.init(project="p", uri=str(tmp_path / "s"), mode="offline", settings=QUIET) as run:
+        with pytest.raises(InvalidInput, match="offline"):
+            run.log_artifact(tmp_path / "f.txt")
+
+
+class Doubler:
+    """A generic-flavour model: save(path) and a load(path) classmethod."""
+
+    def __init__(self, factor: int) -> None:
+        self.factor = factor
+
+    def predict(self, inputs: list[int]) -> list[int]:
+        return [self.factor * i for i in inputs]
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps({"factor": self.factor}))
+
+    @classmethod
+    def load(cls, path: Path) -> Doubler:
+        return cls(json.loads(path.read_text())["factor"])
+
+
+def test_flavours_round_trip(tmp_path: Path) -> None:
+    from sklearn.tree import DecisionTreeClassifier
+
+    x, y = np.random.default_rng(1).normal(size=(30, 2)), np.arange(30) % 3
+    tree = DecisionTreeClassifier().fit(x, y)
+    flavours.save(tree, tmp_path / "sk")
+    assert flavours.read_descriptor(tmp_path / "sk")["flavour"] == "sklearn"
+    assert np.array_equal(flavours.load(tmp_path / "sk").predict(x), tree.predict(x))
+
+    flavours.save(Doubler(3), tmp_path / "py")
+    assert flavours.load(tmp_path / "py").predict([1, 2]) == [3, 6]
+    assert flavours.load(tmp_path / "py", cls=Doubler).predict([2]) == [6]
+
+
+def test_onnx_models_load_as_inference_sessions(tmp_path: Path) -> None:
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 2])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 2])
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "relu", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    flavours.save(model, tmp_path / "onnx")
+    session: Any = flavours.load(tmp_path / "onnx")
+    out = session.run(None, {"x": np.array([[-1.0, 2.0]], dtype=np.float32)})[0]
+    assert out.tolist() == [[0.0, 2.0]]
+
+
+def test_pickles_load_only_when_asked(tmp_path: Path) -> None:
+    flavours.save({"weights": [1, 2]}, tmp_path / "pk", flavour="pickle")
+    with pytest.raises(InvalidInput, match="allow_pickle=True"):
+        flavours.load(tmp_path / "pk")
+    assert flavours.load(tmp_path / "pk", allow_pickle=True) == {"weights": [1, 2]}
+
+
+def test_skops_refuses_untrusted_types_unless_listed(tmp_path: Path) -> None:
+    import math
+
+    from sklearn.preprocessing import FunctionTransformer
+
+    flavours.save(FunctionTransformer(math.sqrt), tmp_path / "ft", flavour="sklearn")
+    with pytest.raises(InvalidInput, match=r"does not trust by default: math\.sqrt"):
+        flavours.load(tmp_path / "ft")
+    assert flavours.load(tmp_path / "ft", trusted=["math.sqrt"]).func is math.sqrt
+
+
+def test_unknown_models_and_missing_descriptors_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="pass flavour="):
+        flavours.save(object(), tmp_path / "x")
+    with pytest.raises(InvalidInput, match="assay-model.json"):
+        flavours.load(tmp_path)
+    torch_state = tmp_path / "t"
+    torch_state.mkdir()
+    (torch_state / flavours.DESCRIPTOR).write_text('{"flavour": "nope"}')
+    with pytest.raises(InvalidInput, match="unknown flavour"):
+        flavours.load(torch_state)
