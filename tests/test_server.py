@@ -304,3 +304,37 @@ def test_wire_keeps_nan_in_msgpack() -> None:
     encoded = wire.encode(MetricSummary(float("nan"), 1.0, 2.0, 3, 4), wire.MSGPACK)
     decoded = msgspec.msgpack.decode(encoded, type=MetricSummary)
     assert decoded.last != decoded.last and decoded.count == 3
+
+
+def test_artifact_and_registry_routes_enforce_roles(team: Team, tmp_path: Path) -> None:
+    from assay.artifacts.artifact import Artifact, log_artifact
+
+    (tmp_path / "w.bin").write_bytes(b"weights")
+    art = Artifact("m", type="model")
+    art.add_file(tmp_path / "w.bin")
+    ann, vic, bob = team.store("ann"), team.store("vic"), team.store("bob")
+    version = log_artifact(ann, art, "alpha")
+    assert version.created_by == "user:ann"
+    with pytest.raises(Forbidden, match="writer"):
+        log_artifact(vic, art, "alpha")
+    assert vic.artifact_version("alpha", "m", "v0").id == version.id
+    with pytest.raises(Forbidden):
+        bob.artifacts("alpha")
+    with pytest.raises(Forbidden):
+        bob.manifest(version.id)
+    assert bob.artifact_versions_by_id([version.id]) == []
+    with pytest.raises(Forbidden):
+        vic.set_artifact_alias("alpha", "m", "gold", 0)
+    with pytest.raises(Forbidden):
+        vic.register_model(version.id, "clf")
+    ann.register_model(version.id, "clf")
+    with pytest.raises(Forbidden):
+        vic.set_model_alias("clf", "production", 1)
+    move = ann.set_model_alias("clf", "production", 1, reason="ok")
+    assert move.actor == "user:ann"
+    assert [m.name for m in vic.models()] == ["clf"]
+    assert bob.models() == []
+    with pytest.raises(Forbidden):
+        bob.model_version("clf", "production")
+    bad = team.client.post("/api/v1/artifacts", content=b"{", headers=team.headers("ann"))
+    assert bad.status_code == 400 and "ArtifactDraft" in bad.json()["error"]["message"]

@@ -115,3 +115,50 @@ def test_an_older_postgresql_schema_waits_for_db_upgrade(postgres_url: str, tmp_
     assert f"revision {migrate.SCHEMA_REVISION}" in result.output
     SqlStore.from_url(postgres_url, blobs=tmp_path).close()  # opens now
     assert CliRunner().invoke(cli, ["db", "upgrade", "--uri", postgres_url]).exit_code == 0
+
+
+def test_artifacts_on_s3_blobs_upload_download_and_gc(bucket: str, tmp_path: Path) -> None:
+    import random
+
+    from assay.artifacts.artifact import Artifact, download, log_artifact
+
+    store = SqlStore.from_url(f"sqlite:///{tmp_path / 'db.sqlite'}", blobs=f"s3://{bucket}/a")
+    big = random.Random(5).randbytes(3 << 20)
+    (tmp_path / "big.bin").write_bytes(big)
+    art = Artifact("d", type="dataset")
+    art.add_file(tmp_path / "big.bin")
+    version = log_artifact(store, art, "p")
+    assert (download(store, version, tmp_path / "out") / "big.bin").read_bytes() == big
+    orphan = store.put_blob(b"orphan")
+    listed = {b.digest for b in store.blobs.list()}
+    assert orphan in listed and len(listed) > 10
+    assert store.collect_garbage(grace=-60, dry_run=False).blobs == 1
+    assert orphan not in {b.digest for b in store.blobs.list()}
+    assert (download(store, version, tmp_path / "again") / "big.bin").read_bytes() == big
+    store.close()
+
+
+def test_s3_references_are_recorded_by_etag_and_checked_on_download(
+    bucket: str, tmp_path: Path
+) -> None:
+    import boto3
+
+    from assay.artifacts.artifact import Artifact, download, log_artifact
+    from assay.errors import CorruptData
+
+    s3 = boto3.client("s3")
+    for i in range(3):
+        s3.put_object(Bucket=bucket, Key=f"big/shard-{i}.parquet", Body=f"shard {i}".encode())
+    s3.put_object(Bucket=bucket, Key="big/readme.txt", Body=b"no")
+    store = SqlStore.from_url(f"sqlite:///{tmp_path / 'db.sqlite'}", blobs=tmp_path / "blobs")
+    art = Artifact("shards", type="dataset")
+    paths = art.add_reference(f"s3://{bucket}/big/shard-*.parquet")
+    assert paths == ["shard-0.parquet", "shard-1.parquet", "shard-2.parquet"]
+    version = log_artifact(store, art, "p")
+    assert all(f.digest.startswith("etag:") for f in store.manifest(version.id).files)
+    out = download(store, version, tmp_path / "out")
+    assert (out / "shard-1.parquet").read_bytes() == b"shard 1"
+    s3.put_object(Bucket=bucket, Key="big/shard-1.parquet", Body=b"rewritten")
+    with pytest.raises(CorruptData, match=r"shard-1\.parquet.*changed"):
+        download(store, version, tmp_path / "out2")
+    store.close()
