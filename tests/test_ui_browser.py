@@ -72,9 +72,31 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 run.log({"train/loss": 1.0 / (step + 1) + lr, "val/acc": 1 - 1.0 / (step + 2) - lr})
             run.summary["best_acc"] = 1 - lr
     sys.argv = argv
+    _log_artifacts(root, tmp_path_factory.mktemp("files"))
     server = ServerProcess(str(root)).start()
     yield server.url
     server.stop()
+
+
+def _log_artifacts(root: Path, files: Path) -> None:
+    """A prep run makes a dataset (CSV + image); a training run uses it and makes a model,
+    which is registered with @production."""
+    import base64
+
+    data = files / "data"
+    data.mkdir()
+    (data / "train.csv").write_text("pixel0,pixel1,label\n0,16,3\n5,2,7\n")
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    (data / "sample.png").write_bytes(base64.b64decode(png))
+    (files / "model").mkdir()
+    (files / "model" / "weights.json").write_text('{"w": [1, 2, 3]}')
+    with assay.init(project="catalog", name="prep", uri=root, settings=QUIET) as run:
+        run.log_artifact(data, name="digits-train", metadata={"rows": 2})
+    with assay.init(project="catalog", name="train-best", uri=root, settings=QUIET) as run:
+        run.use_artifact("digits-train:latest")
+        run.log_artifact(files / "model", name="digits-model", type="model")
+    assay.register_model("catalog/digits-model:v0", name="digits-classifier", uri=root)
+    assay.models.set_alias("digits-classifier", "production", 1, reason="first model", uri=root)
 
 
 @pytest.fixture
@@ -188,3 +210,45 @@ def test_a_running_runs_chart_grows(page: Any, site: str) -> None:
         stop.set()
         worker.join()
         run.finish()
+
+
+def test_artifact_page_previews_files(page: Any, site: str) -> None:
+    page.goto(f"{site}/projects/catalog/artifacts")
+    page.click("#artifacts a:text('digits-train')")
+    page.wait_for_selector("#files")
+    assert "prep" in page.inner_text("#producers")
+    assert "train-best" in page.inner_text("#consumers")
+    page.click("a.preview-link:text('train.csv')")
+    page.wait_for_selector(".file-preview[data-kind=table]")
+    assert page.eval_on_selector_all(".file-preview tbody tr", "rs => rs.length") == 2
+    page.click("a.preview-link:text('sample.png')")
+    page.wait_for_selector(".file-preview[data-kind=image] img")
+    width = page.eval_on_selector(".file-preview img", "img => img.complete && img.naturalWidth")
+    assert width == 1  # the image bytes came through the raw route
+    page.click("a.preview-link:text('train.csv')")
+    page.wait_for_selector(".file-preview[data-kind=table]")
+    shoot(page, "artifact")
+
+
+def test_lineage_graph_links_runs_and_versions(page: Any, site: str) -> None:
+    page.goto(f"{site}/projects/catalog/artifacts/digits-model")
+    page.click("#lineage-link")
+    page.wait_for_selector("#lineage .node")
+    nodes = page.eval_on_selector_all("#lineage .node", "ns => ns.map(n => n.textContent)")
+    labels = " ".join(nodes)
+    for name in ("digits-model:v0", "train-best", "digits-train:v0", "prep"):
+        assert name in labels
+    assert page.eval_on_selector_all("#lineage path.edge", "es => es.length") == 3
+    shoot(page, "lineage")
+    page.click("#lineage .node.run:has-text('prep')")
+    page.wait_for_selector("#run-artifacts")
+    assert "digits-train:v0" in page.inner_text("#run-artifacts")
+
+
+def test_model_page_shows_versions_and_alias_history(page: Any, site: str) -> None:
+    page.goto(f"{site}/models")
+    page.click("#models a:text('digits-classifier')")
+    page.wait_for_selector("#alias-history")
+    assert "first model" in page.inner_text("#alias-history")
+    assert "digits-model:v0" in page.inner_text("#model-versions")
+    shoot(page, "model")

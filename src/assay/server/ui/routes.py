@@ -146,14 +146,26 @@ def run_page(request: Request, run_id: str, who: Viewer) -> HTMLResponse:
     project = require_run(state, who, run_id, "viewer")
     run = state.store.run(run_id)
     can_write = role_at_least(state.auth.role(who, project), "writer")
+    used, produced = _run_artifacts(state, run_id)
     return render(
         request,
         "run.html",
         run=run,
         page=views.RunPage.build(run, _diff(state, run)),
         can_write=can_write,
+        used=used,
+        produced=produced,
         who=who,
     )
+
+
+def _run_artifacts(state: AppState, run_id: str) -> tuple[list[Any], list[Any]]:
+    """(used, produced) artifact versions of a run."""
+    edges = state.store.lineage_edges([run_id], [])
+    found = {v.id: v for v in state.store.artifact_versions_by_id([e.version_id for e in edges])}
+    used = [found[e.version_id] for e in edges if e.kind == "used" and e.version_id in found]
+    made = [found[e.version_id] for e in edges if e.kind == "produced" and e.version_id in found]
+    return used, made
 
 
 def _diff(state: AppState, run: Any) -> str | None:

@@ -1,0 +1,188 @@
+"""UI pages for artifacts (versions, files, previews), lineage graphs and the model
+registry. Every page checks the viewer role on the project it shows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+
+from assay.artifacts.lineage import lineage
+from assay.errors import InvalidInput, NotFound
+from assay.present import fmt_bytes
+from assay.records import ArtifactVersion, FileEntry
+from assay.server.deps import AppState, require, require_run, state_of
+from assay.server.ui import catalog_views as cv
+from assay.server.ui.routes import Viewer, render, templates
+from assay.store.sql.auth import Principal, role_at_least
+
+router = APIRouter(include_in_schema=False)
+templates.env.globals.update(fmt_bytes=fmt_bytes)
+
+
+def _version_by_id(state: AppState, who: Principal, version_id: str) -> ArtifactVersion:
+    found = state.store.artifact_versions_by_id([version_id])
+    if not found:
+        raise NotFound(f"artifact version {version_id} does not exist")
+    require(state, who, found[0].project, "viewer")
+    return found[0]
+
+
+@router.get("/projects/{project}/artifacts", response_class=HTMLResponse)
+def artifacts_page(request: Request, project: str, who: Viewer) -> HTMLResponse:
+    state = state_of(request)
+    require(state, who, project, "viewer")
+    found = state.store.artifacts(project)
+    models = state.store.models(project)
+    return render(
+        request, "artifacts.html", project=project, artifacts=found, models=models, who=who
+    )
+
+
+@router.get("/projects/{project}/artifacts/{name}", response_class=HTMLResponse)
+def artifact_page(
+    request: Request, project: str, name: str, who: Viewer, v: Annotated[str | None, Query()] = None
+) -> HTMLResponse:
+    state = state_of(request)
+    require(state, who, project, "viewer")
+    versions = state.store.artifact_versions(project, name)
+    chosen = state.store.artifact_version(project, name, v or "latest")
+    manifest = state.store.manifest(chosen.id)
+    edges = state.store.lineage_edges([], [chosen.id])
+    used_by = [e.run_id for e in edges if e.kind == "used"]
+    producers = [e.run_id for e in edges if e.kind == "produced"]
+    runs = {r: state.store.run(r) for r in dict.fromkeys(used_by + producers)}
+    registered = [
+        mv
+        for m in state.store.models(project)
+        for mv in state.store.model_versions(m.name)
+        if mv.artifact.id == chosen.id
+    ]
+    can_write = role_at_least(state.auth.role(who, project), "writer")
+    return render(
+        request,
+        "artifact.html",
+        project=project,
+        aname=name,
+        versions=versions,
+        v=chosen,
+        files=manifest.files,
+        used_by=[runs[r] for r in used_by],
+        producers=[runs[r] for r in producers],
+        registered=registered,
+        can_write=can_write,
+        who=who,
+    )
+
+
+def _entry(state: AppState, version_id: str, path: str) -> FileEntry:
+    for entry in state.store.manifest(version_id).files:
+        if entry.path == path:
+            return entry
+    raise NotFound(f"artifact version {version_id} has no file {path!r}")
+
+
+def _stream(state: AppState, entry: FileEntry, limit: int | None = None) -> Iterator[bytes]:
+    sent = 0
+    for digest, _ in entry.chunks or [(entry.digest, entry.size)]:
+        data = state.store.get_blob(digest)
+        yield data if limit is None else data[: max(0, limit - sent)]
+        sent += len(data)
+        if limit is not None and sent >= limit:
+            return
+
+
+@router.get("/ui/artifact-versions/{version_id}/preview", response_class=HTMLResponse)
+def file_preview(
+    request: Request, version_id: str, who: Viewer, path: Annotated[str, Query(max_length=1024)]
+) -> HTMLResponse:
+    state = state_of(request)
+    version = _version_by_id(state, who, version_id)
+    entry = _entry(state, version_id, path)
+    if entry.ref is not None:
+        shown = cv.Preview("none", note=f"recorded by reference: {entry.ref}")
+    else:
+        data = b"".join(_stream(state, entry, cv.PREVIEW_BYTES))
+        shown = cv.preview(path, data, entry.size > cv.PREVIEW_BYTES)
+    return render(request, "file_preview.html", v=version, entry=entry, p=shown)
+
+
+@router.get("/artifact-versions/{version_id}/raw")
+def file_raw(
+    request: Request, version_id: str, who: Viewer, path: Annotated[str, Query(max_length=1024)]
+) -> Response:
+    state = state_of(request)
+    _version_by_id(state, who, version_id)
+    entry = _entry(state, version_id, path)
+    if entry.ref is not None:
+        raise InvalidInput(f"{path} is recorded by reference ({entry.ref}); fetch it from there")
+    suffix = path[path.rfind(".") :].lower() if "." in path else ""
+    media = cv.IMAGE_TYPES.get(suffix, "application/octet-stream")
+    name = path.rsplit("/", 1)[-1].replace('"', "")
+    headers = {"content-length": str(entry.size), "x-content-type-options": "nosniff"}
+    if media == "application/octet-stream" or suffix == ".svg":
+        headers["content-disposition"] = f'attachment; filename="{name}"'
+    return StreamingResponse(_stream(state, entry), media_type=media, headers=headers)
+
+
+@router.get("/lineage", response_class=HTMLResponse)
+def lineage_page(
+    request: Request,
+    who: Viewer,
+    node: Annotated[str, Query(max_length=64)],
+    direction: Annotated[str, Query(pattern="^(up|down|both)$")] = "both",
+    depth: Annotated[int, Query(ge=1, le=10)] = 3,
+) -> HTMLResponse:
+    state = state_of(request)
+    kind, _, ident = node.partition(":")
+    if kind == "run":
+        require_run(state, who, ident, "viewer")
+        start: object = state.store.run(ident)
+    elif kind == "artifact":
+        start = _version_by_id(state, who, ident)
+    else:
+        raise InvalidInput(f"node {node!r} must be run:<id> or artifact:<version id>")
+    graph = lineage(state.store, start, direction, depth)  # type: ignore[arg-type]
+    for n in list(graph.nodes.values()):  # nodes of projects the viewer cannot see stay hidden
+        project = n.run.project if n.run else n.artifact.project if n.artifact else ""
+        if not role_at_least(state.auth.role(who, project), "viewer"):
+            del graph.nodes[n.id]
+    drawing = cv.layout(graph)
+    return render(
+        request,
+        "lineage.html",
+        graph=graph,
+        d=drawing,
+        node=node,
+        direction=direction,
+        depth=depth,
+        W=cv.NODE_W,
+        H=cv.NODE_H,
+        who=who,
+    )
+
+
+@router.get("/models", response_class=HTMLResponse)
+def models_page(request: Request, who: Viewer) -> HTMLResponse:
+    state = state_of(request)
+    found = [
+        m for m in state.store.models() if role_at_least(state.auth.role(who, m.project), "viewer")
+    ]
+    return render(request, "models.html", models=found, who=who)
+
+
+@router.get("/models/{name}", response_class=HTMLResponse)
+def model_page(request: Request, name: str, who: Viewer) -> HTMLResponse:
+    state = state_of(request)
+    model = state.store.model(name)
+    require(state, who, model.project, "viewer")
+    return render(
+        request,
+        "model.html",
+        model=model,
+        versions=state.store.model_versions(name),
+        history=state.store.alias_history(name),
+        who=who,
+    )

@@ -1,0 +1,146 @@
+"""What the artifact, lineage and registry pages show: a layered drawing of a lineage
+DAG, and file previews."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from assay.artifacts.lineage import Lineage, Node
+
+NODE_W, NODE_H, GAP_X, GAP_Y, PAD = 190, 44, 80, 22, 16
+PREVIEW_BYTES = 256 * 1024
+IMAGE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".svg": "image/svg+xml",
+}
+
+
+@dataclass(frozen=True)
+class Box:
+    node: Node
+    x: int
+    y: int
+    href: str
+
+
+@dataclass(frozen=True)
+class Link:
+    path: str  # an SVG path from the source box's right edge to the target's left edge
+    kind: str
+
+
+@dataclass(frozen=True)
+class Drawing:
+    boxes: list[Box]
+    links: list[Link]
+    width: int
+    height: int
+
+
+def href_of(node: Node) -> str:
+    if node.run is not None:
+        return f"/runs/{node.run.id}"
+    assert node.artifact is not None
+    a = node.artifact
+    return f"/projects/{a.project}/artifacts/{a.name}?v={a.version}"
+
+
+def layout(graph: Lineage) -> Drawing:
+    """Columns by depth (sources on the left); within a column, nodes ordered by the mean
+    row of their neighbours in the previous column (one barycentre pass), which keeps
+    most edges from crossing."""
+    layers = graph.layers()
+    row: dict[str, float] = {}
+    neighbours: dict[str, list[str]] = {}
+    for e in graph.edges:
+        neighbours.setdefault(e.target, []).append(e.source)
+        neighbours.setdefault(e.source, []).append(e.target)
+    ordered: list[list[Node]] = []
+    for layer in layers:
+
+        def weight(n: Node) -> tuple[float, str]:
+            seen = [row[m] for m in neighbours.get(n.id, []) if m in row]
+            return (sum(seen) / len(seen) if seen else 0.0, n.label)
+
+        layer = sorted(layer, key=weight)
+        for i, n in enumerate(layer):
+            row[n.id] = i
+        ordered.append(layer)
+    boxes: dict[str, Box] = {}
+    for col, layer in enumerate(ordered):
+        for i, n in enumerate(layer):
+            boxes[n.id] = Box(
+                n, PAD + col * (NODE_W + GAP_X), PAD + i * (NODE_H + GAP_Y), href_of(n)
+            )
+    links = []
+    for e in graph.edges:
+        a, b = boxes.get(e.source), boxes.get(e.target)
+        if a is None or b is None:
+            continue
+        x1, y1 = a.x + NODE_W, a.y + NODE_H // 2
+        x2, y2 = b.x, b.y + NODE_H // 2
+        if x2 <= x1:  # an edge back within the same column: arc below
+            path = f"M{x1},{y1} C{x1 + 40},{y1 + 60} {x2 - 40},{y2 + 60} {x2},{y2}"
+        else:
+            mid = (x1 + x2) // 2
+            path = f"M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}"
+        links.append(Link(path, e.kind))
+    tallest = max((len(layer) for layer in ordered), default=1)
+    width = 2 * PAD + len(ordered) * NODE_W + max(0, len(ordered) - 1) * GAP_X
+    height = 2 * PAD + tallest * NODE_H + (tallest - 1) * GAP_Y + 40
+    return Drawing(list(boxes.values()), links, width, height)
+
+
+@dataclass(frozen=True)
+class Preview:
+    kind: str  # "text" | "json" | "table" | "image" | "none"
+    text: str = ""
+    header: tuple[str, ...] = ()
+    rows: tuple[tuple[Any, ...], ...] = ()
+    note: str = ""
+
+
+def preview(path: str, data: bytes, truncated: bool) -> Preview:
+    """A readable glimpse of a file: images inline, JSON pretty, CSV/Parquet as a table
+    of the first rows, other text as text."""
+    lower = path.lower()
+    suffix = lower[lower.rfind(".") :] if "." in lower else ""
+    if suffix in IMAGE_TYPES:
+        return Preview("image")
+    if suffix == ".parquet":
+        return _parquet(data, truncated)
+    if b"\x00" in data[:4096]:
+        return Preview("none", note="binary file")
+    text = data.decode("utf-8", errors="replace")
+    cut = " (first 256 KiB)" if truncated else ""
+    if suffix == ".json" and not truncated:
+        try:
+            return Preview("json", json.dumps(json.loads(text), indent=2)[:PREVIEW_BYTES])
+        except ValueError:
+            pass
+    if suffix in (".csv", ".tsv"):
+        reader = csv.reader(io.StringIO(text), delimiter="\t" if suffix == ".tsv" else ",")
+        rows = [tuple(r) for _, r in zip(range(21), reader, strict=False)]
+        if rows:
+            return Preview("table", header=rows[0], rows=tuple(rows[1:]), note="first 20 rows")
+    return Preview("text", text, note=cut.strip(" ()"))
+
+
+def _parquet(data: bytes, truncated: bool) -> Preview:
+    if truncated:
+        return Preview("none", note="Parquet file too large to preview here; download it")
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        return Preview("none", note="install pyarrow to preview Parquet")
+    table = pq.read_table(io.BytesIO(data)).slice(0, 20)
+    rows = tuple(zip(*(col.to_pylist() for col in table.columns), strict=True))
+    return Preview("table", header=tuple(table.column_names), rows=rows, note="first 20 rows")

@@ -1,0 +1,91 @@
+"""Artifact, lineage and registry pages over ASGI: content, previews and roles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from assay.artifacts.artifact import Artifact, log_artifact
+from assay.server.ui import catalog_views as cv
+from tests.test_server import Team, team  # noqa: F401 - the fixture
+
+
+def _seed(team: Team, tmp_path: Path) -> str:
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "table.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "m" / "notes.json").write_text('{"b": 1, "a": [1, 2]}')
+    art = Artifact("digits-model", type="model", metadata={"acc": 0.97})
+    art.add_dir(tmp_path / "m")
+    ann = team.store("ann")
+    version = log_artifact(ann, art, "alpha")
+    ann.register_model(version.id, "clf")
+    ann.set_model_alias("clf", "production", 1, reason="<b>because</b>")
+    return version.id
+
+
+def _get(team: Team, user: str, path: str) -> tuple[int, str]:
+    from starlette.testclient import TestClient
+
+    client = TestClient(
+        team.app, base_url="http://assay.test", cookies={"assay_key": team.keys[user]}
+    )
+    response = client.get(path)
+    return response.status_code, response.text
+
+
+def test_pages_show_versions_files_and_alias_history(team: Team, tmp_path: Path) -> None:
+    version_id = _seed(team, tmp_path)
+    code, html = _get(team, "vic", "/projects/alpha/artifacts")
+    assert code == 200 and "digits-model" in html and "clf" in html
+    code, html = _get(team, "vic", "/projects/alpha/artifacts/digits-model?v=0")
+    assert (
+        code == 200 and "table.csv" in html and "\"acc\": 0.97" in html and "clf v1" in html
+    )
+    code, html = _get(team, "vic", f"/ui/artifact-versions/{version_id}/preview?path=table.csv")
+    assert code == 200 and 'data-kind="table"' in html and "<td>1</td>" in html
+    code, html = _get(team, "vic", f"/ui/artifact-versions/{version_id}/preview?path=notes.json")
+    assert code == 200 and '"a": [' in html.replace("&#34;", '"')
+    code, raw = _get(team, "vic", f"/artifact-versions/{version_id}/raw?path=table.csv")
+    assert code == 200 and raw == "a,b\n1,2\n"
+    code, html = _get(team, "vic", "/models/clf")
+    assert code == 200 and "&lt;b&gt;because&lt;/b&gt;" in html and "<b>because" not in html
+    code, html = _get(team, "vic", f"/lineage?node=artifact:{version_id}")
+    assert code == 200 and 'data-node="artifact:' in html
+
+
+def test_other_projects_pages_are_forbidden(team: Team, tmp_path: Path) -> None:
+    version_id = _seed(team, tmp_path)
+    for path in (
+        "/projects/alpha/artifacts",
+        "/projects/alpha/artifacts/digits-model",
+        f"/ui/artifact-versions/{version_id}/preview?path=table.csv",
+        f"/artifact-versions/{version_id}/raw?path=table.csv",
+        "/models/clf",
+        f"/lineage?node=artifact:{version_id}",
+    ):
+        assert _get(team, "bob", path)[0] == 403, path
+    code, html = _get(team, "bob", "/models")
+    assert code == 200 and "clf" not in html
+    assert _get(team, "vic", f"/artifact-versions/{version_id}/raw?path=../x")[0] == 404
+    assert _get(team, "vic", "/lineage?node=bogus")[0] == 400
+
+
+def test_previews_pick_a_readable_form() -> None:
+    assert cv.preview("a.png", b"\x89PNG", False).kind == "image"
+    assert cv.preview("x.bin", b"\x00\x01", False).kind == "none"
+    table = cv.preview("t.tsv", b"a\tb\n1\t2\n", False)
+    assert (table.kind, table.header, table.rows) == ("table", ("a", "b"), (("1", "2"),))
+    assert cv.preview("j.json", b'{"a":1}', False).text == '{\n  "a": 1\n}'
+    assert cv.preview("j.json", b"{broken", False).kind == "text"
+    assert cv.preview("big.txt", b"x" * 10, True).note == "first 256 KiB"
+
+
+def test_parquet_previews_show_the_head(tmp_path: Path) -> None:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = io.BytesIO()
+    pq.write_table(pa.table({"x": list(range(50)), "y": ["a"] * 50}), sink)
+    shown = cv.preview("d.parquet", sink.getvalue(), False)
+    assert shown.header == ("x", "y") and len(shown.rows) == 20 and shown.rows[0] == (0, "a")
