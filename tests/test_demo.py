@@ -13,7 +13,7 @@ def test_demo_trains_and_logs_real_runs(store_uri: str) -> None:
     )
     assert len(result.run_ids) == 2 and result.best_run_id in result.run_ids
     api = assay.Api(store_uri)
-    for run in api.runs("digits"):
+    for run in api.runs("digits", filter="job_type == 'train'"):
         assert run.status == "finished"
         assert {"train/loss", "train/acc", "val/loss", "val/acc"} <= set(run.metrics)
         assert run.metrics["val/acc"].count == 4
@@ -21,10 +21,28 @@ def test_demo_trains_and_logs_real_runs(store_uri: str) -> None:
         assert any(k.startswith("system/") for k in run.metrics)
     best = api.runs("digits", order_by=["-summary.best_val_acc"], limit=1)[0]
     assert best.id == result.best_run_id
+    # the dataset, one model per run, the best one registered and @production
+    assert result.dataset == "digits/digits-split:v0"
+    production = assay.models.get("models:/digits-classifier@production", uri=store_uri)
+    assert production.artifact.run_id == result.best_run_id
+    assert "best val/acc" in (
+        assay.models.history("digits-classifier", uri=store_uri)[0].reason or ""
+    )
+    graph = api.lineage("models:/digits-classifier@production", direction="up")
+    assert {n.label for n in graph.nodes.values()} >= {
+        "digits-split:v0",
+        "digits-model:v" + str(production.artifact.version),
+    }
+    clf = assay.models.load("models:/digits-classifier@production", uri=store_uri)
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    assert (clf.predict(x) == y).mean() > 0.85
 
 
 def test_demo_command_quick(store_uri: str) -> None:
     result = CliRunner().invoke(cli, ["demo", "--quick", "--no-ui", "--uri", store_uri])
     assert result.exit_code == 0, result.output
     assert "runs ls --project digits" in result.output
-    assert assay.Api(store_uri).count_runs("digits") == 2
+    assert assay.Api(store_uri).count_runs("digits", "job_type == 'train'") == 2
+    assert "digits-classifier version" in result.output

@@ -40,12 +40,16 @@ def demo_command(epochs: int, quick: bool, no_ui: bool, port: int, uri: str | No
     exe = _assay_command()
     console.print(
         f"\nBest run: [bold]{result.best_run_id}[/] "
-        f"(validation accuracy {result.best_val_acc:.3f})\n"
+        f"(validation accuracy {result.best_val_acc:.3f}); its model is registered as "
+        f"digits-classifier version {result.model_version}, now @production.\n"
+        f"Every run used the dataset {result.dataset}.\n"
         "Browse what was logged:\n"
         f"  {exe} runs ls --project {result.project} --uri {resolved}\n"
         f"  {exe} runs ls --project {result.project} --uri {resolved} "
         '--filter "summary.best_val_acc > 0.9" --sort=-summary.best_val_acc\n'
         f"  {exe} runs show {result.best_run_id} --uri {resolved}\n"
+        f"  {exe} artifacts ls --project {result.project} --uri {resolved}\n"
+        f"  {exe} models show digits-classifier --uri {resolved}\n"
         f"  {exe} ui --uri {resolved}"
     )
     if not no_ui:
