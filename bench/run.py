@@ -205,6 +205,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="Fewer steps (a smoke run).")
     parser.add_argument("--processes", type=int, default=3)
     parser.add_argument("--no-server", action="store_true", help="Skip the server and UI runs.")
+    parser.add_argument("--no-artifacts", action="store_true", help="Skip the 1 GiB artifact runs.")
     args = parser.parse_args()
     started = time.time()
     rows = measure(args.quick, args.processes)
@@ -216,6 +217,11 @@ def main() -> None:
         server_lines = ["", *server_load.render(server_load.measure())]
         server_lines += ["", *ui_load.render(ui_load.measure())]
     command = "make bench" if not args.quick else "python bench/run.py --quick"
+    if not args.no_artifacts:
+        import artifacts
+
+        size = (64 if args.quick else 1024) << 20
+        server_lines += ["", *artifacts.render(artifacts.measure(size), size, command)]
     text = render(rows, command, time.time() - started).rstrip("\n")
     args.out.write_text(text + "\n" + "\n".join(server_lines) + "\n")
     print(args.out.read_text())

@@ -86,7 +86,10 @@ def _log_artifacts(root: Path, files: Path) -> None:
     data = files / "data"
     data.mkdir()
     (data / "train.csv").write_text("pixel0,pixel1,label\n0,16,3\n5,2,7\n")
-    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    png = (
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9"
+        "awAAAABJRU5ErkJggg=="
+    )
     (data / "sample.png").write_bytes(base64.b64decode(png))
     (files / "model").mkdir()
     (files / "model" / "weights.json").write_text('{"w": [1, 2, 3]}')

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from assay.artifacts.artifact import Artifact, log_artifact
 from assay.server.ui import catalog_views as cv
-from tests.test_server import Team, team  # noqa: F401 - the fixture
+from tests.test_server import Team
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Team:
+    return Team(tmp_path / "server")
 
 
 def _seed(team: Team, tmp_path: Path) -> str:
@@ -32,28 +39,26 @@ def _get(team: Team, user: str, path: str) -> tuple[int, str]:
     return response.status_code, response.text
 
 
-def test_pages_show_versions_files_and_alias_history(team: Team, tmp_path: Path) -> None:
-    version_id = _seed(team, tmp_path)
-    code, html = _get(team, "vic", "/projects/alpha/artifacts")
+def test_pages_show_versions_files_and_alias_history(site: Team, tmp_path: Path) -> None:
+    version_id = _seed(site, tmp_path)
+    code, html = _get(site, "vic", "/projects/alpha/artifacts")
     assert code == 200 and "digits-model" in html and "clf" in html
-    code, html = _get(team, "vic", "/projects/alpha/artifacts/digits-model?v=0")
-    assert (
-        code == 200 and "table.csv" in html and "\"acc\": 0.97" in html and "clf v1" in html
-    )
-    code, html = _get(team, "vic", f"/ui/artifact-versions/{version_id}/preview?path=table.csv")
+    code, html = _get(site, "vic", "/projects/alpha/artifacts/digits-model?v=0")
+    assert code == 200 and "table.csv" in html and '"acc": 0.97' in html and "clf v1" in html
+    code, html = _get(site, "vic", f"/ui/artifact-versions/{version_id}/preview?path=table.csv")
     assert code == 200 and 'data-kind="table"' in html and "<td>1</td>" in html
-    code, html = _get(team, "vic", f"/ui/artifact-versions/{version_id}/preview?path=notes.json")
+    code, html = _get(site, "vic", f"/ui/artifact-versions/{version_id}/preview?path=notes.json")
     assert code == 200 and '"a": [' in html.replace("&#34;", '"')
-    code, raw = _get(team, "vic", f"/artifact-versions/{version_id}/raw?path=table.csv")
+    code, raw = _get(site, "vic", f"/artifact-versions/{version_id}/raw?path=table.csv")
     assert code == 200 and raw == "a,b\n1,2\n"
-    code, html = _get(team, "vic", "/models/clf")
+    code, html = _get(site, "vic", "/models/clf")
     assert code == 200 and "&lt;b&gt;because&lt;/b&gt;" in html and "<b>because" not in html
-    code, html = _get(team, "vic", f"/lineage?node=artifact:{version_id}")
+    code, html = _get(site, "vic", f"/lineage?node=artifact:{version_id}")
     assert code == 200 and 'data-node="artifact:' in html
 
 
-def test_other_projects_pages_are_forbidden(team: Team, tmp_path: Path) -> None:
-    version_id = _seed(team, tmp_path)
+def test_other_projects_pages_are_forbidden(site: Team, tmp_path: Path) -> None:
+    version_id = _seed(site, tmp_path)
     for path in (
         "/projects/alpha/artifacts",
         "/projects/alpha/artifacts/digits-model",
@@ -62,11 +67,11 @@ def test_other_projects_pages_are_forbidden(team: Team, tmp_path: Path) -> None:
         "/models/clf",
         f"/lineage?node=artifact:{version_id}",
     ):
-        assert _get(team, "bob", path)[0] == 403, path
-    code, html = _get(team, "bob", "/models")
+        assert _get(site, "bob", path)[0] == 403, path
+    code, html = _get(site, "bob", "/models")
     assert code == 200 and "clf" not in html
-    assert _get(team, "vic", f"/artifact-versions/{version_id}/raw?path=../x")[0] == 404
-    assert _get(team, "vic", "/lineage?node=bogus")[0] == 400
+    assert _get(site, "vic", f"/artifact-versions/{version_id}/raw?path=../x")[0] == 404
+    assert _get(site, "vic", "/lineage?node=bogus")[0] == 400
 
 
 def test_previews_pick_a_readable_form() -> None:

@@ -13,9 +13,12 @@ from pathlib import Path
 from blake3 import blake3
 
 SMALL_FILE = 1 << 20  # files up to 1 MiB are one blob
-MIN_CHUNK = 16 << 10
-AVG_CHUNK = 64 << 10  # small enough that 1% of scattered edits stay well under 5% new bytes
-MAX_CHUNK = 256 << 10
+# An edit dirties the chunks it touches, about one and a half average chunks per edited
+# place: 16 KiB keeps 1% of a 1 GiB file rewritten in 1,000 places near 3% new bytes
+# (64 KiB would store 9%; see bench/RESULTS.md).
+MIN_CHUNK = 4 << 10
+AVG_CHUNK = 16 << 10
+MAX_CHUNK = 64 << 10
 
 
 @dataclass(frozen=True)

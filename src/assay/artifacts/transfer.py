@@ -33,6 +33,7 @@ from assay.values import artifact_path
 
 WORKERS = 8
 ASK_BATCH = 10_000  # digests per missing-blobs question
+SEND_BYTES = 4 << 20  # chunks sent (and made durable) together, per worker task
 
 
 @dataclass(frozen=True)
@@ -94,19 +95,35 @@ def upload(
         missing.extend(store.missing_blobs(digests[start : start + ASK_BATCH]))
     total = sum(wanted[d][1].size for d in missing)
     with progress_bar(progress, total, "upload") as advance, ThreadPoolExecutor(WORKERS) as pool:
-        jobs = [pool.submit(_send, store, *wanted[d]) for d in missing]
+        jobs = [pool.submit(_send, store, group) for group in _groups([wanted[d] for d in missing])]
         for job in _as_done(jobs):
             advance(job.result())
     files = [_entry(s.path, splits[s.path]) for s in sources]
     return Manifest(files + list(references))
 
 
-def _send(store: Store, local: Path, piece: chunking.Piece) -> int:
-    data = _read_at(local, piece.offset, piece.size)
-    digest = store.put_blob(data)
-    if digest != piece.digest:
-        raise InvalidInput(f"{local} changed while it was being uploaded; log it again")
-    return piece.size
+def _groups(
+    pieces: list[tuple[Path, chunking.Piece]],
+) -> Iterator[list[tuple[Path, chunking.Piece]]]:
+    group: list[tuple[Path, chunking.Piece]] = []
+    size = 0
+    for item in pieces:
+        group.append(item)
+        size += item[1].size
+        if size >= SEND_BYTES:
+            yield group
+            group, size = [], 0
+    if group:
+        yield group
+
+
+def _send(store: Store, group: list[tuple[Path, chunking.Piece]]) -> int:
+    datas = [_read_at(local, piece.offset, piece.size) for local, piece in group]
+    digests = store.put_blobs(datas)
+    for (local, piece), digest in zip(group, digests, strict=True):
+        if digest != piece.digest:
+            raise InvalidInput(f"{local} changed while it was being uploaded; log it again")
+    return sum(piece.size for _, piece in group)
 
 
 def _read_at(local: Path, offset: int, size: int) -> bytes:

@@ -183,6 +183,9 @@ class RemoteStore:
         )
         return _decode(response, wire.BlobRef).digest
 
+    def put_blobs(self, blobs: Sequence[bytes]) -> list[str]:
+        return [self.put_blob(data) for data in blobs]
+
     def get_blob(self, digest: str) -> bytes:
         from assay.store.blobs import blob_name, verified
 

@@ -77,6 +77,9 @@ class Store(Protocol):
 
     def get_blob(self, digest: str) -> bytes: ...
 
+    def put_blobs(self, blobs: Sequence[bytes]) -> list[str]:
+        """Store many blobs (durable once this returns) and return their digests."""
+
     # ---- artifacts and lineage (docs/artifacts.md) ----
 
     def missing_blobs(self, digests: Sequence[str]) -> list[str]:
