@@ -236,3 +236,55 @@ def test_unknown_models_and_missing_descriptors_are_clear_errors(tmp_path: Path)
     (torch_state / flavours.DESCRIPTOR).write_text('{"flavour": "nope"}')
     with pytest.raises(InvalidInput, match="unknown flavour"):
         flavours.load(torch_state)
+
+
+def test_torch_flavour_loads_state_dicts_with_weights_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wiring of the torch flavour against a stand-in ``torch`` module (PyTorch itself
+    is not installed here): state dicts load with weights_only=True into the module the
+    caller's constructor builds, and never without one."""
+    import pickle
+    import sys
+    import types
+
+    calls: dict[str, Any] = {}
+    fake = types.ModuleType("torch")
+
+    class ScriptModule:
+        pass
+
+    def save(obj: Any, path: Any) -> None:
+        Path(path).write_bytes(pickle.dumps(obj))
+
+    def load(path: Any, weights_only: bool = False) -> Any:
+        calls["weights_only"] = weights_only
+        return pickle.loads(Path(path).read_bytes())
+
+    fake.save, fake.load = save, load  # type: ignore[attr-defined]
+    fake.jit = types.SimpleNamespace(ScriptModule=ScriptModule)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "torch", fake)
+
+    class Net:
+        __module__ = "torch.nn"
+
+        def __init__(self) -> None:
+            self.state: dict[str, list[float]] = {"w": [0.0]}
+
+        def state_dict(self) -> dict[str, list[float]]:
+            return self.state
+
+        def load_state_dict(self, state: dict[str, list[float]]) -> None:
+            self.state = state
+
+        def eval(self) -> None:
+            calls["eval"] = True
+
+    trained = Net()
+    trained.state = {"w": [1.5, 2.5]}
+    assert flavours.save(trained, tmp_path / "t")["format"] == "state_dict"
+    with pytest.raises(InvalidInput, match="constructor="):
+        flavours.load(tmp_path / "t")
+    loaded = flavours.load(tmp_path / "t", constructor=Net)
+    assert loaded.state == {"w": [1.5, 2.5]}
+    assert calls == {"weights_only": True, "eval": True}
