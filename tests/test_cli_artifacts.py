@@ -122,3 +122,5 @@ def test_gc_is_a_dry_run_unless_asked(seeded: str) -> None:
     assert code == 0 and os.path.exists(os.path.join(out.strip(), "train.csv"))
     code, out = invoke("gc", "--grace", "-1", "--uri", seeded)
     assert code == 1 and "must not be negative" in out
+    code, out = invoke("gc", "--uri", "http://127.0.0.1:9")
+    assert code == 1 and "direct database access" in out

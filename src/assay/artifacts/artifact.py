@@ -79,10 +79,6 @@ class Artifact:
         if path in self._files or path in self._refs:
             raise InvalidInput(f"artifact {self.name!r} already has a file at {path!r}")
 
-    @property
-    def paths(self) -> list[str]:
-        return sorted([*self._files, *self._refs])
-
     def upload(self, store: Store, progress: bool | None = None) -> Manifest:
         if not self._files and not self._refs:
             raise InvalidInput(f"artifact {self.name!r} has no files; add some first")

@@ -38,12 +38,6 @@ class Lineage:
     nodes: dict[str, Node] = field(default_factory=dict)
     edges: list[Edge] = field(default_factory=list)
 
-    def runs(self) -> list[Run]:
-        return [n.run for n in self.nodes.values() if n.run is not None]
-
-    def artifacts(self) -> list[ArtifactVersion]:
-        return [n.artifact for n in self.nodes.values() if n.artifact is not None]
-
     def layers(self) -> list[list[Node]]:
         """Nodes grouped by depth, upstream first: what a layered drawing needs."""
         depths = sorted({n.depth for n in self.nodes.values()})

@@ -23,22 +23,11 @@ class ArtifactRef:
     name: str
     selector: str
 
-    def __str__(self) -> str:
-        prefix = f"{self.project}/" if self.project else ""
-        return f"{prefix}{self.name}:{self.selector}"
-
 
 @dataclass(frozen=True)
 class ModelRef:
     name: str
     selector: str  # a version number, "latest" or an alias
-
-    def __str__(self) -> str:
-        if self.selector.isdigit():
-            return f"models:/{self.name}/{self.selector}"
-        if self.selector == "latest":
-            return f"models:/{self.name}"
-        return f"models:/{self.name}@{self.selector}"
 
 
 def parse_ref(text: object) -> ArtifactRef | ModelRef:

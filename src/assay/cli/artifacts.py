@@ -266,22 +266,12 @@ def models_alias(
 def gc_command(delete: bool, grace: float, blobs: str | None, uri: str | None) -> None:
     """Remove blobs that no artifact version or run holds. A dry run unless --delete;
     safe while others write (blobs stored within --grace seconds are kept)."""
+    from assay.cli.server import _sql_store
     from assay.errors import InvalidInput
-    from assay.store.base import local_root, resolve_uri
-    from assay.store.sql.store import SqlStore
 
     if grace < 0:
         raise InvalidInput(f"--grace {grace} must not be negative")
-    resolved = resolve_uri(uri)
-    root = local_root(resolved)
-    if root is not None:
-        store = SqlStore.embedded(root)
-    elif resolved.startswith(("sqlite", "postgresql")):
-        store = SqlStore.from_url(resolved, blobs=blobs)
-    else:
-        raise InvalidInput(
-            f"{resolved!r}: gc needs direct database access (run it where the server's database is)"
-        )
+    store = _sql_store(uri, blobs=blobs)
     try:
         report = store.collect_garbage(grace=grace, dry_run=not delete)
     finally:

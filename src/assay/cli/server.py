@@ -112,11 +112,11 @@ def db_upgrade(uri: str | None) -> None:
     click.echo(f"{store.uri}: schema is at revision {SCHEMA_REVISION}")
 
 
-def _sql_store(uri: str | None, upgrade: bool | None = None) -> SqlStore:
+def _sql_store(uri: str | None, upgrade: bool | None = None, blobs: str | None = None) -> SqlStore:
     resolved = resolve_uri(uri)
     root = local_root(resolved)
     if root is not None:
         return SqlStore.embedded(root)
     if resolved.startswith(("sqlite", "postgresql")):
-        return SqlStore.from_url(resolved, upgrade=upgrade)
+        return SqlStore.from_url(resolved, blobs=blobs, upgrade=upgrade)
     raise InvalidInput(f"{resolved!r}: this command needs direct database access, not a server URL")

@@ -101,6 +101,14 @@ class RemoteStore:
             kind = errors.StoreUnavailable if response.status_code >= 500 else errors.AssayError
         raise kind(message)
 
+    def _send(self, method: str, path: str, body: Any) -> httpx.Response:
+        return self._call(
+            method,
+            path,
+            content=wire.encode(body, wire.MSGPACK),
+            headers={"content-type": wire.MSGPACK},
+        )
+
     def _get(self, path: str, kind: type[T], **kwargs: Any) -> T:
         return _decode(self._call("GET", path, **kwargs), kind)
 
@@ -111,10 +119,7 @@ class RemoteStore:
         return self.write_batches([batch])[0]
 
     def write_batches(self, batches: Sequence[Batch]) -> list[bool]:
-        body = wire.encode(wire.IngestRequest(list(batches)), wire.MSGPACK)
-        response = self._call(
-            "POST", "/api/v1/batches", content=body, headers={"content-type": wire.MSGPACK}
-        )
+        response = self._send("POST", "/api/v1/batches", wire.IngestRequest(list(batches)))
         return _decode(response, wire.IngestResponse).applied
 
     def projects(self) -> list[Project]:
@@ -163,10 +168,7 @@ class RemoteStore:
         if points < 4:
             raise errors.InvalidInput(f"points must be at least 4, not {points}")
         ask = wire.SeriesRequest(list(run_ids), list(keys), points, start, end)
-        body = wire.encode(ask, wire.MSGPACK)
-        response = self._call(
-            "POST", "/api/v1/series", content=body, headers={"content-type": wire.MSGPACK}
-        )
+        response = self._send("POST", "/api/v1/series", ask)
         items = _decode(response, list[wire.SeriesWire])
         return {(item.run_id, item.key): wire.from_wire(item) for item in items}
 
@@ -193,14 +195,6 @@ class RemoteStore:
         return verified(digest, self._call("GET", f"/api/v1/blobs/{digest}").content, self.uri)
 
     # ---- artifacts and lineage -----------------------------------------------------------
-
-    def _send(self, method: str, path: str, body: Any) -> httpx.Response:
-        return self._call(
-            method,
-            path,
-            content=wire.encode(body, wire.MSGPACK),
-            headers={"content-type": wire.MSGPACK},
-        )
 
     def missing_blobs(self, digests: Sequence[str]) -> list[str]:
         response = self._send("POST", "/api/v1/blobs/missing", wire.Digests(list(digests)))

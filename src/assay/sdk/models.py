@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from assay.artifacts.artifact import UsedArtifact, download, resolve
+from assay.artifacts.artifact import download, resolve
 from assay.artifacts.refs import ModelRef, parse_ref
 from assay.errors import InvalidInput
 from assay.records import AliasMove, ModelVersion, RegisteredModel
@@ -110,13 +110,6 @@ def save(model: Any, folder: str | os.PathLike[str], flavour: str | None = None)
     return target
 
 
-def download_model(model_uri: str, root: Uri = None, uri: Uri = None) -> Path:
-    ref = _model_ref(model_uri)
-    with _store(uri) as store:
-        version = store.model_version(ref.name, ref.selector)
-        return download(store, version.artifact, root)
-
-
 def load(
     model_uri: str,
     *,
@@ -129,16 +122,12 @@ def load(
     """A ready-to-use model object for ``models:/...`` (or an artifact reference): files
     downloaded and verified, then loaded by the flavour recorded when it was logged.
     Never unpickles unless ``allow_pickle=True``."""
-    parsed = parse_ref(model_uri)
-    with _store(uri) as store:
-        if isinstance(parsed, ModelRef):
-            version = store.model_version(parsed.name, parsed.selector).artifact
-        else:
-            from assay.sdk.module import active_run
+    from assay.sdk.module import active_run
 
-            run = active_run()
-            version = resolve(store, model_uri, run.project if run is not None else None)
-        folder = UsedArtifact(store, version).download()
+    run = active_run()
+    with _store(uri) as store:
+        version = resolve(store, model_uri, run.project if run is not None else None)
+        folder = download(store, version)
     return flavours.load(
         folder, constructor=constructor, trusted=trusted, allow_pickle=allow_pickle, cls=cls
     )

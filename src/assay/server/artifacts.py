@@ -103,7 +103,7 @@ async def versions_by_id(request: Request, who: Caller) -> Response:
     return reply(request, [v for v in found if _visible(state, who, v.project)])
 
 
-def _version(state: AppState, who: Principal, version_id: str, role: str) -> ArtifactVersion:
+def version_for(state: AppState, who: Principal, version_id: str, role: str) -> ArtifactVersion:
     found = state.store.artifact_versions_by_id([version_id])
     if not found:
         raise NotFound(f"artifact version {version_id} does not exist")
@@ -114,7 +114,7 @@ def _version(state: AppState, who: Principal, version_id: str, role: str) -> Art
 @router.get("/artifact-versions/{version_id}/manifest", summary="A version's files")
 def manifest(version_id: str, request: Request, who: Caller) -> Response:
     state = state_of(request)
-    _version(state, who, version_id, "viewer")
+    version_for(state, who, version_id, "viewer")
     return reply(request, state.store.manifest(version_id))
 
 
@@ -141,7 +141,7 @@ async def record_use(run_id: str, request: Request, who: Caller) -> Response:
     state = state_of(request)
     ask = await _body(request, wire.UseRequest)
     require_run(state, who, run_id, "writer")
-    _version(state, who, ask.version_id, "viewer")
+    version_for(state, who, ask.version_id, "viewer")
     state.store.record_use(run_id, ask.version_id)
     return Response(status_code=204)
 
@@ -200,7 +200,7 @@ def model_version(name: str, selector: str, request: Request, who: Caller) -> Re
 async def register_model(name: str, request: Request, who: Caller) -> Response:
     state = state_of(request)
     ask = await _body(request, wire.RegisterRequest)
-    _version(state, who, ask.version_id, "writer")
+    version_for(state, who, ask.version_id, "writer")
     found = state.store.register_model(
         ask.version_id, name, ask.description, ask.tags, f"user:{who.user}"
     )

@@ -12,22 +12,15 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from assay.artifacts.lineage import lineage
 from assay.errors import InvalidInput, NotFound
 from assay.present import fmt_bytes
-from assay.records import ArtifactVersion, FileEntry
+from assay.records import FileEntry
+from assay.server.artifacts import version_for
 from assay.server.deps import AppState, require, require_run, state_of
 from assay.server.ui import catalog_views as cv
 from assay.server.ui.routes import Viewer, render, templates
-from assay.store.sql.auth import Principal, role_at_least
+from assay.store.sql.auth import role_at_least
 
 router = APIRouter(include_in_schema=False)
 templates.env.globals.update(fmt_bytes=fmt_bytes)
-
-
-def _version_by_id(state: AppState, who: Principal, version_id: str) -> ArtifactVersion:
-    found = state.store.artifact_versions_by_id([version_id])
-    if not found:
-        raise NotFound(f"artifact version {version_id} does not exist")
-    require(state, who, found[0].project, "viewer")
-    return found[0]
 
 
 @router.get("/projects/{project}/artifacts", response_class=HTMLResponse)
@@ -99,7 +92,7 @@ def file_preview(
     request: Request, version_id: str, who: Viewer, path: Annotated[str, Query(max_length=1024)]
 ) -> HTMLResponse:
     state = state_of(request)
-    version = _version_by_id(state, who, version_id)
+    version = version_for(state, who, version_id, "viewer")
     entry = _entry(state, version_id, path)
     if entry.ref is not None:
         shown = cv.Preview("none", note=f"recorded by reference: {entry.ref}")
@@ -114,7 +107,7 @@ def file_raw(
     request: Request, version_id: str, who: Viewer, path: Annotated[str, Query(max_length=1024)]
 ) -> Response:
     state = state_of(request)
-    _version_by_id(state, who, version_id)
+    version_for(state, who, version_id, "viewer")
     entry = _entry(state, version_id, path)
     if entry.ref is not None:
         raise InvalidInput(f"{path} is recorded by reference ({entry.ref}); fetch it from there")
@@ -141,7 +134,7 @@ def lineage_page(
         require_run(state, who, ident, "viewer")
         start: object = state.store.run(ident)
     elif kind == "artifact":
-        start = _version_by_id(state, who, ident)
+        start = version_for(state, who, ident, "viewer")
     else:
         raise InvalidInput(f"node {node!r} must be run:<id> or artifact:<version id>")
     graph = lineage(state.store, start, direction, depth)  # type: ignore[arg-type]

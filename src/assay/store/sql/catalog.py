@@ -429,20 +429,34 @@ def versions_of(conn: sa.Connection, project: str, name: str) -> list[ArtifactVe
     return _hydrate(conn, rows)
 
 
+def by_selector(
+    query: sa.Select[Any],
+    selector: str,
+    number: sa.ColumnElement[int],
+    aliased: Callable[[str], sa.ColumnElement[bool]],
+) -> sa.Select[Any]:
+    """Narrow ``query`` to the version a selector names: ``v3`` (or ``3``), ``latest``, or
+    an alias (shared by artifact versions and model versions)."""
+    text = selector.strip()
+    if re.fullmatch(r"v?\d+", text):
+        return query.where(number == int(text.lstrip("v")))
+    if text == "latest":
+        return query.order_by(number.desc()).limit(1)
+    return query.where(aliased(text))
+
+
 def select_version(conn: sa.Connection, project: str, name: str, selector: str) -> ArtifactVersion:
     """``selector``: ``v3`` (or ``3``), ``latest``, or an alias."""
     artifact_id = _artifact_id(conn, project, name)
-    query = _version_select().where(artifact_versions.c.artifact_id == artifact_id)
-    text = selector.strip()
-    if re.fullmatch(r"v?\d+", text):
-        query = query.where(artifact_versions.c.version == int(text.lstrip("v")))
-    elif text == "latest":
-        query = query.order_by(artifact_versions.c.version.desc()).limit(1)
-    else:
-        aliased = sa.select(artifact_aliases.c.version_id).where(
-            artifact_aliases.c.artifact_id == artifact_id, artifact_aliases.c.alias == text
+
+    def aliased(alias: str) -> sa.ColumnElement[bool]:
+        target = sa.select(artifact_aliases.c.version_id).where(
+            artifact_aliases.c.artifact_id == artifact_id, artifact_aliases.c.alias == alias
         )
-        query = query.where(artifact_versions.c.id == aliased.scalar_subquery())
+        return artifact_versions.c.id == target.scalar_subquery()
+
+    query = _version_select().where(artifact_versions.c.artifact_id == artifact_id)
+    query = by_selector(query, selector, artifact_versions.c.version, aliased)
     rows = conn.execute(query).all()
     if not rows:
         raise NotFound(f"artifact {project}/{name} has no version {selector!r}")

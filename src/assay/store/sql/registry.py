@@ -3,7 +3,6 @@ versions, aliases, and the history of every alias move (who, when, why, evidence
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -224,17 +223,15 @@ def versions(conn: sa.Connection, name: str) -> list[ModelVersion]:
 def version_of(conn: sa.Connection, name: str, selector: str) -> ModelVersion:
     """``selector``: a version number (``3`` or ``v3``), ``latest``, or an alias."""
     model(conn, name)
-    query = sa.select(model_versions).where(model_versions.c.model == name)
-    text = selector.strip()
-    if re.fullmatch(r"v?\d+", text):
-        query = query.where(model_versions.c.version == int(text.lstrip("v")))
-    elif text == "latest":
-        query = query.order_by(model_versions.c.version.desc()).limit(1)
-    else:
-        aliased = sa.select(model_aliases.c.version).where(
-            model_aliases.c.model == name, model_aliases.c.alias == text
+
+    def aliased(alias: str) -> sa.ColumnElement[bool]:
+        target = sa.select(model_aliases.c.version).where(
+            model_aliases.c.model == name, model_aliases.c.alias == alias
         )
-        query = query.where(model_versions.c.version == aliased.scalar_subquery())
+        return model_versions.c.version == target.scalar_subquery()
+
+    query = sa.select(model_versions).where(model_versions.c.model == name)
+    query = catalog.by_selector(query, selector, model_versions.c.version, aliased)
     rows = conn.execute(query).all()
     if not rows:
         raise NotFound(f"model {name!r} has no version {selector!r}")
