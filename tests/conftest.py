@@ -36,8 +36,9 @@ QUIET = Settings(
 
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test writes to the user's ~/.assay."""
+    """No test writes to the user's ~/.assay or cache."""
     monkeypatch.setenv("ASSAY_URI", str(tmp_path / "default-store"))
+    monkeypatch.setenv("ASSAY_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("ASSAY_JOURNAL_DIR", raising=False)
     monkeypatch.delenv("ASSAY_HEARTBEAT_TIMEOUT", raising=False)
 

@@ -13,13 +13,16 @@ def test_public_names_are_pinned() -> None:
         "Settings",
         "__version__",
         "active_run",
+        "batched",
         "errors",
+        "evaluate",
         "finish",
         "flush",
         "init",
         "log",
         "models",
         "register_model",
+        "scorers",
     ]
     for name in assay.__all__:
         assert getattr(assay, name) is not None

@@ -19,8 +19,11 @@ from assay._version import __version__
 
 if TYPE_CHECKING:
     from assay.artifacts.artifact import Artifact
+    from assay.evaluation import scorers
+    from assay.evaluation.targets import batched
     from assay.sdk import models
     from assay.sdk.api import Api, ApiRun
+    from assay.sdk.evaluation import evaluate
     from assay.sdk.init import init
     from assay.sdk.models import register_model
     from assay.sdk.module import active_run, finish, flush, log
@@ -35,13 +38,16 @@ __all__ = [
     "Settings",
     "__version__",
     "active_run",
+    "batched",
     "errors",
+    "evaluate",
     "finish",
     "flush",
     "init",
     "log",
     "models",
     "register_model",
+    "scorers",
 ]
 
 _LAZY = {
@@ -56,10 +62,12 @@ _LAZY = {
     "flush": "assay.sdk.module",
     "finish": "assay.sdk.module",
     "active_run": "assay.sdk.module",
+    "evaluate": "assay.sdk.evaluation",
+    "batched": "assay.evaluation.targets",
 }
 
 
-_MODULES = {"models": "assay.sdk.models"}
+_MODULES = {"models": "assay.sdk.models", "scorers": "assay.evaluation.scorers"}
 
 
 def __getattr__(name: str) -> Any:

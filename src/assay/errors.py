@@ -74,3 +74,7 @@ class CorruptData(AssayError):
 
 class JournalCorrupt(AssayError):
     """A journal record is damaged (bad checksum or impossible length)."""
+
+
+class EvaluationFailed(AssayError):
+    """An evaluation could not produce a report (say, the model raised on every item)."""

@@ -255,3 +255,57 @@ class AliasMove(msgspec.Struct, frozen=True):
     reason: str | None
     evidence: str | None
     at: float
+
+
+class EvalItem(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One call of the model on one item, and its scores (None: the scorer had no answer)."""
+
+    item_id: str
+    repeat: int = 0
+    cluster: str | None = None
+    slices: dict[str, str] = {}
+    inputs: dict[str, Any] = {}  # what the model was given
+    label: Any = None
+    inputs_digest: str = ""
+    output: Any = None
+    scores: dict[str, float | None] = {}
+    latency_ms: float | None = None
+    error: str | None = None
+    details: dict[str, Any] = {}  # per scorer: a judge's prompt and reply
+    cached: bool = False
+
+
+class EvaluationDraft(msgspec.Struct, frozen=True):
+    project: str
+    name: str
+    model: str  # models:/name/3, an artifact ref, or a function's name
+    model_key: str
+    model_version_id: str | None  # the model artifact version
+    dataset: str
+    dataset_digest: str
+    dataset_version_id: str | None
+    baseline_id: str | None
+    run_id: str | None
+    verdict: str | None
+    report: dict[str, Any]
+    items: list[EvalItem]
+
+
+class Evaluation(msgspec.Struct, frozen=True):
+    id: str
+    project: str
+    name: str
+    model: str
+    model_key: str
+    model_version_id: str | None
+    dataset: str
+    dataset_digest: str
+    dataset_version_id: str | None
+    baseline_id: str | None
+    run_id: str | None
+    verdict: str | None
+    n_items: int
+    n_errors: int
+    report: dict[str, Any]
+    created_at: float
+    created_by: str

@@ -24,6 +24,9 @@ from assay.records import (
     ArtifactVersion,
     Batch,
     Columns,
+    EvalItem,
+    Evaluation,
+    EvaluationDraft,
     LineageEdge,
     LogLine,
     Manifest,
@@ -285,6 +288,32 @@ class RemoteStore:
         params = {"alias": alias} if alias else {}
         path = f"/api/v1/models/{_seg(name)}/aliases"
         return self._get(path, list[AliasMove], params=params)
+
+    # ---- evaluations -----------------------------------------------------------------------
+
+    def save_evaluation(self, draft: EvaluationDraft, actor: str | None = None) -> Evaluation:
+        return _decode(self._send("POST", "/api/v1/evaluations", draft), Evaluation)
+
+    def evaluations(
+        self,
+        project: str | None = None,
+        model_version_id: str | None = None,
+        dataset_version_id: str | None = None,
+        limit: int = 100,
+    ) -> list[Evaluation]:
+        asked = {
+            "project": project,
+            "model_version": model_version_id,
+            "dataset_version": dataset_version_id,
+        }
+        params = {k: v for k, v in asked.items() if v is not None}
+        return self._get("/api/v1/evaluations", list[Evaluation], params={**params, "limit": limit})
+
+    def evaluation(self, evaluation_id: str) -> Evaluation:
+        return self._get(f"/api/v1/evaluations/{_seg(evaluation_id)}", Evaluation)
+
+    def evaluation_items(self, evaluation_id: str) -> list[EvalItem]:
+        return self._get(f"/api/v1/evaluations/{_seg(evaluation_id)}/items", list[EvalItem])
 
     def close(self) -> None:
         self._client.close()

@@ -233,8 +233,9 @@ class Run:
 
     # ---- artifacts (synchronous: they return the version they made or used) ------------------
 
-    def _store_for_artifacts(self) -> Store | None:
-        """The store, once this run's own record is in it (a version names its run)."""
+    def record_store(self) -> Store | None:
+        """The store, once this run's own record is in it (artifact versions and
+        evaluations name their run); None for a disabled run."""
         if self.mode == "disabled":
             return None
         if self.mode == "offline" or self.uri is None:
@@ -268,7 +269,7 @@ class Run:
         run. Returns None for a disabled run."""
         from assay.artifacts.artifact import Artifact, from_path, log_artifact
 
-        store = self._store_for_artifacts()
+        store = self.record_store()
         if store is None:
             return None
         art = artifact if isinstance(artifact, Artifact) else from_path(artifact, name, type)
@@ -283,7 +284,7 @@ class Run:
         ``models:/name@alias``), recorded as used by this run; ``.download()`` its files."""
         from assay.artifacts.artifact import UsedArtifact, resolve
 
-        store = self._store_for_artifacts()
+        store = self.record_store()
         if store is None:
             return None
         version = resolve(store, ref, self.project)

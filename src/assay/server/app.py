@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from assay._version import __version__
-from assay.server import artifacts, errors, ingest, reads
+from assay.server import artifacts, errors, evaluations, ingest, reads
 from assay.server.config import ServerConfig
 from assay.server.deps import AppState, state_of
 from assay.server.ui import assets, catalog_routes
@@ -49,6 +49,7 @@ def create_app(config: ServerConfig, state: AppState | None = None) -> FastAPI:
     app.include_router(ingest.router)
     app.include_router(reads.router)
     app.include_router(artifacts.router)
+    app.include_router(evaluations.router)
     app.include_router(assets.router)
     app.include_router(ui_routes.router)
     app.include_router(catalog_routes.router)

@@ -19,6 +19,9 @@ from assay.records import (
     ArtifactVersion,
     Batch,
     Columns,
+    EvalItem,
+    Evaluation,
+    EvaluationDraft,
     LineageEdge,
     LogLine,
     Manifest,
@@ -144,6 +147,22 @@ class Store(Protocol):
     ) -> AliasMove: ...
 
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]: ...
+
+    # ---- evaluations -----------------------------------------------------------------------
+
+    def save_evaluation(self, draft: EvaluationDraft, actor: str | None = None) -> Evaluation: ...
+
+    def evaluations(
+        self,
+        project: str | None = None,
+        model_version_id: str | None = None,
+        dataset_version_id: str | None = None,
+        limit: int = 100,
+    ) -> list[Evaluation]: ...
+
+    def evaluation(self, evaluation_id: str) -> Evaluation: ...
+
+    def evaluation_items(self, evaluation_id: str) -> list[EvalItem]: ...
 
     def close(self) -> None: ...
 

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 # Bump together with a new migration file.
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 
 metadata = sa.MetaData()
 
@@ -266,4 +266,41 @@ alias_moves = sa.Table(
     sa.Column("evidence", sa.String(256)),
     sa.Column("at", sa.Float, nullable=False),
     sa.Index("ix_alias_moves_model", "model", "id"),
+)
+
+# ---- evaluations (0005) --------------------------------------------------------------------
+
+evaluations = sa.Table(
+    "evaluations",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("project", sa.String(128), sa.ForeignKey("projects.name"), nullable=False),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("model", sa.String(512), nullable=False),
+    sa.Column("model_key", sa.String(128), nullable=False),
+    sa.Column("model_version_id", sa.String(32), sa.ForeignKey("artifact_versions.id")),
+    sa.Column("dataset", sa.String(1024), nullable=False),
+    sa.Column("dataset_digest", sa.String(64), nullable=False),
+    sa.Column("dataset_version_id", sa.String(32), sa.ForeignKey("artifact_versions.id")),
+    sa.Column("baseline_id", sa.String(32), sa.ForeignKey("evaluations.id")),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id")),
+    sa.Column("verdict", sa.String(16)),
+    sa.Column("n_items", sa.Integer, nullable=False),
+    sa.Column("n_errors", sa.Integer, nullable=False),
+    sa.Column("report", Json, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Index("ix_evaluations_project", "project", "created_at"),
+    sa.Index("ix_evaluations_model_version", "model_version_id"),
+    sa.Index("ix_evaluations_dataset_version", "dataset_version_id"),
+)
+
+eval_items = sa.Table(
+    "eval_items",
+    metadata,
+    sa.Column("evaluation_id", sa.String(32), sa.ForeignKey("evaluations.id"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("item_id", sa.String(256), nullable=False),
+    sa.Column("error", sa.Boolean, nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),  # the EvalItem, msgpack
 )

@@ -24,6 +24,9 @@ from assay.records import (
     Batch,
     Columns,
     CreateRun,
+    EvalItem,
+    Evaluation,
+    EvaluationDraft,
     Heartbeat,
     LineageEdge,
     LogLine,
@@ -40,6 +43,7 @@ from assay.records import (
 from assay.store import series as ser
 from assay.store.blobs import BlobStore, LocalBlobStore, open_blobs
 from assay.store.sql import audit, catalog, migrate, registry
+from assay.store.sql import evaluations as evals
 from assay.store.sql.filters import ORDER, FilterCompiler, status_expr
 from assay.store.sql.schema import (
     batches,
@@ -701,6 +705,30 @@ class SqlStore:
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
         with self._read() as conn:
             return registry.history(conn, name, alias)
+
+    # ---- evaluations -------------------------------------------------------------------------
+
+    def save_evaluation(self, draft: EvaluationDraft, actor: str | None = None) -> Evaluation:
+        with self._write() as conn:
+            return evals.save(conn, self._insert, draft, actor or self.actor)
+
+    def evaluations(
+        self,
+        project: str | None = None,
+        model_version_id: str | None = None,
+        dataset_version_id: str | None = None,
+        limit: int = 100,
+    ) -> list[Evaluation]:
+        with self._read() as conn:
+            return evals.listing(conn, project, model_version_id, dataset_version_id, limit)
+
+    def evaluation(self, evaluation_id: str) -> Evaluation:
+        with self._read() as conn:
+            return evals.get(conn, evaluation_id)
+
+    def evaluation_items(self, evaluation_id: str) -> list[EvalItem]:
+        with self._read() as conn:
+            return evals.items(conn, evaluation_id)
 
 
 def _chunk_row(run_id: str, op: Points, chunk: Columns) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Evaluation: scorers, execution, statistics, reports and the gate."""

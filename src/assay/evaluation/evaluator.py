@@ -1,0 +1,393 @@
+"""``evaluate``: run a model over a dataset, score every item, compare with a baseline on the
+same items, decide, and store the per-item results and the report."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from assay.errors import EvaluationFailed, InvalidInput, NotFound
+from assay.evaluation import report as rep
+from assay.evaluation import runner
+from assay.evaluation.data import Dataset, digest, plain, prepare
+from assay.evaluation.scorers import ItemScorer, Scored, Scorer, resolve_all
+from assay.evaluation.targets import Target, target
+from assay.records import EvalItem, EvaluationDraft
+from assay.store.base import Store
+
+
+@dataclass(frozen=True)
+class Options:
+    """How an evaluation runs and how sure its statistics are."""
+
+    label_column: str | None = None
+    id_column: str | None = None
+    cluster_column: str | None = None
+    slices: tuple[str, ...] = ()
+    repeats: int = 1
+    tolerance: dict[str, float] = field(default_factory=dict)
+    max_errors: float = 0.0  # fraction of items the candidate may raise on before it fails
+    workers: int = 4
+    timeout: float | None = None
+    cache: bool = True
+    progress: bool | None = None
+    ray: bool = False
+    level: float = 0.95
+    bootstrap: int = 1000
+    seed: int = 0
+    load_options: dict[str, Any] = field(default_factory=dict)
+
+    def check(self) -> None:
+        if self.repeats < 1:
+            raise InvalidInput(f"repeats must be at least 1, got {self.repeats}")
+        if not 0 < self.level < 1:
+            raise InvalidInput(f"level must be between 0 and 1, got {self.level}")
+        if self.bootstrap < 100:
+            raise InvalidInput(f"bootstrap needs at least 100 resamples, got {self.bootstrap}")
+        if not 0 <= self.max_errors <= 1:
+            raise InvalidInput(f"max_errors is a fraction of items, got {self.max_errors}")
+        for metric, tol in self.tolerance.items():
+            if not isinstance(tol, int | float) or not math.isfinite(tol) or tol < 0:
+                raise InvalidInput(f"tolerance for {metric!r} must be a number >= 0, got {tol!r}")
+
+
+class Report:
+    """What an evaluation found. ``summary()`` for the metrics, ``compare`` for the paired
+    differences with the baseline, ``verdict`` for the gate's decision."""
+
+    def __init__(
+        self,
+        name: str,
+        model: str,
+        dataset: str,
+        items: list[EvalItem],
+        metrics: list[rep.MetricResult],
+        compare: list[rep.Comparison],
+        verdict: rep.Verdict,
+        shared: rep.Shared | None,
+        config: dict[str, Any],
+        baseline: Report | None = None,
+        baseline_model: str | None = None,
+        baseline_id: str | None = None,
+    ) -> None:
+        self.name, self.model, self.dataset = name, model, dataset
+        self.items, self.metrics, self.compare = items, metrics, compare
+        self.verdict, self.shared, self.config = verdict, shared, config
+        self.baseline = baseline  # when the baseline was evaluated by this call
+        self.baseline_model, self.baseline_id = baseline_model, baseline_id
+        self.id: str | None = None
+        self.project: str | None = None
+
+    @property
+    def errors(self) -> list[EvalItem]:
+        return [item for item in self.items if item.error is not None]
+
+    def summary(self) -> list[dict[str, Any]]:
+        """One row per metric and slice: value, standard error, CI, items, method."""
+        return [rep.to_dict(m) for m in self.metrics]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as plain data (what ``--json`` writes and the store keeps)."""
+        return {
+            "name": self.name,
+            "model": self.model,
+            "dataset": self.dataset,
+            "items": len({i.item_id for i in self.items}),
+            "errors": {
+                "count": len(self.errors),
+                "examples": [{"item_id": e.item_id, "error": e.error} for e in self.errors[:20]],
+            },
+            "metrics": rep.to_dict(self.metrics),
+            "compare": rep.to_dict(self.compare),
+            "shared": rep.to_dict(self.shared),
+            "verdict": rep.to_dict(self.verdict),
+            "config": self.config,
+            "baseline": self.baseline_model,
+            "baseline_id": self.baseline_id,
+        }
+
+    def __repr__(self) -> str:
+        return f"<Report {self.name}: {self.model} on {self.dataset}: {self.verdict.status}>"
+
+
+# ---- running one model -------------------------------------------------------------------------
+
+
+def _score(
+    scorers: Sequence[Scorer], item: dict[str, Any], output: Any, label_column: str | None
+) -> tuple[dict[str, float | None], dict[str, Any]]:
+    scores: dict[str, float | None] = {}
+    details: dict[str, Any] = {}
+    for scorer in scorers:
+        if not isinstance(scorer, ItemScorer):
+            continue
+        try:
+            scored = scorer.score(item, output, label_column)
+        except InvalidInput:
+            raise
+        except Exception as exc:  # a scorer failing on one item leaves that score empty
+            scored = Scored(None, {"error": runner.describe(exc)})
+        scores[scorer.name] = scored.value
+        if scored.details:
+            details[scorer.name] = plain(scored.details)
+    return scores, details
+
+
+def _items(
+    dataset: Dataset,
+    inputs: list[dict[str, Any]],
+    digests: list[str],
+    calls: list[list[runner.Call]],
+    scorers: Sequence[Scorer],
+    options: Options,
+) -> list[EvalItem]:
+    out = []
+    for index, row in enumerate(dataset.items):
+        label = row.get(options.label_column) if options.label_column else None
+        slices = {column: str(row[column]) for column in options.slices}
+        cluster = dataset.clusters[index] if dataset.clusters else None
+        for repeat, call in enumerate(calls[index]):
+            scores, details = (
+                ({}, {}) if call.error else _score(scorers, row, call.output, options.label_column)
+            )
+            out.append(
+                EvalItem(
+                    dataset.ids[index],
+                    repeat,
+                    cluster,
+                    slices,
+                    plain(inputs[index]),
+                    plain(label),
+                    digests[index],
+                    plain(call.output),
+                    scores,
+                    call.latency_ms,
+                    call.error,
+                    details,
+                    call.cached,
+                )
+            )
+    return out
+
+
+def _run(
+    model: Any,
+    dataset: Dataset,
+    scorers: Sequence[Scorer],
+    options: Options,
+    store: Store | None,
+    project: str | None,
+) -> tuple[Target, list[EvalItem]]:
+    meta = {c for c in (options.label_column, options.id_column, options.cluster_column) if c}
+    chosen = target(model, store, project, meta, options.load_options)
+    inputs = [{k: v for k, v in row.items() if k != options.label_column} for row in dataset.items]
+    digests = [digest(i) for i in inputs]
+    cache = None
+    if options.cache and options.repeats == 1:
+        cache = runner.OutputCache(runner.cache_dir(), chosen.key, {"batch": chosen.batch_size})
+    calls = runner.run(
+        chosen,
+        inputs,
+        digests,
+        options.repeats,
+        options.workers,
+        options.timeout,
+        cache,
+        options.progress,
+        options.ray,
+    )
+    items = _items(dataset, inputs, digests, calls, scorers, options)
+    if all(item.error is not None for item in items):
+        first = items[0]
+        raise EvaluationFailed(
+            f"{chosen.name} raised on every item ({len(items)} calls); "
+            f"the first, on item {first.item_id}: {first.error}"
+        )
+    return chosen, items
+
+
+# ---- baselines ---------------------------------------------------------------------------------
+
+
+def _stored_baseline(store: Store, evaluation_id: str) -> tuple[str, str | None, list[EvalItem]]:
+    try:
+        found = store.evaluation(evaluation_id)
+    except NotFound:
+        raise InvalidInput(f"baseline evaluation {evaluation_id} does not exist") from None
+    return found.model, found.id, store.evaluation_items(found.id)
+
+
+def _rescored(
+    items: list[EvalItem], scorers: Sequence[Scorer], label_column: str | None
+) -> list[EvalItem]:
+    """A stored baseline's items, with any item scorer it lacks computed from its outputs."""
+    names = [s.name for s in scorers if isinstance(s, ItemScorer)]
+    out = []
+    for item in items:
+        if item.error is not None or all(n in item.scores for n in names):
+            out.append(item)
+            continue
+        row = {**item.inputs, **({label_column: item.label} if label_column else {})}
+        missing = [s for s in scorers if isinstance(s, ItemScorer) and s.name not in item.scores]
+        scores, details = _score(missing, row, item.output, label_column)
+        out.append(
+            _replace(item, scores={**item.scores, **scores}, details={**item.details, **details})
+        )
+    return out
+
+
+def _replace(item: EvalItem, **changes: Any) -> EvalItem:
+    import msgspec
+
+    return msgspec.structs.replace(item, **changes)
+
+
+# ---- the whole evaluation ----------------------------------------------------------------------
+
+
+def _config(scorers: Sequence[Scorer], options: Options) -> dict[str, Any]:
+    return {
+        "scorers": [
+            {"name": s.name, "kind": s.kind, "higher_is_better": s.higher_is_better}
+            for s in scorers
+        ],
+        "label_column": options.label_column,
+        "id_column": options.id_column,
+        "cluster_column": options.cluster_column,
+        "slices": list(options.slices),
+        "repeats": options.repeats,
+        "tolerance": options.tolerance,
+        "max_errors": options.max_errors,
+        "level": options.level,
+        "bootstrap": options.bootstrap,
+    }
+
+
+def _project(
+    project: str | None, dataset: Dataset, chosen: Target, store: Store, run_project: str | None
+) -> str:
+    if project:
+        return project
+    for version_id in (dataset.version_id, chosen.version.id if chosen.version else None):
+        if version_id:
+            return store.artifact_versions_by_id([version_id])[0].project
+    if run_project:
+        return run_project
+    raise InvalidInput("the evaluation needs a project to be stored in: pass project=")
+
+
+def evaluate(
+    model: Any,
+    data: Any,
+    scorers: Sequence[Any],
+    options: Options,
+    baseline: Any = None,
+    store: Store | None = None,
+    project: str | None = None,
+    name: str | None = None,
+    run_id: str | None = None,
+    run_project: str | None = None,
+    save: bool = True,
+) -> Report:
+    options.check()
+    chosen_scorers = resolve_all(list(scorers))
+    dataset = prepare(
+        data,
+        store,
+        project or run_project,
+        options.id_column,
+        options.cluster_column,
+        options.label_column,
+        options.slices,
+    )
+    config = _config(chosen_scorers, options)
+    base_report: Report | None = None
+    base_model, base_id, base_items = "", None, None
+    if isinstance(baseline, Report):
+        base_report, base_model, base_id, base_items = (
+            baseline,
+            baseline.model,
+            baseline.id,
+            baseline.items,
+        )
+    elif isinstance(baseline, str) and baseline.startswith("eval:"):
+        if store is None:
+            raise InvalidInput("a stored baseline needs a store")
+        base_model, base_id, base_items = _stored_baseline(store, baseline.removeprefix("eval:"))
+    elif baseline is not None:
+        base_report = evaluate(
+            baseline,
+            data,
+            chosen_scorers,
+            Options(**{**options.__dict__, "tolerance": {}}),
+            None,
+            store,
+            project,
+            None,
+            run_id,
+            run_project,
+            save,
+        )
+        base_model, base_id, base_items = base_report.model, base_report.id, base_report.items
+    chosen, items = _run(model, dataset, chosen_scorers, options, store, project or run_project)
+    candidate = rep.side_of(items, chosen_scorers)
+    metrics = rep.metrics(
+        candidate, chosen_scorers, options.slices, options.level, options.bootstrap, options.seed
+    )
+    comparisons: list[rep.Comparison] = []
+    shared = None
+    if base_items is not None:
+        base_items = _rescored(base_items, chosen_scorers, options.label_column)
+        base_side = rep.side_of(base_items, chosen_scorers)
+        comparisons, shared = rep.compare(
+            candidate,
+            base_side,
+            chosen_scorers,
+            options.slices,
+            options.tolerance,
+            options.level,
+            options.bootstrap,
+            options.seed,
+        )
+        if shared.items == 0:
+            raise InvalidInput(
+                f"the baseline ({base_model}) shares no item ids with this data; "
+                "evaluate both on the same items (set id_column= to pair them)"
+            )
+    verdict = rep.verdict(comparisons, candidate, options.max_errors, base_items is not None)
+    report = Report(
+        name or chosen.name,
+        chosen.name,
+        dataset.source,
+        items,
+        metrics,
+        comparisons,
+        verdict,
+        shared,
+        config,
+        base_report,
+        base_model or None,
+        base_id,
+    )
+    if store is not None and save:
+        stored = store.save_evaluation(
+            EvaluationDraft(
+                _project(project, dataset, chosen, store, run_project),
+                report.name,
+                chosen.name,
+                chosen.key,
+                chosen.version.id if chosen.version else None,
+                dataset.source,
+                dataset.digest,
+                dataset.version_id,
+                base_id,
+                run_id,
+                verdict.status,
+                plain(report.to_dict()),
+                items,
+            )
+        )
+        report.id, report.project = stored.id, stored.project
+    return report

@@ -1,0 +1,435 @@
+"""From per-item results to a report: metrics with intervals, paired comparisons, the verdict.
+
+The gate, per gated metric and slice ("a check"): **fail** when the CI of candidate - baseline
+lies wholly below -tolerance (the regression tests are Holm-corrected across every check, so
+the chance of a false fail stays at the nominal level however many metrics and slices are
+gated); **pass** when the CI lies wholly above -tolerance; **inconclusive** otherwise. The
+verdict fails if any check fails or the candidate raised on more items than allowed; it passes
+when every gated metric passes overall (slices can fail a candidate, never hold one back);
+otherwise it is inconclusive and says roughly how many more items would settle it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from assay.evaluation import stats
+from assay.evaluation.scorers import CorpusScorer, ItemScorer, Scorer
+from assay.records import EvalItem
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    metric: str
+    slice: str | None  # "label=3", or None for all items
+    value: float
+    se: float
+    low: float
+    high: float
+    n: int
+    method: str
+    clusters: int | None = None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    metric: str
+    slice: str | None
+    candidate: float
+    baseline: float
+    diff: float
+    se: float
+    low: float
+    high: float
+    n: int
+    p_value: float
+    test: str
+    tolerance: float
+    higher_is_better: bool
+    gated: bool
+    p_fail: float = math.nan  # one-sided regression test, Holm-adjusted across the gate
+    p_pass: float = math.nan  # one-sided test that the drop is within tolerance
+    decision: str = "not gated"
+    more_items: int | None = None
+    sd: float | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str  # pass | fail | inconclusive
+    reason: str
+
+
+@dataclass(frozen=True)
+class Shared:
+    items: int
+    candidate_only: int
+    baseline_only: int
+
+
+# ---- one side's per-item view ---------------------------------------------------------------
+
+
+@dataclass
+class Side:
+    """The items of one evaluation, aggregated over repeats: a mean score per item and item
+    scorer, and the (reference, output) rows of every successful call for corpus scorers."""
+
+    ids: list[str]
+    clusters: list[str | None]
+    slices: list[dict[str, str]]
+    scores: dict[str, np.ndarray]
+    rows: dict[str, list[list[tuple[Any, Any]]]]
+    calls: int
+    errors: list[EvalItem] = field(default_factory=list)
+
+    @property
+    def errored_items(self) -> int:
+        return len({e.item_id for e in self.errors})
+
+
+def side_of(items: Sequence[EvalItem], scorers: Sequence[Scorer]) -> Side:
+    order: dict[str, list[EvalItem]] = {}
+    for item in items:
+        order.setdefault(item.item_id, []).append(item)
+    ids = list(order)
+    scores = {s.name: np.full(len(ids), math.nan) for s in scorers if s.kind == "item"}
+    rows: dict[str, list[list[tuple[Any, Any]]]] = {
+        s.name: [[] for _ in ids] for s in scorers if s.kind == "corpus"
+    }
+    errors = [item for item in items if item.error is not None]
+    for index, item_id in enumerate(ids):
+        calls = [c for c in order[item_id] if c.error is None]
+        for scorer in scorers:
+            if isinstance(scorer, ItemScorer):
+                values = [c.scores.get(scorer.name) for c in calls]
+                finite = [v for v in values if v is not None and math.isfinite(v)]
+                if finite:
+                    scores[scorer.name][index] = sum(finite) / len(finite)
+            else:
+                rows[scorer.name][index] = [(_reference(scorer, c), c.output) for c in calls]
+    first = [order[i][0] for i in ids]
+    return Side(
+        ids,
+        [f.cluster for f in first],
+        [f.slices for f in first],
+        scores,
+        rows,
+        len(items),
+        errors,
+    )
+
+
+def _reference(scorer: CorpusScorer, item: EvalItem) -> Any:
+    return item.inputs.get(scorer.reference) if scorer.reference else item.label
+
+
+def _corpus(
+    scorer: CorpusScorer, rows: list[list[tuple[Any, Any]]], items: np.ndarray
+) -> stats.Metric | stats.Sums:
+    """The scorer's metric over ``items`` (positions 0..len-1 stand for ``items``): as summed
+    per-item vectors when the scorer has them, else a function of a resample."""
+    if scorer.vectors is not None and scorer.combine is not None:
+        owner = np.asarray([k for k, i in enumerate(items) for _ in rows[i]], dtype=np.intp)
+        flat = [row for i in items for row in rows[i]]
+        vectors = scorer.vectors([r for r, _ in flat], [o for _, o in flat])
+        per_item = np.zeros((len(items), vectors.shape[1]))
+        np.add.at(per_item, owner, vectors)
+        return stats.Sums(per_item, scorer.combine)
+
+    def metric(resample: np.ndarray) -> float:
+        flat = [row for i in items[resample] for row in rows[i]]
+        if not flat:
+            return math.nan
+        try:
+            return float(scorer.metric([r for r, _ in flat], [o for _, o in flat]))
+        except (ValueError, ZeroDivisionError, IndexError):
+            return math.nan  # undefined on this sample (one class only, say)
+
+    return metric
+
+
+def _point(metric: stats.Metric | stats.Sums, n: int) -> float:
+    everything = np.arange(n)
+    return metric.value(everything) if isinstance(metric, stats.Sums) else metric(everything)
+
+
+def _cluster_codes(side: Side, index: np.ndarray) -> np.ndarray | None:
+    """Cluster codes for the items at ``index`` when there is a cluster column. (An item's
+    repeats need none: they are averaged into one score per item, and the bootstrap resamples
+    an item with all its calls.)"""
+    if all(c is None for c in side.clusters):
+        return None
+    labels = np.asarray([str(side.clusters[i]) for i in index])
+    return np.unique(labels, return_inverse=True)[1]
+
+
+def _slice_groups(side: Side, columns: Sequence[str]) -> list[tuple[str | None, np.ndarray]]:
+    groups: list[tuple[str | None, np.ndarray]] = [(None, np.arange(len(side.ids)))]
+    for column in columns:
+        values = sorted({s.get(column, "") for s in side.slices})
+        for value in values:
+            index = np.flatnonzero([s.get(column, "") == value for s in side.slices])
+            groups.append((f"{column}={value}", index))
+    return groups
+
+
+# ---- metrics -------------------------------------------------------------------------------------
+
+
+def metrics(
+    side: Side,
+    scorers: Sequence[Scorer],
+    slices: Sequence[str],
+    level: float,
+    draws: int,
+    seed: int,
+) -> list[MetricResult]:
+    results = []
+    for name, index in _slice_groups(side, slices):
+        for scorer in scorers:
+            results.append(_metric(side, scorer, name, index, level, draws, seed))
+    return results
+
+
+def _metric(
+    side: Side,
+    scorer: Scorer,
+    slice_name: str | None,
+    index: np.ndarray,
+    level: float,
+    draws: int,
+    seed: int,
+) -> MetricResult:
+    if isinstance(scorer, ItemScorer):
+        values = side.scores[scorer.name][index]
+        keep = index[np.isfinite(values)]
+        est = stats.mean_estimate(values[np.isfinite(values)], _cluster_codes(side, keep), level)
+    else:
+        keep = np.asarray([i for i in index if side.rows[scorer.name][i]], dtype=np.intp)
+        est = stats.bootstrap_estimate(
+            _corpus(scorer, side.rows[scorer.name], keep),
+            len(keep),
+            _cluster_codes(side, keep),
+            level,
+            draws,
+            seed,
+        )
+    return MetricResult(
+        scorer.name,
+        slice_name,
+        est.value,
+        est.se,
+        est.low,
+        est.high,
+        est.n,
+        est.method,
+        est.clusters,
+    )
+
+
+# ---- comparisons and the gate ------------------------------------------------------------------
+
+
+def shared_items(candidate: Side, baseline: Side) -> tuple[np.ndarray, np.ndarray, Shared]:
+    position = {item_id: i for i, item_id in enumerate(baseline.ids)}
+    pairs = [
+        (i, position[item_id]) for i, item_id in enumerate(candidate.ids) if item_id in position
+    ]
+    c = np.asarray([p[0] for p in pairs], dtype=np.intp)
+    b = np.asarray([p[1] for p in pairs], dtype=np.intp)
+    shared = Shared(len(pairs), len(candidate.ids) - len(pairs), len(baseline.ids) - len(pairs))
+    return c, b, shared
+
+
+def compare(
+    candidate: Side,
+    baseline: Side,
+    scorers: Sequence[Scorer],
+    slices: Sequence[str],
+    tolerance: dict[str, float],
+    level: float,
+    draws: int,
+    seed: int,
+) -> tuple[list[Comparison], Shared]:
+    c_index, b_index, shared = shared_items(candidate, baseline)
+    gated = set(tolerance) if tolerance else {s.name for s in scorers}
+    out: list[Comparison] = []
+    for slice_name, positions in _slice_groups(_subset(candidate, c_index), slices):
+        for scorer in scorers:
+            out.append(
+                _compare_one(
+                    candidate,
+                    baseline,
+                    scorer,
+                    slice_name,
+                    c_index[positions],
+                    b_index[positions],
+                    tolerance.get(scorer.name, 0.0),
+                    scorer.name in gated,
+                    level,
+                    draws,
+                    seed,
+                )
+            )
+    return _gate(out, level), shared
+
+
+def _subset(side: Side, index: np.ndarray) -> Side:
+    return Side(
+        [side.ids[i] for i in index],
+        [side.clusters[i] for i in index],
+        [side.slices[i] for i in index],
+        {},
+        {},
+        0,
+    )
+
+
+def _compare_one(
+    candidate: Side,
+    baseline: Side,
+    scorer: Scorer,
+    slice_name: str | None,
+    c_index: np.ndarray,
+    b_index: np.ndarray,
+    tolerance: float,
+    gated: bool,
+    level: float,
+    draws: int,
+    seed: int,
+) -> Comparison:
+    if isinstance(scorer, ItemScorer):
+        c, b = candidate.scores[scorer.name][c_index], baseline.scores[scorer.name][b_index]
+        ok = np.isfinite(c) & np.isfinite(b)
+        codes = _cluster_codes(candidate, c_index[ok])
+        d = stats.paired_difference(c[ok], b[ok], codes, level)
+        c_value, b_value = (
+            float(np.mean(c[ok])) if ok.any() else math.nan,
+            float(np.mean(b[ok])) if ok.any() else math.nan,
+        )
+    else:
+        ok = np.asarray(
+            [
+                bool(candidate.rows[scorer.name][i]) and bool(baseline.rows[scorer.name][j])
+                for i, j in zip(c_index, b_index, strict=True)
+            ],
+            dtype=bool,
+        )
+        ci, bi = c_index[ok], b_index[ok]
+        c_metric = _corpus(scorer, candidate.rows[scorer.name], ci)
+        b_metric = _corpus(scorer, baseline.rows[scorer.name], bi)
+        codes = _cluster_codes(candidate, ci)
+        d = stats.paired_bootstrap(c_metric, b_metric, len(ci), codes, level, draws, seed)
+        c_value, b_value = _point(c_metric, len(ci)), _point(b_metric, len(bi))
+    p_fail, p_pass = stats.one_sided(d, tolerance, scorer.higher_is_better)
+    comparison = Comparison(
+        scorer.name,
+        slice_name,
+        c_value,
+        b_value,
+        d.diff,
+        d.se,
+        d.low,
+        d.high,
+        d.n,
+        d.p_value,
+        d.test,
+        tolerance,
+        scorer.higher_is_better,
+        gated,
+        p_fail,
+        p_pass,
+        sd=d.sd,
+    )
+    return comparison
+
+
+def _with(comparison: Comparison, **changes: Any) -> Comparison:
+    return Comparison(**{**asdict(comparison), **changes})
+
+
+def _gate(comparisons: list[Comparison], level: float) -> list[Comparison]:
+    checks = [i for i, c in enumerate(comparisons) if c.gated]
+    adjusted = stats.holm([comparisons[i].p_fail for i in checks])
+    out = list(comparisons)
+    for i, p in zip(checks, adjusted, strict=True):
+        c = comparisons[i]
+        decision = stats.decide(p, c.p_pass, level) if c.n > 0 else "inconclusive"
+        more = None
+        if decision == "inconclusive" and c.n > 0:
+            d = stats.Difference(c.diff, c.se, c.low, c.high, c.n, c.p_value, c.test)
+            more = stats.more_items(d, c.tolerance, c.higher_is_better, level)
+        out[i] = _with(c, p_fail=p, decision=decision, more_items=more)
+    for i, c in enumerate(out):
+        if not c.gated:
+            out[i] = _with(c, decision="not gated")
+    return out
+
+
+def fmt(value: float) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.4g}"
+
+
+def _where(c: Comparison) -> str:
+    return c.metric if c.slice is None else f"{c.metric} [{c.slice}]"
+
+
+def _ci(c: Comparison) -> str:
+    return f"{fmt(c.diff)} (95% CI {fmt(c.low)} to {fmt(c.high)})"
+
+
+def verdict(
+    comparisons: Sequence[Comparison],
+    candidate: Side,
+    max_errors: float,
+    has_baseline: bool,
+) -> Verdict:
+    failed = [c for c in comparisons if c.decision == "fail"]
+    reasons: list[str] = []
+    items = len(candidate.ids)
+    if candidate.errored_items > max_errors * items:
+        first = candidate.errors[0]
+        reasons.append(
+            f"the model raised on {candidate.errored_items} of {items} items "
+            f"(item {first.item_id}: {first.error})"
+        )
+    for c in failed[:3]:
+        direction = "dropped" if c.higher_is_better else "rose"
+        reasons.append(
+            f"{_where(c)} {direction} by {_ci(c)}, beyond the tolerance {fmt(c.tolerance)}"
+        )
+    if len(failed) > 3:
+        reasons.append(f"and {len(failed) - 3} more checks failed")
+    if reasons:
+        return Verdict("fail", "; ".join(reasons))
+    if not has_baseline:
+        return Verdict("pass", f"no baseline to compare with; {items} items scored")
+    overall = [c for c in comparisons if c.gated and c.slice is None]
+    if overall and all(c.decision == "pass" for c in overall):
+        shown = ", ".join(f"{c.metric} {_ci(c)}" for c in overall[:3])
+        return Verdict("pass", f"every gated metric is within tolerance: {shown}")
+    pending = [c for c in overall if c.decision != "pass"]
+    parts = []
+    for c in pending[:3]:
+        more = f"; about {c.more_items} more items would likely settle it" if c.more_items else ""
+        parts.append(f"{c.metric} {_ci(c)} straddles -{fmt(c.tolerance)}{more}")
+    return Verdict("inconclusive", "; ".join(parts) or "nothing was gated")
+
+
+def to_dict(value: Any) -> Any:
+    """Dataclasses as plain data, non-finite floats as None (JSON has no NaN)."""
+    if hasattr(value, "__dataclass_fields__"):
+        return {k: to_dict(v) for k, v in asdict(value).items()}
+    if isinstance(value, dict):
+        return {k: to_dict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_dict(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,242 @@
+"""Calling the model on every item: a worker pool, per-call timeouts, an output cache on disk,
+a progress bar, and Ray when asked.
+
+Every call's outcome is kept: its output, its latency, or the error it raised (or the timeout
+it hit). Nothing is dropped; the report counts and shows errors.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import blake3
+import msgspec
+
+from assay.errors import InvalidInput
+from assay.evaluation.data import encode
+from assay.evaluation.targets import Items, Target
+
+
+@dataclass(frozen=True)
+class Call:
+    output: Any = None
+    latency_ms: float | None = None
+    error: str | None = None
+    cached: bool = False
+
+
+@dataclass(frozen=True)
+class Job:
+    rows: list[int]  # indices into the item list
+    repeat: int
+
+
+def describe(exc: BaseException) -> str:
+    """``ValueError: bad pixel`` plus where it was raised (the last frame), for the report."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def call_batch(call: Callable[[Items], list[Any]], batch: Items) -> list[Call]:
+    start = time.perf_counter()
+    try:
+        outputs = list(call(batch))
+    except Exception as exc:  # a model's failure is a result, recorded per item
+        return [Call(error=describe(exc))] * len(batch)
+    if len(outputs) != len(batch):
+        error = f"ValueError: {len(batch)} items in, {len(outputs)} outputs out"
+        return [Call(error=error)] * len(batch)
+    latency = (time.perf_counter() - start) * 1000 / len(batch)
+    return [Call(output=out, latency_ms=latency) for out in outputs]
+
+
+# ---- output cache -------------------------------------------------------------------------------
+
+
+class OutputCache:
+    """Model outputs on disk, one msgpack file per (model key, item digest, params)."""
+
+    def __init__(self, root: Path, target_key: str, params: dict[str, Any]) -> None:
+        self.root = root
+        self.prefix = blake3.blake3(encode([target_key, params])).hexdigest()
+
+    def _path(self, item_digest: str) -> Path:
+        key = blake3.blake3(f"{self.prefix}:{item_digest}".encode()).hexdigest()
+        return self.root / key[:2] / key
+
+    def get(self, item_digest: str) -> Call | None:
+        try:
+            output, latency = msgspec.msgpack.decode(self._path(item_digest).read_bytes())
+        except (OSError, msgspec.DecodeError, ValueError):
+            return None
+        return Call(output=output, latency_ms=latency, cached=True)
+
+    def put(self, item_digest: str, call: Call) -> None:
+        if call.error is not None:
+            return
+        path = self._path(item_digest)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_bytes(encode([call.output, call.latency_ms]))
+            tmp.replace(path)
+        except OSError:
+            pass  # a cache that cannot be written only costs a recomputation
+
+
+def cache_dir() -> Path:
+    from assay.artifacts.artifact import cache_root
+
+    return cache_root().parent / "eval-outputs"
+
+
+# ---- execution ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def _progress(total: int, show: bool | None) -> Iterator[Callable[[int], None]]:
+    if show is None:
+        show = sys.stderr.isatty()
+    if not show:
+        yield lambda _n: None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task("evaluating", total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def _in_threads(
+    target: Target,
+    items: Items,
+    jobs: list[Job],
+    workers: int,
+    timeout: float | None,
+    done: Callable[[Job, list[Call]], None],
+) -> None:
+    """Jobs on daemon threads. Written by hand rather than with concurrent.futures because a
+    timed-out call cannot be killed: on daemon threads it is abandoned and does not hold up
+    the interpreter's exit, as a ThreadPoolExecutor's worker would."""
+    todo: queue.Queue[Job | None] = queue.Queue()
+    results: queue.Queue[tuple[Job, list[Call]]] = queue.Queue()
+    started: dict[int, tuple[Job, float]] = {}
+    lock = threading.Lock()
+
+    def work() -> None:
+        while (job := todo.get()) is not None:
+            with lock:
+                started[id(job)] = (job, time.monotonic())
+            results.put((job, call_batch(target.call, [items[i] for i in job.rows])))
+
+    for job in jobs:
+        todo.put(job)
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(max(1, workers))]
+    for thread in threads:
+        thread.start()
+    remaining = {id(job) for job in jobs}
+    while remaining:
+        try:
+            job, calls = results.get(timeout=0.05)
+        except queue.Empty:
+            job, calls = _expired(started, remaining, timeout, lock)
+        if job is None or id(job) not in remaining:
+            continue
+        remaining.discard(id(job))
+        done(job, calls)
+    for _ in threads:
+        todo.put(None)
+
+
+def _expired(
+    started: dict[int, tuple[Job, float]],
+    remaining: set[int],
+    timeout: float | None,
+    lock: threading.Lock,
+) -> tuple[Any, list[Call]]:
+    if timeout is None:
+        return None, []
+    now = time.monotonic()
+    with lock:
+        for key, (job, began) in started.items():
+            if key in remaining and now - began > timeout:
+                error = f"TimeoutError: no output after {timeout:g} s"
+                return job, [Call(error=error, latency_ms=timeout * 1000)] * len(job.rows)
+    return None, []
+
+
+def _on_ray(
+    target: Target,
+    items: Items,
+    jobs: list[Job],
+    timeout: float | None,
+    done: Callable[[Job, list[Call]], None],
+) -> None:
+    """Each job as a Ray task; the model function travels to the cluster with the task."""
+    try:
+        import ray
+    except ImportError:
+        raise InvalidInput("running on Ray needs the ray extra: pip install 'assay[ray]'") from None
+    if not ray.is_initialized():
+        ray.init(ignore_reinit_error=True)
+    remote = ray.remote(call_batch)
+    pending = [(job, remote.remote(target.call, [items[i] for i in job.rows])) for job in jobs]
+    for job, ref in pending:
+        try:
+            calls = ray.get(ref, timeout=timeout)
+        except Exception as exc:  # a lost worker or a timeout fails these items, not the run
+            calls = [Call(error=describe(exc))] * len(job.rows)
+        done(job, calls)
+
+
+def run(
+    target: Target,
+    inputs: Items,
+    digests: list[str],
+    repeats: int = 1,
+    workers: int = 4,
+    timeout: float | None = None,
+    cache: OutputCache | None = None,
+    progress: bool | None = None,
+    use_ray: bool = False,
+) -> list[list[Call]]:
+    """Outputs per item and repeat: ``result[i][k]`` is item i's k-th call."""
+    results: list[list[Call | None]] = [[None] * repeats for _ in inputs]
+    todo: list[int] = []
+    for index, item_digest in enumerate(digests):
+        hit = cache.get(item_digest) if cache is not None and repeats == 1 else None
+        if hit is not None:
+            results[index][0] = hit
+        else:
+            todo.append(index)
+    size = max(1, target.batch_size)
+    jobs = [
+        Job(todo[start : start + size], repeat)
+        for repeat in range(repeats)
+        for start in range(0, len(todo), size)
+    ]
+    with _progress(len(todo) * repeats, progress) as advance:
+
+        def done(job: Job, calls: list[Call]) -> None:
+            for row, call in zip(job.rows, calls, strict=True):
+                results[row][job.repeat] = call
+                if cache is not None and repeats == 1:
+                    cache.put(digests[row], call)
+            advance(len(job.rows))
+
+        if use_ray:
+            _on_ray(target, inputs, jobs, timeout, done)
+        else:
+            _in_threads(target, inputs, jobs, workers, timeout, done)
+    return [[c if c is not None else Call(error="no result") for c in row] for row in results]

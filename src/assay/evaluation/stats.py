@@ -1,0 +1,386 @@
+"""The statistics of an evaluation: estimates with standard errors, paired differences, the gate.
+
+Everything here is pure numpy/scipy over per-item arrays; tests check each figure against
+scipy and statsmodels. Conventions:
+
+- a *unit* is what is sampled independently: an item, or a cluster of items when a cluster
+  column is given (items sharing a passage, a user, a topic are not independent);
+- means get the CLT standard error (cluster-robust when there are clusters) and a t interval
+  with n-1 (clusters-1) degrees of freedom; metrics that are not means (F1, AUC, RMSE) get a
+  percentile bootstrap over units;
+- a difference is always candidate - baseline on the same items, oriented so that positive
+  is better when the gate reads it (``higher_is_better=False`` flips the sign).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+Array = NDArray[np.float64]
+Metric = Callable[[NDArray[np.intp]], float]  # rows -> metric value on those rows
+
+LEVEL = 0.95
+BOOTSTRAP_DRAWS = 1000
+
+
+@dataclass(frozen=True)
+class Estimate:
+    value: float
+    se: float
+    low: float
+    high: float
+    n: int  # items
+    method: str  # "t", "clustered t", "bootstrap", "cluster bootstrap"
+    clusters: int | None = None
+
+
+@dataclass(frozen=True)
+class Difference:
+    """candidate - baseline over the shared items."""
+
+    diff: float
+    se: float
+    low: float
+    high: float
+    n: int
+    p_value: float  # two-sided, H0: no difference
+    test: str  # "paired t", "McNemar exact", "paired bootstrap"
+    sd: float | None = None  # sd of the per-item differences (feeds `assay eval power`)
+    df: float | None = None
+    clusters: int | None = None
+    draws: Array | None = field(default=None, repr=False, compare=False)
+
+
+# ---- one sample -------------------------------------------------------------------------------
+
+
+def _t_interval(value: float, se: float, df: float, level: float) -> tuple[float, float]:
+    from scipy import stats
+
+    if se == 0 or not math.isfinite(se) or df <= 0:
+        return (value, value) if se == 0 else (-math.inf, math.inf)
+    half = float(stats.t.ppf(0.5 + level / 2, df)) * se
+    return value - half, value + half
+
+
+def clustered_se(x: Array, clusters: NDArray[np.intp]) -> tuple[float, int]:
+    """Cluster-robust standard error of the mean of ``x`` (CR1, as statsmodels' OLS on a
+    constant with ``cov_type="cluster"``): sqrt(G/(G-1) * sum_g (sum_{i in g} e_i)^2) / n."""
+    n = len(x)
+    residuals = x - x.mean()
+    _, codes = np.unique(clusters, return_inverse=True)
+    totals = np.bincount(codes, weights=residuals)
+    g = len(totals)
+    if g < 2:
+        return math.nan, g
+    return math.sqrt(g / (g - 1) * float(np.sum(totals**2))) / n, g
+
+
+def mean_estimate(
+    x: Array, clusters: NDArray[np.intp] | None = None, level: float = LEVEL
+) -> Estimate:
+    """Mean of per-item scores with its CLT (or clustered) standard error and t interval."""
+    x = np.asarray(x, dtype=float)
+    n = len(x)
+    if n == 0:
+        return Estimate(math.nan, math.nan, math.nan, math.nan, 0, "t")
+    value = float(x.mean())
+    if clusters is not None:
+        se, g = clustered_se(x, clusters)
+        low, high = _t_interval(value, se, g - 1, level)
+        return Estimate(value, se, low, high, n, "clustered t", g)
+    se = float(x.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
+    low, high = _t_interval(value, se, n - 1, level)
+    return Estimate(value, se, low, high, n, "t")
+
+
+# ---- bootstrap --------------------------------------------------------------------------------
+
+
+def _units(n: int, clusters: NDArray[np.intp] | None) -> list[NDArray[np.intp]] | None:
+    if clusters is None:
+        return None
+    _, codes = np.unique(clusters, return_inverse=True)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    return list(np.split(order, bounds))
+
+
+def resamples(
+    n: int, clusters: NDArray[np.intp] | None, draws: int, seed: int
+) -> list[NDArray[np.intp]]:
+    """Row indices of ``draws`` bootstrap resamples: rows, or whole clusters, with replacement."""
+    rng = np.random.default_rng(seed)
+    units = _units(n, clusters)
+    if units is None:
+        return list(rng.integers(0, n, size=(draws, n)))
+    g = len(units)
+    return [np.concatenate([units[u] for u in rng.integers(0, g, size=g)]) for _ in range(draws)]
+
+
+def _finite(values: Sequence[float] | Array) -> Array:
+    array = np.asarray(values, dtype=float)
+    finite: Array = array[np.isfinite(array)]
+    return finite
+
+
+@dataclass(frozen=True)
+class Sums:
+    """A metric that is a function of sums over rows (F1 of confusion counts, RMSE of squared
+    errors): ``combine(column sums of vectors)``. Its bootstrap needs no per-draw Python: the
+    resamples are multinomial weights, and every draw's sums are one matrix product."""
+
+    vectors: Array  # one row per item (summed over its repeats), k columns
+    combine: Callable[[Array], Array]  # (draws x k) sums -> (draws,) values
+
+    def value(self, rows: NDArray[np.intp]) -> float:
+        return float(self.combine(self.vectors[rows].sum(axis=0)[None, :])[0])
+
+
+def weights(
+    n: int, clusters: NDArray[np.intp] | None, draws: int, seed: int
+) -> NDArray[np.float64]:
+    """(draws x n) bootstrap weights: how often each row (or its whole cluster) is drawn."""
+    rng = np.random.default_rng(seed)
+    if clusters is None:
+        return rng.multinomial(n, np.full(n, 1 / n), size=draws).astype(float)
+    _, codes = np.unique(clusters, return_inverse=True)
+    g = int(codes.max()) + 1
+    counts = rng.multinomial(g, np.full(g, 1 / g), size=draws).astype(float)
+    return counts[:, codes]
+
+
+def _draws(
+    metric: Metric | Sums, n: int, clusters: NDArray[np.intp] | None, draws: int, seed: int
+) -> Array:
+    if isinstance(metric, Sums):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return metric.combine(weights(n, clusters, draws, seed) @ metric.vectors)
+    return np.asarray([metric(rows) for rows in resamples(n, clusters, draws, seed)], dtype=float)
+
+
+def _value(metric: Metric | Sums, n: int) -> float:
+    everything = np.arange(n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return metric.value(everything) if isinstance(metric, Sums) else metric(everything)
+
+
+def bootstrap_estimate(
+    metric: Metric | Sums,
+    n: int,
+    clusters: NDArray[np.intp] | None = None,
+    level: float = LEVEL,
+    draws: int = BOOTSTRAP_DRAWS,
+    seed: int = 0,
+) -> Estimate:
+    """A metric that is not a mean: its value on all rows, the bootstrap standard error and
+    the percentile interval. Resamples where the metric is undefined (say, one class only
+    for AUC) are skipped."""
+    value = _value(metric, n)
+    values = _finite(_draws(metric, n, clusters, draws, seed)) if n else _finite([])
+    method = "bootstrap" if clusters is None else "cluster bootstrap"
+    g = None if clusters is None else len(np.unique(clusters))
+    if len(values) < 2:
+        return Estimate(value, math.nan, math.nan, math.nan, n, method, g)
+    tail = (1 - level) / 2
+    low, high = np.quantile(values, [tail, 1 - tail])
+    return Estimate(value, float(values.std(ddof=1)), float(low), float(high), n, method, g)
+
+
+# ---- paired differences ---------------------------------------------------------------------
+
+
+def is_binary(x: Array) -> bool:
+    return bool(np.all((x == 0) | (x == 1)))
+
+
+def mcnemar_exact(candidate: Array, baseline: Array) -> float:
+    """Two-sided exact McNemar p-value for paired pass/fail outcomes: a binomial test on the
+    discordant pairs (as statsmodels' ``mcnemar(exact=True)``)."""
+    from scipy import stats
+
+    better = int(np.sum((candidate == 1) & (baseline == 0)))
+    worse = int(np.sum((candidate == 0) & (baseline == 1)))
+    if better + worse == 0:
+        return 1.0
+    return float(stats.binomtest(better, better + worse, 0.5).pvalue)
+
+
+def paired_difference(
+    candidate: Array,
+    baseline: Array,
+    clusters: NDArray[np.intp] | None = None,
+    level: float = LEVEL,
+) -> Difference:
+    """Mean paired difference with its (clustered) standard error and t interval; the p-value
+    is McNemar's exact test when both sides are pass/fail, else the paired t test."""
+    from scipy import stats
+
+    c, b = np.asarray(candidate, float), np.asarray(baseline, float)
+    d = c - b
+    n = len(d)
+    est = mean_estimate(d, clusters, level)
+    df = float((est.clusters or 0) - 1 if clusters is not None else n - 1)
+    sd = float(d.std(ddof=1)) if n > 1 else math.nan
+    if is_binary(c) and is_binary(b):
+        p, test = mcnemar_exact(c, b), "McNemar exact"
+    elif est.se == 0 or not math.isfinite(est.se):
+        p, test = (1.0 if est.value == 0 else 0.0), "paired t"
+    else:
+        p, test = float(2 * stats.t.sf(abs(est.value / est.se), df)), "paired t"
+    return Difference(est.value, est.se, est.low, est.high, n, p, test, sd, df, est.clusters)
+
+
+def paired_bootstrap(
+    candidate: Metric | Sums,
+    baseline: Metric | Sums,
+    n: int,
+    clusters: NDArray[np.intp] | None = None,
+    level: float = LEVEL,
+    draws: int = BOOTSTRAP_DRAWS,
+    seed: int = 0,
+) -> Difference:
+    """Difference of a non-mean metric, both sides computed on the same resampled items."""
+    value = _value(candidate, n) - _value(baseline, n)
+    g = None if clusters is None else len(np.unique(clusters))
+    if n == 0:
+        return Difference(value, math.nan, math.nan, math.nan, 0, math.nan, "paired bootstrap")
+    both = _draws(candidate, n, clusters, draws, seed) - _draws(baseline, n, clusters, draws, seed)
+    diffs = _finite(both)
+    if len(diffs) < 2:
+        return Difference(value, math.nan, math.nan, math.nan, n, math.nan, "paired bootstrap")
+    tail = (1 - level) / 2
+    low, high = np.quantile(diffs, [tail, 1 - tail])
+    below, above = float(np.mean(diffs <= 0)), float(np.mean(diffs >= 0))
+    p = min(1.0, 2 * min(below, above))
+    se = float(diffs.std(ddof=1))
+    test = "paired bootstrap"
+    return Difference(value, se, float(low), float(high), n, p, test, None, None, g, diffs)
+
+
+# ---- the gate -----------------------------------------------------------------------------------
+
+
+def _oriented(value: float, higher_is_better: bool) -> float:
+    return value if higher_is_better else -value
+
+
+def one_sided(d: Difference, tolerance: float, higher_is_better: bool) -> tuple[float, float]:
+    """(p_fail, p_pass): p_fail tests H0 "the drop is within tolerance" (small when the
+    candidate is worse by more than ``tolerance``), p_pass tests H0 "the drop exceeds
+    tolerance". At level 0.95, p_fail < 0.025 is the CI's far end beyond -tolerance and
+    p_pass < 0.025 its near end above it."""
+    from scipy import stats
+
+    margin = _oriented(d.diff, higher_is_better) + tolerance
+    if d.draws is not None:
+        oriented = d.draws if higher_is_better else -d.draws
+        return float(np.mean(oriented >= -tolerance)), float(np.mean(oriented <= -tolerance))
+    if not math.isfinite(d.se):
+        return 1.0, 1.0
+    if d.se == 0:
+        return (0.0 if margin < 0 else 1.0), (0.0 if margin > 0 else 1.0)
+    t = margin / d.se
+    df = d.df if d.df and d.df > 0 else 1.0
+    return float(stats.t.cdf(t, df)), float(stats.t.sf(t, df))
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm-adjusted p-values (step-down, monotone, capped at 1), as statsmodels'
+    ``multipletests(method="holm")``."""
+    m = len(pvalues)
+    order = sorted(range(m), key=lambda i: pvalues[i])
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * pvalues[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def decide(p_fail_adjusted: float, p_pass: float, level: float = LEVEL) -> str:
+    """Fail when the (Holm-adjusted) regression test rejects; pass when the CI's near end is
+    above -tolerance; inconclusive otherwise."""
+    alpha = (1 - level) / 2
+    if p_fail_adjusted < alpha:
+        return "fail"
+    if p_pass < alpha:
+        return "pass"
+    return "inconclusive"
+
+
+def more_items(
+    d: Difference, tolerance: float, higher_is_better: bool, level: float = LEVEL
+) -> int | None:
+    """Roughly how many more items would settle an inconclusive check, if the difference and
+    the per-item spread stay as observed (the standard error shrinks as 1/sqrt(n)). None when
+    the difference sits on the tolerance itself: no number of items settles it quickly."""
+    from scipy import stats
+
+    margin = abs(_oriented(d.diff, higher_is_better) + tolerance)
+    if margin == 0 or not math.isfinite(d.se) or d.se == 0 or d.n == 0:
+        return None
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    total = d.n * (z * d.se / margin) ** 2
+    return max(1, math.ceil(total - d.n))
+
+
+# ---- power --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Power:
+    items: int
+    sd: float
+    effect: float
+    assumed: str
+
+
+def items_for_power(
+    baseline_rate: float | None,
+    delta: float,
+    paired_sd: float | None = None,
+    tolerance: float = 0.0,
+    alpha: float = 0.05,
+    power: float = 0.8,
+) -> Power:
+    """Items a paired comparison needs to detect a drop of ``delta`` beyond ``tolerance``
+    with the given power (two-sided test at ``alpha``; the exact noncentral-t power of the
+    paired t test, as statsmodels' ``TTestPower``). Without ``paired_sd`` the two models'
+    pass/fail outcomes are taken as independent, the widest case for a pair of models
+    evaluated on the same items."""
+    from scipy import stats
+
+    effect = delta - tolerance
+    if effect <= 0:
+        raise ValueError(f"delta ({delta}) must exceed the tolerance ({tolerance})")
+    if paired_sd is not None:
+        sd, assumed = paired_sd, f"per-item difference sd {paired_sd:g}"
+    else:
+        if baseline_rate is None or not 0 < baseline_rate < 1:
+            raise ValueError("give --baseline-rate between 0 and 1, or --paired-sd")
+        worse = min(max(baseline_rate - delta, 0.0), 1.0)
+        sd = math.sqrt(baseline_rate * (1 - baseline_rate) + worse * (1 - worse))
+        assumed = "independent outcomes (no --paired-sd given)"
+
+    def achieved(n: int) -> float:
+        df = n - 1
+        crit = stats.t.ppf(1 - alpha / 2, df)
+        nc = effect / sd * math.sqrt(n)
+        return float(stats.nct.sf(crit, df, nc) + stats.nct.cdf(-crit, df, nc))
+
+    low, high = 2, 2
+    while achieved(high) < power:
+        low, high = high, high * 2
+    while low < high:
+        mid = (low + high) // 2
+        if achieved(mid) >= power:
+            high = mid
+        else:
+            low = mid + 1
+    return Power(high, sd, effect, assumed)

@@ -1,0 +1,70 @@
+"""Evaluation routes. Storing one needs the writer role on its project (and read access to
+the versions, the baseline and the run it links); reading needs viewer."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from assay.records import EvaluationDraft
+from assay.server.artifacts import Caller, _body, _doc, _visible, version_for
+from assay.server.deps import AppState, require, require_run, state_of
+from assay.server.negotiate import reply
+from assay.store.sql.auth import Principal
+
+router = APIRouter(prefix="/api/v1")
+
+
+def _readable(state: AppState, who: Principal, evaluation_id: str) -> None:
+    require(state, who, state.store.evaluation(evaluation_id).project, "viewer")
+
+
+@router.post(
+    "/evaluations",
+    openapi_extra=_doc("project", "name", "model", "items"),
+    summary="Store an evaluation and its per-item results",
+)
+async def save_evaluation(request: Request, who: Caller) -> Response:
+    state = state_of(request)
+    draft = await _body(request, EvaluationDraft)
+    require(state, who, draft.project, "writer")
+    for version_id in (draft.model_version_id, draft.dataset_version_id):
+        if version_id is not None:
+            version_for(state, who, version_id, "viewer")
+    if draft.baseline_id is not None:
+        _readable(state, who, draft.baseline_id)
+    if draft.run_id is not None:
+        require_run(state, who, draft.run_id, "viewer")
+    saved = await run_in_threadpool(state.store.save_evaluation, draft, f"user:{who.user}")
+    return reply(request, saved, 201)
+
+
+@router.get("/evaluations", summary="Evaluations the caller may read, newest first")
+def evaluations(
+    request: Request,
+    who: Caller,
+    project: Annotated[str | None, Query()] = None,
+    model_version: Annotated[str | None, Query()] = None,
+    dataset_version: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Response:
+    state = state_of(request)
+    found = state.store.evaluations(project, model_version, dataset_version, limit)
+    return reply(request, [e for e in found if _visible(state, who, e.project)])
+
+
+@router.get("/evaluations/{evaluation_id}", summary="One evaluation and its report")
+def evaluation(evaluation_id: str, request: Request, who: Caller) -> Response:
+    state = state_of(request)
+    found = state.store.evaluation(evaluation_id)
+    require(state, who, found.project, "viewer")
+    return reply(request, found)
+
+
+@router.get("/evaluations/{evaluation_id}/items", summary="An evaluation's per-item results")
+def evaluation_items(evaluation_id: str, request: Request, who: Caller) -> Response:
+    state = state_of(request)
+    _readable(state, who, evaluation_id)
+    return reply(request, state.store.evaluation_items(evaluation_id))

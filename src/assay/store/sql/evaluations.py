@@ -1,0 +1,159 @@
+"""Evaluations in SQL: one row per evaluation (its report as JSON, links to the model and
+dataset versions, the baseline evaluation and the run) and one row per item call (msgpack)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+
+from assay.errors import InvalidInput, NotFound
+from assay.ids import new_run_id
+from assay.records import EvalItem, Evaluation, EvaluationDraft
+from assay.store.sql import audit
+from assay.store.sql.catalog import Insert
+from assay.store.sql.schema import (
+    artifact_versions,
+    eval_items,
+    evaluations,
+    projects,
+    runs,
+)
+from assay.values import check_project, check_text
+
+VERDICTS = ("pass", "fail", "inconclusive")
+MAX_ITEMS = 1_000_000
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(EvalItem)
+
+
+def _check(conn: sa.Connection, draft: EvaluationDraft) -> None:
+    check_project(draft.project)
+    check_text("evaluation name", draft.name, 256)
+    check_text("model", draft.model, 512)
+    check_text("dataset", draft.dataset, 1024)
+    if draft.verdict is not None and draft.verdict not in VERDICTS:
+        raise InvalidInput(f"verdict {draft.verdict!r} is not one of {', '.join(VERDICTS)}")
+    if not draft.items or len(draft.items) > MAX_ITEMS:
+        raise InvalidInput(f"an evaluation holds 1 to {MAX_ITEMS:,} item results")
+    keys = {(i.item_id, i.repeat) for i in draft.items}
+    if len(keys) != len(draft.items):
+        raise InvalidInput("an evaluation's item results must have unique (item id, repeat)")
+    for version_id in (draft.model_version_id, draft.dataset_version_id):
+        if version_id is not None and not _exists(conn, artifact_versions.c.id, version_id):
+            raise NotFound(f"artifact version {version_id} does not exist")
+    if draft.baseline_id is not None and not _exists(conn, evaluations.c.id, draft.baseline_id):
+        raise NotFound(f"baseline evaluation {draft.baseline_id} does not exist")
+    if draft.run_id is not None and not _exists(conn, runs.c.id, draft.run_id):
+        raise NotFound(f"run {draft.run_id} does not exist")
+
+
+def _exists(conn: sa.Connection, column: sa.Column[Any], value: str) -> bool:
+    return conn.scalar(sa.select(column).where(column == value)) is not None
+
+
+def save(conn: sa.Connection, insert: Insert, draft: EvaluationDraft, actor: str) -> Evaluation:
+    """Store an evaluation and its items in the caller's transaction, with one audit record."""
+    _check(conn, draft)
+    now = time.time()
+    conn.execute(
+        insert(projects).on_conflict_do_nothing(), {"name": draft.project, "created_at": now}
+    )
+    evaluation_id = new_run_id()
+    n_items = len({i.item_id for i in draft.items})
+    n_errors = sum(1 for i in draft.items if i.error is not None)
+    row = {
+        **{f: getattr(draft, f) for f in _DRAFT_COLUMNS},
+        "id": evaluation_id,
+        "n_items": n_items,
+        "n_errors": n_errors,
+        "created_at": now,
+        "created_by": actor,
+    }
+    conn.execute(evaluations.insert(), row)
+    conn.execute(
+        eval_items.insert(),
+        [
+            {
+                "evaluation_id": evaluation_id,
+                "position": position,
+                "item_id": item.item_id[:256],
+                "error": item.error is not None,
+                "body": _encoder.encode(item),
+            }
+            for position, item in enumerate(draft.items)
+        ],
+    )
+    audit.append(
+        conn,
+        actor,
+        "evaluation.created",
+        f"evaluation:{evaluation_id}",
+        {
+            "project": draft.project,
+            "model": draft.model,
+            "dataset": draft.dataset,
+            "baseline_id": draft.baseline_id,
+            "verdict": draft.verdict,
+            "items": n_items,
+            "errors": n_errors,
+        },
+    )
+    return get(conn, evaluation_id)
+
+
+_DRAFT_COLUMNS = (
+    "project",
+    "name",
+    "model",
+    "model_key",
+    "model_version_id",
+    "dataset",
+    "dataset_digest",
+    "dataset_version_id",
+    "baseline_id",
+    "run_id",
+    "verdict",
+    "report",
+)
+
+
+def _record(row: sa.Row[Any]) -> Evaluation:
+    return Evaluation(**{name: getattr(row, name) for name in Evaluation.__struct_fields__})
+
+
+def get(conn: sa.Connection, evaluation_id: str) -> Evaluation:
+    row = conn.execute(sa.select(evaluations).where(evaluations.c.id == evaluation_id)).first()
+    if row is None:
+        raise NotFound(f"evaluation {evaluation_id} does not exist")
+    return _record(row)
+
+
+def listing(
+    conn: sa.Connection,
+    project: str | None = None,
+    model_version_id: str | None = None,
+    dataset_version_id: str | None = None,
+    limit: int = 100,
+) -> list[Evaluation]:
+    """Newest first, optionally only those of a model or a dataset version."""
+    query = sa.select(evaluations).order_by(evaluations.c.created_at.desc()).limit(limit)
+    if project is not None:
+        query = query.where(evaluations.c.project == project)
+    if model_version_id is not None:
+        query = query.where(evaluations.c.model_version_id == model_version_id)
+    if dataset_version_id is not None:
+        query = query.where(evaluations.c.dataset_version_id == dataset_version_id)
+    return [_record(row) for row in conn.execute(query)]
+
+
+def items(conn: sa.Connection, evaluation_id: str) -> list[EvalItem]:
+    get(conn, evaluation_id)
+    rows = conn.execute(
+        sa.select(eval_items.c.body)
+        .where(eval_items.c.evaluation_id == evaluation_id)
+        .order_by(eval_items.c.position)
+    )
+    return [_decoder.decode(row.body) for row in rows]

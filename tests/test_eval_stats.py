@@ -1,0 +1,291 @@
+"""The statistics of evaluations, each checked against scipy / statsmodels / scikit-learn, and
+the gate's behaviour on synthetic data with a known effect."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from assay.evaluation import report as rep
+from assay.evaluation import scorers, stats
+
+statsmodels = pytest.importorskip("statsmodels.api")
+
+
+def test_mean_estimate_matches_scipy_sem_and_t_interval() -> None:
+    x = np.random.default_rng(1).normal(0.7, 0.3, size=57)
+    est = stats.mean_estimate(x)
+    assert est.se == pytest.approx(sps.sem(x))
+    low, high = sps.t.interval(0.95, len(x) - 1, loc=x.mean(), scale=sps.sem(x))
+    assert (est.low, est.high) == (pytest.approx(low), pytest.approx(high))
+    assert est.method == "t" and est.n == 57
+
+
+def _clustered_data(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pass/fail scores of 60 topics x 10 items, items within a topic strongly alike."""
+    rng = np.random.default_rng(seed)
+    topic_rate = rng.beta(2, 1, size=60)
+    clusters = np.repeat(np.arange(60), 10)
+    x = (rng.random(600) < topic_rate[clusters]).astype(float)
+    return x, clusters
+
+
+def test_clustered_se_matches_statsmodels_and_exceeds_naive_se() -> None:
+    x, clusters = _clustered_data(0)
+    se, groups = stats.clustered_se(x, clusters)
+    fit = statsmodels.OLS(x, np.ones(len(x))).fit(cov_type="cluster", cov_kwds={"groups": clusters})
+    assert groups == 60
+    assert se == pytest.approx(float(fit.bse[0]), rel=1e-9)
+    naive = stats.mean_estimate(x)
+    clustered = stats.mean_estimate(x, clusters)
+    assert clustered.method == "clustered t" and clustered.clusters == 60
+    assert clustered.se > 1.5 * naive.se
+
+
+def test_bootstrap_interval_agrees_with_scipy_percentile_bootstrap() -> None:
+    rng = np.random.default_rng(3)
+    truth = rng.integers(0, 2, 400)
+    pred = np.where(rng.random(400) < 0.8, truth, 1 - truth)
+    scorer = scorers.f1()
+    assert scorer.vectors is not None and scorer.combine is not None
+    sums = stats.Sums(scorer.vectors(list(truth), list(pred)), scorer.combine)
+    est = stats.bootstrap_estimate(sums, 400, draws=4000, seed=1)
+    from sklearn.metrics import f1_score
+
+    reference = sps.bootstrap(
+        (truth, pred),
+        lambda t, p: f1_score(t, p),
+        paired=True,
+        vectorized=False,
+        n_resamples=2000,
+        method="percentile",
+        random_state=2,
+    )
+    assert est.value == pytest.approx(f1_score(truth, pred))
+    assert est.low == pytest.approx(reference.confidence_interval.low, abs=0.01)
+    assert est.high == pytest.approx(reference.confidence_interval.high, abs=0.01)
+    assert est.se == pytest.approx(reference.standard_error, rel=0.1)
+
+
+def test_cluster_bootstrap_is_wider_on_clustered_data() -> None:
+    x, clusters = _clustered_data(5)
+    mean = stats.Sums(np.column_stack([x, np.ones_like(x)]), lambda t: t[:, 0] / t[:, 1])
+    plain = stats.bootstrap_estimate(mean, len(x), seed=0)
+    grouped = stats.bootstrap_estimate(mean, len(x), clusters, seed=0)
+    assert grouped.method == "cluster bootstrap"
+    assert grouped.high - grouped.low > 1.5 * (plain.high - plain.low)
+    assert grouped.se == pytest.approx(stats.mean_estimate(x, clusters).se, rel=0.15)
+
+
+def test_paired_t_matches_scipy_ttest_rel() -> None:
+    rng = np.random.default_rng(4)
+    base = rng.normal(size=80)
+    cand = base + rng.normal(0.1, 0.5, size=80)
+    d = stats.paired_difference(cand, base)
+    reference = sps.ttest_rel(cand, base)
+    assert d.test == "paired t"
+    assert d.p_value == pytest.approx(reference.pvalue)
+    assert d.diff == pytest.approx(float(np.mean(cand - base)))
+    ci = reference.confidence_interval(0.95)
+    assert (d.low, d.high) == (pytest.approx(ci.low), pytest.approx(ci.high))
+    assert d.sd == pytest.approx(float(np.std(cand - base, ddof=1)))
+
+
+def test_mcnemar_exact_matches_statsmodels() -> None:
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    rng = np.random.default_rng(6)
+    base = (rng.random(300) < 0.85).astype(float)
+    cand = np.where(rng.random(300) < 0.1, 1 - base, base)
+    d = stats.paired_difference(cand, base)
+    table = [
+        [np.sum((base == 1) & (cand == 1)), np.sum((base == 1) & (cand == 0))],
+        [np.sum((base == 0) & (cand == 1)), np.sum((base == 0) & (cand == 0))],
+    ]
+    assert d.test == "McNemar exact"
+    assert d.p_value == pytest.approx(mcnemar(table, exact=True).pvalue)
+    assert stats.mcnemar_exact(base, base) == 1.0
+
+
+def test_holm_matches_statsmodels() -> None:
+    from statsmodels.stats.multitest import multipletests
+
+    p = [0.01, 0.04, 0.03, 0.2, 0.001, 0.04]
+    assert stats.holm(p) == pytest.approx(list(multipletests(p, method="holm")[1]))
+
+
+@pytest.mark.parametrize(("sd", "delta"), [(0.3, 0.05), (0.5, 0.02), (1.0, 0.3)])
+def test_items_for_power_matches_statsmodels_ttest_power(sd: float, delta: float) -> None:
+    from statsmodels.stats.power import TTestPower
+
+    expected = TTestPower().solve_power(effect_size=delta / sd, alpha=0.05, power=0.8)
+    found = stats.items_for_power(None, delta, paired_sd=sd)
+    assert found.items == math.ceil(expected)
+
+
+def test_items_for_power_without_paired_sd_assumes_independent_outcomes() -> None:
+    found = stats.items_for_power(0.9, 0.02)
+    assert found.sd == pytest.approx(math.sqrt(0.9 * 0.1 + 0.88 * 0.12))
+    assert "independent" in found.assumed
+    tighter = stats.items_for_power(0.9, 0.02, paired_sd=0.2)
+    assert tighter.items < found.items
+    with pytest.raises(ValueError, match="exceed the tolerance"):
+        stats.items_for_power(0.9, 0.01, tolerance=0.02)
+
+
+# ---- corpus metrics as sums match scikit-learn --------------------------------------------------
+
+
+@pytest.mark.parametrize("average", ["binary", "micro", "macro", "weighted"])
+@pytest.mark.parametrize("name", ["precision", "recall", "f1"])
+def test_summed_classification_metrics_match_sklearn(name: str, average: str) -> None:
+    from sklearn import metrics
+
+    rng = np.random.default_rng(7)
+    classes = 2 if average == "binary" else 5
+    truth = rng.integers(0, classes, 120)
+    pred = np.where(rng.random(120) < 0.6, truth, rng.integers(0, classes + 1, 120))
+    if average == "binary":
+        pred = np.clip(pred, 0, 1)
+    scorer = getattr(scorers, name)(average=average)
+    sums = stats.Sums(scorer.vectors(list(truth), list(pred)), scorer.combine)
+    function = getattr(metrics, f"{name}_score")
+    for rows in (np.arange(120), np.arange(0, 120, 7), np.arange(3)):
+        expected = function(truth[rows], pred[rows], average=average, zero_division=0)
+        assert sums.value(rows) == pytest.approx(expected), rows
+
+
+def test_summed_regression_metrics_match_sklearn() -> None:
+    from sklearn.metrics import mean_squared_error, r2_score
+
+    rng = np.random.default_rng(8)
+    truth = rng.normal(size=50)
+    pred = truth + rng.normal(0, 0.4, size=50)
+    for scorer, expected in (
+        (scorers.rmse(), math.sqrt(mean_squared_error(truth, pred))),
+        (scorers.r2(), r2_score(truth, pred)),
+    ):
+        sums = stats.Sums(scorer.vectors(list(truth), list(pred)), scorer.combine)
+        assert sums.value(np.arange(50)) == pytest.approx(expected)
+        assert scorer.metric(list(truth), list(pred)) == pytest.approx(expected)
+
+
+# ---- the gate on synthetic data ----------------------------------------------------------------
+
+
+def _side(scores: np.ndarray, clusters: np.ndarray | None = None) -> rep.Side:
+    n = len(scores)
+    return rep.Side(
+        [str(i) for i in range(n)],
+        [
+            None if clusters is None else str(c)
+            for c in (clusters if clusters is not None else range(n))
+        ],
+        [{} for _ in range(n)],
+        {"accuracy": scores.astype(float)},
+        {},
+        n,
+    )
+
+
+def _gate(candidate: np.ndarray, baseline: np.ndarray, tolerance: float) -> rep.Comparison:
+    scorer = [scorers.accuracy()]
+    compared, _ = rep.compare(
+        _side(candidate), _side(baseline), scorer, [], {"accuracy": tolerance}, 0.95, 1000, 0
+    )
+    return compared[0]
+
+
+def _pair(
+    n: int, base_rate: float, drop: float, flip: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Baseline pass/fail at ``base_rate``; the candidate differs on a ``flip`` share of
+    items, tilted so its rate is ``drop`` lower on average."""
+    rng = np.random.default_rng(seed)
+    base = (rng.random(n) < base_rate).astype(float)
+    u = rng.random(n)
+    to_fail = (base == 1) & (u < (flip + drop) / 2 / base_rate)
+    to_pass = (base == 0) & (u < max(flip - drop, 0) / 2 / (1 - base_rate))
+    cand = base.copy()
+    cand[to_fail], cand[to_pass] = 0, 1
+    return cand, base
+
+
+def test_a_real_three_point_drop_fails() -> None:
+    cand, base = _pair(10000, 0.9, 0.03, 0.06, seed=0)
+    c = _gate(cand, base, tolerance=0.01)
+    assert c.decision == "fail", c
+    assert c.high < -0.01
+
+
+def test_no_change_is_inconclusive_with_few_items_and_passes_with_many() -> None:
+    few = _gate(*_pair(60, 0.9, 0.0, 0.06, seed=11), tolerance=0.01)
+    assert few.decision == "inconclusive"
+    assert few.more_items is not None and few.more_items > 60
+    many = _gate(*_pair(20000, 0.9, 0.0, 0.06, seed=12), tolerance=0.01)
+    assert many.decision == "pass", many
+
+
+def test_false_fail_rate_over_no_change_comparisons_stays_near_nominal() -> None:
+    """With tolerance 0 a no-change comparison fails when the CI's top end is below 0:
+    nominally 2.5% of the time."""
+    fails = sum(
+        _gate(*_pair(400, 0.85, 0.0, 0.1, seed=1000 + i), tolerance=0.0).decision == "fail"
+        for i in range(1500)
+    )
+    rate = fails / 1500
+    assert 0.01 <= rate <= 0.045, rate
+
+
+def test_holm_keeps_many_gated_slices_from_inflating_false_fails() -> None:
+    """Ten slices of a no-change comparison, all gated: without correction about 1 - 0.975^11
+    = 24% of runs would fail somewhere; with Holm it stays near 2.5%."""
+    rng_slices = np.repeat(np.arange(10), 100)
+    fails = 0
+    runs = 300
+    for i in range(runs):
+        cand, base = _pair(1000, 0.85, 0.0, 0.1, seed=5000 + i)
+        c_side, b_side = _side(cand), _side(base)
+        for side in (c_side, b_side):
+            side.slices = [{"topic": str(t)} for t in rng_slices]
+        compared, _ = rep.compare(
+            c_side, b_side, [scorers.accuracy()], ["topic"], {"accuracy": 0.0}, 0.95, 1000, 0
+        )
+        fails += any(c.decision == "fail" for c in compared)
+    assert fails / runs <= 0.06
+
+
+def test_verdict_names_failures_and_inconclusive_checks() -> None:
+    cand, base = _pair(10000, 0.9, 0.03, 0.06, seed=0)
+    compared, _ = rep.compare(
+        _side(cand), _side(base), [scorers.accuracy()], [], {"accuracy": 0.01}, 0.95, 1000, 0
+    )
+    verdict = rep.verdict(compared, _side(cand), 0.0, True)
+    assert verdict.status == "fail"
+    assert "accuracy dropped by" in verdict.reason and "tolerance 0.01" in verdict.reason
+    few, _ = rep.compare(
+        _side(cand[:50]),
+        _side(base[:50]),
+        [scorers.accuracy()],
+        [],
+        {"accuracy": 0.01},
+        0.95,
+        1000,
+        0,
+    )
+    undecided = rep.verdict(few, _side(cand[:50]), 0.0, True)
+    assert undecided.status == "inconclusive"
+    assert "more items" in undecided.reason
+
+
+def test_lower_is_better_metrics_fail_when_they_rise() -> None:
+    base = np.random.default_rng(13).gamma(2.0, 1.0, 2000)
+    cand = base + 0.3 + np.random.default_rng(14).normal(0, 0.2, 2000)
+    d = stats.paired_difference(cand, base)
+    p_fail, p_pass = stats.one_sided(d, 0.1, higher_is_better=False)
+    assert stats.decide(p_fail, p_pass) == "fail"
+    p_fail, p_pass = stats.one_sided(d, 0.1, higher_is_better=True)
+    assert stats.decide(p_fail, p_pass) == "pass"
