@@ -28,6 +28,7 @@ COMMANDS = {
     "artifacts": "assay.cli.artifacts:artifacts",
     "models": "assay.cli.artifacts:models",
     "gc": "assay.cli.artifacts:gc_command",
+    "eval": "assay.cli.evaluate:eval_group",
 }
 
 F = TypeVar("F", bound=Callable[..., Any])
