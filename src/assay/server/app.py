@@ -12,7 +12,7 @@ from assay._version import __version__
 from assay.server import artifacts, errors, evaluations, ingest, reads
 from assay.server.config import ServerConfig
 from assay.server.deps import AppState, state_of
-from assay.server.ui import assets, catalog_routes
+from assay.server.ui import assets, catalog_routes, eval_routes
 from assay.server.ui import routes as ui_routes
 from assay.store.sql.auth import SqlAuth
 from assay.store.sql.store import SqlStore
@@ -53,6 +53,7 @@ def create_app(config: ServerConfig, state: AppState | None = None) -> FastAPI:
     app.include_router(assets.router)
     app.include_router(ui_routes.router)
     app.include_router(catalog_routes.router)
+    app.include_router(eval_routes.router)
 
     @app.get("/healthz", summary="Liveness: the process answers")
     def healthz() -> dict[str, str]:

@@ -54,6 +54,12 @@ def artifact_page(
         if mv.artifact.id == chosen.id
     ]
     can_write = role_at_least(state.auth.role(who, project), "writer")
+    evaluations = [
+        e
+        for e in state.store.evaluations(model_version_id=chosen.id)
+        + state.store.evaluations(dataset_version_id=chosen.id)
+        if role_at_least(state.auth.role(who, e.project), "viewer")
+    ]
     return render(
         request,
         "artifact.html",
@@ -65,6 +71,7 @@ def artifact_page(
         used_by=[runs[r] for r in used_by],
         producers=[runs[r] for r in producers],
         registered=registered,
+        evaluations=evaluations,
         can_write=can_write,
         who=who,
     )

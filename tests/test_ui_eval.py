@@ -1,0 +1,141 @@
+"""Evaluation pages over ASGI: the report, the comparison, flips, links, escaping and roles;
+and the evaluation routes' roles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assay.artifacts.artifact import Artifact, log_artifact
+from assay.errors import Forbidden
+from assay.evaluation.evaluator import Options
+from assay.evaluation.evaluator import evaluate as run_evaluation
+from tests.test_server import Team
+from tests.test_ui_catalog import _get
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Team:
+    return Team(tmp_path / "server")
+
+
+def _seed(team: Team, tmp_path: Path) -> tuple[str, str, str]:
+    """A dataset artifact and a model artifact in alpha; an evaluation of the model against
+    a baseline function, with a flip each way and one item whose input is markup."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    rows = ["id,text,label"] + [f"{i},item {i},{i % 2}" for i in range(40)]
+    rows[5] = "4,<script>alert(1)</script>,0"
+    (folder / "items.csv").write_text("\n".join(rows) + "\n")
+    ann = team.store("ann")
+    data = Artifact("qa", type="dataset")
+    data.add_dir(folder)
+    dataset = log_artifact(ann, data, "alpha")
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "w.bin").write_bytes(b"w")
+    weights = Artifact("clf", type="model")
+    weights.add_dir(tmp_path / "m")
+    model = log_artifact(ann, weights, "alpha")
+    ann.register_model(model.id, "clf")
+
+    def baseline(item: dict[str, Any]) -> int:  # wrong on item 3 only
+        return (item["id"] % 2) ^ (item["id"] == 3)
+
+    def candidate(item: dict[str, Any]) -> int:  # wrong on item 4 only
+        return (item["id"] % 2) ^ (item["id"] == 4)
+
+    options = Options(label_column="label", id_column="id", tolerance={"accuracy": 0.05})
+    base = run_evaluation(baseline, "qa:latest", ["accuracy"], options, store=ann, project="alpha")
+    report = run_evaluation(
+        candidate,
+        "qa:latest",
+        ["accuracy"],
+        options,
+        baseline=f"eval:{base.id}",
+        store=ann,
+        project="alpha",
+        name="regression <suite>",
+    )
+    ann.set_model_alias("clf", "production", 1, reason="passed", evidence=f"eval:{report.id}")
+    return str(report.id), dataset.id, model.id
+
+
+def test_the_report_page_shows_metrics_comparison_and_flips(site: Team, tmp_path: Path) -> None:
+    evaluation_id, _, _ = _seed(site, tmp_path)
+    code, html = _get(site, "vic", f"/evaluations/{evaluation_id}")
+    assert code == 200
+    assert 'id="metrics"' in html and 'id="comparison"' in html
+    assert "regression &lt;suite&gt;" in html and "<suite>" not in html
+    assert "McNemar exact" in html and "On 40 shared items" in html
+    broke = html.split('id="flips-broke"')[1].split("</table>")[0]
+    fixed = html.split('id="flips-fixed"')[1].split("</table>")[0]
+    assert "<td>4</td>" in broke and "<td>3</td>" in fixed
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in broke and "<script>alert" not in html
+    assert "/projects/alpha/artifacts/qa?v=0" in html  # the dataset version
+    code, html = _get(site, "vic", f"/evaluations/{evaluation_id}?scorer=nope")
+    assert code == 404
+
+
+def test_versions_and_models_link_to_their_evaluations(site: Team, tmp_path: Path) -> None:
+    evaluation_id, dataset_id, _ = _seed(site, tmp_path)
+    code, html = _get(site, "vic", "/projects/alpha/artifacts/qa?v=0")
+    assert code == 200 and f"/evaluations/{evaluation_id}" in html
+    code, html = _get(site, "vic", "/projects/alpha/evaluations")
+    assert code == 200 and "regression &lt;suite&gt;" in html and html.count("/evaluations/") >= 2
+    code, html = _get(site, "vic", f"/projects/alpha/evaluations?version={dataset_id}")
+    assert code == 200 and evaluation_id in html
+    code, html = _get(site, "vic", "/models/clf")
+    assert code == 200 and f'href="/evaluations/{evaluation_id}"' in html
+    assert "/projects/alpha/evaluations?version=" in html
+
+
+def test_other_projects_evaluations_are_forbidden(site: Team, tmp_path: Path) -> None:
+    evaluation_id, _, _ = _seed(site, tmp_path)
+    for path in (f"/evaluations/{evaluation_id}", "/projects/alpha/evaluations"):
+        assert _get(site, "bob", path)[0] == 403, path
+    bob = site.store("bob")
+    with pytest.raises(Forbidden):
+        bob.evaluation(evaluation_id)
+    with pytest.raises(Forbidden):
+        bob.evaluation_items(evaluation_id)
+    assert bob.evaluations() == []
+    vic = site.store("vic")
+    assert evaluation_id in [e.id for e in vic.evaluations("alpha")]
+    draft_items = vic.evaluation_items(evaluation_id)
+    assert len(draft_items) == 40
+
+
+def test_storing_needs_the_writer_role_and_read_access_to_what_it_links(
+    site: Team, tmp_path: Path
+) -> None:
+    evaluation_id, dataset_id, _ = _seed(site, tmp_path)
+    from assay.records import EvalItem, EvaluationDraft
+
+    def draft(project: str, **links: Any) -> EvaluationDraft:
+        fields: dict[str, Any] = {
+            "project": project,
+            "name": "n",
+            "model": "m",
+            "model_key": "k",
+            "model_version_id": None,
+            "dataset": "d",
+            "dataset_digest": "x",
+            "dataset_version_id": None,
+            "baseline_id": None,
+            "run_id": None,
+            "verdict": None,
+            "report": {},
+            "items": [EvalItem("a")],
+        }
+        return EvaluationDraft(**{**fields, **links})
+
+    with pytest.raises(Forbidden):
+        site.store("vic").save_evaluation(draft("alpha"))
+    bob = site.store("bob")
+    with pytest.raises(Forbidden):
+        bob.save_evaluation(draft("beta", dataset_version_id=dataset_id))
+    with pytest.raises(Forbidden):
+        bob.save_evaluation(draft("beta", baseline_id=evaluation_id))
+    assert bob.save_evaluation(draft("beta")).project == "beta"
