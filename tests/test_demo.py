@@ -25,9 +25,17 @@ def test_demo_trains_and_logs_real_runs(store_uri: str) -> None:
     assert result.dataset == "digits/digits-split:v0"
     production = assay.models.get("models:/digits-classifier@production", uri=store_uri)
     assert production.artifact.run_id == result.best_run_id
-    assert "best val/acc" in (
-        assay.models.history("digits-classifier", uri=store_uri)[0].reason or ""
-    )
+    (move,) = assay.models.history("digits-classifier", uri=store_uri)
+    assert move.reason is not None and move.reason.startswith("first production model")
+    assert (result.verdict, result.promoted, result.baseline_version) == ("pass", True, None)
+    assert move.evidence == f"eval:{result.evaluation_id}"
+    evaluation = api.store.evaluation(result.evaluation_id)
+    assert evaluation.dataset == "digits/digits-split:v0/test.csv"
+    assert evaluation.dataset_version_id == api.artifact("digits/digits-split:v0").id
+    assert evaluation.model_version_id == production.artifact.id
+    assert evaluation.n_items == 360 and evaluation.n_errors == 0
+    assert evaluation.run_id is not None
+    assert api.run(evaluation.run_id).job_type == "evaluate"
     graph = api.lineage("models:/digits-classifier@production", direction="up")
     assert {n.label for n in graph.nodes.values()} >= {
         "digits-split:v0",
@@ -40,9 +48,25 @@ def test_demo_trains_and_logs_real_runs(store_uri: str) -> None:
     assert (clf.predict(x) == y).mean() > 0.85
 
 
+def test_demo_moves_production_only_when_the_new_model_passes(store_uri: str) -> None:
+    first = run_demo(store_uri, configs=grid((0.01,), (1e-4,)), epochs=4, system_metrics_interval=0)
+    worse = run_demo(store_uri, configs=grid((10.0,), (1.0,)), epochs=1, system_metrics_interval=0)
+    assert worse.baseline_version == first.model_version
+    assert worse.verdict == "fail" and not worse.promoted, worse.reason
+    production = assay.models.get("models:/digits-classifier@production", uri=store_uri)
+    assert production.version == first.model_version
+    evaluation = assay.Api(store_uri).store.evaluation(worse.evaluation_id)
+    assert evaluation.baseline_id is not None and evaluation.verdict == "fail"
+    same = run_demo(store_uri, configs=grid((0.01,), (1e-4,)), epochs=4, system_metrics_interval=0)
+    assert same.verdict == "pass" and same.promoted  # the same predictions: within tolerance
+
+
 def test_demo_command_quick(store_uri: str) -> None:
     result = CliRunner().invoke(cli, ["demo", "--quick", "--no-ui", "--uri", store_uri])
     assert result.exit_code == 0, result.output
     assert "runs ls --project digits" in result.output
     assert assay.Api(store_uri).count_runs("digits", "job_type == 'train'") == 2
     assert "digits-classifier version" in result.output
+    assert "Evaluated on the held-out test split against no earlier production model: pass" in (
+        result.output.replace("\n", " ")
+    )

@@ -38,10 +38,17 @@ def demo_command(epochs: int, quick: bool, no_ui: bool, port: int, uri: str | No
             on_run=lambda done, _total: progress.update(task, completed=done),
         )
     exe = _assay_command()
+    if result.baseline_version is None:
+        against = "no earlier production model"
+    else:
+        against = f"production version {result.baseline_version}"
+    moved = "now @production" if result.promoted else "@production stays where it was"
     console.print(
         f"\nBest run: [bold]{result.best_run_id}[/] "
         f"(validation accuracy {result.best_val_acc:.3f}); its model is registered as "
-        f"digits-classifier version {result.model_version}, now @production.\n"
+        f"digits-classifier version {result.model_version}.\n"
+        f"Evaluated on the held-out test split against {against}: "
+        f"[bold]{result.verdict}[/] ({result.reason}); {moved}.\n"
         f"Every run used the dataset {result.dataset}.\n"
         "Browse what was logged:\n"
         f"  {exe} runs ls --project {result.project} --uri {resolved}\n"
@@ -50,6 +57,7 @@ def demo_command(epochs: int, quick: bool, no_ui: bool, port: int, uri: str | No
         f"  {exe} runs show {result.best_run_id} --uri {resolved}\n"
         f"  {exe} artifacts ls --project {result.project} --uri {resolved}\n"
         f"  {exe} models show digits-classifier --uri {resolved}\n"
+        f"  {exe} eval show {result.evaluation_id} --uri {resolved}\n"
         f"  {exe} ui --uri {resolved}"
     )
     if not no_ui:

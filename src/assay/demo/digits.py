@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assay.errors import NotFound
 from assay.sdk.init import init
-from assay.sdk.models import register_model, set_alias
+from assay.sdk.models import get, register_model, set_alias
 from assay.sdk.settings import Settings
 
 PROJECT = "digits"
@@ -26,20 +27,31 @@ class DemoResult:
     best_run_id: str
     best_val_acc: float
     dataset: str = ""  # the dataset version every run used, e.g. digits/digits-split:v0
-    model_version: int = 0  # the registered version @production points at
+    model_version: int = 0  # the version registered from the best run
+    evaluation_id: str = ""  # its evaluation on the held-out test split
+    verdict: str = ""  # pass | fail | inconclusive, against the previous production model
+    reason: str = ""
+    promoted: bool = False  # whether @production moved to model_version
+    baseline_version: int | None = None  # the production version it was compared with
 
 
-def _write_split(folder: Path, x_train: Any, y_train: Any, x_val: Any, y_val: Any) -> None:
+def _write_split(folder: Path, parts: dict[str, tuple[Any, Any, Any]]) -> None:
+    """One CSV per part (train, val, test): an id (the row of the digits data), 64 pixels
+    and the label."""
     import numpy as np
 
-    header = ",".join([f"pixel{i}" for i in range(x_train.shape[1])] + ["label"])
-    for name, x, y in (("train.csv", x_train, y_train), ("val.csv", x_val, y_val)):
-        table = np.column_stack([x, y]).astype(int)
-        np.savetxt(folder / name, table, fmt="%d", delimiter=",", header=header, comments="")
+    for name, (ids, x, y) in parts.items():
+        header = ",".join(["id", *[f"pixel{i}" for i in range(x.shape[1])], "label"])
+        table = np.column_stack([ids, x, y]).astype(int)
+        np.savetxt(
+            folder / f"{name}.csv", table, fmt="%d", delimiter=",", header=header, comments=""
+        )
 
 
-def _log_dataset(uri: str | None, settings: Settings, split: tuple[Any, ...], seed: int) -> str:
-    """A "prepare" run logs the train/validation split as a dataset artifact."""
+def _log_dataset(
+    uri: str | None, settings: Settings, parts: dict[str, tuple[Any, Any, Any]], seed: int
+) -> str:
+    """A "prepare" run logs the train/validation/test split as a dataset artifact."""
     with (
         tempfile.TemporaryDirectory(prefix="assay-demo-") as tmp,
         init(
@@ -48,19 +60,16 @@ def _log_dataset(uri: str | None, settings: Settings, split: tuple[Any, ...], se
             tags=["demo"],
             uri=uri,
             settings=settings,
-            config={"test_size": 0.25, "seed": seed},
+            config={"val_size": 0.2, "test_size": 0.2, "seed": seed},
         ) as run,
     ):
-        _write_split(Path(tmp), *split)
+        _write_split(Path(tmp), parts)
         version = run.log_artifact(
             tmp,
             name=DATASET,
             type="dataset",
-            metadata={
-                "train_rows": len(split[1]),
-                "val_rows": len(split[3]),
-                "source": "sklearn digits",
-            },
+            metadata={f"{name}_rows": len(part[0]) for name, part in parts.items()}
+            | {"source": "sklearn digits"},
         )
         assert version is not None
         return version.ref
@@ -96,11 +105,16 @@ def run_demo(
     from sklearn.preprocessing import StandardScaler
 
     x, y = load_digits(return_X_y=True)
-    x_train, x_val, y_train, y_val = train_test_split(
-        x, y, test_size=0.25, random_state=seed, stratify=y
-    )
+    ids = np.arange(len(y))
+    rest, test = train_test_split(ids, test_size=0.2, random_state=seed, stratify=y)
+    train, val = train_test_split(rest, test_size=0.25, random_state=seed, stratify=y[rest])
+    parts = {
+        name: (part, x[part], y[part])
+        for name, part in (("train", train), ("val", val), ("test", test))
+    }
+    x_train, y_train, x_val, y_val = x[train], y[train], x[val], y[val]
     settings = Settings(system_metrics_interval=system_metrics_interval, capture_console=False)
-    dataset = _log_dataset(uri, settings, (x_train, y_train, x_val, y_val), seed)
+    dataset = _log_dataset(uri, settings, parts, seed)
     scaler = StandardScaler().fit(x_train)
     x_train, x_val = scaler.transform(x_train), scaler.transform(x_val)
     classes = np.unique(y)
@@ -150,11 +164,61 @@ def run_demo(
         if on_run is not None:
             on_run(index + 1, len(configs))
     registered = register_model(models[best[0]], REGISTERED, uri=uri)
-    set_alias(
-        REGISTERED,
-        "production",
-        registered.version,
-        reason=f"best val/acc ({best[1]:.4f}) of {len(run_ids)} demo runs",
-        uri=uri,
+    result = DemoResult(PROJECT, run_ids, best[0], best[1], dataset, registered.version)
+    return _evaluate_and_promote(uri, settings, result)
+
+
+def _evaluate_and_promote(uri: str | None, settings: Settings, result: DemoResult) -> DemoResult:
+    """An "evaluate" run compares the new model with the one @production on the held-out
+    test split; @production moves only on a pass, citing the evaluation."""
+    from dataclasses import replace
+
+    from assay.evaluation.scorers import f1
+    from assay.sdk.evaluation import evaluate
+
+    try:
+        previous: int | None = get(f"models:/{REGISTERED}@production", uri=uri).version
+    except NotFound:
+        previous = None
+    candidate = f"models:/{REGISTERED}/{result.model_version}"
+    with init(
+        project=PROJECT, job_type="evaluate", tags=["demo"], uri=uri, settings=settings
+    ) as run:
+        run.use_artifact(result.dataset)
+        run.use_artifact(candidate)
+        report = evaluate(
+            candidate,
+            f"{result.dataset}/test.csv",
+            ["accuracy", f1(average="macro")],
+            label_column="label",
+            id_column="id",
+            slices=["label"],
+            baseline=None if previous is None else f"models:/{REGISTERED}/{previous}",
+            tolerance={"accuracy": 0.01, "f1": 0.01},
+            name="digits-holdout",
+            progress=False,
+        )
+        accuracy = next(m for m in report.metrics if m.metric == "accuracy" and m.slice is None)
+        run.summary.update({"test_acc": accuracy.value, "verdict": report.verdict.status})
+    promoted = report.verdict.status == "pass"
+    if promoted:
+        first = "first production model" if previous is None else f"replaces v{previous}"
+        set_alias(
+            REGISTERED,
+            "production",
+            result.model_version,
+            reason=(
+                f"{first}: held-out accuracy {accuracy.value:.4f} "
+                f"(95% CI {accuracy.low:.4f} to {accuracy.high:.4f}); {report.verdict.reason}"
+            ),
+            evidence=f"eval:{report.id}",
+            uri=uri,
+        )
+    return replace(
+        result,
+        evaluation_id=report.id or "",
+        verdict=report.verdict.status,
+        reason=report.verdict.reason,
+        promoted=promoted,
+        baseline_version=previous,
     )
-    return DemoResult(PROJECT, run_ids, best[0], best[1], dataset, registered.version)
