@@ -100,6 +100,33 @@ def _log_artifacts(root: Path, files: Path) -> None:
         run.log_artifact(files / "model", name="digits-model", type="model")
     assay.register_model("catalog/digits-model:v0", name="digits-classifier", uri=root)
     assay.models.set_alias("digits-classifier", "production", 1, reason="first model", uri=root)
+    items = [{"id": i, "question": f"{i} + 1", "label": i + 1} for i in range(80)]
+    baseline = assay.evaluate(
+        lambda item: item["id"] + 1 if item["id"] != 7 else 0,
+        items,
+        ["accuracy"],
+        label_column="label",
+        id_column="id",
+        project="catalog",
+        uri=root,
+        progress=False,
+    )
+    report = assay.evaluate(
+        lambda item: item["id"] + 1 if item["id"] % 10 else -1,
+        items,
+        ["accuracy"],
+        label_column="label",
+        id_column="id",
+        project="catalog",
+        uri=root,
+        progress=False,
+        baseline=f"eval:{baseline.id}",
+        name="arithmetic",
+        tolerance={"accuracy": 0.01},
+    )
+    assay.models.set_alias(
+        "digits-classifier", "production", 1, reason="kept", evidence=f"eval:{report.id}", uri=root
+    )
 
 
 @pytest.fixture
@@ -255,3 +282,20 @@ def test_model_page_shows_versions_and_alias_history(page: Any, site: str) -> No
     assert "first model" in page.inner_text("#alias-history")
     assert "digits-model:v0" in page.inner_text("#model-versions")
     shoot(page, "model")
+
+
+def test_evaluation_page_from_alias_evidence_shows_comparison_and_flips(
+    page: Any, site: str
+) -> None:
+    page.goto(f"{site}/models/digits-classifier")
+    page.click("#alias-history a:text-matches('^eval:')")
+    page.wait_for_selector("#comparison")
+    assert page.inner_text("#verdict") in ("fail", "inconclusive")
+    assert "accuracy" in page.inner_text("#metrics")
+    broke = page.inner_text("#flips-broke")
+    assert "20 + 1" in broke and "7 + 1" not in broke  # item 20 broke; item 7 was fixed
+    assert "7 + 1" in page.inner_text("#flips-fixed")
+    shoot(page, "evaluation")
+    page.click("a:text('Evaluations')")
+    page.wait_for_selector("#evaluations")
+    assert "arithmetic" in page.inner_text("#evaluations")

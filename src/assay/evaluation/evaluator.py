@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+import msgspec
 
 from assay.errors import EvaluationFailed, InvalidInput, NotFound
 from assay.evaluation import report as rep
@@ -243,8 +245,6 @@ def _rescored(
 
 
 def _replace(item: EvalItem, **changes: Any) -> EvalItem:
-    import msgspec
-
     return msgspec.structs.replace(item, **changes)
 
 
@@ -282,6 +282,45 @@ def _project(
     raise InvalidInput("the evaluation needs a project to be stored in: pass project=")
 
 
+Baseline = tuple["Report | None", str, "str | None", "list[EvalItem] | None"]
+
+
+def _baseline(
+    baseline: Any,
+    data: Any,
+    scorers: Sequence[Scorer],
+    options: Options,
+    store: Store | None,
+    project: str | None,
+    run_id: str | None,
+    run_project: str | None,
+    save: bool,
+) -> Baseline:
+    """(the baseline's report if this call made it, its model, its evaluation id, its items)."""
+    if baseline is None:
+        return None, "", None, None
+    if isinstance(baseline, Report):
+        return baseline, baseline.model, baseline.id, baseline.items
+    if isinstance(baseline, str) and baseline.startswith("eval:"):
+        if store is None:
+            raise InvalidInput("a stored baseline needs a store")
+        return None, *_stored_baseline(store, baseline.removeprefix("eval:"))
+    made = evaluate(
+        baseline,
+        data,
+        scorers,
+        replace(options, tolerance={}),
+        None,
+        store,
+        project,
+        None,
+        run_id,
+        run_project,
+        save,
+    )
+    return made, made.model, made.id, made.items
+
+
 def evaluate(
     model: Any,
     data: Any,
@@ -307,34 +346,9 @@ def evaluate(
         options.slices,
     )
     config = _config(chosen_scorers, options)
-    base_report: Report | None = None
-    base_model, base_id, base_items = "", None, None
-    if isinstance(baseline, Report):
-        base_report, base_model, base_id, base_items = (
-            baseline,
-            baseline.model,
-            baseline.id,
-            baseline.items,
-        )
-    elif isinstance(baseline, str) and baseline.startswith("eval:"):
-        if store is None:
-            raise InvalidInput("a stored baseline needs a store")
-        base_model, base_id, base_items = _stored_baseline(store, baseline.removeprefix("eval:"))
-    elif baseline is not None:
-        base_report = evaluate(
-            baseline,
-            data,
-            chosen_scorers,
-            Options(**{**options.__dict__, "tolerance": {}}),
-            None,
-            store,
-            project,
-            None,
-            run_id,
-            run_project,
-            save,
-        )
-        base_model, base_id, base_items = base_report.model, base_report.id, base_report.items
+    base_report, base_model, base_id, base_items = _baseline(
+        baseline, data, chosen_scorers, options, store, project, run_id, run_project, save
+    )
     chosen, items = _run(model, dataset, chosen_scorers, options, store, project or run_project)
     candidate = rep.side_of(items, chosen_scorers)
     metrics = rep.metrics(

@@ -151,6 +151,9 @@ def _in_threads(
             job, calls = results.get(timeout=0.05)
         except queue.Empty:
             job, calls = _expired(started, remaining, timeout, lock)
+            if job is not None:  # its thread is stuck in the call: another takes its place
+                threads.append(threading.Thread(target=work, daemon=True))
+                threads[-1].start()
         if job is None or id(job) not in remaining:
             continue
         remaining.discard(id(job))
