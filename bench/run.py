@@ -206,6 +206,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=3)
     parser.add_argument("--no-server", action="store_true", help="Skip the server and UI runs.")
     parser.add_argument("--no-artifacts", action="store_true", help="Skip the 1 GiB artifact runs.")
+    parser.add_argument("--no-eval", action="store_true", help="Skip the evaluation runs.")
     args = parser.parse_args()
     started = time.time()
     rows = measure(args.quick, args.processes)
@@ -222,6 +223,11 @@ def main() -> None:
 
         size = (64 if args.quick else 1024) << 20
         server_lines += ["", *artifacts.render(artifacts.measure(size), size, command)]
+    if not args.no_eval:
+        import evaluation
+
+        items = 2_000 if args.quick else 20_000
+        server_lines += ["", *evaluation.render(evaluation.measure(items), items, command)]
     text = render(rows, command, time.time() - started).rstrip("\n")
     args.out.write_text(text + "\n" + "\n".join(server_lines) + "\n")
     print(args.out.read_text())

@@ -26,6 +26,8 @@ from assay.errors import InvalidInput
 from assay.evaluation.data import encode
 from assay.evaluation.targets import Items, Target
 
+PER_ITEM_SHARE = 32  # items a worker takes at once from a one-item function
+
 
 @dataclass(frozen=True)
 class Call:
@@ -61,38 +63,57 @@ def call_batch(call: Callable[[Items], list[Any]], batch: Items) -> list[Call]:
     return [Call(output=out, latency_ms=latency) for out in outputs]
 
 
+def call_items(call: Callable[[Items], list[Any]], batch: Items, per_item: bool) -> list[Call]:
+    """A worker's share: one call for the batch, or (``per_item``) one call per item, each
+    with its own latency and error."""
+    if per_item:
+        return [call_batch(call, [item])[0] for item in batch]
+    return call_batch(call, batch)
+
+
 # ---- output cache -------------------------------------------------------------------------------
 
 
 class OutputCache:
-    """Model outputs on disk, one msgpack file per (model key, item digest, params)."""
+    """Model outputs on disk: one msgpack file per (model key, params), mapping each item's
+    inputs digest to its output and latency. Read once, written once (merged with what
+    another process may have added meanwhile, then renamed into place)."""
 
     def __init__(self, root: Path, target_key: str, params: dict[str, Any]) -> None:
-        self.root = root
-        self.prefix = blake3.blake3(encode([target_key, params])).hexdigest()
+        prefix = blake3.blake3(encode([target_key, params])).hexdigest()
+        self.path = root / prefix[:2] / f"{prefix}.msgpack"
+        self.entries = self._read()
+        self.added: dict[str, tuple[Any, float | None]] = {}
 
-    def _path(self, item_digest: str) -> Path:
-        key = blake3.blake3(f"{self.prefix}:{item_digest}".encode()).hexdigest()
-        return self.root / key[:2] / key
+    def _read(self) -> dict[str, Any]:
+        try:
+            found = msgspec.msgpack.decode(self.path.read_bytes())
+        except (OSError, msgspec.DecodeError):
+            return {}
+        return found if isinstance(found, dict) else {}
 
     def get(self, item_digest: str) -> Call | None:
-        try:
-            output, latency = msgspec.msgpack.decode(self._path(item_digest).read_bytes())
-        except (OSError, msgspec.DecodeError, ValueError):
+        hit = self.entries.get(item_digest)
+        if not isinstance(hit, list) or len(hit) != 2:
             return None
-        return Call(output=output, latency_ms=latency, cached=True)
+        return Call(output=hit[0], latency_ms=hit[1], cached=True)
 
     def put(self, item_digest: str, call: Call) -> None:
-        if call.error is not None:
+        if call.error is None:
+            self.added[item_digest] = (call.output, call.latency_ms)
+
+    def flush(self) -> None:
+        if not self.added:
             return
-        path = self._path(item_digest)
+        merged = {**self._read(), **{k: list(v) for k, v in self.added.items()}}
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-            tmp.write_bytes(encode([call.output, call.latency_ms]))
-            tmp.replace(path)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_bytes(encode(merged))
+            tmp.replace(self.path)
         except OSError:
             pass  # a cache that cannot be written only costs a recomputation
+        self.entries, self.added = merged, {}
 
 
 def cache_dir() -> Path:
@@ -138,7 +159,8 @@ def _in_threads(
         while (job := todo.get()) is not None:
             with lock:
                 started[id(job)] = (job, time.monotonic())
-            results.put((job, call_batch(target.call, [items[i] for i in job.rows])))
+            batch = [items[i] for i in job.rows]
+            results.put((job, call_items(target.call, batch, target.per_item)))
 
     for job in jobs:
         todo.put(job)
@@ -193,8 +215,11 @@ def _on_ray(
         raise InvalidInput("running on Ray needs the ray extra: pip install 'assay[ray]'") from None
     if not ray.is_initialized():
         ray.init(ignore_reinit_error=True)
-    remote = ray.remote(call_batch)
-    pending = [(job, remote.remote(target.call, [items[i] for i in job.rows])) for job in jobs]
+    remote = ray.remote(call_items)
+    pending = [
+        (job, remote.remote(target.call, [items[i] for i in job.rows], target.per_item))
+        for job in jobs
+    ]
     for job, ref in pending:
         try:
             calls = ray.get(ref, timeout=timeout)
@@ -224,6 +249,8 @@ def run(
         else:
             todo.append(index)
     size = max(1, target.batch_size)
+    if target.per_item and timeout is None:
+        size = PER_ITEM_SHARE  # fewer hand-offs; with a timeout each call is its own job
     jobs = [
         Job(todo[start : start + size], repeat)
         for repeat in range(repeats)
@@ -242,4 +269,6 @@ def run(
             _on_ray(target, inputs, jobs, timeout, done)
         else:
             _in_threads(target, inputs, jobs, workers, timeout, done)
+    if cache is not None:
+        cache.flush()
     return [[c if c is not None else Call(error="no result") for c in row] for row in results]

@@ -15,7 +15,7 @@ scipy and statsmodels. Conventions:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -142,17 +142,26 @@ class Sums:
         return float(self.combine(self.vectors[rows].sum(axis=0)[None, :])[0])
 
 
-def weights(
+CHUNK_CELLS = 1 << 21  # weights built per chunk of draws: about 16 MB at a time
+
+
+def _weight_chunks(
     n: int, clusters: NDArray[np.intp] | None, draws: int, seed: int
-) -> NDArray[np.float64]:
-    """(draws x n) bootstrap weights: how often each row (or its whole cluster) is drawn."""
+) -> Iterator[NDArray[np.float64]]:
+    """Bootstrap weights, a chunk of draws at a time: how often each row (or its whole
+    cluster) is drawn. Resampling with replacement, counted with one bincount per chunk."""
     rng = np.random.default_rng(seed)
-    if clusters is None:
-        return rng.multinomial(n, np.full(n, 1 / n), size=draws).astype(float)
-    _, codes = np.unique(clusters, return_inverse=True)
-    g = int(codes.max()) + 1
-    counts = rng.multinomial(g, np.full(g, 1 / g), size=draws).astype(float)
-    return counts[:, codes]
+    codes = None
+    g = n
+    if clusters is not None:
+        codes = np.unique(clusters, return_inverse=True)[1]
+        g = int(codes.max()) + 1
+    step = max(1, CHUNK_CELLS // max(g, 1))
+    for start in range(0, draws, step):
+        c = min(step, draws - start)
+        picks = rng.integers(0, g, size=(c, g)) + (np.arange(c) * g)[:, None]
+        counts = np.bincount(picks.ravel(), minlength=c * g).reshape(c, g).astype(float)
+        yield counts if codes is None else counts[:, codes]
 
 
 def _draws(
@@ -160,7 +169,10 @@ def _draws(
 ) -> Array:
     if isinstance(metric, Sums):
         with np.errstate(divide="ignore", invalid="ignore"):
-            return metric.combine(weights(n, clusters, draws, seed) @ metric.vectors)
+            parts = [
+                metric.combine(w @ metric.vectors) for w in _weight_chunks(n, clusters, draws, seed)
+            ]
+        return np.concatenate(parts) if parts else np.empty(0)
     return np.asarray([metric(rows) for rows in resamples(n, clusters, draws, seed)], dtype=float)
 
 

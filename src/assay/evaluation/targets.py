@@ -33,6 +33,7 @@ class Target:
     call: Callable[[Items], list[Any]]
     batch_size: int  # items per call
     version: ArtifactVersion | None = None  # the model artifact version, for registered models
+    per_item: bool = False  # call takes one item; the runner may still hand a worker several
 
 
 def batched(fn: F | None = None, *, size: int = 32) -> Any:
@@ -102,7 +103,7 @@ def from_callable(fn: Callable[..., Any]) -> Target:
             return outputs
 
         return Target(name, code_digest(fn), call_batch, int(size))
-    return Target(name, code_digest(fn), lambda items: [fn(items[0])], 1)
+    return Target(name, code_digest(fn), lambda items: [fn(items[0])], 1, per_item=True)
 
 
 def _features(items: Items, model: Any, skip: set[str]) -> Any:
