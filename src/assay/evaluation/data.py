@@ -2,7 +2,7 @@
 
 Data may be a list of dicts, a pandas DataFrame, a pyarrow Table, a JSONL / JSON / CSV / TSV /
 Parquet file, or a dataset artifact (``digits-split:latest``, ``project/name:v3``), with the
-file inside it named after a slash when it holds several (``digits-split:latest/val.csv``).
+file inside it named after a slash when it holds several (``digits-split:latest/test.csv``).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ items, and keep the report.
 
     report = assay.evaluate(
         model="models:/digits-classifier@candidate",
-        data="digits-split:latest/val.csv",
+        data="digits-split:latest/test.csv",
         scorers=["accuracy", assay.scorers.f1(average="macro")],
         label_column="label", id_column="id",
         baseline="models:/digits-classifier@production",
