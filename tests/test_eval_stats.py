@@ -187,7 +187,6 @@ def _side(scores: np.ndarray, clusters: np.ndarray | None = None) -> rep.Side:
         [{} for _ in range(n)],
         {"accuracy": scores.astype(float)},
         {},
-        n,
     )
 
 

@@ -232,6 +232,11 @@ def test_bad_options_and_scorers_are_named() -> None:
         ({"scorers": [assay.scorers.accuracy(), "accuracy"]}, "two scorers are named 'accuracy'"),
         ({"scorers": ["accuracy"], "label_column": "gold"}, "label column 'gold' is missing"),
         ({"scorers": ["accuracy"], "label_column": None}, "needs the ground truth"),
+        ({"scorers": ["f1"], "label_column": None}, "scorer 'f1' needs the ground truth"),
+        (
+            {"scorers": [{"f1": {"reference": "gold"}}]},
+            "scorer 'f1': the item has no column 'gold'",
+        ),
         ({"scorers": ["accuracy"], "label_column": "label", "repeats": 0}, "repeats must be"),
         (
             {"scorers": ["accuracy"], "label_column": "label", "tolerance": {"accuracy": -1}},

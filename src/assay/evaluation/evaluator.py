@@ -14,7 +14,7 @@ from assay.errors import EvaluationFailed, InvalidInput, NotFound
 from assay.evaluation import report as rep
 from assay.evaluation import runner
 from assay.evaluation.data import Dataset, digest, plain, prepare
-from assay.evaluation.scorers import ItemScorer, Scored, Scorer, resolve_all
+from assay.evaluation.scorers import ItemScorer, Scored, Scorer, reference_of, resolve_all
 from assay.evaluation.targets import Target, target
 from assay.records import EvalItem, EvaluationDraft
 from assay.store.base import Store
@@ -345,6 +345,9 @@ def evaluate(
         options.label_column,
         options.slices,
     )
+    for scorer in chosen_scorers:
+        if scorer.needs_reference:  # a missing ground truth is named before any model call
+            reference_of(scorer, dataset.items[0], options.label_column)
     config = _config(chosen_scorers, options)
     base_report, base_model, base_id, base_items = _baseline(
         baseline, data, chosen_scorers, options, store, project, run_id, run_project, save

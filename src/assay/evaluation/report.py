@@ -85,7 +85,6 @@ class Side:
     slices: list[dict[str, str]]
     scores: dict[str, np.ndarray]
     rows: dict[str, list[list[tuple[Any, Any]]]]
-    calls: int
     errors: list[EvalItem] = field(default_factory=list)
 
     @property
@@ -120,7 +119,6 @@ def side_of(items: Sequence[EvalItem], scorers: Sequence[Scorer]) -> Side:
         [f.slices for f in first],
         scores,
         rows,
-        len(items),
         errors,
     )
 
@@ -287,7 +285,6 @@ def _subset(side: Side, index: np.ndarray) -> Side:
         [side.slices[i] for i in index],
         {},
         {},
-        0,
     )
 
 

@@ -2,7 +2,7 @@
 
     name: digits-regression
     project: digits
-    data: digits-split:latest/test.csv     # an artifact (with its file), or a path next to this file
+    data: digits-split:latest/test.csv    # an artifact (with its file), or a path beside this
     label_column: label
     id_column: id
     slices: [label]
