@@ -23,13 +23,13 @@ Caller = Annotated[Principal, Depends(principal)]
 T = TypeVar("T")
 
 
-def _doc(*required: str) -> dict[str, Any]:
+def doc(*required: str) -> dict[str, Any]:
     schema = {"type": "object", "required": list(required)}
     body = {"content": {"application/json": {"schema": schema}}, "required": True}
     return {"requestBody": body}
 
 
-async def _body(request: Request, kind: type[T]) -> T:
+async def decode_body(request: Request, kind: type[T]) -> T:
     state = state_of(request)
     data = await read_body(request, state.config.max_body_bytes)
     try:
@@ -38,17 +38,17 @@ async def _body(request: Request, kind: type[T]) -> T:
         raise InvalidInput(f"request body does not decode as {kind.__name__}: {exc}") from None
 
 
-def _visible(state: AppState, who: Principal, project: str) -> bool:
+def visible(state: AppState, who: Principal, project: str) -> bool:
     return role_at_least(state.auth.role(who, project), "viewer")
 
 
 # ---- blobs and versions --------------------------------------------------------------------
 
 
-@router.post("/blobs/missing", openapi_extra=_doc("digests"), summary="Which blobs are not stored")
+@router.post("/blobs/missing", openapi_extra=doc("digests"), summary="Which blobs are not stored")
 async def missing_blobs(request: Request, who: Caller) -> Response:
     state = state_of(request)
-    ask = await _body(request, wire.Digests)
+    ask = await decode_body(request, wire.Digests)
     require_member(state, who)
     found = await run_in_threadpool(state.store.missing_blobs, ask.digests)
     return reply(request, wire.Missing(found))
@@ -56,12 +56,12 @@ async def missing_blobs(request: Request, who: Caller) -> Response:
 
 @router.post(
     "/artifacts",
-    openapi_extra=_doc("project", "name", "type", "manifest"),
+    openapi_extra=doc("project", "name", "type", "manifest"),
     summary="Commit an artifact version whose blobs are all stored",
 )
 async def commit_artifact(request: Request, who: Caller) -> Response:
     state = state_of(request)
-    draft = await _body(request, ArtifactDraft)
+    draft = await decode_body(request, ArtifactDraft)
     require(state, who, draft.project, "writer")
     version = await run_in_threadpool(state.store.commit_artifact, draft, f"user:{who.user}")
     return reply(request, version, 201 if version.created else 200)
@@ -95,12 +95,12 @@ def artifact_version(
     return reply(request, state.store.artifact_version(project, name, selector))
 
 
-@router.post("/artifact-versions", openapi_extra=_doc("ids"), summary="Versions by id")
+@router.post("/artifact-versions", openapi_extra=doc("ids"), summary="Versions by id")
 async def versions_by_id(request: Request, who: Caller) -> Response:
     state = state_of(request)
-    ask = await _body(request, wire.Ids)
+    ask = await decode_body(request, wire.Ids)
     found = state.store.artifact_versions_by_id(ask.ids[:1000])
-    return reply(request, [v for v in found if _visible(state, who, v.project)])
+    return reply(request, [v for v in found if visible(state, who, v.project)])
 
 
 def version_for(state: AppState, who: Principal, version_id: str, role: str) -> ArtifactVersion:
@@ -120,14 +120,14 @@ def manifest(version_id: str, request: Request, who: Caller) -> Response:
 
 @router.put(
     "/projects/{project}/artifacts/{name}/aliases/{alias}",
-    openapi_extra=_doc("version"),
+    openapi_extra=doc("version"),
     summary="Move (or, with version null, remove) an artifact alias",
 )
 async def set_artifact_alias(
     project: str, name: str, alias: str, request: Request, who: Caller
 ) -> Response:
     state = state_of(request)
-    ask = await _body(request, wire.SetAlias)
+    ask = await decode_body(request, wire.SetAlias)
     require(state, who, project, "writer")
     state.store.set_artifact_alias(project, name, alias, ask.version, f"user:{who.user}")
     return Response(status_code=204)
@@ -136,20 +136,20 @@ async def set_artifact_alias(
 # ---- lineage -------------------------------------------------------------------------------
 
 
-@router.post("/runs/{run_id}/uses", openapi_extra=_doc("version_id"), summary="Record a use")
+@router.post("/runs/{run_id}/uses", openapi_extra=doc("version_id"), summary="Record a use")
 async def record_use(run_id: str, request: Request, who: Caller) -> Response:
     state = state_of(request)
-    ask = await _body(request, wire.UseRequest)
+    ask = await decode_body(request, wire.UseRequest)
     require_run(state, who, run_id, "writer")
     version_for(state, who, ask.version_id, "viewer")
     state.store.record_use(run_id, ask.version_id)
     return Response(status_code=204)
 
 
-@router.post("/lineage", openapi_extra=_doc(), summary="Edges touching runs or versions")
+@router.post("/lineage", openapi_extra=doc(), summary="Edges touching runs or versions")
 async def lineage_edges(request: Request, who: Caller) -> Response:
     state = state_of(request)
-    ask = await _body(request, wire.LineageRequest)
+    ask = await decode_body(request, wire.LineageRequest)
     require_member(state, who)
     edges = state.store.lineage_edges(ask.run_ids[:10_000], ask.version_ids[:10_000])
     return reply(request, edges)
@@ -168,7 +168,7 @@ def models(
 ) -> Response:
     state = state_of(request)
     found = state.store.models(project)
-    return reply(request, [m for m in found if _visible(state, who, m.project)])
+    return reply(request, [m for m in found if visible(state, who, m.project)])
 
 
 @router.get("/models/{name}", summary="One registered model")
@@ -194,12 +194,12 @@ def model_version(name: str, selector: str, request: Request, who: Caller) -> Re
 
 @router.post(
     "/models/{name}/versions",
-    openapi_extra=_doc("version_id"),
+    openapi_extra=doc("version_id"),
     summary="Register a model artifact version",
 )
 async def register_model(name: str, request: Request, who: Caller) -> Response:
     state = state_of(request)
-    ask = await _body(request, wire.RegisterRequest)
+    ask = await decode_body(request, wire.RegisterRequest)
     version_for(state, who, ask.version_id, "writer")
     found = state.store.register_model(
         ask.version_id, name, ask.description, ask.tags, f"user:{who.user}"
@@ -209,12 +209,12 @@ async def register_model(name: str, request: Request, who: Caller) -> Response:
 
 @router.put(
     "/models/{name}/aliases/{alias}",
-    openapi_extra=_doc("version"),
+    openapi_extra=doc("version"),
     summary="Move (or remove) a model alias, with a reason and evidence",
 )
 async def set_model_alias(name: str, alias: str, request: Request, who: Caller) -> Response:
     state = state_of(request)
-    ask = await _body(request, wire.MoveAlias)
+    ask = await decode_body(request, wire.MoveAlias)
     _model_project(state, who, name, "writer")
     move = state.store.set_model_alias(
         name, alias, ask.version, ask.reason, ask.evidence, f"user:{who.user}"

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from assay.records import EvaluationDraft
-from assay.server.artifacts import Caller, _body, _doc, _visible, version_for
+from assay.server.artifacts import Caller, decode_body, doc, version_for, visible
 from assay.server.deps import AppState, require, require_run, state_of
 from assay.server.negotiate import reply
 from assay.store.sql.auth import Principal
@@ -23,12 +23,12 @@ def _readable(state: AppState, who: Principal, evaluation_id: str) -> None:
 
 @router.post(
     "/evaluations",
-    openapi_extra=_doc("project", "name", "model", "items"),
+    openapi_extra=doc("project", "name", "model", "items"),
     summary="Store an evaluation and its per-item results",
 )
 async def save_evaluation(request: Request, who: Caller) -> Response:
     state = state_of(request)
-    draft = await _body(request, EvaluationDraft)
+    draft = await decode_body(request, EvaluationDraft)
     require(state, who, draft.project, "writer")
     for version_id in (draft.model_version_id, draft.dataset_version_id):
         if version_id is not None:
@@ -52,7 +52,7 @@ def evaluations(
 ) -> Response:
     state = state_of(request)
     found = state.store.evaluations(project, model_version, dataset_version, limit)
-    return reply(request, [e for e in found if _visible(state, who, e.project)])
+    return reply(request, [e for e in found if visible(state, who, e.project)])
 
 
 @router.get("/evaluations/{evaluation_id}", summary="One evaluation and its report")
