@@ -18,10 +18,24 @@ statsmodels = pytest.importorskip("statsmodels.api")
 def test_mean_estimate_matches_scipy_sem_and_t_interval() -> None:
     x = np.random.default_rng(1).normal(0.7, 0.3, size=57)
     est = stats.mean_estimate(x)
-    assert est.se == pytest.approx(sps.sem(x))
+    assert est.se == pytest.approx(sps.sem(x)) and est.method == "t"
     low, high = sps.t.interval(0.95, len(x) - 1, loc=x.mean(), scale=sps.sem(x))
     assert (est.low, est.high) == (pytest.approx(low), pytest.approx(high))
     assert est.method == "t" and est.n == 57
+
+
+@pytest.mark.parametrize(("passed", "n"), [(36, 36), (31, 36), (0, 12), (870, 1000)])
+def test_pass_rates_get_wilson_intervals_as_statsmodels(passed: int, n: int) -> None:
+    from statsmodels.stats.proportion import proportion_confint
+
+    x = np.r_[np.ones(passed), np.zeros(n - passed)]
+    est = stats.mean_estimate(x)
+    low, high = proportion_confint(passed, n, alpha=0.05, method="wilson")
+    assert est.method == "Wilson"
+    assert (est.low, est.high) == (pytest.approx(low), pytest.approx(high))
+    assert 0 <= est.low <= est.value <= est.high <= 1
+    if passed == n:
+        assert est.low < 0.95  # all passing still leaves room below
 
 
 def _clustered_data(seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -90,13 +90,31 @@ def mean_estimate(
     if n == 0:
         return Estimate(math.nan, math.nan, math.nan, math.nan, 0, "t")
     value = float(x.mean())
+    binary = is_binary(x)
     if clusters is not None:
         se, g = clustered_se(x, clusters)
         low, high = _t_interval(value, se, g - 1, level)
+        if binary:  # a pass rate's interval stays within [0, 1]
+            low, high = max(low, 0.0), min(high, 1.0)
         return Estimate(value, se, low, high, n, "clustered t", g)
     se = float(x.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
+    if binary:
+        low, high = wilson(value, n, level)
+        return Estimate(value, se, low, high, n, "Wilson")
     low, high = _t_interval(value, se, n - 1, level)
     return Estimate(value, se, low, high, n, "t")
+
+
+def wilson(rate: float, n: int, level: float = LEVEL) -> tuple[float, float]:
+    """Wilson's score interval for a pass rate: inside [0, 1], and not of zero width when
+    every item passes (36 of 36 gives 0.904 to 1, where a t interval claims exactly 1)."""
+    from scipy import stats
+
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    shrink = 1 + z * z / n
+    center = (rate + z * z / (2 * n)) / shrink
+    half = z * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / shrink
+    return max(0.0, min(rate, center - half)), min(1.0, max(rate, center + half))
 
 
 # ---- bootstrap --------------------------------------------------------------------------------
