@@ -124,6 +124,33 @@ def test_mcnemar_exact_matches_statsmodels() -> None:
     assert stats.mcnemar_exact(base, base) == 1.0
 
 
+def test_paired_proportions_interval_is_agresti_min_and_covers() -> None:
+    cand = np.r_[np.ones(7), np.zeros(3), np.ones(40)]
+    base = np.r_[np.zeros(7), np.ones(3), np.ones(40)]
+    d = stats.paired_difference(cand, base)
+    up, down = 7.5 / 52, 3.5 / 52  # 1/2 added to each cell
+    half = 1.959963984540054 * math.sqrt((up + down - (up - down) ** 2) / 52)
+    assert d.diff == pytest.approx(4 / 50) and d.middle == pytest.approx(up - down)
+    assert (d.low, d.high) == (pytest.approx(up - down - half), pytest.approx(up - down + half))
+    rng = np.random.default_rng(21)
+    covered = 0
+    for _ in range(2000):  # discordant cells of 6% and 3%: the true difference is 0.03
+        u = rng.random(60)
+        c = np.where(u < 0.06, 1.0, np.where(u < 0.09, 0.0, 1.0))
+        b = np.where(u < 0.06, 0.0, np.where(u < 0.09, 1.0, 1.0))
+        found = stats.paired_difference(c, b)
+        covered += found.low <= 0.03 <= found.high
+    assert 0.93 <= covered / 2000 <= 0.98
+
+
+def test_identical_outcomes_on_few_items_do_not_pass_on_many_they_do() -> None:
+    for n, expected in ((10, "inconclusive"), (5000, "pass")):
+        same = np.r_[np.ones(n - n // 10), np.zeros(n // 10)]
+        d = stats.paired_difference(same, same)
+        assert d.low < 0 < d.high
+        assert stats.decide(*stats.one_sided(d, 0.01, True)) == expected, n
+
+
 def test_holm_matches_statsmodels() -> None:
     from statsmodels.stats.multitest import multipletests
 

@@ -342,6 +342,7 @@ def _compare_one(
         gated,
         p_fail,
         p_pass,
+        more_items=stats.more_items(d, tolerance, scorer.higher_is_better, level) if d.n else None,
         sd=d.sd,
     )
     return comparison
@@ -358,14 +359,11 @@ def _gate(comparisons: list[Comparison], level: float) -> list[Comparison]:
     for i, p in zip(checks, adjusted, strict=True):
         c = comparisons[i]
         decision = stats.decide(p, c.p_pass, level) if c.n > 0 else "inconclusive"
-        more = None
-        if decision == "inconclusive" and c.n > 0:
-            d = stats.Difference(c.diff, c.se, c.low, c.high, c.n, c.p_value, c.test)
-            more = stats.more_items(d, c.tolerance, c.higher_is_better, level)
+        more = c.more_items if decision == "inconclusive" else None
         out[i] = _with(c, p_fail=p, decision=decision, more_items=more)
     for i, c in enumerate(out):
         if not c.gated:
-            out[i] = _with(c, decision="not gated")
+            out[i] = _with(c, decision="not gated", more_items=None)
     return out
 
 
