@@ -681,6 +681,20 @@ def test_registered_models_are_evaluated_by_flavour_and_linked(tmp_path: Path) -
         assert [e.id for e in api.store.evaluations(model_version_id=candidate.artifact.id)] == [
             report.id
         ]
+    held_out = tmp_path / "held-out.jsonl"
+    held_out.write_text("".join(json.dumps(r) + "\n" for r in rows[300:]))
+    with assay.init(project="evals", uri=uri) as run:
+        run.log_artifact(held_out, name="held-out")
+    outside = assay.evaluate(  # no run, no project: the model's project finds the dataset
+        "models:/clf@candidate",
+        "held-out:latest",
+        ["accuracy"],
+        label_column="label",
+        id_column="id",
+        uri=uri,
+    )
+    assert outside.project == "evals" and outside.dataset == "evals/held-out:v0/held-out.jsonl"
+    assert outside.metrics[0].value == report.metrics[0].value
 
 
 # ---- the store ---------------------------------------------------------------------------------

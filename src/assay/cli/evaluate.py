@@ -157,7 +157,7 @@ def eval_run(
         click.echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
     data = report.to_dict() | {"id": report.id, "project": report.project}
-    console = wide_console() if json_path != Path("-") else wide_console().__class__(stderr=True)
+    console = wide_console(stderr=json_path == Path("-"))  # keep stdout for the JSON
     for part in render(data):
         console.print(part)
     if report.id:

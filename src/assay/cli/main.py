@@ -61,12 +61,14 @@ def reports_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def wide_console() -> Any:
+def wide_console(stderr: bool = False) -> Any:
     """A rich Console, wide enough for tables when the output is not a terminal."""
     from rich.console import Console
 
-    console = Console()
-    return console if console.is_terminal else Console(width=max(console.width, 200))
+    console = Console(stderr=stderr)
+    if console.is_terminal:
+        return console
+    return Console(stderr=stderr, width=max(console.width, 200))
 
 
 uri_option = click.option(

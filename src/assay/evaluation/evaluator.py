@@ -269,6 +269,16 @@ def _config(scorers: Sequence[Scorer], options: Options) -> dict[str, Any]:
     }
 
 
+def _model_project(model: Any, store: Store | None) -> str | None:
+    """The project of a registered model, so ``digits-split:latest`` needs no project when
+    the model is ``models:/digits-classifier@candidate``."""
+    if store is None or not isinstance(model, str) or not model.startswith("models:/"):
+        return None
+    from assay.artifacts.artifact import resolve
+
+    return resolve(store, model, None).project
+
+
 def _project(
     project: str | None, dataset: Dataset, chosen: Target, store: Store, run_project: str | None
 ) -> str:
@@ -336,6 +346,7 @@ def evaluate(
 ) -> Report:
     options.check()
     chosen_scorers = resolve_all(list(scorers))
+    run_project = run_project or _model_project(model, store)
     dataset = prepare(
         data,
         store,
