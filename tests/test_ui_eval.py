@@ -139,3 +139,21 @@ def test_storing_needs_the_writer_role_and_read_access_to_what_it_links(
     with pytest.raises(Forbidden):
         bob.save_evaluation(draft("beta", baseline_id=evaluation_id))
     assert bob.save_evaluation(draft("beta")).project == "beta"
+
+
+def test_a_report_without_baseline_shows_its_errors(site: Team, tmp_path: Path) -> None:
+    def flaky(item: dict[str, Any]) -> int:
+        if item["id"] == 2:
+            raise ValueError("<b>bad</b> input")
+        return 0
+
+    rows = [{"id": i, "label": 0} for i in range(10)]
+    options = Options(label_column="label", id_column="id", max_errors=0.5)
+    report = run_evaluation(
+        flaky, rows, ["accuracy"], options, store=site.store("ann"), project="alpha"
+    )
+    code, html = _get(site, "vic", f"/evaluations/{report.id}")
+    assert code == 200 and 'id="comparison"' not in html and "Flips" not in html
+    errors = html.split('id="errors"')[1].split("</table>")[0]
+    assert "ValueError: &lt;b&gt;bad&lt;/b&gt; input" in errors
+    assert "1 calls raised" in html and "none" in html  # no baseline
