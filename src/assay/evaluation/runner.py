@@ -14,7 +14,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -168,18 +168,22 @@ def _in_threads(
     for thread in threads:
         thread.start()
     remaining = {id(job) for job in jobs}
+    checked = time.monotonic()
+
+    def finish(job: Job, calls: list[Call]) -> None:
+        if id(job) in remaining:
+            remaining.discard(id(job))
+            done(job, calls)
+
     while remaining:
-        try:
-            job, calls = results.get(timeout=0.05)
-        except queue.Empty:
-            job, calls = _expired(started, remaining, timeout, lock)
-            if job is not None:  # its thread is stuck in the call: another takes its place
-                threads.append(threading.Thread(target=work, daemon=True))
-                threads[-1].start()
-        if job is None or id(job) not in remaining:
-            continue
-        remaining.discard(id(job))
-        done(job, calls)
+        with suppress(queue.Empty):
+            finish(*results.get(timeout=0.05))
+        if timeout is not None and time.monotonic() - checked >= 0.05:
+            checked = time.monotonic()
+            for job, calls in _expired(started, remaining, timeout, lock):
+                finish(job, calls)
+                threads.append(threading.Thread(target=work, daemon=True))  # the stuck
+                threads[-1].start()  # thread's place: the remaining jobs still run
     for _ in threads:
         todo.put(None)
 
@@ -187,18 +191,19 @@ def _in_threads(
 def _expired(
     started: dict[int, tuple[Job, float]],
     remaining: set[int],
-    timeout: float | None,
+    timeout: float,
     lock: threading.Lock,
-) -> tuple[Any, list[Call]]:
-    if timeout is None:
-        return None, []
+) -> list[tuple[Job, list[Call]]]:
+    """Jobs running longer than ``timeout``, each with a timeout error per item."""
     now = time.monotonic()
+    error = f"TimeoutError: no output after {timeout:g} s"
     with lock:
-        for key, (job, began) in started.items():
-            if key in remaining and now - began > timeout:
-                error = f"TimeoutError: no output after {timeout:g} s"
-                return job, [Call(error=error, latency_ms=timeout * 1000)] * len(job.rows)
-    return None, []
+        late = [
+            job
+            for key, (job, began) in started.items()
+            if key in remaining and now - began > timeout
+        ]
+    return [(job, [Call(error=error, latency_ms=timeout * 1000)] * len(job.rows)) for job in late]
 
 
 def _on_ray(
