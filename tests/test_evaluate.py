@@ -446,6 +446,26 @@ def test_an_llm_judge_records_its_prompt_and_reply() -> None:
     assert len(asked) == 2
 
 
+def test_judges_are_asked_in_parallel() -> None:
+    """Each judge call waits for another to be in flight: sequential calls would break the
+    barrier and leave the score empty."""
+    barrier = threading.Barrier(2, timeout=20)
+
+    def judge(prompt: str) -> str:
+        barrier.wait()
+        return "yes"
+
+    report = assay.evaluate(
+        lambda item: "ok",
+        [{"id": str(i)} for i in range(4)],
+        [assay.scorers.llm_judge(judge, "{output}?")],
+        id_column="id",
+        workers=2,
+        save=False,
+    )
+    assert [i.scores["judge"] for i in report.items] == [1.0] * 4
+
+
 # ---- execution -------------------------------------------------------------------------------
 
 

@@ -149,32 +149,43 @@ def _items(
     scorers: Sequence[Scorer],
     options: Options,
 ) -> list[EvalItem]:
+    pairs = [(index, repeat) for index, outs in enumerate(calls) for repeat in range(len(outs))]
+
+    def scored(pair: tuple[int, int]) -> tuple[dict[str, float | None], dict[str, Any]]:
+        index, repeat = pair
+        call = calls[index][repeat]
+        if call.error:
+            return {}, {}
+        return _score(scorers, dataset.items[index], call.output, options.label_column)
+
+    if any(getattr(s, "slow", False) for s in scorers):  # judges wait: ask them in parallel
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
+            results = list(pool.map(scored, pairs))
+    else:
+        results = [scored(pair) for pair in pairs]
     out = []
-    for index, row in enumerate(dataset.items):
+    for (index, repeat), (scores, details) in zip(pairs, results, strict=True):
+        row, call = dataset.items[index], calls[index][repeat]
         label = row.get(options.label_column) if options.label_column else None
-        slices = {column: str(row[column]) for column in options.slices}
-        cluster = dataset.clusters[index] if dataset.clusters else None
-        for repeat, call in enumerate(calls[index]):
-            scores, details = (
-                ({}, {}) if call.error else _score(scorers, row, call.output, options.label_column)
+        out.append(
+            EvalItem(
+                dataset.ids[index],
+                repeat,
+                dataset.clusters[index] if dataset.clusters else None,
+                {column: str(row[column]) for column in options.slices},
+                plain(inputs[index]),
+                plain(label),
+                digests[index],
+                plain(call.output),
+                scores,
+                call.latency_ms,
+                call.error,
+                details,
+                call.cached,
             )
-            out.append(
-                EvalItem(
-                    dataset.ids[index],
-                    repeat,
-                    cluster,
-                    slices,
-                    plain(inputs[index]),
-                    plain(label),
-                    digests[index],
-                    plain(call.output),
-                    scores,
-                    call.latency_ms,
-                    call.error,
-                    details,
-                    call.cached,
-                )
-            )
+        )
     return out
 
 

@@ -46,6 +46,7 @@ class ItemScorer:
     higher_is_better: bool = True
     reference: str | None = None  # column of the ground truth; None: the label column
     needs_reference: bool = False
+    slow: bool = False  # each call waits on something (a judge): score items in parallel
     kind: str = "item"
 
     def score(self, item: Item, output: Any, label_column: str | None) -> Scored:
@@ -466,7 +467,7 @@ def llm_judge(
         details = {"prompt": text, "judgement": _text(reply)}
         return Scored(None if value is None else _number(value, name), details)
 
-    return ItemScorer(name, score)
+    return ItemScorer(name, score, slow=True)
 
 
 def custom(
