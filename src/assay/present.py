@@ -75,13 +75,14 @@ def differing(configs: list[Mapping[str, Any]]) -> dict[str, list[Any]]:
     return {k: v for k, v in rows.items() if len({repr(x) for x in v}) > 1}
 
 
-def fmt(value: Any) -> str:
+def fmt(value: Any, digits: int = 4) -> str:
+    """A value for a table: floats to ``digits`` significant digits, None as "-"."""
     if value is None:
         return "-"
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.4g}"
+        return "nan" if math.isnan(value) else f"{value:.{digits}g}"
     return str(value)
 
 

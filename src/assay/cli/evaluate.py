@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,20 +12,14 @@ from rich.table import Table
 
 from assay.cli.main import reports_errors, uri_option, wide_console
 from assay.errors import AssayError
-from assay.present import when
+from assay.present import fmt, when
 
 EXIT = {"pass": 0, "fail": 1, "inconclusive": 2}
 EXIT_ERROR = 3
 
 
-def _num(value: Any, digits: int = 4) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "-"
-    return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
-
-
 def _ci(row: dict[str, Any]) -> str:
-    return f"{_num(row.get('low'))} to {_num(row.get('high'))}"
+    return f"{fmt(row.get('low'))} to {fmt(row.get('high'))}"
 
 
 def render(report: dict[str, Any]) -> list[Any]:
@@ -40,9 +33,9 @@ def render(report: dict[str, Any]) -> list[Any]:
         metrics.add_row(
             m["metric"],
             m["slice"] or "all",
-            _num(m["value"]),
+            fmt(m["value"]),
             _ci(m),
-            _num(m["se"], 3),
+            fmt(m["se"], 3),
             str(m["n"]),
             m["method"],
         )
@@ -79,13 +72,13 @@ def render(report: dict[str, Any]) -> list[Any]:
             compare.add_row(
                 c["metric"],
                 c["slice"] or "all",
-                _num(c["candidate"]),
-                _num(c["baseline"]),
-                _num(c["diff"]),
+                fmt(c["candidate"]),
+                fmt(c["baseline"]),
+                fmt(c["diff"]),
                 _ci(c),
-                _num(c["p_value"], 3),
+                fmt(c["p_value"], 3),
                 c["test"],
-                _num(c["tolerance"]),
+                fmt(c["tolerance"]),
                 f"[{styles.get(c['decision'], 'dim')}]{decision}[/]",
             )
         out.append(compare)

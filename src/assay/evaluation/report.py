@@ -20,6 +20,7 @@ import numpy as np
 
 from assay.evaluation import stats
 from assay.evaluation.scorers import CorpusScorer, ItemScorer, Scorer
+from assay.present import fmt
 from assay.records import EvalItem
 
 
@@ -92,26 +93,33 @@ class Side:
         return len({e.item_id for e in self.errors})
 
 
+def mean_scores(items: Sequence[EvalItem], scorer: str) -> dict[str, float]:
+    """Per item id, the mean of one scorer's scores over the item's successful calls (items
+    with none are left out)."""
+    totals: dict[str, list[float]] = {}
+    for item in items:
+        value = item.scores.get(scorer)
+        if item.error is None and value is not None and math.isfinite(value):
+            totals.setdefault(item.item_id, []).append(value)
+    return {item_id: sum(v) / len(v) for item_id, v in totals.items()}
+
+
 def side_of(items: Sequence[EvalItem], scorers: Sequence[Scorer]) -> Side:
     order: dict[str, list[EvalItem]] = {}
     for item in items:
         order.setdefault(item.item_id, []).append(item)
     ids = list(order)
-    scores = {s.name: np.full(len(ids), math.nan) for s in scorers if s.kind == "item"}
+    scores = {}
+    for scorer in scorers:
+        if isinstance(scorer, ItemScorer):
+            means = mean_scores(items, scorer.name)
+            scores[scorer.name] = np.asarray([means.get(i, math.nan) for i in ids])
     rows: dict[str, list[list[tuple[Any, Any]]]] = {
-        s.name: [[] for _ in ids] for s in scorers if s.kind == "corpus"
+        s.name: [[(_reference(s, c), c.output) for c in order[i] if c.error is None] for i in ids]
+        for s in scorers
+        if isinstance(s, CorpusScorer)
     }
     errors = [item for item in items if item.error is not None]
-    for index, item_id in enumerate(ids):
-        calls = [c for c in order[item_id] if c.error is None]
-        for scorer in scorers:
-            if isinstance(scorer, ItemScorer):
-                values = [c.scores.get(scorer.name) for c in calls]
-                finite = [v for v in values if v is not None and math.isfinite(v)]
-                if finite:
-                    scores[scorer.name][index] = sum(finite) / len(finite)
-            else:
-                rows[scorer.name][index] = [(_reference(scorer, c), c.output) for c in calls]
     first = [order[i][0] for i in ids]
     return Side(
         ids,
@@ -167,12 +175,14 @@ def _cluster_codes(side: Side, index: np.ndarray) -> np.ndarray | None:
     return np.unique(labels, return_inverse=True)[1]
 
 
-def _slice_groups(side: Side, columns: Sequence[str]) -> list[tuple[str | None, np.ndarray]]:
-    groups: list[tuple[str | None, np.ndarray]] = [(None, np.arange(len(side.ids)))]
+def _slice_groups(
+    slices: Sequence[dict[str, str]], columns: Sequence[str]
+) -> list[tuple[str | None, np.ndarray]]:
+    """(name, positions) of all items, then of each value of each slice column."""
+    groups: list[tuple[str | None, np.ndarray]] = [(None, np.arange(len(slices)))]
     for column in columns:
-        values = sorted({s.get(column, "") for s in side.slices})
-        for value in values:
-            index = np.flatnonzero([s.get(column, "") == value for s in side.slices])
+        for value in sorted({s.get(column, "") for s in slices}):
+            index = np.flatnonzero([s.get(column, "") == value for s in slices])
             groups.append((f"{column}={value}", index))
     return groups
 
@@ -189,7 +199,7 @@ def metrics(
     seed: int,
 ) -> list[MetricResult]:
     results = []
-    for name, index in _slice_groups(side, slices):
+    for name, index in _slice_groups(side.slices, slices):
         for scorer in scorers:
             results.append(_metric(side, scorer, name, index, level, draws, seed))
     return results
@@ -258,7 +268,8 @@ def compare(
     c_index, b_index, shared = shared_items(candidate, baseline)
     gated = set(tolerance) if tolerance else {s.name for s in scorers}
     out: list[Comparison] = []
-    for slice_name, positions in _slice_groups(_subset(candidate, c_index), slices):
+    shared_slices = [candidate.slices[i] for i in c_index]
+    for slice_name, positions in _slice_groups(shared_slices, slices):
         for scorer in scorers:
             out.append(
                 _compare_one(
@@ -276,16 +287,6 @@ def compare(
                 )
             )
     return _gate(out, level), shared
-
-
-def _subset(side: Side, index: np.ndarray) -> Side:
-    return Side(
-        [side.ids[i] for i in index],
-        [side.clusters[i] for i in index],
-        [side.slices[i] for i in index],
-        {},
-        {},
-    )
 
 
 def _compare_one(
@@ -365,10 +366,6 @@ def _gate(comparisons: list[Comparison], level: float) -> list[Comparison]:
         if not c.gated:
             out[i] = _with(c, decision="not gated", more_items=None)
     return out
-
-
-def fmt(value: float) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{value:.4g}"
 
 
 def _where(c: Comparison) -> str:

@@ -16,6 +16,7 @@ from assay.records import FileEntry
 from assay.server.artifacts import version_for
 from assay.server.deps import AppState, require, require_run, state_of
 from assay.server.ui import catalog_views as cv
+from assay.server.ui.eval_views import of_version
 from assay.server.ui.routes import Viewer, render, templates
 from assay.store.sql.auth import role_at_least
 
@@ -56,8 +57,7 @@ def artifact_page(
     can_write = role_at_least(state.auth.role(who, project), "writer")
     evaluations = [
         e
-        for e in state.store.evaluations(model_version_id=chosen.id)
-        + state.store.evaluations(dataset_version_id=chosen.id)
+        for e in of_version(state.store, chosen.id)
         if role_at_least(state.auth.role(who, e.project), "viewer")
     ]
     return render(

@@ -11,10 +11,9 @@ from fastapi.responses import HTMLResponse
 from assay.errors import NotFound
 from assay.server.deps import require, state_of
 from assay.server.ui import eval_views as ev
-from assay.server.ui.routes import Viewer, render, templates
+from assay.server.ui.routes import Viewer, render
 
 router = APIRouter(include_in_schema=False)
-templates.env.filters["num"] = ev.number
 
 
 @router.get("/projects/{project}/evaluations", response_class=HTMLResponse)
@@ -27,9 +26,10 @@ def evaluations_page(
     """A project's evaluations; ``version`` keeps those of one model or dataset version."""
     state = state_of(request)
     require(state, who, project, "viewer")
-    found = state.store.evaluations(project, limit=500)
     if version:
-        found = [e for e in found if version in (e.model_version_id, e.dataset_version_id)]
+        found = ev.of_version(state.store, version, project)
+    else:
+        found = state.store.evaluations(project, limit=500)
     return render(
         request, "evaluations.html", project=project, evaluations=found, version=version, who=who
     )

@@ -4,12 +4,13 @@ and short text for inputs and outputs."""
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from assay.records import EvalItem
+from assay.evaluation.report import mean_scores
+from assay.records import EvalItem, Evaluation
+from assay.store.base import Store
 
 FLIPS_SHOWN = 200
 TEXT_LIMIT = 300
@@ -24,28 +25,17 @@ class Flip:
     baseline: str
 
 
-def number(value: Any, digits: int = 4) -> str:
-    """A metric for a table: 4 significant digits, "-" for none."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "-"
-    return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
+def of_version(store: Store, version_id: str, project: str | None = None) -> list[Evaluation]:
+    """Evaluations of a model or dataset artifact version, newest first."""
+    found = store.evaluations(project, model_version_id=version_id)
+    found += store.evaluations(project, dataset_version_id=version_id)
+    unique = {e.id: e for e in found}
+    return sorted(unique.values(), key=lambda e: e.created_at, reverse=True)
 
 
 def short(value: Any, limit: int = TEXT_LIMIT) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _means(items: Sequence[EvalItem], scorer: str) -> dict[str, tuple[float, EvalItem]]:
-    """Per item id: the mean score over its successful calls, and its first call."""
-    totals: dict[str, list[float]] = {}
-    first: dict[str, EvalItem] = {}
-    for item in items:
-        first.setdefault(item.item_id, item)
-        value = item.scores.get(scorer)
-        if item.error is None and value is not None and math.isfinite(value):
-            totals.setdefault(item.item_id, []).append(value)
-    return {k: (sum(v) / len(v), first[k]) for k, v in totals.items()}
 
 
 def pass_fail_scorers(items: Sequence[EvalItem]) -> list[str]:
@@ -62,13 +52,15 @@ def flips(
     candidate: Sequence[EvalItem], baseline: Sequence[EvalItem], scorer: str
 ) -> tuple[list[Flip], list[Flip], int]:
     """(passed before and fail now, failed before and pass now, how many of each in all)."""
-    now, before = _means(candidate, scorer), _means(baseline, scorer)
+    now, before = mean_scores(candidate, scorer), mean_scores(baseline, scorer)
+    shown_now = {i.item_id: i for i in reversed(candidate)}  # an item's first call
+    shown_before = {i.item_id: i for i in reversed(baseline)}
     broke: list[Flip] = []
     fixed: list[Flip] = []
-    for item_id, (score, item) in now.items():
+    for item_id, score in now.items():
         if item_id not in before:
             continue
-        old, old_item = before[item_id]
+        old, item, old_item = before[item_id], shown_now[item_id], shown_before[item_id]
         row = Flip(
             item_id,
             short(item.inputs),
