@@ -33,6 +33,11 @@ def slightly_worse(item):
 
 def broken(item):
     raise RuntimeError("no weights")
+
+def flaky(item):
+    if item["id"] == 7:
+        raise ValueError("bad pixel")
+    return same(item)
 """
 
 
@@ -186,3 +191,72 @@ def test_power_prints_the_items_needed() -> None:
     assert code == 0 and out.startswith(f"{items_for_power(None, 0.02, 0.2).items} items")
     code, out = invoke("eval", "power", "--delta", "0.02")
     assert code == 2 and "--baseline-rate" in out
+
+
+def test_model_errors_fail_the_gate_and_the_junit_case(suite_dir: Path, store_uri: str) -> None:
+    out_xml = suite_dir / "junit.xml"
+    code, out = invoke(
+        "eval",
+        "run",
+        str(suite_dir / "suite.yaml"),
+        "--model",
+        _model(suite_dir, "flaky"),
+        "--junit",
+        str(out_xml),
+        "--uri",
+        store_uri,
+    )
+    assert code == 1 and "raised on 1 of 3000 items (item 7: ValueError: bad pixel" in out
+    (case,) = [
+        c for c in ET.parse(out_xml).getroot().iter("testcase") if c.get("name") == "model errors"
+    ]
+    failure = case.find("failure")
+    assert failure is not None and "item 7: ValueError: bad pixel" in (failure.get("message") or "")
+
+
+def test_baseline_override_and_stored_reports(suite_dir: Path, store_uri: str) -> None:
+    from click.testing import CliRunner
+
+    from assay.cli.main import cli
+
+    first = CliRunner().invoke(
+        cli,
+        [
+            "eval",
+            "run",
+            str(suite_dir / "suite.yaml"),
+            "--model",
+            _model(suite_dir, "good"),
+            "--json",
+            "-",
+            "--uri",
+            store_uri,
+            "--no-cache",
+            "--workers",
+            "2",
+        ],
+    )
+    assert first.exit_code == 0, first.output
+    stored = json.loads(first.stdout)  # the tables went to stderr: stdout is the JSON alone
+    second = CliRunner().invoke(
+        cli,
+        [
+            "eval",
+            "run",
+            str(suite_dir / "suite.yaml"),
+            "--model",
+            _model(suite_dir, "worse"),
+            "--baseline",
+            f"eval:{stored['id']}",
+            "--json",
+            "-",
+            "--uri",
+            store_uri,
+        ],
+    )
+    assert second.exit_code == 1
+    assert json.loads(second.stdout)["baseline_id"] == stored["id"]
+    code, shown = invoke("eval", "show", stored["id"], "--uri", store_uri)
+    assert code == 0 and "accuracy" in shown and "PASS" in shown
+    code, out = invoke("eval", "show", "nope", "--uri", store_uri)
+    assert code == 1 and "evaluation nope does not exist" in out

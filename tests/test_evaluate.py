@@ -724,6 +724,63 @@ def test_registered_models_are_evaluated_by_flavour_and_linked(tmp_path: Path) -
     assert outside.metrics[0].value == report.metrics[0].value
 
 
+class Parity:
+    """A generic-flavour model: ``predict`` takes the item dicts."""
+
+    def predict(self, items: list[dict[str, Any]]) -> list[int]:
+        return [int(item["x"]) % 2 for item in items]
+
+    def save(self, path: Path) -> None:
+        path.write_text("{}")
+
+    @classmethod
+    def load(cls, path: Path) -> Parity:
+        return cls()
+
+
+def _logged(uri: Path, model: Any, name: str) -> str:
+    with assay.init(project="evals", uri=uri) as run:
+        logged = run.log_model(model, name)
+    return assay.register_model(logged.ref, name, uri=uri).uri
+
+
+def test_python_and_onnx_models_get_their_flavours_input(tmp_path: Path) -> None:
+    from onnx import TensorProto, helper
+
+    uri = tmp_path / "s"
+    rows = _items(20)
+    parity = assay.evaluate(
+        _logged(uri, Parity(), "parity"),
+        rows,
+        ["accuracy"],
+        label_column="label",
+        id_column="id",
+        uri=uri,
+    )
+    assert [i.output for i in parity.items] == [r["x"] % 2 for r in rows]
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 2])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 2])
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "relu", [x], [y])
+    relu = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    relu.ir_version = 8
+    points = [{"id": i, "a": float(i - 3), "b": float(3 - i), "label": 0} for i in range(6)]
+    report = assay.evaluate(
+        _logged(uri, relu, "relu"),
+        points,
+        [
+            assay.scorers.custom(
+                lambda item, out: out == [max(item["a"], 0), max(item["b"], 0)], name="relu"
+            )
+        ],
+        label_column="label",
+        id_column="id",
+        uri=uri,
+    )
+    assert report.metrics[0].value == 1.0
+    assert report.items[0].output == [0.0, 3.0]
+
+
 # ---- the store ---------------------------------------------------------------------------------
 
 
