@@ -253,7 +253,9 @@ def test_artifact_page_previews_files(page: Any, site: str) -> None:
     assert page.eval_on_selector_all(".file-preview tbody tr", "rs => rs.length") == 2
     page.click("a.preview-link:text('sample.png')")
     page.wait_for_selector(".file-preview[data-kind=image] img")
-    width = page.eval_on_selector(".file-preview img", "img => img.complete && img.naturalWidth")
+    # wait for the load to finish (a broken image also completes, with width 0)
+    page.wait_for_function("document.querySelector('.file-preview img').complete")
+    width = page.eval_on_selector(".file-preview img", "img => img.naturalWidth")
     assert width == 1  # the image bytes came through the raw route
     page.click("a.preview-link:text('train.csv')")
     page.wait_for_selector(".file-preview[data-kind=table]")
