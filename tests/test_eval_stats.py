@@ -55,8 +55,61 @@ def test_clustered_se_matches_statsmodels_and_exceeds_naive_se() -> None:
     assert se == pytest.approx(float(fit.bse[0]), rel=1e-9)
     naive = stats.mean_estimate(x)
     clustered = stats.mean_estimate(x, clusters)
-    assert clustered.method == "clustered t" and clustered.clusters == 60
+    assert clustered.method == "clustered Wilson" and clustered.clusters == 60
     assert clustered.se > 1.5 * naive.se
+    assert clustered.high - clustered.low > 1.5 * (naive.high - naive.low)
+    # on a pass rate far from 0 and 1, Wilson on the effective items is close to the clustered t
+    t = stats.t_estimate(x, clusters)
+    assert t.method == "clustered t" and t.se == clustered.se
+    assert (clustered.low, clustered.high) == (
+        pytest.approx(t.low, abs=0.01),
+        pytest.approx(t.high, abs=0.01),
+    )
+
+
+def test_clustered_pass_rates_are_not_certain_when_every_item_passes() -> None:
+    clusters = np.repeat(np.arange(10), 10)
+    est = stats.mean_estimate(np.ones(100), clusters)
+    assert est.se == 0 and est.high == 1
+    # as wide as Wilson on one item per cluster: items of a cluster may all pass together
+    assert est.low == pytest.approx(stats.wilson(1.0, 10)[0])
+    d = stats.paired_difference(np.ones(100), np.ones(100), clusters)
+    assert d.test == "clustered McNemar" and d.p_value == 1.0 and d.clusters == 10
+    assert d.low < -0.1 and d.high > 0.1
+    p_fail, p_pass = stats.one_sided(d, 0.01, True)
+    assert stats.decide(p_fail, p_pass) == "inconclusive"
+
+
+def test_clustered_mcnemar_is_mcnemar_chi_square_on_single_item_clusters() -> None:
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    rng = np.random.default_rng(8)
+    base = (rng.random(200) < 0.8).astype(float)
+    cand = np.where(rng.random(200) < 0.15, 1 - base, base)
+    table = [
+        [np.sum((base == 1) & (cand == 1)), np.sum((base == 1) & (cand == 0))],
+        [np.sum((base == 0) & (cand == 1)), np.sum((base == 0) & (cand == 0))],
+    ]
+    reference = mcnemar(table, exact=False, correction=False).pvalue
+    assert stats.clustered_mcnemar(cand - base, np.arange(200)) == pytest.approx(reference)
+
+
+def test_clustered_paired_pass_fail_interval_covers() -> None:
+    """40 topics of 10 items whose disagreement rates differ widely by topic: the clustered
+    interval keeps its coverage where the one that ignores the topics does not."""
+    rng = np.random.default_rng(3)
+    clusters = np.repeat(np.arange(40), 10)
+    covered = {"clustered": 0, "naive": 0}
+    for _ in range(600):
+        up, down = rng.beta(0.3, 4.7, size=40)[clusters], rng.beta(0.3, 9.7, size=40)[clusters]
+        u = rng.random(400)  # better with rate 0.06, worse with 0.03: the truth is 0.03
+        cand = np.where((u >= up) & (u < up + down), 0.0, 1.0)
+        base = np.where(u < up, 0.0, 1.0)
+        for name, groups in (("clustered", clusters), ("naive", None)):
+            d = stats.paired_difference(cand, base, groups)
+            covered[name] += d.low <= 0.03 <= d.high
+    assert covered["clustered"] / 600 > 0.9
+    assert covered["naive"] / 600 < 0.87
 
 
 def test_bootstrap_interval_agrees_with_scipy_percentile_bootstrap() -> None:

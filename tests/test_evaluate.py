@@ -655,7 +655,7 @@ def test_clustered_items_get_clustered_standard_errors() -> None:
         id_column="id",
         save=False,
     )
-    assert report.metrics[0].method == "clustered t" and report.metrics[0].clusters == 30
+    assert report.metrics[0].method == "clustered Wilson" and report.metrics[0].clusters == 30
     assert report.metrics[0].se > 2 * naive.metrics[0].se
     assert report.items[0].cluster == "0"
 

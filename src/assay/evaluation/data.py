@@ -54,13 +54,26 @@ def encode(value: Any) -> bytes:
         return _encoder.encode(repr(value))
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def plain(value: Any) -> Any:
     """``value`` as msgpack/JSON-ready data (numpy values converted; unknown types as repr)."""
+    if type(value) in _SCALARS:
+        return value
     return msgspec.msgpack.decode(encode(value))
 
 
 def digest(value: Any) -> str:
     return blake3.blake3(encode(value)).hexdigest()
+
+
+def digested(values: Sequence[Any]) -> tuple[list[str], list[Any]]:
+    """Each value's digest and its ``plain`` form, from one encoding of each."""
+    encoded = [encode(v) for v in values]
+    return [blake3.blake3(e).hexdigest() for e in encoded], [
+        msgspec.msgpack.decode(e) for e in encoded
+    ]
 
 
 # ---- reading ------------------------------------------------------------------------------------

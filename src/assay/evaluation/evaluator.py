@@ -3,8 +3,10 @@ same items, decide, and store the per-item results and the report."""
 
 from __future__ import annotations
 
+import gc
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -13,7 +15,7 @@ import msgspec
 from assay.errors import EvaluationFailed, InvalidInput, NotFound
 from assay.evaluation import report as rep
 from assay.evaluation import runner
-from assay.evaluation.data import Dataset, digest, plain, prepare
+from assay.evaluation.data import Dataset, digested, plain, prepare
 from assay.evaluation.scorers import ItemScorer, Scored, Scorer, reference_of, resolve_all
 from assay.evaluation.targets import Target, target
 from assay.records import EvalItem, EvaluationDraft
@@ -121,6 +123,21 @@ class Report:
 # ---- running one model -------------------------------------------------------------------------
 
 
+@contextmanager
+def _paused_gc() -> Iterator[None]:
+    """The cyclic garbage collector paused while tens of thousands of small, acyclic records
+    are built, scored and summarised: each full collection walks every live object, the
+    caller's rows included, and that took a third of an evaluation's own time. The model and
+    slow scorers (judges) never run inside; what a quick scorer leaves is collected after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _score(
     scorers: Sequence[Scorer], item: dict[str, Any], output: Any, label_column: str | None
 ) -> tuple[dict[str, float | None], dict[str, Any]]:
@@ -158,35 +175,45 @@ def _items(
             return {}, {}
         return _score(scorers, dataset.items[index], call.output, options.label_column)
 
-    if any(getattr(s, "slow", False) for s in scorers):  # judges wait: ask them in parallel
+    slow = any(getattr(s, "slow", False) for s in scorers)
+    if slow:  # judges wait: ask them in parallel
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
             results = list(pool.map(scored, pairs))
-    else:
-        results = [scored(pair) for pair in pairs]
-    out = []
+    with _paused_gc():
+        if not slow:
+            results = [scored(pair) for pair in pairs]
+        return list(_records(dataset, inputs, digests, calls, pairs, results, options))
+
+
+def _records(
+    dataset: Dataset,
+    inputs: list[dict[str, Any]],
+    digests: list[str],
+    calls: list[list[runner.Call]],
+    pairs: list[tuple[int, int]],
+    results: list[tuple[dict[str, float | None], dict[str, Any]]],
+    options: Options,
+) -> Iterator[EvalItem]:
     for (index, repeat), (scores, details) in zip(pairs, results, strict=True):
         row, call = dataset.items[index], calls[index][repeat]
         label = row.get(options.label_column) if options.label_column else None
-        out.append(
-            EvalItem(
-                dataset.ids[index],
-                repeat,
-                dataset.clusters[index] if dataset.clusters else None,
-                {column: str(row[column]) for column in options.slices},
-                plain(inputs[index]),
-                plain(label),
-                digests[index],
-                plain(call.output),
-                scores,
-                call.latency_ms,
-                call.error,
-                details,
-                call.cached,
-            )
+        yield EvalItem(
+            dataset.ids[index],
+            repeat,
+            dataset.clusters[index] if dataset.clusters else None,
+            {column: str(row[column]) for column in options.slices},
+            inputs[index],
+            plain(label),
+            digests[index],
+            plain(call.output),
+            scores,
+            call.latency_ms,
+            call.error,
+            details,
+            call.cached,
         )
-    return out
 
 
 def _run(
@@ -199,8 +226,11 @@ def _run(
 ) -> tuple[Target, list[EvalItem]]:
     meta = {c for c in (options.label_column, options.id_column, options.cluster_column) if c}
     chosen = target(model, store, project, meta, options.load_options)
-    inputs = [{k: v for k, v in row.items() if k != options.label_column} for row in dataset.items]
-    digests = [digest(i) for i in inputs]
+    with _paused_gc():
+        inputs = [
+            {k: v for k, v in row.items() if k != options.label_column} for row in dataset.items
+        ]
+        digests, stored = digested(inputs)
     cache = None
     if options.cache and options.repeats == 1:
         cache = runner.OutputCache(runner.cache_dir(), chosen.key, {"batch": chosen.batch_size})
@@ -215,7 +245,7 @@ def _run(
         options.progress,
         options.ray,
     )
-    items = _items(dataset, inputs, digests, calls, scorers, options)
+    items = _items(dataset, stored, digests, calls, scorers, options)
     if all(item.error is not None for item in items):
         first = items[0]
         raise EvaluationFailed(
@@ -358,15 +388,16 @@ def evaluate(
     options.check()
     chosen_scorers = resolve_all(list(scorers))
     run_project = run_project or _model_project(model, store)
-    dataset = prepare(
-        data,
-        store,
-        project or run_project,
-        options.id_column,
-        options.cluster_column,
-        options.label_column,
-        options.slices,
-    )
+    with _paused_gc():
+        dataset = prepare(
+            data,
+            store,
+            project or run_project,
+            options.id_column,
+            options.cluster_column,
+            options.label_column,
+            options.slices,
+        )
     for scorer in chosen_scorers:
         if scorer.needs_reference:  # a missing ground truth is named before any model call
             reference_of(scorer, dataset.items[0], options.label_column)
@@ -375,62 +406,68 @@ def evaluate(
         baseline, data, chosen_scorers, options, store, project, run_id, run_project, save
     )
     chosen, items = _run(model, dataset, chosen_scorers, options, store, project or run_project)
-    candidate = rep.side_of(items, chosen_scorers)
-    metrics = rep.metrics(
-        candidate, chosen_scorers, options.slices, options.level, options.bootstrap, options.seed
-    )
-    comparisons: list[rep.Comparison] = []
-    shared = None
-    if base_items is not None:
-        base_items = _rescored(base_items, chosen_scorers, options.label_column)
-        base_side = rep.side_of(base_items, chosen_scorers)
-        comparisons, shared = rep.compare(
+    with _paused_gc():  # the model has run: what follows only builds records
+        candidate = rep.side_of(items, chosen_scorers)
+        metrics = rep.metrics(
             candidate,
-            base_side,
             chosen_scorers,
             options.slices,
-            options.tolerance,
             options.level,
             options.bootstrap,
             options.seed,
         )
-        if shared.items == 0:
-            raise InvalidInput(
-                f"the baseline ({base_model}) shares no item ids with this data; "
-                "evaluate both on the same items (set id_column= to pair them)"
+        comparisons: list[rep.Comparison] = []
+        shared = None
+        if base_items is not None:
+            base_items = _rescored(base_items, chosen_scorers, options.label_column)
+            base_side = rep.side_of(base_items, chosen_scorers)
+            comparisons, shared = rep.compare(
+                candidate,
+                base_side,
+                chosen_scorers,
+                options.slices,
+                options.tolerance,
+                options.level,
+                options.bootstrap,
+                options.seed,
             )
-    verdict = rep.verdict(comparisons, candidate, options.max_errors, base_items is not None)
-    report = Report(
-        name or chosen.name,
-        chosen.name,
-        dataset.source,
-        items,
-        metrics,
-        comparisons,
-        verdict,
-        shared,
-        config,
-        base_report,
-        base_model or None,
-        base_id,
-    )
-    if store is not None and save:
-        stored = store.save_evaluation(
-            EvaluationDraft(
-                _project(project, dataset, chosen, store, run_project),
-                report.name,
-                chosen.name,
-                chosen.key,
-                chosen.version.id if chosen.version else None,
-                dataset.source,
-                dataset.digest,
-                dataset.version_id,
-                base_id,
-                run_id,
-                verdict.status,
-                plain(report.to_dict()),
-                items,
-            )
+            if shared.items == 0:
+                raise InvalidInput(
+                    f"the baseline ({base_model}) shares no item ids with this data; "
+                    "evaluate both on the same items (set id_column= to pair them)"
+                )
+        verdict = rep.verdict(comparisons, candidate, options.max_errors, base_items is not None)
+        report = Report(
+            name or chosen.name,
+            chosen.name,
+            dataset.source,
+            items,
+            metrics,
+            comparisons,
+            verdict,
+            shared,
+            config,
+            base_report,
+            base_model or None,
+            base_id,
         )
-        report.id, report.project = stored.id, stored.project
+        if store is not None and save:
+            stored = store.save_evaluation(
+                EvaluationDraft(
+                    _project(project, dataset, chosen, store, run_project),
+                    report.name,
+                    chosen.name,
+                    chosen.key,
+                    chosen.version.id if chosen.version else None,
+                    dataset.source,
+                    dataset.digest,
+                    dataset.version_id,
+                    base_id,
+                    run_id,
+                    verdict.status,
+                    plain(report.to_dict()),
+                    items,
+                )
+            )
+            report.id, report.project = stored.id, stored.project
     return report

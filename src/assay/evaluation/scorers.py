@@ -92,6 +92,8 @@ def _number(value: Any, scorer: str) -> float:
 
 
 def prediction(output: Any) -> Any:
+    if type(output) in (int, str, float, bool):  # the common case, before an ABC check
+        return output
     if isinstance(output, Mapping) and "prediction" in output:
         return output["prediction"]
     return output

@@ -6,8 +6,9 @@ scipy and statsmodels. Conventions:
 - a *unit* is what is sampled independently: an item, or a cluster of items when a cluster
   column is given (items sharing a passage, a user, a topic are not independent);
 - means get the CLT standard error (cluster-robust when there are clusters) and a t interval
-  with n-1 (clusters-1) degrees of freedom; metrics that are not means (F1, AUC, RMSE) get a
-  percentile bootstrap over units;
+  with n-1 (clusters-1) degrees of freedom; pass rates get Wilson's interval (Agresti-Min's
+  when paired), on the effective number of items when there are clusters; metrics that are
+  not means (F1, AUC, RMSE) get a percentile bootstrap over units;
 - a difference is always candidate - baseline on the same items, oriented so that positive
   is better when the gate reads it (``higher_is_better=False`` flips the sign).
 """
@@ -89,28 +90,50 @@ def clustered_se(x: Array, clusters: NDArray[np.intp]) -> tuple[float, int]:
 def mean_estimate(
     x: Array, clusters: NDArray[np.intp] | None = None, level: float = LEVEL
 ) -> Estimate:
-    """Mean of per-item scores with its CLT (or clustered) standard error and t interval."""
+    """Mean of per-item scores with its CLT (or clustered) standard error; a t interval, or
+    Wilson's for a pass rate."""
     x = np.asarray(x, dtype=float)
+    n = len(x)
+    if n == 0 or not is_binary(x):
+        return t_estimate(x, clusters, level)
+    value = float(x.mean())
+    if clusters is None:
+        se = float(x.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
+        low, high = wilson(value, n, level)
+        return Estimate(value, se, low, high, n, "Wilson")
+    se, g = clustered_se(x, clusters)
+    low, high = wilson(value, effective_items(se**2, value * (1 - value) / n, n, g), level)
+    return Estimate(value, se, low, high, n, "clustered Wilson", g)
+
+
+def t_estimate(
+    x: Array, clusters: NDArray[np.intp] | None = None, level: float = LEVEL
+) -> Estimate:
+    """Mean with its CLT (or cluster-robust) standard error and t interval."""
     n = len(x)
     if n == 0:
         return Estimate(math.nan, math.nan, math.nan, math.nan, 0, "t")
     value = float(x.mean())
-    binary = is_binary(x)
     if clusters is not None:
         se, g = clustered_se(x, clusters)
         low, high = _t_interval(value, se, g - 1, level)
-        if binary:  # a pass rate's interval stays within [0, 1]
-            low, high = max(low, 0.0), min(high, 1.0)
         return Estimate(value, se, low, high, n, "clustered t", g)
     se = float(x.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
-    if binary:
-        low, high = wilson(value, n, level)
-        return Estimate(value, se, low, high, n, "Wilson")
     low, high = _t_interval(value, se, n - 1, level)
     return Estimate(value, se, low, high, n, "t")
 
 
-def wilson(rate: float, n: int, level: float = LEVEL) -> tuple[float, float]:
+def effective_items(clustered_var: float, independent_var: float, n: int, clusters: int) -> float:
+    """Kish's effective number of items: n over the design effect (the variance of the mean
+    with clusters over the variance were the items independent, floored at 1). When nothing
+    varies (every item passes, or two versions never disagree) the design effect cannot be
+    estimated, and the items are taken to be as correlated as they can be: one per cluster."""
+    if independent_var > 0 and math.isfinite(clustered_var):
+        return n / max(1.0, clustered_var / independent_var)
+    return float(max(clusters, 1))
+
+
+def wilson(rate: float, n: float, level: float = LEVEL) -> tuple[float, float]:
     """Wilson's score interval for a pass rate: inside [0, 1], and not of zero width when
     every item passes (36 of 36 gives 0.904 to 1, where a t interval claims exactly 1)."""
     from scipy import stats
@@ -182,7 +205,11 @@ def _weight_chunks(
     step = max(1, CHUNK_CELLS // max(g, 1))
     for start in range(0, draws, step):
         c = min(step, draws - start)
-        picks = rng.integers(0, g, size=(c, g)) + (np.arange(c) * g)[:, None]
+        # int32 halves the cost of drawing; c * g <= CHUNK_CELLS fits it
+        picks = (
+            rng.integers(0, g, size=(c, g), dtype=np.int32)
+            + (np.arange(c, dtype=np.int32) * g)[:, None]
+        )
         counts = np.bincount(picks.ravel(), minlength=c * g).reshape(c, g).astype(float)
         yield counts if codes is None else counts[:, codes]
 
@@ -197,6 +224,17 @@ def _draws(
             ]
         return np.concatenate(parts) if parts else np.empty(0)
     return np.asarray([metric(rows) for rows in resamples(n, clusters, draws, seed)], dtype=float)
+
+
+def _difference(candidate: Sums, baseline: Sums) -> Sums:
+    """candidate - baseline as one ``Sums``: both metrics' columns side by side, so one set of
+    bootstrap weights serves both."""
+    k = candidate.vectors.shape[1]
+
+    def combine(sums: Array) -> Array:
+        return candidate.combine(sums[:, :k]) - baseline.combine(sums[:, k:])
+
+    return Sums(np.hstack([candidate.vectors, baseline.vectors]), combine)
 
 
 def _value(metric: Metric | Sums, n: int) -> float:
@@ -246,34 +284,55 @@ def mcnemar_exact(candidate: Array, baseline: Array) -> float:
     return float(stats.binomtest(better, better + worse, 0.5).pvalue)
 
 
-def paired_proportions(candidate: Array, baseline: Array, level: float = LEVEL) -> Difference:
+def clustered_mcnemar(d: Array, clusters: NDArray[np.intp]) -> float:
+    """McNemar's test for clustered pairs (Durkalski et al., 2003): with D_g the sum of the
+    paired differences in cluster g, (sum D_g)^2 / sum D_g^2 is chi-square with 1 df. With one
+    item per cluster it is McNemar's chi-square without continuity correction."""
+    from scipy import stats
+
+    _, codes = np.unique(clusters, return_inverse=True)
+    totals = np.bincount(codes, weights=d)
+    spread = float(np.sum(totals**2))
+    if spread == 0:
+        return 1.0
+    return float(stats.chi2.sf(float(totals.sum()) ** 2 / spread, 1))
+
+
+def paired_proportions(
+    candidate: Array,
+    baseline: Array,
+    clusters: NDArray[np.intp] | None = None,
+    level: float = LEVEL,
+) -> Difference:
     """Paired pass/fail outcomes: the difference of pass rates with Agresti and Min's (2005)
     interval (a Wald interval after adding 1/2 to each cell of the 2x2 table), which keeps
     its coverage when the models rarely disagree and is not of zero width when they never
-    do; the p-value is McNemar's exact test."""
+    do; the p-value is McNemar's exact test. With clusters, the table is scaled to the
+    effective number of items and the p-value is the clustered McNemar test."""
     from scipy import stats
 
     n = len(candidate)
-    better = float(np.sum((candidate == 1) & (baseline == 0)))
-    worse = float(np.sum((candidate == 0) & (baseline == 1)))
-    m = n + 2
+    d = candidate - baseline
+    better = float(np.sum(d > 0))
+    worse = float(np.sum(d < 0))
+    diff = (better - worse) / n
+    size, g = float(n), None
+    if clusters is None:
+        p, test = mcnemar_exact(candidate, baseline), "McNemar exact"
+    else:
+        se_clustered, g = clustered_se(d, clusters)
+        independent = ((better + worse) / n - diff**2) / n
+        size = effective_items(se_clustered**2, independent, n, g)
+        better, worse = better * size / n, worse * size / n
+        p, test = clustered_mcnemar(d, clusters), "clustered McNemar"
+    m = size + 2
     up, down = (better + 0.5) / m, (worse + 0.5) / m
     center = up - down
     se = math.sqrt((up + down - center**2) / m)
     half = float(stats.norm.ppf(0.5 + level / 2)) * se
-    d = candidate - baseline
     sd = float(d.std(ddof=1)) if n > 1 else math.nan
-    return Difference(
-        (better - worse) / n,
-        se,
-        max(-1.0, center - half),
-        min(1.0, center + half),
-        n,
-        mcnemar_exact(candidate, baseline),
-        "McNemar exact",
-        sd,
-        center=center,
-    )
+    low, high = max(-1.0, center - half), min(1.0, center + half)
+    return Difference(diff, se, low, high, n, p, test, sd, clusters=g, center=center)
 
 
 def paired_difference(
@@ -283,21 +342,19 @@ def paired_difference(
     level: float = LEVEL,
 ) -> Difference:
     """Mean paired difference with its (clustered) standard error and t interval, and the
-    paired t test; unclustered pass/fail outcomes go to ``paired_proportions``."""
+    paired t test; pass/fail outcomes go to ``paired_proportions``."""
     from scipy import stats
 
     c, b = np.asarray(candidate, float), np.asarray(baseline, float)
     n = len(c)
     binary = is_binary(c) and is_binary(b)
-    if binary and clusters is None and n > 0:
-        return paired_proportions(c, b, level)
+    if binary and n > 0:
+        return paired_proportions(c, b, clusters, level)
     d = c - b
-    est = mean_estimate(d, clusters, level)
+    est = t_estimate(d, clusters, level)
     df = float((est.clusters or 0) - 1 if clusters is not None else n - 1)
     sd = float(d.std(ddof=1)) if n > 1 else math.nan
-    if binary:
-        p, test = mcnemar_exact(c, b), "McNemar exact"
-    elif est.se == 0 or not math.isfinite(est.se):
+    if est.se == 0 or not math.isfinite(est.se):
         p, test = (1.0 if est.value == 0 else 0.0), "paired t"
     else:
         p, test = float(2 * stats.t.sf(abs(est.value / est.se), df)), "paired t"
@@ -318,7 +375,12 @@ def paired_bootstrap(
     g = None if clusters is None else len(np.unique(clusters))
     if n == 0:
         return Difference(value, math.nan, math.nan, math.nan, 0, math.nan, "paired bootstrap")
-    both = _draws(candidate, n, clusters, draws, seed) - _draws(baseline, n, clusters, draws, seed)
+    if isinstance(candidate, Sums) and isinstance(baseline, Sums):
+        both = _draws(_difference(candidate, baseline), n, clusters, draws, seed)
+    else:
+        both = _draws(candidate, n, clusters, draws, seed) - _draws(
+            baseline, n, clusters, draws, seed
+        )
     diffs = _finite(both)
     if len(diffs) < 2:
         return Difference(value, math.nan, math.nan, math.nan, n, math.nan, "paired bootstrap")
