@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 import threading
@@ -224,6 +225,32 @@ def test_duplicated_ids_are_named_with_their_rows() -> None:
         assay.evaluate(
             lambda i: 0, rows, ["accuracy"], label_column="label", id_column="id", save=False
         )
+
+
+def test_the_garbage_collector_is_left_as_it_was_found() -> None:
+    """Building records pauses the collector; a failure inside must not leave it off, and a
+    caller who turned it off keeps it off."""
+    rows = _items(6)
+    rows[4]["id"] = "q1"
+    collected: list[bool] = []
+
+    def model(item: dict[str, Any]) -> int:
+        collected.append(gc.isenabled())  # the model runs with the collector on
+        return 0
+
+    with pytest.raises(InvalidInput):  # raised while preparing the data, collector paused
+        assay.evaluate(model, rows, ["accuracy"], label_column="label", id_column="id", save=False)
+    assert gc.isenabled()
+    assay.evaluate(model, _items(6), ["accuracy"], label_column="label", id_column="id", save=False)
+    assert gc.isenabled() and collected and all(collected)
+    gc.disable()
+    try:
+        assay.evaluate(
+            model, _items(6), ["accuracy"], label_column="label", id_column="id", save=False
+        )
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_bad_options_and_scorers_are_named() -> None:
