@@ -20,7 +20,7 @@ from assay.evaluation.evaluator import Options
 from assay.evaluation.evaluator import evaluate as run_evaluation
 from assay.records import EvaluationDraft
 from assay.store import Store
-from tests.conftest import StoreFactory, create_run
+from tests.conftest import StoreFactory, create_run, remote_store
 
 
 def _items(n: int, seed: int = 0) -> list[dict[str, Any]]:
@@ -845,6 +845,54 @@ def test_evaluations_round_trip_on_every_backend(store_factory: StoreFactory) ->
     assert store.evaluation(second.id).baseline_id == first.id
     items = store.evaluation_items(first.id)
     assert items[0].output == {"x": [1, 2]} and items[1].error == "E: x"
+
+
+def test_a_large_evaluation_travels_to_a_server_in_parts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assay.records import EvalItem
+    from assay.remote import store as remote
+
+    monkeypatch.setattr(remote, "PART_BYTES", 4000)  # as if each item were a large LLM exchange
+    server = remote_store(tmp_path / "server")
+    sent: list[bytes] = []
+    put_blob = server.put_blob
+    monkeypatch.setattr(server, "put_blob", lambda data: sent.append(data) or put_blob(data))
+    items = [EvalItem(f"q{i}", output="answer " * 20, scores={"ok": i % 2}) for i in range(300)]
+    saved = server.save_evaluation(_draft(server, items=items))
+    assert len(sent) == len(remote.item_parts(items)) > 5
+    assert saved.n_items == 300 and server.evaluation_items(saved.id) == items
+    again = server.save_evaluation(_draft(server, items=items))  # the parts are there already
+    assert len(sent) == len(remote.item_parts(items)) and again.id != saved.id
+
+
+def test_evaluation_parts_naming_missing_or_bad_blobs_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assay import wire
+    from assay.errors import LimitExceeded
+    from assay.records import EvalItem
+    from assay.remote.store import item_parts
+    from assay.server import evaluations as routes
+
+    server = remote_store(tmp_path / "server")
+    empty = _draft(server, items=[])
+
+    def send(draft: EvaluationDraft, blobs: list[str]) -> None:
+        server._send("POST", "/api/v1/evaluations/parts", wire.EvaluationParts(draft, blobs))
+
+    with pytest.raises(InvalidInput, match=f"item blob {'0' * 64} is not stored"):
+        send(empty, ["0" * 64])
+    junk = server.put_blob(b"not a list of items")
+    with pytest.raises(InvalidInput, match=f"item blob {junk} is not a list of item results"):
+        send(empty, [junk])
+    good = server.put_blob(item_parts([EvalItem("a")])[0])
+    with pytest.raises(InvalidInput, match="carries its items in item_blobs only"):
+        send(_draft(server), [good])
+    monkeypatch.setattr(routes, "PARTS_LIMIT", 0)
+    with pytest.raises(LimitExceeded, match="item blobs exceed"):
+        send(empty, [good])
+    assert server.evaluations() == []
 
 
 def test_storing_an_evaluation_is_audited(sql_store_factory: StoreFactory) -> None:

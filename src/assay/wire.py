@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from assay.records import Batch, Columns
+from assay.records import Batch, Columns, EvaluationDraft
 
 MSGPACK = "application/msgpack"
 JSON = "application/json"
@@ -114,3 +114,12 @@ class MoveAlias(msgspec.Struct):
     version: int | None
     reason: str | None = None
     evidence: str | None = None
+
+
+class EvaluationParts(msgspec.Struct, frozen=True):
+    """An evaluation too large for one request: the draft without its items, and the blobs
+    (uploaded first, like artifact chunks) that hold them in order, each a msgpack list of
+    item results."""
+
+    draft: EvaluationDraft
+    item_blobs: list[str]

@@ -52,6 +52,7 @@ _ERRORS: dict[str, type[errors.AssayError]] = {
     "corrupt_data": errors.CorruptData,
 }
 RETRY_STATUS = frozenset({502, 503, 504})
+PART_BYTES = 8 << 20  # an evaluation body above this sends its items as blobs of about this size
 
 
 class RemoteStore:
@@ -292,7 +293,25 @@ class RemoteStore:
     # ---- evaluations -----------------------------------------------------------------------
 
     def save_evaluation(self, draft: EvaluationDraft, actor: str | None = None) -> Evaluation:
-        return _decode(self._send("POST", "/api/v1/evaluations", draft), Evaluation)
+        body = wire.encode(draft, wire.MSGPACK)
+        if len(body) <= PART_BYTES:
+            headers = {"content-type": wire.MSGPACK}
+            response = self._call("POST", "/api/v1/evaluations", content=body, headers=headers)
+            return _decode(response, Evaluation)
+        digests = self._upload(item_parts(draft.items))
+        parts = wire.EvaluationParts(msgspec.structs.replace(draft, items=[]), digests)
+        return _decode(self._send("POST", "/api/v1/evaluations/parts", parts), Evaluation)
+
+    def _upload(self, blobs: list[bytes]) -> list[str]:
+        """Every blob's digest, sending only the ones the server lacks (a retry resumes)."""
+        from assay.store.blobs import digest_of
+
+        digests = [digest_of(data) for data in blobs]
+        missing = set(self.missing_blobs(digests))
+        for digest, data in zip(digests, blobs, strict=True):
+            if digest in missing:
+                self.put_blob(data)
+        return digests
 
     def evaluations(
         self,
@@ -332,3 +351,22 @@ def _seg(value: str) -> str:
     from urllib.parse import quote
 
     return quote(value, safe="")
+
+
+def item_parts(items: Sequence[EvalItem]) -> list[bytes]:
+    """Item results in msgpack lists of about PART_BYTES each (an item larger than that
+    travels alone), in order."""
+    encoder = msgspec.msgpack.Encoder()
+    parts: list[bytes] = []
+    group: list[EvalItem] = []
+    filled = 0
+    for item in items:
+        n = len(encoder.encode(item))
+        if group and filled + n > PART_BYTES:
+            parts.append(encoder.encode(group))
+            group, filled = [], 0
+        group.append(item)
+        filled += n
+    if group:
+        parts.append(encoder.encode(group))
+    return parts

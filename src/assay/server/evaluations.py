@@ -1,20 +1,25 @@
 """Evaluation routes. Storing one needs the writer role on its project (and read access to
-the versions, the baseline and the run it links); reading needs viewer."""
+the versions, the baseline and the run it links); reading needs viewer. An evaluation too
+large for one request body comes in parts: its item results as blobs, then the draft."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
+import msgspec
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from assay.records import EvaluationDraft
+from assay import wire
+from assay.errors import InvalidInput, LimitExceeded, NotFound
+from assay.records import EvalItem, EvaluationDraft
 from assay.server.artifacts import Caller, decode_body, doc, version_for, visible
 from assay.server.deps import AppState, require, require_run, state_of
 from assay.server.negotiate import reply
 from assay.store.sql.auth import Principal
 
 router = APIRouter(prefix="/api/v1")
+PARTS_LIMIT = 16  # an evaluation sent in parts holds up to 16 request bodies' worth of items
 
 
 def _readable(state: AppState, who: Principal, evaluation_id: str) -> None:
@@ -29,6 +34,29 @@ def _readable(state: AppState, who: Principal, evaluation_id: str) -> None:
 async def save_evaluation(request: Request, who: Caller) -> Response:
     state = state_of(request)
     draft = await decode_body(request, EvaluationDraft)
+    _may_store(state, who, draft)
+    saved = await run_in_threadpool(state.store.save_evaluation, draft, f"user:{who.user}")
+    return reply(request, saved, 201)
+
+
+@router.post(
+    "/evaluations/parts",
+    openapi_extra=doc("draft", "item_blobs"),
+    summary="Store an evaluation whose item results were uploaded as blobs",
+)
+async def save_evaluation_parts(request: Request, who: Caller) -> Response:
+    state = state_of(request)
+    parts = await decode_body(request, wire.EvaluationParts)
+    _may_store(state, who, parts.draft)
+    if parts.draft.items:
+        raise InvalidInput("an evaluation sent in parts carries its items in item_blobs only")
+    items = await run_in_threadpool(_items_in, state, parts.item_blobs)
+    draft = msgspec.structs.replace(parts.draft, items=items)
+    saved = await run_in_threadpool(state.store.save_evaluation, draft, f"user:{who.user}")
+    return reply(request, saved, 201)
+
+
+def _may_store(state: AppState, who: Principal, draft: EvaluationDraft) -> None:
     require(state, who, draft.project, "writer")
     for version_id in (draft.model_version_id, draft.dataset_version_id):
         if version_id is not None:
@@ -37,8 +65,29 @@ async def save_evaluation(request: Request, who: Caller) -> Response:
         _readable(state, who, draft.baseline_id)
     if draft.run_id is not None:
         require_run(state, who, draft.run_id, "viewer")
-    saved = await run_in_threadpool(state.store.save_evaluation, draft, f"user:{who.user}")
-    return reply(request, saved, 201)
+
+
+_item_list = msgspec.msgpack.Decoder(list[EvalItem])
+
+
+def _items_in(state: AppState, digests: list[str]) -> list[EvalItem]:
+    """The item results held by ``digests``, in order, within PARTS_LIMIT times the body limit."""
+    limit = PARTS_LIMIT * state.config.max_body_bytes
+    items: list[EvalItem] = []
+    total = 0
+    for digest in digests:
+        try:
+            data = state.store.get_blob(digest)
+        except NotFound:
+            raise InvalidInput(f"item blob {digest} is not stored: upload it first") from None
+        total += len(data)
+        if total > limit:
+            raise LimitExceeded(f"an evaluation's item blobs exceed {limit} bytes")
+        try:
+            items.extend(_item_list.decode(data))
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise InvalidInput(f"item blob {digest} is not a list of item results: {exc}") from None
+    return items
 
 
 @router.get("/evaluations", summary="Evaluations the caller may read, newest first")
