@@ -518,6 +518,33 @@ def test_outputs_are_cached_so_a_rerun_recomputes_only_what_changed() -> None:
     assert len(_CALLS) == 61
 
 
+def test_the_output_cache_keeps_the_most_recently_used_models(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    from assay.evaluation.runner import cache_dir
+
+    older = []
+    for age, name in enumerate(["oldest", "older", "old"]):  # other models' outputs, 400 KiB each
+        path = cache_dir() / "aa" / f"{name}.msgpack"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"\0" * 400 * 1024)
+        os.utime(path, (1000 + age, 1000 + age))
+        older.append(path)
+    monkeypatch.setenv("ASSAY_EVAL_CACHE_MB", "1")
+    kwargs: dict[str, Any] = {"label_column": "label", "id_column": "id", "save": False}
+    assay.evaluate(_counting, _items(30), ["accuracy"], **kwargs)
+    assert [p.exists() for p in older] == [False, True, True]  # the oldest went to fit 1 MiB
+    (mine,) = set(cache_dir().glob("*/*.msgpack")) - set(older)
+    os.utime(mine, (0, 0))
+    again = assay.evaluate(_counting, _items(30), ["accuracy"], **kwargs)
+    assert all(i.cached for i in again.items) and mine.stat().st_mtime > 1000  # marked used
+    monkeypatch.setenv("ASSAY_EVAL_CACHE_MB", "lots")
+    with pytest.raises(InvalidInput, match="ASSAY_EVAL_CACHE_MB='lots' is not a number"):
+        assay.evaluate(_counting, _items(3), ["accuracy"], **kwargs)
+
+
 def test_closures_over_different_values_do_not_share_cached_outputs() -> None:
     def scaled(factor: int) -> Any:
         return lambda item: int(item["x"]) * factor

@@ -77,10 +77,13 @@ def call_items(call: Callable[[Items], list[Any]], batch: Items, per_item: bool)
 class OutputCache:
     """Model outputs on disk: one msgpack file per (model key, params), mapping each item's
     inputs digest to its output and latency. Read once, written once (merged with what
-    another process may have added meanwhile, then renamed into place)."""
+    another process may have added meanwhile, then renamed into place). Files are used in
+    least-recently-used order: past ``limit`` bytes in all, the oldest go."""
 
     def __init__(self, root: Path, target_key: str, params: dict[str, Any]) -> None:
         prefix = blake3.blake3(encode([target_key, params])).hexdigest()
+        self.root = root
+        self.limit = cache_limit()
         self.path = root / prefix[:2] / f"{prefix}.msgpack"
         self.entries = self._read()
         self.added: dict[str, tuple[Any, float | None]] = {}
@@ -88,6 +91,7 @@ class OutputCache:
     def _read(self) -> dict[str, Any]:
         try:
             found = msgspec.msgpack.decode(self.path.read_bytes())
+            os.utime(self.path)  # recently used
         except (OSError, msgspec.DecodeError):
             return {}
         return found if isinstance(found, dict) else {}
@@ -111,9 +115,43 @@ class OutputCache:
             tmp = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
             tmp.write_bytes(encode(merged))
             tmp.replace(self.path)
+            self._evict()
         except OSError:
             pass  # a cache that cannot be written only costs a recomputation
         self.entries, self.added = merged, {}
+
+    def _evict(self) -> None:
+        """Delete the least recently used files (never this one) until the rest fit."""
+        files = []
+        for path in self.root.glob("*/*.msgpack"):
+            try:
+                found = path.stat()
+            except FileNotFoundError:  # another process evicted it
+                continue
+            files.append((found.st_mtime, found.st_size, path))
+        total = sum(size for _, size, _ in files)
+        for _, size, path in sorted(files, key=lambda f: f[0]):
+            if total <= self.limit:
+                break
+            if path != self.path:
+                path.unlink(missing_ok=True)
+                total -= size
+
+
+CACHE_LIMIT = 2 << 30  # bytes of cached outputs kept; ASSAY_EVAL_CACHE_MB overrides
+
+
+def cache_limit() -> int:
+    text = os.environ.get("ASSAY_EVAL_CACHE_MB", "")
+    if not text:
+        return CACHE_LIMIT
+    try:
+        megabytes = float(text)
+    except ValueError:
+        megabytes = -1.0
+    if not megabytes >= 0:
+        raise InvalidInput(f"ASSAY_EVAL_CACHE_MB={text!r} is not a number of megabytes")
+    return int(megabytes * (1 << 20))
 
 
 def cache_dir() -> Path:
