@@ -97,13 +97,15 @@ def mlflow_case(rows: list[dict[str, Any]], work: Path) -> dict[str, float]:
     import pandas as pd
 
     mlflow.set_tracking_uri(f"sqlite:///{work / 'mlflow.db'}")
+    # its plots and tables go to the temp folder, not ./mlruns
+    experiment = mlflow.create_experiment("bench", artifact_location=(work / "mlruns").as_uri())
     frame = pd.DataFrame(rows)
 
     def model(df: pd.DataFrame) -> list[int]:
         return [candidate(r) for r in df.to_dict(orient="records")]
 
     def once() -> None:
-        with mlflow.start_run():
+        with mlflow.start_run(experiment_id=experiment):
             mlflow.models.evaluate(
                 model,
                 frame,
