@@ -160,7 +160,7 @@ def _score(
 
 def _items(
     dataset: Dataset,
-    inputs: list[dict[str, Any]],
+    stored: list[Any],  # each item's inputs as plain data
     digests: list[str],
     calls: list[list[runner.Call]],
     scorers: Sequence[Scorer],
@@ -184,12 +184,12 @@ def _items(
     with _paused_gc():
         if not slow:
             results = [scored(pair) for pair in pairs]
-        return list(_records(dataset, inputs, digests, calls, pairs, results, options))
+        return list(_records(dataset, stored, digests, calls, pairs, results, options))
 
 
 def _records(
     dataset: Dataset,
-    inputs: list[dict[str, Any]],
+    stored: list[Any],  # each item's inputs as plain data
     digests: list[str],
     calls: list[list[runner.Call]],
     pairs: list[tuple[int, int]],
@@ -204,7 +204,7 @@ def _records(
             repeat,
             dataset.clusters[index] if dataset.clusters else None,
             {column: str(row[column]) for column in options.slices},
-            inputs[index],
+            stored[index],
             plain(label),
             digests[index],
             plain(call.output),
