@@ -36,6 +36,12 @@ def _items(n: int, seed: int = 0) -> list[dict[str, Any]]:
     ]
 
 
+def _evaluate(model: Any, rows: Any, scorers: Any = ("accuracy",), **options: Any) -> Any:
+    """``assay.evaluate`` with these rows' label and id columns, nothing stored."""
+    defaults = {"label_column": "label", "id_column": "id", "save": False}
+    return assay.evaluate(model, rows, list(scorers), **{**defaults, **options})
+
+
 def _noisy(rate: float, seed: int) -> Any:
     """A model right on about ``rate`` of items: wrong where a per-item uniform draw (fixed by
     ``seed`` and the id) exceeds ``rate``, so lower rates with one seed nest."""
@@ -108,15 +114,8 @@ def test_a_real_drop_fails_against_a_baseline_model(tmp_path: Path) -> None:
 def test_no_change_is_inconclusive_on_few_items_and_passes_on_many(tmp_path: Path) -> None:
     def run(n: int) -> Any:
         data = _with_truth(_items(n, seed=4))
-        return assay.evaluate(
-            _noisy(0.9, 5),
-            data,
-            ["accuracy"],
-            label_column="label",
-            id_column="id",
-            baseline=_noisy(0.9, 6),
-            tolerance={"accuracy": 0.02},
-            save=False,
+        return _evaluate(
+            _noisy(0.9, 5), data, baseline=_noisy(0.9, 6), tolerance={"accuracy": 0.02}
         )
 
     few = run(40)
@@ -175,9 +174,7 @@ def test_an_erroring_model_call_is_recorded_counted_and_fails_the_gate(tmp_path:
             raise ValueError("pixel out of range")
         return int(item["x"]) % 2
 
-    report = assay.evaluate(
-        flaky, _items(50), ["accuracy"], label_column="label", id_column="id", save=False
-    )
+    report = _evaluate(flaky, _items(50))
     (error,) = report.errors
     assert error.item_id == "q3" and "ValueError: pixel out of range" in (error.error or "")
     assert report.verdict.status == "fail"
@@ -185,15 +182,7 @@ def test_an_erroring_model_call_is_recorded_counted_and_fails_the_gate(tmp_path:
         "raised on 1 of 50 items (item q3: ValueError: pixel out of range" in report.verdict.reason
     )
     assert report.to_dict()["errors"]["count"] == 1
-    lenient = assay.evaluate(
-        flaky,
-        _items(50),
-        ["accuracy"],
-        label_column="label",
-        id_column="id",
-        max_errors=0.05,
-        save=False,
-    )
+    lenient = _evaluate(flaky, _items(50), max_errors=0.05)
     assert lenient.verdict.status == "pass"
 
 
@@ -204,27 +193,21 @@ def test_a_model_that_raises_on_every_item_is_an_evaluation_failure() -> None:
     with pytest.raises(
         EvaluationFailed, match=r"raised on every item \(5 calls\).*q0.*weights not loaded"
     ):
-        assay.evaluate(
-            broken, _items(5), ["accuracy"], label_column="label", id_column="id", save=False
-        )
+        _evaluate(broken, _items(5))
 
 
 def test_a_missing_id_column_is_named() -> None:
     rows = _items(5)
     del rows[2]["id"]
     with pytest.raises(InvalidInput, match="id column 'id' is missing from row 2"):
-        assay.evaluate(
-            lambda i: 0, rows, ["accuracy"], label_column="label", id_column="id", save=False
-        )
+        _evaluate(lambda i: 0, rows)
 
 
 def test_duplicated_ids_are_named_with_their_rows() -> None:
     rows = _items(6)
     rows[4]["id"] = "q1"
     with pytest.raises(InvalidInput, match=r"duplicated values: 'q1' \(rows 1 and 4\)"):
-        assay.evaluate(
-            lambda i: 0, rows, ["accuracy"], label_column="label", id_column="id", save=False
-        )
+        _evaluate(lambda i: 0, rows)
 
 
 def test_the_garbage_collector_is_left_as_it_was_found() -> None:
@@ -239,15 +222,13 @@ def test_the_garbage_collector_is_left_as_it_was_found() -> None:
         return 0
 
     with pytest.raises(InvalidInput):  # raised while preparing the data, collector paused
-        assay.evaluate(model, rows, ["accuracy"], label_column="label", id_column="id", save=False)
+        _evaluate(model, rows)
     assert gc.isenabled()
-    assay.evaluate(model, _items(6), ["accuracy"], label_column="label", id_column="id", save=False)
+    _evaluate(model, _items(6))
     assert gc.isenabled() and collected and all(collected)
     gc.disable()
     try:
-        assay.evaluate(
-            model, _items(6), ["accuracy"], label_column="label", id_column="id", save=False
-        )
+        _evaluate(model, _items(6))
         assert not gc.isenabled()
     finally:
         gc.enable()
@@ -311,15 +292,7 @@ def test_every_data_source_gives_the_same_report(tmp_path: Path) -> None:
 
     values = []
     for source in sources:
-        report = assay.evaluate(
-            model,
-            source,
-            ["accuracy"],
-            label_column="label",
-            id_column="id",
-            save=False,
-            cache=False,
-        )
+        report = _evaluate(model, source, cache=False)
         values.append(report.metrics[0].value)
     assert len(set(values)) == 1, values
 
@@ -370,7 +343,7 @@ def test_text_and_numeric_scorers_score_each_item() -> None:
     ]
     outputs = {"a": '{"city": "Paris"}', "b": "rome?"}
     schema = {"type": "object", "required": ["city"]}
-    report = assay.evaluate(
+    report = _evaluate(
         lambda item: outputs[item["id"]],
         rows,
         [
@@ -381,9 +354,6 @@ def test_text_and_numeric_scorers_score_each_item() -> None:
             assay.scorers.json_schema(schema),
             assay.scorers.custom(lambda item, out: len(out), name="length"),
         ],
-        label_column="label",
-        id_column="id",
-        save=False,
     )
     scores = {i.item_id: i.scores for i in report.items}
     assert scores["a"] == {
@@ -431,14 +401,7 @@ def test_probability_scorers_read_registered_classifier_outputs() -> None:
         q = p[item["id"]]
         return {"prediction": int(q > 0.5), "probabilities": [1 - q, q], "classes": [0, 1]}
 
-    report = assay.evaluate(
-        model,
-        rows,
-        ["accuracy", "roc_auc", "log_loss"],
-        label_column="label",
-        id_column="id",
-        save=False,
-    )
+    report = _evaluate(model, rows, ["accuracy", "roc_auc", "log_loss"])
     values = {m.metric: m for m in report.metrics}
     labels = [r["label"] for r in rows]
     probs = [p[r["id"]] for r in rows]
@@ -507,14 +470,13 @@ def _counting(item: dict[str, Any]) -> int:
 def test_outputs_are_cached_so_a_rerun_recomputes_only_what_changed() -> None:
     _CALLS.clear()
     rows = _items(30)
-    kwargs: dict[str, Any] = {"label_column": "label", "id_column": "id", "save": False}
-    first = assay.evaluate(_counting, rows, ["accuracy"], **kwargs)
+    first = _evaluate(_counting, rows)
     assert len(_CALLS) == 30 and not any(i.cached for i in first.items)
     rows[7] = {**rows[7], "x": 99}
-    again = assay.evaluate(_counting, rows, ["accuracy"], **kwargs)
+    again = _evaluate(_counting, rows)
     assert _CALLS[30:] == ["q7"]
     assert sum(i.cached for i in again.items) == 29
-    assay.evaluate(_counting, rows, ["accuracy"], cache=False, **kwargs)
+    _evaluate(_counting, rows, cache=False)
     assert len(_CALLS) == 61
 
 
@@ -533,16 +495,15 @@ def test_the_output_cache_keeps_the_most_recently_used_models(
         os.utime(path, (1000 + age, 1000 + age))
         older.append(path)
     monkeypatch.setenv("ASSAY_EVAL_CACHE_MB", "1")
-    kwargs: dict[str, Any] = {"label_column": "label", "id_column": "id", "save": False}
-    assay.evaluate(_counting, _items(30), ["accuracy"], **kwargs)
+    _evaluate(_counting, _items(30))
     assert [p.exists() for p in older] == [False, True, True]  # the oldest went to fit 1 MiB
     (mine,) = set(cache_dir().glob("*/*.msgpack")) - set(older)
     os.utime(mine, (0, 0))
-    again = assay.evaluate(_counting, _items(30), ["accuracy"], **kwargs)
+    again = _evaluate(_counting, _items(30))
     assert all(i.cached for i in again.items) and mine.stat().st_mtime > 1000  # marked used
     monkeypatch.setenv("ASSAY_EVAL_CACHE_MB", "lots")
     with pytest.raises(InvalidInput, match="ASSAY_EVAL_CACHE_MB='lots' is not a number"):
-        assay.evaluate(_counting, _items(3), ["accuracy"], **kwargs)
+        _evaluate(_counting, _items(3))
 
 
 def test_closures_over_different_values_do_not_share_cached_outputs() -> None:
@@ -564,15 +525,7 @@ def test_repeats_sample_each_item_k_times_without_the_cache() -> None:
         with lock:
             return int(rng.random() < 0.5)
 
-    report = assay.evaluate(
-        stochastic,
-        _items(40),
-        ["accuracy"],
-        label_column="label",
-        id_column="id",
-        repeats=3,
-        save=False,
-    )
+    report = _evaluate(stochastic, _items(40), repeats=3)
     assert len(report.items) == 120
     assert sorted({i.repeat for i in report.items}) == [0, 1, 2]
     assert report.metrics[0].n == 40  # one mean score per item
@@ -594,17 +547,8 @@ def test_a_slow_item_times_out_and_the_rest_finish(workers: int, n: int) -> None
         return 0
 
     try:
-        report = assay.evaluate(
-            model,
-            _items(n),
-            ["accuracy"],
-            label_column="label",
-            id_column="id",
-            timeout=0.3,
-            workers=workers,
-            max_errors=0.5,
-            save=False,
-            cache=False,
+        report = _evaluate(
+            model, _items(n), timeout=0.3, workers=workers, max_errors=0.5, cache=False
         )
     finally:
         release.set()
@@ -621,16 +565,7 @@ def test_a_batched_function_gets_lists_of_items() -> None:
         sizes.append(len(items))
         return [int(i["x"]) % 2 for i in items]
 
-    report = assay.evaluate(
-        model,
-        _items(20),
-        ["accuracy"],
-        label_column="label",
-        id_column="id",
-        save=False,
-        cache=False,
-        workers=1,
-    )
+    report = _evaluate(model, _items(20), cache=False, workers=1)
     assert sorted(sizes) == [4, 8, 8] and len(report.items) == 20
 
     @assay.batched
@@ -638,15 +573,7 @@ def test_a_batched_function_gets_lists_of_items() -> None:
         return [0]
 
     with pytest.raises(EvaluationFailed, match="got 5 items and returned 1 outputs"):
-        assay.evaluate(
-            short,
-            _items(5),
-            ["accuracy"],
-            label_column="label",
-            id_column="id",
-            save=False,
-            cache=False,
-        )
+        _evaluate(short, _items(5), cache=False)
 
 
 def test_ray_runs_the_calls_as_remote_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -668,16 +595,7 @@ def test_ray_runs_the_calls_as_remote_tasks(monkeypatch: pytest.MonkeyPatch) -> 
     fake.remote = Remote  # type: ignore[attr-defined]
     fake.get = lambda ref, timeout=None: ref  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "ray", fake)
-    report = assay.evaluate(
-        lambda item: 1,
-        _items(10),
-        ["accuracy"],
-        label_column="label",
-        id_column="id",
-        ray=True,
-        save=False,
-        cache=False,
-    )
+    report = _evaluate(lambda item: 1, _items(10), ray=True, cache=False)
     assert state["up"] and submitted == [10] and len(report.items) == 10  # one task, 10 calls
 
 
@@ -692,23 +610,10 @@ def test_ray_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_clustered_items_get_clustered_standard_errors() -> None:
     rows = [{"id": str(i), "label": 1, "passage": i // 10} for i in range(300)]
     hard = {p for p in range(30) if p % 3 == 0}
-    report = assay.evaluate(
-        lambda item: 0 if item["passage"] in hard else 1,
-        rows,
-        ["accuracy"],
-        label_column="label",
-        id_column="id",
-        cluster_column="passage",
-        save=False,
+    report = _evaluate(
+        lambda item: 0 if item["passage"] in hard else 1, rows, cluster_column="passage"
     )
-    naive = assay.evaluate(
-        lambda item: 0 if item["passage"] in hard else 1,
-        rows,
-        ["accuracy"],
-        label_column="label",
-        id_column="id",
-        save=False,
-    )
+    naive = _evaluate(lambda item: 0 if item["passage"] in hard else 1, rows)
     assert report.metrics[0].method == "clustered Wilson" and report.metrics[0].clusters == 30
     assert report.metrics[0].se > 2 * naive.metrics[0].se
     assert report.items[0].cluster == "0"
