@@ -95,17 +95,20 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         """The report as plain data (what ``--json`` writes and the store keeps)."""
         items = len({i.item_id for i in self.items})
-        errored = len({e.item_id for e in self.errors})
+        errors = self.errors
+        errored = len({e.item_id for e in errors})
         return {
             "name": self.name,
             "model": self.model,
             "dataset": self.dataset,
             "items": items,
             "errors": {
-                "count": len(self.errors),
+                "count": len(errors),
                 "items": errored,
-                "within_limit": errored <= self.config.get("max_errors", 0.0) * items,
-                "examples": [{"item_id": e.item_id, "error": e.error} for e in self.errors[:20]],
+                "within_limit": rep.errors_allowed(
+                    errored, items, self.config.get("max_errors", 0.0)
+                ),
+                "examples": [{"item_id": e.item_id, "error": e.error} for e in errors[:20]],
             },
             "metrics": rep.to_dict(self.metrics),
             "compare": rep.to_dict(self.compare),

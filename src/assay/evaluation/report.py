@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -158,11 +158,6 @@ def _corpus(
             return math.nan  # undefined on this sample (one class only, say)
 
     return metric
-
-
-def _point(metric: stats.Metric | stats.Sums, n: int) -> float:
-    everything = np.arange(n)
-    return metric.value(everything) if isinstance(metric, stats.Sums) else metric(everything)
 
 
 def _cluster_codes(side: Side, index: np.ndarray) -> np.ndarray | None:
@@ -324,9 +319,9 @@ def _compare_one(
         b_metric = _corpus(scorer, baseline.rows[scorer.name], bi)
         codes = _cluster_codes(candidate, ci)
         d = stats.paired_bootstrap(c_metric, b_metric, len(ci), codes, level, draws, seed)
-        c_value, b_value = _point(c_metric, len(ci)), _point(b_metric, len(bi))
+        c_value, b_value = stats.value_of(c_metric, len(ci)), stats.value_of(b_metric, len(bi))
     p_fail, p_pass = stats.one_sided(d, tolerance, scorer.higher_is_better)
-    comparison = Comparison(
+    return Comparison(
         scorer.name,
         slice_name,
         c_value,
@@ -346,11 +341,6 @@ def _compare_one(
         more_items=stats.more_items(d, tolerance, scorer.higher_is_better, level) if d.n else None,
         sd=d.sd,
     )
-    return comparison
-
-
-def _with(comparison: Comparison, **changes: Any) -> Comparison:
-    return Comparison(**{**asdict(comparison), **changes})
 
 
 def _gate(comparisons: list[Comparison], level: float) -> list[Comparison]:
@@ -361,10 +351,10 @@ def _gate(comparisons: list[Comparison], level: float) -> list[Comparison]:
         c = comparisons[i]
         decision = stats.decide(p, c.p_pass, level) if c.n > 0 else "inconclusive"
         more = c.more_items if decision == "inconclusive" else None
-        out[i] = _with(c, p_fail=p, decision=decision, more_items=more)
+        out[i] = replace(c, p_fail=p, decision=decision, more_items=more)
     for i, c in enumerate(out):
         if not c.gated:
-            out[i] = _with(c, decision="not gated", more_items=None)
+            out[i] = replace(c, decision="not gated", more_items=None)
     return out
 
 
@@ -376,6 +366,11 @@ def _ci(c: Comparison) -> str:
     return f"{fmt(c.diff)} (95% CI {fmt(c.low)} to {fmt(c.high)})"
 
 
+def errors_allowed(errored_items: int, items: int, max_errors: float) -> bool:
+    """Whether the model raised on no more than the ``max_errors`` fraction of the items."""
+    return errored_items <= max_errors * items
+
+
 def verdict(
     comparisons: Sequence[Comparison],
     candidate: Side,
@@ -385,7 +380,7 @@ def verdict(
     failed = [c for c in comparisons if c.decision == "fail"]
     reasons: list[str] = []
     items = len(candidate.ids)
-    if candidate.errored_items > max_errors * items:
+    if not errors_allowed(candidate.errored_items, items, max_errors):
         first = candidate.errors[0]
         reasons.append(
             f"the model raised on {candidate.errored_items} of {items} items "

@@ -237,7 +237,8 @@ def _difference(candidate: Sums, baseline: Sums) -> Sums:
     return Sums(np.hstack([candidate.vectors, baseline.vectors]), combine)
 
 
-def _value(metric: Metric | Sums, n: int) -> float:
+def value_of(metric: Metric | Sums, n: int) -> float:
+    """The metric on all ``n`` rows."""
     everything = np.arange(n)
     with np.errstate(divide="ignore", invalid="ignore"):
         return metric.value(everything) if isinstance(metric, Sums) else metric(everything)
@@ -254,7 +255,7 @@ def bootstrap_estimate(
     """A metric that is not a mean: its value on all rows, the bootstrap standard error and
     the percentile interval. Resamples where the metric is undefined (say, one class only
     for AUC) are skipped."""
-    value = _value(metric, n)
+    value = value_of(metric, n)
     values = _finite(_draws(metric, n, clusters, draws, seed)) if n else _finite([])
     method = "bootstrap" if clusters is None else "cluster bootstrap"
     g = None if clusters is None else len(np.unique(clusters))
@@ -371,7 +372,7 @@ def paired_bootstrap(
     seed: int = 0,
 ) -> Difference:
     """Difference of a non-mean metric, both sides computed on the same resampled items."""
-    value = _value(candidate, n) - _value(baseline, n)
+    value = value_of(candidate, n) - value_of(baseline, n)
     g = None if clusters is None else len(np.unique(clusters))
     if n == 0:
         return Difference(value, math.nan, math.nan, math.nan, 0, math.nan, "paired bootstrap")
