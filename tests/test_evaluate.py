@@ -501,9 +501,10 @@ def test_the_output_cache_keeps_the_most_recently_used_models(
     os.utime(mine, (0, 0))
     again = _evaluate(_counting, _items(30))
     assert all(i.cached for i in again.items) and mine.stat().st_mtime > 1000  # marked used
-    monkeypatch.setenv("ASSAY_EVAL_CACHE_MB", "lots")
-    with pytest.raises(InvalidInput, match="ASSAY_EVAL_CACHE_MB='lots' is not a number"):
-        _evaluate(_counting, _items(3))
+    for bad in ("lots", "inf", "-5"):
+        monkeypatch.setenv("ASSAY_EVAL_CACHE_MB", bad)
+        with pytest.raises(InvalidInput, match=f"ASSAY_EVAL_CACHE_MB='{bad}' is not a number"):
+            _evaluate(_counting, _items(3))
 
 
 def test_closures_over_different_values_do_not_share_cached_outputs() -> None:

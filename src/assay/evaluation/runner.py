@@ -7,6 +7,7 @@ it hit). Nothing is dropped; the report counts and shows errors.
 
 from __future__ import annotations
 
+import math
 import os
 import queue
 import sys
@@ -148,8 +149,8 @@ def cache_limit() -> int:
     try:
         megabytes = float(text)
     except ValueError:
-        megabytes = -1.0
-    if not megabytes >= 0:
+        megabytes = math.nan
+    if not (math.isfinite(megabytes) and megabytes >= 0):
         raise InvalidInput(f"ASSAY_EVAL_CACHE_MB={text!r} is not a number of megabytes")
     return int(megabytes * (1 << 20))
 
