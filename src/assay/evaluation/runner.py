@@ -58,7 +58,7 @@ def call_batch(call: Callable[[Items], list[Any]], batch: Items) -> list[Call]:
     except Exception as exc:  # a model's failure is a result, recorded per item
         return [Call(error=describe(exc))] * len(batch)
     if len(outputs) != len(batch):
-        error = f"ValueError: {len(batch)} items in, {len(outputs)} outputs out"
+        error = f"ValueError: the model got {len(batch)} items and returned {len(outputs)} outputs"
         return [Call(error=error)] * len(batch)
     latency = (time.perf_counter() - start) * 1000 / len(batch)
     return [Call(output=out, latency_ms=latency) for out in outputs]
