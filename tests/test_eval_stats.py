@@ -250,6 +250,7 @@ def test_summed_classification_metrics_match_sklearn(name: str, average: str) ->
     for rows in (np.arange(120), np.arange(0, 120, 7), np.arange(3)):
         expected = function(truth[rows], pred[rows], average=average, zero_division=0)
         assert sums.value(rows) == pytest.approx(expected), rows
+        assert scorer.metric(list(truth[rows]), list(pred[rows])) == pytest.approx(expected)
 
 
 def test_summed_regression_metrics_match_sklearn() -> None:

@@ -154,6 +154,22 @@ def _sklearn_metric(function: str) -> Callable[..., float]:
     return getattr(metrics, function)  # type: ignore[no-any-return]
 
 
+def _summed(
+    name: str,
+    reference: str | None,
+    higher_is_better: bool,
+    vectors: Callable[[list[Any], list[Any]], np.ndarray],
+    combine: Callable[[np.ndarray], np.ndarray],
+) -> CorpusScorer:
+    """A corpus scorer that is a function of per-row sums: its value on any rows is
+    ``combine`` of their summed ``vectors``, the same two the bootstrap uses."""
+
+    def metric(refs: list[Any], outs: list[Any]) -> float:
+        return float(combine(vectors(refs, outs).sum(0)[None, :])[0])
+
+    return CorpusScorer(name, metric, reference, higher_is_better, vectors, combine)
+
+
 def _confusion(refs: list[Any], outs: list[Any], pos_label: Any) -> np.ndarray:
     """Per row: one-hot true class, one-hot predicted class, one-hot true positive (3C
     columns), over ``pos_label`` (always column 0) and the classes seen."""
@@ -209,17 +225,10 @@ def _prf(
     if average not in ("binary", "micro", "macro", "weighted"):
         raise InvalidInput(f"{name}: average must be binary, micro, macro or weighted")
 
-    def metric(refs: list[Any], outs: list[Any]) -> float:
-        preds = [prediction(o) for o in outs]
-        kwargs: dict[str, Any] = {"average": average, "zero_division": 0}
-        if average == "binary":
-            kwargs["pos_label"] = pos_label
-        return float(_sklearn_metric(function)(refs, preds, **kwargs))
-
     def vectors(refs: list[Any], outs: list[Any]) -> np.ndarray:
         return _confusion(refs, outs, pos_label)
 
-    return CorpusScorer(name, metric, reference, True, vectors, _prf_combine(function, average))
+    return _summed(name, reference, True, vectors, _prf_combine(function, average))
 
 
 def precision(
@@ -299,10 +308,7 @@ def rmse(reference: str | None = None, name: str = "rmse") -> CorpusScorer:
         root: np.ndarray = np.sqrt(_ratio(totals[:, 0], totals[:, 1]))
         return root
 
-    def metric(refs: list[Any], outs: list[Any]) -> float:
-        return float(combine(vectors(refs, outs).sum(0)[None, :])[0])
-
-    return CorpusScorer(name, metric, reference, False, vectors, combine)
+    return _summed(name, reference, False, vectors, combine)
 
 
 def r2(reference: str | None = None, name: str = "r2") -> CorpusScorer:
@@ -319,14 +325,7 @@ def r2(reference: str | None = None, name: str = "r2") -> CorpusScorer:
         value = 1 - _ratio(residual, total)
         return np.where(total > 0, value, np.where(residual > 0, 0.0, 1.0))
 
-    def metric(refs: list[Any], outs: list[Any]) -> float:
-        return float(
-            _sklearn_metric("r2_score")(
-                [float(r) for r in refs], [float(prediction(o)) for o in outs]
-            )
-        )
-
-    return CorpusScorer(name, metric, reference, True, vectors, combine)
+    return _summed(name, reference, True, vectors, combine)
 
 
 def numeric(
