@@ -16,6 +16,7 @@ from assay.present import fmt, when
 
 EXIT = {"pass": 0, "fail": 1, "inconclusive": 2}
 EXIT_ERROR = 3
+STYLE = {"pass": "green", "fail": "bold red", "inconclusive": "yellow"}
 
 
 def _ci(row: dict[str, Any]) -> str:
@@ -64,7 +65,6 @@ def render(report: dict[str, Any]) -> list[Any]:
             "decision",
         ):
             compare.add_column(column)
-        styles = {"pass": "green", "fail": "bold red", "inconclusive": "yellow"}
         for c in report["compare"]:
             decision = c["decision"]
             if decision == "inconclusive" and c.get("more_items"):
@@ -79,7 +79,7 @@ def render(report: dict[str, Any]) -> list[Any]:
                 fmt(c["p_value"], 3),
                 c["test"],
                 fmt(c["tolerance"]),
-                f"[{styles.get(c['decision'], 'dim')}]{decision}[/]",
+                f"[{STYLE.get(c['decision'], 'dim')}]{decision}[/]",
             )
         out.append(compare)
     errors = report.get("errors") or {}
@@ -89,8 +89,9 @@ def render(report: dict[str, Any]) -> list[Any]:
             f"[red]{errors['count']} calls raised[/] (item {first['item_id']}: {first['error']})"
         )
     verdict = report["verdict"]
-    colour = {"pass": "green", "fail": "red", "inconclusive": "yellow"}[verdict["status"]]
-    out.append(f"[bold {colour}]{verdict['status'].upper()}[/]: {verdict['reason']}")
+    out.append(
+        f"[bold {STYLE[verdict['status']]}]{verdict['status'].upper()}[/]: {verdict['reason']}"
+    )
     return out
 
 
