@@ -283,11 +283,12 @@ def run(
     progress: bool | None = None,
     use_ray: bool = False,
 ) -> list[list[Call]]:
-    """Outputs per item and repeat: ``result[i][k]`` is item i's k-th call."""
+    """Outputs per item and repeat: ``result[i][k]`` is item i's k-th call. A ``cache`` is
+    for one call per item (repeats sample afresh), as the evaluator passes it."""
     results: list[list[Call | None]] = [[None] * repeats for _ in inputs]
     todo: list[int] = []
     for index, item_digest in enumerate(digests):
-        hit = cache.get(item_digest) if cache is not None and repeats == 1 else None
+        hit = cache.get(item_digest) if cache is not None else None
         if hit is not None:
             results[index][0] = hit
         else:
@@ -305,7 +306,7 @@ def run(
         def done(job: Job, calls: list[Call]) -> None:
             for row, call in zip(job.rows, calls, strict=True):
                 results[row][job.repeat] = call
-                if cache is not None and repeats == 1:
+                if cache is not None:
                     cache.put(digests[row], call)
             advance(len(job.rows))
 

@@ -74,7 +74,7 @@ def evaluate(
         max_errors=max_errors,
         workers=workers,
         timeout=timeout,
-        cache=cache and repeats == 1,
+        cache=cache,
         progress=progress,
         ray=ray,
         level=level,
