@@ -157,3 +157,19 @@ def test_a_report_without_baseline_shows_its_errors(site: Team, tmp_path: Path) 
     errors = html.split('id="errors"')[1].split("</table>")[0]
     assert "ValueError: &lt;b&gt;bad&lt;/b&gt; input" in errors
     assert "1 calls raised" in html and "none" in html  # no baseline
+
+
+def test_flips_are_counted_in_all_and_shown_up_to_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from assay.records import EvalItem
+    from assay.server.ui import eval_views
+
+    monkeypatch.setattr(eval_views, "FLIPS_SHOWN", 3)
+    before = [EvalItem(f"q{i}", output=i, scores={"ok": float(i % 2)}) for i in range(20)]
+    now = [EvalItem(f"q{i}", output=-i, scores={"ok": 1.0 if i < 4 else 0.0}) for i in range(20)]
+    broke, fixed, total = eval_views.flips(now, before, "ok")
+    # odd ids from 5 on passed before and fail now (8 of them); 0 and 2 fail before, pass now
+    assert [f.item_id for f in broke] == ["q5", "q7", "q9"] and total == 8
+    assert [f.item_id for f in fixed] == ["q0", "q2"]
+    assert (broke[0].candidate, broke[0].baseline) == ("-5", "5")

@@ -55,21 +55,14 @@ def flips(
     now, before = mean_scores(candidate, scorer), mean_scores(baseline, scorer)
     shown_now = {i.item_id: i for i in reversed(candidate)}  # an item's first call
     shown_before = {i.item_id: i for i in reversed(baseline)}
-    broke: list[Flip] = []
-    fixed: list[Flip] = []
-    for item_id, score in now.items():
-        if item_id not in before:
-            continue
-        old, item, old_item = before[item_id], shown_now[item_id], shown_before[item_id]
-        row = Flip(
-            item_id,
-            short(item.inputs),
-            short(item.label),
-            short(item.output),
-            short(old_item.output),
-        )
-        if old >= 0.5 > score:
-            broke.append(row)
-        elif score >= 0.5 > old:
-            fixed.append(row)
-    return broke[:FLIPS_SHOWN], fixed[:FLIPS_SHOWN], max(len(broke), len(fixed))
+    broke_ids = [i for i, score in now.items() if i in before and before[i] >= 0.5 > score]
+    fixed_ids = [i for i, score in now.items() if i in before and score >= 0.5 > before[i]]
+
+    def row(item_id: str) -> Flip:  # only for the flips shown
+        item, old_item = shown_now[item_id], shown_before[item_id]
+        inputs, label = short(item.inputs), short(item.label)
+        return Flip(item_id, inputs, label, short(item.output), short(old_item.output))
+
+    broke = [row(i) for i in broke_ids[:FLIPS_SHOWN]]
+    fixed = [row(i) for i in fixed_ids[:FLIPS_SHOWN]]
+    return broke, fixed, max(len(broke_ids), len(fixed_ids))
