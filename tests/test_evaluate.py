@@ -11,6 +11,7 @@ import types
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -819,7 +820,7 @@ def test_evaluation_parts_naming_missing_or_bad_blobs_are_refused(
     junk = server.put_blob(b"not a list of items")
     with pytest.raises(InvalidInput, match=f"item blob {junk} is not a list of item results"):
         send(empty, [junk])
-    good = server.put_blob(item_parts([EvalItem("a")])[0])
+    good = server.put_blob(msgspec.msgpack.encode(item_parts([EvalItem("a")])[0]))
     with pytest.raises(InvalidInput, match="carries its items in item_blobs only"):
         send(_draft(server), [good])
     monkeypatch.setattr(routes, "PARTS_LIMIT", 0)

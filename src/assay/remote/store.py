@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 import msgspec
@@ -293,14 +293,13 @@ class RemoteStore:
     # ---- evaluations -----------------------------------------------------------------------
 
     def save_evaluation(self, draft: EvaluationDraft, actor: str | None = None) -> Evaluation:
-        body = wire.encode(draft, wire.MSGPACK)
-        if len(body) <= PART_BYTES:
-            headers = {"content-type": wire.MSGPACK}
-            response = self._call("POST", "/api/v1/evaluations", content=body, headers=headers)
-            return _decode(response, Evaluation)
-        digests = self._upload(item_parts(draft.items))
-        parts = wire.EvaluationParts(msgspec.structs.replace(draft, items=[]), digests)
-        return _decode(self._send("POST", "/api/v1/evaluations/parts", parts), Evaluation)
+        parts = item_parts(draft.items)  # each item encoded once, whichever way it travels
+        if len(parts) == 1:
+            whole = msgspec.structs.replace(draft, items=cast(Any, parts[0]))
+            return _decode(self._send("POST", "/api/v1/evaluations", whole), Evaluation)
+        digests = self._upload([_msgpack.encode(part) for part in parts])
+        ask = wire.EvaluationParts(msgspec.structs.replace(draft, items=[]), digests)
+        return _decode(self._send("POST", "/api/v1/evaluations/parts", ask), Evaluation)
 
     def _upload(self, blobs: list[bytes]) -> list[str]:
         """Every blob's digest, sending only the ones the server lacks (a retry resumes)."""
@@ -353,20 +352,19 @@ def _seg(value: str) -> str:
     return quote(value, safe="")
 
 
-def item_parts(items: Sequence[EvalItem]) -> list[bytes]:
-    """Item results in msgpack lists of about PART_BYTES each (an item larger than that
-    travels alone), in order."""
-    encoder = msgspec.msgpack.Encoder()
-    parts: list[bytes] = []
-    group: list[EvalItem] = []
+_msgpack = msgspec.msgpack.Encoder()
+
+
+def item_parts(items: Sequence[EvalItem]) -> list[list[msgspec.Raw]]:
+    """Item results, each encoded once, in groups of about PART_BYTES (an item larger than
+    that goes alone), in order; a group encodes as a msgpack list of items."""
+    parts: list[list[msgspec.Raw]] = [[]]
     filled = 0
     for item in items:
-        n = len(encoder.encode(item))
-        if group and filled + n > PART_BYTES:
-            parts.append(encoder.encode(group))
-            group, filled = [], 0
-        group.append(item)
-        filled += n
-    if group:
-        parts.append(encoder.encode(group))
+        raw = msgspec.Raw(_msgpack.encode(item))
+        if parts[-1] and filled + len(raw) > PART_BYTES:
+            parts.append([])
+            filled = 0
+        parts[-1].append(raw)
+        filled += len(raw)
     return parts
