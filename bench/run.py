@@ -227,7 +227,7 @@ def main() -> None:
         import evaluation
 
         items = 2_000 if args.quick else 20_000
-        server_lines += ["", *evaluation.render(evaluation.measure(items), items, command)]
+        server_lines += ["", *evaluation.render(evaluation.measure_apart(items), items, command)]
     text = render(rows, command, time.time() - started).rstrip("\n")
     args.out.write_text(text + "\n" + "\n".join(server_lines) + "\n")
     print(args.out.read_text())
