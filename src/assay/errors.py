@@ -10,7 +10,8 @@
     ├── Forbidden             valid credentials without the role the action needs
     ├── NotFound              a project, run or key that does not exist
     ├── Conflict              a write that contradicts what is stored
-    ├── StoreUnavailable      the store cannot be reached or refused the operation
+    ├── StoreUnavailable      the store cannot be reached (an outage: retried)
+    ├── StoreUnusable         the store answers but cannot be used as given (not retried)
     ├── SchemaMismatch        the store's schema is newer (or older) than this Assay knows
     └── JournalCorrupt        a journal record failed its checksum
 
@@ -62,6 +63,11 @@ class Conflict(AssayError):
 
 class StoreUnavailable(AssayError):
     """The store cannot be reached, or failed while answering."""
+
+
+class StoreUnusable(AssayError):
+    """The store was reached but cannot be used as given: a wrong database password, a
+    file that is not a store, a folder without permission. Retrying will not help."""
 
 
 class SchemaMismatch(AssayError):
