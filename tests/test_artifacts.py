@@ -11,11 +11,18 @@ from pathlib import Path
 import pytest
 
 from assay.artifacts import chunking, transfer
-from assay.artifacts.artifact import Artifact, UsedArtifact, download, log_artifact, resolve
+from assay.artifacts.artifact import (
+    Artifact,
+    UsedArtifact,
+    download,
+    from_path,
+    log_artifact,
+    resolve,
+)
 from assay.artifacts.lineage import lineage
 from assay.errors import Conflict, CorruptData, InvalidInput, NotFound
 from assay.records import ArtifactDraft, FileEntry, Manifest
-from assay.store import Store
+from assay.store import Store, open_store
 from assay.store.sql.store import SqlStore
 from tests.conftest import StoreFactory, create_run
 
@@ -348,3 +355,93 @@ def test_gc_removes_only_unheld_old_blobs_and_dry_runs_by_default(
             store.get_blob(digest)
     assert store.missing_blobs([orphan, fresh]) == [orphan]
     assert download(store, kept, tmp_path / "out").joinpath("train.csv").exists()
+
+
+# ---- symbolic links in a logged folder -----------------------------------------------------
+
+
+def _linked_folder(tmp_path: Path) -> tuple[Path, Path]:
+    """(the folder to log, a folder beside it that it must not leak)."""
+    root = _files(tmp_path, **{"data__a.csv": b"a", "shared__s.bin": b"s"})
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_bytes(b"not part of the artifact")
+    return root, outside
+
+
+def test_links_inside_the_folder_are_followed_and_stored_with_their_content(
+    tmp_path: Path,
+) -> None:
+    root, _ = _linked_folder(tmp_path)
+    (root / "latest").symlink_to("data", target_is_directory=True)
+    (root / "alias.csv").symlink_to(root / "data" / "a.csv")
+    (root / "data" / "up.bin").symlink_to("../shared/s.bin")
+    store = open_store(tmp_path / "store")
+    try:
+        art = Artifact("linked")
+        added = art.add_dir(root)
+        version = log_artifact(store, art, "p")
+        target = download(store, version, tmp_path / "out")
+    finally:
+        store.close()
+    expected = ["alias.csv", "data/a.csv", "data/up.bin", "latest/a.csv", "latest/up.bin"]
+    assert added == [*expected, "shared/s.bin"]
+    assert (target / "latest" / "a.csv").read_bytes() == b"a"
+    assert (target / "alias.csv").read_bytes() == b"a"
+    assert (target / "latest" / "up.bin").read_bytes() == b"s"
+    assert not (target / "latest").is_symlink()
+
+
+@pytest.mark.parametrize("kind", ["file", "directory"])
+def test_a_link_pointing_outside_the_folder_is_refused_naming_link_and_target(
+    tmp_path: Path, kind: str
+) -> None:
+    root, outside = _linked_folder(tmp_path)
+    link = root / "data" / "leak"
+    link.symlink_to(outside / "secret.txt" if kind == "file" else outside)
+    with pytest.raises(InvalidInput) as refused:
+        Artifact("linked").add_dir(root)
+    message = str(refused.value)
+    assert str(link) in message and str(outside) in message and "follow_symlinks" in message
+    with pytest.raises(InvalidInput, match="outside"):
+        from_path(root, None, "dataset")  # run.log_artifact(folder) takes this way
+
+
+def test_follow_symlinks_stores_what_outside_links_point_at(tmp_path: Path) -> None:
+    root, outside = _linked_folder(tmp_path)
+    (root / "leak.txt").symlink_to(outside / "secret.txt")
+    (root / "ext").symlink_to(outside, target_is_directory=True)
+    added = Artifact("linked").add_dir(root, follow_symlinks=True)
+    assert {"leak.txt", "ext/secret.txt"} <= set(added)
+
+
+def test_a_broken_link_is_refused_naming_it(tmp_path: Path) -> None:
+    root, _ = _linked_folder(tmp_path)
+    (root / "data" / "gone.csv").symlink_to(root / "data" / "deleted.csv")
+    for follow in (False, True):
+        with pytest.raises(InvalidInput, match=r"broken.*gone\.csv.*deleted\.csv"):
+            Artifact("linked").add_dir(root, follow_symlinks=follow)
+
+
+def test_a_link_that_makes_a_cycle_is_refused_naming_it(tmp_path: Path) -> None:
+    root, _ = _linked_folder(tmp_path)
+    (root / "data" / "loop").symlink_to(root, target_is_directory=True)
+    with pytest.raises(InvalidInput, match=r"loop.*cycle"):
+        Artifact("linked").add_dir(root)
+    (root / "data" / "loop").unlink()
+    (root / "data" / "self").symlink_to("self")  # a link to itself never resolves
+    with pytest.raises(InvalidInput, match=r"self"):
+        Artifact("linked").add_dir(root)
+
+
+def test_a_folder_given_through_a_link_is_logged_as_its_target(tmp_path: Path) -> None:
+    root, _ = _linked_folder(tmp_path)
+    (tmp_path / "current").symlink_to(root, target_is_directory=True)
+    assert Artifact("linked").add_dir(tmp_path / "current") == ["data/a.csv", "shared/s.bin"]
+
+
+def test_special_files_in_a_folder_are_refused_not_skipped(tmp_path: Path) -> None:
+    root, _ = _linked_folder(tmp_path)
+    os.mkfifo(root / "data" / "pipe")
+    with pytest.raises(InvalidInput, match=r"pipe.*not a regular file"):
+        Artifact("linked").add_dir(root)

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from assay.artifacts import transfer
+from assay.artifacts import folder, transfer
 from assay.artifacts.references import resolve_reference
 from assay.artifacts.refs import ArtifactRef, ModelRef, parse_ref
 from assay.errors import Conflict, InvalidInput
@@ -43,15 +43,20 @@ class Artifact:
             raise InvalidInput(f"{path} is not a file")
         return self._add(artifact_path(name or path.name), path)
 
-    def add_dir(self, local: str | os.PathLike[str], name: str | None = None) -> list[str]:
+    def add_dir(
+        self,
+        local: str | os.PathLike[str],
+        name: str | None = None,
+        follow_symlinks: bool = False,
+    ) -> list[str]:
         """Add every file under a directory, as ``name/relative/path`` (default: at the
-        artifact's top level)."""
+        artifact's top level). Symbolic links inside the directory are followed; one that
+        points outside it is refused unless ``follow_symlinks=True`` (see ``folder``)."""
         root = Path(local)
         if not root.is_dir():
             raise InvalidInput(f"{root} is not a directory")
         added = []
-        for path in sorted(p for p in root.rglob("*") if p.is_file()):
-            inner = path.relative_to(root).as_posix()
+        for inner, path in folder.files_of(root, follow_symlinks):
             added.append(self._add(artifact_path(f"{name}/{inner}" if name else inner), path))
         if not added:
             raise InvalidInput(f"directory {root} has no files")
@@ -86,11 +91,13 @@ class Artifact:
         return transfer.upload(store, sources, list(self._refs.values()), progress)
 
 
-def from_path(local: str | os.PathLike[str], name: str | None, type: str) -> Artifact:
+def from_path(
+    local: str | os.PathLike[str], name: str | None, type: str, follow_symlinks: bool = False
+) -> Artifact:
     path = Path(local)
     art = Artifact(name or _default_name(path), type=type)
     if path.is_dir():
-        art.add_dir(path)
+        art.add_dir(path, follow_symlinks=follow_symlinks)
     elif path.is_file():
         art.add_file(path)
     else:
