@@ -32,9 +32,10 @@ from tests.conftest import points
 class Team:
     """A server with auth on, two projects, and a user per role."""
 
-    def __init__(self, root: Path, **limits: Any) -> None:
+    def __init__(self, root: Path, uri: str | None = None, **limits: Any) -> None:
         self.root = root
-        self.config = ServerConfig(str(root), local=False, **limits)
+        blobs = str(root / "blobs") if uri else None
+        self.config = ServerConfig(uri or str(root), blobs=blobs, local=False, **limits)
         self.app = create_app(self.config)
         self.client = TestClient(self.app, base_url="http://assay.test")
         self.auth: SqlAuth = self.app.state.assay.auth

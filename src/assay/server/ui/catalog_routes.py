@@ -11,17 +11,17 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from assay.artifacts.lineage import lineage
 from assay.errors import InvalidInput, NotFound
-from assay.present import fmt_bytes
 from assay.records import FileEntry
 from assay.server.artifacts import version_for
 from assay.server.deps import AppState, require, require_run, state_of
 from assay.server.ui import catalog_views as cv
+from assay.server.ui import display
 from assay.server.ui.eval_views import of_version
 from assay.server.ui.routes import Viewer, render, templates
 from assay.store.sql.auth import role_at_least
 
 router = APIRouter(include_in_schema=False)
-templates.env.globals.update(fmt_bytes=fmt_bytes)
+templates.env.globals.update(fmt_bytes=display.fmt_bytes)
 
 
 @router.get("/projects/{project}/artifacts", response_class=HTMLResponse)

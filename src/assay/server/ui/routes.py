@@ -13,12 +13,11 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from assay import present
 from assay.errors import AssayError, FilterSyntaxError, InvalidInput, Unauthorized
 from assay.ids import new_writer_id
 from assay.records import Batch, UpdateRun
 from assay.server.deps import AppState, require, require_run, state_of
-from assay.server.ui import assets, views
+from assay.server.ui import assets, display, views
 from assay.server.ui.session import (
     KEY_COOKIE,
     check_csrf,
@@ -33,9 +32,9 @@ router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.globals.update(
     asset=assets.asset,
-    fmt=present.fmt,
-    when=present.when,
-    fmt_duration=present.fmt_duration,
+    fmt=display.fmt,
+    when=display.when,
+    fmt_duration=display.fmt_duration,
     HTMX=assets.HTMX,
     UPLOT_JS=assets.UPLOT_JS,
     UPLOT_CSS=assets.UPLOT_CSS,
