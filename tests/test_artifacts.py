@@ -445,3 +445,17 @@ def test_special_files_in_a_folder_are_refused_not_skipped(tmp_path: Path) -> No
     os.mkfifo(root / "data" / "pipe")
     with pytest.raises(InvalidInput, match=r"pipe.*not a regular file"):
         Artifact("linked").add_dir(root)
+
+
+def test_a_reference_glob_follows_linked_folders_and_names_a_broken_match(
+    tmp_path: Path,
+) -> None:
+    root, outside = _linked_folder(tmp_path)
+    (outside / "more.csv").write_bytes(b"m")
+    (root / "ext").symlink_to(outside, target_is_directory=True)
+    (root / "data" / "gone.txt").symlink_to(root / "nowhere")  # broken, but not matched
+    added = Artifact("refs").add_reference(f"file://{root}/*.csv")
+    assert added == ["data/a.csv", "ext/more.csv"]
+    (root / "data" / "gone.csv").symlink_to(root / "nowhere")
+    with pytest.raises(InvalidInput, match=r"broken.*gone\.csv"):
+        Artifact("refs").add_reference(f"file://{root}/*.csv")

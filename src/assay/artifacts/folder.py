@@ -13,23 +13,29 @@ Nothing is left out silently: the walk either lists every file or raises ``Inval
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from assay.errors import InvalidInput
 
 
-def files_of(root: Path, follow_symlinks: bool = False) -> list[tuple[str, Path]]:
+def files_of(
+    root: Path, follow_symlinks: bool = False, wanted: Callable[[str], bool] | None = None
+) -> list[tuple[str, Path]]:
     """(path relative to ``root`` in POSIX form, local file to read) for every file under
     ``root``, sorted by path. A followed link is read from its resolved target, so the
-    file checked here is the file uploaded later."""
-    return _Walk(root, follow_symlinks).run()
+    file checked here is the file uploaded later. With ``wanted``, only the paths it
+    accepts are listed, and a broken link or special file it does not accept is no error
+    (a glob that does not match it did not ask for it)."""
+    return _Walk(root, follow_symlinks, wanted or (lambda inner: True)).run()
 
 
 class _Walk:
-    def __init__(self, root: Path, follow_symlinks: bool) -> None:
+    def __init__(self, root: Path, follow_symlinks: bool, wanted: Callable[[str], bool]) -> None:
         self.root = root
         self.real_root = Path(os.path.realpath(root))
         self.follow_symlinks = follow_symlinks
+        self.wanted = wanted
         self.found: list[tuple[str, Path]] = []
 
     def run(self) -> list[tuple[str, Path]]:
@@ -39,26 +45,33 @@ class _Walk:
     def _visit(self, folder: Path, prefix: str, chain: tuple[Path, ...]) -> None:
         """Every entry of ``folder``; ``chain`` holds the real directories above it."""
         for name in _names(folder, self.root / prefix):
-            inner = prefix + name
-            local = folder / name
-            if local.is_symlink():
-                local = self._through_link(local, inner, chain)
-            if local.is_dir():
-                self._visit(local, inner + "/", (*chain, local))
-            elif local.is_file():
-                self.found.append((inner, local))
-            else:
-                raise InvalidInput(
-                    f"{self.root / inner} is not a regular file or a directory (a pipe, "
-                    "socket or device); remove it from the folder or add files one by one"
-                )
+            self._entry(folder / name, prefix + name, chain)
 
-    def _through_link(self, link: Path, inner: str, chain: tuple[Path, ...]) -> Path:
-        """The real path a link stands for, or InvalidInput naming the link."""
+    def _entry(self, local: Path, inner: str, chain: tuple[Path, ...]) -> None:
+        real = self._through_link(local, inner, chain) if local.is_symlink() else local
+        if real is None:
+            return
+        if real.is_dir():
+            self._visit(real, inner + "/", (*chain, real))
+        elif not self.wanted(inner):
+            return
+        elif real.is_file():
+            self.found.append((inner, real))
+        else:
+            raise InvalidInput(
+                f"{self.root / inner} is not a regular file or a directory (a pipe, "
+                "socket or device); remove it from the folder or add files one by one"
+            )
+
+    def _through_link(self, link: Path, inner: str, chain: tuple[Path, ...]) -> Path | None:
+        """The real path a link stands for, or InvalidInput naming the link (None: a
+        broken link that is not wanted)."""
         shown = self.root / inner
         written = os.readlink(link)
         target = Path(os.path.realpath(link))
         if not target.exists():
+            if not self.wanted(inner):
+                return None
             raise InvalidInput(
                 f"broken symbolic link {shown} -> {written}: its target does not exist "
                 "(or the links loop); remove the link or restore its target"

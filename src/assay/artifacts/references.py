@@ -59,9 +59,7 @@ def _local(uri: str) -> list[FileEntry]:
             raise NotFound(f"reference {uri!r}: no such file")
         matches, base = [file], str(file.parent)
     else:
-        matches = sorted(
-            p for p in Path(base).rglob("*") if p.is_file() and fnmatch.fnmatch(str(p), pattern)
-        )
+        matches = _glob(Path(base), pattern)
     return [
         FileEntry(
             path=str(p.relative_to(base)),
@@ -71,6 +69,17 @@ def _local(uri: str) -> list[FileEntry]:
         )
         for p in matches
     ]
+
+
+def _glob(base: Path, pattern: str) -> list[Path]:
+    """The files under ``base`` that match, through symbolic links wherever they point
+    (nothing is copied); a matching broken link is an error, never a silent gap."""
+    from assay.artifacts.folder import files_of
+
+    if not base.is_dir():
+        return []
+    found = files_of(base, True, lambda inner: fnmatch.fnmatch(str(base / inner), pattern))
+    return [base / inner for inner, _ in found]
 
 
 def _bucket(uri: str) -> tuple[Any, str, str]:
