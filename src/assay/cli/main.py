@@ -29,6 +29,7 @@ COMMANDS = {
     "models": "assay.cli.artifacts:models",
     "gc": "assay.cli.artifacts:gc_command",
     "eval": "assay.cli.evaluate:eval_group",
+    "labels": "assay.cli.labels:labels",
 }
 
 F = TypeVar("F", bound=Callable[..., Any])
