@@ -3,13 +3,19 @@ boundaries, secrets in URLs. Each test reproduces a defect found by a deliberate
 
 from __future__ import annotations
 
+import asyncio
 import math
+import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
+from assay import wire
+from assay.server.app import app_from_env
 from assay.store.sql.schema import log_lines, metric_summary, projects, runs
 from tests.test_server import Team, new_run
 
@@ -82,3 +88,185 @@ def _pages_render_with(team: Team, bad: float) -> None:
         ):
             response = client.get(url, headers=team.headers(user))
             assert response.status_code == 200, (user, url, response.text[:300])
+
+
+# ---- body limits on every route ----------------------------------------------------------
+
+LIMIT = 1 << 20
+CHUNK = 64 * 1024
+
+
+def _routes_with_bodies(app: Any) -> list[tuple[str, str]]:
+    found = []
+    routes = []
+    for entry in app.routes:  # included routers hold their routes, with the prefix
+        inner = getattr(entry, "original_router", None)
+        routes.extend(inner.routes if inner is not None else [entry])
+    for route in routes:
+        for method in sorted(getattr(route, "methods", None) or ()):
+            if method in ("POST", "PUT", "PATCH", "DELETE"):
+                found.append((method, re.sub(r"\{[^}]+\}", "x", route.path)))
+    return found
+
+
+def _call(
+    app: Any, method: str, path: str, headers: dict[str, str], body_size: int
+) -> tuple[int, int]:
+    """Send ``body_size`` bytes in chunks straight to the ASGI app; (status, bytes it read)."""
+    read = 0
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal read
+        if read >= body_size:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        read += CHUNK
+        return {"type": "http.request", "body": b"\0" * CHUNK, "more_body": True}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("localhost", 80),
+    }
+    asyncio.run(app(scope, receive, send))
+    return status, read
+
+
+@pytest.fixture
+def limited(tmp_path: Path) -> Team:
+    return Team(tmp_path / "server", max_body_bytes=LIMIT)
+
+
+def test_every_route_with_a_body_refuses_an_oversized_one_before_reading_it(
+    limited: Team,
+) -> None:
+    routes = _routes_with_bodies(limited.app)
+    assert ("POST", "/api/v1/series") in routes and ("PUT", "/api/v1/blobs") in routes
+    assert ("POST", "/ui/runs/x/notes") in routes and ("POST", "/login") in routes
+    auth = {**limited.headers("root"), "content-type": "application/json"}
+    for method, path in routes:
+        declared = {**auth, "content-length": str(64 * LIMIT)}
+        status, read = _call(limited.app, method, path, declared, 64 * LIMIT)
+        assert (status, read) == (413, 0), (method, path)
+
+
+def test_every_route_stops_reading_a_chunked_body_at_the_limit(limited: Team) -> None:
+    auth = {**limited.headers("root"), "content-type": "application/json"}
+    for method, path in _routes_with_bodies(limited.app):
+        status, read = _call(limited.app, method, path, auth, 64 * LIMIT)
+        refused_first = 400 <= status < 500 and read == 0  # say, no run x: 404 unread
+        assert status == 413 or refused_first, (method, path, status)
+        assert read <= LIMIT + CHUNK, (method, path, read)
+
+
+@pytest.mark.parametrize("user", [None, "stranger", "vic"])
+def test_callers_without_a_role_are_refused_before_their_body_is_read(
+    limited: Team, user: str | None
+) -> None:
+    """No key: 401; a key without any role (or only a viewer's, for writes): 403; both
+    before a byte of a large chunked body is read."""
+    limited.auth.add_user("stranger")
+    limited.keys["stranger"] = limited.auth.create_key("stranger")[1]
+    headers = {"content-type": "application/json"}
+    if user:
+        headers.update(limited.headers(user))
+    writes = ["/api/v1/batches", "/api/v1/blobs", "/api/v1/artifacts", "/api/v1/evaluations"]
+    reads = ["/api/v1/series", "/api/v1/blobs/missing", "/api/v1/lineage"]
+    for path in writes + ([] if user == "vic" else reads):
+        method = "PUT" if path == "/api/v1/blobs" else "POST"
+        status, read = _call(limited.app, method, path, headers, 16 * LIMIT)
+        assert status == (401 if user is None else 403), (path, status)
+        assert read == 0, path
+
+
+# ---- a local server and the browser's other tabs -------------------------------------------
+
+
+@pytest.fixture
+def local_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    """A local server configured as `assay ui` and `assay server --local` configure it."""
+    monkeypatch.setenv("ASSAY_SERVER_URI", str(tmp_path / "store"))
+    monkeypatch.setenv("ASSAY_SERVER_LOCAL", "1")
+    with TestClient(app_from_env(), base_url="http://localhost:5151") as client:
+        yield client
+
+
+def _run_body() -> bytes:
+    return wire.encode(wire.IngestRequest([new_run("p")]), wire.JSON)
+
+
+def _run_count(client: TestClient) -> int:
+    return len(client.get("/api/v1/projects/p/runs").json()) if _has_project(client) else 0
+
+
+def _has_project(client: TestClient) -> bool:
+    return any(p["name"] == "p" for p in client.get("/api/v1/projects").json())
+
+
+@pytest.mark.parametrize("kind", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_a_local_server_refuses_api_writes_a_cross_site_page_could_send(
+    local_site: TestClient, kind: str | None
+) -> None:
+    """A no-cors fetch or a form can send only these types, without a preflight."""
+    headers = {"content-type": kind} if kind else {}
+    response = local_site.post("/api/v1/batches", content=_run_body(), headers=headers)
+    assert response.status_code == 415, response.text
+    assert _run_count(local_site) == 0
+    ok = local_site.post(
+        "/api/v1/batches", content=_run_body(), headers={"content-type": "application/json"}
+    )
+    assert ok.status_code == 200 and _run_count(local_site) == 1
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"origin": "http://evil.example"},
+        {"origin": "http://localhost:8000"},  # same host, another port: another origin
+        {"origin": "null"},
+        {"sec-fetch-site": "cross-site"},
+    ],
+)
+def test_a_local_server_refuses_writes_from_another_origin(
+    local_site: TestClient, headers: dict[str, str]
+) -> None:
+    body = _run_body()
+    response = local_site.post(
+        "/api/v1/batches", content=body, headers={**headers, "content-type": "application/json"}
+    )
+    assert response.status_code == 403 and response.json()["error"]["code"] == "cross_origin"
+    assert _run_count(local_site) == 0
+    same = {"origin": "http://localhost:5151", "content-type": "application/json"}
+    assert local_site.post("/api/v1/batches", content=body, headers=same).status_code == 200
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:5151", "10.0.0.7:5151", ""])
+def test_a_local_server_answers_only_to_loopback_host_names(
+    local_site: TestClient, host: str
+) -> None:
+    """A DNS-rebinding page reaches 127.0.0.1 under its own name: it reads nothing."""
+    response = local_site.get("/api/v1/projects", headers={"host": host})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "bad_host"
+    page = local_site.get("/", headers={"host": host, "accept": "text/html"})
+    assert page.status_code == 400
+
+
+@pytest.mark.parametrize("host", ["localhost", "localhost:5151", "127.0.0.1:80", "[::1]:5151"])
+def test_a_local_server_answers_to_loopback_names_with_any_port(
+    local_site: TestClient, host: str
+) -> None:
+    assert local_site.get("/api/v1/projects", headers={"host": host}).status_code == 200

@@ -301,3 +301,60 @@ def test_evaluation_page_from_alias_evidence_shows_comparison_and_flips(
     page.click("a:text('Evaluations')")
     page.wait_for_selector("#evaluations")
     assert "arithmetic" in page.inner_text("#evaluations")
+
+
+@pytest.fixture(scope="module")
+def other_site() -> Iterator[str]:
+    """Another origin on this machine, as an unrelated web page in the user's browser."""
+    import http.server
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<!doctype html><title>elsewhere</title><p>an unrelated page</p>"
+            self.send_response(200)
+            self.send_header("content-type", "text/html")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://localhost:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_page_from_another_origin_cannot_write_to_the_local_server(
+    page: Any, site: str, other_site: str
+) -> None:
+    """A no-cors text/plain POST needs no preflight, so the browser sends it: the local
+    server must refuse it (and a form post), or any web page could log runs here."""
+    import httpx
+
+    from assay import wire
+    from assay.ids import new_run_id
+    from assay.records import Batch, CreateRun
+
+    op = CreateRun("from-elsewhere", "r", time.time(), {}, [], None, None, None, {})
+    body = wire.encode(wire.IngestRequest([Batch(new_run_id(), "w", 0, [op])]), wire.JSON)
+    page.goto(other_site)
+    page.evaluate(
+        """async ([url, body]) => {
+            await fetch(url, {method: "POST", mode: "no-cors",
+                              headers: {"content-type": "text/plain"}, body});
+        }""",
+        [f"{site}/api/v1/batches", body.decode()],
+    )
+    page.evaluate(
+        """async ([url]) => {
+            await fetch(url, {method: "POST", mode: "no-cors", credentials: "include",
+                              headers: {"content-type": "application/x-www-form-urlencoded"},
+                              body: "notes=defaced"});
+        }""",
+        [f"{site}/ui/runs/x/notes"],
+    )
+    names = [p["name"] for p in httpx.get(f"{site}/api/v1/projects").json()]
+    assert "from-elsewhere" not in names and "digits" in names

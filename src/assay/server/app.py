@@ -12,6 +12,7 @@ from assay._version import __version__
 from assay.server import artifacts, errors, evaluations, ingest, reads
 from assay.server.config import ServerConfig
 from assay.server.deps import AppState, state_of
+from assay.server.guard import Guard
 from assay.server.ui import assets, catalog_routes, eval_routes
 from assay.server.ui import routes as ui_routes
 from assay.store.sql.auth import SqlAuth
@@ -46,6 +47,7 @@ def create_app(config: ServerConfig, state: AppState | None = None) -> FastAPI:
     )
     app.state.assay = state or open_state(config)
     errors.install(app)
+    app.add_middleware(Guard, config=app.state.assay.config)
     app.include_router(ingest.router)
     app.include_router(reads.router)
     app.include_router(artifacts.router)

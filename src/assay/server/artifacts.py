@@ -13,8 +13,7 @@ from assay import wire
 from assay.errors import InvalidInput, NotFound
 from assay.records import ArtifactDraft, ArtifactVersion
 from assay.server.body import read_body
-from assay.server.deps import AppState, principal, require, require_run, state_of
-from assay.server.ingest import require_member
+from assay.server.deps import AppState, principal, require, require_run, require_some, state_of
 from assay.server.negotiate import body_type, reply
 from assay.store.sql.auth import Principal, role_at_least
 
@@ -48,8 +47,8 @@ def visible(state: AppState, who: Principal, project: str) -> bool:
 @router.post("/blobs/missing", openapi_extra=doc("digests"), summary="Which blobs are not stored")
 async def missing_blobs(request: Request, who: Caller) -> Response:
     state = state_of(request)
+    require_some(state, who, "viewer")
     ask = await decode_body(request, wire.Digests)
-    require_member(state, who)
     found = await run_in_threadpool(state.store.missing_blobs, ask.digests)
     return reply(request, wire.Missing(found))
 
@@ -61,6 +60,7 @@ async def missing_blobs(request: Request, who: Caller) -> Response:
 )
 async def commit_artifact(request: Request, who: Caller) -> Response:
     state = state_of(request)
+    require_some(state, who, "writer")
     draft = await decode_body(request, ArtifactDraft)
     require(state, who, draft.project, "writer")
     version = await run_in_threadpool(state.store.commit_artifact, draft, f"user:{who.user}")
@@ -98,6 +98,7 @@ def artifact_version(
 @router.post("/artifact-versions", openapi_extra=doc("ids"), summary="Versions by id")
 async def versions_by_id(request: Request, who: Caller) -> Response:
     state = state_of(request)
+    require_some(state, who, "viewer")
     ask = await decode_body(request, wire.Ids)
     found = state.store.artifact_versions_by_id(ask.ids[:1000])
     return reply(request, [v for v in found if visible(state, who, v.project)])
@@ -127,8 +128,8 @@ async def set_artifact_alias(
     project: str, name: str, alias: str, request: Request, who: Caller
 ) -> Response:
     state = state_of(request)
-    ask = await decode_body(request, wire.SetAlias)
     require(state, who, project, "writer")
+    ask = await decode_body(request, wire.SetAlias)
     state.store.set_artifact_alias(project, name, alias, ask.version, f"user:{who.user}")
     return Response(status_code=204)
 
@@ -139,8 +140,8 @@ async def set_artifact_alias(
 @router.post("/runs/{run_id}/uses", openapi_extra=doc("version_id"), summary="Record a use")
 async def record_use(run_id: str, request: Request, who: Caller) -> Response:
     state = state_of(request)
-    ask = await decode_body(request, wire.UseRequest)
     require_run(state, who, run_id, "writer")
+    ask = await decode_body(request, wire.UseRequest)
     version_for(state, who, ask.version_id, "viewer")
     state.store.record_use(run_id, ask.version_id)
     return Response(status_code=204)
@@ -149,8 +150,8 @@ async def record_use(run_id: str, request: Request, who: Caller) -> Response:
 @router.post("/lineage", openapi_extra=doc(), summary="Edges touching runs or versions")
 async def lineage_edges(request: Request, who: Caller) -> Response:
     state = state_of(request)
+    require_some(state, who, "viewer")
     ask = await decode_body(request, wire.LineageRequest)
-    require_member(state, who)
     edges = state.store.lineage_edges(ask.run_ids[:10_000], ask.version_ids[:10_000])
     return reply(request, edges)
 
@@ -199,6 +200,7 @@ def model_version(name: str, selector: str, request: Request, who: Caller) -> Re
 )
 async def register_model(name: str, request: Request, who: Caller) -> Response:
     state = state_of(request)
+    require_some(state, who, "writer")
     ask = await decode_body(request, wire.RegisterRequest)
     version_for(state, who, ask.version_id, "writer")
     found = state.store.register_model(
@@ -214,8 +216,8 @@ async def register_model(name: str, request: Request, who: Caller) -> Response:
 )
 async def set_model_alias(name: str, alias: str, request: Request, who: Caller) -> Response:
     state = state_of(request)
-    ask = await decode_body(request, wire.MoveAlias)
     _model_project(state, who, name, "writer")
+    ask = await decode_body(request, wire.MoveAlias)
     move = state.store.set_model_alias(
         name, alias, ask.version, ask.reason, ask.evidence, f"user:{who.user}"
     )

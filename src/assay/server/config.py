@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from assay.errors import InvalidInput
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# Host names a local server answers to (any port): a page on another name is refused
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,9 @@ class ServerConfig:
     max_batch_points: int = 5_000_000
     max_series: int = 200  # (run, key) pairs in one series request
     max_series_points: int = 20_000
+    # Host names a local server answers to; None: any (an app embedded in-process, whose
+    # caller decides). ``assay server --local`` and ``assay ui`` use LOOPBACK_HOSTS.
+    hosts: tuple[str, ...] | None = None
 
     def to_env(self) -> dict[str, str]:
         env = {"ASSAY_SERVER_URI": self.uri, "ASSAY_SERVER_LOCAL": "1" if self.local else "0"}
@@ -35,6 +40,7 @@ class ServerConfig:
             uri=uri,
             blobs=os.environ.get("ASSAY_SERVER_BLOBS") or None,
             local=os.environ.get("ASSAY_SERVER_LOCAL") == "1",
+            hosts=LOOPBACK_HOSTS,
         )
 
 

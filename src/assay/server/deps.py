@@ -46,6 +46,16 @@ def require(state: AppState, who: Principal, project: str, role: str) -> None:
         raise Forbidden(f"user {who.user!r} needs the {role} role on project {project!r}")
 
 
+def require_some(state: AppState, who: Principal, role: str) -> None:
+    """Forbidden unless ``who`` has at least ``role`` on some project: checked before
+    reading a body that names the project, so a caller with no such role is refused
+    without the server reading (or decoding) what it sent."""
+    if who.is_admin:
+        return
+    if not any(role_at_least(r, role) for r in state.auth.grants_of(who.user).values()):
+        raise Forbidden(f"user {who.user!r} has no {role} role on any project")
+
+
 def require_run(state: AppState, who: Principal, run_id: str, role: str) -> str:
     """The run's project, once ``who`` may act on it (NotFound, or Forbidden)."""
     project = state.store.run_project(run_id)

@@ -14,7 +14,7 @@ from assay import wire
 from assay.errors import InvalidInput, LimitExceeded, NotFound
 from assay.records import EvalItem, EvaluationDraft
 from assay.server.artifacts import Caller, decode_body, doc, version_for, visible
-from assay.server.deps import AppState, require, require_run, state_of
+from assay.server.deps import AppState, require, require_run, require_some, state_of
 from assay.server.negotiate import reply
 from assay.store.sql.auth import Principal
 
@@ -33,6 +33,7 @@ def _readable(state: AppState, who: Principal, evaluation_id: str) -> None:
 )
 async def save_evaluation(request: Request, who: Caller) -> Response:
     state = state_of(request)
+    require_some(state, who, "writer")
     draft = await decode_body(request, EvaluationDraft)
     _may_store(state, who, draft)
     saved = await run_in_threadpool(state.store.save_evaluation, draft, f"user:{who.user}")
@@ -46,6 +47,7 @@ async def save_evaluation(request: Request, who: Caller) -> Response:
 )
 async def save_evaluation_parts(request: Request, who: Caller) -> Response:
     state = state_of(request)
+    require_some(state, who, "writer")
     parts = await decode_body(request, wire.EvaluationParts)
     _may_store(state, who, parts.draft)
     if parts.draft.items:

@@ -12,7 +12,7 @@ from assay import wire
 from assay.errors import Forbidden, InvalidInput, LimitExceeded, NotFound
 from assay.records import Batch, CreateRun, Points
 from assay.server.body import read_body
-from assay.server.deps import AppState, principal, require, state_of
+from assay.server.deps import AppState, principal, require, require_some, state_of
 from assay.server.negotiate import body_type, reply
 from assay.store.sql.auth import Principal
 
@@ -40,6 +40,7 @@ _INGEST_DOC = {
 async def ingest(request: Request, who: Caller) -> Response:
     """Apply each batch once: a batch seen before, keyed by (run, writer, seq), is skipped."""
     state = state_of(request)
+    require_some(state, who, "writer")
     body = await read_body(request, state.config.max_body_bytes)
     try:
         payload = wire.decode(body, wire.IngestRequest, body_type(request))
@@ -89,8 +90,8 @@ def _project_of(state: AppState, batch: Batch) -> str:
 )
 async def put_blob(request: Request, who: Caller) -> Response:
     state = state_of(request)
+    require_some(state, who, "writer")
     data = await read_body(request, state.config.max_body_bytes)
-    require_member(state, who)
     digest = await run_in_threadpool(state.store.put_blob, data)
     return reply(request, wire.BlobRef(digest))
 

@@ -10,7 +10,8 @@ from starlette.concurrency import run_in_threadpool
 
 from assay import wire
 from assay.errors import InvalidInput, LimitExceeded
-from assay.server.deps import principal, require, require_run, state_of
+from assay.server.body import read_body
+from assay.server.deps import principal, require, require_run, require_some, state_of
 from assay.server.negotiate import body_type, reply
 from assay.store.sql.auth import Principal
 
@@ -119,8 +120,10 @@ def logs(
 )
 async def series(request: Request, who: Caller) -> Response:
     state = state_of(request)
+    require_some(state, who, "viewer")
+    body = await read_body(request, state.config.max_body_bytes)
     try:
-        ask = wire.decode(await request.body(), wire.SeriesRequest, body_type(request))
+        ask = wire.decode(body, wire.SeriesRequest, body_type(request))
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise InvalidInput(f"series request does not decode: {exc}") from None
     config = state.config
