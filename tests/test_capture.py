@@ -156,3 +156,9 @@ def test_a_run_stores_no_secret_anywhere_in_its_host_record(
         assert secret not in text
     for n in range(1, 5):
         assert f"argv-k{n}" not in text
+
+
+def test_a_diff_that_is_not_utf8_is_still_captured(repo: Path) -> None:
+    (repo / "train.py").write_bytes(b"lr = 0.3  # caf\xe9\n")
+    git = capture.git_info(str(repo))
+    assert git is not None and "+lr = 0.3" in git["diff"]

@@ -145,7 +145,13 @@ def git_info(cwd: str | None = None) -> dict[str, Any] | None:
     def git(*args: str) -> str | None:
         try:
             done = subprocess.run(
-                ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
+                ["git", *args],
+                cwd=cwd,
+                capture_output=True,
+                encoding="utf-8",
+                errors="replace",  # a diff of a file in another encoding is still shown
+                timeout=10,
+                check=False,
             )
         except (OSError, subprocess.TimeoutExpired):
             return None
