@@ -207,6 +207,7 @@ def main() -> None:
     parser.add_argument("--no-server", action="store_true", help="Skip the server and UI runs.")
     parser.add_argument("--no-artifacts", action="store_true", help="Skip the 1 GiB artifact runs.")
     parser.add_argument("--no-eval", action="store_true", help="Skip the evaluation runs.")
+    parser.add_argument("--no-labeling", action="store_true", help="Skip the consensus runs.")
     args = parser.parse_args()
     started = time.time()
     rows = measure(args.quick, args.processes)
@@ -228,6 +229,10 @@ def main() -> None:
 
         items = 2_000 if args.quick else 20_000
         server_lines += ["", *evaluation.render(evaluation.measure_apart(items), items, command)]
+    if not args.no_labeling:
+        import labeling
+
+        server_lines += ["", *labeling.render(labeling.measure(), command)]
     text = render(rows, command, time.time() - started).rstrip("\n")
     args.out.write_text(text + "\n" + "\n".join(server_lines) + "\n")
     print(args.out.read_text())

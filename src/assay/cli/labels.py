@@ -76,8 +76,8 @@ def consensus_command(
     from_name: str | None,
 ) -> None:
     """Write one consensus label per item (item,label,confidence) and print a summary."""
-    from assay.labeling.agreement import agreement
-    from assay.labeling.consensus import aggregate
+    from assay.labeling.stats import agreement
+    from assay.labeling.aggregation import aggregate
     from assay.labeling.io import read_csv
 
     columns = {
@@ -146,7 +146,7 @@ def stats_command(
     from_name: str | None,
 ) -> None:
     """Agreement statistics: Krippendorff's alpha (nominal), Fleiss' kappa, raw agreement."""
-    from assay.labeling.agreement import agreement
+    from assay.labeling.stats import agreement
 
     columns = {
         "item_column": item_column,
