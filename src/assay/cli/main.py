@@ -29,6 +29,7 @@ COMMANDS = {
     "models": "assay.cli.artifacts:models",
     "gc": "assay.cli.artifacts:gc_command",
     "eval": "assay.cli.evaluate:eval_group",
+    "monitor": "assay.cli.monitor:monitor",
     "labels": "assay.cli.labels:labels",
 }
 
