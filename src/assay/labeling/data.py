@@ -181,7 +181,7 @@ def encode(
     if only_gold:
         notes.append(
             f"label(s) {name_some(classes[only_gold].tolist())} appear only in gold; "
-            "they are kept as classes (learned from the gold items alone)"
+            "they are kept for the gold items; no other item is given them (no worker used them)"
         )
     item, worker, label, weight, repeated = _weights(
         item_codes, worker_codes, label_codes, len(workers), len(classes)

@@ -43,19 +43,25 @@ def pick(posteriors: np.ndarray, rank: np.ndarray) -> np.ndarray:
     return np.asarray(np.argmax(np.where(tied, rank[None, :], -1), axis=1), dtype=np.int64)
 
 
-def clamp(posteriors: np.ndarray, gold: np.ndarray) -> np.ndarray:
-    """Items with a gold label get all their mass on it."""
-    known = np.flatnonzero(gold >= 0)
+def clamp(posteriors: np.ndarray, enc: Encoded) -> np.ndarray:
+    """Items with a gold label get all their mass on it; the others none on a class that
+    no worker ever gave (only gold knows it, so no vote can point to it)."""
+    unvoted = np.flatnonzero(np.bincount(enc.label, minlength=enc.n_classes) == 0)
+    if len(unvoted):
+        posteriors[:, unvoted] = 0.0
+        with np.errstate(invalid="ignore"):  # gold items of such a class: set just below
+            posteriors /= posteriors.sum(axis=1, keepdims=True)
+    known = np.flatnonzero(enc.gold >= 0)
     if len(known):
         posteriors[known] = 0.0
-        posteriors[known, gold[known]] = 1.0
+        posteriors[known, enc.gold[known]] = 1.0
     return posteriors
 
 
 def majority(enc: Encoded) -> Fit:
     """Vote shares; an item's votes always sum to one per worker."""
     counts = enc.counts()
-    return Fit(clamp(counts / counts.sum(axis=1, keepdims=True), enc.gold), None)
+    return Fit(clamp(counts / counts.sum(axis=1, keepdims=True), enc), None)
 
 
 def _softmax(log_posteriors: np.ndarray) -> np.ndarray:
@@ -92,7 +98,7 @@ def dawid_skene(
     """
     k, w = enc.n_classes, enc.n_workers
     by_item, by_pair = _design(enc)
-    posteriors = clamp(init.copy(), enc.gold)
+    posteriors = clamp(init.copy(), enc)
     confusion = np.empty((w, k, k))
     converged, iteration = False, 0
     for iteration in range(1, max_iterations + 1):  # noqa: B007
@@ -101,7 +107,7 @@ def dawid_skene(
         confusion = counts / counts.sum(axis=2, keepdims=True)
         log_votes = np.log(confusion).transpose(0, 2, 1).reshape(w * k, k)
         log_post = np.asarray(by_item @ log_votes) + np.log(_class_prior(posteriors))
-        updated = clamp(_softmax(log_post), enc.gold)
+        updated = clamp(_softmax(log_post), enc)
         change = float(np.abs(updated - posteriors).max())
         posteriors = updated
         if change < tolerance:
@@ -122,7 +128,7 @@ def one_coin(
     vote for class c adds log(acc) - log((1 - acc) / (K - 1)) to c (a weighted vote).
     """
     k = enc.n_classes
-    posteriors = clamp(init.copy(), enc.gold)
+    posteriors = clamp(init.copy(), enc)
     labels = np.bincount(enc.worker, enc.weight, enc.n_workers)
     accuracy = np.full(enc.n_workers, 1.0 / k)
     converged, iteration = False, 0
@@ -135,7 +141,7 @@ def one_coin(
         scores = np.bincount(
             enc.item * k + enc.label, enc.weight * vote[enc.worker], enc.n_items * k
         ).reshape(enc.n_items, k)
-        updated = clamp(_softmax(scores + np.log(_class_prior(posteriors))), enc.gold)
+        updated = clamp(_softmax(scores + np.log(_class_prior(posteriors))), enc)
         change = float(np.abs(updated - posteriors).max())
         posteriors = updated
         if change < tolerance:
