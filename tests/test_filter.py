@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from assay.errors import FilterSyntaxError
+from assay.errors import FilterSyntaxError, InvalidInput
 from assay.query.filter import (
     BoolOp,
     Compare,
@@ -137,3 +139,81 @@ def test_order_by_a_text_config_value(store: Store, seeded: dict[str, str]) -> N
 def test_semantic_errors_name_the_problem(store: Store, text: str, message: str) -> None:
     with pytest.raises(FilterSyntaxError, match=message):
         store.runs("p", text)
+
+
+# ---- input that used to reach the database as an error --------------------------------------
+
+
+@pytest.fixture
+def mixed(store: Store) -> dict[str, str]:
+    """Runs whose config.x (and summary.s) has a different JSON type in each."""
+    runs = {}
+    for name, x in [("num", 1), ("text", "a"), ("flag", True), ("list", [1]), ("tree", {"n": 1})]:
+        run_id = create_run(store, config={"x": x}, name=name)
+        store.write_batch(
+            Batch(
+                run_id,
+                "w",
+                1,
+                [points("acc", [0], [0.5]), UpdateRun(time.time(), summary={"s": x})],
+            )
+        )
+        runs[name] = run_id
+    return runs
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("config.x == 'a'", {"text"}),
+        ("config.x == 1", {"num"}),
+        ("config.x > 0", {"num"}),
+        ("config.x < 'b'", {"text"}),
+        ("config.x == true", {"flag"}),
+        ("config.x in ['a', 1]", {"num", "text"}),
+        ("config.x not in ['a', 1]", set()),  # the others have a third type: unknown
+        ("config.x != 'a'", set()),  # another type is neither equal nor unequal
+        ("summary.s == 'a'", {"text"}),
+        ("summary.s > 0", {"num"}),
+        ("summary.acc == 'a'", set()),  # the metric's last value is a number
+        ("summary.acc > 0.4", {"num", "text", "flag", "list", "tree"}),
+        ("summary.acc is null", set()),
+        ("summary.nothing is null", {"num", "text", "flag", "list", "tree"}),
+        ("name > 3", set()),
+        ("name in [3, 'num']", {"num"}),
+        ("created == 'abc'", set()),
+        ("status == 1", set()),
+        ("not status == 1", set()),
+        ("metrics.acc.last == 'a'", set()),
+        ("metrics.acc.last < nan", set()),
+        ("metrics.acc.last != nan", set()),
+        ("metrics.acc.step == 99999999999999999999999", set()),
+        ("metrics.acc.step < 99999999999999999999999", {"num", "text", "flag", "list", "tree"}),
+        ("duration > 'x'", set()),
+    ],
+)
+def test_comparisons_across_types_match_nothing_on_every_backend(
+    store: Store, mixed: dict[str, str], text: str, expected: set[str]
+) -> None:
+    assert {r.name for r in store.runs("p", text)} == expected
+    assert store.count_runs("p", text) == len(expected)
+
+
+@pytest.mark.parametrize(
+    "spec", ["name is null or id", "name == 'x'", "-", "", "config.a is not null", "(name"]
+)
+def test_an_order_that_is_not_one_field_is_refused_naming_order_by(store: Store, spec: str) -> None:
+    with pytest.raises(InvalidInput, match="order_by"):
+        store.runs("p", order_by=[spec])
+
+
+@pytest.mark.parametrize(("limit", "offset"), [(10, 10**20), (10**20, 0), (10, -1), (-1, 0)])
+def test_a_page_out_of_range_is_refused(store: Store, limit: int, offset: int) -> None:
+    create_run(store)
+    with pytest.raises(InvalidInput, match=r"limit|offset"):
+        store.runs("p", limit=limit, offset=offset)
+
+
+def test_order_by_a_config_value_of_mixed_types(store: Store, mixed: dict[str, str]) -> None:
+    names = [r.name for r in store.runs("p", order_by=["config.x", "name"])]
+    assert sorted(names) == sorted(mixed)

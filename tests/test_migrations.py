@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from assay.errors import SchemaMismatch, StoreUnavailable
+from assay.errors import SchemaMismatch, StoreUnavailable, StoreUnusable
 from assay.store import open_store
 from assay.store.sql.schema import SCHEMA_REVISION, metadata
 from assay.store.sql.store import SqlStore
@@ -38,10 +38,10 @@ def test_a_newer_schema_is_refused_before_writing(sql_store_factory: StoreFactor
         sql_store_factory()
 
 
-def test_an_unwritable_location_is_a_clear_error(tmp_path: Path) -> None:
+def test_an_unusable_location_is_a_clear_error_not_an_outage(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    with pytest.raises(StoreUnavailable, match="cannot create"):
+    with pytest.raises(StoreUnusable, match="cannot create"):
         open_store(blocker / "store")
 
 

@@ -209,7 +209,12 @@ def test_user_summary_overrides_metric_last_in_filters(store: Store) -> None:
 def test_running_run_without_heartbeat_reads_crashed(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Liveness is judged on the store's clock: old client times do not matter, silence
+    does (the store's clock is moved past the timeout here)."""
     run_id = create_run(store, at=time.time() - 1000)
+    assert store.run(run_id).status == "running"
+    later = time.time() + sql_store.heartbeat_timeout() + 1
+    monkeypatch.setattr(sql_store, "store_clock", lambda: later)
     assert store.run(run_id).status == "crashed"
     assert store.count_runs("p", "status == 'crashed'") == 1
     store.write_batch(Batch(run_id, "w", 1, [Heartbeat(time.time())]))
@@ -267,3 +272,16 @@ def test_a_second_store_on_the_same_location_sees_the_data(store_factory: StoreF
     first = store_factory()
     run_id = create_run(first)
     assert store_factory().run(run_id).id == run_id
+
+
+def test_non_finite_config_values_are_stored_and_filtered_alike_everywhere(store: Store) -> None:
+    """A client other than the SDK may send NaN and infinities (msgpack carries them):
+    every backend stores them as the SDK does ("nan", "inf", "-inf") and filters work."""
+    run_id = create_run(store, config={"lr": math.nan, "clip": math.inf, "low": -math.inf})
+    store.write_batch(Batch(run_id, "w", 1, [UpdateRun(time.time(), summary={"s": math.inf})]))
+    create_run(store, config={"lr": 0.1, "clip": 1.0, "low": 0.0})
+    run = store.run(run_id)
+    assert run.config == {"lr": "nan", "clip": "inf", "low": "-inf"} and run.summary == {"s": "inf"}
+    assert [r.id for r in store.runs("p", "config.clip > 10 and config.low < -10")] == [run_id]
+    assert [r.id for r in store.runs("p", "config.lr == 'nan' and summary.s == inf")] == [run_id]
+    assert store.count_runs("p", "config.lr < 1") == 1

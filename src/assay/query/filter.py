@@ -19,7 +19,7 @@ from typing import Any
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from assay.errors import FilterSyntaxError
+from assay.errors import FilterSyntaxError, InvalidInput
 
 _GRAMMAR = r"""
 ?start: or_expr
@@ -74,6 +74,7 @@ TOP_FIELDS = frozenset(
     ]
 )
 METRIC_STATS = frozenset({"last", "min", "max", "count", "step"})
+INT64 = (-(2**63), 2**63 - 1)
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,8 @@ class _ToAst(Transformer[Token, Any]):
         value: Any
         if tok.type == "NUMBER":
             value = float(text) if any(c in text.lower() for c in ".eni") else int(text)
+            if isinstance(value, int) and not INT64[0] <= value <= INT64[1]:
+                value = float(value)  # no column holds it exactly: compare as a float
         elif tok.type == "STRING":
             value = text[1:-1]
         else:
@@ -256,10 +259,20 @@ def _error_pos(exc: UnexpectedInput, text: str) -> int:
 
 
 def parse_order(spec: str) -> tuple[Field, bool]:
-    """Parse ``-summary.acc`` into (field, descending)."""
+    """Parse ``-summary.acc`` into (field, descending); anything but one field, perhaps
+    signed, is InvalidInput naming ``order_by``."""
+    if not isinstance(spec, str):
+        raise InvalidInput(f"order_by {spec!r:.60} must be a field name")
     text = spec.strip()
     descending = text.startswith("-")
-    body = text.lstrip("+-").strip()
-    expr = parse_filter(f"{body} is null")
-    assert isinstance(expr, IsNull)
+    body = text[1:].strip() if text[:1] in "+-" else text
+    try:
+        expr = parse_filter(f"{body} is null") if body else None
+    except FilterSyntaxError as exc:
+        raise InvalidInput(f"order_by {spec!r:.80}: {exc.reason}") from None
+    if not isinstance(expr, IsNull) or expr.negate:
+        raise InvalidInput(
+            f"order_by {spec!r:.80} must be one field, optionally prefixed with '-' "
+            "(such as -summary.acc)"
+        )
     return expr.field, descending

@@ -6,6 +6,7 @@ no user text is ever pasted into SQL.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,14 +38,33 @@ _COLUMNS = {
     "updated": runs.c.updated_at,
     "finished": runs.c.finished_at,
 }
+_TEXT_FIELDS = frozenset({"id", "name", "project", "group", "job_type", "notes", "status"})
+# Non-finite numbers are stored in a config or summary as these strings (JSON has none);
+# compared with a number they count as the number. NaN equals and orders nothing.
+_NON_FINITE = {"inf": math.inf, "-inf": -math.inf}
 
 
 def status_expr(cutoff: float) -> sa.ColumnElement[Any]:
-    """A running run whose last heartbeat is older than ``cutoff`` reads as crashed."""
+    """A running run the store has not heard from since ``cutoff`` (by the store's own
+    clock) reads as crashed."""
+    seen = sa.func.coalesce(runs.c.seen_at, runs.c.heartbeat_at)
     return sa.case(
-        (sa.and_(runs.c.status == "running", runs.c.heartbeat_at < cutoff), sa.literal("crashed")),
+        (sa.and_(runs.c.status == "running", seen < cutoff), sa.literal("crashed")),
         else_=runs.c.status,
     )
+
+
+def kind_of(value: Any) -> str:
+    """The type a literal compares as: boolean, number or string."""
+    if isinstance(value, bool):
+        return "boolean"
+    return "number" if isinstance(value, int | float) else "string"
+
+
+def _unknown() -> sa.ColumnElement[bool]:
+    """Neither true nor false: a comparison across types matches nothing, and neither
+    does its negation (as for a JSON value of another type)."""
+    return sa.null()  # type: ignore[return-value]
 
 
 class FilterCompiler:
@@ -67,6 +87,18 @@ class FilterCompiler:
             return self._in(expr)
         return self._compare(expr)
 
+    def order_field(self, node: Field) -> sa.ColumnElement[Any]:
+        return self.field(node, ORDER)
+
+    def fixed_kind(self, node: Field) -> str | None:
+        """The type of a field that has one (columns, metrics); None for JSON paths."""
+        head = node.path[0]
+        if head in _TEXT_FIELDS:
+            return "string"
+        if head in ("config", "summary", "tags"):
+            return None
+        return "number"
+
     def field(self, node: Field, like: Any) -> sa.ColumnElement[Any]:
         """The SQL expression for a field, typed after the value it is compared with."""
         head, rest = node.path[0], node.path[1:]
@@ -84,20 +116,23 @@ class FilterCompiler:
         if head == "config":
             return self._json(runs.c.config, rest, like)
         if head == "summary":
-            user = self._json(runs.c.summary, rest, 0.0 if like is ORDER else like)
-            return sa.func.coalesce(user, _metric_stat(rest[0], "last"))
+            return self._summary(rest[0], like)
         return _metric_stat(rest[0], rest[1])
+
+    def _kind(self, column: Any, path: tuple[str, ...]) -> sa.ColumnElement[Any]:
+        if self.dialect == "postgresql":
+            return sa.func.jsonb_typeof(column[path])
+        return sa.func.json_type(column, _sqlite_path(path))
 
     def _json(self, column: Any, path: tuple[str, ...], like: Any) -> sa.ColumnElement[Any]:
         """A JSON value by path, as SQL of the type of ``like``; NULL where the stored value
         has another JSON type, so ``config.opt > 1`` never matches the string "sgd"."""
         element = column[path]
+        kind = self._kind(column, path)
         names: dict[str, tuple[str, ...]]
         if self.dialect == "postgresql":
-            kind = sa.func.jsonb_typeof(element)
             names = {"number": ("number",), "string": ("string",), "boolean": ("boolean",)}
         else:
-            kind = sa.func.json_type(column, _sqlite_path(path))
             names = {
                 "number": ("integer", "real"),
                 "string": ("text",),
@@ -105,13 +140,32 @@ class FilterCompiler:
             }
         if like is ORDER:
             return element if self.dialect == "postgresql" else element.as_string()  # type: ignore[no-any-return]
-        if isinstance(like, bool):
+        if like is None:
+            return element.as_string()  # type: ignore[no-any-return]  # for "is null"
+        wanted = kind_of(like)
+        if wanted == "boolean":
             return sa.case((kind.in_(names["boolean"]), element.as_boolean()))
-        if isinstance(like, int | float):
-            return sa.case((kind.in_(names["number"]), element.as_float()))
-        if isinstance(like, str):
+        if wanted == "string":
             return sa.case((kind.in_(names["string"]), element.as_string()))
-        return element.as_string()  # type: ignore[no-any-return]  # for "is null"
+        text = sa.case((kind.in_(names["string"]), element.as_string()))
+        return sa.case(
+            (kind.in_(names["number"]), element.as_float()),
+            *[(text == name, sa.literal(value, sa.Float)) for name, value in _NON_FINITE.items()],
+        )
+
+    def _summary(self, key: str, like: Any) -> sa.ColumnElement[Any]:
+        """The user's summary value when there is one, else the metric's last value (a
+        number: never equal to a string or boolean)."""
+        present = self._kind(runs.c.summary, (key,)).is_not(None)
+        if like is None:  # "is null": neither a summary value nor a metric
+            metric = sa.exists().where(
+                metric_summary.c.run_id == runs.c.id, metric_summary.c.key == key
+            )
+            return sa.case((present, sa.literal(1)), (metric, sa.literal(1)))
+        if like is not ORDER and kind_of(like) != "number":
+            return self._json(runs.c.summary, (key,), like)
+        user = self._json(runs.c.summary, (key,), 0.0)
+        return sa.case((present, user), else_=_metric_stat(key, "last"))
 
     def _compare(self, expr: Compare) -> sa.ColumnElement[bool]:
         left, right, op = expr.left, expr.right, expr.op
@@ -121,12 +175,12 @@ class FilterCompiler:
         if not isinstance(left, Field) or not isinstance(right, Literal):
             raise FilterSyntaxError("compare a field with a value", self.text, expr.pos)
         value = right.value
-        column = self.field(left, value)
         if op == "~":
             if not isinstance(value, str):
                 raise FilterSyntaxError(
                     "'~' matches text: give a quoted string", self.text, expr.pos
                 )
+            column = self.field(left, value)
             return sa.func.lower(sa.cast(column, sa.String)).contains(
                 value.lower(), autoescape=True
             )
@@ -135,10 +189,21 @@ class FilterCompiler:
                 raise FilterSyntaxError(
                     f"cannot order against null with {op!r}", self.text, expr.pos
                 )
+            column = self.field(left, None)
             test: sa.ColumnElement[bool] = column.is_(None) if op == "==" else column.is_not(None)
             return test
-        compared: sa.ColumnElement[bool] = _OPS[op](column, value)
+        if not self._comparable(left, value):
+            return _unknown()
+        compared: sa.ColumnElement[bool] = _OPS[op](self.field(left, value), value)
         return compared
+
+    def _comparable(self, node: Field, value: Any) -> bool:
+        """False when the comparison can never hold: a value of another type than the
+        field's, or NaN (which equals and orders nothing)."""
+        if isinstance(value, float) and math.isnan(value):
+            return False
+        fixed = self.fixed_kind(node)
+        return fixed is None or fixed == kind_of(value)
 
     def _in(self, expr: In) -> sa.ColumnElement[bool]:
         item, container = expr.item, expr.container
@@ -148,13 +213,23 @@ class FilterCompiler:
                 raise FilterSyntaxError("'in tags' needs a quoted tag", self.text, expr.pos)
             found = sa.exists().where(run_tags.c.run_id == runs.c.id, run_tags.c.tag == item.value)
         elif isinstance(item, Field) and isinstance(container, ListLit):
-            values = container.values
-            found = self.field(item, values[0]).in_(values) if values else sa.false()
+            found = self._in_list(item, container.values)
         else:
             raise FilterSyntaxError(
                 "use 'in' as  'tag' in tags  or  field in [values]", self.text, expr.pos
             )
         return ~found if expr.negate else found
+
+    def _in_list(self, node: Field, values: tuple[Any, ...]) -> sa.ColumnElement[bool]:
+        """One IN per type of value in the list (a database compares one type at a time)."""
+        groups: dict[str, list[Any]] = {}
+        for value in values:
+            if value is not None and self._comparable(node, value):
+                groups.setdefault(kind_of(value), []).append(value)
+        tests = [self.field(node, group[0]).in_(group) for group in groups.values()]
+        if not tests:
+            return sa.false() if not values else _unknown()
+        return tests[0] if len(tests) == 1 else sa.or_(*tests)
 
 
 def _sqlite_path(path: tuple[str, ...]) -> str:

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 # Bump together with a new migration file.
-SCHEMA_REVISION = "0005"
+SCHEMA_REVISION = "0006"
 
 metadata = sa.MetaData()
 
@@ -40,6 +40,9 @@ runs = sa.Table(
     sa.Column("job_type", sa.String(64)),
     sa.Column("host", Json, nullable=False),
     sa.Column("traceback", sa.Text),
+    # when the store last applied a batch of the run, by its own clock (revision 0006):
+    # liveness is judged from it, never from a client's clock
+    sa.Column("seen_at", sa.Float),
     sa.Index("ix_runs_project_created", "project", "created_at"),
 )
 

@@ -13,10 +13,14 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from assay.errors import InvalidInput, NotFound, SchemaMismatch, StoreUnavailable
+from assay.errors import (
+    InvalidInput,
+    NotFound,
+    SchemaMismatch,
+    StoreUnusable,
+)
 from assay.query.filter import parse_filter, parse_order
 from assay.records import (
-    RUN_STATUSES,
     AliasMove,
     ArtifactDraft,
     ArtifactInfo,
@@ -40,11 +44,12 @@ from assay.records import (
     Run,
     UpdateRun,
 )
+from assay.redact import redact_uri
 from assay.store import series as ser
 from assay.store.blobs import BlobStore, LocalBlobStore, open_blobs
-from assay.store.sql import audit, catalog, migrate, registry
+from assay.store.sql import audit, catalog, migrate, opening, registry
 from assay.store.sql import evaluations as evals
-from assay.store.sql.filters import ORDER, FilterCompiler, status_expr
+from assay.store.sql.filters import FilterCompiler, status_expr
 from assay.store.sql.schema import (
     batches,
     log_lines,
@@ -54,13 +59,15 @@ from assay.store.sql.schema import (
     run_tags,
     runs,
 )
-from assay.values import check_key, check_project, check_tags, check_text, dotted
+from assay.store.validate import clean_batch
+from assay.values import dotted
 
 GC_GRACE = 3600.0  # seconds a stored blob is safe from gc before any manifest names it
 HEARTBEAT_TIMEOUT = 120.0  # seconds without a heartbeat before a running run reads as crashed
 INLINE_DIFF_LIMIT = 64 * 1024  # a larger git diff goes to a blob
 LARGE_CHUNK = 4096  # chunks at least this long are left alone; smaller ones get merged
 MERGE_AFTER = 32  # how many small chunks of one series before they are merged into one
+MAX_PAGE = 2**31 - 1  # the largest limit or offset of a listing
 
 
 class GcReport(NamedTuple):
@@ -74,42 +81,33 @@ def heartbeat_timeout() -> float:
     return float(os.environ.get("ASSAY_HEARTBEAT_TIMEOUT", HEARTBEAT_TIMEOUT))
 
 
-def _sqlite_engine(url: str) -> sa.Engine:
-    engine = sa.create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
-
-    @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _on_begin)
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA busy_timeout = 60000")
-        cur.execute("PRAGMA journal_mode = WAL")
-        cur.execute("PRAGMA synchronous = NORMAL")
-        cur.execute("PRAGMA foreign_keys = ON")
-        cur.close()
-
-    @sa.event.listens_for(engine, "begin")
-    def _on_begin(conn: sa.Connection) -> None:
-        # Writers take the lock up front (BEGIN IMMEDIATE): a deferred transaction that
-        # later upgrades to a write lock fails with "database is locked" without waiting.
-        mode = conn.get_execution_options().get("assay_tx", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
-
-    return engine
+def store_clock() -> float:
+    """The store's own time: when batches are applied, and what liveness is judged by
+    (a client's clock may be minutes off)."""
+    return time.time()
 
 
 class SqlStore:
     """Metadata in SQL, series as columnar chunks, big values in a content-addressed folder."""
 
     def __init__(
-        self, engine: sa.Engine, blobs: BlobStore, uri: str, upgrade: bool | None = None
+        self,
+        engine: sa.Engine,
+        blobs: BlobStore,
+        uri: str,
+        upgrade: bool | None = None,
+        read_only: bool = False,
     ) -> None:
         """``upgrade``: bring an older schema to this version. None: yes for SQLite (one
         user's store), only for an empty database on PostgreSQL, where a shared schema is
-        changed only by ``assay db upgrade``."""
+        changed only by ``assay db upgrade``. ``read_only``: a store whose files may not
+        be written; it is read and audited, never migrated, and refuses every write."""
         self.engine = engine
         self.blobs = blobs
         self.uri = uri
+        self.shown = redact_uri(uri)  # what error messages name: never a password
         self.dialect = engine.dialect.name
+        self.read_only = read_only
         self._upgrade = upgrade
         self.actor = audit.local_actor()  # who acts in the audit log when no one is named
         try:
@@ -120,12 +118,18 @@ class SqlStore:
 
     @classmethod
     def embedded(cls, root: Path) -> SqlStore:
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreUnavailable(f"cannot create the store folder {root}: {exc}") from exc
-        engine = _sqlite_engine(f"sqlite:///{root / 'assay.db'}")
-        return cls(engine, LocalBlobStore(root / "blobs"), str(root))
+        """The store in a local folder: ``assay.db`` (0600) and ``blobs/``, in a folder
+        only its owner may enter (0700) when Assay creates it."""
+        opening.make_folder(root)
+        db = root / "assay.db"
+        readonly = opening.read_only(db)
+        if not readonly:
+            if not opening.writable(root):
+                raise StoreUnusable(f"the store folder {root} is not writable and holds no store")
+            opening.create_private(db)
+            opening.make_folder(root / "blobs")
+        engine = opening.sqlite_engine(f"sqlite:///{db}", db, readonly)
+        return cls(engine, LocalBlobStore(root / "blobs"), str(root), read_only=readonly)
 
     @classmethod
     def from_url(
@@ -133,33 +137,49 @@ class SqlStore:
     ) -> SqlStore:
         """A SQLite or PostgreSQL URL; ``blobs`` is a folder or ``s3://bucket/prefix``
         (default: ``blobs/`` beside a SQLite file, ``~/.assay/blobs`` for PostgreSQL)."""
+        readonly = False
         if url.startswith("sqlite"):
-            engine = _sqlite_engine(url)
-            default = Path(url.split("///", 1)[-1]).parent / "blobs"
+            path = url.split("///", 1)[-1] if "///" in url else ""
+            db = Path(path) if path and path != ":memory:" and "?" not in path else None
+            if db is not None:
+                readonly = opening.read_only(db)
+                if not readonly and db.parent.is_dir():
+                    opening.create_private(db)
+            engine = opening.sqlite_engine(url, db, readonly)
+            default = Path(path).parent / "blobs"
         else:
             engine = sa.create_engine(
                 url.replace("postgresql://", "postgresql+psycopg://", 1), pool_pre_ping=True
             )
             default = Path(os.path.expanduser("~/.assay/blobs"))
-        return cls(engine, open_blobs(blobs or default), url, upgrade)
+        return cls(engine, open_blobs(blobs or default), url, upgrade, read_only=readonly)
 
     def _prepare(self) -> None:
         try:
             with self.engine.connect() as conn:
                 current = migrate.current_revision(conn)
-            if migrate.check_revision(current, self.uri):
+            if migrate.check_revision(current, self.shown):
                 return
+            if self.read_only:
+                raise StoreUnusable(
+                    f"the store at {self.shown} is read-only and at schema revision "
+                    f"{current or 'none'}, not {migrate.SCHEMA_REVISION}: open a writable "
+                    "copy to upgrade it"
+                )
             upgrade = self._upgrade
             if upgrade is None:
                 upgrade = self.dialect == "sqlite" or current is None
             if not upgrade:
                 raise SchemaMismatch(
-                    f"the store at {self.uri} has schema revision {current}, older than this "
-                    f"Assay's {migrate.SCHEMA_REVISION}: run `assay db upgrade --uri ...` first"
+                    f"the store at {self.shown} has schema revision {current}, older than "
+                    f"this Assay's {migrate.SCHEMA_REVISION}: run `assay db upgrade --uri ...` "
+                    "first"
                 )
             migrate.upgrade(self.engine.execution_options(assay_tx="IMMEDIATE"))
-        except sa.exc.OperationalError as exc:
-            raise StoreUnavailable(f"cannot open the store at {self.uri}: {exc.orig}") from exc
+        except sa.exc.DBAPIError as exc:
+            if not isinstance(exc, sa.exc.OperationalError | sa.exc.DatabaseError):
+                raise
+            raise opening.open_error(exc, self.shown) from exc
 
     def close(self) -> None:
         self.engine.dispose()
@@ -167,22 +187,29 @@ class SqlStore:
     # ---- transactions ------------------------------------------------------------------
 
     @contextmanager
-    def _write(self) -> Iterator[sa.Connection]:
+    def _write(self, doing: str = "write") -> Iterator[sa.Connection]:
+        self._writable(doing)
         try:
             with self.engine.connect() as conn:
                 conn.execution_options(assay_tx="IMMEDIATE")
                 with conn.begin():
                     yield conn
-        except sa.exc.OperationalError as exc:
-            raise StoreUnavailable(f"store {self.uri} failed to write: {exc.orig}") from exc
+        except (sa.exc.OperationalError, sa.exc.DataError) as exc:
+            raise opening.runtime_error(exc, doing) from exc
 
     @contextmanager
     def _read(self) -> Iterator[sa.Connection]:
         try:
             with self.engine.connect() as conn:
                 yield conn
-        except sa.exc.OperationalError as exc:
-            raise StoreUnavailable(f"store {self.uri} failed to read: {exc.orig}") from exc
+        except (sa.exc.OperationalError, sa.exc.DataError) as exc:
+            raise opening.runtime_error(exc, "read") from exc
+
+    def _writable(self, doing: str) -> None:
+        if self.read_only:
+            raise StoreUnusable(
+                f"the store is read-only (its files are not writable): cannot {doing}"
+            )
 
     def _insert(self, table: sa.Table) -> Any:
         return (postgresql if self.dialect == "postgresql" else sqlite).insert(table)
@@ -190,41 +217,47 @@ class SqlStore:
     # ---- ingest --------------------------------------------------------------------------
 
     def write_batch(self, batch: Batch, actor: str | None = None) -> bool:
-        for op in batch.ops:
-            _check_op(op)
+        """Apply a batch in one transaction: claim (run, writer, seq), create the run or
+        lock its row (so batches of one run apply one after another on PostgreSQL too,
+        and summaries never lose an update), then its fields, then its points."""
+        now = store_clock()
+        batch = clean_batch(batch, now)  # everything refused is refused before writing
         who = actor or self.actor
-        with self._write() as conn:
+        with self._write("write a batch") as conn:
             claim = self._insert(batches).on_conflict_do_nothing().returning(batches.c.seq)
             row = {"run_id": batch.run_id, "writer": batch.writer, "seq": batch.seq}
-            if conn.execute(claim, {**row, "applied_at": time.time()}).first() is None:
+            if conn.execute(claim, {**row, "applied_at": now}).first() is None:
                 return False  # delivered before: replaying a journal never duplicates
-            if not any(isinstance(op, CreateRun) for op in batch.ops):
-                self._require_run(conn, batch.run_id)
             latest = 0.0
             for op in batch.ops:
-                if not isinstance(op, Points):
-                    latest = max(latest, self._apply(conn, batch.run_id, op, who))
+                if isinstance(op, CreateRun):
+                    latest = max(latest, self._apply(conn, batch.run_id, op, who, now))
+            self._lock_run(conn, batch.run_id)
+            for op in batch.ops:
+                if not isinstance(op, Points | CreateRun):
+                    latest = max(latest, self._apply(conn, batch.run_id, op, who, now))
             chunks = [op for op in batch.ops if isinstance(op, Points)]
             if chunks:
                 latest = max(latest, self._add_points(conn, batch.run_id, chunks))
-            if latest:
-                self._touch(conn, batch.run_id, latest)
+            self._touch(conn, batch.run_id, latest, now)
             return True
 
-    def _touch(self, conn: sa.Connection, run_id: str, latest: float) -> None:
+    def _touch(self, conn: sa.Connection, run_id: str, latest: float, now: float) -> None:
+        """``heartbeat_at`` keeps the writer's latest time (durations are measured on its
+        clock); ``seen_at`` is the store's, for liveness."""
         greatest = sa.func.max if self.dialect == "sqlite" else sa.func.greatest
         conn.execute(
             runs.update()
             .where(runs.c.id == run_id)
-            .values(heartbeat_at=greatest(runs.c.heartbeat_at, latest), updated_at=time.time())
+            .values(heartbeat_at=greatest(runs.c.heartbeat_at, latest), updated_at=now, seen_at=now)
         )
 
-    def _apply(self, conn: sa.Connection, run_id: str, op: Any, actor: str) -> float:
+    def _apply(self, conn: sa.Connection, run_id: str, op: Any, actor: str, now: float) -> float:
         """Apply one op. Run creation, status changes, notes and tags go on the audit
         record; config and summary updates are the run's data, not changes to audit."""
         target = f"run:{run_id}"
         if isinstance(op, CreateRun):
-            if self._create_run(conn, run_id, op):  # a resumed run is not created again
+            if self._create_run(conn, run_id, op, now):  # a resumed run is not created again
                 change = {"project": op.project, "name": op.name, "config": op.config}
                 audit.append(conn, actor, "run.created", target, change)
             return op.created_at
@@ -245,12 +278,14 @@ class SqlStore:
             return op.at
         raise InvalidInput(f"unknown operation {type(op).__name__}")
 
-    def _require_run(self, conn: sa.Connection, run_id: str) -> None:
-        found = conn.execute(sa.select(runs.c.id).where(runs.c.id == run_id)).first()
-        if found is None:
+    def _lock_run(self, conn: sa.Connection, run_id: str) -> None:
+        """Hold the run's row to the end of the transaction (PostgreSQL; SQLite holds the
+        whole store already), or NotFound."""
+        query = sa.select(runs.c.id).where(runs.c.id == run_id).with_for_update()
+        if conn.execute(query).first() is None:
             raise NotFound(f"run {run_id} does not exist (a batch arrived before its run)")
 
-    def _create_run(self, conn: sa.Connection, run_id: str, op: CreateRun) -> bool:
+    def _create_run(self, conn: sa.Connection, run_id: str, op: CreateRun, now: float) -> bool:
         conn.execute(
             self._insert(projects).on_conflict_do_nothing(),
             {"name": op.project, "created_at": op.created_at},
@@ -263,6 +298,7 @@ class SqlStore:
             "created_at": op.created_at,
             "updated_at": op.created_at,
             "heartbeat_at": op.created_at,
+            "seen_at": now,
             "config": op.config,
             "summary": {},
             "notes": op.notes,
@@ -323,7 +359,9 @@ class SqlStore:
 
     def _add_points(self, conn: sa.Connection, run_id: str, ops: list[Points]) -> float:
         """All of a batch's series at once: one insert of chunks, one read and one upsert
-        of their summaries."""
+        of their summaries. A summary always describes the history as read back (one
+        point per step, the last write wins): a chunk that only appends updates it; one
+        that reaches back to steps already stored has it recomputed from the series."""
         decoded = [(op, ser.decode(op.steps, op.times, op.values)) for op in ops]
         decoded = [(op, c) for op, c in decoded if len(c.steps)]
         if not decoded:
@@ -331,21 +369,16 @@ class SqlStore:
         keys = [op.key for op, _ in decoded]
         if len(set(keys)) != len(keys):
             raise InvalidInput("a batch may carry one set of points per key; merge them first")
-        for op, chunk in decoded:
-            if not len(chunk.times) == len(chunk.values) == len(chunk.steps):
-                raise InvalidInput(
-                    f"points for {op.key!r}: steps, times and values differ in length"
-                )
         conn.execute(metric_chunks.insert(), [_chunk_row(run_id, op, c) for op, c in decoded])
         old = {
             r._mapping["key"]: r._mapping
             for r in conn.execute(
-                sa.select(metric_summary)
-                .where(metric_summary.c.run_id == run_id, metric_summary.c.key.in_(keys))
-                .with_for_update()
+                sa.select(metric_summary).where(
+                    metric_summary.c.run_id == run_id, metric_summary.c.key.in_(keys)
+                )
             )
         }
-        rows = [_summary_row(run_id, op.key, chunk, old.get(op.key)) for op, chunk in decoded]
+        rows = [self._summary(conn, run_id, op.key, c, old.get(op.key)) for op, c in decoded]
         for row in rows:
             if row["open_chunks"] >= MERGE_AFTER:
                 self._merge_tail(conn, run_id, row["key"], row["open_chunks"])
@@ -359,6 +392,21 @@ class SqlStore:
             rows,
         )
         return max(float(c.times.max()) for _, c in decoded)
+
+    def _summary(
+        self, conn: sa.Connection, run_id: str, key: str, chunk: Columns, prev: Any
+    ) -> dict[str, Any]:
+        """The (run, key) summary after this chunk (already inserted), given the stored
+        one (or None)."""
+        small = len(chunk.steps) < LARGE_CHUNK
+        opened = 1 if small else 0
+        if prev is not None and small:
+            opened += prev["open_chunks"]
+        if prev is None or int(chunk.steps.min()) > prev["last_step"]:
+            return _summary_row(run_id, key, ser.merge([chunk]), prev, opened)
+        whole = self._history(conn, run_id, [key]).get(key)
+        assert whole is not None  # the chunk itself was just inserted
+        return _summary_row(run_id, key, whole, None, opened)
 
     def _merge_tail(self, conn: sa.Connection, run_id: str, key: str, count: int) -> None:
         """Merge the newest ``count`` small chunks of a series into one (order is kept:
@@ -420,13 +468,16 @@ class SqlStore:
         limit: int = 100,
         offset: int = 0,
     ) -> list[Run]:
-        if limit < 0 or offset < 0:
-            raise InvalidInput("limit and offset must not be negative")
+        for name, value in (("limit", limit), ("offset", offset)):
+            if type(value) is not int or not 0 <= value <= MAX_PAGE:
+                raise InvalidInput(
+                    f"{name} must be an integer from 0 to {MAX_PAGE}, not {value!r:.40}"
+                )
         query = self._run_select().where(*self._where(project, filter))
         compiler = FilterCompiler("", self._cutoff(), self.dialect)
         for spec in order_by or ("-created",):
             field, descending = parse_order(spec)
-            column = compiler.field(field, ORDER)
+            column = compiler.order_field(field)
             query = query.order_by(
                 column.desc().nulls_last() if descending else column.asc().nulls_last()
             )
@@ -447,7 +498,7 @@ class SqlStore:
         return clauses
 
     def _cutoff(self) -> float:
-        return time.time() - heartbeat_timeout()
+        return store_clock() - heartbeat_timeout()
 
     def _run_select(self) -> sa.Select[Any]:
         return sa.select(runs, status_expr(self._cutoff()).label("shown_status"))
@@ -493,6 +544,12 @@ class SqlStore:
         ]
 
     def history(self, run_id: str, keys: Sequence[str] | None = None) -> dict[str, Columns]:
+        with self._read() as conn:
+            return self._history(conn, run_id, keys)
+
+    def _history(
+        self, conn: sa.Connection, run_id: str, keys: Sequence[str] | None
+    ) -> dict[str, Columns]:
         query = sa.select(
             metric_chunks.c.key,
             metric_chunks.c.steps,
@@ -503,9 +560,8 @@ class SqlStore:
             query = query.where(metric_chunks.c.key.in_(list(keys)))
         query = query.order_by(metric_chunks.c.key, metric_chunks.c.id)
         chunks: dict[str, list[Columns]] = {}
-        with self._read() as conn:
-            for key, steps, times, values in conn.execute(query):
-                chunks.setdefault(key, []).append(ser.decode(steps, times, values))
+        for key, steps, times, values in conn.execute(query):
+            chunks.setdefault(key, []).append(ser.decode(steps, times, values))
         return {key: ser.merge(parts) for key, parts in chunks.items()}
 
     def series(
@@ -556,6 +612,7 @@ class SqlStore:
         return lines[::-1] if tail is not None else lines
 
     def put_blob(self, data: bytes) -> str:
+        self._writable("store a blob")
         digest = self.blobs.put(data)  # the bytes first: a recorded blob is always there
         with self._write() as conn:
             catalog.record_blob(conn, self._insert, digest, len(data))
@@ -564,6 +621,7 @@ class SqlStore:
     def put_blobs(self, blobs: Sequence[bytes]) -> list[str]:
         """Many blobs at once: bytes written, made durable together (one syncfs for a
         folder, instead of an fsync each), then recorded in one transaction."""
+        self._writable("store blobs")
         if isinstance(self.blobs, LocalBlobStore):
             digests = [self.blobs.put(data, durable=False) for data in blobs]
             self.blobs.sync()
@@ -744,49 +802,27 @@ def _chunk_row(run_id: str, op: Points, chunk: Columns) -> dict[str, Any]:
     }
 
 
-def _summary_row(run_id: str, key: str, chunk: Columns, prev: Any) -> dict[str, Any]:
-    """The (run, key) summary after this chunk, given the stored one (or None)."""
-    last, low, high, last_step = ser.summarise(chunk)
-    small = len(chunk.steps) < LARGE_CHUNK
+def _summary_row(
+    run_id: str, key: str, series: Columns, prev: Any, open_chunks: int
+) -> dict[str, Any]:
+    """The summary of ``series`` (one point per step), appended to ``prev`` when given:
+    then every step of the series comes after the stored ones."""
+    last, low, high, last_step = ser.summarise(series)
     row: dict[str, Any] = {
         "run_id": run_id,
         "key": key,
         "last": _sql_float(last),
         "min": _sql_float(low),
         "max": _sql_float(high),
-        "count": len(chunk.steps),
+        "count": len(series.steps),
         "last_step": last_step,
-        "open_chunks": 1 if small else 0,
+        "open_chunks": open_chunks,
     }
     if prev is not None:
-        if prev["last_step"] > last_step:
-            row["last"], row["last_step"] = prev["last"], prev["last_step"]
         row["min"] = _sql_float(_fmin(prev["min"], low))
         row["max"] = _sql_float(_fmax(prev["max"], high))
         row["count"] += prev["count"]
-        row["open_chunks"] = prev["open_chunks"] + 1 if small else 0
     return row
-
-
-def _check_op(op: Any) -> None:
-    """Trust nothing that arrives: the same rules the SDK applies, checked again here."""
-    if isinstance(op, CreateRun):
-        check_project(op.project)
-        check_text("run name", op.name)
-        check_tags(op.tags)
-        check_text("group", op.group)
-        check_text("job type", op.job_type, 64)
-    elif isinstance(op, UpdateRun):
-        if op.tags is not None:
-            check_tags(op.tags)
-        if op.status is not None and op.status not in RUN_STATUSES:
-            raise InvalidInput(f"status {op.status!r} is not one of {', '.join(RUN_STATUSES)}")
-    elif isinstance(op, Points):
-        check_key(op.key)
-    elif isinstance(op, LogLines):
-        for _, stream, _text in op.lines:
-            if stream not in ("stdout", "stderr"):
-                raise InvalidInput(f"log stream {stream!r} is not stdout or stderr")
 
 
 def _sql_float(value: float) -> float | None:
