@@ -1,0 +1,158 @@
+"""Opening a store: private files, read-only copies, and errors that tell a store that
+cannot be used (no retry helps) from an outage."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assay.errors import StoreUnavailable, StoreUnusable
+from assay.records import Batch, Heartbeat
+from assay.store import open_store
+from assay.store.sql import audit
+from assay.store.sql.store import SqlStore
+from tests.conftest import create_run, points
+from tests.services import _as_postgres, free_port, missing, postgres_bindir
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_an_embedded_store_is_private_to_its_owner(tmp_path: Path) -> None:
+    store = SqlStore.embedded(tmp_path / "store")
+    create_run(store)
+    store.put_blob(b"weights")
+    root = tmp_path / "store"
+    assert mode(root) == 0o700 and mode(root / "blobs") == 0o700
+    for name in ("assay.db", "assay.db-wal", "assay.db-shm"):
+        if (root / name).exists():
+            assert mode(root / name) == 0o600, name
+    store.close()
+
+
+def _freeze(root: Path) -> None:
+    for folder, _, files in os.walk(root):
+        for name in files:
+            os.chmod(Path(folder) / name, 0o444)
+        os.chmod(folder, 0o555)
+
+
+def _thaw(root: Path) -> None:
+    for folder, _, files in os.walk(root):
+        os.chmod(folder, 0o755)
+        for name in files:
+            os.chmod(Path(folder) / name, 0o644)
+
+
+@pytest.fixture
+def frozen_copy(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A store with one run, copied and made read-only with chmod a-w. The store opens
+    such a copy read-only because no write bit is set, a check that holds even for root
+    (who could write anyway): these tests run the same as root and as a user."""
+    store = SqlStore.embedded(tmp_path / "store")
+    run_id = create_run(store)
+    store.write_batch(Batch(run_id, "w", 1, [points("loss", [0, 1], [2.0, 1.0])]))
+    store.close()
+    copy = tmp_path / "copy"
+    shutil.copytree(tmp_path / "store", copy)
+    _freeze(copy)
+    try:
+        yield copy, run_id
+    finally:
+        _thaw(copy)
+
+
+def test_a_read_only_store_can_be_read_and_audited(frozen_copy: tuple[Path, str]) -> None:
+    root, run_id = frozen_copy
+    store = open_store(root)
+    assert isinstance(store, SqlStore) and store.read_only
+    assert store.run(run_id).metrics["loss"].count == 2
+    assert list(store.history(run_id)["loss"].values) == [2.0, 1.0]
+    assert [r.action for r in audit.records(store.engine)] == ["run.created"]
+    assert audit.verify(store.engine).ok
+    store.close()
+
+
+def test_writing_to_a_read_only_store_says_so(frozen_copy: tuple[Path, str]) -> None:
+    root, run_id = frozen_copy
+    store = open_store(root)
+    with pytest.raises(StoreUnusable, match="read-only"):
+        store.write_batch(Batch(run_id, "w", 2, [Heartbeat(time.time())]))
+    with pytest.raises(StoreUnusable, match="read-only"):
+        store.put_blob(b"x")
+    store.close()
+
+
+def test_a_file_that_is_not_a_store_is_unusable(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    root.mkdir()
+    (root / "assay.db").write_bytes(b"this is not a database, just some text" * 100)
+    with pytest.raises(StoreUnusable, match="not a database"):
+        open_store(root)
+
+
+def test_a_missing_postgresql_database_is_unusable(postgres: str) -> None:
+    url = postgres.rsplit("/", 1)[0] + "/no_such_database"
+    with pytest.raises(StoreUnusable, match="does not exist"):
+        SqlStore.from_url(url, blobs=Path(tempfile.gettempdir()) / "unused-blobs")
+
+
+def test_an_unreachable_database_is_an_outage() -> None:
+    with pytest.raises(StoreUnavailable, match="cannot open"):
+        SqlStore.from_url("postgresql://me:pw@127.0.0.1:9/none", blobs=Path("/nonexistent"))
+
+
+PASSWORD = "correct-horse-battery"
+
+
+@contextlib.contextmanager
+def _password_cluster() -> Iterator[str]:
+    """A PostgreSQL cluster that checks passwords (scram-sha-256); yields its URL's
+    host part (``127.0.0.1:port``)."""
+    bindir = postgres_bindir()
+    if bindir is None:
+        missing("PostgreSQL is not installed (Debian: apt-get install postgresql)")
+    assert bindir is not None
+    root = Path(tempfile.mkdtemp(prefix="assay-pgpw-"))
+    data, sock, pwfile = root / "data", root / "sock", root / "pw"
+    sock.mkdir()
+    pwfile.write_text(PASSWORD + "\n")
+    if os.geteuid() == 0:
+        owner = pwd.getpwnam("postgres")
+        for path in (root, sock, pwfile):
+            os.chown(path, owner.pw_uid, owner.pw_gid)
+    port = free_port()
+    initdb = [str(bindir / "initdb"), "-D", str(data), "-U", "assay", "--no-sync", "-E", "UTF8"]
+    auth = ["-A", "scram-sha-256", f"--pwfile={pwfile}"]
+    subprocess.run(_as_postgres(initdb + auth), check=True, capture_output=True)
+    options = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"
+    start = [str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-w", "-l", str(root / "log")]
+    subprocess.run(_as_postgres([*start, "start"]), check=True, capture_output=True)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        stop = [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]
+        subprocess.run(_as_postgres(stop), capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_wrong_database_password_is_unusable_and_never_shown(tmp_path: Path) -> None:
+    with _password_cluster() as host:
+        wrong = "wrong-secret-pw"
+        with pytest.raises(StoreUnusable, match="password authentication failed") as info:
+            SqlStore.from_url(f"postgresql://assay:{wrong}@{host}/postgres", blobs=tmp_path)
+        assert wrong not in str(info.value) and "***" in str(info.value)
+        store = SqlStore.from_url(f"postgresql://assay:{PASSWORD}@{host}/postgres", blobs=tmp_path)
+        assert store.projects() == []
+        store.close()
