@@ -83,3 +83,87 @@ def test_sync_delivers_offline_runs(store_uri: str) -> None:
 def test_sync_with_nothing_to_do(store_uri: str) -> None:
     code, out = invoke("sync", "--uri", store_uri)
     assert code == 0 and "nothing to sync" in out
+
+
+def _rows(out: str) -> list[str]:
+    return [line for line in out.splitlines() if "│" in line or "┃" in line]
+
+
+def test_runs_ls_columns_take_every_field_the_filter_language_takes(seeded_uri: str) -> None:
+    columns = "metrics.train/loss.min,metrics.acc.count,metrics.acc.step,config.lr,tags,status"
+    code, out = invoke(
+        "runs", "ls", "-p", "digits", "--uri", seeded_uri, "-s", "config.lr", "-c", columns
+    )
+    assert code == 0, out
+    first = _rows(out)[1]  # header, then the run with lr 0.01 (acc 0.95, loss 0.05)
+    cells = [c.strip() for c in first.split("│")[6:-1]]
+    assert cells == ["0.05", "1", "0", "0.01", "['t']", "finished"]
+
+
+def test_runs_ls_column_with_backquoted_segment_and_summary_of_a_metric(store_uri: str) -> None:
+    with assay.init(project="p", uri=store_uri, settings=QUIET) as run:
+        run.log({"val loss": 0.25})
+    code, out = invoke(
+        "runs",
+        "ls",
+        "-p",
+        "p",
+        "--uri",
+        store_uri,
+        "-c",
+        "metrics.`val loss`.max,summary.`val loss`",
+    )
+    assert code == 0, out
+    assert [c.strip() for c in _rows(out)[1].split("│")[6:-1]] == ["0.25", "0.25"]
+
+
+def test_runs_ls_unknown_column_is_an_error_naming_it(seeded_uri: str) -> None:
+    code, out = invoke("runs", "ls", "-p", "digits", "--uri", seeded_uri, "-c", "metric.acc")
+    assert code == 1 and "unknown field 'metric.acc'" in out
+
+
+def test_runs_ls_unknown_project_is_not_found_with_close_names(seeded_uri: str) -> None:
+    code, out = invoke("runs", "ls", "-p", "digitz", "--uri", seeded_uri)
+    assert code == 1
+    assert "no project 'digitz'" in out and "did you mean 'digits'" in out
+    assert "0 of 0" not in out
+
+
+def test_runs_ls_known_project_with_no_matching_runs_is_not_an_error(seeded_uri: str) -> None:
+    code, out = invoke("runs", "ls", "-p", "digits", "--uri", seeded_uri, "-f", "summary.acc > 2")
+    assert code == 0 and "0 of 0 runs" in out
+
+
+def test_runs_ls_qualifies_column_titles_only_when_they_collide(store_uri: str) -> None:
+    for lr in (0.1, 0.2):
+        with assay.init(project="p", config={"lr": lr}, uri=store_uri, settings=QUIET) as run:
+            run.log({"lr": lr / 10, "acc": 0.5})
+    code, out = invoke("runs", "ls", "-p", "p", "--uri", store_uri)
+    header = _rows(out)[0]
+    assert code == 0 and "config.lr" in header and "summary.lr" in header, out
+    assert "summary.acc" not in header and " acc " in header
+    code, out = invoke("runs", "ls", "-p", "p", "--uri", store_uri, "-c", "config.lr,summary.acc")
+    header = _rows(out)[0]
+    assert " lr " in header and "config.lr" not in header
+
+
+def test_runs_ls_json_carries_every_field_of_the_run(store_uri: str) -> None:
+    with assay.init(
+        project="p", group="sweep-1", job_type="train", notes="n", uri=store_uri, settings=QUIET
+    ) as run:
+        run.log({"loss": 0.5})
+        run.log({"loss": 0.25})
+    code, out = invoke("runs", "ls", "-p", "p", "--uri", store_uri, "--json")
+    (row,) = json.loads(out)
+    assert code == 0
+    assert row["group"] == "sweep-1" and row["job_type"] == "train" and row["notes"] == "n"
+    for key in ("updated_at", "heartbeat_at", "host", "traceback", "duration"):
+        assert key in row
+    assert row["metrics"]["loss"] == {
+        "last": 0.25,
+        "min": 0.25,
+        "max": 0.5,
+        "count": 2,
+        "last_step": 1,
+    }
+    assert row["summary"] == {"loss": 0.25}

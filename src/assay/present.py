@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from assay.errors import FilterSyntaxError
 from assay.records import Run
 from assay.values import dotted
 
@@ -25,16 +26,72 @@ def duration(run: Run) -> float:
     return max(0.0, end - run.created_at)
 
 
-def column_value(run: Run, column: str) -> Any:
-    """The value of ``config.a.b``, ``summary.key``, or a run field, for one run."""
-    head, _, rest = column.partition(".")
+# filter-language fields (docs/query.md) that name a differently spelled record field
+_RUN_FIELDS = {"created": "created_at", "updated": "updated_at", "finished": "finished_at"}
+_STATS = {"step": "last_step"}
+
+
+def column_path(column: str) -> tuple[str, ...]:
+    """A column as the filter language reads a field (``metrics.`val loss`.min`` ->
+    ``("metrics", "val loss", "min")``); FilterSyntaxError names an unknown field."""
+    from assay.query.filter import IsNull, parse_filter
+
+    try:
+        expr = parse_filter(f"{column} is null")
+    except FilterSyntaxError as exc:
+        raise FilterSyntaxError(exc.reason, column, min(exc.position, len(column))) from None
+    if not isinstance(expr, IsNull) or expr.negate:
+        raise FilterSyntaxError("a column is one field", column, 0)
+    return expr.field.path
+
+
+def field_value(run: Run, path: tuple[str, ...]) -> Any:
+    """The value of a parsed filter-language field for one run (None when it has none)."""
+    head, rest = path[0], path[1:]
     if head == "config":
-        return dotted(run.config).get(rest)
+        return _config_value(run.config, rest)
     if head == "summary":
-        return summary_of(run).get(rest)
-    if column == "duration":
+        return summary_of(run).get(rest[0]) if rest else None
+    if head == "metrics":
+        metric = run.metrics.get(rest[0]) if len(rest) == 2 else None
+        return None if metric is None else getattr(metric, _STATS.get(rest[1], rest[1]), None)
+    if head == "duration":
         return duration(run)
-    return getattr(run, column, None)
+    return getattr(run, _RUN_FIELDS.get(head, head), None)
+
+
+def _config_value(config: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    node: Any = config
+    for key in path:
+        if not isinstance(node, Mapping) or key not in node:
+            return dotted(config).get(".".join(path))
+        node = node[key]
+    return node
+
+
+def column_value(run: Run, column: str) -> Any:
+    """The value of ``config.a.b``, ``summary.key``, ``metrics.key.min``, or a run field
+    (every field the filter language names), for one run; None for an unknown field."""
+    try:
+        path = column_path(column)
+    except FilterSyntaxError:
+        return getattr(run, column, None)
+    return field_value(run, path)
+
+
+def column_titles(columns: Sequence[str]) -> list[str]:
+    """Short titles for columns (``lr`` for ``config.lr``), qualified only where two would
+    read the same (``config.lr`` and ``summary.lr``)."""
+    short = [_short(column) for column in columns]
+    return [
+        column if short.count(title) > 1 else title
+        for column, title in zip(columns, short, strict=True)
+    ]
+
+
+def _short(column: str) -> str:
+    head, dot, rest = column.partition(".")
+    return rest if dot and head in ("config", "summary", "metrics") else column
 
 
 def default_columns(

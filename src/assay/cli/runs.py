@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from typing import Any
 
 import click
+import msgspec
 from rich.table import Table
 from rich.tree import Tree
 
 from assay.cli.admin import grant
 from assay.cli.main import reports_errors, uri_option, wide_console
-from assay.present import column_value, default_columns, fmt, fmt_duration, when
+from assay.errors import NotFound
+from assay.present import (
+    column_path,
+    column_titles,
+    default_columns,
+    field_value,
+    fmt,
+    fmt_duration,
+    summary_of,
+    when,
+)
 from assay.sdk.api import Api, ApiRun
 
 STATUS_STYLE = {
@@ -54,18 +66,24 @@ def ls(
     uri: str | None,
 ) -> None:
     """List a project's runs as a table."""
+    chosen = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    paths = [column_path(c) for c in chosen or ()]  # an unknown field fails before any query
     with Api(uri) as api:
         found = api.runs(project, filter=filter_, order_by=list(sort), limit=limit)
         total = api.count_runs(project, filter_)
+        if not found:
+            _check_project(api, project)
     if as_json:
         click.echo(json.dumps([_as_dict(r) for r in found], indent=2, default=str))
         return
-    chosen = columns.split(",") if columns else default_columns(r.record for r in found)
+    if chosen is None:
+        chosen = default_columns(r.record for r in found)
+        paths = [column_path(c) for c in chosen]
     table = Table(title=f"{project}: {len(found)} of {total} runs", header_style="bold")
     for head in ("id", "name", "status", "created", "duration"):
         table.add_column(head, no_wrap=True)
-    for column in chosen:
-        table.add_column(column.split(".", 1)[-1], justify="right")
+    for title in column_titles(chosen):
+        table.add_column(title, justify="right")
     for r in found:
         table.add_row(
             r.id,
@@ -73,9 +91,24 @@ def ls(
             f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]",
             when(r.created_at),
             fmt_duration(r.duration),
-            *(fmt(column_value(r.record, c)) for c in chosen),
+            *(fmt(field_value(r.record, path)) for path in paths),
         )
     wide_console().print(table)
+
+
+def _check_project(api: Api, project: str) -> None:
+    """NotFound, with the closest names, when no project is called ``project``."""
+    names = [p.name for p in api.projects()]
+    if project in names:
+        return
+    close = difflib.get_close_matches(project, names, n=3, cutoff=0.6)
+    if close:
+        hint = "did you mean " + " or ".join(repr(n) for n in close) + "?"
+    elif names:
+        hint = "projects: " + ", ".join(sorted(names)[:10])
+    else:
+        hint = "the store has no projects yet"
+    raise NotFound(f"no project {project!r} ({hint})")
 
 
 @runs.command("show")
@@ -147,16 +180,7 @@ def _tree(title: str, data: dict[str, Any]) -> Tree:
 
 
 def _as_dict(r: ApiRun) -> dict[str, Any]:
-    rec = r.record
-    return {
-        "id": rec.id,
-        "project": rec.project,
-        "name": rec.name,
-        "status": rec.status,
-        "created_at": rec.created_at,
-        "finished_at": rec.finished_at,
-        "tags": rec.tags,
-        "config": rec.config,
-        "summary": r.summary,
-        "notes": rec.notes,
-    }
+    """Every field of the run record; ``summary`` as the filter language reads it (the run's
+    summary over each metric's last value) and ``duration`` in seconds."""
+    record: dict[str, Any] = msgspec.to_builtins(r.record)
+    return record | {"summary": summary_of(r.record), "duration": r.duration}
