@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -31,6 +32,7 @@ _RUN_FIELDS = {"created": "created_at", "updated": "updated_at", "finished": "fi
 _STATS = {"step": "last_step"}
 
 
+@functools.lru_cache(maxsize=1024)  # a table asks for the same few columns per cell
 def column_path(column: str) -> tuple[str, ...]:
     """A column as the filter language reads a field (``metrics.`val loss`.min`` ->
     ``("metrics", "val loss", "min")``); FilterSyntaxError names an unknown field."""
