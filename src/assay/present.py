@@ -76,7 +76,10 @@ def column_value(run: Run, column: str) -> Any:
     (every field the filter language names), for one run; None for an unknown field."""
     try:
         path = column_path(column)
-    except FilterSyntaxError:
+    except FilterSyntaxError:  # not a filter field: ``summary.a.b`` still reads key "a.b"
+        head, _, rest = column.partition(".")
+        if head in ("config", "summary"):
+            return field_value(run, (head, rest))
         return getattr(run, column, None)
     return field_value(run, path)
 
