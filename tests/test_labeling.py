@@ -120,6 +120,11 @@ def test_method_names_and_aliases() -> None:
     assert aggregate(df, method="one_coin").method == "one-coin"
     with pytest.raises(InvalidInput, match="unknown method 'glad'"):
         aggregate(df, method="glad")
+    with pytest.raises(InvalidInput, match="max_iterations must be at least 1"):
+        aggregate(df, method="ds", max_iterations=0)
+    capped = aggregate(df, method="ds", max_iterations=1)
+    assert capped.iterations == 1 and not capped.converged
+    assert any("did not converge in 1 iterations" in note for note in capped.warnings)
 
 
 # ---- determinism --------------------------------------------------------------------------

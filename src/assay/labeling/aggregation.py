@@ -99,10 +99,10 @@ def choose_method(enc: Encoded) -> tuple[str, str]:
     need = PER_PARAMETER * k * (k - 1)
     full = float(per_worker[per_worker >= need].sum()) / total
     if full >= 0.5 and float(np.median(per_item)) >= 3:
-        return "ds", f"{full:.0%} of votes from workers with >= {need} votes, >= 3 per item"
+        return "ds", f"{full:.1%} of votes from workers with >= {need} votes, >= 3 per item"
     coin = float(per_worker[per_worker >= PER_PARAMETER].sum()) / total
     if coin >= 0.5:
-        return "one-coin", f"{coin:.0%} of votes from workers with >= {PER_PARAMETER} votes"
+        return "one-coin", f"{coin:.1%} of votes from workers with >= {PER_PARAMETER} votes"
     return "mv", "most votes come from workers with too few votes to rate them"
 
 
@@ -130,6 +130,8 @@ def aggregate(
     and ``label_column``. Raises InvalidInput naming the problem for a bad table.
     """
     requested = normalise_method(method)
+    if max_iterations < 1:
+        raise InvalidInput(f"max_iterations must be at least 1, not {max_iterations}")
     enc = encode(df, gold, item_column, worker_column, label_column)
     chosen, reason = choose_method(enc) if requested == "auto" else (requested, "asked for")
     result = fit(enc, chosen, max_iterations, tolerance)
