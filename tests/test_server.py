@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 
 from assay import wire
 from assay.cli.main import cli
-from assay.errors import Forbidden, LimitExceeded, Unauthorized
+from assay.errors import Forbidden, LimitExceeded, NotFound, Unauthorized
 from assay.ids import new_run_id
 from assay.records import Batch, CreateRun
 from assay.remote.store import RemoteStore
@@ -232,19 +232,21 @@ def test_json_readers_get_json(team: Team) -> None:
     assert response.json()["project"] == "alpha"
 
 
-def test_blobs_round_trip_for_members_only(team: Team) -> None:
-    digest = team.store("ann").put_blob(b"diff --git")
-    assert team.store("vic").get_blob(digest) == b"diff --git"
-    team.auth.add_user("nobody")
-    key = team.auth.create_key("nobody")[1]
-    stranger = RemoteStore(
-        "http://assay.test",
-        api_key=key,
-        client=TestClient(team.app, base_url="http://assay.test"),
-        retries=0,
-    )
-    with pytest.raises(Forbidden):
-        stranger.get_blob(digest)
+def test_blobs_are_read_through_the_project_that_holds_them(team: Team) -> None:
+    """A large git diff goes to a blob the run holds: readers of its project read it;
+    others, and a bare upload no project holds yet, answer as not stored."""
+    diff = "+line\n" * 20_000
+    op = CreateRun("alpha", "r", time.time(), {}, [], None, None, None, {"git": {"diff": diff}})
+    batch = Batch(new_run_id(), "w", 0, [op])
+    team.store("ann").write_batch(batch)
+    digest = team.store("vic").run(batch.run_id).host["git"]["diff_blob"]
+    assert team.store("vic").get_blob(digest).decode() == diff
+    with pytest.raises(NotFound):
+        team.store("bob").get_blob(digest)
+    loose = team.store("ann").put_blob(b"not committed yet")
+    assert team.store("root").get_blob(loose) == b"not committed yet"
+    with pytest.raises(NotFound):
+        team.store("vic").get_blob(loose)
 
 
 def test_local_mode_refuses_a_public_host() -> None:

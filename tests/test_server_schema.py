@@ -162,3 +162,46 @@ def test_s3_references_are_recorded_by_etag_and_checked_on_download(
     with pytest.raises(CorruptData, match=r"shard-1\.parquet.*changed"):
         download(store, version, tmp_path / "out2")
     store.close()
+
+
+def test_readyz_checks_the_bucket_and_names_a_missing_one(bucket: str, tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    database = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    good = create_app(ServerConfig(database, blobs=f"s3://{bucket}/x"))
+    with TestClient(good) as client:
+        assert client.get("/readyz").json() == {"status": "ready"}
+    gone = create_app(ServerConfig(database, blobs="s3://no-such-bucket/x"))
+    with TestClient(gone) as client:
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    message = response.json()["error"]["message"]
+    assert "'no-such-bucket' does not exist" in message
+    assert "\n" not in message and os.environ["AWS_ENDPOINT_URL"] not in message
+
+
+def test_object_store_errors_are_one_line_naming_the_bucket(bucket: str) -> None:
+    from assay.errors import StoreUnusable
+
+    blobs = ObjectBlobStore("s3://no-such-bucket/x")
+    for attempt in (lambda: blobs.put(b"x"), lambda: blobs.get("0" * 64), blobs.check):
+        with pytest.raises(StoreUnusable) as info:
+            attempt()
+        assert str(info.value) == "bucket 'no-such-bucket' does not exist"
+
+
+def test_an_unreachable_object_store_is_one_line_without_its_endpoint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from assay.errors import StoreUnavailable
+    from tests.services import free_port
+
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    with pytest.raises(StoreUnavailable) as info:
+        ObjectBlobStore("s3://b/x").check()
+    message = str(info.value)
+    assert "\n" not in message and "Debug source" not in message and endpoint not in message

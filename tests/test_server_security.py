@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from assay import wire
@@ -20,6 +21,13 @@ from assay.store.sql.schema import log_lines, metric_summary, projects, runs
 from tests.test_server import Team, new_run
 
 BAD_TIMES = [1e18, -1e18, math.inf, -math.inf]
+
+
+@pytest.fixture
+def team(tmp_path: Path) -> Iterator[Team]:
+    t = Team(tmp_path / "server")
+    yield t
+    t.client.close()
 
 
 def _spoil(team: Team, run_id: str, bad: float) -> None:
@@ -270,3 +278,185 @@ def test_a_local_server_answers_to_loopback_names_with_any_port(
     local_site: TestClient, host: str
 ) -> None:
     assert local_site.get("/api/v1/projects", headers={"host": host}).status_code == 200
+
+
+# ---- project boundaries ----------------------------------------------------------------------
+
+
+def _alpha_artifact(team: Team, tmp_path: Path) -> tuple[str, str, str]:
+    """ann logs a run and an artifact in alpha: (run id, version id, digest of its file)."""
+    from assay.artifacts.artifact import Artifact, log_artifact
+
+    (tmp_path / "secret.txt").write_bytes(b"alpha's secret weights")
+    art = Artifact("m", type="model")
+    art.add_file(tmp_path / "secret.txt")
+    ann = team.store("ann")
+    batch = new_run("alpha")
+    ann.write_batch(batch)
+    version = log_artifact(ann, art, "alpha")
+    ann.record_use(batch.run_id, version.id)
+    return batch.run_id, version.id, ann.manifest(version.id).files[0].digest
+
+
+def test_blobs_are_read_and_probed_only_through_a_project_the_caller_reads(
+    team: Team, tmp_path: Path
+) -> None:
+    _, _, digest = _alpha_artifact(team, tmp_path)
+    assert team.store("vic").get_blob(digest) == b"alpha's secret weights"
+    bob = team.client.get(f"/api/v1/blobs/{digest}", headers=team.headers("bob"))
+    absent = team.client.get(f"/api/v1/blobs/{'0' * 64}", headers=team.headers("bob"))
+    assert bob.status_code == absent.status_code == 404
+    assert bob.json()["error"]["message"].replace(digest, "D") == absent.json()["error"][
+        "message"
+    ].replace("0" * 64, "D")
+    assert team.store("bob").missing_blobs([digest]) == [digest]  # as if it were not there
+    assert team.store("vic").missing_blobs([digest]) == []
+    assert team.store("root").missing_blobs([digest, "0" * 64]) == ["0" * 64]
+
+
+def test_a_blob_another_project_holds_can_be_uploaded_again_and_committed(
+    team: Team, tmp_path: Path
+) -> None:
+    """Same bytes in two projects: the second uploader is told 'missing', sends the bytes,
+    and commits; then reads the blob through its own project."""
+    from assay.artifacts.artifact import Artifact, log_artifact
+
+    _, _, digest = _alpha_artifact(team, tmp_path)
+    art = Artifact("copy", type="model")
+    art.add_file(tmp_path / "secret.txt")
+    version = log_artifact(team.store("bob"), art, "beta")
+    assert team.store("bob").manifest(version.id).files[0].digest == digest
+    assert team.store("bob").get_blob(digest) == b"alpha's secret weights"
+
+
+def test_viewers_cannot_upload_blobs(team: Team) -> None:
+    response = team.client.put(
+        "/api/v1/blobs",
+        content=b"x",
+        headers={**team.headers("vic"), "content-type": "application/octet-stream"},
+    )
+    assert response.status_code == 403
+    assert team.store("ann").put_blob(b"x")
+
+
+def test_lineage_shows_only_edges_between_projects_the_caller_reads(
+    team: Team, tmp_path: Path
+) -> None:
+    run_id, version_id, _ = _alpha_artifact(team, tmp_path)
+    assert len(team.store("vic").lineage_edges([run_id], [version_id])) == 1
+    assert team.store("bob").lineage_edges([run_id], [version_id]) == []
+
+
+def test_every_run_creating_op_in_a_batch_needs_the_writer_role_on_its_project(
+    team: Team,
+) -> None:
+    from assay.errors import Forbidden
+    from assay.records import Batch, CreateRun
+
+    batch = new_run("beta")  # bob writes to beta, and has no role on gamma
+    sneaky = CreateRun("gamma", "r", time.time(), {}, [], None, None, None, {})
+    with pytest.raises(Forbidden, match="gamma"):
+        team.store("bob").write_batch(Batch(batch.run_id, "w", 0, [*batch.ops, sneaky]))
+    assert "gamma" not in [p.name for p in team.store("root").projects()]
+    alpha_run = new_run("alpha")
+    team.store("ann").write_batch(alpha_run)
+    into_alpha = Batch(
+        alpha_run.run_id,
+        "w",
+        1,
+        [CreateRun("beta", "r", time.time(), {}, [], None, None, None, {})],
+    )
+    with pytest.raises(Forbidden, match="alpha"):
+        team.store("bob").write_batch(into_alpha)
+
+
+def test_a_run_page_shows_no_diff_from_a_blob_of_another_project(
+    team: Team, tmp_path: Path
+) -> None:
+    from assay.records import Batch, CreateRun
+
+    _, _, digest = _alpha_artifact(team, tmp_path)
+    host = {"git": {"commit": "abc", "diff_blob": digest}}
+    op = CreateRun("beta", "r", time.time(), {}, [], None, None, None, host)
+    batch = Batch(new_run("beta").run_id, "w", 0, [op])
+    team.store("bob").write_batch(batch)
+    client = TestClient(
+        team.app, base_url="http://assay.test", cookies={"assay_key": team.keys["bob"]}
+    )
+    html = client.get(f"/runs/{batch.run_id}").text
+    assert "secret weights" not in html
+
+
+def test_evaluation_parts_cannot_name_another_projects_blob(team: Team, tmp_path: Path) -> None:
+    from assay.records import EvaluationDraft
+
+    _, _, digest = _alpha_artifact(team, tmp_path)
+    draft = EvaluationDraft(
+        "beta", "e", "m", "k", None, "d", "0" * 64, None, None, None, None, {}, []
+    )
+    body = wire.encode(wire.EvaluationParts(draft, [digest]), wire.JSON)
+    response = team.client.post(
+        "/api/v1/evaluations/parts",
+        content=body,
+        headers={**team.headers("bob"), "content-type": "application/json"},
+    )
+    assert response.status_code == 400 and "is not stored" in response.text
+
+
+# ---- passwords in URLs ---------------------------------------------------------------------
+
+SECRET = "s3cret-pw"
+
+
+def _dead_postgres(team: Team) -> str:
+    """Point the store at a PostgreSQL URL (with a password) where nothing listens."""
+    from tests.services import free_port
+
+    url = f"postgresql://assay:{SECRET}@127.0.0.1:{free_port()}/assay"
+    store = team.app.state.assay.store
+    store.engine.dispose()
+    store.engine = sa.create_engine(
+        url.replace("postgresql://", "postgresql+psycopg://"), connect_args={"connect_timeout": 2}
+    )
+    store.uri = url
+    return url
+
+
+def test_readyz_with_the_database_down_shows_no_url_and_no_password(team: Team) -> None:
+    _dead_postgres(team)
+    response = team.client.get("/readyz")
+    assert response.status_code == 503
+    text = response.text
+    assert SECRET not in text and "postgresql://" not in text and "127.0.0.1" not in text
+    assert "database" in response.json()["error"]["message"]
+
+
+def test_errors_for_signed_in_callers_hide_the_database_password(team: Team) -> None:
+    _dead_postgres(team)
+    response = team.client.get("/api/v1/projects", headers=team.headers("root"))
+    assert response.status_code == 503 and SECRET not in response.text
+    client = TestClient(
+        team.app, base_url="http://assay.test", cookies={"assay_key": team.keys["root"]}
+    )
+    page = client.get("/", headers={"accept": "text/html"})
+    assert page.status_code == 503 and SECRET not in page.text
+
+
+def test_server_start_and_db_upgrade_print_no_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from assay.cli import server as server_cli
+    from assay.cli.main import cli
+    from tests.services import free_port
+
+    url = f"postgresql://assay:{SECRET}@127.0.0.1:{free_port()}/assay"
+    upgrade = CliRunner().invoke(cli, ["db", "upgrade", "--uri", url])
+    assert upgrade.exit_code == 1 and SECRET not in upgrade.output
+    assert "assay:***@127.0.0.1" in upgrade.output
+    failed = CliRunner().invoke(cli, ["server", "--uri", url])
+    assert failed.exit_code == 1 and SECRET not in failed.output
+    monkeypatch.setattr(server_cli, "_prepare", lambda config: None)
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: None)
+    started = CliRunner().invoke(cli, ["server", "--uri", url])
+    assert started.exit_code == 0, started.output
+    assert SECRET not in started.output and "assay:***@127.0.0.1" in started.output

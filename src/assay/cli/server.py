@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
 from rich.console import Console
 
 from assay.cli.main import reports_errors, uri_option
-from assay.errors import InvalidInput
+from assay.errors import AssayError, InvalidInput
+from assay.redact import redact_text, redact_uri
 from assay.server.config import ServerConfig, check_bind
 from assay.store.base import local_root, resolve_uri
 from assay.store.sql.schema import SCHEMA_REVISION
@@ -51,7 +55,8 @@ def server_command(
     _prepare(config)
     os.environ.update(config.to_env())
     mode = "local (no auth)" if local else "auth (API keys)"
-    Console(stderr=True).print(f"Assay server on http://{host}:{port} for {resolved}, {mode}")
+    shown = redact_uri(resolved)
+    Console(stderr=True).print(f"Assay server on http://{host}:{port} for {shown}, {mode}")
     uvicorn.run(
         "assay.server.app:app_from_env",
         factory=True,
@@ -67,7 +72,8 @@ def _prepare(config: ServerConfig) -> None:
     """Open the store once before the workers do: schema checks fail here, clearly."""
     from assay.server.app import open_state
 
-    state = open_state(config)
+    with secrets_hidden():
+        state = open_state(config)
     try:
         if not config.local and not state.auth.users():
             Console(stderr=True).print(
@@ -109,14 +115,34 @@ def db_upgrade(uri: str | None) -> None:
     """Bring the store's schema to this Assay's version (safe to run twice)."""
     store = _sql_store(uri, upgrade=True)
     store.close()
-    click.echo(f"{store.uri}: schema is at revision {SCHEMA_REVISION}")
+    click.echo(f"{redact_uri(store.uri)}: schema is at revision {SCHEMA_REVISION}")
 
 
 def _sql_store(uri: str | None, upgrade: bool | None = None, blobs: str | None = None) -> SqlStore:
     resolved = resolve_uri(uri)
     root = local_root(resolved)
-    if root is not None:
-        return SqlStore.embedded(root)
-    if resolved.startswith(("sqlite", "postgresql")):
-        return SqlStore.from_url(resolved, blobs=blobs, upgrade=upgrade)
-    raise InvalidInput(f"{resolved!r}: this command needs direct database access, not a server URL")
+    with secrets_hidden():
+        if root is not None:
+            return SqlStore.embedded(root)
+        if resolved.startswith(("sqlite", "postgresql")):
+            return SqlStore.from_url(resolved, blobs=blobs, upgrade=upgrade)
+    raise InvalidInput(
+        f"{redact_uri(resolved)!r}: this command needs direct database access, not a server URL"
+    )
+
+
+@contextmanager
+def secrets_hidden() -> Iterator[None]:
+    """An Assay error raised inside, with any URI password or token in its message hidden
+    (a store's errors quote its URL, and the message is printed)."""
+    try:
+        yield
+    except AssayError as exc:
+        message = redact_text(str(exc))
+        if message == str(exc):
+            raise
+        try:
+            hidden = type(exc)(message)
+        except TypeError:  # an error whose constructor takes more than a message
+            hidden = AssayError(message)
+        raise hidden from None

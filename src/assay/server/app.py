@@ -9,12 +9,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from assay._version import __version__
+from assay.errors import StoreUnavailable, StoreUnusable
+from assay.redact import redact_text
 from assay.server import artifacts, errors, evaluations, ingest, reads
 from assay.server.config import ServerConfig
 from assay.server.deps import AppState, state_of
 from assay.server.guard import Guard
 from assay.server.ui import assets, catalog_routes, eval_routes
 from assay.server.ui import routes as ui_routes
+from assay.store.sql.access import SqlAccess
 from assay.store.sql.auth import SqlAuth
 from assay.store.sql.store import SqlStore
 
@@ -28,7 +31,7 @@ def open_state(config: ServerConfig) -> AppState:
         root = local_root(config.uri)
         assert root is not None
         store = SqlStore.embedded(root)
-    return AppState(config, store, SqlAuth(store.engine))
+    return AppState(config, store, SqlAuth(store.engine), SqlAccess(store.engine))
 
 
 def create_app(config: ServerConfig, state: AppState | None = None) -> FastAPI:
@@ -61,15 +64,32 @@ def create_app(config: ServerConfig, state: AppState | None = None) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", summary="Readiness: the database answers")
+    @app.get("/readyz", summary="Readiness: the database and the blob store answer")
     def readyz(request: Request) -> JSONResponse:
-        try:
-            state_of(request).store.count_runs("-")
-        except Exception as exc:
-            return errors.error_response(503, "not_ready", f"store not ready: {exc}")
+        problem = not_ready(state_of(request))
+        if problem is not None:
+            return errors.error_response(503, "not_ready", problem)
         return JSONResponse({"status": "ready"})
 
     return app
+
+
+def not_ready(state: AppState) -> str | None:
+    """Why the server cannot serve, in words fit for anyone (``/readyz`` is public): no
+    URI, host or password; the details go to the log, with secrets hidden."""
+    try:
+        state.store.count_runs("-")
+    except Exception as exc:
+        errors.log.warning("not ready: the database: %s", redact_text(str(exc)))
+        return "the database does not answer"
+    try:
+        state.store.blobs.check()
+    except (StoreUnavailable, StoreUnusable) as exc:
+        errors.log.warning("not ready: the blob store: %s", exc)
+        if isinstance(exc, StoreUnusable):  # a short reason of our own: bucket, folder
+            return f"the blob store cannot be used: {exc}"
+        return "the blob store does not answer"
+    return None
 
 
 def app_from_env() -> FastAPI:

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from assay import wire
 from assay.errors import InvalidInput, NotFound
 from assay.records import ArtifactDraft, ArtifactVersion
+from assay.server.access import visible_blobs, visible_edges
 from assay.server.body import read_body
 from assay.server.deps import AppState, principal, require, require_run, require_some, state_of
 from assay.server.negotiate import body_type, reply
@@ -49,8 +50,16 @@ async def missing_blobs(request: Request, who: Caller) -> Response:
     state = state_of(request)
     require_some(state, who, "viewer")
     ask = await decode_body(request, wire.Digests)
-    found = await run_in_threadpool(state.store.missing_blobs, ask.digests)
+    found = await run_in_threadpool(_missing_for, state, who, ask.digests)
     return reply(request, wire.Missing(found))
+
+
+def _missing_for(state: AppState, who: Principal, digests: list[str]) -> list[str]:
+    """Stored blobs the caller cannot see answer as missing (the client then sends the
+    bytes, which proves it has them): a caller cannot probe other projects' files."""
+    missing = set(state.store.missing_blobs(digests))
+    visible = visible_blobs(state, who, [d for d in digests if d not in missing])
+    return [d for d in dict.fromkeys(digests) if d not in visible]
 
 
 @router.post(
@@ -153,7 +162,7 @@ async def lineage_edges(request: Request, who: Caller) -> Response:
     require_some(state, who, "viewer")
     ask = await decode_body(request, wire.LineageRequest)
     edges = state.store.lineage_edges(ask.run_ids[:10_000], ask.version_ids[:10_000])
-    return reply(request, edges)
+    return reply(request, visible_edges(state, who, edges))
 
 
 # ---- registry ------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from fastapi import Request
 
 from assay.errors import Forbidden, Unauthorized
 from assay.server.config import ServerConfig
+from assay.store.sql.access import SqlAccess
 from assay.store.sql.auth import Principal, SqlAuth, role_at_least
 from assay.store.sql.store import SqlStore
 
@@ -19,6 +20,7 @@ class AppState:
     config: ServerConfig
     store: SqlStore
     auth: SqlAuth
+    access: SqlAccess
 
     def close(self) -> None:
         self.store.close()

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
 from assay import errors
+from assay.redact import redact_text
 
 log = logging.getLogger("assay.server")
 
@@ -25,6 +26,7 @@ STATUS: list[tuple[type[errors.AssayError], int, str]] = [
     (errors.Conflict, 409, "conflict"),
     (errors.SchemaMismatch, 503, "schema_mismatch"),
     (errors.StoreUnavailable, 503, "store_unavailable"),
+    (errors.StoreUnusable, 503, "store_unusable"),
     (errors.CorruptData, 500, "corrupt_data"),
     (errors.AssayError, 500, "error"),
 ]
@@ -49,13 +51,15 @@ def install(app: FastAPI) -> None:
     async def assay_error(request: Request, exc: errors.AssayError) -> Response:
         from assay.server.ui.session import LoginRequired
 
+        message = redact_text(str(exc))  # a store's error may quote its URL
+
         if isinstance(exc, LoginRequired):
             return RedirectResponse(f"/login?{urlencode({'next': exc.next_url})}", status_code=303)
         if wants_html(request):
             status = next(s for kind, s, _ in STATUS if isinstance(exc, kind))
             from assay.server.ui.routes import render
 
-            return render(request, "error.html", status, code=status, message=str(exc))
+            return render(request, "error.html", status, code=status, message=message)
         if isinstance(exc, errors.FilterSyntaxError):
             return error_response(
                 400,
@@ -67,7 +71,7 @@ def install(app: FastAPI) -> None:
             )
         for kind, status, code in STATUS:
             if isinstance(exc, kind):
-                return error_response(status, code, str(exc))
+                return error_response(status, code, message)
         raise AssertionError("unreachable: AssayError is in STATUS")
 
     @app.exception_handler(RequestValidationError)

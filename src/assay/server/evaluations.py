@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from assay import wire
 from assay.errors import InvalidInput, LimitExceeded, NotFound
 from assay.records import EvalItem, EvaluationDraft
+from assay.server.access import usable_blobs
 from assay.server.artifacts import Caller, decode_body, doc, version_for, visible
 from assay.server.deps import AppState, require, require_run, require_some, state_of
 from assay.server.negotiate import reply
@@ -52,6 +53,7 @@ async def save_evaluation_parts(request: Request, who: Caller) -> Response:
     _may_store(state, who, parts.draft)
     if parts.draft.items:
         raise InvalidInput("an evaluation sent in parts carries its items in item_blobs only")
+    _may_use(state, who, parts.item_blobs)
     items = await run_in_threadpool(_items_in, state, parts.item_blobs)
     draft = msgspec.structs.replace(parts.draft, items=items)
     saved = await run_in_threadpool(state.store.save_evaluation, draft, f"user:{who.user}")
@@ -67,6 +69,15 @@ def _may_store(state: AppState, who: Principal, draft: EvaluationDraft) -> None:
         _readable(state, who, draft.baseline_id)
     if draft.run_id is not None:
         require_run(state, who, draft.run_id, "viewer")
+
+
+def _may_use(state: AppState, who: Principal, digests: list[str]) -> None:
+    """Item blobs are the caller's fresh uploads; one another project holds answers as
+    not stored, like a blob that is not there (nothing to probe)."""
+    usable = usable_blobs(state, who, digests)
+    for digest in digests:
+        if digest not in usable:
+            raise InvalidInput(f"item blob {digest} is not stored: upload it first")
 
 
 _item_list = msgspec.msgpack.Decoder(list[EvalItem])

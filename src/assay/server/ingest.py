@@ -9,11 +9,13 @@ from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from assay import wire
-from assay.errors import Forbidden, InvalidInput, LimitExceeded, NotFound
+from assay.errors import InvalidInput, LimitExceeded, NotFound
 from assay.records import Batch, CreateRun, Points
+from assay.server.access import require_blob
 from assay.server.body import read_body
 from assay.server.deps import AppState, principal, require, require_some, state_of
 from assay.server.negotiate import body_type, reply
+from assay.store.blobs import blob_name
 from assay.store.sql.auth import Principal
 
 router = APIRouter(prefix="/api/v1")
@@ -58,22 +60,28 @@ def _check_size(batches: list[Batch], limit: int) -> None:
 
 
 def _apply(state: AppState, who: Principal, batches: list[Batch]) -> list[bool]:
-    checked: set[str] = set()
+    """Every project a batch touches (its run's, and each run-creating op's) needs the
+    writer role: a second CreateRun in a batch must not reach another project."""
+    known: dict[str, str] = {}  # run id -> its project, for runs created earlier in the request
+    allowed: set[str] = set()
     for batch in batches:
-        if batch.run_id not in checked:
-            require(state, who, _project_of(state, batch), "writer")
-            checked.add(batch.run_id)
+        for project in sorted(_projects_of(state, batch, known)):
+            if project not in allowed:
+                require(state, who, project, "writer")
+                allowed.add(project)
     return [state.store.write_batch(batch, actor=f"user:{who.user}") for batch in batches]
 
 
-def _project_of(state: AppState, batch: Batch) -> str:
-    try:
-        return state.store.run_project(batch.run_id)
-    except NotFound:
-        for op in batch.ops:
-            if isinstance(op, CreateRun):
-                return op.project
-        raise
+def _projects_of(state: AppState, batch: Batch, known: dict[str, str]) -> set[str]:
+    created = [op.project for op in batch.ops if isinstance(op, CreateRun)]
+    if batch.run_id not in known:
+        try:
+            known[batch.run_id] = state.store.run_project(batch.run_id)
+        except NotFound:
+            if not created:
+                raise
+            known[batch.run_id] = created[0]
+    return {known[batch.run_id], *created}
 
 
 @router.put(
@@ -99,11 +107,6 @@ async def put_blob(request: Request, who: Caller) -> Response:
 @router.get("/blobs/{digest}", summary="Read a blob (verified against its digest)")
 def get_blob(digest: str, request: Request, who: Caller) -> Response:
     state = state_of(request)
-    require_member(state, who)
+    blob_name(digest)  # a malformed digest is bad input, before anything is looked up
+    require_blob(state, who, digest)
     return Response(state.store.get_blob(digest), media_type="application/octet-stream")
-
-
-def require_member(state: AppState, who: Principal) -> None:
-    """Blobs are shared by digest: any user with a role on some project may use them."""
-    if not who.is_admin and not state.auth.grants_of(who.user):
-        raise Forbidden(f"user {who.user!r} has no role on any project")

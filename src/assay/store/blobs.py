@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,8 @@ from typing import Any, NamedTuple, Protocol
 
 from blake3 import blake3
 
-from assay.errors import CorruptData, InvalidInput, NotFound, StoreUnavailable
+from assay.errors import CorruptData, InvalidInput, NotFound, StoreUnavailable, StoreUnusable
+from assay.redact import redact_text
 
 
 class StoredBlob(NamedTuple):
@@ -31,6 +33,10 @@ class BlobStore(Protocol):
 
     def list(self) -> Iterator[StoredBlob]:
         """Every blob stored, for garbage collection."""
+
+    def check(self) -> None:
+        """StoreUnusable or StoreUnavailable, with a one-line reason that names no
+        credentials or endpoint, unless blobs can be stored here (for readiness)."""
 
 
 def digest_of(data: bytes) -> str:
@@ -112,6 +118,13 @@ class LocalBlobStore:
     def delete(self, digest: str) -> None:
         self._path(digest).unlink(missing_ok=True)
 
+    def check(self) -> None:
+        folder = self.root
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent  # created on the first write: its parent must allow it
+        if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+            raise StoreUnusable("the blob folder cannot be written")
+
     def list(self) -> Iterator[StoredBlob]:
         if not self.root.is_dir():
             return
@@ -156,7 +169,7 @@ class ObjectBlobStore:
         try:
             obstore.put(self._store, blob_name(digest), data)
         except Exception as exc:
-            raise StoreUnavailable(f"cannot write blob {digest} to {self.url}: {exc}") from exc
+            raise self._error(exc, f"cannot write blob {digest}") from None
         return digest
 
     def get(self, digest: str) -> bytes:
@@ -165,10 +178,11 @@ class ObjectBlobStore:
         name = blob_name(digest)
         try:
             data = bytes(obstore.get(self._store, name).bytes())
-        except FileNotFoundError:
-            raise NotFound(f"blob {digest} is not in {self.url}") from None
         except Exception as exc:
-            raise StoreUnavailable(f"cannot read blob {digest} from {self.url}: {exc}") from exc
+            error = self._error(exc, f"cannot read blob {digest}")
+            if isinstance(exc, FileNotFoundError) and not isinstance(error, StoreUnusable):
+                raise NotFound(f"blob {digest} is not in {self.url}") from None
+            raise error from None
         return verified(digest, data, self.url)
 
     def delete(self, digest: str) -> None:
@@ -176,10 +190,11 @@ class ObjectBlobStore:
 
         try:
             obstore.delete(self._store, blob_name(digest))
-        except FileNotFoundError:
-            pass
         except Exception as exc:
-            raise StoreUnavailable(f"cannot delete blob {digest} from {self.url}: {exc}") from exc
+            error = self._error(exc, f"cannot delete blob {digest}")
+            if isinstance(exc, FileNotFoundError) and not isinstance(error, StoreUnusable):
+                return
+            raise error from None
 
     def list(self) -> Iterator[StoredBlob]:
         import obstore
@@ -193,4 +208,49 @@ class ObjectBlobStore:
                         modified = meta["last_modified"].timestamp()
                         yield StoredBlob(digest, int(meta["size"]), modified)
         except Exception as exc:
-            raise StoreUnavailable(f"cannot list blobs in {self.url}: {exc}") from exc
+            raise self._error(exc, "cannot list blobs") from None
+
+    def check(self) -> None:
+        import obstore
+
+        try:
+            next(iter(obstore.list(self._store, chunk_size=1)), None)
+        except Exception as exc:
+            raise self._error(exc, "the blob store does not answer", where=False) from None
+
+    @property
+    def bucket(self) -> str:
+        return self.url.removeprefix("s3://").split("/", 1)[0]
+
+    def _error(
+        self, exc: Exception, doing: str, where: bool = True
+    ) -> StoreUnavailable | StoreUnusable:
+        """An obstore error as one line (obstore's text holds the whole HTTP exchange and a
+        Rust debug dump): a missing bucket or refused credentials are StoreUnusable (not
+        worth retrying), anything else StoreUnavailable."""
+        reason = object_store_reason(exc)
+        code = reason.partition(":")[0]
+        if code == "NoSuchBucket":
+            return StoreUnusable(f"bucket {self.bucket!r} does not exist")
+        if code in _REFUSED:
+            return StoreUnusable(f"bucket {self.bucket!r} refused access: {reason}")
+        return StoreUnavailable(f"{doing}{f' in {self.url}' if where else ''}: {reason}")
+
+
+_REFUSED = ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken")
+_S3_CODE = re.compile(r"<Code>([^<]{1,100})</Code>")
+_S3_MESSAGE = re.compile(r"<Message>([^<]{1,300})</Message>")
+
+
+def object_store_reason(exc: BaseException) -> str:
+    """One short line for an obstore error: ``Code: message`` from an S3 error body, or
+    the first line of its text without the request dump and with secrets hidden."""
+    text = str(exc)
+    code, message = _S3_CODE.search(text), _S3_MESSAGE.search(text)
+    if code:
+        return f"{code.group(1)}: {message.group(1) if message else ''}".rstrip(": ")
+    line = text.split("Debug source:", 1)[0].strip().splitlines()
+    first = line[0] if line else type(exc).__name__
+    first = re.sub(r"https?://\S+", "", first)  # request URLs name the endpoint and keys
+    first = re.sub(r"\s+", " ", first).strip(" :-")
+    return redact_text(first[:300]) or type(exc).__name__

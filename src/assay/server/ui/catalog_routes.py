@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from assay.artifacts.lineage import lineage
 from assay.errors import InvalidInput, NotFound
 from assay.records import FileEntry
+from assay.server.access import visible_edges
 from assay.server.artifacts import version_for
 from assay.server.deps import AppState, require, require_run, state_of
 from assay.server.ui import catalog_views as cv
@@ -44,7 +45,7 @@ def artifact_page(
     versions = state.store.artifact_versions(project, name)
     chosen = state.store.artifact_version(project, name, v or "latest")
     manifest = state.store.manifest(chosen.id)
-    edges = state.store.lineage_edges([], [chosen.id])
+    edges = visible_edges(state, who, state.store.lineage_edges([], [chosen.id]))
     used_by = [e.run_id for e in edges if e.kind == "used"]
     producers = [e.run_id for e in edges if e.kind == "produced"]
     runs = {r: state.store.run(r) for r in dict.fromkeys(used_by + producers)}

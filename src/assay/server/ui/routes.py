@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from assay.errors import AssayError, FilterSyntaxError, InvalidInput, Unauthorized
 from assay.ids import new_writer_id
 from assay.records import Batch, UpdateRun
+from assay.server.access import visible_blobs, visible_edges
 from assay.server.deps import AppState, require, require_run, state_of
 from assay.server.ui import assets, display, views
 from assay.server.ui.session import (
@@ -145,12 +146,12 @@ def run_page(request: Request, run_id: str, who: Viewer) -> HTMLResponse:
     project = require_run(state, who, run_id, "viewer")
     run = state.store.run(run_id)
     can_write = role_at_least(state.auth.role(who, project), "writer")
-    used, produced = _run_artifacts(state, run_id)
+    used, produced = _run_artifacts(state, who, run_id)
     return render(
         request,
         "run.html",
         run=run,
-        page=views.RunPage.build(run, _diff(state, run)),
+        page=views.RunPage.build(run, _diff(state, who, run)),
         can_write=can_write,
         used=used,
         produced=produced,
@@ -158,22 +159,26 @@ def run_page(request: Request, run_id: str, who: Viewer) -> HTMLResponse:
     )
 
 
-def _run_artifacts(state: AppState, run_id: str) -> tuple[list[Any], list[Any]]:
-    """(used, produced) artifact versions of a run."""
-    edges = state.store.lineage_edges([run_id], [])
+def _run_artifacts(state: AppState, who: Principal, run_id: str) -> tuple[list[Any], list[Any]]:
+    """(used, produced) artifact versions of a run, of projects the viewer reads."""
+    edges = visible_edges(state, who, state.store.lineage_edges([run_id], []))
     found = {v.id: v for v in state.store.artifact_versions_by_id([e.version_id for e in edges])}
     used = [found[e.version_id] for e in edges if e.kind == "used" and e.version_id in found]
     made = [found[e.version_id] for e in edges if e.kind == "produced" and e.version_id in found]
     return used, made
 
 
-def _diff(state: AppState, run: Any) -> str | None:
+def _diff(state: AppState, who: Principal, run: Any) -> str | None:
+    """The run's git diff; one offloaded to a blob only if a project the viewer reads
+    holds that blob (the run's own does: a diff_blob naming another project's file
+    shows nothing)."""
     git = run.host.get("git") or {}
     if git.get("diff"):
         return str(git["diff"])
-    if git.get("diff_blob"):
+    digest = git.get("diff_blob")
+    if isinstance(digest, str) and digest in visible_blobs(state, who, [digest]):
         try:
-            return state.store.get_blob(git["diff_blob"]).decode(errors="replace")
+            return state.store.get_blob(digest).decode(errors="replace")
         except AssayError:
             return None
     return None
