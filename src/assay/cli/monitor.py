@@ -21,6 +21,7 @@ from assay.errors import InvalidInput
 
 EXIT_DRIFT, EXIT_BAD_INPUT = 1, 2
 PROFILE_MARK = b'"format":"assay.profile"'
+ISO_DATE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
 
 
 @click.group("monitor")
@@ -93,6 +94,27 @@ def load(path: Path) -> Any:
 
 
 def _read_table(path: Path) -> Any:
+    frame = _read_frame(path)
+    for name in frame.columns:
+        if frame[name].dtype == object or str(frame[name].dtype) == "str":
+            frame[name] = _maybe_datetime(frame[name])
+    return frame
+
+
+def _maybe_datetime(column: Any) -> Any:
+    """Text files carry timestamps as ISO strings; read them back as datetimes."""
+    import pandas as pd
+
+    first = column.dropna().head(20).astype(str)
+    if first.empty or not first.str.match(ISO_DATE).all():
+        return column
+    try:
+        return pd.to_datetime(column, format="ISO8601")
+    except (ValueError, TypeError):
+        return column
+
+
+def _read_frame(path: Path) -> Any:
     import pandas as pd
 
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()

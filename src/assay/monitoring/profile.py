@@ -149,7 +149,7 @@ class ColumnProfile:
             return []
         from datasketches import frequent_items_error_type
 
-        rows = self.frequent.get_frequent_items(frequent_items_error_type.NO_FALSE_POSITIVES)
+        rows = self.frequent.get_frequent_items(frequent_items_error_type.NO_FALSE_NEGATIVES)
         return [(str(r[0]), int(r[1])) for r in rows[:n]]
 
     def merge(self, other: ColumnProfile) -> ColumnProfile:
