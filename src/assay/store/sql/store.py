@@ -402,8 +402,9 @@ class SqlStore:
         opened = 1 if small else 0
         if prev is not None and small:
             opened += prev["open_chunks"]
-        if prev is None or int(chunk.steps.min()) > prev["last_step"]:
-            return _summary_row(run_id, key, ser.merge([chunk]), prev, opened)
+        merged = ser.merge([chunk])  # sorted by step, one point per step
+        if prev is None or int(merged.steps[0]) > prev["last_step"]:
+            return _summary_row(run_id, key, merged, prev, opened)
         whole = self._history(conn, run_id, [key]).get(key)
         assert whole is not None  # the chunk itself was just inserted
         return _summary_row(run_id, key, whole, None, opened)
