@@ -11,7 +11,7 @@ from assay.errors import SchemaMismatch, StoreUnavailable, StoreUnusable
 from assay.store import open_store
 from assay.store.sql.schema import SCHEMA_REVISION, metadata
 from assay.store.sql.store import SqlStore
-from tests.conftest import StoreFactory
+from tests.conftest import StoreFactory, create_run
 
 
 def engine_of(store: object) -> sa.Engine:
@@ -48,3 +48,37 @@ def test_an_unusable_location_is_a_clear_error_not_an_outage(tmp_path: Path) -> 
 def test_an_unreachable_database_is_a_clear_error() -> None:
     with pytest.raises(StoreUnavailable, match="cannot open"):
         SqlStore.from_url("postgresql://nobody@127.0.0.1:9/none", blobs=Path("/nonexistent"))
+
+
+def _legacy_config(store: SqlStore, run_id: str) -> None:
+    """What a store written before non-finite numbers were refused may hold: JSON with
+    NaN and Infinity, which SQLite's JSON functions call malformed."""
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE runs SET config = :c WHERE id = :id"),
+            {"c": '{"lr": NaN, "clip": Infinity, "ok": 1}', "id": run_id},
+        )
+
+
+def test_a_read_failure_names_no_store_path(tmp_path: Path) -> None:
+    store = SqlStore.embedded(tmp_path / "store")
+    _legacy_config(store, create_run(store))
+    with pytest.raises(StoreUnavailable) as info:
+        store.count_runs("p", "config.ok == 1")
+    assert str(tmp_path) not in str(info.value)
+    store.close()
+
+
+def test_upgrading_repairs_non_finite_numbers_in_sqlite_json(tmp_path: Path) -> None:
+    store = SqlStore.embedded(tmp_path / "store")
+    run_id = create_run(store)
+    _legacy_config(store, run_id)
+    with store.engine.begin() as conn:  # back to revision 0005, before runs.seen_at
+        conn.execute(sa.text("ALTER TABLE runs DROP COLUMN seen_at"))
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0005'"))
+    store.close()
+    store = SqlStore.embedded(tmp_path / "store")
+    assert store.run(run_id).config == {"lr": "nan", "clip": "inf", "ok": 1}
+    assert store.count_runs("p", "config.ok == 1 and config.clip > 1") == 1
+    assert store.run(run_id).status == "running"  # seen_at starts from the last heartbeat
+    store.close()
