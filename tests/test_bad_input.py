@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import json
 from pathlib import Path
 from typing import Any
 
@@ -154,3 +155,159 @@ def test_bad_input_leaves_stored_data_intact(store_uri: str) -> None:
     run.finish()
     series = assay.Api(store_uri).run(run.id).history(["loss"], format="numpy")["loss"]
     assert list(series.values) == [1.0, 0.25]
+
+
+# ---- over HTTP: bad input is a 4xx, never a 500 ------------------------------------------------
+
+HUGE = 10**20
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Any:
+    """A local server over ASGI with one run (id ``r1``) in project ``p``."""
+    import time
+
+    from starlette.testclient import TestClient
+
+    from assay.records import Batch, CreateRun
+    from assay.server.app import create_app
+    from assay.server.config import ServerConfig
+    from tests.conftest import points
+
+    app = create_app(ServerConfig(str(tmp_path / "s"), local=True))
+    op = CreateRun("p", "run", time.time(), {"lr": 0.1}, [], None, None, None, {})
+    app.state.assay.store.write_batch(Batch("r1", "w", 0, [op, points("loss", [0, 1], [1.0, 0.5])]))
+    with TestClient(app, base_url="http://localhost") as client:
+        yield client
+
+
+def _batch(seq: Any = 1, **op: Any) -> dict[str, Any]:
+    return {"batches": [{"run_id": "r1", "writer": "w", "seq": seq, "ops": [op] if op else []}]}
+
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(data).decode()
+
+
+EIGHT = _b64(b"\0" * 8)
+
+
+@pytest.mark.parametrize(
+    ("url", "body"),
+    [
+        ("/api/v1/projects/p/runs?order_by=name is null or id", None),
+        ("/api/v1/projects/p/runs?order_by=config.lr desc; drop table runs", None),
+        (f"/api/v1/projects/p/runs?limit={HUGE}", None),
+        (f"/api/v1/projects/p/runs?offset={HUGE}", None),
+        (f"/api/v1/runs/r1/logs?tail={HUGE}", None),
+        (f"/api/v1/evaluations?limit={HUGE}", None),
+        (f"/ui/api/series?runs=r1&start={HUGE}", None),
+        (f"/ui/api/series?runs=r1&end=-{HUGE}", None),
+        (f"/ui/api/series?runs=r1&points={HUGE}", None),
+        ("/api/v1/series", {"run_ids": ["r1"], "keys": ["loss"], "start": 2**63}),
+        ("/api/v1/series", {"run_ids": ["r1"], "keys": ["loss"], "end": -(2**64)}),
+        ("/api/v1/series", {"run_ids": ["r1"], "keys": ["loss"], "points": HUGE}),
+        ("/api/v1/batches", _batch(seq=2**63)),
+        ("/api/v1/batches", _batch(seq=2**64 + 1)),
+        ("/api/v1/batches", _batch(seq=-1)),
+        (
+            "/api/v1/batches",
+            _batch(type="points", key="x", steps=_b64(b"\0" * 7), times=EIGHT, values=EIGHT),
+        ),
+        (
+            "/api/v1/batches",
+            _batch(type="points", key="x", steps=EIGHT, times=EIGHT, values=_b64(b"\0" * 16)),
+        ),
+        ("/api/v1/batches", _batch(type="update_run", at="1e999", status="finished")),
+        (
+            "/api/v1/batches",
+            _batch(
+                type="create_run",
+                project="p",
+                name="n",
+                created_at=1e18,
+                config={},
+                tags=[],
+                notes=None,
+                group=None,
+                job_type=None,
+                host={},
+            ),
+        ),
+        ("/api/v1/batches", _batch(type="log_lines", lines=[[HUGE, "stdout", "x"]])),
+        ("/api/v1/artifact-versions", {"ids": [HUGE]}),
+        ("/api/v1/blobs/missing", {"digests": ["nothex"]}),
+        ("/api/v1/lineage", {"run_ids": [HUGE]}),
+    ],
+    ids=lambda v: str(v)[:60] if isinstance(v, str) else None,
+)
+def test_bad_http_input_is_a_4xx(site: Any, url: str, body: Any) -> None:
+    if body is None:
+        response = site.get(url)
+    else:  # "1e999" stands for a number JSON can carry and a float cannot
+        text = json.dumps(body).replace('"1e999"', "1e999")
+        response = site.post(url, content=text, headers={"content-type": "application/json"})
+    assert 400 <= response.status_code < 500, response.text[:300]
+    assert "error" in response.json()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"/api/v1/projects/p/runs?filter=config.lr > {HUGE}{HUGE}",
+        "/api/v1/projects/p/runs?filter=config.lr > 1e999",
+        "/api/v1/projects/p/runs?filter=config.lr > -1e999 and name = 'x'",
+    ],
+)
+def test_huge_numbers_in_a_filter_are_an_answer_or_a_4xx(site: Any, url: str) -> None:
+    response = site.get(url)
+    assert response.status_code < 500, response.text[:300]
+
+
+@pytest.mark.parametrize("page", [HUGE, 10**6, -1, "x"])
+def test_a_runs_page_number_out_of_range_is_not_a_500(site: Any, page: Any) -> None:
+    for url in (f"/projects/p?page={page}", f"/ui/projects/p/table?page={page}"):
+        response = site.get(url, headers={"accept": "text/html"})
+        assert response.status_code == 200, (url, response.text[:300])
+
+
+def test_a_file_with_a_non_latin_name_downloads(site: Any, tmp_path: Path) -> None:
+    from urllib.parse import quote
+
+    from assay.artifacts.artifact import Artifact, log_artifact
+
+    (tmp_path / "名前.txt").write_text("内容")
+    art = Artifact("names", type="dataset")
+    art.add_file(tmp_path / "名前.txt")
+    version = log_artifact(site.app.state.assay.store, art, "p")
+    response = site.get(f"/artifact-versions/{version.id}/raw", params={"path": "名前.txt"})
+    assert response.status_code == 200 and response.content.decode() == "内容"
+    disposition = response.headers["content-disposition"]
+    assert f"filename*=UTF-8''{quote('名前.txt')}" in disposition
+    assert disposition.isascii()
+
+
+def test_an_evaluation_whose_report_lacks_keys_is_refused_or_shown(site: Any) -> None:
+    draft = {
+        "project": "p",
+        "name": "e",
+        "model": "m",
+        "model_key": "k",
+        "model_version_id": None,
+        "dataset": "d",
+        "dataset_digest": "0" * 64,
+        "dataset_version_id": None,
+        "baseline_id": None,
+        "run_id": None,
+        "verdict": None,
+        "report": {},
+        "items": [],
+    }
+    response = site.post("/api/v1/evaluations", json=draft)
+    assert response.status_code < 500, response.text[:300]
+    if response.status_code < 300:
+        page = site.get(f"/evaluations/{response.json()['id']}", headers={"accept": "text/html"})
+        assert page.status_code == 200, page.text[:300]
+        assert site.get("/projects/p/evaluations").status_code == 200

@@ -205,3 +205,46 @@ def test_an_unreachable_object_store_is_one_line_without_its_endpoint(
         ObjectBlobStore("s3://b/x").check()
     message = str(info.value)
     assert "\n" not in message and "Debug source" not in message and endpoint not in message
+
+
+HUGE = 10**20
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "parts"),
+    [
+        ("/api/v1/projects/{project}/runs", "GET", {"query": {"order_by": "name is null or id"}}),
+        ("/api/v1/projects/{project}/runs", "GET", {"query": {"offset": HUGE}}),
+        ("/api/v1/projects/{project}/runs", "GET", {"query": {"limit": HUGE}}),
+        ("/api/v1/runs/{run_id}/logs", "GET", {"query": {"tail": HUGE}}),
+        ("/api/v1/evaluations", "GET", {"query": {"limit": HUGE}}),
+        ("/api/v1/series", "POST", {"body": {"run_ids": ["r"], "keys": ["k"], "start": 2**63}}),
+        ("/api/v1/series", "POST", {"body": {"run_ids": ["r"], "keys": ["k"], "points": HUGE}}),
+        (
+            "/api/v1/batches",
+            "POST",
+            {"body": {"batches": [{"run_id": "r", "writer": "w", "seq": 2**64, "ops": []}]}},
+        ),
+        (
+            "/api/v1/evaluations",
+            "POST",
+            {"body": {"project": "p", "name": "e", "model": "m", "items": [], "report": {}}},
+        ),
+    ],
+    ids=lambda v: str(v)[:50],
+)
+def test_known_bad_requests_through_the_spec_get_a_4xx(
+    path: str, method: str, parts: dict[str, object]
+) -> None:
+    """Cases a deliberate attack found, sent through the spec's operations as schemathesis
+    sends its generated ones."""
+    operation = schema[path][method]
+    params = {"project": "p", "run_id": "r"}
+    case = operation.Case(
+        path_parameters={k: v for k, v in params.items() if "{" + k + "}" in path},
+        media_type="application/json" if "body" in parts else None,
+        **parts,  # type: ignore[arg-type]
+    )
+    response = case.call()
+    assert 400 <= response.status_code < 500, response.text
+    assert "error" in response.json()

@@ -16,6 +16,7 @@ from assay.server.negotiate import body_type, reply
 from assay.store.sql.auth import Principal
 
 router = APIRouter(prefix="/api/v1")
+STEP_MIN, STEP_MAX = -(2**63), 2**63 - 1  # steps are stored as int64
 Caller = Annotated[Principal, Depends(principal)]
 
 
@@ -133,6 +134,7 @@ async def series(request: Request, who: Caller) -> Response:
         )
     if not 4 <= ask.points <= config.max_series_points:
         raise LimitExceeded(f"points must be 4..{config.max_series_points} (max_series_points)")
+    check_step_range(ask.start, ask.end)
 
     def work() -> list[wire.SeriesWire]:
         for run_id in ask.run_ids:
@@ -141,3 +143,9 @@ async def series(request: Request, who: Caller) -> Response:
         return [wire.to_wire(r, k, c) for (r, k), c in data.items()]
 
     return reply(request, await run_in_threadpool(work))
+
+
+def check_step_range(start: int | None, end: int | None) -> None:
+    for name, step in (("start", start), ("end", end)):
+        if step is not None and not STEP_MIN <= step <= STEP_MAX:
+            raise InvalidInput(f"{name}={step} is not a step (steps are 64-bit integers)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
@@ -121,11 +122,20 @@ def file_raw(
         raise InvalidInput(f"{path} is recorded by reference ({entry.ref}); fetch it from there")
     suffix = path[path.rfind(".") :].lower() if "." in path else ""
     media = cv.IMAGE_TYPES.get(suffix, "application/octet-stream")
-    name = path.rsplit("/", 1)[-1].replace('"', "")
+    name = path.rsplit("/", 1)[-1]
     headers = {"content-length": str(entry.size), "x-content-type-options": "nosniff"}
     if media == "application/octet-stream" or suffix == ".svg":
-        headers["content-disposition"] = f'attachment; filename="{name}"'
+        headers["content-disposition"] = attachment(name)
     return StreamingResponse(_stream(state, entry), media_type=media, headers=headers)
+
+
+def attachment(name: str) -> str:
+    """A Content-Disposition for any file name (RFC 6266): an ASCII stand-in, and the
+    real name percent-encoded as UTF-8 in ``filename*`` (RFC 5987)."""
+    fallback = "".join(
+        c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name
+    )
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 @router.get("/lineage", response_class=HTMLResponse)

@@ -18,6 +18,7 @@ from assay.ids import new_writer_id
 from assay.records import Batch, UpdateRun
 from assay.server.access import visible_blobs, visible_edges
 from assay.server.deps import AppState, require, require_run, state_of
+from assay.server.reads import STEP_MAX, STEP_MIN
 from assay.server.ui import assets, display, views
 from assay.server.ui.session import (
     KEY_COOKIE,
@@ -232,8 +233,8 @@ def series_data(
     runs: Annotated[str, Query(max_length=4000)],
     keys: Annotated[str, Query(max_length=8000)] = "",
     points: Annotated[int, Query(ge=4, le=20_000)] = 1500,
-    start: int | None = None,
-    end: int | None = None,
+    start: Annotated[int | None, Query(ge=STEP_MIN, le=STEP_MAX)] = None,
+    end: Annotated[int | None, Query(ge=STEP_MIN, le=STEP_MAX)] = None,
 ) -> Response:
     """Downsampled series for charts, plus each run's status (to know when to poll)."""
     state = state_of(request)

@@ -14,6 +14,7 @@ from assay.records import Run
 from assay.values import dotted
 
 MAX_COMPARE = 50
+MAX_PAGE = 200_000  # 10 million runs at 50 a page; a larger page number shows the last
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class TableQuery:
             sort=params.get("sort", "-created")[:300] or "-created",
             columns=tuple(c for c in params.get("columns", "").split(",") if c)[:40],
             group=params.get("group", "")[:300],
-            page=max(1, int(page)) if page.isdigit() else 1,
+            page=min(max(1, int(page)), MAX_PAGE) if page.isdigit() else 1,
             selected=tuple(s for s in params.get("sel", "").split(",") if s)[:MAX_COMPARE],
         )
 
