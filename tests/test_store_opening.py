@@ -156,3 +156,45 @@ def test_a_wrong_database_password_is_unusable_and_never_shown(tmp_path: Path) -
         store = SqlStore.from_url(f"postgresql://assay:{PASSWORD}@{host}/postgres", blobs=tmp_path)
         assert store.projects() == []
         store.close()
+
+
+def _open_as_nobody(root: Path) -> str:
+    """Open ``root`` in a child process that runs as the unprivileged ``nobody`` user
+    (root may enter any folder); return the name and message of what it raised."""
+    nobody = pwd.getpwnam("nobody")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: drop privileges, try, report, exit without cleanup
+        os.close(read)
+        try:
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+            open_store(root)
+            result = "opened"
+        except BaseException as exc:
+            result = f"{type(exc).__name__}: {exc}"
+        os.write(write, result.encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        answer = pipe.read().decode()
+    os.waitpid(pid, 0)
+    return answer
+
+
+def test_a_folder_without_permission_is_unusable(tmp_path: Path) -> None:
+    private = tmp_path / "private"
+    SqlStore.embedded(private / "store").close()
+    os.chmod(private, 0o700)
+    if os.geteuid() == 0:
+        answer = _open_as_nobody(private / "store")
+    else:
+        os.chmod(private, 0o000)
+        try:
+            open_store(private / "store")
+            answer = "opened"
+        except Exception as exc:
+            answer = f"{type(exc).__name__}: {exc}"
+        finally:
+            os.chmod(private, 0o700)
+    assert answer.startswith("StoreUnusable") and "Permission denied" in answer, answer

@@ -120,14 +120,19 @@ class SqlStore:
     def embedded(cls, root: Path) -> SqlStore:
         """The store in a local folder: ``assay.db`` (0600) and ``blobs/``, in a folder
         only its owner may enter (0700) when Assay creates it."""
-        opening.make_folder(root)
         db = root / "assay.db"
-        readonly = opening.read_only(db)
-        if not readonly:
-            if not opening.writable(root):
-                raise StoreUnusable(f"the store folder {root} is not writable and holds no store")
-            opening.create_private(db)
-            opening.make_folder(root / "blobs")
+        try:
+            opening.make_folder(root)
+            readonly = opening.read_only(db)
+            if not readonly:
+                if not opening.writable(root):
+                    raise StoreUnusable(
+                        f"the store folder {root} is not writable and holds no store"
+                    )
+                opening.create_private(db)
+                opening.make_folder(root / "blobs")
+        except OSError as exc:  # a folder we may not even look into
+            raise StoreUnusable(f"cannot use the store folder {root}: {exc.strerror}") from exc
         engine = opening.sqlite_engine(f"sqlite:///{db}", db, readonly)
         return cls(engine, LocalBlobStore(root / "blobs"), str(root), read_only=readonly)
 
