@@ -28,7 +28,7 @@ DATA = HERE / "data" / "crowd"
 SETS = ("rte", "temp", "wsd")
 MARK = "## Labeling consensus"
 REPEATS = 5
-ASSAY_METHODS = ("auto", "ds", "one-coin", "mv")
+ASSAY_METHODS = ("auto", "ds", "one-coin", "glad", "mv")
 
 
 def load(name: str) -> tuple[Any, Any]:

@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
+from assay.cli.main import cli
 from assay.errors import InvalidInput
 from assay.labeling import (
     aggregate,
@@ -21,13 +23,17 @@ from assay.labeling import (
     krippendorff_alpha,
     read_label_studio,
 )
-from tests.test_cli import invoke
 
 CROWD = Path(__file__).resolve().parent.parent / "bench" / "data" / "crowd"
 # crowd-kit 1.4.2's Dawid-Skene (100 EM iterations) and majority vote on the same files:
 # 0.9275 / 0.9416 / 0.9944 and 0.8750 / 0.9394 / 0.9944, as counts of gold items right
 CROWDKIT_DS = {"rte": 742 / 800, "temp": 435 / 462, "wsd": 176 / 177}
 CROWDKIT_MV = {"rte": 700 / 800, "temp": 434 / 462, "wsd": 176 / 177}
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.output
 
 
 def frame(rows: list[tuple[object, object, object]]) -> pd.DataFrame:
@@ -76,18 +82,41 @@ def test_majority_vote_shares_and_deterministic_ties() -> None:
     assert consensus(even, method="mv")["label"].tolist() == ["a"]
 
 
-@pytest.mark.parametrize("method", ["ds", "one-coin"])
+@pytest.mark.parametrize("method", ["ds", "one-coin", "glad"])
 def test_em_methods_flip_the_adversarial_worker(method: str) -> None:
     df, truth = adversarial()
     mv = consensus(df, method="mv")
     result = aggregate(df, method=method)
     assert accuracy(mv, truth) == pytest.approx(0.7)
     assert accuracy(result.labels, truth) == 1.0
-    assert (result.labels["confidence"] > 0.9).all()
+    # GLAD also reads a disagreement as a sign of a harder item, so it is less sure there
+    assert (result.labels["confidence"] > (0.75 if method == "glad" else 0.9)).all()
     workers = result.workers.set_index("worker")["accuracy"]
-    assert workers["a"] > 0.95 and workers["c"] < 0.05
+    assert workers["a"] > 0.9 and workers["c"] < 0.1
+    if method == "glad":
+        ability = result.workers.set_index("worker")["ability"]
+        assert ability["a"] > 0 > ability["c"]
+        return
     c = result.confusion_matrix("c")
     assert c.loc[0, 1] > 0.8 and c.loc[1, 0] > 0.8  # c says 1 for a true 0, and 0 for 1
+
+
+def test_glad_finds_the_hard_items() -> None:
+    """Seven workers; on 'easy' items one vote in ten is wrong, on 'hard' ones three in seven."""
+    truth = {f"item{i:02d}": i % 2 for i in range(60)}
+    hard = {f"item{i:02d}" for i in range(0, 60, 6)}
+    rows = []
+    for n, (item, t) in enumerate(truth.items()):
+        for w in range(7):
+            wrong = (n + w) % 7 < 3 if item in hard else (n * 7 + w) % 10 == 0
+            rows.append((item, f"w{w}", 1 - t if wrong else t))
+    result = aggregate(frame(rows), method="glad")
+    assert accuracy(result.labels, truth) == 1.0
+    assert result.difficulty is not None and result.confusion is None
+    is_hard = result.difficulty.index.isin(sorted(hard))
+    assert result.difficulty[is_hard].min() > result.difficulty[~is_hard].max()
+    with pytest.raises(InvalidInput, match="estimates no confusion matrices"):
+        result.confusion_matrix("w0")
 
 
 def test_dawid_skene_learns_a_class_specific_bias() -> None:
@@ -118,8 +147,8 @@ def test_method_names_and_aliases() -> None:
     df, _ = adversarial()
     assert aggregate(df, method="Dawid-Skene").method == "ds"
     assert aggregate(df, method="one_coin").method == "one-coin"
-    with pytest.raises(InvalidInput, match="unknown method 'glad'"):
-        aggregate(df, method="glad")
+    with pytest.raises(InvalidInput, match="unknown method 'mace'"):
+        aggregate(df, method="mace")
     with pytest.raises(InvalidInput, match="max_iterations must be at least 1"):
         aggregate(df, method="ds", max_iterations=0)
     capped = aggregate(df, method="ds", max_iterations=1)
@@ -130,7 +159,7 @@ def test_method_names_and_aliases() -> None:
 # ---- determinism --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", ["auto", "mv", "ds", "one-coin"])
+@pytest.mark.parametrize("method", ["auto", "mv", "ds", "one-coin", "glad"])
 def test_output_identical_under_shuffled_rows(method: str) -> None:
     labels, gold = load("rte")
     first = aggregate(labels, method)
@@ -370,7 +399,7 @@ def test_duplicate_rows_split_one_vote() -> None:
 
 def test_one_annotator_and_single_labels() -> None:
     df = frame([("x", "solo", "a"), ("y", "solo", "b")])
-    for method in ("auto", "ds", "one-coin", "mv"):
+    for method in ("auto", "ds", "one-coin", "glad", "mv"):
         result = aggregate(df, method=method)
         assert result.labels["label"].tolist() == ["a", "b"]
         assert any("only one worker" in note for note in result.warnings)

@@ -10,7 +10,7 @@ import click
 
 from assay.cli.main import reports_errors, wide_console
 
-METHOD_CHOICES = ["auto", "mv", "ds", "one-coin"]
+METHOD_CHOICES = ["auto", "mv", "ds", "one-coin", "glad"]
 
 
 @click.group("labels")
@@ -76,9 +76,9 @@ def consensus_command(
     from_name: str | None,
 ) -> None:
     """Write one consensus label per item (item,label,confidence) and print a summary."""
-    from assay.labeling.stats import agreement
     from assay.labeling.aggregation import aggregate
     from assay.labeling.io import read_csv
+    from assay.labeling.stats import agreement
 
     columns = {
         "item_column": item_column,

@@ -1,7 +1,8 @@
 """``consensus`` and ``aggregate``: one label per item from many workers' labels.
 
 Methods: ``mv`` (majority vote), ``ds`` (Dawid-Skene, a confusion matrix per worker),
-``one-coin`` (Dawid-Skene with one accuracy per worker) and ``auto``, which picks by the
+``one-coin`` (Dawid-Skene with one accuracy per worker), ``glad`` (worker ability and item
+difficulty) and ``auto``, which picks among the first three by the
 rule in :func:`choose_method`. Gold labels, when given, are fixed in every EM step, so
 they teach the method how each worker errs, and the known items keep their gold label.
 """
@@ -20,7 +21,7 @@ from assay.labeling.data import Encoded, encode
 if TYPE_CHECKING:
     import pandas as pd
 
-METHODS = ("auto", "mv", "ds", "one-coin")
+METHODS = ("auto", "mv", "ds", "one-coin", "glad")
 ALIASES = {
     "majority": "mv",
     "majority-vote": "mv",
@@ -42,8 +43,10 @@ class ConsensusResult:
     - ``workers``: per worker: ``labels`` (votes given), ``accuracy`` (expected share of
       votes that match the true label under the fitted posteriors) and, with gold,
       ``gold_labels`` and ``gold_accuracy`` (on the gold items only).
-    - ``confusion``: workers x true class x given label (None for majority vote); see
-      :meth:`confusion_matrix`.
+    - ``confusion``: workers x true class x given label (None for majority vote and
+      GLAD); see :meth:`confusion_matrix`.
+    - ``difficulty``: GLAD only, per item (1 / ease: higher is harder; 1 is typical); the
+      ``workers`` table then has ``ability`` too (0 is chance, negative is adversarial).
     - ``gold_accuracy``: with gold, accuracy on the gold items when each fifth of them is
       hidden in turn and the rest are used (a held-out estimate; None without gold).
     """
@@ -60,6 +63,7 @@ class ConsensusResult:
     converged: bool = True
     gold_accuracy: float | None = None
     warnings: list[str] = field(default_factory=list)
+    difficulty: pd.Series | None = None
 
     def confusion_matrix(self, worker: Any) -> pd.DataFrame:
         """One worker's confusion matrix: rows are true classes, columns the labels given."""
@@ -107,10 +111,12 @@ def choose_method(enc: Encoded) -> tuple[str, str]:
 
 
 def fit(enc: Encoded, method: str, max_iterations: int, tolerance: float) -> methods.Fit:
+    from assay.labeling.glad import glad
+
     start = methods.majority(enc)
     if method == "mv":
         return start
-    algorithm = methods.dawid_skene if method == "ds" else methods.one_coin
+    algorithm = {"ds": methods.dawid_skene, "one-coin": methods.one_coin, "glad": glad}[method]
     return algorithm(enc, start.posteriors, max_iterations, tolerance)
 
 
@@ -191,13 +197,17 @@ def _result(
     labels = pd.DataFrame(
         {"item": enc.items, "label": enc.classes[chosen], "confidence": confidence}
     )
-    posteriors = pd.DataFrame(
-        fitted.posteriors, index=pd.Index(enc.items, name="item"), columns=list(enc.classes)
-    )
+    index = pd.Index(enc.items, name="item")
+    posteriors = pd.DataFrame(fitted.posteriors, index=index, columns=list(enc.classes))
+    workers = _workers(enc, fitted.posteriors)
+    difficulty = None
+    if fitted.difficulty is not None and fitted.ability is not None:
+        workers["ability"] = fitted.ability
+        difficulty = pd.Series(fitted.difficulty, index=index, name="difficulty")
     return ConsensusResult(
         labels=labels,
         posteriors=posteriors,
-        workers=_workers(enc, fitted.posteriors),
+        workers=workers,
         confusion=fitted.confusion,
         classes=list(enc.classes),
         method=method,
@@ -207,6 +217,7 @@ def _result(
         converged=fitted.converged,
         gold_accuracy=gold_accuracy,
         warnings=notes,
+        difficulty=difficulty,
     )
 
 

@@ -25,6 +25,8 @@ class Fit:
     confusion: np.ndarray | None  # workers x true x given, rows sum to 1
     iterations: int = 0
     converged: bool = True
+    ability: np.ndarray | None = None  # GLAD: per worker (negative: worse than chance)
+    difficulty: np.ndarray | None = None  # GLAD: per item, 1 / ease (higher: harder)
 
 
 def priority(enc: Encoded) -> np.ndarray:
@@ -64,7 +66,7 @@ def majority(enc: Encoded) -> Fit:
     return Fit(clamp(counts / counts.sum(axis=1, keepdims=True), enc), None)
 
 
-def _softmax(log_posteriors: np.ndarray) -> np.ndarray:
+def softmax(log_posteriors: np.ndarray) -> np.ndarray:
     shifted = np.exp(log_posteriors - log_posteriors.max(axis=1, keepdims=True))
     return np.asarray(shifted / shifted.sum(axis=1, keepdims=True))
 
@@ -79,7 +81,7 @@ def _design(enc: Encoded):  # type: ignore[no-untyped-def]
     return matrix, matrix.T.tocsr()
 
 
-def _class_prior(posteriors: np.ndarray) -> np.ndarray:
+def class_prior(posteriors: np.ndarray) -> np.ndarray:
     counts = posteriors.sum(axis=0) + SMOOTHING
     return np.asarray(counts / counts.sum())
 
@@ -106,8 +108,8 @@ def dawid_skene(
         counts = expected.transpose(0, 2, 1) + SMOOTHING  # worker, true, given
         confusion = counts / counts.sum(axis=2, keepdims=True)
         log_votes = np.log(confusion).transpose(0, 2, 1).reshape(w * k, k)
-        log_post = np.asarray(by_item @ log_votes) + np.log(_class_prior(posteriors))
-        updated = clamp(_softmax(log_post), enc)
+        log_post = np.asarray(by_item @ log_votes) + np.log(class_prior(posteriors))
+        updated = clamp(softmax(log_post), enc)
         change = float(np.abs(updated - posteriors).max())
         posteriors = updated
         if change < tolerance:
@@ -141,7 +143,7 @@ def one_coin(
         scores = np.bincount(
             enc.item * k + enc.label, enc.weight * vote[enc.worker], enc.n_items * k
         ).reshape(enc.n_items, k)
-        updated = clamp(_softmax(scores + np.log(_class_prior(posteriors))), enc)
+        updated = clamp(softmax(scores + np.log(class_prior(posteriors))), enc)
         change = float(np.abs(updated - posteriors).max())
         posteriors = updated
         if change < tolerance:
