@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from assay import wire
-from assay.server.app import app_from_env
+from assay.server.app import app_from_env, create_app
+from assay.server.config import ServerConfig
 from assay.store.sql.schema import log_lines, metric_summary, projects, runs
 from tests.test_server import Team, new_run
 
@@ -460,3 +461,39 @@ def test_server_start_and_db_upgrade_print_no_password(monkeypatch: pytest.Monke
     started = CliRunner().invoke(cli, ["server", "--uri", url])
     assert started.exit_code == 0, started.output
     assert SECRET not in started.output and "assay:***@127.0.0.1" in started.output
+
+
+# ---- leftovers of a killed server ------------------------------------------------------------
+
+
+def test_start_up_removes_temp_blobs_of_dead_processes_only(tmp_path: Path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from assay.store.blobs import LocalBlobStore
+
+    root = tmp_path / "store"
+    LocalBlobStore(root / "blobs").put(b"kept")
+    folder = root / "blobs" / "ab"
+    folder.mkdir(parents=True)
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    host = socket.gethostname().replace("-", "_")
+    dead = folder / f".tmp-{host}-{child.stdout.strip()}-x1"
+    alive = folder / f".tmp-{host}-{os.getpid()}-x2"
+    elsewhere = folder / ".tmp-other-host-1-x3"  # another machine sharing the folder
+    ancient = folder / ".tmp-abc123"  # the old naming: no process to ask, only its age
+    for path in (dead, alive, elsewhere, ancient):
+        path.write_bytes(b"half a blob")
+    week_ago = time.time() - 7 * 24 * 3600
+    os.utime(ancient, (week_ago, week_ago))
+    create_app(ServerConfig(str(root), local=True)).state.assay.close()
+    assert not dead.exists() and not ancient.exists()
+    assert alive.exists() and elsewhere.exists()
+    assert len(list(LocalBlobStore(root / "blobs").list())) == 1

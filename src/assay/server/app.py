@@ -17,6 +17,7 @@ from assay.server.deps import AppState, state_of
 from assay.server.guard import Guard
 from assay.server.ui import assets, catalog_routes, eval_routes
 from assay.server.ui import routes as ui_routes
+from assay.store.blobs import LocalBlobStore
 from assay.store.sql.access import SqlAccess
 from assay.store.sql.auth import SqlAuth
 from assay.store.sql.store import SqlStore
@@ -31,6 +32,10 @@ def open_state(config: ServerConfig) -> AppState:
         root = local_root(config.uri)
         assert root is not None
         store = SqlStore.embedded(root)
+    if isinstance(store.blobs, LocalBlobStore):
+        removed = store.blobs.remove_stale_temps()
+        if removed:
+            errors.log.info("removed %d temp files of blob writes that never finished", removed)
     return AppState(config, store, SqlAuth(store.engine), SqlAccess(store.engine))
 
 

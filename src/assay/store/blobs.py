@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
@@ -14,6 +16,9 @@ from blake3 import blake3
 
 from assay.errors import CorruptData, InvalidInput, NotFound, StoreUnavailable, StoreUnusable
 from assay.redact import redact_text
+
+TEMP = ".tmp-"  # a blob being written: .tmp-<host>-<pid>-<random>
+STALE_TEMP_AGE = 24 * 3600.0  # a temp file older than this is left over, whoever wrote it
 
 
 class StoredBlob(NamedTuple):
@@ -85,7 +90,7 @@ class LocalBlobStore:
             pass
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write to a temp file, then rename: a reader never sees half a blob.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix())
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
@@ -118,6 +123,22 @@ class LocalBlobStore:
     def delete(self, digest: str) -> None:
         self._path(digest).unlink(missing_ok=True)
 
+    def remove_stale_temps(self, old: float = STALE_TEMP_AGE) -> int:
+        """Remove temp files that a killed writer left behind: those of a process of this
+        machine that is gone, and any older than ``old`` seconds (the old naming, another
+        machine's). Returns how many were removed."""
+        if not self.root.is_dir():
+            return 0
+        host, cutoff, removed = socket.gethostname(), time.time() - old, 0
+        for folder in self.root.iterdir():
+            if len(folder.name) != 2 or not folder.is_dir():
+                continue
+            for entry in os.scandir(folder):
+                if entry.name.startswith(TEMP) and _stale(entry, host, cutoff):
+                    Path(entry.path).unlink(missing_ok=True)
+                    removed += 1
+        return removed
+
     def check(self) -> None:
         folder = self.root
         while not folder.exists() and folder != folder.parent:
@@ -132,10 +153,35 @@ class LocalBlobStore:
             if len(folder.name) != 2 or not folder.is_dir():
                 continue
             for entry in os.scandir(folder):
-                if entry.name.startswith(".tmp-") or len(entry.name) != 62:
+                if entry.name.startswith(TEMP) or len(entry.name) != 62:
                     continue
                 stat = entry.stat()
                 yield StoredBlob(folder.name + entry.name, stat.st_size, stat.st_mtime)
+
+
+def _temp_prefix() -> str:
+    host = socket.gethostname().replace("-", "_")
+    return f"{TEMP}{host}-{os.getpid()}-"
+
+
+def _stale(entry: os.DirEntry[str], host: str, cutoff: float) -> bool:
+    parts = entry.name[len(TEMP) :].split("-")
+    if len(parts) >= 3 and parts[0] == host.replace("-", "_") and parts[1].isdigit():
+        return not _alive(int(parts[1]))
+    try:
+        return entry.stat().st_mtime < cutoff
+    except FileNotFoundError:  # renamed into place meanwhile
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 def _syncfs(fd: int) -> None:
