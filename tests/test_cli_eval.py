@@ -31,6 +31,9 @@ def worse(item):
 def slightly_worse(item):
     return item["truth"] ^ int(_wrong(item, 0.91))
 
+def worse_in_group_one(item):
+    return item["truth"] ^ int(_wrong(item, 0.70 if item["group"] == 1 else 0.92))
+
 def broken(item):
     raise RuntimeError("no weights")
 
@@ -260,3 +263,40 @@ def test_baseline_override_and_stored_reports(suite_dir: Path, store_uri: str) -
     assert code == 0 and "accuracy" in shown and "PASS" in shown
     code, out = invoke("eval", "show", "nope", "--uri", store_uri)
     assert code == 1 and "evaluation nope does not exist" in out
+
+
+def test_a_sliced_regression_is_worded_with_its_slice_level_and_p_resolution(
+    suite_dir: Path, store_uri: str
+) -> None:
+    suite = suite_dir / "level.yaml"
+    suite.write_text(
+        (suite_dir / "suite.yaml")
+        .read_text()
+        .replace("scorers: [accuracy]", "scorers: [accuracy, {f1: {average: macro}}]\nlevel: 0.9")
+        .replace("tolerance: {accuracy: 0.02}", "tolerance: {accuracy: 0.02, f1: 0.02}")
+    )
+    code, out = invoke(
+        "eval",
+        "run",
+        str(suite),
+        "--model",
+        _model(suite_dir, "worse_in_group_one"),
+        "--junit",
+        str(suite_dir / "junit.xml"),
+        "--uri",
+        store_uri,
+    )
+    assert code == 1, out
+    text = " ".join(out.split())
+    verdict = text[text.index("FAIL:") :]
+    assert "accuracy on group=1 dropped by 0." in verdict, verdict
+    assert "dropped by -" not in verdict and "(90% CI 0." in verdict
+    assert "95%" not in text and "90% CI" in text
+    f1_row = next(
+        line for line in out.splitlines() if "group=1" in line and "paired bootstrap" in line
+    )
+    assert "< 0.000999" in f1_row, f1_row  # no resample of 1000 crossed zero
+    failures = [
+        f.get("message") or "" for f in ET.parse(suite_dir / "junit.xml").getroot().iter("failure")
+    ]
+    assert failures and all("(90% CI" in f and "Holm-adjusted" in f for f in failures)

@@ -4,6 +4,7 @@ the gate's behaviour on synthetic data with a known effect."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -383,3 +384,88 @@ def test_lower_is_better_metrics_fail_when_they_rise() -> None:
     assert stats.decide(p_fail, p_pass) == "fail"
     p_fail, p_pass = stats.one_sided(d, 0.1, higher_is_better=True)
     assert stats.decide(p_fail, p_pass) == "pass"
+
+
+# ---- what the gate shows is what it decided on ---------------------------------------------------
+
+
+def _score_sides(diffs: dict[str, np.ndarray]) -> tuple[rep.Side, rep.Side, list[Any]]:
+    """Candidate and baseline sides whose per-item score differences are ``diffs`` per slice
+    value (scores that are not pass/fail, so the paired t interval and test apply)."""
+    slices = [{"g": name} for name, d in diffs.items() for _ in d]
+    d = np.concatenate(list(diffs.values()))
+    cand, base = _side(1.0 + d), _side(np.ones(len(d)))
+    for side in (cand, base):
+        side.slices = slices
+        side.scores = {"score": side.scores.pop("accuracy")}
+    return cand, base, [scorers.custom(lambda item, out: out, name="score")]
+
+
+def _drop(mean: float, n: int, seed: int) -> np.ndarray:
+    noise = np.random.default_rng(seed).normal(0, 1, n)
+    return mean + (noise - noise.mean()) / noise.std(ddof=1)  # exactly this mean, sd 1
+
+
+def test_a_holm_inconclusive_check_shows_the_adjusted_interval_that_reaches_the_tolerance() -> None:
+    """Two slices each 2.15 standard errors below zero: each 95% interval lies wholly below
+    the tolerance (0), yet after Holm only the overall check fails. The report must show the
+    interval each decision was made on."""
+    t = 2.15 / math.sqrt(30)
+    cand, base, chosen = _score_sides({"a": _drop(-t, 30, 1), "b": _drop(-t, 30, 2)})
+    compared, _ = rep.compare(cand, base, chosen, ["g"], {"score": 0.0}, 0.95, 1000, 0)
+    by_slice = {c.slice: c for c in compared}
+    overall, sliced = by_slice[None], [by_slice["g=a"], by_slice["g=b"]]
+    assert overall.decision == "fail" and overall.gate_high < 0
+    for c in sliced:
+        assert c.high < 0 and c.decision == "inconclusive"  # the unadjusted 95% CI is beyond
+        assert c.gate_level is not None and c.gate_level > 0.95
+        assert c.gate_low < 0 <= c.gate_high  # the adjusted one reaches the tolerance
+    verdict = rep.verdict(compared, cand, 0.0, True)
+    assert "Holm-adjusted 98.33% CI" in verdict.reason, verdict.reason
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_each_decision_agrees_with_the_intervals_shown(binary: bool) -> None:
+    """fail exactly when the (Holm-adjusted) interval lies beyond the tolerance; pass exactly
+    when the level's interval lies within it."""
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        n = 2400
+        if binary:
+            cand, base = _pair(n, 0.9, 0.02 * rng.random(), 0.08, seed=seed)
+            c_side, b_side, chosen = _side(cand), _side(base), [scorers.accuracy()]
+            tolerance = {"accuracy": 0.005}
+        else:
+            d = rng.normal(-0.04 * rng.random(), 1, n)
+            c_side, b_side, chosen = _score_sides({"all": d})
+            tolerance = {"score": 0.01}
+        for side in (c_side, b_side):
+            side.slices = [{"g": str(i % 6)} for i in range(n)]
+        compared, _ = rep.compare(c_side, b_side, chosen, ["g"], tolerance, 0.95, 1000, 0)
+        for c in compared:
+            assert (c.decision == "fail") == (c.gate_high < -c.tolerance), c
+            assert (c.decision == "pass") == (c.low > -c.tolerance), c
+
+
+def test_verdicts_say_dropped_or_rose_by_a_positive_amount_with_the_level_used() -> None:
+    cand, base = _pair(10000, 0.9, 0.03, 0.06, seed=0)
+    compared, _ = rep.compare(
+        _side(cand), _side(base), [scorers.accuracy()], [], {"accuracy": 0.01}, 0.9, 1000, 0
+    )
+    reason = rep.verdict(compared, _side(cand), 0.0, True).reason
+    (c,) = compared
+    assert f"accuracy dropped by {rep.fmt(-c.diff)} (90% CI {rep.fmt(-c.high)} to" in reason
+    assert "by -" not in reason and "95%" not in reason
+    loss = scorers.ItemScorer("mae", lambda item, out, ref: out, higher_is_better=False)
+    c_side, b_side = _side(base + 0.5), _side(base)
+    for side in (c_side, b_side):
+        side.scores = {"mae": side.scores.pop("accuracy")}
+    compared, _ = rep.compare(c_side, b_side, [loss], [], {"mae": 0.1}, 0.95, 1000, 0)
+    reason = rep.verdict(compared, c_side, 0.0, True).reason
+    assert reason.startswith("mae rose by 0.5 (95% CI 0.5 to 0.5)"), reason
+
+
+def test_a_bootstrap_p_value_of_zero_reads_as_below_its_resolution() -> None:
+    assert rep.p_text(0.0, "paired bootstrap", 1999) == "< 0.0005"
+    assert rep.p_text(0.0, "McNemar exact", 1999) == "0"
+    assert rep.p_text(0.0312, "paired bootstrap", 1999) == "0.0312"

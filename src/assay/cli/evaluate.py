@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from assay.cli.main import reports_errors, uri_option, wide_console
@@ -19,21 +20,38 @@ EXIT_ERROR = 3
 STYLE = {"pass": "green", "fail": "bold red", "inconclusive": "yellow"}
 
 
-def _ci(row: dict[str, Any]) -> str:
-    return f"{fmt(row.get('low'))} to {fmt(row.get('high'))}"
+def _ci(row: dict[str, Any], low: str = "low", high: str = "high") -> str:
+    return f"{fmt(row.get(low))} to {fmt(row.get(high))}"
+
+
+def _percent(level: float) -> str:
+    return f"{level * 100:.4g}%"
+
+
+def _holm_ci(row: dict[str, Any], level: float) -> str:
+    """The Holm-adjusted interval a gated check was decided on, when its level differs."""
+    held = row.get("gate_level")
+    if held is None or abs(held - row.get("level", level)) < 1e-12:
+        return ""
+    return f"{_percent(held)}: {_ci(row, 'gate_low', 'gate_high')}"
 
 
 def render(report: dict[str, Any]) -> list[Any]:
-    """Rich renderables for a report (as ``Report.to_dict`` writes it)."""
-    metrics = Table(title=f"{report['model']} on {report['dataset']}", title_justify="left")
-    for column in ("metric", "slice", "value", "95% CI", "SE", "items", "method"):
+    """Rich renderables for a report (as ``Report.to_dict`` writes it). Text from the report
+    (names, slices, reasons) is escaped: ``[group=1]`` is not rich markup."""
+    from assay.evaluation.report import p_text
+
+    config = report.get("config") or {}
+    level = float(config.get("level") or 0.95)
+    ci = f"{_percent(level)} CI"
+    metrics = Table(title=escape(f"{report['model']} on {report['dataset']}"), title_justify="left")
+    for column in ("metric", "slice", "value", ci, "SE", "items", "method"):
         metrics.add_column(
             column, justify="right" if column in ("value", "SE", "items") else "left"
         )
     for m in report["metrics"]:
         metrics.add_row(
-            m["metric"],
-            m["slice"] or "all",
+            *_escaped(m["metric"], m["slice"] or "all"),
             fmt(m["value"]),
             _ci(m),
             fmt(m["se"], 3),
@@ -42,57 +60,60 @@ def render(report: dict[str, Any]) -> list[Any]:
         )
     out: list[Any] = [metrics]
     if report.get("compare"):
-        shared = report.get("shared") or {}
-        title = f"vs {report.get('baseline')} on {shared.get('items')} shared items"
-        extra = [
-            f"{shared[k]} only in the {k.split('_')[0]}"
-            for k in ("candidate_only", "baseline_only")
-            if shared.get(k)
-        ]
-        compare = Table(
-            title=title + (f" ({', '.join(extra)})" if extra else ""), title_justify="left"
-        )
-        for column in (
-            "metric",
-            "slice",
-            "candidate",
-            "baseline",
-            "diff",
-            "95% CI",
-            "p",
-            "test",
-            "tolerance",
-            "decision",
-        ):
-            compare.add_column(column)
-        for c in report["compare"]:
-            decision = c["decision"]
-            if decision == "inconclusive" and c.get("more_items"):
-                decision += f" (~{c['more_items']} more items)"
-            compare.add_row(
-                c["metric"],
-                c["slice"] or "all",
-                fmt(c["candidate"]),
-                fmt(c["baseline"]),
-                fmt(c["diff"]),
-                _ci(c),
-                fmt(c["p_value"], 3),
-                c["test"],
-                fmt(c["tolerance"]),
-                f"[{STYLE.get(c['decision'], 'dim')}]{decision}[/]",
-            )
-        out.append(compare)
+        out.append(_compare_table(report, level, p_text))
     errors = report.get("errors") or {}
     if errors.get("count"):
         first = errors["examples"][0]
         out.append(
-            f"[red]{errors['count']} calls raised[/] (item {first['item_id']}: {first['error']})"
+            f"[red]{errors['count']} calls raised[/] "
+            + escape(f"(item {first['item_id']}: {first['error']})")
         )
     verdict = report["verdict"]
     out.append(
-        f"[bold {STYLE[verdict['status']]}]{verdict['status'].upper()}[/]: {verdict['reason']}"
+        f"[bold {STYLE[verdict['status']]}]{verdict['status'].upper()}[/]: "
+        + escape(verdict["reason"])
     )
     return out
+
+
+def _compare_table(report: dict[str, Any], level: float, p_text: Any) -> Table:
+    shared = report.get("shared") or {}
+    draws = (report.get("config") or {}).get("bootstrap")
+    title = f"vs {report.get('baseline')} on {shared.get('items')} shared items"
+    extra = [
+        f"{shared[k]} only in the {k.split('_')[0]}"
+        for k in ("candidate_only", "baseline_only")
+        if shared.get(k)
+    ]
+    compare = Table(
+        title=escape(title + (f" ({', '.join(extra)})" if extra else "")), title_justify="left"
+    )
+    holm = [_holm_ci(c, level) for c in report["compare"]]
+    columns = ["metric", "slice", "candidate", "baseline", "diff", f"{_percent(level)} CI"]
+    columns += ["Holm-adjusted CI"] if any(holm) else []
+    for column in (*columns, "p", "test", "tolerance", "decision"):
+        compare.add_column(column)
+    for c, adjusted in zip(report["compare"], holm, strict=True):
+        decision = c["decision"]
+        if decision == "inconclusive" and c.get("more_items"):
+            decision += f" (~{c['more_items']} more items)"
+        compare.add_row(
+            *_escaped(c["metric"], c["slice"] or "all"),
+            fmt(c["candidate"]),
+            fmt(c["baseline"]),
+            fmt(c["diff"]),
+            _ci(c),
+            *([adjusted] if any(holm) else []),
+            p_text(c["p_value"], c["test"], draws),
+            c["test"],
+            fmt(c["tolerance"]),
+            f"[{STYLE.get(c['decision'], 'dim')}]{decision}[/]",
+        )
+    return compare
+
+
+def _escaped(*texts: str) -> list[str]:
+    return [escape(str(t)) for t in texts]
 
 
 @click.group("eval")

@@ -1,9 +1,12 @@
 """From per-item results to a report: metrics with intervals, paired comparisons, the verdict.
 
 The gate, per gated metric and slice ("a check"): **fail** when the CI of candidate - baseline
-lies wholly below -tolerance (the regression tests are Holm-corrected across every check, so
-the chance of a false fail stays at the nominal level however many metrics and slices are
-gated); **pass** when the CI lies wholly above -tolerance; **inconclusive** otherwise. The
+at the Holm-adjusted level lies wholly below -tolerance (the regression tests are
+Holm-corrected across every check, so the chance of a false fail stays at the nominal level
+however many metrics and slices are gated; each check keeps that interval as ``gate_low`` ..
+``gate_high`` at ``gate_level``, and the wording shows it beside the level's CI when the
+levels differ); **pass** when the level's CI lies wholly above -tolerance; **inconclusive**
+otherwise. The
 verdict fails if any check fails or the candidate raised on more items than allowed; it passes
 when every gated metric passes overall (slices can fail a candidate, never hold one back);
 otherwise it is inconclusive and says roughly how many more items would settle it.
@@ -58,6 +61,11 @@ class Comparison:
     decision: str = "not gated"
     more_items: int | None = None
     sd: float | None = None
+    level: float = stats.LEVEL  # of low..high
+    # the interval the regression test was decided on: at the Holm-adjusted level (gate_level)
+    gate_level: float | None = None
+    gate_low: float = math.nan
+    gate_high: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -262,7 +270,7 @@ def compare(
 ) -> tuple[list[Comparison], Shared]:
     c_index, b_index, shared = shared_items(candidate, baseline)
     gated = set(tolerance) if tolerance else {s.name for s in scorers}
-    out: list[Comparison] = []
+    out: list[tuple[Comparison, stats.Difference]] = []
     shared_slices = [candidate.slices[i] for i in c_index]
     for slice_name, positions in _slice_groups(shared_slices, slices):
         for scorer in scorers:
@@ -296,7 +304,7 @@ def _compare_one(
     level: float,
     draws: int,
     seed: int,
-) -> Comparison:
+) -> tuple[Comparison, stats.Difference]:
     if isinstance(scorer, ItemScorer):
         c, b = candidate.scores[scorer.name][c_index], baseline.scores[scorer.name][b_index]
         ok = np.isfinite(c) & np.isfinite(b)
@@ -321,7 +329,7 @@ def _compare_one(
         d = stats.paired_bootstrap(c_metric, b_metric, len(ci), codes, level, draws, seed)
         c_value, b_value = stats.value_of(c_metric, len(ci)), stats.value_of(b_metric, len(bi))
     p_fail, p_pass = stats.one_sided(d, tolerance, scorer.higher_is_better)
-    return Comparison(
+    comparison = Comparison(
         scorer.name,
         slice_name,
         c_value,
@@ -340,30 +348,88 @@ def _compare_one(
         p_pass,
         more_items=stats.more_items(d, tolerance, scorer.higher_is_better, level) if d.n else None,
         sd=d.sd,
+        level=level,
     )
+    return comparison, d
 
 
-def _gate(comparisons: list[Comparison], level: float) -> list[Comparison]:
+def _gate(checked: list[tuple[Comparison, stats.Difference]], level: float) -> list[Comparison]:
+    """Decide each gated check on its Holm-adjusted regression test, and keep the interval at
+    the level that test was held to, so what is shown is what was decided on."""
+    comparisons = [c for c, _ in checked]
     checks = [i for i, c in enumerate(comparisons) if c.gated]
-    adjusted = stats.holm([comparisons[i].p_fail for i in checks])
+    p_fail = [comparisons[i].p_fail for i in checks]
+    adjusted = stats.holm(p_fail)
+    levels = stats.holm_levels(p_fail, level)
     out = list(comparisons)
-    for i, p in zip(checks, adjusted, strict=True):
+    for i, p, held in zip(checks, adjusted, levels, strict=True):
         c = comparisons[i]
         decision = stats.decide(p, c.p_pass, level) if c.n > 0 else "inconclusive"
         more = c.more_items if decision == "inconclusive" else None
-        out[i] = replace(c, p_fail=p, decision=decision, more_items=more)
+        low, high = stats.interval(checked[i][1], held) if c.n > 0 else (math.nan, math.nan)
+        out[i] = replace(
+            c,
+            p_fail=p,
+            decision=decision,
+            more_items=more,
+            gate_level=held,
+            gate_low=low,
+            gate_high=high,
+        )
     for i, c in enumerate(out):
         if not c.gated:
             out[i] = replace(c, decision="not gated", more_items=None)
     return out
 
 
+def percent(level: float) -> str:
+    """0.95 -> "95%", 0.98333 -> "98.33%"."""
+    return f"{level * 100:.4g}%"
+
+
+def p_text(p: float | None, test: str, draws: int | None) -> str:
+    """A p-value for a table. A bootstrap p-value of 0 means no resample crossed zero, which
+    says only that p is below the resolution of ``draws`` resamples: ``< 1/(draws+1)``."""
+    if p == 0 and "bootstrap" in test and draws:
+        return f"< {fmt(1 / (draws + 1), 3)}"
+    return fmt(p, 3)
+
+
+def adjusted(c: Comparison) -> bool:
+    """Whether the regression test was held to another level than the interval shown."""
+    return c.gate_level is not None and not math.isclose(c.gate_level, c.level)
+
+
 def _where(c: Comparison) -> str:
-    return c.metric if c.slice is None else f"{c.metric} [{c.slice}]"
+    return c.metric if c.slice is None else f"{c.metric} on {c.slice}"
 
 
-def _ci(c: Comparison) -> str:
-    return f"{fmt(c.diff)} (95% CI {fmt(c.low)} to {fmt(c.high)})"
+def _intervals(c: Comparison, sign: float = 1.0) -> str:
+    """The interval at the report's level, and the Holm-adjusted one the gate used when it
+    differs; ``sign=-1`` shows them for the drop (baseline - candidate)."""
+
+    def span(low: float, high: float) -> str:
+        ends = sorted((sign * low, sign * high)) if math.isfinite(low + high) else [low, high]
+        return f"{fmt(ends[0])} to {fmt(ends[1])}"
+
+    text = f"{percent(c.level)} CI {span(c.low, c.high)}"
+    if adjusted(c) and c.gate_level is not None:
+        text += f"; Holm-adjusted {percent(c.gate_level)} CI {span(c.gate_low, c.gate_high)}"
+    return text
+
+
+def _change(c: Comparison) -> str:
+    """The size of a failed check's change in words, never a negative amount ("dropped by
+    0.41 (95% CI 0.3 to 0.5)", "rose by ..."); otherwise "changed by -0.003 (95% CI ...)"."""
+    if c.decision == "fail" and c.diff != 0:
+        word, sign = ("dropped", -1.0) if c.diff < 0 else ("rose", 1.0)
+        return f"{word} by {fmt(abs(c.diff))} ({_intervals(c, sign)})"
+    return f"changed by {fmt(c.diff)} ({_intervals(c)})"
+
+
+def _limit(c: Comparison) -> str:
+    """The edge of the tolerance: a drop of ``tolerance``, or a rise for lower-is-better."""
+    return f"{'-' if c.higher_is_better else '+'}{fmt(c.tolerance)}"
 
 
 def errors_allowed(errored_items: int, items: int, max_errors: float) -> bool:
@@ -387,10 +453,7 @@ def verdict(
             f"(item {first.item_id}: {first.error})"
         )
     for c in failed[:3]:
-        direction = "dropped" if c.higher_is_better else "rose"
-        reasons.append(
-            f"{_where(c)} {direction} by {_ci(c)}, beyond the tolerance {fmt(c.tolerance)}"
-        )
+        reasons.append(f"{_where(c)} {_change(c)}, beyond the tolerance {fmt(c.tolerance)}")
     if len(failed) > 3:
         reasons.append(f"and {len(failed) - 3} more checks failed")
     if reasons:
@@ -399,13 +462,13 @@ def verdict(
         return Verdict("pass", f"no baseline to compare with; {items} items scored")
     overall = [c for c in comparisons if c.gated and c.slice is None]
     if overall and all(c.decision == "pass" for c in overall):
-        shown = ", ".join(f"{c.metric} {_ci(c)}" for c in overall[:3])
+        shown = ", ".join(f"{c.metric} {_change(c)}" for c in overall[:3])
         return Verdict("pass", f"every gated metric is within tolerance: {shown}")
     pending = [c for c in overall if c.decision != "pass"]
     parts = []
     for c in pending[:3]:
         more = f"; about {c.more_items} more items would likely settle it" if c.more_items else ""
-        parts.append(f"{c.metric} {_ci(c)} straddles -{fmt(c.tolerance)}{more}")
+        parts.append(f"{c.metric} {_change(c)}: not clearly within or beyond {_limit(c)}{more}")
     return Verdict("inconclusive", "; ".join(parts) or "nothing was gated")
 
 

@@ -436,6 +436,42 @@ def holm(pvalues: Sequence[float]) -> list[float]:
     return adjusted
 
 
+def holm_levels(pvalues: Sequence[float], level: float = LEVEL) -> list[float]:
+    """The confidence level each regression test is held to under Holm's procedure, as a
+    two-sided interval whose far end decides it: the i-th smallest p-value, when rejected, is
+    tested at tail alpha/(m-i); every test not rejected at alpha/(m-k), k the rejections. So
+    a check fails exactly when its interval at this level lies wholly beyond the tolerance
+    (the compatible intervals of Strassburger and Bretz, 2008, for what is not rejected)."""
+    alpha = (1 - level) / 2
+    m = len(pvalues)
+    adjusted = holm(pvalues)
+    rejected = sum(1 for p in adjusted if p < alpha)
+    order = sorted(range(m), key=lambda i: pvalues[i])
+    levels = [level] * m
+    for rank, i in enumerate(order):
+        held = rank if adjusted[i] < alpha else rejected
+        levels[i] = 1 - 2 * alpha / (m - held)
+    return levels
+
+
+def interval(d: Difference, level: float) -> tuple[float, float]:
+    """The interval of a difference at another level, computed as its own interval was:
+    bootstrap percentiles, a t interval, or a normal (Agresti-Min) interval."""
+    from scipy import stats
+
+    if d.draws is not None:
+        tail = (1 - level) / 2
+        low, high = np.quantile(d.draws, [tail, 1 - tail])
+        return float(low), float(high)
+    if d.df is not None:
+        return _t_interval(d.diff, d.se, d.df, level)
+    if not math.isfinite(d.se):
+        return math.nan, math.nan
+    half = float(stats.norm.ppf(0.5 + level / 2)) * d.se
+    low, high = d.middle - half, d.middle + half
+    return (max(-1.0, low), min(1.0, high)) if d.center is not None else (low, high)
+
+
 def decide(p_fail_adjusted: float, p_pass: float, level: float = LEVEL) -> str:
     """Fail when the (Holm-adjusted) regression test rejects; pass when the CI's near end is
     above -tolerance; inconclusive otherwise."""

@@ -119,6 +119,23 @@ def model_of(spec: str | None, base: Path) -> Any:
     return python_object(spec, base) if spec.startswith("python:") else spec
 
 
+def _detail(check: dict[str, Any], config: dict[str, Any]) -> str:
+    """diff, the interval at the report's level (and the Holm-adjusted one the gate used,
+    when it differs), the tolerance and p."""
+    from assay.evaluation.report import p_text, percent
+
+    level = float(check.get("level") or config.get("level") or 0.95)
+    text = f"diff {check['diff']} ({percent(level)} CI {check['low']} to {check['high']}"
+    held = check.get("gate_level")
+    if held is not None and abs(held - level) > 1e-12:
+        text += (
+            f"; Holm-adjusted {percent(held)} CI {check.get('gate_low')} to "
+            f"{check.get('gate_high')}"
+        )
+    p = p_text(check["p_value"], str(check.get("test", "")), config.get("bootstrap"))
+    return f"{text}), tolerance {check['tolerance']}, p {p}"
+
+
 def junit(report: dict[str, Any]) -> bytes:
     """The gate as JUnit XML: a test case per gated check (failed, skipped when
     inconclusive) and one for the model's errors."""
@@ -129,10 +146,7 @@ def junit(report: dict[str, Any]) -> bytes:
     for check in gated:
         where = check["metric"] + (f" [{check['slice']}]" if check.get("slice") else "")
         case = ET.SubElement(suite, "testcase", classname=name, name=where)
-        detail = (
-            f"diff {check['diff']} (95% CI {check['low']} to {check['high']}), "
-            f"tolerance {check['tolerance']}, p {check['p_value']}"
-        )
+        detail = _detail(check, report.get("config") or {})
         if check["decision"] == "fail":
             failures += 1
             ET.SubElement(case, "failure", message=f"regression: {detail}")
