@@ -876,3 +876,64 @@ def test_evaluate_inside_a_run_waits_for_the_run_record(tmp_path: Path) -> None:
         assert report.project == "evals"
     with assay.Api(uri) as api:
         assert api.store.evaluation(report.id or "").run_id == run.id
+
+
+def _separable(n: int) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(7)
+    return [
+        {"id": i, "f0": float(a), "f1": float(b), "label": int(a + b > 0), "region": "nesw"[i % 4]}
+        for i, (a, b) in enumerate(rng.normal(size=(n, 2)))
+    ]
+
+
+def test_a_model_fitted_on_a_dataframe_gets_its_named_columns_without_warnings(
+    tmp_path: Path,
+) -> None:
+    """scikit-learn warns "X does not have valid feature names" when a model fitted on a
+    DataFrame is given an array; warnings are errors here, so each call would fail."""
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    rows = _separable(400)
+    frame = pd.DataFrame(rows)
+    model = LogisticRegression().fit(frame[["f1", "f0"]], frame["label"])  # not the data's order
+    uri = tmp_path / "s"
+    report = assay.evaluate(
+        _logged(uri, model, "named"),
+        rows,
+        ["accuracy"],
+        label_column="label",
+        id_column="id",
+        slices=["region"],
+        uri=uri,
+    )
+    assert report.errors == [] and report.metrics[0].value > 0.95
+
+
+def test_slice_columns_are_features_only_when_the_model_expects_them(tmp_path: Path) -> None:
+    """A model fitted on an array knows only how many features it takes: a slice column that
+    is not one of them (a text region) is left out; one that is (a flag) stays in."""
+    from sklearn.linear_model import LogisticRegression
+
+    rows = _separable(400)
+    uri = tmp_path / "s"
+    x = np.asarray([[r["f0"], r["f1"]] for r in rows])
+    y = np.asarray([r["label"] for r in rows])
+    plain = _logged(uri, LogisticRegression().fit(x, y), "plain")
+    report = assay.evaluate(
+        plain, rows, ["accuracy"], label_column="label", id_column="id", slices=["region"], uri=uri
+    )
+    assert report.errors == [] and report.metrics[0].value > 0.95
+    flagged = [{**r, "flag": int(r["f0"] > 0)} for r in rows]
+    x3 = np.asarray([[r["f0"], r["f1"], r["flag"]] for r in flagged])
+    with_flag = _logged(uri, LogisticRegression().fit(x3, y), "flagged")
+    report = assay.evaluate(
+        with_flag,
+        [{k: v for k, v in r.items() if k != "region"} for r in flagged],
+        ["accuracy"],
+        label_column="label",
+        id_column="id",
+        slices=["flag"],
+        uri=uri,
+    )
+    assert report.errors == [] and {m.slice for m in report.metrics} == {None, "flag=0", "flag=1"}

@@ -228,7 +228,8 @@ def _run(
     project: str | None,
 ) -> tuple[Target, list[EvalItem]]:
     meta = {c for c in (options.label_column, options.id_column, options.cluster_column) if c}
-    chosen = target(model, store, project, meta, options.load_options)
+    slices = set(options.slices) - meta
+    chosen = target(model, store, project, meta, options.load_options, slices)
     with _paused_gc():
         inputs = [
             {k: v for k, v in row.items() if k != options.label_column} for row in dataset.items

@@ -3,7 +3,9 @@
 A callable gets one item (a dict of its columns, the label left out), or a list of them when
 it is marked with ``assay.batched``. A registered model gets its flavour's input: scikit-learn
 estimators and ONNX sessions a 2-D array of the feature columns (the model's own
-``feature_names_in_`` when it has them; a single column holding a vector is that vector),
+``feature_names_in_`` when it has them, given to scikit-learn as a DataFrame with those names;
+slice columns only when the model's ``n_features_in_`` counts them; a single column holding a
+vector is that vector),
 generic Python models a list of item dicts through ``predict``. Classifiers that give
 probabilities return ``{"prediction", "probabilities", "classes"}`` per item.
 """
@@ -97,17 +99,29 @@ def from_callable(fn: Callable[..., Any]) -> Target:
     return Target(name, code_digest(fn), lambda items: [fn(items[0])], 1, per_item=True)
 
 
-def _features(items: Items, model: Any, skip: set[str]) -> Any:
-    import numpy as np
-
+def _columns(items: Items, model: Any, skip: set[str], optional: set[str]) -> list[str]:
+    """The feature columns: the model's ``feature_names_in_`` when it has them; else every
+    column but ``skip`` (label, id, cluster), and without the ``optional`` (slice) columns
+    when the model's ``n_features_in_`` says it takes that many fewer."""
     names = getattr(model, "feature_names_in_", None)
     if names is not None:
         columns = [str(n) for n in names]
         missing = [c for c in columns if c not in items[0]]
         if missing:
             raise InvalidInput(f"the model needs columns the data lacks: {', '.join(missing[:5])}")
-    else:
-        columns = [c for c in items[0] if c not in skip]
+        return columns
+    columns = [c for c in items[0] if c not in skip]
+    expected = getattr(model, "n_features_in_", None)
+    fewer = [c for c in columns if c not in optional]
+    if isinstance(expected, int) and expected != len(columns) and expected == len(fewer):
+        return fewer
+    return columns
+
+
+def _features(items: Items, model: Any, skip: set[str], optional: set[str] | None = None) -> Any:
+    import numpy as np
+
+    columns = _columns(items, model, skip, optional or set())
     if len(columns) == 1 and isinstance(items[0][columns[0]], Sequence | np.ndarray):
         return np.asarray([item[columns[0]] for item in items], dtype=float)
     try:
@@ -118,12 +132,27 @@ def _features(items: Items, model: Any, skip: set[str]) -> Any:
         ) from None
 
 
-def _sklearn_call(model: Any, skip: set[str]) -> Callable[[Items], list[Any]]:
+def _named(x: Any, model: Any) -> Any:
+    """The features as a DataFrame with the model's column names when it was fitted on one
+    (scikit-learn warns when such a model is given a bare array), else as they are."""
+    names = getattr(model, "feature_names_in_", None)
+    if names is None or x.ndim != 2 or x.shape[1] != len(names):
+        return x
+    try:
+        import pandas as pd
+    except ImportError:  # fitted on another kind of frame: the array still predicts
+        return x
+    return pd.DataFrame(x, columns=list(names))
+
+
+def _sklearn_call(
+    model: Any, skip: set[str], optional: set[str] | None = None
+) -> Callable[[Items], list[Any]]:
     has_proba = hasattr(model, "predict_proba")
     classes = getattr(model, "classes_", None)
 
     def call(items: Items) -> list[Any]:
-        x = _features(items, model, skip)
+        x = _named(_features(items, model, skip, optional), model)
         predictions: list[Any] = model.predict(x).tolist()
         if not has_proba or classes is None:
             return predictions
@@ -184,8 +213,10 @@ def from_registry(
     project: str | None,
     skip: set[str],
     load_options: dict[str, Any],
+    optional: set[str] | None = None,
 ) -> Target:
-    """A registered model (``models:/name@alias``) or a model artifact, loaded by flavour."""
+    """A registered model (``models:/name@alias``) or a model artifact, loaded by flavour;
+    ``optional`` columns (slices) are features only when the model expects them."""
     from assay.artifacts.artifact import download, resolve
     from assay.registry import flavours
 
@@ -200,7 +231,7 @@ def from_registry(
     elif kind == "python" and hasattr(model, "predict"):
         call = _python_call(model)
     elif hasattr(model, "predict"):
-        call = _sklearn_call(model, skip)
+        call = _sklearn_call(model, skip, optional)
     elif kind == "torch":
         call = _torch_call(model, skip)
     else:
@@ -215,13 +246,14 @@ def target(
     project: str | None,
     skip: set[str],
     load_options: dict[str, Any],
+    optional: set[str] | None = None,
 ) -> Target:
     if isinstance(model, Target):
         return model
     if isinstance(model, str):
         if store is None:
             raise InvalidInput(f"{model!r} names a registered model, but no store is open")
-        return from_registry(store, model, project, skip, load_options)
+        return from_registry(store, model, project, skip, load_options, optional)
     if callable(model):
         return from_callable(model)
     raise InvalidInput(
