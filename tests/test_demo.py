@@ -34,6 +34,15 @@ def test_demo_trains_and_logs_real_runs(store_uri: str) -> None:
     assert evaluation.dataset_version_id == api.artifact("digits/digits-split:v0").id
     assert evaluation.model_version_id == production.artifact.id
     assert evaluation.n_items == 360 and evaluation.n_errors == 0
+    # sliced by how much ink a digit has (terciles of the training images), not by its label:
+    # within a slice every class occurs, so macro-F1 there means what it means overall
+    sliced = {(m["metric"], m["slice"]): m for m in evaluation.report["metrics"]}
+    assert {s for _, s in sliced} == {None, "ink=light", "ink=medium", "ink=heavy"}
+    assert sum(sliced[("accuracy", f"ink={k}")]["n"] for k in ("light", "medium", "heavy")) == 360
+    for ink in ("light", "medium", "heavy"):
+        accuracy, f1 = sliced[("accuracy", f"ink={ink}")], sliced[("f1", f"ink={ink}")]
+        assert 60 <= accuracy["n"] <= 180 and accuracy["value"] > 0.8
+        assert abs(f1["value"] - accuracy["value"]) < 0.1, (f1, accuracy)
     assert evaluation.run_id is not None
     assert api.run(evaluation.run_id).job_type == "evaluate"
     graph = api.lineage("models:/digits-classifier@production", direction="up")

@@ -35,17 +35,31 @@ class DemoResult:
     baseline_version: int | None = None  # the production version it was compared with
 
 
-def _write_split(folder: Path, parts: dict[str, tuple[Any, Any, Any]]) -> None:
-    """One CSV per part (train, val, test): an id (the row of the digits data), 64 pixels
-    and the label."""
+INK_GROUPS = ("light", "medium", "heavy")
+
+
+def ink_groups(x: Any, cuts: Any) -> list[str]:
+    """How much ink each image has (the sum of its pixels), as light, medium or heavy by
+    the given cut points: a slice in which every digit occurs, unlike one by label."""
     import numpy as np
 
+    return [INK_GROUPS[i] for i in np.searchsorted(cuts, x.sum(axis=1), side="right")]
+
+
+def _write_split(folder: Path, parts: dict[str, tuple[Any, Any, Any]]) -> None:
+    """One CSV per part (train, val, test): an id (the row of the digits data), 64 pixels,
+    the ink group (terciles of the training images' ink) and the label."""
+    import csv
+
+    import numpy as np
+
+    cuts = np.quantile(parts["train"][1].sum(axis=1), [1 / 3, 2 / 3])
     for name, (ids, x, y) in parts.items():
-        header = ",".join(["id", *[f"pixel{i}" for i in range(x.shape[1])], "label"])
-        table = np.column_stack([ids, x, y]).astype(int)
-        np.savetxt(
-            folder / f"{name}.csv", table, fmt="%d", delimiter=",", header=header, comments=""
-        )
+        with (folder / f"{name}.csv").open("w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["id", *[f"pixel{i}" for i in range(x.shape[1])], "ink", "label"])
+            for row_id, pixels, ink, label in zip(ids, x, ink_groups(x, cuts), y, strict=True):
+                writer.writerow([int(row_id), *pixels.astype(int).tolist(), ink, int(label)])
 
 
 def _log_dataset(
@@ -173,6 +187,7 @@ def _evaluate_and_promote(uri: str | None, settings: Settings, result: DemoResul
     test split; @production moves only on a pass, citing the evaluation."""
     from dataclasses import replace
 
+    from assay.evaluation.report import percent
     from assay.evaluation.scorers import f1
     from assay.sdk.evaluation import evaluate
 
@@ -192,7 +207,7 @@ def _evaluate_and_promote(uri: str | None, settings: Settings, result: DemoResul
             ["accuracy", f1(average="macro")],
             label_column="label",
             id_column="id",
-            slices=["label"],
+            slices=["ink"],
             baseline=None if previous is None else f"models:/{REGISTERED}/{previous}",
             tolerance={"accuracy": 0.01, "f1": 0.01},
             name="digits-holdout",
@@ -209,7 +224,8 @@ def _evaluate_and_promote(uri: str | None, settings: Settings, result: DemoResul
             result.model_version,
             reason=(
                 f"{first}: held-out accuracy {accuracy.value:.4f} "
-                f"(95% CI {accuracy.low:.4f} to {accuracy.high:.4f}); {report.verdict.reason}"
+                f"({percent(report.config['level'])} CI {accuracy.low:.4f} to "
+                f"{accuracy.high:.4f}); {report.verdict.reason}"
             ),
             evidence=f"eval:{report.id}",
             uri=uri,
