@@ -72,7 +72,18 @@ def new_run(project: str) -> Batch:
 def test_health_needs_no_key(team: Team) -> None:
     assert team.client.get("/healthz").json() == {"status": "ok"}
     assert team.client.get("/readyz").json() == {"status": "ready"}
-    assert team.client.get("/api/v1/openapi.json").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/api/v1/openapi.json", "/api/v1/docs"])
+def test_the_api_spec_and_docs_need_a_key_or_a_signed_in_browser(team: Team, path: str) -> None:
+    assert team.client.get(path).status_code == 401
+    assert team.client.get(path, headers=team.headers("bob")).status_code == 200
+    browser = TestClient(
+        team.app, base_url="http://assay.test", cookies={"assay_key": team.keys["vic"]}
+    )
+    assert browser.get(path).status_code == 200
+    spec = team.client.get("/api/v1/openapi.json", headers=team.headers("vic")).json()
+    assert "/api/v1/batches" in spec["paths"]
 
 
 @pytest.mark.parametrize(

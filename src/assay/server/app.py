@@ -4,22 +4,24 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Annotated
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from assay._version import __version__
 from assay.errors import StoreUnavailable, StoreUnusable
 from assay.redact import redact_text
 from assay.server import artifacts, errors, evaluations, ingest, reads
 from assay.server.config import ServerConfig
-from assay.server.deps import AppState, state_of
+from assay.server.deps import AppState, principal, state_of
 from assay.server.guard import Guard
 from assay.server.ui import assets, catalog_routes, eval_routes
 from assay.server.ui import routes as ui_routes
 from assay.store.blobs import LocalBlobStore
 from assay.store.sql.access import SqlAccess
-from assay.store.sql.auth import SqlAuth
+from assay.store.sql.auth import Principal, SqlAuth
 from assay.store.sql.store import SqlStore
 
 
@@ -48,8 +50,8 @@ def create_app(config: ServerConfig, state: AppState | None = None) -> FastAPI:
     app = FastAPI(
         title="Assay",
         version=__version__,
-        openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        openapi_url=None,  # served below, behind authentication like every route but health
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -65,6 +67,14 @@ def create_app(config: ServerConfig, state: AppState | None = None) -> FastAPI:
     app.include_router(catalog_routes.router)
     app.include_router(eval_routes.router)
 
+    @app.get("/api/v1/openapi.json", include_in_schema=False)
+    def openapi_spec(who: Annotated[Principal, Depends(key_or_session)]) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/api/v1/docs", include_in_schema=False)
+    def api_docs(who: Annotated[Principal, Depends(key_or_session)]) -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/api/v1/openapi.json", title="Assay API")
+
     @app.get("/healthz", summary="Liveness: the process answers")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -77,6 +87,16 @@ def create_app(config: ServerConfig, state: AppState | None = None) -> FastAPI:
         return JSONResponse({"status": "ready"})
 
     return app
+
+
+def key_or_session(request: Request) -> Principal:
+    """The caller by API key, or by the UI's sign-in cookie (a browser reading the docs)."""
+    from assay.server.ui.session import KEY_COOKIE
+
+    key = request.cookies.get(KEY_COOKIE)
+    if state_of(request).config.local or request.headers.get("authorization") or not key:
+        return principal(request)
+    return state_of(request).auth.verify(key)
 
 
 def not_ready(state: AppState) -> str | None:
