@@ -2,6 +2,12 @@
 
 Values are always bound parameters; field names map to known columns or JSON paths, so
 no user text is ever pasted into SQL.
+
+Types, the same on SQLite and PostgreSQL: a value compares only with a field of its own
+type (text, number or boolean). Across types a comparison is unknown, as in SQL: it
+matches nothing, and neither does its negation (``config.x == 'a'`` skips runs whose x is
+a number; so does ``config.x != 'a'``). NaN equals and orders nothing. A config or
+summary value stored as "inf" or "-inf" (JSON has no infinities) compares as that number.
 """
 
 from __future__ import annotations
