@@ -497,3 +497,17 @@ def test_start_up_removes_temp_blobs_of_dead_processes_only(tmp_path: Path) -> N
     assert not dead.exists() and not ancient.exists()
     assert alive.exists() and elsewhere.exists()
     assert len(list(LocalBlobStore(root / "blobs").list())) == 1
+
+
+def test_the_log_of_an_unexpected_error_hides_passwords(
+    team: Team, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken() -> None:
+        raise RuntimeError(f"lost postgresql://assay:{SECRET}@db.internal/assay")
+
+    monkeypatch.setattr(team.app.state.assay.store, "projects", broken)
+    with caplog.at_level("ERROR", logger="assay.server"):
+        client = TestClient(team.app, base_url="http://assay.test", raise_server_exceptions=False)
+        response = client.get("/api/v1/projects", headers=team.headers("root"))
+    assert response.status_code == 500 and SECRET not in response.text
+    assert "assay:***@db.internal" in caplog.text and SECRET not in caplog.text

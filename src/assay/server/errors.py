@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
@@ -89,5 +90,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        trace = "".join(traceback.format_exception(exc))
+        log.error(
+            "unexpected error on %s %s\n%s", request.method, request.url.path, redact_text(trace)
+        )
         return error_response(500, "internal", "internal server error")
