@@ -124,3 +124,8 @@ def test_gc_is_a_dry_run_unless_asked(seeded: str) -> None:
     assert code == 1 and "must not be negative" in out
     code, out = invoke("gc", "--uri", "http://127.0.0.1:9")
     assert code == 1 and "direct database access" in out
+
+
+def test_artifacts_ls_of_a_mistyped_project_is_not_found_with_close_names(seeded: str) -> None:
+    code, out = invoke("artifacts", "ls", "-p", "digit", "--uri", seeded)
+    assert code == 1 and "no project 'digit'" in out and "did you mean 'digits'" in out

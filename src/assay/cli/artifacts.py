@@ -11,6 +11,7 @@ import msgspec
 from rich.table import Table
 
 from assay.cli.main import reports_errors, uri_option, wide_console
+from assay.cli.runs import check_project
 from assay.present import fmt_bytes, when
 from assay.sdk.api import Api
 
@@ -41,6 +42,8 @@ def artifacts_ls(
     with Api(uri) as api:
         if name is None:
             found: Any = api.artifacts(project, kind)
+            if not found:
+                check_project(api, project)
             table = Table("name", "type", "versions", "aliases", "updated")
             for a in found:
                 aliases = ", ".join(f"{k}→v{v}" for k, v in sorted(a.aliases.items()))

@@ -72,7 +72,7 @@ def ls(
         found = api.runs(project, filter=filter_, order_by=list(sort), limit=limit)
         total = api.count_runs(project, filter_)
         if not found:
-            _check_project(api, project)
+            check_project(api, project)
     if as_json:
         click.echo(json.dumps([_as_dict(r) for r in found], indent=2, default=str))
         return
@@ -96,7 +96,7 @@ def ls(
     wide_console().print(table)
 
 
-def _check_project(api: Api, project: str) -> None:
+def check_project(api: Api, project: str) -> None:
     """NotFound, with the closest names, when no project is called ``project``."""
     names = [p.name for p in api.projects()]
     if project in names:
