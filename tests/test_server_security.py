@@ -511,3 +511,42 @@ def test_the_log_of_an_unexpected_error_hides_passwords(
         response = client.get("/api/v1/projects", headers=team.headers("root"))
     assert response.status_code == 500 and SECRET not in response.text
     assert "assay:***@db.internal" in caplog.text and SECRET not in caplog.text
+
+
+# ---- what is public ------------------------------------------------------------------------
+
+PUBLIC = {"/healthz", "/readyz", "/login", "/static/x/x", "/docs/oauth2-redirect"}
+
+
+@pytest.mark.parametrize("key", [None, "ak_000000000000_" + "x" * 40])
+def test_every_route_but_health_login_and_static_files_needs_a_key(
+    team: Team, key: str | None
+) -> None:
+    """No key, or a key that is not one: API and UI data routes answer 401, pages send the
+    browser to the login page; nothing else is served."""
+    headers = {"authorization": f"Bearer {key}"} if key else {}
+    cookies = {"assay_key": key} if key else {}
+    client = TestClient(
+        team.app, base_url="http://assay.test", cookies=cookies, follow_redirects=False
+    )
+    routes = []
+    for entry in team.app.routes:
+        inner = getattr(entry, "original_router", None)
+        routes.extend(inner.routes if inner is not None else [entry])
+    checked = 0
+    for route in routes:
+        path = re.sub(r"\{[^}]+\}", "x", route.path)
+        for method in sorted(route.methods or ()):
+            if method == "HEAD" or path in PUBLIC:
+                continue
+            response = client.request(
+                method, path, headers={**headers, "content-type": "application/json"}, content=b"{}"
+            )
+            checked += 1
+            if path.startswith(("/api/", "/ui/")):
+                assert response.status_code == 401, (method, path, response.status_code)
+            else:
+                assert response.status_code in (303, 401, 403), (method, path)
+                if response.status_code == 303:
+                    assert response.headers["location"].startswith("/login")
+    assert checked > 50

@@ -206,7 +206,7 @@ class ObjectBlobStore:
         try:
             self._store = obstore.store.from_url(url, client_options=options)
         except Exception as exc:  # obstore raises its own error types for bad configs
-            raise InvalidInput(f"blob location {url!r}: {exc}") from exc
+            raise InvalidInput(f"blob location {url!r}: {object_store_reason(exc)}") from None
 
     def put(self, data: bytes) -> str:
         import obstore
