@@ -167,3 +167,14 @@ def test_runs_ls_json_carries_every_field_of_the_run(store_uri: str) -> None:
         "last_step": 1,
     }
     assert row["summary"] == {"loss": 0.25}
+
+
+def test_runs_ls_default_columns_with_keys_no_filter_could_name(store_uri: str) -> None:
+    for rate in (0.1, 0.2):
+        with assay.init(
+            project="p", config={"learning rate": rate}, uri=store_uri, settings=QUIET
+        ) as run:
+            run.log({"val acc": rate * 4})
+    code, out = invoke("runs", "ls", "-p", "p", "--uri", store_uri, "-s", "config.`learning rate`")
+    assert code == 0, out
+    assert [c.strip() for c in _rows(out)[1].split("│")[6:-1]] == ["0.1", "0.4"]

@@ -76,9 +76,9 @@ def ls(
     if as_json:
         click.echo(json.dumps([_as_dict(r) for r in found], indent=2, default=str))
         return
-    if chosen is None:
+    if chosen is None:  # config and summary keys as stored, which no filter may be able to name
         chosen = default_columns(r.record for r in found)
-        paths = [column_path(c) for c in chosen]
+        paths = [tuple(c.split(".", 1)) for c in chosen]
     table = Table(title=f"{project}: {len(found)} of {total} runs", header_style="bold")
     for head in ("id", "name", "status", "created", "duration"):
         table.add_column(head, no_wrap=True)
