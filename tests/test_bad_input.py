@@ -289,7 +289,20 @@ def test_a_file_with_a_non_latin_name_downloads(site: Any, tmp_path: Path) -> No
     assert disposition.isascii()
 
 
-def test_an_evaluation_whose_report_lacks_keys_is_refused_or_shown(site: Any) -> None:
+@pytest.mark.parametrize(
+    "report",
+    [
+        {},
+        {"metrics": [{}]},
+        {"metrics": "x", "compare": 3, "errors": [], "verdict": "pass"},
+        {"verdict": {"reason": None}, "errors": {"count": 2}, "compare": [{"metric": "a"}]},
+        {"compare": [{}], "shared": None},
+    ],
+    ids=str,
+)
+def test_an_evaluation_whose_report_lacks_keys_is_refused_or_shown(
+    site: Any, report: dict[str, Any]
+) -> None:
     draft = {
         "project": "p",
         "name": "e",
@@ -302,8 +315,8 @@ def test_an_evaluation_whose_report_lacks_keys_is_refused_or_shown(site: Any) ->
         "baseline_id": None,
         "run_id": None,
         "verdict": None,
-        "report": {},
-        "items": [],
+        "report": report,
+        "items": [{"item_id": "1", "scores": {"acc": 1.0}}],
     }
     response = site.post("/api/v1/evaluations", json=draft)
     assert response.status_code < 500, response.text[:300]

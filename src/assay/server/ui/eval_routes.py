@@ -72,7 +72,7 @@ def evaluation_page(
         request,
         "evaluation.html",
         e=found,
-        r=found.report,
+        r=ev.shown_report(found.report),
         baseline=baseline,
         model_version=versions.get(found.model_version_id or ""),
         dataset_version=versions.get(found.dataset_version_id or ""),

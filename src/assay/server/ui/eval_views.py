@@ -33,6 +33,33 @@ def of_version(store: Store, version_id: str, project: str | None = None) -> lis
     return sorted(unique.values(), key=lambda e: e.created_at, reverse=True)
 
 
+def shown_report(report: Any) -> dict[str, Any]:
+    """The parts of a stored report the page shows, each in the shape the page expects: a
+    report from another writer (an older Assay, a hand-made request) may lack keys or hold
+    other types, and then shows empty parts instead of failing."""
+    r = report if isinstance(report, dict) else {}
+    verdict, errors = _mapping(r.get("verdict")), _mapping(r.get("errors"))
+    count = errors.get("count")
+    return {
+        "verdict": {"reason": str(verdict.get("reason") or "")},
+        "metrics": _rows(r.get("metrics")),
+        "compare": _rows(r.get("compare")),
+        "shared": _mapping(r.get("shared")),
+        "errors": {
+            "count": count if isinstance(count, int) else 0,
+            "examples": _rows(errors.get("examples")),
+        },
+    }
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _rows(value: Any) -> list[dict[str, Any]]:
+    return [row for row in value if isinstance(row, dict)] if isinstance(value, list) else []
+
+
 def short(value: Any, limit: int = TEXT_LIMIT) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
     return text if len(text) <= limit else text[: limit - 1] + "…"
