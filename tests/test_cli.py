@@ -178,3 +178,10 @@ def test_runs_ls_default_columns_with_keys_no_filter_could_name(store_uri: str) 
     code, out = invoke("runs", "ls", "-p", "p", "--uri", store_uri, "-s", "config.`learning rate`")
     assert code == 0, out
     assert [c.strip() for c in _rows(out)[1].split("│")[6:-1]] == ["0.1", "0.4"]
+
+
+def test_runs_ls_shows_values_that_look_like_markup_as_they_are(store_uri: str) -> None:
+    with assay.init(project="p", config={"note": "[bold]x"}, uri=store_uri, settings=QUIET):
+        pass
+    code, out = invoke("runs", "ls", "-p", "p", "--uri", store_uri, "-c", "config.note")
+    assert code == 0 and "[bold]x" in out

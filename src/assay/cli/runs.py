@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 import msgspec
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -83,15 +84,15 @@ def ls(
     for head in ("id", "name", "status", "created", "duration"):
         table.add_column(head, no_wrap=True)
     for title in column_titles(chosen):
-        table.add_column(title, justify="right")
+        table.add_column(escape(title), justify="right")
     for r in found:
         table.add_row(
             r.id,
-            r.name,
+            escape(r.name),
             f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]",
             when(r.created_at),
             fmt_duration(r.duration),
-            *(fmt(field_value(r.record, path)) for path in paths),
+            *(escape(fmt(field_value(r.record, path))) for path in paths),
         )
     wide_console().print(table)
 
