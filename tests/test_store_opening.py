@@ -11,6 +11,7 @@ import stat
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -198,3 +199,17 @@ def test_a_folder_without_permission_is_unusable(tmp_path: Path) -> None:
         finally:
             os.chmod(private, 0o700)
     assert answer.startswith("StoreUnusable") and "Permission denied" in answer, answer
+
+
+def test_a_database_role_without_privileges_is_unusable(postgres_url: str, tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    SqlStore.from_url(postgres_url, blobs=tmp_path).close()  # the schema, made by its owner
+    role = f"visitor_{uuid.uuid4().hex[:8]}"  # roles belong to the whole (shared) cluster
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE ROLE {role} LOGIN"))
+    admin.dispose()
+    visitor = postgres_url.replace("://assay@", f"://{role}@", 1)
+    with pytest.raises(StoreUnusable, match="permission denied"):
+        SqlStore.from_url(visitor, blobs=tmp_path)

@@ -130,6 +130,14 @@ def unusable(exc: sa.exc.DBAPIError) -> bool:
     return any(t in text for t in _UNUSABLE_TEXT)
 
 
+def translated(exc: sa.exc.DBAPIError) -> bool:
+    """Whether a database error while reading or writing is the store's condition or the
+    input's (an outage, a refused value, missing privileges), not a bug to surface."""
+    if isinstance(exc, sa.exc.OperationalError | sa.exc.DataError):
+        return True
+    return getattr(exc.orig, "sqlstate", None) == "42501"  # insufficient privilege
+
+
 def runtime_error(exc: sa.exc.DBAPIError, doing: str) -> AssayError:
     """A database error while reading or writing, as Assay's error (no store path or
     URI in it: this text may reach users of a server)."""

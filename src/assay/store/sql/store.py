@@ -199,7 +199,9 @@ class SqlStore:
                 conn.execution_options(assay_tx="IMMEDIATE")
                 with conn.begin():
                     yield conn
-        except (sa.exc.OperationalError, sa.exc.DataError) as exc:
+        except sa.exc.DBAPIError as exc:
+            if not opening.translated(exc):
+                raise
             raise opening.runtime_error(exc, doing) from exc
 
     @contextmanager
@@ -207,7 +209,9 @@ class SqlStore:
         try:
             with self.engine.connect() as conn:
                 yield conn
-        except (sa.exc.OperationalError, sa.exc.DataError) as exc:
+        except sa.exc.DBAPIError as exc:
+            if not opening.translated(exc):
+                raise
             raise opening.runtime_error(exc, "read") from exc
 
     def _writable(self, doing: str) -> None:
