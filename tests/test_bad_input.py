@@ -324,3 +324,35 @@ def test_an_evaluation_whose_report_lacks_keys_is_refused_or_shown(
         page = site.get(f"/evaluations/{response.json()['id']}", headers={"accept": "text/html"})
         assert page.status_code == 200, page.text[:300]
         assert site.get("/projects/p/evaluations").status_code == 200
+
+
+@pytest.fixture
+def catalog(site: Any, tmp_path: Path) -> Any:
+    """The site with an artifact ``x`` (v0) in project ``p``, registered as model ``mdl``."""
+    from assay.artifacts.artifact import Artifact, log_artifact
+
+    store = site.app.state.assay.store
+    (tmp_path / "f.txt").write_text("x")
+    art = Artifact("x", type="model")
+    art.add_file(tmp_path / "f.txt")
+    store.register_model(log_artifact(store, art, "p").id, "mdl")
+    return site
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body"),
+    [
+        ("PUT", "/api/v1/projects/p/artifacts/x/aliases/a", {"version": 2**63}),
+        ("PUT", "/api/v1/projects/p/artifacts/x/aliases/a", {"version": 2**31}),
+        ("PUT", "/api/v1/models/mdl/aliases/a", {"version": 2**63, "reason": "r"}),
+        ("GET", f"/api/v1/models/mdl/versions/{HUGE}", None),
+        ("GET", f"/api/v1/projects/p/artifacts/x/versions/v{HUGE}", None),
+        ("GET", f"/projects/p/artifacts/x?v=v{HUGE}", None),
+    ],
+    ids=lambda v: str(v)[:60] if isinstance(v, str) else None,
+)
+def test_version_numbers_out_of_range_are_a_4xx(
+    catalog: Any, method: str, url: str, body: Any
+) -> None:
+    response = catalog.request(method, url, json=body) if body else catalog.request(method, url)
+    assert 400 <= response.status_code < 500, response.text[:300]
