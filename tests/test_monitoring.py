@@ -112,6 +112,23 @@ def test_sketch_adjusted_ks_stays_calibrated_against_a_large_profile() -> None:
     assert np.mean(ps <= 0.2) <= 0.2 + 0.1
 
 
+def test_a_fresh_profile_never_gives_a_smaller_p_value_than_the_exact_test() -> None:
+    """Built here, a sketch knows its actual error: statistic - error <= the exact one."""
+    rng = np.random.default_rng(15)
+    ref = pd.DataFrame({"x": rng.lognormal(size=20_000), "n": rng.poisson(40, 20_000)})
+    stored = profile(ref)
+    x = stored["x"].numbers
+    assert x is not None and 0 < x.rank_error < x.sketch.normalized_rank_error(False)
+    for shift in (0.0, 0.02, 0.05, 0.1):
+        cur = pd.DataFrame({"x": rng.lognormal(shift, size=3_000), "n": rng.poisson(40, 3_000)})
+        exact, sketched = drift(ref, cur), drift(stored, cur)
+        for name in ("x", "n"):
+            assert sketched.features[name].p_value >= exact.features[name].p_value - 1e-12
+    merged = stored.merge(profile(ref))["x"].numbers
+    assert merged is not None and merged.measured_error is None
+    assert merged.rank_error == merged.sketch.normalized_rank_error(False)
+
+
 def test_ks_distance_and_p_value_match_scipy() -> None:
     rng = np.random.default_rng(0)
     for _ in range(20):

@@ -28,6 +28,7 @@ from assay.monitoring.columns import (
     label_counts,
     read_columns,
 )
+from assay.monitoring.stattests import StepCdf, ks_distance
 
 DEFAULT_K = 400  # KLL accuracy: a normalised rank error of about 0.7% (99th percentile)
 MAX_EXACT = 1000  # distinct labels counted exactly
@@ -86,10 +87,16 @@ class Moments:
 
 @dataclass
 class Numbers:
-    """A quantile sketch and moments of a column's numbers (or of its strings' lengths)."""
+    """A quantile sketch and moments of a column's numbers (or of its strings' lengths).
+
+    ``measured_error`` is the sketch's actual largest CDF error, measured against the data
+    when the sketch is built; a merged sketch has none and falls back to the sketch's
+    published bound (the 99th percentile of that error over many trials).
+    """
 
     sketch: Any  # datasketches.kll_doubles_sketch
     moments: Moments
+    measured_error: float | None = None
 
     @classmethod
     def of(cls, values: NDArray[np.float64], k: int) -> Numbers:
@@ -98,7 +105,11 @@ class Numbers:
         sketch = kll_doubles_sketch(k)
         if len(values):
             sketch.update(np.ascontiguousarray(values, dtype=np.float64))
-        return cls(sketch, Moments.of(values))
+        numbers = cls(sketch, Moments.of(values))
+        if sketch.is_estimation_mode():
+            exact = StepCdf.exact(values, len(values))
+            numbers.measured_error = ks_distance(numbers.cdf(len(values)), exact)
+        return numbers
 
     def merge(self, other: Numbers) -> Numbers:
         sketch = self.sketch.__copy__()
@@ -107,21 +118,30 @@ class Numbers:
 
     @property
     def rank_error(self) -> float:
-        """The sketch's normalised rank error; 0 while it still holds every value."""
+        """How far the sketch's CDF may be from the data's: 0 while it holds every value,
+        the measured error for a sketch built here, else the sketch's published bound."""
         if not self.sketch.is_estimation_mode():
             return 0.0
-        return float(self.sketch.normalized_rank_error(False))
+        bound = float(self.sketch.normalized_rank_error(False))
+        return bound if self.measured_error is None else min(bound, self.measured_error)
+
+    def cdf(self, rows: int) -> StepCdf:
+        """The sketch's step CDF (retained items and weights) over ``rows`` rows."""
+        items: list[tuple[float, int]] = list(self.sketch)
+        pairs = np.asarray(items, dtype=np.float64).reshape(-1, 2)
+        return StepCdf.weighted(pairs[:, 0], pairs[:, 1], rows, self.rank_error)
 
     def to_dict(self) -> dict[str, Any]:
         sketch = base64.b64encode(self.sketch.serialize()).decode()
-        return {"kll": sketch, **self.moments.to_dict()}
+        return {"kll": sketch, "measured_error": self.measured_error, **self.moments.to_dict()}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Numbers:
         from datasketches import kll_doubles_sketch
 
         sketch = kll_doubles_sketch.deserialize(base64.b64decode(d["kll"]))
-        return cls(sketch, Moments.from_dict(d))
+        measured = d.get("measured_error")
+        return cls(sketch, Moments.from_dict(d), None if measured is None else float(measured))
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from assay.monitoring.columns import NUMERIC_KINDS, Column, label_counts
-from assay.monitoring.profile import MAX_EXACT, ColumnProfile, Numbers
+from assay.monitoring.profile import MAX_EXACT, ColumnProfile
 from assay.monitoring.stattests import StepCdf
 
 
@@ -87,7 +87,7 @@ class ProfileSide(Side):
             return None
         cached: StepCdf | None = self.column._cache.get("cdf")
         if cached is None:
-            cached = _sketch_cdf(summary, self.rows)
+            cached = summary.cdf(self.rows)
             self.column._cache["cdf"] = cached
         return cached
 
@@ -101,12 +101,6 @@ class ProfileSide(Side):
         if summary is None or summary.moments.count < 2:
             return None
         return math.sqrt(summary.moments.variance)
-
-
-def _sketch_cdf(summary: Numbers, rows: int) -> StepCdf:
-    items: list[tuple[float, int]] = list(summary.sketch)
-    pairs = np.asarray(items, dtype=np.float64).reshape(-1, 2)
-    return StepCdf.weighted(pairs[:, 0], pairs[:, 1], rows, summary.rank_error)
 
 
 def _step_std(cdf: StepCdf) -> float | None:
