@@ -207,6 +207,8 @@ def main() -> None:
     parser.add_argument("--no-server", action="store_true", help="Skip the server and UI runs.")
     parser.add_argument("--no-artifacts", action="store_true", help="Skip the 1 GiB artifact runs.")
     parser.add_argument("--no-eval", action="store_true", help="Skip the evaluation runs.")
+    parser.add_argument("--no-monitoring", action="store_true", help="Skip the drift runs.")
+    parser.add_argument("--evidently-python", default=None, help="A Python with evidently.")
     parser.add_argument("--no-labeling", action="store_true", help="Skip the consensus runs.")
     args = parser.parse_args()
     started = time.time()
@@ -233,6 +235,11 @@ def main() -> None:
         import labeling
 
         server_lines += ["", *labeling.render(labeling.measure(), command)]
+    if not args.no_monitoring:
+        import monitoring
+
+        drift = monitoring.measure(args.quick, args.evidently_python)
+        server_lines += ["", *monitoring.render(drift, command)]
     text = render(rows, command, time.time() - started).rstrip("\n")
     args.out.write_text(text + "\n" + "\n".join(server_lines) + "\n")
     print(args.out.read_text())
