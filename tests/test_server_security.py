@@ -515,7 +515,7 @@ def test_the_log_of_an_unexpected_error_hides_passwords(
 
 # ---- what is public ------------------------------------------------------------------------
 
-PUBLIC = {"/healthz", "/readyz", "/login", "/static/x/x", "/docs/oauth2-redirect"}
+PUBLIC = {"/healthz", "/readyz", "/login", "/static/x/x"}
 
 
 @pytest.mark.parametrize("key", [None, "ak_000000000000_" + "x" * 40])
@@ -588,3 +588,27 @@ def test_every_route_for_every_identity_answers_without_a_5xx(team: Team, tmp_pa
             for method in sorted(route.methods or ()):
                 response = client.request(method, path, headers=headers, content=b"{}")
                 assert response.status_code < 500, (user, method, path, response.text[:200])
+
+
+def test_blob_and_lineage_boundaries_hold_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
+    from assay.errors import NotFound
+    from assay.records import Batch, CreateRun
+
+    team = Team(tmp_path / "server", uri=postgres_url)
+    try:
+        run_id, version_id, digest = _alpha_artifact(team, tmp_path)
+        diff = "+line\n" * 20_000  # large enough to go to a blob the run holds
+        op = CreateRun("alpha", "r", time.time(), {}, [], None, None, None, {"git": {"diff": diff}})
+        batch = Batch(new_run("alpha").run_id, "w", 0, [op])
+        team.store("ann").write_batch(batch)
+        diff_blob = team.store("vic").run(batch.run_id).host["git"]["diff_blob"]
+        for blob in (digest, diff_blob):
+            assert team.store("vic").missing_blobs([blob]) == []
+            assert team.store("bob").missing_blobs([blob]) == [blob]
+            with pytest.raises(NotFound):
+                team.store("bob").get_blob(blob)
+        assert len(team.store("vic").lineage_edges([run_id], [])) == 1
+        assert team.store("bob").lineage_edges([run_id], [version_id]) == []
+    finally:
+        team.client.close()
+        team.app.state.assay.close()

@@ -1,1 +1,0 @@
-"""The model registry: registered models, versions, aliases, and loading by flavour."""
