@@ -19,7 +19,7 @@ Evidently 0.7 does not import under pandas 3, so it runs in its own interpreter:
 7 s per window whatever its size, so it gets fewer windows than Assay (the table says how
 many).
 
-    python bench/monitoring.py [--windows 200] [--evidently-windows 5] [--out bench/RESULTS.md]
+    python bench/monitoring.py [--quick] [--evidently-python PYTHON] [--evidently-windows 4]
 """
 
 from __future__ import annotations
@@ -202,7 +202,7 @@ def _version(name: str) -> str:
 
 
 def measure(
-    quick: bool = False, evidently_python: str | None = None, evidently_windows: int = 5
+    quick: bool = False, evidently_python: str | None = None, evidently_windows: int = 4
 ) -> dict[str, Any]:
     count = 40 if quick else 200
     started = time.time()
@@ -302,7 +302,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     parser.add_argument("--quick", action="store_true", help="40 windows (a smoke run).")
     parser.add_argument("--evidently-python", default=None)
-    parser.add_argument("--evidently-windows", type=int, default=5)
+    parser.add_argument("--evidently-windows", type=int, default=4)
     parser.add_argument("--speed-repeats", type=int, default=2)
     parser.add_argument("--evidently-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -336,6 +336,16 @@ def test_every_bad_input_is_named_in_the_report() -> None:
     json.dumps(report.to_dict())
 
 
+def test_infinite_values_are_values() -> None:
+    rng = np.random.default_rng(16)
+    ref = pd.DataFrame({"x": np.append(rng.normal(size=990), [np.inf] * 5 + [-np.inf] * 5)})
+    same = pd.DataFrame({"x": np.append(rng.normal(size=495), [np.inf, -np.inf] * 2 + [np.nan])})
+    moved = pd.DataFrame({"x": np.append(rng.normal(size=400), [-np.inf] * 100)})
+    assert not drift(ref, same).drifted
+    assert drift(ref, moved).drifted and drift(profile(ref), moved).drifted
+    assert Profile.from_bytes(profile(ref).to_bytes())["x"].rows == 1_000
+
+
 def test_a_window_too_small_is_not_judged_and_says_so() -> None:
     rng = np.random.default_rng(2)
     report = drift(mixed(1_000, rng), mixed(10, rng))

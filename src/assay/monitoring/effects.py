@@ -43,8 +43,10 @@ def wasserstein(ref: StepCdf, cur: StepCdf, scale: float) -> float | None:
     """W1 between the non-missing parts over a 1,000-point quantile grid, in ``scale``s."""
     if not ref.present or not cur.present or not scale > 0 or not math.isfinite(scale):
         return None
-    gap = np.abs(ref.quantiles(GRID) - cur.quantiles(GRID))
-    value = float(np.mean(gap[np.isfinite(gap)])) if np.isfinite(gap).any() else math.inf
+    with np.errstate(invalid="ignore"):  # inf - inf where both tails are infinite
+        gap = np.abs(ref.quantiles(GRID) - cur.quantiles(GRID))
+    finite = gap[np.isfinite(gap)]
+    value = float(np.mean(finite)) if len(finite) else math.inf
     return value / scale
 
 

@@ -51,17 +51,21 @@ class Moments:
     def of(cls, values: NDArray[np.float64]) -> Moments:
         if len(values) == 0:
             return cls()
-        mean = float(values.mean())
-        m2 = float(((values - mean) ** 2).sum())
+        with np.errstate(over="ignore", invalid="ignore"):  # infinite values: inf/nan moments
+            mean = float(values.mean())
+            m2 = float(((values - mean) ** 2).sum())
         return cls(len(values), mean, m2, float(values.min()), float(values.max()))
 
     def merge(self, other: Moments) -> Moments:
         n = self.count + other.count
         if n == 0:
             return Moments()
-        delta = other.mean - self.mean
-        mean = self.mean + delta * other.count / n
-        m2 = self.m2 + other.m2 + delta**2 * self.count * other.count / n
+        if self.count == 0 or other.count == 0:
+            return self if other.count == 0 else other
+        with np.errstate(over="ignore", invalid="ignore"):  # infinite values
+            delta = other.mean - self.mean
+            mean = self.mean + delta * other.count / n
+            m2 = self.m2 + other.m2 + delta * delta * self.count * other.count / n
         return Moments(n, mean, m2, min(self.low, other.low), max(self.high, other.high))
 
     @property

@@ -71,7 +71,10 @@ class RawSide(Side):
         if values is None:
             cdf = self.numbers
             return None if cdf is None else _step_std(cdf)
-        return float(np.std(values, ddof=1)) if len(values) > 1 else None
+        if len(values) < 2:
+            return None
+        with np.errstate(over="ignore", invalid="ignore"):
+            return float(np.std(values, ddof=1))
 
 
 class ProfileSide(Side):
@@ -107,8 +110,9 @@ def _step_std(cdf: StepCdf) -> float | None:
     if cdf.present < 2:
         return None
     weights = np.diff(np.concatenate(([0.0], cdf.cum)))
-    mean = float(np.sum(weights * cdf.values))
-    return math.sqrt(float(np.sum(weights * (cdf.values - mean) ** 2)))
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = float(np.sum(weights * cdf.values))
+        return math.sqrt(float(np.sum(weights * (cdf.values - mean) ** 2)))
 
 
 def sides_of(data: Any, columns: list[str] | None) -> dict[str, Side]:

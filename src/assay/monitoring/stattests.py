@@ -46,7 +46,7 @@ class StepCdf:
         n = len(ordered)
         if n == 0:
             return cls(ordered, ordered, rows, rows)
-        last = np.flatnonzero(np.diff(ordered) != 0)
+        last = np.flatnonzero(ordered[1:] != ordered[:-1])
         ends = np.append(last, n - 1)
         return cls(ordered[ends], (ends + 1) / n, rows, rows - n)
 
@@ -57,7 +57,7 @@ class StepCdf:
         values, weights = values[order], weights[order]
         if len(values) == 0:
             return cls(values, values, rows, rows, eps)
-        starts = np.flatnonzero(np.r_[True, np.diff(values) != 0])
+        starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
         cum = np.cumsum(np.add.reduceat(weights, starts))
         present = float(cum[-1])
         return cls(values[starts], cum / present, rows, rows - round(present), eps)
