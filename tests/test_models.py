@@ -1,4 +1,5 @@
-"""The model registry on every backend, flavours, and the SDK's artifact calls."""
+"""The model registry on every backend, model flavours (and flavour plugins), and the SDK's
+artifact calls."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import pytest
 import assay
 from assay.artifacts.artifact import Artifact, log_artifact
 from assay.errors import InvalidInput, NotFound
+from assay.models import saved as flavours
 from assay.records import ArtifactVersion
-from assay.registry import flavours
 from assay.store import Store
 from assay.store.sql.store import SqlStore
 from tests.conftest import QUIET, StoreFactory, create_run
@@ -288,3 +289,136 @@ def test_torch_flavour_loads_state_dicts_with_weights_only(
     loaded = flavours.load(tmp_path / "t", constructor=Net)
     assert loaded.state == {"w": [1.5, 2.5]}
     assert calls == {"weights_only": True, "eval": True}
+
+
+# ---- flavour plugins --------------------------------------------------------------------------
+
+PLUGIN = '''
+import json
+from assay.evaluation.scorers import accuracy
+from assay.models.flavour import Predictor
+
+
+class Echo:
+    def __init__(self, prefix):
+        self.prefix = prefix
+
+
+class EchoFlavour:
+    name = "echo"
+
+    def detect(self, obj):
+        return isinstance(obj, Echo)
+
+    def save(self, obj, folder):
+        (folder / "echo.json").write_text(json.dumps({"prefix": obj.prefix}))
+        return {"file": "echo.json"}
+
+    def load(self, folder, metadata, options):
+        return Echo(json.loads((folder / metadata["file"]).read_text())["prefix"])
+
+    def predictor(self, model, metadata):
+        return Predictor(call=lambda rows, columns: [model.prefix + r["text"] for r in rows])
+
+
+def shouty(name="shouty"):
+    return accuracy(name=name)
+'''
+
+ENTRY_POINTS = """\
+[assay.flavours]
+echo = assay_echo_plugin:EchoFlavour
+broken = assay_broken_plugin:flavour
+
+[assay.scorers]
+shouty = assay_echo_plugin:shouty
+"""
+
+
+@pytest.fixture
+def plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A fake installed distribution declaring a flavour, a scorer and a broken flavour, and
+    fresh registries (so discovery happens again, and once)."""
+    from assay.evaluation import scorers
+
+    site = tmp_path / "site"
+    info = site / "assay_echo-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: assay-echo\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(ENTRY_POINTS)
+    (site / "assay_echo_plugin.py").write_text(PLUGIN)
+    (site / "assay_broken_plugin.py").write_text("raise ImportError('needs libecho 2')\n")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setattr(flavours, "FLAVOURS", flavours._registry())
+    monkeypatch.setattr(scorers, "SCORERS", scorers._scorers())
+    import importlib
+
+    importlib.invalidate_caches()
+    return importlib.import_module("assay_echo_plugin")
+
+
+def test_entry_point_flavours_are_found_by_name_and_detected(plugins: Any, tmp_path: Path) -> None:
+    assert "echo" not in [f.name for f in flavours.FLAVOURS.loaded()]  # nothing read yet
+    descriptor = flavours.save(plugins.Echo(">> "), tmp_path / "m")
+    assert descriptor == {"flavour": "echo", "file": "echo.json"}
+    loaded = flavours.load(tmp_path / "m")
+    predictor = flavours.flavour("echo").predictor(loaded, descriptor)
+    assert predictor([{"text": "hi"}, {"text": "yo"}]) == [">> hi", ">> yo"]
+    assert flavours.save(plugins.Echo("x"), tmp_path / "n", flavour="echo")["flavour"] == "echo"
+
+
+def test_entry_point_scorers_are_found_by_name(plugins: Any) -> None:
+    from assay.evaluation import scorers
+
+    assert scorers.from_spec("shouty").name == "shouty"
+    assert scorers.from_spec({"shouty": {"name": "loud"}}).name == "loud"
+
+
+def test_a_broken_plugin_is_named_not_fatal(plugins: Any, tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match=r"flavour plugin 'broken'.*needs libecho 2"):
+        flavours.save(object(), tmp_path / "b", flavour="broken")
+    with pytest.raises(InvalidInput, match="pass flavour="):  # detection skips it
+        flavours.save(object(), tmp_path / "b")
+    assert flavours.detect(plugins.Echo("")) == "echo"
+
+
+def test_assay_plugins_lists_built_ins_entry_points_and_broken_ones(plugins: Any) -> None:
+    from click.testing import CliRunner
+
+    from assay.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["plugins"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert any("sklearn" in line and "built-in" in line for line in lines)
+    assert any("echo" in line and "assay_echo_plugin:EchoFlavour" in line for line in lines)
+    assert any("shouty" in line and "assay-echo" in line for line in lines)
+    broken = [line for line in lines if "broken" in line]
+    assert broken and "failed" in broken[0] and "needs libecho 2" in result.output
+
+
+def test_built_in_flavours_need_no_entry_point_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib import metadata
+
+    def scan(**_: Any) -> Any:
+        raise AssertionError("entry points read for a built-in name")
+
+    monkeypatch.setattr(metadata, "entry_points", scan)
+    fresh = flavours._registry()
+    assert fresh.get("sklearn").name == "sklearn"
+    assert [f.name for f in fresh.loaded()] == ["torch", "onnx", "python", "sklearn", "pickle"]
+
+
+def test_flavours_give_predictors_with_signatures() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from assay.models.flavour import Columns, Tensor
+
+    x, y = np.random.default_rng(0).normal(size=(20, 2)), np.arange(20) % 2
+    clf = LogisticRegression().fit(x, y)
+    predictor = flavours.flavour("sklearn").predictor(clf, {"flavour": "sklearn"})
+    assert predictor.signature is not None
+    assert predictor.signature.inputs == (Tensor(name="x", type="float64", shape=(None, 2)),)
+    rows = [{"a": float(r[0]), "b": float(r[1]), "label": 1} for r in x[:3]]
+    out = predictor(rows, Columns(skip=frozenset({"label"})))
+    assert [o["prediction"] for o in out] == clf.predict(x[:3]).tolist()

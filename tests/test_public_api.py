@@ -60,3 +60,14 @@ def test_error_tree_roots_at_assay_error() -> None:
         "CorruptData",
     ):
         assert issubclass(getattr(errors, name), errors.AssayError)
+
+
+def test_the_flavours_package_does_not_shadow_assay_models() -> None:
+    """Importing the ``assay.models`` package (flavours) first keeps ``assay.models`` the
+    SDK's registry module."""
+    code = (
+        "import assay; from assay.models import saved; import assay.models.sklearn; "
+        "print(assay.models.__name__, callable(assay.models.load), saved.DESCRIPTOR)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["assay.sdk.models", "True", "assay-model.json"]

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from assay.errors import InvalidInput
+from assay.plugins import Registry
 
 Item = Mapping[str, Any]
 
@@ -503,6 +504,16 @@ BUILTIN: dict[str, Callable[..., Scorer]] = {
 }
 
 
+def _scorers() -> Registry[Callable[..., Scorer]]:
+    found: Registry[Callable[..., Scorer]] = Registry("assay.scorers", "scorer")
+    for name, factory in BUILTIN.items():
+        found.register(name, factory)
+    return found
+
+
+SCORERS = _scorers()  # plugins add factories through the ``assay.scorers`` entry points
+
+
 def _imported(path: str) -> Any:
     module, _, attr = path.partition(":")
     if not attr:
@@ -533,15 +544,13 @@ def from_spec(spec: Any) -> Scorer:
     if callable(spec):
         return custom(spec)
     raise InvalidInput(
-        f"{spec!r} is not a scorer: use a name ({', '.join(sorted(BUILTIN))}), a "
+        f"{spec!r} is not a scorer: use a name ({', '.join(SCORERS.names())}), a "
         "scorer from assay.scorers, or a function (item, output) -> float | bool"
     )
 
 
 def _builtin(name: str, args: Any) -> Scorer:
-    factory = BUILTIN.get(name)
-    if factory is None:
-        raise InvalidInput(f"unknown scorer {name!r}; known: {', '.join(sorted(BUILTIN))}")
+    factory = SCORERS.get(name)  # unknown: InvalidInput naming the known ones
     if not isinstance(args, Mapping):
         raise InvalidInput(f"scorer {name!r}: options must be a mapping, got {args!r}")
     try:

@@ -21,8 +21,8 @@ from typing import Any
 from assay.artifacts.artifact import download, resolve
 from assay.artifacts.refs import ModelRef, parse_ref
 from assay.errors import InvalidInput
+from assay.models import saved as flavours
 from assay.records import AliasMove, ModelVersion, RegisteredModel
-from assay.registry import flavours
 from assay.store.base import Store, open_store
 
 Uri = str | os.PathLike[str] | None
