@@ -13,7 +13,18 @@ import pytest
 
 from assay.errors import InvalidInput, NotFound
 from assay.ids import new_run_id
-from assay.records import Batch, CreateRun, Heartbeat, LogLines, Op, Points, UpdateRun
+from assay.records import (
+    ArtifactDraft,
+    Batch,
+    CreateRun,
+    FileEntry,
+    Heartbeat,
+    LogLines,
+    Manifest,
+    Op,
+    Points,
+    UpdateRun,
+)
 from assay.store import Store
 from assay.store.sql import store as sql_store
 from tests.conftest import StoreFactory, create_run, points
@@ -294,3 +305,22 @@ def test_a_run_silent_past_the_timeout_on_the_store_clock_reads_crashed(
     monkeypatch.setattr(sql_store, "store_clock", lambda: later)
     assert store.run(run_id).status == "crashed"
     assert store.count_runs("p", "status == 'crashed'") == 1
+
+
+# ---- version numbers -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("number", [2**31, 2**63, 10**20])
+def test_a_version_number_no_column_holds_is_not_found(store: Store, number: int) -> None:
+    digest = store.put_blob(b"weights")
+    draft = ArtifactDraft("p", "x", "model", Manifest([FileEntry("w.bin", 7, digest)]))
+    store.register_model(store.commit_artifact(draft).id, "mdl")
+    with pytest.raises(NotFound):
+        store.artifact_version("p", "x", f"v{number}")
+    with pytest.raises(NotFound):
+        store.set_artifact_alias("p", "x", "best", number)
+    with pytest.raises(NotFound):
+        store.model_version("mdl", str(number))
+    with pytest.raises(NotFound):
+        store.set_model_alias("mdl", "prod", number)
+    assert store.artifact_version("p", "x", "v0").version == 0

@@ -31,6 +31,7 @@ COMMANDS = {
     "eval": "assay.cli.evaluate:eval_group",
     "monitor": "assay.cli.monitor:monitor",
     "labels": "assay.cli.labels:labels",
+    "serve": "assay.cli.serve:serve_command",
     "plugins": "assay.cli.plugins:plugins_command",
 }
 

@@ -42,6 +42,7 @@ from assay.values import RESERVED_ALIASES, artifact_path, check_alias, check_nam
 Insert = Callable[[sa.Table], Any]
 IN_CHUNK = 500  # values per IN (...) list
 MAX_FILES = 1_000_000
+MAX_VERSION = 2**31 - 1  # version numbers are 32-bit integer columns
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 _encode = msgspec.msgpack.Encoder()
 _decode = msgspec.msgpack.Decoder(Manifest)
@@ -439,7 +440,10 @@ def by_selector(
     an alias (shared by artifact versions and model versions)."""
     text = selector.strip()
     if re.fullmatch(r"v?\d+", text):
-        return query.where(number == int(text.lstrip("v")))
+        wanted = int(text.lstrip("v"))
+        if wanted > MAX_VERSION:  # no column holds it: such a version cannot exist
+            return query.where(sa.false())
+        return query.where(number == wanted)
     if text == "latest":
         return query.order_by(number.desc()).limit(1)
     return query.where(aliased(text))

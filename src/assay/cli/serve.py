@@ -1,0 +1,81 @@
+"""``assay serve``: a model server for registered models (docs/serving.md)."""
+
+from __future__ import annotations
+
+import click
+
+from assay.cli.main import reports_errors, uri_option
+
+
+@click.command("serve")
+@click.argument("model_uri")
+@click.option("--model", "more", multiple=True, help="Another model URI to serve (repeatable).")
+@uri_option
+@click.option("--project", default=None, help="Project of artifact references without one.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5252, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int, help="Server processes.")
+@click.option("--max-batch-size", default=64, show_default=True, type=int, help="Rows per call.")
+@click.option(
+    "--max-latency-ms",
+    default=5.0,
+    show_default=True,
+    type=float,
+    help="The time one batched predict call is sized to.",
+)
+@click.option(
+    "--max-queue-ms",
+    default=1000.0,
+    show_default=True,
+    type=float,
+    help="A request expected to wait longer in the queue gets 503 with Retry-After.",
+)
+@click.option("--allow-pickle", is_flag=True, help="Load pickle-flavour models (runs their code).")
+@click.option(
+    "--poll-interval",
+    default=1.0,
+    show_default=True,
+    type=float,
+    help="Seconds between checks for alias moves (0: never).",
+)
+@reports_errors
+def serve_command(
+    model_uri: str,
+    more: tuple[str, ...],
+    uri: str | None,
+    project: str | None,
+    host: str,
+    port: int,
+    workers: int,
+    max_batch_size: int,
+    max_latency_ms: float,
+    max_queue_ms: float,
+    allow_pickle: bool,
+    poll_interval: float,
+) -> None:
+    """Serve MODEL_URI (models:/name@alias, models:/name/3 or an artifact reference) over
+    the Open Inference Protocol (/v2/...) and MLflow's /invocations, with adaptive
+    batching, Prometheus /metrics, and alias moves followed live."""
+    from rich.console import Console
+
+    from assay.errors import InvalidInput
+    from assay.serving.config import ServeConfig
+    from assay.serving.runner import prepare, run
+
+    if workers < 1:
+        raise InvalidInput("--workers must be at least 1")
+    config = ServeConfig(
+        models=(model_uri, *more),
+        uri=uri,
+        project=project,
+        max_batch_size=max_batch_size,
+        max_latency_ms=max_latency_ms,
+        max_queue_ms=max_queue_ms,
+        allow_pickle=allow_pickle,
+        poll_interval=poll_interval,
+    )
+    console = Console(stderr=True)
+    for line in prepare(config):
+        console.print(f"serving {line}", markup=False)
+    console.print(f"Assay model server on http://{host}:{port} ({workers} worker(s))")
+    run(config, host, port, workers)

@@ -1,0 +1,77 @@
+"""The model server as an ASGI app: ``create_app(config)``; ``app_from_env()`` for workers.
+
+Starlette routes with no validation layer on the request path: each protocol decodes its
+body with msgspec, checks it against the model's signature and hands the rows to the
+model's batcher. At start-up (the lifespan) every model is loaded and warmed up before
+the worker answers anything; then a watcher thread polls the store for alias moves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from assay.serving import docs, mlflow_protocol, oip
+from assay.serving.batching import Batcher
+from assay.serving.config import ServeConfig
+from assay.serving.metrics import Metrics, exposition
+from assay.serving.state import Served, ServingState, load_all, make_watcher
+
+log = logging.getLogger("assay.serving")
+
+
+def create_app(config: ServeConfig) -> Starlette:
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        slots, primary = await asyncio.to_thread(load_all, config, metrics)
+        served = {
+            name: Served(slot, Batcher(slot, config.limits, metrics))
+            for name, slot in slots.items()
+        }
+        state = ServingState(config, served, primary, metrics)
+        for each in served.values():
+            each.batcher.start()
+        state.watcher = make_watcher(config, list(slots.values()), metrics)
+        if state.watcher is not None:
+            state.watcher.start()
+        state.ready = True
+        app.state.serving = state
+        try:
+            yield
+        finally:
+            state.ready = False
+            if state.watcher is not None:
+                state.watcher.stop()
+            for each in served.values():
+                await each.batcher.stop()
+
+    return Starlette(routes=routes(), lifespan=lifespan)
+
+
+async def metrics_route(request: Request) -> Response:
+    body, kind = exposition()
+    return Response(body, media_type=kind)
+
+
+def routes() -> list[Route]:
+    return [
+        *oip.routes(),
+        *mlflow_protocol.routes(),
+        *docs.routes(),
+        Route("/metrics", metrics_route),
+    ]
+
+
+def app_from_env() -> Starlette:
+    """For uvicorn workers: the configuration comes in ``ASSAY_SERVE_CONFIG``."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+    return create_app(ServeConfig.from_env())
