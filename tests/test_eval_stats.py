@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
+from assay import stats
 from assay.evaluation import report as rep
-from assay.evaluation import scorers, stats
+from assay.evaluation import scorers
 
 statsmodels = pytest.importorskip("statsmodels.api")
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from assay.evaluation import stats
+from assay import stats
 from assay.evaluation.scorers import CorpusScorer, ItemScorer, Scorer
 from assay.present import fmt
 from assay.records import EvalItem
