@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from assay import wire
+from assay.errors import NotFound
 from assay.server.app import app_from_env, create_app
 from assay.server.config import ServerConfig
 from assay.store.sql.schema import log_lines, metric_summary, projects, runs
@@ -299,6 +300,14 @@ def _alpha_artifact(team: Team, tmp_path: Path) -> tuple[str, str, str]:
     return batch.run_id, version.id, ann.manifest(version.id).files[0].digest
 
 
+def _age_blobs(team: Team) -> None:
+    """As if every stored blob had last been uploaded a week ago."""
+    from assay.store.sql.schema import blobs
+
+    with team.app.state.assay.store.engine.begin() as conn:
+        conn.execute(blobs.update().values(stored_at=time.time() - 7 * 24 * 3600))
+
+
 def test_blobs_are_read_and_probed_only_through_a_project_the_caller_reads(
     team: Team, tmp_path: Path
 ) -> None:
@@ -392,6 +401,7 @@ def test_evaluation_parts_cannot_name_another_projects_blob(team: Team, tmp_path
     from assay.records import EvaluationDraft
 
     _, _, digest = _alpha_artifact(team, tmp_path)
+    _age_blobs(team)  # its bytes were not sent again lately: bob only knows the digest
     draft = EvaluationDraft(
         "beta", "e", "m", "k", None, "d", "0" * 64, None, None, None, None, {}, []
     )
@@ -612,3 +622,26 @@ def test_blob_and_lineage_boundaries_hold_on_postgresql(tmp_path: Path, postgres
     finally:
         team.client.close()
         team.app.state.assay.close()
+
+
+def test_knowing_another_projects_digest_is_not_enough_to_commit_it(
+    team: Team, tmp_path: Path
+) -> None:
+    """A commit naming a blob only another project holds, whose bytes were not stored
+    again lately, is refused as if the blob were not stored; sending the bytes fixes it."""
+    from assay.errors import Conflict
+    from assay.records import ArtifactDraft, FileEntry, Manifest
+
+    _, _, digest = _alpha_artifact(team, tmp_path)
+    _age_blobs(team)
+    size = len(b"alpha's secret weights")
+    manifest = Manifest([FileEntry(path="stolen.txt", size=size, digest=digest)])
+    draft = ArtifactDraft("beta", "loot", "dataset", manifest)
+    bob = team.store("bob")
+    with pytest.raises(Conflict, match="not stored"):
+        bob.commit_artifact(draft)
+    with pytest.raises(NotFound):
+        bob.get_blob(digest)
+    bob.put_blob(b"alpha's secret weights")  # who has the bytes may name them
+    assert bob.commit_artifact(draft).project == "beta"
+    assert bob.get_blob(digest) == b"alpha's secret weights"

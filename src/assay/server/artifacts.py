@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from assay import wire
 from assay.errors import InvalidInput, NotFound
 from assay.records import ArtifactDraft, ArtifactVersion
-from assay.server.access import visible_blobs, visible_edges
+from assay.server.access import require_usable, visible_blobs, visible_edges
 from assay.server.body import read_body
 from assay.server.deps import AppState, principal, require, require_run, require_some, state_of
 from assay.server.negotiate import body_type, reply
@@ -72,6 +72,7 @@ async def commit_artifact(request: Request, who: Caller) -> Response:
     require_some(state, who, "writer")
     draft = await decode_body(request, ArtifactDraft)
     require(state, who, draft.project, "writer")
+    require_usable(state, who, draft.manifest.blobs())
     version = await run_in_threadpool(state.store.commit_artifact, draft, f"user:{who.user}")
     return reply(request, version, 201 if version.created else 200)
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
 
-from assay.store.sql.schema import artifact_versions, artifacts, blob_refs, runs
+from assay.store.sql.schema import artifact_versions, artifacts, blob_refs, blobs, runs
 
 IN_CHUNK = 500  # values per IN (...) list
 RUN_OWNER = "run:"  # blob_refs.owner of a blob a run holds (a large git diff)
@@ -61,4 +61,16 @@ class SqlAccess:
             for part in _chunks(list(dict.fromkeys(version_ids))):
                 rows = conn.execute(query.where(artifact_versions.c.id.in_(part)))
                 found.update({r.id: r.project for r in rows})
+        return found
+
+    def stored_since(self, digests: Sequence[str], since: float) -> set[str]:
+        """The digests whose bytes were stored (uploaded, or uploaded again) at ``since``
+        or later."""
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for part in _chunks(list(dict.fromkeys(digests))):
+                query = sa.select(blobs.c.digest).where(
+                    blobs.c.digest.in_(part), blobs.c.stored_at >= since
+                )
+                found.update(conn.scalars(query))
         return found
