@@ -89,9 +89,11 @@ def load(store: Store, chosen: Target, project: str | None, allow_pickle: bool) 
     model, descriptor = predictors.load_folder(folder, allow_pickle)
     metadata = {**artifact.metadata, **descriptor}
     signature = infer(model, descriptor["flavour"], metadata)
-    made = predictors.predictor(model, descriptor, signature)
+    made = predictors.predictor(model, descriptor)
     uri = record.uri if chosen.registered else artifact.ref
     outputs = warm_up(uri, signature, made)
+    if outputs:  # what the model gave on its example is what it offers
+        made = replace(made, outputs=tuple(outputs))
     if outputs and not signature.outputs:
         found = tuple(
             TensorSpec(name, datatype_of(a), (-1, *a.shape[1:])) for name, a in outputs.items()
