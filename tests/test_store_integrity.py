@@ -324,3 +324,15 @@ def test_a_version_number_no_column_holds_is_not_found(store: Store, number: int
     with pytest.raises(NotFound):
         store.set_model_alias("mdl", "prod", number)
     assert store.artifact_version("p", "x", "v0").version == 0
+
+
+def test_bounds_beyond_64_bits_are_clamped_or_refused(store: Store) -> None:
+    run_id = create_run(store)
+    store.write_batch(Batch(run_id, "w", 1, [points("x", [0, 5], [1.0, 2.0])]))
+    got = store.series([run_id], ["x"], start=-(10**20), end=10**20)[(run_id, "x")]
+    assert got.steps.tolist() == [0, 5]
+    assert store.series([run_id], ["x"], start=10**20)[(run_id, "x")].steps.tolist() == []
+    with pytest.raises(InvalidInput, match="tail"):
+        store.log_lines(run_id, tail=10**20)
+    with pytest.raises(InvalidInput, match="limit"):
+        store.evaluations("p", limit=10**20)

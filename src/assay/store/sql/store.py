@@ -478,11 +478,8 @@ class SqlStore:
         limit: int = 100,
         offset: int = 0,
     ) -> list[Run]:
-        for name, value in (("limit", limit), ("offset", offset)):
-            if type(value) is not int or not 0 <= value <= MAX_PAGE:
-                raise InvalidInput(
-                    f"{name} must be an integer from 0 to {MAX_PAGE}, not {value!r:.40}"
-                )
+        _check_page("limit", limit)
+        _check_page("offset", offset)
         query = self._run_select().where(*self._where(project, filter))
         compiler = FilterCompiler("", self._cutoff(), self.dialect)
         for spec in order_by or ("-created",):
@@ -584,6 +581,7 @@ class SqlStore:
     ) -> dict[tuple[str, str], Columns]:
         if points < 4:
             raise InvalidInput(f"points must be at least 4, not {points}")
+        start, end = _step_bound(start), _step_bound(end)
         out: dict[tuple[str, str], Columns] = {}
         for run_id in run_ids:
             for key, full in self.history(run_id, keys).items():
@@ -614,6 +612,7 @@ class SqlStore:
             log_lines.c.run_id == run_id
         )
         if tail is not None:
+            _check_page("tail", tail)
             query = query.order_by(log_lines.c.id.desc()).limit(tail)
         else:
             query = query.order_by(log_lines.c.id)
@@ -787,6 +786,7 @@ class SqlStore:
         dataset_version_id: str | None = None,
         limit: int = 100,
     ) -> list[Evaluation]:
+        _check_page("limit", limit)
         with self._read() as conn:
             return evals.listing(conn, project, model_version_id, dataset_version_id, limit)
 
@@ -797,6 +797,19 @@ class SqlStore:
     def evaluation_items(self, evaluation_id: str) -> list[EvalItem]:
         with self._read() as conn:
             return evals.items(conn, evaluation_id)
+
+
+def _check_page(name: str, value: object) -> None:
+    """A limit, offset or tail: a whole number every database can bind."""
+    if type(value) is not int or not 0 <= value <= MAX_PAGE:
+        raise InvalidInput(f"{name} must be an integer from 0 to {MAX_PAGE}, not {value!r:.40}")
+
+
+def _step_bound(step: int | None) -> int | None:
+    """A step window's bound, clamped to the steps a series can hold (64-bit)."""
+    if step is None:
+        return None
+    return max(-(2**63), min(int(step), 2**63 - 1))
 
 
 def _chunk_row(run_id: str, op: Points, chunk: Columns) -> dict[str, Any]:
