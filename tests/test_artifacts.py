@@ -459,3 +459,21 @@ def test_a_reference_glob_follows_linked_folders_and_names_a_broken_match(
     (root / "data" / "gone.csv").symlink_to(root / "nowhere")
     with pytest.raises(InvalidInput, match=r"broken.*gone\.csv"):
         Artifact("refs").add_reference(f"file://{root}/*.csv")
+
+
+def test_digests_of_bytes_files_and_values_agree(tmp_path: Path) -> None:
+    """One BLAKE3 naming everywhere: a file's digest is its bytes' digest (threaded or not,
+    empty or not), and canonical values ignore key order and numpy types."""
+    import numpy as np
+    from blake3 import blake3
+
+    from assay import digests
+
+    for size in (0, 100, digests.PARALLEL_ABOVE + 1):
+        data = random.Random(size).randbytes(size)
+        (tmp_path / "f").write_bytes(data)
+        expected = blake3(data).hexdigest()
+        assert digests.of_bytes(data) == digests.of_file(tmp_path / "f") == expected
+        assert chunking.split(tmp_path / "f").digest == expected
+    assert digests.of_value({"a": 1, "b": [2.5]}) == digests.of_value({"b": [2.5], "a": 1})
+    assert digests.canonical({"x": np.int64(3)}) == digests.canonical({"x": 3})

@@ -293,7 +293,7 @@ def test_torch_flavour_loads_state_dicts_with_weights_only(
 
 # ---- flavour plugins --------------------------------------------------------------------------
 
-PLUGIN = '''
+PLUGIN = """
 import json
 from assay.evaluation.scorers import accuracy
 from assay.models.flavour import Predictor
@@ -323,7 +323,7 @@ class EchoFlavour:
 
 def shouty(name="shouty"):
     return accuracy(name=name)
-'''
+"""
 
 ENTRY_POINTS = """\
 [assay.flavours]

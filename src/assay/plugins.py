@@ -40,9 +40,7 @@ class Registry(Generic[T]):
     """Names to objects of one kind; ``group`` is the entry-point group third parties use,
     ``kind`` what an error calls one entry ("flavour", "scorer")."""
 
-    def __init__(
-        self, group: str, kind: str, adapt: Callable[[Any], T] | None = None
-    ) -> None:
+    def __init__(self, group: str, kind: str, adapt: Callable[[Any], T] | None = None) -> None:
         self.group = group
         self.kind = kind
         self._adapt = adapt  # turns what an entry point loads into a T (say, instantiates it)

@@ -4,13 +4,10 @@ boundaries near it and a new version of a large file stores only the chunks it c
 
 from __future__ import annotations
 
-import mmap
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from blake3 import blake3
+from assay import digests
 
 SMALL_FILE = 1 << 20  # files up to 1 MiB are one blob
 # An edit dirties the chunks it touches, about one and a half average chunks per edited
@@ -41,35 +38,20 @@ class Split:
         return len(self.pieces) != 1 or self.pieces[0].digest != self.digest
 
 
-@contextmanager
-def mapped(path: Path) -> Iterator[memoryview]:
-    with open(path, "rb") as f:
-        if f.seek(0, 2) == 0:
-            yield memoryview(b"")
-            return
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            view = memoryview(mm)
-            try:
-                yield view
-            finally:
-                view.release()
-
-
 def split(path: Path) -> Split:
-    with mapped(path) as view:
+    with digests.mapped(path) as view:
         return split_bytes(view)
 
 
 def split_bytes(view: memoryview | bytes) -> Split:
     size = len(view)
-    whole = blake3(max_threads=blake3.AUTO if size > SMALL_FILE else 1)
-    digest = str(whole.update(view).hexdigest())
+    digest = digests.of_bytes(view)  # on several threads above 1 MiB
     if size <= SMALL_FILE:
         return Split(digest, size, [Piece(digest, 0, size)])
     from fastcdc import fastcdc
 
     pieces = [
-        Piece(str(blake3(view[c.offset : c.offset + c.length]).hexdigest()), c.offset, c.length)
+        Piece(digests.of_bytes(view[c.offset : c.offset + c.length]), c.offset, c.length)
         for c in fastcdc(view, MIN_CHUNK, AVG_CHUNK, MAX_CHUNK)
     ]
     return Split(digest, size, pieces)

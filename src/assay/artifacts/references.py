@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from assay import digests
 from assay.errors import CorruptData, InvalidInput, NotFound, StoreUnavailable
 from assay.records import FileEntry
 
@@ -49,8 +50,6 @@ def _split_glob(path: str) -> tuple[str, str | None]:
 
 
 def _local(uri: str) -> list[FileEntry]:
-    from assay.artifacts.transfer import file_digest
-
     path = uri[len("file://") :]
     base, pattern = _split_glob(path)
     if pattern is None:
@@ -64,7 +63,7 @@ def _local(uri: str) -> list[FileEntry]:
         FileEntry(
             path=str(p.relative_to(base)),
             size=p.stat().st_size,
-            digest=file_digest(p),
+            digest=digests.of_file(p),
             ref=f"file://{p}",
         )
         for p in matches
@@ -140,10 +139,8 @@ def fetch_reference(entry: FileEntry, target: Path) -> None:
     assert entry.ref is not None
     scheme = entry.ref.split("://", 1)[0]
     if scheme == "file":
-        from assay.artifacts.transfer import file_digest
-
         shutil.copyfile(entry.ref[len("file://") :], target)
-        found = file_digest(target)
+        found = digests.of_file(target)
     elif scheme == "s3":
         found = _fetch_s3(entry.ref, target)
     else:

@@ -22,8 +22,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from blake3 import blake3
-
+from assay import digests
 from assay.artifacts import chunking
 from assay.artifacts.references import fetch_reference
 from assay.errors import CorruptData, InvalidInput
@@ -190,14 +189,7 @@ def _matches(target: Path, entry: FileEntry) -> bool:
             return False
     except FileNotFoundError:
         return False
-    return entry.ref is None and file_digest(target) == entry.digest
-
-
-def file_digest(path: Path) -> str:
-    hasher = blake3(max_threads=blake3.AUTO)
-    with chunking.mapped(path) as view:
-        hasher.update(view)
-    return str(hasher.hexdigest())
+    return entry.ref is None and digests.of_file(target) == entry.digest
 
 
 def _place(target: Path, entry: FileEntry, fill: Callable[[Path], None]) -> None:
@@ -207,7 +199,7 @@ def _place(target: Path, entry: FileEntry, fill: Callable[[Path], None]) -> None
     tmp = Path(name)
     try:
         fill(tmp)
-        if entry.ref is None and file_digest(tmp) != entry.digest:
+        if entry.ref is None and digests.of_file(tmp) != entry.digest:
             raise CorruptData(f"{entry.path}: the downloaded file does not match its digest")
         os.replace(tmp, target)
     except CorruptData as exc:

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import blake3
 import msgspec
 
+from assay import digests
+from assay.digests import canonical
 from assay.errors import InvalidInput
 from assay.store.base import Store
 
@@ -34,26 +35,6 @@ class Dataset:
     digest: str  # BLAKE3 of the items, as a whole
 
 
-def _plain(value: Any) -> Any:
-    """numpy scalars and arrays as Python values (for JSON, msgpack and digests)."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not serialisable")
-
-
-_encoder = msgspec.msgpack.Encoder(enc_hook=_plain, order="deterministic")
-
-
-def encode(value: Any) -> bytes:
-    """Deterministic msgpack; numpy values become Python ones, anything else its repr."""
-    try:
-        return _encoder.encode(value)
-    except (TypeError, OverflowError):
-        return _encoder.encode(repr(value))
-
-
 _SCALARS = (str, int, float, bool, type(None))
 
 
@@ -61,19 +42,17 @@ def plain(value: Any) -> Any:
     """``value`` as msgpack/JSON-ready data (numpy values converted; unknown types as repr)."""
     if type(value) in _SCALARS:
         return value
-    return msgspec.msgpack.decode(encode(value))
+    return msgspec.msgpack.decode(canonical(value))
 
 
 def digest(value: Any) -> str:
-    return blake3.blake3(encode(value)).hexdigest()
+    return digests.of_value(value)
 
 
 def digested(values: Sequence[Any]) -> tuple[list[str], list[Any]]:
     """Each value's digest and its ``plain`` form, from one encoding of each."""
-    encoded = [encode(v) for v in values]
-    return [blake3.blake3(e).hexdigest() for e in encoded], [
-        msgspec.msgpack.decode(e) for e in encoded
-    ]
+    encoded = [canonical(v) for v in values]
+    return [digests.of_bytes(e) for e in encoded], [msgspec.msgpack.decode(e) for e in encoded]
 
 
 # ---- reading ------------------------------------------------------------------------------------

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import blake3
 import msgspec
 
+from assay import digests
+from assay.digests import canonical
 from assay.errors import InvalidInput
-from assay.evaluation.data import encode
 from assay.models.targets import Items, Target
 
 PER_ITEM_SHARE = 32  # items a worker takes at once from a one-item function
@@ -82,7 +82,7 @@ class OutputCache:
     least-recently-used order: past ``limit`` bytes in all, the oldest go."""
 
     def __init__(self, root: Path, target_key: str, params: dict[str, Any]) -> None:
-        prefix = blake3.blake3(encode([target_key, params])).hexdigest()
+        prefix = digests.of_value([target_key, params])
         self.root = root
         self.limit = cache_limit()
         self.path = root / prefix[:2] / f"{prefix}.msgpack"
@@ -114,7 +114,7 @@ class OutputCache:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-            tmp.write_bytes(encode(merged))
+            tmp.write_bytes(canonical(merged))
             tmp.replace(self.path)
             self._evict()
         except OSError:
