@@ -18,7 +18,7 @@ from assay.query.filter import (
 )
 from assay.records import Batch, UpdateRun
 from assay.store import Store
-from tests.conftest import create_run, points
+from tests.conftest import StoreFactory, create_run, points
 
 
 def test_parses_the_documented_example() -> None:
@@ -217,3 +217,14 @@ def test_a_page_out_of_range_is_refused(store: Store, limit: int, offset: int) -
 def test_order_by_a_config_value_of_mixed_types(store: Store, mixed: dict[str, str]) -> None:
     names = [r.name for r in store.runs("p", order_by=["config.x", "name"])]
     assert sorted(names) == sorted(mixed)
+
+
+def test_a_nul_in_a_filter_is_a_syntax_error(store: Store) -> None:
+    with pytest.raises(FilterSyntaxError, match="NUL character or a lone surrogate"):
+        store.runs("p", "name == 'a\x00b'")
+
+
+def test_a_lone_surrogate_in_a_filter_is_a_syntax_error(sql_store_factory: StoreFactory) -> None:
+    """(Not sent over HTTP: a client cannot even encode it into a URL.)"""
+    with pytest.raises(FilterSyntaxError, match="NUL character or a lone surrogate"):
+        sql_store_factory().runs("p", "name == 'a\ud800'")

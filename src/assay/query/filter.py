@@ -12,6 +12,7 @@ characters other than letters, digits, ``_``, ``/`` and ``-`` is written in back
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -75,6 +76,7 @@ TOP_FIELDS = frozenset(
 )
 METRIC_STATS = frozenset({"last", "min", "max", "count", "step"})
 INT64 = (-(2**63), 2**63 - 1)
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,10 @@ def parse_filter(text: str) -> Expr:
     """Parse a filter expression, or raise FilterSyntaxError pointing at the position."""
     if not text.strip():
         raise FilterSyntaxError("empty filter", text, 0)
+    unstorable = _UNSTORABLE.search(text)
+    if unstorable is not None:  # no stored text holds one: PostgreSQL could not compare it
+        shown = text.encode("utf-8", "backslashreplace").decode()
+        raise FilterSyntaxError("a NUL character or a lone surrogate", shown, unstorable.start())
     try:
         tree = _parser().parse(text)
     except UnexpectedInput as exc:
