@@ -139,6 +139,8 @@ class Batcher:
         self.slot, self.limits = slot, limits
         self.recorder: Recorder = recorder or Silent()
         self.cost = Cost()
+        if slot.current.warmed is not None:  # a first guess until calls are measured
+            self.cost.add(*slot.current.warmed)
         self.queue: deque[Pending] = deque()
         self.queued_rows = 0
         self.wake = asyncio.Event()

@@ -38,6 +38,7 @@ class LoadedModel:
     signature: Signature
     predictor: predictors.Predictor
     digest: str
+    warmed: tuple[int, float] | None = None  # rows and seconds of the warm-up call
     loaded_at: float = field(default_factory=time.time)
 
     @property
@@ -91,7 +92,9 @@ def load(store: Store, chosen: Target, project: str | None, allow_pickle: bool) 
     signature = infer(model, descriptor["flavour"], metadata)
     made = predictors.predictor(model, descriptor)
     uri = record.uri if chosen.registered else artifact.ref
+    began = time.perf_counter()
     outputs = warm_up(uri, signature, made)
+    seconds = time.perf_counter() - began
     if outputs:  # what the model gave on its example is what it offers
         made = replace(made, outputs=tuple(outputs))
     if outputs and not signature.outputs:
@@ -99,9 +102,14 @@ def load(store: Store, chosen: Target, project: str | None, allow_pickle: bool) 
             TensorSpec(name, datatype_of(a), (-1, *a.shape[1:])) for name, a in outputs.items()
         )
         signature = replace(signature, outputs=found)
+    warmed = (_rows(outputs), seconds) if outputs else None
     return LoadedModel(
-        chosen.name, version, uri, descriptor["flavour"], signature, made, artifact.digest
+        chosen.name, version, uri, descriptor["flavour"], signature, made, artifact.digest, warmed
     )
+
+
+def _rows(outputs: predictors.Outputs) -> int:
+    return int(next(iter(outputs.values())).shape[0])
 
 
 def warm_up(

@@ -1,0 +1,168 @@
+"""Real ``assay serve`` processes on loopback ports: an alias moved under a running load
+loop (zero failed requests, the new version answering), and overload answered with 503
+and Retry-After. Every loop is bounded in count and time; assertions are on versions and
+statuses, never on how long something took."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import assay
+from tests.test_serving import (
+    COLUMNS,
+    PICKY_META,
+    Picky,
+    log_and_register,
+    oip_columns,
+    pipeline,
+    table,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(uri: str, model: str, *options: str) -> Iterator[str]:
+    """``assay serve`` in a child process; yields its base URL once /v2/health/ready."""
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "assay", "serve", model, "--uri", uri, "--port", str(port)]
+    log = Path(uri).with_name(f"serve-{port}.log")
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([*command, *options], env=env, stdout=out, stderr=out)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(proc, base, log)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], base: str, log: Path) -> None:
+    for _ in range(600):  # at most a minute
+        if proc.poll() is not None:
+            raise AssertionError(f"assay serve exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{base}/v2/health/ready", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("assay serve did not get ready within a minute")
+
+
+def test_an_alias_move_under_load_fails_no_request(tmp_path: Path) -> None:
+    uri = str(tmp_path / "store")
+    x, _ = table()
+    log_and_register(
+        uri, pipeline(), "clf", metadata={"input_example": x.head(2).to_dict(orient="list")}
+    )
+    v2 = log_and_register(uri, pipeline(seed=1), "clf", alias=None)
+    body = oip_columns(x.head(3))
+    seen: list[str] = []
+    failures: list[Any] = []
+    moved = threading.Event()
+
+    def load_loop(base: str) -> None:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            for _ in range(20_000):  # bounded; stops once v2 answered 40 times running
+                try:
+                    r = client.post("/v2/models/clf/infer", json=body)
+                except httpx.HTTPError as exc:
+                    failures.append(repr(exc))
+                    continue
+                if r.status_code != 200:
+                    failures.append((r.status_code, r.text))
+                    continue
+                seen.append(r.json()["model_version"])
+                if len(seen) >= 20:
+                    moved.wait(timeout=120)
+                if seen[-40:] == ["2"] * 40:
+                    return
+
+    with serving(uri, "models:/clf@production", "--workers", "2") as base:
+        loops = [threading.Thread(target=load_loop, args=(base,)) for _ in range(3)]
+        for loop in loops:
+            loop.start()
+        for _ in range(600):
+            if len(seen) >= 20:
+                break
+            time.sleep(0.1)
+        assay.models.set_alias("clf", "production", v2, reason="better", uri=uri)
+        moved.set()
+        for loop in loops:
+            loop.join(timeout=300)
+        metrics = httpx.get(f"{base}/metrics", timeout=10).text
+    assert failures == []
+    assert seen[0] == "1" and seen[-40:] == ["2"] * 40
+    assert 'assay_serving_swaps_total{model="clf"}' in metrics
+
+
+def test_overload_answers_503_with_retry_after(tmp_path: Path) -> None:
+    uri = str(tmp_path / "store")
+    log_and_register(uri, Picky(delay=0.05), "slow", flavour="python", metadata=PICKY_META)
+    statuses: list[int] = []
+    retry_after: list[str | None] = []
+    problems: list[str] = []
+    start = threading.Barrier(40)
+
+    def call(base: str, i: int) -> None:
+        with httpx.Client(base_url=base, timeout=60) as client:
+            start.wait(timeout=60)
+            body = {"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [i]}]}
+            r = client.post("/v2/models/slow/infer", json=body)
+            statuses.append(r.status_code)
+            if r.status_code == 503:
+                retry_after.append(r.headers.get("retry-after"))
+                if "overloaded" not in r.json()["error"]:
+                    problems.append(r.text)
+            elif r.json()["outputs"][0]["data"] != [2.0 * i]:
+                problems.append(r.text)
+
+    options = ("--max-batch-size", "1", "--max-queue-ms", "100")
+    with serving(uri, "models:/slow@production", *options) as base:
+        threads = [threading.Thread(target=call, args=(base, i)) for i in range(40)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+    assert problems == []
+    assert len(statuses) == 40 and set(statuses) == {200, 503}
+    assert all(value is not None and int(value) >= 1 for value in retry_after)
+
+
+def test_serve_refuses_a_model_uri_that_names_nothing(tmp_path: Path) -> None:
+    uri = str(tmp_path / "store")
+    log_and_register(uri, pipeline(), "clf")
+    out = subprocess.run(
+        [sys.executable, "-m", "assay", "serve", "models:/nope@production", "--uri", uri],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 1 and "nope" in out.stderr
+    assert COLUMNS  # the shared helpers are importable from the server's side too
