@@ -16,10 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import metadata
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from assay.errors import InvalidInput
+
+if TYPE_CHECKING:  # importlib.metadata is imported on the first scan, not with assay
+    from importlib.metadata import EntryPoint
 
 T = TypeVar("T")
 
@@ -46,7 +48,7 @@ class Registry(Generic[T]):
         self._adapt = adapt  # turns what an entry point loads into a T (say, instantiates it)
         self._objects: dict[str, T] = {}
         self._sources: dict[str, str] = {}
-        self._pending: dict[str, metadata.EntryPoint] = {}
+        self._pending: dict[str, EntryPoint] = {}
         self._errors: dict[str, str] = {}
         self._discovered = False
 
@@ -104,6 +106,8 @@ class Registry(Generic[T]):
         if self._discovered:
             return
         self._discovered = True
+        from importlib import metadata
+
         for point in metadata.entry_points(group=self.group):
             if point.name in self._objects or point.name in self._pending:
                 continue
@@ -123,7 +127,7 @@ class Registry(Generic[T]):
         self._objects[name] = obj
 
 
-def _source(point: metadata.EntryPoint) -> str:
+def _source(point: EntryPoint) -> str:
     dist = getattr(point, "dist", None)
     owner = f" ({dist.name} {dist.version})" if dist is not None else ""
     return f"entry point {point.value}{owner}"
