@@ -336,3 +336,13 @@ def test_bounds_beyond_64_bits_are_clamped_or_refused(store: Store) -> None:
         store.log_lines(run_id, tail=10**20)
     with pytest.raises(InvalidInput, match="limit"):
         store.evaluations("p", limit=10**20)
+
+
+def test_a_config_nested_beyond_reason_is_refused(store: Store) -> None:
+    config: dict[str, Any] = {}
+    inner = config
+    for _ in range(5000):
+        inner["a"] = {}
+        inner = inner["a"]
+    with pytest.raises(InvalidInput, match="nested deeper"):
+        store.write_batch(Batch(new_run_id(), "w", 0, [create_op(config=config)]))

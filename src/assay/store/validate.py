@@ -42,6 +42,7 @@ MAX_SEQ = 2**63 - 1
 INT_RANGE = (-(2**63), 2**64 - 1)
 FUTURE_SLACK = 86400.0  # a client clock may run ahead of the store's by up to a day
 LAST_TIME = 253402300799.0  # 9999-12-31T23:59:59Z
+MAX_DEPTH = 100  # levels of nesting in a config, summary or host tree
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -232,7 +233,9 @@ def captured_tree(path: str, tree: object) -> dict[str, Any]:
     return _mapping(tree, path, repair=True)
 
 
-def _mapping(tree: object, path: str, repair: bool) -> dict[str, Any]:
+def _mapping(tree: object, path: str, repair: bool, depth: int = 0) -> dict[str, Any]:
+    if depth > MAX_DEPTH:
+        raise InvalidInput(f"{path} is nested deeper than {MAX_DEPTH} levels")
     if not isinstance(tree, Mapping):
         raise InvalidInput(f"{path} must be a mapping, not {type(tree).__name__}")
     out: dict[str, Any] = {}
@@ -243,11 +246,11 @@ def _mapping(tree: object, path: str, repair: bool) -> dict[str, Any]:
             key = captured_text(path, key)
         else:
             user_text(f"{path}: key {key!r:.40}", key)
-        out[key] = _leaf(item, f"{path}.{key}", repair)
+        out[key] = _leaf(item, f"{path}.{key}", repair, depth + 1)
     return out
 
 
-def _leaf(value: object, path: str, repair: bool) -> Any:
+def _leaf(value: object, path: str, repair: bool, depth: int) -> Any:
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, str):
@@ -262,7 +265,9 @@ def _leaf(value: object, path: str, repair: bool) -> Any:
             raise InvalidInput(f"{path}: the integer is too big to store (outside 64 bits)")
         return value
     if isinstance(value, Mapping):
-        return _mapping(value, path, repair)
+        return _mapping(value, path, repair, depth)
     if isinstance(value, list | tuple):
-        return [_leaf(item, f"{path}[{i}]", repair) for i, item in enumerate(value)]
+        if depth > MAX_DEPTH:
+            raise InvalidInput(f"{path} is nested deeper than {MAX_DEPTH} levels")
+        return [_leaf(item, f"{path}[{i}]", repair, depth + 1) for i, item in enumerate(value)]
     raise InvalidInput(f"{path}: cannot store a {type(value).__name__} ({value!r:.40})")
