@@ -39,6 +39,8 @@ class Run(msgspec.Struct, frozen=True):
     status: str
     created_at: float
     updated_at: float
+    # the latest time the run's writers reported, on their own clock (durations use it);
+    # whether a running run reads as crashed is judged on the store's clock instead
     heartbeat_at: float
     finished_at: float | None
     config: dict[str, Any]
