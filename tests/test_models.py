@@ -422,3 +422,20 @@ def test_flavours_give_predictors_with_signatures() -> None:
     rows = [{"a": float(r[0]), "b": float(r[1]), "label": 1} for r in x[:3]]
     out = predictor(rows, Columns(skip=frozenset({"label"})))
     assert [o["prediction"] for o in out] == clf.predict(x[:3]).tolist()
+
+
+def test_torch_modules_round_trip_and_predict_on_rows(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from assay.models.flavour import Columns
+
+    torch.manual_seed(0)
+    net = torch.nn.Linear(2, 1)
+    descriptor = flavours.save(net, tmp_path / "t")
+    assert descriptor["flavour"] == "torch" and descriptor["format"] == "state_dict"
+    loaded = flavours.load(tmp_path / "t", constructor=lambda: torch.nn.Linear(2, 1))
+    predictor = flavours.flavour("torch").predictor(loaded, descriptor)
+    rows = [{"a": 1.0, "b": 2.0, "label": 0}, {"a": -1.0, "b": 0.5, "label": 1}]
+    out = predictor(rows, Columns(skip=frozenset({"label"})))
+    with torch.no_grad():
+        expected = net(torch.tensor([[1.0, 2.0], [-1.0, 0.5]])).tolist()
+    assert np.allclose(out, expected)

@@ -56,7 +56,8 @@ def _load(path: Path, metadata: Mapping[str, Any], constructor: Callable[[], Any
     import torch
 
     if metadata.get("format") == "torchscript":
-        return torch.jit.load(str(path))
+        jit: Any = torch.jit  # untyped in some torch releases
+        return jit.load(str(path))
     state = torch.load(path, weights_only=True)  # tensors only: never unpickles code
     if constructor is None:
         raise InvalidInput(
