@@ -22,6 +22,7 @@ from assay.sdk.sync import sync
 from assay.store import Store, open_store
 from assay.store.base import journal_root
 from tests.conftest import QUIET
+from tests.services import free_port
 
 
 def stored(uri: str, run_id: str) -> Any:
@@ -256,21 +257,23 @@ class Refusing(FlakyStore):
 def test_a_refused_batch_is_set_aside_and_delivery_goes_on(
     store_uri: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    refusing = Refusing(open_store(store_uri), refuse_seq=1)
+    refusing = Refusing(open_store(store_uri), refuse_seq=-1)
     monkeypatch.setattr("assay.sdk.init.open_store", lambda uri: refusing)
     run = assay.init(project="p", uri=store_uri, settings=QUIET)
-    run.flush()  # batch 0: the run
+    run.flush()  # the run and what was captured of its host
+    assert run._writer is not None
+    refused = refusing.refuse_seq = run._writer._seq
     run.log({"x": 1.0})
-    run.flush()  # batch 1: refused
+    run.flush()  # refused
     run.log({"x": 2.0})
     journal = run.journal_dir
-    run.finish()
-    assert any("refused batch 1" in r.getMessage() for r in caplog.records)
+    assert run.finish() is True  # set aside is not lost: the rejected file keeps it
+    assert any(f"refused batch {refused}" in r.getMessage() for r in caplog.records)
     got = refusing.inner.run(run.id)
-    assert got.status == "finished" and got.metrics["x"].count == 1  # batch 2 went through
+    assert got.status == "finished" and got.metrics["x"].count == 1  # the next went through
     assert journal is not None
     rejected = list(journal.glob("*.rejected"))
-    assert len(rejected) == 1 and [b.seq for b in jnl.read_journal(rejected[0])] == [1]
+    assert len(rejected) == 1 and [b.seq for b in jnl.read_journal(rejected[0])] == [refused]
 
 
 def test_memory_spills_to_the_journal_and_delivery_reads_it_back(
@@ -321,26 +324,21 @@ def test_a_large_backlog_is_cut_into_bounded_batches(
     journal.close()
 
 
-def test_store_unreachable_at_init_still_records_locally(tmp_path: Path) -> None:
-    blocker = tmp_path / "file"
-    blocker.write_text("x")
+def test_store_unreachable_at_init_still_records_locally(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     journal_dir = tmp_path / "journals"
-    uri = str(blocker / "store")  # cannot be created: the store is unreachable
-    import os
-
-    os.environ["ASSAY_JOURNAL_DIR"] = str(journal_dir)
-    try:
-        settings = Settings(**{**QUIET.__dict__, "finish_timeout": 0.5})
-        run = assay.init(project="p", uri=uri, settings=settings)
-        run.log({"x": 1.0})
-        run.finish()
-        assert run.status == "finished"
-        store = open_store(tmp_path / "elsewhere")
-        report = sync(journal_dir, store)
-        assert report.batches >= 1 and store.run(run.id).metrics["x"].count == 1
-        store.close()
-    finally:
-        del os.environ["ASSAY_JOURNAL_DIR"]
+    monkeypatch.setenv("ASSAY_JOURNAL_DIR", str(journal_dir))
+    uri = f"http://127.0.0.1:{free_port()}"  # nothing listens: connection refused
+    settings = Settings(**{**QUIET.__dict__, "finish_timeout": 0.5})
+    run = assay.init(project="p", uri=uri, settings=settings)
+    run.log({"x": 1.0})
+    assert run.finish() is False  # it waits in the journal
+    assert run.status == "finished"
+    store = open_store(tmp_path / "elsewhere")
+    report = sync(journal_dir, store)
+    assert report.batches >= 1 and store.run(run.id).metrics["x"].count == 1
+    store.close()
 
 
 def test_console_output_is_captured(store_uri: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,8 +10,11 @@ The rules (documented in docs/tracking.md):
 * A config is a tree of dicts with string keys whose leaves are ``None``, ``bool``,
   ``int``, ``float``, ``str``, or lists/tuples of those. On the way in, numpy scalars
   become Python numbers, numpy arrays lists, ``Path`` its string, ``Enum`` its value,
-  dataclasses and pydantic models a dict of their fields. Anything else is refused with
-  the dotted path of the offending value.
+  dataclasses and pydantic models a dict of their fields; subclasses of ``int``, ``float``
+  and ``str`` (``np.float64``, ``IntEnum``...) become the exact builtin. Anything else is
+  refused with the dotted path of the offending value, and so are strings holding a NUL
+  character or a lone surrogate and integers outside the 64-bit range: what is accepted
+  here can always be journaled and stored.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import math
 import re
 from collections.abc import Mapping
 from pathlib import PurePath
-from typing import Any
+from typing import Any, cast
 
 from assay.errors import InvalidInput
 
@@ -41,15 +44,35 @@ def check_project(name: object) -> str:
     return name
 
 
-def check_text(what: str, value: object, limit: int = MAX_NAME_LENGTH) -> str | None:
-    """None, or a non-empty string of at most ``limit`` characters."""
+def check_text(
+    what: str, value: object, limit: int = MAX_NAME_LENGTH, single_line: bool = False
+) -> str | None:
+    """None, or a non-empty string of at most ``limit`` characters without NUL (no control
+    character at all when ``single_line``)."""
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip() or len(value) > limit:
         raise InvalidInput(
             f"{what} {value!r:.80} must be a non-empty string of at most {limit} characters"
         )
-    return value
+    if single_line and _BAD_KEY.search(value):
+        raise InvalidInput(f"{what} {value!r:.80} contains a control character")
+    return check_string(what, value)
+
+
+def check_string(what: str, value: str) -> str:
+    """``value`` as an exact ``str``, or InvalidInput naming ``what``: a NUL character or a
+    lone surrogate cannot be stored (PostgreSQL refuses NUL, UTF-8 has no surrogates)."""
+    if "\x00" in value:
+        raise InvalidInput(f"{what} {value!r:.80} contains a NUL character")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInput(
+                f"{what} {value!r:.80} is not valid Unicode (it holds a lone surrogate)"
+            ) from None
+    return value if type(value) is str else str.__str__(value)
 
 
 def check_tags(tags: object) -> list[str]:
@@ -58,7 +81,10 @@ def check_tags(tags: object) -> list[str]:
     for tag in tags:
         if not isinstance(tag, str) or not tag or len(tag) > MAX_NAME_LENGTH:
             raise InvalidInput(f"tag {tag!r} must be a non-empty string of at most 256 characters")
-    return list(dict.fromkeys(tags))
+        if _BAD_KEY.search(tag):
+            raise InvalidInput(f"tag {tag!r} contains a control character")
+        check_string("tag", tag)
+    return list(dict.fromkeys(str.__str__(tag) for tag in tags))
 
 
 def check_key(key: object) -> str:
@@ -73,7 +99,7 @@ def check_key(key: object) -> str:
         raise InvalidInput(f"metric key {key!r} contains a control character")
     if key.startswith("/") or key.endswith("/") or "//" in key:
         raise InvalidInput(f"metric key {key!r} has an empty namespace part")
-    return key
+    return check_string("metric key", key)
 
 
 def to_number(key: str, value: object) -> float | int:
@@ -100,29 +126,63 @@ def to_number(key: str, value: object) -> float | int:
     )
 
 
+INT_RANGE = (-(2**63), 2**64 - 1)  # what msgpack (the journal's format) can carry
+
+
 def normalise_config(value: object, path: str = "config") -> Any:
-    """Return a JSON-ready copy of a config tree, or raise InvalidInput naming the path."""
-    if value is None or isinstance(value, bool | int | str):
+    """Return a JSON-ready copy of a config tree, or raise InvalidInput naming the path.
+
+    Every leaf of the copy is an exact builtin (``None``, ``bool``, ``int``, ``float``,
+    ``str``), so the copy can always be journaled and stored."""
+    kind = type(value)
+    if value is None or kind is bool:
         return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
+    if kind is int:
+        return _check_int(cast(int, value), path)
+    if kind is float:
+        number = cast(float, value)
+        return number if math.isfinite(number) else str(number)
+    if kind is str:
+        return check_string(path, cast(str, value))
     if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            if not isinstance(k, str) or not k:
-                raise InvalidInput(f"{path}: key {k!r} must be a non-empty string")
-            if "." in k:
-                raise InvalidInput(f"{path}.{k}: keys may not contain '.' (it separates paths)")
-            out[k] = normalise_config(v, f"{path}.{k}")
-        return out
-    if isinstance(value, list | tuple):
-        return [normalise_config(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return _normalise_mapping(value, path)
+    if kind is list or kind is tuple:
+        items = cast("list[Any] | tuple[Any, ...]", value)
+        return [normalise_config(v, f"{path}[{i}]") for i, v in enumerate(items)]
     return _convert_rich(value, path)
+
+
+def _normalise_mapping(value: Mapping[Any, Any], path: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in value.items():
+        if not isinstance(k, str) or not k:
+            raise InvalidInput(f"{path}: key {k!r} must be a non-empty string")
+        if "." in k:
+            raise InvalidInput(f"{path}.{k}: keys may not contain '.' (it separates paths)")
+        if _BAD_KEY.search(k):
+            raise InvalidInput(f"{path}: key {k!r} contains a control character")
+        key = check_string(f"{path}: key", k)
+        out[key] = normalise_config(v, f"{path}.{key}")
+    return out
+
+
+def _check_int(value: int, path: str) -> int:
+    if not INT_RANGE[0] <= value <= INT_RANGE[1]:
+        raise InvalidInput(f"{path}: the integer {value} is outside the 64-bit range")
+    return value
 
 
 def _convert_rich(value: object, path: str) -> Any:
     if isinstance(value, enum.Enum):
         return normalise_config(value.value, path)
+    if isinstance(value, int):  # IntFlag members and other int subclasses
+        return _check_int(int(value), path)
+    if isinstance(value, float):  # np.float64 and other float subclasses
+        return normalise_config(float(value), path)
+    if isinstance(value, str):  # np.str_ and other str subclasses
+        return check_string(path, str.__str__(value))
+    if isinstance(value, list | tuple):
+        return normalise_config(list(value), path)
     if isinstance(value, PurePath):
         return str(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -193,3 +253,16 @@ def artifact_path(path: object) -> str:
     if _BAD_KEY.search(text) or len(text) > 1024:
         raise InvalidInput(f"artifact path {path!r:.80} has control characters or is too long")
     return "/".join(parts)
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def scrub_text(text: str) -> str:
+    """Text Assay captured itself (console output, tracebacks, host facts), made storable:
+    NUL characters and lone surrogates become U+FFFD instead of being refused."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    if not text.isascii():
+        text = _SURROGATE.sub("\ufffd", text)
+    return text

@@ -1,9 +1,11 @@
 """RemoteStore: the Store protocol over HTTP to an Assay server.
 
 httpx with keep-alive, timeouts, and retries with exponential backoff and jitter on
-connection failures and 502/503/504 (every call is safe to retry: reads are reads, and
-batches are idempotent by (run, writer, seq)). Server errors come back as the same Assay
-exceptions a local store raises.
+connection failures and 408/429/502/503/504 (every call is safe to retry: reads are reads,
+and batches are idempotent by (run, writer, seq)). Server errors come back as the same
+Assay exceptions a local store raises: 5xx as StoreUnavailable (an outage, retried), a
+4xx as the refusal it names (InvalidInput when it names none), so that the SDK's writer
+sets a refused batch aside instead of retrying it for ever.
 """
 
 from __future__ import annotations
@@ -51,7 +53,17 @@ _ERRORS: dict[str, type[errors.AssayError]] = {
     "schema_mismatch": errors.SchemaMismatch,
     "corrupt_data": errors.CorruptData,
 }
-RETRY_STATUS = frozenset({502, 503, 504})
+RETRY_STATUS = frozenset({408, 429, 502, 503, 504})
+# An answer without Assay's error body (a proxy, another server at that address), by status.
+_BARE_STATUS: dict[int, type[errors.AssayError]] = {
+    401: errors.Unauthorized,
+    403: errors.Forbidden,
+    404: errors.StoreUnusable,  # no Assay API at this address
+    405: errors.StoreUnusable,
+    408: errors.StoreUnavailable,  # timeouts and rate limits pass: retried
+    413: errors.LimitExceeded,
+    429: errors.StoreUnavailable,
+}
 PART_BYTES = 8 << 20  # an evaluation body above this sends its items as blobs of about this size
 
 
@@ -100,9 +112,9 @@ class RemoteStore:
             code, message = "http", f"HTTP {response.status_code}: {response.text[:200]}"
         if code == "bad_filter" and "position" in body:
             raise errors.FilterSyntaxError(body["reason"], body["expression"], body["position"])
-        kind = _ERRORS.get(code)
-        if kind is None:
-            kind = errors.StoreUnavailable if response.status_code >= 500 else errors.AssayError
+        kind = _ERRORS.get(code) or _by_status(response.status_code)
+        if kind is errors.StoreUnusable:
+            message = f"{self.uri} does not answer as an Assay server ({message})"
         raise kind(message)
 
     def _send(self, method: str, path: str, body: Any) -> httpx.Response:
@@ -335,6 +347,14 @@ class RemoteStore:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _by_status(status: int) -> type[errors.AssayError]:
+    """The error for a status the body did not explain: 5xx is an outage (retried), a
+    4xx other than 401/403/408/429 a refusal that no retry changes (InvalidInput)."""
+    if status >= 500:
+        return errors.StoreUnavailable
+    return _BARE_STATUS.get(status, errors.InvalidInput)
 
 
 def _decode(response: httpx.Response, kind: type[T]) -> T:

@@ -9,6 +9,7 @@ import time
 from typing import Any, TextIO
 
 from assay.records import LogLines, Op
+from assay.values import scrub_text
 
 MAX_LINE = 10_000
 MAX_WAITING = 10_000  # lines kept between writer cycles; beyond, the oldest are dropped
@@ -53,8 +54,8 @@ class ConsoleCapture:
 
     def add(self, stream: str, line: str) -> None:
         with self._lock:
-            if len(self._lines) < MAX_WAITING:
-                self._lines.append((time.time(), stream, line[:MAX_LINE]))
+            if len(self._lines) < MAX_WAITING:  # NUL and lone surrogates become U+FFFD
+                self._lines.append((time.time(), stream, scrub_text(line[:MAX_LINE])))
 
     def start(self) -> None:
         self._saved = (sys.stdout, sys.stderr)

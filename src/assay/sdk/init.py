@@ -9,23 +9,35 @@ import time
 from pathlib import Path
 from typing import Any
 
-from assay.errors import AssayError, Conflict, InvalidInput, NotFound
+from assay.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 from assay.ids import new_run_id, new_run_name, new_writer_id
 from assay.records import CreateRun, UpdateRun
+from assay.records import Run as StoredRun
+from assay.redact import redact_text, redact_uri
 from assay.sdk import capture, state
+from assay.sdk import journal as jnl
 from assay.sdk.console import ConsoleCapture
+from assay.sdk.contact import OUTAGE, bounded, refusal
 from assay.sdk.journal import JournalWriter
 from assay.sdk.run import Run
 from assay.sdk.settings import Settings
 from assay.sdk.system import SystemMonitor
-from assay.sdk.writer import Writer, journal_path
+from assay.sdk.writer import HEARTBEAT_EVERY, Writer, journal_path
 from assay.store.base import Store, journal_root, open_store, resolve_uri
-from assay.values import check_project, check_tags, check_text, normalise_config
+from assay.values import (
+    check_project,
+    check_string,
+    check_tags,
+    check_text,
+    normalise_config,
+    scrub_text,
+)
 
 log = logging.getLogger("assay")
 
 MODES = ("online", "offline", "disabled")
 _RUN_ID = re.compile(r"^[A-Za-z0-9_\-]{1,32}$")
+RESUME_SILENCE = 4 * HEARTBEAT_EVERY  # a running run heard from within this has a live writer
 
 
 def init(
@@ -44,15 +56,22 @@ def init(
 ) -> Run:
     """Start a run. ``mode``: "online" (deliver to the store), "offline" (journal only;
     ``assay sync`` delivers later) or "disabled" (log calls are checked, nothing is kept).
-    ``id`` with ``resume=True`` continues an existing run's steps ("must": it must exist)."""
+    ``id`` with ``resume=True`` continues an existing run's steps ("must": it must exist).
+
+    Online, the store is contacted before this returns (within
+    ``Settings.connect_timeout``): a store that refuses the run (an unknown or revoked
+    key, a key without a role on the project, a store that cannot be opened or has
+    another schema) raises here; one that cannot be reached leaves the run logging to
+    its journal while delivery is retried in the background."""
     if mode not in MODES:
         raise InvalidInput(f"mode {mode!r} is not one of {', '.join(MODES)}")
     check_project(project)
-    check_text("run name", name)
+    check_text("run name", name, single_line=True)
+    check_text("group", group, single_line=True)
+    check_text("job type", job_type, 64, single_line=True)
     if id is not None and (not isinstance(id, str) or not _RUN_ID.match(id)):
         raise InvalidInput(f"run id {id!r} must be 1-32 letters, digits, '_' or '-'")
-    if notes is not None and not isinstance(notes, str):
-        raise InvalidInput(f"notes must be a string, not {type(notes).__name__}")
+    check_notes(notes)
     cfg = normalise_config(config or {}, "config")
     if not isinstance(cfg, dict):
         raise InvalidInput(f"config must be a mapping, not {type(config).__name__}")
@@ -74,64 +93,142 @@ def init(
         return Run(writer=None, **fields)
 
     resolved = resolve_uri(uri)
-    store, start_step, resumed = _resume_point(resolved, mode, run_id, id is not None, resume)
-    writer_id = new_writer_id()
-    writer = Writer(
-        run_id,
-        writer_id,
-        JournalWriter(journal_path(journal_root(resolved), run_id, writer_id)),
-        (lambda: open_store(resolved)) if mode == "online" else None,
-        interval=settings.flush_interval,
-    )
+    timeout = settings.connect_timeout
+    store, start_step, resumed = _resume_point(resolved, mode, run_id, id, resume, timeout)
+    writer = _writer(resolved, run_id, project, mode, settings)
     writer._store = store
     if resumed:
         writer.add_op(UpdateRun(time.time(), config=cfg or None, status="running"))
     else:
         writer.add_op(
             CreateRun(
-                project,
-                run_name,
-                time.time(),
-                cfg,
-                tag_list,
-                notes,
-                group,
-                job_type,
-                capture.host_basics(),
+                project=project,
+                name=run_name,
+                created_at=time.time(),
+                config=cfg,
+                tags=tag_list,
+                notes=notes,
+                group=group,
+                job_type=job_type,
+                host=_scrubbed(capture.host_basics()),
             )
         )
+    _first_delivery(writer, resolved, timeout)
     run = Run(writer=writer, start_step=start_step, uri=resolved, **fields)
     _start(run, writer, settings)
     return run
 
 
+def check_notes(notes: object) -> str | None:
+    """Notes are free text (several lines are fine), but never NUL or a lone surrogate."""
+    if notes is None:
+        return None
+    if not isinstance(notes, str):
+        raise InvalidInput(f"notes must be a string, not {type(notes).__name__}")
+    return check_string("notes", notes)
+
+
+def _writer(uri: str, run_id: str, project: str, mode: str, settings: Settings) -> Writer:
+    """The run's writer, its journal created (0600, in a 0700 folder) with a meta file
+    naming the store it is meant for."""
+    writer_id = new_writer_id()
+    journal = JournalWriter(journal_path(journal_root(uri), run_id, writer_id))
+    try:
+        jnl.write_meta(journal.path, uri, run_id, project)
+    except BaseException:
+        journal.close()
+        jnl.remove(journal.path)
+        raise
+    return Writer(
+        run_id,
+        writer_id,
+        journal,
+        (lambda: open_store(uri)) if mode == "online" else None,
+        interval=settings.flush_interval,
+    )
+
+
+def _first_delivery(writer: Writer, uri: str, timeout: float) -> None:
+    """Deliver the run's first batch now, so that a store refusing it raises here."""
+    try:
+        writer.deliver_first(timeout)
+    except BaseException as exc:
+        writer.abandon()
+        if isinstance(exc, Exception):
+            raise refusal(exc, uri) from None
+        raise
+
+
 def _resume_point(
-    uri: str, mode: str, run_id: str, explicit_id: bool, resume: bool | str
+    uri: str, mode: str, run_id: str, explicit: str | None, resume: bool | str, timeout: float
 ) -> tuple[Store | None, int, bool]:
     """(open store or None, first step, whether an existing run is resumed)."""
     if mode != "online":
         return None, 0, False
-    try:
-        store = open_store(uri)
-    except AssayError as exc:
-        if isinstance(exc, InvalidInput):
-            raise
-        log.warning("assay: store %s unreachable (%s); logging to the journal for now", uri, exc)
-        return None, 0, False
-    if not explicit_id:
+    store = _open(uri, timeout)
+    if explicit is None:
         return store, 0, False
+    if store is None:
+        if resume:
+            raise StoreUnavailable(
+                f"cannot resume run {run_id}: the store at {redact_uri(uri)} cannot be reached, "
+                "so where the run stopped is unknown; try again when it is reachable"
+            )
+        return None, 0, False
     try:
-        existing = store.run(run_id)
+        return _resume_from(store, run_id, resume, timeout)
+    except BaseException:
+        store.close()
+        raise
+
+
+def _open(uri: str, timeout: float) -> Store | None:
+    """The store, or None when it cannot be reached now (delivery is retried later)."""
+    try:
+        return bounded(lambda: open_store(uri), timeout, f"opening {redact_uri(uri)}")
+    except OUTAGE as exc:
+        log.warning(
+            "assay: store %s unreachable (%s); logging to the journal for now",
+            redact_uri(uri),
+            redact_text(str(exc)),
+        )
+        return None
+    except Exception as exc:
+        raise refusal(exc, uri) from None
+
+
+def _resume_from(
+    store: Store, run_id: str, resume: bool | str, timeout: float
+) -> tuple[Store | None, int, bool]:
+    try:
+        existing = bounded(lambda: store.run(run_id), timeout, f"reading run {run_id}")
     except NotFound:
         if resume == "must":
-            store.close()
             raise
         return store, 0, False
+    except OUTAGE as exc:
+        raise StoreUnavailable(
+            f"cannot resume run {run_id}: the store did not answer ({redact_text(str(exc))}); "
+            "try again when it is reachable"
+        ) from None
     if not resume:
-        store.close()
         raise Conflict(f"run {run_id} exists already; pass resume=True to continue it")
+    _refuse_a_second_writer(existing)
     last = max((m.last_step for m in existing.metrics.values() if not m.last_step < 0), default=-1)
     return store, last + 1, True
+
+
+def _refuse_a_second_writer(existing: StoredRun) -> None:
+    """Two processes writing one run overwrite each other's steps: a run that is running
+    and was heard from within RESUME_SILENCE seconds has a live writer elsewhere."""
+    silent = time.time() - existing.heartbeat_at
+    if existing.status == "running" and silent < RESUME_SILENCE:
+        raise Conflict(
+            f"run {existing.id} is running and its writer was heard from {max(silent, 0):.0f} s "
+            "ago: another process is writing it, and two writers would overwrite each "
+            f"other's steps. Resume it once that process has ended (or after "
+            f"{RESUME_SILENCE:.0f} s without a heartbeat)"
+        )
 
 
 def _start(run: Run, writer: Writer, settings: Settings) -> None:
@@ -162,6 +259,18 @@ def _capture_host(writer: Writer, settings: Settings) -> None:
         if settings.capture_packages:
             host["packages"] = capture.packages()
         if host:
-            writer.add_op(UpdateRun(time.time(), host=host))
+            writer.add_op(UpdateRun(time.time(), host=_scrubbed(host)))
     except Exception:
         log.warning("assay: could not capture the host environment", exc_info=True)
+
+
+def _scrubbed(value: Any) -> Any:
+    """Captured host facts, storable: NUL and lone surrogates in any text become U+FFFD
+    (a git diff or an environment value is not the user's input to refuse)."""
+    if isinstance(value, str):
+        return scrub_text(value)
+    if isinstance(value, dict):
+        return {scrub_text(str(k)): _scrubbed(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrubbed(v) for v in value]
+    return value

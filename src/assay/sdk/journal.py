@@ -4,14 +4,22 @@ Record layout: ``<u32 payload length><u32 crc32 of payload><msgpack Batch>``, li
 endian. A writer holds an exclusive ``flock`` on its journal for as long as it lives, so
 ``assay sync`` can tell a live writer's journal from one a dead process left.
 
-Beside ``<writer>.jnl`` lies ``<writer>.acked``: the highest sequence number the store
-has accepted. It is only a hint: delivery is idempotent, so replaying more is harmless.
+Beside ``<writer>.jnl`` lie ``<writer>.acked``, the highest sequence number the store
+has accepted (only a hint: delivery is idempotent, so replaying more is harmless), and
+``<writer>.meta``, the store the journal is meant for (``assay sync`` delivers it there).
+Journals and everything beside them are readable by their owner only (files 0600,
+folders 0700): they hold the run's data and, in the meta file, the store's URI.
+
+An append that fails (a full disk) is cut back to the last whole record, so the next
+append lands on a clean end; a reader that meets a damaged record anyway skips to the
+next whole one and warns.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import struct
 import tempfile
@@ -19,6 +27,7 @@ import warnings
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -28,6 +37,9 @@ from assay.records import Batch
 HEADER = struct.Struct("<II")
 MAX_RECORD = 512 * 1024 * 1024
 SUFFIX = ".jnl"
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+_PAYLOAD_START = b"\x84\xa6run_id"  # every Batch encodes as a 4-key map, run_id first
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Batch)
@@ -46,24 +58,55 @@ def encode_record(batch: Batch) -> bytes:
     return HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 
 
+def make_dirs(folder: Path) -> None:
+    """Create ``folder`` (and missing parents) readable by the owner only; a run's own
+    folder is narrowed to 0700 even if it existed."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    for part in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            part.mkdir(mode=DIR_MODE)
+    if folder.stat().st_mode & 0o077:
+        os.chmod(folder, DIR_MODE)
+
+
 class JournalWriter:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(path.parent)
         self.path = path
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(self._fd)
             raise JournalLocked(f"journal {path} is held by another process") from None
+        os.fchmod(self._fd, FILE_MODE)
+        self._size = os.fstat(self._fd).st_size  # the end of the last whole record
+        self._torn = False  # a failed append may have left part of a record
 
     def append(self, batch: Batch, sync: bool = True) -> None:
-        record = encode_record(batch)
-        written = os.write(self._fd, record)
-        while written < len(record):
-            written += os.write(self._fd, record[written:])
-        if sync:
-            os.fdatasync(self._fd)
+        self.append_record(encode_record(batch), sync)
+
+    def append_record(self, record: bytes, sync: bool = True) -> None:
+        """Append one encoded record, or raise OSError (a full disk) having cut the file
+        back to its last whole record, so that a later append leaves it readable."""
+        if self._torn:
+            self._cut_back()
+        try:
+            written = os.write(self._fd, record)
+            while written < len(record):
+                written += os.write(self._fd, record[written:])
+            if sync:
+                os.fdatasync(self._fd)
+        except OSError:
+            self._torn = True
+            with contextlib.suppress(OSError):
+                self._cut_back()
+            raise
+        self._size += len(record)
+
+    def _cut_back(self) -> None:
+        os.ftruncate(self._fd, self._size)
+        self._torn = False
 
     def sync(self) -> None:
         os.fdatasync(self._fd)
@@ -77,8 +120,9 @@ class JournalWriter:
 def read_journal(path: Path, after: int = -1) -> Iterator[Batch]:
     """Yield the journal's batches with ``seq > after``, in order.
 
-    A record cut short or failing its checksum ends the read with a JournalWarning: a
-    crash mid-append leaves such a tail, and everything before it is intact.
+    A record cut short or failing its checksum is skipped with a JournalWarning, and the
+    read goes on at the next whole record: a crash mid-append leaves a torn tail, and a
+    full disk may leave a torn record with whole ones after it.
     """
     with open(path, "rb") as f:
         data = f.read()
@@ -87,10 +131,34 @@ def read_journal(path: Path, after: int = -1) -> Iterator[Batch]:
         try:
             batch, offset = _decode_at(data, offset)
         except JournalCorrupt as exc:
-            warnings.warn(f"{path}: {exc}; later bytes skipped", JournalWarning, stacklevel=2)
-            return
+            resumed = _next_record(data, offset + 1)
+            skipped = resumed - offset
+            where = "the end" if resumed >= len(data) else f"byte {resumed}"
+            warnings.warn(
+                f"{path}: {exc}; {skipped} byte(s) skipped, reading on from {where}",
+                JournalWarning,
+                stacklevel=2,
+            )
+            offset = resumed
+            continue
         if batch.seq > after:
             yield batch
+
+
+def _next_record(data: bytes, start: int) -> int:
+    """The offset of the next whole, valid record at or after ``start`` (else the end)."""
+    marker = start + HEADER.size
+    while True:
+        found = data.find(_PAYLOAD_START, marker)
+        if found < 0:
+            return len(data)
+        candidate = found - HEADER.size
+        try:
+            _decode_at(data, candidate)
+        except JournalCorrupt:
+            marker = found + 1
+            continue
+        return candidate
 
 
 def _decode_at(data: bytes, offset: int) -> tuple[Batch, int]:
@@ -111,12 +179,36 @@ def _decode_at(data: bytes, offset: int) -> tuple[Batch, int]:
 
 def dead_letter(journal: Path, batch: Batch) -> Path:
     """Keep a batch the store refused, in the journal format, beside the journal."""
-    target = journal.with_suffix(".rejected")
-    with open(target, "ab") as f:
+    target = rejected_path(journal)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+    with os.fdopen(fd, "ab") as f:
         f.write(encode_record(batch))
         f.flush()
         os.fsync(f.fileno())
     return target
+
+
+def rejected_path(journal: Path) -> Path:
+    return journal.with_suffix(".rejected")
+
+
+def meta_path(journal: Path) -> Path:
+    return journal.with_suffix(".meta")
+
+
+def write_meta(journal: Path, uri: str, run_id: str, project: str) -> None:
+    """Record which store the journal is meant for (``assay sync`` delivers it there)."""
+    info = {"uri": uri, "run_id": run_id, "project": project}
+    _replace(meta_path(journal), json.dumps(info), ".meta-")
+
+
+def read_meta(journal: Path) -> dict[str, Any]:
+    """The journal's meta record, or {} when it has none (written before it existed)."""
+    try:
+        info = json.loads(meta_path(journal).read_text())
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
 
 
 def acked_path(journal: Path) -> Path:
@@ -132,11 +224,20 @@ def read_acked(journal: Path) -> int:
 
 def write_acked(journal: Path, seq: int) -> None:
     """Record the delivered mark atomically (temp file, then rename)."""
-    target = acked_path(journal)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".acked-")
-    with os.fdopen(fd, "w") as f:
-        f.write(str(seq))
-    os.replace(tmp, target)
+    _replace(acked_path(journal), str(seq), ".acked-")
+
+
+def _replace(target: Path, text: str, prefix: str) -> None:
+    """Write a small file atomically, mode 0600."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=prefix)
+    try:
+        os.fchmod(fd, FILE_MODE)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def is_locked(journal: Path) -> bool:
@@ -157,6 +258,7 @@ def is_locked(journal: Path) -> bool:
 def remove(journal: Path) -> None:
     journal.unlink(missing_ok=True)
     acked_path(journal).unlink(missing_ok=True)
+    meta_path(journal).unlink(missing_ok=True)
     with contextlib.suppress(OSError):
         journal.parent.rmdir()  # the run's folder, once its last journal is gone
 

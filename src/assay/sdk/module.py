@@ -31,7 +31,6 @@ def flush(timeout: float | None = None) -> bool:
     return True if run is None else run.flush(timeout)
 
 
-def finish(status: str = "finished") -> None:
+def finish(status: str = "finished") -> bool:
     run = state.current()
-    if run is not None:
-        run.finish(status)
+    return True if run is None else run.finish(status)

@@ -19,7 +19,14 @@ from assay.sdk.console import ConsoleCapture
 from assay.sdk.settings import Settings
 from assay.sdk.system import SystemMonitor
 from assay.sdk.writer import Writer
-from assay.values import check_key, check_tags, normalise_config, to_number
+from assay.values import (
+    check_key,
+    check_string,
+    check_tags,
+    normalise_config,
+    scrub_text,
+    to_number,
+)
 
 if TYPE_CHECKING:
     from assay.artifacts.artifact import Artifact, UsedArtifact
@@ -99,6 +106,7 @@ class Run:
         self._monitor: SystemMonitor | None = None
         self._capturing: threading.Thread | None = None
         self._warned_finished = False
+        self._finished_well = True
         self._artifact_store: Store | None = None
 
     # ---- the hot path ------------------------------------------------------------------------
@@ -164,6 +172,7 @@ class Run:
     def notes(self, notes: str) -> None:
         if not isinstance(notes, str):
             raise InvalidInput(f"run notes must be a string, not {type(notes).__name__}")
+        notes = check_string("notes", notes)
         self._notes = notes
         self._record(UpdateRun(time.time(), notes=notes))
 
@@ -187,19 +196,24 @@ class Run:
 
     def flush(self, timeout: float | None = None) -> bool:
         """Return once all logged so far is durable: in the store (True), or in the local
-        journal when the store cannot be reached (False; delivery goes on)."""
+        journal when the store cannot be reached (False; delivery goes on). False also
+        when something could not be kept (an error said so; see docs/tracking.md)."""
         if self._writer is None:
             return True
         if self._status != "running":  # finish() already flushed and closed the writer
-            return self._writer.delivered
+            return self._finished_well
         return self._writer.flush(timeout)
 
-    def finish(self, status: str = "finished", traceback: str | None = None) -> None:
-        """Mark the run ended and wait until its data is delivered (or journaled)."""
+    def finish(self, status: str = "finished", traceback: str | None = None) -> bool:
+        """Mark the run ended and wait until its data is delivered (or journaled).
+
+        True when everything logged is in the store (offline: in the journal); False when
+        some of it waits in the journal for ``assay sync``, or was lost (an error says
+        how much, and the run's summary records it as ``_assay/dropped_points``)."""
         if status not in FINAL_STATUSES:
             raise InvalidInput(f"status {status!r} is not one of {sorted(FINAL_STATUSES)}")
         if self._status != "running":
-            return
+            return self._finished_well
         self._status = status
         from assay.sdk import state
 
@@ -212,13 +226,16 @@ class Run:
             self._artifact_store.close()
             self._artifact_store = None
         if self._writer is None:
-            return
+            return True
         if self._capturing is not None:
             self._capturing.join(timeout=CAPTURE_WAIT)
+        if traceback is not None:
+            traceback = scrub_text(traceback)
         self._writer.add_op(UpdateRun(time.time(), status=status, traceback=traceback))
-        self._close_writer(self._writer)
+        self._finished_well = self._close_writer(self._writer)
+        return self._finished_well
 
-    def _close_writer(self, writer: Writer) -> None:
+    def _close_writer(self, writer: Writer) -> bool:
         online = writer._connect is not None
         delivered = writer.close(timeout=self.settings.finish_timeout)
         if online and delivered:
@@ -230,6 +247,8 @@ class Run:
                 self.id,
                 writer.journal.path.parent,
             )
+        kept = delivered if online else writer.journaled
+        return kept and writer.dropped_points == 0
 
     # ---- artifacts (synchronous: they return the version they made or used) ------------------
 

@@ -17,4 +17,5 @@ class Settings:
     system_metrics_interval: float = 10.0  # seconds; 0 turns system metrics off
     flush_interval: float = 0.1  # how often the writer cuts a batch
     finish_timeout: float = 30.0  # how long finish() keeps trying an unreachable store
+    connect_timeout: float = 10.0  # how long init() waits for the store's first answer
     handle_signals: bool = True  # mark the run killed on SIGTERM

@@ -2,9 +2,16 @@
 
 ``add_points`` (called by ``Run.log``) only appends to a deque. A daemon thread wakes every
 ``interval`` seconds (or sooner when many steps wait), turns what waits into one Batch,
-appends it to the journal (fsync'd), then delivers every journaled batch the store has not
+appends it to the journal (fsync'd), then delivers every batch the store has not
 accepted yet. A store failure is logged once, retried with backoff and jitter, and never
 reaches the training loop; the batches wait in the journal (and, up to a limit, in memory).
+
+Nothing is dropped silently. A batch the journal cannot take (a full disk) stays in
+memory, is delivered from there and is appended again each cycle; only past
+``MAX_UNWRITTEN_POINTS`` points waiting that way, with the store unreachable too, are
+further points dropped, counted in ``dropped_points``, logged as an error and recorded
+in the run's summary (``_assay/dropped_points``). An operation that cannot be encoded
+(which the checks at the call should make impossible) costs only itself, the same way.
 """
 
 from __future__ import annotations
@@ -16,25 +23,33 @@ import time
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from assay.errors import InvalidInput
-from assay.records import Batch, Heartbeat, Op, Points
+from assay.errors import Conflict, InvalidInput, NotFound
+from assay.records import Batch, Heartbeat, Op, Points, UpdateRun
+from assay.redact import redact_text
 from assay.sdk import journal as jnl
+from assay.sdk.contact import OUTAGE, bounded
 from assay.store.base import Store
 
 log = logging.getLogger("assay")
 
 PointRow = tuple[int, float, dict[str, Any]]
 Source = Callable[[], Iterable[Op]]
+Unwritten = tuple[Batch, bytes, int]  # a batch, its journal record, its size in points
 
 WAKE_STEPS = 20_000  # wake the writer early when this many steps wait
 SPILL_STEPS = 200_000  # past this many waiting steps, log() journals them itself
 MAX_PENDING_POINTS = 5_000_000  # journaled-but-undelivered points kept in memory at most
+MAX_UNWRITTEN_POINTS = 5_000_000  # points the journal could not take, kept in memory at most
 MAX_BATCH_POINTS = 500_000  # a batch stays well inside a server's request limits
 HEARTBEAT_EVERY = 15.0
 MAX_BACKOFF = 30.0
+DROPPED_KEY = "_assay/dropped_points"  # summary field: points this run could not keep
+# A store's refusal of one batch that no retry can change: the batch is set aside.
+REFUSED = (InvalidInput, Conflict, NotFound)
 
 
 class Writer:
@@ -56,10 +71,15 @@ class Writer:
         self.ops: deque[Op | threading.Event] = deque()
         self.sources: list[Source] = []
         self._seq = 0
-        self._pending: deque[Batch] = deque()
+        self._unwritten: deque[Unwritten] = deque()  # cut, not yet in the journal
+        self._unwritten_points = 0
+        self._pending: deque[Batch] = deque()  # journaled, not yet delivered
         self._pending_points = 0
         self._spilled = False
         self._acked = -1
+        self._journal_failing = False
+        self.dropped_points = 0  # points this writer could not keep (see the module doc)
+        self._reported_drops = 0
         self._lock = threading.Lock()  # one batch at a time into the journal
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -89,36 +109,99 @@ class Writer:
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything added so far is journaled and a delivery was tried.
 
-        True when the store has it all; False when it waits in the journal for later.
+        True when the store has it all; False when some waits in the journal (or in
+        memory, when the journal cannot take it) for later, or was lost.
         """
         if not self._thread.is_alive():
             self._cycle()
-            return self.delivered
+            return self.complete
         done = threading.Event()
         self.ops.append(done)
         self._wake.set()
         done.wait(timeout)
-        return self.delivered
+        return self.complete
 
     @property
     def delivered(self) -> bool:
+        """The store has every batch this writer cut."""
         return self._acked == self._seq - 1
 
+    @property
+    def complete(self) -> bool:
+        """Delivered, and nothing was dropped on the way."""
+        return self.delivered and self.dropped_points == 0
+
+    @property
+    def journaled(self) -> bool:
+        """Every batch cut so far is in the journal file (or already in the store)."""
+        return not self._unwritten
+
     def close(self, timeout: float = 30.0) -> bool:
-        """Stop the thread after a last batch; try delivery until ``timeout``."""
+        """Stop the thread after a last batch; try delivery (and, after a failed append,
+        the journal) until ``timeout``. True when the store has everything."""
         self._stop.set()
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join()
         self._cycle()
         deadline = time.monotonic() + timeout
-        while not self.delivered and self._connect is not None and time.monotonic() < deadline:
-            time.sleep(min(0.5, max(0.0, self._retry_at - time.time())))
+        while self._waiting() and time.monotonic() < deadline:
+            pause = max(0.0, self._retry_at - time.time()) if self._connect else 0.1
+            time.sleep(min(0.5, pause))
+            with self._lock:
+                self._write_journal()
             self._deliver(force=True)
+        self._count_lost()
         self.journal.close()
         if self._store is not None:
             self._store.close()
         return self.delivered
+
+    def deliver_first(self, timeout: float) -> None:
+        """At init, before the thread starts: journal what waits (the run's creation) and
+        deliver it in the caller's thread, within ``timeout``. A refusal (a bad key, no
+        role, an invalid run) raises; an outage leaves it to the thread's retries."""
+        self._cut_batch()
+        store = self._store
+        if store is None or self._connect is None:
+            return
+        for batch in self._plan()[1]:
+            try:
+                bounded(partial(store.write_batch, batch), timeout, "delivering the run")
+            except OUTAGE as exc:
+                self._failed(exc)
+                return
+            self._acked = batch.seq
+        self._trim_pending()
+        jnl.write_acked(self.journal.path, self._acked)
+
+    def abandon(self) -> None:
+        """Undo a writer whose run the store refused at init: nothing of it is kept."""
+        self.journal.close()
+        jnl.remove(self.journal.path)
+        jnl.rejected_path(self.journal.path).unlink(missing_ok=True)
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def _waiting(self) -> bool:
+        online = self._connect is not None
+        return (online and not self.delivered) or (not online and bool(self._unwritten))
+
+    def _count_lost(self) -> None:
+        """At close: what neither the journal nor the store took is gone; say how much."""
+        with self._lock:
+            lost = [u for u in self._unwritten if u[0].seq > self._acked]
+        if lost:
+            self.dropped_points += sum(size - 1 for _, _, size in lost)
+            log.error(
+                "assay: run %s: %d batch(es) (%d points) could be neither written to the "
+                "journal %s nor delivered to the store, and are lost",
+                self.run_id,
+                len(lost),
+                sum(size - 1 for _, _, size in lost),
+                self.journal.path,
+            )
 
     # ---- the thread ------------------------------------------------------------------------
 
@@ -128,14 +211,17 @@ class Writer:
             self._wake.clear()
             try:
                 self._cycle()
-            except Exception:  # never let the thread die: the journal keeps what we have
+            except Exception:  # never let the thread die: what was cut waits in memory
                 log.exception("assay: writer cycle failed; retrying")
 
     def _cycle(self) -> None:
-        markers = self._cut_batch()
-        self._deliver()
-        for marker in markers:
-            marker.set()
+        markers: list[threading.Event] = []
+        try:
+            markers = self._cut_batch()
+            self._deliver()
+        finally:
+            for marker in markers:
+                marker.set()
 
     def _cut_batch(self) -> list[threading.Event]:
         """Journal what waits now, in batches of at most MAX_BATCH_POINTS points."""
@@ -149,14 +235,19 @@ class Writer:
                 rows -= taken
                 ops.extend(points)
                 now = time.time()
+                if self.dropped_points != self._reported_drops:
+                    self._reported_drops = self.dropped_points
+                    ops.append(UpdateRun(now, summary={DROPPED_KEY: self.dropped_points}))
                 if not ops and now - self._last_batch_at >= HEARTBEAT_EVERY:
                     ops.append(Heartbeat(now))
                 if ops:
-                    self._journal_batch(Batch(self.run_id, self.writer_id, self._seq, ops))
+                    self._queue(Batch(self.run_id, self.writer_id, self._seq, ops))
                     self._last_batch_at = now
                 if rows <= 0:
-                    return markers
+                    break
                 ops = []
+            self._write_journal()
+            return markers
 
     def _drain_ops(self) -> tuple[list[Op], list[threading.Event]]:
         ops: list[Op] = []
@@ -180,12 +271,100 @@ class Writer:
             count += len(row[2])
         return len(rows), (columnar(rows) if rows else [])
 
-    def _journal_batch(self, batch: Batch) -> None:
-        self.journal.append(batch)
-        self._seq += 1
-        if self._connect is None:
-            return
+    # ---- into the journal ------------------------------------------------------------------
+
+    def _queue(self, batch: Batch) -> None:
+        """Give ``batch`` its sequence number and put it in line for the journal."""
+        self._trim_unwritten()
+        batch, record = self._encode(batch)
         size = _size(batch)
+        if self._unwritten and self._unwritten_points + size > MAX_UNWRITTEN_POINTS:
+            batch, record, size = self._drop_points(batch)
+        self._unwritten.append((batch, record, size))
+        self._unwritten_points += size
+        self._seq += 1
+
+    def _encode(self, batch: Batch) -> tuple[Batch, bytes]:
+        """The batch and its journal record. An operation that cannot be encoded is left
+        out, counted and named in an error; the rest of the batch is kept."""
+        try:
+            return batch, jnl.encode_record(batch)
+        except Exception:
+            kept = [op for op in batch.ops if self._encodable(op)]
+            batch = Batch(run_id=batch.run_id, writer=batch.writer, seq=batch.seq, ops=kept)
+            return batch, jnl.encode_record(batch)
+
+    def _encodable(self, op: Op) -> bool:
+        try:
+            jnl.encode_record(Batch(run_id=self.run_id, writer=self.writer_id, seq=0, ops=[op]))
+        except Exception as exc:
+            self.dropped_points += _size(Batch(self.run_id, self.writer_id, 0, [op]))
+            log.error(
+                "assay: run %s: a %s operation could not be encoded (%s) and is lost",
+                self.run_id,
+                type(op).__name__,
+                exc,
+            )
+            return False
+        return True
+
+    def _drop_points(self, batch: Batch) -> Unwritten:
+        """Memory is full of batches the journal could not take: keep this batch's run
+        updates, drop its points, and count them."""
+        kept: list[Op] = [op for op in batch.ops if not isinstance(op, Points)]
+        lost = _size(batch) - 1
+        if self.dropped_points == 0:
+            log.error(
+                "assay: run %s: neither the journal %s nor the store takes data and %d "
+                "points wait in memory; further points are dropped and counted in the "
+                "run's summary (%s)",
+                self.run_id,
+                self.journal.path,
+                self._unwritten_points,
+                DROPPED_KEY,
+            )
+        self.dropped_points += lost
+        stripped = Batch(run_id=batch.run_id, writer=batch.writer, seq=batch.seq, ops=kept)
+        return stripped, jnl.encode_record(stripped), _size(stripped)
+
+    def _trim_unwritten(self) -> None:
+        """Forget batches the store took while the journal could not."""
+        while self._unwritten and self._unwritten[0][0].seq <= self._acked:
+            self._unwritten_points -= self._unwritten.popleft()[2]
+
+    def _write_journal(self) -> None:
+        """Append what waits for the journal, in order; on failure it waits for the next
+        cycle (called with the lock held)."""
+        self._trim_unwritten()
+        while self._unwritten:
+            batch, record, size = self._unwritten[0]
+            try:
+                self.journal.append_record(record)
+            except OSError as exc:
+                self._journal_failed(exc)
+                return
+            self._unwritten.popleft()
+            self._unwritten_points -= size
+            self._journaled(batch, size)
+            self._trim_unwritten()
+        if self._journal_failing:
+            self._journal_failing = False
+            log.warning("assay: the journal %s takes data again", self.journal.path)
+
+    def _journal_failed(self, exc: OSError) -> None:
+        if not self._journal_failing:
+            self._journal_failing = True
+            log.error(
+                "assay: cannot write the journal %s (%s); the data waits in memory (up to "
+                "%d points), is delivered from there, and the journal is retried",
+                self.journal.path,
+                exc,
+                MAX_UNWRITTEN_POINTS,
+            )
+
+    def _journaled(self, batch: Batch, size: int) -> None:
+        if self._connect is None or batch.seq <= self._acked:
+            return
         if self._spilled or self._pending_points + size > MAX_PENDING_POINTS:
             self._pending.clear()
             self._pending_points = 0
@@ -193,6 +372,8 @@ class Writer:
             return
         self._pending.append(batch)
         self._pending_points += size
+
+    # ---- to the store ----------------------------------------------------------------------
 
     def _deliver(self, force: bool = False) -> None:
         if self._connect is None or self.delivered:
@@ -202,46 +383,78 @@ class Writer:
         try:
             store = self._store or self._connect()
             self._store = store
-            for batch in self._undelivered():
+            cut, memory = self._plan()
+            if cut is not None:
+                self._deliver_file(store, cut)
+            for batch in memory:
                 self._write(store, batch)
                 self._acked = batch.seq
         except Exception as exc:
             self._failed(exc)
             return
+        finally:
+            self._trim_pending()
         if self._failures:
             log.warning("assay: the store is reachable again; delivery resumed")
         self._failures = 0
         jnl.write_acked(self.journal.path, self._acked)
 
     def _write(self, store: Store, batch: Batch) -> None:
-        """Deliver one batch. One the store refuses as invalid can never succeed: it goes
-        to a dead-letter file beside the journal, with an error naming it, and delivery
-        moves on. Everything else (unreachable, forbidden) is retried."""
+        """Deliver one batch. One the store refuses (invalid, contradicting what it holds,
+        naming what it lacks) can never succeed: it goes to a dead-letter file beside the
+        journal, with an error naming it, and delivery moves on. Everything else
+        (unreachable, unauthorised, forbidden) is retried."""
         try:
             store.write_batch(batch)
-        except InvalidInput as exc:
-            rejected = jnl.dead_letter(self.journal.path, batch)
-            log.error(
-                "assay: the store refused batch %d of run %s (%s); it is kept in %s",
-                batch.seq,
-                self.run_id,
-                exc,
-                rejected,
-            )
+        except REFUSED as exc:
+            self._set_aside(batch, exc)
 
-    def _undelivered(self) -> Iterable[Batch]:
-        if self._spilled:
-            with self._lock:
-                self.journal.sync()
-                cut = self._seq
-            yield from (b for b in jnl.read_journal(self.journal.path, self._acked) if b.seq < cut)
-            self._spilled = False
-        while self._pending:
-            batch = self._pending[0]
-            if batch.seq > self._acked:
-                yield batch
-            self._pending.popleft()
-            self._pending_points -= _size(batch)
+    def _set_aside(self, batch: Batch, exc: Exception) -> None:
+        try:
+            rejected: Path | str = jnl.dead_letter(self.journal.path, batch)
+        except OSError as error:
+            self.dropped_points += _size(batch) - 1
+            rejected = f"nowhere: the dead-letter file cannot be written ({error}), so it is lost"
+        log.error(
+            "assay: the store refused batch %d of run %s (%s); it is kept in %s",
+            batch.seq,
+            self.run_id,
+            redact_text(str(exc)),
+            rejected,
+        )
+
+    def _plan(self) -> tuple[int | None, list[Batch]]:
+        """What the store lacks: the journal file's batches below a cut (when memory
+        spilled, else None), then, in order, the journaled batches kept in memory and
+        the ones the journal could not take yet."""
+        with self._lock:
+            cut = None
+            if self._spilled:
+                self._spilled = False  # from here on, journaled batches stay in memory
+                cut = self._unwritten[0][0].seq if self._unwritten else self._seq
+            acked = self._acked
+            memory = [b for b in self._pending if b.seq > acked]
+            memory += [u[0] for u in self._unwritten if u[0].seq > acked]
+        return cut, memory
+
+    def _deliver_file(self, store: Store, cut: int) -> None:
+        try:
+            for batch in jnl.read_journal(self.journal.path, self._acked):
+                if batch.seq >= cut:
+                    break
+                self._write(store, batch)
+                self._acked = batch.seq
+        except BaseException:
+            with self._lock:  # read the file again next time
+                self._spilled = True
+                self._pending.clear()
+                self._pending_points = 0
+            raise
+
+    def _trim_pending(self) -> None:
+        with self._lock:
+            while self._pending and self._pending[0].seq <= self._acked:
+                self._pending_points -= _size(self._pending.popleft())
 
     def _failed(self, exc: Exception) -> None:
         self._failures += 1
@@ -251,7 +464,7 @@ class Writer:
             log.warning(
                 "assay: cannot deliver to the store (%s); training goes on, the data waits "
                 "in the journal %s and delivery is retried",
-                exc,
+                redact_text(str(exc)) or type(exc).__name__,
                 self.journal.path,
             )
         if self._store is not None:

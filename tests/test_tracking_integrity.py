@@ -1,0 +1,423 @@
+""""A logging call that never loses data": values that cannot be stored, a full disk,
+refused batches, two writers of one run, stores that cannot be used, journals that
+remember where they go, and who may read them."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+import pytest
+
+import assay
+from assay.errors import InvalidInput
+from assay.records import Batch, CreateRun, UpdateRun
+from assay.sdk import journal as jnl
+from assay.sdk import writer as writer_mod
+from assay.sdk.settings import Settings
+from assay.sdk.sync import sync
+from assay.store import Store, open_store
+from assay.store.base import journal_root
+from assay.values import normalise_config
+from tests.conftest import BACKENDS, QUIET, points, remote_store
+
+REMOTE_URI = "http://assay.test"
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """The URI a run is given, for each backend; ``opener(uri)`` opens it to read back."""
+    monkeypatch.setenv("ASSAY_JOURNAL_DIR", str(tmp_path / "journals"))
+    if request.param == "sqlite":
+        yield str(tmp_path / "store")
+    elif request.param == "postgresql":
+        yield request.getfixturevalue("postgres_url")
+    else:
+        root = tmp_path / "server"
+        real = open_store
+
+        def opener(uri: Any = None) -> Store:
+            return remote_store(root) if uri == REMOTE_URI else real(uri)
+
+        monkeypatch.setattr("assay.sdk.init.open_store", opener)
+        monkeypatch.setattr(sys.modules[__name__], "open_store", opener)
+        yield REMOTE_URI
+
+
+def read_back(uri: str, run_id: str) -> Any:
+    store = open_store(uri)
+    try:
+        return store.run(run_id)
+    finally:
+        store.close()
+
+
+def settings(**changes: Any) -> Settings:
+    return Settings(**{**QUIET.__dict__, "flush_interval": 0.01, **changes})
+
+
+# ---- 1. values accepted at the call can always be stored ---------------------------------
+
+
+def test_numpy_scalar_in_config_and_summary_is_stored(backend: str) -> None:
+    sweep = np.logspace(-3, -1, 3)
+    run_ids = []
+    for lr in sweep:
+        config = {"lr": lr, "layers": np.int64(3), "wd": np.float32(0.5), "on": np.bool_(1)}
+        with assay.init(project="p", uri=backend, config=config, settings=QUIET) as run:
+            for step in range(5):
+                run.log({"loss": float(step)})
+            run.summary["best"] = max(0.0, lr)
+            run_ids.append(run.id)
+    for run_id, lr in zip(run_ids, sweep, strict=True):
+        got = read_back(backend, run_id)
+        assert got.status == "finished"
+        assert got.config == {"lr": float(lr), "layers": 3, "wd": 0.5, "on": True}
+        assert got.summary["best"] == float(lr)
+        assert got.metrics["loss"].count == 5
+
+
+@pytest.mark.parametrize(
+    "value",
+    [np.float64(0.5), np.int32(7), np.bool_(False), np.str_("adam"), np.arange(3) * 0.5],
+    ids=["float64", "int32", "bool_", "str_", "array"],
+)
+def test_config_leaves_become_exact_builtins(value: Any) -> None:
+    got = normalise_config({"a": {"b": value}, "c": [value]})
+    leaves = [got["a"]["b"], *got["c"]]
+    for leaf in leaves:
+        items = leaf if isinstance(leaf, list) else [leaf]
+        assert all(type(x) in (bool, int, float, str) for x in items), items
+    msgspec.msgpack.encode(got)  # the journal's encoder takes it
+
+
+class Flag(int):
+    pass
+
+
+class Label(str):
+    pass
+
+
+class Ratio(float):
+    pass
+
+
+def test_subclasses_of_builtins_become_the_builtin() -> None:
+    got = normalise_config({"f": Flag(1), Label("k"): Label("v"), "r": Ratio(0.25)})
+    assert got == {"f": 1, "k": "v", "r": 0.25}
+    assert [type(v) for v in got.values()] == [int, str, float]
+    assert [type(k) for k in got] == [str, str, str]
+
+
+@pytest.mark.parametrize(
+    ("config", "path"),
+    [
+        ({"big": 2**70}, "config.big"),
+        ({"a": {"s": "\ud800"}}, "config.a.s"),
+        ({"a": ["ok", "nul\x00"]}, r"config.a\[1\]"),
+    ],
+)
+def test_values_the_journal_could_not_carry_are_refused_at_the_call(
+    config: dict[str, Any], path: str
+) -> None:
+    with pytest.raises(InvalidInput, match=path):
+        normalise_config(config)
+
+
+def test_an_operation_that_cannot_be_encoded_costs_only_itself(
+    store_uri: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    run = assay.init(project="p", uri=store_uri, settings=settings())
+    assert run._writer is not None
+    run._writer.add_op(UpdateRun(time.time(), summary={"bad": object()}))  # past the checks
+    run.log({"x": 1.0})
+    run.summary["good"] = 2.0
+    assert run.flush() is False  # one operation was lost, and flush says so
+    run.finish()
+    got = read_back(store_uri, run.id)
+    assert got.metrics["x"].count == 1 and got.summary["good"] == 2.0
+    assert got.summary[writer_mod.DROPPED_KEY] == 1
+    assert any("could not be encoded" in r.getMessage() for r in caplog.records)
+
+
+# ---- 2. a full disk ------------------------------------------------------------------------
+
+
+class FullDisk:
+    """``os.write`` on journal files fails with ENOSPC while ``full`` is set; the first
+    failing write first writes half of what it was given, as a real disk filling up can."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.full = False
+        self.torn = 0
+        self._real = os.write
+        monkeypatch.setattr(os, "write", self.write)
+
+    def write(self, fd: int, data: Any) -> int:
+        if self.full and _is_journal(fd):
+            if not self.torn and len(data) > 16:
+                self.torn += 1
+                return self._real(fd, bytes(data[: len(data) // 2]))
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return self._real(fd, data)
+
+
+def _is_journal(fd: int) -> bool:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}").endswith(jnl.SUFFIX)
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def disk(monkeypatch: pytest.MonkeyPatch) -> FullDisk:
+    if not Path("/proc/self/fd").exists():
+        pytest.skip("needs /proc to tell journal files from others")
+    return FullDisk(monkeypatch)
+
+
+def test_full_journal_disk_loses_nothing_while_the_store_takes_data(
+    backend: str, disk: FullDisk
+) -> None:
+    run = assay.init(project="p", uri=backend, settings=settings())
+    run.log({"x": 0.0}, step=0)
+    assert run.flush() is True
+    disk.full = True
+    for step in range(1, 3000):
+        run.log({"x": float(step)}, step=step)
+        if step % 500 == 0:
+            assert run.flush() is True  # the store has it, though the journal does not
+    assert disk.torn == 1
+    disk.full = False
+    for step in range(3000, 4000):
+        run.log({"x": float(step)}, step=step)
+    run.finish()
+    got = read_back(backend, run.id)
+    assert got.status == "finished" and got.metrics["x"].count == 4000
+    assert writer_mod.DROPPED_KEY not in got.summary
+
+
+def test_offline_run_keeps_what_a_full_disk_refused_until_space_returns(
+    store_uri: str, disk: FullDisk
+) -> None:
+    run = assay.init(project="p", uri=store_uri, mode="offline", settings=settings())
+    for step in range(1000):
+        run.log({"x": float(step)}, step=step)
+    run.flush()
+    disk.full = True
+    for step in range(1000, 2000):
+        run.log({"x": float(step)}, step=step)
+    run.flush()
+    assert run._writer is not None and not run._writer.journaled
+    disk.full = False  # space comes back
+    for step in range(2000, 3000):
+        run.log({"x": float(step)}, step=step)
+    run.finish()
+    assert disk.torn == 1
+    store = open_store(store_uri)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", jnl.JournalWarning)  # the torn record was cut back
+        report = sync(journal_root(store_uri), store)
+    assert report.crashed == []
+    got = store.run(run.id)
+    assert got.status == "finished" and got.metrics["x"].count == 3000
+    assert list(store.history(run.id, ["x"])["x"].steps) == list(range(3000))
+    store.close()
+
+
+def test_points_dropped_when_neither_disk_nor_store_takes_them_are_counted_and_reported(
+    store_uri: str,
+    disk: FullDisk,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(writer_mod, "MAX_UNWRITTEN_POINTS", 500)
+    run = assay.init(project="p", uri=store_uri, mode="offline", settings=settings())
+    run.log({"x": 0.0}, step=0)
+    run.flush()
+    disk.full = True
+    for step in range(1, 2001):
+        run.log({"x": float(step)}, step=step)
+        if step % 100 == 0:
+            assert run.flush() is False
+    assert run._writer is not None
+    dropped = run._writer.dropped_points
+    assert 0 < dropped < 2000
+    disk.full = False
+    assert run.finish() is False  # something was lost, and finish says so
+    assert any("dropped" in r.getMessage() and r.levelno == logging.ERROR for r in caplog.records)
+    store = open_store(store_uri)
+    sync(journal_root(store_uri), store)
+    got = store.run(run.id)
+    assert got.summary[writer_mod.DROPPED_KEY] == dropped
+    assert got.metrics["x"].count == 2001 - dropped
+    store.close()
+
+
+def test_sync_reads_on_past_a_torn_record(tmp_path: Path) -> None:
+    path = tmp_path / "r1" / "w1.jnl"
+    batches = [
+        Batch("r1", "w1", 0, [CreateRun("p", "n", 1.0, {}, [], None, None, None, {})]),
+        Batch("r1", "w1", 1, [points("x", [0, 1], [0.0, 1.0], at=1.0)]),
+        Batch("r1", "w1", 2, [points("x", [2, 3], [2.0, 3.0], at=1.0)]),
+    ]
+    records = [jnl.encode_record(b) for b in batches]
+    path.parent.mkdir()
+    path.write_bytes(records[0] + records[1][: len(records[1]) // 2] + records[2])
+    with pytest.warns(jnl.JournalWarning, match="reading on from byte"):
+        read = list(jnl.read_journal(path))
+    assert [b.seq for b in read] == [0, 2]
+    store = open_store(tmp_path / "store")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jnl.JournalWarning)
+        sync(path, store)
+    assert list(store.history("r1", ["x"])["x"].steps) == [2, 3]
+    store.close()
+
+
+def test_a_failed_append_is_cut_back_so_the_journal_stays_whole(
+    tmp_path: Path, disk: FullDisk
+) -> None:
+    path = tmp_path / "r1" / "w1.jnl"
+    journal = jnl.JournalWriter(path)
+    first = Batch("r1", "w1", 0, [points("x", [0], [0.0])])
+    second = Batch("r1", "w1", 1, [points("x", [1], [1.0])])
+    journal.append(first)
+    disk.full = True
+    with pytest.raises(OSError, match="No space"):
+        journal.append(second)
+    assert disk.torn == 1
+    disk.full = False
+    journal.append(second)
+    journal.close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", jnl.JournalWarning)
+        assert [b.seq for b in jnl.read_journal(path)] == [0, 1]
+
+
+# ---- 3. NUL and other characters a store cannot keep -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [
+        ({"name": "run\x00one"}, "run name"),
+        ({"name": "two\nlines"}, "run name"),
+        ({"tags": ["ok", "t\x00g"]}, "tag"),
+        ({"notes": "see \x00 here"}, "notes"),
+        ({"group": "g\x00"}, "group"),
+        ({"job_type": "train\x00"}, "job type"),
+        ({"config": {"opt": {"name": "ad\x00am"}}}, r"config\.opt\.name"),
+        ({"config": {"k\x00": 1}}, "config"),
+    ],
+)
+def test_nul_is_refused_at_init_naming_the_field(
+    store_uri: str, given: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(InvalidInput, match=named):
+        assay.init(project="p", uri=store_uri, settings=QUIET, **given)
+    assert not (Path(store_uri) / "journal").exists() or not list(
+        (Path(store_uri) / "journal").rglob("*.jnl")
+    )
+
+
+def test_nul_is_refused_by_every_later_update_naming_the_field(store_uri: str) -> None:
+    with assay.init(project="p", uri=store_uri, settings=QUIET) as run:
+        with pytest.raises(InvalidInput, match="notes"):
+            run.notes = "a\x00b"
+        with pytest.raises(InvalidInput, match="tag"):
+            run.tags = ["x\x00"]
+        with pytest.raises(InvalidInput, match=r"config\.a\.b"):
+            run.config.update({"a": {"b": "\x00"}})
+        with pytest.raises(InvalidInput, match=r"summary\.best"):
+            run.summary["best"] = "n\x00"
+        with pytest.raises(InvalidInput, match="metric key"):
+            run.log({"lo\x00ss": 1.0})
+        run.notes = "line one\nline two\ttabbed"  # free text keeps its lines
+        run.log({"x": 1.0})
+    got = read_back(store_uri, run.id)
+    assert got.notes == "line one\nline two\ttabbed" and got.metrics["x"].count == 1
+
+
+def test_captured_console_output_with_nul_is_kept_with_a_replacement(store_uri: str) -> None:
+    with assay.init(
+        project="p", uri=store_uri, settings=settings(capture_console=True)
+    ) as run:
+        print("bytes \x00 in output")
+        print("surrogate \udcff here")
+    lines = [line.text for line in assay.Api(store_uri).run(run.id).log_lines()]
+    assert lines == ["bytes \ufffd in output", "surrogate \ufffd here"]
+
+
+def test_a_traceback_with_nul_is_kept_with_a_replacement(store_uri: str) -> None:
+    with pytest.raises(ValueError), assay.init(project="p", uri=store_uri, settings=QUIET) as run:
+        raise ValueError("bad \x00 byte")
+    got = read_back(store_uri, run.id)
+    assert got.status == "failed" and "bad \ufffd byte" in got.traceback
+
+
+def test_a_batch_the_store_refuses_is_set_aside_and_later_batches_arrive(
+    backend: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    run = assay.init(project="p", uri=backend, settings=settings())
+    assert run.flush() is True and run._writer is not None
+    refused = run._writer._seq
+    run._writer.add_op(UpdateRun(time.time(), tags=["bad\x00tag"]))  # past the SDK's checks
+    assert run.flush() is True  # the refused batch does not block
+    run.log({"x": 1.0})
+    journal = run._writer.journal.path
+    assert run.finish() is True
+    got = read_back(backend, run.id)
+    assert got.status == "finished" and got.metrics["x"].count == 1 and got.tags == []
+    assert [b.seq for b in jnl.read_journal(jnl.rejected_path(journal))] == [refused]
+    assert any(f"refused batch {refused}" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind"),
+    [
+        (400, {"error": {"code": "invalid_input", "message": "NUL in run name"}}, "InvalidInput"),
+        (422, {"error": {"code": "something_new", "message": "no"}}, "InvalidInput"),
+        (400, None, "InvalidInput"),
+        (413, None, "LimitExceeded"),
+        (401, None, "Unauthorized"),
+        (403, None, "Forbidden"),
+        (404, None, "StoreUnusable"),
+        (408, None, "StoreUnavailable"),
+        (429, None, "StoreUnavailable"),
+        (500, None, "StoreUnavailable"),
+        (500, {"error": {"code": "internal", "message": "boom"}}, "StoreUnavailable"),
+        (503, None, "StoreUnavailable"),
+    ],
+)
+def test_remote_statuses_become_refusals_or_outages(
+    status: int, body: dict[str, Any] | None, kind: str
+) -> None:
+    import httpx
+
+    from assay import errors
+    from assay.remote.store import RemoteStore
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if body is None:
+            return httpx.Response(status, text="<html>proxy says no</html>")
+        return httpx.Response(status, json=body)
+
+    client = httpx.Client(base_url="http://x.test", transport=httpx.MockTransport(answer))
+    store = RemoteStore("http://x.test", api_key="k", client=client, retries=0)
+    with pytest.raises(getattr(errors, kind)) as caught:
+        store.write_batch(Batch("r", "w", 0, []))
+    assert type(caught.value) is getattr(errors, kind)
+    store.close()
