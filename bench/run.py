@@ -210,6 +210,8 @@ def main() -> None:
     parser.add_argument("--no-monitoring", action="store_true", help="Skip the drift runs.")
     parser.add_argument("--evidently-python", default=None, help="A Python with evidently.")
     parser.add_argument("--no-labeling", action="store_true", help="Skip the consensus runs.")
+    parser.add_argument("--no-serving", action="store_true", help="Skip the model serving runs.")
+    parser.add_argument("--mlflow-python", default=None, help="A Python with mlflow (serving).")
     args = parser.parse_args()
     started = time.time()
     rows = measure(args.quick, args.processes)
@@ -240,6 +242,11 @@ def main() -> None:
 
         drift = monitoring.measure(args.quick, args.evidently_python)
         server_lines += ["", *monitoring.render(drift, command)]
+    if not args.no_serving:
+        import serving
+
+        served = serving.measure(args.quick, args.mlflow_python)
+        server_lines += ["", *serving.render(served, command)]
     text = render(rows, command, time.time() - started).rstrip("\n")
     args.out.write_text(text + "\n" + "\n".join(server_lines) + "\n")
     print(args.out.read_text())

@@ -9,6 +9,7 @@ the worker answers anything; then a watcher thread polls the store for alias mov
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -43,6 +44,7 @@ def create_app(config: ServeConfig) -> Starlette:
         state.watcher = make_watcher(config, list(slots.values()), metrics)
         if state.watcher is not None:
             state.watcher.start()
+        gc.freeze()  # what loading made lives as long as the worker: kept out of GC scans
         state.ready = True
         app.state.serving = state
         try:

@@ -43,6 +43,48 @@ def predictor(model: Any, descriptor: dict[str, Any]) -> Predictor:
     return Predictor(rows_predict(made), ("predict", "predict_proba") if proba else ("predict",))
 
 
+def columnar(model: Any, names: Sequence[str], columns: bool) -> Predictor:
+    """The scikit-learn flavour's call without rows: the same float feature array (as a
+    DataFrame with the model's ``feature_names_in_`` when it has them) built from the
+    columns at once, ``predict_proba`` only when asked for. Used only once
+    :func:`same_outputs` has shown it gives what the flavour's predictor gives."""
+    import pandas as pd
+
+    fitted = getattr(model, "feature_names_in_", None)
+    labels = None if fitted is None else [str(n) for n in fitted]
+    order = labels if labels is not None and columns else list(names)
+    proba = hasattr(model, "predict_proba")
+
+    def predict(rows: Rows, wanted: Sequence[str]) -> Outputs:
+        if columns:
+            x = np.column_stack([np.asarray(rows[n], dtype=float) for n in order])
+        else:
+            x = np.asarray(next(iter(rows.values())), dtype=float)
+        frame = x if labels is None else pd.DataFrame(x, columns=labels, copy=False)
+        out = {"predict": np.asarray(model.predict(frame))}
+        if proba and "predict_proba" in wanted:
+            out["predict_proba"] = np.asarray(model.predict_proba(frame))
+        return out
+
+    return Predictor(predict, ("predict", "predict_proba") if proba else ("predict",))
+
+
+def same_outputs(a: Outputs, b: Outputs) -> bool:
+    """Whether two predictors gave the same outputs (floats to 1e-9)."""
+    if set(a) != set(b):
+        return False
+    for name, left in a.items():
+        right = b[name]
+        if left.shape != right.shape:
+            return False
+        if left.dtype.kind in "fc" or right.dtype.kind in "fc":
+            if not np.allclose(left.astype(float), right.astype(float), rtol=1e-9, atol=1e-12):
+                return False
+        elif left.tolist() != right.tolist():
+            return False
+    return True
+
+
 def records(rows: Rows) -> list[dict[str, Any]]:
     """Columns as one dict per row (what row-taking models and flavours are given)."""
     names = list(rows)

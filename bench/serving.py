@@ -1,0 +1,431 @@
+"""Model serving: one scikit-learn pipeline served by ``assay serve`` and by ``mlflow models
+serve --env-manager local`` (BentoML when it installs without changing another package).
+
+    python bench/serving.py [--quick] [--mlflow-python PATH] [--results bench/RESULTS.md]
+
+Same model (StandardScaler + LogisticRegression on 20 numeric columns, fitted on a
+DataFrame), same body (MLflow's ``dataframe_split``, which both servers take), one worker
+each; the server is pinned to core 0 and the load generator to core 1 (taskset) when the
+machine has two cores. The load generator is a closed loop of N connections (1, 8, 32),
+each sending its next request when the previous answer arrived, to 127.0.0.1 only, for a
+fixed time and at most a fixed number of requests. Each figure is the median of fresh
+load runs against one server; where Assay's time goes comes from its own /metrics.
+
+``--mlflow-python`` names an interpreter with mlflow and scikit-learn (mlflow's pins
+would move packages of this environment); without one, and without mlflow here, MLflow is
+left out with a message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+FEATURES = [f"f{i}" for i in range(20)]
+HOST = "127.0.0.1"  # the only address the load generator sends to
+# rows per predict call are chosen by the batcher within this (100-row requests would be
+# cut in two calls each at the default of 64)
+ASSAY_OPTIONS = "--max-batch-size 1024"
+BENTOML_SKIPPED = (
+    "BentoML left out: installing it into this environment would change an installed "
+    "package's version (opentelemetry-api 1.45.2 -> 1.45.1)"
+)
+
+
+@dataclass
+class Result:
+    server: str
+    clients: int
+    rows: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+# ---- the model --------------------------------------------------------------------------------
+
+TRAIN = """
+import numpy as np, pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+rng = np.random.default_rng(0)
+x = pd.DataFrame(rng.normal(size=(5000, 20)), columns=[f"f{i}" for i in range(20)])
+y = (x.f0 + x.f1 - x.f2 > 0).astype(int)
+model = make_pipeline(StandardScaler(), LogisticRegression()).fit(x, y)
+"""
+
+
+def assay_model(work: Path) -> str:
+    """The pipeline logged and registered in an Assay store; the store's path."""
+    import assay
+    from assay.sdk.settings import Settings
+
+    namespace: dict[str, Any] = {}
+    exec(TRAIN, namespace)
+    uri = str(work / "assay-store")
+    quiet = Settings(
+        capture_git=False,
+        capture_packages=False,
+        capture_console=False,
+        system_metrics_interval=0,
+        handle_signals=False,
+    )
+    example = {"input_example": namespace["x"].head(2).to_dict(orient="list")}
+    with assay.init(project="bench", uri=uri, settings=quiet) as run:
+        run.log_model(namespace["model"], "bench-model", metadata=example)
+    mv = assay.register_model("bench/bench-model:latest", name="bench", uri=uri)
+    assay.models.set_alias("bench", "production", mv.version, uri=uri)
+    return uri
+
+
+def mlflow_model(python: str, work: Path) -> Path:
+    target = work / "mlflow-model"
+    code = TRAIN + f"import mlflow.sklearn\nmlflow.sklearn.save_model(model, {str(target)!r})\n"
+    subprocess.run([python, "-c", code], check=True, capture_output=True, timeout=600)
+    return target
+
+
+# ---- servers ----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def pinned(command: list[str], core: int) -> list[str]:
+    if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
+        return ["taskset", "-c", str(core), *command]
+    return command
+
+
+@contextmanager
+def running(command: list[str], port: int, ready: str, log: Path) -> Iterator[str]:
+    # the interpreter's own bin folder first: mlflow starts `uvicorn` from PATH
+    path = f"{Path(command[0]).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PATH": path}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(pinned(command, 0), stdout=out, stderr=out, env=env)
+    base = f"http://{HOST}:{port}"
+    try:
+        _wait(proc, port, ready, log)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait(proc: subprocess.Popen[bytes], port: int, path: str, log: Path) -> None:
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
+        try:
+            status, _ = asyncio.run(_get(port, path))
+            if status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"server not ready in 180 s:\n{log.read_text()[-3000:]}")
+
+
+# ---- the load generator -----------------------------------------------------------------------
+
+
+def request_bytes(port: int, rows: int) -> bytes:
+    import numpy as np
+
+    data = np.random.default_rng(1).normal(size=(rows, 20)).round(6).tolist()
+    body = json.dumps({"dataframe_split": {"columns": FEATURES, "data": data}}).encode()
+    head = (
+        f"POST /invocations HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    found = re.search(rb"(?i)content-length:\s*(\d+)", head)
+    if found:
+        return status, await reader.readexactly(int(found[1]))
+    body = b""  # chunked
+    while True:
+        size = int((await reader.readline()).strip(), 16)
+        chunk = await reader.readexactly(size + 2)
+        if size == 0:
+            return status, body
+        body += chunk[:-2]
+
+
+async def _get(port: int, path: str) -> tuple[int, bytes]:
+    reader, writer = await asyncio.open_connection(HOST, port)
+    try:
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode())
+        return await asyncio.wait_for(_read_response(reader), 10)
+    finally:
+        writer.close()
+
+
+async def _client(
+    port: int,
+    payload: bytes,
+    stop: float,
+    cap: int,
+    out: list[float],
+    errors: list[int],
+    warm_until: float,
+) -> None:
+    reader, writer = await asyncio.open_connection(HOST, port)
+    try:
+        for _ in range(cap):
+            began = time.perf_counter()
+            if began >= stop:
+                return
+            writer.write(payload)
+            status, _ = await asyncio.wait_for(_read_response(reader), 30)
+            if began >= warm_until:
+                (out if status == 200 else errors).append(time.perf_counter() - began)
+    finally:
+        writer.close()
+
+
+async def _load(port: int, rows: int, clients: int, seconds: float) -> Result:
+    payload = request_bytes(port, rows)
+    latencies: list[float] = []
+    errors: list[int] = []
+    start = time.perf_counter()
+    warm_until, stop = start + 0.5, start + 0.5 + seconds
+    cap = 200_000  # requests per connection, whatever the time
+    await asyncio.gather(
+        *(_client(port, payload, stop, cap, latencies, errors, warm_until) for _ in range(clients))
+    )
+    latencies.sort()
+    n = len(latencies)
+    return Result(
+        "",
+        clients,
+        rows,
+        n / seconds,
+        1000 * latencies[n // 2],
+        1000 * latencies[min(n - 1, int(n * 0.99))],
+        len(errors),
+    )
+
+
+def load_run(port: int, rows: int, clients: int, seconds: float) -> Result:
+    """One closed-loop run in a fresh process pinned to core 1 (prints JSON)."""
+    code = (
+        f"import sys, json, asyncio, dataclasses; sys.path.insert(0, {str(HERE)!r}); "
+        f"import serving; r = asyncio.run(serving._load({port}, {rows}, {clients}, {seconds})); "
+        "print(json.dumps(dataclasses.asdict(r)))"
+    )
+    out = subprocess.run(
+        pinned([sys.executable, "-c", code], 1),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 120,
+    )
+    return Result(**json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def measure_server(name: str, port: int, quick: bool, runs: int) -> list[Result]:
+    seconds = 1.5 if quick else 4.0
+    results = []
+    for rows in (1, 100):
+        for clients in (1, 8, 32):
+            fresh = [load_run(port, rows, clients, seconds) for _ in range(runs)]
+            best = sorted(fresh, key=lambda r: r.rps)[len(fresh) // 2]
+            best.server = name
+            results.append(best)
+            print(best, flush=True)
+    return results
+
+
+# ---- where Assay's time goes ------------------------------------------------------------------
+
+
+def stages(port: int) -> dict[str, float]:
+    """Mean milliseconds per request (per call for predict) and mean rows per call."""
+    _, body = asyncio.run(_get(port, "/metrics"))
+    text = body.decode()
+
+    def total(metric: str, stage: str | None = None) -> float:
+        label = f'stage="{stage}"' if stage else 'model="bench"'
+        pattern = rf"^{metric}\{{[^}}]*{label}[^}}]*\}} (\S+)$"
+        return sum(float(v) for v in re.findall(pattern, text, re.M))
+
+    out = {}
+    for stage in ("parse", "queue", "predict", "encode"):
+        count = total("assay_serving_stage_seconds_count", stage)
+        out[stage] = 1000 * total("assay_serving_stage_seconds_sum", stage) / max(count, 1)
+    calls = total("assay_serving_batch_rows_count")
+    out["rows per call"] = total("assay_serving_batch_rows_sum") / max(calls, 1)
+    return out
+
+
+# ---- all of it --------------------------------------------------------------------------------
+
+
+def measure(quick: bool = False, mlflow_python: str | None = None, runs: int = 3) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="assay-bench-serving-"))
+    results: list[Result] = []
+    notes = [BENTOML_SKIPPED]
+    try:
+        uri = assay_model(work)
+        port = free_port()
+        serve = f"serve models:/bench@production --port {port} --workers 1 {ASSAY_OPTIONS}"
+        command = [sys.executable, "-m", "assay", *serve.split(), "--uri", uri]
+        with running(command, port, "/v2/health/ready", work / "assay.log"):
+            results += measure_server("assay", port, quick, runs)
+            where = stages(port)
+        python = mlflow_python or (sys.executable if _has_mlflow() else None)
+        if python is None:
+            notes.append("MLflow left out: no interpreter with mlflow (--mlflow-python)")
+        else:
+            model = mlflow_model(python, work)
+            port = free_port()
+            mlflow = [
+                python,
+                "-m",
+                "mlflow",
+                "models",
+                "serve",
+                "-m",
+                str(model),
+                "--env-manager",
+                "local",
+                "-h",
+                HOST,
+                "-p",
+                str(port),
+                "-w",
+                "1",
+            ]
+            with running(mlflow, port, "/ping", work / "mlflow.log"):
+                results += measure_server("mlflow", port, quick, runs)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {"results": results, "stages": where, "notes": notes}
+
+
+def _has_mlflow() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("mlflow") is not None
+
+
+def render(measured: dict[str, Any], command: str) -> list[str]:
+    results: list[Result] = measured["results"]
+    lines = [
+        "## Model serving",
+        "",
+        f"Produced by `{command}`. One scikit-learn pipeline (StandardScaler + "
+        "LogisticRegression, 20 numeric columns, fitted on a DataFrame); the same "
+        "`dataframe_split` body to `/invocations`; one worker each; server on core 0, load "
+        "generator on core 1 (taskset); closed loop of N connections; median of fresh load "
+        "runs. The machine (2 cores) was shared with other work while this ran: the "
+        "figures are noisy.",
+        "",
+        "| server | clients | rows/request | requests/s | p50 ms | p99 ms | errors |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.server} | {r.clients} | {r.rows} | {r.rps:,.0f} | {r.p50_ms:.2f} | "
+            f"{r.p99_ms:.2f} | {r.errors} |"
+        )
+    lines += ["", *_against_targets(results), ""]
+    where = measured["stages"]
+    lines.append(
+        "Where Assay's time goes (its /metrics over the whole run, mean per request; predict "
+        f"per call): parse {where['parse']:.3f} ms, queue {where['queue']:.3f} ms, predict "
+        f"{where['predict']:.3f} ms per call of {where['rows per call']:.1f} rows on average, "
+        f"encode {where['encode']:.3f} ms."
+    )
+    lines += ["", *(f"- {note}" for note in measured["notes"])]
+    return lines
+
+
+def _against_targets(results: list[Result]) -> list[str]:
+    def get(server: str, rows: int) -> Result | None:
+        return next(
+            (r for r in results if r.server == server and r.clients == 32 and r.rows == rows), None
+        )
+
+    out = []
+    for rows in (1, 100):
+        mine, theirs = get("assay", rows), get("mlflow", rows)
+        if mine is None:
+            continue
+        if theirs is not None and theirs.rps:
+            factor = mine.rps / theirs.rps
+            out.append(
+                f"- 32 clients, {rows} row(s): Assay {factor:,.1f}x MLflow's requests/s "
+                f"(target ≥ 5x: {'met' if factor >= 5 else 'MISSED'})"
+            )
+        out.append(
+            f"- 32 clients, {rows} row(s): Assay p99 {mine.p99_ms:.1f} ms "
+            f"(target ≤ 25 ms: {'met' if mine.p99_ms <= 25 else 'MISSED'})"
+        )
+    return out
+
+
+def write_section(path: Path, lines: list[str]) -> None:
+    """Replace (or add) the Model serving section of RESULTS.md."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    section = "\n".join(lines) + "\n"
+    found = re.search(r"^## Model serving\n.*?(?=^## |\Z)", text, re.M | re.S)
+    text = (
+        text[: found.start()] + section + "\n" + text[found.end() :]
+        if found
+        else (text.rstrip("\n") + "\n\n" + section)
+    )
+    path.write_text(text.rstrip("\n") + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--mlflow-python", default=None)
+    parser.add_argument("--results", type=Path, default=None)
+    args = parser.parse_args()
+    measured = measure(args.quick, args.mlflow_python, args.runs)
+    command = "python bench/serving.py" + (" --quick" if args.quick else "")
+    if args.mlflow_python:
+        command += " --mlflow-python PATH"
+    lines = render(measured, command)
+    print("\n".join(lines))
+    if args.results is not None:
+        write_section(args.results, lines)
+
+
+if __name__ == "__main__":
+    main()
