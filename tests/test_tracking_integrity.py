@@ -7,10 +7,11 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import stat
 import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,18 @@ import numpy as np
 import pytest
 
 import assay
-from assay.errors import InvalidInput
+from assay.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    SchemaMismatch,
+    StoreUnusable,
+    Unauthorized,
+)
 from assay.records import Batch, CreateRun, UpdateRun
+from assay.sdk import init as init_mod
+from assay.sdk import state
 from assay.sdk import journal as jnl
 from assay.sdk import writer as writer_mod
 from assay.sdk.settings import Settings
@@ -421,3 +432,209 @@ def test_remote_statuses_become_refusals_or_outages(
         store.write_batch(Batch("r", "w", 0, []))
     assert type(caught.value) is getattr(errors, kind)
     store.close()
+
+
+# ---- 4. two writers of one run ---------------------------------------------------------------
+
+
+def test_a_second_writer_of_a_live_run_is_refused(backend: str) -> None:
+    first = assay.init(project="p", uri=backend, settings=settings())
+    first.log({"x": 0.0})
+    assert first.flush() is True
+    with pytest.raises(Conflict, match=rf"run {first.id} is running .* heard from \d+ s ago"):
+        assay.init(project="p", uri=backend, id=first.id, resume=True, settings=QUIET)
+    first.log({"x": 1.0})
+    first.finish()
+    with assay.init(project="p", uri=backend, id=first.id, resume=True, settings=QUIET) as again:
+        assert again.step == 2  # an ended run may be resumed
+        again.log({"x": 2.0})
+    got = read_back(backend, first.id)
+    assert got.metrics["x"].count == 3 and len(open_store(backend).history(first.id)["x"]) == 3
+
+
+def test_a_run_silent_for_longer_than_the_margin_may_be_resumed(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = assay.init(project="p", uri=store_uri, settings=settings())
+    first.log({"x": 0.0})
+    assert first.flush() is True
+    assert first._writer is not None
+    first._writer.close(timeout=1)  # its process died: the run stays "running", silent
+    state.forget(first)
+    first._status = "crashed"  # (so that this process does not finish it at exit)
+    monkeypatch.setattr(init_mod, "RESUME_SILENCE", 0.0)  # ...for longer than the margin
+    with assay.init(project="p", uri=store_uri, id=first.id, resume=True, settings=QUIET) as again:
+        assert again.step == 1
+        again.log({"x": 1.0})
+    got = read_back(store_uri, first.id)
+    assert got.status == "finished" and got.metrics["x"].count == 2
+
+
+# ---- 5. a store that refuses the run fails fast ------------------------------------------
+
+
+@pytest.fixture
+def team(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    from tests.test_server import Team
+
+    monkeypatch.setenv("ASSAY_JOURNAL_DIR", str(tmp_path / "journals"))
+    made = Team(tmp_path / "server")
+    yield made
+    made.client.close()
+
+
+def _through(monkeypatch: pytest.MonkeyPatch, make: Callable[[], Store]) -> None:
+    monkeypatch.setattr("assay.sdk.init.open_store", lambda uri: make())
+
+
+def test_a_key_without_a_role_on_the_project_fails_at_init(
+    team: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _through(monkeypatch, lambda: team.store("bob"))  # bob writes to beta only
+    with pytest.raises(Forbidden, match="role"):
+        assay.init(project="alpha", uri=REMOTE_URI, settings=QUIET)
+    assert list((tmp_path / "journals").rglob("*.jnl")) == []  # nothing left to sync
+
+
+def test_a_revoked_key_fails_at_init(team: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    team.auth.revoke_key(team.keys["ann"].split("_")[1])
+    _through(monkeypatch, lambda: team.store("ann"))
+    with pytest.raises(Unauthorized, match="revoked"):
+        assay.init(project="alpha", uri=REMOTE_URI, settings=QUIET)
+
+
+def test_an_unknown_key_fails_at_init_and_the_uri_password_is_hidden(
+    team: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from starlette.testclient import TestClient
+
+    from assay.remote.store import RemoteStore
+
+    uri = "http://me:hunter2@assay.test"
+
+    def make() -> Store:
+        client = TestClient(team.app, base_url="http://assay.test")
+        return RemoteStore(uri, api_key="ak_000000000000_notakey", client=client, retries=0)
+
+    _through(monkeypatch, make)
+    with pytest.raises(Unauthorized) as caught:
+        assay.init(project="alpha", uri=uri, settings=QUIET)
+    assert "me:***@assay.test" in str(caught.value) and "hunter2" not in str(caught.value)
+
+
+def test_a_writer_key_starts_its_run(team: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    _through(monkeypatch, lambda: team.store("ann"))
+    with assay.init(project="alpha", uri=REMOTE_URI, settings=QUIET) as run:
+        run.log({"x": 1.0})
+    assert team.store("ann").run(run.id).metrics["x"].count == 1
+
+
+def test_a_store_that_cannot_be_opened_fails_at_init(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    root.mkdir()
+    (root / "assay.db").write_bytes(b"this is not a database" * 100)
+    with pytest.raises((StoreUnusable, SchemaMismatch)):
+        assay.init(project="p", uri=str(root), settings=QUIET)
+
+
+def test_an_unreachable_store_is_an_outage_not_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.services import free_port
+
+    monkeypatch.setenv("ASSAY_JOURNAL_DIR", str(tmp_path / "journals"))
+    uri = f"http://me:hunter2@127.0.0.1:{free_port()}"
+    run = assay.init(project="p", uri=uri, settings=settings(finish_timeout=0.2))
+    run.log({"x": 1.0})
+    assert run.finish() is False  # kept in the journal for `assay sync`
+    assert len(list((tmp_path / "journals").rglob("*.jnl"))) == 1
+    assert "hunter2" not in caplog.text and "cannot deliver" in caplog.text
+
+
+# ---- 6. a journal remembers its destination ------------------------------------------------
+
+
+def _offline_run(uri: str) -> str:
+    with assay.init(project="p", uri=uri, mode="offline", settings=QUIET) as run:
+        run.log({"x": 1.0})
+    return run.id
+
+
+def test_sync_delivers_each_journal_to_the_store_it_was_meant_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ASSAY_JOURNAL_DIR", str(tmp_path / "journals"))
+    team_store, laptop, default = (str(tmp_path / n) for n in ("team", "laptop", "default"))
+    to_team, to_laptop = _offline_run(team_store), _offline_run(laptop)
+    report = sync(tmp_path / "journals", default_uri=default)
+    assert report.failed == {} and sorted(report.delivered_to.values()) == [laptop, team_store]
+    assert read_back(team_store, to_team).metrics["x"].count == 1
+    assert read_back(laptop, to_laptop).metrics["x"].count == 1
+    with pytest.raises(NotFound):
+        read_back(team_store, to_laptop)
+    assert not Path(default).exists()
+
+
+def test_the_sync_command_names_each_destination_and_to_overrides(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from assay.cli.main import cli
+
+    monkeypatch.setenv("ASSAY_JOURNAL_DIR", str(tmp_path / "journals"))
+    team_store, other = str(tmp_path / "team"), str(tmp_path / "other")
+    first = _offline_run(team_store)
+    result = CliRunner().invoke(cli, ["sync"], env={"ASSAY_URI": str(tmp_path / "local")})
+    assert result.exit_code == 0, result.output
+    assert f"1 journal(s) delivered to {team_store}" in result.output
+    assert read_back(team_store, first).status == "finished"
+    second = _offline_run(team_store)
+    result = CliRunner().invoke(cli, ["sync", "--to", other])
+    assert result.exit_code == 0 and f"delivered to {other}" in result.output
+    assert read_back(other, second).status == "finished"
+    with pytest.raises(NotFound):
+        read_back(team_store, second)
+
+
+def test_a_journal_whose_store_cannot_be_reached_stays_for_a_later_sync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ASSAY_JOURNAL_DIR", str(tmp_path / "journals"))
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    unusable, fine = str(blocker / "store"), str(tmp_path / "fine")
+    _offline_run(unusable)
+    ok = _offline_run(fine)
+    report = sync(tmp_path / "journals", default_uri=fine)
+    assert len(report.failed) == 1 and list(report.delivered_to.values()) == [fine]
+    assert read_back(fine, ok).status == "finished"
+    stays = next(iter(report.failed))
+    assert stays.exists() and jnl.read_meta(stays)["uri"] == unusable
+
+
+# ---- 7. who may read a journal ------------------------------------------------------------
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_journals_and_what_lies_beside_them_are_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ASSAY_JOURNAL_DIR", str(tmp_path / "journals"))
+    old = os.umask(0)  # nothing may rely on the umask
+    try:
+        run = assay.init(project="p", uri=str(tmp_path / "store"), settings=settings())
+        assert run._writer is not None
+        run._writer.add_op(UpdateRun(time.time(), tags=["bad\x00"]))  # a dead letter
+        run.log({"x": 1.0})
+        run.flush()
+        path = run._writer.journal.path
+        files = [path, jnl.acked_path(path), jnl.meta_path(path), jnl.rejected_path(path)]
+        assert {f.name: _mode(f) for f in files} == {f.name: 0o600 for f in files}
+        assert _mode(path.parent) == 0o700 and _mode(tmp_path / "journals") == 0o700
+        run.finish()
+    finally:
+        os.umask(old)
