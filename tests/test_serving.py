@@ -547,3 +547,19 @@ def test_cli_registers_serve() -> None:
 
     result = CliRunner().invoke(cli, ["serve", "--help"])
     assert result.exit_code == 0 and "--max-batch-size" in result.output
+
+
+def test_integer_inputs_take_whole_floats_and_refuse_fractions(tmp_path: Path) -> None:
+    uri = str(tmp_path / "store")
+    meta = {
+        "signature": {"inputs": [{"name": "x", "datatype": "INT64", "shape": [-1]}]},
+        "input_example": {"x": [1]},
+    }
+    log_and_register(uri, Picky(), "counts", flavour="python", metadata=meta)
+    config = ServeConfig(models=("models:/counts@production",), uri=uri, poll_interval=0)
+    with TestClient(create_app(config)) as c:
+        r = c.post("/invocations", json={"dataframe_split": {"columns": ["x"], "data": [[2.0]]}})
+        assert r.json() == {"predictions": [4]}
+        body = {"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [1.5]}]}
+        r = c.post("/v2/models/counts/infer", json=body)
+        assert r.status_code == 400 and r.json()["error"] == "input 'x': expected INT64, got FP64"

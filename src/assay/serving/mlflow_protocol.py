@@ -49,7 +49,10 @@ async def ping(request: Request) -> Response:
 def _columns(names: list[Any], rows: list[Any]) -> dict[str, np.ndarray]:
     if not all(isinstance(r, list) and len(r) == len(names) for r in rows):
         raise InvalidInput(f"every row of data must hold {len(names)} values (one per column)")
-    return {str(n): column(str(n), [r[i] for r in rows]) for i, n in enumerate(names)}
+    table = np.asarray(rows)  # all numbers: one array, cut into columns
+    if table.ndim != 2 or table.dtype.kind not in "biuf":
+        return {str(n): column(str(n), [r[i] for r in rows]) for i, n in enumerate(names)}
+    return {str(n): table[:, i] for i, n in enumerate(names)}
 
 
 def _records(records: list[Any]) -> dict[str, np.ndarray]:

@@ -108,9 +108,14 @@ def _cast(spec: TensorSpec, array: np.ndarray) -> np.ndarray:
         return array if got == "BYTES" or array.dtype.kind == "b" else array.astype(want)
     if spec.datatype == "BYTES":
         return array.astype(object)
-    if got == "BYTES" or (want.kind in "iub" and array.dtype.kind == "f"):
+    if got == "BYTES" or (want.kind in "iub" and array.dtype.kind == "f" and not _whole(array)):
         raise InvalidInput(f"input {spec.name!r}: expected {spec.datatype}, got {got}")
     return array.astype(want)
+
+
+def _whole(array: np.ndarray) -> bool:
+    """Floats that are all whole numbers (JSON's 31.0 for an integer column)."""
+    return bool(np.isfinite(array).all() and (np.mod(array, 1) == 0).all())
 
 
 def _same_rows(rows: Rows) -> None:
