@@ -448,8 +448,10 @@ def test_a_second_writer_of_a_live_run_is_refused(backend: str) -> None:
     with assay.init(project="p", uri=backend, id=first.id, resume=True, settings=QUIET) as again:
         assert again.step == 2  # an ended run may be resumed
         again.log({"x": 2.0})
-    got = read_back(backend, first.id)
-    assert got.metrics["x"].count == 3 and len(open_store(backend).history(first.id)["x"]) == 3
+    store = open_store(backend)
+    got, history = store.run(first.id), store.history(first.id)
+    store.close()
+    assert got.metrics["x"].count == 3 and len(history["x"]) == 3
 
 
 def test_a_run_silent_for_longer_than_the_margin_may_be_resumed(
