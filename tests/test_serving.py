@@ -563,3 +563,27 @@ def test_integer_inputs_take_whole_floats_and_refuse_fractions(tmp_path: Path) -
         body = {"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [1.5]}]}
         r = c.post("/v2/models/counts/infer", json=body)
         assert r.status_code == 400 and r.json()["error"] == "input 'x': expected INT64, got FP64"
+
+
+def test_requests_checked_before_a_swap_are_predicted_by_the_old_version() -> None:
+    old, new = fake_model(0.002), fake_model(0.002)
+    new = LoadedModel(
+        "fake", "2", "models:/fake/2", "python", new.signature, new.predictor, "digest-2"
+    )
+    slot = slot_of(old)
+
+    async def scenario() -> list[Answer]:
+        batcher = Batcher(slot, Limits())
+        batcher.start()
+        try:
+            before = [batcher.submit({"x": np.array([1.0])}, 1) for _ in range(5)]
+            first = asyncio.gather(*before)
+            await asyncio.sleep(0)
+            slot.current = new  # what the watcher does
+            after = [batcher.submit({"x": np.array([1.0])}, 1) for _ in range(5)]
+            return [*await first, *await asyncio.gather(*after)]
+        finally:
+            await batcher.stop()
+
+    answers = asyncio.run(scenario())
+    assert [a.model.version for a in answers] == ["1"] * 5 + ["2"] * 5

@@ -130,6 +130,7 @@ class Pending:
     wanted: tuple[str, ...]
     future: asyncio.Future[Answer]
     enqueued: float
+    model: LoadedModel  # the version the request was checked against, which predicts it
 
 
 class Batcher:
@@ -157,11 +158,19 @@ class Batcher:
                 await self.task
         self.executor.shutdown(wait=False)
 
-    async def submit(self, rows: Rows, count: int, wanted: Sequence[str] = ()) -> Answer:
-        """Queue a request's rows; its outputs once predicted (Busy, InvalidInput)."""
+    async def submit(
+        self,
+        rows: Rows,
+        count: int,
+        wanted: Sequence[str] = (),
+        model: LoadedModel | None = None,
+    ) -> Answer:
+        """Queue a request's rows, checked against ``model`` (default: the version serving
+        now), which predicts them; their outputs once predicted (Busy, InvalidInput)."""
         self._admit(count)
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-        self.queue.append(Pending(rows, count, tuple(wanted), future, time.perf_counter()))
+        chosen = model or self.slot.current
+        self.queue.append(Pending(rows, count, tuple(wanted), future, time.perf_counter(), chosen))
         self.queued_rows += count
         self.wake.set()
         return await future
@@ -189,7 +198,7 @@ class Batcher:
             batch = self._take()
             if not batch:
                 continue
-            model = self.slot.current  # in-flight calls finish on the version they took
+            model = batch[0].model  # requests taken before a swap finish on the old version
             results = await loop.run_in_executor(self.executor, self._run, model, batch)
             for pending, result in zip(batch, results, strict=True):
                 if pending.future.done():  # the caller went away
@@ -208,7 +217,7 @@ class Batcher:
         rows = 0
         while self.queue:
             first = self.queue[0]
-            if batch and rows + first.count > limit:
+            if batch and (rows + first.count > limit or first.model is not batch[0].model):
                 break
             self.queue.popleft()
             self.queued_rows -= first.count

@@ -142,7 +142,7 @@ async def invocations(request: Request) -> Response:
         state.metrics.answered(model.name, model.version, 400, time.perf_counter() - started)
         return mlflow_error(400, str(exc) if isinstance(exc, InvalidInput) else f"bad body: {exc}")
     state.metrics.stage(model.name, "parse", time.perf_counter() - started)
-    return await answer(state, served, rows, [], encode, started, mlflow_error)
+    return await answer(state, served, model, rows, [], encode, started, mlflow_error)
 
 
 def routes() -> list[Route]:

@@ -154,28 +154,30 @@ async def infer(request: Request) -> Response:
     parsed = time.perf_counter()
     metrics.stage(model.name, "parse", parsed - started)
     return await answer(
-        state, served, rows, wanted, lambda a: encode_answer(a, wanted, rid), started
+        state, served, model, rows, wanted, lambda a: encode_answer(a, wanted, rid), started
     )
 
 
 async def answer(
     state: ServingState,
     served: Served,
+    model: LoadedModel,
     rows: Rows,
     wanted: list[str],
     encode: Callable[[Answer], Any],
     started: float,
     error: Callable[..., Response] = http.error,
 ) -> Response:
-    """Queue the rows, await their outputs, encode them; the status in the metrics."""
+    """Queue the rows (checked against ``model``), await their outputs, encode them; the
+    status in the metrics."""
     metrics, name = state.metrics, served.slot.target.name
     try:
-        result = await served.batcher.submit(rows, row_count(rows), wanted)
+        result = await served.batcher.submit(rows, row_count(rows), wanted, model)
     except Busy as exc:
-        metrics.answered(name, served.current.version, 503, time.perf_counter() - started)
+        metrics.answered(name, model.version, 503, time.perf_counter() - started)
         return error(503, str(exc), retry_after=exc.retry_after)
     except InvalidInput as exc:
-        metrics.answered(name, served.current.version, 400, time.perf_counter() - started)
+        metrics.answered(name, model.version, 400, time.perf_counter() - started)
         return error(400, str(exc))
     before = time.perf_counter()
     response = http.json(encode(result))
