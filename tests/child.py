@@ -4,7 +4,8 @@
 
 BEHAVIOUR: ``forever`` logs and flushes in rounds of 100 steps, printing the count flushed
 so far, until killed; ``fail`` raises after logging; ``sweep`` logs N steps of 10 keys and
-finishes; ``wait`` prints "ready" and sleeps until a signal ends it.
+finishes; ``wait`` prints "ready" and sleeps until a signal ends it; ``resume`` resumes
+the run, prints the step it continues at, logs one step there and finishes.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ def main() -> None:
         flush_interval=0.05,
         handle_signals=behaviour == "wait",
     )
-    run = assay.init(project="p", uri=uri, mode=mode, id=run_id, settings=settings)
+    resume = behaviour == "resume"
+    run = assay.init(project="p", uri=uri, mode=mode, id=run_id, resume=resume, settings=settings)
     if behaviour == "forever":
         step = 0
         while True:
@@ -43,6 +45,10 @@ def main() -> None:
         keys = [f"k{j}" for j in range(10)]
         for step in range(steps):
             run.log({k: float(step) for k in keys})
+        run.finish()
+    elif behaviour == "resume":
+        print(run.step, flush=True)
+        run.log({"x": float(run.step), "y": 1.0})
         run.finish()
     elif behaviour == "wait":
         run.log({"x": 1.0})

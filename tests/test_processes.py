@@ -58,6 +58,34 @@ def test_sigkilled_process_loses_nothing_it_flushed(store_uri: str, mode: str) -
     store.close()
 
 
+def test_a_second_process_cannot_resume_a_run_another_is_writing(store_uri: str) -> None:
+    run_id = new_run_id()
+    with spawn(store_uri, "online", run_id, "forever") as first:
+        assert first.stdout is not None and first.stderr is not None
+        flushed = 0
+        for line in first.stdout:
+            flushed = int(line)
+            if flushed >= 500:
+                break
+        with spawn(store_uri, "online", run_id, "resume") as second:
+            out, err = second.communicate(timeout=120)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    assert second.returncode != 0 and out == "", err
+    assert "Conflict" in err and f"run {run_id} is running" in err and "heard from" in err
+
+    store = open_store(store_uri)
+    assert run_id in sync(journal_root(store_uri), store).crashed
+    steps = list(store.history(run_id, ["x"])["x"].steps)
+    assert steps == list(range(len(steps))) and len(steps) >= flushed  # nothing overwritten
+    with spawn(store_uri, "online", run_id, "resume") as third:  # a crashed run may resume
+        out, err = third.communicate(timeout=120)
+    assert third.returncode == 0, err
+    assert int(out) == len(steps)
+    assert store.run(run_id).metrics["x"].count == len(steps) + 1
+    store.close()
+
+
 def test_sigterm_marks_the_run_killed(store_uri: str) -> None:
     run_id = new_run_id()
     with spawn(store_uri, "online", run_id, "wait") as child:

@@ -5,6 +5,7 @@ remember where they go, and who may read them."""
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import os
 import stat
@@ -31,8 +32,8 @@ from assay.errors import (
 )
 from assay.records import Batch, CreateRun, UpdateRun
 from assay.sdk import init as init_mod
-from assay.sdk import state
 from assay.sdk import journal as jnl
+from assay.sdk import state
 from assay.sdk import writer as writer_mod
 from assay.sdk.settings import Settings
 from assay.sdk.sync import sync
@@ -640,3 +641,53 @@ def test_journals_and_what_lies_beside_them_are_private(
         run.finish()
     finally:
         os.umask(old)
+
+
+def test_a_relative_store_path_is_recorded_absolute_for_sync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ASSAY_JOURNAL_DIR", str(tmp_path / "journals"))
+    run_id = _offline_run("rel-store")
+    (meta,) = (tmp_path / "journals").rglob("*.meta")
+    assert json.loads(meta.read_text())["uri"] == str(tmp_path / "rel-store")
+    monkeypatch.chdir(tmp_path / "journals")  # a new terminal, somewhere else
+    assert sync(tmp_path / "journals", default_uri="elsewhere").failed == {}
+    assert read_back(str(tmp_path / "rel-store"), run_id).status == "finished"
+
+
+class DriverError(Exception):
+    """What a database driver raises for data it cannot take (not an Assay error)."""
+
+
+def test_a_batch_failing_with_a_foreign_error_is_set_aside_after_a_few_tries(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inner = open_store(store_uri)
+    poisoned: list[int] = []
+
+    class Store_:
+        uri = store_uri
+
+        def write_batch(self, batch: Batch) -> bool:
+            if batch.seq in poisoned:
+                raise DriverError("value cannot be stored")
+            return inner.write_batch(batch)
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr("assay.sdk.init.open_store", lambda uri: Store_())
+    monkeypatch.setattr(writer_mod, "MAX_BACKOFF", 0.01)
+    run = assay.init(project="p", uri=store_uri, settings=settings())
+    assert run.flush() is True and run._writer is not None
+    poisoned.append(run._writer._seq)
+    run.summary["x"] = 1.0
+    run.flush()
+    run.log({"after": 1.0})
+    assert run.finish() is True
+    got = inner.run(run.id)
+    assert got.metrics["after"].count == 1 and "x" not in got.summary
+    rejected = jnl.rejected_path(run._writer.journal.path)
+    assert [b.seq for b in jnl.read_journal(rejected)] == poisoned
+    inner.close()

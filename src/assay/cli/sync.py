@@ -74,6 +74,10 @@ def _print(console: Console, report: SyncReport) -> None:
     for run_id in report.crashed:
         console.print(f"run {run_id}: its process is gone without finishing; marked crashed")
     for live in report.live:
-        console.print(f"{live}: its writer is still running; delivered what it had so far")
+        console.print(
+            f"{escape(str(live))}: its writer is still running; delivered what it had so far"
+        )
     for failed, why in report.failed.items():
-        console.print(f"{failed}: not delivered ({escape(why)}); it stays for a later sync")
+        console.print(
+            f"{escape(str(failed))}: not delivered ({escape(why)}); it stays for a later sync"
+        )

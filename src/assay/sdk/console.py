@@ -70,4 +70,4 @@ class ConsoleCapture:
     def drain(self) -> list[Op]:
         with self._lock:
             lines, self._lines = self._lines, []
-        return [LogLines(lines)] if lines else []
+        return [LogLines(lines=lines)] if lines else []

@@ -23,7 +23,7 @@ from assay.sdk.run import Run
 from assay.sdk.settings import Settings
 from assay.sdk.system import SystemMonitor
 from assay.sdk.writer import HEARTBEAT_EVERY, Writer, journal_path
-from assay.store.base import Store, journal_root, open_store, resolve_uri
+from assay.store.base import Store, journal_root, local_root, open_store, resolve_uri
 from assay.values import (
     check_project,
     check_string,
@@ -98,7 +98,7 @@ def init(
     writer = _writer(resolved, run_id, project, mode, settings)
     writer._store = store
     if resumed:
-        writer.add_op(UpdateRun(time.time(), config=cfg or None, status="running"))
+        writer.add_op(UpdateRun(at=time.time(), config=cfg or None, status="running"))
     else:
         writer.add_op(
             CreateRun(
@@ -134,7 +134,7 @@ def _writer(uri: str, run_id: str, project: str, mode: str, settings: Settings) 
     writer_id = new_writer_id()
     journal = JournalWriter(journal_path(journal_root(uri), run_id, writer_id))
     try:
-        jnl.write_meta(journal.path, uri, run_id, project)
+        jnl.write_meta(journal.path, destination(uri), run_id, project)
     except BaseException:
         journal.close()
         jnl.remove(journal.path)
@@ -146,6 +146,17 @@ def _writer(uri: str, run_id: str, project: str, mode: str, settings: Settings) 
         (lambda: open_store(uri)) if mode == "online" else None,
         interval=settings.flush_interval,
     )
+
+
+def destination(uri: str) -> str:
+    """The store URI as ``assay sync`` must read it from anywhere: a relative path (or
+    ``sqlite:///relative.db``) made absolute."""
+    root = local_root(uri)
+    if root is not None:
+        return str(root.resolve())
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        return "sqlite:///" + str(Path(uri[len("sqlite:///") :]).resolve())
+    return uri
 
 
 def _first_delivery(writer: Writer, uri: str, timeout: float) -> None:
@@ -259,7 +270,7 @@ def _capture_host(writer: Writer, settings: Settings) -> None:
         if settings.capture_packages:
             host["packages"] = capture.packages()
         if host:
-            writer.add_op(UpdateRun(time.time(), host=_scrubbed(host)))
+            writer.add_op(UpdateRun(at=time.time(), host=_scrubbed(host)))
     except Exception:
         log.warning("assay: could not capture the host environment", exc_info=True)
 

@@ -64,7 +64,7 @@ class _Section(MutableMapping[str, Any]):
     def update(self, other: Any = (), /, **kwargs: Any) -> None:
         changes = normalise_config({**dict(other), **kwargs}, self._field)
         self._data.update(changes)
-        self._run._record(UpdateRun(time.time(), **{self._field: changes}))
+        self._run._record(UpdateRun(at=time.time(), **{self._field: changes}))
 
     def __repr__(self) -> str:
         return f"{self._field}({self._data!r})"
@@ -162,7 +162,7 @@ class Run:
     @tags.setter
     def tags(self, tags: list[str]) -> None:
         self._tags = check_tags(tags)
-        self._record(UpdateRun(time.time(), tags=self._tags))
+        self._record(UpdateRun(at=time.time(), tags=self._tags))
 
     @property
     def notes(self) -> str | None:
@@ -174,7 +174,7 @@ class Run:
             raise InvalidInput(f"run notes must be a string, not {type(notes).__name__}")
         notes = check_string("notes", notes)
         self._notes = notes
-        self._record(UpdateRun(time.time(), notes=notes))
+        self._record(UpdateRun(at=time.time(), notes=notes))
 
     @property
     def status(self) -> str:
@@ -231,7 +231,7 @@ class Run:
             self._capturing.join(timeout=CAPTURE_WAIT)
         if traceback is not None:
             traceback = scrub_text(traceback)
-        self._writer.add_op(UpdateRun(time.time(), status=status, traceback=traceback))
+        self._writer.add_op(UpdateRun(at=time.time(), status=status, traceback=traceback))
         self._finished_well = self._close_writer(self._writer)
         return self._finished_well
 

@@ -138,6 +138,6 @@ def _mark_crashed(store: Store, run_id: str, writer: str) -> bool:
         return False
     if run.status not in ("running", "crashed") or run.finished_at is not None:
         return False
-    op = UpdateRun(max(run.heartbeat_at, run.created_at), status="crashed")
+    op = UpdateRun(at=max(run.heartbeat_at, run.created_at), status="crashed")
     # a writer id of its own, so a second sync of the same journal changes nothing
-    return store.write_batch(Batch(run_id, f"x{writer}"[:32], 0, [op]))
+    return store.write_batch(Batch(run_id=run_id, writer=f"x{writer}"[:32], seq=0, ops=[op]))

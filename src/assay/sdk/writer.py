@@ -27,7 +27,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from assay.errors import Conflict, InvalidInput, NotFound
+from assay.errors import AssayError, Conflict, InvalidInput, NotFound
 from assay.records import Batch, Heartbeat, Op, Points, UpdateRun
 from assay.redact import redact_text
 from assay.sdk import journal as jnl
@@ -50,6 +50,10 @@ MAX_BACKOFF = 30.0
 DROPPED_KEY = "_assay/dropped_points"  # summary field: points this run could not keep
 # A store's refusal of one batch that no retry can change: the batch is set aside.
 REFUSED = (InvalidInput, Conflict, NotFound)
+# A batch that keeps failing with an error that is neither Assay's nor the OS's (a driver's
+# data error: a store translates its outages to StoreUnavailable) is set aside too, after
+# this many tries, so that it cannot block the batches after it.
+MAX_UNEXPLAINED_FAILURES = 5
 
 
 class Writer:
@@ -85,6 +89,7 @@ class Writer:
         self._stop = threading.Event()
         self._retry_at = 0.0
         self._failures = 0
+        self._unexplained: dict[int, int] = {}  # seq -> tries failed with a foreign error
         self._last_batch_at = time.time()
         self._thread = threading.Thread(
             target=self._loop, name=f"assay-writer-{run_id}", daemon=True
@@ -237,11 +242,13 @@ class Writer:
                 now = time.time()
                 if self.dropped_points != self._reported_drops:
                     self._reported_drops = self.dropped_points
-                    ops.append(UpdateRun(now, summary={DROPPED_KEY: self.dropped_points}))
+                    ops.append(UpdateRun(at=now, summary={DROPPED_KEY: self.dropped_points}))
                 if not ops and now - self._last_batch_at >= HEARTBEAT_EVERY:
-                    ops.append(Heartbeat(now))
+                    ops.append(Heartbeat(at=now))
                 if ops:
-                    self._queue(Batch(self.run_id, self.writer_id, self._seq, ops))
+                    self._queue(
+                        Batch(run_id=self.run_id, writer=self.writer_id, seq=self._seq, ops=ops)
+                    )
                     self._last_batch_at = now
                 if rows <= 0:
                     break
@@ -298,7 +305,7 @@ class Writer:
         try:
             jnl.encode_record(Batch(run_id=self.run_id, writer=self.writer_id, seq=0, ops=[op]))
         except Exception as exc:
-            self.dropped_points += _size(Batch(self.run_id, self.writer_id, 0, [op]))
+            self.dropped_points += _op_size(op)
             log.error(
                 "assay: run %s: a %s operation could not be encoded (%s) and is lost",
                 self.run_id,
@@ -408,6 +415,14 @@ class Writer:
             store.write_batch(batch)
         except REFUSED as exc:
             self._set_aside(batch, exc)
+        except (AssayError, OSError):
+            raise
+        except Exception as exc:
+            failures = self._unexplained.get(batch.seq, 0) + 1
+            self._unexplained = {batch.seq: failures}
+            if failures < MAX_UNEXPLAINED_FAILURES:
+                raise
+            self._set_aside(batch, exc)
 
     def _set_aside(self, batch: Batch, exc: Exception) -> None:
         try:
@@ -479,6 +494,11 @@ def _size(batch: Batch) -> int:
     return sum(len(op.values) // 8 for op in batch.ops if isinstance(op, Points)) + 1
 
 
+def _op_size(op: Op) -> int:
+    """What losing one operation costs: its points, or one for any other operation."""
+    return len(op.values) // 8 if isinstance(op, Points) else 1
+
+
 def columnar(rows: list[PointRow]) -> list[Op]:
     """Turn (step, time, {key: value}) rows into one Points op per key.
 
@@ -500,7 +520,10 @@ def columnar(rows: list[PointRow]) -> list[Op]:
                 target[0].extend(steps)
                 target[1].extend(times)
                 target[2].extend(_floats(column))
-    return [Points(k, s.tobytes(), t.tobytes(), v.tobytes()) for k, (s, t, v) in cols.items()]
+    return [
+        Points(key=k, steps=s.tobytes(), times=t.tobytes(), values=v.tobytes())
+        for k, (s, t, v) in cols.items()
+    ]
 
 
 def _floats(column: tuple[Any, ...]) -> array[float]:
