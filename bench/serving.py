@@ -156,13 +156,21 @@ def _wait(proc: subprocess.Popen[bytes], port: int, path: str, log: Path) -> Non
 # ---- the load generator -----------------------------------------------------------------------
 
 
-def request_bytes(port: int, rows: int) -> bytes:
+def request_bytes(port: int, rows: int, oip: bool = False) -> bytes:
+    """MLflow's dataframe_split to /invocations, or the same rows as an Open Inference
+    Protocol request (one [rows, 20] tensor) to Assay's /v2/models/bench/infer."""
     import numpy as np
 
     data = np.random.default_rng(1).normal(size=(rows, 20)).round(6).tolist()
-    body = json.dumps({"dataframe_split": {"columns": FEATURES, "data": data}}).encode()
+    path = "/invocations"
+    payload: dict[str, Any] = {"dataframe_split": {"columns": FEATURES, "data": data}}
+    if oip:
+        path = "/v2/models/bench/infer"
+        tensor = {"name": "input-0", "shape": [rows, 20], "datatype": "FP64", "data": data}
+        payload = {"inputs": [tensor]}
+    body = json.dumps(payload).encode()
     head = (
-        f"POST /invocations HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
@@ -215,8 +223,8 @@ async def _client(
         writer.close()
 
 
-async def _load(port: int, rows: int, clients: int, seconds: float) -> Result:
-    payload = request_bytes(port, rows)
+async def _load(port: int, rows: int, clients: int, seconds: float, oip: bool = False) -> Result:
+    payload = request_bytes(port, rows, oip)
     latencies: list[float] = []
     errors: list[int] = []
     start = time.perf_counter()
@@ -238,11 +246,12 @@ async def _load(port: int, rows: int, clients: int, seconds: float) -> Result:
     )
 
 
-def load_run(port: int, rows: int, clients: int, seconds: float) -> Result:
+def load_run(port: int, rows: int, clients: int, seconds: float, oip: bool = False) -> Result:
     """One closed-loop run in a fresh process pinned to core 1 (prints JSON)."""
     code = (
         f"import sys, json, asyncio, dataclasses; sys.path.insert(0, {str(HERE)!r}); "
-        f"import serving; r = asyncio.run(serving._load({port}, {rows}, {clients}, {seconds})); "
+        "import serving; "
+        f"r = asyncio.run(serving._load({port}, {rows}, {clients}, {seconds}, {oip})); "
         "print(json.dumps(dataclasses.asdict(r)))"
     )
     out = subprocess.run(
@@ -257,14 +266,16 @@ def load_run(port: int, rows: int, clients: int, seconds: float) -> Result:
 
 def measure_server(name: str, port: int, quick: bool, runs: int) -> list[Result]:
     seconds = 1.5 if quick else 4.0
+    cases = [(rows, clients, False) for rows in (1, 100) for clients in (1, 8, 32)]
+    if name == "assay":  # its own protocol too, at the top concurrency
+        cases += [(1, 32, True), (100, 32, True)]
     results = []
-    for rows in (1, 100):
-        for clients in (1, 8, 32):
-            fresh = [load_run(port, rows, clients, seconds) for _ in range(runs)]
-            best = sorted(fresh, key=lambda r: r.rps)[len(fresh) // 2]
-            best.server = name
-            results.append(best)
-            print(best, flush=True)
+    for rows, clients, oip in cases:
+        fresh = [load_run(port, rows, clients, seconds, oip) for _ in range(runs)]
+        median = sorted(fresh, key=lambda r: r.rps)[len(fresh) // 2]
+        median.server = f"{name} (OIP)" if oip else name
+        results.append(median)
+        print(median, flush=True)
     return results
 
 
