@@ -1,6 +1,6 @@
-""""A logging call that never loses data": values that cannot be stored, a full disk,
-refused batches, two writers of one run, stores that cannot be used, journals that
-remember where they go, and who may read them."""
+"""What "a logging call that never loses data" means: values that cannot be stored,
+a full disk, refused batches, two writers of one run, stores that cannot be used,
+journals that remember where they go, and who may read them."""
 
 from __future__ import annotations
 
@@ -364,9 +364,7 @@ def test_nul_is_refused_by_every_later_update_naming_the_field(store_uri: str) -
 
 
 def test_captured_console_output_with_nul_is_kept_with_a_replacement(store_uri: str) -> None:
-    with assay.init(
-        project="p", uri=store_uri, settings=settings(capture_console=True)
-    ) as run:
+    with assay.init(project="p", uri=store_uri, settings=settings(capture_console=True)) as run:
         print("bytes \x00 in output")
         print("surrogate \udcff here")
     lines = [line.text for line in assay.Api(store_uri).run(run.id).log_lines()]
