@@ -95,28 +95,35 @@ def init(
     resolved = resolve_uri(uri)
     timeout = settings.connect_timeout
     store, start_step, resumed = _resume_point(resolved, mode, run_id, id, resume, timeout)
-    writer = _writer(resolved, run_id, project, mode, settings)
+    try:
+        writer = _writer(resolved, run_id, project, mode, settings)
+    except BaseException:
+        if store is not None:
+            store.close()
+        raise
     writer._store = store
     if resumed:
         writer.add_op(UpdateRun(at=time.time(), config=cfg or None, status="running"))
     else:
-        writer.add_op(
-            CreateRun(
-                project=project,
-                name=run_name,
-                created_at=time.time(),
-                config=cfg,
-                tags=tag_list,
-                notes=notes,
-                group=group,
-                job_type=job_type,
-                host=_scrubbed(capture.host_basics()),
-            )
-        )
+        writer.add_op(_creation(fields, group, job_type))
     _first_delivery(writer, resolved, timeout)
     run = Run(writer=writer, start_step=start_step, uri=resolved, **fields)
     _start(run, writer, settings)
     return run
+
+
+def _creation(fields: dict[str, Any], group: str | None, job_type: str | None) -> CreateRun:
+    return CreateRun(
+        project=fields["project"],
+        name=fields["name"],
+        created_at=time.time(),
+        config=fields["config"],
+        tags=fields["tags"],
+        notes=fields["notes"],
+        group=group,
+        job_type=job_type,
+        host=_scrubbed(capture.host_basics()),
+    )
 
 
 def check_notes(notes: object) -> str | None:
@@ -154,8 +161,9 @@ def destination(uri: str) -> str:
     root = local_root(uri)
     if root is not None:
         return str(root.resolve())
-    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
-        return "sqlite:///" + str(Path(uri[len("sqlite:///") :]).resolve())
+    path = uri[len("sqlite:///") :]
+    if uri.startswith("sqlite:///") and path and path[0] not in "/:" and "?" not in path:
+        return "sqlite:///" + str(Path(path).resolve())
     return uri
 
 

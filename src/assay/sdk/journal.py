@@ -66,7 +66,8 @@ def make_dirs(folder: Path) -> None:
         with contextlib.suppress(FileExistsError):
             part.mkdir(mode=DIR_MODE)
     if folder.stat().st_mode & 0o077:
-        os.chmod(folder, DIR_MODE)
+        with contextlib.suppress(PermissionError):  # not ours to narrow: leave it be
+            os.chmod(folder, DIR_MODE)
 
 
 class JournalWriter:
