@@ -332,6 +332,9 @@ def test_every_bad_input_is_named_in_the_report() -> None:
     for name in ("const", "empty", "empties", "gone", "typed", "z", "new"):
         assert f"{name}:" in named
     assert report.features["empties"].kind == "missingness"
+    # a column with no values has no real type: strings arriving are a missing-rate change
+    arrived = drift(ref[["empty"]], pd.DataFrame({"empty": ["x"] * n}))
+    assert arrived.features["empty"].kind == "missingness" and arrived.drifted
     assert "problems:" in report.summary()
     json.dumps(report.to_dict())
 
