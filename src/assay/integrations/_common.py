@@ -95,7 +95,7 @@ class Tracking:
         self.init = check_init_kwargs(init, integration)
         self.run: Run | None = None
         self.owned = False
-        self._warned = False
+        self._warned: set[str] = set()
 
     @property
     def active(self) -> bool:
@@ -126,18 +126,20 @@ class Tracking:
 
     @contextlib.contextmanager
     def safely(self, what: str) -> Iterator[None]:
-        """Run a tracking step; an exception is logged (with its traceback the first
-        time) and swallowed, so training never stops because of tracking."""
+        """Run a tracking step; an exception is logged (a warning with its traceback
+        the first time for each step) and swallowed: training never stops for tracking."""
         try:
             yield
         except Exception:
-            first = not self._warned
-            self._warned = True
+            if what in self._warned:  # said once with its traceback: no flood per batch
+                log.debug("assay.integrations.%s: %s failed again", self.integration, what)
+                return
+            self._warned.add(what)
             log.warning(
                 "assay.integrations.%s: %s failed; training goes on without it",
                 self.integration,
                 what,
-                exc_info=first,
+                exc_info=True,
             )
 
     def log(self, metrics: Mapping[str, Any], step: int | None) -> None:
