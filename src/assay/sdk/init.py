@@ -22,7 +22,7 @@ from assay.sdk.journal import JournalWriter
 from assay.sdk.run import Run
 from assay.sdk.settings import Settings
 from assay.sdk.system import SystemMonitor
-from assay.sdk.writer import HEARTBEAT_EVERY, Writer, journal_path
+from assay.sdk.writer import Writer, journal_path
 from assay.store.base import Store, journal_root, local_root, open_store, resolve_uri
 from assay.values import (
     check_project,
@@ -37,7 +37,6 @@ log = logging.getLogger("assay")
 
 MODES = ("online", "offline", "disabled")
 _RUN_ID = re.compile(r"^[A-Za-z0-9_\-]{1,32}$")
-RESUME_SILENCE = 4 * HEARTBEAT_EVERY  # a running run heard from within this has a live writer
 
 
 def init(
@@ -238,15 +237,17 @@ def _resume_from(
 
 
 def _refuse_a_second_writer(existing: StoredRun) -> None:
-    """Two processes writing one run overwrite each other's steps: a run that is running
-    and was heard from within RESUME_SILENCE seconds has a live writer elsewhere."""
-    silent = time.time() - existing.heartbeat_at
-    if existing.status == "running" and silent < RESUME_SILENCE:
+    """Two processes writing one run overwrite each other's steps. The store says whether
+    a run's writer is alive: "running" until it has not heard from it for its heartbeat
+    timeout (by the store's own clock, so a client clock that is off changes nothing),
+    "crashed" after."""
+    if existing.status == "running":
+        silent = max(time.time() - existing.heartbeat_at, 0.0)
         raise Conflict(
-            f"run {existing.id} is running and its writer was heard from {max(silent, 0):.0f} s "
+            f"run {existing.id} is running and its writer was heard from about {silent:.0f} s "
             "ago: another process is writing it, and two writers would overwrite each "
-            f"other's steps. Resume it once that process has ended (or after "
-            f"{RESUME_SILENCE:.0f} s without a heartbeat)"
+            "other's steps. Resume it once that process has ended (or once the store marks "
+            "it crashed, after its heartbeat timeout: ASSAY_HEARTBEAT_TIMEOUT on the store)"
         )
 
 
