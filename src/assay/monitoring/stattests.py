@@ -2,9 +2,10 @@
 
 - Numbers: Kolmogorov-Smirnov between two step CDFs (a sorted sample, or a KLL sketch's
   items and weights). Missing values are a point mass below every number, so a change in
-  the missing rate is a change in distribution. When a side is a sketch, its normalised
-  rank error ``eps`` bounds how far its CDF can be from the exact one, so the statistic is
-  shrunk by ``eps`` before the p-value: never larger than the exact test's.
+  the missing rate is a change in distribution. When a side is a sketch, ``eps`` bounds
+  how far its CDF can be from the data's (the error measured when the sketch was built,
+  else the sketch's published rank error), so the statistic is shrunk by ``eps`` before
+  the p-value: the p-value is never smaller than the exact test's would be.
   The p-value is the asymptotic Kolmogorov distribution at the effective size
   ``n*m/(n+m)``, which is slightly conservative against the exact two-sample law.
 - Labels: a 2 x K test of homogeneity. Categories too rare to meet the expected-count rule
