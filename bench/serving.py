@@ -308,6 +308,7 @@ def measure(quick: bool = False, mlflow_python: str | None = None, runs: int = 3
     work = Path(tempfile.mkdtemp(prefix="assay-bench-serving-"))
     results: list[Result] = []
     notes = [BENTOML_SKIPPED]
+    loads = [os.getloadavg()[0]]
     try:
         uri = assay_model(work)
         port = free_port()
@@ -343,6 +344,12 @@ def measure(quick: bool = False, mlflow_python: str | None = None, runs: int = 3
                 results += measure_server("mlflow", port, quick, runs)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    loads.append(os.getloadavg()[0])
+    notes.append(
+        "Load average of the machine (1 min): {:.1f} at the start, {:.1f} at the end.".format(
+            *loads
+        )
+    )
     return {"results": results, "stages": where, "notes": notes}
 
 

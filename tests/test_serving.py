@@ -587,3 +587,41 @@ def test_requests_checked_before_a_swap_are_predicted_by_the_old_version() -> No
 
     answers = asyncio.run(scenario())
     assert [a.model.version for a in answers] == ["1"] * 5 + ["2"] * 5
+
+
+class FailsOnce:
+    """A recorder that breaks the first call (a fault of the server, not of a request)."""
+
+    def __init__(self) -> None:
+        self.failed = False
+
+    def batch(self, model: LoadedModel, rows: int, seconds: float) -> None:
+        pass
+
+    def waited(self, model: LoadedModel, seconds: float) -> None:
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("recorder broke")
+
+    def depth(self, name: str, rows: int) -> None:
+        pass
+
+
+def test_a_fault_in_the_batcher_answers_its_callers_and_the_next_calls_go_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def scenario() -> tuple[Any, Answer]:
+        batcher = Batcher(slot_of(fake_model()), Limits(), FailsOnce())
+        batcher.start()
+        try:
+            first = await asyncio.gather(
+                batcher.submit({"x": np.array([1.0])}, 1), return_exceptions=True
+            )
+            return first[0], await batcher.submit({"x": np.array([2.0])}, 1)
+        finally:
+            await batcher.stop()
+
+    failed, later = asyncio.run(scenario())
+    assert isinstance(failed, RuntimeError) and "recorder broke" in str(failed)
+    assert later.outputs["predict"].tolist() == [4.0]
+    assert "predicting a batch of fake failed" in caplog.text

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import time
 from collections import deque
@@ -32,6 +33,8 @@ from assay.errors import AssayError, InvalidInput
 from assay.serving.loader import LoadedModel, Slot
 from assay.serving.predictors import Outputs
 from assay.serving.tensors import Rows, concat, take
+
+log = logging.getLogger("assay.serving")
 
 
 class Busy(AssayError):
@@ -199,7 +202,11 @@ class Batcher:
             if not batch:
                 continue
             model = batch[0].model  # requests taken before a swap finish on the old version
-            results = await loop.run_in_executor(self.executor, self._run, model, batch)
+            try:
+                results = await loop.run_in_executor(self.executor, self._run, model, batch)
+            except Exception as exc:  # a fault of the server's own: answer, keep going
+                log.exception("predicting a batch of %s failed", model.name)
+                results = [exc] * len(batch)
             for pending, result in zip(batch, results, strict=True):
                 if pending.future.done():  # the caller went away
                     continue
@@ -221,7 +228,9 @@ class Batcher:
                 break
             self.queue.popleft()
             self.queued_rows -= first.count
-            if now - first.enqueued > self.limits.max_queue_s and not first.future.done():
+            if first.future.done():  # the caller went away
+                continue
+            if now - first.enqueued > self.limits.max_queue_s:
                 first.future.set_exception(
                     Busy(f"{self.slot.target.name}: waited past the queue budget", 1)
                 )
