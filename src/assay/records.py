@@ -54,9 +54,16 @@ class Run(msgspec.Struct, frozen=True):
     traceback: str | None = None
 
 
+STEP = "<i8"  # the series codec: steps as little-endian int64,
+FLOAT = "<f8"  # times and values as little-endian float64, on every machine
+
+
 @dataclass(frozen=True)
 class Columns:
-    """One series as three parallel numpy columns, sorted by step, one point per step."""
+    """One series as three parallel numpy columns, sorted by step, one point per step.
+
+    Its bytes (the journal, the wire and the stored chunks all use them) are the three
+    columns as raw little-endian arrays: ``to_bytes`` and ``from_bytes``."""
 
     steps: NDArray[np.int64]
     times: NDArray[np.float64]
@@ -64,6 +71,23 @@ class Columns:
 
     def __len__(self) -> int:
         return len(self.steps)
+
+    @classmethod
+    def from_bytes(cls, steps: bytes, times: bytes, values: bytes) -> Columns:
+        import numpy as np  # not at import: a run that logs scalars never needs numpy
+
+        return cls(
+            np.frombuffer(steps, dtype=STEP),
+            np.frombuffer(times, dtype=FLOAT),
+            np.frombuffer(values, dtype=FLOAT),
+        )
+
+    def to_bytes(self) -> tuple[bytes, bytes, bytes]:
+        return (
+            self.steps.astype(STEP, copy=False).tobytes(),
+            self.times.astype(FLOAT, copy=False).tobytes(),
+            self.values.astype(FLOAT, copy=False).tobytes(),
+        )
 
 
 # ---- journal operations -------------------------------------------------------------

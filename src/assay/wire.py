@@ -61,19 +61,12 @@ def decode(data: bytes, kind: type[T], content_type: str) -> T:
 
 
 def to_wire(run_id: str, key: str, series: Columns) -> SeriesWire:
-    return SeriesWire(
-        run_id,
-        key,
-        series.steps.astype("<i8").tobytes(),
-        series.times.astype("<f8").tobytes(),
-        series.values.astype("<f8").tobytes(),
-    )
+    steps, times, values = series.to_bytes()
+    return SeriesWire(run_id=run_id, key=key, steps=steps, times=times, values=values)
 
 
 def from_wire(item: SeriesWire) -> Columns:
-    from assay.store.series import decode as decode_columns
-
-    return decode_columns(item.steps, item.times, item.values)
+    return Columns.from_bytes(item.steps, item.times, item.values)
 
 
 # ---- artifacts, lineage, registry ---------------------------------------------------------

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sys
 import threading
 import time
 from array import array
@@ -40,6 +41,7 @@ PointRow = tuple[int, float, dict[str, Any]]
 Source = Callable[[], Iterable[Op]]
 Unwritten = tuple[Batch, bytes, int]  # a batch, its journal record, its size in points
 
+BIG_ENDIAN = sys.byteorder == "big"
 WAKE_STEPS = 20_000  # wake the writer early when this many steps wait
 SPILL_STEPS = 200_000  # past this many waiting steps, log() journals them itself
 MAX_PENDING_POINTS = 5_000_000  # journaled-but-undelivered points kept in memory at most
@@ -521,9 +523,16 @@ def columnar(rows: list[PointRow]) -> list[Op]:
                 target[1].extend(times)
                 target[2].extend(_floats(column))
     return [
-        Points(key=k, steps=s.tobytes(), times=t.tobytes(), values=v.tobytes())
+        Points(key=k, steps=_little(s), times=_little(t), values=_little(v))
         for k, (s, t, v) in cols.items()
     ]
+
+
+def _little(column: array[Any]) -> bytes:
+    """A column's bytes in the series codec's order (little-endian; see records.Columns)."""
+    if BIG_ENDIAN:
+        column.byteswap()
+    return column.tobytes()
 
 
 def _floats(column: tuple[Any, ...]) -> array[float]:

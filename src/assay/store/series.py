@@ -6,18 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from assay.records import Columns
-
-STEP = np.dtype("<i8")
-FLOAT = np.dtype("<f8")
-
-
-def decode(steps: bytes, times: bytes, values: bytes) -> Columns:
-    return Columns(
-        np.frombuffer(steps, dtype=STEP),
-        np.frombuffer(times, dtype=FLOAT),
-        np.frombuffer(values, dtype=FLOAT),
-    )
+from assay.records import FLOAT, STEP, Columns
 
 
 def merge(chunks: Sequence[Columns]) -> Columns:

@@ -26,6 +26,7 @@ import numpy as np
 
 from assay.errors import InvalidInput
 from assay.records import (
+    FLOAT,
     RUN_STATUSES,
     Batch,
     CreateRun,
@@ -189,12 +190,12 @@ def _check_point_times(ops: list[Points], latest: float) -> None:
     joined = b"".join(op.times for op in ops)
     if not joined:
         return
-    times = np.frombuffer(joined, dtype="<f8")
+    times = np.frombuffer(joined, dtype=FLOAT)
     if times.min() >= 0.0 and times.max() <= latest:  # NaN fails these
         return
     for op in ops:
         if op.times:
-            _check_times(f"times of {op.key!r}:", np.frombuffer(op.times, dtype="<f8"), latest)
+            _check_times(f"times of {op.key!r}:", np.frombuffer(op.times, dtype=FLOAT), latest)
 
 
 # ---- text and trees -----------------------------------------------------------------------------

@@ -371,7 +371,7 @@ class SqlStore:
         of their summaries. A summary always describes the history as read back (one
         point per step, the last write wins): a chunk that only appends updates it; one
         that reaches back to steps already stored has it recomputed from the series."""
-        decoded = [(op, ser.decode(op.steps, op.times, op.values)) for op in ops]
+        decoded = [(op, Columns.from_bytes(op.steps, op.times, op.values)) for op in ops]
         decoded = [(op, c) for op, c in decoded if len(c.steps)]
         if not decoded:
             return 0.0
@@ -428,14 +428,10 @@ class SqlStore:
             .limit(count)
         ).all()
         rows = list(reversed(newest_first))
-        merged = ser.merge([ser.decode(r.steps, r.times, r.values) for r in rows])
+        merged = ser.merge([Columns.from_bytes(r.steps, r.times, r.values) for r in rows])
         conn.execute(metric_chunks.delete().where(metric_chunks.c.id.in_([r.id for r in rows])))
-        op = Points(
-            key,
-            merged.steps.astype(ser.STEP).tobytes(),
-            merged.times.astype(ser.FLOAT).tobytes(),
-            merged.values.astype(ser.FLOAT).tobytes(),
-        )
+        steps, times, values = merged.to_bytes()
+        op = Points(key=key, steps=steps, times=times, values=values)
         conn.execute(metric_chunks.insert(), _chunk_row(run_id, op, merged))
 
     # ---- reads ---------------------------------------------------------------------------
@@ -568,7 +564,7 @@ class SqlStore:
         query = query.order_by(metric_chunks.c.key, metric_chunks.c.id)
         chunks: dict[str, list[Columns]] = {}
         for key, steps, times, values in conn.execute(query):
-            chunks.setdefault(key, []).append(ser.decode(steps, times, values))
+            chunks.setdefault(key, []).append(Columns.from_bytes(steps, times, values))
         return {key: ser.merge(parts) for key, parts in chunks.items()}
 
     def series(
