@@ -266,6 +266,29 @@ class TestXGBoost:
             assert run.status == "running"
         assert series(stored(uri, run.id), "valid/rmse")[0] == [0, 1]
 
+    def test_scikit_learn_api_and_a_clone_of_the_estimator(
+        self, init: dict[str, Any], uri: str
+    ) -> None:
+        import xgboost as xgb
+        from sklearn.base import clone
+
+        from assay.integrations.xgboost import AssayCallback
+
+        x = np.random.default_rng(3).random((60, 3))
+        y = x[:, 0]
+        model = xgb.XGBRegressor(n_estimators=4, max_depth=2, callbacks=[AssayCallback(**init)])
+        model.fit(x[:40], y[:40], eval_set=[(x[40:], y[40:])], verbose=False)
+        copy = clone(model)  # the callback is copied with its options, not its run
+        copy.fit(x[:40], y[:40], eval_set=[(x[40:], y[40:])], verbose=False)
+        with assay.Api(uri) as api:
+            runs = api.runs("p")
+        assert len(runs) == 2
+        for run in runs:
+            assert run.status == "finished"
+            assert series(run, "validation_0/rmse")[1] == pytest.approx(
+                model.evals_result()["validation_0"]["rmse"]
+            )
+
     def test_tracking_failures_do_not_stop_training(
         self,
         data: tuple[Any, Any],
@@ -752,6 +775,11 @@ class TestTransformers:
         assert run.summary["train_runtime"] == pytest.approx(final["train_runtime"])
         assert run.summary["global_step"] == trainer.state.global_step == 8
         assert "train/train_loss" not in run.metrics
+
+        later = trainer.evaluate()  # logged to the same run, resumed and finished again
+        again = stored(uri, run.id)
+        assert again.status == "finished"
+        assert series(again, "eval/loss")[1][-1] == pytest.approx(later["eval_loss"])
 
         (version,) = artifacts(uri)
         assert (version.name, version.type) == ("bert", "model")

@@ -97,6 +97,14 @@ class Tracking:
         self.owned = False
         self._warned: set[str] = set()
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A copy (scikit-learn's clone of an estimator holding a callback, a pickle for a
+        # worker) gets the options, not the run: a run belongs to one process and fit.
+        return {"integration": self.integration, "init": self.init}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["integration"], state["init"])  # type: ignore[misc]
+
     @property
     def active(self) -> bool:
         return self.run is not None and self.run.status == "running"

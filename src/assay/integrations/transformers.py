@@ -21,10 +21,9 @@ integrations from starting too.)
   ``load_best_model_at_end``) through ``save_pretrained``, with its tokenizer or processor,
   as a ``model`` artifact.
 
-A run this callback started is finished when training ends; if Trainer logs again
-afterwards (``trainer.evaluate()``), the run is resumed and is finished when the process
-exits. Only the process of global rank zero logs. Transformers 4.36 and later is
-supported.
+A run this callback started is finished when training ends; what Trainer logs
+afterwards (``trainer.evaluate()``) goes to that run, resumed for it and finished again.
+Only the process of global rank zero logs. Transformers 4.36 and later is supported.
 """
 
 from __future__ import annotations
@@ -91,13 +90,12 @@ def _define() -> type[TrainerCallback]:
             self._run_id: str | None = None
             self._run_name: str | None = None
 
-        def _run(self, resume: bool) -> bool:
-            """Whether there is a run to log to; ``resume``: continue the run this callback
-            started when Trainer logs after training ended."""
-            if self.tracking.active:
-                return True
-            if resume and self._run_id is not None:
-                self.tracking.start(id=self._run_id, resume=True, name=self._run_name)
+        def _resume(self) -> bool:
+            """Continue the run this callback started, for what Trainer logs after
+            training ended (``trainer.evaluate()``); whether it could."""
+            if self._run_id is None:
+                return False
+            self.tracking.start(id=self._run_id, resume=True, name=self._run_name)
             return self.tracking.active
 
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -129,16 +127,23 @@ def _define() -> type[TrainerCallback]:
             logs: dict[str, Any] | None = None,
             **kwargs: Any,
         ) -> None:
-            if not state.is_world_process_zero or not logs or not self._run(resume=True):
+            if not state.is_world_process_zero or not logs:
                 return
+            resumed = False
+            if not self.tracking.active:
+                if not self._resume():
+                    return
+                resumed = True
             if FINAL_LOG in logs:  # the averages of the whole training: for the summary
                 self.final = numbers(logs)
-                return
-            row = {metric_key(key): value for key, value in logs.items()}
-            self.tracking.log(row, step=int(state.global_step))
+            else:
+                row = {metric_key(key): value for key, value in logs.items()}
+                self.tracking.log(row, step=int(state.global_step))
+            if resumed:
+                self.tracking.finish()
 
         def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            if not state.is_world_process_zero or not self._run(resume=False):
+            if not state.is_world_process_zero or not self.tracking.active:
                 return
             summary: dict[str, Any] = {**self.final, "global_step": int(state.global_step)}
             if state.epoch is not None:
