@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from assay.errors import FilterSyntaxError
-from assay.records import Run
+from assay.records import Run, duration, summary_of
 from assay.values import dotted
 
 LOWER_IS_BETTER = ("loss", "error", "err", "mse", "mae", "rmse", "perplexity", "latency", "time")
-
-
-def summary_of(run: Run) -> dict[str, Any]:
-    """Each metric's last value, overridden by what the run put in ``run.summary``."""
-    merged: dict[str, Any] = {k: m.last for k, m in run.metrics.items()}
-    merged.update(run.summary)
-    return merged
-
-
-def duration(run: Run) -> float:
-    end = run.finished_at or run.heartbeat_at
-    return max(0.0, end - run.created_at)
 
 
 # filter-language fields (docs/query.md) that name a differently spelled record field
@@ -137,37 +124,5 @@ def differing(configs: list[Mapping[str, Any]]) -> dict[str, list[Any]]:
     return {k: v for k, v in rows.items() if len({repr(x) for x in v}) > 1}
 
 
-def fmt(value: Any, digits: int = 4) -> str:
-    """A value for a table: floats to ``digits`` significant digits, None as "-"."""
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.{digits}g}"
-    return str(value)
-
-
-def when(ts: float | None) -> str:
-    return "-" if ts is None else dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def fmt_duration(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
-
-
 def _finite(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def fmt_bytes(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")

@@ -335,3 +335,18 @@ class Evaluation(msgspec.Struct, frozen=True):
     report: dict[str, Any]
     created_at: float
     created_by: str
+
+
+# ---- derived from a run --------------------------------------------------------------
+
+
+def summary_of(run: Run) -> dict[str, Any]:
+    """Each metric's last value, overridden by what the run put in ``run.summary``."""
+    merged: dict[str, Any] = {k: m.last for k, m in run.metrics.items()}
+    merged.update(run.summary)
+    return merged
+
+
+def duration(run: Run) -> float:
+    end = run.finished_at or run.heartbeat_at
+    return max(0.0, end - run.created_at)

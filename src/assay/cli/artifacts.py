@@ -12,8 +12,8 @@ from rich.table import Table
 
 from assay.cli.main import reports_errors, uri_option, wide_console
 from assay.cli.runs import check_project
-from assay.present import fmt_bytes, when
 from assay.sdk.api import Api
+from assay.text import fmt_bytes, when
 
 project_option = click.option("--project", "-p", default="default", show_default=True)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")

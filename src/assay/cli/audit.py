@@ -7,8 +7,8 @@ from rich.table import Table
 
 from assay.cli.main import reports_errors, uri_option, wide_console
 from assay.cli.server import _sql_store
-from assay.present import when
 from assay.store.sql import audit as audit_log
+from assay.text import when
 
 
 @click.group()

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from assay.cli.main import reports_errors, uri_option, wide_console
 from assay.errors import AssayError
-from assay.present import fmt, when
+from assay.text import fmt, when
 
 EXIT = {"pass": 0, "fail": 1, "inconclusive": 2}
 EXIT_ERROR = 3

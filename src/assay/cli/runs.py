@@ -15,17 +15,10 @@ from rich.tree import Tree
 from assay.cli.admin import grant
 from assay.cli.main import reports_errors, uri_option, wide_console
 from assay.errors import NotFound
-from assay.present import (
-    column_path,
-    column_titles,
-    default_columns,
-    field_value,
-    fmt,
-    fmt_duration,
-    summary_of,
-    when,
-)
+from assay.present import column_path, column_titles, default_columns, field_value
+from assay.records import summary_of
 from assay.sdk.api import Api, ApiRun
+from assay.text import fmt, fmt_duration, when
 
 STATUS_STYLE = {
     "running": "bold blue",

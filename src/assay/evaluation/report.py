@@ -23,8 +23,8 @@ import numpy as np
 
 from assay import stats
 from assay.evaluation.scorers import CorpusScorer, ItemScorer, Scorer
-from assay.present import fmt
 from assay.records import EvalItem
+from assay.text import fmt
 
 
 @dataclass(frozen=True)

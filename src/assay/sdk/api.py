@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from assay.errors import InvalidInput
-from assay.present import duration, summary_of
 from assay.records import (
     ArtifactInfo,
     ArtifactVersion,
@@ -17,6 +16,8 @@ from assay.records import (
     ModelVersion,
     Project,
     RegisteredModel,
+    duration,
+    summary_of,
 )
 from assay.records import Run as RunRecord
 from assay.store.base import Store, open_store

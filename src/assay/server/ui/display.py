@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from assay import present
+from assay import text
 
 _UNSHOWABLE = (OverflowError, OSError, ValueError, TypeError)
 
 
 def fmt(value: Any, digits: int = 4) -> str:
     try:
-        return present.fmt(value, digits)
+        return text.fmt(value, digits)
     except _UNSHOWABLE:  # say, an int too long to print (Python caps int-to-text)
         return "-"
 
@@ -21,20 +21,20 @@ def fmt(value: Any, digits: int = 4) -> str:
 def when(ts: Any) -> str:
     """A time as local date and time; one out of the calendar's range as its raw number."""
     try:
-        return present.when(ts)
+        return text.when(ts)
     except _UNSHOWABLE:
         return fmt(ts)
 
 
 def fmt_duration(seconds: Any) -> str:
     try:
-        return present.fmt_duration(seconds)
+        return text.fmt_duration(seconds)
     except _UNSHOWABLE:  # infinite or NaN: a run with an impossible start or end
         return "-"
 
 
 def fmt_bytes(size: Any) -> str:
     try:
-        return present.fmt_bytes(size)
+        return text.fmt_bytes(size)
     except _UNSHOWABLE:
         return fmt(size)

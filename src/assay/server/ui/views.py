@@ -10,7 +10,7 @@ from typing import Any
 
 from assay import present
 from assay.errors import FilterSyntaxError
-from assay.records import Run
+from assay.records import Run, duration, summary_of
 from assay.values import dotted
 
 MAX_COMPARE = 50
@@ -141,11 +141,11 @@ class RunPage:
         return cls(
             run=run,
             config_rows=tree_rows(run.config),
-            summary=present.summary_of(run),
+            summary=summary_of(run),
             user_keys=[k for k in keys if not k.startswith("system/")],
             system_keys=[k for k in keys if k.startswith("system/")],
             diff=diff,
-            duration=present.duration(run),
+            duration=duration(run),
         )
 
 
@@ -180,7 +180,7 @@ class ComparePage:
         keys = sorted({k for f in flat for k in f})
         config_all = {k: [f.get(k) for f in flat] for k in keys}
         diff = set(present.differing([r.config for r in runs]))
-        summaries = [present.summary_of(r) for r in runs]
+        summaries = [summary_of(r) for r in runs]
         summary_keys = sorted({k for s in summaries for k in s if not k.startswith("system/")})
         summary = {k: [s.get(k) for s in summaries] for k in summary_keys}
         numeric = [k for k, vs in config_all.items() if any(_number(v) for v in vs)]
