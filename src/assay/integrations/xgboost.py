@@ -124,7 +124,9 @@ def _define() -> type[TrainingCallback]:
                 return model
             config: dict[str, Any] = {}
             with self.tracking.safely("reading the booster's parameters"):
-                config["xgboost"] = booster_params(model.save_config())
+                # xgb.cv passes its folds packed together: their parameters are the same
+                booster = model if hasattr(model, "save_config") else model.cvfolds[0].bst
+                config["xgboost"] = booster_params(booster.save_config())
             if self.params:
                 config["params"] = self.params
             self.tracking.update_config(config)
@@ -167,12 +169,10 @@ def _define() -> type[TrainingCallback]:
             summary: dict[str, Any] = {}
             with self.tracking.safely("counting the boosted rounds"):
                 summary["num_boosted_rounds"] = int(model.num_boosted_rounds())
-            attributes: dict[str, str] = {}
-            if hasattr(model, "attributes"):  # a Booster (cross validation passes a pack)
-                attributes = model.attributes()
-            if "best_iteration" in attributes:  # early stopping recorded it
-                summary["best_iteration"] = int(attributes["best_iteration"])
-                summary["best_score"] = float(attributes["best_score"])
+            recorded = model.attr("best_iteration") if hasattr(model, "attr") else None
+            if recorded is not None:  # early stopping recorded it
+                summary["best_iteration"] = int(recorded)
+                summary["best_score"] = float(model.attr("best_score"))
             elif self.history:
                 data = list(self.history)[-1]
                 metric = list(self.history[data])[-1]
