@@ -106,14 +106,14 @@ def _define() -> type[Callback]:
             self.best, self.epochs_trained = None, 0
             if self.tracking.start() is None:
                 return
-            config: dict[str, Any] = {}
-            with self.tracking.safely("reading the model's configuration"):
-                config = self._config()
+            config = self._config()
             self.tracking.update_config({**config, **self.extra_config})
             if self.save_model is not None:
                 self._folder = Path(tempfile.mkdtemp(prefix="assay-keras-"))
 
         def _config(self) -> dict[str, Any]:
+            """What Keras knows cheaply; each part on its own, so that one Keras cannot
+            give (a subclassed model not built yet) leaves the others."""
             params = dict(self.params or {})
             config: dict[str, Any] = {}
             if params.get("epochs") is not None:
@@ -121,17 +121,20 @@ def _define() -> type[Callback]:
             if params.get("steps") is not None:
                 config["steps_per_epoch"] = params["steps"]
             model = self.model
-            config["model"] = {"name": model.name, "class": type(model).__name__}
-            if model.built:
-                config["model"]["parameters"] = int(model.count_params())
+            safely = self.tracking.safely
+            with safely("reading the model"):
+                config["model"] = {"name": model.name, "class": type(model).__name__}
+                if model.built:
+                    config["model"]["parameters"] = int(model.count_params())
             optimizer = getattr(model, "optimizer", None)
             if optimizer is not None:
-                settings = dict(optimizer.get_config())
-                settings["class"] = type(optimizer).__name__
-                config["optimizer"] = settings
-                rate = number(keras.ops.convert_to_numpy(optimizer.learning_rate))
-                if rate is not None:
-                    config["learning_rate"] = rate
+                with safely("reading the optimizer's configuration"):
+                    settings = dict(optimizer.get_config())
+                    config["optimizer"] = {**settings, "class": type(optimizer).__name__}
+                with safely("reading the learning rate"):
+                    rate = number(keras.ops.convert_to_numpy(optimizer.learning_rate))
+                    if rate is not None:
+                        config["learning_rate"] = rate
             loss = getattr(model, "loss", None)
             if loss is not None:
                 config["loss"] = loss if isinstance(loss, str) else type(loss).__name__
