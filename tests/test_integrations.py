@@ -114,6 +114,11 @@ def test_version_parsing_and_the_message_naming_both_versions() -> None:
         _common.check_version("X", "unknown", "2.0", None, "x")
 
 
+def test_a_framework_that_is_not_installed_is_named_with_how_to_install_it() -> None:
+    with pytest.raises(InvalidInput, match=r"needs Frobnicator.*`pip install frobnicator`"):
+        _common.import_framework("frobnicator_not_here", "Frobnicator", "frobnicator", "x")
+
+
 def test_unknown_init_argument_is_refused_when_the_callback_is_made() -> None:
     with pytest.raises(InvalidInput, match=r"'projet' is not an argument of assay.init"):
         _common.Tracking("x", {"projet": "p"})

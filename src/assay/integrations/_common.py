@@ -40,14 +40,16 @@ def parse_version(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in match.group(1).split("."))
 
 
-def import_framework(module: str, framework: str, pip: str, integration: str) -> ModuleType:
+def import_framework(
+    module: str, framework: str, pip: str, integration: str, hint: str = ""
+) -> ModuleType:
     """The framework's module, or InvalidInput saying how to install it."""
     try:
         return import_module(module)
     except ImportError as exc:
         raise InvalidInput(
             f"assay.integrations.{integration} needs {framework}, which could not be "
-            f"imported ({exc}); install it with `pip install {pip}`"
+            f"imported ({exc}); install it with `pip install {pip}`{hint}"
         ) from None
 
 

@@ -47,7 +47,14 @@ _MAXIMISED = ("acc", "auc", "precision", "recall", "f1", "iou")
 
 
 def _framework() -> Any:
-    keras = import_framework("keras", "Keras", "keras", INTEGRATION)
+    keras = import_framework(
+        "keras",
+        "Keras",
+        "keras",
+        INTEGRATION,
+        " (Keras imports its backend: set KERAS_BACKEND=torch or jax when TensorFlow is "
+        "not installed)",
+    )
     check_version("Keras", getattr(keras, "__version__", "unknown"), MINIMUM, None, INTEGRATION)
     return keras
 
