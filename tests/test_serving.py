@@ -625,3 +625,24 @@ def test_a_fault_in_the_batcher_answers_its_callers_and_the_next_calls_go_on(
     assert isinstance(failed, RuntimeError) and "recorder broke" in str(failed)
     assert later.outputs["predict"].tolist() == [4.0]
     assert "predicting a batch of fake failed" in caplog.text
+
+
+def test_an_artifact_reference_is_served_under_the_artifact_name(store_uri: str) -> None:
+    config = ServeConfig(models=("serve/clf-model:latest",), uri=store_uri, poll_interval=0)
+    x, _ = table()
+    with TestClient(create_app(config)) as c:
+        meta = c.get("/v2/models/clf-model").json()
+        assert meta["versions"] == ["0"] and meta["parameters"]["uri"] == "serve/clf-model:v0"
+        r = c.post("/v2/models/clf-model/versions/0/infer", json=oip_columns(x.head(2)))
+        assert r.json()["model_version"] == "0"
+
+
+def test_serve_checks_its_arguments_before_starting() -> None:
+    from assay.serving import serve
+
+    with pytest.raises(assay.errors.InvalidInput, match="workers"):
+        serve("models:/clf@production", workers=0)
+    with pytest.raises(assay.errors.InvalidInput, match="max-batch-size"):
+        ServeConfig(models=("models:/clf/1",), max_batch_size=0)
+    with pytest.raises(assay.errors.InvalidInput, match="two served models are named 'a'"):
+        ServeConfig(models=("models:/a/1", "models:/a@x"))

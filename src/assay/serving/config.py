@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 
 from assay.errors import InvalidInput
 from assay.serving.batching import Limits
+from assay.serving.loader import target
 
 ENV = "ASSAY_SERVE_CONFIG"
 
@@ -30,6 +31,10 @@ class ServeConfig:
             raise InvalidInput("--max-batch-size must be at least 1")
         if self.max_latency_ms <= 0 or self.max_queue_ms <= 0:
             raise InvalidInput("--max-latency-ms and --max-queue-ms must be positive")
+        names = [target(uri).name for uri in self.models]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise InvalidInput(f"two served models are named {twice[0]!r}: serve each name once")
 
     @property
     def limits(self) -> Limits:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
-from assay.errors import InvalidInput, NotFound
+from assay.errors import NotFound
 from assay.serving import loader
 from assay.serving.batching import Batcher
 from assay.serving.config import ServeConfig
@@ -58,8 +58,6 @@ def load_all(config: ServeConfig, metrics: Metrics) -> tuple[dict[str, Slot], st
     try:
         for uri in config.models:
             chosen = loader.target(uri)
-            if chosen.name in slots:
-                raise InvalidInput(f"two served models are named {chosen.name!r}")
             model = loader.load(store, chosen, config.project, config.allow_pickle)
             log.info("%s: serving %s (%s)", chosen.name, model.uri, model.flavour)
             slots[chosen.name] = Slot(chosen, model)
