@@ -20,7 +20,7 @@ def assay_writer(url: str, batches: int, start_at: float) -> list[float]:
 
     from assay.ids import new_run_id, new_writer_id
     from assay.records import Batch, CreateRun, Points
-    from assay.remote.store import RemoteStore
+    from assay.store.http.store import RemoteStore
 
     store = RemoteStore(url)
     run_id, writer = new_run_id(), new_writer_id()

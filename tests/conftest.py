@@ -13,11 +13,11 @@ import pytest
 
 from assay.ids import new_run_id
 from assay.records import Batch, CreateRun, Points, UpdateRun
-from assay.remote.store import RemoteStore
 from assay.sdk.settings import Settings
 from assay.server.app import create_app
 from assay.server.config import ServerConfig
 from assay.store import Store, open_store
+from assay.store.http.store import RemoteStore
 from assay.store.sql.store import SqlStore
 from tests.services import create_database, postgres_cluster
 

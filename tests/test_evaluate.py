@@ -785,7 +785,7 @@ def test_a_large_evaluation_travels_to_a_server_in_parts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from assay.records import EvalItem
-    from assay.remote import store as remote
+    from assay.store.http import store as remote
 
     monkeypatch.setattr(remote, "PART_BYTES", 4000)  # as if each item were a large LLM exchange
     server = remote_store(tmp_path / "server")
@@ -806,8 +806,8 @@ def test_evaluation_parts_naming_missing_or_bad_blobs_are_refused(
     from assay import wire
     from assay.errors import LimitExceeded
     from assay.records import EvalItem
-    from assay.remote.store import item_parts
     from assay.server import evaluations as routes
+    from assay.store.http.store import item_parts
 
     server = remote_store(tmp_path / "server")
     empty = _draft(server, items=[])

@@ -21,9 +21,9 @@ from assay.cli.main import cli
 from assay.errors import Forbidden, LimitExceeded, NotFound, Unauthorized
 from assay.ids import new_run_id
 from assay.records import Batch, CreateRun
-from assay.remote.store import RemoteStore
 from assay.server.app import create_app
 from assay.server.config import ServerConfig
+from assay.store.http.store import RemoteStore
 from assay.store.sql.auth import SqlAuth
 from assay.store.sql.store import SqlStore
 from tests.conftest import points
@@ -301,7 +301,7 @@ def test_admin_cli_manages_users_keys_and_grants(tmp_path: Path) -> None:
 def test_login_saves_the_key_with_mode_0600(
     team: Team, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from assay.remote import credentials
+    from assay.store.http import credentials
 
     monkeypatch.setenv("ASSAY_CONFIG_DIR", str(tmp_path / "cfg"))
     path = credentials.save("http://assay.test/", team.keys["vic"])

@@ -17,11 +17,11 @@ import httpx
 import pytest
 
 import assay
-from assay.remote.store import RemoteStore
 from assay.sdk import writer as writer_mod
 from assay.sdk.settings import Settings
 from assay.sdk.sync import sync
 from assay.store.base import journal_root
+from assay.store.http.store import RemoteStore
 from tests.conftest import QUIET
 from tests.services import free_port
 

@@ -417,7 +417,7 @@ def test_remote_statuses_become_refusals_or_outages(
     import httpx
 
     from assay import errors
-    from assay.remote.store import RemoteStore
+    from assay.store.http.store import RemoteStore
 
     def answer(request: httpx.Request) -> httpx.Response:
         if body is None:
@@ -508,7 +508,7 @@ def test_an_unknown_key_fails_at_init_and_the_uri_password_is_hidden(
 ) -> None:
     from starlette.testclient import TestClient
 
-    from assay.remote.store import RemoteStore
+    from assay.store.http.store import RemoteStore
 
     uri = "http://me:hunter2@assay.test"
 

@@ -90,8 +90,8 @@ def _prepare(config: ServerConfig) -> None:
 @reports_errors
 def login_command(url: str, key: str | None) -> None:
     """Check an API key against a server and save it for that server (mode 0600)."""
-    from assay.remote import credentials
-    from assay.remote.store import RemoteStore
+    from assay.store.http import credentials
+    from assay.store.http.store import RemoteStore
 
     key = key or click.prompt("API key", hide_input=True)
     store = RemoteStore(url, api_key=key)

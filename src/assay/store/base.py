@@ -207,7 +207,7 @@ def open_store(uri: str | os.PathLike[str] | None = None) -> Store:
 
         return SqlStore.from_url(resolved)
     if resolved.startswith(("http://", "https://")):
-        from assay.remote.store import RemoteStore
+        from assay.store.http.store import RemoteStore
 
         return RemoteStore(resolved)
     scheme = resolved.split("://", 1)[0]

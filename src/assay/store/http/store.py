@@ -37,7 +37,7 @@ from assay.records import (
     RegisteredModel,
     Run,
 )
-from assay.remote.credentials import key_for
+from assay.store.http.credentials import key_for
 
 T = TypeVar("T")
 
