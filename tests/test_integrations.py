@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,11 +20,6 @@ import assay
 from assay.errors import InvalidInput, StoreUnavailable
 from assay.integrations import _common
 from tests.conftest import QUIET
-
-# Keras 3 picks its backend when first imported: the CPU torch of the test extra. Its
-# config folder goes to a temporary one rather than the user's ~/.keras.
-os.environ.setdefault("KERAS_BACKEND", "torch")
-os.environ.setdefault("KERAS_HOME", tempfile.mkdtemp(prefix="assay-test-keras-"))
 
 
 @pytest.fixture
@@ -451,6 +445,15 @@ class TestLightGBM:
 # ---- Keras 3 (on the CPU torch backend) ------------------------------------------------------
 
 
+@pytest.fixture(scope="session")
+def keras(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Keras 3, on the CPU torch of the test extra (it picks its backend when first
+    imported), its config folder a temporary one rather than the user's ~/.keras."""
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    os.environ.setdefault("KERAS_HOME", str(tmp_path_factory.mktemp("keras-home")))
+    return pytest.importorskip("keras")
+
+
 class TestKeras:
     # Keras's torch backend turns variables into numpy arrays the way numpy 2 deprecates
     pytestmark = pytest.mark.filterwarnings(
@@ -458,8 +461,7 @@ class TestKeras:
     )
 
     @pytest.fixture
-    def model(self) -> Any:
-        keras = pytest.importorskip("keras")
+    def model(self, keras: Any) -> Any:
         keras.utils.set_random_seed(0)
         model = keras.Sequential(
             [
