@@ -65,9 +65,9 @@ async def metrics_route(request: Request) -> Response:
 
 
 def routes() -> list[Route]:
-    return [
-        *oip.routes(),
+    return [  # the scoring routes first: routes are tried in order
         *mlflow_protocol.routes(),
+        *oip.routes(),
         *docs.routes(),
         Route("/metrics", metrics_route),
     ]

@@ -196,7 +196,9 @@ def _message(exc: Exception) -> str:
 def routes() -> list[Route]:
     model = "/v2/models/{name}"
     versioned = "/v2/models/{name}/versions/{version}"
-    return [
+    return [  # infer first: routes are tried in order
+        Route(f"{model}/infer", infer, methods=["POST"]),
+        Route(f"{versioned}/infer", infer, methods=["POST"]),
         Route("/v2/health/live", live),
         Route("/v2/health/ready", ready),
         Route("/v2", server_metadata),
@@ -204,6 +206,4 @@ def routes() -> list[Route]:
         Route(versioned, model_metadata),
         Route(f"{model}/ready", model_ready),
         Route(f"{versioned}/ready", model_ready),
-        Route(f"{model}/infer", infer, methods=["POST"]),
-        Route(f"{versioned}/infer", infer, methods=["POST"]),
     ]

@@ -86,6 +86,8 @@ def _split_columns(signature: Signature, name: str, array: np.ndarray) -> dict[s
 
 
 def _conform_one(spec: TensorSpec, array: np.ndarray) -> np.ndarray:
+    if array.ndim == 1 and len(spec.shape) == 1 and array.dtype == _NUMPY[spec.datatype]:
+        return array  # a column as it should be: the common case, checked first
     if array.ndim == 0:
         raise InvalidInput(f"input {spec.name!r}: expected {spec.describe()}, got a scalar")
     if len(spec.shape) == 1 and array.ndim == 2 and array.shape[1] == 1:
@@ -99,8 +101,11 @@ def _conform_one(spec: TensorSpec, array: np.ndarray) -> np.ndarray:
     return _cast(spec, array)
 
 
+_NUMPY = {name: np.dtype(kind) for name, kind in DTYPES.items()}
+
+
 def _cast(spec: TensorSpec, array: np.ndarray) -> np.ndarray:
-    want = np.dtype(DTYPES[spec.datatype])
+    want = _NUMPY[spec.datatype]
     if array.dtype == want:
         return array
     got = datatype_of(array)
