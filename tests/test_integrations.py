@@ -416,6 +416,22 @@ class TestLightGBM:
         steps, _ = series(stored_run, "valid_0/l2")
         assert steps == list(range(booster.best_iteration + 2))  # 2: the patience
 
+    def test_cross_validation_logs_mean_and_std(
+        self, data: tuple[Any, Any], init: dict[str, Any], uri: str
+    ) -> None:
+        import lightgbm as lgb
+
+        from assay.integrations.lightgbm import assay_callback
+
+        callback = assay_callback(**init)
+        table = lgb.cv(self.PARAMS, data[0], 3, nfold=2, stratified=False, callbacks=[callback])
+        assert callback.tracking.run is not None
+        run = stored(uri, callback.tracking.run.id)
+        assert run.status == "finished"
+        assert series(run, "valid/l2")[1] == pytest.approx(table["valid l2-mean"])
+        assert series(run, "valid/l2_std")[1] == pytest.approx(table["valid l2-stdv"])
+        assert run.summary["best_metric"] == "valid/l2"
+
     def test_tracking_failures_do_not_stop_training(
         self, data: tuple[Any, Any], init: dict[str, Any], broken_logging: None
     ) -> None:
@@ -682,9 +698,13 @@ class TestLightning:
 
         tiny, loader = parts
         with assay.init(project="p", uri=uri, settings=QUIET) as run:
-            self.trainer(AssayLogger(), tmp_path / "a", epochs=1).fit(tiny(), loader, loader)
+            logger = AssayLogger(log_model="all", model_name="every")
+            self.trainer(logger, tmp_path / "a", epochs=1).fit(tiny(), loader, loader)
             assert run.status == "running"
         assert series(stored(uri, run.id), "train_loss")[0] == [0, 1, 2, 3]
+        (version,) = artifacts(uri)  # one epoch, one checkpoint
+        assert (version.name, version.run_id) == ("every", run.id)
+        assert version.metadata["file"] == "epoch=0-step=4.ckpt"
 
         def boom(*args: Any, **kwargs: Any) -> None:
             raise StoreUnavailable("the store went away")
