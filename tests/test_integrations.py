@@ -714,6 +714,19 @@ class TestLightning:
         trainer.fit(tiny(), loader, loader)
         assert trainer.global_step == 8
 
+        attempts: list[dict[str, Any]] = []
+
+        def refuse(**kwargs: Any) -> None:
+            attempts.append(kwargs)
+            raise StoreUnavailable("nobody home")
+
+        logger = AssayLogger(project="p", uri=uri, settings=QUIET)
+        monkeypatch.setattr(assay, "init", refuse)
+        trainer = self.trainer(logger, tmp_path / "c")
+        trainer.fit(tiny(), loader, loader)
+        assert trainer.global_step == 8
+        assert len(attempts) == 1  # not tried again at every log call
+
         monkeypatch.setattr(lightning, "__version__", "1.9.5")
         with pytest.raises(InvalidInput, match=r"Lightning >= 2\.0; found Lightning 1\.9\.5"):
             AssayLogger()

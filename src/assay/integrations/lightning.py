@@ -80,6 +80,7 @@ def _define() -> type[Logger]:
             self._project = project
             self._run_id: str | None = None
             self._run_name: str | None = None
+            self._gave_up = False
             self._checkpoints: Any = None
             self._logged: set[str] = set()
 
@@ -106,14 +107,16 @@ def _define() -> type[Logger]:
         def experiment(self) -> Run | None:
             """The Assay run: the active one, else one this logger starts (and resumes
             when Lightning logs again after ``finalize``)."""
-            if not self.tracking.active:
+            if not self.tracking.active and not self._gave_up:
                 resume: dict[str, Any] = {}
                 if self._run_id is not None:
                     resume = {"id": self._run_id, "resume": True, "name": self._run_name}
                 run = self.tracking.start(**resume)
-                if run is not None and self.tracking.owned:
+                if run is None:  # said once; not tried again at every log call
+                    self._gave_up = True
+                elif self.tracking.owned:
                     self._run_id, self._run_name = run.id, run.name
-            return self.tracking.run
+            return self.tracking.run if self.tracking.active else None
 
         @rank_zero_only
         def log_hyperparams(
@@ -138,7 +141,7 @@ def _define() -> type[Logger]:
 
         @rank_zero_only
         def finalize(self, status: str) -> None:
-            if self.tracking.run is None:
+            if not self.tracking.active:
                 return
             if status != "failed" and self.log_model is True and self._checkpoints is not None:
                 with self.tracking.safely("logging the best checkpoint"):
