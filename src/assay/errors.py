@@ -17,21 +17,36 @@
 
 Third-party errors (SQLAlchemy, OS errors) are translated at the boundary and
 chained with ``raise ... from exc``.
+
+Each class carries the ``code`` and HTTP ``status`` it travels as between a server and
+its clients (``{"error": {"code": ..., "message": ...}}``); the server's table of statuses
+and the client's table of codes are both derived from them (``by_code``).
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 
 class AssayError(Exception):
     """Base class of every error Assay raises on purpose."""
 
+    code: ClassVar[str] = "error"
+    status: ClassVar[int] = 500
+
 
 class InvalidInput(AssayError, ValueError):
     """The caller passed something Assay cannot accept; the message names it."""
 
+    code = "invalid_input"
+    status = 400
+
 
 class FilterSyntaxError(InvalidInput):
     """A filter expression that does not parse or names an unknown field."""
+
+    code = "bad_filter"
+    status = 400
 
     def __init__(self, message: str, expression: str, position: int) -> None:
         self.reason = message
@@ -44,43 +59,87 @@ class FilterSyntaxError(InvalidInput):
 class LimitExceeded(InvalidInput):
     """A request over a size limit (body bytes, points in a batch, name lengths)."""
 
+    code = "limit_exceeded"
+    status = 413
+
 
 class Unauthorized(AssayError):
     """No API key, or one that is unknown or revoked."""
+
+    code = "unauthorized"
+    status = 401
 
 
 class Forbidden(AssayError):
     """The key is valid, but its user lacks the role this action needs."""
 
+    code = "forbidden"
+    status = 403
+
 
 class NotFound(AssayError, LookupError):
     """The thing asked for does not exist."""
+
+    code = "not_found"
+    status = 404
 
 
 class Conflict(AssayError):
     """The write contradicts what is already stored."""
 
+    code = "conflict"
+    status = 409
+
 
 class StoreUnavailable(AssayError):
     """The store cannot be reached, or failed while answering."""
+
+    code = "store_unavailable"
+    status = 503
 
 
 class StoreUnusable(AssayError):
     """The store was reached but cannot be used as given: a wrong database password, a
     file that is not a store, a folder without permission. Retrying will not help."""
 
+    code = "store_unusable"
+    status = 503
+
 
 class SchemaMismatch(AssayError):
     """The store was written by a different schema version than this Assay knows."""
+
+    code = "schema_mismatch"
+    status = 503
 
 
 class CorruptData(AssayError):
     """Stored bytes no longer match their digest (a damaged blob or downloaded file)."""
 
+    code = "corrupt_data"
+    status = 500
+
 
 class JournalCorrupt(AssayError):
     """A journal record is damaged (bad checksum or impossible length)."""
 
+    code = "journal_corrupt"
+    status = 500
+
 
 class EvaluationFailed(AssayError):
     """An evaluation could not produce a report (say, the model raised on every item)."""
+
+    code = "evaluation_failed"
+    status = 500
+
+
+def by_code(code: str) -> type[AssayError] | None:
+    """The error class that travels as ``code``, if any."""
+    pending: list[type[AssayError]] = [AssayError]
+    while pending:
+        kind = pending.pop()
+        if kind.code == code:
+            return kind
+        pending.extend(kind.__subclasses__())
+    return None

@@ -56,7 +56,7 @@ def create_app(config: ServerConfig, state: AppState | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.assay = state or open_state(config)
-    errors.install(app)
+    errors.install(app, page=ui_routes.error_page)
     app.add_middleware(Guard, config=app.state.assay.config)
     app.include_router(ingest.router)
     app.include_router(reads.router)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import traceback
-from urllib.parse import urlencode
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from assay import errors
@@ -16,21 +16,8 @@ from assay.redact import redact_text
 
 log = logging.getLogger("assay.server")
 
-# most specific first
-STATUS: list[tuple[type[errors.AssayError], int, str]] = [
-    (errors.LimitExceeded, 413, "limit_exceeded"),
-    (errors.FilterSyntaxError, 400, "bad_filter"),
-    (errors.InvalidInput, 400, "invalid_input"),
-    (errors.Unauthorized, 401, "unauthorized"),
-    (errors.Forbidden, 403, "forbidden"),
-    (errors.NotFound, 404, "not_found"),
-    (errors.Conflict, 409, "conflict"),
-    (errors.SchemaMismatch, 503, "schema_mismatch"),
-    (errors.StoreUnavailable, 503, "store_unavailable"),
-    (errors.StoreUnusable, 503, "store_unusable"),
-    (errors.CorruptData, 500, "corrupt_data"),
-    (errors.AssayError, 500, "error"),
-]
+# How the UI answers an error instead (a sign-in redirect, an HTML page), or None.
+PageHandler = Callable[[Request, errors.AssayError, int, str], Response | None]
 
 
 def error_response(status: int, code: str, message: str, **extra: object) -> JSONResponse:
@@ -47,33 +34,25 @@ def wants_html(request: Request) -> bool:
     )
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, page: PageHandler | None = None) -> None:
+    """Answer every error as JSON; ``page`` (the UI's) may answer a browser instead."""
+
     @app.exception_handler(errors.AssayError)
     async def assay_error(request: Request, exc: errors.AssayError) -> Response:
-        from assay.server.ui.session import LoginRequired
-
         message = redact_text(str(exc))  # a store's error may quote its URL
-
-        if isinstance(exc, LoginRequired):
-            return RedirectResponse(f"/login?{urlencode({'next': exc.next_url})}", status_code=303)
-        if wants_html(request):
-            status = next(s for kind, s, _ in STATUS if isinstance(exc, kind))
-            from assay.server.ui.routes import render
-
-            return render(request, "error.html", status, code=status, message=message)
+        answer = page(request, exc, exc.status, message) if page is not None else None
+        if answer is not None:
+            return answer
         if isinstance(exc, errors.FilterSyntaxError):
             return error_response(
-                400,
-                "bad_filter",
-                str(exc),
+                exc.status,
+                exc.code,
+                message,
                 reason=exc.reason,
                 expression=exc.expression,
                 position=exc.position,
             )
-        for kind, status, code in STATUS:
-            if isinstance(exc, kind):
-                return error_response(status, code, message)
-        raise AssertionError("unreachable: AssayError is in STATUS")
+        return error_response(exc.status, exc.code, message)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -18,10 +18,12 @@ from assay.ids import new_writer_id
 from assay.records import Batch, UpdateRun
 from assay.server.access import visible_blobs, visible_edges
 from assay.server.deps import AppState, require, require_run, state_of
+from assay.server.errors import wants_html
 from assay.server.reads import STEP_MAX, STEP_MIN
 from assay.server.ui import assets, display, views
 from assay.server.ui.session import (
     KEY_COOKIE,
+    LoginRequired,
     check_csrf,
     csrf_token,
     remember_csrf,
@@ -51,6 +53,16 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
     response = templates.TemplateResponse(request, name, context, status_code=status)
     remember_csrf(request, response)
     return response
+
+
+def error_page(request: Request, exc: AssayError, status: int, message: str) -> Response | None:
+    """How the UI answers an error: a sign-in redirect for a page that needs one, an error
+    page for a browser asking for a page, else None (the API's JSON answer)."""
+    if isinstance(exc, LoginRequired):
+        return RedirectResponse(f"/login?{urlencode({'next': exc.next_url})}", status_code=303)
+    if wants_html(request):
+        return render(request, "error.html", status, code=status, message=message)
+    return None
 
 
 # ---- sign in --------------------------------------------------------------------------

@@ -41,18 +41,6 @@ from assay.store.http.credentials import key_for
 
 T = TypeVar("T")
 
-_ERRORS: dict[str, type[errors.AssayError]] = {
-    "limit_exceeded": errors.LimitExceeded,
-    "bad_filter": errors.InvalidInput,
-    "invalid_input": errors.InvalidInput,
-    "invalid_request": errors.InvalidInput,
-    "unauthorized": errors.Unauthorized,
-    "forbidden": errors.Forbidden,
-    "not_found": errors.NotFound,
-    "conflict": errors.Conflict,
-    "schema_mismatch": errors.SchemaMismatch,
-    "corrupt_data": errors.CorruptData,
-}
 RETRY_STATUS = frozenset({408, 429, 502, 503, 504})
 # An answer without Assay's error body (a proxy, another server at that address), by status.
 _BARE_STATUS: dict[int, type[errors.AssayError]] = {
@@ -112,7 +100,7 @@ class RemoteStore:
             code, message = "http", f"HTTP {response.status_code}: {response.text[:200]}"
         if code == "bad_filter" and "position" in body:
             raise errors.FilterSyntaxError(body["reason"], body["expression"], body["position"])
-        kind = _ERRORS.get(code) or _by_status(response.status_code)
+        kind = _by_code(code) or _by_status(response.status_code)
         if kind is errors.StoreUnusable:
             message = f"{self.uri} does not answer as an Assay server ({message})"
         raise kind(message)
@@ -347,6 +335,11 @@ class RemoteStore:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _by_code(code: str) -> type[errors.AssayError] | None:
+    """The error a server's code names (a request FastAPI could not parse is bad input)."""
+    return errors.InvalidInput if code == "invalid_request" else errors.by_code(code)
 
 
 def _by_status(status: int) -> type[errors.AssayError]:
