@@ -646,3 +646,16 @@ def test_serve_checks_its_arguments_before_starting() -> None:
         ServeConfig(models=("models:/clf/1",), max_batch_size=0)
     with pytest.raises(assay.errors.InvalidInput, match="two served models are named 'a'"):
         ServeConfig(models=("models:/a/1", "models:/a@x"))
+
+
+def test_a_body_over_the_size_limit_is_413(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assay.serving import http
+
+    monkeypatch.setattr(http, "MAX_BODY", 100)
+    x, _ = table()
+    r = client.post("/v2/models/clf/infer", json=oip_columns(x.head(5)))
+    assert r.status_code == 413 and "the limit is 100" in r.json()["error"]
+    r = client.post("/invocations", json={"instances": x.head(5).to_numpy().tolist()})
+    assert r.status_code == 413 and "the limit is 100" in r.json()["message"]

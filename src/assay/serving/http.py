@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+from starlette.requests import Request
 from starlette.responses import Response
+
+from assay.errors import LimitExceeded
+
+MAX_BODY = 64 << 20  # bytes of one request body
 
 _encode = msgspec.json.Encoder().encode
 _decoder = msgspec.json.Decoder()
@@ -24,3 +29,19 @@ def error(status: int, message: str, retry_after: int | None = None) -> Response
     """The Open Inference Protocol's error body: ``{"error": "..."}``."""
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     return json({"error": message}, status, headers)
+
+
+async def body(request: Request) -> bytes:
+    """The request body; LimitExceeded past ``MAX_BODY`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise LimitExceeded(f"the body is {int(declared)} bytes; the limit is {MAX_BODY}")
+    data = await request.body()
+    if len(data) > MAX_BODY:
+        raise LimitExceeded(f"the body is over the limit of {MAX_BODY} bytes")
+    return data
+
+
+def status_of(exc: Exception) -> int:
+    """400 for a bad request, 413 for one over a size limit."""
+    return 413 if isinstance(exc, LimitExceeded) else 400

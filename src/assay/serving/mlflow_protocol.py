@@ -32,7 +32,7 @@ FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 
 
 def mlflow_error(status: int, message: str, retry_after: int | None = None) -> Response:
-    code = {400: "BAD_REQUEST", 404: "RESOURCE_DOES_NOT_EXIST"}.get(
+    code = {400: "BAD_REQUEST", 404: "RESOURCE_DOES_NOT_EXIST", 413: "BAD_REQUEST"}.get(
         status, "TEMPORARILY_UNAVAILABLE"
     )
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
@@ -137,10 +137,12 @@ async def invocations(request: Request) -> Response:
     model = served.current
     try:
         content_type = request.headers.get("content-type", "application/json")
-        rows = decode(await request.body(), content_type, model.signature)
+        rows = decode(await http.body(request), content_type, model.signature)
     except (InvalidInput, ValueError, UnicodeDecodeError) as exc:
-        state.metrics.answered(model.name, model.version, 400, time.perf_counter() - started)
-        return mlflow_error(400, str(exc) if isinstance(exc, InvalidInput) else f"bad body: {exc}")
+        status = http.status_of(exc)
+        state.metrics.answered(model.name, model.version, status, time.perf_counter() - started)
+        message = str(exc) if isinstance(exc, InvalidInput) else f"bad body: {exc}"
+        return mlflow_error(status, message)
     state.metrics.stage(model.name, "parse", time.perf_counter() - started)
     return await answer(state, served, model, rows, [], encode, started, mlflow_error)
 

@@ -146,11 +146,12 @@ async def infer(request: Request) -> Response:
     model = served.current
     metrics = state.metrics
     try:
-        payload = http.decode(await request.body())
+        payload = http.decode(await http.body(request))
         rows, wanted, rid = decode_request(payload, model)
     except (InvalidInput, ValueError) as exc:
-        metrics.answered(model.name, model.version, 400, time.perf_counter() - started)
-        return http.error(400, _message(exc))
+        status = http.status_of(exc)
+        metrics.answered(model.name, model.version, status, time.perf_counter() - started)
+        return http.error(status, _message(exc))
     parsed = time.perf_counter()
     metrics.stage(model.name, "parse", parsed - started)
     return await answer(
