@@ -556,6 +556,7 @@ class TestKeras:
             assert run.status == "running"
         assert series(stored(uri, run.id), "loss")[0] == [0, 1]
         (version,) = artifacts(uri)
+        assert version.metadata["epoch"] == 1 and "best" not in version.aliases
         loaded = keras.models.load_model(download(uri, version, tmp_path / "m") / "model.keras")
         assert np.allclose(loaded.predict(xy[0], verbose=0), model.predict(xy[0], verbose=0))
 

@@ -105,12 +105,13 @@ def _define() -> type[Callback]:
             self.tracking = Tracking(INTEGRATION, {"project": project, **init})
             self.best: tuple[int, float] | None = None
             self.epochs_trained = 0
+            self.last_epoch: int | None = None
             self._folder: Path | None = None
 
         # ---- training begins and ends --------------------------------------------------------
 
         def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
-            self.best, self.epochs_trained = None, 0
+            self.best, self.epochs_trained, self.last_epoch = None, 0, None
             if self.tracking.start() is None:
                 return
             config = self._config()
@@ -169,6 +170,7 @@ def _define() -> type[Callback]:
             if self.tracking.run is None:
                 return
             self.epochs_trained += 1
+            self.last_epoch = epoch
             logs = logs or {}
             self.tracking.log(logs, step=epoch)
             value = number(logs.get(self.monitor))
@@ -216,7 +218,7 @@ def _define() -> type[Callback]:
                 aliases = ["best"]
             else:  # "end", or "best" when the monitored metric never appeared
                 saved = self._save()
-                metadata["epoch"] = self.epochs_trained - 1
+                metadata["epoch"] = self.last_epoch
                 aliases = []
             if saved is None or not saved.exists():
                 return
