@@ -86,28 +86,34 @@ def load(store: Store, chosen: Target, project: str | None, allow_pickle: bool) 
     artifact = record.artifact if chosen.registered else record
     if artifact.type != "model":
         raise InvalidInput(f"{artifact.ref} is a {artifact.type!r} artifact, not a model")
-    folder = download(store, artifact)
-    model, descriptor = predictors.load_folder(folder, allow_pickle)
-    metadata = {**artifact.metadata, **descriptor}
-    signature = infer(model, descriptor["flavour"], metadata)
-    made = predictors.predictor(model, descriptor)
+    model, descriptor = predictors.load_folder(download(store, artifact), allow_pickle)
+    signature = infer(model, descriptor["flavour"], {**artifact.metadata, **descriptor})
     uri = record.uri if chosen.registered else artifact.ref
+    made, signature, warmed = _ready(uri, model, descriptor, signature)
+    flavour = descriptor["flavour"]
+    return LoadedModel(chosen.name, version, uri, flavour, signature, made, artifact.digest, warmed)
+
+
+def _ready(
+    uri: str, model: Any, descriptor: dict[str, Any], signature: Signature
+) -> tuple[predictors.Predictor, Signature, tuple[int, float] | None]:
+    """The predictor to serve, warmed up; the signature with the outputs it gave; the
+    rows and seconds of the warm-up (the batcher's first guess of a call's cost)."""
+    made = predictors.predictor(model, descriptor)
     began = time.perf_counter()
     outputs = warm_up(uri, signature, made)
     seconds = time.perf_counter() - began
-    if outputs:  # what the model gave on its example is what it offers
-        made = replace(made, outputs=tuple(outputs))
-        if descriptor["flavour"] == "sklearn":
-            made, seconds = _columnar(model, signature, made, outputs, seconds)
-    if outputs and not signature.outputs:
+    if not outputs:
+        return made, signature, None
+    made = replace(made, outputs=tuple(outputs))  # what it gave on its example it offers
+    if descriptor["flavour"] == "sklearn":
+        made, seconds = _columnar(model, signature, made, outputs, seconds)
+    if not signature.outputs:
         found = tuple(
             TensorSpec(name, datatype_of(a), (-1, *a.shape[1:])) for name, a in outputs.items()
         )
         signature = replace(signature, outputs=found)
-    warmed = (_rows(outputs), seconds) if outputs else None
-    return LoadedModel(
-        chosen.name, version, uri, descriptor["flavour"], signature, made, artifact.digest, warmed
-    )
+    return made, signature, (_rows(outputs), seconds)
 
 
 def _columnar(
