@@ -29,6 +29,7 @@ test: $(DEV)
 lint: $(DEV)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(BENCH)
 	$(BIN)/python bench/run.py --out bench/RESULTS.md

@@ -12,6 +12,7 @@ from assay.errors import InvalidInput
 from assay.monitoring import effects
 from assay.monitoring.columns import MISSING_LABEL
 from assay.monitoring.profile import MAX_EXACT
+from assay.monitoring.report import render_summary
 from assay.monitoring.sides import Side, sides_of
 from assay.monitoring.stattests import chi_square, holm, ks_test, merge_rare
 
@@ -80,8 +81,6 @@ class DriftReport:
         }
 
     def summary(self) -> str:
-        from assay.monitoring.report import render_summary
-
         return render_summary(self)
 
     def __str__(self) -> str:

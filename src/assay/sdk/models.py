@@ -23,6 +23,7 @@ from assay.artifacts.refs import ModelRef, parse_ref
 from assay.errors import InvalidInput
 from assay.models import saved as flavours
 from assay.records import AliasMove, ModelVersion, RegisteredModel
+from assay.sdk import state
 from assay.store.base import Store, open_store
 
 Uri = str | os.PathLike[str] | None
@@ -30,9 +31,7 @@ Uri = str | os.PathLike[str] | None
 
 @contextmanager
 def _store(uri: Uri) -> Iterator[Store]:
-    from assay.sdk.module import active_run
-
-    run = active_run()
+    run = state.current()
     chosen = uri if uri is not None else (run.uri if run is not None else None)
     store = open_store(chosen)
     try:
@@ -58,9 +57,7 @@ def register_model(
 ) -> ModelVersion:
     """Register a model artifact version (``digits-model:v2``) as the next version of
     ``name``; registering the same artifact version again returns its model version."""
-    from assay.sdk.module import active_run
-
-    run = active_run()
+    run = state.current()
     where = project or (run.project if run is not None else None)
     with _store(uri) as store:
         version = resolve(store, artifact, where)
@@ -122,9 +119,7 @@ def load(
     """A ready-to-use model object for ``models:/...`` (or an artifact reference): files
     downloaded and verified, then loaded by the flavour recorded when it was logged.
     Never unpickles unless ``allow_pickle=True``."""
-    from assay.sdk.module import active_run
-
-    run = active_run()
+    run = state.current()
     with _store(uri) as store:
         version = resolve(store, model_uri, run.project if run is not None else None)
         folder = download(store, version)

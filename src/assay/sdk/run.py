@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from assay.errors import InvalidInput, StoreUnavailable
 from assay.records import FINAL_STATUSES, UpdateRun
 from assay.sdk import journal as jnl
+from assay.sdk import state
 from assay.sdk.console import ConsoleCapture
 from assay.sdk.settings import Settings
 from assay.sdk.system import SystemMonitor
@@ -215,8 +216,6 @@ class Run:
         if self._status != "running":
             return self._finished_well
         self._status = status
-        from assay.sdk import state
-
         state.forget(self)
         if self._monitor is not None:
             self._monitor.stop()
