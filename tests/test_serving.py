@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -659,3 +660,28 @@ def test_a_body_over_the_size_limit_is_413(
     assert r.status_code == 413 and "the limit is 100" in r.json()["error"]
     r = client.post("/invocations", json={"instances": x.head(5).to_numpy().tolist()})
     assert r.status_code == 413 and "the limit is 100" in r.json()["message"]
+
+
+def test_the_watcher_finds_the_default_store_and_survives_a_removed_alias() -> None:
+    from assay.serving.metrics import Metrics
+    from assay.serving.state import load_all, make_watcher
+
+    uri = os.environ["ASSAY_URI"]  # what --uri defaults to
+    log_and_register(uri, Picky(), "picky", flavour="python", metadata=PICKY_META)
+    v2 = log_and_register(
+        uri, Picky(delay=0.001), "picky", alias=None, flavour="python", metadata=PICKY_META
+    )
+    config = ServeConfig(models=("models:/picky@production",))
+    slots, _ = load_all(config)
+    watcher = make_watcher(config, list(slots.values()), Metrics())
+    assert watcher is not None
+    assay.models.set_alias("picky", "production", v2)
+    store = watcher.poll()
+    try:
+        assert slots["picky"].current.version == "2" and slots["picky"].swaps == 1
+        assay.models.set_alias("picky", "production", None)
+        watcher.poll(store)
+        assert slots["picky"].current.version == "2"
+        assert "version 2 keeps serving" in str(slots["picky"].error)
+    finally:
+        store.close()

@@ -28,12 +28,14 @@ from assay.serving.state import Served, ServingState, load_all, make_watcher
 log = logging.getLogger("assay.serving")
 
 
-def create_app(config: ServeConfig) -> Starlette:
+def create_app(config: ServeConfig, freeze: bool = False) -> Starlette:
+    """``freeze``: after loading, keep what exists out of garbage collection scans (for a
+    worker process, whose models live as long as it does)."""
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        slots, primary = await asyncio.to_thread(load_all, config, metrics)
+        slots, primary = await asyncio.to_thread(load_all, config)
         served = {
             name: Served(slot, Batcher(slot, config.limits, metrics))
             for name, slot in slots.items()
@@ -44,7 +46,8 @@ def create_app(config: ServeConfig) -> Starlette:
         state.watcher = make_watcher(config, list(slots.values()), metrics)
         if state.watcher is not None:
             state.watcher.start()
-        gc.freeze()  # what loading made lives as long as the worker: kept out of GC scans
+        if freeze:
+            gc.freeze()
         state.ready = True
         app.state.serving = state
         try:
@@ -76,4 +79,4 @@ def routes() -> list[Route]:
 def app_from_env() -> Starlette:
     """For uvicorn workers: the configuration comes in ``ASSAY_SERVE_CONFIG``."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
-    return create_app(ServeConfig.from_env())
+    return create_app(ServeConfig.from_env(), freeze=True)

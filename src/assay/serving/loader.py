@@ -17,7 +17,7 @@ import numpy as np
 
 from assay.artifacts.artifact import download, resolve
 from assay.artifacts.refs import ArtifactRef, ModelRef, parse_ref
-from assay.errors import InvalidInput
+from assay.errors import InvalidInput, NotFound
 from assay.serving import predictors
 from assay.serving.signature import DTYPES, Signature, TensorSpec, datatype_of, infer
 from assay.serving.tensors import Rows, conform
@@ -190,7 +190,7 @@ class Watcher(threading.Thread):
 
     def __init__(
         self,
-        uri: str,
+        uri: str | None,
         slots: list[Slot],
         project: str | None,
         allow_pickle: bool,
@@ -208,9 +208,7 @@ class Watcher(threading.Thread):
         store: Store | None = None
         while not self.stopped.wait(self.interval):
             try:
-                store = store or open_store(self.uri)
-                for slot in self.slots:
-                    self.check(store, slot)
+                store = self.poll(store)
             except Exception as exc:  # the store is down: keep serving, try again
                 log.warning("cannot check for alias moves: %s", exc)
                 if store is not None:
@@ -218,6 +216,16 @@ class Watcher(threading.Thread):
                 store = None
         if store is not None:
             store.close()
+
+    def poll(self, store: Store | None = None) -> Store:
+        """Check every slot once (opening the store if needed); the store, for next time."""
+        store = store or open_store(self.uri)
+        for slot in self.slots:
+            try:
+                self.check(store, slot)
+            except NotFound as exc:  # the alias was removed: what serves keeps serving
+                slot.error = f"{exc}; version {slot.current.version} keeps serving"
+        return store
 
     def check(self, store: Store, slot: Slot) -> None:
         version, _ = current_version(store, slot.target, self.project)

@@ -51,7 +51,7 @@ class ServingState:
         return served
 
 
-def load_all(config: ServeConfig, metrics: Metrics) -> tuple[dict[str, Slot], str]:
+def load_all(config: ServeConfig) -> tuple[dict[str, Slot], str]:
     """Every model named, loaded and warmed up (any failure stops the server)."""
     store = open_store(config.uri)
     slots: dict[str, Slot] = {}
@@ -71,7 +71,7 @@ def make_watcher(config: ServeConfig, slots: list[Slot], metrics: Metrics) -> Wa
     if not moving or config.poll_interval <= 0:
         return None
     return Watcher(
-        config.uri or "",
+        config.uri,
         moving,
         config.project,
         config.allow_pickle,
