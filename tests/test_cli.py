@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import json
 
+import click
 import pytest
 from click.testing import CliRunner
 
 import assay
-from assay.cli.main import cli
+from assay.cli.main import cli, reports_errors
+from assay.errors import StoreUnavailable
 from tests.conftest import QUIET
 
 
@@ -185,3 +187,15 @@ def test_runs_ls_shows_values_that_look_like_markup_as_they_are(store_uri: str) 
         pass
     code, out = invoke("runs", "ls", "-p", "p", "--uri", store_uri, "-c", "config.note")
     assert code == 0 and "[bold]x" in out
+
+
+def test_command_errors_hide_a_password_quoted_in_the_message() -> None:
+    @click.command()
+    @reports_errors
+    def failing() -> None:
+        raise StoreUnavailable("cannot reach postgresql://ana:hunter2@db.example/x")
+
+    result = CliRunner().invoke(failing, [])
+    assert result.exit_code == 1
+    assert "hunter2" not in result.output
+    assert "postgresql://ana:***@db.example/x" in result.output

@@ -11,6 +11,7 @@ import click
 
 from assay._version import __version__
 from assay.errors import AssayError
+from assay.redact import redact_text
 
 # name -> "module:attribute" of a click command or group; later areas add theirs here.
 COMMANDS = {
@@ -53,14 +54,15 @@ class LazyGroup(click.Group):
 
 
 def reports_errors(func: F) -> F:
-    """Turn Assay errors into a clean message and exit code 1 (no traceback)."""
+    """Turn Assay errors into a clean message and exit code 1 (no traceback); a URI's
+    password or a token quoted in the message is hidden."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except AssayError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(redact_text(str(exc))) from exc
 
     return wrapper  # type: ignore[return-value]
 
