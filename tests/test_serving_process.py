@@ -6,6 +6,7 @@ statuses, never on how long something took."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -120,6 +121,11 @@ def test_an_alias_move_under_load_fails_no_request(tmp_path: Path) -> None:
     assert failures == []
     assert seen[0] == "1" and seen[-40:] == ["2"] * 40
     assert 'assay_serving_swaps_total{model="clf"}' in metrics
+    # both workers' counts, added up (prometheus-client's multiprocess mode)
+    answered = re.findall(
+        r'^assay_serving_requests_total\{.*status="200".*\} (\S+)$', metrics, re.M
+    )
+    assert sum(float(n) for n in answered) == len(seen)
 
 
 def test_overload_answers_503_with_retry_after(tmp_path: Path) -> None:
