@@ -13,7 +13,7 @@ import pytest
 import assay
 from assay.artifacts.artifact import Artifact, log_artifact
 from assay.errors import InvalidInput, NotFound
-from assay.models import saved as flavours
+from assay.flavours import saved as flavours
 from assay.records import ArtifactVersion
 from assay.store import Store
 from assay.store.sql.store import SqlStore
@@ -296,7 +296,7 @@ def test_torch_flavour_loads_state_dicts_with_weights_only(
 PLUGIN = """
 import json
 from assay.evaluation.scorers import accuracy
-from assay.models.flavour import Predictor
+from assay.flavours.flavour import Predictor
 
 
 class Echo:
@@ -412,7 +412,7 @@ def test_built_in_flavours_need_no_entry_point_scan(monkeypatch: pytest.MonkeyPa
 def test_flavours_give_predictors_with_signatures() -> None:
     from sklearn.linear_model import LogisticRegression
 
-    from assay.models.flavour import Columns, Tensor
+    from assay.flavours.flavour import Columns, Tensor
 
     x, y = np.random.default_rng(0).normal(size=(20, 2)), np.arange(20) % 2
     clf = LogisticRegression().fit(x, y)
@@ -426,7 +426,7 @@ def test_flavours_give_predictors_with_signatures() -> None:
 
 def test_torch_modules_round_trip_and_predict_on_rows(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
-    from assay.models.flavour import Columns
+    from assay.flavours.flavour import Columns
 
     torch.manual_seed(0)
     net = torch.nn.Linear(2, 1)

@@ -63,10 +63,10 @@ def test_error_tree_roots_at_assay_error() -> None:
 
 
 def test_the_flavours_package_does_not_shadow_assay_models() -> None:
-    """Importing the ``assay.models`` package (flavours) first keeps ``assay.models`` the
-    SDK's registry module."""
+    """Importing the flavours package first keeps ``assay.models`` the SDK's registry
+    module (the domain package is named apart from the public name for that reason)."""
     code = (
-        "import assay; from assay.models import saved; import assay.models.sklearn; "
+        "import assay; from assay.flavours import saved; import assay.flavours.sklearn; "
         "print(assay.models.__name__, callable(assay.models.load), saved.DESCRIPTOR)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -11,8 +11,6 @@ first use, so ``import assay`` stays fast.
 
 from __future__ import annotations
 
-import sys
-import types
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +20,7 @@ from assay._version import __version__
 if TYPE_CHECKING:
     from assay.artifacts.artifact import Artifact
     from assay.evaluation import scorers
-    from assay.models.batching import batched
+    from assay.flavours.batching import batched
     from assay.sdk import models
     from assay.sdk.api import Api, ApiRun
     from assay.sdk.evaluation import evaluate
@@ -65,7 +63,7 @@ _LAZY = {
     "finish": "assay.sdk.module",
     "active_run": "assay.sdk.module",
     "evaluate": "assay.sdk.evaluation",
-    "batched": "assay.models.batching",
+    "batched": "assay.flavours.batching",
 }
 
 
@@ -87,16 +85,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
-
-
-class _Assay(types.ModuleType):
-    """``assay.models`` is the SDK's registry module, while the flavours live in the
-    ``assay.models`` package: importing that package must not rebind the public name."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name == "models" and getattr(value, "__name__", None) == "assay.models":
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Assay

@@ -13,7 +13,7 @@ from assay.plugins import Entry
 
 def _entries() -> list[Entry]:
     from assay.evaluation.scorers import SCORERS
-    from assay.models.saved import FLAVOURS
+    from assay.flavours.saved import FLAVOURS
 
     return [*FLAVOURS.entries(), *SCORERS.entries()]
 

@@ -17,7 +17,7 @@ from assay.evaluation import report as rep
 from assay.evaluation import runner
 from assay.evaluation.data import Dataset, digested, plain, prepare
 from assay.evaluation.scorers import ItemScorer, Scored, Scorer, reference_of, resolve_all
-from assay.models.targets import Target, target
+from assay.flavours.targets import Target, target
 from assay.records import EvalItem, EvaluationDraft
 from assay.store.base import Store
 

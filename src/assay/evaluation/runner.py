@@ -25,7 +25,7 @@ import msgspec
 from assay import digests
 from assay.digests import canonical
 from assay.errors import InvalidInput
-from assay.models.targets import Items, Target
+from assay.flavours.targets import Items, Target
 
 PER_ITEM_SHARE = 32  # items a worker takes at once from a one-item function
 

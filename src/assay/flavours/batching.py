@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from assay.errors import InvalidInput
-from assay.models.flavour import Columns, Rows
+from assay.flavours.flavour import Columns, Rows
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -1,7 +1,7 @@
 """What a model flavour is: how one kind of model is recognised, saved to a folder, loaded
 back and called on a batch.
 
-Every flavour (built-in or from a plugin) implements ``Flavour``; ``assay.models.saved``
+Every flavour (built-in or from a plugin) implements ``Flavour``; ``assay.flavours.saved``
 picks one by name or by ``detect``, evaluation's targets and a model server both call
 ``predictor(model, metadata)`` and hand it rows.
 """

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from assay.models.batching import features
-from assay.models.flavour import Columns, LoadOptions, Predictor, Rows, Signature, Tensor
+from assay.flavours.batching import features
+from assay.flavours.flavour import Columns, LoadOptions, Predictor, Rows, Signature, Tensor
 
 
 class OnnxFlavour:

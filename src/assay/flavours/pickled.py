@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from assay.errors import InvalidInput
-from assay.models.flavour import LoadOptions, Predictor, qualname
-from assay.models.sklearn import estimator_predictor
+from assay.flavours.flavour import LoadOptions, Predictor, qualname
+from assay.flavours.sklearn import estimator_predictor
 
 
 class PickleFlavour:

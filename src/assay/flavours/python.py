@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.errors import InvalidInput
-from assay.models.flavour import Columns, LoadOptions, Predictor, Rows, qualname
+from assay.flavours.flavour import Columns, LoadOptions, Predictor, Rows, qualname
 
 
 class PythonFlavour:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.errors import InvalidInput
-from assay.models.flavour import Flavour, LoadOptions
+from assay.flavours.flavour import Flavour, LoadOptions
 from assay.plugins import Registry
 
 DESCRIPTOR = "assay-model.json"
@@ -30,7 +30,7 @@ def _instance(loaded: Any) -> Flavour:
 
 
 def _registry() -> Registry[Flavour]:
-    from assay.models import onnx, pickled, python, sklearn, torch
+    from assay.flavours import onnx, pickled, python, sklearn, torch
 
     found: Registry[Flavour] = Registry("assay.flavours", "flavour", adapt=_instance)
     # detection tries them in this order, plugins after the built-ins

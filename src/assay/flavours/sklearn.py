@@ -11,8 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from assay.errors import InvalidInput
-from assay.models.batching import features, named
-from assay.models.flavour import Columns, LoadOptions, Predictor, Rows, Signature, Tensor, qualname
+from assay.flavours.batching import features, named
+from assay.flavours.flavour import (
+    Columns,
+    LoadOptions,
+    Predictor,
+    Rows,
+    Signature,
+    Tensor,
+    qualname,
+)
 
 
 class SklearnFlavour:

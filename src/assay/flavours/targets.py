@@ -3,8 +3,8 @@ interface.
 
 A callable gets one item (a dict of its columns, the label left out), or a list of them when
 it is marked with ``assay.batched``. A registered model is called through its flavour's
-predictor (see ``assay.models.flavour``): scikit-learn estimators and ONNX sessions get a 2-D
-array of the feature columns (see ``assay.models.batching``), generic Python models the list
+predictor (see ``assay.flavours.flavour``): scikit-learn estimators and ONNX sessions get a 2-D
+array of the feature columns (see ``assay.flavours.batching``), generic Python models the list
 of item dicts through ``predict``. Classifiers that give probabilities return
 ``{"prediction", "probabilities", "classes"}`` per item.
 """
@@ -19,8 +19,8 @@ from typing import Any
 
 from assay import digests
 from assay.errors import InvalidInput
-from assay.models.batching import batched
-from assay.models.flavour import Columns, Rows
+from assay.flavours.batching import batched
+from assay.flavours.flavour import Columns, Rows
 from assay.records import ArtifactVersion
 from assay.store.base import Store
 
@@ -108,7 +108,7 @@ def from_registry(
     """A registered model (``models:/name@alias``) or a model artifact, loaded by flavour;
     ``optional`` columns (slices) are features only when the model expects them."""
     from assay.artifacts.artifact import download, resolve
-    from assay.models import saved
+    from assay.flavours import saved
 
     version = resolve(store, ref, project)
     if version.type != "model":

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from assay.errors import InvalidInput
-from assay.models.batching import features
-from assay.models.flavour import Columns, LoadOptions, Predictor, Rows, qualname
-from assay.models.sklearn import estimator_predictor
+from assay.flavours.batching import features
+from assay.flavours.flavour import Columns, LoadOptions, Predictor, Rows, qualname
+from assay.flavours.sklearn import estimator_predictor
 
 
 class TorchFlavour:

@@ -24,7 +24,7 @@ from typing import Any
 
 from assay.evaluation.evaluator import Options, Report
 from assay.evaluation.evaluator import evaluate as run_evaluation
-from assay.models.batching import batched
+from assay.flavours.batching import batched
 from assay.store.base import Store, open_store
 
 __all__ = ["Report", "batched", "evaluate"]

@@ -21,7 +21,7 @@ from typing import Any
 from assay.artifacts.artifact import download, resolve
 from assay.artifacts.refs import ModelRef, parse_ref
 from assay.errors import InvalidInput
-from assay.models import saved as flavours
+from assay.flavours import saved as flavours
 from assay.records import AliasMove, ModelVersion, RegisteredModel
 from assay.sdk import state
 from assay.store.base import Store, open_store

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from assay.models import saved
+from assay.flavours import saved
 from assay.serving.tensors import Rows
 
 Outputs = dict[str, np.ndarray]
