@@ -19,8 +19,10 @@ def test_public_names_are_pinned() -> None:
         "finish",
         "flush",
         "init",
+        "labeling",
         "log",
         "models",
+        "monitoring",
         "register_model",
         "scorers",
     ]

@@ -18,6 +18,7 @@ from assay import errors
 from assay._version import __version__
 
 if TYPE_CHECKING:
+    from assay import labeling, monitoring
     from assay.artifacts.artifact import Artifact
     from assay.evaluation import scorers
     from assay.flavours.batching import batched
@@ -44,8 +45,10 @@ __all__ = [
     "finish",
     "flush",
     "init",
+    "labeling",
     "log",
     "models",
+    "monitoring",
     "register_model",
     "scorers",
 ]
@@ -67,7 +70,12 @@ _LAZY = {
 }
 
 
-_MODULES = {"models": "assay.sdk.models", "scorers": "assay.evaluation.scorers"}
+_MODULES = {
+    "models": "assay.sdk.models",
+    "scorers": "assay.evaluation.scorers",
+    "labeling": "assay.labeling",
+    "monitoring": "assay.monitoring",
+}
 
 
 def __getattr__(name: str) -> Any:
