@@ -259,6 +259,10 @@ def test_onnx_models_are_served(tmp_path: Path) -> None:
             "input 'a': unknown datatype 'FP99'",
         ),
         ({"rows": []}, '"inputs"'),
+        (
+            {"inputs": [{"name": "input-0", "shape": [0, 4], "datatype": "FP64", "data": []}]},
+            "the inputs have no rows",
+        ),
     ],
 )
 def test_bad_input_is_400_naming_the_input_and_what_was_expected(

@@ -74,7 +74,7 @@ def target(uri: str) -> Target:
 def current_version(store: Store, chosen: Target, project: str | None) -> tuple[str, Any]:
     """The version the target names now: (version label, model or artifact version)."""
     if chosen.registered:
-        mv = store.model_version(chosen.name, chosen.selector)
+        mv = store.models.version(chosen.name, chosen.selector)
         return str(mv.version), mv
     av = resolve(store, chosen.uri, project)
     return str(av.version), av

@@ -66,6 +66,8 @@ def conform(signature: Signature, given: Mapping[str, np.ndarray]) -> Rows:
         raise InvalidInput(f"missing input {spec.name!r} ({spec.describe()})")
     rows = {s.name: _conform_one(s, given[s.name]) for s in signature.inputs}
     _same_rows(rows)
+    if rows and row_count(rows) == 0:
+        raise InvalidInput("the inputs have no rows: send at least one")
     return rows
 
 
