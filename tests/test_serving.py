@@ -195,6 +195,8 @@ def test_infer_by_columns_and_by_one_tensor(client: TestClient) -> None:
     assert r.status_code == 200, r.text
     predict, proba = r.json()["outputs"]
     assert predict["data"] == expected and proba["shape"] == [5, 2]
+    tensor["inputs"][0]["name"] = "a"  # named after the first column, as some clients do
+    assert client.post("/v2/models/clf/infer", json=tensor).json()["outputs"][0] == predict
     assert r.json()["id"]  # one is made up when the request has none
 
 

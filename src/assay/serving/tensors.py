@@ -54,7 +54,8 @@ def conform(signature: Signature, given: Mapping[str, np.ndarray]) -> Rows:
     """The inputs in the signature's names, dtypes and shapes; InvalidInput otherwise."""
     if signature.columns and len(given) == 1 and len(signature.inputs) > 1:
         ((name, array),) = given.items()
-        if name not in signature.names:
+        whole = array.ndim == 2 and array.shape[1] == len(signature.inputs)
+        if name not in signature.names or whole:  # the table as one [n, k] tensor
             given = _split_columns(signature, name, array)
     names = signature.names
     unknown = [n for n in given if n not in names]
