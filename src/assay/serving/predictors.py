@@ -92,7 +92,7 @@ def records(rows: Rows) -> list[dict[str, Any]]:
     return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
-def rows_predict(call: Any) -> BatchPredict:
+def rows_predict(call: RowCall) -> BatchPredict:
     """A flavour call taking rows (a list of dicts) and giving one output per row."""
 
     def predict(rows: Rows, wanted: Sequence[str]) -> Outputs:
