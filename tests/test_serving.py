@@ -691,3 +691,21 @@ def test_the_watcher_finds_the_default_store_and_survives_a_removed_alias() -> N
         assert "version 2 keeps serving" in str(slots["picky"].error)
     finally:
         store.close()
+
+
+def test_rows_per_call_come_from_the_measured_cost_and_the_budget() -> None:
+    from assay.serving.cost import Cost
+
+    cost = Cost()
+    assert cost.limit(Limits(max_batch_size=1024)) == 1024  # nothing measured yet
+    for _ in range(8):
+        cost.add(1, 0.001)
+        cost.add(101, 0.002)  # 1 ms a call and 10 µs a row
+    assert cost.limit(Limits(max_batch_size=1024, max_latency_s=0.005)) in (399, 400)
+    assert cost.limit(Limits(max_batch_size=64, max_latency_s=0.005)) == 64
+    # a budget below one call's cost: as many rows as cost at most twice one row
+    assert cost.limit(Limits(max_batch_size=1024, max_latency_s=0.0001)) in (100, 101)
+    size = cost.limit(Limits(max_batch_size=1024, max_latency_s=0.005))
+    assert cost.wait(2 * size, Limits(max_batch_size=1024, max_latency_s=0.005)) == pytest.approx(
+        2 * cost.of(size)
+    )

@@ -7,7 +7,7 @@ import os
 from dataclasses import asdict, dataclass
 
 from assay.errors import InvalidInput
-from assay.serving.batching import Limits
+from assay.serving.cost import Limits
 from assay.serving.loader import target
 
 ENV = "ASSAY_SERVE_CONFIG"
