@@ -29,7 +29,7 @@ def test_demo_trains_and_logs_real_runs(store_uri: str) -> None:
     assert move.reason is not None and move.reason.startswith("first production model")
     assert (result.verdict, result.promoted, result.baseline_version) == ("pass", True, None)
     assert move.evidence == f"eval:{result.evaluation_id}"
-    evaluation = api.store.evaluation(result.evaluation_id)
+    evaluation = api.store.evaluations.get(result.evaluation_id)
     assert evaluation.dataset == "digits/digits-split:v0/test.csv"
     assert evaluation.dataset_version_id == api.artifact("digits/digits-split:v0").id
     assert evaluation.model_version_id == production.artifact.id
@@ -64,18 +64,83 @@ def test_demo_moves_production_only_when_the_new_model_passes(store_uri: str) ->
     assert worse.verdict == "fail" and not worse.promoted, worse.reason
     production = assay.models.get("models:/digits-classifier@production", uri=store_uri)
     assert production.version == first.model_version
-    evaluation = assay.Api(store_uri).store.evaluation(worse.evaluation_id)
+    evaluation = assay.Api(store_uri).store.evaluations.get(worse.evaluation_id)
     assert evaluation.baseline_id is not None and evaluation.verdict == "fail"
     same = run_demo(store_uri, configs=grid((0.01,), (1e-4,)), epochs=4, system_metrics_interval=0)
     assert same.verdict == "pass" and same.promoted  # the same predictions: within tolerance
 
 
 def test_demo_command_quick(store_uri: str) -> None:
+    """The quick demo trains, evaluates and promotes, then labels, monitors and serves:
+    each later step leaves a run (and artifacts) whose figures are checked here."""
+    import pandas as pd
+
+    from assay.monitoring import Profile
+
     result = CliRunner().invoke(cli, ["demo", "--quick", "--no-ui", "--uri", store_uri])
     assert result.exit_code == 0, result.output
     assert "runs ls --project digits" in result.output
-    assert assay.Api(store_uri).count_runs("digits", "job_type == 'train'") == 2
+    api = assay.Api(store_uri)
+    assert api.count_runs("digits", "job_type == 'train'") == 2
     assert "digits-classifier version" in result.output
-    assert "Evaluated on the held-out test split against no earlier production model: pass" in (
-        result.output.replace("\n", " ")
-    )
+    text = " ".join(result.output.split())
+    assert "Evaluated on the held-out test split against no earlier production model: pass" in text
+    for heading in ("Labels:", "Drift:", "Serving:"):
+        assert heading in result.output
+    test = pd.read_csv(api.artifact("digits/digits-split:v0").file("test.csv"))
+    truth = dict(zip(test["id"], test["label"], strict=True))
+
+    # labels: both accuracies against the true labels, the default above majority vote
+    (labels,) = api.runs("digits", filter="job_type == 'labels'")
+    summary = labels.summary
+    assert summary["items"] == 80 and 240 <= summary["votes"] <= 400
+    assert summary["method"] == "one-coin"
+    assert 0.5 < summary["majority_vote_accuracy"] < summary["consensus_accuracy"] <= 1.0
+    annotators = summary["annotators"]
+    assert len(annotators) == 6
+    assert sum(a["labels"] for a in annotators.values()) == summary["votes"]
+    for name, a in annotators.items():  # estimated without the true labels, yet close
+        assert abs(a["estimated_accuracy"] - a["true_accuracy"]) < 0.1, (name, a)
+    assert annotators["ana"]["true_accuracy"] > 0.85 > annotators["fay"]["true_accuracy"]
+    crowd = api.artifact("digits/digits-crowd-labels:v0")
+    assert crowd.type == "dataset" and crowd.run_id == labels.id
+    consensus = pd.read_csv(crowd.file("consensus.csv"))
+    assert list(consensus.columns) == ["item", "label", "confidence"] and len(consensus) == 80
+    assert consensus["confidence"].between(0, 1).all()
+    right = (consensus["label"] == consensus["item"].map(truth)).mean()
+    assert right == summary["consensus_accuracy"]
+    assert f"default (one-coin) {summary['consensus_accuracy']:.3f}" in text
+
+    # drift: the unchanged window is not drifted, the heavier ink is
+    (monitor,) = api.runs("digits", filter="job_type == 'monitor'")
+    unchanged, heavier = monitor.summary["unchanged"], monitor.summary["heavier_ink"]
+    assert unchanged["drifted"] is False and unchanged["features_drifted"] == 0
+    assert heavier["drifted"] is True and heavier["features_drifted"] >= 5
+    assert unchanged["tested"] == heavier["tested"] >= 50
+    for name, p in heavier["top"].items():
+        assert name.startswith("pixel") and p["p_holm"] <= 0.01
+    profile = api.artifact("digits/digits-train-profile:v0")
+    assert profile.type == "profile" and profile.run_id == monitor.id
+    reference = Profile.from_bytes(profile.file("train.profile").read_bytes())
+    assert len(reference.columns) == 64
+    assert "DRIFT" in text and "no drift" in text
+
+    # serving: a real server answered with the version @production
+    (served,) = api.runs("digits", filter="job_type == 'serve'")
+    production = assay.models.get("models:/digits-classifier@production", uri=store_uri)
+    assert served.summary["model_version"] == production.version
+    assert served.summary["production_version"] == production.version
+    assert served.summary["rows"] == 8 and served.summary["correct"] >= 6
+    assert f"answered by model_version {production.version}" in text
+    assert "server stopped" in text
+    lineage = api.lineage("models:/digits-classifier@production", direction="down")
+    assert f"run:{served.id}" in lineage.nodes  # the serve run used the production model
+
+
+def test_a_step_that_cannot_run_names_its_extra() -> None:
+    from assay.demo.common import missing_extra
+
+    assert missing_extra("serving", "json") is None
+    line = missing_extra("serving", "json", "assay_no_such_module")
+    assert line is not None
+    assert "pip install 'assay[serving]'" in line and "assay_no_such_module" in line

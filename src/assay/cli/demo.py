@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 
 from assay.cli.main import reports_errors, uri_option
@@ -49,8 +50,11 @@ def demo_command(epochs: int, quick: bool, no_ui: bool, port: int, uri: str | No
         f"digits-classifier version {result.model_version}.\n"
         f"Evaluated on the held-out test split against {against}: "
         f"[bold]{result.verdict}[/] ({result.reason}); {moved}.\n"
-        f"Every run used the dataset {result.dataset}.\n"
-        "Browse what was logged:\n"
+        f"Every run used the dataset {result.dataset}."
+    )
+    _labels_drift_serving(console, resolved, result.dataset, quick)
+    console.print(
+        "\nBrowse what was logged:\n"
         f"  {exe} runs ls --project {result.project} --uri {resolved}\n"
         f"  {exe} runs ls --project {result.project} --uri {resolved} "
         '--filter "summary.best_val_acc > 0.9" --sort=-summary.best_val_acc\n'
@@ -64,6 +68,63 @@ def demo_command(epochs: int, quick: bool, no_ui: bool, port: int, uri: str | No
         from assay.cli.ui import serve_local
 
         serve_local(resolved, port, open_browser=True)
+
+
+def _labels_drift_serving(console: Console, uri: str, dataset: str, quick: bool) -> None:
+    """The rest of the lifecycle: labels, drift, serving. The model server starts first, so
+    that it loads while the other two steps run; each step that cannot run here says which
+    extra it needs."""
+    from contextlib import ExitStack
+
+    from assay.demo.common import missing_extra
+    from assay.demo.digits import REGISTERED
+    from assay.demo.serve import SERVING_MODULES, ModelServer, production_version, run_serving
+
+    serve_skip = missing_extra("serving", *SERVING_MODULES)
+    if serve_skip is None and production_version(REGISTERED, uri) is None:
+        serve_skip = f"skipped: no version of {REGISTERED} is @production"
+    with ExitStack() as stack:
+        server = None
+        if serve_skip is None:
+            server = stack.enter_context(ModelServer(f"models:/{REGISTERED}@production", uri))
+
+        items = 80 if quick else 150
+        _heading(console, "Labels", "consensus from a simulated crowd (assay.labeling)")
+        skip = missing_extra("tables", "pandas")
+        if skip is None:
+            from assay.demo.labels import run_labels
+
+            _lines(console, run_labels(dataset, uri, items=items).lines())
+        else:
+            _lines(console, [skip])
+
+        _heading(console, "Drift", "a profile and two windows checked (assay.monitoring)")
+        skip = missing_extra("monitoring", "pandas", "datasketches")
+        if skip is None:
+            from assay.demo.drift import run_drift
+
+            _lines(console, run_drift(dataset, uri).lines())
+        else:
+            _lines(console, [skip])
+
+        _heading(
+            console,
+            "Serving",
+            "the production model over HTTP (assay serve, started before Labels)",
+        )
+        if server is None:
+            _lines(console, [serve_skip or ""])
+        else:
+            _lines(console, run_serving(server, REGISTERED, dataset, uri).lines())
+
+
+def _heading(console: Console, title: str, what: str) -> None:
+    console.print(f"\n[bold]{title}[/]: {escape(what)}")
+
+
+def _lines(console: Console, lines: list[str]) -> None:
+    for line in lines:
+        console.print(line, markup=False, highlight=False)
 
 
 def _assay_command() -> str:
