@@ -39,6 +39,9 @@ log = logging.getLogger("assay.serving")
 class Busy(AssayError):
     """The model's queue is full or would not be served in time; retry after a while."""
 
+    code = "overloaded"
+    status = 503
+
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = max(1, math.ceil(retry_after))

@@ -8,7 +8,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from assay.errors import LimitExceeded
+from assay.errors import AssayError, LimitExceeded
 
 MAX_BODY = 64 << 20  # bytes of one request body
 
@@ -43,5 +43,5 @@ async def body(request: Request) -> bytes:
 
 
 def status_of(exc: Exception) -> int:
-    """400 for a bad request, 413 for one over a size limit."""
-    return 413 if isinstance(exc, LimitExceeded) else 400
+    """The error's own status (400 for bad input, 413 over a size limit), else 400."""
+    return exc.status if isinstance(exc, AssayError) else 400
