@@ -17,13 +17,19 @@ from assay.store.base import resolve_uri
 
 @click.command("demo")
 @click.option("--epochs", default=30, show_default=True, help="Epochs per run.")
-@click.option("--quick", is_flag=True, help="Two runs of five epochs (for tests and CI).")
+@click.option(
+    "--quick",
+    is_flag=True,
+    help="Two runs of five epochs, 80 labelled images (for tests and CI).",
+)
 @click.option("--no-ui", is_flag=True, help="Do not serve the web UI afterwards.")
 @click.option("--port", default=5151, show_default=True, type=int, help="Port of the web UI.")
 @uri_option
 @reports_errors
 def demo_command(epochs: int, quick: bool, no_ui: bool, port: int, uri: str | None) -> None:
-    """Train SGD classifiers on scikit-learn's digits data and log them to the store."""
+    """Train SGD classifiers on scikit-learn's digits data and log them to the store;
+    evaluate the best and promote it on a pass; aggregate a simulated crowd's labels,
+    check drift against a training profile, serve the production model for one request."""
     from assay.demo.digits import grid, run_demo
 
     resolved = resolve_uri(uri)

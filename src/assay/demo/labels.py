@@ -63,7 +63,8 @@ class LabelsResult:
             f"{self.votes} labels (3 to 5 per image)",
             f"accuracy vs the true labels: majority vote {self.majority_accuracy:.3f}, "
             f"default ({self.method}) {self.consensus_accuracy:.3f}",
-            f"  the default chose {self.method}: {self.reason}",
+            f"  the default picked {self.method}{_GLOSS.get(self.method, '')}",
+            f"  ({self.reason})",
             f"  {'annotator':<9}  {'kind':<23}  {'labels':>6}  {'true acc.':>9}  {'estimated':>9}",
         ]
         lines += [
@@ -73,6 +74,13 @@ class LabelsResult:
         ]
         lines.append(f"consensus labels (item,label,confidence): {self.artifact}")
         return lines
+
+
+_GLOSS = {
+    "one-coin": " (an accuracy per annotator, learned)",
+    "ds": " (a confusion matrix per annotator)",
+    "mv": " (majority vote)",
+}
 
 
 def simulate(truth: dict[int, int], seed: int) -> list[tuple[int, str, int]]:

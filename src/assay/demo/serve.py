@@ -193,7 +193,7 @@ def run_serving(
         run.use_artifact(server.model_uri)
         ready = server.wait_ready()
         metadata = server.request(f"/v2/models/{model}")
-        (tensor,) = metadata["inputs"]
+        tensor = metadata["inputs"][0]  # the pipeline takes one [n, 64] tensor
         pixels = test[pixel_columns(test)].to_numpy(dtype=float)
         answer = server.request(
             f"/v2/models/{model}/infer",
