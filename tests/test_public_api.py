@@ -25,6 +25,7 @@ def test_public_names_are_pinned() -> None:
         "monitoring",
         "register_model",
         "scorers",
+        "serve",
     ]
     for name in assay.__all__:
         assert getattr(assay, name) is not None

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from assay.sdk.module import active_run, finish, flush, log
     from assay.sdk.run import Run
     from assay.sdk.settings import Settings
+    from assay.serving import serve
 
 __all__ = [
     "Api",
@@ -51,6 +52,7 @@ __all__ = [
     "monitoring",
     "register_model",
     "scorers",
+    "serve",
 ]
 
 _LAZY = {
@@ -67,6 +69,7 @@ _LAZY = {
     "active_run": "assay.sdk.module",
     "evaluate": "assay.sdk.evaluation",
     "batched": "assay.flavours.batching",
+    "serve": "assay.serving",
 }
 
 

@@ -4,7 +4,8 @@ MLflow's scoring protocol, with adaptive batching, live alias moves and Promethe
     from assay.serving import serve
     serve("models:/digits-classifier@production", port=5252, workers=2)
 
-See docs/serving.md. Only the CLI imports this package (it is a shell, like the server).
+See docs/serving.md. Only the CLI (and `assay.serve`, lazily) imports this package: it is
+a shell, like the server.
 """
 
 from __future__ import annotations
