@@ -96,7 +96,7 @@ def test_demo_command_quick(store_uri: str) -> None:
     assert summary["items"] == 80 and 240 <= summary["votes"] <= 400
     assert summary["method"] == "one-coin"
     assert 0.5 < summary["majority_vote_accuracy"] < summary["consensus_accuracy"] <= 1.0
-    annotators = summary["annotators"]
+    annotators = summary["workers"]
     assert len(annotators) == 6
     assert sum(a["labels"] for a in annotators.values()) == summary["votes"]
     for name, a in annotators.items():  # estimated without the true labels, yet close
@@ -113,7 +113,8 @@ def test_demo_command_quick(store_uri: str) -> None:
 
     # drift: the unchanged window is not drifted, the heavier ink is
     (monitor,) = api.runs("digits", filter="job_type == 'monitor'")
-    unchanged, heavier = monitor.summary["unchanged"], monitor.summary["heavier_ink"]
+    unchanged = monitor.summary["window_unchanged"]
+    heavier = monitor.summary["window_heavier_ink"]
     assert unchanged["drifted"] is False and unchanged["features_drifted"] == 0
     assert heavier["drifted"] is True and heavier["features_drifted"] >= 5
     assert unchanged["tested"] == heavier["tested"] >= 50
@@ -130,7 +131,7 @@ def test_demo_command_quick(store_uri: str) -> None:
     production = assay.models.get("models:/digits-classifier@production", uri=store_uri)
     assert served.summary["model_version"] == production.version
     assert served.summary["production_version"] == production.version
-    assert served.summary["rows"] == 8 and served.summary["correct"] >= 6
+    assert served.summary["rows"] == 8 and served.summary["rows_correct"] >= 6
     assert f"answered by model_version {production.version}" in text
     assert "server stopped" in text
     lineage = api.lineage("models:/digits-classifier@production", direction="down")

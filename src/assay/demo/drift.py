@@ -126,8 +126,8 @@ def run_drift(
         run.summary.update(
             {
                 "reference_rows": len(train),
-                "unchanged": _figures(unchanged),
-                "heavier_ink": _figures(heavier),
+                "window_unchanged": _figures(unchanged),
+                "window_heavier_ink": _figures(heavier),
             }
         )
         return DriftResult(run.id, version.ref, len(train), windows)

@@ -160,7 +160,7 @@ def run_labels(
                 "method": default.method,
                 "majority_vote_accuracy": majority_accuracy,
                 "consensus_accuracy": consensus_accuracy,
-                "annotators": {
+                "workers": {  # after the other keys, as `assay runs ls` sorts them
                     a.name: {
                         "labels": a.labels,
                         "true_accuracy": a.true_accuracy,

@@ -220,7 +220,7 @@ def run_serving(
                 "model_version": version,
                 "production_version": production,
                 "rows": rows,
-                "correct": sum(p == t for p, t in zip(predictions, labels, strict=True)),
+                "rows_correct": sum(p == t for p, t in zip(predictions, labels, strict=True)),
                 "ready_seconds": ready,
             }
         )
