@@ -50,6 +50,7 @@ class LabelsResult:
     run_id: str
     items: int
     votes: int
+    per_item: tuple[int, int]  # fewest and most labels an image got
     method: str  # the one the default ("auto") chose
     reason: str
     majority_accuracy: float
@@ -60,7 +61,7 @@ class LabelsResult:
     def lines(self) -> list[str]:
         lines = [
             f"{self.items} test images, {len(self.annotators)} simulated annotators, "
-            f"{self.votes} labels (3 to 5 per image)",
+            f"{self.votes} labels ({self.per_item[0]} to {self.per_item[1]} per image)",
             f"accuracy vs the true labels: majority vote {self.majority_accuracy:.3f}, "
             f"default ({self.method}) {self.consensus_accuracy:.3f}",
             f"  the default picked {self.method}{_GLOSS.get(self.method, '')}",
@@ -151,6 +152,7 @@ def run_labels(
                 )
             )
         labels = default.labels
+        per_item = votes.groupby("item").size()
         majority_accuracy = _accuracy(majority.labels, truth)
         consensus_accuracy = _accuracy(labels, truth)
         run.summary.update(
@@ -186,6 +188,7 @@ def run_labels(
             run_id=run.id,
             items=items,
             votes=len(votes),
+            per_item=(int(per_item.min()), int(per_item.max())),
             method=str(default.method),
             reason=str(default.reason),
             majority_accuracy=majority_accuracy,
