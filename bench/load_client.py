@@ -24,7 +24,7 @@ def assay_writer(url: str, batches: int, start_at: float) -> list[float]:
 
     store = RemoteStore(url)
     run_id, writer = new_run_id(), new_writer_id()
-    store.write_batch(
+    store.runs.write_batch(
         Batch(
             run_id, writer, 0, [CreateRun("load", "w", time.time(), {}, [], None, None, None, {})]
         )
@@ -39,7 +39,7 @@ def assay_writer(url: str, batches: int, start_at: float) -> list[float]:
             for k in range(KEYS)
         ]
         t0 = time.perf_counter()
-        store.write_batch(Batch(run_id, writer, seq, ops))
+        store.runs.write_batch(Batch(run_id, writer, seq, ops))
         latencies.append(time.perf_counter() - t0)
     store.close()
     return latencies

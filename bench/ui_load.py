@@ -51,14 +51,14 @@ def seed_assay(root: Path) -> list[str]:
         ops += [
             Points(f"m{j}", one, stamp, np.array([rng.random()]).tobytes()) for j in range(METRICS)
         ]
-        store.write_batch(Batch(new_run_id(), "w", 0, ops))
+        store.runs.write_batch(Batch(new_run_id(), "w", 0, ops))
     long_ids = []
     steps = np.arange(LONG_STEPS, dtype="<i8")
     for i in range(LONG_RUNS):
         run_id = new_run_id()
         values = np.cumsum(np.random.default_rng(i).normal(size=LONG_STEPS))
         times = now + steps.astype("<f8")
-        store.write_batch(
+        store.runs.write_batch(
             Batch(
                 run_id,
                 "w",

@@ -122,7 +122,7 @@ def create_run(
 ) -> str:
     run_id = new_run_id()
     op = CreateRun(project, name, at or time.time(), config or {}, tags or [], None, None, None, {})
-    assert store.write_batch(Batch(run_id, "w", 0, [op]))
+    assert store.runs.write_batch(Batch(run_id, "w", 0, [op]))
     return run_id
 
 

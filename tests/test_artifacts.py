@@ -52,28 +52,28 @@ def test_versions_count_up_and_identical_content_returns_the_existing_one(
     assert (first.version, first.created) == (0, True)
     assert (again.version, again.created, again.id) == (0, False, first.id)
     assert (second.version, second.created) == (1, True)
-    assert [v.version for v in store.artifact_versions("p", "digits-train")] == [1, 0]
-    assert store.artifact_version("p", "digits-train", "latest").id == second.id
-    assert store.artifact_version("p", "digits-train", "v0").metadata == {"rows": 1}
+    assert [v.version for v in store.artifacts.versions("p", "digits-train")] == [1, 0]
+    assert store.artifacts.version("p", "digits-train", "latest").id == second.id
+    assert store.artifacts.version("p", "digits-train", "v0").metadata == {"rows": 1}
     assert second.aliases == ["latest"]
-    info = store.artifacts("p")[0]
+    info = store.artifacts.list("p")[0]
     assert (info.name, info.type, info.versions, info.latest) == ("digits-train", "dataset", 2, 1)
 
 
 def test_aliases_move_and_resolve(store: Store, tmp_path: Path) -> None:
     v0 = log_artifact(store, _dataset(tmp_path), "p", aliases=["production"])
     v1 = log_artifact(store, _dataset(tmp_path / "2", b"other"), "p")
-    assert store.artifact_version("p", "digits-train", "production").id == v0.id
-    store.set_artifact_alias("p", "digits-train", "production", 1)
+    assert store.artifacts.version("p", "digits-train", "production").id == v0.id
+    store.artifacts.set_alias("p", "digits-train", "production", 1)
     assert resolve(store, "digits-train:production", "p").id == v1.id
     assert resolve(store, "p/digits-train:v0", None).id == v0.id
-    store.set_artifact_alias("p", "digits-train", "production", None)
+    store.artifacts.set_alias("p", "digits-train", "production", None)
     with pytest.raises(NotFound, match="production"):
-        store.artifact_version("p", "digits-train", "production")
+        store.artifacts.version("p", "digits-train", "production")
     with pytest.raises(InvalidInput, match="latest"):
-        store.set_artifact_alias("p", "digits-train", "latest", 0)
+        store.artifacts.set_alias("p", "digits-train", "latest", 0)
     with pytest.raises(InvalidInput, match="version"):
-        store.set_artifact_alias("p", "digits-train", "v2", 0)
+        store.artifacts.set_alias("p", "digits-train", "v2", 0)
 
 
 def test_a_manifest_naming_unstored_blobs_is_refused_and_leaves_no_version(store: Store) -> None:
@@ -82,11 +82,11 @@ def test_a_manifest_naming_unstored_blobs_is_refused_and_leaves_no_version(store
     entry = FileEntry(path="x.bin", size=len(data), digest=digest)
     draft = ArtifactDraft(project="p", name="ghost", type="dataset", manifest=Manifest([entry]))
     with pytest.raises(Conflict, match="not stored"):
-        store.commit_artifact(draft)
+        store.artifacts.commit(draft)
     with pytest.raises(NotFound):
-        store.artifact_versions("p", "ghost")
-    assert store.put_blob(data) == digest
-    assert store.commit_artifact(draft).version == 0
+        store.artifacts.versions("p", "ghost")
+    assert store.blobs.put(data) == digest
+    assert store.artifacts.commit(draft).version == 0
 
 
 class _Flaky:
@@ -95,18 +95,30 @@ class _Flaky:
     def __init__(self, inner: Store, allowed: int) -> None:
         self.inner, self.allowed, self.sent = inner, allowed, 0
         self.lock = threading.Lock()
+        self.blobs = _FlakyBlobs(self)
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.inner, name)
 
-    def put_blobs(self, blobs: list[bytes]) -> list[str]:
+
+class _FlakyBlobs:
+    """The flaky store's blobs facet: put_many fails part way; the rest is the inner's."""
+
+    def __init__(self, store: _Flaky) -> None:
+        self.store = store
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.store.inner.blobs, name)
+
+    def put_many(self, blobs: list[bytes]) -> list[str]:
+        store = self.store
         out = []
         for data in blobs:
-            with self.lock:
-                if self.sent >= self.allowed:
+            with store.lock:
+                if store.sent >= store.allowed:
                     raise ConnectionError("killed")
-                self.sent += 1
-            out.extend(self.inner.put_blobs([data]))
+                store.sent += 1
+            out.extend(store.inner.blobs.put_many([data]))
         return out
 
 
@@ -121,7 +133,7 @@ def test_an_interrupted_upload_leaves_no_version_and_a_retry_sends_only_what_is_
     with pytest.raises(ConnectionError):
         log_artifact(flaky, art, "p")  # type: ignore[arg-type]
     with pytest.raises(NotFound):
-        store.artifact_versions("p", "big")
+        store.artifacts.versions("p", "big")
     counting = _Flaky(store, allowed=10**9)
     version = log_artifact(counting, art, "p")  # type: ignore[arg-type]
     assert version.version == 0
@@ -138,7 +150,7 @@ def test_download_is_verified_cached_and_resumes(
     root = _files(tmp_path, **{"weights.bin": big, "cfg__a.json": b"{}", "empty.txt": b""})
     art.add_dir(root)
     version = log_artifact(store, art, "p")
-    assert sorted(f.path for f in store.manifest(version.id).files) == [
+    assert sorted(f.path for f in store.artifacts.manifest(version.id).files) == [
         "cfg/a.json",
         "empty.txt",
         "weights.bin",
@@ -163,8 +175,8 @@ def test_a_corrupted_blob_is_an_error_naming_the_file(
     art = Artifact("d", type="dataset")
     art.add_file(_files(tmp_path, **{"notes.txt": b"hello world"}) / "notes.txt")
     version = log_artifact(store, art, "p")
-    digest = store.manifest(version.id).files[0].digest
-    blob = store.blobs.root / digest[:2] / digest[2:]  # type: ignore[attr-defined]
+    digest = store.artifacts.manifest(version.id).files[0].digest
+    blob = store.blobs.storage.root / digest[:2] / digest[2:]  # type: ignore[attr-defined]
     blob.write_bytes(b"HELLO WORLD")
     with pytest.raises(CorruptData, match=r"notes\.txt"):
         download(store, version, tmp_path / "out")
@@ -173,25 +185,25 @@ def test_a_corrupted_blob_is_an_error_naming_the_file(
 
 @pytest.mark.parametrize("bad", ["/etc/passwd", "../x", "a/../../x", "C:/x", "", "a\x00b"])
 def test_paths_that_escape_are_refused(store: Store, bad: str) -> None:
-    digest = store.put_blob(b"x")
+    digest = store.blobs.put(b"x")
     entry = FileEntry(path=bad, size=1, digest=digest)
     draft = ArtifactDraft(project="p", name="evil", type="dataset", manifest=Manifest([entry]))
     with pytest.raises(InvalidInput, match="artifact path"):
-        store.commit_artifact(draft)
+        store.artifacts.commit(draft)
     with pytest.raises(InvalidInput):
         transfer.target_of(Path("/tmp/root"), bad)
 
 
 def test_paths_are_normalised(store: Store) -> None:
-    digest = store.put_blob(b"x")
+    digest = store.blobs.put(b"x")
     entry = FileEntry(path="./a//b\\c.txt", size=1, digest=digest)
     draft = ArtifactDraft(project="p", name="n", type="dataset", manifest=Manifest([entry]))
-    version = store.commit_artifact(draft)
-    assert [f.path for f in store.manifest(version.id).files] == ["a/b/c.txt"]
+    version = store.artifacts.commit(draft)
+    assert [f.path for f in store.artifacts.manifest(version.id).files] == ["a/b/c.txt"]
 
 
 def test_bad_drafts_name_what_is_wrong(store: Store) -> None:
-    digest = store.put_blob(b"x")
+    digest = store.blobs.put(b"x")
     entry = FileEntry(path="a", size=1, digest=digest)
 
     def draft(**kw: object) -> ArtifactDraft:
@@ -199,7 +211,7 @@ def test_bad_drafts_name_what_is_wrong(store: Store) -> None:
         base["manifest"] = Manifest([entry])
         return ArtifactDraft(**{**base, **kw})  # type: ignore[arg-type]
 
-    store.commit_artifact(draft())
+    store.artifacts.commit(draft())
     cases = {
         "artifact name": draft(name="bad name!"),
         "type": draft(type="model"),
@@ -210,7 +222,7 @@ def test_bad_drafts_name_what_is_wrong(store: Store) -> None:
     }
     for message, bad in cases.items():
         with pytest.raises((InvalidInput, NotFound), match=message):
-            store.commit_artifact(bad)
+            store.artifacts.commit(bad)
 
 
 def test_a_run_of_another_project_cannot_produce_a_version(store: Store, tmp_path: Path) -> None:
@@ -223,12 +235,12 @@ def test_lineage_follows_used_and_produced_edges(store: Store, tmp_path: Path) -
     prep = create_run(store, name="prep")
     data = log_artifact(store, _dataset(tmp_path), "p", prep)
     train = create_run(store, name="train")
-    store.record_use(train, data.id)
+    store.artifacts.record_use(train, data.id)
     model_art = Artifact("digits-model", type="model")
     model_art.add_file(_files(tmp_path / "m", **{"m.bin": b"weights"}) / "m.bin")
     model = log_artifact(store, model_art, "p", train)
     evaluate = create_run(store, name="eval")
-    store.record_use(evaluate, model.id)
+    store.artifacts.record_use(evaluate, model.id)
 
     up = lineage(store, model, "up", depth=5)
     assert {n.label for n in up.nodes.values()} == {
@@ -296,7 +308,7 @@ def test_references_are_recorded_by_digest_and_a_changed_one_is_refused(
         "shard-2.parquet",
     ]
     version = log_artifact(store, art, "p")
-    files = store.manifest(version.id).files
+    files = store.artifacts.manifest(version.id).files
     assert [f.ref for f in files] == [
         f"file://{shards}/shard-1.parquet",
         f"file://{shards}/shard-2.parquet",
@@ -334,26 +346,26 @@ def test_gc_removes_only_unheld_old_blobs_and_dry_runs_by_default(
     store = sql_store_factory()
     assert isinstance(store, SqlStore)
     kept = log_artifact(store, _dataset(tmp_path), "p")
-    orphan = store.put_blob(b"nobody holds me")
-    stray = store.blobs.put(b"bytes with no row")  # an upload that died before recording
-    fresh = store.put_blob(b"just uploaded, commit on its way")
+    orphan = store.blobs.put(b"nobody holds me")
+    stray = store.blobs.storage.put(b"bytes with no row")  # an upload that died before recording
+    fresh = store.blobs.put(b"just uploaded, commit on its way")
     old = [orphan, stray]
-    root: Path = store.blobs.root  # type: ignore[attr-defined]
+    root: Path = store.blobs.storage.root  # type: ignore[attr-defined]
     for digest in old:
         os.utime(root / digest[:2] / digest[2:], (1, 1))
     with store.engine.begin() as conn:
         from assay.store.sql.schema import blobs
 
         conn.execute(blobs.update().where(blobs.c.digest == orphan).values(stored_at=1.0))
-    report = store.collect_garbage(grace=3600)
+    report = store.blobs.collect_garbage(grace=3600)
     assert report.dry_run and report.blobs == 2
-    assert store.get_blob(orphan)  # nothing removed in a dry run
-    report = store.collect_garbage(grace=3600, dry_run=False)
+    assert store.blobs.get(orphan)  # nothing removed in a dry run
+    report = store.blobs.collect_garbage(grace=3600, dry_run=False)
     assert (report.dry_run, report.blobs) == (False, 2)
     for digest in old:
         with pytest.raises(NotFound):
-            store.get_blob(digest)
-    assert store.missing_blobs([orphan, fresh]) == [orphan]
+            store.blobs.get(digest)
+    assert store.blobs.missing([orphan, fresh]) == [orphan]
     assert download(store, kept, tmp_path / "out").joinpath("train.csv").exists()
 
 

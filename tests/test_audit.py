@@ -30,10 +30,10 @@ def test_runs_and_auth_changes_are_recorded_with_their_actor(
 ) -> None:
     store = sql_store_factory()
     run_id = create_run(store)
-    store.write_batch(
+    store.runs.write_batch(
         Batch(run_id, "w", 1, [points("x", [0], [1.0]), UpdateRun(time.time(), summary={"a": 1.0})])
     )
-    store.write_batch(
+    store.runs.write_batch(
         Batch(run_id, "w", 2, [UpdateRun(time.time(), notes="n", status="finished")]),
         actor="user:ann",
     )
@@ -64,8 +64,8 @@ def test_a_replayed_batch_is_not_recorded_twice(sql_store_factory: StoreFactory)
     batch = Batch(
         new_run_id(), "w", 0, [CreateRun("p", "n", time.time(), {}, [], None, None, None, {})]
     )
-    store.write_batch(batch)
-    store.write_batch(batch)
+    store.runs.write_batch(batch)
+    store.runs.write_batch(batch)
     assert len(audit.records(engine(store))) == 1
 
 

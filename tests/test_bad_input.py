@@ -176,7 +176,9 @@ def site(tmp_path: Path) -> Any:
 
     app = create_app(ServerConfig(str(tmp_path / "s"), local=True))
     op = CreateRun("p", "run", time.time(), {"lr": 0.1}, [], None, None, None, {})
-    app.state.assay.store.write_batch(Batch("r1", "w", 0, [op, points("loss", [0, 1], [1.0, 0.5])]))
+    app.state.assay.store.runs.write_batch(
+        Batch("r1", "w", 0, [op, points("loss", [0, 1], [1.0, 0.5])])
+    )
     with TestClient(app, base_url="http://localhost") as client:
         yield client
 
@@ -335,7 +337,7 @@ def catalog(site: Any, tmp_path: Path) -> Any:
     (tmp_path / "f.txt").write_text("x")
     art = Artifact("x", type="model")
     art.add_file(tmp_path / "f.txt")
-    store.register_model(log_artifact(store, art, "p").id, "mdl")
+    store.models.register(log_artifact(store, art, "p").id, "mdl")
     return site
 
 

@@ -111,7 +111,7 @@ def test_gc_is_a_dry_run_unless_asked(seeded: str) -> None:
     from assay.store.sql.store import SqlStore
 
     store = SqlStore.embedded(Path(seeded))
-    orphan = store.put_blob(b"orphan")
+    orphan = store.blobs.put(b"orphan")
     store.close()
     path = Path(seeded) / "blobs" / orphan[:2] / orphan[2:]
     code, out = invoke("gc", "--grace", "0", "--uri", seeded)

@@ -78,8 +78,8 @@ def test_report_has_metrics_with_intervals_slices_and_stored_items(tmp_path: Pat
     assert {s for _, s in rows} == {None, "topic=0", "topic=1", "topic=2", "topic=3"}
     assert report.verdict.status == "pass" and "no baseline" in report.verdict.reason
     with assay.Api(tmp_path / "store") as api:
-        stored = api.store.evaluation(report.id)
-        items = api.store.evaluation_items(report.id)
+        stored = api.store.evaluations.get(report.id)
+        items = api.store.evaluations.items(report.id)
     assert stored.project == "evals" and stored.n_items == 400 and stored.n_errors == 0
     assert stored.report["metrics"][0]["metric"] == "accuracy"
     assert len(items) == 400 and items[0].item_id == "q0"
@@ -109,7 +109,7 @@ def test_a_real_drop_fails_against_a_baseline_model(tmp_path: Path) -> None:
     assert check.test == "McNemar exact" and check.p_value < 0.001 and check.high < -0.01
     assert report.baseline is not None and report.baseline_id == report.baseline.id
     with assay.Api(tmp_path / "s") as api:
-        assert api.store.evaluation(report.id).baseline_id == report.baseline_id
+        assert api.store.evaluations.get(report.id).baseline_id == report.baseline_id
 
 
 def test_no_change_is_inconclusive_on_few_items_and_passes_on_many(tmp_path: Path) -> None:
@@ -327,11 +327,11 @@ def test_a_dataset_artifact_is_read_and_linked(store_factory: StoreFactory, tmp_
         store=store,
         project="evals",
     )
-    stored = store.evaluation(report.id or "")
+    stored = store.evaluations.get(report.id or "")
     assert stored.dataset_version_id == version.id
     assert stored.dataset == "evals/qa-set:v0/items.csv"
-    assert [e.id for e in store.evaluations(dataset_version_id=version.id)] == [report.id]
-    assert store.evaluations(project="evals")[0].id == report.id
+    assert [e.id for e in store.evaluations.list(dataset_version_id=version.id)] == [report.id]
+    assert store.evaluations.list(project="evals")[0].id == report.id
 
 
 # ---- scorers ---------------------------------------------------------------------------------
@@ -660,15 +660,15 @@ def test_registered_models_are_evaluated_by_flavour_and_linked(tmp_path: Path) -
     assert report.baseline_model == f"models:/clf/{production.version}"
     assert isinstance(report.items[0].output, dict) and "probabilities" in report.items[0].output
     with assay.Api(uri) as api:
-        stored = api.store.evaluation(report.id or "")
+        stored = api.store.evaluations.get(report.id or "")
         assert stored.model_version_id == candidate.artifact.id and stored.run_id == run_id
         assert (
-            api.store.evaluation(report.baseline_id or "").model_version_id
+            api.store.evaluations.get(report.baseline_id or "").model_version_id
             == production.artifact.id
         )
-        assert [e.id for e in api.store.evaluations(model_version_id=candidate.artifact.id)] == [
-            report.id
-        ]
+        assert [
+            e.id for e in api.store.evaluations.list(model_version_id=candidate.artifact.id)
+        ] == [report.id]
     held_out = tmp_path / "held-out.jsonl"
     held_out.write_text("".join(json.dumps(r) + "\n" for r in rows[300:]))
     with assay.init(project="evals", uri=uri) as run:
@@ -772,12 +772,12 @@ def _draft(store: Store, **changes: Any) -> EvaluationDraft:
 def test_evaluations_round_trip_on_every_backend(store_factory: StoreFactory) -> None:
     store = store_factory()
     run_id = create_run(store, "p")
-    first = store.save_evaluation(_draft(store, run_id=run_id))
-    second = store.save_evaluation(_draft(store, baseline_id=first.id, verdict="fail"))
+    first = store.evaluations.save(_draft(store, run_id=run_id))
+    second = store.evaluations.save(_draft(store, baseline_id=first.id, verdict="fail"))
     assert (first.n_items, first.n_errors, first.run_id) == (2, 1, run_id)
-    assert [e.id for e in store.evaluations("p")] == [second.id, first.id]
-    assert store.evaluation(second.id).baseline_id == first.id
-    items = store.evaluation_items(first.id)
+    assert [e.id for e in store.evaluations.list("p")] == [second.id, first.id]
+    assert store.evaluations.get(second.id).baseline_id == first.id
+    items = store.evaluations.items(first.id)
     assert items[0].output == {"x": [1, 2]} and items[1].error == "E: x"
 
 
@@ -785,18 +785,18 @@ def test_a_large_evaluation_travels_to_a_server_in_parts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from assay.records import EvalItem
-    from assay.store.http import store as remote
+    from assay.store.http import evaluations as remote
 
     monkeypatch.setattr(remote, "PART_BYTES", 4000)  # as if each item were a large LLM exchange
     server = remote_store(tmp_path / "server")
     sent: list[bytes] = []
-    put_blob = server.put_blob
-    monkeypatch.setattr(server, "put_blob", lambda data: sent.append(data) or put_blob(data))
+    put_blob = server.blobs.put
+    monkeypatch.setattr(server.blobs, "put", lambda data: sent.append(data) or put_blob(data))
     items = [EvalItem(f"q{i}", output="answer " * 20, scores={"ok": i % 2}) for i in range(300)]
-    saved = server.save_evaluation(_draft(server, items=items))
+    saved = server.evaluations.save(_draft(server, items=items))
     assert len(sent) == len(remote.item_parts(items)) > 5
-    assert saved.n_items == 300 and server.evaluation_items(saved.id) == items
-    again = server.save_evaluation(_draft(server, items=items))  # the parts are there already
+    assert saved.n_items == 300 and server.evaluations.items(saved.id) == items
+    again = server.evaluations.save(_draft(server, items=items))  # the parts are there already
     assert len(sent) == len(remote.item_parts(items)) and again.id != saved.id
 
 
@@ -807,26 +807,26 @@ def test_evaluation_parts_naming_missing_or_bad_blobs_are_refused(
     from assay.errors import LimitExceeded
     from assay.records import EvalItem
     from assay.server import evaluations as routes
-    from assay.store.http.store import item_parts
+    from assay.store.http.evaluations import item_parts
 
     server = remote_store(tmp_path / "server")
     empty = _draft(server, items=[])
 
     def send(draft: EvaluationDraft, blobs: list[str]) -> None:
-        server._send("POST", "/api/v1/evaluations/parts", wire.EvaluationParts(draft, blobs))
+        server.http.send("POST", "/api/v1/evaluations/parts", wire.EvaluationParts(draft, blobs))
 
     with pytest.raises(InvalidInput, match=f"item blob {'0' * 64} is not stored"):
         send(empty, ["0" * 64])
-    junk = server.put_blob(b"not a list of items")
+    junk = server.blobs.put(b"not a list of items")
     with pytest.raises(InvalidInput, match=f"item blob {junk} is not a list of item results"):
         send(empty, [junk])
-    good = server.put_blob(msgspec.msgpack.encode(item_parts([EvalItem("a")])[0]))
+    good = server.blobs.put(msgspec.msgpack.encode(item_parts([EvalItem("a")])[0]))
     with pytest.raises(InvalidInput, match="carries its items in item_blobs only"):
         send(_draft(server), [good])
     monkeypatch.setattr(routes, "PARTS_LIMIT", 0)
     with pytest.raises(LimitExceeded, match="item blobs exceed"):
         send(empty, [good])
-    assert server.evaluations() == []
+    assert server.evaluations.list() == []
 
 
 def test_storing_an_evaluation_is_audited(sql_store_factory: StoreFactory) -> None:
@@ -835,7 +835,7 @@ def test_storing_an_evaluation_is_audited(sql_store_factory: StoreFactory) -> No
 
     store = sql_store_factory()
     assert isinstance(store, SqlStore)
-    saved = store.save_evaluation(_draft(store))
+    saved = store.evaluations.save(_draft(store))
     (record,) = [r for r in audit.records(store.engine) if r.action == "evaluation.created"]
     assert record.target == f"evaluation:{saved.id}"
     assert audit.verify(store.engine).ok
@@ -858,15 +858,15 @@ def test_bad_evaluations_are_refused_and_nothing_is_stored(
 
     store = store_factory()
     with pytest.raises(AssayError, match=message):
-        store.save_evaluation(_draft(store, **changes))
-    assert store.evaluations() == []
+        store.evaluations.save(_draft(store, **changes))
+    assert store.evaluations.list() == []
 
 
 def test_duplicate_item_results_are_refused(store: Store) -> None:
     from assay.records import EvalItem
 
     with pytest.raises(InvalidInput, match="unique"):
-        store.save_evaluation(_draft(store, items=[EvalItem("a"), EvalItem("a")]))
+        store.evaluations.save(_draft(store, items=[EvalItem("a"), EvalItem("a")]))
 
 
 def test_evaluate_inside_a_run_waits_for_the_run_record(tmp_path: Path) -> None:
@@ -875,7 +875,7 @@ def test_evaluate_inside_a_run_waits_for_the_run_record(tmp_path: Path) -> None:
         report = assay.evaluate(lambda i: 1, _items(5), ["accuracy"], label_column="label")
         assert report.project == "evals"
     with assay.Api(uri) as api:
-        assert api.store.evaluation(report.id or "").run_id == run.id
+        assert api.store.evaluations.get(report.id or "").run_id == run.id
 
 
 def _separable(n: int) -> list[dict[str, Any]]:

@@ -81,9 +81,9 @@ def seeded(store: Store) -> dict[str, str]:
         ("gamma", {"lr": 0.001, "opt": "sgd"}, [], 0.95),
     ]:
         run_id = create_run(store, config=cfg, tags=tags, name=name)
-        store.write_batch(Batch(run_id, "w", 1, [points("acc", [0, 1], [acc / 2, acc])]))
+        store.runs.write_batch(Batch(run_id, "w", 1, [points("acc", [0, 1], [acc / 2, acc])]))
         runs[name] = run_id
-    store.write_batch(Batch(runs["gamma"], "w", 2, [UpdateRun(0.0, status="finished")]))
+    store.runs.write_batch(Batch(runs["gamma"], "w", 2, [UpdateRun(0.0, status="finished")]))
     return runs
 
 
@@ -110,19 +110,19 @@ def seeded(store: Store) -> dict[str, str]:
 def test_filter_semantics(
     store: Store, seeded: dict[str, str], text: str, expected: set[str]
 ) -> None:
-    assert {r.name for r in store.runs("p", text)} == expected
+    assert {r.name for r in store.runs.list("p", text)} == expected
 
 
 def test_filter_values_are_bound_not_pasted(store: Store, seeded: dict[str, str]) -> None:
 
-    assert store.runs("p", "name == \"alpha' OR '1'='1\"") == []
-    assert store.count_runs("p") == 3  # nothing dropped
+    assert store.runs.list("p", "name == \"alpha' OR '1'='1\"") == []
+    assert store.runs.count("p") == 3  # nothing dropped
 
 
 def test_order_by_a_text_config_value(store: Store, seeded: dict[str, str]) -> None:
-    names = [r.name for r in store.runs("p", order_by=["config.opt", "name"])]
+    names = [r.name for r in store.runs.list("p", order_by=["config.opt", "name"])]
     assert names == ["alpha", "beta-debug", "gamma"]
-    names = [r.name for r in store.runs("p", order_by=["-config.deep.n"])]
+    names = [r.name for r in store.runs.list("p", order_by=["-config.deep.n"])]
     assert names == ["beta-debug", "alpha", "gamma"]  # missing values last
 
 
@@ -138,7 +138,7 @@ def test_order_by_a_text_config_value(store: Store, seeded: dict[str, str]) -> N
 )
 def test_semantic_errors_name_the_problem(store: Store, text: str, message: str) -> None:
     with pytest.raises(FilterSyntaxError, match=message):
-        store.runs("p", text)
+        store.runs.list("p", text)
 
 
 # ---- input that used to reach the database as an error --------------------------------------
@@ -150,7 +150,7 @@ def mixed(store: Store) -> dict[str, str]:
     runs = {}
     for name, x in [("num", 1), ("text", "a"), ("flag", True), ("list", [1]), ("tree", {"n": 1})]:
         run_id = create_run(store, config={"x": x}, name=name)
-        store.write_batch(
+        store.runs.write_batch(
             Batch(
                 run_id,
                 "w",
@@ -195,8 +195,8 @@ def mixed(store: Store) -> dict[str, str]:
 def test_comparisons_across_types_match_nothing_on_every_backend(
     store: Store, mixed: dict[str, str], text: str, expected: set[str]
 ) -> None:
-    assert {r.name for r in store.runs("p", text)} == expected
-    assert store.count_runs("p", text) == len(expected)
+    assert {r.name for r in store.runs.list("p", text)} == expected
+    assert store.runs.count("p", text) == len(expected)
 
 
 @pytest.mark.parametrize(
@@ -204,27 +204,27 @@ def test_comparisons_across_types_match_nothing_on_every_backend(
 )
 def test_an_order_that_is_not_one_field_is_refused_naming_order_by(store: Store, spec: str) -> None:
     with pytest.raises(InvalidInput, match="order_by"):
-        store.runs("p", order_by=[spec])
+        store.runs.list("p", order_by=[spec])
 
 
 @pytest.mark.parametrize(("limit", "offset"), [(10, 10**20), (10**20, 0), (10, -1), (-1, 0)])
 def test_a_page_out_of_range_is_refused(store: Store, limit: int, offset: int) -> None:
     create_run(store)
     with pytest.raises(InvalidInput, match=r"limit|offset"):
-        store.runs("p", limit=limit, offset=offset)
+        store.runs.list("p", limit=limit, offset=offset)
 
 
 def test_order_by_a_config_value_of_mixed_types(store: Store, mixed: dict[str, str]) -> None:
-    names = [r.name for r in store.runs("p", order_by=["config.x", "name"])]
+    names = [r.name for r in store.runs.list("p", order_by=["config.x", "name"])]
     assert sorted(names) == sorted(mixed)
 
 
 def test_a_nul_in_a_filter_is_a_syntax_error(store: Store) -> None:
     with pytest.raises(FilterSyntaxError, match="NUL character or a lone surrogate"):
-        store.runs("p", "name == 'a\x00b'")
+        store.runs.list("p", "name == 'a\x00b'")
 
 
 def test_a_lone_surrogate_in_a_filter_is_a_syntax_error(sql_store_factory: StoreFactory) -> None:
     """(Not sent over HTTP: a client cannot even encode it into a URL.)"""
     with pytest.raises(FilterSyntaxError, match="NUL character or a lone surrogate"):
-        sql_store_factory().runs("p", "name == 'a\ud800'")
+        sql_store_factory().runs.list("p", "name == 'a\ud800'")

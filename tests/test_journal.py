@@ -66,7 +66,7 @@ def test_journal_cut_at_any_byte_replays_a_consistent_prefix(
         warnings.simplefilter("ignore", jnl.JournalWarning)
         sync(root / RUN, store)
     if complete:
-        series = store.history(RUN).get("x")
+        series = store.runs.history(RUN).get("x")
         expected = sum(sizes[: complete - 1])
         assert (0 if series is None else len(series)) == expected
         if series is not None:
@@ -99,13 +99,13 @@ def test_replay_twice_equals_replay_once(tmp_path: Path) -> None:
     write_journal(path, batches)
     store = open_store(tmp_path / "store")
     for batch in batches:
-        store.write_batch(batch)
+        store.runs.write_batch(batch)
     for batch in batches:
-        assert store.write_batch(batch) is False
+        assert store.runs.write_batch(batch) is False
     report = sync(path, store)  # also replays from the start: no acked mark exists
     assert report.batches == 0 and report.duplicates == len(batches)
-    assert store.run(RUN).metrics["x"].count == 10
-    assert len(store.history(RUN)["x"]) == 10
+    assert store.runs.get(RUN).metrics["x"].count == 10
+    assert len(store.runs.history(RUN)["x"]) == 10
 
 
 def test_a_live_journal_cannot_be_opened_twice(tmp_path: Path) -> None:

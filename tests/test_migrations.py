@@ -64,7 +64,7 @@ def test_a_read_failure_names_no_store_path(tmp_path: Path) -> None:
     store = SqlStore.embedded(tmp_path / "store")
     _legacy_config(store, create_run(store))
     with pytest.raises(StoreUnavailable) as info:
-        store.count_runs("p", "config.ok == 1")
+        store.runs.count("p", "config.ok == 1")
     assert str(tmp_path) not in str(info.value)
     store.close()
 
@@ -78,7 +78,7 @@ def test_upgrading_repairs_non_finite_numbers_in_sqlite_json(tmp_path: Path) -> 
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0005'"))
     store.close()
     store = SqlStore.embedded(tmp_path / "store")
-    assert store.run(run_id).config == {"lr": "nan", "clip": "inf", "ok": 1}
-    assert store.count_runs("p", "config.ok == 1 and config.clip > 1") == 1
-    assert store.run(run_id).status == "running"  # seen_at starts from the last heartbeat
+    assert store.runs.get(run_id).config == {"lr": "nan", "clip": "inf", "ok": 1}
+    assert store.runs.count("p", "config.ok == 1 and config.clip > 1") == 1
+    assert store.runs.get(run_id).status == "running"  # seen_at starts from the last heartbeat
     store.close()

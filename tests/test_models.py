@@ -33,39 +33,39 @@ def _model(
 
 def test_register_numbers_versions_and_is_idempotent(store: Store, tmp_path: Path) -> None:
     a, b = _model(store, tmp_path, b"one"), _model(store, tmp_path, b"two")
-    first = store.register_model(a.id, "digits-classifier", description="baseline")
-    second = store.register_model(b.id, "digits-classifier")
-    again = store.register_model(a.id, "digits-classifier")
+    first = store.models.register(a.id, "digits-classifier", description="baseline")
+    second = store.models.register(b.id, "digits-classifier")
+    again = store.models.register(a.id, "digits-classifier")
     assert (first.version, first.created, second.version) == (1, True, 2)
     assert (again.version, again.created) == (1, False)
     assert first.artifact.id == a.id and first.description == "baseline"
-    assert [v.version for v in store.model_versions("digits-classifier")] == [2, 1]
-    model = store.model("digits-classifier")
+    assert [v.version for v in store.models.versions("digits-classifier")] == [2, 1]
+    model = store.models.get("digits-classifier")
     assert (model.project, model.latest) == ("p", 2)
-    assert [m.name for m in store.models("p")] == ["digits-classifier"]
-    assert store.models("elsewhere") == []
+    assert [m.name for m in store.models.list("p")] == ["digits-classifier"]
+    assert store.models.list("elsewhere") == []
 
 
 def test_alias_moves_are_recorded_with_reason_and_evidence(store: Store, tmp_path: Path) -> None:
     a, b = _model(store, tmp_path, b"one"), _model(store, tmp_path, b"two")
-    store.register_model(a.id, "clf")
-    store.register_model(b.id, "clf")
-    store.set_model_alias("clf", "production", 1, reason="first")
-    move = store.set_model_alias("clf", "production", 2, reason="beats v1", evidence="eval-12")
+    store.models.register(a.id, "clf")
+    store.models.register(b.id, "clf")
+    store.models.set_alias("clf", "production", 1, reason="first")
+    move = store.models.set_alias("clf", "production", 2, reason="beats v1", evidence="eval-12")
     assert (move.previous, move.version, move.evidence) == (1, 2, "eval-12")
     assert move.actor
-    assert store.model_version("clf", "production").version == 2
-    assert store.model_version("clf", "production").aliases == ["production"]
-    assert store.model("clf").aliases == {"production": 2}
-    history = store.alias_history("clf")
+    assert store.models.version("clf", "production").version == 2
+    assert store.models.version("clf", "production").aliases == ["production"]
+    assert store.models.get("clf").aliases == {"production": 2}
+    history = store.models.alias_history("clf")
     assert [(h.version, h.previous, h.reason) for h in history] == [
         (2, 1, "beats v1"),
         (1, None, "first"),
     ]
-    store.set_model_alias("clf", "production", None, reason="withdrawn")
+    store.models.set_alias("clf", "production", None, reason="withdrawn")
     with pytest.raises(NotFound, match="production"):
-        store.model_version("clf", "production")
-    assert store.alias_history("clf", "production")[0].version is None
+        store.models.version("clf", "production")
+    assert store.models.alias_history("clf", "production")[0].version is None
 
 
 def test_registry_refuses_bad_requests(store: Store, tmp_path: Path) -> None:
@@ -75,26 +75,26 @@ def test_registry_refuses_bad_requests(store: Store, tmp_path: Path) -> None:
     data.add_file(tmp_path / "d.csv")
     dataset = log_artifact(store, data, "p")
     with pytest.raises(InvalidInput, match="only 'model' artifacts"):
-        store.register_model(dataset.id, "clf")
+        store.models.register(dataset.id, "clf")
     with pytest.raises(NotFound):
-        store.register_model("nosuchversion", "clf")
-    store.register_model(model.id, "clf")
+        store.models.register("nosuchversion", "clf")
+    store.models.register(model.id, "clf")
     with pytest.raises(NotFound, match="no version"):
-        store.set_model_alias("clf", "production", 7)
+        store.models.set_alias("clf", "production", 7)
     with pytest.raises(InvalidInput, match="latest"):
-        store.set_model_alias("clf", "latest", 1)
+        store.models.set_alias("clf", "latest", 1)
     with pytest.raises(NotFound, match="nope"):
-        store.set_model_alias("nope", "production", 1)
+        store.models.set_alias("nope", "production", 1)
     with pytest.raises(InvalidInput, match="model name"):
-        store.register_model(model.id, "bad name")
+        store.models.register(model.id, "bad name")
 
 
 def test_model_refs_resolve_in_use_artifact(store: Store, tmp_path: Path) -> None:
     from assay.artifacts.artifact import resolve
 
     a = _model(store, tmp_path, b"one")
-    store.register_model(a.id, "clf")
-    store.set_model_alias("clf", "production", 1)
+    store.models.register(a.id, "clf")
+    store.models.set_alias("clf", "production", 1)
     for ref in ("models:/clf@production", "models:/clf/1", "models:/clf"):
         assert resolve(store, ref, None).id == a.id
     with pytest.raises(InvalidInput, match="model reference"):
@@ -109,9 +109,9 @@ def test_audit_records_versions_aliases_and_registrations(
     store = sql_store_factory()
     assert isinstance(store, SqlStore)
     a = _model(store, tmp_path, b"one")
-    store.set_artifact_alias("p", "digits-model", "candidate", 0)
-    store.register_model(a.id, "clf")
-    store.set_model_alias("clf", "production", 1, reason="why")
+    store.artifacts.set_alias("p", "digits-model", "candidate", 0)
+    store.models.register(a.id, "clf")
+    store.models.set_alias("clf", "production", 1, reason="why")
     actions = [r.action for r in audit.records(store.engine)]
     assert actions[-4:] == [
         "artifact.version_created",

@@ -47,9 +47,9 @@ def test_sigkilled_process_loses_nothing_it_flushed(store_uri: str, mode: str) -
     store = open_store(store_uri)
     report = sync(journal_root(store_uri), store)
     assert run_id in report.crashed
-    run = store.run(run_id)
+    run = store.runs.get(run_id)
     assert run.status == "crashed"
-    series = store.history(run_id, ["x"])["x"]
+    series = store.runs.history(run_id, ["x"])["x"]
     assert len(series) >= flushed
     assert list(series.steps[:flushed]) == list(range(flushed))
     assert list(series.values[:flushed]) == [float(s) for s in range(flushed)]
@@ -76,13 +76,13 @@ def test_a_second_process_cannot_resume_a_run_another_is_writing(store_uri: str)
 
     store = open_store(store_uri)
     assert run_id in sync(journal_root(store_uri), store).crashed
-    steps = list(store.history(run_id, ["x"])["x"].steps)
+    steps = list(store.runs.history(run_id, ["x"])["x"].steps)
     assert steps == list(range(len(steps))) and len(steps) >= flushed  # nothing overwritten
     with spawn(store_uri, "online", run_id, "resume") as third:  # a crashed run may resume
         out, err = third.communicate(timeout=120)
     assert third.returncode == 0, err
     assert int(out) == len(steps)
-    assert store.run(run_id).metrics["x"].count == len(steps) + 1
+    assert store.runs.get(run_id).metrics["x"].count == len(steps) + 1
     store.close()
 
 
@@ -94,7 +94,7 @@ def test_sigterm_marks_the_run_killed(store_uri: str) -> None:
         child.send_signal(signal.SIGTERM)
         assert child.wait(timeout=60) == -signal.SIGTERM
     store = open_store(store_uri)
-    run = store.run(run_id)
+    run = store.runs.get(run_id)
     assert run.status == "killed" and run.finished_at is not None
     assert run.metrics["x"].count == 1
     store.close()
@@ -106,7 +106,7 @@ def test_uncaught_exception_marks_the_run_failed_with_its_traceback(store_uri: s
         _, err = child.communicate(timeout=60)
     assert child.returncode == 1 and "boom in training" in err
     store = open_store(store_uri)
-    run = store.run(run_id)
+    run = store.runs.get(run_id)
     assert run.status == "failed"
     assert run.traceback is not None and "ValueError: boom in training" in run.traceback
     store.close()
@@ -124,10 +124,10 @@ def test_eight_processes_log_into_one_sqlite_store(store_uri: str) -> None:
         assert "locked" not in err and "Traceback" not in err
     store = open_store(store_uri)
     for run_id in run_ids:
-        run = store.run(run_id)
+        run = store.runs.get(run_id)
         assert run.status == "finished"
         assert {k: m.count for k, m in run.metrics.items()} == {f"k{j}": steps for j in range(10)}
-        history = store.history(run_id)
+        history = store.runs.history(run_id)
         assert all(len(c) == steps for c in history.values())
         assert float(history["k3"].values.sum()) == sum(range(steps))
     store.close()

@@ -178,10 +178,10 @@ def test_offline_mode_only_journals_until_sync(store_uri: str) -> None:
         run.log({"x": 1.0})
     store = open_store(store_uri)
     with pytest.raises(NotFound):
-        store.run(run.id)
+        store.runs.get(run.id)
     report = sync(journal_root(store_uri), store)
     assert report.batches >= 1 and report.crashed == []
-    got = store.run(run.id)
+    got = store.runs.get(run.id)
     assert got.status == "finished" and got.metrics["x"].count == 1
     store.close()
 
@@ -196,18 +196,23 @@ def test_disabled_mode_checks_calls_and_keeps_nothing(store_uri: str) -> None:
 
 
 class FlakyStore:
-    """A store twin that is down while ``down`` is set."""
+    """A store twin that is down while ``down`` is set (its own runs facet: the writer
+    uses no other)."""
 
     def __init__(self, inner: Store) -> None:
         self.inner = inner
         self.down = threading.Event()
         self.calls = 0
 
+    @property
+    def runs(self) -> FlakyStore:
+        return self
+
     def write_batch(self, batch: Batch) -> bool:
         self.calls += 1
         if self.down.is_set():
             raise StoreUnavailable("the store is down (test)")
-        return self.inner.write_batch(batch)
+        return self.inner.runs.write_batch(batch)
 
     def close(self) -> None:
         pass
@@ -237,7 +242,7 @@ def test_store_outage_never_reaches_the_training_loop(
     assert len(warnings) == 1  # logged once, not once per retry
     flaky.down.clear()
     run.finish()
-    got = flaky.inner.run(run.id)
+    got = flaky.inner.runs.get(run.id)
     assert got.status == "finished" and got.metrics["x"].count == 2000
 
 
@@ -269,7 +274,7 @@ def test_a_refused_batch_is_set_aside_and_delivery_goes_on(
     journal = run.journal_dir
     assert run.finish() is True  # set aside is not lost: the rejected file keeps it
     assert any(f"refused batch {refused}" in r.getMessage() for r in caplog.records)
-    got = refusing.inner.run(run.id)
+    got = refusing.inner.runs.get(run.id)
     assert got.status == "finished" and got.metrics["x"].count == 1  # the next went through
     assert journal is not None
     rejected = list(journal.glob("*.rejected"))
@@ -289,7 +294,7 @@ def test_memory_spills_to_the_journal_and_delivery_reads_it_back(
     assert len(run._writer._pending) == 0  # nothing held in memory past the limit
     flaky.down.clear()
     run.finish()
-    series = flaky.inner.history(run.id, ["x"])["x"]
+    series = flaky.inner.runs.history(run.id, ["x"])["x"]
     assert list(series.steps) == list(range(1000))
 
 
@@ -337,7 +342,7 @@ def test_store_unreachable_at_init_still_records_locally(
     assert run.status == "finished"
     store = open_store(tmp_path / "elsewhere")
     report = sync(journal_dir, store)
-    assert report.batches >= 1 and store.run(run.id).metrics["x"].count == 1
+    assert report.batches >= 1 and store.runs.get(run.id).metrics["x"].count == 1
     store.close()
 
 

@@ -110,43 +110,43 @@ def test_keys_are_stored_hashed_with_last_used_time(team: Team) -> None:
     with engine.connect() as conn:
         rows = conn.exec_driver_sql("select secret_hash from api_keys").all()
     assert all(team.keys[u].split("_", 2)[2] not in {r[0] for r in rows} for u in team.keys)
-    team.store("vic").projects()
+    team.store("vic").runs.projects()
     info = {k.user: k for k in team.auth.list_keys()}
     assert info["vic"].last_used_at is not None and info["bob"].last_used_at is None
 
 
 def test_writer_writes_viewer_reads_but_cannot_write(team: Team) -> None:
     batch = new_run("alpha")
-    assert team.store("ann").write_batch(batch)
+    assert team.store("ann").runs.write_batch(batch)
     viewer = team.store("vic")
-    assert viewer.run(batch.run_id).project == "alpha"
+    assert viewer.runs.get(batch.run_id).project == "alpha"
     with pytest.raises(Forbidden, match="no writer role on any project"):
-        viewer.write_batch(Batch(batch.run_id, "w", 1, [points("x", [0], [1.0])]))
+        viewer.runs.write_batch(Batch(batch.run_id, "w", 1, [points("x", [0], [1.0])]))
     with pytest.raises(Forbidden):
-        viewer.write_batch(new_run("alpha"))
+        viewer.runs.write_batch(new_run("alpha"))
 
 
 def test_a_key_for_one_project_cannot_read_another(team: Team) -> None:
     batch = new_run("alpha")
-    team.store("ann").write_batch(batch)
+    team.store("ann").runs.write_batch(batch)
     bob = team.store("bob")
     with pytest.raises(Forbidden):
-        bob.run(batch.run_id)
+        bob.runs.get(batch.run_id)
     with pytest.raises(Forbidden):
-        bob.runs("alpha")
+        bob.runs.list("alpha")
     with pytest.raises(Forbidden):
-        bob.history(batch.run_id)
+        bob.runs.history(batch.run_id)
     with pytest.raises(Forbidden):
-        bob.series([batch.run_id], ["x"])
+        bob.runs.series([batch.run_id], ["x"])
     with pytest.raises(Forbidden):
-        bob.write_batch(Batch(batch.run_id, "w", 1, [points("x", [0], [1.0])]))
-    assert [p.name for p in bob.projects()] == []
-    assert [p.name for p in team.store("root").projects()] == ["alpha"]
+        bob.runs.write_batch(Batch(batch.run_id, "w", 1, [points("x", [0], [1.0])]))
+    assert [p.name for p in bob.runs.projects()] == []
+    assert [p.name for p in team.store("root").runs.projects()] == ["alpha"]
 
 
 def test_no_key_through_the_client_is_unauthorized(team: Team) -> None:
     with pytest.raises(Unauthorized):
-        team.store(None).projects()
+        team.store(None).runs.projects()
 
 
 def test_ingest_accepts_json_and_gzip(team: Team) -> None:
@@ -204,10 +204,10 @@ def test_limits_give_json_errors_naming_the_limit(tmp_path: Path) -> None:
     batch = new_run("alpha")
     many = Batch(batch.run_id, "w", 0, [*batch.ops, points("x", list(range(200)), [1.0] * 200)])
     with pytest.raises(Exception, match="max_batch_points=100"):
-        team.store("ann").write_batch(many)
+        team.store("ann").runs.write_batch(many)
     long_key = Batch(batch.run_id, "w", 0, [*batch.ops, points("k" * 300, [0], [1.0])])
     with pytest.raises(Exception, match="longer than 256"):
-        team.store("ann").write_batch(long_key)
+        team.store("ann").runs.write_batch(long_key)
     page = team.client.get(
         "/api/v1/projects/alpha/runs", params={"limit": 5000}, headers=team.headers("ann")
     )
@@ -217,13 +217,13 @@ def test_limits_give_json_errors_naming_the_limit(tmp_path: Path) -> None:
 def test_series_limits_name_themselves(tmp_path: Path) -> None:
     team = Team(tmp_path / "s", max_series=3, max_series_points=100)
     batch = new_run("alpha")
-    team.store("ann").write_batch(batch)
+    team.store("ann").runs.write_batch(batch)
     store = team.store("vic")
     with pytest.raises(LimitExceeded, match="max_series=3"):
-        store.series([batch.run_id] * 2, ["a", "b"])
+        store.runs.series([batch.run_id] * 2, ["a", "b"])
     with pytest.raises(LimitExceeded, match="max_series_points"):
-        store.series([batch.run_id], ["a"], points=500)
-    assert store.series([batch.run_id], ["a"], points=100) == {}
+        store.runs.series([batch.run_id], ["a"], points=500)
+    assert store.runs.series([batch.run_id], ["a"], points=100) == {}
 
 
 def test_unknown_route_and_method_are_json_errors(team: Team) -> None:
@@ -237,7 +237,7 @@ def test_unknown_route_and_method_are_json_errors(team: Team) -> None:
 
 def test_json_readers_get_json(team: Team) -> None:
     batch = new_run("alpha")
-    team.store("ann").write_batch(batch)
+    team.store("ann").runs.write_batch(batch)
     response = team.client.get(f"/api/v1/runs/{batch.run_id}", headers=team.headers("vic"))
     assert response.headers["content-type"] == "application/json"
     assert response.json()["project"] == "alpha"
@@ -249,15 +249,15 @@ def test_blobs_are_read_through_the_project_that_holds_them(team: Team) -> None:
     diff = "+line\n" * 20_000
     op = CreateRun("alpha", "r", time.time(), {}, [], None, None, None, {"git": {"diff": diff}})
     batch = Batch(new_run_id(), "w", 0, [op])
-    team.store("ann").write_batch(batch)
-    digest = team.store("vic").run(batch.run_id).host["git"]["diff_blob"]
-    assert team.store("vic").get_blob(digest).decode() == diff
+    team.store("ann").runs.write_batch(batch)
+    digest = team.store("vic").runs.get(batch.run_id).host["git"]["diff_blob"]
+    assert team.store("vic").blobs.get(digest).decode() == diff
     with pytest.raises(NotFound):
-        team.store("bob").get_blob(digest)
-    loose = team.store("ann").put_blob(b"not committed yet")
-    assert team.store("root").get_blob(loose) == b"not committed yet"
+        team.store("bob").blobs.get(digest)
+    loose = team.store("ann").blobs.put(b"not committed yet")
+    assert team.store("root").blobs.get(loose) == b"not committed yet"
     with pytest.raises(NotFound):
-        team.store("vic").get_blob(loose)
+        team.store("vic").blobs.get(loose)
 
 
 def test_local_mode_refuses_a_public_host() -> None:
@@ -331,24 +331,24 @@ def test_artifact_and_registry_routes_enforce_roles(team: Team, tmp_path: Path) 
     assert version.created_by == "user:ann"
     with pytest.raises(Forbidden, match="writer"):
         log_artifact(vic, art, "alpha")
-    assert vic.artifact_version("alpha", "m", "v0").id == version.id
+    assert vic.artifacts.version("alpha", "m", "v0").id == version.id
     with pytest.raises(Forbidden):
-        bob.artifacts("alpha")
+        bob.artifacts.list("alpha")
     with pytest.raises(Forbidden):
-        bob.manifest(version.id)
-    assert bob.artifact_versions_by_id([version.id]) == []
+        bob.artifacts.manifest(version.id)
+    assert bob.artifacts.versions_by_id([version.id]) == []
     with pytest.raises(Forbidden):
-        vic.set_artifact_alias("alpha", "m", "gold", 0)
+        vic.artifacts.set_alias("alpha", "m", "gold", 0)
     with pytest.raises(Forbidden):
-        vic.register_model(version.id, "clf")
-    ann.register_model(version.id, "clf")
+        vic.models.register(version.id, "clf")
+    ann.models.register(version.id, "clf")
     with pytest.raises(Forbidden):
-        vic.set_model_alias("clf", "production", 1)
-    move = ann.set_model_alias("clf", "production", 1, reason="ok")
+        vic.models.set_alias("clf", "production", 1)
+    move = ann.models.set_alias("clf", "production", 1, reason="ok")
     assert move.actor == "user:ann"
-    assert [m.name for m in vic.models()] == ["clf"]
-    assert bob.models() == []
+    assert [m.name for m in vic.models.list()] == ["clf"]
+    assert bob.models.list() == []
     with pytest.raises(Forbidden):
-        bob.model_version("clf", "production")
+        bob.models.version("clf", "production")
     bad = team.client.post("/api/v1/artifacts", content=b"{", headers=team.headers("ann"))
     assert bad.status_code == 400 and "ArtifactDraft" in bad.json()["error"]["message"]

@@ -129,8 +129,8 @@ def test_server_down_30s_training_goes_on_and_every_point_lands_once(
     # a blocking detector, not a speed test: log() never waited on the dead server
     assert slowest < 0.5
     with closing(RemoteStore(server.url)) as store:
-        got = store.run(run.id)
-        series = store.history(run.id, ["x"])["x"]
+        got = store.runs.get(run.id)
+        series = store.runs.history(run.id, ["x"])["x"]
     assert got.status == "finished" and got.metrics["x"].count == step  # exactly once
     assert series.steps.tolist() == list(range(step))
 
@@ -158,14 +158,16 @@ def test_server_killed_mid_batch_loses_nothing_the_client_counted_delivered(
     acked = run._writer._acked  # what the client had counted as delivered
     server.start()
     with closing(RemoteStore(server.url)) as store:
-        delivered_steps = {key: set(c.steps.tolist()) for key, c in store.history(run.id).items()}
+        delivered_steps = {
+            key: set(c.steps.tolist()) for key, c in store.runs.history(run.id).items()
+        }
     stop.set()
     trainer.join()
     run.finish()
     assert acked > 0 and delivered_steps  # the kill happened mid-stream
     with closing(RemoteStore(server.url)) as store:
-        final = store.run(run.id).metrics
-        history = store.history(run.id)
+        final = store.runs.get(run.id).metrics
+        history = store.runs.history(run.id)
     counts = {k: m.count for k, m in final.items()}
     assert len(set(counts.values())) == 1  # every key got every step, exactly once
     for key, steps in delivered_steps.items():
@@ -197,7 +199,7 @@ def test_two_clients_replaying_one_journal_at_once_duplicate_nothing(
     for t in threads:
         t.join()
     with closing(RemoteStore(server.url)) as store:
-        assert store.run(run.id).metrics["x"].count == 5000
+        assert store.runs.get(run.id).metrics["x"].count == 5000
     assert sum(results) >= 1  # between them they delivered it, and nothing twice
 
 
@@ -228,7 +230,7 @@ def test_several_server_processes_on_one_postgresql(postgres_url: str, tmp_path:
         assert errors == []
         for srv in servers:  # both processes see one truth
             with closing(RemoteStore(srv.url)) as store:
-                runs = [r for p in ("p0", "p1", "p2") for r in store.runs(p)]
+                runs = [r for p in ("p0", "p1", "p2") for r in store.runs.list(p)]
             assert len(runs) == 6
             assert all(r.metrics["a"].count == 2000 and r.status == "finished" for r in runs)
     finally:

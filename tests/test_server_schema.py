@@ -94,8 +94,8 @@ def test_a_store_with_s3_blobs_offloads_large_diffs_there(bucket: str, tmp_path:
     store = SqlStore.from_url(f"sqlite:///{tmp_path / 'db.sqlite'}", blobs=f"s3://{bucket}/x")
     host = {"git": {"commit": "abc", "diff": "+line\n" * 20_000}}
     op = CreateRun("p", "n", time.time(), {}, [], None, None, None, host)
-    store.write_batch(Batch("r1", "w", 0, [op]))
-    digest = store.run("r1").host["git"]["diff_blob"]
+    store.runs.write_batch(Batch("r1", "w", 0, [op]))
+    digest = store.runs.get("r1").host["git"]["diff_blob"]
     assert ObjectBlobStore(f"s3://{bucket}/x").get(digest).decode() == host["git"]["diff"]
     store.close()
 
@@ -129,11 +129,11 @@ def test_artifacts_on_s3_blobs_upload_download_and_gc(bucket: str, tmp_path: Pat
     art.add_file(tmp_path / "big.bin")
     version = log_artifact(store, art, "p")
     assert (download(store, version, tmp_path / "out") / "big.bin").read_bytes() == big
-    orphan = store.put_blob(b"orphan")
-    listed = {b.digest for b in store.blobs.list()}
+    orphan = store.blobs.put(b"orphan")
+    listed = {b.digest for b in store.blobs.storage.list()}
     assert orphan in listed and len(listed) > 10
-    assert store.collect_garbage(grace=-60, dry_run=False).blobs == 1
-    assert orphan not in {b.digest for b in store.blobs.list()}
+    assert store.blobs.collect_garbage(grace=-60, dry_run=False).blobs == 1
+    assert orphan not in {b.digest for b in store.blobs.storage.list()}
     assert (download(store, version, tmp_path / "again") / "big.bin").read_bytes() == big
     store.close()
 
@@ -155,7 +155,7 @@ def test_s3_references_are_recorded_by_etag_and_checked_on_download(
     paths = art.add_reference(f"s3://{bucket}/big/shard-*.parquet")
     assert paths == ["shard-0.parquet", "shard-1.parquet", "shard-2.parquet"]
     version = log_artifact(store, art, "p")
-    assert all(f.digest.startswith("etag:") for f in store.manifest(version.id).files)
+    assert all(f.digest.startswith("etag:") for f in store.artifacts.manifest(version.id).files)
     out = download(store, version, tmp_path / "out")
     assert (out / "shard-1.parquet").read_bytes() == b"shard 1"
     s3.put_object(Bucket=bucket, Key="big/shard-1.parquet", Body=b"rewritten")

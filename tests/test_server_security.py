@@ -74,7 +74,7 @@ def _pages_render_with(team: Team, bad: float) -> None:
 
     batch = new_run("alpha")
     batch.ops.extend([points("loss", [0, 1], [1.0, 0.5]), LogLines([(time.time(), "stdout", "x")])])
-    team.store("ann").write_batch(batch)
+    team.store("ann").runs.write_batch(batch)
     _spoil(team, batch.run_id, bad)
     for user in ("root", "vic"):
         client = TestClient(
@@ -294,10 +294,10 @@ def _alpha_artifact(team: Team, tmp_path: Path) -> tuple[str, str, str]:
     art.add_file(tmp_path / "secret.txt")
     ann = team.store("ann")
     batch = new_run("alpha")
-    ann.write_batch(batch)
+    ann.runs.write_batch(batch)
     version = log_artifact(ann, art, "alpha")
-    ann.record_use(batch.run_id, version.id)
-    return batch.run_id, version.id, ann.manifest(version.id).files[0].digest
+    ann.artifacts.record_use(batch.run_id, version.id)
+    return batch.run_id, version.id, ann.artifacts.manifest(version.id).files[0].digest
 
 
 def _age_blobs(team: Team) -> None:
@@ -312,16 +312,16 @@ def test_blobs_are_read_and_probed_only_through_a_project_the_caller_reads(
     team: Team, tmp_path: Path
 ) -> None:
     _, _, digest = _alpha_artifact(team, tmp_path)
-    assert team.store("vic").get_blob(digest) == b"alpha's secret weights"
+    assert team.store("vic").blobs.get(digest) == b"alpha's secret weights"
     bob = team.client.get(f"/api/v1/blobs/{digest}", headers=team.headers("bob"))
     absent = team.client.get(f"/api/v1/blobs/{'0' * 64}", headers=team.headers("bob"))
     assert bob.status_code == absent.status_code == 404
     assert bob.json()["error"]["message"].replace(digest, "D") == absent.json()["error"][
         "message"
     ].replace("0" * 64, "D")
-    assert team.store("bob").missing_blobs([digest]) == [digest]  # as if it were not there
-    assert team.store("vic").missing_blobs([digest]) == []
-    assert team.store("root").missing_blobs([digest, "0" * 64]) == ["0" * 64]
+    assert team.store("bob").blobs.missing([digest]) == [digest]  # as if it were not there
+    assert team.store("vic").blobs.missing([digest]) == []
+    assert team.store("root").blobs.missing([digest, "0" * 64]) == ["0" * 64]
 
 
 def test_a_blob_another_project_holds_can_be_uploaded_again_and_committed(
@@ -335,8 +335,8 @@ def test_a_blob_another_project_holds_can_be_uploaded_again_and_committed(
     art = Artifact("copy", type="model")
     art.add_file(tmp_path / "secret.txt")
     version = log_artifact(team.store("bob"), art, "beta")
-    assert team.store("bob").manifest(version.id).files[0].digest == digest
-    assert team.store("bob").get_blob(digest) == b"alpha's secret weights"
+    assert team.store("bob").artifacts.manifest(version.id).files[0].digest == digest
+    assert team.store("bob").blobs.get(digest) == b"alpha's secret weights"
 
 
 def test_viewers_cannot_upload_blobs(team: Team) -> None:
@@ -346,15 +346,15 @@ def test_viewers_cannot_upload_blobs(team: Team) -> None:
         headers={**team.headers("vic"), "content-type": "application/octet-stream"},
     )
     assert response.status_code == 403
-    assert team.store("ann").put_blob(b"x")
+    assert team.store("ann").blobs.put(b"x")
 
 
 def test_lineage_shows_only_edges_between_projects_the_caller_reads(
     team: Team, tmp_path: Path
 ) -> None:
     run_id, version_id, _ = _alpha_artifact(team, tmp_path)
-    assert len(team.store("vic").lineage_edges([run_id], [version_id])) == 1
-    assert team.store("bob").lineage_edges([run_id], [version_id]) == []
+    assert len(team.store("vic").artifacts.lineage_edges([run_id], [version_id])) == 1
+    assert team.store("bob").artifacts.lineage_edges([run_id], [version_id]) == []
 
 
 def test_every_run_creating_op_in_a_batch_needs_the_writer_role_on_its_project(
@@ -366,10 +366,10 @@ def test_every_run_creating_op_in_a_batch_needs_the_writer_role_on_its_project(
     batch = new_run("beta")  # bob writes to beta, and has no role on gamma
     sneaky = CreateRun("gamma", "r", time.time(), {}, [], None, None, None, {})
     with pytest.raises(Forbidden, match="gamma"):
-        team.store("bob").write_batch(Batch(batch.run_id, "w", 0, [*batch.ops, sneaky]))
-    assert "gamma" not in [p.name for p in team.store("root").projects()]
+        team.store("bob").runs.write_batch(Batch(batch.run_id, "w", 0, [*batch.ops, sneaky]))
+    assert "gamma" not in [p.name for p in team.store("root").runs.projects()]
     alpha_run = new_run("alpha")
-    team.store("ann").write_batch(alpha_run)
+    team.store("ann").runs.write_batch(alpha_run)
     into_alpha = Batch(
         alpha_run.run_id,
         "w",
@@ -377,7 +377,7 @@ def test_every_run_creating_op_in_a_batch_needs_the_writer_role_on_its_project(
         [CreateRun("beta", "r", time.time(), {}, [], None, None, None, {})],
     )
     with pytest.raises(Forbidden, match="alpha"):
-        team.store("bob").write_batch(into_alpha)
+        team.store("bob").runs.write_batch(into_alpha)
 
 
 def test_a_run_page_shows_no_diff_from_a_blob_of_another_project(
@@ -389,7 +389,7 @@ def test_a_run_page_shows_no_diff_from_a_blob_of_another_project(
     host = {"git": {"commit": "abc", "diff_blob": digest}}
     op = CreateRun("beta", "r", time.time(), {}, [], None, None, None, host)
     batch = Batch(new_run("beta").run_id, "w", 0, [op])
-    team.store("bob").write_batch(batch)
+    team.store("bob").runs.write_batch(batch)
     client = TestClient(
         team.app, base_url="http://assay.test", cookies={"assay_key": team.keys["bob"]}
     )
@@ -426,7 +426,7 @@ def _dead_postgres(team: Team) -> str:
     url = f"postgresql://assay:{SECRET}@127.0.0.1:{free_port()}/assay"
     store = team.app.state.assay.store
     store.engine.dispose()
-    store.engine = sa.create_engine(
+    store.db.engine = sa.create_engine(
         url.replace("postgresql://", "postgresql+psycopg://"), connect_args={"connect_timeout": 2}
     )
     store.uri = url
@@ -515,7 +515,7 @@ def test_the_log_of_an_unexpected_error_hides_passwords(
     def broken() -> None:
         raise RuntimeError(f"lost postgresql://assay:{SECRET}@db.internal/assay")
 
-    monkeypatch.setattr(team.app.state.assay.store, "projects", broken)
+    monkeypatch.setattr(team.app.state.assay.store.runs, "projects", broken)
     with caplog.at_level("ERROR", logger="assay.server"):
         client = TestClient(team.app, base_url="http://assay.test", raise_server_exceptions=False)
         response = client.get("/api/v1/projects", headers=team.headers("root"))
@@ -566,7 +566,7 @@ def test_every_route_for_every_identity_answers_without_a_5xx(team: Team, tmp_pa
     """Each route, path parameters naming real things of project alpha, called by each
     kind of caller with an empty JSON body: a role decides, nothing breaks."""
     run_id, version_id, digest = _alpha_artifact(team, tmp_path)
-    team.store("ann").register_model(version_id, "clf")
+    team.store("ann").models.register(version_id, "clf")
     team.auth.add_user("stranger")
     team.keys["stranger"] = team.auth.create_key("stranger")[1]
     values = {
@@ -610,15 +610,15 @@ def test_blob_and_lineage_boundaries_hold_on_postgresql(tmp_path: Path, postgres
         diff = "+line\n" * 20_000  # large enough to go to a blob the run holds
         op = CreateRun("alpha", "r", time.time(), {}, [], None, None, None, {"git": {"diff": diff}})
         batch = Batch(new_run("alpha").run_id, "w", 0, [op])
-        team.store("ann").write_batch(batch)
-        diff_blob = team.store("vic").run(batch.run_id).host["git"]["diff_blob"]
+        team.store("ann").runs.write_batch(batch)
+        diff_blob = team.store("vic").runs.get(batch.run_id).host["git"]["diff_blob"]
         for blob in (digest, diff_blob):
-            assert team.store("vic").missing_blobs([blob]) == []
-            assert team.store("bob").missing_blobs([blob]) == [blob]
+            assert team.store("vic").blobs.missing([blob]) == []
+            assert team.store("bob").blobs.missing([blob]) == [blob]
             with pytest.raises(NotFound):
-                team.store("bob").get_blob(blob)
-        assert len(team.store("vic").lineage_edges([run_id], [])) == 1
-        assert team.store("bob").lineage_edges([run_id], [version_id]) == []
+                team.store("bob").blobs.get(blob)
+        assert len(team.store("vic").artifacts.lineage_edges([run_id], [])) == 1
+        assert team.store("bob").artifacts.lineage_edges([run_id], [version_id]) == []
     finally:
         team.client.close()
         team.app.state.assay.close()
@@ -639,9 +639,9 @@ def test_knowing_another_projects_digest_is_not_enough_to_commit_it(
     draft = ArtifactDraft("beta", "loot", "dataset", manifest)
     bob = team.store("bob")
     with pytest.raises(Conflict, match="not stored"):
-        bob.commit_artifact(draft)
+        bob.artifacts.commit(draft)
     with pytest.raises(NotFound):
-        bob.get_blob(digest)
-    bob.put_blob(b"alpha's secret weights")  # who has the bytes may name them
-    assert bob.commit_artifact(draft).project == "beta"
-    assert bob.get_blob(digest) == b"alpha's secret weights"
+        bob.blobs.get(digest)
+    bob.blobs.put(b"alpha's secret weights")  # who has the bytes may name them
+    assert bob.artifacts.commit(draft).project == "beta"
+    assert bob.blobs.get(digest) == b"alpha's secret weights"

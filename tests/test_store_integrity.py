@@ -26,7 +26,7 @@ from assay.records import (
     UpdateRun,
 )
 from assay.store import Store
-from assay.store.sql import store as sql_store
+from assay.store.sql import runs as sql_runs
 from tests.conftest import StoreFactory, create_run, points
 
 
@@ -51,8 +51,8 @@ def create_op(**fields: Any) -> CreateRun:
 
 
 def assert_summary_matches_history(store: Store, run_id: str) -> None:
-    run = store.run(run_id)
-    for key, series in store.history(run_id).items():
+    run = store.runs.get(run_id)
+    for key, series in store.runs.history(run_id).items():
         m = run.metrics[key]
         finite = series.values[~np.isnan(series.values)]
         assert m.count == len(series), key
@@ -81,9 +81,9 @@ def test_a_nul_in_a_new_runs_fields_is_refused_naming_the_field(
 ) -> None:
     run_id = new_run_id()
     with pytest.raises(InvalidInput, match=f"{named}.*(NUL|control character)"):
-        store.write_batch(Batch(run_id, "w", 0, [create_op(**fields)]))
+        store.runs.write_batch(Batch(run_id, "w", 0, [create_op(**fields)]))
     with pytest.raises(NotFound):
-        store.run(run_id)  # nothing was written
+        store.runs.get(run_id)  # nothing was written
 
 
 @pytest.mark.parametrize(
@@ -101,8 +101,8 @@ def test_a_nul_in_an_update_is_refused_and_nothing_changes(
 ) -> None:
     run_id = create_run(store, config={"lr": 0.1})
     with pytest.raises(InvalidInput, match=f"{named}.*(NUL|control character)"):
-        store.write_batch(Batch(run_id, "w", 1, [UpdateRun(time.time(), **fields)]))
-    run = store.run(run_id)
+        store.runs.write_batch(Batch(run_id, "w", 1, [UpdateRun(time.time(), **fields)]))
+    run = store.runs.get(run_id)
     assert (run.config, run.summary, run.notes, run.tags) == ({"lr": 0.1}, {}, None, [])
 
 
@@ -110,9 +110,9 @@ def test_a_nul_in_console_output_and_captured_host_data_is_replaced(store: Store
     run_id = create_run(store)
     lines = LogLines([(time.time(), "stdout", "before\x00after")])
     host = UpdateRun(time.time(), host={"git": {"diff": "bin\x00ary"}}, traceback="t\x00b")
-    assert store.write_batch(Batch(run_id, "w", 1, [lines, host]))
-    assert [x.text for x in store.log_lines(run_id)] == ["before\ufffdafter"]
-    run = store.run(run_id)
+    assert store.runs.write_batch(Batch(run_id, "w", 1, [lines, host]))
+    assert [x.text for x in store.runs.log_lines(run_id)] == ["before\ufffdafter"]
+    run = store.runs.get(run_id)
     assert run.host["git"]["diff"] == "bin\ufffdary" and run.traceback == "t\ufffdb"
 
 
@@ -135,7 +135,7 @@ def test_concurrent_writers_creating_the_same_new_keys_keep_exact_summaries(
             for r in range(rounds):
                 step = np.array([r * writers * 10 + w * 10 + i for i in range(10)])
                 ops: list[Op] = [points(k, step, step * 0.5 + w) for k in keys]
-                store.write_batch(Batch(run_id, f"writer{w}", r, ops))
+                store.runs.write_batch(Batch(run_id, f"writer{w}", r, ops))
         except BaseException as exc:  # reported below, from the main thread
             failures.append(exc)
 
@@ -146,31 +146,31 @@ def test_concurrent_writers_creating_the_same_new_keys_keep_exact_summaries(
         t.join()
     assert failures == []
     assert_summary_matches_history(store, run_id)
-    assert store.run(run_id).metrics["k0"].count == writers * rounds * 10
+    assert store.runs.get(run_id).metrics["k0"].count == writers * rounds * 10
 
 
 def test_steps_rewritten_by_a_second_writer_are_counted_once(store: Store) -> None:
     run_id = create_run(store)
-    store.write_batch(
+    store.runs.write_batch(
         Batch(run_id, "a", 1, [points("x", list(range(10)), [float(i) for i in range(10)])])
     )
-    store.write_batch(Batch(run_id, "b", 1, [points("x", list(range(5, 15)), [1.0] * 10)]))
-    assert store.run(run_id).metrics["x"].count == 15
+    store.runs.write_batch(Batch(run_id, "b", 1, [points("x", list(range(5, 15)), [1.0] * 10)]))
+    assert store.runs.get(run_id).metrics["x"].count == 15
     assert_summary_matches_history(store, run_id)
 
 
 def test_an_overwritten_extreme_leaves_the_summary(store: Store) -> None:
     run_id = create_run(store)
-    store.write_batch(Batch(run_id, "a", 1, [points("x", [0, 1, 2], [-5.0, 1.0, 2.0])]))
-    store.write_batch(Batch(run_id, "b", 1, [points("x", [0], [0.5])]))
-    m = store.run(run_id).metrics["x"]
+    store.runs.write_batch(Batch(run_id, "a", 1, [points("x", [0, 1, 2], [-5.0, 1.0, 2.0])]))
+    store.runs.write_batch(Batch(run_id, "b", 1, [points("x", [0], [0.5])]))
+    m = store.runs.get(run_id).metrics["x"]
     assert (m.min, m.max, m.count, m.last) == (0.5, 2.0, 3, 2.0)
 
 
 def test_a_batch_with_a_step_repeated_inside_a_chunk_counts_it_once(store: Store) -> None:
     run_id = create_run(store)
-    store.write_batch(Batch(run_id, "a", 1, [points("x", [0, 1, 1, 2], [1.0, 9.0, 3.0, 2.0])]))
-    m = store.run(run_id).metrics["x"]
+    store.runs.write_batch(Batch(run_id, "a", 1, [points("x", [0, 1, 1, 2], [1.0, 9.0, 3.0, 2.0])]))
+    m = store.runs.get(run_id).metrics["x"]
     assert (m.count, m.max) == (3, 3.0)
     assert_summary_matches_history(store, run_id)
 
@@ -184,7 +184,7 @@ IMPOSSIBLE_TIMES = [1e18, math.inf, -math.inf, math.nan, -1.0, FAR_FUTURE]
 @pytest.mark.parametrize("at", IMPOSSIBLE_TIMES)
 def test_an_impossible_creation_time_is_refused(store: Store, at: float) -> None:
     with pytest.raises(InvalidInput, match="created_at"):
-        store.write_batch(Batch(new_run_id(), "w", 0, [create_op(created_at=at)]))
+        store.runs.write_batch(Batch(new_run_id(), "w", 0, [create_op(created_at=at)]))
 
 
 @pytest.mark.parametrize("at", IMPOSSIBLE_TIMES)
@@ -205,15 +205,15 @@ def test_impossible_run_times_are_refused_naming_the_field(
         op = Points("loss", np.arange(2, dtype="<i8").tobytes(), times, bytes(16))
         named = "times of 'loss'"
     with pytest.raises(InvalidInput, match=named):
-        store.write_batch(Batch(run_id, "w", 1, [op]))
-    assert store.run(run_id).status == "running"
+        store.runs.write_batch(Batch(run_id, "w", 1, [op]))
+    assert store.runs.get(run_id).status == "running"
 
 
 @pytest.mark.parametrize("seq", [-1, 2**63, 10**30])
 def test_a_sequence_number_out_of_range_is_refused(store: Store, seq: int) -> None:
     run_id = create_run(store)
     with pytest.raises(InvalidInput, match="seq"):
-        store.write_batch(Batch(run_id, "w", seq, [Heartbeat(time.time())]))
+        store.runs.write_batch(Batch(run_id, "w", seq, [Heartbeat(time.time())]))
 
 
 @pytest.mark.parametrize(
@@ -221,12 +221,12 @@ def test_a_sequence_number_out_of_range_is_refused(store: Store, seq: int) -> No
 )
 def test_overlong_ids_are_refused(store: Store, run_id: str, writer: str, named: str) -> None:
     with pytest.raises(InvalidInput, match=named):
-        store.write_batch(Batch(run_id, writer, 0, [create_op()]))
+        store.runs.write_batch(Batch(run_id, writer, 0, [create_op()]))
 
 
 def test_a_number_too_big_for_the_store_is_refused(store: Store) -> None:
     with pytest.raises(InvalidInput, match=r"config\.seed"):
-        store.write_batch(Batch(new_run_id(), "w", 0, [create_op(config={"seed": 10**400})]))
+        store.runs.write_batch(Batch(new_run_id(), "w", 0, [create_op(config={"seed": 10**400})]))
 
 
 @pytest.mark.parametrize(
@@ -240,8 +240,8 @@ def test_misaligned_point_bytes_are_refused_naming_the_key(
     now = np.array([time.time()] * (times // 8), dtype="<f8").tobytes() + bytes(times % 8)
     op = Points("train/loss", bytes(steps), now, bytes(values))
     with pytest.raises(InvalidInput, match="train/loss"):
-        store.write_batch(Batch(run_id, "w", 1, [op]))
-    assert store.history(run_id) == {}
+        store.runs.write_batch(Batch(run_id, "w", 1, [op]))
+    assert store.runs.history(run_id) == {}
 
 
 # ---- non-finite numbers in config and summary -----------------------------------------------
@@ -252,8 +252,8 @@ def test_non_finite_config_and_summary_values_are_stored_as_the_sdk_sends_them(
 ) -> None:
     config = {"lr": math.nan, "clip": math.inf, "floor": -math.inf, "ok": 1.5}
     run_id = create_run(store, config=config)
-    store.write_batch(Batch(run_id, "w", 1, [UpdateRun(time.time(), summary={"s": math.nan})]))
-    run = store.run(run_id)
+    store.runs.write_batch(Batch(run_id, "w", 1, [UpdateRun(time.time(), summary={"s": math.nan})]))
+    run = store.runs.get(run_id)
     assert run.config == {"lr": "nan", "clip": "inf", "floor": "-inf", "ok": 1.5}
     assert run.summary == {"s": "nan"}
 
@@ -277,9 +277,9 @@ def test_filters_work_when_a_project_holds_non_finite_config_values(
 ) -> None:
     weird = {"lr": math.nan, "clip": math.inf, "floor": -math.inf, "ok": 1.5}
     run_id = create_run(store, config=weird, name="weird")
-    store.write_batch(Batch(run_id, "w", 1, [UpdateRun(time.time(), summary={"s": math.nan})]))
+    store.runs.write_batch(Batch(run_id, "w", 1, [UpdateRun(time.time(), summary={"s": math.nan})]))
     create_run(store, config={"lr": 0.1, "clip": 1.0, "floor": 0.0, "ok": 1.0}, name="plain")
-    assert {r.name for r in store.runs("p", text)} == expected
+    assert {r.name for r in store.runs.list("p", text)} == expected
 
 
 # ---- liveness on the store's clock --------------------------------------------------------------
@@ -288,12 +288,12 @@ def test_filters_work_when_a_project_holds_non_finite_config_values(
 def test_a_writer_whose_clock_is_ten_minutes_behind_reads_as_running(store: Store) -> None:
     behind = time.time() - 600
     run_id = create_run(store, at=behind)
-    store.write_batch(
+    store.runs.write_batch(
         Batch(run_id, "w", 1, [Heartbeat(behind), points("x", [0], [1.0], at=behind)])
     )
-    run = store.run(run_id)
+    run = store.runs.get(run_id)
     assert run.status == "running"
-    assert store.count_runs("p", "status == 'running'") == 1
+    assert store.runs.count("p", "status == 'running'") == 1
     assert run.heartbeat_at == pytest.approx(behind)  # the writer's own times are kept
 
 
@@ -301,10 +301,10 @@ def test_a_run_silent_past_the_timeout_on_the_store_clock_reads_crashed(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run_id = create_run(store)
-    later = time.time() + sql_store.heartbeat_timeout() + 1
-    monkeypatch.setattr(sql_store, "store_clock", lambda: later)
-    assert store.run(run_id).status == "crashed"
-    assert store.count_runs("p", "status == 'crashed'") == 1
+    later = time.time() + sql_runs.heartbeat_timeout() + 1
+    monkeypatch.setattr(sql_runs, "store_clock", lambda: later)
+    assert store.runs.get(run_id).status == "crashed"
+    assert store.runs.count("p", "status == 'crashed'") == 1
 
 
 # ---- version numbers -------------------------------------------------------------------------
@@ -312,30 +312,30 @@ def test_a_run_silent_past_the_timeout_on_the_store_clock_reads_crashed(
 
 @pytest.mark.parametrize("number", [2**31, 2**63, 10**20])
 def test_a_version_number_no_column_holds_is_not_found(store: Store, number: int) -> None:
-    digest = store.put_blob(b"weights")
+    digest = store.blobs.put(b"weights")
     draft = ArtifactDraft("p", "x", "model", Manifest([FileEntry("w.bin", 7, digest)]))
-    store.register_model(store.commit_artifact(draft).id, "mdl")
+    store.models.register(store.artifacts.commit(draft).id, "mdl")
     with pytest.raises(NotFound):
-        store.artifact_version("p", "x", f"v{number}")
+        store.artifacts.version("p", "x", f"v{number}")
     with pytest.raises(NotFound):
-        store.set_artifact_alias("p", "x", "best", number)
+        store.artifacts.set_alias("p", "x", "best", number)
     with pytest.raises(NotFound):
-        store.model_version("mdl", str(number))
+        store.models.version("mdl", str(number))
     with pytest.raises(NotFound):
-        store.set_model_alias("mdl", "prod", number)
-    assert store.artifact_version("p", "x", "v0").version == 0
+        store.models.set_alias("mdl", "prod", number)
+    assert store.artifacts.version("p", "x", "v0").version == 0
 
 
 def test_bounds_beyond_64_bits_are_clamped_or_refused(store: Store) -> None:
     run_id = create_run(store)
-    store.write_batch(Batch(run_id, "w", 1, [points("x", [0, 5], [1.0, 2.0])]))
-    got = store.series([run_id], ["x"], start=-(10**20), end=10**20)[(run_id, "x")]
+    store.runs.write_batch(Batch(run_id, "w", 1, [points("x", [0, 5], [1.0, 2.0])]))
+    got = store.runs.series([run_id], ["x"], start=-(10**20), end=10**20)[(run_id, "x")]
     assert got.steps.tolist() == [0, 5]
-    assert store.series([run_id], ["x"], start=10**20)[(run_id, "x")].steps.tolist() == []
+    assert store.runs.series([run_id], ["x"], start=10**20)[(run_id, "x")].steps.tolist() == []
     with pytest.raises(InvalidInput, match="tail"):
-        store.log_lines(run_id, tail=10**20)
+        store.runs.log_lines(run_id, tail=10**20)
     with pytest.raises(InvalidInput, match="limit"):
-        store.evaluations("p", limit=10**20)
+        store.evaluations.list("p", limit=10**20)
 
 
 def test_a_config_nested_beyond_reason_is_refused(store: Store) -> None:
@@ -345,4 +345,4 @@ def test_a_config_nested_beyond_reason_is_refused(store: Store) -> None:
         inner["a"] = {}
         inner = inner["a"]
     with pytest.raises(InvalidInput, match="nested deeper"):
-        store.write_batch(Batch(new_run_id(), "w", 0, [create_op(config=config)]))
+        store.runs.write_batch(Batch(new_run_id(), "w", 0, [create_op(config=config)]))

@@ -33,7 +33,7 @@ def mode(path: Path) -> int:
 def test_an_embedded_store_is_private_to_its_owner(tmp_path: Path) -> None:
     store = SqlStore.embedded(tmp_path / "store")
     create_run(store)
-    store.put_blob(b"weights")
+    store.blobs.put(b"weights")
     root = tmp_path / "store"
     assert mode(root) == 0o700 and mode(root / "blobs") == 0o700
     for name in ("assay.db", "assay.db-wal", "assay.db-shm"):
@@ -63,7 +63,7 @@ def frozen_copy(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     (who could write anyway): these tests run the same as root and as a user."""
     store = SqlStore.embedded(tmp_path / "store")
     run_id = create_run(store)
-    store.write_batch(Batch(run_id, "w", 1, [points("loss", [0, 1], [2.0, 1.0])]))
+    store.runs.write_batch(Batch(run_id, "w", 1, [points("loss", [0, 1], [2.0, 1.0])]))
     store.close()
     copy = tmp_path / "copy"
     shutil.copytree(tmp_path / "store", copy)
@@ -78,8 +78,8 @@ def test_a_read_only_store_can_be_read_and_audited(frozen_copy: tuple[Path, str]
     root, run_id = frozen_copy
     store = open_store(root)
     assert isinstance(store, SqlStore) and store.read_only
-    assert store.run(run_id).metrics["loss"].count == 2
-    assert list(store.history(run_id)["loss"].values) == [2.0, 1.0]
+    assert store.runs.get(run_id).metrics["loss"].count == 2
+    assert list(store.runs.history(run_id)["loss"].values) == [2.0, 1.0]
     assert [r.action for r in audit.records(store.engine)] == ["run.created"]
     assert audit.verify(store.engine).ok
     store.close()
@@ -89,9 +89,9 @@ def test_writing_to_a_read_only_store_says_so(frozen_copy: tuple[Path, str]) -> 
     root, run_id = frozen_copy
     store = open_store(root)
     with pytest.raises(StoreUnusable, match="read-only"):
-        store.write_batch(Batch(run_id, "w", 2, [Heartbeat(time.time())]))
+        store.runs.write_batch(Batch(run_id, "w", 2, [Heartbeat(time.time())]))
     with pytest.raises(StoreUnusable, match="read-only"):
-        store.put_blob(b"x")
+        store.blobs.put(b"x")
     store.close()
 
 
@@ -155,7 +155,7 @@ def test_a_wrong_database_password_is_unusable_and_never_shown(tmp_path: Path) -
             SqlStore.from_url(f"postgresql://assay:{wrong}@{host}/postgres", blobs=tmp_path)
         assert wrong not in str(info.value) and "***" in str(info.value)
         store = SqlStore.from_url(f"postgresql://assay:{PASSWORD}@{host}/postgres", blobs=tmp_path)
-        assert store.projects() == []
+        assert store.runs.projects() == []
         store.close()
 
 

@@ -24,8 +24,8 @@ def _seed(team: Team, tmp_path: Path) -> str:
     art.add_dir(tmp_path / "m")
     ann = team.store("ann")
     version = log_artifact(ann, art, "alpha")
-    ann.register_model(version.id, "clf")
-    ann.set_model_alias("clf", "production", 1, reason="<b>because</b>")
+    ann.models.register(version.id, "clf")
+    ann.models.set_alias("clf", "production", 1, reason="<b>because</b>")
     return version.id
 
 

@@ -38,7 +38,7 @@ def _seed(team: Team, tmp_path: Path) -> tuple[str, str, str]:
     weights = Artifact("clf", type="model")
     weights.add_dir(tmp_path / "m")
     model = log_artifact(ann, weights, "alpha")
-    ann.register_model(model.id, "clf")
+    ann.models.register(model.id, "clf")
 
     def baseline(item: dict[str, Any]) -> int:  # wrong on item 3 only
         return (item["id"] % 2) ^ (item["id"] == 3)
@@ -58,7 +58,7 @@ def _seed(team: Team, tmp_path: Path) -> tuple[str, str, str]:
         project="alpha",
         name="regression <suite>",
     )
-    ann.set_model_alias("clf", "production", 1, reason="passed", evidence=f"eval:{report.id}")
+    ann.models.set_alias("clf", "production", 1, reason="passed", evidence=f"eval:{report.id}")
     return str(report.id), dataset.id, model.id
 
 
@@ -97,13 +97,13 @@ def test_other_projects_evaluations_are_forbidden(site: Team, tmp_path: Path) ->
         assert _get(site, "bob", path)[0] == 403, path
     bob = site.store("bob")
     with pytest.raises(Forbidden):
-        bob.evaluation(evaluation_id)
+        bob.evaluations.get(evaluation_id)
     with pytest.raises(Forbidden):
-        bob.evaluation_items(evaluation_id)
-    assert bob.evaluations() == []
+        bob.evaluations.items(evaluation_id)
+    assert bob.evaluations.list() == []
     vic = site.store("vic")
-    assert evaluation_id in [e.id for e in vic.evaluations("alpha")]
-    draft_items = vic.evaluation_items(evaluation_id)
+    assert evaluation_id in [e.id for e in vic.evaluations.list("alpha")]
+    draft_items = vic.evaluations.items(evaluation_id)
     assert len(draft_items) == 40
 
 
@@ -132,13 +132,13 @@ def test_storing_needs_the_writer_role_and_read_access_to_what_it_links(
         return EvaluationDraft(**{**fields, **links})
 
     with pytest.raises(Forbidden):
-        site.store("vic").save_evaluation(draft("alpha"))
+        site.store("vic").evaluations.save(draft("alpha"))
     bob = site.store("bob")
     with pytest.raises(Forbidden):
-        bob.save_evaluation(draft("beta", dataset_version_id=dataset_id))
+        bob.evaluations.save(draft("beta", dataset_version_id=dataset_id))
     with pytest.raises(Forbidden):
-        bob.save_evaluation(draft("beta", baseline_id=evaluation_id))
-    assert bob.save_evaluation(draft("beta")).project == "beta"
+        bob.evaluations.save(draft("beta", baseline_id=evaluation_id))
+    assert bob.evaluations.save(draft("beta")).project == "beta"
 
 
 def test_a_report_without_baseline_shows_its_errors(site: Team, tmp_path: Path) -> None:

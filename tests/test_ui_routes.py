@@ -47,7 +47,7 @@ def seed(store: SqlStore, project: str = "digits", n: int = 3, **extra: object) 
         ]
         if i < n - 1:
             ops.append(UpdateRun(time.time(), status="finished"))
-        store.write_batch(Batch(run_id, "w", 0, ops))
+        store.runs.write_batch(Batch(run_id, "w", 0, ops))
         ids.append(run_id)
     return ids
 
@@ -181,7 +181,7 @@ def test_user_content_is_escaped(tmp_path: Path) -> None:
     store = app.state.assay.store
     run_id = new_run_id()
     op = CreateRun("p", EVIL, time.time(), {"act": EVIL, EVIL: 1}, [EVIL], EVIL, None, None, {})
-    store.write_batch(
+    store.runs.write_batch(
         Batch(
             run_id,
             "w",

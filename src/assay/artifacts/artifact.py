@@ -133,7 +133,7 @@ def log_artifact(
             description=artifact.description,
         )
         try:
-            return store.commit_artifact(draft)
+            return store.artifacts.commit(draft)
         except Conflict:
             if attempt == 2:
                 raise
@@ -146,12 +146,12 @@ def resolve(store: Store, ref: str | ArtifactVersion, project: str | None) -> Ar
         return ref
     parsed = parse_ref(ref)
     if isinstance(parsed, ModelRef):
-        return store.model_version(parsed.name, parsed.selector).artifact
+        return store.models.version(parsed.name, parsed.selector).artifact
     assert isinstance(parsed, ArtifactRef)
     where = parsed.project or project
     if where is None:
         raise InvalidInput(f"artifact reference {ref!r} needs a project: write project/{ref}")
-    return store.artifact_version(where, parsed.name, parsed.selector)
+    return store.artifacts.version(where, parsed.name, parsed.selector)
 
 
 def cache_root() -> Path:
@@ -174,7 +174,7 @@ def download(
     marker = target.with_name(target.name + ".complete")
     if cached and marker.exists() and marker.read_text() == version.digest:
         return target
-    transfer.download(store, store.manifest(version.id), target, progress)
+    transfer.download(store, store.artifacts.manifest(version.id), target, progress)
     if cached:
         marker.write_text(version.digest)
     return target
@@ -194,7 +194,7 @@ class UsedArtifact:
         return f"<UsedArtifact {self.version.ref} ({self.version.type})>"
 
     def manifest(self) -> Manifest:
-        return self._store.manifest(self.version.id)
+        return self._store.artifacts.manifest(self.version.id)
 
     def download(
         self, root: str | os.PathLike[str] | None = None, progress: bool | None = None

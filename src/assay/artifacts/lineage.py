@@ -88,12 +88,12 @@ def lineage(
 def _edges_of(store: Store, nodes: set[str]) -> list[LineageEdge]:
     runs = [n.split(":", 1)[1] for n in nodes if n.startswith("run:")]
     versions = [n.split(":", 1)[1] for n in nodes if n.startswith("artifact:")]
-    return store.lineage_edges(runs, versions)
+    return store.artifacts.lineage_edges(runs, versions)
 
 
 def _hydrate(store: Store, graph: Lineage, found: dict[str, int]) -> None:
     version_ids = [n.split(":", 1)[1] for n in found if n.startswith("artifact:")]
-    for version in store.artifact_versions_by_id(version_ids):
+    for version in store.artifacts.versions_by_id(version_ids):
         node_id = f"artifact:{version.id}"
         graph.nodes[node_id] = Node(
             node_id,
@@ -106,7 +106,7 @@ def _hydrate(store: Store, graph: Lineage, found: dict[str, int]) -> None:
         if not node_id.startswith("run:"):
             continue
         try:
-            run = store.run(node_id[4:])
+            run = store.runs.get(node_id[4:])
         except NotFound:
             continue
         graph.nodes[node_id] = Node(node_id, "run", run.name, depth, run=run)

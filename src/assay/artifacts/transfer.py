@@ -91,7 +91,7 @@ def upload(
     digests = list(wanted)
     missing: list[str] = []
     for start in range(0, len(digests), ASK_BATCH):
-        missing.extend(store.missing_blobs(digests[start : start + ASK_BATCH]))
+        missing.extend(store.blobs.missing(digests[start : start + ASK_BATCH]))
     total = sum(wanted[d][1].size for d in missing)
     with progress_bar(progress, total, "upload") as advance, ThreadPoolExecutor(WORKERS) as pool:
         jobs = [pool.submit(_send, store, group) for group in _groups([wanted[d] for d in missing])]
@@ -118,7 +118,7 @@ def _groups(
 
 def _send(store: Store, group: list[tuple[Path, chunking.Piece]]) -> int:
     datas = [_read_at(local, piece.offset, piece.size) for local, piece in group]
-    digests = store.put_blobs(datas)
+    digests = store.blobs.put_many(datas)
     for (local, piece), digest in zip(group, digests, strict=True):
         if digest != piece.digest:
             raise InvalidInput(f"{local} changed while it was being uploaded; log it again")
@@ -233,7 +233,7 @@ def _assemble(
 
 
 def _fetch_into(store: Store, fd: int, digest: str, size: int, offset: int) -> int:
-    data = store.get_blob(digest)  # raises CorruptData when the bytes do not match
+    data = store.blobs.get(digest)  # raises CorruptData when the bytes do not match
     if len(data) != size:
         raise CorruptData(f"blob {digest} has {len(data)} bytes, not {size}")
     os.pwrite(fd, data, offset)

@@ -132,7 +132,7 @@ def artifacts_alias(ref: str, alias: str, remove: bool, project: str, uri: str |
     """Point ALIAS at the version REF names (e.g. `assay artifacts alias data:v3 gold`)."""
     with Api(uri) as api:
         version = api.artifact(ref, project).version
-        api.store.set_artifact_alias(
+        api.store.artifacts.set_alias(
             version.project, version.name, alias, None if remove else version.version
         )
     verb = "removed from" if remove else "now points at"
@@ -174,9 +174,9 @@ def models_ls(project: str | None, as_json: bool, uri: str | None) -> None:
 def models_show(name: str, as_json: bool, uri: str | None) -> None:
     """A model's versions and the history of its aliases."""
     with Api(uri) as api:
-        model = api.store.model(name)
-        versions = api.store.model_versions(name)
-        history = api.store.alias_history(name)
+        model = api.store.models.get(name)
+        versions = api.store.models.versions(name)
+        history = api.store.models.alias_history(name)
     if as_json:
         _print_json({"model": model, "versions": versions, "alias_history": history})
         return
@@ -220,7 +220,7 @@ def models_register(
     """Register the model artifact version REF as the next version of NAME."""
     with Api(uri) as api:
         version = api.artifact(ref, project).version
-        mv = api.store.register_model(version.id, name, description)
+        mv = api.store.models.register(version.id, name, description)
     state = "registered" if mv.created else "was already registered"
     click.echo(f"{version.ref} {state} as {name} version {mv.version}")
 
@@ -247,7 +247,7 @@ def models_alias(
     if (version is None) != remove:
         raise click.UsageError("give a VERSION to move the alias to, or --remove")
     with Api(uri) as api:
-        move = api.store.set_model_alias(name, alias, version, reason, evidence)
+        move = api.store.models.set_alias(name, alias, version, reason, evidence)
     if move.version is None:
         click.echo(f"@{alias} removed from {name} (was version {move.previous})")
     else:
@@ -276,7 +276,7 @@ def gc_command(delete: bool, grace: float, blobs: str | None, uri: str | None) -
         raise InvalidInput(f"--grace {grace} must not be negative")
     store = _sql_store(uri, blobs=blobs)
     try:
-        report = store.collect_garbage(grace=grace, dry_run=not delete)
+        report = store.blobs.collect_garbage(grace=grace, dry_run=not delete)
     finally:
         store.close()
     verb = "would remove" if report.dry_run else "removed"

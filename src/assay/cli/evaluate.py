@@ -278,7 +278,7 @@ def eval_ls(project: str | None, limit: int, uri: str | None) -> None:
     from assay.sdk.api import Api
 
     with Api(uri) as api:
-        found = api.store.evaluations(project, limit=limit)
+        found = api.store.evaluations.list(project, limit=limit)
     table = Table()
     for column in (
         "id",
@@ -317,7 +317,7 @@ def eval_show(evaluation_id: str, as_json: bool, uri: str | None) -> None:
     from assay.sdk.api import Api
 
     with Api(uri) as api:
-        found = api.store.evaluation(evaluation_id)
+        found = api.store.evaluations.get(evaluation_id)
     data = {**found.report, "id": found.id, "project": found.project}
     if as_json:
         click.echo(json.dumps(data, indent=2, default=str))

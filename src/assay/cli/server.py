@@ -96,7 +96,7 @@ def login_command(url: str, key: str | None) -> None:
     key = key or click.prompt("API key", hide_input=True)
     store = RemoteStore(url, api_key=key)
     try:
-        who = store._get("/api/v1/whoami", dict)
+        who = store.whoami()
     finally:
         store.close()
     path = credentials.save(url, key)

@@ -126,7 +126,11 @@ def _from_artifact(
 
     name, inner = _split_ref(ref)
     version = resolve(store, name, project)
-    tables = [f.path for f in store.manifest(version.id).files if f.path.endswith(TABLE_SUFFIXES)]
+    tables = [
+        f.path
+        for f in store.artifacts.manifest(version.id).files
+        if f.path.endswith(TABLE_SUFFIXES)
+    ]
     if inner is None:
         if len(tables) != 1:
             listed = ", ".join(tables) or "none"

@@ -264,10 +264,10 @@ def _run(
 
 def _stored_baseline(store: Store, evaluation_id: str) -> tuple[str, str | None, list[EvalItem]]:
     try:
-        found = store.evaluation(evaluation_id)
+        found = store.evaluations.get(evaluation_id)
     except NotFound:
         raise InvalidInput(f"baseline evaluation {evaluation_id} does not exist") from None
-    return found.model, found.id, store.evaluation_items(found.id)
+    return found.model, found.id, store.evaluations.items(found.id)
 
 
 def _rescored(
@@ -331,7 +331,7 @@ def _project(
         return project
     for version_id in (dataset.version_id, chosen.version.id if chosen.version else None):
         if version_id:
-            return store.artifact_versions_by_id([version_id])[0].project
+            return store.artifacts.versions_by_id([version_id])[0].project
     if run_project:
         return run_project
     raise InvalidInput("the evaluation needs a project to be stored in: pass project=")
@@ -456,7 +456,7 @@ def evaluate(
             base_id,
         )
         if store is not None and save:
-            stored = store.save_evaluation(
+            stored = store.evaluations.save(
                 EvaluationDraft(
                     _project(project, dataset, chosen, store, run_project),
                     report.name,

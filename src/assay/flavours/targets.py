@@ -93,7 +93,7 @@ def _label(store: Store, ref: str, version: ArtifactVersion) -> str:
 
     parsed = parse_ref(ref)
     if isinstance(parsed, ModelRef):
-        return store.model_version(parsed.name, parsed.selector).uri
+        return store.models.version(parsed.name, parsed.selector).uri
     return version.ref
 
 

@@ -64,7 +64,7 @@ class ApiRun:
         ``format``: "pandas" (wide DataFrame indexed by step, one column per key),
         "arrow" (long pyarrow Table: key, step, time, value) or "numpy" ({key: Columns}).
         """
-        data = self._store.history(self.record.id, keys)
+        data = self._store.runs.history(self.record.id, keys)
         if format == "numpy":
             return data
         if format == "pandas":
@@ -74,7 +74,7 @@ class ApiRun:
         raise InvalidInput(f"format {format!r} is not one of pandas, arrow, numpy")
 
     def log_lines(self, tail: int | None = None) -> list[LogLine]:
-        return self._store.log_lines(self.record.id, tail)
+        return self._store.runs.log_lines(self.record.id, tail)
 
     def __repr__(self) -> str:
         r = self.record
@@ -88,7 +88,7 @@ class Api:
         self.store = store if store is not None else open_store(uri)
 
     def projects(self) -> list[Project]:
-        return self.store.projects()
+        return self.store.runs.projects()
 
     def runs(
         self,
@@ -101,14 +101,14 @@ class Api:
         """Runs of a project; ``filter`` and ``order_by`` use the language of docs/query.md."""
         if isinstance(order_by, str):
             order_by = [order_by]
-        records = self.store.runs(project, filter, tuple(order_by or ()), limit, offset)
+        records = self.store.runs.list(project, filter, tuple(order_by or ()), limit, offset)
         return [ApiRun(r, self.store) for r in records]
 
     def count_runs(self, project: str, filter: str | None = None) -> int:
-        return self.store.count_runs(project, filter)
+        return self.store.runs.count(project, filter)
 
     def run(self, run_id: str) -> ApiRun:
-        return ApiRun(self.store.run(run_id), self.store)
+        return ApiRun(self.store.runs.get(run_id), self.store)
 
     def series(
         self,
@@ -120,7 +120,7 @@ class Api:
     ) -> dict[tuple[str, str], Columns]:
         """Each (run, key) series, within steps [start, end] if given, downsampled to at
         most ``points`` points with spikes kept."""
-        return self.store.series(list(run_ids), list(keys), points, start, end)
+        return self.store.runs.series(list(run_ids), list(keys), points, start, end)
 
     # ---- artifacts, lineage, registry --------------------------------------------------------
 
@@ -132,10 +132,10 @@ class Api:
         return UsedArtifact(self.store, resolve(self.store, ref, project))
 
     def artifacts(self, project: str, type: str | None = None) -> list[ArtifactInfo]:
-        return self.store.artifacts(project, type)
+        return self.store.artifacts.list(project, type)
 
     def artifact_versions(self, project: str, name: str) -> list[ArtifactVersion]:
-        return self.store.artifact_versions(project, name)
+        return self.store.artifacts.versions(project, name)
 
     def lineage(
         self,
@@ -150,14 +150,14 @@ class Api:
         from assay.artifacts.lineage import lineage
 
         if ref.startswith("run:"):
-            return lineage(self.store, self.store.run(ref[4:]), direction, depth)
+            return lineage(self.store, self.store.runs.get(ref[4:]), direction, depth)
         return lineage(self.store, resolve(self.store, ref, project), direction, depth)
 
     def models(self, project: str | None = None) -> list[RegisteredModel]:
-        return self.store.models(project)
+        return self.store.models.list(project)
 
     def model_versions(self, name: str) -> list[ModelVersion]:
-        return self.store.model_versions(name)
+        return self.store.models.versions(name)
 
     def close(self) -> None:
         self.store.close()

@@ -219,7 +219,7 @@ def _resume_from(
     store: Store, run_id: str, resume: bool | str, timeout: float
 ) -> tuple[Store | None, int, bool]:
     try:
-        existing = bounded(lambda: store.run(run_id), timeout, f"reading run {run_id}")
+        existing = bounded(lambda: store.runs.get(run_id), timeout, f"reading run {run_id}")
     except NotFound:
         if resume == "must":
             raise

@@ -61,7 +61,7 @@ def register_model(
     where = project or (run.project if run is not None else None)
     with _store(uri) as store:
         version = resolve(store, artifact, where)
-        return store.register_model(version.id, name, description, tags)
+        return store.models.register(version.id, name, description, tags)
 
 
 def set_alias(
@@ -75,29 +75,29 @@ def set_alias(
     """Point ``alias`` at a version (None removes it); the move is recorded with who,
     when, ``reason`` and ``evidence`` (say, an evaluation id)."""
     with _store(uri) as store:
-        return store.set_model_alias(name, alias, version, reason, evidence)
+        return store.models.set_alias(name, alias, version, reason, evidence)
 
 
 def get(model_uri: str, uri: Uri = None) -> ModelVersion:
     """The model version ``models:/name@alias`` (or ``/3``, or latest) names."""
     ref = _model_ref(model_uri)
     with _store(uri) as store:
-        return store.model_version(ref.name, ref.selector)
+        return store.models.version(ref.name, ref.selector)
 
 
 def ls(project: str | None = None, uri: Uri = None) -> list[RegisteredModel]:
     with _store(uri) as store:
-        return store.models(project)
+        return store.models.list(project)
 
 
 def versions(name: str, uri: Uri = None) -> list[ModelVersion]:
     with _store(uri) as store:
-        return store.model_versions(name)
+        return store.models.versions(name)
 
 
 def history(name: str, alias: str | None = None, uri: Uri = None) -> list[AliasMove]:
     with _store(uri) as store:
-        return store.alias_history(name, alias)
+        return store.models.alias_history(name, alias)
 
 
 def save(model: Any, folder: str | os.PathLike[str], flavour: str | None = None) -> Path:

@@ -306,7 +306,7 @@ class Run:
         if store is None:
             return None
         version = resolve(store, ref, self.project)
-        store.record_use(self.id, version.id)
+        store.artifacts.record_use(self.id, version.id)
         return UsedArtifact(store, version)
 
     def log_model(

@@ -112,7 +112,7 @@ def _sync_one(path: Path, store: Store, report: SyncReport) -> None:
     last: Batch | None = None
     for batch in jnl.read_journal(path, after=acked):
         try:
-            if store.write_batch(batch):
+            if store.runs.write_batch(batch):
                 report.batches += 1
             else:
                 report.duplicates += 1
@@ -133,11 +133,11 @@ def _sync_one(path: Path, store: Store, report: SyncReport) -> None:
 def _mark_crashed(store: Store, run_id: str, writer: str) -> bool:
     """A dead writer's run that never said it ended: it crashed."""
     try:
-        run = store.run(run_id)
+        run = store.runs.get(run_id)
     except Exception:
         return False
     if run.status not in ("running", "crashed") or run.finished_at is not None:
         return False
     op = UpdateRun(at=max(run.heartbeat_at, run.created_at), status="crashed")
     # a writer id of its own, so a second sync of the same journal changes nothing
-    return store.write_batch(Batch(run_id=run_id, writer=f"x{writer}"[:32], seq=0, ops=[op]))
+    return store.runs.write_batch(Batch(run_id=run_id, writer=f"x{writer}"[:32], seq=0, ops=[op]))

@@ -174,7 +174,7 @@ class Writer:
             return
         for batch in self._plan()[1]:
             try:
-                bounded(partial(store.write_batch, batch), timeout, "delivering the run")
+                bounded(partial(store.runs.write_batch, batch), timeout, "delivering the run")
             except OUTAGE as exc:
                 self._failed(exc)
                 return
@@ -414,7 +414,7 @@ class Writer:
         journal, with an error naming it, and delivery moves on. Everything else
         (unreachable, unauthorised, forbidden) is retried."""
         try:
-            store.write_batch(batch)
+            store.runs.write_batch(batch)
         except REFUSED as exc:
             self._set_aside(batch, exc)
         except (AssayError, OSError):

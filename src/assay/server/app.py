@@ -34,8 +34,8 @@ def open_state(config: ServerConfig) -> AppState:
         root = local_root(config.uri)
         assert root is not None
         store = SqlStore.embedded(root)
-    if isinstance(store.blobs, LocalBlobStore):
-        removed = store.blobs.remove_stale_temps()
+    if isinstance(store.blobs.storage, LocalBlobStore):
+        removed = store.blobs.storage.remove_stale_temps()
         if removed:
             errors.log.info("removed %d temp files of blob writes that never finished", removed)
     return AppState(config, store, SqlAuth(store.engine), SqlAccess(store.engine))
@@ -103,12 +103,12 @@ def not_ready(state: AppState) -> str | None:
     """Why the server cannot serve, in words fit for anyone (``/readyz`` is public): no
     URI, host or password; the details go to the log, with secrets hidden."""
     try:
-        state.store.count_runs("-")
+        state.store.runs.count("-")
     except Exception as exc:
         errors.log.warning("not ready: the database: %s", redact_text(str(exc)))
         return "the database does not answer"
     try:
-        state.store.blobs.check()
+        state.store.blobs.storage.check()
     except (StoreUnavailable, StoreUnusable) as exc:
         errors.log.warning("not ready: the blob store: %s", exc)
         if isinstance(exc, StoreUnusable):  # a short reason of our own: bucket, folder

@@ -57,7 +57,7 @@ async def missing_blobs(request: Request, who: Caller) -> Response:
 def _missing_for(state: AppState, who: Principal, digests: list[str]) -> list[str]:
     """Stored blobs the caller cannot see answer as missing (the client then sends the
     bytes, which proves it has them): a caller cannot probe other projects' files."""
-    missing = set(state.store.missing_blobs(digests))
+    missing = set(state.store.blobs.missing(digests))
     visible = visible_blobs(state, who, [d for d in digests if d not in missing])
     return [d for d in dict.fromkeys(digests) if d not in visible]
 
@@ -73,7 +73,7 @@ async def commit_artifact(request: Request, who: Caller) -> Response:
     draft = await decode_body(request, ArtifactDraft)
     require(state, who, draft.project, "writer")
     require_usable(state, who, draft.manifest.blobs())
-    version = await run_in_threadpool(state.store.commit_artifact, draft, f"user:{who.user}")
+    version = await run_in_threadpool(state.store.artifacts.commit, draft, f"user:{who.user}")
     return reply(request, version, 201 if version.created else 200)
 
 
@@ -83,14 +83,14 @@ def artifacts(
 ) -> Response:
     state = state_of(request)
     require(state, who, project, "viewer")
-    return reply(request, state.store.artifacts(project, type))
+    return reply(request, state.store.artifacts.list(project, type))
 
 
 @router.get("/projects/{project}/artifacts/{name}/versions", summary="Versions of an artifact")
 def artifact_versions(project: str, name: str, request: Request, who: Caller) -> Response:
     state = state_of(request)
     require(state, who, project, "viewer")
-    return reply(request, state.store.artifact_versions(project, name))
+    return reply(request, state.store.artifacts.versions(project, name))
 
 
 @router.get(
@@ -102,7 +102,7 @@ def artifact_version(
 ) -> Response:
     state = state_of(request)
     require(state, who, project, "viewer")
-    return reply(request, state.store.artifact_version(project, name, selector))
+    return reply(request, state.store.artifacts.version(project, name, selector))
 
 
 @router.post("/artifact-versions", openapi_extra=doc("ids"), summary="Versions by id")
@@ -110,12 +110,12 @@ async def versions_by_id(request: Request, who: Caller) -> Response:
     state = state_of(request)
     require_some(state, who, "viewer")
     ask = await decode_body(request, wire.Ids)
-    found = state.store.artifact_versions_by_id(ask.ids[:1000])
+    found = state.store.artifacts.versions_by_id(ask.ids[:1000])
     return reply(request, [v for v in found if visible(state, who, v.project)])
 
 
 def version_for(state: AppState, who: Principal, version_id: str, role: str) -> ArtifactVersion:
-    found = state.store.artifact_versions_by_id([version_id])
+    found = state.store.artifacts.versions_by_id([version_id])
     if not found:
         raise NotFound(f"artifact version {version_id} does not exist")
     require(state, who, found[0].project, role)
@@ -126,7 +126,7 @@ def version_for(state: AppState, who: Principal, version_id: str, role: str) -> 
 def manifest(version_id: str, request: Request, who: Caller) -> Response:
     state = state_of(request)
     version_for(state, who, version_id, "viewer")
-    return reply(request, state.store.manifest(version_id))
+    return reply(request, state.store.artifacts.manifest(version_id))
 
 
 @router.put(
@@ -140,7 +140,7 @@ async def set_artifact_alias(
     state = state_of(request)
     require(state, who, project, "writer")
     ask = await decode_body(request, wire.SetAlias)
-    state.store.set_artifact_alias(project, name, alias, ask.version, f"user:{who.user}")
+    state.store.artifacts.set_alias(project, name, alias, ask.version, f"user:{who.user}")
     return Response(status_code=204)
 
 
@@ -153,7 +153,7 @@ async def record_use(run_id: str, request: Request, who: Caller) -> Response:
     require_run(state, who, run_id, "writer")
     ask = await decode_body(request, wire.UseRequest)
     version_for(state, who, ask.version_id, "viewer")
-    state.store.record_use(run_id, ask.version_id)
+    state.store.artifacts.record_use(run_id, ask.version_id)
     return Response(status_code=204)
 
 
@@ -162,7 +162,7 @@ async def lineage_edges(request: Request, who: Caller) -> Response:
     state = state_of(request)
     require_some(state, who, "viewer")
     ask = await decode_body(request, wire.LineageRequest)
-    edges = state.store.lineage_edges(ask.run_ids[:10_000], ask.version_ids[:10_000])
+    edges = state.store.artifacts.lineage_edges(ask.run_ids[:10_000], ask.version_ids[:10_000])
     return reply(request, visible_edges(state, who, edges))
 
 
@@ -170,7 +170,7 @@ async def lineage_edges(request: Request, who: Caller) -> Response:
 
 
 def _model_project(state: AppState, who: Principal, name: str, role: str) -> None:
-    require(state, who, state.store.model(name).project, role)
+    require(state, who, state.store.models.get(name).project, role)
 
 
 @router.get("/models", summary="Registered models the caller may read")
@@ -178,7 +178,7 @@ def models(
     request: Request, who: Caller, project: Annotated[str | None, Query()] = None
 ) -> Response:
     state = state_of(request)
-    found = state.store.models(project)
+    found = state.store.models.list(project)
     return reply(request, [m for m in found if visible(state, who, m.project)])
 
 
@@ -186,21 +186,21 @@ def models(
 def model(name: str, request: Request, who: Caller) -> Response:
     state = state_of(request)
     _model_project(state, who, name, "viewer")
-    return reply(request, state.store.model(name))
+    return reply(request, state.store.models.get(name))
 
 
 @router.get("/models/{name}/versions", summary="Versions of a registered model")
 def model_versions(name: str, request: Request, who: Caller) -> Response:
     state = state_of(request)
     _model_project(state, who, name, "viewer")
-    return reply(request, state.store.model_versions(name))
+    return reply(request, state.store.models.versions(name))
 
 
 @router.get("/models/{name}/versions/{selector}", summary="One model version: 3, latest, alias")
 def model_version(name: str, selector: str, request: Request, who: Caller) -> Response:
     state = state_of(request)
     _model_project(state, who, name, "viewer")
-    return reply(request, state.store.model_version(name, selector))
+    return reply(request, state.store.models.version(name, selector))
 
 
 @router.post(
@@ -213,7 +213,7 @@ async def register_model(name: str, request: Request, who: Caller) -> Response:
     require_some(state, who, "writer")
     ask = await decode_body(request, wire.RegisterRequest)
     version_for(state, who, ask.version_id, "writer")
-    found = state.store.register_model(
+    found = state.store.models.register(
         ask.version_id, name, ask.description, ask.tags, f"user:{who.user}"
     )
     return reply(request, found, 201 if found.created else 200)
@@ -228,7 +228,7 @@ async def set_model_alias(name: str, alias: str, request: Request, who: Caller) 
     state = state_of(request)
     _model_project(state, who, name, "writer")
     ask = await decode_body(request, wire.MoveAlias)
-    move = state.store.set_model_alias(
+    move = state.store.models.set_alias(
         name, alias, ask.version, ask.reason, ask.evidence, f"user:{who.user}"
     )
     return reply(request, move)
@@ -240,4 +240,4 @@ def alias_history(
 ) -> Response:
     state = state_of(request)
     _model_project(state, who, name, "viewer")
-    return reply(request, state.store.alias_history(name, alias))
+    return reply(request, state.store.models.alias_history(name, alias))

@@ -60,6 +60,6 @@ def require_some(state: AppState, who: Principal, role: str) -> None:
 
 def require_run(state: AppState, who: Principal, run_id: str, role: str) -> str:
     """The run's project, once ``who`` may act on it (NotFound, or Forbidden)."""
-    project = state.store.run_project(run_id)
+    project = state.store.runs.project_of(run_id)
     require(state, who, project, role)
     return project

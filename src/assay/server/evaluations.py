@@ -24,7 +24,7 @@ PARTS_LIMIT = 16  # an evaluation sent in parts holds up to 16 request bodies' w
 
 
 def _readable(state: AppState, who: Principal, evaluation_id: str) -> None:
-    require(state, who, state.store.evaluation(evaluation_id).project, "viewer")
+    require(state, who, state.store.evaluations.get(evaluation_id).project, "viewer")
 
 
 @router.post(
@@ -37,7 +37,7 @@ async def save_evaluation(request: Request, who: Caller) -> Response:
     require_some(state, who, "writer")
     draft = await decode_body(request, EvaluationDraft)
     _may_store(state, who, draft)
-    saved = await run_in_threadpool(state.store.save_evaluation, draft, f"user:{who.user}")
+    saved = await run_in_threadpool(state.store.evaluations.save, draft, f"user:{who.user}")
     return reply(request, saved, 201)
 
 
@@ -56,7 +56,7 @@ async def save_evaluation_parts(request: Request, who: Caller) -> Response:
     _may_use(state, who, parts.item_blobs)
     items = await run_in_threadpool(_items_in, state, parts.item_blobs)
     draft = msgspec.structs.replace(parts.draft, items=items)
-    saved = await run_in_threadpool(state.store.save_evaluation, draft, f"user:{who.user}")
+    saved = await run_in_threadpool(state.store.evaluations.save, draft, f"user:{who.user}")
     return reply(request, saved, 201)
 
 
@@ -90,7 +90,7 @@ def _items_in(state: AppState, digests: list[str]) -> list[EvalItem]:
     total = 0
     for digest in digests:
         try:
-            data = state.store.get_blob(digest)
+            data = state.store.blobs.get(digest)
         except NotFound:
             raise InvalidInput(f"item blob {digest} is not stored: upload it first") from None
         total += len(data)
@@ -113,14 +113,14 @@ def evaluations(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     state = state_of(request)
-    found = state.store.evaluations(project, model_version, dataset_version, limit)
+    found = state.store.evaluations.list(project, model_version, dataset_version, limit)
     return reply(request, [e for e in found if visible(state, who, e.project)])
 
 
 @router.get("/evaluations/{evaluation_id}", summary="One evaluation and its report")
 def evaluation(evaluation_id: str, request: Request, who: Caller) -> Response:
     state = state_of(request)
-    found = state.store.evaluation(evaluation_id)
+    found = state.store.evaluations.get(evaluation_id)
     require(state, who, found.project, "viewer")
     return reply(request, found)
 
@@ -129,4 +129,4 @@ def evaluation(evaluation_id: str, request: Request, who: Caller) -> Response:
 def evaluation_items(evaluation_id: str, request: Request, who: Caller) -> Response:
     state = state_of(request)
     _readable(state, who, evaluation_id)
-    return reply(request, state.store.evaluation_items(evaluation_id))
+    return reply(request, state.store.evaluations.items(evaluation_id))

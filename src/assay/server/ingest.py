@@ -69,14 +69,14 @@ def _apply(state: AppState, who: Principal, batches: list[Batch]) -> list[bool]:
             if project not in allowed:
                 require(state, who, project, "writer")
                 allowed.add(project)
-    return [state.store.write_batch(batch, actor=f"user:{who.user}") for batch in batches]
+    return [state.store.runs.write_batch(batch, actor=f"user:{who.user}") for batch in batches]
 
 
 def _projects_of(state: AppState, batch: Batch, known: dict[str, str]) -> set[str]:
     created = [op.project for op in batch.ops if isinstance(op, CreateRun)]
     if batch.run_id not in known:
         try:
-            known[batch.run_id] = state.store.run_project(batch.run_id)
+            known[batch.run_id] = state.store.runs.project_of(batch.run_id)
         except NotFound:
             if not created:
                 raise
@@ -100,7 +100,7 @@ async def put_blob(request: Request, who: Caller) -> Response:
     state = state_of(request)
     require_some(state, who, "writer")
     data = await read_body(request, state.config.max_body_bytes)
-    digest = await run_in_threadpool(state.store.put_blob, data)
+    digest = await run_in_threadpool(state.store.blobs.put, data)
     return reply(request, wire.BlobRef(digest))
 
 
@@ -109,4 +109,4 @@ def get_blob(digest: str, request: Request, who: Caller) -> Response:
     state = state_of(request)
     blob_name(digest)  # a malformed digest is bad input, before anything is looked up
     require_blob(state, who, digest)
-    return Response(state.store.get_blob(digest), media_type="application/octet-stream")
+    return Response(state.store.blobs.get(digest), media_type="application/octet-stream")

@@ -29,7 +29,7 @@ def whoami(request: Request, who: Caller) -> Response:
 @router.get("/projects", summary="Projects the caller may read")
 def projects(request: Request, who: Caller) -> Response:
     state = state_of(request)
-    found = state.store.projects()
+    found = state.store.runs.projects()
     if not who.is_admin:
         visible = state.auth.grants_of(who.user)
         found = [p for p in found if p.name in visible]
@@ -48,7 +48,9 @@ def runs(
 ) -> Response:
     state = state_of(request)
     require(state, who, project, "viewer")
-    return reply(request, state.store.runs(project, filter, tuple(order_by or ()), limit, offset))
+    return reply(
+        request, state.store.runs.list(project, filter, tuple(order_by or ()), limit, offset)
+    )
 
 
 @router.get("/projects/{project}/runs/count", summary="How many runs match a filter")
@@ -60,14 +62,14 @@ def count_runs(
 ) -> Response:
     state = state_of(request)
     require(state, who, project, "viewer")
-    return reply(request, {"count": state.store.count_runs(project, filter)})
+    return reply(request, {"count": state.store.runs.count(project, filter)})
 
 
 @router.get("/runs/{run_id}", summary="One run")
 def run(run_id: str, request: Request, who: Caller) -> Response:
     state = state_of(request)
     require_run(state, who, run_id, "viewer")
-    return reply(request, state.store.run(run_id))
+    return reply(request, state.store.runs.get(run_id))
 
 
 @router.get("/runs/{run_id}/history", summary="Every point of a run's series")
@@ -79,7 +81,7 @@ def history(
 ) -> Response:
     state = state_of(request)
     require_run(state, who, run_id, "viewer")
-    data = state.store.history(run_id, keys)
+    data = state.store.runs.history(run_id, keys)
     return reply(request, [wire.to_wire(run_id, k, c) for k, c in data.items()])
 
 
@@ -92,7 +94,7 @@ def logs(
 ) -> Response:
     state = state_of(request)
     require_run(state, who, run_id, "viewer")
-    return reply(request, state.store.log_lines(run_id, tail))
+    return reply(request, state.store.runs.log_lines(run_id, tail))
 
 
 @router.post(
@@ -139,7 +141,7 @@ async def series(request: Request, who: Caller) -> Response:
     def work() -> list[wire.SeriesWire]:
         for run_id in ask.run_ids:
             require_run(state, who, run_id, "viewer")
-        data = state.store.series(ask.run_ids, ask.keys, ask.points, ask.start, ask.end)
+        data = state.store.runs.series(ask.run_ids, ask.keys, ask.points, ask.start, ask.end)
         return [wire.to_wire(r, k, c) for (r, k), c in data.items()]
 
     return reply(request, await run_in_threadpool(work))

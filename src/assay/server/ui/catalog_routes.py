@@ -30,8 +30,8 @@ templates.env.globals.update(fmt_bytes=display.fmt_bytes)
 def artifacts_page(request: Request, project: str, who: Viewer) -> HTMLResponse:
     state = state_of(request)
     require(state, who, project, "viewer")
-    found = state.store.artifacts(project)
-    models = state.store.models(project)
+    found = state.store.artifacts.list(project)
+    models = state.store.models.list(project)
     return render(
         request, "artifacts.html", project=project, artifacts=found, models=models, who=who
     )
@@ -43,17 +43,17 @@ def artifact_page(
 ) -> HTMLResponse:
     state = state_of(request)
     require(state, who, project, "viewer")
-    versions = state.store.artifact_versions(project, name)
-    chosen = state.store.artifact_version(project, name, v or "latest")
-    manifest = state.store.manifest(chosen.id)
-    edges = visible_edges(state, who, state.store.lineage_edges([], [chosen.id]))
+    versions = state.store.artifacts.versions(project, name)
+    chosen = state.store.artifacts.version(project, name, v or "latest")
+    manifest = state.store.artifacts.manifest(chosen.id)
+    edges = visible_edges(state, who, state.store.artifacts.lineage_edges([], [chosen.id]))
     used_by = [e.run_id for e in edges if e.kind == "used"]
     producers = [e.run_id for e in edges if e.kind == "produced"]
-    runs = {r: state.store.run(r) for r in dict.fromkeys(used_by + producers)}
+    runs = {r: state.store.runs.get(r) for r in dict.fromkeys(used_by + producers)}
     registered = [
         mv
-        for m in state.store.models(project)
-        for mv in state.store.model_versions(m.name)
+        for m in state.store.models.list(project)
+        for mv in state.store.models.versions(m.name)
         if mv.artifact.id == chosen.id
     ]
     can_write = role_at_least(state.auth.role(who, project), "writer")
@@ -80,7 +80,7 @@ def artifact_page(
 
 
 def _entry(state: AppState, version_id: str, path: str) -> FileEntry:
-    for entry in state.store.manifest(version_id).files:
+    for entry in state.store.artifacts.manifest(version_id).files:
         if entry.path == path:
             return entry
     raise NotFound(f"artifact version {version_id} has no file {path!r}")
@@ -89,7 +89,7 @@ def _entry(state: AppState, version_id: str, path: str) -> FileEntry:
 def _stream(state: AppState, entry: FileEntry, limit: int | None = None) -> Iterator[bytes]:
     sent = 0
     for digest, _ in entry.chunks or [(entry.digest, entry.size)]:
-        data = state.store.get_blob(digest)
+        data = state.store.blobs.get(digest)
         yield data if limit is None else data[: max(0, limit - sent)]
         sent += len(data)
         if limit is not None and sent >= limit:
@@ -150,7 +150,7 @@ def lineage_page(
     kind, _, ident = node.partition(":")
     if kind == "run":
         require_run(state, who, ident, "viewer")
-        start: object = state.store.run(ident)
+        start: object = state.store.runs.get(ident)
     elif kind == "artifact":
         start = version_for(state, who, ident, "viewer")
     else:
@@ -179,7 +179,9 @@ def lineage_page(
 def models_page(request: Request, who: Viewer) -> HTMLResponse:
     state = state_of(request)
     found = [
-        m for m in state.store.models() if role_at_least(state.auth.role(who, m.project), "viewer")
+        m
+        for m in state.store.models.list()
+        if role_at_least(state.auth.role(who, m.project), "viewer")
     ]
     return render(request, "models.html", models=found, who=who)
 
@@ -187,13 +189,13 @@ def models_page(request: Request, who: Viewer) -> HTMLResponse:
 @router.get("/models/{name}", response_class=HTMLResponse)
 def model_page(request: Request, name: str, who: Viewer) -> HTMLResponse:
     state = state_of(request)
-    model = state.store.model(name)
+    model = state.store.models.get(name)
     require(state, who, model.project, "viewer")
     return render(
         request,
         "model.html",
         model=model,
-        versions=state.store.model_versions(name),
-        history=state.store.alias_history(name),
+        versions=state.store.models.versions(name),
+        history=state.store.models.alias_history(name),
         who=who,
     )

@@ -29,7 +29,7 @@ def evaluations_page(
     if version:
         found = ev.of_version(state.store, version, project)
     else:
-        found = state.store.evaluations(project, limit=500)
+        found = state.store.evaluations.list(project, limit=500)
     return render(
         request, "evaluations.html", project=project, evaluations=found, version=version, who=who
     )
@@ -43,7 +43,7 @@ def evaluation_page(
     scorer: Annotated[str | None, Query()] = None,
 ) -> HTMLResponse:
     state = state_of(request)
-    found = state.store.evaluation(evaluation_id)
+    found = state.store.evaluations.get(evaluation_id)
     require(state, who, found.project, "viewer")
     baseline = None
     broke: list[ev.Flip] = []
@@ -51,20 +51,20 @@ def evaluation_page(
     total = 0
     choices: list[str] = []
     if found.baseline_id is not None:
-        baseline = state.store.evaluation(found.baseline_id)
+        baseline = state.store.evaluations.get(found.baseline_id)
         require(state, who, baseline.project, "viewer")
-        items = state.store.evaluation_items(found.id)
+        items = state.store.evaluations.items(found.id)
         choices = ev.pass_fail_scorers(items)
         if scorer is not None and scorer not in choices:
             raise NotFound(f"evaluation {found.id} has no pass/fail scorer {scorer!r}")
         if choices:
             chosen = scorer or choices[0]
-            base_items = state.store.evaluation_items(baseline.id)
+            base_items = state.store.evaluations.items(baseline.id)
             broke, fixed, total = ev.flips(items, base_items, chosen)
             scorer = chosen
     versions = {
         v.id: v
-        for v in state.store.artifact_versions_by_id(
+        for v in state.store.artifacts.versions_by_id(
             [i for i in (found.model_version_id, found.dataset_version_id) if i]
         )
     }

@@ -27,8 +27,8 @@ class Flip:
 
 def of_version(store: Store, version_id: str, project: str | None = None) -> list[Evaluation]:
     """Evaluations of a model or dataset artifact version, newest first."""
-    found = store.evaluations(project, model_version_id=version_id)
-    found += store.evaluations(project, dataset_version_id=version_id)
+    found = store.evaluations.list(project, model_version_id=version_id)
+    found += store.evaluations.list(project, dataset_version_id=version_id)
     unique = {e.id: e for e in found}
     return sorted(unique.values(), key=lambda e: e.created_at, reverse=True)
 

@@ -109,7 +109,7 @@ def _safe_next(target: str) -> str:
 @router.get("/", response_class=HTMLResponse)
 def projects_page(request: Request, who: Viewer) -> HTMLResponse:
     state = state_of(request)
-    found = state.store.projects()
+    found = state.store.runs.projects()
     if not who.is_admin:
         allowed = state.auth.grants_of(who.user)
         found = [p for p in found if p.name in allowed]
@@ -121,7 +121,7 @@ def runs_page(request: Request, project: str, who: Viewer) -> HTMLResponse:
     state = state_of(request)
     require(state, who, project, "viewer")
     table = _table(state, project, request)
-    config_keys, metric_keys = state.store.project_keys(project)
+    config_keys, metric_keys = state.store.runs.project_keys(project)
     return render(
         request,
         "runs.html",
@@ -144,8 +144,8 @@ def _table(state: AppState, project: str, request: Request) -> views.RunsTable:
     query = views.TableQuery.parse(request.query_params)
     error: FilterSyntaxError | None = None
     try:
-        total = state.store.count_runs(project, query.filter or None)
-        found = state.store.runs(
+        total = state.store.runs.count(project, query.filter or None)
+        found = state.store.runs.list(
             project, query.filter or None, query.order, PAGE_SIZE, (query.page - 1) * PAGE_SIZE
         )
     except FilterSyntaxError as exc:
@@ -157,7 +157,7 @@ def _table(state: AppState, project: str, request: Request) -> views.RunsTable:
 def run_page(request: Request, run_id: str, who: Viewer) -> HTMLResponse:
     state = state_of(request)
     project = require_run(state, who, run_id, "viewer")
-    run = state.store.run(run_id)
+    run = state.store.runs.get(run_id)
     can_write = role_at_least(state.auth.role(who, project), "writer")
     used, produced = _run_artifacts(state, who, run_id)
     return render(
@@ -174,8 +174,8 @@ def run_page(request: Request, run_id: str, who: Viewer) -> HTMLResponse:
 
 def _run_artifacts(state: AppState, who: Principal, run_id: str) -> tuple[list[Any], list[Any]]:
     """(used, produced) artifact versions of a run, of projects the viewer reads."""
-    edges = visible_edges(state, who, state.store.lineage_edges([run_id], []))
-    found = {v.id: v for v in state.store.artifact_versions_by_id([e.version_id for e in edges])}
+    edges = visible_edges(state, who, state.store.artifacts.lineage_edges([run_id], []))
+    found = {v.id: v for v in state.store.artifacts.versions_by_id([e.version_id for e in edges])}
     used = [found[e.version_id] for e in edges if e.kind == "used" and e.version_id in found]
     made = [found[e.version_id] for e in edges if e.kind == "produced" and e.version_id in found]
     return used, made
@@ -191,7 +191,7 @@ def _diff(state: AppState, who: Principal, run: Any) -> str | None:
     digest = git.get("diff_blob")
     if isinstance(digest, str) and digest in visible_blobs(state, who, [digest]):
         try:
-            return state.store.get_blob(digest).decode(errors="replace")
+            return state.store.blobs.get(digest).decode(errors="replace")
         except AssayError:
             return None
     return None
@@ -203,8 +203,8 @@ def run_logs(
 ) -> HTMLResponse:
     state = state_of(request)
     require_run(state, who, run_id, "viewer")
-    run = state.store.run(run_id)
-    return render(request, "logs.html", run=run, lines=state.store.log_lines(run_id, tail))
+    run = state.store.runs.get(run_id)
+    return render(request, "logs.html", run=run, lines=state.store.runs.log_lines(run_id, tail))
 
 
 @router.post("/ui/runs/{run_id}/notes", response_class=HTMLResponse)
@@ -215,10 +215,10 @@ def edit_notes(
     state = state_of(request)
     require_run(state, who, run_id, "writer")
     op = UpdateRun(time.time(), notes=notes)
-    state.store.write_batch(
+    state.store.runs.write_batch(
         Batch(run_id, "ui" + new_writer_id()[:14], 0, [op]), actor=f"user:{who.user}"
     )
-    return render(request, "notes.html", run=state.store.run(run_id), can_write=True)
+    return render(request, "notes.html", run=state.store.runs.get(run_id), can_write=True)
 
 
 @router.get("/compare", response_class=HTMLResponse)
@@ -231,7 +231,7 @@ def compare_page(
         raise InvalidInput("compare needs 2 to 50 runs: /compare?runs=ID,ID,...")
     for run_id in ids:
         require_run(state, who, run_id, "viewer")
-    found = [state.store.run(r) for r in ids]
+    found = [state.store.runs.get(r) for r in ids]
     return render(request, "compare.html", page=views.ComparePage.build(found), who=who)
 
 
@@ -254,11 +254,11 @@ def series_data(
     records = {}
     for run_id in ids:
         require_run(state, who, run_id, "viewer")
-        records[run_id] = state.store.run(run_id)
+        records[run_id] = state.store.runs.get(run_id)
     wanted = [k for k in keys.split(",") if k] or sorted(
         {k for r in records.values() for k in r.metrics}
     )
-    data = state.store.series(ids, wanted[:200], points, start, end)
+    data = state.store.runs.series(ids, wanted[:200], points, start, end)
     payload = {
         "runs": {r: {"name": rec.name, "status": rec.status} for r, rec in records.items()},
         "series": [

@@ -37,9 +37,9 @@ from assay.store.sql.schema import (
     projects,
     runs,
 )
+from assay.store.sql.tx import Tx
 from assay.values import RESERVED_ALIASES, artifact_path, check_alias, check_name, check_project
 
-Insert = Callable[[sa.Table], Any]
 IN_CHUNK = 500  # values per IN (...) list
 MAX_FILES = 1_000_000
 MAX_VERSION = 2**31 - 1  # version numbers are 32-bit integer columns
@@ -56,16 +56,17 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
 # ---- blobs ---------------------------------------------------------------------------------
 
 
-def record_blob(conn: sa.Connection, insert: Insert, digest: str, size: int) -> None:
+def record_blob(tx: Tx, digest: str, size: int) -> None:
     """Note a stored blob (after its bytes are written): an artifact may now name it."""
     now = time.time()
-    stmt = insert(blobs).values(digest=digest, size=size, stored_at=now)
-    conn.execute(stmt.on_conflict_do_update(index_elements=["digest"], set_={"stored_at": now}))
+    stmt = tx.insert(blobs).values(digest=digest, size=size, stored_at=now)
+    tx.conn.execute(stmt.on_conflict_do_update(index_elements=["digest"], set_={"stored_at": now}))
 
 
-def hold_blob(conn: sa.Connection, insert: Insert, owner: str, digest: str, size: int) -> None:
-    record_blob(conn, insert, digest, size)
-    conn.execute(insert(blob_refs).values(owner=owner, digest=digest).on_conflict_do_nothing())
+def hold_blob(tx: Tx, owner: str, digest: str, size: int) -> None:
+    record_blob(tx, digest, size)
+    held = tx.insert(blob_refs).values(owner=owner, digest=digest)
+    tx.conn.execute(held.on_conflict_do_nothing())
 
 
 def missing_blobs(conn: sa.Connection, digests: Sequence[str]) -> list[str]:
@@ -161,11 +162,10 @@ def manifest_of(conn: sa.Connection, version_id: str) -> Manifest:
 # ---- versions ------------------------------------------------------------------------------
 
 
-def commit(
-    conn: sa.Connection, insert: Insert, draft: ArtifactDraft, actor: str
-) -> ArtifactVersion:
+def commit(tx: Tx, draft: ArtifactDraft) -> ArtifactVersion:
     """Create a version from a draft whose blobs are all stored, or return the version
     with identical content. Moves the draft's aliases; records the produced edge."""
+    conn, actor = tx.conn, tx.actor
     project = check_project(draft.project)
     name = check_name("artifact name", draft.name)
     kind = check_name("artifact type", draft.type)
@@ -176,7 +176,7 @@ def commit(
         _require_run_in(conn, draft.run_id, project)
     body, digest = manifest_digest(manifest)
     now = time.time()
-    artifact_id = _artifact_row(conn, insert, project, name, kind, now)
+    artifact_id = _artifact_row(tx, project, name, kind, now)
     existing = conn.scalar(
         sa.select(artifact_versions.c.id).where(
             artifact_versions.c.artifact_id == artifact_id, artifact_versions.c.digest == digest
@@ -186,7 +186,7 @@ def commit(
     if existing is None:
         version_id = _insert_version(conn, artifact_id, manifest, body, digest, draft, actor, now)
         for alias in aliases:
-            _move_alias(conn, insert, artifact_id, alias, version_id)
+            _move_alias(tx, artifact_id, alias, version_id)
         number = conn.scalar(
             sa.select(artifact_versions.c.version).where(artifact_versions.c.id == version_id)
         )
@@ -194,13 +194,13 @@ def commit(
         audit.append(conn, actor, "artifact.version_created", f"{target}:v{number}", change)
     else:
         version_id = existing
-        moved = [a for a in aliases if _move_alias(conn, insert, artifact_id, a, version_id)]
+        moved = [a for a in aliases if _move_alias(tx, artifact_id, a, version_id)]
         if moved:
             audit.append(
                 conn, actor, "artifact.alias_moved", target, {"to": version_id, "aliases": moved}
             )
     if draft.run_id is not None:
-        _edge(conn, insert, draft.run_id, version_id, "produced", now)
+        _edge(tx, draft.run_id, version_id, "produced", now)
     conn.execute(artifacts.update().where(artifacts.c.id == artifact_id).values(updated_at=now))
     found = versions_by_id(conn, [version_id])[0]
     return msgspec.structs.replace(found, created=existing is None)
@@ -223,9 +223,8 @@ def _require_run_in(conn: sa.Connection, run_id: str, project: str) -> None:
         raise InvalidInput(f"run {run_id} belongs to project {found!r}, not {project!r}")
 
 
-def _artifact_row(
-    conn: sa.Connection, insert: Insert, project: str, name: str, kind: str, now: float
-) -> int:
+def _artifact_row(tx: Tx, project: str, name: str, kind: str, now: float) -> int:
+    conn, insert = tx.conn, tx.insert
     conn.execute(insert(projects).on_conflict_do_nothing(), {"name": project, "created_at": now})
     conn.execute(
         insert(artifacts).on_conflict_do_nothing(),
@@ -292,10 +291,9 @@ def _insert_version(
     return version_id
 
 
-def _move_alias(
-    conn: sa.Connection, insert: Insert, artifact_id: int, alias: str, version_id: str
-) -> bool:
+def _move_alias(tx: Tx, artifact_id: int, alias: str, version_id: str) -> bool:
     """Point an alias at a version; False if it already pointed there."""
+    conn = tx.conn
     current = conn.scalar(
         sa.select(artifact_aliases.c.version_id).where(
             artifact_aliases.c.artifact_id == artifact_id, artifact_aliases.c.alias == alias
@@ -303,7 +301,7 @@ def _move_alias(
     )
     if current == version_id:
         return False
-    stmt = insert(artifact_aliases).values(
+    stmt = tx.insert(artifact_aliases).values(
         artifact_id=artifact_id, alias=alias, version_id=version_id
     )
     conn.execute(
@@ -314,16 +312,9 @@ def _move_alias(
     return True
 
 
-def set_alias(
-    conn: sa.Connection,
-    insert: Insert,
-    project: str,
-    name: str,
-    alias: str,
-    version: int | None,
-    actor: str,
-) -> None:
+def set_alias(tx: Tx, project: str, name: str, alias: str, version: int | None) -> None:
     """Point ``alias`` at version ``version`` of an artifact, or remove it (None)."""
+    conn, actor = tx.conn, tx.actor
     check_alias(alias)
     artifact_id = _artifact_id(conn, project, name)
     target = f"artifact:{project}/{name}"
@@ -336,7 +327,7 @@ def set_alias(
         audit.append(conn, actor, "artifact.alias_removed", target, {"alias": alias})
         return
     found = select_version(conn, project, name, f"v{version}")
-    if _move_alias(conn, insert, artifact_id, alias, found.id):
+    if _move_alias(tx, artifact_id, alias, found.id):
         audit.append(
             conn, actor, "artifact.alias_moved", target, {"alias": alias, "version": version}
         )
@@ -517,22 +508,21 @@ def artifacts_of(conn: sa.Connection, project: str, kind: str | None = None) -> 
 # ---- lineage -------------------------------------------------------------------------------
 
 
-def _edge(
-    conn: sa.Connection, insert: Insert, run_id: str, version_id: str, kind: str, at: float
-) -> None:
-    conn.execute(
-        insert(lineage).on_conflict_do_nothing(),
+def _edge(tx: Tx, run_id: str, version_id: str, kind: str, at: float) -> None:
+    tx.conn.execute(
+        tx.insert(lineage).on_conflict_do_nothing(),
         {"run_id": run_id, "version_id": version_id, "kind": kind, "at": at},
     )
 
 
-def record_use(conn: sa.Connection, insert: Insert, run_id: str, version_id: str) -> None:
+def record_use(tx: Tx, run_id: str, version_id: str) -> None:
+    conn = tx.conn
     found = versions_by_id(conn, [version_id])
     if not found:
         raise NotFound(f"artifact version {version_id} does not exist")
     if conn.scalar(sa.select(runs.c.id).where(runs.c.id == run_id)) is None:
         raise NotFound(f"run {run_id} does not exist")
-    _edge(conn, insert, run_id, version_id, "used", time.time())
+    _edge(tx, run_id, version_id, "used", time.time())
 
 
 def edges(

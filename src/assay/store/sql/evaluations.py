@@ -13,7 +13,6 @@ from assay.errors import InvalidInput, NotFound
 from assay.ids import new_run_id
 from assay.records import EvalItem, Evaluation, EvaluationDraft
 from assay.store.sql import audit
-from assay.store.sql.catalog import Insert
 from assay.store.sql.schema import (
     artifact_versions,
     eval_items,
@@ -21,6 +20,7 @@ from assay.store.sql.schema import (
     projects,
     runs,
 )
+from assay.store.sql.tx import Database, Tx, check_page
 from assay.values import check_project, check_text
 
 VERDICTS = ("pass", "fail", "inconclusive")
@@ -65,12 +65,13 @@ def _exists(conn: sa.Connection, column: sa.Column[Any], value: str) -> bool:
     return conn.scalar(sa.select(column).where(column == value)) is not None
 
 
-def save(conn: sa.Connection, insert: Insert, draft: EvaluationDraft, actor: str) -> Evaluation:
+def save(tx: Tx, draft: EvaluationDraft) -> Evaluation:
     """Store an evaluation and its items in the caller's transaction, with one audit record."""
+    conn, actor = tx.conn, tx.actor
     _check(conn, draft)
     now = time.time()
     conn.execute(
-        insert(projects).on_conflict_do_nothing(), {"name": draft.project, "created_at": now}
+        tx.insert(projects).on_conflict_do_nothing(), {"name": draft.project, "created_at": now}
     )
     evaluation_id = new_run_id()
     n_items = len({i.item_id for i in draft.items})
@@ -170,3 +171,33 @@ def items(conn: sa.Connection, evaluation_id: str) -> list[EvalItem]:
         .order_by(eval_items.c.position)
     )
     return [_decoder.decode(row.body) for row in rows]
+
+
+class SqlEvaluations:
+    """``store.evaluations`` on SQL: the facet over this module's functions."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def save(self, draft: EvaluationDraft, actor: str | None = None) -> Evaluation:
+        with self.db.write(actor=actor) as tx:
+            return save(tx, draft)
+
+    def get(self, evaluation_id: str) -> Evaluation:
+        with self.db.read() as conn:
+            return get(conn, evaluation_id)
+
+    def items(self, evaluation_id: str) -> list[EvalItem]:
+        with self.db.read() as conn:
+            return items(conn, evaluation_id)
+
+    def list(
+        self,
+        project: str | None = None,
+        model_version_id: str | None = None,
+        dataset_version_id: str | None = None,
+        limit: int = 100,
+    ) -> list[Evaluation]:
+        check_page("limit", limit)
+        with self.db.read() as conn:
+            return listing(conn, project, model_version_id, dataset_version_id, limit)

@@ -13,21 +13,17 @@ import sqlalchemy as sa
 from assay.errors import InvalidInput, NotFound
 from assay.records import AliasMove, ModelVersion, RegisteredModel
 from assay.store.sql import audit, catalog
-from assay.store.sql.catalog import Insert
 from assay.store.sql.schema import alias_moves, model_aliases, model_versions, registered_models
+from assay.store.sql.tx import Tx
 from assay.values import check_alias, check_name, check_text
 
 
 def register(
-    conn: sa.Connection,
-    version_id: str,
-    name: str,
-    description: str | None,
-    tags: dict[str, str],
-    actor: str,
+    tx: Tx, version_id: str, name: str, description: str | None, tags: dict[str, str]
 ) -> ModelVersion:
     """Register a model artifact version under ``name`` (a new version number), or return
     the model version that already points at it."""
+    conn, actor = tx.conn, tx.actor
     check_name("model name", name)
     check_text("description", description, limit=10_000)
     _check_tags(tags)
@@ -113,16 +109,10 @@ def _model_row(
 
 
 def set_alias(
-    conn: sa.Connection,
-    insert: Insert,
-    name: str,
-    alias: str,
-    version: int | None,
-    reason: str | None,
-    evidence: str | None,
-    actor: str,
+    tx: Tx, name: str, alias: str, version: int | None, reason: str | None, evidence: str | None
 ) -> AliasMove:
     """Point ``alias`` at a version (None removes it) and record the move."""
+    conn, actor = tx.conn, tx.actor
     check_alias(alias)
     check_text("reason", reason, limit=10_000)
     check_text("evidence", evidence)
@@ -143,7 +133,7 @@ def set_alias(
             )
         )
     else:
-        stmt = insert(model_aliases).values(model=name, alias=alias, version=version)
+        stmt = tx.insert(model_aliases).values(model=name, alias=alias, version=version)
         conn.execute(
             stmt.on_conflict_do_update(index_elements=["model", "alias"], set_={"version": version})
         )

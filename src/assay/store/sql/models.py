@@ -1,0 +1,55 @@
+"""``store.models`` on SQL: the facet over registry.py's queries."""
+
+from __future__ import annotations
+
+from assay.records import AliasMove, ModelVersion, RegisteredModel
+from assay.store.sql import registry
+from assay.store.sql.tx import Database
+
+
+class SqlModels:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def register(
+        self,
+        version_id: str,
+        name: str,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+        actor: str | None = None,
+    ) -> ModelVersion:
+        with self.db.write(actor=actor) as tx:
+            return registry.register(tx, version_id, name, description, tags or {})
+
+    def get(self, name: str) -> RegisteredModel:
+        with self.db.read() as conn:
+            return registry.model(conn, name)
+
+    def versions(self, name: str) -> list[ModelVersion]:
+        with self.db.read() as conn:
+            return registry.versions(conn, name)
+
+    def version(self, name: str, selector: str) -> ModelVersion:
+        with self.db.read() as conn:
+            return registry.version_of(conn, name, selector)
+
+    def set_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int | None,
+        reason: str | None = None,
+        evidence: str | None = None,
+        actor: str | None = None,
+    ) -> AliasMove:
+        with self.db.write(actor=actor) as tx:
+            return registry.set_alias(tx, name, alias, version, reason, evidence)
+
+    def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
+        with self.db.read() as conn:
+            return registry.history(conn, name, alias)
+
+    def list(self, project: str | None = None) -> list[RegisteredModel]:
+        with self.db.read() as conn:
+            return registry.models(conn, project)

@@ -1,0 +1,528 @@
+"""``store.runs`` on SQL: batches applied in one transaction each, runs and their
+series read back (docs/architecture.md: storage layout)."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from assay.errors import InvalidInput, NotFound
+from assay.query.filter import parse_filter, parse_order
+from assay.records import (
+    Batch,
+    Columns,
+    CreateRun,
+    Heartbeat,
+    LogLine,
+    LogLines,
+    MetricSummary,
+    Points,
+    Project,
+    Run,
+    UpdateRun,
+)
+from assay.store import series as ser
+from assay.store.blobs import BlobStore
+from assay.store.sql import audit, catalog
+from assay.store.sql.filters import FilterCompiler, status_expr
+from assay.store.sql.schema import (
+    batches,
+    log_lines,
+    metric_chunks,
+    metric_summary,
+    projects,
+    run_tags,
+    runs,
+)
+from assay.store.sql.tx import Database, Tx, check_page
+from assay.store.validate import clean_batch
+from assay.values import dotted
+
+HEARTBEAT_TIMEOUT = 120.0  # seconds without a heartbeat before a running run reads as crashed
+INLINE_DIFF_LIMIT = 64 * 1024  # a larger git diff goes to a blob
+LARGE_CHUNK = 4096  # chunks at least this long are left alone; smaller ones get merged
+MERGE_AFTER = 32  # how many small chunks of one series before they are merged into one
+
+
+def heartbeat_timeout() -> float:
+    return float(os.environ.get("ASSAY_HEARTBEAT_TIMEOUT", HEARTBEAT_TIMEOUT))
+
+
+def store_clock() -> float:
+    """The store's own time: when batches are applied, and what liveness is judged by
+    (a client's clock may be minutes off)."""
+    return time.time()
+
+
+class SqlRuns:
+    """Runs, batches, series and console output in SQL; a large git diff goes to
+    ``storage`` (the store's blob folder or bucket)."""
+
+    def __init__(self, db: Database, storage: BlobStore) -> None:
+        self.db = db
+        self.storage = storage
+
+    # ---- ingest --------------------------------------------------------------------------
+
+    def write_batch(self, batch: Batch, actor: str | None = None) -> bool:
+        """Apply a batch in one transaction: claim (run, writer, seq), create the run or
+        lock its row (so batches of one run apply one after another on PostgreSQL too,
+        and summaries never lose an update), then its fields, then its points."""
+        now = store_clock()
+        batch = clean_batch(batch, now)  # everything refused is refused before writing
+        with self.db.write("write a batch", actor) as tx:
+            conn = tx.conn
+            claim = tx.insert(batches).on_conflict_do_nothing().returning(batches.c.seq)
+            row = {"run_id": batch.run_id, "writer": batch.writer, "seq": batch.seq}
+            if conn.execute(claim, {**row, "applied_at": now}).first() is None:
+                return False  # delivered before: replaying a journal never duplicates
+            latest = 0.0
+            for op in batch.ops:
+                if isinstance(op, CreateRun):
+                    latest = max(latest, self._apply(tx, batch.run_id, op, now))
+            self._lock_run(conn, batch.run_id)
+            for op in batch.ops:
+                if not isinstance(op, Points | CreateRun):
+                    latest = max(latest, self._apply(tx, batch.run_id, op, now))
+            chunks = [op for op in batch.ops if isinstance(op, Points)]
+            if chunks:
+                latest = max(latest, self._add_points(tx, batch.run_id, chunks))
+            self._touch(conn, batch.run_id, latest, now)
+            return True
+
+    def _touch(self, conn: sa.Connection, run_id: str, latest: float, now: float) -> None:
+        """``heartbeat_at`` keeps the writer's latest time (durations are measured on its
+        clock); ``seen_at`` is the store's, for liveness."""
+        greatest = sa.func.max if self.db.dialect == "sqlite" else sa.func.greatest
+        conn.execute(
+            runs.update()
+            .where(runs.c.id == run_id)
+            .values(heartbeat_at=greatest(runs.c.heartbeat_at, latest), updated_at=now, seen_at=now)
+        )
+
+    def _apply(self, tx: Tx, run_id: str, op: Any, now: float) -> float:
+        """Apply one op. Run creation, status changes, notes and tags go on the audit
+        record; config and summary updates are the run's data, not changes to audit."""
+        conn, actor = tx.conn, tx.actor
+        target = f"run:{run_id}"
+        if isinstance(op, CreateRun):
+            if self._create_run(tx, run_id, op, now):  # a resumed run is not created again
+                change = {"project": op.project, "name": op.name, "config": op.config}
+                audit.append(conn, actor, "run.created", target, change)
+            return op.created_at
+        if isinstance(op, UpdateRun):
+            self._update_run(tx, run_id, op)
+            for field in ("status", "notes", "tags"):
+                if (value := getattr(op, field)) is not None:
+                    audit.append(conn, actor, f"run.{field}", target, {field: value})
+            return op.at
+        if isinstance(op, LogLines):
+            if op.lines:
+                conn.execute(
+                    log_lines.insert(),
+                    [{"run_id": run_id, "at": t, "stream": s, "text": x} for t, s, x in op.lines],
+                )
+            return max((t for t, _, _ in op.lines), default=0.0)
+        if isinstance(op, Heartbeat):
+            return op.at
+        raise InvalidInput(f"unknown operation {type(op).__name__}")
+
+    def _lock_run(self, conn: sa.Connection, run_id: str) -> None:
+        """Hold the run's row to the end of the transaction (PostgreSQL; SQLite holds the
+        whole store already), or NotFound."""
+        query = sa.select(runs.c.id).where(runs.c.id == run_id).with_for_update()
+        if conn.execute(query).first() is None:
+            raise NotFound(f"run {run_id} does not exist (a batch arrived before its run)")
+
+    def _create_run(self, tx: Tx, run_id: str, op: CreateRun, now: float) -> bool:
+        conn = tx.conn
+        conn.execute(
+            tx.insert(projects).on_conflict_do_nothing(),
+            {"name": op.project, "created_at": op.created_at},
+        )
+        values = {
+            "id": run_id,
+            "project": op.project,
+            "name": op.name,
+            "status": "running",
+            "created_at": op.created_at,
+            "updated_at": op.created_at,
+            "heartbeat_at": op.created_at,
+            "seen_at": now,
+            "config": op.config,
+            "summary": {},
+            "notes": op.notes,
+            "group_name": op.group,
+            "job_type": op.job_type,
+            "host": self._offload(tx, run_id, op.host),
+        }
+        inserted = conn.execute(
+            tx.insert(runs).on_conflict_do_nothing().returning(runs.c.id), values
+        ).first()
+        self._set_tags(tx, run_id, op.tags, replace=False)
+        return inserted is not None
+
+    def _set_tags(self, tx: Tx, run_id: str, tags: list[str], replace: bool) -> None:
+        if replace:
+            tx.conn.execute(run_tags.delete().where(run_tags.c.run_id == run_id))
+        if tags:
+            tx.conn.execute(
+                tx.insert(run_tags).on_conflict_do_nothing(),
+                [{"run_id": run_id, "tag": t} for t in dict.fromkeys(tags)],
+            )
+
+    def _update_run(self, tx: Tx, run_id: str, op: UpdateRun) -> None:
+        conn = tx.conn
+        current = conn.execute(
+            sa.select(runs.c.config, runs.c.summary, runs.c.host)
+            .where(runs.c.id == run_id)
+            .with_for_update()
+        ).one()
+        values: dict[str, Any] = {}
+        if op.config is not None:
+            values["config"] = {**current.config, **op.config}
+        if op.summary is not None:
+            values["summary"] = {**current.summary, **op.summary}
+        if op.host is not None:
+            values["host"] = {**current.host, **self._offload(tx, run_id, op.host)}
+        if op.notes is not None:
+            values["notes"] = op.notes
+        if op.traceback is not None:
+            values["traceback"] = op.traceback
+        if op.status is not None:
+            values["status"] = op.status
+            values["finished_at"] = None if op.status == "running" else op.at
+        if values:
+            conn.execute(runs.update().where(runs.c.id == run_id).values(**values))
+        if op.tags is not None:
+            self._set_tags(tx, run_id, op.tags, replace=True)
+
+    def _offload(self, tx: Tx, run_id: str, host: dict[str, Any]) -> dict[str, Any]:
+        """Keep a large git diff as a blob held by the run, instead of inlining it."""
+        git = host.get("git")
+        if not isinstance(git, dict) or len(str(git.get("diff") or "")) <= INLINE_DIFF_LIMIT:
+            return host
+        data = str(git["diff"]).encode()
+        digest = self.storage.put(data)
+        catalog.hold_blob(tx, f"run:{run_id}", digest, len(data))
+        slim = {k: v for k, v in git.items() if k != "diff"}
+        return {**host, "git": {**slim, "diff_blob": digest}}
+
+    def _add_points(self, tx: Tx, run_id: str, ops: list[Points]) -> float:
+        """All of a batch's series at once: one insert of chunks, one read and one upsert
+        of their summaries. A summary always describes the history as read back (one
+        point per step, the last write wins): a chunk that only appends updates it; one
+        that reaches back to steps already stored has it recomputed from the series."""
+        conn = tx.conn
+        decoded = [(op, Columns.from_bytes(op.steps, op.times, op.values)) for op in ops]
+        decoded = [(op, c) for op, c in decoded if len(c.steps)]
+        if not decoded:
+            return 0.0
+        keys = [op.key for op, _ in decoded]
+        if len(set(keys)) != len(keys):
+            raise InvalidInput("a batch may carry one set of points per key; merge them first")
+        conn.execute(metric_chunks.insert(), [_chunk_row(run_id, op, c) for op, c in decoded])
+        old = {
+            r._mapping["key"]: r._mapping
+            for r in conn.execute(
+                sa.select(metric_summary).where(
+                    metric_summary.c.run_id == run_id, metric_summary.c.key.in_(keys)
+                )
+            )
+        }
+        rows = [self._summary(conn, run_id, op.key, c, old.get(op.key)) for op, c in decoded]
+        for row in rows:
+            if row["open_chunks"] >= MERGE_AFTER:
+                self._merge_tail(conn, run_id, row["key"], row["open_chunks"])
+                row["open_chunks"] = 1
+        upsert = tx.insert(metric_summary)
+        conn.execute(
+            upsert.on_conflict_do_update(
+                index_elements=["run_id", "key"],
+                set_={c: upsert.excluded[c] for c in rows[0] if c not in ("run_id", "key")},
+            ),
+            rows,
+        )
+        return max(float(c.times.max()) for _, c in decoded)
+
+    def _summary(
+        self, conn: sa.Connection, run_id: str, key: str, chunk: Columns, prev: Any
+    ) -> dict[str, Any]:
+        """The (run, key) summary after this chunk (already inserted), given the stored
+        one (or None)."""
+        small = len(chunk.steps) < LARGE_CHUNK
+        opened = 1 if small else 0
+        if prev is not None and small:
+            opened += prev["open_chunks"]
+        merged = ser.merge([chunk])  # sorted by step, one point per step
+        if prev is None or int(merged.steps[0]) > prev["last_step"]:
+            return _summary_row(run_id, key, merged, prev, opened)
+        whole = self._history(conn, run_id, [key]).get(key)
+        assert whole is not None  # the chunk itself was just inserted
+        return _summary_row(run_id, key, whole, None, opened)
+
+    def _merge_tail(self, conn: sa.Connection, run_id: str, key: str, count: int) -> None:
+        """Merge the newest ``count`` small chunks of a series into one (order is kept:
+        nothing newer than them exists, so last-write-wins reads the same)."""
+        newest_first = conn.execute(
+            sa.select(metric_chunks)
+            .where(metric_chunks.c.run_id == run_id, metric_chunks.c.key == key)
+            .order_by(metric_chunks.c.id.desc())
+            .limit(count)
+        ).all()
+        rows = list(reversed(newest_first))
+        merged = ser.merge([Columns.from_bytes(r.steps, r.times, r.values) for r in rows])
+        conn.execute(metric_chunks.delete().where(metric_chunks.c.id.in_([r.id for r in rows])))
+        steps, times, values = merged.to_bytes()
+        op = Points(key=key, steps=steps, times=times, values=values)
+        conn.execute(metric_chunks.insert(), _chunk_row(run_id, op, merged))
+
+    # ---- reads ---------------------------------------------------------------------------
+
+    def projects(self) -> list[Project]:
+        query = (
+            sa.select(
+                projects.c.name,
+                projects.c.created_at,
+                sa.func.count(runs.c.id),
+                sa.func.max(runs.c.updated_at),
+            )
+            .select_from(projects.outerjoin(runs, runs.c.project == projects.c.name))
+            .group_by(projects.c.name, projects.c.created_at)
+            .order_by(projects.c.name)
+        )
+        with self.db.read() as conn:
+            return [Project(r[0], int(r[2]), r[1], r[3]) for r in conn.execute(query)]
+
+    def project_of(self, run_id: str) -> str:
+        """The project a run belongs to (NotFound if there is no such run)."""
+        with self.db.read() as conn:
+            project = conn.execute(sa.select(runs.c.project).where(runs.c.id == run_id)).scalar()
+        if project is None:
+            raise NotFound(f"no run with id {run_id!r}")
+        return str(project)
+
+    def get(self, run_id: str) -> Run:
+        with self.db.read() as conn:
+            rows = conn.execute(self._run_select().where(runs.c.id == run_id)).all()
+            if not rows:
+                raise NotFound(f"no run with id {run_id!r}")
+            return self._hydrate(conn, rows)[0]
+
+    def count(self, project: str, filter: str | None = None) -> int:
+        query = sa.select(sa.func.count()).select_from(runs).where(*self._where(project, filter))
+        with self.db.read() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def _where(self, project: str, filter: str | None) -> list[sa.ColumnElement[bool]]:
+        clauses = [runs.c.project == project]
+        if filter:
+            compiler = FilterCompiler(filter, self._cutoff(), self.db.dialect)
+            clauses.append(compiler.compile(parse_filter(filter)))
+        return clauses
+
+    def _cutoff(self) -> float:
+        return store_clock() - heartbeat_timeout()
+
+    def _run_select(self) -> sa.Select[Any]:
+        return sa.select(runs, status_expr(self._cutoff()).label("shown_status"))
+
+    def _hydrate(self, conn: sa.Connection, rows: Sequence[sa.Row[Any]]) -> list[Run]:
+        ids = [r.id for r in rows]
+        tags: dict[str, list[str]] = {i: [] for i in ids}
+        metrics: dict[str, dict[str, MetricSummary]] = {i: {} for i in ids}
+        if ids:
+            for t in conn.execute(sa.select(run_tags).where(run_tags.c.run_id.in_(ids))):
+                tags[t.run_id].append(t.tag)
+            query = sa.select(metric_summary).where(metric_summary.c.run_id.in_(ids))
+            for row in conn.execute(query):
+                m = row._mapping
+                metrics[m["run_id"]][m["key"]] = MetricSummary(
+                    _py_float(m["last"]),
+                    _py_float(m["min"]),
+                    _py_float(m["max"]),
+                    m["count"],
+                    m["last_step"],
+                )
+        return [
+            Run(
+                id=r.id,
+                project=r.project,
+                name=r.name,
+                status=r.shown_status,
+                created_at=r.created_at,
+                updated_at=r.updated_at,
+                heartbeat_at=r.heartbeat_at,
+                finished_at=r.finished_at,
+                config=r.config,
+                summary=r.summary,
+                tags=sorted(tags[r.id]),
+                notes=r.notes,
+                group=r.group_name,
+                job_type=r.job_type,
+                host=r.host,
+                metrics=metrics[r.id],
+                traceback=r.traceback,
+            )
+            for r in rows
+        ]
+
+    def history(self, run_id: str, keys: Sequence[str] | None = None) -> dict[str, Columns]:
+        with self.db.read() as conn:
+            return self._history(conn, run_id, keys)
+
+    def _history(
+        self, conn: sa.Connection, run_id: str, keys: Sequence[str] | None
+    ) -> dict[str, Columns]:
+        query = sa.select(
+            metric_chunks.c.key,
+            metric_chunks.c.steps,
+            metric_chunks.c.times,
+            metric_chunks.c["values"],
+        ).where(metric_chunks.c.run_id == run_id)
+        if keys is not None:
+            query = query.where(metric_chunks.c.key.in_(list(keys)))
+        query = query.order_by(metric_chunks.c.key, metric_chunks.c.id)
+        chunks: dict[str, list[Columns]] = {}
+        for key, steps, times, values in conn.execute(query):
+            chunks.setdefault(key, []).append(Columns.from_bytes(steps, times, values))
+        return {key: ser.merge(parts) for key, parts in chunks.items()}
+
+    def series(
+        self,
+        run_ids: Sequence[str],
+        keys: Sequence[str],
+        points: int = 1000,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> dict[tuple[str, str], Columns]:
+        if points < 4:
+            raise InvalidInput(f"points must be at least 4, not {points}")
+        start, end = _step_bound(start), _step_bound(end)
+        out: dict[tuple[str, str], Columns] = {}
+        for run_id in run_ids:
+            for key, full in self.history(run_id, keys).items():
+                out[(run_id, key)] = ser.downsample(ser.window(full, start, end), points)
+        return out
+
+    def project_keys(self, project: str, sample: int = 500) -> tuple[list[str], list[str]]:
+        """(dotted config keys of the newest ``sample`` runs, every metric key) of a project."""
+        newest = (
+            sa.select(runs.c.config)
+            .where(runs.c.project == project)
+            .order_by(runs.c.created_at.desc())
+            .limit(sample)
+        )
+        metric_keys = (
+            sa.select(metric_summary.c.key)
+            .join(runs, runs.c.id == metric_summary.c.run_id)
+            .where(runs.c.project == project)
+            .distinct()
+        )
+        with self.db.read() as conn:
+            config_keys = {k for (config,) in conn.execute(newest) for k in dotted(config)}
+            metrics = sorted(k for (k,) in conn.execute(metric_keys))
+        return sorted(config_keys), metrics
+
+    def log_lines(self, run_id: str, tail: int | None = None) -> list[LogLine]:
+        query = sa.select(log_lines.c.at, log_lines.c.stream, log_lines.c.text).where(
+            log_lines.c.run_id == run_id
+        )
+        if tail is not None:
+            check_page("tail", tail)
+            query = query.order_by(log_lines.c.id.desc()).limit(tail)
+        else:
+            query = query.order_by(log_lines.c.id)
+        with self.db.read() as conn:
+            lines = [LogLine(r.at, r.stream, r.text) for r in conn.execute(query)]
+        return lines[::-1] if tail is not None else lines
+
+    def list(
+        self,
+        project: str,
+        filter: str | None = None,
+        order_by: Sequence[str] = (),
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Run]:
+        check_page("limit", limit)
+        check_page("offset", offset)
+        query = self._run_select().where(*self._where(project, filter))
+        compiler = FilterCompiler("", self._cutoff(), self.db.dialect)
+        for spec in order_by or ("-created",):
+            field, descending = parse_order(spec)
+            column = compiler.order_field(field)
+            query = query.order_by(
+                column.desc().nulls_last() if descending else column.asc().nulls_last()
+            )
+        query = query.order_by(runs.c.id.desc()).limit(limit).offset(offset)
+        with self.db.read() as conn:
+            return self._hydrate(conn, conn.execute(query).all())
+
+
+def _step_bound(step: int | None) -> int | None:
+    """A step window's bound, clamped to the steps a series can hold (64-bit)."""
+    if step is None:
+        return None
+    return max(-(2**63), min(int(step), 2**63 - 1))
+
+
+def _chunk_row(run_id: str, op: Points, chunk: Columns) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "key": op.key,
+        "n": len(chunk.steps),
+        "step_min": int(chunk.steps.min()),
+        "step_max": int(chunk.steps.max()),
+        "steps": op.steps,
+        "times": op.times,
+        "values": op.values,
+    }
+
+
+def _summary_row(
+    run_id: str, key: str, series: Columns, prev: Any, open_chunks: int
+) -> dict[str, Any]:
+    """The summary of ``series`` (one point per step), appended to ``prev`` when given:
+    then every step of the series comes after the stored ones."""
+    last, low, high, last_step = ser.summarise(series)
+    row: dict[str, Any] = {
+        "run_id": run_id,
+        "key": key,
+        "last": _sql_float(last),
+        "min": _sql_float(low),
+        "max": _sql_float(high),
+        "count": len(series.steps),
+        "last_step": last_step,
+        "open_chunks": open_chunks,
+    }
+    if prev is not None:
+        row["min"] = _sql_float(_fmin(prev["min"], low))
+        row["max"] = _sql_float(_fmax(prev["max"], high))
+        row["count"] += prev["count"]
+    return row
+
+
+def _sql_float(value: float) -> float | None:
+    return None if math.isnan(value) else value  # SQLite cannot store NaN: NULL stands for it
+
+
+def _py_float(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _fmin(old: float | None, new: float) -> float:
+    if old is None or math.isnan(new):
+        return new if old is None else old
+    return min(old, new)
+
+
+def _fmax(old: float | None, new: float) -> float:
+    if old is None or math.isnan(new):
+        return new if old is None else old
+    return max(old, new)

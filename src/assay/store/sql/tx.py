@@ -1,0 +1,81 @@
+"""The database a SqlStore's facets share, and the transaction object its writes receive.
+
+A write function takes one ``Tx`` (its connection, the dialect's insert, and who acts)
+instead of the three separately; reads take a plain connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from assay.errors import InvalidInput, StoreUnusable
+from assay.store.sql import opening
+
+
+class Tx:
+    """One open write transaction: its connection, a dialect-aware insert (for ON
+    CONFLICT), and the actor the audit log names."""
+
+    __slots__ = ("actor", "conn", "dialect")
+
+    def __init__(self, conn: sa.Connection, dialect: str, actor: str) -> None:
+        self.conn = conn
+        self.dialect = dialect
+        self.actor = actor
+
+    def insert(self, table: sa.Table) -> Any:
+        return (postgresql if self.dialect == "postgresql" else sqlite).insert(table)
+
+
+class Database:
+    """The engine and how its transactions open; every facet of one SqlStore shares it."""
+
+    def __init__(self, engine: sa.Engine, actor: str, read_only: bool = False) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self.actor = actor  # who acts in the audit log when no one is named
+        self.read_only = read_only
+
+    @contextmanager
+    def write(self, doing: str = "write", actor: str | None = None) -> Iterator[Tx]:
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite) acting as ``actor``."""
+        self.writable(doing)
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(assay_tx="IMMEDIATE")
+                with conn.begin():
+                    yield Tx(conn, self.dialect, actor or self.actor)
+        except sa.exc.DBAPIError as exc:
+            if not opening.translated(exc):
+                raise
+            raise opening.runtime_error(exc, doing) from exc
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except sa.exc.DBAPIError as exc:
+            if not opening.translated(exc):
+                raise
+            raise opening.runtime_error(exc, "read") from exc
+
+    def writable(self, doing: str) -> None:
+        if self.read_only:
+            raise StoreUnusable(
+                f"the store is read-only (its files are not writable): cannot {doing}"
+            )
+
+
+MAX_PAGE = 2**31 - 1  # the largest limit or offset of a listing
+
+
+def check_page(name: str, value: object) -> None:
+    """A limit, offset or tail: a whole number every database can bind."""
+    if type(value) is not int or not 0 <= value <= MAX_PAGE:
+        raise InvalidInput(f"{name} must be an integer from 0 to {MAX_PAGE}, not {value!r:.40}")
