@@ -806,7 +806,7 @@ def test_evaluation_parts_naming_missing_or_bad_blobs_are_refused(
     from assay import wire
     from assay.errors import LimitExceeded
     from assay.records import EvalItem
-    from assay.server import evaluations as routes
+    from assay.server.api import evaluations as routes
     from assay.store.http.evaluations import item_parts
 
     server = remote_store(tmp_path / "server")

@@ -14,7 +14,7 @@ from assay.artifacts.lineage import lineage
 from assay.errors import InvalidInput, NotFound
 from assay.records import FileEntry
 from assay.server.access import visible_edges
-from assay.server.artifacts import version_for
+from assay.server.api.artifacts import version_for
 from assay.server.deps import AppState, require, require_run, state_of
 from assay.server.ui import catalog_views as cv
 from assay.server.ui import display

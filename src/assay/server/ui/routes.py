@@ -17,9 +17,9 @@ from assay.errors import AssayError, FilterSyntaxError, InvalidInput, Unauthoriz
 from assay.ids import new_writer_id
 from assay.records import Batch, UpdateRun
 from assay.server.access import visible_blobs, visible_edges
+from assay.server.api.runs import STEP_MAX, STEP_MIN
 from assay.server.deps import AppState, require, require_run, state_of
 from assay.server.errors import wants_html
-from assay.server.reads import STEP_MAX, STEP_MIN
 from assay.server.ui import assets, display, views
 from assay.server.ui.session import (
     KEY_COOKIE,

@@ -12,9 +12,15 @@ from starlette.concurrency import run_in_threadpool
 
 from assay import wire
 from assay.errors import InvalidInput, LimitExceeded, NotFound
-from assay.records import EvalItem, EvaluationDraft
-from assay.server.access import usable_blobs
-from assay.server.artifacts import Caller, decode_body, doc, version_for, visible
+from assay.records import (
+    EvalItem,
+    EvaluationDraft,
+)
+from assay.server.access import (
+    usable_blobs,
+)
+from assay.server.api.artifacts import version_for
+from assay.server.api.common import Caller, decode_body, doc, visible
 from assay.server.deps import AppState, require, require_run, require_some, state_of
 from assay.server.negotiate import reply
 from assay.store.sql.auth import Principal
