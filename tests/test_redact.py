@@ -182,3 +182,40 @@ def test_a_tree_has_every_string_leaf_redacted_and_keeps_its_shape() -> None:
 )
 def test_secret_names(name: str, secret: bool) -> None:
     assert is_secret_name(name) is secret
+
+
+def test_private_key_blocks_are_hidden_whole() -> None:
+    diff = (
+        "+x\n+-----BEGIN OPENSSH PRIVATE KEY-----\n+b3BlbnNzaC1rZXk\n"
+        "+-----END OPENSSH PRIVATE KEY-----\n+y"
+    )
+    out = redact_text(diff)
+    assert "b3BlbnNzaC1rZXk" not in out and out.startswith("+x\n") and out.endswith("+y")
+
+
+@pytest.mark.parametrize(
+    ("line", "secret"),
+    [
+        ("  DB_PASSWORD: K8SYAMLPW", "K8SYAMLPW"),
+        ('  API_TOKEN: "K8STOKEN"', "K8STOKEN"),
+        ("password: hunter2 # a comment", "hunter2"),
+        ('{"api_key": "abc123", "lr": 0.1}', "abc123"),
+    ],
+)
+def test_secret_entries_of_yaml_and_json_are_hidden(line: str, secret: str) -> None:
+    assert secret not in redact_text(line)
+
+
+def test_mapping_entries_that_are_not_secrets_stay() -> None:
+    text = "name: resnet\nmax_tokens: 100\nlr: 0.1"
+    assert redact_text(text) == text
+
+
+def test_a_secret_query_parameter_inside_a_longer_name_is_hidden() -> None:
+    uri = "postgresql://u:pw@h/x?sslpassword=SSLPW&sslmode=require"
+    assert redact_uri(uri) == "postgresql://u:***@h/x?sslpassword=***&sslmode=require"
+
+
+def test_webhook_urls_and_pwd_options_are_hidden() -> None:
+    assert "T000/B000" not in redact_text("https://hooks.slack.com/services/T000/B000/XXXX")
+    assert redact_argv(["train.py", "--pwd", "P"]) == ["train.py", "--pwd", "***"]

@@ -27,7 +27,7 @@ REDACTED = "***"
 SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH")
 # an option whose value is a secret: --api-key, --token, --db-password, --secret-key...
 _SECRET_OPTION = re.compile(
-    r"(?:^|_)(?:api_?key|key|token|secret|password|passwd|pass|credentials?|auth|access_key"
+    r"(?:^|_)(?:api_?key|key|token|secret|password|passwd|pass|pwd|credentials?|auth|access_key"
     r"|secret_key|private_key)$",
     re.IGNORECASE,
 )
@@ -41,11 +41,23 @@ _SECRET_PARAM_WORDS = frozenset(
     {"token", "key", "apikey", "secret", "password", "passwd", "pwd", "pass", "signature"}
     | {"sig", "credential", "credentials", "auth", "sas"}
 )
+# ...and a name containing one of these anywhere (sslpassword, clientsecret, authtoken)
+_SECRET_PARAM_PARTS = ("password", "passwd", "secret", "token", "apikey", "credential")
 # NAME=value, NAME = "value", export NAME='value' for upper-case names ending in a secret
 # word (DB_PASSWORD, OPENAI_API_KEY; not MAX_TOKENS)
 _ASSIGNMENT = re.compile(
     r"(?P<head>\b(?P<name>[A-Z][A-Z0-9_]*)\s*=(?!=)[ \t]*[\"']?)"
     r"(?P<value>(?<=[\"'])[^\"'\n]*|[^\s\"']+)"
+)
+# name: value in YAML, JSON or a dict literal (password: x, "api_token": "y"), for names
+# that say they hold a secret; the value runs to its closing quote, else to a space
+_MAPPING = re.compile(
+    r"(?P<head>[\"']?(?P<name>[A-Za-z_][A-Za-z0-9_\-]*)[\"']?[ \t]*:[ \t]*[\"']?)"
+    r"(?P<value>(?<=[\"'])[^\"'\n]+|(?<![\"'])[^\s\"',})#]+)"
+)
+_PRIVATE_KEY = re.compile(
+    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)",
+    re.DOTALL,
 )
 _TOKENS = re.compile(
     r"\bak_[a-z0-9]{12}_[A-Za-z0-9_\-]{20,}"  # Assay API keys
@@ -57,6 +69,8 @@ _TOKENS = re.compile(
     r"|\bAIza[A-Za-z0-9_\-]{35}"  # Google API keys
     r"|\beyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}"  # JWTs
     r"|(?i:\bbearer\s+)[A-Za-z0-9._~+/\-]{16,}=*"
+    r"|\bhooks\.slack\.com/services/[A-Za-z0-9/_\-]+"  # Slack webhooks
+    r"|\bdiscord(?:app)?\.com/api/webhooks/[A-Za-z0-9/_\-]+"  # Discord webhooks
 )
 
 
@@ -74,8 +88,11 @@ def redact_uri(uri: str) -> str:
 
 
 def _query_param(match: re.Match[str]) -> str:
-    words = re.split(r"[_.\-]", match.group("name").lower())
-    secret = any(word in _SECRET_PARAM_WORDS for word in words)
+    name = match.group("name").lower()
+    words = re.split(r"[_.\-]", name)
+    secret = any(word in _SECRET_PARAM_WORDS for word in words) or any(
+        part in name for part in _SECRET_PARAM_PARTS
+    )
     return match.group("head") + REDACTED if secret else match.group(0)
 
 
@@ -84,11 +101,18 @@ def _assignment(match: re.Match[str]) -> str:
     return match.group("head") + REDACTED if secret else match.group(0)
 
 
+def _mapping(match: re.Match[str]) -> str:
+    secret = _SECRET_OPTION.search(match.group("name").replace("-", "_"))
+    return match.group("head") + REDACTED if secret else match.group(0)
+
+
 def redact_text(text: str) -> str:
     """Free text (an error message, a log line, a command line, a diff) with every URI
-    password, secret query parameter, secret variable assignment and known token shape
-    replaced by ``***``."""
-    return _TOKENS.sub(REDACTED, _ASSIGNMENT.sub(_assignment, redact_uri(text)))
+    password, secret query parameter, secret assignment or mapping entry, private key
+    block and known token shape replaced by ``***``."""
+    text = _PRIVATE_KEY.sub(REDACTED, text)
+    text = _MAPPING.sub(_mapping, _ASSIGNMENT.sub(_assignment, redact_uri(text)))
+    return _TOKENS.sub(REDACTED, text)
 
 
 def redact_env(env: Mapping[str, str]) -> dict[str, str]:
