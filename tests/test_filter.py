@@ -65,6 +65,13 @@ def test_errors_point_at_the_position(text: str, position: int, message: str) ->
     assert "^" in str(info.value)
 
 
+@pytest.mark.parametrize("text", ["config.mix > true", "summary.s <= false", "config.x ~ true"])
+def test_true_and_false_compare_only_for_equality(text: str) -> None:
+    with pytest.raises(FilterSyntaxError, match="compare them with == or !="):
+        parse_filter(text)
+    assert parse_filter(text.replace(">", "==").replace("<=", "!=").replace("~", "=="))
+
+
 def test_order_spec() -> None:
     field, desc = parse_order("-summary.acc")
     assert field.path == ("summary", "acc") and desc

@@ -137,6 +137,13 @@ def _pos(meta_or_token: Any) -> int:
     return int(getattr(meta_or_token, "start_pos", 0) or 0)
 
 
+_EQUALITY = frozenset({"==", "!="})
+
+
+def _unordered(side: Any) -> bool:
+    return isinstance(side, Literal) and isinstance(side.value, bool)
+
+
 @v_args(meta=True)
 class _ToAst(Transformer[Token, Any]):
     def __init__(self, text: str) -> None:
@@ -172,7 +179,14 @@ class _ToAst(Transformer[Token, Any]):
 
     def compare(self, meta: Any, children: list[Any]) -> Compare:
         left, op, right = children
-        return Compare(str(op), left, right, op.start_pos or 0)
+        pos = op.start_pos or 0
+        if str(op) not in _EQUALITY and any(_unordered(side) for side in (left, right)):
+            raise FilterSyntaxError(
+                f"true and false have no order: compare them with == or !=, not {op}",
+                self.text,
+                pos,
+            )
+        return Compare(str(op), left, right, pos)
 
     def in_(self, meta: Any, children: list[Any]) -> In:
         return In(children[0], children[1], False, _pos(meta))
