@@ -196,6 +196,10 @@ def _b64(data: bytes) -> str:
 EIGHT = _b64(b"\0" * 8)
 
 
+# a config nested 5,000 levels deep, pasted into the body (json.dumps would refuse it)
+NESTED_JSON = '{"a":' * 5000 + "1" + "}" * 5000
+
+
 @pytest.mark.parametrize(
     ("url", "body"),
     [
@@ -239,6 +243,9 @@ EIGHT = _b64(b"\0" * 8)
             ),
         ),
         ("/api/v1/batches", _batch(type="log_lines", lines=[[HUGE, "stdout", "x"]])),
+        ("/api/v1/projects/p/runs?filter=config.lr > true", None),
+        ("/api/v1/projects/p/runs/count?filter=summary.s <= false", None),
+        ("/api/v1/batches", _batch(type="update_run", at=1.0, config="NESTED")),
         ("/api/v1/artifact-versions", {"ids": [HUGE]}),
         ("/api/v1/blobs/missing", {"digests": ["nothex"]}),
         ("/api/v1/lineage", {"run_ids": [HUGE]}),
@@ -249,7 +256,7 @@ def test_bad_http_input_is_a_4xx(site: Any, url: str, body: Any) -> None:
     if body is None:
         response = site.get(url)
     else:  # "1e999" stands for a number JSON can carry and a float cannot
-        text = json.dumps(body).replace('"1e999"', "1e999")
+        text = json.dumps(body).replace('"1e999"', "1e999").replace('"NESTED"', NESTED_JSON)
         response = site.post(url, content=text, headers={"content-type": "application/json"})
     assert 400 <= response.status_code < 500, response.text[:300]
     assert "error" in response.json()

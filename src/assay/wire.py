@@ -55,9 +55,14 @@ def encode(obj: Any, content_type: str) -> bytes:
 
 
 def decode(data: bytes, kind: type[T], content_type: str) -> T:
-    if content_type.startswith(JSON):
-        return msgspec.json.decode(data, type=kind)
-    return msgspec.msgpack.decode(data, type=kind)
+    """Decode a body; anything that is not a ``kind`` raises msgspec.DecodeError or
+    ValidationError (a body nested too deeply to decode included)."""
+    try:
+        if content_type.startswith(JSON):
+            return msgspec.json.decode(data, type=kind)
+        return msgspec.msgpack.decode(data, type=kind)
+    except RecursionError:
+        raise msgspec.DecodeError("the body is nested too deeply to decode") from None
 
 
 def to_wire(run_id: str, key: str, series: Columns) -> SeriesWire:
