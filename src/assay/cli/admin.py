@@ -8,13 +8,14 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from assay.cli.main import reports_errors, uri_option
-from assay.cli.server import _sql_store
+from assay.cli.main import reports_errors, secrets_hidden, uri_option
+from assay.store.base import open_sql_store
 from assay.store.sql.auth import ROLES, SqlAuth
 
 
 def _auth(uri: str | None) -> SqlAuth:
-    return SqlAuth(_sql_store(uri).engine)
+    with secrets_hidden():
+        return SqlAuth(open_sql_store(uri).engine)
 
 
 @click.group()

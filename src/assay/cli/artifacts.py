@@ -269,12 +269,14 @@ def models_alias(
 def gc_command(delete: bool, grace: float, blobs: str | None, uri: str | None) -> None:
     """Remove blobs that no artifact version or run holds. A dry run unless --delete;
     safe while others write (blobs stored within --grace seconds are kept)."""
-    from assay.cli.server import _sql_store
+    from assay.cli.main import secrets_hidden
     from assay.errors import InvalidInput
+    from assay.store.base import open_sql_store
 
     if grace < 0:
         raise InvalidInput(f"--grace {grace} must not be negative")
-    store = _sql_store(uri, blobs=blobs)
+    with secrets_hidden():
+        store = open_sql_store(uri, blobs=blobs)
     try:
         report = store.blobs.collect_garbage(grace=grace, dry_run=not delete)
     finally:

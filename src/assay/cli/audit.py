@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from assay.cli.main import reports_errors, uri_option, wide_console
-from assay.cli.server import _sql_store
+from assay.cli.main import reports_errors, secrets_hidden, uri_option, wide_console
+from assay.store.base import open_sql_store
 from assay.store.sql import audit as audit_log
 from assay.text import when
 
@@ -25,7 +25,8 @@ def audit() -> None:
 @reports_errors
 def audit_ls(target: str | None, limit: int, uri: str | None) -> None:
     """The newest records first."""
-    store = _sql_store(uri)
+    with secrets_hidden():
+        store = open_sql_store(uri)
     try:
         found = audit_log.records(store.engine, target, limit, descending=True)
     finally:
@@ -41,7 +42,8 @@ def audit_ls(target: str | None, limit: int, uri: str | None) -> None:
 @reports_errors
 def audit_verify(uri: str | None) -> None:
     """Check the hash chain; exit 1 naming the first bad record if it is broken."""
-    store = _sql_store(uri)
+    with secrets_hidden():
+        store = open_sql_store(uri)
     try:
         verdict = audit_log.verify(store.engine)
     finally:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib import import_module
 from typing import Any, TypeVar
 
@@ -51,6 +52,23 @@ class LazyGroup(click.Group):
         command = getattr(import_module(module), attr)
         assert isinstance(command, click.Command)
         return command
+
+
+@contextmanager
+def secrets_hidden() -> Iterator[None]:
+    """An Assay error raised inside, with any URI password or token in its message hidden
+    (a store's errors quote its URL, and the message is printed)."""
+    try:
+        yield
+    except AssayError as exc:
+        message = redact_text(str(exc))
+        if message == str(exc):
+            raise
+        try:
+            hidden = type(exc)(message)
+        except TypeError:  # an error whose constructor takes more than a message
+            hidden = AssayError(message)
+        raise hidden from None
 
 
 def reports_errors(func: F) -> F:

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import click
 from rich.console import Console
 
-from assay.cli.main import reports_errors, uri_option
-from assay.errors import AssayError, InvalidInput
-from assay.redact import redact_text, redact_uri
+from assay.cli.main import reports_errors, secrets_hidden, uri_option
+from assay.errors import InvalidInput
+from assay.redact import redact_uri
 from assay.server.config import ServerConfig, check_bind
-from assay.store.base import local_root, resolve_uri
+from assay.store.base import open_sql_store, resolve_uri, scheme_of, store_kind
 from assay.store.sql.schema import SCHEMA_REVISION
-from assay.store.sql.store import SqlStore
 
 
 @click.command("server")
@@ -40,14 +36,14 @@ def server_command(
     import uvicorn
 
     resolved = resolve_uri(uri)
-    if resolved.startswith(("http://", "https://")):
+    if store_kind(resolved) == "http":
         raise InvalidInput("--uri must be a path, sqlite:// or postgresql:// URL, not a server")
     if local is None:
-        local = local_root(resolved) is not None
+        local = scheme_of(resolved) == "file"
     check_bind(host, local)
     if workers < 1:
         raise InvalidInput("--workers must be at least 1")
-    if workers > 1 and not resolved.startswith("postgresql"):
+    if workers > 1 and not scheme_of(resolved).startswith("postgresql"):
         Console(stderr=True).print(
             "note: several workers on one SQLite file serialise their writes"
         )
@@ -113,36 +109,9 @@ def db() -> None:
 @reports_errors
 def db_upgrade(uri: str | None) -> None:
     """Bring the store's schema to this Assay's version (safe to run twice)."""
-    store = _sql_store(uri, upgrade=True)
+    with secrets_hidden():
+        store = open_sql_store(uri, upgrade=True)
     store.close()
     click.echo(f"{redact_uri(store.uri)}: schema is at revision {SCHEMA_REVISION}")
 
 
-def _sql_store(uri: str | None, upgrade: bool | None = None, blobs: str | None = None) -> SqlStore:
-    resolved = resolve_uri(uri)
-    root = local_root(resolved)
-    with secrets_hidden():
-        if root is not None:
-            return SqlStore.embedded(root)
-        if resolved.startswith(("sqlite", "postgresql")):
-            return SqlStore.from_url(resolved, blobs=blobs, upgrade=upgrade)
-    raise InvalidInput(
-        f"{redact_uri(resolved)!r}: this command needs direct database access, not a server URL"
-    )
-
-
-@contextmanager
-def secrets_hidden() -> Iterator[None]:
-    """An Assay error raised inside, with any URI password or token in its message hidden
-    (a store's errors quote its URL, and the message is printed)."""
-    try:
-        yield
-    except AssayError as exc:
-        message = redact_text(str(exc))
-        if message == str(exc):
-            raise
-        try:
-            hidden = type(exc)(message)
-        except TypeError:  # an error whose constructor takes more than a message
-            hidden = AssayError(message)
-        raise hidden from None

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from assay.cli.main import reports_errors, uri_option
 from assay.errors import InvalidInput
-from assay.store.base import local_root, resolve_uri
+from assay.store.base import resolve_uri, scheme_of
 
 
 @click.command("ui")
@@ -29,7 +29,7 @@ def serve_local(uri: str, port: int, open_browser: bool) -> None:
 
     from assay.server.config import ServerConfig
 
-    if local_root(uri) is None:
+    if scheme_of(uri) != "file":
         raise InvalidInput(f"{uri!r} is not an embedded store; open a team server's URL instead")
     os.environ.update(ServerConfig(uri, local=True).to_env())
     url = f"http://127.0.0.1:{port}/"

@@ -20,21 +20,14 @@ from assay.server.deps import AppState, principal, state_of
 from assay.server.guard import Guard
 from assay.server.ui import assets, catalog_routes, eval_routes
 from assay.server.ui import routes as ui_routes
+from assay.store.base import open_sql_store
 from assay.store.blobs import LocalBlobStore
 from assay.store.sql.access import SqlAccess
 from assay.store.sql.auth import Principal, SqlAuth
-from assay.store.sql.store import SqlStore
 
 
 def open_state(config: ServerConfig) -> AppState:
-    if "://" in config.uri and not config.uri.startswith("file://"):
-        store = SqlStore.from_url(config.uri, blobs=config.blobs)
-    else:
-        from assay.store.base import local_root
-
-        root = local_root(config.uri)
-        assert root is not None
-        store = SqlStore.embedded(root)
+    store = open_sql_store(config.uri, blobs=config.blobs)
     if isinstance(store.blobs.storage, LocalBlobStore):
         removed = store.blobs.storage.remove_stale_temps()
         if removed:

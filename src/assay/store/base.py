@@ -7,15 +7,20 @@ team server, an HTTP client. The SDK and every domain module talk to a Store onl
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 
 from assay.errors import InvalidInput
+from assay.redact import redact_uri
 from assay.store.facets.artifacts import Artifacts
 from assay.store.facets.blobs import Blobs
 from assay.store.facets.evaluations import Evaluations
 from assay.store.facets.models import Models
 from assay.store.facets.runs import Runs
+
+if TYPE_CHECKING:
+    from assay.store.sql.store import SqlStore
 
 DEFAULT_HOME = "~/.assay"
 
@@ -72,24 +77,87 @@ def journal_root(uri: str) -> Path:
     return (root if root is not None else Path(DEFAULT_HOME).expanduser()) / "journal"
 
 
+class Scheme(NamedTuple):
+    """What a URI scheme names: ``kind`` is "sql" (the database itself) or "http" (a
+    server), and ``open`` makes the store."""
+
+    kind: str
+    open: Callable[[str, str | Path | None, bool | None], Store]
+
+
+def _embedded(uri: str, blobs: str | Path | None, upgrade: bool | None) -> Store:
+    from assay.store.sql.store import SqlStore
+
+    root = local_root(uri)
+    assert root is not None  # the file scheme: a path or file://
+    return SqlStore.embedded(root)
+
+
+def _database(uri: str, blobs: str | Path | None, upgrade: bool | None) -> Store:
+    from assay.store.sql.store import SqlStore
+
+    return SqlStore.from_url(uri, blobs=blobs, upgrade=upgrade)
+
+
+def _server(uri: str, blobs: str | Path | None, upgrade: bool | None) -> Store:
+    from assay.store.http.store import RemoteStore
+
+    return RemoteStore(uri)
+
+
+# The one table from a URI's scheme to a store (a bare path is "file"). A new backend is a
+# row here; everything that opens a store by URI (SDK, CLI, server, serving) reads it.
+SCHEMES: dict[str, Scheme] = {
+    "file": Scheme("sql", _embedded),
+    "sqlite": Scheme("sql", _database),
+    "postgresql": Scheme("sql", _database),
+    "postgresql+psycopg": Scheme("sql", _database),
+    "http": Scheme("http", _server),
+    "https": Scheme("http", _server),
+}
+
+
+def scheme_of(uri: str) -> str:
+    """The URI's scheme: ``file`` for a path or file://, else what precedes ``://``."""
+    return "file" if local_root(uri) is not None else uri.split("://", 1)[0]
+
+
+def store_kind(uri: str) -> str | None:
+    """"sql" for a store opened directly, "http" for a server, None for an unknown scheme."""
+    found = SCHEMES.get(scheme_of(uri))
+    return found.kind if found is not None else None
+
+
 def open_store(uri: str | os.PathLike[str] | None = None) -> Store:
     """Open the store a URI names (see DESIGN.md: the URI picks the store)."""
     resolved = resolve_uri(uri)
-    root = local_root(resolved)
-    if root is not None:
-        from assay.store.sql.store import SqlStore
+    scheme = scheme_of(resolved)
+    found = SCHEMES.get(scheme)
+    if found is None:
+        raise InvalidInput(
+            f"store URI {resolved!r}: scheme {scheme!r} is not supported "
+            "(use a path, file://, sqlite://, postgresql:// or http(s)://)"
+        )
+    return found.open(resolved, None, None)
 
-        return SqlStore.embedded(root)
-    if resolved.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
-        from assay.store.sql.store import SqlStore
 
-        return SqlStore.from_url(resolved)
-    if resolved.startswith(("http://", "https://")):
-        from assay.store.http.store import RemoteStore
+def open_sql_store(
+    uri: str | os.PathLike[str] | None = None,
+    upgrade: bool | None = None,
+    blobs: str | Path | None = None,
+) -> SqlStore:
+    """The SqlStore a URI names, for what needs the database itself (schema upgrades, users
+    and keys, the audit log, gc, a server); a server's URL is refused. ``upgrade`` and
+    ``blobs`` apply to a database URL (see ``SqlStore.from_url``)."""
+    from assay.store.sql.store import SqlStore
 
-        return RemoteStore(resolved)
-    scheme = resolved.split("://", 1)[0]
-    raise InvalidInput(
-        f"store URI {resolved!r}: scheme {scheme!r} is not supported "
-        "(use a path, file://, sqlite://, postgresql:// or http(s)://)"
-    )
+    resolved = resolve_uri(uri)
+    found = SCHEMES.get(scheme_of(resolved))
+    if found is None or found.kind != "sql":
+        raise InvalidInput(
+            f"{redact_uri(resolved)!r}: this command needs direct database access, "
+            "not a server URL"
+        )
+    store = found.open(resolved, blobs, upgrade)
+    assert isinstance(store, SqlStore)
+    return store
