@@ -220,6 +220,31 @@ def test_full_journal_disk_loses_nothing_while_the_store_takes_data(
     assert writer_mod.DROPPED_KEY not in got.summary
 
 
+def _no_space(*args: Any) -> None:
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_a_disk_full_from_the_start_neither_stops_init_nor_loses_data(
+    store_uri: str, disk: FullDisk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    disk.full = True  # journal appends fail, and so do the meta and delivered-mark files
+    monkeypatch.setattr(jnl, "_replace", _no_space)
+    run = assay.init(project="p", uri=store_uri, settings=settings())
+    for step in range(100):
+        run.log({"x": float(step)}, step=step)
+    assert run.finish() is True
+    assert read_back(store_uri, run.id).metrics["x"].count == 100
+
+
+def test_the_delivered_mark_is_a_hint_a_full_disk_cannot_turn_into_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """finish() delivers, then writes the mark: a disk that fills up in between must not
+    make it raise (it did, from the writer's close)."""
+    monkeypatch.setattr(jnl, "_replace", _no_space)
+    assert jnl.write_acked(tmp_path / "w.jnl", 3) is False
+
+
 def test_offline_run_keeps_what_a_full_disk_refused_until_space_returns(
     store_uri: str, disk: FullDisk
 ) -> None:

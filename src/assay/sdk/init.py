@@ -141,6 +141,13 @@ def _writer(uri: str, run_id: str, project: str, mode: str, settings: Settings) 
     journal = JournalWriter(journal_path(journal_root(uri), run_id, writer_id))
     try:
         jnl.write_meta(journal.path, destination(uri), run_id, project)
+    except OSError as exc:  # a full disk: the run goes on (its writer keeps data in memory)
+        log.warning(
+            "assay: cannot record the store of journal %s (%s); if it is left for "
+            "`assay sync`, name the store with --to",
+            journal.path,
+            exc.strerror or exc,
+        )
     except BaseException:
         journal.close()
         jnl.remove(journal.path)

@@ -223,9 +223,15 @@ def read_acked(journal: Path) -> int:
         return -1
 
 
-def write_acked(journal: Path, seq: int) -> None:
-    """Record the delivered mark atomically (temp file, then rename)."""
-    _replace(acked_path(journal), str(seq), ".acked-")
+def write_acked(journal: Path, seq: int) -> bool:
+    """Record the delivered mark atomically (temp file, then rename). It is a hint (a
+    replay is harmless), so a failure to write it, on a full disk say, is only reported:
+    False."""
+    try:
+        _replace(acked_path(journal), str(seq), ".acked-")
+    except OSError:
+        return False
+    return True
 
 
 def _replace(target: Path, text: str, prefix: str) -> None:
