@@ -264,7 +264,10 @@ def test_a_local_server_refuses_writes_from_another_origin(
     assert local_site.post("/api/v1/batches", content=body, headers=same).status_code == 200
 
 
-@pytest.mark.parametrize("host", ["evil.example", "evil.example:5151", "10.0.0.7:5151", ""])
+@pytest.mark.parametrize(
+    "host",
+    ["evil.example", "evil.example:5151", "10.0.0.7:5151", "", "localhost:5151@evil.example"],
+)
 def test_a_local_server_answers_only_to_loopback_host_names(
     local_site: TestClient, host: str
 ) -> None:

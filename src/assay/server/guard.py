@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -86,12 +87,16 @@ def _limited(receive: Receive, limit: int) -> Receive:
     return wrapped
 
 
+_HOST = re.compile(r"(?P<name>\[[0-9a-f:.]+\]|[a-z0-9.\-]+)(?::\d{1,5})?")
+
+
 def host_name(host: str) -> str:
-    """``localhost:5151`` -> ``localhost``; ``[::1]:5151`` -> ``[::1]``."""
+    """``localhost:5151`` -> ``localhost``; ``[::1]:5151`` -> ``[::1]``. A header that is
+    not a name with an optional numeric port (``localhost:1@evil.com``) comes back whole,
+    so it matches no allowed name."""
     host = host.strip().lower()
-    if host.startswith("["):
-        return host[: host.find("]") + 1] if "]" in host else host
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    match = _HOST.fullmatch(host)
+    return match.group("name") if match else host
 
 
 def check_local(scope: Scope, headers: Headers, hosts: tuple[str, ...] | None) -> None:
