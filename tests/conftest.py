@@ -7,12 +7,22 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+from assay.artifacts.artifact import Artifact, log_artifact
 from assay.ids import new_run_id
-from assay.records import Batch, CreateRun, Points, UpdateRun
+from assay.records import (
+    ArtifactVersion,
+    Batch,
+    CreateRun,
+    EvalItem,
+    EvaluationDraft,
+    Points,
+    UpdateRun,
+)
 from assay.sdk.settings import Settings
 from assay.server.app import create_app
 from assay.server.config import ServerConfig
@@ -140,6 +150,57 @@ def points(
 
 def finish_op(status: str = "finished") -> UpdateRun:
     return UpdateRun(time.time(), status=status)
+
+
+# ---- artifacts, models and evaluations the tests share ------------------------------------
+
+
+def artifact_files(tmp_path: Path, **contents: bytes) -> Path:
+    root = tmp_path / "src"
+    for name, data in contents.items():
+        path = root / name.replace("__", "/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return root
+
+
+def dataset_artifact(tmp_path: Path, data: bytes = b"a,b\n1,2\n") -> Artifact:
+    art = Artifact("digits-train", type="dataset", metadata={"rows": 1})
+    art.add_file(artifact_files(tmp_path, **{"train.csv": data}) / "train.csv")
+    return art
+
+
+def log_model(
+    store: Store, tmp_path: Path, content: bytes, name: str = "digits-model"
+) -> ArtifactVersion:
+    folder = tmp_path / content.hex()[:8]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "w.bin").write_bytes(content)
+    art = Artifact(name, type="model")
+    art.add_dir(folder)
+    return log_artifact(store, art, "p", create_run(store))
+
+
+def evaluation_draft(**changes: Any) -> EvaluationDraft:
+    base = {
+        "project": "p",
+        "name": "suite",
+        "model": "fn",
+        "model_key": "k",
+        "model_version_id": None,
+        "dataset": "3 items",
+        "dataset_digest": "d",
+        "dataset_version_id": None,
+        "baseline_id": None,
+        "run_id": None,
+        "verdict": "pass",
+        "report": {"metrics": []},
+        "items": [
+            EvalItem("a", output={"x": [1, 2]}, scores={"acc": 1.0}),
+            EvalItem("b", error="E: x"),
+        ],
+    }
+    return EvaluationDraft(**{**base, **changes})
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -1,5 +1,6 @@
-"""Artifacts on every backend: versions, dedupe, aliases, manifests after blobs, lineage,
-verified downloads, path safety, chunking, garbage collection."""
+"""Artifacts through the SDK and the domain on every backend: interrupted uploads, verified
+downloads, path safety, lineage, chunking, garbage collection (the store's own contract is
+tests/contract/test_artifacts.py)."""
 
 from __future__ import annotations
 
@@ -17,76 +18,13 @@ from assay.artifacts.artifact import (
     download,
     from_path,
     log_artifact,
-    resolve,
 )
 from assay.artifacts.lineage import lineage
-from assay.errors import Conflict, CorruptData, InvalidInput, NotFound
+from assay.errors import CorruptData, InvalidInput, NotFound
 from assay.records import ArtifactDraft, FileEntry, Manifest
 from assay.store import Store, open_store
 from assay.store.sql.store import SqlStore
-from tests.conftest import StoreFactory, create_run
-
-
-def _files(tmp_path: Path, **contents: bytes) -> Path:
-    root = tmp_path / "src"
-    for name, data in contents.items():
-        path = root / name.replace("__", "/")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    return root
-
-
-def _dataset(tmp_path: Path, data: bytes = b"a,b\n1,2\n") -> Artifact:
-    art = Artifact("digits-train", type="dataset", metadata={"rows": 1})
-    art.add_file(_files(tmp_path, **{"train.csv": data}) / "train.csv")
-    return art
-
-
-def test_versions_count_up_and_identical_content_returns_the_existing_one(
-    store: Store, tmp_path: Path
-) -> None:
-    run_id = create_run(store)
-    first = log_artifact(store, _dataset(tmp_path), "p", run_id)
-    again = log_artifact(store, _dataset(tmp_path), "p", run_id)
-    second = log_artifact(store, _dataset(tmp_path / "2", b"a,b\n3,4\n"), "p", run_id)
-    assert (first.version, first.created) == (0, True)
-    assert (again.version, again.created, again.id) == (0, False, first.id)
-    assert (second.version, second.created) == (1, True)
-    assert [v.version for v in store.artifacts.versions("p", "digits-train")] == [1, 0]
-    assert store.artifacts.version("p", "digits-train", "latest").id == second.id
-    assert store.artifacts.version("p", "digits-train", "v0").metadata == {"rows": 1}
-    assert second.aliases == ["latest"]
-    info = store.artifacts.list("p")[0]
-    assert (info.name, info.type, info.versions, info.latest) == ("digits-train", "dataset", 2, 1)
-
-
-def test_aliases_move_and_resolve(store: Store, tmp_path: Path) -> None:
-    v0 = log_artifact(store, _dataset(tmp_path), "p", aliases=["production"])
-    v1 = log_artifact(store, _dataset(tmp_path / "2", b"other"), "p")
-    assert store.artifacts.version("p", "digits-train", "production").id == v0.id
-    store.artifacts.set_alias("p", "digits-train", "production", 1)
-    assert resolve(store, "digits-train:production", "p").id == v1.id
-    assert resolve(store, "p/digits-train:v0", None).id == v0.id
-    store.artifacts.set_alias("p", "digits-train", "production", None)
-    with pytest.raises(NotFound, match="production"):
-        store.artifacts.version("p", "digits-train", "production")
-    with pytest.raises(InvalidInput, match="latest"):
-        store.artifacts.set_alias("p", "digits-train", "latest", 0)
-    with pytest.raises(InvalidInput, match="version"):
-        store.artifacts.set_alias("p", "digits-train", "v2", 0)
-
-
-def test_a_manifest_naming_unstored_blobs_is_refused_and_leaves_no_version(store: Store) -> None:
-    data = b"never uploaded"
-    digest = chunking.split_bytes(data).digest
-    entry = FileEntry(path="x.bin", size=len(data), digest=digest)
-    draft = ArtifactDraft(project="p", name="ghost", type="dataset", manifest=Manifest([entry]))
-    with pytest.raises(Conflict, match="not stored"):
-        store.artifacts.commit(draft)
-    with pytest.raises(NotFound):
-        store.artifacts.versions("p", "ghost")
-    assert store.blobs.put(data) == digest
-    assert store.artifacts.commit(draft).version == 0
+from tests.conftest import StoreFactory, artifact_files, create_run, dataset_artifact
 
 
 class _Flaky:
@@ -127,7 +65,7 @@ def test_an_interrupted_upload_leaves_no_version_and_a_retry_sends_only_what_is_
 ) -> None:
     big = random.Random(1).randbytes(6 << 20)
     art = Artifact("big", type="dataset")
-    art.add_file(_files(tmp_path, **{"big.bin": big}) / "big.bin")
+    art.add_file(artifact_files(tmp_path, **{"big.bin": big}) / "big.bin")
     pieces = len(chunking.split_bytes(big).pieces)
     flaky = _Flaky(store, allowed=pieces // 2)
     with pytest.raises(ConnectionError):
@@ -147,7 +85,7 @@ def test_download_is_verified_cached_and_resumes(
     monkeypatch.setenv("ASSAY_CACHE_DIR", str(tmp_path / "cache"))
     big = random.Random(2).randbytes(3 << 20)
     art = Artifact("model", type="model")
-    root = _files(tmp_path, **{"weights.bin": big, "cfg__a.json": b"{}", "empty.txt": b""})
+    root = artifact_files(tmp_path, **{"weights.bin": big, "cfg__a.json": b"{}", "empty.txt": b""})
     art.add_dir(root)
     version = log_artifact(store, art, "p")
     assert sorted(f.path for f in store.artifacts.manifest(version.id).files) == [
@@ -173,7 +111,7 @@ def test_a_corrupted_blob_is_an_error_naming_the_file(
     store = sql_store_factory()
     assert isinstance(store, SqlStore)
     art = Artifact("d", type="dataset")
-    art.add_file(_files(tmp_path, **{"notes.txt": b"hello world"}) / "notes.txt")
+    art.add_file(artifact_files(tmp_path, **{"notes.txt": b"hello world"}) / "notes.txt")
     version = log_artifact(store, art, "p")
     digest = store.artifacts.manifest(version.id).files[0].digest
     blob = store.blobs.storage.root / digest[:2] / digest[2:]  # type: ignore[attr-defined]
@@ -194,50 +132,13 @@ def test_paths_that_escape_are_refused(store: Store, bad: str) -> None:
         transfer.target_of(Path("/tmp/root"), bad)
 
 
-def test_paths_are_normalised(store: Store) -> None:
-    digest = store.blobs.put(b"x")
-    entry = FileEntry(path="./a//b\\c.txt", size=1, digest=digest)
-    draft = ArtifactDraft(project="p", name="n", type="dataset", manifest=Manifest([entry]))
-    version = store.artifacts.commit(draft)
-    assert [f.path for f in store.artifacts.manifest(version.id).files] == ["a/b/c.txt"]
-
-
-def test_bad_drafts_name_what_is_wrong(store: Store) -> None:
-    digest = store.blobs.put(b"x")
-    entry = FileEntry(path="a", size=1, digest=digest)
-
-    def draft(**kw: object) -> ArtifactDraft:
-        base: dict[str, object] = {"project": "p", "name": "n", "type": "dataset"}
-        base["manifest"] = Manifest([entry])
-        return ArtifactDraft(**{**base, **kw})  # type: ignore[arg-type]
-
-    store.artifacts.commit(draft())
-    cases = {
-        "artifact name": draft(name="bad name!"),
-        "type": draft(type="model"),
-        "at least one file": draft(manifest=Manifest([])),
-        "appears twice": draft(manifest=Manifest([entry, entry])),
-        "chunks": draft(manifest=Manifest([FileEntry("b", 2, digest, chunks=[(digest, 1)])])),
-        "does not exist": draft(run_id="nosuchrun"),
-    }
-    for message, bad in cases.items():
-        with pytest.raises((InvalidInput, NotFound), match=message):
-            store.artifacts.commit(bad)
-
-
-def test_a_run_of_another_project_cannot_produce_a_version(store: Store, tmp_path: Path) -> None:
-    other = create_run(store, project="other")
-    with pytest.raises(InvalidInput, match="belongs to project 'other'"):
-        log_artifact(store, _dataset(tmp_path), "p", other)
-
-
 def test_lineage_follows_used_and_produced_edges(store: Store, tmp_path: Path) -> None:
     prep = create_run(store, name="prep")
-    data = log_artifact(store, _dataset(tmp_path), "p", prep)
+    data = log_artifact(store, dataset_artifact(tmp_path), "p", prep)
     train = create_run(store, name="train")
     store.artifacts.record_use(train, data.id)
     model_art = Artifact("digits-model", type="model")
-    model_art.add_file(_files(tmp_path / "m", **{"m.bin": b"weights"}) / "m.bin")
+    model_art.add_file(artifact_files(tmp_path / "m", **{"m.bin": b"weights"}) / "m.bin")
     model = log_artifact(store, model_art, "p", train)
     evaluate = create_run(store, name="eval")
     store.artifacts.record_use(evaluate, model.id)
@@ -299,7 +200,7 @@ def test_files_over_the_threshold_are_chunked_and_small_ones_are_whole() -> None
 def test_references_are_recorded_by_digest_and_a_changed_one_is_refused(
     store: Store, tmp_path: Path
 ) -> None:
-    shards = _files(
+    shards = artifact_files(
         tmp_path, **{"shard-1.parquet": b"one", "shard-2.parquet": b"two", "x.txt": b"no"}
     )
     art = Artifact("big", type="dataset")
@@ -330,7 +231,7 @@ def test_artifact_builder_refuses_bad_input(tmp_path: Path) -> None:
         art.add_file(tmp_path / "missing")
     with pytest.raises(InvalidInput, match="not a directory"):
         art.add_dir(tmp_path / "missing")
-    path = _files(tmp_path, **{"f.txt": b"1"}) / "f.txt"
+    path = artifact_files(tmp_path, **{"f.txt": b"1"}) / "f.txt"
     art.add_file(path)
     with pytest.raises(InvalidInput, match="already has a file"):
         art.add_file(path)
@@ -345,7 +246,7 @@ def test_gc_removes_only_unheld_old_blobs_and_dry_runs_by_default(
 ) -> None:
     store = sql_store_factory()
     assert isinstance(store, SqlStore)
-    kept = log_artifact(store, _dataset(tmp_path), "p")
+    kept = log_artifact(store, dataset_artifact(tmp_path), "p")
     orphan = store.blobs.put(b"nobody holds me")
     stray = store.blobs.storage.put(b"bytes with no row")  # an upload that died before recording
     fresh = store.blobs.put(b"just uploaded, commit on its way")
@@ -374,7 +275,7 @@ def test_gc_removes_only_unheld_old_blobs_and_dry_runs_by_default(
 
 def _linked_folder(tmp_path: Path) -> tuple[Path, Path]:
     """(the folder to log, a folder beside it that it must not leak)."""
-    root = _files(tmp_path, **{"data__a.csv": b"a", "shared__s.bin": b"s"})
+    root = artifact_files(tmp_path, **{"data__a.csv": b"a", "shared__s.bin": b"s"})
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "secret.txt").write_bytes(b"not part of the artifact")

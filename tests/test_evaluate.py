@@ -20,8 +20,7 @@ from assay.errors import EvaluationFailed, InvalidInput
 from assay.evaluation.evaluator import Options
 from assay.evaluation.evaluator import evaluate as run_evaluation
 from assay.records import EvaluationDraft
-from assay.store import Store
-from tests.conftest import StoreFactory, create_run, remote_store
+from tests.conftest import StoreFactory, create_run, evaluation_draft, remote_store
 
 
 def _items(n: int, seed: int = 0) -> list[dict[str, Any]]:
@@ -745,42 +744,6 @@ def test_python_and_onnx_models_get_their_flavours_input(tmp_path: Path) -> None
 # ---- the store ---------------------------------------------------------------------------------
 
 
-def _draft(store: Store, **changes: Any) -> EvaluationDraft:
-    from assay.records import EvalItem
-
-    base = {
-        "project": "p",
-        "name": "suite",
-        "model": "fn",
-        "model_key": "k",
-        "model_version_id": None,
-        "dataset": "3 items",
-        "dataset_digest": "d",
-        "dataset_version_id": None,
-        "baseline_id": None,
-        "run_id": None,
-        "verdict": "pass",
-        "report": {"metrics": []},
-        "items": [
-            EvalItem("a", output={"x": [1, 2]}, scores={"acc": 1.0}),
-            EvalItem("b", error="E: x"),
-        ],
-    }
-    return EvaluationDraft(**{**base, **changes})
-
-
-def test_evaluations_round_trip_on_every_backend(store_factory: StoreFactory) -> None:
-    store = store_factory()
-    run_id = create_run(store, "p")
-    first = store.evaluations.save(_draft(store, run_id=run_id))
-    second = store.evaluations.save(_draft(store, baseline_id=first.id, verdict="fail"))
-    assert (first.n_items, first.n_errors, first.run_id) == (2, 1, run_id)
-    assert [e.id for e in store.evaluations.list("p")] == [second.id, first.id]
-    assert store.evaluations.get(second.id).baseline_id == first.id
-    items = store.evaluations.items(first.id)
-    assert items[0].output == {"x": [1, 2]} and items[1].error == "E: x"
-
-
 def test_a_large_evaluation_travels_to_a_server_in_parts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -793,10 +756,10 @@ def test_a_large_evaluation_travels_to_a_server_in_parts(
     put_blob = server.blobs.put
     monkeypatch.setattr(server.blobs, "put", lambda data: sent.append(data) or put_blob(data))
     items = [EvalItem(f"q{i}", output="answer " * 20, scores={"ok": i % 2}) for i in range(300)]
-    saved = server.evaluations.save(_draft(server, items=items))
+    saved = server.evaluations.save(evaluation_draft(items=items))
     assert len(sent) == len(remote.item_parts(items)) > 5
     assert saved.n_items == 300 and server.evaluations.items(saved.id) == items
-    again = server.evaluations.save(_draft(server, items=items))  # the parts are there already
+    again = server.evaluations.save(evaluation_draft(items=items))  # the parts are there already
     assert len(sent) == len(remote.item_parts(items)) and again.id != saved.id
 
 
@@ -810,7 +773,7 @@ def test_evaluation_parts_naming_missing_or_bad_blobs_are_refused(
     from assay.store.http.evaluations import item_parts
 
     server = remote_store(tmp_path / "server")
-    empty = _draft(server, items=[])
+    empty = evaluation_draft(items=[])
 
     def send(draft: EvaluationDraft, blobs: list[str]) -> None:
         server.http.send("POST", "/api/v1/evaluations/parts", wire.EvaluationParts(draft, blobs))
@@ -822,7 +785,7 @@ def test_evaluation_parts_naming_missing_or_bad_blobs_are_refused(
         send(empty, [junk])
     good = server.blobs.put(msgspec.msgpack.encode(item_parts([EvalItem("a")])[0]))
     with pytest.raises(InvalidInput, match="carries its items in item_blobs only"):
-        send(_draft(server), [good])
+        send(evaluation_draft(), [good])
     monkeypatch.setattr(routes, "PARTS_LIMIT", 0)
     with pytest.raises(LimitExceeded, match="item blobs exceed"):
         send(empty, [good])
@@ -835,38 +798,10 @@ def test_storing_an_evaluation_is_audited(sql_store_factory: StoreFactory) -> No
 
     store = sql_store_factory()
     assert isinstance(store, SqlStore)
-    saved = store.evaluations.save(_draft(store))
+    saved = store.evaluations.save(evaluation_draft())
     (record,) = [r for r in audit.records(store.engine) if r.action == "evaluation.created"]
     assert record.target == f"evaluation:{saved.id}"
     assert audit.verify(store.engine).ok
-
-
-@pytest.mark.parametrize(
-    ("changes", "message"),
-    [
-        ({"verdict": "maybe"}, "verdict 'maybe'"),
-        ({"items": []}, "1 to"),
-        ({"baseline_id": "nope"}, "evaluation nope does not exist"),
-        ({"model_version_id": "nope"}, "artifact version nope does not exist"),
-        ({"project": "bad name!"}, "project name"),
-    ],
-)
-def test_bad_evaluations_are_refused_and_nothing_is_stored(
-    store_factory: StoreFactory, changes: dict[str, Any], message: str
-) -> None:
-    from assay.errors import AssayError
-
-    store = store_factory()
-    with pytest.raises(AssayError, match=message):
-        store.evaluations.save(_draft(store, **changes))
-    assert store.evaluations.list() == []
-
-
-def test_duplicate_item_results_are_refused(store: Store) -> None:
-    from assay.records import EvalItem
-
-    with pytest.raises(InvalidInput, match="unique"):
-        store.evaluations.save(_draft(store, items=[EvalItem("a"), EvalItem("a")]))
 
 
 def test_evaluate_inside_a_run_waits_for_the_run_record(tmp_path: Path) -> None:

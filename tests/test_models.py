@@ -1,5 +1,5 @@
-"""The model registry on every backend, model flavours (and flavour plugins), and the SDK's
-artifact calls."""
+"""Model references and the registry's audit records, model flavours (and flavour plugins),
+and the SDK's artifact calls (the registry's contract is tests/contract/test_models.py)."""
 
 from __future__ import annotations
 
@@ -11,88 +11,17 @@ import numpy as np
 import pytest
 
 import assay
-from assay.artifacts.artifact import Artifact, log_artifact
-from assay.errors import InvalidInput, NotFound
+from assay.errors import InvalidInput
 from assay.flavours import saved as flavours
-from assay.records import ArtifactVersion
 from assay.store import Store
 from assay.store.sql.store import SqlStore
-from tests.conftest import QUIET, StoreFactory, create_run
-
-
-def _model(
-    store: Store, tmp_path: Path, content: bytes, name: str = "digits-model"
-) -> ArtifactVersion:
-    folder = tmp_path / content.hex()[:8]
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "w.bin").write_bytes(content)
-    art = Artifact(name, type="model")
-    art.add_dir(folder)
-    return log_artifact(store, art, "p", create_run(store))
-
-
-def test_register_numbers_versions_and_is_idempotent(store: Store, tmp_path: Path) -> None:
-    a, b = _model(store, tmp_path, b"one"), _model(store, tmp_path, b"two")
-    first = store.models.register(a.id, "digits-classifier", description="baseline")
-    second = store.models.register(b.id, "digits-classifier")
-    again = store.models.register(a.id, "digits-classifier")
-    assert (first.version, first.created, second.version) == (1, True, 2)
-    assert (again.version, again.created) == (1, False)
-    assert first.artifact.id == a.id and first.description == "baseline"
-    assert [v.version for v in store.models.versions("digits-classifier")] == [2, 1]
-    model = store.models.get("digits-classifier")
-    assert (model.project, model.latest) == ("p", 2)
-    assert [m.name for m in store.models.list("p")] == ["digits-classifier"]
-    assert store.models.list("elsewhere") == []
-
-
-def test_alias_moves_are_recorded_with_reason_and_evidence(store: Store, tmp_path: Path) -> None:
-    a, b = _model(store, tmp_path, b"one"), _model(store, tmp_path, b"two")
-    store.models.register(a.id, "clf")
-    store.models.register(b.id, "clf")
-    store.models.set_alias("clf", "production", 1, reason="first")
-    move = store.models.set_alias("clf", "production", 2, reason="beats v1", evidence="eval-12")
-    assert (move.previous, move.version, move.evidence) == (1, 2, "eval-12")
-    assert move.actor
-    assert store.models.version("clf", "production").version == 2
-    assert store.models.version("clf", "production").aliases == ["production"]
-    assert store.models.get("clf").aliases == {"production": 2}
-    history = store.models.alias_history("clf")
-    assert [(h.version, h.previous, h.reason) for h in history] == [
-        (2, 1, "beats v1"),
-        (1, None, "first"),
-    ]
-    store.models.set_alias("clf", "production", None, reason="withdrawn")
-    with pytest.raises(NotFound, match="production"):
-        store.models.version("clf", "production")
-    assert store.models.alias_history("clf", "production")[0].version is None
-
-
-def test_registry_refuses_bad_requests(store: Store, tmp_path: Path) -> None:
-    model = _model(store, tmp_path, b"one")
-    data = Artifact("data", type="dataset")
-    (tmp_path / "d.csv").write_text("a\n1\n")
-    data.add_file(tmp_path / "d.csv")
-    dataset = log_artifact(store, data, "p")
-    with pytest.raises(InvalidInput, match="only 'model' artifacts"):
-        store.models.register(dataset.id, "clf")
-    with pytest.raises(NotFound):
-        store.models.register("nosuchversion", "clf")
-    store.models.register(model.id, "clf")
-    with pytest.raises(NotFound, match="no version"):
-        store.models.set_alias("clf", "production", 7)
-    with pytest.raises(InvalidInput, match="latest"):
-        store.models.set_alias("clf", "latest", 1)
-    with pytest.raises(NotFound, match="nope"):
-        store.models.set_alias("nope", "production", 1)
-    with pytest.raises(InvalidInput, match="model name"):
-        store.models.register(model.id, "bad name")
+from tests.conftest import QUIET, StoreFactory, log_model
 
 
 def test_model_refs_resolve_in_use_artifact(store: Store, tmp_path: Path) -> None:
     from assay.artifacts.artifact import resolve
 
-    a = _model(store, tmp_path, b"one")
+    a = log_model(store, tmp_path, b"one")
     store.models.register(a.id, "clf")
     store.models.set_alias("clf", "production", 1)
     for ref in ("models:/clf@production", "models:/clf/1", "models:/clf"):
@@ -108,7 +37,7 @@ def test_audit_records_versions_aliases_and_registrations(
 
     store = sql_store_factory()
     assert isinstance(store, SqlStore)
-    a = _model(store, tmp_path, b"one")
+    a = log_model(store, tmp_path, b"one")
     store.artifacts.set_alias("p", "digits-model", "candidate", 0)
     store.models.register(a.id, "clf")
     store.models.set_alias("clf", "production", 1, reason="why")

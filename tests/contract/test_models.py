@@ -1,0 +1,70 @@
+"""The contract of ``store.models`` (the registry): every backend must pass all of these."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assay.artifacts.artifact import Artifact, log_artifact
+from assay.errors import InvalidInput, NotFound
+from assay.store import Store
+from tests.conftest import log_model
+
+
+def test_register_numbers_versions_and_is_idempotent(store: Store, tmp_path: Path) -> None:
+    a, b = log_model(store, tmp_path, b"one"), log_model(store, tmp_path, b"two")
+    first = store.models.register(a.id, "digits-classifier", description="baseline")
+    second = store.models.register(b.id, "digits-classifier")
+    again = store.models.register(a.id, "digits-classifier")
+    assert (first.version, first.created, second.version) == (1, True, 2)
+    assert (again.version, again.created) == (1, False)
+    assert first.artifact.id == a.id and first.description == "baseline"
+    assert [v.version for v in store.models.versions("digits-classifier")] == [2, 1]
+    model = store.models.get("digits-classifier")
+    assert (model.project, model.latest) == ("p", 2)
+    assert [m.name for m in store.models.list("p")] == ["digits-classifier"]
+    assert store.models.list("elsewhere") == []
+
+
+def test_alias_moves_are_recorded_with_reason_and_evidence(store: Store, tmp_path: Path) -> None:
+    a, b = log_model(store, tmp_path, b"one"), log_model(store, tmp_path, b"two")
+    store.models.register(a.id, "clf")
+    store.models.register(b.id, "clf")
+    store.models.set_alias("clf", "production", 1, reason="first")
+    move = store.models.set_alias("clf", "production", 2, reason="beats v1", evidence="eval-12")
+    assert (move.previous, move.version, move.evidence) == (1, 2, "eval-12")
+    assert move.actor
+    assert store.models.version("clf", "production").version == 2
+    assert store.models.version("clf", "production").aliases == ["production"]
+    assert store.models.get("clf").aliases == {"production": 2}
+    history = store.models.alias_history("clf")
+    assert [(h.version, h.previous, h.reason) for h in history] == [
+        (2, 1, "beats v1"),
+        (1, None, "first"),
+    ]
+    store.models.set_alias("clf", "production", None, reason="withdrawn")
+    with pytest.raises(NotFound, match="production"):
+        store.models.version("clf", "production")
+    assert store.models.alias_history("clf", "production")[0].version is None
+
+
+def test_registry_refuses_bad_requests(store: Store, tmp_path: Path) -> None:
+    model = log_model(store, tmp_path, b"one")
+    data = Artifact("data", type="dataset")
+    (tmp_path / "d.csv").write_text("a\n1\n")
+    data.add_file(tmp_path / "d.csv")
+    dataset = log_artifact(store, data, "p")
+    with pytest.raises(InvalidInput, match="only 'model' artifacts"):
+        store.models.register(dataset.id, "clf")
+    with pytest.raises(NotFound):
+        store.models.register("nosuchversion", "clf")
+    store.models.register(model.id, "clf")
+    with pytest.raises(NotFound, match="no version"):
+        store.models.set_alias("clf", "production", 7)
+    with pytest.raises(InvalidInput, match="latest"):
+        store.models.set_alias("clf", "latest", 1)
+    with pytest.raises(NotFound, match="nope"):
+        store.models.set_alias("nope", "production", 1)
+    with pytest.raises(InvalidInput, match="model name"):
+        store.models.register(model.id, "bad name")
