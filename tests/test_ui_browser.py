@@ -166,11 +166,12 @@ def test_runs_table_filters_and_sorts(page: Any, site: str) -> None:
     page.click("th a[data-column='summary.best_acc']")
     page.wait_for_function("location.search.includes('sort=-summary.best_acc')")
     names = page.eval_on_selector_all(
-        "#runs tr[data-run-id] td:nth-child(3)", "e => e.map(x => x.textContent)"
+        "#runs tr[data-run-id] td.run-name", "e => e.map(x => x.textContent)"
     )
     assert len(names) == 2
     accs = page.eval_on_selector_all(
-        "#runs tr[data-run-id] td:last-child", "e => e.map(x => +x.textContent)"
+        "#runs tr[data-run-id] td[data-column='summary.best_acc']",
+        "e => e.map(x => +x.textContent)",
     )
     assert accs == sorted(accs, reverse=True)
 
@@ -185,7 +186,7 @@ def test_bad_filter_shows_the_position_inline(page: Any, site: str) -> None:
 
 def test_run_page_draws_its_charts(page: Any, site: str) -> None:
     page.goto(f"{site}/projects/digits")
-    page.click("#runs tr[data-run-id] td:nth-child(3) a")
+    page.click("#runs tr[data-run-id] td.run-name a")
     page.wait_for_selector("#charts .chart[data-key='val/acc'] canvas")
     chart = page.query_selector("#charts .chart[data-key='val/acc']")
     assert chart.get_attribute("data-series-count") == "1"
@@ -358,3 +359,254 @@ def test_a_page_from_another_origin_cannot_write_to_the_local_server(
     )
     names = [p["name"] for p in httpx.get(f"{site}/api/v1/projects").json()]
     assert "from-elsewhere" not in names and "digits" in names
+
+
+# ---- what a newcomer tripped over -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sweep(site: str) -> list[str]:
+    """Project "sweep": six runs of one sweep, each logging train/*, val/* and system/*;
+    big numbers (10,000) and long decimals (27.475) to label on the y axis."""
+    ids = []
+    for i in range(6):
+        with assay.init(
+            project="sweep",
+            name=f"trial-{i}",
+            config={"lr": 0.1 / (i + 1), "seed": 0},
+            group="sweep-a" if i < 3 else "sweep-b",
+            job_type="train",
+            uri=site,
+            settings=QUIET,
+        ) as run:
+            for step in range(30):
+                run.log(
+                    {
+                        "train/loss": 1.0 / (step + 1) + i,
+                        "val/acc": 27.475 + i / 1000 + step / 10_000,
+                        "val/count": 10_000.0 * (i + 1) + step,
+                        **{f"system/{k}": float(step + i) for k in ("cpu", "disk", "gpu", "ram")},
+                    }
+                )
+            ids.append(run.id)
+    return ids
+
+
+def charts(page: Any, scope: str = "#charts") -> list[str]:
+    return page.eval_on_selector_all(f"{scope} .chart", "cs => cs.map(c => c.dataset.key)")
+
+
+def test_runs_of_a_view_get_distinct_colours(page: Any, site: str, sweep: list[str]) -> None:
+    """Colours came from a hash of the run id: 3 of 6 demo runs were the same crimson."""
+    page.goto(f"{site}/projects/sweep")
+    page.wait_for_selector("#charts .chart[data-key='train/loss'][data-series-count='6']")
+    colours = page.get_attribute("#charts .chart[data-key='train/loss']", "data-colours")
+    assert len(set(colours.split(","))) == 6
+    # the same run, the same colour on every chart of the view and beside its name
+    assert page.get_attribute("#charts .chart[data-key='val/acc']", "data-colours") == colours
+    swatches = page.eval_on_selector_all(
+        "#runs .swatch-run", "ss => ss.map(s => getComputedStyle(s).backgroundColor)"
+    )
+    assert len(set(swatches)) == 6
+    shoot(page, "runs-colours")
+
+
+def test_y_axis_labels_fit_their_axis(page: Any, site: str, sweep: list[str]) -> None:
+    """ "27.475" showed as "7.475" and "10,000" as "0,000": the axis was 50 px whatever
+    its labels."""
+    page.goto(f"{site}/runs/{sweep[5]}")
+    page.wait_for_selector("#charts .chart[data-key='val/count'] canvas")
+    for key in ("val/acc", "val/count"):
+        fit = page.eval_on_selector(
+            f"#charts .chart[data-key='{key}']",
+            """box => {
+                const u = box.assayPlot, axis = u.axes[1];
+                const labels = [...box.querySelectorAll('.u-axis')][1];
+                const ctx = document.createElement('canvas').getContext('2d');
+                ctx.font = axis.font[0];
+                const widest = Math.max(...axis._values.map(v => ctx.measureText(v).width))
+                    / (window.devicePixelRatio || 1);
+                return {size: axis._size, need: widest + axis.ticks.size + axis.gap,
+                        labels: axis._values};
+            }""",
+        )
+        assert fit["size"] >= fit["need"], (key, fit)
+    labels = page.eval_on_selector(
+        "#charts .chart[data-key='val/count']", "b => b.assayPlot.axes[1]._values"
+    )
+    assert any(len(v.replace(",", "")) >= 5 for v in labels), labels
+    shoot(page, "run-axis")
+
+
+def test_runs_page_shows_user_charts_first_and_system_ones_folded(
+    page: Any, site: str, sweep: list[str]
+) -> None:
+    """Nine system/* charts came before train/* and val/*, and the metric columns were
+    scrolled off-screen."""
+    page.goto(f"{site}/projects/sweep")
+    page.wait_for_selector("#charts .chart")
+    assert charts(page) == ["train/loss", "val/acc", "val/count"]
+    assert page.eval_on_selector("#system-box", "d => d.open") is False
+    assert charts(page, "#system-charts") == []  # nothing fetched until opened
+    heads = page.eval_on_selector_all(
+        "#runs thead a[data-column]", "as => as.map(a => a.dataset.column)"
+    )
+    assert heads[:2] == ["name", "config.lr"]
+    assert heads.index("summary.val/acc") < heads.index("status")
+    box = page.eval_on_selector(
+        "#runs th a[data-column='summary.val/acc']", "a => a.getBoundingClientRect().right"
+    )
+    assert box <= page.evaluate("window.innerWidth")  # on screen without scrolling
+    page.click("#system-box summary")
+    page.wait_for_selector("#system-charts .chart[data-key='system/cpu']")
+    assert all(k.startswith("system/") for k in charts(page, "#system-charts"))
+    shoot(page, "runs-system")
+
+
+def test_runs_can_be_grouped_by_group_tags_and_job_type(
+    page: Any, site: str, sweep: list[str]
+) -> None:
+    page.goto(f"{site}/projects/sweep")
+    options = page.eval_on_selector_all("select[name=group] option", "os => os.map(o => o.value)")
+    assert {"group", "tags", "job_type"} <= set(options)
+    page.select_option("select[name=group]", "group")
+    page.wait_for_function("document.querySelectorAll('#runs .group-head').length === 2")
+    heads = page.eval_on_selector_all("#runs .group-head", "hs => hs.map(h => h.textContent)")
+    assert any("sweep-a" in h for h in heads) and any("sweep-b" in h for h in heads)
+
+
+def test_a_run_of_10000_keys_pages_and_searches_its_charts(page: Any, site: str) -> None:
+    """Charts past the first 200 keys were dropped silently (`loss` among them); at 10,000
+    keys the page sent a 239,000-character URL, got a 400 and showed nothing."""
+    with assay.init(project="wide", name="wide", uri=site, settings=QUIET) as run:
+        run.log({f"m{i:05d}": float(i) for i in range(10_000)} | {"loss": 1.0})
+        run.log({f"m{i:05d}": float(i + 1) for i in range(10_000)} | {"loss": 0.5})
+    urls: list[str] = []
+    page.on("request", lambda r: urls.append(r.url))
+    page.goto(f"{site}/runs/{run.id}")
+    page.wait_for_selector("#charts .chart")
+    status = page.inner_text("#charts-section .chart-status")
+    assert "showing charts 1 to 24 of 10,001" in status
+    assert max(len(u) for u in urls) < 2000
+    page.fill("#key-search", "loss")
+    page.wait_for_function("document.querySelector('#charts').dataset.matched === '1'")
+    assert charts(page) == ["loss"]
+    page.fill("#key-search", "")
+    page.wait_for_function("document.querySelector('#charts').dataset.matched === '10001'")
+    page.click("#charts-section .chart-next")
+    page.wait_for_selector("#charts .chart[data-key='m00024']")
+    assert "showing charts 25 to 48 of 10,001" in page.inner_text("#charts-section .chart-status")
+
+
+def test_compare_values_sit_under_their_runs_and_axes_have_ticks(
+    page: Any, site: str, sweep: list[str]
+) -> None:
+    """Summary values showed under the wrong run names (a long value stretched a column,
+    numbers sat right and names left); parallel coordinates had no tick values."""
+    with assay.init(project="sweep", name="odd", uri=site, settings=QUIET) as odd:
+        odd.summary["workers"] = {f"w{i}": {"labels": i, "accuracy": 0.9} for i in range(30)}
+        odd.summary["val/acc"] = 1.0
+    page.goto(f"{site}/compare?runs={odd.id},{sweep[0]},{sweep[1]}")
+    page.wait_for_selector("#summary-compare")
+    misplaced = page.evaluate(
+        """() => {
+            const heads = [...document.querySelectorAll('#summary-compare thead th')];
+            const centre = (r) => (r.left + r.right) / 2;
+            const wrong = [];
+            for (const row of document.querySelectorAll('#summary-compare tbody tr')) {
+                [...row.cells].forEach((cell, i) => {
+                    if (i === 0 || cell.textContent.trim() === '-') return;
+                    const range = document.createRange();
+                    range.selectNodeContents(cell);
+                    const x = centre(range.getBoundingClientRect());
+                    const own = heads[i].getBoundingClientRect();
+                    if (x < own.left || x > own.right) wrong.push(i);
+                });
+            }
+            return wrong;
+        }"""
+    )
+    assert misplaced == []
+    page.wait_for_selector("#parallel svg")
+    page.select_option("#pc-metric", "val/acc")
+    ticks = page.eval_on_selector_all("#parallel .pc-tick", "ts => ts.map(t => t.textContent)")
+    assert len(ticks) >= 4 and any(t.replace(".", "").isdigit() for t in ticks)
+    shoot(page, "compare-ticks")
+
+
+def test_flips_of_tabular_inputs_fit_the_page(page: Any, site: str) -> None:
+    """The flips table was 7,044 px wide for a table of 60 columns."""
+    items = [
+        {"id": i, **{f"feature_{c:02d}": i * c / 7 for c in range(60)}, "label": i % 2}
+        for i in range(40)
+    ]
+    base = assay.evaluate(
+        lambda item: item["id"] % 2,
+        items,
+        ["accuracy"],
+        label_column="label",
+        id_column="id",
+        project="wide",
+        uri=site,
+        progress=False,
+    )
+    report = assay.evaluate(
+        lambda item: (item["id"] % 2) ^ (item["id"] in (3, 4)),
+        items,
+        ["accuracy"],
+        label_column="label",
+        id_column="id",
+        project="wide",
+        uri=site,
+        progress=False,
+        baseline=f"eval:{base.id}",
+        level=0.9,
+    )
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{site}/evaluations/{report.id}")
+    page.wait_for_selector("#flips-broke")
+    width = page.eval_on_selector("#flips-broke", "t => t.getBoundingClientRect().width")
+    assert width <= 1280
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert "90% CI" in page.inner_text("#metrics")
+    page.click("#flips-broke details summary")
+    assert "feature_59" in page.inner_text("#flips-broke details pre")
+    shoot(page, "evaluation-flips")
+
+
+WIDTHS = (1280, 390)
+
+
+def test_every_page_fits_a_desktop_and_a_phone(browser: Any, site: str, sweep: list[str]) -> None:
+    """No page scrolls sideways at 1280 px or 390 px (a table may scroll in its own box)."""
+    import httpx
+
+    catalog = httpx.get(f"{site}/api/v1/projects/catalog/runs").json()
+    evaluation = httpx.get(f"{site}/projects/catalog/evaluations").text
+    eval_id = evaluation.split('href="/evaluations/')[1].split('"')[0]
+    pages = {
+        "projects": "/",
+        "runs": "/projects/sweep",
+        "run": f"/runs/{sweep[0]}",
+        "compare": f"/compare?runs={sweep[0]},{sweep[1]},{sweep[2]}",
+        "artifacts": "/projects/catalog/artifacts",
+        "artifact": "/projects/catalog/artifacts/digits-train",
+        "lineage": f"/lineage?node=run:{catalog[0]['id']}",
+        "models": "/models",
+        "model": "/models/digits-classifier",
+        "evaluations": "/projects/catalog/evaluations",
+        "evaluation": f"/evaluations/{eval_id}",
+    }
+    wide = []
+    for width in WIDTHS:
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        pg = context.new_page()
+        for name, path in pages.items():
+            pg.goto(f"{site}{path}")
+            pg.wait_for_load_state("networkidle")
+            scroll, inner = pg.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+            if scroll > inner:
+                wide.append(f"{name} at {width}: {scroll} > {inner}")
+            shoot(pg, f"{name}-{width}")
+        context.close()
+    assert wide == [], "\n".join(wide)

@@ -173,3 +173,77 @@ def test_flips_are_counted_in_all_and_shown_up_to_the_limit(
     assert [f.item_id for f in broke] == ["q5", "q7", "q9"] and total == 8
     assert [f.item_id for f in fixed] == ["q0", "q2"]
     assert (broke[0].candidate, broke[0].baseline) == ("-5", "5")
+
+
+def test_the_page_prints_the_level_used_and_the_holm_adjusted_interval(site: Team) -> None:
+    """The page said "95% CI" whatever level the report was made at; a gated check decided
+    at a Holm-adjusted level shows that interval beside the ordinary one, as the CLI does."""
+    from assay.records import EvalItem, EvaluationDraft
+
+    def row(metric: str, gate_level: float | None) -> dict[str, Any]:
+        return {
+            "metric": metric,
+            "slice": None,
+            "candidate": 0.8,
+            "baseline": 0.82,
+            "diff": -0.02,
+            "low": -0.051,
+            "high": 0.011,
+            "p_value": 0.2,
+            "test": "paired bootstrap",
+            "tolerance": 0.05,
+            "decision": "inconclusive",
+            "level": 0.9,
+            "gate_level": gate_level,
+            "gate_low": -0.0612 if gate_level else None,
+            "gate_high": 0.0213 if gate_level else None,
+        }
+
+    report = {
+        "config": {"level": 0.9},
+        "metrics": [
+            {
+                "metric": "accuracy",
+                "slice": None,
+                "value": 0.8,
+                "low": 0.7,
+                "high": 0.9,
+                "se": 0.05,
+                "n": 40,
+                "method": "wilson",
+            },
+        ],
+        "compare": [row("accuracy", 0.95), row("f1", 0.9), row("recall", None)],
+        "verdict": {"status": "inconclusive", "reason": "too few items"},
+    }
+    ann = site.store("ann")
+    base = ann.evaluations.save(
+        EvaluationDraft(
+            "alpha", "b", "m", "k", None, "d", "x", None, None, None, None, {}, [EvalItem("a")]
+        )
+    )
+    saved = ann.evaluations.save(
+        EvaluationDraft(
+            "alpha",
+            "levels",
+            "m",
+            "k",
+            None,
+            "d",
+            "x",
+            None,
+            base.id,
+            None,
+            "inconclusive",
+            report,
+            [EvalItem("a")],
+        )
+    )
+    code, html = _get(site, "vic", f"/evaluations/{saved.id}")
+    assert code == 200 and "95% CI" not in html
+    metrics = html.split('id="metrics"')[1].split("</table>")[0]
+    assert "90% CI" in metrics
+    table = html.split('id="comparison"')[1].split("</table>")[0]
+    assert "90% CI" in table and "Holm-adjusted CI" in table
+    assert "95%: -0.0612 to 0.0213" in table  # accuracy was gated at 95%
+    assert table.count('class="num holm-ci"></td>') == 2  # f1 (same level) and recall: none

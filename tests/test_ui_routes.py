@@ -127,7 +127,7 @@ def test_run_page_sections(local: tuple[TestClient, list[str]]) -> None:
         'data-path="model.depth"',
         "val/acc",
         'id="charts"',
-        'data-keys="train/loss,val/acc"',
+        'data-kind="user"',  # the charts page the run's keys on the server
         "/ui/runs/",
         "No artifacts recorded",
         "train.py",
@@ -164,6 +164,113 @@ def test_series_data_for_charts(local: tuple[TestClient, list[str]]) -> None:
     assert data["runs"][ids[0]]["status"] == "finished"
     zoom = client.get(f"/ui/api/series?runs={ids[0]}&keys=val/acc&start=1&end=1").json()
     assert zoom["series"][0]["steps"] == [1]
+
+
+def series_post(client: TestClient, body: dict[str, object]) -> dict[str, object]:
+    client.get("/")  # the CSRF cookie
+    response = client.post(
+        "/ui/api/series", json=body, headers={"x-csrf-token": client.cookies["assay_csrf"]}
+    )
+    assert response.status_code == 200, response.text
+    data: dict[str, object] = response.json()
+    return data
+
+
+def many_keys(store: SqlStore, n: int) -> str:
+    """A run of n metric keys (``m00000``..), ``loss`` and one ``system/cpu``."""
+    run_id = new_run_id()
+    keys = [f"m{i:05d}" for i in range(n)]
+    ops: list[object] = [CreateRun("wide", "wide", time.time(), {}, [], None, None, None, {})]
+    ops += [points(k, [0, 1], [1.0, 2.0]) for k in [*keys, "loss", "system/cpu"]]
+    store.runs.write_batch(Batch(run_id, "w", 0, ops))  # type: ignore[arg-type]
+    return run_id
+
+
+def test_series_of_a_run_with_10000_keys_are_paged_and_searched_never_dropped(
+    tmp_path: Path,
+) -> None:
+    """Charts past the first 200 keys (``loss`` among them) were dropped silently, and the
+    run page asked for all 10,000 in one URL (a 400). The POST variant pages and searches
+    the keys on the server and says how many match."""
+    app = create_app(ServerConfig(str(tmp_path / "s"), local=True))
+    run_id = many_keys(app.state.assay.store, 10_000)
+    client = TestClient(app, base_url="http://assay.test")
+    html = page(client, f"/runs/{run_id}")
+    assert "data-keys=" not in html  # no list of 10,000 keys for the charts to send back
+    first = series_post(client, {"runs": [run_id], "kind": "user", "limit": 24})
+    assert first["matched"] == 10_001 and len(first["keys"]) == 24  # type: ignore[arg-type]
+    assert {s["key"] for s in first["series"]} == set(first["keys"])  # type: ignore[attr-defined]
+    last = series_post(client, {"runs": [run_id], "kind": "user", "offset": 9_984, "limit": 24})
+    assert last["keys"][-1] == "m09999" and len(last["keys"]) == 17  # type: ignore[index]
+    found = series_post(client, {"runs": [run_id], "kind": "user", "search": "LOSS"})
+    assert found["keys"] == ["loss"] and found["matched"] == 1
+    system = series_post(client, {"runs": [run_id], "kind": "system"})
+    assert system["keys"] == ["system/cpu"]
+    chosen = series_post(client, {"runs": [run_id], "keys": ["loss", "m00007"], "start": 1})
+    assert sorted(s["key"] for s in chosen["series"]) == ["loss", "m00007"]  # type: ignore[attr-defined]
+    # the GET route keeps working, and says how many keys there are beyond its answer
+    got = client.get(f"/ui/api/series?runs={run_id}").json()
+    assert len(got["keys"]) == 200 and got["matched"] == 10_002
+    bad = client.post(
+        "/ui/api/series",
+        json={"runs": [run_id], "limit": 10_000},
+        headers={"x-csrf-token": client.cookies["assay_csrf"]},
+    )
+    assert bad.status_code == 400
+    assert client.post("/ui/api/series", json={"runs": [run_id]}).status_code == 403  # no CSRF
+
+
+def test_runs_page_puts_user_metrics_first_and_system_charts_apart(tmp_path: Path) -> None:
+    """Default columns: the config keys that differ and the metrics every run logs, before
+    status and times; a summary key one odd run wrote does not crowd them out; system
+    charts have their own collapsed section."""
+    app = create_app(ServerConfig(str(tmp_path / "s"), local=True))
+    store = app.state.assay.store
+    seed(store)
+    odd = new_run_id()
+    store.runs.write_batch(
+        Batch(
+            odd,
+            "w",
+            0,
+            [
+                CreateRun(
+                    "digits", "labels", time.time(), {}, ["x"], None, "sweep-1", "labels", {}
+                ),
+                points("system/cpu", [0], [50.0]),
+                UpdateRun(time.time(), summary={"a_votes": 3, "b_items": 4, "c_x": 1}),
+            ],
+        )
+    )
+    client = TestClient(app, base_url="http://assay.test")
+    html = page(client, "/projects/digits")
+    head = html.split("<thead>")[1].split("</thead>")[0]
+    columns = re.findall(r'data-column="([^"]+)"', head)
+    assert columns[0] == "name"
+    assert columns.index("summary.val/acc") < columns.index("status")
+    assert columns.index("config.lr") < columns.index("created")
+    assert "summary.train/loss" in columns and not any("system/" in c for c in columns)
+    assert 'id="system-box"' in html and 'data-kind="system" data-lazy' in html
+    # the picker offers summary-only keys; group by offers the run's group, tags, job type
+    assert 'value="summary.a_votes"' in html
+    for field in ("group", "tags", "job_type"):
+        assert f'<option value="{field}"' in html
+    grouped = page(client, "/ui/projects/digits/table?group=job_type")
+    assert "<strong>train</strong> (3)" in grouped and "<strong>labels</strong> (1)" in grouped
+    tagged = page(client, "/ui/projects/digits/table?group=group")
+    assert "<strong>sweep-1</strong> (1)" in tagged
+
+
+def test_compare_summary_columns_line_up_with_their_runs(
+    local: tuple[TestClient, list[str]],
+) -> None:
+    """Values are right-aligned under right-aligned run names, and a nested value folds
+    away instead of stretching its column across the page."""
+    client, ids = local
+    html = page(client, f"/compare?runs={ids[0]},{ids[1]}")
+    table = html.split('id="summary-compare"')[1].split("</table>")[0]
+    assert table.count('<th class="num">') == 2
+    assert 'class="table-scroll"' in html
 
 
 def test_static_files_are_cached_by_content_hash(local: tuple[TestClient, list[str]]) -> None:

@@ -11,9 +11,10 @@ from fastapi.responses import HTMLResponse
 from assay.errors import NotFound
 from assay.server.deps import require, state_of
 from assay.server.ui import eval_views as ev
-from assay.server.ui.routes import Viewer, render
+from assay.server.ui.routes import Viewer, render, templates
 
 router = APIRouter(include_in_schema=False)
+templates.env.globals.update(percent=ev.percent)
 
 
 @router.get("/projects/{project}/evaluations", response_class=HTMLResponse)

@@ -19,10 +19,14 @@ TEXT_LIMIT = 300
 @dataclass(frozen=True)
 class Flip:
     item_id: str
-    inputs: str
+    inputs: str  # short, for the table
     label: str
     candidate: str
     baseline: str
+    inputs_full: str = ""  # longer, shown on demand
+
+
+INPUTS_LIMIT = 4000
 
 
 def of_version(store: Store, version_id: str, project: str | None = None) -> list[Evaluation]:
@@ -40,16 +44,39 @@ def shown_report(report: Any) -> dict[str, Any]:
     r = report if isinstance(report, dict) else {}
     verdict, errors = _mapping(r.get("verdict")), _mapping(r.get("errors"))
     count = errors.get("count")
+    level = _level(_mapping(r.get("config")).get("level"), 0.95)
+    compare = [_with_holm(row, level) for row in _rows(r.get("compare"))]
     return {
         "verdict": {"reason": str(verdict.get("reason") or "")},
+        "level": level,
         "metrics": _rows(r.get("metrics")),
-        "compare": _rows(r.get("compare")),
+        "compare": compare,
+        "holm": any(row["holm"] for row in compare),
         "shared": _mapping(r.get("shared")),
         "errors": {
             "count": count if isinstance(count, int) else 0,
             "examples": _rows(errors.get("examples")),
         },
     }
+
+
+def _level(value: Any, default: float) -> float:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 1
+    return float(value) if ok else default
+
+
+def percent(level: Any) -> str:
+    """0.95 -> "95%", 0.98333 -> "98.33%" (as the CLI prints a level)."""
+    return f"{_level(level, 0.95) * 100:.4g}%"
+
+
+def _with_holm(row: dict[str, Any], level: float) -> dict[str, Any]:
+    """A comparison row with the level of its interval, and ``holm``: the Holm-adjusted
+    level its gate was decided at when that differs from it (else None)."""
+    own = _level(row.get("level"), level)
+    held = row.get("gate_level")
+    holm = _level(held, own) if held is not None else own
+    return {**row, "level": own, "holm": holm if abs(holm - own) > 1e-12 else None}
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -63,6 +90,15 @@ def _rows(value: Any) -> list[dict[str, Any]]:
 def short(value: Any, limit: int = TEXT_LIMIT) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _pretty(value: Any) -> str:
+    """Inputs in full (up to INPUTS_LIMIT characters): a table row's columns one a line."""
+    if isinstance(value, str):
+        text = value
+    else:
+        text = json.dumps(value, default=str, sort_keys=True, indent=1)
+    return text if len(text) <= INPUTS_LIMIT else text[: INPUTS_LIMIT - 1] + "…"
 
 
 def pass_fail_scorers(items: Sequence[EvalItem]) -> list[str]:
@@ -87,8 +123,9 @@ def flips(
 
     def row(item_id: str) -> Flip:  # only for the flips shown
         item, old_item = shown_now[item_id], shown_before[item_id]
-        inputs, label = short(item.inputs), short(item.label)
-        return Flip(item_id, inputs, label, short(item.output), short(old_item.output))
+        inputs, label = short(item.inputs, 80), short(item.label)
+        full = _pretty(item.inputs)
+        return Flip(item_id, inputs, label, short(item.output), short(old_item.output), full)
 
     broke = [row(i) for i in broke_ids[:FLIPS_SHOWN]]
     fixed = [row(i) for i in fixed_ids[:FLIPS_SHOWN]]

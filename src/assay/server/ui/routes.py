@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 import msgspec
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from assay.errors import AssayError, FilterSyntaxError, InvalidInput, Unauthorized
 from assay.ids import new_writer_id
 from assay.records import Batch, UpdateRun
 from assay.server.access import visible_blobs, visible_edges
 from assay.server.api.runs import STEP_MAX, STEP_MIN
+from assay.server.body import read_body
 from assay.server.deps import AppState, require, require_run, state_of
 from assay.server.errors import wants_html
 from assay.server.ui import assets, display, views
@@ -129,7 +131,8 @@ def runs_page(request: Request, project: str, who: Viewer) -> HTMLResponse:
         t=table,
         who=who,
         config_keys=config_keys,
-        metric_keys=metric_keys,
+        metric_keys=views.picker_keys(metric_keys, table.runs),
+        group_fields=views.GROUP_FIELDS,
     )
 
 
@@ -238,6 +241,9 @@ def compare_page(
 # ---- chart data -----------------------------------------------------------------------
 
 
+SERIES_KEYS = 200  # keys in one answer; more are paged, and the answer says how many match
+
+
 @router.get("/ui/api/series")
 def series_data(
     request: Request,
@@ -248,19 +254,78 @@ def series_data(
     start: Annotated[int | None, Query(ge=STEP_MIN, le=STEP_MAX)] = None,
     end: Annotated[int | None, Query(ge=STEP_MIN, le=STEP_MAX)] = None,
 ) -> Response:
-    """Downsampled series for charts, plus each run's status (to know when to poll)."""
+    """Downsampled series for charts, plus each run's status (to know when to poll). A run
+    with more keys than one answer holds gets the first ones, and ``matched`` says how many
+    there are (the POST variant pages and searches them)."""
+    ask = SeriesAsk(
+        runs=[r for r in runs.split(",") if r],
+        keys=[k for k in keys.split(",") if k] or None,
+        points=points,
+        start=start,
+        end=end,
+    )
+    return _series_reply(state_of(request), who, ask)
+
+
+class SeriesAsk(msgspec.Struct, forbid_unknown_fields=True):
+    """What the charts ask for: given keys, or a page of the runs' keys (those of one
+    ``kind`` whose names hold ``search``), in a body, so no URL grows with the keys."""
+
+    runs: list[str]
+    keys: list[str] | None = None
+    search: str = ""
+    kind: Literal["all", "user", "system"] = "all"
+    offset: int = 0
+    limit: int = SERIES_KEYS
+    points: int = 1500
+    start: int | None = None
+    end: int | None = None
+
+
+@router.post("/ui/api/series")
+async def series_page(request: Request, who: Viewer) -> Response:
+    """The series route with its question in a JSON body: a page of keys chosen on the
+    server by kind and search, or a list of keys too long for a URL."""
+    check_csrf(request)
     state = state_of(request)
-    ids = [r for r in runs.split(",") if r][:100]
+    body = await read_body(request, 1024 * 1024)
+    try:
+        ask = msgspec.json.decode(body, type=SeriesAsk)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise InvalidInput(f"series request does not decode: {exc}") from None
+    bad = (
+        not 1 <= len(ask.runs) <= 100
+        or not 1 <= ask.limit <= SERIES_KEYS
+        or not 0 <= ask.offset <= 10_000_000
+        or not 4 <= ask.points <= 20_000
+        or len(ask.search) > 300
+        or any(not STEP_MIN <= s <= STEP_MAX for s in (ask.start, ask.end) if s is not None)
+    )
+    if bad:
+        raise InvalidInput(
+            "series: 1..100 runs, limit 1..200, offset >= 0, points 4..20000, "
+            "search up to 300 characters, steps 64-bit"
+        )
+    return await run_in_threadpool(_series_reply, state, who, ask)
+
+
+def _series_reply(state: AppState, who: Principal, ask: SeriesAsk) -> Response:
+    ids = list(dict.fromkeys(ask.runs))[:100]
     records = {}
     for run_id in ids:
         require_run(state, who, run_id, "viewer")
         records[run_id] = state.store.runs.get(run_id)
-    wanted = [k for k in keys.split(",") if k] or sorted(
-        {k for r in records.values() for k in r.metrics}
-    )
-    data = state.store.runs.series(ids, wanted[:200], points, start, end)
+    if ask.keys is not None:
+        chosen = list(dict.fromkeys(ask.keys))
+    else:
+        chosen = views.chart_keys(records.values(), ask.kind, ask.search)
+    page = chosen[ask.offset : ask.offset + ask.limit]
+    data = state.store.runs.series(ids, page, ask.points, ask.start, ask.end) if page else {}
     payload = {
         "runs": {r: {"name": rec.name, "status": rec.status} for r, rec in records.items()},
+        "keys": page,
+        "matched": len(chosen),
+        "offset": ask.offset,
         "series": [
             {
                 "run": r,

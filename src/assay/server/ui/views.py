@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,7 +92,7 @@ class RunsTable:
         page_size: int,
         error: FilterSyntaxError | None,
     ) -> RunsTable:
-        columns = list(query.columns) or present.default_columns(runs)
+        columns = list(query.columns) or default_columns(runs)
         groups = group_runs(runs, query.group, columns) if query.group else []
         running = any(r.status == "running" for r in runs)
         return cls(project, query, runs, total, page_size, columns, groups, error, running)
@@ -105,13 +105,26 @@ class RunsTable:
         return present.column_value(run, column)
 
 
+GROUP_FIELDS = (("group", "run group"), ("job_type", "job type"), ("tags", "tags"))
+
+
+def group_value(run: Run, key: str) -> Any:
+    """What a run is grouped on: a config key (``config.a.b``), its group, job type, or its
+    tags (a run with tags ``a`` and ``b`` is in group ``a, b``)."""
+    if key == "tags":
+        return ", ".join(sorted(run.tags)) or None
+    if key in ("group", "job_type"):
+        return getattr(run, key)
+    return dotted(run.config).get(key.removeprefix("config."))
+
+
 def group_runs(runs: list[Run], key: str, columns: list[str]) -> list[Group]:
-    """Runs of the page grouped by one config key, with mean/min/max of numeric columns."""
-    path = key.removeprefix("config.")
+    """Runs of the page grouped by a config key or a run field, with mean/min/max of numeric
+    columns."""
     buckets: dict[str, list[Run]] = {}
     values: dict[str, Any] = {}
     for run in runs:
-        value = dotted(run.config).get(path)
+        value = group_value(run, key)
         buckets.setdefault(repr(value), []).append(run)
         values[repr(value)] = value
     groups = []
@@ -123,6 +136,44 @@ def group_runs(runs: list[Run], key: str, columns: list[str]) -> list[Group]:
                 stats[column] = (statistics.fmean(numbers), min(numbers), max(numbers))
         groups.append(Group(values[label], members, stats))
     return groups
+
+
+def default_columns(runs: list[Run], config_limit: int = 4, summary_limit: int = 5) -> list[str]:
+    """The config keys whose values differ between the runs, then the summary keys most runs
+    have (the metrics every training run logs before a key one odd run wrote), never
+    ``system/*``."""
+    seen: dict[str, list[str]] = {}
+    for run in runs:
+        for key, value in dotted(run.config).items():
+            seen.setdefault(key, []).append(repr(value))
+    # keys whose values differ between the runs that set them, those most runs set first
+    # (a key only the odd run sets, or one every run sets alike, tells runs apart no better)
+    differ = sorted((k for k, vs in seen.items() if len(set(vs)) > 1), key=lambda k: -len(seen[k]))
+    varying = [f"config.{k}" for k in differ]
+    counts: dict[str, int] = {}
+    for run in runs:
+        for key in summary_of(run):
+            if not key.startswith("system/"):
+                counts[key] = counts.get(key, 0) + 1
+    common = sorted(counts, key=lambda k: (-counts[k], k))[:summary_limit]
+    return varying[:config_limit] + [f"summary.{k}" for k in common]
+
+
+def picker_keys(metric_keys: list[str], runs: list[Run]) -> list[str]:
+    """Summary keys for the column picker: the project's metrics and the keys the runs on
+    the page put in their summary without logging them; user keys before ``system/*``."""
+    keys = set(metric_keys) | {k for r in runs for k in r.summary}
+    return sorted(keys, key=lambda k: (k.startswith("system/"), k))
+
+
+def chart_keys(runs: Iterable[Run], kind: str = "all", search: str = "") -> list[str]:
+    """The metric keys of the runs to chart, sorted: ``user`` ones, ``system/*`` ones, or
+    all; only those whose names hold every word of ``search`` (any case)."""
+    words = search.lower().split()
+    found = sorted({k for r in runs for k in r.metrics})
+    if kind != "all":
+        found = [k for k in found if k.startswith("system/") == (kind == "system")]
+    return [k for k in found if all(w in k.lower() for w in words)]
 
 
 @dataclass

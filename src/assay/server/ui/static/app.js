@@ -23,11 +23,20 @@ function syncSelection() {
     link.hidden = ids.length < 2 || ids.length > 50;
     link.href = `/compare?runs=${ids.join(",")}`;
   }
-  const charts = document.querySelector(".runs-layout [data-charts]");
-  if (charts?.assayPanel) {
-    const wanted = ids.length ? ids : visibleIds().slice(0, 20);
+  AssayCharts.setViewRuns([...visibleIds(), ...ids]);
+  paintSwatches();
+  const wanted = ids.length ? ids : visibleIds().slice(0, 20);
+  document.querySelectorAll(".runs-layout [data-charts]").forEach((charts) => {
+    if (!charts.assayPanel) { charts.dataset.runs = wanted.join(","); return; }
     if (wanted.join(",") !== charts.assayPanel.runIds.join(",")) charts.assayPanel.setRuns(wanted);
-  }
+  });
+}
+
+// Each run's colour beside its name in the table, as in its charts.
+function paintSwatches() {
+  document.querySelectorAll(".swatch-run").forEach((s) => {
+    s.style.background = AssayCharts.colour(s.dataset.runId);
+  });
 }
 
 function setupPicker() {
@@ -65,6 +74,7 @@ function setupCompare() {
   const holder = document.getElementById("parallel");
   if (!holder) return;
   const data = JSON.parse(document.getElementById("parallel-data").textContent);
+  AssayCharts.setViewRuns(data.runs.map((r) => r.id));
   const draw = () => drawParallel(holder, data,
     [...document.getElementById("pc-keys").selectedOptions].map((o) => o.value),
     document.getElementById("pc-metric").value);
@@ -78,17 +88,19 @@ function setupCompare() {
 function drawParallel(holder, data, keys, metric) {
   const axes = [...keys.map((k) => ({ name: k, values: data.config[k] || [] })),
                 ...(metric ? [{ name: metric, values: data.summary[metric] || [] }] : [])];
-  const W = Math.max(480, holder.clientWidth || 640), H = 260, pad = 40;
+  const W = Math.max(320, holder.clientWidth || 640), H = 280, pad = 40;
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
   svg.setAttribute("width", "100%");
   const x = (i) => pad + (axes.length < 2 ? 0 : i * (W - 2 * pad) / (axes.length - 1));
-  const scales = axes.map((a) => {
+  const ranges = axes.map((a) => {
     const nums = a.values.filter((v) => typeof v === "number");
-    const lo = Math.min(...nums), hi = Math.max(...nums);
-    return (v) => (typeof v !== "number" ? null : H - pad - ((v - lo) / ((hi - lo) || 1)) * (H - 2 * pad));
+    return nums.length ? [Math.min(...nums), Math.max(...nums)] : null;
   });
+  const scales = ranges.map((r) => (v) => (typeof v !== "number" || !r ? null
+    : H - pad - ((v - r[0]) / ((r[1] - r[0]) || 1)) * (H - 2 * pad)));
+  const attrs = (node, values) => Object.entries(values).forEach(([k, v]) => node.setAttribute(k, v));
   axes.forEach((a, i) => {
     const line = document.createElementNS(ns, "line");
     Object.entries({ x1: x(i), x2: x(i), y1: pad, y2: H - pad, class: "pc-axis" })
@@ -98,6 +110,18 @@ function drawParallel(holder, data, keys, metric) {
       .forEach(([k, v]) => label.setAttribute(k, v));
     label.textContent = a.name;
     svg.append(line, label);
+    // tick values: the axis's lowest, middle and highest value, left of the axis (right of
+    // the first one, so no label leaves the plot)
+    const r = ranges[i];
+    if (!r) return;
+    const ticks = r[0] === r[1] ? [r[0]] : [r[0], (r[0] + r[1]) / 2, r[1]];
+    for (const v of ticks) {
+      const tick = document.createElementNS(ns, "text");
+      const left = i === 0;
+      attrs(tick, { x: x(i) + (left ? 4 : -4), y: scales[i](v) + 4, "text-anchor": left ? "start" : "end", class: "pc-tick" });
+      tick.textContent = Number(v.toPrecision(4)).toLocaleString("en", { maximumSignificantDigits: 4 });
+      svg.append(tick);
+    }
   });
   data.runs.forEach((run, r) => {
     const pts = axes.map((a, i) => [x(i), scales[i](a.values[r])]).filter((p) => p[1] !== null);
@@ -123,11 +147,18 @@ function mountCharts(scope) {
       const sel = new URL(window.location.href).searchParams.get("sel");
       el.dataset.runs = sel || visibleIds().slice(0, 20).join(",");
     }
+    const box = el.closest("details");
+    if (el.dataset.lazy !== undefined && box && !box.open) {  // charts nobody opened: no fetch
+      box.addEventListener("toggle", () => { if (box.open && !el.assayPanel) AssayCharts.mount(el); });
+      return;
+    }
     AssayCharts.mount(el);
   });
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  AssayCharts.setViewRuns(visibleIds());
+  paintSwatches();
   setupPicker();
   setupTreeSearch();
   setupCompare();
