@@ -369,6 +369,7 @@ def sweep(site: str) -> list[str]:
     """Project "sweep": six runs of one sweep, each logging train/*, val/* and system/*;
     big numbers (10,000) and long decimals (27.475) to label on the y axis."""
     ids = []
+    argv, sys.argv = sys.argv, ["sweep.py", "--trial"]  # what the runs record
     for i in range(6):
         with assay.init(
             project="sweep",
@@ -389,6 +390,7 @@ def sweep(site: str) -> list[str]:
                     }
                 )
             ids.append(run.id)
+    sys.argv = argv
     return ids
 
 
@@ -471,6 +473,7 @@ def test_runs_can_be_grouped_by_group_tags_and_job_type(
     assert {"group", "tags", "job_type"} <= set(options)
     page.select_option("select[name=group]", "group")
     page.wait_for_function("document.querySelectorAll('#runs .group-head').length === 2")
+    assert "/projects/sweep?" in page.url and "group=group" in page.url  # not the fragment's
     heads = page.eval_on_selector_all("#runs .group-head", "hs => hs.map(h => h.textContent)")
     assert any("sweep-a" in h for h in heads) and any("sweep-b" in h for h in heads)
 

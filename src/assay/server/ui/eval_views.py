@@ -124,7 +124,7 @@ def flips(
     def row(item_id: str) -> Flip:  # only for the flips shown
         item, old_item = shown_now[item_id], shown_before[item_id]
         inputs, label = short(item.inputs, 80), short(item.label)
-        full = _pretty(item.inputs)
+        full = _pretty(item.inputs) if inputs.endswith("…") else ""  # only what was cut
         return Flip(item_id, inputs, label, short(item.output), short(old_item.output), full)
 
     broke = [row(i) for i in broke_ids[:FLIPS_SHOWN]]

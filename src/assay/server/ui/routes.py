@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import msgspec
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -140,7 +140,15 @@ def runs_page(request: Request, project: str, who: Viewer) -> HTMLResponse:
 def runs_table(request: Request, project: str, who: Viewer) -> HTMLResponse:
     state = state_of(request)
     require(state, who, project, "viewer")
-    return render(request, "runs_table.html", project=project, t=_table(state, project, request))
+    response = render(
+        request, "runs_table.html", project=project, t=_table(state, project, request)
+    )
+    if request.headers.get("hx-trigger") == "runs-controls":  # the filter form: the page's URL
+        query = request.url.query
+        response.headers["HX-Push-Url"] = f"/projects/{quote(project)}" + (
+            f"?{query}" if query else ""
+        )
+    return response
 
 
 def _table(state: AppState, project: str, request: Request) -> views.RunsTable:
