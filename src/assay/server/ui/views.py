@@ -36,7 +36,7 @@ class TableQuery:
             sort=params.get("sort", "-created")[:300] or "-created",
             columns=tuple(c for c in params.get("columns", "").split(",") if c)[:40],
             group=params.get("group", "")[:300],
-            page=min(max(1, int(page)), MAX_PAGE) if page.isdigit() else 1,
+            page=min(max(1, int(page)), MAX_PAGE) if page.isascii() and page.isdigit() else 1,
             selected=tuple(s for s in params.get("sel", "").split(",") if s)[:MAX_COMPARE],
         )
 
