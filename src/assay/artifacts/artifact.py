@@ -8,7 +8,7 @@ from typing import Any
 
 from assay.artifacts import folder, transfer
 from assay.artifacts.references import resolve_reference
-from assay.artifacts.refs import ArtifactRef, ModelRef, parse_ref
+from assay.artifacts.uris import ArtifactRef, ModelRef, parse_ref
 from assay.errors import Conflict, InvalidInput
 from assay.records import ArtifactDraft, ArtifactVersion, FileEntry, Manifest
 from assay.store.base import Store

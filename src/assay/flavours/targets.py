@@ -89,7 +89,7 @@ def from_callable(fn: Callable[..., Any]) -> Target:
 
 def _label(store: Store, ref: str, version: ArtifactVersion) -> str:
     """``models:/name/3`` for a registered model (whatever alias named it), else the artifact."""
-    from assay.artifacts.refs import ModelRef, parse_ref
+    from assay.artifacts.uris import ModelRef, parse_ref
 
     parsed = parse_ref(ref)
     if isinstance(parsed, ModelRef):

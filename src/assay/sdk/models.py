@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.artifacts.artifact import download, resolve
-from assay.artifacts.refs import ModelRef, parse_ref
+from assay.artifacts.uris import ModelRef, parse_ref
 from assay.errors import InvalidInput
 from assay.flavours import saved as flavours
 from assay.records import AliasMove, ModelVersion, RegisteredModel

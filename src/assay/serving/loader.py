@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from assay.artifacts.artifact import download, resolve
-from assay.artifacts.refs import ArtifactRef, ModelRef, parse_ref
+from assay.artifacts.uris import ArtifactRef, ModelRef, parse_ref
 from assay.errors import InvalidInput, NotFound
 from assay.serving import predictors
 from assay.serving.signature import DTYPES, Signature, TensorSpec, datatype_of, infer

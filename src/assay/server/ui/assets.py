@@ -6,10 +6,10 @@ import mimetypes
 from functools import cache
 from pathlib import Path
 
-from blake3 import blake3
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from assay import digests
 from assay.errors import NotFound
 
 STATIC = Path(__file__).parent / "static"
@@ -22,7 +22,7 @@ router = APIRouter()
 
 @cache
 def _digest(path: str) -> str:
-    return str(blake3((STATIC / path).read_bytes()).hexdigest()[:12])
+    return digests.of_file(STATIC / path)[:12]
 
 
 def asset(path: str) -> str:

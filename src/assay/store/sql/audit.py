@@ -19,8 +19,8 @@ from typing import Any
 
 import msgspec
 import sqlalchemy as sa
-from blake3 import blake3
 
+from assay import digests
 from assay.store.sql.schema import audit_log
 
 GENESIS = "0" * 64
@@ -41,7 +41,7 @@ class AuditRecord:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class ChainCheck:
     ok: bool
     records: int
     first_bad: int | None = None
@@ -57,14 +57,14 @@ def local_actor() -> str:
 
 
 def digest_of(change: Mapping[str, Any]) -> str:
-    return str(blake3(_encode.encode(change)).hexdigest())
+    return digests.of_bytes(_encode.encode(change))
 
 
 def record_hash(
     prev_hash: str, seq: int, at: float, actor: str, action: str, target: str, digest: str
 ) -> str:
     body = _encode.encode([prev_hash, seq, repr(at), actor, action, target, digest])
-    return str(blake3(body).hexdigest())
+    return digests.of_bytes(body)
 
 
 def append(
@@ -107,20 +107,20 @@ def records(
         return [AuditRecord(**row._mapping) for row in conn.execute(query)]
 
 
-def verify(engine: sa.Engine) -> Verdict:
+def verify(engine: sa.Engine) -> ChainCheck:
     """Walk the chain from the start; name the first record that does not fit."""
     count = 0
     for expected_seq, (record, prev) in enumerate(_walk(engine)):
         count += 1
         if record.seq != expected_seq:
-            return Verdict(
+            return ChainCheck(
                 False,
                 count,
                 expected_seq,
                 f"record {expected_seq} is missing (found {record.seq} in its place)",
             )
         if record.prev_hash != prev:
-            return Verdict(
+            return ChainCheck(
                 False,
                 count,
                 record.seq,
@@ -136,8 +136,8 @@ def verify(engine: sa.Engine) -> Verdict:
             record.digest,
         )
         if again != record.hash:
-            return Verdict(False, count, record.seq, f"record {record.seq} was edited")
-    return Verdict(True, count)
+            return ChainCheck(False, count, record.seq, f"record {record.seq} was edited")
+    return ChainCheck(True, count)
 
 
 def _walk(engine: sa.Engine) -> Iterator[tuple[AuditRecord, str]]:
