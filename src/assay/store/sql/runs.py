@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from assay.errors import InvalidInput, NotFound
+from assay.errors import Conflict, InvalidInput, NotFound
 from assay.query.filter import parse_filter, parse_order
 from assay.records import (
     Batch,
@@ -69,11 +69,16 @@ class SqlRuns:
 
     # ---- ingest --------------------------------------------------------------------------
 
+    def now(self) -> float:
+        """The store's time: this machine's for SQLite, the database server's for
+        PostgreSQL (every client of one database then agrees on liveness)."""
+        return store_clock() + self.db.clock_offset()
+
     def write_batch(self, batch: Batch, actor: str | None = None) -> bool:
         """Apply a batch in one transaction: claim (run, writer, seq), create the run or
         lock its row (so batches of one run apply one after another on PostgreSQL too,
         and summaries never lose an update), then its fields, then its points."""
-        now = store_clock()
+        now = self.now()
         batch = clean_batch(batch, now)  # everything refused is refused before writing
         with self.db.write("write a batch", actor) as tx:
             conn = tx.conn
@@ -116,7 +121,7 @@ class SqlRuns:
                 audit.append(conn, actor, "run.created", target, change)
             return op.created_at
         if isinstance(op, UpdateRun):
-            self._update_run(tx, run_id, op)
+            self._update_run(tx, run_id, op, now)
             for field in ("status", "notes", "tags"):
                 if (value := getattr(op, field)) is not None:
                     audit.append(conn, actor, f"run.{field}", target, {field: value})
@@ -176,13 +181,21 @@ class SqlRuns:
                 [{"run_id": run_id, "tag": t} for t in dict.fromkeys(tags)],
             )
 
-    def _update_run(self, tx: Tx, run_id: str, op: UpdateRun) -> None:
+    def _update_run(self, tx: Tx, run_id: str, op: UpdateRun, now: float) -> None:
         conn = tx.conn
         current = conn.execute(
-            sa.select(runs.c.config, runs.c.summary, runs.c.host)
+            sa.select(
+                runs.c.config,
+                runs.c.summary,
+                runs.c.host,
+                runs.c.status,
+                sa.func.coalesce(runs.c.seen_at, runs.c.heartbeat_at).label("seen"),
+            )
             .where(runs.c.id == run_id)
             .with_for_update()
         ).one()
+        if op.status == "running":
+            _claim(run_id, current.status, current.seen, now)
         values: dict[str, Any] = {}
         if op.config is not None:
             values["config"] = {**current.config, **op.config}
@@ -327,7 +340,7 @@ class SqlRuns:
         return clauses
 
     def _cutoff(self) -> float:
-        return store_clock() - heartbeat_timeout()
+        return self.now() - heartbeat_timeout()
 
     def _run_select(self) -> sa.Select[Any]:
         return sa.select(runs, status_expr(self._cutoff()).label("shown_status"))
@@ -463,6 +476,19 @@ class SqlRuns:
         query = query.order_by(runs.c.id.desc()).limit(limit).offset(offset)
         with self.db.read() as conn:
             return self._hydrate(conn, conn.execute(query).all())
+
+
+def _claim(run_id: str, status: str, seen: float, now: float) -> None:
+    """Setting a run's status back to running is how a writer resumes it: refused while
+    another writer is alive (heard from within the heartbeat timeout), so two processes
+    resuming one run at once cannot both go on. The run's row is locked here, so of two
+    claims one sees the other's."""
+    if status == "running" and seen >= now - heartbeat_timeout():
+        raise Conflict(
+            f"run {run_id} is running and its writer was heard from {max(now - seen, 0):.0f} s "
+            "ago (by the store's clock): another process is writing it, and two writers "
+            "would overwrite each other's steps"
+        )
 
 
 def _step_bound(step: int | None) -> int | None:

@@ -6,6 +6,7 @@ instead of the three separately; reads take a plain connection.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -32,6 +33,9 @@ class Tx:
         return (postgresql if self.dialect == "postgresql" else sqlite).insert(table)
 
 
+CLOCK_REFRESH = 300.0  # seconds between two readings of the database server's clock
+
+
 class Database:
     """The engine and how its transactions open; every facet of one SqlStore shares it."""
 
@@ -40,6 +44,25 @@ class Database:
         self.dialect = engine.dialect.name
         self.actor = actor  # who acts in the audit log when no one is named
         self.read_only = read_only
+        self._offset = 0.0  # the database server's clock minus this machine's
+        self._offset_at = -CLOCK_REFRESH
+
+    def clock_offset(self) -> float:
+        """How far the database server's clock is ahead of this machine's (PostgreSQL;
+        0 for SQLite, whose file is read by this machine's clock). Measured on first use
+        and every CLOCK_REFRESH seconds, so that every client of one database judges
+        liveness by the same clock, whatever its own says."""
+        if self.dialect != "postgresql":
+            return 0.0
+        if time.monotonic() - self._offset_at >= CLOCK_REFRESH:
+            before = time.time()
+            with self.read() as conn:
+                query = sa.select(sa.func.extract("epoch", sa.func.now()))
+                server = float(conn.execute(query).scalar_one())
+            after = time.time()
+            self._offset = server - (before + after) / 2
+            self._offset_at = time.monotonic()
+        return self._offset
 
     @contextmanager
     def write(self, doing: str = "write", actor: str | None = None) -> Iterator[Tx]:
