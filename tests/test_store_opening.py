@@ -63,7 +63,9 @@ def frozen_copy(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     (who could write anyway): these tests run the same as root and as a user."""
     store = SqlStore.embedded(tmp_path / "store")
     run_id = create_run(store)
-    store.runs.write_batch(Batch(run_id, "w", 1, [points("loss", [0, 1], [2.0, 1.0])]))
+    store.runs.write_batch(
+        Batch(run_id=run_id, writer="w", seq=1, ops=[points("loss", [0, 1], [2.0, 1.0])])
+    )
     store.close()
     copy = tmp_path / "copy"
     shutil.copytree(tmp_path / "store", copy)
@@ -89,7 +91,9 @@ def test_writing_to_a_read_only_store_says_so(frozen_copy: tuple[Path, str]) -> 
     root, run_id = frozen_copy
     store = open_store(root)
     with pytest.raises(StoreUnusable, match="read-only"):
-        store.runs.write_batch(Batch(run_id, "w", 2, [Heartbeat(time.time())]))
+        store.runs.write_batch(
+            Batch(run_id=run_id, writer="w", seq=2, ops=[Heartbeat(at=time.time())])
+        )
     with pytest.raises(StoreUnusable, match="read-only"):
         store.blobs.put(b"x")
     store.close()
@@ -213,3 +217,44 @@ def test_a_database_role_without_privileges_is_unusable(postgres_url: str, tmp_p
     visitor = postgres_url.replace("://assay@", f"://{role}@", 1)
     with pytest.raises(StoreUnusable, match="permission denied"):
         SqlStore.from_url(visitor, blobs=tmp_path)
+
+
+# ---- outages after opening: 503s, not 500s ---------------------------------------------------
+
+
+def test_a_database_that_stops_answering_is_an_outage_for_api_keys_too(tmp_path: Path) -> None:
+    """Every authenticated route checks the key first: a database that went down must
+    answer as unavailable (503), not as an unexpected error (500)."""
+    import dataclasses
+
+    import sqlalchemy as sa
+    from starlette.testclient import TestClient
+
+    from assay.server.app import create_app
+    from assay.server.config import ServerConfig
+    from assay.store.sql.auth import SqlAuth
+
+    gone = sa.create_engine(f"postgresql+psycopg://u:hunter2@127.0.0.1:{free_port()}/x")
+    app = create_app(ServerConfig(str(tmp_path / "s"), local=False))
+    app.state.assay = dataclasses.replace(app.state.assay, auth=SqlAuth(gone))
+    with TestClient(app, base_url="http://localhost") as client:
+        key = "ak_abcdefabcdef_" + "x" * 30
+        response = client.get("/api/v1/projects", headers={"authorization": f"Bearer {key}"})
+    assert response.status_code == 503, response.text
+    assert "hunter2" not in response.text
+
+
+def test_a_blob_folder_that_cannot_be_written_is_an_outage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assay.store.blobs import LocalBlobStore
+
+    blobs = LocalBlobStore(tmp_path / "blobs")
+
+    def read_only(*args: object, **kwargs: object) -> None:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    with pytest.raises(StoreUnavailable, match="cannot be written: Read-only") as err:
+        blobs.put(b"weights")
+    assert str(tmp_path) not in str(err.value)

@@ -80,7 +80,16 @@ class LocalBlobStore:
 
     def put(self, data: bytes, durable: bool = True) -> str:
         """``durable=False`` skips the fsync; the caller then calls ``sync()`` once for
-        many blobs (before anything names them)."""
+        many blobs (before anything names them). A folder that cannot be written (full,
+        read-only, no permission) is the store being unavailable, named without its path."""
+        try:
+            return self._put(data, durable)
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"the blob store cannot be written: {exc.strerror or type(exc).__name__}"
+            ) from exc
+
+    def _put(self, data: bytes, durable: bool) -> str:
         digest = digest_of(data)
         path = self._path(digest)
         try:
@@ -108,7 +117,11 @@ class LocalBlobStore:
         try:
             data = path.read_bytes()
         except FileNotFoundError:
-            raise NotFound(f"blob {digest} is not in {self.root}") from None
+            raise NotFound(f"blob {digest} is not stored") from None
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"the blob store cannot be read: {exc.strerror or type(exc).__name__}"
+            ) from exc
         return verified(digest, data, str(self.root))
 
     def sync(self) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
 
+from assay.store.sql import opening
 from assay.store.sql.schema import artifact_versions, artifacts, blob_refs, blobs, runs
 
 IN_CHUNK = 500  # values per IN (...) list
@@ -35,7 +36,7 @@ class SqlAccess:
         by_run = sa.select(blob_refs.c.digest, runs.c.project).join(
             runs, sa.literal(RUN_OWNER) + runs.c.id == blob_refs.c.owner
         )
-        with self.engine.connect() as conn:
+        with opening.translating("check what the caller may read"), self.engine.connect() as conn:
             for part in _chunks(wanted):
                 for query in (by_version, by_run):
                     for digest, project in conn.execute(query.where(blob_refs.c.digest.in_(part))):
@@ -45,7 +46,7 @@ class SqlAccess:
     def run_projects(self, run_ids: Sequence[str]) -> dict[str, str]:
         """The project of each run that exists."""
         found: dict[str, str] = {}
-        with self.engine.connect() as conn:
+        with opening.translating("check what the caller may read"), self.engine.connect() as conn:
             for part in _chunks(list(dict.fromkeys(run_ids))):
                 query = sa.select(runs.c.id, runs.c.project).where(runs.c.id.in_(part))
                 found.update({r.id: r.project for r in conn.execute(query)})
@@ -57,7 +58,7 @@ class SqlAccess:
         query = sa.select(artifact_versions.c.id, artifacts.c.project).join(
             artifacts, artifacts.c.id == artifact_versions.c.artifact_id
         )
-        with self.engine.connect() as conn:
+        with opening.translating("check what the caller may read"), self.engine.connect() as conn:
             for part in _chunks(list(dict.fromkeys(version_ids))):
                 rows = conn.execute(query.where(artifact_versions.c.id.in_(part)))
                 found.update({r.id: r.project for r in rows})
@@ -67,7 +68,7 @@ class SqlAccess:
         """The digests whose bytes were stored (uploaded, or uploaded again) at ``since``
         or later."""
         found: set[str] = set()
-        with self.engine.connect() as conn:
+        with opening.translating("check what the caller may read"), self.engine.connect() as conn:
             for part in _chunks(list(dict.fromkeys(digests))):
                 query = sa.select(blobs.c.digest).where(
                     blobs.c.digest.in_(part), blobs.c.stored_at >= since

@@ -11,12 +11,14 @@ import hmac
 import re
 import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from assay.errors import Conflict, InvalidInput, NotFound, Unauthorized
-from assay.store.sql import audit
+from assay.store.sql import audit, opening
 from assay.store.sql.schema import api_keys, grants, users
 
 ROLES = ("viewer", "writer", "admin")
@@ -64,10 +66,20 @@ class SqlAuth:
         # writes take SQLite's write lock up front, so audit appends never race
         self._writes = engine.execution_options(assay_tx="IMMEDIATE")
 
+    @contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        with opening.translating("check who is asking"), self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        with opening.translating("change users, keys or roles"), self._writes.begin() as conn:
+            yield conn
+
     def add_user(self, name: str, is_admin: bool = False, actor: str | None = None) -> None:
         if not isinstance(name, str) or not _USER.match(name):
             raise InvalidInput(f"user name {name!r} must be 1-64 letters, digits, '_.@-'")
-        with self._writes.begin() as conn:
+        with self._write() as conn:
             if conn.execute(sa.select(users.c.name).where(users.c.name == name)).first():
                 raise Conflict(f"user {name!r} exists already")
             conn.execute(
@@ -76,7 +88,7 @@ class SqlAuth:
             _audit(conn, actor, "user.added", f"user:{name}", {"is_admin": is_admin})
 
     def users(self) -> list[tuple[str, bool]]:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = conn.execute(sa.select(users.c.name, users.c.is_admin).order_by(users.c.name))
             return [(r.name, bool(r.is_admin)) for r in rows]
 
@@ -87,7 +99,7 @@ class SqlAuth:
         self._require_user(user)
         key_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
-        with self._writes.begin() as conn:
+        with self._write() as conn:
             conn.execute(
                 api_keys.insert(),
                 {
@@ -102,7 +114,7 @@ class SqlAuth:
         return key_id, f"ak_{key_id}_{secret}"
 
     def revoke_key(self, key_id: str, actor: str | None = None) -> None:
-        with self._writes.begin() as conn:
+        with self._write() as conn:
             done = conn.execute(
                 api_keys.update()
                 .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
@@ -117,7 +129,7 @@ class SqlAuth:
         query = sa.select(api_keys).order_by(api_keys.c.created_at)
         if user is not None:
             query = query.where(api_keys.c.user_name == user)
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return [
                 KeyInfo(r.id, r.user_name, r.label, r.created_at, r.last_used_at, r.revoked_at)
                 for r in conn.execute(query)
@@ -134,7 +146,7 @@ class SqlAuth:
             .join(users, users.c.name == api_keys.c.user_name)
             .where(api_keys.c.id == key_id)
         )
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             row = conn.execute(query).first()
         if row is None or not hmac.compare_digest(row.secret_hash, _hash(secret)):
             raise Unauthorized("the API key is not valid")
@@ -142,7 +154,7 @@ class SqlAuth:
             raise Unauthorized("the API key was revoked")
         now = time.time()
         if row.last_used_at is None or now - row.last_used_at > TOUCH_EVERY:
-            with self.engine.begin() as conn:
+            with self._write() as conn:
                 conn.execute(
                     api_keys.update().where(api_keys.c.id == key_id).values(last_used_at=now)
                 )
@@ -153,7 +165,7 @@ class SqlAuth:
         if role is not None and role not in ROLES:
             raise InvalidInput(f"role {role!r} is not one of {', '.join(ROLES)}")
         self._require_user(user)
-        with self._writes.begin() as conn:
+        with self._write() as conn:
             conn.execute(
                 grants.delete().where(grants.c.user_name == user, grants.c.project == project)
             )
@@ -164,7 +176,7 @@ class SqlAuth:
     def role(self, principal: Principal, project: str) -> str | None:
         if principal.is_admin:
             return "admin"
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return conn.execute(
                 sa.select(grants.c.role).where(
                     grants.c.user_name == principal.user, grants.c.project == project
@@ -172,13 +184,13 @@ class SqlAuth:
             ).scalar()
 
     def grants_of(self, user: str) -> dict[str, str]:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = conn.execute(
                 sa.select(grants.c.project, grants.c.role).where(grants.c.user_name == user)
             )
             return {r.project: r.role for r in rows}
 
     def _require_user(self, user: str) -> None:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             if conn.execute(sa.select(users.c.name).where(users.c.name == user)).first() is None:
                 raise NotFound(f"no user named {user!r}")

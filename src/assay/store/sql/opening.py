@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -128,6 +130,18 @@ def unusable(exc: sa.exc.DBAPIError) -> bool:
     if getattr(exc.orig, "sqlstate", None) in _UNUSABLE_STATES:
         return True
     return any(t in text for t in _UNUSABLE_TEXT)
+
+
+@contextmanager
+def translating(doing: str) -> Iterator[None]:
+    """Database errors that are the store's condition (an outage, a refused value) leave
+    as Assay's errors naming what was being done; anything else (a bug) as it is."""
+    try:
+        yield
+    except sa.exc.DBAPIError as exc:
+        if not translated(exc):
+            raise
+        raise runtime_error(exc, doing) from exc
 
 
 def translated(exc: sa.exc.DBAPIError) -> bool:

@@ -68,25 +68,15 @@ class Database:
     def write(self, doing: str = "write", actor: str | None = None) -> Iterator[Tx]:
         """A write transaction (``BEGIN IMMEDIATE`` on SQLite) acting as ``actor``."""
         self.writable(doing)
-        try:
-            with self.engine.connect() as conn:
-                conn.execution_options(assay_tx="IMMEDIATE")
-                with conn.begin():
-                    yield Tx(conn, self.dialect, actor or self.actor)
-        except sa.exc.DBAPIError as exc:
-            if not opening.translated(exc):
-                raise
-            raise opening.runtime_error(exc, doing) from exc
+        with opening.translating(doing), self.engine.connect() as conn:
+            conn.execution_options(assay_tx="IMMEDIATE")
+            with conn.begin():
+                yield Tx(conn, self.dialect, actor or self.actor)
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
-        try:
-            with self.engine.connect() as conn:
-                yield conn
-        except sa.exc.DBAPIError as exc:
-            if not opening.translated(exc):
-                raise
-            raise opening.runtime_error(exc, "read") from exc
+        with opening.translating("read"), self.engine.connect() as conn:
+            yield conn
 
     def writable(self, doing: str) -> None:
         if self.read_only:
