@@ -4,6 +4,7 @@ refused (and named), what is cleaned, and summaries that always match the histor
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from typing import Any
@@ -421,6 +422,41 @@ def test_liveness_on_postgresql_is_judged_by_the_database_clock(
     ahead = sql_store_factory()
     assert ahead.runs.get(run_id).status == "running"
     assert _resume(ahead, run_id, "late") == "refused"
+
+
+# ---- NUL in what artifacts, models and evaluations carry ---------------------------------------
+
+
+def _draft(store: Store, **fields: Any) -> ArtifactDraft:
+    digest = store.blobs.put(b"weights")
+    manifest = Manifest(files=[FileEntry(path="w.bin", size=7, digest=digest)])
+    return ArtifactDraft(project="p", name="x", type="model", manifest=manifest, **fields)
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"metadata": {"note": "a\x00b"}}, "metadata.note"),
+        ({"metadata": {"a\x00": 1}}, "metadata: key"),
+        ({"metadata": {"deep": [{"x": "\ud800"}]}}, "metadata.deep[0].x"),
+        ({"description": "a\x00b"}, "description"),
+    ],
+)
+def test_nul_in_what_an_artifact_carries_is_refused_alike(
+    store: Store, fields: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(InvalidInput, match=re.escape(named)):
+        store.artifacts.commit(_draft(store, **fields))
+    assert store.artifacts.list("p") == []
+
+
+def test_nul_in_a_registered_model_is_refused_alike(store: Store) -> None:
+    version = store.artifacts.commit(_draft(store))
+    with pytest.raises(InvalidInput, match=r"tags\.stage"):
+        store.models.register(version.id, "m", tags={"stage": "a\x00"})
+    with pytest.raises(InvalidInput, match="description"):
+        store.models.register(version.id, "m", description="a\x00")
+    assert store.models.list() == []
 
 
 # ---- version numbers -------------------------------------------------------------------------

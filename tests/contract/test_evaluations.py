@@ -32,6 +32,7 @@ def test_evaluations_round_trip_on_every_backend(store_factory: StoreFactory) ->
         ({"baseline_id": "nope"}, "evaluation nope does not exist"),
         ({"model_version_id": "nope"}, "artifact version nope does not exist"),
         ({"project": "bad name!"}, "project name"),
+        ({"report": {"summary": [{"metric": "acc\x00"}]}}, "report.summary"),
     ],
 )
 def test_bad_evaluations_are_refused_and_nothing_is_stored(
@@ -47,4 +48,6 @@ def test_bad_evaluations_are_refused_and_nothing_is_stored(
 def test_duplicate_item_results_are_refused(store: Store) -> None:
 
     with pytest.raises(InvalidInput, match="unique"):
-        store.evaluations.save(evaluation_draft(items=[EvalItem("a"), EvalItem("a")]))
+        store.evaluations.save(
+            evaluation_draft(items=[EvalItem(item_id="a"), EvalItem(item_id="a")])
+        )

@@ -213,6 +213,24 @@ def user_text(what: str, value: str | None) -> None:
         raise InvalidInput(f"{what} is not valid Unicode (it holds a lone surrogate)")
 
 
+def user_strings(path: str, value: object, depth: int = 0) -> None:
+    """Refuse a NUL or a lone surrogate in any key or string of a JSON-like value (an
+    artifact's metadata, a model's tags, an evaluation report), whatever else it holds:
+    both backends then refuse the same values, naming where."""
+    if depth > MAX_DEPTH:
+        raise InvalidInput(f"{path} is nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, str):
+        user_text(path, value)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(key, str):
+                user_text(f"{path}: key {key!r:.40}", key)
+            user_strings(f"{path}.{key}", item, depth + 1)
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            user_strings(f"{path}[{i}]", item, depth + 1)
+
+
 def captured_text(what: str, value: object) -> str:
     """Captured text made storable: NUL and lone surrogates become U+FFFD."""
     if not isinstance(value, str):

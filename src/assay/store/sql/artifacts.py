@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from assay.records import ArtifactDraft, ArtifactInfo, ArtifactVersion, LineageEdge, Manifest
 from assay.store.sql import catalog
 from assay.store.sql.tx import Database
+from assay.store.validate import user_strings, user_text
 
 
 class SqlArtifacts:
@@ -15,6 +16,8 @@ class SqlArtifacts:
         self.db = db
 
     def commit(self, draft: ArtifactDraft, actor: str | None = None) -> ArtifactVersion:
+        user_strings("metadata", draft.metadata)
+        user_text("description", draft.description)
         with self.db.write(actor=actor) as tx:
             return catalog.commit(tx, draft)
 

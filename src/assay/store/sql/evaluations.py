@@ -21,6 +21,7 @@ from assay.store.sql.schema import (
     runs,
 )
 from assay.store.sql.tx import Database, Tx, check_page
+from assay.store.validate import user_strings, user_text
 from assay.values import check_project, check_text
 
 VERDICTS = ("pass", "fail", "inconclusive")
@@ -180,6 +181,9 @@ class SqlEvaluations:
         self.db = db
 
     def save(self, draft: EvaluationDraft, actor: str | None = None) -> Evaluation:
+        user_strings("report", draft.report)
+        for item in draft.items:
+            user_text(f"item id {item.item_id[:40]!r}", item.item_id)
         with self.db.write(actor=actor) as tx:
             return save(tx, draft)
 

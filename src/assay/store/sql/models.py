@@ -5,6 +5,7 @@ from __future__ import annotations
 from assay.records import AliasMove, ModelVersion, RegisteredModel
 from assay.store.sql import registry
 from assay.store.sql.tx import Database
+from assay.store.validate import user_strings, user_text
 
 
 class SqlModels:
@@ -19,6 +20,8 @@ class SqlModels:
         tags: dict[str, str] | None = None,
         actor: str | None = None,
     ) -> ModelVersion:
+        user_text("description", description)
+        user_strings("tags", tags)
         with self.db.write(actor=actor) as tx:
             return registry.register(tx, version_id, name, description, tags or {})
 
