@@ -129,7 +129,7 @@ def store_kind(uri: str) -> str | None:
 
 
 def open_store(uri: str | os.PathLike[str] | None = None) -> Store:
-    """Open the store a URI names (see DESIGN.md: the URI picks the store)."""
+    """Open the store a URI names (its scheme picks the kind: see SCHEMES)."""
     resolved = resolve_uri(uri)
     scheme = scheme_of(resolved)
     found = SCHEMES.get(scheme)
