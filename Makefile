@@ -3,7 +3,10 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 DEV := $(VENV)/.installed-dev
-BENCH := $(VENV)/.installed-bench
+# the peers measured by `make bench` (MLflow, W&B, DVC, crowd-kit) pin versions of their
+# own (pyarrow, opentelemetry...): they live in a venv apart, so the dev venv stays as tested
+BENCH_VENV := .venv-bench
+BENCH := $(BENCH_VENV)/.installed-bench
 PYTEST_ARGS ?=
 
 .PHONY: demo test lint bench screenshots clean
@@ -16,8 +19,10 @@ $(DEV): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-$(BENCH): pyproject.toml $(DEV)
-	$(BIN)/python -m pip install --quiet -e '.[bench]'
+$(BENCH): pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV) || python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[bench]'
 	touch $@
 
 demo: $(DEV)
@@ -32,10 +37,10 @@ lint: $(DEV)
 	$(BIN)/lint-imports
 
 bench: $(BENCH)
-	$(BIN)/python bench/run.py --out bench/RESULTS.md
+	$(BENCH_VENV)/bin/python bench/run.py --out bench/RESULTS.md
 
 screenshots: $(DEV)
 	ASSAY_SCREENSHOTS=docs/img $(BIN)/python -m pytest -q tests/test_ui_browser.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache
