@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import click
 import pytest
@@ -199,3 +201,38 @@ def test_command_errors_hide_a_password_quoted_in_the_message() -> None:
     assert result.exit_code == 1
     assert "hunter2" not in result.output
     assert "postgresql://ana:***@db.example/x" in result.output
+
+
+def test_ui_on_a_busy_port_names_the_port_and_prints_no_url(tmp_path: Path) -> None:
+    import socket
+
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    port = busy.getsockname()[1]
+    try:
+        result = CliRunner().invoke(
+            cli, ["ui", "--uri", str(tmp_path / "s"), "--port", str(port), "--no-browser"]
+        )
+    finally:
+        busy.close()
+    assert result.exit_code == 1
+    assert f"port {port} on 127.0.0.1 is in use" in result.output
+    assert "Assay UI on" not in result.output
+
+
+def test_a_missing_extra_is_named_with_its_pip_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assay.errors import MissingExtra
+
+    with assay.init(project="p", uri=str(tmp_path / "s"), settings=QUIET) as run:
+        run.log({"x": 1.0})
+    monkeypatch.setitem(sys.modules, "pandas", None)  # as if the tables extra were absent
+    api = assay.Api(str(tmp_path / "s"))
+    with pytest.raises(MissingExtra, match=r"pip install 'assay\[tables\]'"):
+        api.run(run.id).history(["x"])
+    monkeypatch.setitem(sys.modules, "uvicorn", None)
+    result = CliRunner().invoke(cli, ["ui", "--uri", str(tmp_path / "s"), "--no-browser"])
+    assert result.exit_code == 1
+    assert "'assay ui' needs uvicorn, which the 'server' extra brings" in result.output

@@ -13,6 +13,7 @@
     ├── StoreUnavailable      the store cannot be reached (an outage: retried)
     ├── StoreUnusable         the store answers but cannot be used as given (not retried)
     ├── SchemaMismatch        the store's schema is newer (or older) than this Assay knows
+    ├── MissingExtra          a feature needs an optional extra that is not installed
     └── JournalCorrupt        a journal record failed its checksum
 
 Third-party errors (SQLAlchemy, OS errors) are translated at the boundary and
@@ -117,6 +118,14 @@ class CorruptData(AssayError):
     """Stored bytes no longer match their digest (a damaged blob or downloaded file)."""
 
     code = "corrupt_data"
+    status = 500
+
+
+class MissingExtra(AssayError, ImportError):
+    """A feature needs a package of an optional extra that is not installed; the message
+    names the extra to install (``pip install 'assay[tables]'``)."""
+
+    code = "missing_extra"
     status = 500
 
 

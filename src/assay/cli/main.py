@@ -12,6 +12,7 @@ import click
 
 from assay._version import __version__
 from assay.errors import AssayError
+from assay.extras import missing
 from assay.redact import redact_text
 
 # name -> "module:attribute" of a click command or group; later areas add theirs here.
@@ -81,6 +82,12 @@ def reports_errors(func: F) -> F:
             return func(*args, **kwargs)
         except AssayError as exc:
             raise click.ClickException(redact_text(str(exc))) from exc
+        except ModuleNotFoundError as exc:
+            words = click.get_current_context().command_path.split()[1:]
+            explained = missing(exc, "'" + " ".join(["assay", *words]) + "'")
+            if explained is None:
+                raise
+            raise click.ClickException(str(explained)) from exc
 
     return wrapper  # type: ignore[return-value]
 

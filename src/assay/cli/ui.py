@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import webbrowser
 
@@ -32,14 +33,25 @@ def serve_local(uri: str, port: int, open_browser: bool) -> None:
     if scheme_of(uri) != "file":
         raise InvalidInput(f"{uri!r} is not an embedded store; open a team server's URL instead")
     os.environ.update(ServerConfig(uri, local=True).to_env())
-    url = f"http://127.0.0.1:{port}/"
+    sock = listen(port)  # the address is ours before the URL is printed
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
     Console(stderr=True).print(f"Assay UI on [bold]{url}[/] for {uri} (Ctrl-C to stop)")
     if open_browser:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
-    uvicorn.run(
-        "assay.server.app:app_from_env",
-        factory=True,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-    )
+    config = uvicorn.Config("assay.server.app:app_from_env", factory=True, log_level="warning")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def listen(port: int) -> socket.socket:
+    """A socket listening on 127.0.0.1:``port``, or InvalidInput naming the port in use."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as exc:
+        sock.close()
+        raise InvalidInput(
+            f"port {port} on 127.0.0.1 is in use ({exc.strerror}); choose another with --port"
+        ) from None
+    sock.listen(2048)
+    return sock

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from assay.errors import InvalidInput
+from assay.extras import need
 from assay.records import (
     ArtifactInfo,
     ArtifactVersion,
@@ -170,6 +171,7 @@ class Api:
 
 
 def _to_pandas(data: dict[str, Columns]) -> pd.DataFrame:
+    need("pandas", "a history as a DataFrame")
     import pandas as pd
 
     frames = [
@@ -183,6 +185,8 @@ def _to_pandas(data: dict[str, Columns]) -> pd.DataFrame:
 
 def _to_arrow(data: dict[str, Columns]) -> pa.Table:
     import numpy as np
+
+    need("pyarrow", "a history as an Arrow table")
     import pyarrow as pa
 
     keys = [np.full(len(c), k, dtype=object) for k, c in data.items()]
