@@ -26,7 +26,22 @@ def assay_writer(url: str, batches: int, start_at: float) -> list[float]:
     run_id, writer = new_run_id(), new_writer_id()
     store.runs.write_batch(
         Batch(
-            run_id, writer, 0, [CreateRun("load", "w", time.time(), {}, [], None, None, None, {})]
+            run_id=run_id,
+            writer=writer,
+            seq=0,
+            ops=[
+                CreateRun(
+                    project="load",
+                    name="w",
+                    created_at=time.time(),
+                    config={},
+                    tags=[],
+                    notes=None,
+                    group=None,
+                    job_type=None,
+                    host={},
+                )
+            ],
         )
     )
     _wait(start_at)
@@ -35,11 +50,16 @@ def assay_writer(url: str, batches: int, start_at: float) -> list[float]:
         steps = np.arange((seq - 1) * STEPS, seq * STEPS, dtype="<i8")
         times = np.full(STEPS, time.time(), dtype="<f8")
         ops = [
-            Points(f"m{k}", steps.tobytes(), times.tobytes(), np.random.rand(STEPS).tobytes())
+            Points(
+                key=f"m{k}",
+                steps=steps.tobytes(),
+                times=times.tobytes(),
+                values=np.random.rand(STEPS).tobytes(),
+            )
             for k in range(KEYS)
         ]
         t0 = time.perf_counter()
-        store.runs.write_batch(Batch(run_id, writer, seq, ops))
+        store.runs.write_batch(Batch(run_id=run_id, writer=writer, seq=seq, ops=ops))
         latencies.append(time.perf_counter() - t0)
     store.close()
     return latencies

@@ -45,13 +45,24 @@ def seed_assay(root: Path) -> list[str]:
     stamp = np.full(1, now, dtype="<f8").tobytes()
     for i in range(RUNS):
         ops: list[Any] = [
-            CreateRun("big", f"run-{i}", now + i, config_of(i), [], None, None, None, {})
+            CreateRun(
+                project="big",
+                name=f"run-{i}",
+                created_at=now + i,
+                config=config_of(i),
+                tags=[],
+                notes=None,
+                group=None,
+                job_type=None,
+                host={},
+            )
         ]
         rng = random.Random(-i)
         ops += [
-            Points(f"m{j}", one, stamp, np.array([rng.random()]).tobytes()) for j in range(METRICS)
+            Points(key=f"m{j}", steps=one, times=stamp, values=np.array([rng.random()]).tobytes())
+            for j in range(METRICS)
         ]
-        store.runs.write_batch(Batch(new_run_id(), "w", 0, ops))
+        store.runs.write_batch(Batch(run_id=new_run_id(), writer="w", seq=0, ops=ops))
     long_ids = []
     steps = np.arange(LONG_STEPS, dtype="<i8")
     for i in range(LONG_RUNS):
@@ -60,12 +71,27 @@ def seed_assay(root: Path) -> list[str]:
         times = now + steps.astype("<f8")
         store.runs.write_batch(
             Batch(
-                run_id,
-                "w",
-                0,
-                [
-                    CreateRun("long", f"long-{i}", now, {}, [], None, None, None, {}),
-                    Points("loss", steps.tobytes(), times.tobytes(), values.tobytes()),
+                run_id=run_id,
+                writer="w",
+                seq=0,
+                ops=[
+                    CreateRun(
+                        project="long",
+                        name=f"long-{i}",
+                        created_at=now,
+                        config={},
+                        tags=[],
+                        notes=None,
+                        group=None,
+                        job_type=None,
+                        host={},
+                    ),
+                    Points(
+                        key="loss",
+                        steps=steps.tobytes(),
+                        times=times.tobytes(),
+                        values=values.tobytes(),
+                    ),
                 ],
             )
         )

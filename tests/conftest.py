@@ -131,8 +131,18 @@ def create_run(
     at: float | None = None,
 ) -> str:
     run_id = new_run_id()
-    op = CreateRun(project, name, at or time.time(), config or {}, tags or [], None, None, None, {})
-    assert store.runs.write_batch(Batch(run_id, "w", 0, [op]))
+    op = CreateRun(
+        project=project,
+        name=name,
+        created_at=at or time.time(),
+        config=config or {},
+        tags=tags or [],
+        notes=None,
+        group=None,
+        job_type=None,
+        host={},
+    )
+    assert store.runs.write_batch(Batch(run_id=run_id, writer="w", seq=0, ops=[op]))
     return run_id
 
 
@@ -145,11 +155,11 @@ def points(
     s = np.asarray(steps, dtype="<i8")
     v = np.asarray(values, dtype="<f8")
     t = np.full(len(s), at or time.time(), dtype="<f8")
-    return Points(key, s.tobytes(), t.tobytes(), v.tobytes())
+    return Points(key=key, steps=s.tobytes(), times=t.tobytes(), values=v.tobytes())
 
 
 def finish_op(status: str = "finished") -> UpdateRun:
-    return UpdateRun(time.time(), status=status)
+    return UpdateRun(at=time.time(), status=status)
 
 
 # ---- artifacts, models and evaluations the tests share ------------------------------------
@@ -196,8 +206,8 @@ def evaluation_draft(**changes: Any) -> EvaluationDraft:
         "verdict": "pass",
         "report": {"metrics": []},
         "items": [
-            EvalItem("a", output={"x": [1, 2]}, scores={"acc": 1.0}),
-            EvalItem("b", error="E: x"),
+            EvalItem(item_id="a", output={"x": [1, 2]}, scores={"acc": 1.0}),
+            EvalItem(item_id="b", error="E: x"),
         ],
     }
     return EvaluationDraft(**{**base, **changes})

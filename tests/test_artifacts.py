@@ -125,7 +125,9 @@ def test_a_corrupted_blob_is_an_error_naming_the_file(
 def test_paths_that_escape_are_refused(store: Store, bad: str) -> None:
     digest = store.blobs.put(b"x")
     entry = FileEntry(path=bad, size=1, digest=digest)
-    draft = ArtifactDraft(project="p", name="evil", type="dataset", manifest=Manifest([entry]))
+    draft = ArtifactDraft(
+        project="p", name="evil", type="dataset", manifest=Manifest(files=[entry])
+    )
     with pytest.raises(InvalidInput, match="artifact path"):
         store.artifacts.commit(draft)
     with pytest.raises(InvalidInput):

@@ -31,10 +31,20 @@ def test_runs_and_auth_changes_are_recorded_with_their_actor(
     store = sql_store_factory()
     run_id = create_run(store)
     store.runs.write_batch(
-        Batch(run_id, "w", 1, [points("x", [0], [1.0]), UpdateRun(time.time(), summary={"a": 1.0})])
+        Batch(
+            run_id=run_id,
+            writer="w",
+            seq=1,
+            ops=[points("x", [0], [1.0]), UpdateRun(at=time.time(), summary={"a": 1.0})],
+        )
     )
     store.runs.write_batch(
-        Batch(run_id, "w", 2, [UpdateRun(time.time(), notes="n", status="finished")]),
+        Batch(
+            run_id=run_id,
+            writer="w",
+            seq=2,
+            ops=[UpdateRun(at=time.time(), notes="n", status="finished")],
+        ),
         actor="user:ann",
     )
     auth = SqlAuth(engine(store))
@@ -62,7 +72,22 @@ def test_runs_and_auth_changes_are_recorded_with_their_actor(
 def test_a_replayed_batch_is_not_recorded_twice(sql_store_factory: StoreFactory) -> None:
     store = sql_store_factory()
     batch = Batch(
-        new_run_id(), "w", 0, [CreateRun("p", "n", time.time(), {}, [], None, None, None, {})]
+        run_id=new_run_id(),
+        writer="w",
+        seq=0,
+        ops=[
+            CreateRun(
+                project="p",
+                name="n",
+                created_at=time.time(),
+                config={},
+                tags=[],
+                notes=None,
+                group=None,
+                job_type=None,
+                host={},
+            )
+        ],
     )
     store.runs.write_batch(batch)
     store.runs.write_batch(batch)

@@ -175,9 +175,19 @@ def site(tmp_path: Path) -> Any:
     from tests.conftest import points
 
     app = create_app(ServerConfig(str(tmp_path / "s"), local=True))
-    op = CreateRun("p", "run", time.time(), {"lr": 0.1}, [], None, None, None, {})
+    op = CreateRun(
+        project="p",
+        name="run",
+        created_at=time.time(),
+        config={"lr": 0.1},
+        tags=[],
+        notes=None,
+        group=None,
+        job_type=None,
+        host={},
+    )
     app.state.assay.store.runs.write_batch(
-        Batch("r1", "w", 0, [op, points("loss", [0, 1], [1.0, 0.5])])
+        Batch(run_id="r1", writer="w", seq=0, ops=[op, points("loss", [0, 1], [1.0, 0.5])])
     )
     with TestClient(app, base_url="http://localhost") as client:
         yield client

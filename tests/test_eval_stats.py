@@ -276,14 +276,14 @@ def test_summed_regression_metrics_match_sklearn() -> None:
 def _side(scores: np.ndarray, clusters: np.ndarray | None = None) -> rep.Side:
     n = len(scores)
     return rep.Side(
-        [str(i) for i in range(n)],
-        [
+        ids=[str(i) for i in range(n)],
+        clusters=[
             None if clusters is None else str(c)
             for c in (clusters if clusters is not None else range(n))
         ],
-        [{} for _ in range(n)],
-        {"accuracy": scores.astype(float)},
-        {},
+        slices=[{} for _ in range(n)],
+        scores={"accuracy": scores.astype(float)},
+        rows={},
     )
 
 

@@ -755,7 +755,9 @@ def test_a_large_evaluation_travels_to_a_server_in_parts(
     sent: list[bytes] = []
     put_blob = server.blobs.put
     monkeypatch.setattr(server.blobs, "put", lambda data: sent.append(data) or put_blob(data))
-    items = [EvalItem(f"q{i}", output="answer " * 20, scores={"ok": i % 2}) for i in range(300)]
+    items = [
+        EvalItem(item_id=f"q{i}", output="answer " * 20, scores={"ok": i % 2}) for i in range(300)
+    ]
     saved = server.evaluations.save(evaluation_draft(items=items))
     assert len(sent) == len(remote.item_parts(items)) > 5
     assert saved.n_items == 300 and server.evaluations.items(saved.id) == items
@@ -783,7 +785,7 @@ def test_evaluation_parts_naming_missing_or_bad_blobs_are_refused(
     junk = server.blobs.put(b"not a list of items")
     with pytest.raises(InvalidInput, match=f"item blob {junk} is not a list of item results"):
         send(empty, [junk])
-    good = server.blobs.put(msgspec.msgpack.encode(item_parts([EvalItem("a")])[0]))
+    good = server.blobs.put(msgspec.msgpack.encode(item_parts([EvalItem(item_id="a")])[0]))
     with pytest.raises(InvalidInput, match="carries its items in item_blobs only"):
         send(evaluation_draft(), [good])
     monkeypatch.setattr(routes, "PARTS_LIMIT", 0)

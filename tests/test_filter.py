@@ -88,9 +88,13 @@ def seeded(store: Store) -> dict[str, str]:
         ("gamma", {"lr": 0.001, "opt": "sgd"}, [], 0.95),
     ]:
         run_id = create_run(store, config=cfg, tags=tags, name=name)
-        store.runs.write_batch(Batch(run_id, "w", 1, [points("acc", [0, 1], [acc / 2, acc])]))
+        store.runs.write_batch(
+            Batch(run_id=run_id, writer="w", seq=1, ops=[points("acc", [0, 1], [acc / 2, acc])])
+        )
         runs[name] = run_id
-    store.runs.write_batch(Batch(runs["gamma"], "w", 2, [UpdateRun(0.0, status="finished")]))
+    store.runs.write_batch(
+        Batch(run_id=runs["gamma"], writer="w", seq=2, ops=[UpdateRun(at=0.0, status="finished")])
+    )
     return runs
 
 
@@ -159,10 +163,10 @@ def mixed(store: Store) -> dict[str, str]:
         run_id = create_run(store, config={"x": x}, name=name)
         store.runs.write_batch(
             Batch(
-                run_id,
-                "w",
-                1,
-                [points("acc", [0], [0.5]), UpdateRun(time.time(), summary={"s": x})],
+                run_id=run_id,
+                writer="w",
+                seq=1,
+                ops=[points("acc", [0], [0.5]), UpdateRun(at=time.time(), summary={"s": x})],
             )
         )
         runs[name] = run_id

@@ -20,12 +20,36 @@ RUN = "r1"
 
 
 def make_batches(sizes: list[int]) -> list[Batch]:
-    batches = [Batch(RUN, "w1", 0, [CreateRun("p", "n", 1.0, {}, [], None, None, None, {})])]
+    batches = [
+        Batch(
+            run_id=RUN,
+            writer="w1",
+            seq=0,
+            ops=[
+                CreateRun(
+                    project="p",
+                    name="n",
+                    created_at=1.0,
+                    config={},
+                    tags=[],
+                    notes=None,
+                    group=None,
+                    job_type=None,
+                    host={},
+                )
+            ],
+        )
+    ]
     step = 0
     for seq, size in enumerate(sizes, start=1):
         steps = list(range(step, step + size))
         batches.append(
-            Batch(RUN, "w1", seq, [points("x", steps, [float(s) for s in steps], at=1.0)])
+            Batch(
+                run_id=RUN,
+                writer="w1",
+                seq=seq,
+                ops=[points("x", steps, [float(s) for s in steps], at=1.0)],
+            )
         )
         step += size
     return batches

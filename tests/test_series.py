@@ -10,7 +10,9 @@ from assay.store.series import downsample, merge
 
 def cols(steps: list[int], values: list[float]) -> Columns:
     return Columns(
-        np.array(steps, dtype="<i8"), np.zeros(len(steps)), np.array(values, dtype="<f8")
+        steps=np.array(steps, dtype="<i8"),
+        times=np.zeros(len(steps)),
+        values=np.array(values, dtype="<f8"),
     )
 
 
@@ -33,7 +35,7 @@ def test_merge_matches_a_dict_replay(pairs: list[tuple[int, float]]) -> None:
 @given(st.integers(10, 5000), st.integers(4, 300), st.integers(0, 10_000))
 def test_downsample_bounds_points_and_keeps_extremes(n: int, points: int, seed: int) -> None:
     values = np.random.default_rng(seed).normal(size=n)
-    series = Columns(np.arange(n, dtype="<i8"), np.zeros(n), values)
+    series = Columns(steps=np.arange(n, dtype="<i8"), times=np.zeros(n), values=values)
     got = downsample(series, points)
     assert len(got) <= max(points, 0) or len(got) == n
     assert got.values.max() == values.max() and got.values.min() == values.min()

@@ -65,8 +65,18 @@ def team(tmp_path: Path) -> Iterator[Team]:
 
 
 def new_run(project: str) -> Batch:
-    op = CreateRun(project, "r", time.time(), {}, [], None, None, None, {})
-    return Batch(new_run_id(), "w", 0, [op])
+    op = CreateRun(
+        project=project,
+        name="r",
+        created_at=time.time(),
+        config={},
+        tags=[],
+        notes=None,
+        group=None,
+        job_type=None,
+        host={},
+    )
+    return Batch(run_id=new_run_id(), writer="w", seq=0, ops=[op])
 
 
 def test_health_needs_no_key(team: Team) -> None:
@@ -121,7 +131,9 @@ def test_writer_writes_viewer_reads_but_cannot_write(team: Team) -> None:
     viewer = team.store("vic")
     assert viewer.runs.get(batch.run_id).project == "alpha"
     with pytest.raises(Forbidden, match="no writer role on any project"):
-        viewer.runs.write_batch(Batch(batch.run_id, "w", 1, [points("x", [0], [1.0])]))
+        viewer.runs.write_batch(
+            Batch(run_id=batch.run_id, writer="w", seq=1, ops=[points("x", [0], [1.0])])
+        )
     with pytest.raises(Forbidden):
         viewer.runs.write_batch(new_run("alpha"))
 
@@ -139,7 +151,9 @@ def test_a_key_for_one_project_cannot_read_another(team: Team) -> None:
     with pytest.raises(Forbidden):
         bob.runs.series([batch.run_id], ["x"])
     with pytest.raises(Forbidden):
-        bob.runs.write_batch(Batch(batch.run_id, "w", 1, [points("x", [0], [1.0])]))
+        bob.runs.write_batch(
+            Batch(run_id=batch.run_id, writer="w", seq=1, ops=[points("x", [0], [1.0])])
+        )
     assert [p.name for p in bob.runs.projects()] == []
     assert [p.name for p in team.store("root").runs.projects()] == ["alpha"]
 
@@ -202,10 +216,17 @@ def test_limits_give_json_errors_naming_the_limit(tmp_path: Path) -> None:
     )
     assert response.status_code == 413 and "max_body_bytes" in response.json()["error"]["message"]
     batch = new_run("alpha")
-    many = Batch(batch.run_id, "w", 0, [*batch.ops, points("x", list(range(200)), [1.0] * 200)])
+    many = Batch(
+        run_id=batch.run_id,
+        writer="w",
+        seq=0,
+        ops=[*batch.ops, points("x", list(range(200)), [1.0] * 200)],
+    )
     with pytest.raises(Exception, match="max_batch_points=100"):
         team.store("ann").runs.write_batch(many)
-    long_key = Batch(batch.run_id, "w", 0, [*batch.ops, points("k" * 300, [0], [1.0])])
+    long_key = Batch(
+        run_id=batch.run_id, writer="w", seq=0, ops=[*batch.ops, points("k" * 300, [0], [1.0])]
+    )
     with pytest.raises(Exception, match="longer than 256"):
         team.store("ann").runs.write_batch(long_key)
     page = team.client.get(
@@ -247,8 +268,18 @@ def test_blobs_are_read_through_the_project_that_holds_them(team: Team) -> None:
     """A large git diff goes to a blob the run holds: readers of its project read it;
     others, and a bare upload no project holds yet, answer as not stored."""
     diff = "+line\n" * 20_000
-    op = CreateRun("alpha", "r", time.time(), {}, [], None, None, None, {"git": {"diff": diff}})
-    batch = Batch(new_run_id(), "w", 0, [op])
+    op = CreateRun(
+        project="alpha",
+        name="r",
+        created_at=time.time(),
+        config={},
+        tags=[],
+        notes=None,
+        group=None,
+        job_type=None,
+        host={"git": {"diff": diff}},
+    )
+    batch = Batch(run_id=new_run_id(), writer="w", seq=0, ops=[op])
     team.store("ann").runs.write_batch(batch)
     digest = team.store("vic").runs.get(batch.run_id).host["git"]["diff_blob"]
     assert team.store("vic").blobs.get(digest).decode() == diff
@@ -315,7 +346,9 @@ def test_login_saves_the_key_with_mode_0600(
 def test_wire_keeps_nan_in_msgpack() -> None:
     from assay.records import MetricSummary
 
-    encoded = wire.encode(MetricSummary(float("nan"), 1.0, 2.0, 3, 4), wire.MSGPACK)
+    encoded = wire.encode(
+        MetricSummary(last=float("nan"), min=1.0, max=2.0, count=3, last_step=4), wire.MSGPACK
+    )
     decoded = msgspec.msgpack.decode(encoded, type=MetricSummary)
     assert decoded.last != decoded.last and decoded.count == 3
 

@@ -93,8 +93,18 @@ def test_a_store_with_s3_blobs_offloads_large_diffs_there(bucket: str, tmp_path:
 
     store = SqlStore.from_url(f"sqlite:///{tmp_path / 'db.sqlite'}", blobs=f"s3://{bucket}/x")
     host = {"git": {"commit": "abc", "diff": "+line\n" * 20_000}}
-    op = CreateRun("p", "n", time.time(), {}, [], None, None, None, host)
-    store.runs.write_batch(Batch("r1", "w", 0, [op]))
+    op = CreateRun(
+        project="p",
+        name="n",
+        created_at=time.time(),
+        config={},
+        tags=[],
+        notes=None,
+        group=None,
+        job_type=None,
+        host=host,
+    )
+    store.runs.write_batch(Batch(run_id="r1", writer="w", seq=0, ops=[op]))
     digest = store.runs.get("r1").host["git"]["diff_blob"]
     assert ObjectBlobStore(f"s3://{bucket}/x").get(digest).decode() == host["git"]["diff"]
     store.close()

@@ -73,7 +73,9 @@ def _pages_render_with(team: Team, bad: float) -> None:
     from tests.conftest import points
 
     batch = new_run("alpha")
-    batch.ops.extend([points("loss", [0, 1], [1.0, 0.5]), LogLines([(time.time(), "stdout", "x")])])
+    batch.ops.extend(
+        [points("loss", [0, 1], [1.0, 0.5]), LogLines(lines=[(time.time(), "stdout", "x")])]
+    )
     team.store("ann").runs.write_batch(batch)
     _spoil(team, batch.run_id, bad)
     for user in ("root", "vic"):
@@ -367,17 +369,41 @@ def test_every_run_creating_op_in_a_batch_needs_the_writer_role_on_its_project(
     from assay.records import Batch, CreateRun
 
     batch = new_run("beta")  # bob writes to beta, and has no role on gamma
-    sneaky = CreateRun("gamma", "r", time.time(), {}, [], None, None, None, {})
+    sneaky = CreateRun(
+        project="gamma",
+        name="r",
+        created_at=time.time(),
+        config={},
+        tags=[],
+        notes=None,
+        group=None,
+        job_type=None,
+        host={},
+    )
     with pytest.raises(Forbidden, match="gamma"):
-        team.store("bob").runs.write_batch(Batch(batch.run_id, "w", 0, [*batch.ops, sneaky]))
+        team.store("bob").runs.write_batch(
+            Batch(run_id=batch.run_id, writer="w", seq=0, ops=[*batch.ops, sneaky])
+        )
     assert "gamma" not in [p.name for p in team.store("root").runs.projects()]
     alpha_run = new_run("alpha")
     team.store("ann").runs.write_batch(alpha_run)
     into_alpha = Batch(
-        alpha_run.run_id,
-        "w",
-        1,
-        [CreateRun("beta", "r", time.time(), {}, [], None, None, None, {})],
+        run_id=alpha_run.run_id,
+        writer="w",
+        seq=1,
+        ops=[
+            CreateRun(
+                project="beta",
+                name="r",
+                created_at=time.time(),
+                config={},
+                tags=[],
+                notes=None,
+                group=None,
+                job_type=None,
+                host={},
+            )
+        ],
     )
     with pytest.raises(Forbidden, match="alpha"):
         team.store("bob").runs.write_batch(into_alpha)
@@ -390,8 +416,18 @@ def test_a_run_page_shows_no_diff_from_a_blob_of_another_project(
 
     _, _, digest = _alpha_artifact(team, tmp_path)
     host = {"git": {"commit": "abc", "diff_blob": digest}}
-    op = CreateRun("beta", "r", time.time(), {}, [], None, None, None, host)
-    batch = Batch(new_run("beta").run_id, "w", 0, [op])
+    op = CreateRun(
+        project="beta",
+        name="r",
+        created_at=time.time(),
+        config={},
+        tags=[],
+        notes=None,
+        group=None,
+        job_type=None,
+        host=host,
+    )
+    batch = Batch(run_id=new_run("beta").run_id, writer="w", seq=0, ops=[op])
     team.store("bob").runs.write_batch(batch)
     client = TestClient(
         team.app, base_url="http://assay.test", cookies={"assay_key": team.keys["bob"]}
@@ -406,7 +442,19 @@ def test_evaluation_parts_cannot_name_another_projects_blob(team: Team, tmp_path
     _, _, digest = _alpha_artifact(team, tmp_path)
     _age_blobs(team)  # its bytes were not sent again lately: bob only knows the digest
     draft = EvaluationDraft(
-        "beta", "e", "m", "k", None, "d", "0" * 64, None, None, None, None, {}, []
+        project="beta",
+        name="e",
+        model="m",
+        model_key="k",
+        model_version_id=None,
+        dataset="d",
+        dataset_digest="0" * 64,
+        dataset_version_id=None,
+        baseline_id=None,
+        run_id=None,
+        verdict=None,
+        report={},
+        items=[],
     )
     body = wire.encode(wire.EvaluationParts(draft, [digest]), wire.JSON)
     response = team.client.post(
@@ -611,8 +659,18 @@ def test_blob_and_lineage_boundaries_hold_on_postgresql(tmp_path: Path, postgres
     try:
         run_id, version_id, digest = _alpha_artifact(team, tmp_path)
         diff = "+line\n" * 20_000  # large enough to go to a blob the run holds
-        op = CreateRun("alpha", "r", time.time(), {}, [], None, None, None, {"git": {"diff": diff}})
-        batch = Batch(new_run("alpha").run_id, "w", 0, [op])
+        op = CreateRun(
+            project="alpha",
+            name="r",
+            created_at=time.time(),
+            config={},
+            tags=[],
+            notes=None,
+            group=None,
+            job_type=None,
+            host={"git": {"diff": diff}},
+        )
+        batch = Batch(run_id=new_run("alpha").run_id, writer="w", seq=0, ops=[op])
         team.store("ann").runs.write_batch(batch)
         diff_blob = team.store("vic").runs.get(batch.run_id).host["git"]["diff_blob"]
         for blob in (digest, diff_blob):
@@ -638,8 +696,8 @@ def test_knowing_another_projects_digest_is_not_enough_to_commit_it(
     _, _, digest = _alpha_artifact(team, tmp_path)
     _age_blobs(team)
     size = len(b"alpha's secret weights")
-    manifest = Manifest([FileEntry(path="stolen.txt", size=size, digest=digest)])
-    draft = ArtifactDraft("beta", "loot", "dataset", manifest)
+    manifest = Manifest(files=[FileEntry(path="stolen.txt", size=size, digest=digest)])
+    draft = ArtifactDraft(project="beta", name="loot", type="dataset", manifest=manifest)
     bob = team.store("bob")
     with pytest.raises(Conflict, match="not stored"):
         bob.artifacts.commit(draft)

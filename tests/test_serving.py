@@ -390,13 +390,13 @@ def fake_model(delay: float = 0.0, calls: list[int] | None = None) -> LoadedMode
 
     signature = Signature((TensorSpec("x", "FP64", (-1,)),))
     return LoadedModel(
-        "fake",
-        "1",
-        "models:/fake/1",
-        "python",
-        signature,
-        Predictor(predict, ("predict",)),
-        "digest",
+        name="fake",
+        version="1",
+        uri="models:/fake/1",
+        flavour="python",
+        signature=signature,
+        predictor=Predictor(predict, ("predict",)),
+        digest="digest",
     )
 
 
@@ -575,7 +575,13 @@ def test_integer_inputs_take_whole_floats_and_refuse_fractions(tmp_path: Path) -
 def test_requests_checked_before_a_swap_are_predicted_by_the_old_version() -> None:
     old, new = fake_model(0.002), fake_model(0.002)
     new = LoadedModel(
-        "fake", "2", "models:/fake/2", "python", new.signature, new.predictor, "digest-2"
+        name="fake",
+        version="2",
+        uri="models:/fake/2",
+        flavour="python",
+        signature=new.signature,
+        predictor=new.predictor,
+        digest="digest-2",
     )
     slot = slot_of(old)
 

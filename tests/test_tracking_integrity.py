@@ -152,7 +152,7 @@ def test_an_operation_that_cannot_be_encoded_costs_only_itself(
 ) -> None:
     run = assay.init(project="p", uri=store_uri, settings=settings())
     assert run._writer is not None
-    run._writer.add_op(UpdateRun(time.time(), summary={"bad": object()}))  # past the checks
+    run._writer.add_op(UpdateRun(at=time.time(), summary={"bad": object()}))  # past the checks
     run.log({"x": 1.0})
     run.summary["good"] = 2.0
     assert run.flush() is False  # one operation was lost, and flush says so
@@ -305,9 +305,26 @@ def test_points_dropped_when_neither_disk_nor_store_takes_them_are_counted_and_r
 def test_sync_reads_on_past_a_torn_record(tmp_path: Path) -> None:
     path = tmp_path / "r1" / "w1.jnl"
     batches = [
-        Batch("r1", "w1", 0, [CreateRun("p", "n", 1.0, {}, [], None, None, None, {})]),
-        Batch("r1", "w1", 1, [points("x", [0, 1], [0.0, 1.0], at=1.0)]),
-        Batch("r1", "w1", 2, [points("x", [2, 3], [2.0, 3.0], at=1.0)]),
+        Batch(
+            run_id="r1",
+            writer="w1",
+            seq=0,
+            ops=[
+                CreateRun(
+                    project="p",
+                    name="n",
+                    created_at=1.0,
+                    config={},
+                    tags=[],
+                    notes=None,
+                    group=None,
+                    job_type=None,
+                    host={},
+                )
+            ],
+        ),
+        Batch(run_id="r1", writer="w1", seq=1, ops=[points("x", [0, 1], [0.0, 1.0], at=1.0)]),
+        Batch(run_id="r1", writer="w1", seq=2, ops=[points("x", [2, 3], [2.0, 3.0], at=1.0)]),
     ]
     records = [jnl.encode_record(b) for b in batches]
     path.parent.mkdir()
@@ -328,8 +345,8 @@ def test_a_failed_append_is_cut_back_so_the_journal_stays_whole(
 ) -> None:
     path = tmp_path / "r1" / "w1.jnl"
     journal = jnl.JournalWriter(path)
-    first = Batch("r1", "w1", 0, [points("x", [0], [0.0])])
-    second = Batch("r1", "w1", 1, [points("x", [1], [1.0])])
+    first = Batch(run_id="r1", writer="w1", seq=0, ops=[points("x", [0], [0.0])])
+    second = Batch(run_id="r1", writer="w1", seq=1, ops=[points("x", [1], [1.0])])
     journal.append(first)
     disk.full = True
     with pytest.raises(OSError, match="No space"):
@@ -408,7 +425,7 @@ def test_a_batch_the_store_refuses_is_set_aside_and_later_batches_arrive(
     run = assay.init(project="p", uri=backend, settings=settings())
     assert run.flush() is True and run._writer is not None
     refused = run._writer._seq
-    run._writer.add_op(UpdateRun(time.time(), tags=["bad\x00tag"]))  # past the SDK's checks
+    run._writer.add_op(UpdateRun(at=time.time(), tags=["bad\x00tag"]))  # past the SDK's checks
     assert run.flush() is True  # the refused batch does not block
     run.log({"x": 1.0})
     journal = run._writer.journal.path
@@ -452,7 +469,7 @@ def test_remote_statuses_become_refusals_or_outages(
     client = httpx.Client(base_url="http://x.test", transport=httpx.MockTransport(answer))
     store = RemoteStore("http://x.test", api_key="k", client=client, retries=0)
     with pytest.raises(getattr(errors, kind)) as caught:
-        store.runs.write_batch(Batch("r", "w", 0, []))
+        store.runs.write_batch(Batch(run_id="r", writer="w", seq=0, ops=[]))
     assert type(caught.value) is getattr(errors, kind)
     store.close()
 
@@ -653,7 +670,7 @@ def test_journals_and_what_lies_beside_them_are_private(
     try:
         run = assay.init(project="p", uri=str(tmp_path / "store"), settings=settings())
         assert run._writer is not None
-        run._writer.add_op(UpdateRun(time.time(), tags=["bad\x00"]))  # a dead letter
+        run._writer.add_op(UpdateRun(at=time.time(), tags=["bad\x00"]))  # a dead letter
         run.log({"x": 1.0})
         run.flush()
         path = run._writer.journal.path

@@ -339,8 +339,20 @@ def test_a_page_from_another_origin_cannot_write_to_the_local_server(
     from assay.ids import new_run_id
     from assay.records import Batch, CreateRun
 
-    op = CreateRun("from-elsewhere", "r", time.time(), {}, [], None, None, None, {})
-    body = wire.encode(wire.IngestRequest([Batch(new_run_id(), "w", 0, [op])]), wire.JSON)
+    op = CreateRun(
+        project="from-elsewhere",
+        name="r",
+        created_at=time.time(),
+        config={},
+        tags=[],
+        notes=None,
+        group=None,
+        job_type=None,
+        host={},
+    )
+    body = wire.encode(
+        wire.IngestRequest([Batch(run_id=new_run_id(), writer="w", seq=0, ops=[op])]), wire.JSON
+    )
     page.goto(other_site)
     page.evaluate(
         """async ([url, body]) => {

@@ -127,7 +127,7 @@ def test_storing_needs_the_writer_role_and_read_access_to_what_it_links(
             "run_id": None,
             "verdict": None,
             "report": {},
-            "items": [EvalItem("a")],
+            "items": [EvalItem(item_id="a")],
         }
         return EvaluationDraft(**{**fields, **links})
 
@@ -166,8 +166,11 @@ def test_flips_are_counted_in_all_and_shown_up_to_the_limit(
     from assay.server.ui import eval_views
 
     monkeypatch.setattr(eval_views, "FLIPS_SHOWN", 3)
-    before = [EvalItem(f"q{i}", output=i, scores={"ok": float(i % 2)}) for i in range(20)]
-    now = [EvalItem(f"q{i}", output=-i, scores={"ok": 1.0 if i < 4 else 0.0}) for i in range(20)]
+    before = [EvalItem(item_id=f"q{i}", output=i, scores={"ok": float(i % 2)}) for i in range(20)]
+    now = [
+        EvalItem(item_id=f"q{i}", output=-i, scores={"ok": 1.0 if i < 4 else 0.0})
+        for i in range(20)
+    ]
     broke, fixed, total = eval_views.flips(now, before, "ok")
     # odd ids from 5 on passed before and fail now (8 of them); 0 and 2 fail before, pass now
     assert [f.item_id for f in broke] == ["q5", "q7", "q9"] and total == 8
@@ -219,24 +222,36 @@ def test_the_page_prints_the_level_used_and_the_holm_adjusted_interval(site: Tea
     ann = site.store("ann")
     base = ann.evaluations.save(
         EvaluationDraft(
-            "alpha", "b", "m", "k", None, "d", "x", None, None, None, None, {}, [EvalItem("a")]
+            project="alpha",
+            name="b",
+            model="m",
+            model_key="k",
+            model_version_id=None,
+            dataset="d",
+            dataset_digest="x",
+            dataset_version_id=None,
+            baseline_id=None,
+            run_id=None,
+            verdict=None,
+            report={},
+            items=[EvalItem(item_id="a")],
         )
     )
     saved = ann.evaluations.save(
         EvaluationDraft(
-            "alpha",
-            "levels",
-            "m",
-            "k",
-            None,
-            "d",
-            "x",
-            None,
-            base.id,
-            None,
-            "inconclusive",
-            report,
-            [EvalItem("a")],
+            project="alpha",
+            name="levels",
+            model="m",
+            model_key="k",
+            model_version_id=None,
+            dataset="d",
+            dataset_digest="x",
+            dataset_version_id=None,
+            baseline_id=base.id,
+            run_id=None,
+            verdict="inconclusive",
+            report=report,
+            items=[EvalItem(item_id="a")],
         )
     )
     code, html = _get(site, "vic", f"/evaluations/{saved.id}")

@@ -29,25 +29,25 @@ def seed(store: SqlStore, project: str = "digits", n: int = 3, **extra: object) 
             "opt": "sgd" if i % 2 else "adam",
         }
         op = CreateRun(
-            project,
-            f"run-{i}",
-            time.time() - 100 + i,
-            config,
-            ["baseline"] if i else [],
-            None,
-            None,
-            "train",
-            {"hostname": "box", "argv": ["train.py"]},
+            project=project,
+            name=f"run-{i}",
+            created_at=time.time() - 100 + i,
+            config=config,
+            tags=["baseline"] if i else [],
+            notes=None,
+            group=None,
+            job_type="train",
+            host={"hostname": "box", "argv": ["train.py"]},
         )
         ops = [
             op,
             points("val/acc", [0, 1, 2], [0.5, 0.6 + i / 10, 0.7 + i / 10]),
             points("train/loss", [0, 1, 2], [1.0, 0.5, 0.2 / (i + 1)]),
-            LogLines([(time.time(), "stdout", f"epoch done {i}")]),
+            LogLines(lines=[(time.time(), "stdout", f"epoch done {i}")]),
         ]
         if i < n - 1:
-            ops.append(UpdateRun(time.time(), status="finished"))
-        store.runs.write_batch(Batch(run_id, "w", 0, ops))
+            ops.append(UpdateRun(at=time.time(), status="finished"))
+        store.runs.write_batch(Batch(run_id=run_id, writer="w", seq=0, ops=ops))
         ids.append(run_id)
     return ids
 
@@ -180,9 +180,21 @@ def many_keys(store: SqlStore, n: int) -> str:
     """A run of n metric keys (``m00000``..), ``loss`` and one ``system/cpu``."""
     run_id = new_run_id()
     keys = [f"m{i:05d}" for i in range(n)]
-    ops: list[object] = [CreateRun("wide", "wide", time.time(), {}, [], None, None, None, {})]
+    ops: list[object] = [
+        CreateRun(
+            project="wide",
+            name="wide",
+            created_at=time.time(),
+            config={},
+            tags=[],
+            notes=None,
+            group=None,
+            job_type=None,
+            host={},
+        )
+    ]
     ops += [points(k, [0, 1], [1.0, 2.0]) for k in [*keys, "loss", "system/cpu"]]
-    store.runs.write_batch(Batch(run_id, "w", 0, ops))  # type: ignore[arg-type]
+    store.runs.write_batch(Batch(run_id=run_id, writer="w", seq=0, ops=ops))  # type: ignore[arg-type]
     return run_id
 
 
@@ -230,15 +242,23 @@ def test_runs_page_puts_user_metrics_first_and_system_charts_apart(tmp_path: Pat
     odd = new_run_id()
     store.runs.write_batch(
         Batch(
-            odd,
-            "w",
-            0,
-            [
+            run_id=odd,
+            writer="w",
+            seq=0,
+            ops=[
                 CreateRun(
-                    "digits", "labels", time.time(), {}, ["x"], None, "sweep-1", "labels", {}
+                    project="digits",
+                    name="labels",
+                    created_at=time.time(),
+                    config={},
+                    tags=["x"],
+                    notes=None,
+                    group="sweep-1",
+                    job_type="labels",
+                    host={},
                 ),
                 points("system/cpu", [0], [50.0]),
-                UpdateRun(time.time(), summary={"a_votes": 3, "b_items": 4, "c_x": 1}),
+                UpdateRun(at=time.time(), summary={"a_votes": 3, "b_items": 4, "c_x": 1}),
             ],
         )
     )
@@ -287,13 +307,23 @@ def test_user_content_is_escaped(tmp_path: Path) -> None:
     app = create_app(ServerConfig(str(tmp_path / "s"), local=True))
     store = app.state.assay.store
     run_id = new_run_id()
-    op = CreateRun("p", EVIL, time.time(), {"act": EVIL, EVIL: 1}, [EVIL], EVIL, None, None, {})
+    op = CreateRun(
+        project="p",
+        name=EVIL,
+        created_at=time.time(),
+        config={"act": EVIL, EVIL: 1},
+        tags=[EVIL],
+        notes=EVIL,
+        group=None,
+        job_type=None,
+        host={},
+    )
     store.runs.write_batch(
         Batch(
-            run_id,
-            "w",
-            0,
-            [op, points("acc", [0], [1.0]), UpdateRun(time.time(), summary={"note": EVIL})],
+            run_id=run_id,
+            writer="w",
+            seq=0,
+            ops=[op, points("acc", [0], [1.0]), UpdateRun(at=time.time(), summary={"note": EVIL})],
         )
     )
     client = TestClient(app, base_url="http://assay.test")

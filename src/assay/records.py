@@ -32,7 +32,7 @@ class MetricSummary(msgspec.Struct, frozen=True):
     last_step: int
 
 
-class Run(msgspec.Struct, frozen=True):
+class Run(msgspec.Struct, kw_only=True, frozen=True):
     id: str
     project: str
     name: str
@@ -58,7 +58,7 @@ STEP = "<i8"  # the series codec: steps as little-endian int64,
 FLOAT = "<f8"  # times and values as little-endian float64, on every machine
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Columns:
     """One series as three parallel numpy columns, sorted by step, one point per step.
 
@@ -77,9 +77,9 @@ class Columns:
         import numpy as np  # not at import: a run that logs scalars never needs numpy
 
         return cls(
-            np.frombuffer(steps, dtype=STEP),
-            np.frombuffer(times, dtype=FLOAT),
-            np.frombuffer(values, dtype=FLOAT),
+            steps=np.frombuffer(steps, dtype=STEP),
+            times=np.frombuffer(times, dtype=FLOAT),
+            values=np.frombuffer(values, dtype=FLOAT),
         )
 
     def to_bytes(self) -> tuple[bytes, bytes, bytes]:
@@ -95,7 +95,7 @@ class Columns:
 # store; a batch of them is applied in one transaction, identified by (run, writer, seq).
 
 
-class CreateRun(msgspec.Struct, tag="create_run", frozen=True):
+class CreateRun(msgspec.Struct, kw_only=True, tag="create_run", frozen=True):
     project: str
     name: str
     created_at: float
@@ -107,7 +107,7 @@ class CreateRun(msgspec.Struct, tag="create_run", frozen=True):
     host: dict[str, Any]
 
 
-class UpdateRun(msgspec.Struct, tag="update_run", frozen=True):
+class UpdateRun(msgspec.Struct, kw_only=True, tag="update_run", frozen=True):
     """Set fields of a run; None means "leave as is" and dict fields merge."""
 
     at: float
@@ -120,7 +120,7 @@ class UpdateRun(msgspec.Struct, tag="update_run", frozen=True):
     traceback: str | None = None
 
 
-class Points(msgspec.Struct, tag="points", frozen=True):
+class Points(msgspec.Struct, kw_only=True, tag="points", frozen=True):
     """Points of one key, columnar: steps, wall times and float64 values as raw bytes."""
 
     key: str
@@ -129,20 +129,20 @@ class Points(msgspec.Struct, tag="points", frozen=True):
     values: bytes
 
 
-class LogLines(msgspec.Struct, tag="log_lines", frozen=True):
+class LogLines(msgspec.Struct, kw_only=True, tag="log_lines", frozen=True):
     """Captured console output: (wall time, stream, text) lines."""
 
     lines: list[tuple[float, str, str]]
 
 
-class Heartbeat(msgspec.Struct, tag="heartbeat", frozen=True):
+class Heartbeat(msgspec.Struct, kw_only=True, tag="heartbeat", frozen=True):
     at: float
 
 
 Op = CreateRun | UpdateRun | Points | LogLines | Heartbeat
 
 
-class Batch(msgspec.Struct, frozen=True):
+class Batch(msgspec.Struct, kw_only=True, frozen=True):
     """What one writer delivers at once; (run_id, writer, seq) makes delivery idempotent."""
 
     run_id: str
@@ -160,7 +160,7 @@ class LogLine(msgspec.Struct, frozen=True):
 # ---- artifacts, lineage and the model registry -----------------------------------------
 
 
-class FileEntry(msgspec.Struct, frozen=True, omit_defaults=True):
+class FileEntry(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     """One file of an artifact version. Its content is the blob ``digest`` or, when the file
     was split by content-defined chunking, the concatenation of ``chunks`` (digest, size);
     ``digest`` is then the BLAKE3 of the whole file. A reference (``ref``) is recorded by
@@ -189,7 +189,7 @@ class Manifest(msgspec.Struct, frozen=True):
         return list(dict.fromkeys(d for f in self.files for d in f.blobs()))
 
 
-class ArtifactDraft(msgspec.Struct, frozen=True):
+class ArtifactDraft(msgspec.Struct, kw_only=True, frozen=True):
     """What a client commits once every blob the manifest names is stored."""
 
     project: str
@@ -202,7 +202,7 @@ class ArtifactDraft(msgspec.Struct, frozen=True):
     description: str | None = None
 
 
-class ArtifactVersion(msgspec.Struct, frozen=True):
+class ArtifactVersion(msgspec.Struct, kw_only=True, frozen=True):
     id: str
     project: str
     name: str
@@ -224,7 +224,7 @@ class ArtifactVersion(msgspec.Struct, frozen=True):
         return f"{self.project}/{self.name}:v{self.version}"
 
 
-class ArtifactInfo(msgspec.Struct, frozen=True):
+class ArtifactInfo(msgspec.Struct, kw_only=True, frozen=True):
     project: str
     name: str
     type: str
@@ -244,7 +244,7 @@ class LineageEdge(msgspec.Struct, frozen=True):
     at: float
 
 
-class RegisteredModel(msgspec.Struct, frozen=True):
+class RegisteredModel(msgspec.Struct, kw_only=True, frozen=True):
     name: str
     project: str
     description: str | None
@@ -255,7 +255,7 @@ class RegisteredModel(msgspec.Struct, frozen=True):
     aliases: dict[str, int]
 
 
-class ModelVersion(msgspec.Struct, frozen=True):
+class ModelVersion(msgspec.Struct, kw_only=True, frozen=True):
     model: str
     version: int
     artifact: ArtifactVersion
@@ -270,7 +270,7 @@ class ModelVersion(msgspec.Struct, frozen=True):
         return f"models:/{self.model}/{self.version}"
 
 
-class AliasMove(msgspec.Struct, frozen=True):
+class AliasMove(msgspec.Struct, kw_only=True, frozen=True):
     """One move of a model alias: ``version`` None means the alias was removed."""
 
     model: str
@@ -283,7 +283,7 @@ class AliasMove(msgspec.Struct, frozen=True):
     at: float
 
 
-class EvalItem(msgspec.Struct, frozen=True, omit_defaults=True):
+class EvalItem(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     """One call of the model on one item, and its scores (None: the scorer had no answer)."""
 
     item_id: str
@@ -301,7 +301,7 @@ class EvalItem(msgspec.Struct, frozen=True, omit_defaults=True):
     cached: bool = False
 
 
-class EvaluationDraft(msgspec.Struct, frozen=True):
+class EvaluationDraft(msgspec.Struct, kw_only=True, frozen=True):
     project: str
     name: str
     model: str  # models:/name/3, an artifact ref, or a function's name
@@ -317,7 +317,7 @@ class EvaluationDraft(msgspec.Struct, frozen=True):
     items: list[EvalItem]
 
 
-class Evaluation(msgspec.Struct, frozen=True):
+class Evaluation(msgspec.Struct, kw_only=True, frozen=True):
     id: str
     project: str
     name: str

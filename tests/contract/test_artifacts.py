@@ -52,7 +52,9 @@ def test_a_manifest_naming_unstored_blobs_is_refused_and_leaves_no_version(store
     data = b"never uploaded"
     digest = chunking.split_bytes(data).digest
     entry = FileEntry(path="x.bin", size=len(data), digest=digest)
-    draft = ArtifactDraft(project="p", name="ghost", type="dataset", manifest=Manifest([entry]))
+    draft = ArtifactDraft(
+        project="p", name="ghost", type="dataset", manifest=Manifest(files=[entry])
+    )
     with pytest.raises(Conflict, match="not stored"):
         store.artifacts.commit(draft)
     with pytest.raises(NotFound):
@@ -64,7 +66,7 @@ def test_a_manifest_naming_unstored_blobs_is_refused_and_leaves_no_version(store
 def test_paths_are_normalised(store: Store) -> None:
     digest = store.blobs.put(b"x")
     entry = FileEntry(path="./a//b\\c.txt", size=1, digest=digest)
-    draft = ArtifactDraft(project="p", name="n", type="dataset", manifest=Manifest([entry]))
+    draft = ArtifactDraft(project="p", name="n", type="dataset", manifest=Manifest(files=[entry]))
     version = store.artifacts.commit(draft)
     assert [f.path for f in store.artifacts.manifest(version.id).files] == ["a/b/c.txt"]
 
@@ -75,16 +77,20 @@ def test_bad_drafts_name_what_is_wrong(store: Store) -> None:
 
     def draft(**kw: object) -> ArtifactDraft:
         base: dict[str, object] = {"project": "p", "name": "n", "type": "dataset"}
-        base["manifest"] = Manifest([entry])
+        base["manifest"] = Manifest(files=[entry])
         return ArtifactDraft(**{**base, **kw})  # type: ignore[arg-type]
 
     store.artifacts.commit(draft())
     cases = {
         "artifact name": draft(name="bad name!"),
         "type": draft(type="model"),
-        "at least one file": draft(manifest=Manifest([])),
-        "appears twice": draft(manifest=Manifest([entry, entry])),
-        "chunks": draft(manifest=Manifest([FileEntry("b", 2, digest, chunks=[(digest, 1)])])),
+        "at least one file": draft(manifest=Manifest(files=[])),
+        "appears twice": draft(manifest=Manifest(files=[entry, entry])),
+        "chunks": draft(
+            manifest=Manifest(
+                files=[FileEntry(path="b", size=2, digest=digest, chunks=[(digest, 1)])]
+            )
+        ),
         "does not exist": draft(run_id="nosuchrun"),
     }
     for message, bad in cases.items():

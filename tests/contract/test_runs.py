@@ -18,7 +18,7 @@ from tests.conftest import StoreFactory, create_run, finish_op, points
 
 def test_batch_replayed_is_applied_once(store: Store) -> None:
     run_id = create_run(store)
-    batch = Batch(run_id, "w", 1, [points("loss", [0, 1], [1.0, 0.5])])
+    batch = Batch(run_id=run_id, writer="w", seq=1, ops=[points("loss", [0, 1], [1.0, 0.5])])
     assert store.runs.write_batch(batch) is True
     assert store.runs.write_batch(batch) is False
     assert store.runs.get(run_id).metrics["loss"].count == 2
@@ -27,41 +27,60 @@ def test_batch_replayed_is_applied_once(store: Store) -> None:
 
 def test_same_seq_from_another_writer_is_a_new_batch(store: Store) -> None:
     run_id = create_run(store)
-    assert store.runs.write_batch(Batch(run_id, "a", 1, [points("x", [0], [1.0])]))
-    assert store.runs.write_batch(Batch(run_id, "b", 1, [points("x", [1], [2.0])]))
+    assert store.runs.write_batch(
+        Batch(run_id=run_id, writer="a", seq=1, ops=[points("x", [0], [1.0])])
+    )
+    assert store.runs.write_batch(
+        Batch(run_id=run_id, writer="b", seq=1, ops=[points("x", [1], [2.0])])
+    )
     assert list(store.runs.history(run_id)["x"].steps) == [0, 1]
 
 
 def test_batch_is_atomic_when_an_op_fails(store: Store) -> None:
     run_id = create_run(store)
-    bad = Batch(run_id, "w", 1, [points("ok", [0], [1.0]), points("bad", [0, 1], [1.0])])
+    bad = Batch(
+        run_id=run_id,
+        writer="w",
+        seq=1,
+        ops=[points("ok", [0], [1.0]), points("bad", [0, 1], [1.0])],
+    )
     with pytest.raises(InvalidInput, match="bad"):
         store.runs.write_batch(bad)
     assert store.runs.history(run_id) == {}
     # the failed batch was not claimed: fixed and resent, it applies
-    assert store.runs.write_batch(Batch(run_id, "w", 1, [points("ok", [0], [1.0])]))
+    assert store.runs.write_batch(
+        Batch(run_id=run_id, writer="w", seq=1, ops=[points("ok", [0], [1.0])])
+    )
 
 
 def test_two_point_sets_for_one_key_in_a_batch_are_refused(store: Store) -> None:
     run_id = create_run(store)
-    bad = Batch(run_id, "w", 1, [points("x", [0], [1.0]), points("x", [1], [2.0])])
+    bad = Batch(
+        run_id=run_id, writer="w", seq=1, ops=[points("x", [0], [1.0]), points("x", [1], [2.0])]
+    )
     with pytest.raises(InvalidInput, match="one set of points per key"):
         store.runs.write_batch(bad)
 
 
 def test_batch_for_unknown_run_is_refused(store: Store) -> None:
     with pytest.raises(NotFound, match="nope"):
-        store.runs.write_batch(Batch("nope", "w", 0, [points("x", [0], [1.0])]))
+        store.runs.write_batch(
+            Batch(run_id="nope", writer="w", seq=0, ops=[points("x", [0], [1.0])])
+        )
 
 
 def test_run_fields_round_trip(store: Store) -> None:
     run_id = create_run(store, config={"lr": 0.1, "model": {"depth": 3}}, tags=["b", "a"])
     store.runs.write_batch(
         Batch(
-            run_id,
-            "w",
-            1,
-            [UpdateRun(time.time(), config={"extra": True}, summary={"best": 0.9}, notes="hello")],
+            run_id=run_id,
+            writer="w",
+            seq=1,
+            ops=[
+                UpdateRun(
+                    at=time.time(), config={"extra": True}, summary={"best": 0.9}, notes="hello"
+                )
+            ],
         )
     )
     run = store.runs.get(run_id)
@@ -74,29 +93,37 @@ def test_run_fields_round_trip(store: Store) -> None:
 
 def test_tags_update_replaces_them(store: Store) -> None:
     run_id = create_run(store, tags=["old"])
-    store.runs.write_batch(Batch(run_id, "w", 1, [UpdateRun(time.time(), tags=["new"])]))
+    store.runs.write_batch(
+        Batch(run_id=run_id, writer="w", seq=1, ops=[UpdateRun(at=time.time(), tags=["new"])])
+    )
     assert store.runs.get(run_id).tags == ["new"]
 
 
 def test_finishing_sets_status_and_end_time(store: Store) -> None:
     run_id = create_run(store)
-    store.runs.write_batch(Batch(run_id, "w", 1, [finish_op("failed")]))
+    store.runs.write_batch(Batch(run_id=run_id, writer="w", seq=1, ops=[finish_op("failed")]))
     run = store.runs.get(run_id)
     assert run.status == "failed" and run.finished_at is not None
 
 
 def test_summary_tracks_last_min_max_count(store: Store) -> None:
     run_id = create_run(store)
-    store.runs.write_batch(Batch(run_id, "w", 1, [points("loss", [0, 1, 2], [3.0, 1.0, 2.0])]))
-    store.runs.write_batch(Batch(run_id, "w", 2, [points("loss", [3, 4], [math.nan, 0.5])]))
+    store.runs.write_batch(
+        Batch(run_id=run_id, writer="w", seq=1, ops=[points("loss", [0, 1, 2], [3.0, 1.0, 2.0])])
+    )
+    store.runs.write_batch(
+        Batch(run_id=run_id, writer="w", seq=2, ops=[points("loss", [3, 4], [math.nan, 0.5])])
+    )
     m = store.runs.get(run_id).metrics["loss"]
     assert (m.last, m.min, m.max, m.count, m.last_step) == (0.5, 0.5, 3.0, 5, 4)
 
 
 def test_summary_last_follows_the_highest_step_not_arrival(store: Store) -> None:
     run_id = create_run(store)
-    store.runs.write_batch(Batch(run_id, "w", 1, [points("acc", [10], [0.9])]))
-    store.runs.write_batch(Batch(run_id, "w", 2, [points("acc", [5], [0.1])]))
+    store.runs.write_batch(
+        Batch(run_id=run_id, writer="w", seq=1, ops=[points("acc", [10], [0.9])])
+    )
+    store.runs.write_batch(Batch(run_id=run_id, writer="w", seq=2, ops=[points("acc", [5], [0.1])]))
     m = store.runs.get(run_id).metrics["acc"]
     assert (m.last, m.last_step) == (0.9, 10)
 
@@ -104,7 +131,12 @@ def test_summary_last_follows_the_highest_step_not_arrival(store: Store) -> None
 def test_nan_and_infinities_are_kept(store: Store) -> None:
     run_id = create_run(store)
     store.runs.write_batch(
-        Batch(run_id, "w", 1, [points("x", [0, 1, 2], [math.nan, math.inf, -math.inf])])
+        Batch(
+            run_id=run_id,
+            writer="w",
+            seq=1,
+            ops=[points("x", [0, 1, 2], [math.nan, math.inf, -math.inf])],
+        )
     )
     values = store.runs.history(run_id)["x"].values
     assert math.isnan(values[0]) and values[1] == math.inf and values[2] == -math.inf
@@ -114,8 +146,10 @@ def test_nan_and_infinities_are_kept(store: Store) -> None:
 
 def test_last_write_wins_for_a_step(store: Store) -> None:
     run_id = create_run(store)
-    store.runs.write_batch(Batch(run_id, "w", 1, [points("x", [0, 1, 2], [1.0, 2.0, 3.0])]))
-    store.runs.write_batch(Batch(run_id, "w", 2, [points("x", [1], [20.0])]))
+    store.runs.write_batch(
+        Batch(run_id=run_id, writer="w", seq=1, ops=[points("x", [0, 1, 2], [1.0, 2.0, 3.0])])
+    )
+    store.runs.write_batch(Batch(run_id=run_id, writer="w", seq=2, ops=[points("x", [1], [20.0])]))
     series = store.runs.history(run_id)["x"]
     assert list(series.steps) == [0, 1, 2]
     assert list(series.values) == [1.0, 20.0, 3.0]
@@ -125,8 +159,12 @@ def test_many_small_batches_read_back_whole_after_merging(store: Store) -> None:
     run_id = create_run(store)
     total = sql_runs.MERGE_AFTER * 3 + 5
     for i in range(total):
-        store.runs.write_batch(Batch(run_id, "w", i + 1, [points("x", [i], [float(i)])]))
-    store.runs.write_batch(Batch(run_id, "w", total + 1, [points("x", [3], [-1.0])]))
+        store.runs.write_batch(
+            Batch(run_id=run_id, writer="w", seq=i + 1, ops=[points("x", [i], [float(i)])])
+        )
+    store.runs.write_batch(
+        Batch(run_id=run_id, writer="w", seq=total + 1, ops=[points("x", [3], [-1.0])])
+    )
     series = store.runs.history(run_id)["x"]
     assert list(series.steps) == list(range(total))
     expected = [float(i) for i in range(total)]
@@ -137,7 +175,9 @@ def test_many_small_batches_read_back_whole_after_merging(store: Store) -> None:
 def test_history_selects_keys(store: Store) -> None:
     run_id = create_run(store)
     store.runs.write_batch(
-        Batch(run_id, "w", 1, [points("a", [0], [1.0]), points("b", [0], [2.0])])
+        Batch(
+            run_id=run_id, writer="w", seq=1, ops=[points("a", [0], [1.0]), points("b", [0], [2.0])]
+        )
     )
     assert set(store.runs.history(run_id)) == {"a", "b"}
     assert set(store.runs.history(run_id, ["b"])) == {"b"}
@@ -148,7 +188,9 @@ def test_series_downsampled_keeps_spikes(store: Store) -> None:
     values = np.sin(np.arange(20_000) / 500.0)
     values[12_345] = 100.0
     values[777] = -100.0
-    store.runs.write_batch(Batch(run_id, "w", 1, [points("x", np.arange(20_000), values)]))
+    store.runs.write_batch(
+        Batch(run_id=run_id, writer="w", seq=1, ops=[points("x", np.arange(20_000), values)])
+    )
     got = store.runs.series([run_id], ["x"], points=500)[(run_id, "x")]
     assert len(got) <= 500
     assert 100.0 in got.values and -100.0 in got.values
@@ -159,7 +201,12 @@ def test_series_downsampled_keeps_spikes(store: Store) -> None:
 def test_series_window_zooms_into_a_step_range(store: Store) -> None:
     run_id = create_run(store)
     store.runs.write_batch(
-        Batch(run_id, "w", 1, [points("x", np.arange(10_000), np.arange(10_000.0))])
+        Batch(
+            run_id=run_id,
+            writer="w",
+            seq=1,
+            ops=[points("x", np.arange(10_000), np.arange(10_000.0))],
+        )
     )
     got = store.runs.series([run_id], ["x"], points=100, start=2000, end=2099)[(run_id, "x")]
     assert got.steps.tolist() == list(range(2000, 2100))  # full resolution inside the zoom
@@ -176,7 +223,9 @@ def test_runs_filter_and_order(store: Store) -> None:
     ids = []
     for lr, acc, tag in [(0.1, 0.8, "a"), (0.01, 0.95, "baseline"), (0.001, 0.92, "baseline")]:
         run_id = create_run(store, config={"lr": lr, "opt": {"name": "sgd"}}, tags=[tag])
-        store.runs.write_batch(Batch(run_id, "w", 1, [points("acc", [0], [acc])]))
+        store.runs.write_batch(
+            Batch(run_id=run_id, writer="w", seq=1, ops=[points("acc", [0], [acc])])
+        )
         ids.append(run_id)
     found = store.runs.list(
         "p",
@@ -201,10 +250,10 @@ def test_user_summary_overrides_metric_last_in_filters(store: Store) -> None:
     run_id = create_run(store)
     store.runs.write_batch(
         Batch(
-            run_id,
-            "w",
-            1,
-            [points("acc", [0], [0.5]), UpdateRun(time.time(), summary={"acc": 0.99})],
+            run_id=run_id,
+            writer="w",
+            seq=1,
+            ops=[points("acc", [0], [0.5]), UpdateRun(at=time.time(), summary={"acc": 0.99})],
         )
     )
     assert store.runs.count("p", "summary.acc > 0.9") == 1
@@ -222,7 +271,7 @@ def test_running_run_without_heartbeat_reads_crashed(
     monkeypatch.setattr(sql_runs, "store_clock", lambda: later)
     assert store.runs.get(run_id).status == "crashed"
     assert store.runs.count("p", "status == 'crashed'") == 1
-    store.runs.write_batch(Batch(run_id, "w", 1, [Heartbeat(time.time())]))
+    store.runs.write_batch(Batch(run_id=run_id, writer="w", seq=1, ops=[Heartbeat(at=time.time())]))
     assert store.runs.get(run_id).status == "running"
 
 
@@ -237,7 +286,7 @@ def test_projects_count_runs(store: Store) -> None:
 def test_log_lines_in_order_and_tail(store: Store) -> None:
     run_id = create_run(store)
     lines = [(time.time(), "stdout", f"line {i}") for i in range(10)]
-    store.runs.write_batch(Batch(run_id, "w", 1, [LogLines(lines)]))
+    store.runs.write_batch(Batch(run_id=run_id, writer="w", seq=1, ops=[LogLines(lines=lines)]))
     assert [x.text for x in store.runs.log_lines(run_id)] == [f"line {i}" for i in range(10)]
     assert [x.text for x in store.runs.log_lines(run_id, tail=2)] == ["line 8", "line 9"]
 
@@ -247,7 +296,10 @@ def test_large_git_diff_is_stored_as_a_blob(store: Store) -> None:
     diff = "+x\n" * 50_000
     store.runs.write_batch(
         Batch(
-            run_id, "w", 1, [UpdateRun(time.time(), host={"git": {"commit": "abc", "diff": diff}})]
+            run_id=run_id,
+            writer="w",
+            seq=1,
+            ops=[UpdateRun(at=time.time(), host={"git": {"commit": "abc", "diff": diff}})],
         )
     )
     git = store.runs.get(run_id).host["git"]
@@ -265,7 +317,14 @@ def test_non_finite_config_values_are_stored_and_filtered_alike_everywhere(store
     """A client other than the SDK may send NaN and infinities (msgpack carries them):
     every backend stores them as the SDK does ("nan", "inf", "-inf") and filters work."""
     run_id = create_run(store, config={"lr": math.nan, "clip": math.inf, "low": -math.inf})
-    store.runs.write_batch(Batch(run_id, "w", 1, [UpdateRun(time.time(), summary={"s": math.inf})]))
+    store.runs.write_batch(
+        Batch(
+            run_id=run_id,
+            writer="w",
+            seq=1,
+            ops=[UpdateRun(at=time.time(), summary={"s": math.inf})],
+        )
+    )
     create_run(store, config={"lr": 0.1, "clip": 1.0, "low": 0.0})
     run = store.runs.get(run_id)
     assert run.config == {"lr": "nan", "clip": "inf", "low": "-inf"} and run.summary == {"s": "inf"}

@@ -98,7 +98,7 @@ def upload(
         for job in _as_done(jobs):
             advance(job.result())
     files = [_entry(s.path, splits[s.path]) for s in sources]
-    return Manifest(files + list(references))
+    return Manifest(files=files + list(references))
 
 
 def _groups(

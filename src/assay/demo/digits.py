@@ -20,7 +20,7 @@ MODEL = "digits-model"
 REGISTERED = "digits-classifier"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DemoResult:
     project: str
     run_ids: list[str]
@@ -178,7 +178,14 @@ def run_demo(
         if on_run is not None:
             on_run(index + 1, len(configs))
     registered = register_model(models[best[0]], REGISTERED, uri=uri)
-    result = DemoResult(PROJECT, run_ids, best[0], best[1], dataset, registered.version)
+    result = DemoResult(
+        project=PROJECT,
+        run_ids=run_ids,
+        best_run_id=best[0],
+        best_val_acc=best[1],
+        dataset=dataset,
+        model_version=registered.version,
+    )
     return _evaluate_and_promote(uri, settings, result)
 
 

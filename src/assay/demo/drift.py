@@ -33,7 +33,7 @@ class TopFeature:
     wasserstein: float | None  # in reference standard deviations
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class WindowVerdict:
     name: str
     rows: int
@@ -142,12 +142,12 @@ def _verdict(name: str, rows: int, report: DriftReport) -> WindowVerdict:
         if f.p_value is not None and f.p_adjusted is not None
     )
     return WindowVerdict(
-        name,
-        rows,
-        report.drifted,
-        report.tested,
-        len(report.drifted_features),
-        [TopFeature(n, p, adjusted, psi, w) for p, n, adjusted, psi, w in tested[:TOP]],
+        name=name,
+        rows=rows,
+        drifted=report.drifted,
+        tested=report.tested,
+        features_drifted=len(report.drifted_features),
+        top=[TopFeature(n, p, adjusted, psi, w) for p, n, adjusted, psi, w in tested[:TOP]],
     )
 
 

@@ -139,7 +139,7 @@ class ModelServer:
         self.stop()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ServeResult:
     run_id: str
     command: str
@@ -225,13 +225,13 @@ def run_serving(
             }
         )
         return ServeResult(
-            run.id,
-            server.command,
-            server.url,
-            ready,
-            model,
-            version,
-            production,
-            predictions,
-            labels,
+            run_id=run.id,
+            command=server.command,
+            url=server.url,
+            ready_seconds=ready,
+            model=model,
+            model_version=version,
+            production_version=production,
+            predictions=predictions,
+            labels=labels,
         )

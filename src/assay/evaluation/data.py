@@ -25,7 +25,7 @@ from assay.store.base import Store
 TABLE_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Dataset:
     items: list[dict[str, Any]]
     ids: list[str]
@@ -217,4 +217,11 @@ def prepare(
     else:
         ids = [str(index) for index in range(len(rows))]
     clusters = [str(row[cluster_column]) for row in rows] if cluster_column else None
-    return Dataset(rows, ids, clusters, source, version_id, digest(rows))
+    return Dataset(
+        items=rows,
+        ids=ids,
+        clusters=clusters,
+        source=source,
+        version_id=version_id,
+        digest=digest(rows),
+    )

@@ -203,19 +203,19 @@ def _records(
         row, call = dataset.items[index], calls[index][repeat]
         label = row.get(options.label_column) if options.label_column else None
         yield EvalItem(
-            dataset.ids[index],
-            repeat,
-            dataset.clusters[index] if dataset.clusters else None,
-            {column: str(row[column]) for column in options.slices},
-            stored[index],
-            plain(label),
-            digests[index],
-            plain(call.output),
-            scores,
-            call.latency_ms,
-            call.error,
-            details,
-            call.cached,
+            item_id=dataset.ids[index],
+            repeat=repeat,
+            cluster=dataset.clusters[index] if dataset.clusters else None,
+            slices={column: str(row[column]) for column in options.slices},
+            inputs=stored[index],
+            label=plain(label),
+            inputs_digest=digests[index],
+            output=plain(call.output),
+            scores=scores,
+            latency_ms=call.latency_ms,
+            error=call.error,
+            details=details,
+            cached=call.cached,
         )
 
 
@@ -458,19 +458,19 @@ def evaluate(
         if store is not None and save:
             stored = store.evaluations.save(
                 EvaluationDraft(
-                    _project(project, dataset, chosen, store, run_project),
-                    report.name,
-                    chosen.name,
-                    chosen.key,
-                    chosen.version.id if chosen.version else None,
-                    dataset.source,
-                    dataset.digest,
-                    dataset.version_id,
-                    base_id,
-                    run_id,
-                    verdict.status,
-                    plain(report.to_dict()),
-                    items,
+                    project=_project(project, dataset, chosen, store, run_project),
+                    name=report.name,
+                    model=chosen.name,
+                    model_key=chosen.key,
+                    model_version_id=chosen.version.id if chosen.version else None,
+                    dataset=dataset.source,
+                    dataset_digest=dataset.digest,
+                    dataset_version_id=dataset.version_id,
+                    baseline_id=base_id,
+                    run_id=run_id,
+                    verdict=verdict.status,
+                    report=plain(report.to_dict()),
+                    items=items,
                 )
             )
             report.id, report.project = stored.id, stored.project

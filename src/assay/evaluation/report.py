@@ -27,7 +27,7 @@ from assay.records import EvalItem
 from assay.text import fmt
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MetricResult:
     metric: str
     slice: str | None  # "label=3", or None for all items
@@ -40,7 +40,7 @@ class MetricResult:
     clusters: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Comparison:
     metric: str
     slice: str | None
@@ -84,7 +84,7 @@ class Shared:
 # ---- one side's per-item view ---------------------------------------------------------------
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Side:
     """The items of one evaluation, aggregated over repeats: a mean score per item and item
     scorer, and the (reference, output) rows of every successful call for corpus scorers."""
@@ -130,12 +130,12 @@ def side_of(items: Sequence[EvalItem], scorers: Sequence[Scorer]) -> Side:
     errors = [item for item in items if item.error is not None]
     first = [order[i][0] for i in ids]
     return Side(
-        ids,
-        [f.cluster for f in first],
-        [f.slices for f in first],
-        scores,
-        rows,
-        errors,
+        ids=ids,
+        clusters=[f.cluster for f in first],
+        slices=[f.slices for f in first],
+        scores=scores,
+        rows=rows,
+        errors=errors,
     )
 
 
@@ -232,15 +232,15 @@ def _metric(
             seed,
         )
     return MetricResult(
-        scorer.name,
-        slice_name,
-        est.value,
-        est.se,
-        est.low,
-        est.high,
-        est.n,
-        est.method,
-        est.clusters,
+        metric=scorer.name,
+        slice=slice_name,
+        value=est.value,
+        se=est.se,
+        low=est.low,
+        high=est.high,
+        n=est.n,
+        method=est.method,
+        clusters=est.clusters,
     )
 
 
@@ -330,22 +330,22 @@ def _compare_one(
         c_value, b_value = stats.value_of(c_metric, len(ci)), stats.value_of(b_metric, len(bi))
     p_fail, p_pass = stats.one_sided(d, tolerance, scorer.higher_is_better)
     comparison = Comparison(
-        scorer.name,
-        slice_name,
-        c_value,
-        b_value,
-        d.diff,
-        d.se,
-        d.low,
-        d.high,
-        d.n,
-        d.p_value,
-        d.test,
-        tolerance,
-        scorer.higher_is_better,
-        gated,
-        p_fail,
-        p_pass,
+        metric=scorer.name,
+        slice=slice_name,
+        candidate=c_value,
+        baseline=b_value,
+        diff=d.diff,
+        se=d.se,
+        low=d.low,
+        high=d.high,
+        n=d.n,
+        p_value=d.p_value,
+        test=d.test,
+        tolerance=tolerance,
+        higher_is_better=scorer.higher_is_better,
+        gated=gated,
+        p_fail=p_fail,
+        p_pass=p_pass,
         more_items=stats.more_items(d, tolerance, scorer.higher_is_better, level) if d.n else None,
         sd=d.sd,
         level=level,

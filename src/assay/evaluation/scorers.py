@@ -58,7 +58,7 @@ class ItemScorer:
         return Scored(None if result is None else _number(result, self.name))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CorpusScorer:
     """A metric over a set of items. When it is a function of sums over rows, ``vectors``
     gives each row's contribution and ``combine`` the metric of (many) column sums, which
@@ -168,7 +168,14 @@ def _summed(
     def metric(refs: list[Any], outs: list[Any]) -> float:
         return float(combine(vectors(refs, outs).sum(0)[None, :])[0])
 
-    return CorpusScorer(name, metric, reference, higher_is_better, vectors, combine)
+    return CorpusScorer(
+        name=name,
+        metric=metric,
+        reference=reference,
+        higher_is_better=higher_is_better,
+        vectors=vectors,
+        combine=combine,
+    )
 
 
 def _confusion(refs: list[Any], outs: list[Any], pos_label: Any) -> np.ndarray:
@@ -269,7 +276,7 @@ def roc_auc(
             _sklearn_metric("roc_auc_score")(refs, probs, multi_class=multi_class, labels=labels)
         )
 
-    return CorpusScorer(name, metric, reference)
+    return CorpusScorer(name=name, metric=metric, reference=reference)
 
 
 def log_loss(

@@ -48,7 +48,7 @@ KEYS: dict[str, type | tuple[type, ...]] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Suite:
     path: Path
     name: str
@@ -90,13 +90,13 @@ def load(path: str | Path) -> Suite:
         k: v for k, v in raw.items() if k not in ("name", "data", "scorers", "model", "baseline")
     }
     return Suite(
-        path,
-        raw.get("name") or path.stem,
-        data,
-        list(raw["scorers"]),
-        options,
-        raw.get("model"),
-        raw.get("baseline"),
+        path=path,
+        name=raw.get("name") or path.stem,
+        data=data,
+        scorers=list(raw["scorers"]),
+        options=options,
+        model=raw.get("model"),
+        baseline=raw.get("baseline"),
     )
 
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 SHOWN = 5  # how many offending values an error message names
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Encoded:
     """Labels as integer codes; rows sorted by (item, worker, label), one per distinct row."""
 
@@ -191,7 +191,17 @@ def encode(
             f"{repeated} (item, worker) pair(s) had more than one row; each pair counts as one "
             "vote, split across its rows"
         )
-    return Encoded(items, workers, classes, item, worker, label, weight, gold_index, tuple(notes))
+    return Encoded(
+        items=items,
+        workers=workers,
+        classes=classes,
+        item=item,
+        worker=worker,
+        label=label,
+        weight=weight,
+        gold=gold_index,
+        warnings=tuple(notes),
+    )
 
 
 def _gold_index(items: np.ndarray, gold_items: pd.Series, gold_codes: np.ndarray) -> np.ndarray:

@@ -72,4 +72,11 @@ def glad(
         if change < tolerance:
             converged = True
             break
-    return Fit(posteriors, None, iteration, converged, ability, np.exp(-log_ease))
+    return Fit(
+        posteriors=posteriors,
+        confusion=None,
+        iterations=iteration,
+        converged=converged,
+        ability=ability,
+        difficulty=np.exp(-log_ease),
+    )

@@ -19,7 +19,7 @@ MAX_ITERATIONS = 100
 TIE = 1e-12  # posteriors closer than this are a tie, broken by _pick
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Fit:
     posteriors: np.ndarray  # items x classes
     confusion: np.ndarray | None  # workers x true x given, rows sum to 1
@@ -63,7 +63,7 @@ def clamp(posteriors: np.ndarray, enc: Encoded) -> np.ndarray:
 def majority(enc: Encoded) -> Fit:
     """Vote shares; an item's votes always sum to one per worker."""
     counts = enc.counts()
-    return Fit(clamp(counts / counts.sum(axis=1, keepdims=True), enc), None)
+    return Fit(posteriors=clamp(counts / counts.sum(axis=1, keepdims=True), enc), confusion=None)
 
 
 def softmax(log_posteriors: np.ndarray) -> np.ndarray:
@@ -115,7 +115,9 @@ def dawid_skene(
         if change < tolerance:
             converged = True
             break
-    return Fit(posteriors, confusion, iteration, converged)
+    return Fit(
+        posteriors=posteriors, confusion=confusion, iterations=iteration, converged=converged
+    )
 
 
 def one_coin(
@@ -149,7 +151,12 @@ def one_coin(
         if change < tolerance:
             converged = True
             break
-    return Fit(posteriors, _one_coin_confusion(accuracy, k), iteration, converged)
+    return Fit(
+        posteriors=posteriors,
+        confusion=_one_coin_confusion(accuracy, k),
+        iterations=iteration,
+        converged=converged,
+    )
 
 
 def _one_coin_confusion(accuracy: np.ndarray, k: int) -> np.ndarray:

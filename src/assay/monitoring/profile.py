@@ -148,7 +148,7 @@ class Numbers:
         return cls(sketch, Moments.from_dict(d), None if measured is None else float(measured))
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ColumnProfile:
     """One column of a profile. ``counts`` is None once there were too many distinct labels."""
 
@@ -181,9 +181,14 @@ class ColumnProfile:
         numbers = _merge_numbers(self.numbers, other.numbers)
         counts, frequent = _merge_labels(self, other, kind)
         return ColumnProfile(
-            self.name, kind, self.rows + other.rows, self.missing + other.missing,
-            numbers, counts, frequent,
-        )  # fmt: skip
+            name=self.name,
+            kind=kind,
+            rows=self.rows + other.rows,
+            missing=self.missing + other.missing,
+            numbers=numbers,
+            counts=counts,
+            frequent=frequent,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         frequent = None
@@ -209,8 +214,15 @@ class ColumnProfile:
         numbers = None if d.get("numbers") is None else Numbers.from_dict(d["numbers"])
         raw = d.get("counts")
         counts = None if raw is None else {str(k): int(v) for k, v in raw.items()}
-        return cls(str(d["name"]), str(d["kind"]), int(d["rows"]), int(d["missing"]),
-                   numbers, counts, frequent)  # fmt: skip
+        return cls(
+            name=str(d["name"]),
+            kind=str(d["kind"]),
+            rows=int(d["rows"]),
+            missing=int(d["missing"]),
+            numbers=numbers,
+            counts=counts,
+            frequent=frequent,
+        )
 
 
 def _merged_kind(a: ColumnProfile, b: ColumnProfile) -> str:
@@ -268,16 +280,28 @@ def column_profile(column: Column, k: int = DEFAULT_K) -> ColumnProfile:
         assert column.numbers is not None
         numbers = Numbers.of(column.numbers, k)
         counts = integer_labels(column.numbers, MAX_EXACT) if kind == "integer" else None
-        return ColumnProfile(name, kind, rows, missing, numbers, counts)
+        return ColumnProfile(
+            name=name, kind=kind, rows=rows, missing=missing, numbers=numbers, counts=counts
+        )
     if column.labels is None:
-        return ColumnProfile(name, kind, rows, missing)
+        return ColumnProfile(name=name, kind=kind, rows=rows, missing=missing)
     counts = label_counts(column.labels)
     lengths = None
     if kind == "string":
         lengths = Numbers.of(column.labels.str.len().to_numpy(dtype=np.float64), k)
     if len(counts) <= MAX_EXACT:
-        return ColumnProfile(name, kind, rows, missing, lengths, counts)
-    return ColumnProfile(name, kind, rows, missing, lengths, None, _frequent_of(counts))
+        return ColumnProfile(
+            name=name, kind=kind, rows=rows, missing=missing, numbers=lengths, counts=counts
+        )
+    return ColumnProfile(
+        name=name,
+        kind=kind,
+        rows=rows,
+        missing=missing,
+        numbers=lengths,
+        counts=None,
+        frequent=_frequent_of(counts),
+    )
 
 
 class Profile:
@@ -348,7 +372,7 @@ class Profile:
 
 
 def _absent(name: str, rows: int) -> ColumnProfile:
-    return ColumnProfile(name, "float", rows, rows)
+    return ColumnProfile(name=name, kind="float", rows=rows, missing=rows)
 
 
 def profile(data: Any, k: int = DEFAULT_K, columns: list[str] | None = None) -> Profile:

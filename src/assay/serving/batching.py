@@ -75,7 +75,7 @@ class Silent:
         pass
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class Pending:
     rows: Rows
     count: int
@@ -122,7 +122,16 @@ class Batcher:
         self._admit(count)
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         chosen = model or self.slot.current
-        self.queue.append(Pending(rows, count, tuple(wanted), future, time.perf_counter(), chosen))
+        self.queue.append(
+            Pending(
+                rows=rows,
+                count=count,
+                wanted=tuple(wanted),
+                future=future,
+                enqueued=time.perf_counter(),
+                model=chosen,
+            )
+        )
         self.queued_rows += count
         self.wake.set()
         return await future

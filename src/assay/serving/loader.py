@@ -27,7 +27,7 @@ log = logging.getLogger("assay.serving")
 PLATFORMS = {"onnx": "onnxruntime_onnx", "torch": "pytorch_libtorch"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LoadedModel:
     """One version of a model, ready to predict."""
 
@@ -91,7 +91,16 @@ def load(store: Store, chosen: Target, project: str | None, allow_pickle: bool) 
     uri = record.uri if chosen.registered else artifact.ref
     made, signature, warmed = _ready(uri, model, descriptor, signature)
     flavour = descriptor["flavour"]
-    return LoadedModel(chosen.name, version, uri, flavour, signature, made, artifact.digest, warmed)
+    return LoadedModel(
+        name=chosen.name,
+        version=version,
+        uri=uri,
+        flavour=flavour,
+        signature=signature,
+        predictor=made,
+        digest=artifact.digest,
+        warmed=warmed,
+    )
 
 
 def _ready(

@@ -21,7 +21,7 @@ from assay.stats.bootstrap import (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Estimate:
     value: float
     se: float
@@ -71,10 +71,12 @@ def mean_estimate(
     if clusters is None:
         se = float(x.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
         low, high = wilson(value, n, level)
-        return Estimate(value, se, low, high, n, "Wilson")
+        return Estimate(value=value, se=se, low=low, high=high, n=n, method="Wilson")
     se, g = clustered_se(x, clusters)
     low, high = wilson(value, effective_items(se**2, value * (1 - value) / n, n, g), level)
-    return Estimate(value, se, low, high, n, "clustered Wilson", g)
+    return Estimate(
+        value=value, se=se, low=low, high=high, n=n, method="clustered Wilson", clusters=g
+    )
 
 
 def t_estimate(
@@ -83,15 +85,17 @@ def t_estimate(
     """Mean with its CLT (or cluster-robust) standard error and t interval."""
     n = len(x)
     if n == 0:
-        return Estimate(math.nan, math.nan, math.nan, math.nan, 0, "t")
+        return Estimate(value=math.nan, se=math.nan, low=math.nan, high=math.nan, n=0, method="t")
     value = float(x.mean())
     if clusters is not None:
         se, g = clustered_se(x, clusters)
         low, high = t_interval(value, se, g - 1, level)
-        return Estimate(value, se, low, high, n, "clustered t", g)
+        return Estimate(
+            value=value, se=se, low=low, high=high, n=n, method="clustered t", clusters=g
+        )
     se = float(x.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
     low, high = t_interval(value, se, n - 1, level)
-    return Estimate(value, se, low, high, n, "t")
+    return Estimate(value=value, se=se, low=low, high=high, n=n, method="t")
 
 
 def effective_items(clustered_var: float, independent_var: float, n: int, clusters: int) -> float:
@@ -132,7 +136,17 @@ def bootstrap_estimate(
     method = "bootstrap" if clusters is None else "cluster bootstrap"
     g = None if clusters is None else len(np.unique(clusters))
     if len(values) < 2:
-        return Estimate(value, math.nan, math.nan, math.nan, n, method, g)
+        return Estimate(
+            value=value, se=math.nan, low=math.nan, high=math.nan, n=n, method=method, clusters=g
+        )
     tail = (1 - level) / 2
     low, high = np.quantile(values, [tail, 1 - tail])
-    return Estimate(value, float(values.std(ddof=1)), float(low), float(high), n, method, g)
+    return Estimate(
+        value=value,
+        se=float(values.std(ddof=1)),
+        low=float(low),
+        high=float(high),
+        n=n,
+        method=method,
+        clusters=g,
+    )

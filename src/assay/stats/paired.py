@@ -24,7 +24,7 @@ from assay.stats.bootstrap import (
 from assay.stats.estimates import clustered_se, effective_items, is_binary, t_estimate, t_interval
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Difference:
     """candidate - baseline over the shared items."""
 
@@ -106,7 +106,18 @@ def paired_proportions(
     half = float(stats.norm.ppf(0.5 + level / 2)) * se
     sd = float(d.std(ddof=1)) if n > 1 else math.nan
     low, high = max(-1.0, center - half), min(1.0, center + half)
-    return Difference(diff, se, low, high, n, p, test, sd, clusters=g, center=center)
+    return Difference(
+        diff=diff,
+        se=se,
+        low=low,
+        high=high,
+        n=n,
+        p_value=p,
+        test=test,
+        sd=sd,
+        clusters=g,
+        center=center,
+    )
 
 
 def paired_difference(
@@ -132,7 +143,18 @@ def paired_difference(
         p, test = (1.0 if est.value == 0 else 0.0), "paired t"
     else:
         p, test = float(2 * stats.t.sf(abs(est.value / est.se), df)), "paired t"
-    return Difference(est.value, est.se, est.low, est.high, n, p, test, sd, df, est.clusters)
+    return Difference(
+        diff=est.value,
+        se=est.se,
+        low=est.low,
+        high=est.high,
+        n=n,
+        p_value=p,
+        test=test,
+        sd=sd,
+        df=df,
+        clusters=est.clusters,
+    )
 
 
 def paired_bootstrap(
@@ -148,7 +170,15 @@ def paired_bootstrap(
     value = value_of(candidate, n) - value_of(baseline, n)
     g = None if clusters is None else len(np.unique(clusters))
     if n == 0:
-        return Difference(value, math.nan, math.nan, math.nan, 0, math.nan, "paired bootstrap")
+        return Difference(
+            diff=value,
+            se=math.nan,
+            low=math.nan,
+            high=math.nan,
+            n=0,
+            p_value=math.nan,
+            test="paired bootstrap",
+        )
     if isinstance(candidate, Sums) and isinstance(baseline, Sums):
         both = draw_values(paired_sums(candidate, baseline), n, clusters, draws, seed)
     else:
@@ -157,14 +187,34 @@ def paired_bootstrap(
         )
     diffs = finite(both)
     if len(diffs) < 2:
-        return Difference(value, math.nan, math.nan, math.nan, n, math.nan, "paired bootstrap")
+        return Difference(
+            diff=value,
+            se=math.nan,
+            low=math.nan,
+            high=math.nan,
+            n=n,
+            p_value=math.nan,
+            test="paired bootstrap",
+        )
     tail = (1 - level) / 2
     low, high = np.quantile(diffs, [tail, 1 - tail])
     below, above = float(np.mean(diffs <= 0)), float(np.mean(diffs >= 0))
     p = min(1.0, 2 * min(below, above))
     se = float(diffs.std(ddof=1))
     test = "paired bootstrap"
-    return Difference(value, se, float(low), float(high), n, p, test, None, None, g, diffs)
+    return Difference(
+        diff=value,
+        se=se,
+        low=float(low),
+        high=float(high),
+        n=n,
+        p_value=p,
+        test=test,
+        sd=None,
+        df=None,
+        clusters=g,
+        draws=diffs,
+    )
 
 
 def _oriented(value: float, higher_is_better: bool) -> float:

@@ -17,13 +17,13 @@ def merge(chunks: Sequence[Columns]) -> Columns:
     times = np.concatenate([c.times for c in chunks]) if chunks else np.empty(0, FLOAT)
     values = np.concatenate([c.values for c in chunks]) if chunks else np.empty(0, FLOAT)
     if _strictly_increasing(steps):
-        return Columns(steps, times, values)
+        return Columns(steps=steps, times=times, values=values)
     order = np.argsort(steps, kind="stable")
     steps = steps[order]
     keep = np.ones(len(steps), dtype=bool)
     keep[:-1] = steps[1:] != steps[:-1]  # the last of each run of equal steps
     picked = order[keep]
-    return Columns(steps[keep], times[picked], values[picked])
+    return Columns(steps=steps[keep], times=times[picked], values=values[picked])
 
 
 def _strictly_increasing(steps: np.ndarray) -> bool:
@@ -36,7 +36,9 @@ def window(series: Columns, start: int | None, end: int | None) -> Columns:
         return series
     lo = 0 if start is None else int(np.searchsorted(series.steps, start, side="left"))
     hi = len(series) if end is None else int(np.searchsorted(series.steps, end, side="right"))
-    return Columns(series.steps[lo:hi], series.times[lo:hi], series.values[lo:hi])
+    return Columns(
+        steps=series.steps[lo:hi], times=series.times[lo:hi], values=series.values[lo:hi]
+    )
 
 
 def downsample(series: Columns, points: int) -> Columns:
@@ -62,7 +64,7 @@ def downsample(series: Columns, points: int) -> Columns:
         ]
     )
     index = np.unique(np.clip(picks, 0, n - 1))
-    return Columns(series.steps[index], series.times[index], values[index])
+    return Columns(steps=series.steps[index], times=series.times[index], values=values[index])
 
 
 def summarise(chunk: Columns) -> tuple[float, float, float, int]:

@@ -16,7 +16,7 @@ FLIPS_SHOWN = 200
 TEXT_LIMIT = 300
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Flip:
     item_id: str
     inputs: str  # short, for the table
@@ -125,7 +125,14 @@ def flips(
         item, old_item = shown_now[item_id], shown_before[item_id]
         inputs, label = short(item.inputs, 80), short(item.label)
         full = _pretty(item.inputs) if inputs.endswith("…") else ""  # only what was cut
-        return Flip(item_id, inputs, label, short(item.output), short(old_item.output), full)
+        return Flip(
+            item_id=item_id,
+            inputs=inputs,
+            label=label,
+            candidate=short(item.output),
+            baseline=short(old_item.output),
+            inputs_full=full,
+        )
 
     broke = [row(i) for i in broke_ids[:FLIPS_SHOWN]]
     fixed = [row(i) for i in fixed_ids[:FLIPS_SHOWN]]

@@ -225,9 +225,10 @@ def edit_notes(
     check_csrf(request)
     state = state_of(request)
     require_run(state, who, run_id, "writer")
-    op = UpdateRun(time.time(), notes=notes)
+    op = UpdateRun(at=time.time(), notes=notes)
     state.store.runs.write_batch(
-        Batch(run_id, "ui" + new_writer_id()[:14], 0, [op]), actor=f"user:{who.user}"
+        Batch(run_id=run_id, writer="ui" + new_writer_id()[:14], seq=0, ops=[op]),
+        actor=f"user:{who.user}",
     )
     return render(request, "notes.html", run=state.store.runs.get(run_id), can_write=True)
 

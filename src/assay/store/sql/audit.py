@@ -28,7 +28,7 @@ _LOCK_KEY = 0x4A55A8
 _encode = msgspec.json.Encoder(order="sorted")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AuditRecord:
     seq: int
     at: float
@@ -80,14 +80,14 @@ def append(
     at = time.time()
     digest = digest_of(change)
     record = AuditRecord(
-        seq,
-        at,
-        actor[:128],
-        action,
-        target[:256],
-        digest,
-        prev,
-        record_hash(prev, seq, at, actor[:128], action, target[:256], digest),
+        seq=seq,
+        at=at,
+        actor=actor[:128],
+        action=action,
+        target=target[:256],
+        digest=digest,
+        prev_hash=prev,
+        hash=record_hash(prev, seq, at, actor[:128], action, target[:256], digest),
     )
     conn.execute(audit_log.insert(), [record.__dict__])
     return record

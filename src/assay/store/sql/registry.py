@@ -137,7 +137,16 @@ def set_alias(
         conn.execute(
             stmt.on_conflict_do_update(index_elements=["model", "alias"], set_={"version": version})
         )
-    move = AliasMove(name, alias, version, previous, actor[:128], reason, evidence, time.time())
+    move = AliasMove(
+        model=name,
+        alias=alias,
+        version=version,
+        previous=previous,
+        actor=actor[:128],
+        reason=reason,
+        evidence=evidence,
+        at=time.time(),
+    )
     row = msgspec.structs.asdict(move)
     conn.execute(alias_moves.insert(), [row])
     conn.execute(
@@ -262,6 +271,15 @@ def history(conn: sa.Connection, name: str, alias: str | None = None) -> list[Al
         query = query.where(alias_moves.c.alias == alias)
     rows = conn.execute(query.order_by(alias_moves.c.id.desc())).all()
     return [
-        AliasMove(r.model, r.alias, r.version, r.previous, r.actor, r.reason, r.evidence, r.at)
+        AliasMove(
+            model=r.model,
+            alias=r.alias,
+            version=r.version,
+            previous=r.previous,
+            actor=r.actor,
+            reason=r.reason,
+            evidence=r.evidence,
+            at=r.at,
+        )
         for r in rows
     ]
