@@ -16,7 +16,6 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -26,6 +25,7 @@ from assay import digests
 from assay.artifacts import chunking
 from assay.artifacts.references import fetch_reference
 from assay.errors import CorruptData, InvalidInput
+from assay.progress import track
 from assay.records import FileEntry, Manifest
 from assay.store.base import Store
 from assay.values import artifact_path
@@ -41,37 +41,6 @@ class Source:
 
     path: str
     local: Path
-
-
-@contextmanager
-def progress_bar(enabled: bool | None, total: int, label: str) -> Iterator[Callable[[int], None]]:
-    """A rich transfer bar on a terminal (or when forced); a no-op otherwise."""
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    show = console.is_terminal if enabled is None else enabled
-    if not show:
-        yield lambda n: None
-        return
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda n: bar.advance(task, n)
 
 
 # ---- upload --------------------------------------------------------------------------------
@@ -93,7 +62,7 @@ def upload(
     for start in range(0, len(digests), ASK_BATCH):
         missing.extend(store.blobs.missing(digests[start : start + ASK_BATCH]))
     total = sum(wanted[d][1].size for d in missing)
-    with progress_bar(progress, total, "upload") as advance, ThreadPoolExecutor(WORKERS) as pool:
+    with track("upload", total, "bytes", progress) as advance, ThreadPoolExecutor(WORKERS) as pool:
         jobs = [pool.submit(_send, store, group) for group in _groups([wanted[d] for d in missing])]
         for job in _as_done(jobs):
             advance(job.result())
@@ -173,7 +142,10 @@ def download(
     todo = [(f, target_of(root, f.path)) for f in manifest.files]
     stale = [(f, t) for f, t in todo if not _matches(t, f)]
     total = sum(f.size for f, _ in stale)
-    with progress_bar(progress, total, "download") as advance, ThreadPoolExecutor(WORKERS) as pool:
+    with (
+        track("download", total, "bytes", progress) as advance,
+        ThreadPoolExecutor(WORKERS) as pool,
+    ):
         for entry, target in stale:
             if entry.ref is not None:
                 _place(target, entry, partial(fetch_reference, entry))

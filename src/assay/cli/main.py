@@ -111,6 +111,9 @@ uri_option = click.option(
 @click.version_option(__version__, "--version", "-V", prog_name="assay")
 def cli() -> None:
     """Assay: track experiments, version data and models, evaluate, serve, govern."""
+    from assay.sdk import progress
+
+    progress.install()  # transfers and evaluations show rich bars on a terminal
 
 
 def main() -> None:

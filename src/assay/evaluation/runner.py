@@ -10,12 +10,11 @@ from __future__ import annotations
 import math
 import os
 import queue
-import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from assay import digests
 from assay.digests import canonical
 from assay.errors import InvalidInput
 from assay.flavours.targets import Items, Target
+from assay.progress import track
 
 PER_ITEM_SHARE = 32  # items a worker takes at once from a one-item function
 
@@ -164,20 +164,6 @@ def cache_dir() -> Path:
 # ---- execution ---------------------------------------------------------------------------------
 
 
-@contextmanager
-def _progress(total: int, show: bool | None) -> Iterator[Callable[[int], None]]:
-    if show is None:
-        show = sys.stderr.isatty()
-    if not show:
-        yield lambda _n: None
-        return
-    from rich.progress import Progress
-
-    with Progress(transient=True) as bar:
-        task = bar.add_task("evaluating", total=total)
-        yield lambda n: bar.advance(task, n)
-
-
 def _in_threads(
     target: Target,
     items: Items,
@@ -301,7 +287,7 @@ def run(
         for repeat in range(repeats)
         for start in range(0, len(todo), size)
     ]
-    with _progress(len(todo) * repeats, progress) as advance:
+    with track("evaluating", len(todo) * repeats, "items", progress) as advance:
 
         def done(job: Job, calls: list[Call]) -> None:
             for row, call in zip(job.rows, calls, strict=True):
