@@ -482,7 +482,14 @@ def test_a_second_writer_of_a_live_run_is_refused(backend: str) -> None:
     first.log({"x": 0.0})
     assert first.flush() is True
     with pytest.raises(Conflict, match=rf"run {first.id} is running .* heard from about \d+ s ago"):
-        assay.init(project="p", uri=backend, id=first.id, resume=True, settings=QUIET)
+        assay.init(  # as another process would: this one's run stays open
+            project="p",
+            uri=backend,
+            id=first.id,
+            resume=True,
+            settings=QUIET,
+            reinit="create_new",
+        )
     first.log({"x": 1.0})
     first.finish()
     with assay.init(project="p", uri=backend, id=first.id, resume=True, settings=QUIET) as again:
@@ -734,3 +741,50 @@ def test_a_batch_failing_with_a_foreign_error_is_set_aside_after_a_few_tries(
     rejected = jnl.rejected_path(run._writer.journal.path)
     assert [b.seq for b in jnl.read_journal(rejected)] == poisoned
     inner.close()
+
+
+# ---- a second init in one process, and resuming into another project ---------------------------
+
+
+def test_a_second_init_finishes_the_first_and_says_so(
+    store_uri: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = assay.init(project="p", uri=store_uri, settings=QUIET)
+    first.log({"x": 1.0})
+    with caplog.at_level(logging.WARNING, logger="assay"):
+        second = assay.init(project="p", uri=store_uri, settings=QUIET)
+    assert f"run {first.id} was not finished" in caplog.text
+    assert first.status == "finished" and assay.active_run() is second
+    second.finish()
+    assert read_back(store_uri, first.id).status == "finished"
+
+
+def test_return_previous_gives_back_the_open_run_and_refuses_another_project(
+    store_uri: str,
+) -> None:
+    with assay.init(project="p", uri=store_uri, settings=QUIET) as first:
+        again = assay.init(uri=store_uri, settings=QUIET, reinit="return_previous")
+        assert again is first
+        with pytest.raises(InvalidInput, match=r"still running here.*'q'"):
+            assay.init(project="q", uri=store_uri, settings=QUIET, reinit="return_previous")
+
+
+def test_create_new_keeps_both_runs_open(store_uri: str) -> None:
+    first = assay.init(project="p", uri=store_uri, settings=QUIET)
+    with assay.init(project="p", uri=store_uri, settings=QUIET, reinit="create_new") as two:
+        assert first.status == "running" and two.status == "running"
+    first.finish()
+
+
+def test_resuming_keeps_the_runs_project_and_refuses_another(store_uri: str) -> None:
+    with assay.init(project="vision", uri=store_uri, settings=QUIET) as first:
+        first.log({"x": 1.0})
+    with pytest.raises(InvalidInput, match="belongs to project 'vision', not 'nlp'"):
+        assay.init(project="nlp", uri=store_uri, id=first.id, resume=True, settings=QUIET)
+    with assay.init(uri=store_uri, id=first.id, resume=True, settings=QUIET) as again:
+        assert again.project == "vision" and again.step == 1
+
+
+def test_an_unknown_reinit_is_named(store_uri: str) -> None:
+    with pytest.raises(InvalidInput, match="reinit 'sometimes'"):
+        assay.init(uri=store_uri, settings=QUIET, reinit="sometimes")

@@ -80,6 +80,7 @@ class AssayCallback:
             "name": f"trial-{trial.number}",
             "group": study.study_name,
             "job_type": "optuna-trial",
+            "reinit": "create_new",  # a run the study itself runs in stays open
             **init,
             "config": config_tree(config),
             "tags": list(dict.fromkeys(["optuna", state.lower(), *self.tags])),

@@ -39,8 +39,12 @@ MODES = ("online", "offline", "disabled")
 _RUN_ID = re.compile(r"^[A-Za-z0-9_\-]{1,32}$")
 
 
+REINIT = ("finish_previous", "return_previous", "create_new")
+DEFAULT_PROJECT = "default"
+
+
 def init(
-    project: str = "default",
+    project: str | None = None,
     name: str | None = None,
     config: Any = None,
     tags: list[str] | None = None,
@@ -52,6 +56,7 @@ def init(
     id: str | None = None,
     resume: bool | str = False,
     settings: Settings | None = None,
+    reinit: str = "finish_previous",
 ) -> Run:
     """Start a run. ``mode``: "online" (deliver to the store), "offline" (journal only;
     ``assay sync`` delivers later) or "disabled" (log calls are checked, nothing is kept).
@@ -61,10 +66,18 @@ def init(
     ``Settings.connect_timeout``): a store that refuses the run (an unknown or revoked
     key, a key without a role on the project, a store that cannot be opened or has
     another schema) raises here; one that cannot be reached leaves the run logging to
-    its journal while delivery is retried in the background."""
+    its journal while delivery is retried in the background.
+
+    ``project``: "default" when None, and a resumed run's own project (naming another
+    is an error). ``reinit``, when this process has a run that is not finished yet:
+    "finish_previous" (finish it first, with a warning), "return_previous" (return it;
+    naming another project is an error) or "create_new" (both run side by side)."""
     if mode not in MODES:
         raise InvalidInput(f"mode {mode!r} is not one of {', '.join(MODES)}")
-    check_project(project)
+    previous = _previous_run(reinit, project)
+    if previous is not None:
+        return previous
+    chosen = check_project(DEFAULT_PROJECT if project is None else project)
     check_text("run name", name, single_line=True)
     check_text("group", group, single_line=True)
     check_text("job type", job_type, 64, single_line=True)
@@ -80,7 +93,7 @@ def init(
     run_name = name or new_run_name()
     fields: dict[str, Any] = dict(
         id=run_id,
-        project=project,
+        project=chosen,
         name=run_name,
         mode=mode,
         config=cfg,
@@ -94,14 +107,16 @@ def init(
     resolved = resolve_uri(uri)
     timeout = settings.connect_timeout
     store, start_step, resumed = _resume_point(resolved, mode, run_id, id, resume, timeout)
+    if resumed is not None:
+        fields["project"] = _resumed_project(store, run_id, resumed, project)
     try:
-        writer = _writer(resolved, run_id, project, mode, settings)
+        writer = _writer(resolved, run_id, fields["project"], mode, settings)
     except BaseException:
         if store is not None:
             store.close()
         raise
     writer._store = store
-    if resumed:
+    if resumed is not None:
         writer.add_op(UpdateRun(at=time.time(), config=cfg or None, status="running"))
     else:
         writer.add_op(_creation(fields, group, job_type))
@@ -186,20 +201,21 @@ def _first_delivery(writer: Writer, uri: str, timeout: float) -> None:
 
 def _resume_point(
     uri: str, mode: str, run_id: str, explicit: str | None, resume: bool | str, timeout: float
-) -> tuple[Store | None, int, bool]:
-    """(open store or None, first step, whether an existing run is resumed)."""
+) -> tuple[Store | None, int, str | None]:
+    """(open store or None, first step, the project of the existing run resumed or None
+    when the run is new)."""
     if mode != "online":
-        return None, 0, False
+        return None, 0, None
     store = _open(uri, timeout)
     if explicit is None:
-        return store, 0, False
+        return store, 0, None
     if store is None:
         if resume:
             raise StoreUnavailable(
                 f"cannot resume run {run_id}: the store at {redact_uri(uri)} cannot be reached, "
                 "so where the run stopped is unknown; try again when it is reachable"
             )
-        return None, 0, False
+        return None, 0, None
     try:
         return _resume_from(store, run_id, resume, timeout)
     except BaseException:
@@ -224,13 +240,13 @@ def _open(uri: str, timeout: float) -> Store | None:
 
 def _resume_from(
     store: Store, run_id: str, resume: bool | str, timeout: float
-) -> tuple[Store | None, int, bool]:
+) -> tuple[Store | None, int, str | None]:
     try:
         existing = bounded(lambda: store.runs.get(run_id), timeout, f"reading run {run_id}")
     except NotFound:
         if resume == "must":
             raise
-        return store, 0, False
+        return store, 0, None
     except OUTAGE as exc:
         raise StoreUnavailable(
             f"cannot resume run {run_id}: the store did not answer ({redact_text(str(exc))}); "
@@ -240,7 +256,42 @@ def _resume_from(
         raise Conflict(f"run {run_id} exists already; pass resume=True to continue it")
     _refuse_a_second_writer(existing)
     last = max((m.last_step for m in existing.metrics.values() if not m.last_step < 0), default=-1)
-    return store, last + 1, True
+    return store, last + 1, existing.project
+
+
+def _previous_run(reinit: str, project: str | None) -> Run | None:
+    """What ``reinit`` says to do with this process's unfinished run, if it has one."""
+    if reinit not in REINIT:
+        raise InvalidInput(f"reinit {reinit!r} is not one of {', '.join(REINIT)}")
+    previous = state.current()
+    if previous is None or reinit == "create_new":
+        return None
+    if reinit == "return_previous":
+        if project is not None and project != previous.project:
+            raise InvalidInput(
+                f"run {previous.id} of project {previous.project!r} is still running here; "
+                f"finish it, or pass reinit='create_new', to start one in {project!r}"
+            )
+        return previous
+    log.warning(
+        "assay: run %s was not finished; finishing it before starting a new one "
+        "(reinit='create_new' keeps both running)",
+        previous.id,
+    )
+    previous.finish()
+    return None
+
+
+def _resumed_project(store: Store | None, run_id: str, stored: str, asked: str | None) -> str:
+    """A resumed run stays in its project: naming another is an error."""
+    if asked is not None and asked != stored:
+        if store is not None:
+            store.close()
+        raise InvalidInput(
+            f"run {run_id} belongs to project {stored!r}, not {asked!r}: resume it without "
+            "project= (or with its own)"
+        )
+    return stored
 
 
 def _refuse_a_second_writer(existing: StoredRun) -> None:
