@@ -206,6 +206,7 @@ async def _client(
     stop: float,
     cap: int,
     out: list[float],
+    *,
     errors: list[int],
     warm_until: float,
 ) -> None:
@@ -231,7 +232,18 @@ async def _load(port: int, rows: int, clients: int, seconds: float, oip: bool = 
     warm_until, stop = start + 0.5, start + 0.5 + seconds
     cap = 200_000  # requests per connection, whatever the time
     await asyncio.gather(
-        *(_client(port, payload, stop, cap, latencies, errors, warm_until) for _ in range(clients))
+        *(
+            _client(
+                port=port,
+                payload=payload,
+                stop=stop,
+                cap=cap,
+                out=latencies,
+                errors=errors,
+                warm_until=warm_until,
+            )
+            for _ in range(clients)
+        )
     )
     latencies.sort()
     n = len(latencies)

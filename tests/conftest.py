@@ -124,6 +124,7 @@ def store(store_factory: StoreFactory) -> Store:
 
 def create_run(
     store: Store,
+    *,
     project: str = "p",
     config: dict | None = None,
     tags: list[str] | None = None,
@@ -188,7 +189,7 @@ def log_model(
     (folder / "w.bin").write_bytes(content)
     art = Artifact(name, type="model")
     art.add_dir(folder)
-    return log_artifact(store, art, "p", create_run(store))
+    return log_artifact(store=store, artifact=art, project="p", run_id=create_run(store))
 
 
 def evaluation_draft(**changes: Any) -> EvaluationDraft:

@@ -136,12 +136,12 @@ def test_paths_that_escape_are_refused(store: Store, bad: str) -> None:
 
 def test_lineage_follows_used_and_produced_edges(store: Store, tmp_path: Path) -> None:
     prep = create_run(store, name="prep")
-    data = log_artifact(store, dataset_artifact(tmp_path), "p", prep)
+    data = log_artifact(store=store, artifact=dataset_artifact(tmp_path), project="p", run_id=prep)
     train = create_run(store, name="train")
     store.artifacts.record_use(train, data.id)
     model_art = Artifact("digits-model", type="model")
     model_art.add_file(artifact_files(tmp_path / "m", **{"m.bin": b"weights"}) / "m.bin")
-    model = log_artifact(store, model_art, "p", train)
+    model = log_artifact(store=store, artifact=model_art, project="p", run_id=train)
     evaluate = create_run(store, name="eval")
     store.artifacts.record_use(evaluate, model.id)
 

@@ -191,7 +191,9 @@ def test_power_prints_the_items_needed() -> None:
     assert code == 0 and out.startswith(f"{expected.items} items detect a drop of 0.02")
     assert "independent" in out
     code, out = invoke("eval", "power", "--delta", "0.02", "--paired-sd", "0.2")
-    assert code == 0 and out.startswith(f"{items_for_power(None, 0.02, 0.2).items} items")
+    assert code == 0 and out.startswith(
+        f"{items_for_power(baseline_rate=None, delta=0.02, paired_sd=0.2).items} items"
+    )
     code, out = invoke("eval", "power", "--delta", "0.02")
     assert code == 2 and "--baseline-rate" in out
 

@@ -143,7 +143,7 @@ def test_cluster_bootstrap_is_wider_on_clustered_data() -> None:
     x, clusters = _clustered_data(5)
     mean = stats.Sums(np.column_stack([x, np.ones_like(x)]), lambda t: t[:, 0] / t[:, 1])
     plain = stats.bootstrap_estimate(mean, len(x), seed=0)
-    grouped = stats.bootstrap_estimate(mean, len(x), clusters, seed=0)
+    grouped = stats.bootstrap_estimate(metric=mean, n=len(x), clusters=clusters, seed=0)
     assert grouped.method == "cluster bootstrap"
     assert grouped.high - grouped.low > 1.5 * (plain.high - plain.low)
     assert grouped.se == pytest.approx(stats.mean_estimate(x, clusters).se, rel=0.15)
@@ -290,7 +290,14 @@ def _side(scores: np.ndarray, clusters: np.ndarray | None = None) -> rep.Side:
 def _gate(candidate: np.ndarray, baseline: np.ndarray, tolerance: float) -> rep.Comparison:
     scorer = [scorers.accuracy()]
     compared, _ = rep.compare(
-        _side(candidate), _side(baseline), scorer, [], {"accuracy": tolerance}, 0.95, 1000, 0
+        candidate=_side(candidate),
+        baseline=_side(baseline),
+        scorers=scorer,
+        slices=[],
+        tolerance={"accuracy": tolerance},
+        level=0.95,
+        draws=1000,
+        seed=0,
     )
     return compared[0]
 
@@ -348,7 +355,14 @@ def test_holm_keeps_many_gated_slices_from_inflating_false_fails() -> None:
         for side in (c_side, b_side):
             side.slices = [{"topic": str(t)} for t in rng_slices]
         compared, _ = rep.compare(
-            c_side, b_side, [scorers.accuracy()], ["topic"], {"accuracy": 0.0}, 0.95, 1000, 0
+            candidate=c_side,
+            baseline=b_side,
+            scorers=[scorers.accuracy()],
+            slices=["topic"],
+            tolerance={"accuracy": 0.0},
+            level=0.95,
+            draws=1000,
+            seed=0,
         )
         fails += any(c.decision == "fail" for c in compared)
     assert fails / runs <= 0.06
@@ -357,20 +371,27 @@ def test_holm_keeps_many_gated_slices_from_inflating_false_fails() -> None:
 def test_verdict_names_failures_and_inconclusive_checks() -> None:
     cand, base = _pair(10000, 0.9, 0.03, 0.06, seed=0)
     compared, _ = rep.compare(
-        _side(cand), _side(base), [scorers.accuracy()], [], {"accuracy": 0.01}, 0.95, 1000, 0
+        candidate=_side(cand),
+        baseline=_side(base),
+        scorers=[scorers.accuracy()],
+        slices=[],
+        tolerance={"accuracy": 0.01},
+        level=0.95,
+        draws=1000,
+        seed=0,
     )
     verdict = rep.verdict(compared, _side(cand), 0.0, True)
     assert verdict.status == "fail"
     assert "accuracy dropped by" in verdict.reason and "tolerance 0.01" in verdict.reason
     few, _ = rep.compare(
-        _side(cand[:50]),
-        _side(base[:50]),
-        [scorers.accuracy()],
-        [],
-        {"accuracy": 0.01},
-        0.95,
-        1000,
-        0,
+        candidate=_side(cand[:50]),
+        baseline=_side(base[:50]),
+        scorers=[scorers.accuracy()],
+        slices=[],
+        tolerance={"accuracy": 0.01},
+        level=0.95,
+        draws=1000,
+        seed=0,
     )
     undecided = rep.verdict(few, _side(cand[:50]), 0.0, True)
     assert undecided.status == "inconclusive"
@@ -413,7 +434,16 @@ def test_a_holm_inconclusive_check_shows_the_adjusted_interval_that_reaches_the_
     interval each decision was made on."""
     t = 2.15 / math.sqrt(30)
     cand, base, chosen = _score_sides({"a": _drop(-t, 30, 1), "b": _drop(-t, 30, 2)})
-    compared, _ = rep.compare(cand, base, chosen, ["g"], {"score": 0.0}, 0.95, 1000, 0)
+    compared, _ = rep.compare(
+        candidate=cand,
+        baseline=base,
+        scorers=chosen,
+        slices=["g"],
+        tolerance={"score": 0.0},
+        level=0.95,
+        draws=1000,
+        seed=0,
+    )
     by_slice = {c.slice: c for c in compared}
     overall, sliced = by_slice[None], [by_slice["g=a"], by_slice["g=b"]]
     assert overall.decision == "fail" and overall.gate_high < 0
@@ -442,7 +472,16 @@ def test_each_decision_agrees_with_the_intervals_shown(binary: bool) -> None:
             tolerance = {"score": 0.01}
         for side in (c_side, b_side):
             side.slices = [{"g": str(i % 6)} for i in range(n)]
-        compared, _ = rep.compare(c_side, b_side, chosen, ["g"], tolerance, 0.95, 1000, 0)
+        compared, _ = rep.compare(
+            candidate=c_side,
+            baseline=b_side,
+            scorers=chosen,
+            slices=["g"],
+            tolerance=tolerance,
+            level=0.95,
+            draws=1000,
+            seed=0,
+        )
         for c in compared:
             assert (c.decision == "fail") == (c.gate_high < -c.tolerance), c
             assert (c.decision == "pass") == (c.low > -c.tolerance), c
@@ -451,7 +490,14 @@ def test_each_decision_agrees_with_the_intervals_shown(binary: bool) -> None:
 def test_verdicts_say_dropped_or_rose_by_a_positive_amount_with_the_level_used() -> None:
     cand, base = _pair(10000, 0.9, 0.03, 0.06, seed=0)
     compared, _ = rep.compare(
-        _side(cand), _side(base), [scorers.accuracy()], [], {"accuracy": 0.01}, 0.9, 1000, 0
+        candidate=_side(cand),
+        baseline=_side(base),
+        scorers=[scorers.accuracy()],
+        slices=[],
+        tolerance={"accuracy": 0.01},
+        level=0.9,
+        draws=1000,
+        seed=0,
     )
     reason = rep.verdict(compared, _side(cand), 0.0, True).reason
     (c,) = compared
@@ -461,7 +507,16 @@ def test_verdicts_say_dropped_or_rose_by_a_positive_amount_with_the_level_used()
     c_side, b_side = _side(base + 0.5), _side(base)
     for side in (c_side, b_side):
         side.scores = {"mae": side.scores.pop("accuracy")}
-    compared, _ = rep.compare(c_side, b_side, [loss], [], {"mae": 0.1}, 0.95, 1000, 0)
+    compared, _ = rep.compare(
+        candidate=c_side,
+        baseline=b_side,
+        scorers=[loss],
+        slices=[],
+        tolerance={"mae": 0.1},
+        level=0.95,
+        draws=1000,
+        seed=0,
+    )
     reason = rep.verdict(compared, c_side, 0.0, True).reason
     assert reason.startswith("mae rose by 0.5 (95% CI 0.5 to 0.5)"), reason
 

@@ -308,7 +308,9 @@ def test_a_dataset_artifact_is_read_and_linked(store_factory: StoreFactory, tmp_
     art.add_dir(folder)
     from assay.artifacts.artifact import log_artifact
 
-    version = log_artifact(store, art, "evals", create_run(store, "evals"))
+    version = log_artifact(
+        store=store, artifact=art, project="evals", run_id=create_run(store=store, project="evals")
+    )
     with pytest.raises(InvalidInput, match=r"holds 2 data files \(items.csv, items.jsonl\)"):
         run_evaluation(
             lambda i: 0,

@@ -18,9 +18,18 @@ def test_versions_count_up_and_identical_content_returns_the_existing_one(
     store: Store, tmp_path: Path
 ) -> None:
     run_id = create_run(store)
-    first = log_artifact(store, dataset_artifact(tmp_path), "p", run_id)
-    again = log_artifact(store, dataset_artifact(tmp_path), "p", run_id)
-    second = log_artifact(store, dataset_artifact(tmp_path / "2", b"a,b\n3,4\n"), "p", run_id)
+    first = log_artifact(
+        store=store, artifact=dataset_artifact(tmp_path), project="p", run_id=run_id
+    )
+    again = log_artifact(
+        store=store, artifact=dataset_artifact(tmp_path), project="p", run_id=run_id
+    )
+    second = log_artifact(
+        store=store,
+        artifact=dataset_artifact(tmp_path / "2", b"a,b\n3,4\n"),
+        project="p",
+        run_id=run_id,
+    )
     assert (first.version, first.created) == (0, True)
     assert (again.version, again.created, again.id) == (0, False, first.id)
     assert (second.version, second.created) == (1, True)
@@ -101,4 +110,4 @@ def test_bad_drafts_name_what_is_wrong(store: Store) -> None:
 def test_a_run_of_another_project_cannot_produce_a_version(store: Store, tmp_path: Path) -> None:
     other = create_run(store, project="other")
     with pytest.raises(InvalidInput, match="belongs to project 'other'"):
-        log_artifact(store, dataset_artifact(tmp_path), "p", other)
+        log_artifact(store=store, artifact=dataset_artifact(tmp_path), project="p", run_id=other)

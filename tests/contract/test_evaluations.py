@@ -14,7 +14,7 @@ from tests.conftest import StoreFactory, create_run, evaluation_draft
 
 def test_evaluations_round_trip_on_every_backend(store_factory: StoreFactory) -> None:
     store = store_factory()
-    run_id = create_run(store, "p")
+    run_id = create_run(store=store, project="p")
     first = store.evaluations.save(evaluation_draft(run_id=run_id))
     second = store.evaluations.save(evaluation_draft(baseline_id=first.id, verdict="fail"))
     assert (first.n_items, first.n_errors, first.run_id) == (2, 1, run_id)

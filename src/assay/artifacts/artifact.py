@@ -114,6 +114,7 @@ def log_artifact(
     store: Store,
     artifact: Artifact,
     project: str,
+    *,
     run_id: str | None = None,
     aliases: list[str] | tuple[str, ...] = (),
     progress: bool | None = None,

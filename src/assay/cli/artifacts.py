@@ -240,6 +240,7 @@ def models_alias(
     version: int | None,
     reason: str | None,
     evidence: str | None,
+    *,
     remove: bool,
     uri: str | None,
 ) -> None:

@@ -121,7 +121,10 @@ def _labels_drift_serving(console: Console, uri: str, dataset: str, quick: bool)
         if server is None:
             _lines(console, [serve_skip or ""])
         else:
-            _lines(console, run_serving(server, REGISTERED, dataset, uri).lines())
+            _lines(
+                console,
+                run_serving(server=server, model=REGISTERED, dataset=dataset, uri=uri).lines(),
+            )
 
 
 def _heading(console: Console, title: str, what: str) -> None:

@@ -159,6 +159,7 @@ def eval_run(
     baseline: str | None,
     project: str | None,
     json_path: Path | None,
+    *,
     junit_path: Path | None,
     workers: int | None,
     no_cache: bool,
@@ -167,7 +168,16 @@ def eval_run(
 ) -> None:
     """Evaluate a model as SUITE_FILE says; exit 0 pass, 1 fail, 2 inconclusive, 3 error."""
     try:
-        report = _run_suite(suite_file, model, baseline, project, workers, no_cache, use_ray, uri)
+        report = _run_suite(
+            path=suite_file,
+            model=model,
+            baseline=baseline,
+            project=project,
+            workers=workers,
+            no_cache=no_cache,
+            use_ray=use_ray,
+            uri=uri,
+        )
     except (AssayError, ValueError, ImportError) as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
@@ -196,6 +206,7 @@ def _run_suite(
     baseline: str | None,
     project: str | None,
     workers: int | None,
+    *,
     no_cache: bool,
     use_ray: bool,
     uri: str | None,
@@ -252,13 +263,21 @@ def eval_power(
     paired_sd: float | None,
     tolerance: float,
     alpha: float,
+    *,
     power: float,
 ) -> None:
     """Items a paired comparison needs to catch a drop of DELTA with the given power."""
     from assay.evaluation.stats import items_for_power
 
     try:
-        found = items_for_power(baseline_rate, delta, paired_sd, tolerance, alpha, power)
+        found = items_for_power(
+            baseline_rate=baseline_rate,
+            delta=delta,
+            paired_sd=paired_sd,
+            tolerance=tolerance,
+            alpha=alpha,
+            power=power,
+        )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(

@@ -69,6 +69,7 @@ def consensus_command(
     method: str,
     gold: Path | None,
     workers_out: Path | None,
+    *,
     item_column: str,
     worker_column: str,
     label_column: str,
@@ -142,6 +143,7 @@ def stats_command(
     item_column: str,
     worker_column: str,
     label_column: str,
+    *,
     fmt: str | None,
     from_name: str | None,
 ) -> None:

@@ -56,6 +56,7 @@ def ls(
     sort: tuple[str, ...],
     columns: str | None,
     limit: int,
+    *,
     as_json: bool,
     uri: str | None,
 ) -> None:

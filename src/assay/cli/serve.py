@@ -45,6 +45,7 @@ def serve_command(
     uri: str | None,
     project: str | None,
     host: str,
+    *,
     port: int,
     workers: int,
     max_batch_size: int,

@@ -28,7 +28,7 @@ from assay.store.sql.schema import SCHEMA_REVISION
 )
 @reports_errors
 def server_command(
-    uri: str | None, blobs: str | None, host: str, port: int, workers: int, local: bool | None
+    uri: str | None, blobs: str | None, host: str, port: int, workers: int, *, local: bool | None
 ) -> None:
     """Serve a store over HTTP: the REST API under /api/v1 (OpenAPI at /api/v1/openapi.json)."""
     import os
@@ -113,5 +113,3 @@ def db_upgrade(uri: str | None) -> None:
         store = open_sql_store(uri, upgrade=True)
     store.close()
     click.echo(f"{redact_uri(store.uri)}: schema is at revision {SCHEMA_REVISION}")
-
-

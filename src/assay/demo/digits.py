@@ -103,6 +103,7 @@ def grid(
 
 def run_demo(
     uri: str | None = None,
+    *,
     configs: list[dict[str, Any]] | None = None,
     epochs: int = 30,
     seed: int = 0,

@@ -174,6 +174,7 @@ def run_serving(
     server: ModelServer,
     model: str,
     dataset: str,
+    *,
     uri: str | None = None,
     rows: int = 8,
     seed: int = 0,

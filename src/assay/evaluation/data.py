@@ -199,6 +199,7 @@ def prepare(
     project: str | None,
     id_column: str | None,
     cluster_column: str | None,
+    *,
     label_column: str | None,
     slices: Sequence[str],
 ) -> Dataset:

@@ -68,6 +68,7 @@ class Report:
         dataset: str,
         items: list[EvalItem],
         metrics: list[rep.MetricResult],
+        *,
         compare: list[rep.Comparison],
         verdict: rep.Verdict,
         shared: rep.Shared | None,
@@ -167,6 +168,7 @@ def _items(
     digests: list[str],
     calls: list[list[runner.Call]],
     scorers: Sequence[Scorer],
+    *,
     options: Options,
 ) -> list[EvalItem]:
     pairs = [(index, repeat) for index, outs in enumerate(calls) for repeat in range(len(outs))]
@@ -187,7 +189,17 @@ def _items(
     with _paused_gc():
         if not slow:
             results = [scored(pair) for pair in pairs]
-        return list(_records(dataset, stored, digests, calls, pairs, results, options))
+        return list(
+            _records(
+                dataset=dataset,
+                stored=stored,
+                digests=digests,
+                calls=calls,
+                pairs=pairs,
+                results=results,
+                options=options,
+            )
+        )
 
 
 def _records(
@@ -196,6 +208,7 @@ def _records(
     digests: list[str],
     calls: list[list[runner.Call]],
     pairs: list[tuple[int, int]],
+    *,
     results: list[tuple[dict[str, float | None], dict[str, Any]]],
     options: Options,
 ) -> Iterator[EvalItem]:
@@ -225,11 +238,19 @@ def _run(
     scorers: Sequence[Scorer],
     options: Options,
     store: Store | None,
+    *,
     project: str | None,
 ) -> tuple[Target, list[EvalItem]]:
     meta = {c for c in (options.label_column, options.id_column, options.cluster_column) if c}
     slices = set(options.slices) - meta
-    chosen = target(model, store, project, meta, options.load_options, slices)
+    chosen = target(
+        model=model,
+        store=store,
+        project=project,
+        skip=meta,
+        load_options=options.load_options,
+        optional=slices,
+    )
     with _paused_gc():
         inputs = [
             {k: v for k, v in row.items() if k != options.label_column} for row in dataset.items
@@ -239,17 +260,24 @@ def _run(
     if options.cache and options.repeats == 1:
         cache = runner.OutputCache(runner.cache_dir(), chosen.key, {"batch": chosen.batch_size})
     calls = runner.run(
-        chosen,
-        inputs,
-        digests,
-        options.repeats,
-        options.workers,
-        options.timeout,
-        cache,
-        options.progress,
-        options.ray,
+        target=chosen,
+        inputs=inputs,
+        digests=digests,
+        repeats=options.repeats,
+        workers=options.workers,
+        timeout=options.timeout,
+        cache=cache,
+        progress=options.progress,
+        use_ray=options.ray,
     )
-    items = _items(dataset, stored, digests, calls, scorers, options)
+    items = _items(
+        dataset=dataset,
+        stored=stored,
+        digests=digests,
+        calls=calls,
+        scorers=scorers,
+        options=options,
+    )
     if all(item.error is not None for item in items):
         first = items[0]
         raise EvaluationFailed(
@@ -346,6 +374,7 @@ def _baseline(
     scorers: Sequence[Scorer],
     options: Options,
     store: Store | None,
+    *,
     project: str | None,
     run_id: str | None,
     run_project: str | None,
@@ -361,17 +390,17 @@ def _baseline(
             raise InvalidInput("a stored baseline needs a store")
         return None, *_stored_baseline(store, baseline.removeprefix("eval:"))
     made = evaluate(
-        baseline,
-        data,
-        scorers,
-        replace(options, tolerance={}),
-        None,
-        store,
-        project,
-        None,
-        run_id,
-        run_project,
-        save,
+        model=baseline,
+        data=data,
+        scorers=scorers,
+        options=replace(options, tolerance={}),
+        baseline=None,
+        store=store,
+        project=project,
+        name=None,
+        run_id=run_id,
+        run_project=run_project,
+        save=save,
     )
     return made, made.model, made.id, made.items
 
@@ -381,6 +410,7 @@ def evaluate(
     data: Any,
     scorers: Sequence[Any],
     options: Options,
+    *,
     baseline: Any = None,
     store: Store | None = None,
     project: str | None = None,
@@ -394,31 +424,46 @@ def evaluate(
     run_project = run_project or _model_project(model, store)
     with _paused_gc():
         dataset = prepare(
-            data,
-            store,
-            project or run_project,
-            options.id_column,
-            options.cluster_column,
-            options.label_column,
-            options.slices,
+            data=data,
+            store=store,
+            project=project or run_project,
+            id_column=options.id_column,
+            cluster_column=options.cluster_column,
+            label_column=options.label_column,
+            slices=options.slices,
         )
     for scorer in chosen_scorers:
         if scorer.needs_reference:  # a missing ground truth is named before any model call
             reference_of(scorer, dataset.items[0], options.label_column)
     config = _config(chosen_scorers, options)
     base_report, base_model, base_id, base_items = _baseline(
-        baseline, data, chosen_scorers, options, store, project, run_id, run_project, save
+        baseline=baseline,
+        data=data,
+        scorers=chosen_scorers,
+        options=options,
+        store=store,
+        project=project,
+        run_id=run_id,
+        run_project=run_project,
+        save=save,
     )
-    chosen, items = _run(model, dataset, chosen_scorers, options, store, project or run_project)
+    chosen, items = _run(
+        model=model,
+        dataset=dataset,
+        scorers=chosen_scorers,
+        options=options,
+        store=store,
+        project=project or run_project,
+    )
     with _paused_gc():  # the model has run: what follows only builds records
         candidate = rep.side_of(items, chosen_scorers)
         metrics = rep.metrics(
-            candidate,
-            chosen_scorers,
-            options.slices,
-            options.level,
-            options.bootstrap,
-            options.seed,
+            side=candidate,
+            scorers=chosen_scorers,
+            slices=options.slices,
+            level=options.level,
+            draws=options.bootstrap,
+            seed=options.seed,
         )
         comparisons: list[rep.Comparison] = []
         shared = None
@@ -426,14 +471,14 @@ def evaluate(
             base_items = _rescored(base_items, chosen_scorers, options.label_column)
             base_side = rep.side_of(base_items, chosen_scorers)
             comparisons, shared = rep.compare(
-                candidate,
-                base_side,
-                chosen_scorers,
-                options.slices,
-                options.tolerance,
-                options.level,
-                options.bootstrap,
-                options.seed,
+                candidate=candidate,
+                baseline=base_side,
+                scorers=chosen_scorers,
+                slices=options.slices,
+                tolerance=options.tolerance,
+                level=options.level,
+                draws=options.bootstrap,
+                seed=options.seed,
             )
             if shared.items == 0:
                 raise InvalidInput(
@@ -442,18 +487,18 @@ def evaluate(
                 )
         verdict = rep.verdict(comparisons, candidate, options.max_errors, base_items is not None)
         report = Report(
-            name or chosen.name,
-            chosen.name,
-            dataset.source,
-            items,
-            metrics,
-            comparisons,
-            verdict,
-            shared,
-            config,
-            base_report,
-            base_model or None,
-            base_id,
+            name=name or chosen.name,
+            model=chosen.name,
+            dataset=dataset.source,
+            items=items,
+            metrics=metrics,
+            compare=comparisons,
+            verdict=verdict,
+            shared=shared,
+            config=config,
+            baseline=base_report,
+            baseline_model=base_model or None,
+            baseline_id=base_id,
         )
         if store is not None and save:
             stored = store.evaluations.save(

@@ -199,12 +199,23 @@ def metrics(
     slices: Sequence[str],
     level: float,
     draws: int,
+    *,
     seed: int,
 ) -> list[MetricResult]:
     results = []
     for name, index in _slice_groups(side.slices, slices):
         for scorer in scorers:
-            results.append(_metric(side, scorer, name, index, level, draws, seed))
+            results.append(
+                _metric(
+                    side=side,
+                    scorer=scorer,
+                    slice_name=name,
+                    index=index,
+                    level=level,
+                    draws=draws,
+                    seed=seed,
+                )
+            )
     return results
 
 
@@ -214,6 +225,7 @@ def _metric(
     slice_name: str | None,
     index: np.ndarray,
     level: float,
+    *,
     draws: int,
     seed: int,
 ) -> MetricResult:
@@ -224,12 +236,12 @@ def _metric(
     else:
         keep = np.asarray([i for i in index if side.rows[scorer.name][i]], dtype=np.intp)
         est = stats.bootstrap_estimate(
-            _corpus(scorer, side.rows[scorer.name], keep),
-            len(keep),
-            _cluster_codes(side, keep),
-            level,
-            draws,
-            seed,
+            metric=_corpus(scorer, side.rows[scorer.name], keep),
+            n=len(keep),
+            clusters=_cluster_codes(side, keep),
+            level=level,
+            draws=draws,
+            seed=seed,
         )
     return MetricResult(
         metric=scorer.name,
@@ -264,6 +276,7 @@ def compare(
     scorers: Sequence[Scorer],
     slices: Sequence[str],
     tolerance: dict[str, float],
+    *,
     level: float,
     draws: int,
     seed: int,
@@ -276,17 +289,17 @@ def compare(
         for scorer in scorers:
             out.append(
                 _compare_one(
-                    candidate,
-                    baseline,
-                    scorer,
-                    slice_name,
-                    c_index[positions],
-                    b_index[positions],
-                    tolerance.get(scorer.name, 0.0),
-                    scorer.name in gated,
-                    level,
-                    draws,
-                    seed,
+                    candidate=candidate,
+                    baseline=baseline,
+                    scorer=scorer,
+                    slice_name=slice_name,
+                    c_index=c_index[positions],
+                    b_index=b_index[positions],
+                    tolerance=tolerance.get(scorer.name, 0.0),
+                    gated=scorer.name in gated,
+                    level=level,
+                    draws=draws,
+                    seed=seed,
                 )
             )
     return _gate(out, level), shared
@@ -298,6 +311,7 @@ def _compare_one(
     scorer: Scorer,
     slice_name: str | None,
     c_index: np.ndarray,
+    *,
     b_index: np.ndarray,
     tolerance: float,
     gated: bool,
@@ -326,7 +340,15 @@ def _compare_one(
         c_metric = _corpus(scorer, candidate.rows[scorer.name], ci)
         b_metric = _corpus(scorer, baseline.rows[scorer.name], bi)
         codes = _cluster_codes(candidate, ci)
-        d = stats.paired_bootstrap(c_metric, b_metric, len(ci), codes, level, draws, seed)
+        d = stats.paired_bootstrap(
+            candidate=c_metric,
+            baseline=b_metric,
+            n=len(ci),
+            clusters=codes,
+            level=level,
+            draws=draws,
+            seed=seed,
+        )
         c_value, b_value = stats.value_of(c_metric, len(ci)), stats.value_of(b_metric, len(bi))
     p_fail, p_pass = stats.one_sided(d, tolerance, scorer.higher_is_better)
     comparison = Comparison(

@@ -170,6 +170,7 @@ def _in_threads(
     jobs: list[Job],
     workers: int,
     timeout: float | None,
+    *,
     done: Callable[[Job, list[Call]], None],
 ) -> None:
     """Jobs on daemon threads. Written by hand rather than with concurrent.futures because a
@@ -262,6 +263,7 @@ def run(
     target: Target,
     inputs: Items,
     digests: list[str],
+    *,
     repeats: int = 1,
     workers: int = 4,
     timeout: float | None = None,
@@ -299,7 +301,9 @@ def run(
         if use_ray:
             _on_ray(target, inputs, jobs, timeout, done)
         else:
-            _in_threads(target, inputs, jobs, workers, timeout, done)
+            _in_threads(
+                target=target, items=inputs, jobs=jobs, workers=workers, timeout=timeout, done=done
+            )
     if cache is not None:
         cache.flush()
     return [[c if c is not None else Call(error="no result") for c in row] for row in results]

@@ -103,6 +103,7 @@ def from_registry(
     project: str | None,
     skip: set[str],
     load_options: dict[str, Any],
+    *,
     optional: set[str] | None = None,
 ) -> Target:
     """A registered model (``models:/name@alias``) or a model artifact, loaded by flavour;
@@ -134,6 +135,7 @@ def target(
     project: str | None,
     skip: set[str],
     load_options: dict[str, Any],
+    *,
     optional: set[str] | None = None,
 ) -> Target:
     if isinstance(model, Target):
@@ -141,7 +143,14 @@ def target(
     if isinstance(model, str):
         if store is None:
             raise InvalidInput(f"{model!r} names a registered model, but no store is open")
-        return from_registry(store, model, project, skip, load_options, optional)
+        return from_registry(
+            store=store,
+            ref=model,
+            project=project,
+            skip=skip,
+            load_options=load_options,
+            optional=optional,
+        )
     if callable(model):
         return from_callable(model)
     raise InvalidInput(

@@ -120,7 +120,7 @@ def fit(enc: Encoded, method: str, max_iterations: int, tolerance: float) -> met
     return algorithm(enc, start.posteriors, max_iterations, tolerance)
 
 
-def aggregate(
+def aggregate(  # noqa: PLR0917 - public API: positional calls keep working
     df: pd.DataFrame,
     method: str = "auto",
     gold: pd.DataFrame | None = None,
@@ -147,10 +147,18 @@ def aggregate(
     if not result.converged:
         notes.append(f"EM did not converge in {max_iterations} iterations")
     held_out = _held_out_accuracy(enc, chosen, max_iterations, tolerance)
-    return _result(enc, result, chosen, requested, reason, held_out, notes)
+    return _result(
+        enc=enc,
+        fitted=result,
+        method=chosen,
+        requested=requested,
+        reason=reason,
+        gold_accuracy=held_out,
+        notes=notes,
+    )
 
 
-def consensus(
+def consensus(  # noqa: PLR0917 - public API: positional calls keep working
     df: pd.DataFrame,
     method: str = "auto",
     gold: pd.DataFrame | None = None,
@@ -187,6 +195,7 @@ def _result(
     method: str,
     requested: str,
     reason: str,
+    *,
     gold_accuracy: float | None,
     notes: list[str],
 ) -> ConsensusResult:

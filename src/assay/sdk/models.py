@@ -47,7 +47,7 @@ def _model_ref(uri: str) -> ModelRef:
     return parsed
 
 
-def register_model(
+def register_model(  # noqa: PLR0917 - public API: positional calls keep working
     artifact: str,
     name: str,
     description: str | None = None,
@@ -64,7 +64,7 @@ def register_model(
         return store.models.register(version.id, name, description, tags)
 
 
-def set_alias(
+def set_alias(  # noqa: PLR0917 - public API: positional calls keep working
     name: str,
     alias: str,
     version: int | None,
@@ -128,7 +128,7 @@ def load(
     )
 
 
-def log_model(
+def log_model(  # noqa: PLR0917 - public API: positional calls keep working
     run: Any,
     model: Any,
     name: str,

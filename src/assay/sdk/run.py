@@ -272,7 +272,7 @@ class Run:
             self._artifact_store = open_store(self.uri)
         return self._artifact_store
 
-    def log_artifact(
+    def log_artifact(  # noqa: PLR0917 - public API: positional calls keep working
         self,
         artifact: Artifact | str | os.PathLike[str],
         name: str | None = None,
@@ -295,7 +295,14 @@ class Run:
             art.metadata.update(metadata)
         if description is not None:
             art.description = description
-        return log_artifact(store, art, self.project, self.id, list(aliases), progress)
+        return log_artifact(
+            store=store,
+            artifact=art,
+            project=self.project,
+            run_id=self.id,
+            aliases=list(aliases),
+            progress=progress,
+        )
 
     def use_artifact(self, ref: str) -> UsedArtifact | None:
         """The version ``ref`` names (``name:latest``, ``name:v3``, ``project/name:alias``,

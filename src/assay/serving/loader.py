@@ -203,6 +203,7 @@ class Watcher(threading.Thread):
         slots: list[Slot],
         project: str | None,
         allow_pickle: bool,
+        *,
         interval: float = 1.0,
         on_swap: OnSwap | None = None,
         on_failure: Callable[[Slot], None] | None = None,

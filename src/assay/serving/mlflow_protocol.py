@@ -144,7 +144,16 @@ async def invocations(request: Request) -> Response:
         message = str(exc) if isinstance(exc, InvalidInput) else f"bad body: {exc}"
         return mlflow_error(status, message)
     state.metrics.stage(model.name, "parse", time.perf_counter() - started)
-    return await answer(state, served, model, rows, [], encode, started, mlflow_error)
+    return await answer(
+        state=state,
+        served=served,
+        model=model,
+        rows=rows,
+        wanted=[],
+        encode=encode,
+        started=started,
+        error=mlflow_error,
+    )
 
 
 def routes() -> list[Route]:

@@ -155,7 +155,13 @@ async def infer(request: Request) -> Response:
     parsed = time.perf_counter()
     metrics.stage(model.name, "parse", parsed - started)
     return await answer(
-        state, served, model, rows, wanted, lambda a: encode_answer(a, wanted, rid), started
+        state=state,
+        served=served,
+        model=model,
+        rows=rows,
+        wanted=wanted,
+        encode=lambda a: encode_answer(a, wanted, rid),
+        started=started,
     )
 
 
@@ -165,6 +171,7 @@ async def answer(
     model: LoadedModel,
     rows: Rows,
     wanted: list[str],
+    *,
     encode: Callable[[Answer], Any],
     started: float,
     error: Callable[..., Response] = http.error,

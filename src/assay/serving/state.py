@@ -71,11 +71,11 @@ def make_watcher(config: ServeConfig, slots: list[Slot], metrics: Metrics) -> Wa
     if not moving or config.poll_interval <= 0:
         return None
     return Watcher(
-        config.uri,
-        moving,
-        config.project,
-        config.allow_pickle,
-        config.poll_interval,
+        uri=config.uri,
+        slots=moving,
+        project=config.project,
+        allow_pickle=config.allow_pickle,
+        interval=config.poll_interval,
         on_swap=lambda slot, old, new: metrics.swapped(slot.target.name),
         on_failure=lambda slot: metrics.load_failed(slot.target.name),
     )

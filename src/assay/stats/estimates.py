@@ -123,6 +123,7 @@ def wilson(rate: float, n: float, level: float = LEVEL) -> tuple[float, float]:
 def bootstrap_estimate(
     metric: Metric | Sums,
     n: int,
+    *,
     clusters: NDArray[np.intp] | None = None,
     level: float = LEVEL,
     draws: int = BOOTSTRAP_DRAWS,

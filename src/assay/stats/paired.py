@@ -161,6 +161,7 @@ def paired_bootstrap(
     candidate: Metric | Sums,
     baseline: Metric | Sums,
     n: int,
+    *,
     clusters: NDArray[np.intp] | None = None,
     level: float = LEVEL,
     draws: int = BOOTSTRAP_DRAWS,

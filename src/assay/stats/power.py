@@ -18,6 +18,7 @@ class Power:
 def items_for_power(
     baseline_rate: float | None,
     delta: float,
+    *,
     paired_sd: float | None = None,
     tolerance: float = 0.0,
     alpha: float = 0.05,

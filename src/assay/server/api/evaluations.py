@@ -113,6 +113,7 @@ def _items_in(state: AppState, digests: list[str]) -> list[EvalItem]:
 def evaluations(
     request: Request,
     who: Caller,
+    *,
     project: Annotated[str | None, Query()] = None,
     model_version: Annotated[str | None, Query()] = None,
     dataset_version: Annotated[str | None, Query()] = None,

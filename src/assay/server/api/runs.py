@@ -104,6 +104,7 @@ def runs(
     project: str,
     request: Request,
     who: Caller,
+    *,
     filter: Annotated[str | None, Query(max_length=4096)] = None,
     order_by: Annotated[list[str] | None, Query(max_length=16)] = None,
     limit: Annotated[int, Query(ge=0, le=1000)] = 100,

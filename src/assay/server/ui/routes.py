@@ -161,7 +161,9 @@ def _table(state: AppState, project: str, request: Request) -> views.RunsTable:
         )
     except FilterSyntaxError as exc:
         error, total, found = exc, 0, []
-    return views.RunsTable.build(project, query, found, total, PAGE_SIZE, error)
+    return views.RunsTable.build(
+        project=project, query=query, runs=found, total=total, page_size=PAGE_SIZE, error=error
+    )
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
@@ -258,6 +260,7 @@ def series_data(
     request: Request,
     who: Viewer,
     runs: Annotated[str, Query(max_length=4000)],
+    *,
     keys: Annotated[str, Query(max_length=8000)] = "",
     points: Annotated[int, Query(ge=4, le=20_000)] = 1500,
     start: Annotated[int | None, Query(ge=STEP_MIN, le=STEP_MAX)] = None,

@@ -90,6 +90,7 @@ class RunsTable:
         runs: list[Run],
         total: int,
         page_size: int,
+        *,
         error: FilterSyntaxError | None,
     ) -> RunsTable:
         columns = list(query.columns) or default_columns(runs)

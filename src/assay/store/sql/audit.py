@@ -61,7 +61,7 @@ def digest_of(change: Mapping[str, Any]) -> str:
 
 
 def record_hash(
-    prev_hash: str, seq: int, at: float, actor: str, action: str, target: str, digest: str
+    prev_hash: str, seq: int, at: float, actor: str, action: str, *, target: str, digest: str
 ) -> str:
     body = _encode.encode([prev_hash, seq, repr(at), actor, action, target, digest])
     return digests.of_bytes(body)
@@ -87,7 +87,15 @@ def append(
         target=target[:256],
         digest=digest,
         prev_hash=prev,
-        hash=record_hash(prev, seq, at, actor[:128], action, target[:256], digest),
+        hash=record_hash(
+            prev_hash=prev,
+            seq=seq,
+            at=at,
+            actor=actor[:128],
+            action=action,
+            target=target[:256],
+            digest=digest,
+        ),
     )
     conn.execute(audit_log.insert(), [record.__dict__])
     return record
@@ -127,13 +135,13 @@ def verify(engine: sa.Engine) -> ChainCheck:
                 f"record {record.seq} does not follow record {record.seq - 1}",
             )
         again = record_hash(
-            record.prev_hash,
-            record.seq,
-            record.at,
-            record.actor,
-            record.action,
-            record.target,
-            record.digest,
+            prev_hash=record.prev_hash,
+            seq=record.seq,
+            at=record.at,
+            actor=record.actor,
+            action=record.action,
+            target=record.target,
+            digest=record.digest,
         )
         if again != record.hash:
             return ChainCheck(False, count, record.seq, f"record {record.seq} was edited")

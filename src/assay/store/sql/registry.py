@@ -37,7 +37,9 @@ def register(
             "only 'model' artifacts can be registered"
         )
     now = time.time()
-    project = _model_row(conn, name, artifact.project, description, tags, now)
+    project = _model_row(
+        conn=conn, name=name, project=artifact.project, description=description, tags=tags, now=now
+    )
     if project != artifact.project:
         raise InvalidInput(
             f"model {name!r} belongs to project {project!r}; "
@@ -86,6 +88,7 @@ def _model_row(
     project: str,
     description: str | None,
     tags: dict[str, str],
+    *,
     now: float,
 ) -> str:
     query = sa.select(registered_models.c.project).where(registered_models.c.name == name)
