@@ -122,6 +122,22 @@ def store(store_factory: StoreFactory) -> Store:
     return store_factory()
 
 
+def create_op(**fields: Any) -> CreateRun:
+    """A run's first op: project "p", run "r", now, and nothing else unless given."""
+    base: dict[str, Any] = {
+        "project": "p",
+        "name": "r",
+        "created_at": time.time(),
+        "config": {},
+        "tags": [],
+        "notes": None,
+        "group": None,
+        "job_type": None,
+        "host": {},
+    }
+    return CreateRun(**{**base, **fields})
+
+
 def create_run(
     store: Store,
     *,
@@ -132,16 +148,12 @@ def create_run(
     at: float | None = None,
 ) -> str:
     run_id = new_run_id()
-    op = CreateRun(
+    op = create_op(
         project=project,
         name=name,
         created_at=at or time.time(),
         config=config or {},
         tags=tags or [],
-        notes=None,
-        group=None,
-        job_type=None,
-        host={},
     )
     assert store.runs.write_batch(Batch(run_id=run_id, writer="w", seq=0, ops=[op]))
     return run_id

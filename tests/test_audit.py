@@ -12,11 +12,11 @@ from click.testing import CliRunner
 
 from assay.cli.main import cli
 from assay.ids import new_run_id
-from assay.records import Batch, CreateRun, UpdateRun
+from assay.records import Batch, UpdateRun
 from assay.store.sql import audit
 from assay.store.sql.auth import SqlAuth
 from assay.store.sql.store import SqlStore
-from tests.conftest import StoreFactory, create_run, points
+from tests.conftest import StoreFactory, create_op, create_run, points
 from tests.test_processes import spawn
 
 
@@ -75,19 +75,7 @@ def test_a_replayed_batch_is_not_recorded_twice(sql_store_factory: StoreFactory)
         run_id=new_run_id(),
         writer="w",
         seq=0,
-        ops=[
-            CreateRun(
-                project="p",
-                name="n",
-                created_at=time.time(),
-                config={},
-                tags=[],
-                notes=None,
-                group=None,
-                job_type=None,
-                host={},
-            )
-        ],
+        ops=[create_op(name="n")],
     )
     store.runs.write_batch(batch)
     store.runs.write_batch(batch)

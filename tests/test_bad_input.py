@@ -14,7 +14,7 @@ import pytest
 import assay
 from assay.errors import InvalidInput
 from assay.values import normalise_config
-from tests.conftest import QUIET
+from tests.conftest import QUIET, create_op
 
 
 @pytest.fixture
@@ -165,27 +165,16 @@ HUGE = 10**20
 @pytest.fixture
 def site(tmp_path: Path) -> Any:
     """A local server over ASGI with one run (id ``r1``) in project ``p``."""
-    import time
 
     from starlette.testclient import TestClient
 
-    from assay.records import Batch, CreateRun
+    from assay.records import Batch
     from assay.server.app import create_app
     from assay.server.config import ServerConfig
     from tests.conftest import points
 
     app = create_app(ServerConfig(str(tmp_path / "s"), local=True))
-    op = CreateRun(
-        project="p",
-        name="run",
-        created_at=time.time(),
-        config={"lr": 0.1},
-        tags=[],
-        notes=None,
-        group=None,
-        job_type=None,
-        host={},
-    )
+    op = create_op(name="run", config={"lr": 0.1})
     app.state.assay.store.runs.write_batch(
         Batch(run_id="r1", writer="w", seq=0, ops=[op, points("loss", [0, 1], [1.0, 0.5])])
     )

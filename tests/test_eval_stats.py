@@ -287,18 +287,32 @@ def _side(scores: np.ndarray, clusters: np.ndarray | None = None) -> rep.Side:
     )
 
 
-def _gate(candidate: np.ndarray, baseline: np.ndarray, tolerance: float) -> rep.Comparison:
-    scorer = [scorers.accuracy()]
+def _compared(
+    candidate: rep.Side,
+    baseline: rep.Side,
+    chosen: list[Any],
+    slices: list[str],
+    tolerance: dict[str, float],
+    *,
+    level: float = 0.95,
+) -> list[rep.Comparison]:
+    """The paired comparisons at ``level``, from 1000 bootstrap draws with seed 0."""
     compared, _ = rep.compare(
-        candidate=_side(candidate),
-        baseline=_side(baseline),
-        scorers=scorer,
-        slices=[],
-        tolerance={"accuracy": tolerance},
-        level=0.95,
+        candidate=candidate,
+        baseline=baseline,
+        scorers=chosen,
+        slices=slices,
+        tolerance=tolerance,
+        level=level,
         draws=1000,
         seed=0,
     )
+    return compared
+
+
+def _gate(candidate: np.ndarray, baseline: np.ndarray, tolerance: float) -> rep.Comparison:
+    scorer = [scorers.accuracy()]
+    compared = _compared(_side(candidate), _side(baseline), scorer, [], {"accuracy": tolerance})
     return compared[0]
 
 
@@ -354,44 +368,19 @@ def test_holm_keeps_many_gated_slices_from_inflating_false_fails() -> None:
         c_side, b_side = _side(cand), _side(base)
         for side in (c_side, b_side):
             side.slices = [{"topic": str(t)} for t in rng_slices]
-        compared, _ = rep.compare(
-            candidate=c_side,
-            baseline=b_side,
-            scorers=[scorers.accuracy()],
-            slices=["topic"],
-            tolerance={"accuracy": 0.0},
-            level=0.95,
-            draws=1000,
-            seed=0,
-        )
+        compared = _compared(c_side, b_side, [scorers.accuracy()], ["topic"], {"accuracy": 0.0})
         fails += any(c.decision == "fail" for c in compared)
     assert fails / runs <= 0.06
 
 
 def test_verdict_names_failures_and_inconclusive_checks() -> None:
     cand, base = _pair(10000, 0.9, 0.03, 0.06, seed=0)
-    compared, _ = rep.compare(
-        candidate=_side(cand),
-        baseline=_side(base),
-        scorers=[scorers.accuracy()],
-        slices=[],
-        tolerance={"accuracy": 0.01},
-        level=0.95,
-        draws=1000,
-        seed=0,
-    )
+    compared = _compared(_side(cand), _side(base), [scorers.accuracy()], [], {"accuracy": 0.01})
     verdict = rep.verdict(compared, _side(cand), 0.0, True)
     assert verdict.status == "fail"
     assert "accuracy dropped by" in verdict.reason and "tolerance 0.01" in verdict.reason
-    few, _ = rep.compare(
-        candidate=_side(cand[:50]),
-        baseline=_side(base[:50]),
-        scorers=[scorers.accuracy()],
-        slices=[],
-        tolerance={"accuracy": 0.01},
-        level=0.95,
-        draws=1000,
-        seed=0,
+    few = _compared(
+        _side(cand[:50]), _side(base[:50]), [scorers.accuracy()], [], {"accuracy": 0.01}
     )
     undecided = rep.verdict(few, _side(cand[:50]), 0.0, True)
     assert undecided.status == "inconclusive"
@@ -434,16 +423,7 @@ def test_a_holm_inconclusive_check_shows_the_adjusted_interval_that_reaches_the_
     interval each decision was made on."""
     t = 2.15 / math.sqrt(30)
     cand, base, chosen = _score_sides({"a": _drop(-t, 30, 1), "b": _drop(-t, 30, 2)})
-    compared, _ = rep.compare(
-        candidate=cand,
-        baseline=base,
-        scorers=chosen,
-        slices=["g"],
-        tolerance={"score": 0.0},
-        level=0.95,
-        draws=1000,
-        seed=0,
-    )
+    compared = _compared(cand, base, chosen, ["g"], {"score": 0.0})
     by_slice = {c.slice: c for c in compared}
     overall, sliced = by_slice[None], [by_slice["g=a"], by_slice["g=b"]]
     assert overall.decision == "fail" and overall.gate_high < 0
@@ -472,16 +452,7 @@ def test_each_decision_agrees_with_the_intervals_shown(binary: bool) -> None:
             tolerance = {"score": 0.01}
         for side in (c_side, b_side):
             side.slices = [{"g": str(i % 6)} for i in range(n)]
-        compared, _ = rep.compare(
-            candidate=c_side,
-            baseline=b_side,
-            scorers=chosen,
-            slices=["g"],
-            tolerance=tolerance,
-            level=0.95,
-            draws=1000,
-            seed=0,
-        )
+        compared = _compared(c_side, b_side, chosen, ["g"], tolerance)
         for c in compared:
             assert (c.decision == "fail") == (c.gate_high < -c.tolerance), c
             assert (c.decision == "pass") == (c.low > -c.tolerance), c
@@ -489,15 +460,8 @@ def test_each_decision_agrees_with_the_intervals_shown(binary: bool) -> None:
 
 def test_verdicts_say_dropped_or_rose_by_a_positive_amount_with_the_level_used() -> None:
     cand, base = _pair(10000, 0.9, 0.03, 0.06, seed=0)
-    compared, _ = rep.compare(
-        candidate=_side(cand),
-        baseline=_side(base),
-        scorers=[scorers.accuracy()],
-        slices=[],
-        tolerance={"accuracy": 0.01},
-        level=0.9,
-        draws=1000,
-        seed=0,
+    compared = _compared(
+        _side(cand), _side(base), [scorers.accuracy()], [], {"accuracy": 0.01}, level=0.9
     )
     reason = rep.verdict(compared, _side(cand), 0.0, True).reason
     (c,) = compared
@@ -507,16 +471,7 @@ def test_verdicts_say_dropped_or_rose_by_a_positive_amount_with_the_level_used()
     c_side, b_side = _side(base + 0.5), _side(base)
     for side in (c_side, b_side):
         side.scores = {"mae": side.scores.pop("accuracy")}
-    compared, _ = rep.compare(
-        candidate=c_side,
-        baseline=b_side,
-        scorers=[loss],
-        slices=[],
-        tolerance={"mae": 0.1},
-        level=0.95,
-        draws=1000,
-        seed=0,
-    )
+    compared = _compared(c_side, b_side, [loss], [], {"mae": 0.1})
     reason = rep.verdict(compared, c_side, 0.0, True).reason
     assert reason.startswith("mae rose by 0.5 (95% CI 0.5 to 0.5)"), reason
 

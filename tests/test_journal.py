@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assay.records import Batch, CreateRun
+from assay.records import Batch
 from assay.sdk import journal as jnl
 from assay.sdk.sync import sync
 from assay.store import open_store
-from tests.conftest import points
+from tests.conftest import create_op, points
 
 RUN = "r1"
 
@@ -25,19 +25,7 @@ def make_batches(sizes: list[int]) -> list[Batch]:
             run_id=RUN,
             writer="w1",
             seq=0,
-            ops=[
-                CreateRun(
-                    project="p",
-                    name="n",
-                    created_at=1.0,
-                    config={},
-                    tags=[],
-                    notes=None,
-                    group=None,
-                    job_type=None,
-                    host={},
-                )
-            ],
+            ops=[create_op(name="n", created_at=1.0)],
         )
     ]
     step = 0

@@ -6,7 +6,6 @@ import gzip
 import json
 import os
 import stat
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,13 +19,13 @@ from assay import wire
 from assay.cli.main import cli
 from assay.errors import Forbidden, LimitExceeded, NotFound, Unauthorized
 from assay.ids import new_run_id
-from assay.records import Batch, CreateRun
+from assay.records import Batch
 from assay.server.app import create_app
 from assay.server.config import ServerConfig
 from assay.store.http.store import RemoteStore
 from assay.store.sql.auth import SqlAuth
 from assay.store.sql.store import SqlStore
-from tests.conftest import points
+from tests.conftest import create_op, points
 
 
 class Team:
@@ -65,17 +64,7 @@ def team(tmp_path: Path) -> Iterator[Team]:
 
 
 def new_run(project: str) -> Batch:
-    op = CreateRun(
-        project=project,
-        name="r",
-        created_at=time.time(),
-        config={},
-        tags=[],
-        notes=None,
-        group=None,
-        job_type=None,
-        host={},
-    )
+    op = create_op(project=project)
     return Batch(run_id=new_run_id(), writer="w", seq=0, ops=[op])
 
 
@@ -268,17 +257,7 @@ def test_blobs_are_read_through_the_project_that_holds_them(team: Team) -> None:
     """A large git diff goes to a blob the run holds: readers of its project read it;
     others, and a bare upload no project holds yet, answer as not stored."""
     diff = "+line\n" * 20_000
-    op = CreateRun(
-        project="alpha",
-        name="r",
-        created_at=time.time(),
-        config={},
-        tags=[],
-        notes=None,
-        group=None,
-        job_type=None,
-        host={"git": {"diff": diff}},
-    )
+    op = create_op(project="alpha", host={"git": {"diff": diff}})
     batch = Batch(run_id=new_run_id(), writer="w", seq=0, ops=[op])
     team.store("ann").runs.write_batch(batch)
     digest = team.store("vic").runs.get(batch.run_id).host["git"]["diff_blob"]

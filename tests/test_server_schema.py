@@ -22,6 +22,7 @@ from assay.server.config import ServerConfig
 from assay.store.blobs import ObjectBlobStore
 from assay.store.sql import migrate
 from assay.store.sql.store import SqlStore
+from tests.conftest import create_op
 from tests.services import s3_server
 
 
@@ -87,23 +88,12 @@ def test_blobs_in_an_s3_bucket(bucket: str) -> None:
 
 
 def test_a_store_with_s3_blobs_offloads_large_diffs_there(bucket: str, tmp_path: Path) -> None:
-    import time
 
-    from assay.records import Batch, CreateRun
+    from assay.records import Batch
 
     store = SqlStore.from_url(f"sqlite:///{tmp_path / 'db.sqlite'}", blobs=f"s3://{bucket}/x")
     host = {"git": {"commit": "abc", "diff": "+line\n" * 20_000}}
-    op = CreateRun(
-        project="p",
-        name="n",
-        created_at=time.time(),
-        config={},
-        tags=[],
-        notes=None,
-        group=None,
-        job_type=None,
-        host=host,
-    )
+    op = create_op(name="n", host=host)
     store.runs.write_batch(Batch(run_id="r1", writer="w", seq=0, ops=[op]))
     digest = store.runs.get("r1").host["git"]["diff_blob"]
     assert ObjectBlobStore(f"s3://{bucket}/x").get(digest).decode() == host["git"]["diff"]

@@ -20,6 +20,7 @@ from assay.errors import NotFound
 from assay.server.app import app_from_env, create_app
 from assay.server.config import ServerConfig
 from assay.store.sql.schema import log_lines, metric_summary, projects, runs
+from tests.conftest import create_op
 from tests.test_server import Team, new_run
 
 BAD_TIMES = [1e18, -1e18, math.inf, -math.inf]
@@ -366,20 +367,10 @@ def test_every_run_creating_op_in_a_batch_needs_the_writer_role_on_its_project(
     team: Team,
 ) -> None:
     from assay.errors import Forbidden
-    from assay.records import Batch, CreateRun
+    from assay.records import Batch
 
     batch = new_run("beta")  # bob writes to beta, and has no role on gamma
-    sneaky = CreateRun(
-        project="gamma",
-        name="r",
-        created_at=time.time(),
-        config={},
-        tags=[],
-        notes=None,
-        group=None,
-        job_type=None,
-        host={},
-    )
+    sneaky = create_op(project="gamma")
     with pytest.raises(Forbidden, match="gamma"):
         team.store("bob").runs.write_batch(
             Batch(run_id=batch.run_id, writer="w", seq=0, ops=[*batch.ops, sneaky])
@@ -391,19 +382,7 @@ def test_every_run_creating_op_in_a_batch_needs_the_writer_role_on_its_project(
         run_id=alpha_run.run_id,
         writer="w",
         seq=1,
-        ops=[
-            CreateRun(
-                project="beta",
-                name="r",
-                created_at=time.time(),
-                config={},
-                tags=[],
-                notes=None,
-                group=None,
-                job_type=None,
-                host={},
-            )
-        ],
+        ops=[create_op(project="beta")],
     )
     with pytest.raises(Forbidden, match="alpha"):
         team.store("bob").runs.write_batch(into_alpha)
@@ -412,21 +391,11 @@ def test_every_run_creating_op_in_a_batch_needs_the_writer_role_on_its_project(
 def test_a_run_page_shows_no_diff_from_a_blob_of_another_project(
     team: Team, tmp_path: Path
 ) -> None:
-    from assay.records import Batch, CreateRun
+    from assay.records import Batch
 
     _, _, digest = _alpha_artifact(team, tmp_path)
     host = {"git": {"commit": "abc", "diff_blob": digest}}
-    op = CreateRun(
-        project="beta",
-        name="r",
-        created_at=time.time(),
-        config={},
-        tags=[],
-        notes=None,
-        group=None,
-        job_type=None,
-        host=host,
-    )
+    op = create_op(project="beta", host=host)
     batch = Batch(run_id=new_run("beta").run_id, writer="w", seq=0, ops=[op])
     team.store("bob").runs.write_batch(batch)
     client = TestClient(
@@ -653,23 +622,13 @@ def test_every_route_for_every_identity_answers_without_a_5xx(team: Team, tmp_pa
 
 def test_blob_and_lineage_boundaries_hold_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
     from assay.errors import NotFound
-    from assay.records import Batch, CreateRun
+    from assay.records import Batch
 
     team = Team(tmp_path / "server", uri=postgres_url)
     try:
         run_id, version_id, digest = _alpha_artifact(team, tmp_path)
         diff = "+line\n" * 20_000  # large enough to go to a blob the run holds
-        op = CreateRun(
-            project="alpha",
-            name="r",
-            created_at=time.time(),
-            config={},
-            tags=[],
-            notes=None,
-            group=None,
-            job_type=None,
-            host={"git": {"diff": diff}},
-        )
+        op = create_op(project="alpha", host={"git": {"diff": diff}})
         batch = Batch(run_id=new_run("alpha").run_id, writer="w", seq=0, ops=[op])
         team.store("ann").runs.write_batch(batch)
         diff_blob = team.store("vic").runs.get(batch.run_id).host["git"]["diff_blob"]

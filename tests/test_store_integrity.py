@@ -17,7 +17,6 @@ from assay.ids import new_run_id
 from assay.records import (
     ArtifactDraft,
     Batch,
-    CreateRun,
     FileEntry,
     Heartbeat,
     LogLines,
@@ -29,27 +28,12 @@ from assay.records import (
 from assay.store import Store
 from assay.store.sql import runs as sql_runs
 from assay.store.sql.store import SqlStore
-from tests.conftest import StoreFactory, create_run, points
+from tests.conftest import StoreFactory, create_op, create_run, points
 
 
 @pytest.fixture
 def store(sql_store_factory: StoreFactory) -> Store:
     return sql_store_factory()
-
-
-def create_op(**fields: Any) -> CreateRun:
-    base: dict[str, Any] = {
-        "project": "p",
-        "name": "r",
-        "created_at": time.time(),
-        "config": {},
-        "tags": [],
-        "notes": None,
-        "group": None,
-        "job_type": None,
-        "host": {},
-    }
-    return CreateRun(**{**base, **fields})
 
 
 def assert_summary_matches_history(store: Store, run_id: str) -> None:

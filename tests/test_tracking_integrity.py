@@ -30,7 +30,7 @@ from assay.errors import (
     StoreUnusable,
     Unauthorized,
 )
-from assay.records import Batch, CreateRun, UpdateRun
+from assay.records import Batch, UpdateRun
 from assay.sdk import journal as jnl
 from assay.sdk import state
 from assay.sdk import writer as writer_mod
@@ -39,7 +39,7 @@ from assay.sdk.sync import sync
 from assay.store import Store, open_store
 from assay.store.base import journal_root
 from assay.values import normalise_config
-from tests.conftest import BACKENDS, QUIET, points, remote_store
+from tests.conftest import BACKENDS, QUIET, create_op, points, remote_store
 
 REMOTE_URI = "http://assay.test"
 
@@ -309,19 +309,7 @@ def test_sync_reads_on_past_a_torn_record(tmp_path: Path) -> None:
             run_id="r1",
             writer="w1",
             seq=0,
-            ops=[
-                CreateRun(
-                    project="p",
-                    name="n",
-                    created_at=1.0,
-                    config={},
-                    tags=[],
-                    notes=None,
-                    group=None,
-                    job_type=None,
-                    host={},
-                )
-            ],
+            ops=[create_op(name="n", created_at=1.0)],
         ),
         Batch(run_id="r1", writer="w1", seq=1, ops=[points("x", [0, 1], [0.0, 1.0], at=1.0)]),
         Batch(run_id="r1", writer="w1", seq=2, ops=[points("x", [2, 3], [2.0, 3.0], at=1.0)]),

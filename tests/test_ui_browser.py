@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import assay
-from tests.conftest import QUIET
+from tests.conftest import QUIET, create_op
 from tests.services import missing
 from tests.test_server_e2e import ServerProcess
 
@@ -337,19 +337,9 @@ def test_a_page_from_another_origin_cannot_write_to_the_local_server(
 
     from assay import wire
     from assay.ids import new_run_id
-    from assay.records import Batch, CreateRun
+    from assay.records import Batch
 
-    op = CreateRun(
-        project="from-elsewhere",
-        name="r",
-        created_at=time.time(),
-        config={},
-        tags=[],
-        notes=None,
-        group=None,
-        job_type=None,
-        host={},
-    )
+    op = create_op(project="from-elsewhere")
     body = wire.encode(
         wire.IngestRequest([Batch(run_id=new_run_id(), writer="w", seq=0, ops=[op])]), wire.JSON
     )

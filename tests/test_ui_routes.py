@@ -10,11 +10,11 @@ import pytest
 from starlette.testclient import TestClient
 
 from assay.ids import new_run_id
-from assay.records import Batch, CreateRun, LogLines, UpdateRun
+from assay.records import Batch, LogLines, UpdateRun
 from assay.server.app import create_app
 from assay.server.config import ServerConfig
 from assay.store.sql.store import SqlStore
-from tests.conftest import points
+from tests.conftest import create_op, points
 
 EVIL = "<script>alert('x')</script>"
 
@@ -28,14 +28,12 @@ def seed(store: SqlStore, project: str = "digits", n: int = 3, **extra: object) 
             "model": {"depth": i + 2},
             "opt": "sgd" if i % 2 else "adam",
         }
-        op = CreateRun(
+        op = create_op(
             project=project,
             name=f"run-{i}",
             created_at=time.time() - 100 + i,
             config=config,
             tags=["baseline"] if i else [],
-            notes=None,
-            group=None,
             job_type="train",
             host={"hostname": "box", "argv": ["train.py"]},
         )
@@ -180,19 +178,7 @@ def many_keys(store: SqlStore, n: int) -> str:
     """A run of n metric keys (``m00000``..), ``loss`` and one ``system/cpu``."""
     run_id = new_run_id()
     keys = [f"m{i:05d}" for i in range(n)]
-    ops: list[object] = [
-        CreateRun(
-            project="wide",
-            name="wide",
-            created_at=time.time(),
-            config={},
-            tags=[],
-            notes=None,
-            group=None,
-            job_type=None,
-            host={},
-        )
-    ]
+    ops: list[object] = [create_op(project="wide", name="wide")]
     ops += [points(k, [0, 1], [1.0, 2.0]) for k in [*keys, "loss", "system/cpu"]]
     store.runs.write_batch(Batch(run_id=run_id, writer="w", seq=0, ops=ops))  # type: ignore[arg-type]
     return run_id
@@ -246,16 +232,8 @@ def test_runs_page_puts_user_metrics_first_and_system_charts_apart(tmp_path: Pat
             writer="w",
             seq=0,
             ops=[
-                CreateRun(
-                    project="digits",
-                    name="labels",
-                    created_at=time.time(),
-                    config={},
-                    tags=["x"],
-                    notes=None,
-                    group="sweep-1",
-                    job_type="labels",
-                    host={},
+                create_op(
+                    project="digits", name="labels", tags=["x"], group="sweep-1", job_type="labels"
                 ),
                 points("system/cpu", [0], [50.0]),
                 UpdateRun(at=time.time(), summary={"a_votes": 3, "b_items": 4, "c_x": 1}),
@@ -307,17 +285,7 @@ def test_user_content_is_escaped(tmp_path: Path) -> None:
     app = create_app(ServerConfig(str(tmp_path / "s"), local=True))
     store = app.state.assay.store
     run_id = new_run_id()
-    op = CreateRun(
-        project="p",
-        name=EVIL,
-        created_at=time.time(),
-        config={"act": EVIL, EVIL: 1},
-        tags=[EVIL],
-        notes=EVIL,
-        group=None,
-        job_type=None,
-        host={},
-    )
+    op = create_op(name=EVIL, config={"act": EVIL, EVIL: 1}, tags=[EVIL], notes=EVIL)
     store.runs.write_batch(
         Batch(
             run_id=run_id,
