@@ -147,7 +147,7 @@ def render(rows: list[Row], command: str, seconds: float) -> str:
     for row in rows:
         value = f"{row.value:,.0f}" if row.value >= 100 else f"{row.value:,.2f}"
         lines.append(f"| {row.what} | {row.framework} | {value} {row.unit} | {ratio(row, rows)} |")
-    lines += ["", "## Against the targets (DESIGN.md)", ""]
+    lines += ["", "## Against the targets", ""]
     lines += _targets(rows)
     return "\n".join(lines) + "\n"
 
