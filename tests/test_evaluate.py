@@ -20,6 +20,7 @@ from assay.errors import EvaluationFailed, InvalidInput
 from assay.evaluation.evaluator import Options
 from assay.evaluation.evaluator import evaluate as run_evaluation
 from assay.records import EvaluationDraft
+from assay.store import open_store
 from tests.conftest import StoreFactory, create_run, evaluation_draft, remote_store
 
 
@@ -876,3 +877,14 @@ def test_slice_columns_are_features_only_when_the_model_expects_them(tmp_path: P
         uri=uri,
     )
     assert report.errors == [] and {m.slice for m in report.metrics} == {None, "flag=0", "flag=1"}
+
+
+def test_a_function_on_rows_in_memory_is_stored_in_the_default_project(tmp_path: Path) -> None:
+    """No project=, no run, nothing from the store: the report goes where assay.init's runs
+    go (it was refused, asking for project=)."""
+    rows = [{"id": f"i{n}", "x": n, "label": n % 2} for n in range(20)]
+    report = _evaluate(lambda item: item["x"] % 2, rows, save=True, uri=str(tmp_path / "s"))
+    assert report.project == "default"
+    store = open_store(tmp_path / "s")
+    assert [e.id for e in store.evaluations.list("default")] == [report.id]
+    store.close()

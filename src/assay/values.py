@@ -29,6 +29,7 @@ from typing import Any, cast
 
 from assay.errors import InvalidInput
 
+DEFAULT_PROJECT = "default"  # where runs and evaluations go when no project is named
 MAX_KEY_LENGTH = 256
 MAX_NAME_LENGTH = 256
 _BAD_KEY = re.compile(r"[\x00-\x1f\x7f]")

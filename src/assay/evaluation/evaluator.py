@@ -20,6 +20,7 @@ from assay.evaluation.scorers import ItemScorer, Scored, Scorer, reference_of, r
 from assay.flavours.targets import Target, target
 from assay.records import EvalItem, EvaluationDraft
 from assay.store.base import Store
+from assay.values import DEFAULT_PROJECT
 
 
 @dataclass(frozen=True)
@@ -360,9 +361,7 @@ def _project(
     for version_id in (dataset.version_id, chosen.version.id if chosen.version else None):
         if version_id:
             return store.artifacts.versions_by_id([version_id])[0].project
-    if run_project:
-        return run_project
-    raise InvalidInput("the evaluation needs a project to be stored in: pass project=")
+    return run_project or DEFAULT_PROJECT  # as assay.init's runs
 
 
 Baseline = tuple["Report | None", str, "str | None", "list[EvalItem] | None"]

@@ -25,6 +25,7 @@ from assay.sdk.system import SystemMonitor
 from assay.sdk.writer import Writer, journal_path
 from assay.store.base import Store, journal_root, local_root, open_store, resolve_uri
 from assay.values import (
+    DEFAULT_PROJECT,
     check_project,
     check_string,
     check_tags,
@@ -40,7 +41,6 @@ _RUN_ID = re.compile(r"^[A-Za-z0-9_\-]{1,32}$")
 
 
 REINIT = ("finish_previous", "return_previous", "create_new")
-DEFAULT_PROJECT = "default"
 
 
 def init(
