@@ -4,6 +4,7 @@ and the SDK's artifact calls (the registry's contract is tests/contract/test_mod
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -368,3 +369,16 @@ def test_torch_modules_round_trip_and_predict_on_rows(tmp_path: Path) -> None:
     with torch.no_grad():
         expected = net(torch.tensor([[1.0, 2.0], [-1.0, 0.5]])).tolist()
     assert np.allclose(out, expected)
+
+
+def test_saving_a_scikit_learn_model_without_skops_names_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from assay.errors import MissingExtra
+
+    monkeypatch.setitem(sys.modules, "skops", None)
+    monkeypatch.setitem(sys.modules, "skops.io", None)
+    with pytest.raises(MissingExtra, match=r"pip install 'assay\[demo\]'"):
+        flavours.save(LogisticRegression(), tmp_path / "m")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.errors import InvalidInput
+from assay.extras import need
 from assay.flavours.batching import features, named
 from assay.flavours.flavour import (
     Columns,
@@ -31,6 +32,7 @@ class SklearnFlavour:
         return module == "sklearn" or (hasattr(obj, "fit") and hasattr(obj, "get_params"))
 
     def save(self, obj: Any, folder: Path) -> dict[str, Any]:
+        need("skops.io", "saving a scikit-learn model (its format is skops)")
         import skops.io
 
         skops.io.dump(obj, folder / "model.skops")
@@ -47,6 +49,7 @@ flavour = SklearnFlavour()
 
 
 def _load_skops(path: Path, trusted: Sequence[str]) -> Any:
+    need("skops.io", "loading a scikit-learn model (its format is skops)")
     import skops.io
 
     found = skops.io.get_untrusted_types(file=path)
