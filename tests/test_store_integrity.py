@@ -7,6 +7,7 @@ import math
 import re
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -392,20 +393,22 @@ def _race(stores: list[Store], run_id: str, name: str) -> list[str]:
 
 
 def test_liveness_on_postgresql_is_judged_by_the_database_clock(
-    sql_store_factory: StoreFactory, monkeypatch: pytest.MonkeyPatch
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two clients of one database, one whose clock is an hour ahead, agree that a run
-    heard from just now is running (on SQLite the clock is this machine's: nothing to
-    agree on)."""
-    honest = sql_store_factory()
-    if not isinstance(honest, SqlStore) or honest.db.dialect != "postgresql":
-        pytest.skip("the database has its own clock only on PostgreSQL")
+    heard from just now is running (SQLite has no clock of its own: its file is read by
+    this machine's)."""
+    honest = SqlStore.from_url(postgres_url, blobs=tmp_path / "blobs")
     run_id = create_run(honest)
     real = time.time
     monkeypatch.setattr(time, "time", lambda: real() + 3600)
-    ahead = sql_store_factory()
-    assert ahead.runs.get(run_id).status == "running"
-    assert _resume(ahead, run_id, "late") == "refused"
+    ahead = SqlStore.from_url(postgres_url, blobs=tmp_path / "blobs")
+    try:
+        assert ahead.runs.get(run_id).status == "running"
+        assert _resume(ahead, run_id, "late") == "refused"
+    finally:
+        ahead.close()
+        honest.close()
 
 
 # ---- NUL in what artifacts, models and evaluations carry ---------------------------------------
