@@ -15,14 +15,14 @@ RUN_STATUSES: tuple[str, ...] = ("running", "finished", "failed", "killed", "cra
 FINAL_STATUSES: frozenset[str] = frozenset({"finished", "failed", "killed", "crashed"})
 
 
-class Project(msgspec.Struct, frozen=True):
+class Project(msgspec.Struct, kw_only=True, frozen=True):
     name: str
     run_count: int
     created_at: float
     last_activity: float | None
 
 
-class MetricSummary(msgspec.Struct, frozen=True):
+class MetricSummary(msgspec.Struct, kw_only=True, frozen=True):
     """What the runs table needs of a series without reading it."""
 
     last: float
@@ -151,7 +151,7 @@ class Batch(msgspec.Struct, kw_only=True, frozen=True):
     ops: list[Op]
 
 
-class LogLine(msgspec.Struct, frozen=True):
+class LogLine(msgspec.Struct, kw_only=True, frozen=True):
     at: float
     stream: str
     text: str
@@ -178,7 +178,7 @@ class FileEntry(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
         return [d for d, _ in self.chunks] if self.chunks else [self.digest]
 
 
-class Manifest(msgspec.Struct, frozen=True):
+class Manifest(msgspec.Struct, kw_only=True, frozen=True):
     files: list[FileEntry]
 
     @property
@@ -235,7 +235,7 @@ class ArtifactInfo(msgspec.Struct, kw_only=True, frozen=True):
     aliases: dict[str, int]
 
 
-class LineageEdge(msgspec.Struct, frozen=True):
+class LineageEdge(msgspec.Struct, kw_only=True, frozen=True):
     """``kind`` is "used" (the run read the version) or "produced" (the run logged it)."""
 
     run_id: str

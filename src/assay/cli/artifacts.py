@@ -248,7 +248,7 @@ def models_alias(
     if (version is None) != remove:
         raise click.UsageError("give a VERSION to move the alias to, or --remove")
     with Api(uri) as api:
-        move = api.store.models.set_alias(name, alias, version, reason, evidence)
+        move = api.store.models.set_alias(name, alias, version, reason=reason, evidence=evidence)
     if move.version is None:
         click.echo(f"@{alias} removed from {name} (was version {move.previous})")
     else:

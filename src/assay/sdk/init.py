@@ -43,7 +43,7 @@ _RUN_ID = re.compile(r"^[A-Za-z0-9_\-]{1,32}$")
 REINIT = ("finish_previous", "return_previous", "create_new")
 
 
-def init(
+def init(  # noqa: PLR0917 - public API: positional calls keep working
     project: str | None = None,
     name: str | None = None,
     config: Any = None,
@@ -106,7 +106,7 @@ def init(
 
     resolved = resolve_uri(uri)
     timeout = settings.connect_timeout
-    store, start_step, resumed = _resume_point(resolved, mode, run_id, id, resume, timeout)
+    store, start_step, resumed = _resume_point(resolved, mode, run_id, id, resume, timeout=timeout)
     if resumed is not None:
         fields["project"] = _resumed_project(store, run_id, resumed, project)
     try:
@@ -200,7 +200,7 @@ def _first_delivery(writer: Writer, uri: str, timeout: float) -> None:
 
 
 def _resume_point(
-    uri: str, mode: str, run_id: str, explicit: str | None, resume: bool | str, timeout: float
+    uri: str, mode: str, run_id: str, explicit: str | None, resume: bool | str, *, timeout: float
 ) -> tuple[Store | None, int, str | None]:
     """(open store or None, first step, the project of the existing run resumed or None
     when the run is new)."""

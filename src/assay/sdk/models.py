@@ -75,7 +75,7 @@ def set_alias(  # noqa: PLR0917 - public API: positional calls keep working
     """Point ``alias`` at a version (None removes it); the move is recorded with who,
     when, ``reason`` and ``evidence`` (say, an evaluation id)."""
     with _store(uri) as store:
-        return store.models.set_alias(name, alias, version, reason, evidence)
+        return store.models.set_alias(name, alias, version, reason=reason, evidence=evidence)
 
 
 def get(model_uri: str, uri: Uri = None) -> ModelVersion:

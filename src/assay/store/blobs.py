@@ -12,8 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
-from blake3 import blake3
-
+from assay.digests import of_bytes
 from assay.errors import CorruptData, InvalidInput, NotFound, StoreUnavailable, StoreUnusable
 from assay.redact import redact_text
 
@@ -45,7 +44,7 @@ class BlobStore(Protocol):
 
 
 def digest_of(data: bytes) -> str:
-    return str(blake3(data).hexdigest())
+    return of_bytes(data)
 
 
 def blob_name(digest: str) -> str:

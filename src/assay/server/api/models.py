@@ -77,7 +77,7 @@ async def set_model_alias(name: str, alias: str, request: Request, who: Caller) 
     _model_project(state, who, name, "writer")
     ask = await decode_body(request, wire.MoveAlias)
     move = state.store.models.set_alias(
-        name, alias, ask.version, ask.reason, ask.evidence, f"user:{who.user}"
+        name, alias, ask.version, reason=ask.reason, evidence=ask.evidence, actor=f"user:{who.user}"
     )
     return reply(request, move)
 

@@ -29,6 +29,7 @@ class Models(Protocol):
         name: str,
         alias: str,
         version: int | None,
+        *,
         reason: str | None = None,
         evidence: str | None = None,
         actor: str | None = None,

@@ -38,6 +38,7 @@ class HttpModels:
         name: str,
         alias: str,
         version: int | None,
+        *,
         reason: str | None = None,
         evidence: str | None = None,
         actor: str | None = None,

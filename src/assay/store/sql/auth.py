@@ -36,7 +36,7 @@ class Principal:
     is_admin: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class KeyInfo:
     id: str
     user: str
@@ -131,7 +131,14 @@ class SqlAuth:
             query = query.where(api_keys.c.user_name == user)
         with self._read() as conn:
             return [
-                KeyInfo(r.id, r.user_name, r.label, r.created_at, r.last_used_at, r.revoked_at)
+                KeyInfo(
+                    id=r.id,
+                    user=r.user_name,
+                    label=r.label,
+                    created_at=r.created_at,
+                    last_used_at=r.last_used_at,
+                    revoked_at=r.revoked_at,
+                )
                 for r in conn.execute(query)
             ]
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import msgspec
 import sqlalchemy as sa
-from blake3 import blake3
 
+from assay.digests import of_bytes
 from assay.errors import Conflict, InvalidInput, NotFound
 from assay.ids import new_run_id
 from assay.records import (
@@ -130,7 +130,7 @@ def check_manifest(manifest: Manifest) -> Manifest:
         elif not entry.digest:
             raise InvalidInput(f"reference {path!r} has no digest or ETag")
         files[path] = msgspec.structs.replace(entry, path=path)
-    return Manifest([files[p] for p in sorted(files)])
+    return Manifest(files=[files[p] for p in sorted(files)])
 
 
 def _check_content(path: str, entry: FileEntry) -> None:
@@ -147,7 +147,7 @@ def _check_content(path: str, entry: FileEntry) -> None:
 
 def manifest_digest(manifest: Manifest) -> tuple[bytes, str]:
     body = _encode.encode(manifest)
-    return body, str(blake3(body).hexdigest())
+    return body, of_bytes(body)
 
 
 def manifest_of(conn: sa.Connection, version_id: str) -> Manifest:
@@ -184,7 +184,9 @@ def commit(tx: Tx, draft: ArtifactDraft) -> ArtifactVersion:
     )
     target = f"artifact:{project}/{name}"
     if existing is None:
-        version_id = _insert_version(conn, artifact_id, manifest, body, digest, draft, actor, now)
+        version_id = _insert_version(
+            conn, artifact_id, manifest, body, digest, draft=draft, actor=actor, now=now
+        )
         for alias in aliases:
             _move_alias(tx, artifact_id, alias, version_id)
         number = conn.scalar(
@@ -247,6 +249,7 @@ def _insert_version(
     manifest: Manifest,
     body: bytes,
     digest: str,
+    *,
     draft: ArtifactDraft,
     actor: str,
     now: float,
@@ -534,6 +537,6 @@ def edges(
         for part in _chunks(list(ids)):
             for r in conn.execute(sa.select(lineage).where(column.in_(part))):
                 found[(r.run_id, r.version_id, r.kind)] = LineageEdge(
-                    r.run_id, r.version_id, r.kind, r.at
+                    run_id=r.run_id, version_id=r.version_id, kind=r.kind, at=r.at
                 )
     return sorted(found.values(), key=lambda e: (e.at, e.run_id, e.version_id))

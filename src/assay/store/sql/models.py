@@ -42,12 +42,13 @@ class SqlModels:
         name: str,
         alias: str,
         version: int | None,
+        *,
         reason: str | None = None,
         evidence: str | None = None,
         actor: str | None = None,
     ) -> AliasMove:
         with self.db.write(actor=actor) as tx:
-            return registry.set_alias(tx, name, alias, version, reason, evidence)
+            return registry.set_alias(tx, name, alias, version, reason=reason, evidence=evidence)
 
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
         with self.db.read() as conn:

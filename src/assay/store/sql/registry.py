@@ -112,7 +112,7 @@ def _model_row(
 
 
 def set_alias(
-    tx: Tx, name: str, alias: str, version: int | None, reason: str | None, evidence: str | None
+    tx: Tx, name: str, alias: str, version: int | None, *, reason: str | None, evidence: str | None
 ) -> AliasMove:
     """Point ``alias`` at a version (None removes it) and record the move."""
     conn, actor = tx.conn, tx.actor

@@ -310,7 +310,10 @@ class SqlRuns:
             .order_by(projects.c.name)
         )
         with self.db.read() as conn:
-            return [Project(r[0], int(r[2]), r[1], r[3]) for r in conn.execute(query)]
+            return [
+                Project(name=r[0], run_count=int(r[2]), created_at=r[1], last_activity=r[3])
+                for r in conn.execute(query)
+            ]
 
     def project_of(self, run_id: str) -> str:
         """The project a run belongs to (NotFound if there is no such run)."""
@@ -356,11 +359,11 @@ class SqlRuns:
             for row in conn.execute(query):
                 m = row._mapping
                 metrics[m["run_id"]][m["key"]] = MetricSummary(
-                    _py_float(m["last"]),
-                    _py_float(m["min"]),
-                    _py_float(m["max"]),
-                    m["count"],
-                    m["last_step"],
+                    last=_py_float(m["last"]),
+                    min=_py_float(m["min"]),
+                    max=_py_float(m["max"]),
+                    count=m["count"],
+                    last_step=m["last_step"],
                 )
         return [
             Run(
@@ -452,7 +455,7 @@ class SqlRuns:
         else:
             query = query.order_by(log_lines.c.id)
         with self.db.read() as conn:
-            lines = [LogLine(r.at, r.stream, r.text) for r in conn.execute(query)]
+            lines = [LogLine(at=r.at, stream=r.stream, text=r.text) for r in conn.execute(query)]
         return lines[::-1] if tail is not None else lines
 
     def list(
