@@ -7,6 +7,7 @@ Both kinds answer the same questions, computed on first use: the step CDF of the
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from functools import cached_property
 from typing import Any
 
@@ -17,7 +18,10 @@ from assay.monitoring.profile import MAX_EXACT, ColumnProfile
 from assay.monitoring.stattests import StepCdf
 
 
-class Side:
+class Side(ABC):
+    """One column of one side of a comparison: raw data (RawSide) or a profile
+    (ProfileSide), read the same way by the tests."""
+
     name: str
     kind: str
     rows: int
@@ -27,17 +31,20 @@ class Side:
     def present(self) -> int:
         return self.rows - self.missing
 
-    @cached_property
+    @property
+    @abstractmethod
     def numbers(self) -> StepCdf | None:
-        raise NotImplementedError
+        """The distribution of the numbers (or string lengths), if the column has one."""
 
-    @cached_property
+    @property
+    @abstractmethod
     def counts(self) -> dict[str, int] | None:
-        raise NotImplementedError
+        """Counts per label, for a categorical column."""
 
-    @cached_property
+    @property
+    @abstractmethod
     def std(self) -> float | None:
-        raise NotImplementedError
+        """The standard deviation of the numbers, if any."""
 
 
 class RawSide(Side):
