@@ -12,9 +12,10 @@ import inspect
 import logging
 import math
 import re
-from collections.abc import Iterator, Mapping
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from importlib import import_module
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -274,3 +275,15 @@ def artifact_name(text: str, default: str) -> str:
     a letter or digit, at most 128 characters)."""
     cleaned = _NAME_BAD.sub("-", text).strip("-._")[:128]
     return cleaned or default
+
+
+def log_saved_model(
+    run: Run, filename: str, save: Callable[[str], Any], *, name: str, metadata: dict[str, Any]
+) -> None:
+    """Save a model into one file (``save(path)``, a ``str`` path in a temporary folder,
+    as XGBoost's and LightGBM's ``save_model`` take it) and log that file as the run's
+    ``model`` artifact ``name``."""
+    with tempfile.TemporaryDirectory(prefix="assay-model-") as tmp:
+        path = Path(tmp) / filename
+        save(str(path))
+        run.log_artifact(path, name=name, type="model", metadata=metadata)

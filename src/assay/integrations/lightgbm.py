@@ -20,8 +20,6 @@ the process exits. LightGBM 4.0 and later is supported.
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from assay.integrations._common import (
@@ -30,6 +28,7 @@ from assay.integrations._common import (
     check_version,
     config_tree,
     import_framework,
+    log_saved_model,
     number,
 )
 
@@ -133,15 +132,8 @@ class AssayLightGBMCallback:
         if run is None or not hasattr(model, "save_model"):
             return
         name = artifact_name(self.model_name or f"{run.name}-lightgbm", "lightgbm-model")
-        with tempfile.TemporaryDirectory(prefix="assay-lightgbm-") as tmp:
-            path = Path(tmp) / "model.txt"
-            model.save_model(str(path))
-            run.log_artifact(
-                path,
-                name=name,
-                type="model",
-                metadata={"framework": "lightgbm", "lightgbm_version": self.lightgbm_version},
-            )
+        metadata = {"framework": "lightgbm", "lightgbm_version": self.lightgbm_version}
+        log_saved_model(run, "model.txt", model.save_model, name=name, metadata=metadata)
 
 
 def assay_callback(

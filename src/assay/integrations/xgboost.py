@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import json
 import math
-import tempfile
 from collections.abc import Mapping
 from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assay.integrations._common import (
@@ -29,6 +27,7 @@ from assay.integrations._common import (
     artifact_name,
     check_version,
     import_framework,
+    log_saved_model,
     number,
 )
 
@@ -192,15 +191,8 @@ def _define() -> type[TrainingCallback]:
             if run is None or not hasattr(model, "save_model"):
                 return
             name = artifact_name(self.model_name or f"{run.name}-xgboost", "xgboost-model")
-            with tempfile.TemporaryDirectory(prefix="assay-xgboost-") as tmp:
-                path = Path(tmp) / "model.json"
-                model.save_model(str(path))
-                run.log_artifact(
-                    path,
-                    name=name,
-                    type="model",
-                    metadata={"framework": "xgboost", "xgboost_version": xgb.__version__},
-                )
+            metadata = {"framework": "xgboost", "xgboost_version": xgb.__version__}
+            log_saved_model(run, "model.json", model.save_model, name=name, metadata=metadata)
 
     AssayCallback.__module__ = __name__
     return AssayCallback
