@@ -37,14 +37,17 @@ def _input_options(func: Any) -> Any:
     return func
 
 
-def _load(path: Path, fmt: str | None, from_name: str | None, columns: dict[str, str]) -> Any:
-    """The labels table, and the column names to read it with."""
+def _load(
+    path: Path, fmt: str | None, from_name: str | None, *, item: str, worker: str, label: str
+) -> Any:
+    """The labels table, and the column names to read it with (a Label Studio export is
+    read into item, worker and label whatever the options say)."""
     from assay.labeling.io import detect_format, read_labels
 
     frame = read_labels(path, fmt, from_name)
     if detect_format(path, fmt) == "label-studio":
-        columns = {"item_column": "item", "worker_column": "worker", "label_column": "label"}
-    return frame, columns
+        item, worker, label = "item", "worker", "label"
+    return frame, {"item_column": item, "worker_column": worker, "label_column": label}
 
 
 @labels.command("consensus")
@@ -81,12 +84,9 @@ def consensus_command(
     from assay.labeling.io import read_csv
     from assay.labeling.stats import agreement
 
-    columns = {
-        "item_column": item_column,
-        "worker_column": worker_column,
-        "label_column": label_column,
-    }
-    frame, columns = _load(labels_file, fmt, from_name, columns)
+    frame, columns = _load(
+        labels_file, fmt, from_name, item=item_column, worker=worker_column, label=label_column
+    )
     gold_frame = read_csv(gold) if gold is not None else None
     result = aggregate(frame, method, gold_frame, **columns)
     result.labels.to_csv(out, index=False, float_format="%.6f")
@@ -150,12 +150,9 @@ def stats_command(
     """Agreement statistics: Krippendorff's alpha (nominal), Fleiss' kappa, raw agreement."""
     from assay.labeling.stats import agreement
 
-    columns = {
-        "item_column": item_column,
-        "worker_column": worker_column,
-        "label_column": label_column,
-    }
-    frame, columns = _load(labels_file, fmt, from_name, columns)
+    frame, columns = _load(
+        labels_file, fmt, from_name, item=item_column, worker=worker_column, label=label_column
+    )
     stats = agreement(frame, **columns)
     if as_json:
         click.echo(json.dumps(stats.as_dict(), indent=2))
