@@ -217,5 +217,5 @@ def test_a_secret_query_parameter_inside_a_longer_name_is_hidden() -> None:
 
 
 def test_webhook_urls_and_pwd_options_are_hidden() -> None:
-    assert "T000/B000" not in redact_text("https://hooks.slack.com/services/T000/B000/XXXX")
+    assert "T000/B000" not in redact_text("https://hooks.slack.com/services/T000/B000/abcd1234")
     assert redact_argv(["train.py", "--pwd", "P"]) == ["train.py", "--pwd", "***"]
