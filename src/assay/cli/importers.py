@@ -55,6 +55,27 @@ def import_assay(folder: Path, project: str | None, uri: str | None) -> None:
     _print(f"imported {folder}, checked point by point", counts)
 
 
+@import_group.command("tensorboard")
+@click.argument("logdir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--project", default=None, help="Import into this project (default: LOGDIR's name).")
+@uri_option
+@reports_errors
+def import_tensorboard_command(logdir: Path, project: str | None, uri: str | None) -> None:
+    """Every scalar point of every run under LOGDIR (a run per folder of event files);
+    run again to finish an interrupted import. Exit 1 listing any run not imported."""
+    from assay.importers.tensorboard import import_tensorboard
+
+    store = open_store(uri)
+    try:
+        done = import_tensorboard(store, logdir, project=project)
+    finally:
+        store.close()
+    console = Console(soft_wrap=True)
+    console.print(f"imported {logdir}: {done.runs} runs, {done.points} points, checked")
+    for plugin, count in sorted(done.skipped.items()):
+        console.print(f"not imported: {count} {plugin} values (only scalars are imported)")
+
+
 def _print(title: str, counts: Counts) -> None:
     shown = ", ".join(
         f"{n} {kind.replace('_', ' ')}" for kind, n in _items(counts) if n or kind == "runs"
