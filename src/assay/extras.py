@@ -27,6 +27,7 @@ EXTRA_OF = {
     "datasketches": "monitoring",
     "prometheus_client": "serving",
     "tensorboard": "importers",
+    "wandb": "wandb",
 }
 
 
