@@ -1,0 +1,76 @@
+"""Adaptive routing: which items need another label, and who should give it.
+
+Every item gets ``min_labels`` labels. After that, an item whose consensus posterior is
+below ``confidence`` asks for one more label (up to ``overlap``), and that label goes
+only to an annotator whose estimated quality is at least the median of the project's
+annotators: accuracy on gold items when they answered enough of them, else the
+expected accuracy under the consensus. Items the consensus is sure of get no more."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+MIN_GOLD = 3  # gold answers an annotator needs before gold accuracy is their quality
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    """``needed``: items whose number of labels needed changes, and to what; ``quality``
+    per annotator; ``min_quality``: the least quality for a label beyond min_labels."""
+
+    needed: dict[str, int] = field(default_factory=dict)
+    quality: dict[str, float] = field(default_factory=dict)
+    min_quality: float | None = None
+
+
+def plan(
+    labels: pd.DataFrame,
+    needed: Mapping[str, int],
+    *,
+    min_labels: int,
+    overlap: int,
+    confidence: float,
+    gold: pd.DataFrame | None = None,
+    method: str = "auto",
+) -> Plan:
+    """``labels``: item, worker, label (the done labels of non-gold and gold items);
+    ``needed``: each non-gold item's current need; ``gold``: item, label."""
+    from assay.labeling.aggregation import aggregate
+
+    if labels.empty:
+        return Plan()
+    gold_items = set() if gold is None else set(gold["item"])
+    result = aggregate(labels, method, gold if gold is not None and len(gold) else None)
+    done = labels.groupby("item").size()
+    sure = result.labels.set_index("item")["confidence"]
+    changes: dict[str, int] = {}
+    for item, now in needed.items():
+        if item in gold_items:
+            continue
+        count = int(done.get(item, 0))
+        want = max(min_labels, now)
+        if count >= want and count < overlap and float(sure.get(item, 0.0)) < confidence:
+            want = count + 1
+        if want != now:
+            changes[item] = want
+    quality = _quality(result.workers)
+    floor = float(np.median(list(quality.values()))) if len(quality) > 1 else None
+    return Plan(needed=changes, quality=quality, min_quality=floor)
+
+
+def _quality(workers: pd.DataFrame) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for row in workers.itertuples(index=False):
+        value = float(row.accuracy)
+        gold_labels = getattr(row, "gold_labels", 0)
+        if gold_labels >= MIN_GOLD and np.isfinite(getattr(row, "gold_accuracy", np.nan)):
+            value = float(row.gold_accuracy)
+        out[str(row.worker)] = min(1.0, max(0.0, value))
+    return out
