@@ -48,15 +48,15 @@ def plan(
         return Plan()
     gold_items = set() if gold is None else set(gold["item"])
     result = aggregate(labels, method, gold if gold is not None and len(gold) else None)
-    done = labels.groupby("item").size()
-    sure = result.labels.set_index("item")["confidence"]
+    done = {str(k): int(v) for k, v in labels.groupby("item").size().items()}
+    sure = dict(zip(result.labels["item"], result.labels["confidence"].astype(float), strict=True))
     changes: dict[str, int] = {}
     for item, now in needed.items():
         if item in gold_items:
             continue
-        count = int(done.get(item, 0))
+        count = done.get(item, 0)
         want = max(min_labels, now)
-        if count >= want and count < overlap and float(sure.get(item, 0.0)) < confidence:
+        if count >= want and count < overlap and sure.get(item, 0.0) < confidence:
             want = count + 1
         if want != now:
             changes[item] = want
@@ -66,11 +66,10 @@ def plan(
 
 
 def _quality(workers: pd.DataFrame) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for row in workers.itertuples(index=False):
-        value = float(row.accuracy)
-        gold_labels = getattr(row, "gold_labels", 0)
-        if gold_labels >= MIN_GOLD and np.isfinite(getattr(row, "gold_accuracy", np.nan)):
-            value = float(row.gold_accuracy)
-        out[str(row.worker)] = min(1.0, max(0.0, value))
-    return out
+    value = workers["accuracy"].to_numpy(dtype=float)
+    if "gold_labels" in workers:
+        on_gold = workers["gold_labels"].to_numpy(dtype=float) >= MIN_GOLD
+        gold = workers["gold_accuracy"].to_numpy(dtype=float)
+        value = np.where(on_gold & np.isfinite(gold), gold, value)
+    clipped = np.clip(value, 0.0, 1.0)
+    return {str(w): float(q) for w, q in zip(workers["worker"], clipped, strict=True)}

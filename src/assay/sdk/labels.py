@@ -120,9 +120,10 @@ def create(
             items, version_id = _dataset_items(opened, dataset, project, columns)
             source = dataset
         elif data is not None:
-            is_path = isinstance(data, str | os.PathLike)
-            frame = read_table(data) if is_path else data
-            source = os.fspath(data) if is_path else "data frame"  # type: ignore[arg-type]
+            if isinstance(data, str | os.PathLike):
+                frame, source = read_table(os.fspath(data)), os.fspath(data)
+            else:
+                frame, source = data, "data frame"
             items = items_from_frame(frame, **columns)
         assert items is not None
         draft = LabelProjectDraft(

@@ -138,7 +138,7 @@ async def skip(project_id: str, request: Request, who: Caller) -> Response:
 
 
 @router.get("/labels/{project_id}/annotations", summary="Labels and turns (one's own: annotator)")
-def annotations(
+def turns(
     project_id: str,
     request: Request,
     who: Caller,

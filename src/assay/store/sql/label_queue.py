@@ -306,7 +306,7 @@ def route(
         )
 
 
-def annotations(conn: sa.Connection, project_id: str, annotator: str | None) -> list[Annotation]:
+def turns(conn: sa.Connection, project_id: str, annotator: str | None) -> list[Annotation]:
     query = sa.select(_A).where(_A.c.project_id == project_id)
     if annotator is not None:
         query = query.where(_A.c.annotator == annotator)

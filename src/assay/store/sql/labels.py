@@ -367,7 +367,7 @@ class SqlLabels:
     def annotations(self, project_id: str, annotator: str | None = None) -> list[Annotation]:
         with self.db.read() as conn:
             get(conn, project_id)
-            return label_queue.annotations(conn, project_id, annotator)
+            return label_queue.turns(conn, project_id, annotator)
 
     def route(
         self,
