@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from assay.sdk import models
     from assay.sdk.api import Api, ApiRun
     from assay.sdk.evaluation import evaluate
-    from assay.sdk.labels import feedback
     from assay.sdk.init import init
+    from assay.sdk.labels import feedback
     from assay.sdk.models import register_model
     from assay.sdk.module import active_run, finish, flush, log
     from assay.sdk.run import Run

@@ -204,3 +204,13 @@ def rank_command(
     console.print(table)
     for note in ranking.warnings:
         console.print(f"[yellow]note:[/yellow] {note}")
+
+
+def _add_project_commands() -> None:
+    from assay.cli.label_projects import COMMANDS
+
+    for command in COMMANDS:
+        labels.add_command(command)
+
+
+_add_project_commands()

@@ -318,3 +318,58 @@ def _label_project_id(store: Store, project: str, ref: str) -> str:
         return store.labels.find(project, ref).id
     except NotFound:
         return store.labels.get(ref).id
+
+
+@dataclass(frozen=True, kw_only=True)
+class Report:
+    """What a project's page and ``assay labels show`` tell: progress, agreement (None
+    before any item has two labels), per annotator quality (with gold accuracy when
+    they answered gold items), and the items the annotators disagree on most."""
+
+    project: LabelProject
+    progress: Progress
+    alpha: float | None
+    kappa: float | None
+    annotators: list[dict[str, Any]]
+    disagreements: list[dict[str, Any]]
+    method: str | None
+
+
+def report(
+    project_id: str, *, limit: int = 20, uri: Uri = None, store: Store | None = None
+) -> Report:
+    from assay.labeling.stats import agreement
+
+    with _opened(uri, store) as opened:
+        found = opened.labels.get(project_id)
+        done = progress(opened, project_id)
+        labels, _ = tables(opened, project_id)
+        alpha = kappa = None
+        annotators: list[dict[str, Any]] = []
+        disagreements: list[dict[str, Any]] = []
+        method = None
+        if not labels.empty and found.schema.kind != "text":
+            try:
+                stats = agreement(labels)
+                alpha, kappa = stats.krippendorff_alpha, stats.fleiss_kappa
+            except InvalidInput:
+                pass  # no item with two labels yet
+            result = consensus(project_id, store=opened)
+            method = result.method
+            annotators = result.workers.to_dict("records")
+            shaky = result.labels.sort_values(["confidence", "item"]).head(limit)
+            votes = labels.groupby("item")["label"].apply(lambda s: dict(s.value_counts()))
+            disagreements = [
+                {**row, "votes": votes.get(row["item"], {})}
+                for row in shaky.to_dict("records")
+                if len(votes.get(row["item"], {})) > 1
+            ]
+        return Report(
+            project=found,
+            progress=done,
+            alpha=alpha,
+            kappa=kappa,
+            annotators=annotators,
+            disagreements=disagreements,
+            method=method,
+        )
