@@ -320,6 +320,20 @@ def _label_project_id(store: Store, project: str, ref: str) -> str:
         return store.labels.get(ref).id
 
 
+def _disagreements(labels: pd.DataFrame, decided: pd.DataFrame, limit: int) -> list[dict[str, Any]]:
+    """Items whose annotators gave different labels, least certain first."""
+    votes: dict[str, dict[str, int]] = {}
+    for item, label in zip(labels["item"], labels["label"], strict=True):
+        counts = votes.setdefault(str(item), {})
+        counts[str(label)] = counts.get(str(label), 0) + 1
+    split = decided[decided["item"].map(lambda i: len(votes.get(str(i), {})) > 1)]
+    shaky = split.sort_values(["confidence", "item"]).head(limit)
+    return [
+        {"item": str(i), "label": lab, "confidence": float(c), "votes": votes[str(i)]}
+        for i, lab, c in zip(shaky["item"], shaky["label"], shaky["confidence"], strict=True)
+    ]
+
+
 @dataclass(frozen=True, kw_only=True)
 class Report:
     """What a project's page and ``assay labels show`` tell: progress, agreement (None
@@ -356,14 +370,10 @@ def report(
                 pass  # no item with two labels yet
             result = consensus(project_id, store=opened)
             method = result.method
-            annotators = result.workers.to_dict("records")
-            shaky = result.labels.sort_values(["confidence", "item"]).head(limit)
-            votes = labels.groupby("item")["label"].apply(lambda s: dict(s.value_counts()))
-            disagreements = [
-                {**row, "votes": votes.get(row["item"], {})}
-                for row in shaky.to_dict("records")
-                if len(votes.get(row["item"], {})) > 1
+            annotators = [
+                {str(k): v for k, v in r.items()} for r in result.workers.to_dict("records")
             ]
+            disagreements = _disagreements(labels, result.labels, limit)
         return Report(
             project=found,
             progress=done,

@@ -125,6 +125,20 @@ def _gold(conn: sa.Connection, project_id: str, annotator: str) -> str | None:
     return random.choice(left) if left else None
 
 
+def _gold_due(conn: sa.Connection, project: LabelProject, annotator: str) -> bool:
+    """Whether this turn is a gold item's: while the annotator's share of gold turns is
+    below the project's gold rate (so the first turn is gold, then one in 1/rate)."""
+    query = (
+        sa.select(sa.func.count(), sa.func.sum(sa.case((_I.c.is_gold, 1), else_=0)))
+        .select_from(
+            _A.join(_I, sa.and_(_I.c.project_id == _A.c.project_id, _I.c.item_id == _A.c.item_id))
+        )
+        .where(_A.c.project_id == project.id, _A.c.annotator == annotator)
+    )
+    turns, gold = conn.execute(query).one()
+    return (gold or 0) < project.gold_rate * ((turns or 0) + 1)
+
+
 def _take(tx: Tx, project_id: str, item_id: str, annotator: str, now: float) -> bool:
     """Take a slot of a non-gold item and record the claim; False if none was left."""
     took = tx.conn.execute(
@@ -153,14 +167,14 @@ def _record_claim(tx: Tx, project_id: str, item_id: str, annotator: str, now: fl
 
 
 def claim(tx: Tx, project: LabelProject, annotator: str) -> LabelTask | None:
-    """The annotator's next item: their open claim if they have one, else a gold item at
-    the project's gold rate, else the first free slot; None when nothing is left."""
+    """The annotator's next item: their open claim if they have one, else a gold item when
+    one is due (_gold_due), else the first free slot; None when nothing is left."""
     now = time.time()
     expire(tx.conn, project.id, now)
     held = _open_claim(tx.conn, project.id, annotator)
     if held is not None:
         return _task(tx.conn, project.id, held.item_id, held.claimed_at)
-    if project.gold_rate > 0 and random.random() < project.gold_rate:
+    if project.gold_rate > 0 and _gold_due(tx.conn, project, annotator):
         gold = _gold(tx.conn, project.id, annotator)
         if gold is not None and _record_claim(tx, project.id, gold, annotator, now):
             return _task(tx.conn, project.id, gold, now)
