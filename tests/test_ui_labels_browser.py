@@ -6,7 +6,6 @@ page then shows progress, agreement, annotator quality and the disagreements."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
