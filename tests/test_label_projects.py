@@ -305,3 +305,18 @@ def test_the_cli_creates_shows_imports_and_exports(tmp_path: Path) -> None:
     assert "exported" in exported.output and "3 items" in exported.output
     bad = run(cli, ["labels", "import", "p/s", str(tmp_path / "l.csv"), "--uri", uri])
     assert bad.exit_code != 0 and "already has a turn" in bad.output
+
+
+def test_the_demo_project_shows_the_consensus_beating_majority_vote(tmp_path: Path) -> None:
+    from assay.demo.labels import CROWD, run_project
+
+    rng = random.Random(0)
+    truth = {i: rng.randrange(10) for i in range(80)}
+    result = run_project(truth, str(tmp_path / "store"), seed=0)
+    assert result.labels == 3 * 80
+    assert result.majority_accuracy < result.consensus_accuracy
+    store = open_store(tmp_path / "store")
+    version = store.artifacts.version("digits", result.name, "latest")
+    assert set(version.metadata["annotators"]) == {a.name for a in CROWD}
+    assert version.metadata["label_project"]["name"] == result.name
+    store.close()
