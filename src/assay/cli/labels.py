@@ -10,7 +10,7 @@ import click
 
 from assay.cli.main import reports_errors, wide_console
 
-METHOD_CHOICES = ["auto", "mv", "ds", "one-coin", "glad"]
+METHOD_CHOICES = ["auto", "mv", "ds", "one-coin", "glad", "mace"]
 
 
 @click.group("labels")
