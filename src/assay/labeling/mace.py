@@ -34,8 +34,8 @@ def _m_step(
     n, k = enc.n_workers, enc.n_classes
     votes = np.bincount(enc.worker, enc.weight, n)
     known = np.bincount(enc.worker, enc.weight * knew, n)
-    spam = np.bincount(enc.worker * k + enc.label, enc.weight * (1 - knew), n * k).reshape(n, k)
-    spam += SMOOTHING
+    spread = np.bincount(enc.worker * k + enc.label, enc.weight * (1 - knew), n * k)
+    spam = spread.reshape(n, k).astype(float) + SMOOTHING
     return (known + SMOOTHING) / (votes + 2 * SMOOTHING), spam / spam.sum(axis=1, keepdims=True)
 
 
