@@ -99,3 +99,48 @@ def test_a_viewer_reads_labels_but_cannot_label(team: Team) -> None:
     assert len(vic.labels.items(project_id)) == 2
     task = vic.labels.claim(project_id, "vic")  # viewer includes annotator
     assert task is not None
+
+
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
+    b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99"
+    b"=\x1d\x00\x00\x00\x00IEND\xaeB`\x82"
+)
+
+
+def test_an_image_is_shown_only_to_who_has_a_turn_on_its_item(team: Team, tmp_path: Path) -> None:
+    from assay.artifacts.artifact import Artifact, log_artifact
+    from assay.sdk import labels
+    from assay.server.ui.session import KEY_COOKIE
+
+    folder = tmp_path / "cats"
+    folder.mkdir()
+    (folder / "one.png").write_bytes(PNG)
+    (folder / "two.png").write_bytes(PNG + b"\x00")
+    (folder / "items.csv").write_text("id,img\nc1,one.png\nc2,two.png\n")
+    writer = team.store("ann")
+    art = Artifact("cats", type="dataset")
+    art.add_dir(folder)
+    log_artifact(writer, art, "alpha")
+    made = labels.create(
+        "alpha",
+        "cats",
+        {"kind": "single", "choices": ["cat", "dog"]},
+        dataset="cats:latest",
+        id_column="id",
+        image_column="img",
+        overlap=1,
+        store=writer,
+    )
+    task = team.store("ant").labels.claim(made.id, "ant")
+    assert task is not None and task.data["path"] in {"one.png", "two.png"}
+    other = "c2" if task.item_id == "c1" else "c1"
+    team.client.cookies.set(KEY_COOKIE, team.keys["ant"])
+    shown = team.client.get(f"/labels/{made.id}/items/{task.item_id}/image")
+    assert shown.status_code == 200 and shown.headers["content-type"] == "image/png"
+    assert shown.content.startswith(PNG)
+    assert team.client.get(f"/labels/{made.id}/items/{other}/image").status_code == 404
+    team.client.cookies.set(KEY_COOKIE, team.keys["vic"])  # a viewer reads every item
+    assert team.client.get(f"/labels/{made.id}/items/{other}/image").status_code == 200
+    page = team.client.get(f"/labels/{made.id}/queue")
+    assert f"/labels/{made.id}/items/" in page.text

@@ -21,7 +21,7 @@ from assay.records import (
 )
 from assay.store import Store
 from assay.store.base import open_store
-from tests.conftest import StoreFactory
+from tests.conftest import StoreFactory, evaluation_draft
 
 CHOICE = LabelSchema(kind="single", choices=["pos", "neg"])
 
@@ -238,6 +238,27 @@ def test_feedback_is_kept_by_request_id_and_can_be_routed_for_review(
     added = store.labels.items(review.id)[-1]
     assert added.item_id == f"feedback-{routed.id}" and added.kind == "output"
     assert added.data["feedback"]["value"] == "neg" and added.data["output"] == "pos"
+
+
+def test_feedback_on_an_evaluation_item(store_factory: StoreFactory) -> None:
+    store = store_factory()
+    evaluation = store.evaluations.save(evaluation_draft())
+    given = store.labels.add_feedback(
+        FeedbackDraft(
+            project="p", kind="preference", value="B", evaluation_id=evaluation.id, item_id="a"
+        )
+    )
+    assert [f.id for f in store.labels.feedback(evaluation_id=evaluation.id)] == [given.id]
+    with pytest.raises(InvalidInput, match="names the item"):
+        store.labels.add_feedback(
+            FeedbackDraft(project="p", kind="rating", value=1, evaluation_id=evaluation.id)
+        )
+    with pytest.raises(InvalidInput, match="is not in project 'q'"):
+        store.labels.add_feedback(
+            FeedbackDraft(
+                project="q", kind="rating", value=1, evaluation_id=evaluation.id, item_id="a"
+            )
+        )
 
 
 @pytest.mark.parametrize(

@@ -62,7 +62,8 @@ def items_from_frame(
 ) -> list[LabelItemDraft]:
     """One item per row. Its kind: ``pair`` with two output columns (and the input
     column as the prompt), ``output`` with an output column (a model output to judge),
-    ``image`` with an image column (a URL or a stored blob's digest), ``text`` with a
+    ``image`` with an image column (a URL, or the path of a file in the dataset
+    version the items come from), ``text`` with a
     text column, else ``row`` (the whole row shown as a table)."""
     if frame.empty:
         raise InvalidInput("the table has no rows: a label project needs items")
@@ -107,7 +108,7 @@ def _kind_and_data(  # noqa: PLR0917 - the columns, in the order items_from_fram
         return {"kind": "output", "data": {"input": prompt, "output": cells[output]}}
     if image:
         value = str(cells[image])
-        key = "url" if "/" in value or ":" in value else "blob"
+        key = "url" if "://" in value or value.startswith("/") else "path"
         return {"kind": "image", "data": {key: value}}
     if text:
         return {"kind": "text", "data": {"text": cells[text]}}

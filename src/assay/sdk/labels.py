@@ -83,7 +83,20 @@ def _dataset_items(
     with tempfile.TemporaryDirectory() as folder:
         root = download(store, version, folder)
         frame = read_table(root / tables[0])
-    return items_from_frame(frame, **columns), version.id
+    items = items_from_frame(frame, **columns)
+    held = {f.path for f in manifest.files}
+    for item in items:
+        path = item.data.get("path") if item.kind == "image" else None
+        if path is not None and path not in held:
+            raise InvalidInput(f"item {item.item_id!r}: {version.ref} holds no image {path!r}")
+    return [_in_version(i, version.id) for i in items], version.id
+
+
+def _in_version(item: LabelItemDraft, version_id: str) -> LabelItemDraft:
+    """An image item names the dataset version whose file it shows."""
+    if item.kind != "image" or "path" not in item.data:
+        return item
+    return msgspec.structs.replace(item, data={**item.data, "version": version_id})
 
 
 def create(
@@ -125,6 +138,11 @@ def create(
             else:
                 frame, source = data, "data frame"
             items = items_from_frame(frame, **columns)
+            if any(i.kind == "image" and "path" in i.data for i in items):
+                raise InvalidInput(
+                    "image items from a file are URLs; to label image files, put them and "
+                    "the table in a dataset artifact and use dataset="
+                )
         assert items is not None
         draft = LabelProjectDraft(
             project=project,

@@ -22,7 +22,13 @@ from assay.store.sql.auth import Principal, role_at_least
 
 router = APIRouter(include_in_schema=False)
 templates.env.globals.update(shown=lv.shown, share=lv.share)
-IMAGE_TYPES = {b"\x89PNG": "image/png", b"\xff\xd8\xff": "image/jpeg", b"GIF8": "image/gif"}
+IMAGE_TYPES = {
+    b"\x89PNG": "image/png",
+    b"\xff\xd8\xff": "image/jpeg",
+    b"GIF8": "image/gif",
+    b"RIFF": "image/webp",
+}
+MAX_IMAGE = 64 << 20  # bytes of the largest image the queue shows
 
 
 def _project(state: AppState, who: Principal, project_id: str, role: str) -> LabelProject:
@@ -112,24 +118,27 @@ async def answer(
 
 @router.get("/labels/{project_id}/items/{item_id}/image")
 def item_image(request: Request, project_id: str, item_id: str, who: Viewer) -> Response:
-    """The stored image of an image item (only the blob that item names)."""
+    """The image of an image item: a file of the dataset version the project was made
+    from, shown to who has a turn on the item or reads the project."""
     state = state_of(request)
-    _project(state, who, project_id, "annotator")
-    claimed = state.store.labels.annotations(project_id, who.user)
-    mine = {a.item_id for a in claimed}
-    readable = role_at_least(
-        state.auth.role(who, state.store.labels.get(project_id).project), "viewer"
-    )
-    if item_id not in mine and not readable:
-        raise NotFound(f"no image for item {item_id!r}")
-    digest = _image_digest(state, project_id, item_id)
-    data = state.store.blobs.get(digest)
-    kind = next((t for magic, t in IMAGE_TYPES.items() if data.startswith(magic)), "image/webp")
+    found = _project(state, who, project_id, "annotator")
+    if not role_at_least(state.auth.role(who, found.project), "viewer"):
+        mine = {a.item_id for a in state.store.labels.annotations(project_id, who.user)}
+        if item_id not in mine:
+            raise NotFound(f"no image for item {item_id!r}")
+    data = _image_bytes(state, project_id, item_id)
+    kind = next((t for magic, t in IMAGE_TYPES.items() if data.startswith(magic)), None)
+    if kind is None:
+        raise NotFound(f"item {item_id!r} holds no PNG, JPEG, GIF or WebP image")
     return Response(data, media_type=kind, headers={"cache-control": "private, max-age=3600"})
 
 
-def _image_digest(state: AppState, project_id: str, item_id: str) -> str:
-    for item in state.store.labels.items(project_id):
-        if item.item_id == item_id and item.kind == "image" and "blob" in item.data:
-            return str(item.data["blob"])
-    raise NotFound(f"no image for item {item_id!r}")
+def _image_bytes(state: AppState, project_id: str, item_id: str) -> bytes:
+    item = next((i for i in state.store.labels.items(project_id) if i.item_id == item_id), None)
+    if item is None or item.kind != "image" or "version" not in item.data:
+        raise NotFound(f"no image for item {item_id!r}")
+    manifest = state.store.artifacts.manifest(str(item.data["version"]))
+    entry = next((f for f in manifest.files if f.path == item.data.get("path")), None)
+    if entry is None or entry.ref is not None or entry.size > MAX_IMAGE:
+        raise NotFound(f"no image for item {item_id!r}")
+    return b"".join(state.store.blobs.get(d) for d in entry.blobs())

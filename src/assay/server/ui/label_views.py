@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from assay.records import LabelSchema, LabelTask
 
@@ -61,7 +62,7 @@ def image_source(project_id: str, task: LabelTask) -> str | None:
         return None
     if "url" in task.data:
         return str(task.data["url"])
-    return f"/labels/{project_id}/items/{task.item_id}/image"
+    return f"/labels/{quote(project_id)}/items/{quote(task.item_id, safe='')}/image"
 
 
 def share(value: Any) -> str:
