@@ -320,3 +320,17 @@ def test_the_demo_project_shows_the_consensus_beating_majority_vote(tmp_path: Pa
     assert set(version.metadata["annotators"]) == {a.name for a in CROWD}
     assert version.metadata["label_project"]["name"] == result.name
     store.close()
+
+
+def test_a_large_project_is_sent_in_batches_and_checked_whole_first(
+    local: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(labels, "BATCH", 3)
+    frame = pd.DataFrame({"id": [f"x{k}" for k in range(8)], "t": list("abcdefgh")})
+    made = labels.create("p", "n", SCHEMA, data=frame, id_column="id", text_column="t", store=local)
+    assert made.n_items == 8
+    assert [i.position for i in local.labels.items(made.id)] == list(range(8))
+    twice = pd.DataFrame({"id": ["a", "b", "c", "d", "a"], "t": list("abcde")})
+    with pytest.raises(InvalidInput, match="appears twice"):
+        labels.create("p", "m", SCHEMA, data=twice, id_column="id", text_column="t", store=local)
+    assert [p.name for p in local.labels.list("p")] == ["n"]

@@ -33,6 +33,7 @@ from assay.records import (
     LabelSchema,
 )
 from assay.store.base import Store, open_store
+from assay.store.sql.label_checks import check_items
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 
 Uri = str | os.PathLike[str] | None
 CATEGORICAL = ("single", "rating", "pairwise", "multi")
+BATCH = 5000  # items per request when a project is created
 
 
 @contextmanager
@@ -144,11 +146,12 @@ def create(
                     "the table in a dataset artifact and use dataset="
                 )
         assert items is not None
+        check_items(chosen, items)  # all of them, before the first batch is stored
         draft = LabelProjectDraft(
             project=project,
             name=name,
             schema=chosen,
-            items=items,
+            items=items[:BATCH],
             overlap=overlap,
             routing=routing,
             min_labels=min_labels,
@@ -157,7 +160,10 @@ def create(
             source=source[:1024],
             source_version_id=version_id,
         )
-        return opened.labels.create(draft)
+        made = opened.labels.create(draft)
+        for start in range(BATCH, len(items), BATCH):  # one request body per batch
+            made = opened.labels.add_items(made.id, items[start : start + BATCH])
+        return made
 
 
 def _key(value: Any) -> Any:
