@@ -64,10 +64,11 @@ def _by_name(store: Store, name: str) -> str:
 
 
 def test_an_mlflow_store_imports_with_every_point_and_its_registry(
-    source: str, tmp_path: Path
+    source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from assay.importers.mlflow import import_mlflow
 
+    monkeypatch.chdir(tmp_path)
     store = open_store(tmp_path / "store")
     done = import_mlflow(store, source)
     assert (done.experiments, done.runs, done.model_versions) == (2, 2, 1)  # with Default
@@ -92,6 +93,7 @@ def test_an_mlflow_store_imports_with_every_point_and_its_registry(
     assert again.runs == 2 and len(store.runs.list("quickstart-demo")) == 2
     assert len(store.models.versions("clf")) == 1 and len(store.models.alias_history("clf")) == 1
     assert len(store.runs.history(good.id)["acc"]) == 3
+    assert not (tmp_path / "mlflow.db").exists()  # nothing written where the user stands
     store.close()
 
 

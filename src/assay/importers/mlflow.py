@@ -111,8 +111,17 @@ def _client(source: str) -> Iterator[Any]:
         if not folder.is_dir():
             raise InvalidInput(f"{source} is neither a tracking URI nor an mlruns folder")
         uri = folder.resolve().as_uri()
-    allowed = os.environ.get("MLFLOW_ALLOW_FILE_STORE")
-    os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"  # reading an old folder store is allowed
+    # every MLflow client made inside the import (its downloads make their own) reads the
+    # source, never the default store in the working folder; an old folder store may be
+    # read; MLflow draws no progress bars of its own
+    settings = {
+        "MLFLOW_TRACKING_URI": uri,
+        "MLFLOW_REGISTRY_URI": uri,
+        "MLFLOW_ALLOW_FILE_STORE": "true",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    }
+    saved = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
     try:
         with warnings.catch_warnings():  # MLflow's own deprecations are not the user's
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -123,10 +132,11 @@ def _client(source: str) -> Iterator[Any]:
                 raise InvalidInput(f"MLflow cannot read {source}: {exc}") from None
             yield client
     finally:
-        if allowed is None:
-            os.environ.pop("MLFLOW_ALLOW_FILE_STORE", None)
-        else:
-            os.environ["MLFLOW_ALLOW_FILE_STORE"] = allowed
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _experiments(client: Any, done: MlflowImport) -> Iterator[Any]:
@@ -269,7 +279,7 @@ def _import_model(
         where = projects.get(version.run_id or "", project or "Default")
         with tempfile.TemporaryDirectory(prefix="assay-mlflow-") as folder:
             local = mlflow.artifacts.download_artifacts(
-                artifact_uri=client.get_model_version_download_uri(model.name, version.version),
+                artifact_uri=_files_of(client, model.name, version.version),
                 dst_path=folder,
                 tracking_uri=client.tracking_uri,
             )
@@ -283,6 +293,17 @@ def _import_model(
         numbers[str(version.version)] = registered.version
         done.model_versions += 1
     _aliases(store, model, numbers)
+
+
+def _files_of(client: Any, name: str, version: str) -> str:
+    """Where a version's files are. MLflow 3 answers ``models:/<logged model id>``, which
+    its download would resolve through the default registry (creating ``mlflow.db`` in
+    the working folder): the logged model's own location is asked of this client."""
+    uri: str = client.get_model_version_download_uri(name, version)
+    if uri.startswith("models:/m-"):
+        model_id = uri.removeprefix("models:/").split("/", 1)[0]
+        uri = client.get_logged_model(model_id).artifact_location
+    return uri
 
 
 def _aliases(store: Store, model: Any, numbers: dict[str, int]) -> None:
