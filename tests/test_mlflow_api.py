@@ -6,7 +6,6 @@ or basic-auth password."""
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import subprocess
@@ -41,7 +40,9 @@ class Team:
         return self.server.url
 
 
-def _store(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> tuple[SqlStore, str, tuple[str, ...]]:
+def _store(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> tuple[SqlStore, str, tuple[str, ...]]:
     if backend == "postgresql":
         url = request.getfixturevalue("postgres_url")
         blobs = str(tmp_path / "blobs")
@@ -94,7 +95,10 @@ def test_mlflow_quickstart_runs_unchanged_and_assay_reads_the_same_run(
     assert seen["params"] == {"lr": "0.01", "optimizer": "adam", "layers": "3"}
     assert seen["metrics"] == {"loss": 0.02, "acc": 0.91, "f1": 0.88}
     assert {k: seen["tags"][k] for k in ("team", "stage", "owner", "mlflow.runName")} == {
-        "team": "vision", "stage": "dev", "owner": "", "mlflow.runName": "baseline"
+        "team": "vision",
+        "stage": "dev",
+        "owner": "",
+        "mlflow.runName": "baseline",
     }
     assert seen["history"] == [[s, 1.0 / (s + 1), 1_700_000_000_000 + s] for s in range(50)]
     assert seen["best_order"] == [seen["run_id"], seen["second_id"]]
@@ -120,13 +124,17 @@ def test_mlflow_quickstart_runs_unchanged_and_assay_reads_the_same_run(
             loss = run.history(keys=["loss"], format="numpy")["loss"]
             assert loss.steps.tolist() == list(range(50))
             assert loss.values.tolist() == [1.0 / (s + 1) for s in range(50)]
-            assert [round(t * 1000) for t in loss.times] == [1_700_000_000_000 + s for s in range(50)]
+            assert [round(t * 1000) for t in loss.times] == [
+                1_700_000_000_000 + s for s in range(50)
+            ]
             assert run.metrics["acc"].last == 0.91 and run.metrics["acc"].last_step == 49
             found = api.runs(PROJECT, filter="'team=vision' in tags")
             assert [r.id for r in found] == [seen["run_id"]]
             tree = api.artifact(f"{PROJECT}/mlflow-{seen['run_id']}:latest")
             paths = [f.path for f in tree.manifest().files]
-            assert {"notes.txt", "docs/notes.txt", "meta/classes.json", "model/MLmodel"} <= set(paths)
+            assert {"notes.txt", "docs/notes.txt", "meta/classes.json", "model/MLmodel"} <= set(
+                paths
+            )
             assert tree.run_id == seen["run_id"]
             [registered] = api.models(PROJECT)
             assert registered.name == "quickstart-clf" and registered.aliases == {"champion": 1}
@@ -139,7 +147,9 @@ def test_mlflow_quickstart_runs_unchanged_and_assay_reads_the_same_run(
         del os.environ["ASSAY_API_KEY"]
 
 
-def call(team: Team, method: str, path: str, key: str | None = None, **kwargs: Any) -> httpx.Response:
+def call(
+    team: Team, method: str, path: str, key: str | None = None, **kwargs: Any
+) -> httpx.Response:
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     return httpx.request(method, f"{team.url}{path}", headers=headers, timeout=30, **kwargs)
 
@@ -152,7 +162,10 @@ def test_errors_answer_in_mlflow_shape_with_mlflow_codes(team: Team) -> None:
         return response.status_code, body["error_code"]
 
     api = "/api/2.0/mlflow"
-    assert error(call(team, "GET", f"{api}/experiments/get?experiment_id=x")) == (401, "UNAUTHENTICATED")
+    assert error(call(team, "GET", f"{api}/experiments/get?experiment_id=x")) == (
+        401,
+        "UNAUTHENTICATED",
+    )
     assert error(call(team, "GET", f"{api}/experiments/get?experiment_id=nope", team.key)) == (
         404,
         "RESOURCE_DOES_NOT_EXIST",
@@ -161,27 +174,60 @@ def test_errors_answer_in_mlflow_shape_with_mlflow_codes(team: Team) -> None:
     assert created.json() == {"experiment_id": PROJECT}
     again = call(team, "POST", f"{api}/experiments/create", team.key, json={"name": PROJECT})
     assert error(again) == (400, "RESOURCE_ALREADY_EXISTS")
-    assert error(call(team, "GET", f"{api}/experiments/get?experiment_id={PROJECT}", team.outsider_key)) == (
+    assert error(
+        call(team, "GET", f"{api}/experiments/get?experiment_id={PROJECT}", team.outsider_key)
+    ) == (
         403,
         "PERMISSION_DENIED",
     )
     run = call(team, "POST", f"{api}/runs/create", team.key, json={"experiment_id": PROJECT}).json()
     run_id = run["run"]["info"]["run_id"]
     bad = {"experiment_ids": [PROJECT], "filter": "metrics.acc > 'x'"}
-    assert error(call(team, "POST", f"{api}/runs/search", team.key, json=bad)) == (400, "INVALID_PARAMETER_VALUE")
-    like = {"experiment_ids": [PROJECT], "filter": "tags.team LIKE 'vis%'"}
-    assert error(call(team, "POST", f"{api}/runs/search", team.key, json=like)) == (400, "INVALID_PARAMETER_VALUE")
-    param = {"run_id": run_id, "key": "lr", "value": "0.1"}
-    assert call(team, "POST", f"{api}/runs/log-parameter", team.key, json=param).json() == {}
-    changed = {**param, "value": "0.2"}
-    assert error(call(team, "POST", f"{api}/runs/log-parameter", team.key, json=changed)) == (400, "INVALID_PARAMETER_VALUE")
-    assert error(call(team, "POST", f"{api}/runs/log-metric", team.key, json={"run_id": run_id, "key": "a", "value": "x"})) == (
+    assert error(call(team, "POST", f"{api}/runs/search", team.key, json=bad)) == (
         400,
         "INVALID_PARAMETER_VALUE",
     )
-    assert error(call(team, "POST", f"{api}/runs/delete", team.key, json={"run_id": run_id})) == (501, "NOT_IMPLEMENTED")
+    like = {"experiment_ids": [PROJECT], "filter": "tags.team LIKE 'vis%'"}
+    assert error(call(team, "POST", f"{api}/runs/search", team.key, json=like)) == (
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
+    param = {"run_id": run_id, "key": "lr", "value": "0.1"}
+    assert call(team, "POST", f"{api}/runs/log-parameter", team.key, json=param).json() == {}
+    changed = {**param, "value": "0.2"}
+    assert error(call(team, "POST", f"{api}/runs/log-parameter", team.key, json=changed)) == (
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
+    assert error(
+        call(
+            team,
+            "POST",
+            f"{api}/runs/log-metric",
+            team.key,
+            json={"run_id": run_id, "key": "a", "value": "x"},
+        )
+    ) == (
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
+    assert error(call(team, "POST", f"{api}/runs/delete", team.key, json={"run_id": run_id})) == (
+        501,
+        "NOT_IMPLEMENTED",
+    )
     assert error(call(team, "GET", f"{api}/no-such-thing", team.key)) == (404, "ENDPOINT_NOT_FOUND")
-    assert error(call(team, "POST", f"{api}/runs/log-batch", team.key, json={"run_id": run_id, "metrics": [{"key": "m", "value": 1, "timestamp": 0, "step": 0}] * 1001})) == (
+    assert error(
+        call(
+            team,
+            "POST",
+            f"{api}/runs/log-batch",
+            team.key,
+            json={
+                "run_id": run_id,
+                "metrics": [{"key": "m", "value": 1, "timestamp": 0, "step": 0}] * 1001,
+            },
+        )
+    ) == (
         400,
         "INVALID_PARAMETER_VALUE",
     )

@@ -21,7 +21,9 @@ def main() -> None:
         mlflow.log_param("lr", 0.01)
         mlflow.log_params({"optimizer": "adam", "layers": 3})
         for step in range(50):
-            mlflow.log_metric("loss", 1.0 / (step + 1), step=step, timestamp=1_700_000_000_000 + step)
+            mlflow.log_metric(
+                "loss", 1.0 / (step + 1), step=step, timestamp=1_700_000_000_000 + step
+            )
         mlflow.log_metrics({"acc": 0.91, "f1": 0.88}, step=49)
         mlflow.set_tag("team", "vision")
         mlflow.set_tags({"stage": "dev", "owner": ""})
@@ -50,7 +52,9 @@ def main() -> None:
     best = mlflow.search_runs([ids], order_by=["metrics.acc DESC"], output_format="list")
     vision = client.search_runs([ids], filter_string="tags.team = 'vision' and params.lr = '0.01'")
     named = client.search_runs([ids], filter_string="attributes.run_name LIKE '%cond%'")
-    good = client.search_runs([ids], filter_string="metrics.acc > 0.8 and attributes.status = 'FINISHED'")
+    good = client.search_runs(
+        [ids], filter_string="metrics.acc > 0.8 and attributes.status = 'FINISHED'"
+    )
     artifacts = sorted(f.path for f in client.list_artifacts(run.info.run_id))
     docs = sorted(f.path for f in client.list_artifacts(run.info.run_id, "docs"))
     text = Path(client.download_artifacts(run.info.run_id, "docs/notes.txt")).read_text()

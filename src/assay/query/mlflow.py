@@ -172,7 +172,7 @@ def _field(text: str) -> tuple[str, str]:
         raise InvalidInput(
             f"search filter: {head!r} is not metrics, params, tags, attributes or datasets"
         )
-    if len(rest) > 1 and rest[0] == rest[-1] and rest[0] in "`\"":
+    if len(rest) > 1 and rest[0] == rest[-1] and rest[0] in '`"':
         rest = rest[1:-1]
     return entity, rest
 
@@ -271,13 +271,23 @@ def _attribute(clause: Clause) -> str:
     if field == "status":
         values = clause.value if isinstance(clause.value, list) else [clause.value]
         mapped = [_status(str(v)) for v in values]
-        clause = Clause(clause.entity, clause.key, clause.op, mapped if len(values) > 1 or isinstance(clause.value, list) else mapped[0])
+        clause = Clause(
+            clause.entity,
+            clause.key,
+            clause.op,
+            mapped if len(values) > 1 or isinstance(clause.value, list) else mapped[0],
+        )
     return _text_compare(field, clause, f"attributes.{clause.key}")
 
 
 def _status(value: str) -> str:
-    statuses = {"RUNNING": "running", "SCHEDULED": "running", "FINISHED": "finished",
-                "FAILED": "failed", "KILLED": "killed"}
+    statuses = {
+        "RUNNING": "running",
+        "SCHEDULED": "running",
+        "FINISHED": "finished",
+        "FAILED": "failed",
+        "KILLED": "killed",
+    }
     found = statuses.get(value.upper())
     if found is None:
         raise InvalidInput(f"search filter: {value!r} is not a run status")

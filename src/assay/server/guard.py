@@ -116,7 +116,8 @@ def check_local(scope: Scope, headers: Headers, hosts: tuple[str, ...] | None) -
         raise Refused(403, "cross_origin", "a write from another site is refused")
     kind = headers.get("content-type", "").split(";")[0].strip().lower()
     # only a POST can be sent cross-site without a preflight (PUT, PATCH, DELETE cannot)
-    if scope["method"] == "POST" and scope["path"].startswith(("/api/", "/ajax-api/")) and kind in SIMPLE_TYPES:
+    api = scope["path"].startswith(("/api/", "/ajax-api/"))
+    if scope["method"] == "POST" and api and kind in SIMPLE_TYPES:
         raise Refused(
             415,
             "unsupported_media_type",

@@ -65,7 +65,11 @@ async def upload(path: str, request: Request, who: Caller) -> dict[str, Any]:
     data = await read_body(request, state.config.max_body_bytes)
     await run_in_threadpool(
         lambda: files.put_file(
-            state, project=project, run_id=tree.run_id or "", path=tree.path, data=data,
+            state,
+            project=project,
+            run_id=tree.run_id or "",
+            path=tree.path,
+            data=data,
             actor=actor(who),
         )
     )

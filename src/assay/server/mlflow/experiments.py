@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -32,7 +33,9 @@ def project_named(state: AppState, name: str) -> Project:
         if project.name == name:
             return project
     raise MlflowError(
-        "RESOURCE_DOES_NOT_EXIST", f"No Experiment with id={convert.experiment_id(name)} exists", 404
+        "RESOURCE_DOES_NOT_EXIST",
+        f"No Experiment with id={convert.experiment_id(name)} exists",
+        404,
     )
 
 
@@ -146,15 +149,13 @@ def _compare(name: str, op: str, value: str) -> bool:
         return name == value
     if op == "!=":
         return name != value
-    pattern = "".join(
-        ".*" if c == "%" else "." if c == "_" else re.escape(c) for c in value
-    )
+    pattern = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in value)
     flags = re.IGNORECASE if op == "ILIKE" else 0
     return re.fullmatch(pattern, name, flags | re.DOTALL) is not None
 
 
 def _ordered(found: list[Project], order_by: list[str]) -> list[Project]:
-    keys = {
+    keys: dict[str, Callable[[Project], Any]] = {
         "name": lambda p: p.name,
         "experiment_id": lambda p: p.name,
         "creation_time": lambda p: p.created_at,
@@ -165,8 +166,6 @@ def _ordered(found: list[Project], order_by: list[str]) -> list[Project]:
         field, _, direction = clause.strip().partition(" ")
         field = field.removeprefix("attributes.")
         if field not in keys:
-            raise MlflowError(
-                "INVALID_PARAMETER_VALUE", f"cannot order experiments by {field!r}"
-            )
-        ordered.sort(key=keys[field], reverse=direction.strip().upper() == "DESC")  # type: ignore[arg-type,return-value]
+            raise MlflowError("INVALID_PARAMETER_VALUE", f"cannot order experiments by {field!r}")
+        ordered.sort(key=keys[field], reverse=direction.strip().upper() == "DESC")
     return ordered

@@ -109,7 +109,9 @@ def subtree(files: list[FileEntry], path: str) -> list[FileEntry]:
         return files
     prefix = path.rstrip("/") + "/"
     return [
-        FileEntry(path=f.path[len(prefix) :], size=f.size, digest=f.digest, chunks=f.chunks, ref=f.ref)
+        FileEntry(
+            path=f.path[len(prefix) :], size=f.size, digest=f.digest, chunks=f.chunks, ref=f.ref
+        )
         for f in files
         if f.path.startswith(prefix)
     ]

@@ -12,7 +12,6 @@ from collections import defaultdict
 from typing import Any
 
 import numpy as np
-
 from fastapi import APIRouter, Request
 
 from assay.records import FLOAT, STEP, Op, Points, UpdateRun
@@ -39,7 +38,9 @@ def _number(value: Any, what: str) -> float:
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise MlflowError("INVALID_PARAMETER_VALUE", f"{what} {value!r:.40} is not a number") from None
+        raise MlflowError(
+            "INVALID_PARAMETER_VALUE", f"{what} {value!r:.40} is not a number"
+        ) from None
 
 
 def _integer(value: Any, what: str, default: int) -> int:
@@ -48,7 +49,9 @@ def _integer(value: Any, what: str, default: int) -> int:
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise MlflowError("INVALID_PARAMETER_VALUE", f"{what} {value!r:.40} is not an integer") from None
+        raise MlflowError(
+            "INVALID_PARAMETER_VALUE", f"{what} {value!r:.40} is not an integer"
+        ) from None
     if not -(2**63) <= number < 2**63:
         raise MlflowError("INVALID_PARAMETER_VALUE", f"{what} {number} does not fit 64 bits")
     return number
@@ -94,10 +97,15 @@ def log_batch(request: Request, who: Caller, ask: Ask) -> dict[str, Any]:
     state = state_of(request)
     run_id = run_id_of(ask)
     metrics, params, tags = ask.items("metrics"), ask.items("params"), ask.items("tags")
-    for items, limit, what in ((metrics, MAX_METRICS, "metrics"), (params, MAX_PARAMS, "params"), (tags, MAX_TAGS, "tags")):
+    for items, limit, what in (
+        (metrics, MAX_METRICS, "metrics"),
+        (params, MAX_PARAMS, "params"),
+        (tags, MAX_TAGS, "tags"),
+    ):
         if len(items) > limit:
             raise MlflowError(
-                "INVALID_PARAMETER_VALUE", f"A batch logging request can contain at most {limit} {what}. Got {len(items)}"
+                "INVALID_PARAMETER_VALUE",
+                f"A batch logging request can contain at most {limit} {what}. Got {len(items)}",
             )
     ops: list[Op] = list(points_of(metrics))
     if params or tags:

@@ -5,6 +5,7 @@ model id is ``m-<run id><random hex>``, so the run is found from the id."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from assay.records import Run, UpdateRun
+from assay.server.api.common import visible
 from assay.server.deps import AppState, require_run, state_of
 from assay.server.mlflow import convert
 from assay.server.mlflow.experiments import project_named
@@ -34,7 +36,9 @@ RUN_ID_LENGTH = 16
 
 
 def _not_found(model_id: str) -> MlflowError:
-    return MlflowError("RESOURCE_DOES_NOT_EXIST", f"Logged model with ID '{model_id}' not found.", 404)
+    return MlflowError(
+        "RESOURCE_DOES_NOT_EXIST", f"Logged model with ID '{model_id}' not found.", 404
+    )
 
 
 def find(state: AppState, who: Principal, model_id: str, role: str) -> tuple[Run, dict[str, Any]]:
@@ -58,7 +62,9 @@ def model_json(record: dict[str, Any]) -> dict[str, Any]:
 
 def _save(state: AppState, who: Principal, run: Run, record: dict[str, Any]) -> None:
     record["last_updated_timestamp_ms"] = millis(time.time())
-    apply(state, who, run.id, [UpdateRun(at=time.time(), host={PREFIX + record["model_id"]: record})])
+    apply(
+        state, who, run.id, [UpdateRun(at=time.time(), host={PREFIX + record["model_id"]: record})]
+    )
 
 
 @router.post("/logged-models")
@@ -70,7 +76,9 @@ def create(request: Request, who: Caller, ask: Ask) -> dict[str, Any]:
     project = require_run(state, who, run_id, "writer")
     experiment = str(ask.get("experiment_id") or convert.experiment_id(project))
     if project_named(state, convert.project_for_id(experiment)).name != project:
-        raise MlflowError("INVALID_PARAMETER_VALUE", f"run {run_id} is not in experiment {experiment}")
+        raise MlflowError(
+            "INVALID_PARAMETER_VALUE", f"run {run_id} is not in experiment {experiment}"
+        )
     name = check_name("model name", ask.optional_text("name") or "model")
     model_id = f"m-{run_id}{secrets.token_hex(8)}"
     now = millis(time.time())
@@ -147,28 +155,26 @@ def search(request: Request, who: Caller, ask: Ask) -> dict[str, Any]:
     if text:
         head, _, value = text.partition("=")
         if head.strip() != "name" or len(value.strip()) < 2 or value.strip()[0] not in "'\"":
-            raise MlflowError("INVALID_PARAMETER_VALUE", "logged models are filtered by name = '...' only")
+            raise MlflowError(
+                "INVALID_PARAMETER_VALUE", "logged models are filtered by name = '...' only"
+            )
         wanted = value.strip()[1:-1]
     found = []
     for experiment in [str(e) for e in ask.items("experiment_ids")] or ["0"]:
         project = convert.project_for_id(experiment)
-        from assay.server.api.common import visible
-
         if not visible(state, who, project):
             continue
         for run in state.store.runs.list(project, None, ("-created",), 1000, 0):
             for key, record in run.host.items():
-                if key.startswith(PREFIX) and isinstance(record, dict):
-                    if wanted is None or record.get("name") == wanted:
-                        found.append(model_json(record))
+                named = isinstance(record, dict) and wanted in (None, record.get("name"))
+                if key.startswith(PREFIX) and named:
+                    found.append(model_json(record))
     return {"models": found}
 
 
 @router.post("/runs/log-model")
 def log_model(request: Request, who: Caller, ask: Ask) -> dict[str, Any]:
     """MLflow 2's record of a logged model: kept as the run's mlflow.log-model.history."""
-    import json
-
     state = state_of(request)
     run_id = ask.text("run_id")
     require_run(state, who, run_id, "writer")

@@ -148,7 +148,9 @@ class Fields:
     def text(self, name: str) -> str:
         value = self.values.get(name)
         if not isinstance(value, str) or not value:
-            raise MlflowError("INVALID_PARAMETER_VALUE", f"Missing value for required parameter '{name}'")
+            raise MlflowError(
+                "INVALID_PARAMETER_VALUE", f"Missing value for required parameter '{name}'"
+            )
         return value
 
     def optional_text(self, name: str) -> str | None:
@@ -192,7 +194,9 @@ async def fields(request: Request) -> Fields:
             try:
                 decoded = json.loads(body)
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise MlflowError("MALFORMED_REQUEST", f"the request body is not JSON: {exc}") from None
+                raise MlflowError(
+                    "MALFORMED_REQUEST", f"the request body is not JSON: {exc}"
+                ) from None
             if not isinstance(decoded, dict):
                 raise MlflowError("MALFORMED_REQUEST", "the request body must be a JSON object")
             values.update(decoded)

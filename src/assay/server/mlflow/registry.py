@@ -40,7 +40,9 @@ def _model(state: AppState, who: Principal, name: str, role: str) -> RegisteredM
     try:
         model = state.store.models.get(name)
     except NotFound:
-        raise MlflowError("RESOURCE_DOES_NOT_EXIST", f"Registered Model with name={name} not found", 404) from None
+        raise MlflowError(
+            "RESOURCE_DOES_NOT_EXIST", f"Registered Model with name={name} not found", 404
+        ) from None
     require(state, who, model.project, role)
     return model
 
@@ -87,8 +89,16 @@ def create_model(request: Request, who: Caller, ask: Ask) -> dict[str, Any]:
         state.store.models.get(name)
     except NotFound:
         now = millis(time.time())
-        return {"registered_model": {"name": name, "creation_timestamp": now, "last_updated_timestamp": now}}
-    raise MlflowError("RESOURCE_ALREADY_EXISTS", f"Registered Model (name={name}) already exists.", 400)
+        return {
+            "registered_model": {
+                "name": name,
+                "creation_timestamp": now,
+                "last_updated_timestamp": now,
+            }
+        }
+    raise MlflowError(
+        "RESOURCE_ALREADY_EXISTS", f"Registered Model (name={name}) already exists.", 400
+    )
 
 
 @router.get("/registered-models/get")
@@ -151,7 +161,9 @@ def create_version(request: Request, who: Caller, ask: Ask) -> dict[str, Any]:
     return {"model_version": version_json(version)}
 
 
-def _source(state: AppState, who: Principal, source: str, ask: Fields) -> tuple[str, str, str, str | None]:
+def _source(
+    state: AppState, who: Principal, source: str, ask: Fields
+) -> tuple[str, str, str, str | None]:
     """(project, run id, folder in the run's tree, logged model id) of a source URI."""
     model_id = ask.optional_text("model_id")
     if source.startswith("models:/m-"):
@@ -163,7 +175,10 @@ def _source(state: AppState, who: Principal, source: str, ask: Fields) -> tuple[
         return require_run(state, who, run_id, "writer"), run_id, path.strip("/"), model_id
     if source.startswith("mlflow-artifacts:"):
         tree = files.parse(re.sub(r"^mlflow-artifacts:(//[^/]*)?", "", source))
-        if tree.run_id is not None and require_run(state, who, tree.run_id, "writer") == tree.project:
+        if (
+            tree.run_id is not None
+            and require_run(state, who, tree.run_id, "writer") == tree.project
+        ):
             return tree.project, tree.run_id, tree.path, model_id
     raise MlflowError(
         "INVALID_PARAMETER_VALUE",
@@ -178,14 +193,20 @@ def _version(state: AppState, who: Principal, name: str, selector: str) -> Model
         return state.store.models.version(name, selector)
     except NotFound:
         raise MlflowError(
-            "RESOURCE_DOES_NOT_EXIST", f"Model Version (name={name}, version={selector}) not found", 404
+            "RESOURCE_DOES_NOT_EXIST",
+            f"Model Version (name={name}, version={selector}) not found",
+            404,
         ) from None
 
 
 @router.get("/model-versions/get")
 def get_version(request: Request, who: Caller, ask: Ask) -> dict[str, Any]:
     state = state_of(request)
-    return {"model_version": version_json(_version(state, who, ask.text("name"), str(ask.text("version"))))}
+    return {
+        "model_version": version_json(
+            _version(state, who, ask.text("name"), str(ask.text("version")))
+        )
+    }
 
 
 @router.get("/model-versions/get-download-uri")
@@ -204,10 +225,15 @@ def search_versions(request: Request, who: Caller, ask: Ask) -> dict[str, Any]:
         for m in re.finditer(r"(name|run_id)\s*(=)\s*(['\"])(.*?)\3", text, re.IGNORECASE)
     )
     if text and not conditions:
-        raise MlflowError("INVALID_PARAMETER_VALUE", "model versions are filtered by name = and run_id = only")
+        raise MlflowError(
+            "INVALID_PARAMETER_VALUE", "model versions are filtered by name = and run_id = only"
+        )
     found = []
     for model in state.store.models.list():
-        if not visible(state, who, model.project) or conditions.get("name", model.name) != model.name:
+        if (
+            not visible(state, who, model.project)
+            or conditions.get("name", model.name) != model.name
+        ):
             continue
         for version in state.store.models.versions(model.name):
             if conditions.get("run_id", version.artifact.run_id) == version.artifact.run_id:
@@ -236,7 +262,9 @@ def delete_alias(request: Request, who: Caller, ask: Ask) -> dict[str, Any]:
 @router.get("/registered-models/alias")
 def get_by_alias(request: Request, who: Caller, ask: Ask) -> dict[str, Any]:
     state = state_of(request)
-    return {"model_version": version_json(_version(state, who, ask.text("name"), ask.text("alias")))}
+    return {
+        "model_version": version_json(_version(state, who, ask.text("name"), ask.text("alias")))
+    }
 
 
 @router.post("/registered-models/rename")

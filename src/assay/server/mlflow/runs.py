@@ -41,7 +41,9 @@ PAGE = 1000  # runs read from the store at once
 def run_id_of(ask: Fields) -> str:
     run_id = ask.optional_text("run_id") or ask.optional_text("run_uuid")
     if run_id is None:
-        raise MlflowError("INVALID_PARAMETER_VALUE", "Missing value for required parameter 'run_id'")
+        raise MlflowError(
+            "INVALID_PARAMETER_VALUE", "Missing value for required parameter 'run_id'"
+        )
     return run_id
 
 
@@ -129,7 +131,11 @@ def search(request: Request, who: Caller, ask: Ask) -> dict[str, Any]:
         raise MlflowError("INVALID_PARAMETER_VALUE", f"max_results must be 1..{MAX_RESULTS}")
     offset = offset_of(ask.optional_text("page_token"))
     view = str(ask.get("run_view_type", "ACTIVE_ONLY"))
-    found = [] if view == "DELETED_ONLY" else _search(state, projects, filter, order, offset + limit + 1)
+    found = (
+        []
+        if view == "DELETED_ONLY"
+        else _search(state, projects, filter, order, offset + limit + 1)
+    )
     page = found[offset : offset + limit]
     answer: dict[str, Any] = {"runs": runs_json(state, page)}
     if len(found) > offset + limit:
@@ -152,8 +158,8 @@ def _search(
                 break
     if len(projects) > 1:
         for field in reversed(order):
-            descending = field.startswith("-")
-            found.sort(key=lambda r, f=field.lstrip("-"): _sort_key(r, f), reverse=descending)
+            name = field.lstrip("-")
+            found.sort(key=lambda r: _sort_key(r, name), reverse=field.startswith("-"))
     return found[:wanted]
 
 
@@ -197,7 +203,9 @@ def delete_tag(request: Request, who: Caller, ask: Ask) -> dict[str, Any]:
             "RESOURCE_DOES_NOT_EXIST", f"No tag with name: {key} in run with id {run_id}", 404
         )
     if key in (convert.RUN_NAME, convert.NOTE):
-        raise NotSupported(f"tag {key} is the run's {'name' if key == convert.RUN_NAME else 'notes'}")
+        raise NotSupported(
+            f"tag {key} is the run's {'name' if key == convert.RUN_NAME else 'notes'}"
+        )
     if convert.HOST_TAG + key in run.host:
         apply(state, who, run_id, [UpdateRun(at=time.time(), host={convert.HOST_TAG + key: None})])
     else:
