@@ -36,7 +36,7 @@ def _at(prefix: str, routers: Sequence[APIRouter]) -> APIRouter:
             flat.add_api_route(
                 route.path,
                 route.endpoint,
-                methods=sorted(route.methods),
+                methods=sorted(route.methods or ()),
                 name=route.name,
                 include_in_schema=False,
             )
