@@ -58,6 +58,7 @@ def team(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Team]:
     auth.add_user("ann")
     auth.grant("ann", PROJECT, "writer")
     auth.grant("ann", "Default", "writer")
+    auth.grant("ann", "client-api", "writer")
     auth.add_user("bob")
     key, outsider = auth.create_key("ann")[1], auth.create_key("bob")[1]
     store.close()
@@ -234,3 +235,76 @@ def test_errors_answer_in_mlflow_shape_with_mlflow_codes(team: Team) -> None:
     # the same routes answer under /ajax-api (MLflow's UI prefix)
     got = call(team, "GET", f"/ajax-api/2.0/mlflow/runs/get?run_id={run_id}", team.key)
     assert got.json()["run"]["data"]["params"] == [{"key": "lr", "value": "0.1"}]
+
+
+@pytest.mark.slow
+def test_mlflow_client_calls_experiments_batches_tags_inputs_and_paged_search(
+    team: Team, tmp_path: Path
+) -> None:
+    env = {"MLFLOW_TRACKING_URI": team.url, "MLFLOW_TRACKING_TOKEN": team.key}
+    seen = run_script("client_api.py", env, tmp_path)
+    assert seen["experiment_id"] == seen["found"] == "client-api"
+    assert seen["missing"] is True and seen["listed"] == ["client-api"]
+    assert seen["default_experiment"] == "0" and seen["default_status"] == "FINISHED"
+    ids = seen["ids"]
+    assert seen["pages"] == [[ids[4], ids[3]], [ids[2], ids[1]], [ids[0]]]
+    assert seen["failed"] == [ids[1]]
+    start = seen["start_times"][0]
+    assert seen["start_times"] == [start + i for i in range(5)]
+    assert seen["failed_end"] == start + 50_000
+    assert seen["tags"]["kind"] == "sweep" and seen["tags"]["i"] == "0"
+    assert seen["tags"]["mlflow.note.content"] == "run 0" and "temp" not in seen["tags"]
+    assert seen["changed"] == "INVALID_PARAMETER_VALUE"
+    assert seen["datasets"] == ["toy"]
+    assert seen["history"] == [[s, 4.0 * s, start + s] for s in range(3)]
+
+    os.environ["ASSAY_API_KEY"] = team.key
+    try:
+        with closing(assay.Api(team.url)) as api:
+            first = api.run(ids[0])
+            assert first.notes == "run 0" and sorted(first.tags) == ["i=0", "kind=sweep"]
+            assert api.run(ids[1]).status == "failed"
+            assert [r.id for r in api.runs("client-api", order_by=["-summary.score"])] == ids[::-1]
+            assert api.runs("Default")[0].name == "in-default"
+    finally:
+        del os.environ["ASSAY_API_KEY"]
+
+
+@pytest.mark.slow
+def test_history_bulk_interval_downsamples_each_run_within_a_step_range(team: Team) -> None:
+    api = "/api/2.0/mlflow"
+    run = call(team, "POST", f"{api}/runs/create", team.key, json={"experiment_id": "0"}).json()
+    run_id = run["run"]["info"]["run_id"]
+    metrics = [
+        {"key": "m", "value": float(s), "timestamp": 1000 + s, "step": s} for s in range(1000)
+    ]
+    logged = call(
+        team, "POST", f"{api}/runs/log-batch", team.key, json={"run_id": run_id, "metrics": metrics}
+    )
+    assert logged.status_code == 200, logged.text
+    query = {
+        "run_ids": [run_id],
+        "metric_key": "m",
+        "start_step": 100,
+        "end_step": 199,
+        "max_results": 10,
+    }
+    got = call(
+        team, "GET", f"{api}/metrics/get-history-bulk-interval", team.key, params=query
+    ).json()
+    steps = [p["step"] for p in got["metrics"]]
+    assert 0 < len(steps) <= 10 and min(steps) == 100 and max(steps) == 199
+    assert all(
+        p["value"] == p["step"] and p["timestamp"] == 1000 + p["step"] for p in got["metrics"]
+    )
+    assert {p["run_id"] for p in got["metrics"]} == {run_id}
+    bulk = call(
+        team,
+        "GET",
+        f"{api}/metrics/get-history-bulk",
+        team.key,
+        params={"run_id": [run_id], "metric_key": "m", "max_results": 5},
+    ).json()
+    assert [(p["step"], p["value"], p["timestamp"]) for p in bulk["metrics"]] == [
+        (s, float(s), 1000 + s) for s in range(5)
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -29,9 +30,13 @@ MAX_RESULTS = 50_000
 
 
 def project_named(state: AppState, name: str) -> Project:
+    """The project, or NotFound in MLflow's words; MLflow's default experiment always
+    exists (its project is created with its first run)."""
     for project in state.store.runs.projects():
         if project.name == name:
             return project
+    if name == convert.DEFAULT_PROJECT:
+        return Project(name=name, run_count=0, created_at=time.time(), last_activity=None)
     raise MlflowError(
         "RESOURCE_DOES_NOT_EXIST",
         f"No Experiment with id={convert.experiment_id(name)} exists",

@@ -137,9 +137,12 @@ def actor(who: Principal) -> str:
 class Fields:
     """A request's fields: the query string (MLflow's GETs) and the JSON body (the rest)."""
 
-    def __init__(self, values: dict[str, Any], multi: dict[str, list[str]]) -> None:
+    def __init__(
+        self, values: dict[str, Any], multi: dict[str, list[str]], query: set[str]
+    ) -> None:
         self.values = values
         self.multi = multi
+        self.query = query
 
     def get(self, name: str, default: Any = None) -> Any:
         value = self.values.get(name)
@@ -179,6 +182,8 @@ class Fields:
         value = self.values.get(name)
         if value is None:
             return []
+        if isinstance(value, str) and name in self.query:  # given once in a query string
+            return [value]
         if not isinstance(value, list):
             raise MlflowError("INVALID_PARAMETER_VALUE", f"parameter '{name}' must be a list")
         return value
@@ -200,7 +205,7 @@ async def fields(request: Request) -> Fields:
             if not isinstance(decoded, dict):
                 raise MlflowError("MALFORMED_REQUEST", "the request body must be a JSON object")
             values.update(decoded)
-    return Fields(values, multi)
+    return Fields(values, multi, set(request.query_params))
 
 
 Ask = Annotated[Fields, Depends(fields)]
