@@ -188,7 +188,7 @@ def get_history_bulk(request: Request, who: Caller, ask: Ask) -> dict[str, Any]:
         raise MlflowError("INVALID_PARAMETER_VALUE", "give 1 to 100 run_id values")
     key = ask.text("metric_key")
     limit = ask.integer("max_results", MAX_BULK_POINTS) or MAX_BULK_POINTS
-    found = []
+    found: list[dict[str, Any]] = []
     for run_id in run_ids:
         require_run(state, who, run_id, "viewer")
         columns = state.store.runs.history(run_id, [key]).get(key)
