@@ -308,3 +308,35 @@ def test_history_bulk_interval_downsamples_each_run_within_a_step_range(team: Te
     assert [(p["step"], p["value"], p["timestamp"]) for p in bulk["metrics"]] == [
         (s, float(s), 1000 + s) for s in range(5)
     ]
+
+
+def test_assay_ui_serves_the_mlflow_api_locally_and_keeps_its_write_guard(tmp_path: Path) -> None:
+    """``assay ui`` (local mode, no keys): MLflow's client needs no token; an artifact PUT
+    with the file's own type passes, a cross-site-sendable POST does not."""
+    from starlette.testclient import TestClient
+
+    from assay.server.app import create_app
+    from assay.server.config import LOOPBACK_HOSTS, ServerConfig
+
+    app = create_app(ServerConfig(str(tmp_path / "store"), local=True, hosts=LOOPBACK_HOSTS))
+    with TestClient(app, base_url="http://127.0.0.1:5151") as client:
+        api = "/ajax-api/2.0/mlflow"
+        run = client.post(f"{api}/runs/create", json={"experiment_id": "0"}).json()["run"]
+        uri = run["info"]["artifact_uri"]
+        assert uri == f"mlflow-artifacts:/Default/{run['info']['run_id']}/artifacts"
+        tree = uri.removeprefix("mlflow-artifacts:/")
+        path = f"/api/2.0/mlflow-artifacts/artifacts/{tree}"
+        put = client.put(f"{path}/a.txt", content=b"hi", headers={"content-type": "text/plain"})
+        assert put.status_code == 200, put.text
+        assert client.get(f"{path}/a.txt").content == b"hi"
+        listed = client.get("/api/2.0/mlflow-artifacts/artifacts", params={"path": tree})
+        assert listed.json() == {"files": [{"path": "a.txt", "is_dir": False, "file_size": 2}]}
+        sneaky = client.post(
+            f"{api}/runs/create",
+            content=b'{"experiment_id": "0"}',
+            headers={"content-type": "text/plain"},
+        )
+        assert sneaky.status_code == 415
+        with closing(assay.Api(tmp_path / "store")) as local:
+            [found] = local.runs("Default")
+            assert found.id == run["info"]["run_id"]

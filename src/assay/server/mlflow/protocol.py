@@ -32,7 +32,7 @@ log = logging.getLogger("assay.server.mlflow")
 # Assay's errors as MLflow's error codes (databricks.proto's ErrorCode) and statuses
 _CODES: dict[type[errors.AssayError], tuple[str, int]] = {
     errors.FilterSyntaxError: ("INVALID_PARAMETER_VALUE", 400),
-    errors.LimitExceeded: ("INVALID_PARAMETER_VALUE", 400),
+    errors.LimitExceeded: ("INVALID_PARAMETER_VALUE", 413),
     errors.InvalidInput: ("INVALID_PARAMETER_VALUE", 400),
     errors.Unauthorized: ("UNAUTHENTICATED", 401),
     errors.Forbidden: ("PERMISSION_DENIED", 403),
