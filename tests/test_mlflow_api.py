@@ -340,3 +340,25 @@ def test_assay_ui_serves_the_mlflow_api_locally_and_keeps_its_write_guard(tmp_pa
         with closing(assay.Api(tmp_path / "store")) as local:
             [found] = local.runs("Default")
             assert found.id == run["info"]["run_id"]
+
+
+@pytest.mark.slow
+def test_nan_metrics_and_multiline_tags_round_trip(team: Team) -> None:
+    api = "/api/2.0/mlflow"
+    run = call(team, "POST", f"{api}/runs/create", team.key, json={"experiment_id": "0"}).json()
+    run_id = run["run"]["info"]["run_id"]
+    batch = {
+        "run_id": run_id,
+        "metrics": [
+            {"key": "nan", "value": "NaN", "timestamp": 5000, "step": 0},
+            {"key": "inf", "value": "Infinity", "timestamp": 5000, "step": 0},
+        ],
+        "tags": [{"key": "about", "value": "line one\nline two"}],
+    }
+    logged = call(team, "POST", f"{api}/runs/log-batch", team.key, json=batch)
+    assert logged.status_code == 200, logged.text
+    got = call(team, "GET", f"{api}/runs/get", team.key, params={"run_id": run_id}).json()
+    metrics = {m["key"]: m["value"] for m in got["run"]["data"]["metrics"]}
+    assert metrics == {"nan": "NaN", "inf": "Infinity"}
+    tags = {t["key"]: t["value"] for t in got["run"]["data"]["tags"]}
+    assert tags["about"] == "line one\nline two"

@@ -17,7 +17,7 @@ import re
 from typing import Any
 
 from assay.records import Project, Run
-from assay.server.mlflow.protocol import MlflowError, millis
+from assay.server.mlflow.protocol import MlflowError, json_float, millis
 from assay.values import dotted
 
 DEFAULT_EXPERIMENT = "0"
@@ -87,8 +87,19 @@ def experiment_json(project: Project) -> dict[str, Any]:
 # ---- tags ----------------------------------------------------------------------------------
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def is_host_tag(key: str, value: str) -> bool:
-    return key.startswith("mlflow.") or len(tag_text(key, value)) > MAX_TAG or "=" in key
+    """Whether a tag is kept in ``host``: MLflow's own, or one no Assay tag can hold (too
+    long, several lines, ``=`` in its key)."""
+    text = tag_text(key, value)
+    return (
+        key.startswith("mlflow.")
+        or len(text) > MAX_TAG
+        or "=" in key
+        or bool(_CONTROL.search(text))
+    )
 
 
 def tag_text(key: str, value: str) -> str:
@@ -134,7 +145,7 @@ def run_json(run: Run, times: dict[str, float]) -> dict[str, Any]:
     metrics = [
         {
             "key": key,
-            "value": summary.last,
+            "value": json_float(summary.last),
             "timestamp": millis(times.get(key, run.updated_at)),
             "step": summary.last_step,
         }

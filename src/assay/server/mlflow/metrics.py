@@ -6,7 +6,6 @@ a step replaces the first, as Assay's own runs do."""
 
 from __future__ import annotations
 
-import math
 import time
 from collections import defaultdict
 from typing import Any
@@ -21,6 +20,7 @@ from assay.server.mlflow.protocol import (
     Caller,
     MlflowError,
     MlflowRoute,
+    json_float,
     millis,
     offset_of,
     page_token,
@@ -139,17 +139,9 @@ def get_history(request: Request, who: Caller, ask: Ask) -> dict[str, Any]:
 
 def _points(key: str, steps: Any, times: Any, values: Any) -> list[dict[str, Any]]:
     return [
-        {"key": key, "value": _json_float(v), "timestamp": round(t * 1000), "step": int(s)}
+        {"key": key, "value": json_float(v), "timestamp": round(t * 1000), "step": int(s)}
         for s, t, v in zip(steps.tolist(), times.tolist(), values.tolist(), strict=True)
     ]
-
-
-def _json_float(value: float) -> float | str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    return value
 
 
 @router.get("/metrics/get-history-bulk-interval")

@@ -11,6 +11,7 @@ import base64
 import binascii
 import json
 import logging
+import math
 import traceback
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
@@ -225,6 +226,15 @@ def offset_of(token: str | None) -> int:
     if not isinstance(offset, int) or offset < 0:
         raise MlflowError("INVALID_PARAMETER_VALUE", f"invalid page token {token!r}")
     return offset
+
+
+def json_float(value: float) -> float | str:
+    """A float as MLflow's JSON carries it: NaN and infinities as strings."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
 
 
 def millis(seconds: float | None) -> int | None:
