@@ -163,10 +163,13 @@ def test_errors_answer_in_mlflow_shape_with_mlflow_codes(team: Team) -> None:
         401,
         "UNAUTHENTICATED",
     )
-    assert error(call(team, "GET", f"{api}/experiments/get?experiment_id=nope", team.key)) == (
-        404,
-        "RESOURCE_DOES_NOT_EXIST",
-    )
+    # a project ann may read that has no runs yet does not exist; one she may not read
+    # is refused whether or not it exists (nothing can be probed)
+    missing = call(team, "GET", f"{api}/experiments/get?experiment_id=client-api", team.key)
+    assert error(missing) == (404, "RESOURCE_DOES_NOT_EXIST")
+    for name in ("nope", PROJECT):
+        probe = call(team, "GET", f"{api}/experiments/get?experiment_id={name}", team.outsider_key)
+        assert error(probe) == (403, "PERMISSION_DENIED")
     created = call(team, "POST", f"{api}/experiments/create", team.key, json={"name": PROJECT})
     assert created.json() == {"experiment_id": PROJECT}
     again = call(team, "POST", f"{api}/experiments/create", team.key, json={"name": PROJECT})

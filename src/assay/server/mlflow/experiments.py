@@ -45,9 +45,11 @@ def project_named(state: AppState, name: str) -> Project:
 
 
 def readable_project(state: AppState, who: Principal, experiment_id: str) -> Project:
-    project = project_named(state, convert.project_for_id(experiment_id))
-    require(state, who, project.name, "viewer")
-    return project
+    """The project, once ``who`` may read it: a caller without the role is refused
+    whether or not it exists, so nothing can be probed."""
+    name = convert.project_for_id(experiment_id)
+    require(state, who, name, "viewer")
+    return project_named(state, name)
 
 
 @router.post("/experiments/create")
@@ -72,13 +74,13 @@ def get(request: Request, who: Caller, ask: Ask) -> dict[str, Any]:
 def get_by_name(request: Request, who: Caller, ask: Ask) -> dict[str, Any]:
     state = state_of(request)
     name = ask.text("experiment_name")
+    require(state, who, convert.project_for_name(name), "viewer")
     try:
         project = project_named(state, convert.project_for_name(name))
     except MlflowError:
         raise MlflowError(
             "RESOURCE_DOES_NOT_EXIST", f"Could not find experiment with name '{name}'", 404
         ) from None
-    require(state, who, project.name, "viewer")
     return {"experiment": convert.experiment_json(project)}
 
 

@@ -13,7 +13,7 @@ from assay.ids import new_run_id, new_run_name
 from assay.query.mlflow import to_assay_filter, to_assay_order
 from assay.records import CreateRun, Run, UpdateRun
 from assay.server.api.common import visible
-from assay.server.deps import AppState, require_run, state_of
+from assay.server.deps import AppState, require, require_run, state_of
 from assay.server.mlflow import convert
 from assay.server.mlflow.experiments import project_named
 from assay.server.mlflow.protocol import (
@@ -55,7 +55,9 @@ def readable_run(state: AppState, who: Principal, run_id: str) -> Run:
 @router.post("/runs/create")
 def create(request: Request, who: Caller, ask: Ask) -> dict[str, Any]:
     state = state_of(request)
-    project = project_named(state, convert.project_for_id(str(ask.get("experiment_id", "0"))))
+    name = convert.project_for_id(str(ask.get("experiment_id", "0")))
+    require(state, who, name, "writer")  # before looking: nothing can be probed
+    project = project_named(state, name)
     changes = TagChanges.of(key_values(ask.items("tags")))
     user = ask.optional_text("user_id")
     if user is not None:
