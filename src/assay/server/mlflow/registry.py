@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from assay.errors import NotFound
 from assay.records import ArtifactDraft, Manifest, ModelVersion, RegisteredModel
 from assay.server.api.common import visible
-from assay.server.deps import AppState, require, require_run, state_of
+from assay.server.deps import AppState, require, require_run, require_some, state_of
 from assay.server.mlflow import files, models
 from assay.server.mlflow.experiments import _compare
 from assay.server.mlflow.protocol import (
@@ -86,8 +86,9 @@ def create_model(request: Request, who: Caller, ask: Ask) -> dict[str, Any]:
     state = state_of(request)
     name = ask.text("name")
     try:
-        state.store.models.get(name)
+        model = state.store.models.get(name)
     except NotFound:
+        require_some(state, who, "writer")
         now = millis(time.time())
         return {
             "registered_model": {
@@ -96,6 +97,7 @@ def create_model(request: Request, who: Caller, ask: Ask) -> dict[str, Any]:
                 "last_updated_timestamp": now,
             }
         }
+    require(state, who, model.project, "viewer")
     raise MlflowError(
         "RESOURCE_ALREADY_EXISTS", f"Registered Model (name={name}) already exists.", 400
     )
