@@ -27,6 +27,7 @@ from assay.server.api import (
 from assay.server.config import ServerConfig
 from assay.server.deps import AppState, principal, state_of
 from assay.server.guard import Guard
+from assay.server.mlflow import mount as mount_mlflow
 from assay.server.ui import assets, catalog_routes, eval_routes, label_routes
 from assay.server.ui import routes as ui_routes
 from assay.store.base import open_sql_store
@@ -63,6 +64,7 @@ def create_app(config: ServerConfig, state: AppState | None = None) -> FastAPI:
     app.add_middleware(Guard, config=app.state.assay.config)
     for facet in (common, runs, blobs, artifacts, models, evaluations, requests, labels):
         app.include_router(facet.router)
+    mount_mlflow(app)  # MLflow's tracking REST API (docs/mlflow.md)
     app.include_router(assets.router)
     app.include_router(ui_routes.router)
     app.include_router(catalog_routes.router)

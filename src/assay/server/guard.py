@@ -115,7 +115,9 @@ def check_local(scope: Scope, headers: Headers, hosts: tuple[str, ...] | None) -
     if headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
         raise Refused(403, "cross_origin", "a write from another site is refused")
     kind = headers.get("content-type", "").split(";")[0].strip().lower()
-    if scope["path"].startswith("/api/") and kind in SIMPLE_TYPES:
+    # only a POST can be sent cross-site without a preflight (PUT, PATCH, DELETE cannot)
+    api = scope["path"].startswith(("/api/", "/ajax-api/"))
+    if scope["method"] == "POST" and api and kind in SIMPLE_TYPES:
         raise Refused(
             415,
             "unsupported_media_type",

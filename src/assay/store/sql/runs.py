@@ -41,7 +41,7 @@ from assay.store.sql.schema import (
 )
 from assay.store.sql.tx import Database, Tx, check_page
 from assay.store.validate import clean_batch
-from assay.values import dotted
+from assay.values import check_project, dotted
 
 HEARTBEAT_TIMEOUT = 120.0  # seconds without a heartbeat before a running run reads as crashed
 INLINE_DIFF_LIMIT = 64 * 1024  # a larger git diff goes to a blob
@@ -294,6 +294,19 @@ class SqlRuns:
         steps, times, values = merged.to_bytes()
         op = Points(key=key, steps=steps, times=times, values=values)
         conn.execute(metric_chunks.insert(), _chunk_row(run_id, op, merged))
+
+    def ensure_project(self, name: str, actor: str | None = None) -> bool:
+        """Create an empty project (a run creates its project too); False if it existed.
+        A SQL store's own operation: the MLflow API's create-experiment uses it."""
+        check_project(name)
+        with self.db.write("create a project", actor) as tx:
+            created = tx.conn.execute(
+                tx.insert(projects).on_conflict_do_nothing().returning(projects.c.name),
+                {"name": name, "created_at": self.now()},
+            ).first()
+            if created is not None:
+                audit.append(tx.conn, tx.actor, "project.created", f"project:{name}", {})
+            return created is not None
 
     # ---- reads ---------------------------------------------------------------------------
 
