@@ -60,6 +60,7 @@ def team(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Team]:
     auth.grant("ann", PROJECT, "writer")
     auth.grant("ann", "Default", "writer")
     auth.grant("ann", "client-api", "writer")
+    auth.grant("ann", "not-yet", "viewer")
     auth.add_user("bob")
     key, outsider = auth.create_key("ann")[1], auth.create_key("bob")[1]
     store.close()

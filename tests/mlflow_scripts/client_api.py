@@ -19,7 +19,7 @@ def main() -> None:
     client = MlflowClient()
     experiment_id = client.create_experiment("client api")
     found = client.get_experiment_by_name("client api")
-    missing = client.get_experiment_by_name("no such experiment")
+    missing = client.get_experiment_by_name("not yet")  # granted, not created
     listed = [e.name for e in client.search_experiments(filter_string="name LIKE 'client%'")]
 
     default_run = client.create_run("0", run_name="in-default")
