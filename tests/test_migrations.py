@@ -74,6 +74,7 @@ def test_upgrading_repairs_non_finite_numbers_in_sqlite_json(tmp_path: Path) -> 
     run_id = create_run(store)
     _legacy_config(store, run_id)
     with store.engine.begin() as conn:  # back to revision 0005, before runs.seen_at
+        conn.execute(sa.text("DROP TABLE media"))  # and before 0007's table
         conn.execute(sa.text("ALTER TABLE runs DROP COLUMN seen_at"))
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0005'"))
     store.close()

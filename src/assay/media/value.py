@@ -1,0 +1,96 @@
+"""What every rich value shares: its kind, what it costs in memory while it waits, how it
+becomes bytes (``encode``) and how a stored one comes back (``from_body``)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from assay import digests
+from assay.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+Fetch = Callable[[str], bytes]  # a blob's bytes by digest (store.blobs.get)
+
+
+@dataclass(kw_only=True)
+class Encoded:
+    """A value as stored: a JSON body and the blobs it names, by digest."""
+
+    body: dict[str, Any]
+    blobs: dict[str, bytes] = field(default_factory=dict)
+
+    def add(self, data: bytes) -> str:
+        digest = digests.of_bytes(data)
+        self.blobs[digest] = data
+        return digest
+
+
+class Value(ABC):
+    """A rich value for ``run.log``. Subclasses check and copy their input when made."""
+
+    kind: ClassVar[str]
+
+    @property
+    @abstractmethod
+    def nbytes(self) -> int:
+        """Roughly what the value holds in memory until it is encoded."""
+
+    @abstractmethod
+    def encode(self, out: Encoded) -> dict[str, Any]:
+        """Add the value's blobs to ``out`` and return its body."""
+
+    @classmethod
+    @abstractmethod
+    def from_body(cls, body: dict[str, Any], fetch: Fetch) -> Value:
+        """The value a stored body describes; blobs are fetched when first needed."""
+
+
+class Lazy:
+    """A stored blob, fetched once, when first read."""
+
+    def __init__(self, digest: str, fetch: Fetch) -> None:
+        self.digest = digest
+        self._fetch = fetch
+        self._data: bytes | None = None
+
+    @property
+    def data(self) -> bytes:
+        if self._data is None:
+            self._data = self._fetch(self.digest)
+        return self._data
+
+
+def as_array(value: object, what: str) -> NDArray[Any]:
+    """A numpy copy of an array-like (numpy, torch and jax arrays, nested lists)."""
+    import numpy as np
+
+    detach = getattr(value, "detach", None)
+    if callable(detach):  # a torch tensor: off the graph and the device first
+        value = detach().cpu()
+    try:
+        return np.array(value, copy=True)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(
+            f"{what}: cannot read {type(value).__name__} as an array ({exc})"
+        ) from None
+
+
+def caption_of(caption: object, what: str) -> str | None:
+    if caption is None:
+        return None
+    if not isinstance(caption, str) or len(caption) > 4096 or "\x00" in caption:
+        raise InvalidInput(f"{what} caption must be a string of at most 4096 characters")
+    return caption
+
+
+def finite(array: np.ndarray[Any, Any], what: str) -> None:
+    import numpy as np
+
+    if array.size and not np.isfinite(array).all():
+        raise InvalidInput(f"{what} holds NaN or infinite values")
