@@ -150,7 +150,12 @@ def _array_of(data: Any) -> NDArray[Any]:
     if type(data).__module__.startswith("matplotlib"):
         raise InvalidInput("a matplotlib figure is logged as assay.Plot(figure), not an Image")
     array = as_array(data, "image")
-    if array.ndim == 3 and array.shape[0] in CHANNELS and array.shape[-1] not in CHANNELS:
+    if array.dtype.kind in "OUSV":
+        raise InvalidInput(
+            f"cannot read {type(data).__name__} as an image: pass an array, a PIL image or a "
+            "file path"
+        )
+    if array.ndim == 3 and array.shape[0] in CHANNELS and array.shape[-1] > max(CHANNELS):
         array = np.ascontiguousarray(array.transpose(1, 2, 0))  # CxHxW, as torch keeps it
     if array.ndim == 3 and array.shape[-1] == 1:
         array = array[..., 0]

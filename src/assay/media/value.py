@@ -70,9 +70,8 @@ def as_array(value: object, what: str) -> NDArray[Any]:
     """A numpy copy of an array-like (numpy, torch and jax arrays, nested lists)."""
     import numpy as np
 
-    detach = getattr(value, "detach", None)
-    if callable(detach):  # a torch tensor: off the graph and the device first
-        value = detach().cpu()
+    if type(value).__module__.startswith("torch"):  # off the graph and the device first
+        value = value.detach().cpu()  # type: ignore[attr-defined]
     try:
         return np.array(value, copy=True)
     except (TypeError, ValueError) as exc:
