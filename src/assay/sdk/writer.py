@@ -274,9 +274,10 @@ class Writer:
                 if rows <= 0:
                     break
                 ops = []
-            while self.media:
-                self._queue(self._media_batch())
             self._write_journal()
+            while self.media:  # each batch journaled before the next is encoded: memory
+                self._queue(self._media_batch())  # holds one batch of blobs, not all
+                self._write_journal()
             return markers
 
     def _media_batch(self) -> Batch:
