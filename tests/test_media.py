@@ -196,6 +196,8 @@ def test_bad_input_at_the_call_loses_nothing_logged_before(store_uri: str) -> No
             run.log({"raw": picture(2), "loss": 2.0}, step=1)
         with pytest.raises(InvalidInput, match="one kind"):
             run.log({"mixed": [assay.Image(picture(3)), assay.Text("no")]}, step=1)
+        with pytest.raises(InvalidInput, match="holds image values"):
+            run.log({"x": assay.Text("not an image")}, step=1)
         run.log({"x": assay.Image(picture(4)), "loss": 3.0}, step=2)
     with assay.Api(store_uri) as api:
         got = api.run(run.id)

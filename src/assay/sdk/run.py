@@ -104,6 +104,7 @@ class Run:
         self._writer = writer
         self._step = start_step
         self._known: set[str] = set()
+        self._media_kinds: dict[str, str] = {}  # media key -> the kind it holds
         self._status: str = "running"
         self._console: ConsoleCapture | None = None
         self._monitor: SystemMonitor | None = None
@@ -144,6 +145,7 @@ class Run:
                 else:
                     rich.append((key, logged))
         if rich is not None:
+            self._check_kinds(rich)
             for key, _ in rich:
                 del row[key]
         if step is None:
@@ -159,6 +161,18 @@ class Run:
                 self._writer.add_points((step, time.time(), row))
             else:
                 self._log_rich(step, row, rich)
+
+    def _check_kinds(self, rich: list[tuple[str, Logged]]) -> None:
+        """A key keeps the kind of value it was first logged with, in this process."""
+        kinds = self._media_kinds
+        found = {key: (v[0] if isinstance(v, list) else v).kind for key, v in rich}
+        for key, kind in found.items():
+            if kinds.get(key, kind) != kind:
+                raise InvalidInput(
+                    f"{key!r} holds {kinds[key]} values in this run; a {kind} cannot be logged "
+                    "under it (use another key)"
+                )
+        kinds.update(found)
 
     def _log_rich(self, step: int, row: dict[str, Any], rich: list[tuple[str, Logged]]) -> None:
         assert self._writer is not None
