@@ -227,3 +227,35 @@ def test_media_through_a_real_server_process(
             assert [int(h.counts.sum()) for _, h in got.media("h")] == [2, 2, 2]
     finally:
         server.stop()
+
+
+def test_a_run_cannot_claim_or_read_another_projects_image(tmp_path: Path) -> None:
+    import time
+
+    from assay.errors import Conflict, Forbidden
+    from assay.records import Batch, Media
+    from assay.sdk.media import send_batch
+    from assay.store.sql.schema import blobs
+    from tests.contract.test_media import media_batch
+    from tests.test_server import Team, new_run
+
+    team = Team(tmp_path / "server")
+    ann, bob, vic = team.store("ann"), team.store("bob"), team.store("vic")
+    alpha = new_run("alpha")
+    ann.runs.write_batch(alpha)
+    send_batch(ann, media_batch(alpha.run_id, 1, {"x": assay.Image(picture(7))}, 0))
+    digest = vic.media.list(alpha.run_id, "x")[0].body["digest"]
+    assert assay.Api(store=vic).run(alpha.run_id).media("x")[0][1].data == vic.blobs.get(digest)
+    with team.app.state.assay.store.engine.begin() as conn:  # as if uploaded a week ago
+        conn.execute(blobs.update().values(stored_at=time.time() - 7 * 24 * 3600))
+    beta = new_run("beta")
+    bob.runs.write_batch(beta)
+    stolen = Media(
+        key="x", step=0, at=time.time(), kind="image", body={"digest": digest}, blobs=[digest]
+    )
+    with pytest.raises(Conflict):
+        bob.runs.write_batch(Batch(run_id=beta.run_id, writer="w", seq=1, ops=[stolen]))
+    assert bob.blobs.missing([digest]) == [digest]  # still invisible to bob
+    with pytest.raises(Forbidden):
+        bob.media.list(alpha.run_id, "x")
+    team.client.close()
