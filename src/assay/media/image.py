@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from assay.errors import InvalidInput
 from assay.media import pixels
-from assay.media.value import Encoded, Fetch, Lazy, Value, as_array, caption_of
+from assay.media.value import BUFFERS, Encoded, Fetch, Lazy, Value, as_array, caption_of
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -61,10 +61,15 @@ class Image(Value):
         return own + sum(m.nbytes for m in self.masks.values())
 
     def encode(self, out: Encoded) -> dict[str, Any]:
-        if self._file is not None:
+        array = self._array
+        if array is not None:
+            png = pixels.to_png(_to_uint8(array))
+            self._file = png  # from here on the image is its PNG: the copy is recycled
+            self._array = None
+            BUFFERS.give(array)
+            digest = out.add(png)
+        elif self._file is not None:
             digest = out.add(self._file)
-        elif self._array is not None:
-            digest = out.add(pixels.to_png(_to_uint8(self._array)))
         else:
             assert self._stored is not None
             digest = out.add(self._stored.data)
@@ -109,16 +114,22 @@ class Image(Value):
         """The encoded image (PNG, or the logged file's own bytes)."""
         if self._stored is not None:
             return self._stored.data
-        if self._file is not None:
-            return self._file
-        assert self._array is not None
-        return pixels.to_png(_to_uint8(self._array))
+        array = self._array
+        if array is not None:
+            png = pixels.to_png(_to_uint8(array))
+            if self._array is array:  # not encoded (and recycled) meanwhile
+                return png
+        assert self._file is not None
+        return self._file
 
     def to_numpy(self) -> NDArray[Any]:
         """The pixels as a uint8 array (HxW, HxWx3 or HxWx4)."""
-        if self._array is not None:
-            return _to_uint8(self._array)
-        return pixels.to_array(self.data, "the stored image")
+        array = self._array
+        if array is not None:
+            pixels_now = _to_uint8(array).copy()
+            if self._array is array:  # not encoded (and recycled) meanwhile
+                return pixels_now
+        return pixels.to_array(self.data, "the image")
 
     def to_pil(self) -> Any:
         return pixels.open_bytes(self.data, "the stored image")
@@ -149,14 +160,14 @@ def _array_of(data: Any) -> NDArray[Any]:
         return np.array(data, copy=True)
     if type(data).__module__.startswith("matplotlib"):
         raise InvalidInput("a matplotlib figure is logged as assay.Plot(figure), not an Image")
-    array = as_array(data, "image")
+    array = as_array(data, "image", copy=False)
     if array.dtype.kind in "OUSV":
         raise InvalidInput(
             f"cannot read {type(data).__name__} as an image: pass an array, a PIL image or a "
             "file path"
         )
     if array.ndim == 3 and array.shape[0] in CHANNELS and array.shape[-1] > max(CHANNELS):
-        array = np.ascontiguousarray(array.transpose(1, 2, 0))  # CxHxW, as torch keeps it
+        array = array.transpose(1, 2, 0)  # CxHxW, as torch keeps it
     if array.ndim == 3 and array.shape[-1] == 1:
         array = array[..., 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in CHANNELS):
@@ -166,7 +177,7 @@ def _array_of(data: Any) -> NDArray[Any]:
         )
     if array.shape[0] == 0 or array.shape[1] == 0 or array.shape[0] * array.shape[1] > MAX_PIXELS:
         raise InvalidInput(f"image of shape {array.shape} is empty or over {MAX_PIXELS} pixels")
-    return _check_dtype(array)
+    return BUFFERS.copy(_check_dtype(array))  # checked on the caller's array, then copied
 
 
 def _check_dtype(array: NDArray[Any]) -> NDArray[Any]:

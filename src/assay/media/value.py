@@ -3,6 +3,7 @@ becomes bytes (``encode``) and how a stored one comes back (``from_body``)."""
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -66,18 +67,56 @@ class Lazy:
         return self._data
 
 
-def as_array(value: object, what: str) -> NDArray[Any]:
-    """A numpy copy of an array-like (numpy, torch and jax arrays, nested lists)."""
+def as_array(value: object, what: str, copy: bool = True) -> NDArray[Any]:
+    """A numpy copy of an array-like (numpy, torch and jax arrays, nested lists); with
+    ``copy=False``, a view where one can be had (check it, then ``BUFFERS.copy`` it)."""
     import numpy as np
 
     if type(value).__module__.startswith("torch"):  # off the graph and the device first
         value = value.detach().cpu()  # type: ignore[attr-defined]
     try:
-        return np.array(value, copy=True)
+        return np.array(value, copy=True) if copy else np.asarray(value)
     except (TypeError, ValueError) as exc:
         raise InvalidInput(
             f"{what}: cannot read {type(value).__name__} as an array ({exc})"
         ) from None
+
+
+class Buffers:
+    """Copy buffers recycled once their value is encoded. Copying an image into memory
+    the process touched before costs a memcpy; into fresh memory it costs a page fault
+    per 4 KiB as well (several times the copy), so a loop logging an image every step
+    reuses the buffers the writer has finished with. At most ``limit`` bytes are kept."""
+
+    def __init__(self, limit: int = 64 * 1024 * 1024) -> None:
+        self.limit = limit
+        self._free: dict[tuple[Any, ...], list[NDArray[Any]]] = {}
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def copy(self, view: NDArray[Any]) -> NDArray[Any]:
+        import numpy as np
+
+        key = (view.shape, view.dtype.str)
+        with self._lock:
+            spare = self._free.get(key)
+            buffer = spare.pop() if spare else None
+            if buffer is not None:
+                self._bytes -= buffer.nbytes
+        if buffer is None:
+            return np.array(view, copy=True, order="C")
+        np.copyto(buffer, view)
+        return buffer
+
+    def give(self, buffer: NDArray[Any]) -> None:
+        with self._lock:
+            if self._bytes + buffer.nbytes > self.limit:
+                return
+            self._free.setdefault((buffer.shape, buffer.dtype.str), []).append(buffer)
+            self._bytes += buffer.nbytes
+
+
+BUFFERS = Buffers()
 
 
 def caption_of(caption: object, what: str) -> str | None:

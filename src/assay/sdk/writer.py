@@ -40,7 +40,8 @@ from assay.store.base import Store
 log = logging.getLogger("assay")
 
 PointRow = tuple[int, float, dict[str, Any]]
-MediaRow = tuple[str, int, float, codec.Logged]  # key, step, time, the value (not encoded yet)
+# key, step, time, the value (not encoded yet), its size when logged
+MediaRow = tuple[str, int, float, codec.Logged, int]
 Source = Callable[[], Iterable[Op]]
 Unwritten = tuple[Batch, bytes, int]  # a batch, its journal record, its size in points
 
@@ -124,8 +125,9 @@ class Writer:
     def add_media(self, step: int, at: float, values: list[tuple[str, codec.Logged]]) -> None:
         """Keep rich values (copies, checked already) for the thread to encode."""
         for key, value in values:
-            self.media.append((key, step, at, value))
-            self._media_bytes += codec.size_of(value)
+            size = codec.size_of(value)
+            self.media.append((key, step, at, value, size))
+            self._media_bytes += size
         if self._media_bytes > MAX_MEDIA_BYTES:
             self._cut_batch()  # memory stays bounded: encode and journal here and now
 
@@ -287,8 +289,8 @@ class Writer:
         blobs: dict[str, bytes] = {}
         size = 0
         while self.media and size < MEDIA_BATCH_BYTES:
-            key, step, at, value = self.media.popleft()
-            self._media_bytes -= codec.size_of(value)
+            key, step, at, value, logged_size = self.media.popleft()
+            self._media_bytes -= logged_size
             try:
                 op, data = codec.encode(key, step, at, value)
             except Exception as exc:
