@@ -276,3 +276,17 @@ def test_recycled_copy_buffers_never_mix_images(store_uri: str) -> None:
     with assay.Api(store_uri) as api:
         for step, image in api.run(run.id).media("x"):
             np.testing.assert_array_equal(image.to_numpy(), picture(step))
+
+
+def test_a_value_over_the_size_limit_is_refused_at_the_call(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assay.media import codec
+
+    monkeypatch.setattr(codec, "MAX_VALUE_BYTES", 10_000)
+    with assay.init(project="p", uri=store_uri, settings=QUIET) as run:
+        with pytest.raises(InvalidInput, match="over 10000"):
+            run.log({"x": [assay.Image(picture(i)) for i in range(4)]})
+        run.log({"x": assay.Image(picture(1))})
+    with assay.Api(store_uri) as api:
+        assert len(api.run(run.id).media("x")) == 1

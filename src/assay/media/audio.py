@@ -15,8 +15,8 @@ from assay.media.value import Encoded, Fetch, Lazy, Value, as_array, caption_of
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-MAX_SAMPLES = 50_000_000
-MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_SAMPLES = 20_000_000  # 16-bit: 40 MB, under a server's 64 MiB request limit
+MAX_FILE_BYTES = 48 * 1024 * 1024
 
 
 class Audio(Value):

@@ -19,6 +19,7 @@ KINDS: dict[str, type[Value]] = {
     cls.kind: cls for cls in (Image, Table, Histogram, Plot, Audio, Text)
 }
 MAX_LIST = 1_000  # values in one list logged under one key at one step
+MAX_VALUE_BYTES = 256 * 1024 * 1024  # one logged value (or list), as held until encoded
 
 Logged = Value | list[Value]
 
@@ -27,16 +28,23 @@ def check(key: str, value: object) -> Logged | None:
     """``value`` if it is a rich value or a non-empty list of one kind of them, else None
     (it is then a scalar, or nothing Assay logs)."""
     if isinstance(value, Value):
-        return value
-    if isinstance(value, list | tuple) and value and isinstance(value[0], Value):
+        logged: Logged = value
+    elif isinstance(value, list | tuple) and value and isinstance(value[0], Value):
         kind = type(value[0])
         if len(value) > MAX_LIST or not all(type(v) is kind for v in value):
             raise InvalidInput(
                 f"{key!r}: a list logged at one step holds at most {MAX_LIST} values of one "
                 "kind (all assay.Image, say)"
             )
-        return list(value)
-    return None
+        logged = list(value)
+    else:
+        return None
+    if size_of(logged) > MAX_VALUE_BYTES:
+        raise InvalidInput(
+            f"{key!r}: {size_of(logged)} bytes in one logged value is over {MAX_VALUE_BYTES}; "
+            "log fewer or smaller values, or the files as an artifact"
+        )
+    return logged
 
 
 def size_of(value: Logged) -> int:

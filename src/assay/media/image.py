@@ -14,8 +14,10 @@ from assay.media.value import BUFFERS, Encoded, Fetch, Lazy, Value, as_array, ca
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-MAX_PIXELS = 50_000_000  # per image (a 7000x7000 picture); larger is refused at the call
-MAX_FILE_BYTES = 64 * 1024 * 1024
+# per image (4000x3000); larger is refused at the call. Each blob stays under a server's
+# request limit (64 MiB by default) even as RGBA noise, which PNG cannot shrink.
+MAX_PIXELS = 12_000_000
+MAX_FILE_BYTES = 48 * 1024 * 1024
 CHANNELS = (1, 3, 4)
 
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 MAX_TABLE_CELLS = 1_000_000  # rows x columns; a larger table is refused at the call
 MAX_TABLE_IMAGES = 10_000
 MAX_COLUMNS = 1_000
+MAX_TABLE_TEXT = 32 * 1024 * 1024  # characters in all string cells: the table's blob stays small
 IMAGE_CELL = "$image"  # a cell holding an image is stored as {IMAGE_CELL: its body}
 Cell = None | bool | int | float | str | Image
 
@@ -56,11 +57,17 @@ class Table(Value):
             raise InvalidInput(
                 f"a table holds at most {MAX_TABLE_IMAGES} images; this has {images}"
             )
+        self._text = sum(len(c) for r in self.rows for c in r if isinstance(c, str))
+        if self._text > MAX_TABLE_TEXT:
+            raise InvalidInput(
+                f"a table's strings hold {self._text} characters, over MAX_TABLE_TEXT "
+                f"({MAX_TABLE_TEXT})"
+            )
 
     @property
     def nbytes(self) -> int:
         cells = sum(c.nbytes if isinstance(c, Image) else 16 for r in self.rows for c in r)
-        return cells + 64 * len(self.columns)
+        return cells + self._text + 64 * len(self.columns)
 
     def encode(self, out: Encoded) -> dict[str, Any]:
         rows = [[_cell_body(c, out) for c in r] for r in self.rows]
@@ -74,6 +81,7 @@ class Table(Value):
         table._stored = Lazy(body["digest"], fetch)
         table.columns = list(decoded["columns"])
         table.rows = [[_cell_value(c, fetch) for c in r] for r in decoded["rows"]]
+        table._text = sum(len(c) for r in table.rows for c in r if isinstance(c, str))
         return table
 
     def to_pandas(self) -> pd.DataFrame:
