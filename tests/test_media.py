@@ -290,3 +290,16 @@ def test_a_value_over_the_size_limit_is_refused_at_the_call(
         run.log({"x": assay.Image(picture(1))})
     with assay.Api(store_uri) as api:
         assert len(api.run(run.id).media("x")) == 1
+
+
+def test_media_reads_back_past_one_page(store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assay.sdk import media as sdk_media
+
+    monkeypatch.setattr(sdk_media, "MAX_MEDIA_PAGE", 4)
+    with assay.init(project="p", uri=store_uri, settings=QUIET) as run:
+        for step in range(10):
+            run.log({"t": assay.Text(str(step))}, step=step)
+    with assay.Api(store_uri) as api:
+        got = api.run(run.id).media("t")
+        assert [(s, str(v)) for s, v in got] == [(s, str(s)) for s in range(10)]
+        assert [s for s, _ in api.run(run.id).media("t", start=3, end=8)] == list(range(3, 9))

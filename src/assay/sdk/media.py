@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from assay.media import codec
 from assay.media.value import Value
 from assay.records import Batch, BlobData, Op
+from assay.store.facets.media import MAX_MEDIA_PAGE
 
 if TYPE_CHECKING:
     from assay.store.base import Store
@@ -34,5 +35,11 @@ def read(
 ) -> list[tuple[int, Value | list[Value]]]:
     """Every value logged under ``key``, as (step, value), by step; blobs are fetched
     when a value is first read."""
-    records = store.media.list(run_id, key, start=start, end=end)
+    records = []
+    while True:  # pages of MAX_MEDIA_PAGE, until one comes back short
+        page = store.media.list(run_id, key, start=start, end=end, limit=MAX_MEDIA_PAGE)
+        records += page
+        if len(page) < MAX_MEDIA_PAGE:
+            break
+        start = page[-1].step + 1
     return [(r.step, codec.decode(r.kind, r.body, store.blobs.get)) for r in records]
