@@ -212,6 +212,7 @@ def main() -> None:
     parser.add_argument("--no-labeling", action="store_true", help="Skip the consensus runs.")
     parser.add_argument("--no-serving", action="store_true", help="Skip the model serving runs.")
     parser.add_argument("--mlflow-python", default=None, help="A Python with mlflow (serving).")
+    parser.add_argument("--no-media", action="store_true", help="Skip the image-logging runs.")
     args = parser.parse_args()
     started = time.time()
     rows = measure(args.quick, args.processes)
@@ -247,6 +248,11 @@ def main() -> None:
 
         served = serving.measure(args.quick, args.mlflow_python)
         server_lines += ["", *serving.render(served, command)]
+    if not args.no_media:
+        import media
+
+        steps = 200 if args.quick else 1000
+        server_lines += ["", *media.render(media.measure(steps), steps, command)]
     text = render(rows, command, time.time() - started).rstrip("\n")
     args.out.write_text(text + "\n" + "\n".join(server_lines) + "\n")
     print(args.out.read_text())

@@ -19,6 +19,12 @@ def test_demo_trains_and_logs_real_runs(store_uri: str) -> None:
         assert run.metrics["val/acc"].count == 4
         assert run.summary["best_val_acc"] >= 0.85  # a real classifier learns digits
         assert any(k.startswith("system/") for k in run.metrics)
+        kinds = {k.key: k.kind for k in run.media_keys()}
+        assert kinds == {"weights": "histogram", "val/samples": "image", "val/predictions": "table"}
+        ((_, table),) = run.media("val/predictions")
+        frame = table.to_pandas()
+        assert len(frame) == 16 and frame["digit"][0].to_numpy().shape == (8, 8)
+        assert (frame["predicted"] == frame["label"]).mean() >= 0.6
     best = api.runs("digits", order_by=["-summary.best_val_acc"], limit=1)[0]
     assert best.id == result.best_run_id
     # the dataset, one model per run, the best one registered and @production

@@ -77,6 +77,7 @@ def test_upgrading_repairs_non_finite_numbers_in_sqlite_json(tmp_path: Path) -> 
         for later in ("label_feedback", "label_annotators", "label_annotations", "label_items"):
             conn.execute(sa.text(f"DROP TABLE {later}"))  # revision 0008
         conn.execute(sa.text("DROP TABLE label_projects"))
+        conn.execute(sa.text("DROP TABLE media"))  # revision 0009
         conn.execute(sa.text("ALTER TABLE runs DROP COLUMN seen_at"))
         for later in ("request_log", "request_batches"):  # revision 0007
             conn.execute(sa.text(f"DROP TABLE {later}"))

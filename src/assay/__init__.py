@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from assay.artifacts.artifact import Artifact
     from assay.evaluation import scorers
     from assay.flavours.batching import batched
+    from assay.media import Audio, Histogram, Image, Plot, Table, Text
     from assay.sdk import models
     from assay.sdk.api import Api, ApiRun
     from assay.sdk.evaluation import evaluate
@@ -37,8 +38,14 @@ __all__ = [
     "Api",
     "ApiRun",
     "Artifact",
+    "Audio",
+    "Histogram",
+    "Image",
+    "Plot",
     "Run",
     "Settings",
+    "Table",
+    "Text",
     "__version__",
     "active_run",
     "batched",
@@ -73,6 +80,12 @@ _LAZY = {
     "feedback": "assay.sdk.labels",
     "batched": "assay.flavours.batching",
     "serve": "assay.serving",
+    "Audio": "assay.media",
+    "Histogram": "assay.media",
+    "Image": "assay.media",
+    "Plot": "assay.media",
+    "Table": "assay.media",
+    "Text": "assay.media",
 }
 
 

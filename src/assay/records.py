@@ -139,7 +139,28 @@ class Heartbeat(msgspec.Struct, kw_only=True, tag="heartbeat", frozen=True):
     at: float
 
 
-Op = CreateRun | UpdateRun | Points | LogLines | Heartbeat
+class Media(msgspec.Struct, kw_only=True, tag="media", frozen=True):
+    """A rich value (image, table, histogram, plot, audio, text) logged at a step: its
+    ``kind``, a JSON ``body`` describing it, and the digests of the blobs it names (the
+    bytes travel beside the batch, in ``BlobData``, and are stored by content)."""
+
+    key: str
+    step: int
+    at: float
+    kind: str
+    body: dict[str, Any]
+    blobs: list[str] = []
+
+
+class BlobData(msgspec.Struct, kw_only=True, tag="blob_data", frozen=True):
+    """The bytes ``Media`` operations of the same batch name, in the journal only: the
+    SDK stores them through ``store.blobs`` (sending only what the store lacks) and
+    delivers the batch without them."""
+
+    blobs: dict[str, bytes]  # digest -> bytes
+
+
+Op = CreateRun | UpdateRun | Points | LogLines | Heartbeat | Media | BlobData
 
 
 class Batch(msgspec.Struct, kw_only=True, frozen=True):
@@ -155,6 +176,27 @@ class LogLine(msgspec.Struct, kw_only=True, frozen=True):
     at: float
     stream: str
     text: str
+
+
+class MediaRecord(msgspec.Struct, kw_only=True, frozen=True):
+    """A stored rich value of a run: what ``store.media.list`` returns."""
+
+    run_id: str
+    key: str
+    step: int
+    at: float
+    kind: str
+    body: dict[str, Any]
+
+
+class MediaKey(msgspec.Struct, kw_only=True, frozen=True):
+    """A run's media key: its kind, how many steps hold a value, the first and last."""
+
+    key: str
+    kind: str
+    count: int
+    first_step: int
+    last_step: int
 
 
 # ---- artifacts, lineage and the model registry -----------------------------------------

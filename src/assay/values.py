@@ -117,13 +117,14 @@ def to_number(key: str, value: object) -> float | int:
         if tuple(shape) not in ((), (1,)):
             raise InvalidInput(
                 f"metric {key!r} must be a scalar; got {type(value).__name__} "
-                f"of shape {tuple(shape)}"
+                f"of shape {tuple(shape)} (wrap an array in assay.Image or assay.Histogram)"
             )
         number = item()
         if isinstance(number, bool | int | float):
             return number
     raise InvalidInput(
-        f"metric {key!r} must be a number, not {type(value).__name__}: {value!r:.60}"
+        f"metric {key!r} must be a number or a rich value (assay.Image, Table, Histogram, "
+        f"Plot, Audio, Text), not {type(value).__name__}: {value!r:.60}"
     )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.errors import NotFound
+from assay.media import Histogram, Image, Table
 from assay.sdk.init import init
 from assay.sdk.models import get, register_model, set_alias
 from assay.sdk.settings import Settings
@@ -60,6 +61,26 @@ def _write_split(folder: Path, parts: dict[str, tuple[Any, Any, Any]]) -> None:
             writer.writerow(["id", *[f"pixel{i}" for i in range(x.shape[1])], "ink", "label"])
             for row_id, pixels, ink, label in zip(ids, x, ink_groups(x, cuts), y, strict=True):
                 writer.writerow([int(row_id), *pixels.astype(int).tolist(), ink, int(label)])
+
+
+SAMPLES = 16  # validation digits each run logs as images, with its predictions
+
+
+def _log_samples(run: Any, model: Any, pixels: Any, scaled: Any, labels: Any) -> None:
+    """A few validation digits as images, and a table of them with the predictions."""
+    images = [Image(p.reshape(8, 8) / 16.0) for p in pixels]  # digits' pixels are 0-16
+    predicted = model.predict(scaled)
+    confidence = model.predict_proba(scaled).max(axis=1)
+    rows = [
+        [image, int(y), int(p), round(float(c), 3)]
+        for image, y, p, c in zip(images, labels, predicted, confidence, strict=True)
+    ]
+    run.log(
+        {
+            "val/samples": images[:4],
+            "val/predictions": Table(rows, columns=["digit", "label", "predicted", "confidence"]),
+        }
+    )
 
 
 def _log_dataset(
@@ -165,8 +186,9 @@ def run_demo(
                     "val/loss": log_loss(y_val, model.predict_proba(x_val), labels=classes),
                     "val/acc": accuracy_score(y_val, model.predict(x_val)),
                 }
-                run.log(metrics)
+                run.log({**metrics, "weights": Histogram(model.coef_)})
                 best_acc = max(best_acc, float(metrics["val/acc"]))
+            _log_samples(run, model, x[val][:SAMPLES], x_val[:SAMPLES], y_val[:SAMPLES])
             run.summary["best_val_acc"] = best_acc
             logged = run.log_model(
                 make_pipeline(scaler, model), MODEL, metadata={"val_acc": best_acc}

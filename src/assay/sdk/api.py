@@ -13,6 +13,7 @@ from assay.records import (
     ArtifactVersion,
     Columns,
     LogLine,
+    MediaKey,
     MetricSummary,
     ModelVersion,
     Project,
@@ -78,6 +79,21 @@ class ApiRun:
 
     def log_lines(self, tail: int | None = None) -> list[LogLine]:
         return self._store.runs.log_lines(self.record.id, tail)
+
+    def media(
+        self, key: str, start: int | None = None, end: int | None = None
+    ) -> list[tuple[int, Any]]:
+        """The rich values logged under ``key`` (within steps [start, end] if given), as
+        (step, value) by step: ``assay.Image`` (``.to_numpy()``), ``assay.Table``
+        (``.to_pandas()``), ``assay.Histogram`` (``.edges``, ``.counts``), ``assay.Plot``,
+        ``assay.Audio``, ``assay.Text``; a list of them where a list was logged."""
+        from assay.sdk import media
+
+        return list(media.read(self._store, self.record.id, key, start, end))
+
+    def media_keys(self) -> list[MediaKey]:
+        """The run's media keys: kind, how many steps, first and last step."""
+        return self._store.media.keys(self.record.id)
 
     def __repr__(self) -> str:
         r = self.record

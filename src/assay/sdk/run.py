@@ -13,6 +13,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from assay.errors import InvalidInput, StoreUnavailable
+from assay.media.codec import Logged
+from assay.media.codec import check as media_check
 from assay.records import FINAL_STATUSES, UpdateRun
 from assay.sdk import journal as jnl
 from assay.sdk import state
@@ -102,6 +104,7 @@ class Run:
         self._writer = writer
         self._step = start_step
         self._known: set[str] = set()
+        self._media_kinds: dict[str, str] = {}  # media key -> the kind it holds
         self._status: str = "running"
         self._console: ConsoleCapture | None = None
         self._monitor: SystemMonitor | None = None
@@ -117,6 +120,9 @@ class Run:
 
         Costs microseconds: values are checked here (a bad key or value raises
         InvalidInput naming it), then the row waits in memory for the writer thread.
+        Rich values (``assay.Image``, ``Table``, ``Histogram``, ``Plot``, ``Audio``,
+        ``Text``, or a list of one kind of them) are logged beside the numbers; the
+        writer thread encodes and stores them (docs/tracking.md).
         """
         if type(data) is dict:
             row = data.copy()
@@ -125,12 +131,23 @@ class Run:
         else:
             raise InvalidInput(f"run.log() takes a dict of metrics, not {type(data).__name__}")
         known = self._known
+        rich: list[tuple[str, Logged]] | None = None
         for key, value in row.items():
             if key not in known:
                 known.add(check_key(key))
             kind = type(value)
             if kind is not float and kind is not int and kind is not bool:
-                row[key] = to_number(key, value)
+                logged = media_check(key, value)
+                if logged is None:
+                    row[key] = to_number(key, value)
+                elif rich is None:
+                    rich = [(key, logged)]
+                else:
+                    rich.append((key, logged))
+        if rich is not None:
+            self._check_kinds(rich)
+            for key, _ in rich:
+                del row[key]
         if step is None:
             step = self._step
         elif type(step) is not int or step < 0:
@@ -140,7 +157,29 @@ class Run:
         if self._status != "running":
             self._logged_after_finish()
         elif self._writer is not None:
-            self._writer.add_points((step, time.time(), row))
+            if rich is None:
+                self._writer.add_points((step, time.time(), row))
+            else:
+                self._log_rich(step, row, rich)
+
+    def _check_kinds(self, rich: list[tuple[str, Logged]]) -> None:
+        """A key keeps the kind of value it was first logged with, in this process."""
+        kinds = self._media_kinds
+        found = {key: (v[0] if isinstance(v, list) else v).kind for key, v in rich}
+        for key, kind in found.items():
+            if kinds.get(key, kind) != kind:
+                raise InvalidInput(
+                    f"{key!r} holds {kinds[key]} values in this run; a {kind} cannot be logged "
+                    "under it (use another key)"
+                )
+        kinds.update(found)
+
+    def _log_rich(self, step: int, row: dict[str, Any], rich: list[tuple[str, Logged]]) -> None:
+        assert self._writer is not None
+        now = time.time()
+        if row:
+            self._writer.add_points((step, now, row))
+        self._writer.add_media(step, now, rich)
 
     def _logged_after_finish(self) -> None:
         if not self._warned_finished:

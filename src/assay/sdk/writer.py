@@ -29,15 +29,19 @@ from pathlib import Path
 from typing import Any
 
 from assay.errors import AssayError, Conflict, InvalidInput, NotFound
-from assay.records import Batch, Heartbeat, Op, Points, UpdateRun
+from assay.media import codec
+from assay.records import Batch, BlobData, Heartbeat, Media, Op, Points, UpdateRun
 from assay.redact import redact_text
 from assay.sdk import journal as jnl
 from assay.sdk.contact import OUTAGE, bounded
+from assay.sdk.media import send_batch
 from assay.store.base import Store
 
 log = logging.getLogger("assay")
 
 PointRow = tuple[int, float, dict[str, Any]]
+# key, step, time, the value (not encoded yet), its size when logged
+MediaRow = tuple[str, int, float, codec.Logged, int]
 Source = Callable[[], Iterable[Op]]
 Unwritten = tuple[Batch, bytes, int]  # a batch, its journal record, its size in points
 
@@ -47,6 +51,12 @@ SPILL_STEPS = 200_000  # past this many waiting steps, log() journals them itsel
 MAX_PENDING_POINTS = 5_000_000  # journaled-but-undelivered points kept in memory at most
 MAX_UNWRITTEN_POINTS = 5_000_000  # points the journal could not take, kept in memory at most
 MAX_BATCH_POINTS = 500_000  # a batch stays well inside a server's request limits
+# Rich values (images, tables...) wait unencoded, as the copies log() took, up to this many
+# bytes; past it, log() encodes and journals what waits itself (the loop slows, memory
+# stays bounded, nothing is dropped). The writer thread encodes them otherwise.
+MAX_MEDIA_BYTES = 256 * 1024 * 1024
+MEDIA_BATCH_BYTES = 8 * 1024 * 1024  # encoded blob bytes per batch, at most (about)
+BYTES_PER_POINT = 24  # blob bytes weigh in the memory limits as points of this size
 HEARTBEAT_EVERY = 15.0
 MAX_BACKOFF = 30.0
 DROPPED_KEY = "_assay/dropped_points"  # summary field: points this run could not keep
@@ -74,6 +84,8 @@ class Writer:
         self._store: Store | None = None
         self.interval = interval
         self.points: deque[PointRow] = deque()
+        self.media: deque[MediaRow] = deque()
+        self._media_bytes = 0
         self.ops: deque[Op | threading.Event] = deque()
         self.sources: list[Source] = []
         self._seq = 0
@@ -109,6 +121,15 @@ class Writer:
             self._wake.set()
         if waiting >= SPILL_STEPS:
             self._cut_batch()  # memory stays bounded: spill to the journal here and now
+
+    def add_media(self, step: int, at: float, values: list[tuple[str, codec.Logged]]) -> None:
+        """Keep rich values (copies, checked already) for the thread to encode."""
+        for key, value in values:
+            size = codec.size_of(value)
+            self.media.append((key, step, at, value, size))
+            self._media_bytes += size
+        if self._media_bytes > MAX_MEDIA_BYTES:
+            self._cut_batch()  # memory stays bounded: encode and journal here and now
 
     def add_op(self, op: Op) -> None:
         self.ops.append(op)
@@ -174,7 +195,7 @@ class Writer:
             return
         for batch in self._plan()[1]:
             try:
-                bounded(partial(store.runs.write_batch, batch), timeout, "delivering the run")
+                bounded(partial(send_batch, store, batch), timeout, "delivering the run")
             except OUTAGE as exc:
                 self._failed(exc)
                 return
@@ -256,7 +277,40 @@ class Writer:
                     break
                 ops = []
             self._write_journal()
+            while self.media:  # each batch journaled before the next is encoded: memory
+                self._queue(self._media_batch())  # holds one batch of blobs, not all
+                self._write_journal()
             return markers
+
+    def _media_batch(self) -> Batch:
+        """Encode waiting rich values into one batch of about MEDIA_BATCH_BYTES of blobs.
+        A value that fails to encode costs only itself (counted and named in an error)."""
+        ops: list[Op] = []
+        blobs: dict[str, bytes] = {}
+        size = 0
+        while self.media and size < MEDIA_BATCH_BYTES:
+            key, step, at, value, logged_size = self.media.popleft()
+            self._media_bytes -= logged_size
+            try:
+                op, data = codec.encode(key, step, at, value)
+            except Exception as exc:
+                self.dropped_points += 1
+                log.error(
+                    "assay: run %s: %r at step %d could not be encoded (%s) and is lost",
+                    self.run_id,
+                    key,
+                    step,
+                    exc,
+                )
+                continue
+            ops.append(op)
+            for digest, payload in data.items():
+                if digest not in blobs:
+                    blobs[digest] = payload
+                    size += len(payload)
+        if blobs:
+            ops.append(BlobData(blobs=blobs))
+        return Batch(run_id=self.run_id, writer=self.writer_id, seq=self._seq, ops=ops)
 
     def _drain_ops(self) -> tuple[list[Op], list[threading.Event]]:
         ops: list[Op] = []
@@ -320,7 +374,7 @@ class Writer:
     def _drop_points(self, batch: Batch) -> Unwritten:
         """Memory is full of batches the journal could not take: keep this batch's run
         updates, drop its points, and count them."""
-        kept: list[Op] = [op for op in batch.ops if not isinstance(op, Points)]
+        kept: list[Op] = [op for op in batch.ops if not isinstance(op, Points | Media | BlobData)]
         lost = _size(batch) - 1
         if self.dropped_points == 0:
             log.error(
@@ -414,7 +468,7 @@ class Writer:
         journal, with an error naming it, and delivery moves on. Everything else
         (unreachable, unauthorised, forbidden) is retried."""
         try:
-            store.runs.write_batch(batch)
+            send_batch(store, batch)
         except REFUSED as exc:
             self._set_aside(batch, exc)
         except (AssayError, OSError):
@@ -492,8 +546,17 @@ class Writer:
 
 
 def _size(batch: Batch) -> int:
-    """Points in a batch (plus one, so a batch of other ops counts too)."""
-    return sum(len(op.values) // 8 for op in batch.ops if isinstance(op, Points)) + 1
+    """Points in a batch (plus one, so a batch of other ops counts too); blob bytes weigh
+    as points of BYTES_PER_POINT bytes, so the memory limits bound them too."""
+    return sum(_weight(op) for op in batch.ops) + 1
+
+
+def _weight(op: Op) -> int:
+    if isinstance(op, Points):
+        return len(op.values) // 8
+    if isinstance(op, BlobData):
+        return sum(len(b) for b in op.blobs.values()) // BYTES_PER_POINT
+    return 1 if isinstance(op, Media) else 0
 
 
 def _op_size(op: Op) -> int:

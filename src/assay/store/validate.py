@@ -16,6 +16,7 @@ before anything is written, so SQLite and PostgreSQL behave alike and bad input 
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -29,9 +30,11 @@ from assay.records import (
     FLOAT,
     RUN_STATUSES,
     Batch,
+    BlobData,
     CreateRun,
     Heartbeat,
     LogLines,
+    Media,
     Op,
     Points,
     UpdateRun,
@@ -46,6 +49,10 @@ LAST_TIME = 253402300799.0  # 9999-12-31T23:59:59Z
 MAX_DEPTH = 100  # levels of nesting in a config, summary or host tree
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_KIND = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+MAX_MEDIA_BODY = 8 * 1024 * 1024  # characters of a media body's JSON
+MAX_MEDIA_BLOBS = 20_000  # blobs one media record names (a table's images)
 
 
 def clean_batch(batch: Batch, now: float) -> Batch:
@@ -83,7 +90,36 @@ def _clean_op(op: Op, latest: float) -> Op:
     if isinstance(op, Heartbeat):
         check_time("heartbeat time", op.at, latest)
         return op
+    if isinstance(op, Media):
+        check_media(op, latest)
+        return op
+    if isinstance(op, BlobData):
+        raise InvalidInput("blob bytes are stored through store.blobs, not inside a batch")
     raise InvalidInput(f"unknown operation {type(op).__name__}")
+
+
+def check_media(op: Media, latest: float) -> None:
+    """A rich value's record: its key, step and time; a short kind; a JSON body without
+    NaN or NUL, of bounded size; the digests it names."""
+    check_key(op.key)
+    if type(op.step) is not int or not 0 <= op.step <= MAX_SEQ:
+        raise InvalidInput(f"media {op.key!r}: step {op.step!r:.40} must be from 0 to 2**63-1")
+    check_time(f"media {op.key!r} time", op.at, latest)
+    if not isinstance(op.kind, str) or not _KIND.match(op.kind):
+        raise InvalidInput(f"media {op.key!r}: kind {op.kind!r:.40} is not a media kind")
+    try:
+        text = json.dumps(op.body, allow_nan=False, ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"media {op.key!r}: the body is not plain JSON ({exc})") from None
+    if len(text) > MAX_MEDIA_BODY or "\\u0000" in text or _SURROGATE.search(text):
+        raise InvalidInput(
+            f"media {op.key!r}: the body is over {MAX_MEDIA_BODY} bytes or holds a NUL "
+            "character or a lone surrogate"
+        )
+    if len(op.blobs) > MAX_MEDIA_BLOBS or not all(
+        isinstance(d, str) and _DIGEST.match(d) for d in op.blobs
+    ):
+        raise InvalidInput(f"media {op.key!r}: blobs must be at most {MAX_MEDIA_BLOBS} digests")
 
 
 def _clean_create(op: CreateRun, latest: float) -> CreateRun:

@@ -14,8 +14,10 @@ from assay.errors import InvalidInput, LimitExceeded, NotFound
 from assay.records import (
     Batch,
     CreateRun,
+    Media,
     Points,
 )
+from assay.server.access import require_usable
 from assay.server.api.common import Caller
 from assay.server.body import read_body
 from assay.server.deps import AppState, require, require_run, require_some, state_of
@@ -74,6 +76,9 @@ def _apply(state: AppState, who: Principal, batches: list[Batch]) -> list[bool]:
             if project not in allowed:
                 require(state, who, project, "writer")
                 allowed.add(project)
+    named = [d for b in batches for op in b.ops if isinstance(op, Media) for d in op.blobs]
+    if named:  # a run may hold only blobs its writer may name (as an artifact's files)
+        require_usable(state, who, named)
     return [state.store.runs.write_batch(batch, actor=f"user:{who.user}") for batch in batches]
 
 

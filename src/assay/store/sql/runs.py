@@ -20,6 +20,7 @@ from assay.records import (
     Heartbeat,
     LogLine,
     LogLines,
+    Media,
     MetricSummary,
     Points,
     Project,
@@ -29,6 +30,7 @@ from assay.records import (
 from assay.store import series as ser
 from assay.store.blobs import BlobStore
 from assay.store.sql import audit, catalog
+from assay.store.sql import media as sql_media
 from assay.store.sql.filters import FilterCompiler, status_expr
 from assay.store.sql.schema import (
     batches,
@@ -92,11 +94,14 @@ class SqlRuns:
                     latest = max(latest, self._apply(tx, batch.run_id, op, now))
             self._lock_run(conn, batch.run_id)
             for op in batch.ops:
-                if not isinstance(op, Points | CreateRun):
+                if not isinstance(op, Points | CreateRun | Media):
                     latest = max(latest, self._apply(tx, batch.run_id, op, now))
             chunks = [op for op in batch.ops if isinstance(op, Points)]
             if chunks:
                 latest = max(latest, self._add_points(tx, batch.run_id, chunks))
+            rich = [op for op in batch.ops if isinstance(op, Media)]
+            if rich:
+                latest = max(latest, sql_media.add(tx, batch.run_id, rich))
             self._touch(conn, batch.run_id, latest, now)
             return True
 

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 # Bump together with a new migration file.
-SCHEMA_REVISION = "0008"
+SCHEMA_REVISION = "0009"
 
 metadata = sa.MetaData()
 
@@ -169,6 +169,22 @@ blob_refs = sa.Table(
     sa.Column("owner", sa.String(40), primary_key=True),
     sa.Column("digest", sa.String(64), sa.ForeignKey("blobs.digest"), primary_key=True),
     sa.Index("ix_blob_refs_digest", "digest"),
+)
+
+# ---- rich values logged at a step (0007) -------------------------------------------------
+
+# One row per (run, key, step): an image, table, histogram, plot, audio or text (or a list
+# of one kind), its JSON body naming blobs by digest; the run holds those blobs in
+# blob_refs ("run:<id>"), so gc keeps them.
+media = sa.Table(
+    "media",
+    metadata,
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("key", sa.String(KEY_LENGTH), primary_key=True),
+    sa.Column("step", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("body", Json, nullable=False),
 )
 
 artifacts = sa.Table(

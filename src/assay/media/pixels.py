@@ -1,0 +1,53 @@
+"""Pillow at the edge: arrays to PNG and any image file back to arrays. Pillow is imported
+only here, when an image is made or read (``pip install 'assay[media]'``)."""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING, Any
+
+from assay.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+    from PIL import Image as PILImage
+
+PNG_LEVEL = 1  # zlib level: images are encoded often and read rarely; speed first
+
+
+def pil() -> Any:
+    try:
+        from PIL import Image as PILImage
+    except ImportError:
+        raise InvalidInput("images need Pillow: pip install 'assay[media]' (or pillow)") from None
+    return PILImage
+
+
+def is_pil(value: object) -> bool:
+    return type(value).__module__.startswith("PIL.") and hasattr(value, "getbands")
+
+
+def to_png(array: NDArray[Any]) -> bytes:
+    """A uint8 HxW, HxWx3 or HxWx4 array as PNG bytes."""
+    image = pil().fromarray(array)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=PNG_LEVEL)
+    return buffer.getvalue()
+
+
+def open_bytes(data: bytes, what: str) -> PILImage.Image:
+    try:
+        image = pil().open(io.BytesIO(data))
+        image.load()
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InvalidInput(f"{what} is not an image Pillow can read ({exc})") from None
+    return image  # type: ignore[no-any-return]
+
+
+def to_array(data: bytes, what: str) -> NDArray[Any]:
+    import numpy as np
+
+    image = open_bytes(data, what)
+    if image.mode not in ("L", "RGB", "RGBA"):
+        image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+    return np.asarray(image)
