@@ -121,9 +121,7 @@ def set_traffic(
     discarded. Running servers follow the change within their poll interval; it is
     recorded (who, when, why) in the policy's history and the audit log."""
     with _store(uri) as store:
-        return store.models.set_traffic(
-            name, split, sticky=sticky, shadow=shadow, reason=reason
-        )
+        return store.models.set_traffic(name, split, sticky=sticky, shadow=shadow, reason=reason)
 
 
 def get_traffic(name: str, uri: Uri = None) -> TrafficPolicy | None:

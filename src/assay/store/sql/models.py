@@ -65,9 +65,7 @@ class SqlModels:
         actor: str | None = None,
     ) -> TrafficPolicy:
         with self.db.write(actor=actor) as tx:
-            return traffic.set_traffic(
-                tx, name, split, sticky=sticky, shadow=shadow, reason=reason
-            )
+            return traffic.set_traffic(tx, name, split, sticky=sticky, shadow=shadow, reason=reason)
 
     def traffic(self, name: str) -> TrafficPolicy | None:
         with self.db.read() as conn:

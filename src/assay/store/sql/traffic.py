@@ -162,9 +162,7 @@ def _resolves(conn: sa.Connection, name: str, arm: str) -> None:
         registry.version_of(conn, name, arm)
     except NotFound:
         kind = "version" if arm.isdigit() else "alias"
-        raise InvalidInput(
-            f"traffic arm {arm!r}: model {name!r} has no {kind} {arm!r}"
-        ) from None
+        raise InvalidInput(f"traffic arm {arm!r}: model {name!r} has no {kind} {arm!r}") from None
 
 
 # ---- reads ---------------------------------------------------------------------------------

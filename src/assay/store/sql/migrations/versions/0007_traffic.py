@@ -23,9 +23,7 @@ def upgrade() -> None:
     op.create_table(
         "traffic_policies",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
-        sa.Column(
-            "model", sa.String(128), sa.ForeignKey("registered_models.name"), nullable=False
-        ),
+        sa.Column("model", sa.String(128), sa.ForeignKey("registered_models.name"), nullable=False),
         sa.Column("split", Json, nullable=False),
         sa.Column("sticky", sa.String(256)),
         sa.Column("shadow", Json, nullable=False),
