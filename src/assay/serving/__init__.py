@@ -30,8 +30,11 @@ def serve(
     max_queue_ms: float = 1000.0,
     allow_pickle: bool = False,
     poll_interval: float = 1.0,
+    traffic: bool = True,
 ) -> None:
-    """Serve ``model_uri`` (and ``more``) until interrupted."""
+    """Serve ``model_uri`` (and ``more``) until interrupted. A registered model served
+    through an alias follows its traffic policy (``assay.models.set_traffic``) unless
+    ``traffic=False``."""
     from assay.serving.config import ServeConfig
     from assay.serving.runner import prepare, run
 
@@ -46,6 +49,7 @@ def serve(
         max_queue_ms=max_queue_ms,
         allow_pickle=allow_pickle,
         poll_interval=poll_interval,
+        traffic=traffic,
     )
     prepare(config)
     run(config, host, port, workers)
