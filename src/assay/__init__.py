@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from assay.sdk.run import Run
     from assay.sdk.settings import Settings
     from assay.serving import serve
+    from assay.serving.client import predict
 
 __all__ = [
     "Api",
@@ -50,6 +51,7 @@ __all__ = [
     "log",
     "models",
     "monitoring",
+    "predict",
     "register_model",
     "scorers",
     "serve",
@@ -70,6 +72,7 @@ _LAZY = {
     "evaluate": "assay.sdk.evaluation",
     "batched": "assay.flavours.batching",
     "serve": "assay.serving",
+    "predict": "assay.serving.client",
 }
 
 
