@@ -127,6 +127,27 @@ def _log_artifacts(root: Path, files: Path) -> None:
     assay.models.set_alias(
         "digits-classifier", "production", 1, reason="kept", evidence=f"eval:{report.id}", uri=root
     )
+    _traffic(root, files)
+
+
+def _traffic(root: Path, files: Path) -> None:
+    """A second model version as @candidate, a canary split, then a shadow added."""
+    (files / "model" / "weights.json").write_text('{"w": [1, 2, 4]}')
+    with assay.init(project="catalog", name="train-next", uri=root, settings=QUIET) as run:
+        run.log_artifact(files / "model", name="digits-model", type="model")
+    assay.register_model("catalog/digits-model:v1", name="digits-classifier", uri=root)
+    assay.models.set_alias("digits-classifier", "candidate", 2, reason="next", uri=root)
+    assay.models.set_traffic(
+        "digits-classifier", {"production": 95, "candidate": 5}, reason="canary", uri=root
+    )
+    assay.models.set_traffic(
+        "digits-classifier",
+        {"production": 90, "candidate": 10},
+        sticky="header:x-user-id",
+        shadow={"1": 25},
+        reason="wider canary, same users on the same version",
+        uri=root,
+    )
 
 
 @pytest.fixture
@@ -285,6 +306,28 @@ def test_model_page_shows_versions_and_alias_history(page: Any, site: str) -> No
     assert "first model" in page.inner_text("#alias-history")
     assert "digits-model:v0" in page.inner_text("#model-versions")
     shoot(page, "model")
+
+
+def test_model_page_shows_the_traffic_policy_and_its_history(page: Any, site: str) -> None:
+    page.goto(f"{site}/models/digits-classifier")
+    page.wait_for_selector("#traffic")
+    arms = page.eval_on_selector_all(
+        "#traffic tr[data-arm]",
+        "els => els.map(e => [e.dataset.arm, e.dataset.role, Number(e.dataset.share)])",
+    )
+    assert arms == [["production", "split", 90], ["candidate", "split", 10], ["1", "shadow", 25]]
+    assert "sticky by header x-user-id" in page.inner_text("#serving + p")
+    versions = page.eval_on_selector_all("#traffic td.num", "els => els.map(e => e.innerText)")
+    assert versions == ["1", "2", "1"]
+    widths = page.eval_on_selector_all(
+        "#traffic .share-bar", "els => els.map(e => e.getBoundingClientRect().width)"
+    )
+    assert widths[0] > widths[2] > widths[1] > 0  # 90% > 25% > 10%
+    history = page.inner_text("#traffic-history")
+    assert "production 90%, candidate 10%" in history and "canary" in history
+    assert history.index("wider canary") < history.index("production 95%")
+    page.locator("#serving").scroll_into_view_if_needed()
+    shoot(page, "model-traffic")
 
 
 def test_evaluation_page_from_alias_evidence_shows_comparison_and_flips(

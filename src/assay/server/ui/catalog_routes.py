@@ -191,11 +191,16 @@ def model_page(request: Request, name: str, who: Viewer) -> HTMLResponse:
     state = state_of(request)
     model = state.store.models.get(name)
     require(state, who, model.project, "viewer")
+    policy = state.store.models.traffic(name)
     return render(
         request,
         "model.html",
         model=model,
         versions=state.store.models.versions(name),
         history=state.store.models.alias_history(name),
+        policy=policy,
+        arms=cv.traffic_arms(policy, model.aliases),
+        traffic_history=state.store.models.traffic_history(name),
+        shares=cv.shares,
         who=who,
     )

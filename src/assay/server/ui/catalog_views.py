@@ -144,3 +144,39 @@ def _parquet(data: bytes, truncated: bool) -> Preview:
     table = pq.read_table(io.BytesIO(data)).slice(0, 20)
     rows = tuple(zip(*(col.to_pylist() for col in table.columns), strict=True))
     return Preview("table", header=tuple(table.column_names), rows=rows, note="first 20 rows")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrafficArm:
+    """One row of a model page's traffic table."""
+
+    arm: str  # "production", or a version number
+    version: int | None  # the version the arm names now (None: an alias no longer set)
+    share: float  # percent of requests (answered, or copied for a shadow)
+    shadow: bool
+
+
+def traffic_arms(policy: Any, aliases: dict[str, int]) -> list[TrafficArm]:
+    """The arms of a traffic policy with the versions they name now: split, then shadow."""
+    if policy is None:
+        return []
+
+    def version(arm: str) -> int | None:
+        return int(arm) if arm.isdigit() else aliases.get(arm)
+
+    rows = [
+        TrafficArm(arm=a, version=version(a), share=w, shadow=False)
+        for a, w in policy.split.items()
+    ]
+    rows += [
+        TrafficArm(arm=a, version=version(a), share=w, shadow=True)
+        for a, w in policy.shadow.items()
+    ]
+    return rows
+
+
+def shares(values: dict[str, float]) -> str:
+    """``production 90%, v3 10%`` (a history row)."""
+    return ", ".join(
+        f"{'v' if arm.isdigit() else ''}{arm} {share:g}%" for arm, share in values.items()
+    )
