@@ -1,11 +1,12 @@
 """``assay serve``: registered models behind the Open Inference Protocol (KServe V2) and
-MLflow's scoring protocol, with adaptive batching, live alias moves and Prometheus metrics.
+MLflow's scoring protocol, with adaptive batching, live alias moves, traffic policies
+(splits, sticky keys, shadow) and Prometheus metrics; ``assay.predict``, its client.
 
     from assay.serving import serve
     serve("models:/digits-classifier@production", port=5252, workers=2)
 
-See docs/serving.md. Only the CLI (and `assay.serve`, lazily) imports this package: it is
-a shell, like the server.
+See docs/serving.md. Only the CLI (and `assay.serve` and `assay.predict`, lazily) imports
+this package: it is a shell, like the server.
 """
 
 from __future__ import annotations

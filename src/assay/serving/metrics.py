@@ -137,7 +137,8 @@ def report(tally: dict[tuple[str, str, str, str], list[int]]) -> list[str]:
     (1 failed); shadow candidate v2 180``."""
     lines: dict[str, dict[str, list[str]]] = {}
     for (model, kind, arm, version), (n, failed) in sorted(tally.items()):
-        shown = f"{arm} v{version} {n}" + (f" ({failed} failed)" if failed else "")
+        name = f"v{version}" if arm == version else f"{arm} v{version}"
+        shown = f"{name} {n}" + (f" ({failed} failed)" if failed else "")
         lines.setdefault(model, {}).setdefault(kind, []).append(shown)
     out = []
     for model, kinds in lines.items():
