@@ -71,12 +71,13 @@ class Follower:
             return fresh
         name = served.slot.target.name
         for arm in (*policy.split, *policy.shadow):
-            if arm in served.arms:
+            if arm in tuple(served.arms):
                 continue
             uri = f"models:/{name}/{arm}" if arm.isdigit() else f"models:/{name}@{arm}"
             target = Target(uri, name, arm, True)
             version, _ = loader.current_version(store, target, None)
-            same = next((a for a in served.arms.values() if a.current.version == version), None)
+            loaded = tuple(served.arms.values())  # the loop may change the dict meanwhile
+            same = next((a for a in loaded if a.current.version == version), None)
             if same is not None:  # that version is loaded already: share it
                 fresh[arm] = Slot(target, same.current)
             else:
@@ -89,19 +90,24 @@ class Follower:
         """On the event loop: start the new arms' batchers, swap the routing, retire the
         arms no longer named."""
         served, policy = plan.served, plan.policy
+        name = served.slot.target.name
+        named = set() if policy is None else {*policy.split, *policy.shadow}
+        if named - served.arms.keys() - plan.fresh.keys():  # retired since it was planned
+            self.seen.pop(name, None)  # plan it again at the next poll
+            return
         for arm, slot in plan.fresh.items():
+            if arm in served.arms:  # loaded by a plan applied meanwhile
+                continue
             batcher = Batcher(slot, self.config.limits, self.metrics)
             batcher.start()
             served.arms[arm] = Arm(name=arm, slot=slot, batcher=batcher)
             if slot.target.moves:
                 self.watched.append(slot)
-        name = served.slot.target.name
         if policy is None:
             served.routing = single(name, served.default)
         else:
             served.routing = routing(name, policy, served.arms)
         served.traffic_error = None
-        named = set() if policy is None else {*policy.split, *policy.shadow}
         for gone in [a for a in served.arms.values() if a.name not in named]:
             if gone is not served.default:
                 self._retire(served, gone)
