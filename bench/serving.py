@@ -428,6 +428,7 @@ BENTOML_NOTE = (
 
 
 def measure_bentoml(python: str, work: Path, quick: bool, runs: int) -> list[Result]:
+    python = str(Path(python).absolute())  # the server runs in the service's folder
     folder = bentoml_service(python, work)
     port = free_port()
     command = [python, "-m", "bentoml", "serve", "service:Bench", "--host", HOST]

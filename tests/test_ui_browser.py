@@ -148,6 +148,44 @@ def _traffic(root: Path, files: Path) -> None:
         reason="wider canary, same users on the same version",
         uri=root,
     )
+    _request_log(root)
+
+
+def _request_log(root: Path) -> None:
+    """What a server following that policy logs: 90 one-row requests answered by
+    @production, 10 by @candidate (one of them a 400), and a 3-row request, over 3 hours."""
+    from assay.records import RequestBatch, RequestEntry
+    from assay.store import open_store
+
+    now = time.time()
+    entries = [
+        RequestEntry(
+            model="digits-classifier",
+            request_id=f"r{i}",
+            time=now - 3600 * (i % 3) - 60,
+            version="2" if i % 10 == 0 else "1",
+            arm="candidate" if i % 10 == 0 else "production",
+            status=400 if i == 50 else 200,
+            latency_ms=2.0 + (i % 7),
+        )
+        for i in range(100)
+    ]
+    entries += [
+        RequestEntry(
+            model="digits-classifier",
+            request_id=f"big/{k}",
+            time=now - 30,
+            version="1",
+            arm="production",
+            latency_ms=9.0,
+        )
+        for k in range(3)
+    ]
+    store = open_store(root)
+    try:
+        store.requests.write_batch(RequestBatch(writer="ui-test", seq=0, entries=entries))
+    finally:
+        store.close()
 
 
 @pytest.fixture
@@ -323,6 +361,14 @@ def test_model_page_shows_the_traffic_policy_and_its_history(page: Any, site: st
         "#traffic .share-bar", "els => els.map(e => e.getBoundingClientRect().width)"
     )
     assert widths[0] > widths[2] > widths[1] > 0  # 90% > 25% > 10%
+    served = page.eval_on_selector_all(
+        "#served-requests tr[data-version]",
+        "els => els.map(e => [e.dataset.version, e.dataset.arm, Number(e.dataset.requests)])",
+    )
+    assert served == [["1", "production", 91], ["2", "candidate", 10]]
+    candidate = page.inner_text("#served-requests tr[data-arm='candidate']")
+    assert "\t1\t" in candidate  # rows 10, errors 1
+    assert page.locator("#served-requests tr[data-arm='production'] .spark span").count() == 24
     history = page.inner_text("#traffic-history")
     assert "production 90%, candidate 10%" in history and "canary" in history
     assert history.index("wider canary") < history.index("production 95%")

@@ -39,6 +39,14 @@ from assay.cli.main import reports_errors, uri_option
     help="Seconds between checks for alias moves (0: never).",
 )
 @click.option(
+    "--log-sample",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0.0, 1.0),
+    metavar="FRACTION",
+    help="Fraction of requests written to the store's request log (0: none).",
+)
+@click.option(
     "--no-traffic",
     is_flag=True,
     help="Ignore the models' traffic policies: answer every request with MODEL_URI.",
@@ -59,6 +67,7 @@ def serve_command(
     allow_pickle: bool,
     poll_interval: float,
     no_traffic: bool,
+    log_sample: float,
 ) -> None:
     """Serve MODEL_URI (models:/name@alias, models:/name/3 or an artifact reference) over
     the Open Inference Protocol (/v2/...) and MLflow's /invocations, with adaptive
@@ -82,6 +91,7 @@ def serve_command(
         allow_pickle=allow_pickle,
         poll_interval=poll_interval,
         traffic=not no_traffic,
+        log_sample=log_sample,
     )
     console = Console(stderr=True)
     for line in prepare(config):

@@ -26,9 +26,10 @@ from assay.serving.batching import Batcher
 from assay.serving.config import ServeConfig
 from assay.serving.follow import Follower, Plan
 from assay.serving.metrics import Metrics, exposition, report
+from assay.serving.requestlog import ServedLog
 from assay.serving.shadow import Mirror
 from assay.serving.state import Served, ServingState, load_all, make_watcher
-from assay.store.base import open_store
+from assay.store.base import open_store, resolve_uri
 
 log = logging.getLogger("assay.serving")
 
@@ -50,6 +51,8 @@ def create_app(config: ServeConfig, freeze: bool = False) -> Starlette:
             each.follows = each.follows and each.slot.target.moves
             each.batcher.start()
         state = ServingState(config, served, primary, metrics, mirror=Mirror(metrics))
+        if config.log_sample > 0:
+            state.requests = ServedLog(resolve_uri(config.uri), config.log_sample)
         await _follow(config, served, metrics, state)
         if freeze:
             gc.freeze()
@@ -128,6 +131,8 @@ async def _stop(state: ServingState) -> None:
             if arm.batcher is not each.batcher:
                 await arm.batcher.stop()
         await each.batcher.stop()
+    if state.requests is not None:  # answered requests are in the log: flush it
+        await asyncio.to_thread(state.requests.close)
 
 
 async def metrics_route(request: Request) -> Response:

@@ -23,7 +23,8 @@ from starlette.routing import Route
 from assay.errors import InvalidInput, NotFound
 from assay.serving import http
 from assay.serving.batching import Answer
-from assay.serving.oip import answer
+from assay.serving.oip import answer, logged
+from assay.serving.requestlog import HEADER, new_request_id
 from assay.serving.signature import Signature
 from assay.serving.state import state_of
 from assay.serving.tensors import column, conform
@@ -139,6 +140,7 @@ async def invocations(request: Request) -> Response:
         return mlflow_error(404, str(exc))
     name, routing = served.slot.target.name, served.route
     arm: Arm | None = None
+    rid = request.headers.get(HEADER) or new_request_id()
     try:
         content_type = request.headers.get("content-type", "application/json")
         given = decode(await http.body(request), content_type, served.current.signature)
@@ -150,8 +152,11 @@ async def invocations(request: Request) -> Response:
         version = (arm or served.default).current.version
         seconds = time.perf_counter() - started
         state.metrics.answered(name, version, status, seconds, arm=arm.name if arm else "")
+        logged(state, served, version, status=status, seconds=seconds, request_id=rid)
         message = str(exc) if isinstance(exc, InvalidInput) else f"bad body: {exc}"
-        return mlflow_error(status, message)
+        response = mlflow_error(status, message)
+        response.headers[HEADER] = rid
+        return response
     state.metrics.stage(name, "parse", time.perf_counter() - started)
     return await answer(
         state=state,
@@ -164,6 +169,7 @@ async def invocations(request: Request) -> Response:
         started=started,
         error=mlflow_error,
         mirror=(routing, given),
+        request_id=rid,
     )
 
 

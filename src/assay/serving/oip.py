@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -24,6 +23,7 @@ from assay.errors import InvalidInput, NotFound
 from assay.serving import http
 from assay.serving.batching import Answer, Busy
 from assay.serving.loader import LoadedModel
+from assay.serving.requestlog import DEFAULT_ARM, HEADER, new_request_id
 from assay.serving.signature import datatype_of
 from assay.serving.state import Served, ServingState, state_of
 from assay.serving.tensors import Rows, conform, decode_tensor, row_count
@@ -161,7 +161,7 @@ def encode_answer(
     body: dict[str, Any] = {
         "model_name": answer.model.name,
         "model_version": answer.model.version,
-        "id": rid or uuid.uuid4().hex,
+        "id": rid or new_request_id(),
         "outputs": [_tensor(name, answer.outputs[name]) for name in names],
     }
     if arm is not None:
@@ -184,6 +184,7 @@ async def infer(request: Request) -> Response:
     except NotFound as exc:
         return http.error(404, str(exc))
     metrics, name = state.metrics, served.slot.target.name
+    header_id = request.headers.get(HEADER) or None
     arm: Arm | None = None
     try:
         payload = http.decode(await http.body(request))
@@ -199,9 +200,11 @@ async def infer(request: Request) -> Response:
         version = (arm or served.default).current.version
         seconds = time.perf_counter() - started
         metrics.answered(name, version, status, seconds, arm=arm.name if arm else "")
-        return http.error(status, _message(exc))
-    rid = payload.get("id")
-    rid = rid if isinstance(rid, str) else None
+        rid = header_id or new_request_id()
+        logged(state, served, version, status=status, seconds=seconds, request_id=rid)
+        return _with_id(http.error(status, _message(exc)), rid)
+    given_id = payload.get("id")
+    rid = (given_id if isinstance(given_id, str) else None) or header_id or new_request_id()
     metrics.stage(name, "parse", time.perf_counter() - started)
     chosen = arm.name
     return await answer(
@@ -214,6 +217,7 @@ async def infer(request: Request) -> Response:
         encode=lambda a: encode_answer(a, wanted, rid, chosen),
         started=started,
         mirror=None if routing is None else (routing, given),
+        request_id=rid,
     )
 
 
@@ -228,29 +232,93 @@ async def answer(
     encode: Callable[[Answer], Any],
     started: float,
     error: Callable[..., Response] = http.error,
+    request_id: str | None = None,
     mirror: tuple[Routing, dict[str, Any]] | None = None,
 ) -> Response:
     """Queue the rows (checked against ``model``, the version of ``arm`` now) on the
     arm's batcher, await their outputs, encode them; the status in the metrics, the arm
-    and version in the headers. Then copy the request to the shadow arms ``mirror``'s
-    routing draws (after the answer is ready: a shadow never delays it)."""
+    and version in the headers, the request in the request log (as ``request_id``,
+    returned in the ``x-request-id`` header; a new id when None; its arm when a traffic
+    policy chose it). Then copy the request to the shadow arms ``mirror``'s routing draws
+    (after the answer is ready: a shadow never delays it)."""
     metrics, name = state.metrics, served.slot.target.name
+    rid = request_id or new_request_id()
+    count = row_count(rows)
+    policy = mirror is not None and mirror[0].policy is not None
+    chose = arm.name if policy else DEFAULT_ARM  # the log's arm: a policy's choice
     try:
-        result = await arm.batcher.submit(rows, row_count(rows), wanted, model)
-    except Busy as exc:
-        metrics.answered(name, model.version, 503, time.perf_counter() - started, arm=arm.name)
-        return error(503, str(exc), retry_after=exc.retry_after)
-    except InvalidInput as exc:
-        metrics.answered(name, model.version, 400, time.perf_counter() - started, arm=arm.name)
-        return error(400, str(exc))
+        result = await arm.batcher.submit(rows, count, wanted, model)
+    except (Busy, InvalidInput) as exc:
+        status = 503 if isinstance(exc, Busy) else 400
+        seconds = time.perf_counter() - started
+        metrics.answered(name, model.version, status, seconds, arm=arm.name)
+        logged(
+            state,
+            served,
+            model.version,
+            status=status,
+            seconds=seconds,
+            request_id=rid,
+            rows=rows,
+            count=count,
+            arm=chose,
+        )
+        if isinstance(exc, Busy):
+            return _with_id(error(503, str(exc), retry_after=exc.retry_after), rid)
+        return _with_id(error(400, str(exc)), rid)
     before = time.perf_counter()
     headers = {ARM_HEADER: arm.name, VERSION_HEADER: result.model.version}
     response = http.json(encode(result), headers=headers)
     done = time.perf_counter()
     metrics.stage(name, "encode", done - before)
     metrics.answered(name, result.model.version, 200, done - started, arm=arm.name)
+    logged(
+        state,
+        served,
+        result.model.version,
+        status=200,
+        seconds=done - started,
+        request_id=rid,
+        rows=rows,
+        count=count,
+        outputs=result.outputs,
+        arm=chose,
+    )
     if mirror is not None and mirror[0].shadows and state.mirror is not None:
         state.mirror.send(*mirror)
+    return _with_id(response, rid)
+
+
+def logged(
+    state: ServingState,
+    served: Served,
+    version: str,
+    *,
+    status: int,
+    seconds: float,
+    request_id: str,
+    rows: Rows | None = None,
+    count: int = 0,
+    outputs: Mapping[str, np.ndarray] | None = None,
+    arm: str | None = DEFAULT_ARM,
+) -> None:
+    """Into the request log, when the server keeps one (``--log-sample`` above 0)."""
+    if state.requests is not None:
+        state.requests.record(
+            served.slot.target.name,
+            version,
+            status=status,
+            seconds=seconds,
+            request_id=request_id,
+            rows=rows,
+            count=count,
+            outputs=outputs,
+            arm=arm,
+        )
+
+
+def _with_id(response: Response, request_id: str) -> Response:
+    response.headers[HEADER] = request_id
     return response
 
 

@@ -13,6 +13,7 @@ from assay.serving.batching import Batcher
 from assay.serving.config import ServeConfig
 from assay.serving.loader import LoadedModel, Slot, Watcher
 from assay.serving.metrics import Metrics
+from assay.serving.requestlog import ServedLog
 from assay.serving.shadow import Mirror
 from assay.serving.traffic import Arm, Routing, single
 from assay.store.base import open_store
@@ -67,6 +68,7 @@ class ServingState:
     watcher: Watcher | None = None
     ready: bool = field(default=False)
     mirror: Mirror | None = None  # shadow copies in flight
+    requests: ServedLog | None = None  # the request log (None: --log-sample 0)
 
     def find(self, name: str, version: str | None = None) -> Served:
         """The served model ``name`` (at ``version`` if given), else NotFound."""
