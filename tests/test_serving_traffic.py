@@ -144,7 +144,8 @@ def test_a_sticky_key_keeps_one_arm_and_a_pinned_version_bypasses_the_policy(uri
             }
             for k in range(30)
         }
-        pinned = client.post("/v2/models/clf/versions/2/infer", json=oip_columns(x.head(1)))
+        body = {**oip_columns(x.head(1)), "id": "pinned"}
+        pinned = client.post("/v2/models/clf/versions/2/infer", json=body)
         unknown = client.post("/v2/models/clf/versions/3/infer", json=oip_columns(x.head(1)))
     assert all(len(arms) == 1 for arms in seen.values())
     assert {a for arms in seen.values() for a in arms} == {"production", "candidate"}
@@ -242,3 +243,30 @@ def test_no_traffic_ignores_the_policy(uri: str) -> None:
 def _no_leftover_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("ASSAY_SERVE_URL", raising=False)
     yield
+
+
+def test_the_request_log_records_the_arm_a_policy_chose(uri: str) -> None:
+    from assay.store import open_store
+
+    assay.models.set_traffic("clf", {"production": 50, "candidate": 50}, uri=uri)
+    x, _ = table()
+    answered = {}
+    with serve(uri, poll_interval=0) as client:
+        for i in range(40):
+            body = {**oip_columns(x.head(1)), "id": f"q{i}"}
+            r = client.post("/v2/models/clf/infer", json=body)
+            assert r.headers["x-request-id"] == f"q{i}"
+            answered[f"q{i}"] = r.headers["x-assay-arm"]
+        body = {**oip_columns(x.head(1)), "id": "pinned"}
+        pinned = client.post("/v2/models/clf/versions/2/infer", json=body)
+    store = open_store(uri)  # the server flushed its log when it stopped
+    try:
+        logged = {e.request_id: e for e in store.requests.list("clf")}
+    finally:
+        store.close()
+    assert {rid: logged[rid].arm for rid in answered} == answered
+    assert set(answered.values()) == {"production", "candidate"}
+    assert all(
+        logged[rid].version == ("2" if arm == "candidate" else "1") for rid, arm in answered.items()
+    )
+    assert logged[pinned.headers["x-request-id"]].arm is None  # no policy chose it
