@@ -134,8 +134,8 @@ def _traffic(root: Path, files: Path) -> None:
     """A second model version as @candidate, a canary split, then a shadow added."""
     (files / "model" / "weights.json").write_text('{"w": [1, 2, 4]}')
     with assay.init(project="catalog", name="train-next", uri=root, settings=QUIET) as run:
-        run.log_artifact(files / "model", name="digits-model", type="model")
-    assay.register_model("catalog/digits-model:v1", name="digits-classifier", uri=root)
+        run.log_artifact(files / "model", name="digits-model-next", type="model")
+    assay.register_model("catalog/digits-model-next:v0", name="digits-classifier", uri=root)
     assay.models.set_alias("digits-classifier", "candidate", 2, reason="next", uri=root)
     assay.models.set_traffic(
         "digits-classifier", {"production": 95, "candidate": 5}, reason="canary", uri=root
