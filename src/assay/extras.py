@@ -28,6 +28,7 @@ EXTRA_OF = {
     "prometheus_client": "serving",
     "tensorboard": "importers",
     "wandb": "wandb",
+    "mlflow": "mlflow",
 }
 
 

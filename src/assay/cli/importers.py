@@ -98,6 +98,36 @@ def import_wandb_command(path: Path, project: str | None, uri: str | None) -> No
         console.print(f"not imported: {count} {kind} values")
 
 
+@import_group.command("mlflow")
+@click.option(
+    "--from",
+    "source",
+    required=True,
+    help="An MLflow tracking URI (http://, sqlite:///, postgresql://) or an mlruns folder.",
+)
+@click.option("--project", default=None, help="Import every run into this project.")
+@uri_option
+@reports_errors
+def import_mlflow_command(source: str, project: str | None, uri: str | None) -> None:
+    """Experiments, runs (every metric point), artifacts and registered models from
+    MLflow; exit 1 listing anything not imported; run again to finish."""
+    from assay.importers.mlflow import import_mlflow
+
+    store = open_store(uri)
+    try:
+        done = import_mlflow(store, source, project=project)
+    finally:
+        store.close()
+    console = Console(soft_wrap=True)
+    console.print(
+        f"imported {source}: {done.experiments} experiments, {done.runs} runs, "
+        f"{done.points} points, {done.artifact_files} artifact files, "
+        f"{done.model_versions} model versions, checked"
+    )
+    for skipped in done.skipped:
+        console.print(f"not imported: {skipped}")
+
+
 def _print(title: str, counts: Counts) -> None:
     shown = ", ".join(
         f"{n} {kind.replace('_', ' ')}" for kind, n in _items(counts) if n or kind == "runs"

@@ -16,6 +16,7 @@ from assay.store.sql import audit, migrate, opening
 from assay.store.sql.artifacts import SqlArtifacts
 from assay.store.sql.blobs import SqlBlobs
 from assay.store.sql.evaluations import SqlEvaluations
+from assay.store.sql.labels import SqlLabels
 from assay.store.sql.models import SqlModels
 from assay.store.sql.requests import SqlRequests
 from assay.store.sql.runs import SqlRuns
@@ -50,6 +51,7 @@ class SqlStore:
         self.models = SqlModels(self.db)
         self.evaluations = SqlEvaluations(self.db)
         self.requests = SqlRequests(self.db)
+        self.labels = SqlLabels(self.db)
         try:
             self._prepare()
         except BaseException:
