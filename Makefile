@@ -7,6 +7,9 @@ DEV := $(VENV)/.installed-dev
 # own (pyarrow, opentelemetry...): they live in a venv apart, so the dev venv stays as tested
 BENCH_VENV := .venv-bench
 BENCH := $(BENCH_VENV)/.installed-bench
+# BentoML pins opentelemetry apart from MLflow's: it gets a venv of its own
+BENTOML_VENV := .venv-bentoml
+BENTOML := $(BENTOML_VENV)/.installed-bentoml
 PYTEST_ARGS ?=
 
 .PHONY: demo test lint bench screenshots clean
@@ -25,6 +28,11 @@ $(BENCH): pyproject.toml
 	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[bench]'
 	touch $@
 
+$(BENTOML):
+	$(PYTHON) -m venv $(BENTOML_VENV) || python3 -m venv $(BENTOML_VENV)
+	$(BENTOML_VENV)/bin/python -m pip install --quiet 'bentoml>=1.4' scikit-learn pandas joblib
+	touch $@
+
 demo: $(DEV)
 	$(BIN)/assay demo
 
@@ -36,8 +44,8 @@ lint: $(DEV)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-bench: $(BENCH)
-	$(BENCH_VENV)/bin/python bench/run.py --out bench/RESULTS.md
+bench: $(BENCH) $(BENTOML)
+	$(BENCH_VENV)/bin/python bench/run.py --out bench/RESULTS.md --bentoml-python $(BENTOML_VENV)/bin/python
 
 screenshots: $(DEV)
 	ASSAY_SCREENSHOTS=docs/img $(BIN)/python -m pytest -q tests/test_ui_browser.py

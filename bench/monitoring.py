@@ -229,8 +229,7 @@ def render(results: dict[str, Any], command: str) -> list[str]:
         "",
         f"Produced by `{command}` in {results['seconds']:.0f} s ({_what()}). "
         f"{FEATURES} columns (normal, lognormal, Poisson counts, categorical strings), a "
-        f"{REFERENCE_ROWS:,}-row reference, alpha = {ALPHA}. Assay: {n} windows per row; "
-        + theirs,
+        f"{REFERENCE_ROWS:,}-row reference, alpha = {ALPHA}. Assay: {n} windows per row; " + theirs,
         "",
         "| what | Assay (raw reference) | Assay (stored profile) | Assay, no correction | "
         "Evidently: any column | Evidently: dataset drift |",

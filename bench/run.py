@@ -213,6 +213,7 @@ def main() -> None:
     parser.add_argument("--no-serving", action="store_true", help="Skip the model serving runs.")
     parser.add_argument("--mlflow-python", default=None, help="A Python with mlflow (serving).")
     parser.add_argument("--no-media", action="store_true", help="Skip the image-logging runs.")
+    parser.add_argument("--bentoml-python", default=None, help="A Python with bentoml (serving).")
     args = parser.parse_args()
     started = time.time()
     rows = measure(args.quick, args.processes)
@@ -246,7 +247,7 @@ def main() -> None:
     if not args.no_serving:
         import serving
 
-        served = serving.measure(args.quick, args.mlflow_python)
+        served = serving.measure(args.quick, args.mlflow_python, bentoml_python=args.bentoml_python)
         server_lines += ["", *serving.render(served, command)]
     if not args.no_media:
         import media

@@ -1,7 +1,8 @@
-"""Model serving: one scikit-learn pipeline served by ``assay serve`` and by ``mlflow models
-serve --env-manager local`` (BentoML when it installs without changing another package).
+"""Model serving: one scikit-learn pipeline served by ``assay serve``, by ``mlflow models
+serve --env-manager local`` and by BentoML (``bentoml serve``, adaptive batching on).
 
-    python bench/serving.py [--quick] [--mlflow-python PATH] [--results bench/RESULTS.md]
+    python bench/serving.py [--quick] [--mlflow-python PATH] [--bentoml-python PATH]
+                            [--results bench/RESULTS.md]
 
 Same model (StandardScaler + LogisticRegression on 20 numeric columns, fitted on a
 DataFrame), same body (MLflow's ``dataframe_split``, which both servers take), one worker
@@ -13,7 +14,11 @@ load runs against one server; where Assay's time goes comes from its own /metric
 
 ``--mlflow-python`` names an interpreter with mlflow and scikit-learn (mlflow's pins
 would move packages of this environment); without one, and without mlflow here, MLflow is
-left out with a message.
+left out with a message. ``--bentoml-python`` likewise names an interpreter with bentoml,
+scikit-learn and pandas (``make bench`` makes one, .venv-bentoml: installing bentoml beside
+mlflow moves opentelemetry-api); its service is BENTO_SERVICE below: one ``@bentoml.api(batchable
+=True)`` method taking the rows as one ``[n, 20]`` array, so BentoML's adaptive batching
+joins concurrent requests into one predict call, at most 1024 rows (as Assay's).
 """
 
 from __future__ import annotations
@@ -43,8 +48,8 @@ HOST = "127.0.0.1"  # the only address the load generator sends to
 # cut in two calls each at the default of 64)
 ASSAY_OPTIONS = "--max-batch-size 1024"
 BENTOML_SKIPPED = (
-    "BentoML left out: installing it into this environment would change an installed "
-    "package's version (opentelemetry-api 1.45.2 -> 1.45.1)"
+    "BentoML left out: no interpreter with bentoml (--bentoml-python; `make bench` makes "
+    ".venv-bentoml, apart, since installing it beside mlflow would move opentelemetry-api)"
 )
 
 
@@ -103,6 +108,38 @@ def mlflow_model(python: str, work: Path) -> Path:
     return target
 
 
+BENTO_SERVICE = """
+import joblib
+import numpy as np
+import pandas as pd
+import bentoml
+
+FEATURES = [f"f{i}" for i in range(20)]
+
+
+@bentoml.service(
+    workers=1, traffic={"timeout": 60}, logging={"access": {"enabled": False}}  # as Assay's
+)
+class Bench:
+    def __init__(self) -> None:
+        self.model = joblib.load("model.joblib")
+
+    @bentoml.api(batchable=True, batch_dim=0, max_batch_size=1024)
+    def predict(self, data: np.ndarray) -> np.ndarray:
+        return self.model.predict(pd.DataFrame(data, columns=FEATURES))
+"""
+
+
+def bentoml_service(python: str, work: Path) -> Path:
+    """A folder with the service and the pipeline (fitted by that interpreter's sklearn)."""
+    folder = work / "bento"
+    folder.mkdir()
+    (folder / "service.py").write_text(BENTO_SERVICE)
+    code = TRAIN + f"import joblib\njoblib.dump(model, {str(folder / 'model.joblib')!r})\n"
+    subprocess.run([python, "-c", code], check=True, capture_output=True, timeout=600)
+    return folder
+
+
 # ---- servers ----------------------------------------------------------------------------------
 
 
@@ -119,12 +156,14 @@ def pinned(command: list[str], core: int) -> list[str]:
 
 
 @contextmanager
-def running(command: list[str], port: int, ready: str, log: Path) -> Iterator[str]:
+def running(
+    command: list[str], port: int, ready: str, log: Path, cwd: Path | None = None
+) -> Iterator[str]:
     # the interpreter's own bin folder first: mlflow starts `uvicorn` from PATH
     path = f"{Path(command[0]).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PATH": path}
     with open(log, "wb") as out:
-        proc = subprocess.Popen(pinned(command, 0), stdout=out, stderr=out, env=env)
+        proc = subprocess.Popen(pinned(command, 0), stdout=out, stderr=out, env=env, cwd=cwd)
     base = f"http://{HOST}:{port}"
     try:
         _wait(proc, port, ready, log)
@@ -156,18 +195,21 @@ def _wait(proc: subprocess.Popen[bytes], port: int, path: str, log: Path) -> Non
 # ---- the load generator -----------------------------------------------------------------------
 
 
-def request_bytes(port: int, rows: int, oip: bool = False) -> bytes:
-    """MLflow's dataframe_split to /invocations, or the same rows as an Open Inference
-    Protocol request (one [rows, 20] tensor) to Assay's /v2/models/bench/infer."""
+def request_bytes(port: int, rows: int, protocol: str = "mlflow") -> bytes:
+    """MLflow's dataframe_split to /invocations; or the same rows as an Open Inference
+    Protocol request (one [rows, 20] tensor) to Assay's /v2/models/bench/infer; or as
+    BentoML's ``{"data": [[...]]}`` to its /predict."""
     import numpy as np
 
     data = np.random.default_rng(1).normal(size=(rows, 20)).round(6).tolist()
     path = "/invocations"
     payload: dict[str, Any] = {"dataframe_split": {"columns": FEATURES, "data": data}}
-    if oip:
+    if protocol == "oip":
         path = "/v2/models/bench/infer"
         tensor = {"name": "input-0", "shape": [rows, 20], "datatype": "FP64", "data": data}
         payload = {"inputs": [tensor]}
+    elif protocol == "bentoml":
+        path, payload = "/predict", {"data": data}
     body = json.dumps(payload).encode()
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
@@ -224,8 +266,10 @@ async def _client(
         writer.close()
 
 
-async def _load(port: int, rows: int, clients: int, seconds: float, oip: bool = False) -> Result:
-    payload = request_bytes(port, rows, oip)
+async def _load(
+    port: int, rows: int, clients: int, seconds: float, protocol: str = "mlflow"
+) -> Result:
+    payload = request_bytes(port, rows, protocol)
     latencies: list[float] = []
     errors: list[int] = []
     start = time.perf_counter()
@@ -258,12 +302,12 @@ async def _load(port: int, rows: int, clients: int, seconds: float, oip: bool = 
     )
 
 
-def load_run(port: int, rows: int, clients: int, seconds: float, oip: bool = False) -> Result:
+def load_run(port: int, rows: int, clients: int, seconds: float, protocol: str) -> Result:
     """One closed-loop run in a fresh process pinned to core 1 (prints JSON)."""
     code = (
         f"import sys, json, asyncio, dataclasses; sys.path.insert(0, {str(HERE)!r}); "
         "import serving; "
-        f"r = asyncio.run(serving._load({port}, {rows}, {clients}, {seconds}, {oip})); "
+        f"r = asyncio.run(serving._load({port}, {rows}, {clients}, {seconds}, {protocol!r})); "
         "print(json.dumps(dataclasses.asdict(r)))"
     )
     out = subprocess.run(
@@ -278,14 +322,15 @@ def load_run(port: int, rows: int, clients: int, seconds: float, oip: bool = Fal
 
 def measure_server(name: str, port: int, quick: bool, runs: int) -> list[Result]:
     seconds = 1.5 if quick else 4.0
-    cases = [(rows, clients, False) for rows in (1, 100) for clients in (1, 8, 32)]
+    plain = "bentoml" if name == "bentoml" else "mlflow"  # BentoML has its own body
+    cases = [(rows, clients, plain) for rows in (1, 100) for clients in (1, 8, 32)]
     if name == "assay":  # its own protocol too, at the top concurrency
-        cases += [(1, 32, True), (100, 32, True)]
+        cases += [(1, 32, "oip"), (100, 32, "oip")]
     results = []
-    for rows, clients, oip in cases:
-        fresh = [load_run(port, rows, clients, seconds, oip) for _ in range(runs)]
+    for rows, clients, protocol in cases:
+        fresh = [load_run(port, rows, clients, seconds, protocol) for _ in range(runs)]
         median = sorted(fresh, key=lambda r: r.rps)[len(fresh) // 2]
-        median.server = f"{name} (OIP)" if oip else name
+        median.server = f"{name} (OIP)" if protocol == "oip" else name
         results.append(median)
         print(median, flush=True)
     return results
@@ -316,10 +361,15 @@ def stages(port: int) -> dict[str, float]:
 # ---- all of it --------------------------------------------------------------------------------
 
 
-def measure(quick: bool = False, mlflow_python: str | None = None, runs: int = 3) -> dict[str, Any]:
+def measure(
+    quick: bool = False,
+    mlflow_python: str | None = None,
+    runs: int = 3,
+    bentoml_python: str | None = None,
+) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="assay-bench-serving-"))
     results: list[Result] = []
-    notes = [BENTOML_SKIPPED]
+    notes = []
     loads = [os.getloadavg()[0]]
     try:
         uri = assay_model(work)
@@ -354,6 +404,11 @@ def measure(quick: bool = False, mlflow_python: str | None = None, runs: int = 3
             ]
             with running(mlflow, port, "/ping", work / "mlflow.log"):
                 results += measure_server("mlflow", port, quick, runs)
+        if bentoml_python is None:
+            notes.append(BENTOML_SKIPPED)
+        else:
+            results += measure_bentoml(bentoml_python, work, quick, runs)
+            notes.append(f"BentoML {_version(bentoml_python, 'bentoml')}: {BENTOML_NOTE}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     loads.append(os.getloadavg()[0])
@@ -363,6 +418,29 @@ def measure(quick: bool = False, mlflow_python: str | None = None, runs: int = 3
         )
     )
     return {"results": results, "stages": where, "notes": notes}
+
+
+BENTOML_NOTE = (
+    "`bentoml serve` of a service with one `@bentoml.api(batchable=True, max_batch_size="
+    "1024)` method (BENTO_SERVICE in bench/serving.py), one worker, its body "
+    '`{"data": [[...20 numbers], ...]}` to `/predict` (the same rows).'
+)
+
+
+def measure_bentoml(python: str, work: Path, quick: bool, runs: int) -> list[Result]:
+    python = str(Path(python).absolute())  # the server runs in the service's folder
+    folder = bentoml_service(python, work)
+    port = free_port()
+    command = [python, "-m", "bentoml", "serve", "service:Bench", "--host", HOST]
+    command += ["--port", str(port)]
+    with running(command, port, "/readyz", work / "bentoml.log", cwd=folder):
+        return measure_server("bentoml", port, quick, runs)
+
+
+def _version(python: str, package: str) -> str:
+    code = f"import importlib.metadata as m; print(m.version({package!r}))"
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=60)
+    return out.stdout.strip() or "?"
 
 
 def _has_mlflow() -> bool:
@@ -378,7 +456,8 @@ def render(measured: dict[str, Any], command: str) -> list[str]:
         "",
         f"Produced by `{command}`. One scikit-learn pipeline (StandardScaler + "
         "LogisticRegression, 20 numeric columns, fitted on a DataFrame); the same "
-        "`dataframe_split` body to `/invocations`; one worker each; server on core 0, load "
+        "`dataframe_split` body to `/invocations` (BentoML: the same rows to its `/predict`); "
+        "one worker each; server on core 0, load "
         "generator on core 1 (taskset); closed loop of N connections; median of fresh load "
         "runs. The machine (2 cores) was shared with other work while this ran: the "
         "figures are noisy.",
@@ -411,15 +490,17 @@ def _against_targets(results: list[Result]) -> list[str]:
 
     out = []
     for rows in (1, 100):
-        mine, theirs = get("assay", rows), get("mlflow", rows)
+        mine = get("assay", rows)
         if mine is None:
             continue
-        if theirs is not None and theirs.rps:
-            factor = mine.rps / theirs.rps
-            out.append(
-                f"- 32 clients, {rows} row(s): Assay {factor:,.1f}x MLflow's requests/s "
-                f"(target ≥ 5x: {'met' if factor >= 5 else 'MISSED'})"
-            )
+        for peer, label, target in (("mlflow", "MLflow", 5.0), ("bentoml", "BentoML", 1.5)):
+            theirs = get(peer, rows)
+            if theirs is not None and theirs.rps:
+                factor = mine.rps / theirs.rps
+                out.append(
+                    f"- 32 clients, {rows} row(s): Assay {factor:,.1f}x {label}'s requests/s "
+                    f"(target ≥ {target:g}x: {'met' if factor >= target else 'MISSED'})"
+                )
         out.append(
             f"- 32 clients, {rows} row(s): Assay p99 {mine.p99_ms:.1f} ms "
             f"(target ≤ 25 ms: {'met' if mine.p99_ms <= 25 else 'MISSED'})"
@@ -445,12 +526,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--mlflow-python", default=None)
+    parser.add_argument("--bentoml-python", default=None)
     parser.add_argument("--results", type=Path, default=None)
     args = parser.parse_args()
-    measured = measure(args.quick, args.mlflow_python, args.runs)
+    measured = measure(args.quick, args.mlflow_python, args.runs, args.bentoml_python)
     command = "python bench/serving.py" + (" --quick" if args.quick else "")
     if args.mlflow_python:
         command += " --mlflow-python PATH"
+    if args.bentoml_python:
+        command += " --bentoml-python .venv-bentoml/bin/python"
     lines = render(measured, command)
     print("\n".join(lines))
     if args.results is not None:

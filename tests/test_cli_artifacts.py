@@ -107,6 +107,31 @@ def test_models_register_alias_show(seeded: str) -> None:
     assert code == 1 and "only 'model' artifacts" in out
 
 
+def test_models_traffic_sets_shows_and_clears_a_policy(seeded: str) -> None:
+    for ref, alias in (("digits-model:v0", "production"), ("digits-model:v0", "candidate")):
+        invoke("models", "register", ref, "clf", "-p", "digits", "--uri", seeded)
+        invoke("models", "alias", "clf", alias, "1", "--uri", seeded)
+    code, out = invoke("models", "traffic", "clf", "--uri", seeded)
+    assert code == 0 and "no traffic policy" in out
+    code, out = invoke(
+        "models", "traffic", "clf", "production=90", "candidate=10",
+        "--sticky", "header:x-user-id", "--shadow", "v1=20", "-r", "canary", "--uri", seeded,
+    )  # fmt: skip
+    assert code == 0 and "production (v1) 90%, candidate (v1) 10%" in out
+    assert "sticky by header:x-user-id" in out and "shadow: 1 20%" in out and "canary" in out
+    code, out = invoke("models", "traffic", "clf", "production=90", "candidate=20", "--uri", seeded)
+    assert code == 1 and "the weights add up to 110, not 100" in out
+    code, out = invoke("models", "traffic", "clf", "production", "--uri", seeded)
+    assert code == 1 and "write ARM=PERCENT" in out
+    code, out = invoke("models", "traffic", "clf", "--clear", "-r", "done", "--uri", seeded)
+    assert code == 0 and "no traffic policy" in out
+    code, out = invoke("models", "traffic", "clf", "--history", "--json", "--uri", seeded)
+    found = json.loads(out)
+    assert found["policy"] is None
+    assert [h["reason"] for h in found["history"]] == ["done", "canary"]
+    assert found["history"][1]["split"] == {"production": 90.0, "candidate": 10.0}
+
+
 def test_gc_is_a_dry_run_unless_asked(seeded: str) -> None:
     from assay.store.sql.store import SqlStore
 

@@ -79,7 +79,7 @@ def test_upgrading_repairs_non_finite_numbers_in_sqlite_json(tmp_path: Path) -> 
         conn.execute(sa.text("DROP TABLE label_projects"))
         conn.execute(sa.text("DROP TABLE media"))  # revision 0009
         conn.execute(sa.text("ALTER TABLE runs DROP COLUMN seen_at"))
-        for later in ("request_log", "request_batches"):  # revision 0007
+        for later in ("request_log", "request_batches", "traffic_policies"):  # 0007, 0010
             conn.execute(sa.text(f"DROP TABLE {later}"))
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0005'"))
     store.close()

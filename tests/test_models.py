@@ -52,6 +52,26 @@ def test_audit_records_versions_aliases_and_registrations(
     assert audit.verify(store.engine).ok
 
 
+def test_audit_records_traffic_policies_set_and_cleared(
+    sql_store_factory: StoreFactory, tmp_path: Path
+) -> None:
+    from assay.store.sql import audit
+
+    store = sql_store_factory()
+    assert isinstance(store, SqlStore)
+    a = log_model(store, tmp_path, b"one")
+    store.models.register(a.id, "clf")
+    store.models.set_alias("clf", "production", 1)
+    store.models.set_traffic("clf", {"production": 100}, shadow={"1": 5}, reason="shadow")
+    store.models.set_traffic("clf", None, reason="done")
+    records = audit.records(store.engine)[-2:]
+    assert [(r.action, r.target) for r in records] == [
+        ("model.traffic_set", "model:clf"),
+        ("model.traffic_cleared", "model:clf"),
+    ]
+    assert audit.verify(store.engine).ok
+
+
 # ---- the SDK ----------------------------------------------------------------------------------
 
 

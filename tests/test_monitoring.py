@@ -296,8 +296,12 @@ def test_profile_round_trips_through_bytes() -> None:
             assert back.numbers.sketch.get_quantiles(qs) == col.numbers.sketch.get_quantiles(qs)
     cur = _typed(800, rng, changed=True)
     assert drift(restored, cur).to_dict() == drift(original, cur).to_dict()
-    for bad in (b"not json", b'{"format": "other"}', b'{"format":"assay.profile","version":99}',
-                b'{"format":"assay.profile","version":1,"rows":1,"columns":[{"name":"x"}]}'):
+    for bad in (
+        b"not json",
+        b'{"format": "other"}',
+        b'{"format":"assay.profile","version":99}',
+        b'{"format":"assay.profile","version":1,"rows":1,"columns":[{"name":"x"}]}',
+    ):
         with pytest.raises(InvalidInput):
             Profile.from_bytes(bad)  # fmt: skip
 

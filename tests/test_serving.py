@@ -289,7 +289,7 @@ def test_unknown_models_and_versions_are_404(client: TestClient) -> None:
     r = client.post("/v2/models/nope/infer", json=oip_columns(x.head(1)))
     assert r.status_code == 404 and "'nope' is not served" in r.json()["error"]
     r = client.post("/v2/models/clf/versions/7/infer", json=oip_columns(x.head(1)))
-    assert r.status_code == 404 and "version 1 is" in r.json()["error"]
+    assert r.status_code == 404 and "(serving: 1)" in r.json()["error"]
     assert client.get("/v2/models/clf/versions/7").status_code == 404
     assert client.get("/v2/models/nope/ready").status_code == 404
     assert client.post("/models/nope/invocations", json={"instances": [1]}).status_code == 404
@@ -365,8 +365,9 @@ def test_metrics_count_requests_by_model_version_and_status(client: TestClient) 
     client.post("/v2/models/clf/infer", json=oip_columns(x.head(3)))
     client.post("/v2/models/clf/infer", json={"inputs": []})
     text = client.get("/metrics").text
-    assert 'assay_serving_requests_total{model="clf",status="200",version="1"}' in text
-    assert 'assay_serving_requests_total{model="clf",status="400",version="1"}' in text
+    ok = 'assay_serving_requests_total{arm="production",model="clf",status="200",version="1"}'
+    assert ok in text
+    assert 'assay_serving_requests_total{arm="",model="clf",status="400",version="1"}' in text
     for name in ("request_seconds", "batch_rows", "queue_rows", "stage_seconds"):
         assert f"assay_serving_{name}" in text
     assert 'stage="predict"' in text and 'stage="parse"' in text

@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 import assay
+from assay.serving.traffic import place
 from tests.test_serving import (
     COLUMNS,
     PICKY_META,
@@ -30,6 +31,7 @@ from tests.test_serving import (
     pipeline,
     table,
 )
+from tests.test_serving_traffic import Constant, constant_meta, three_versions
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -172,3 +174,142 @@ def test_serve_refuses_a_model_uri_that_names_nothing(tmp_path: Path) -> None:
     )
     assert out.returncode == 1 and "nope" in out.stderr
     assert COLUMNS  # the shared helpers are importable from the server's side too
+
+
+# ---- traffic policies ------------------------------------------------------------------------
+
+
+def _value(metrics: str, series: str) -> float:
+    found = [line for line in metrics.splitlines() if line.startswith(series + " ")]
+    return float(found[0].split()[-1]) if found else 0.0
+
+
+def _log_of(uri: str, base: str) -> str:
+    return Path(uri).with_name(f"serve-{base.rsplit(':', 1)[1]}.log").read_text()
+
+
+def test_a_split_and_sticky_keys_hold_across_workers(tmp_path: Path) -> None:
+    uri = str(tmp_path / "store")
+    three_versions(uri)
+    assay.models.set_traffic(
+        "clf", {"production": 70, "candidate": 30}, sticky="header:x-user-id", uri=uri
+    )
+    x, _ = table()
+    body = oip_columns(x.head(1))
+    arms: list[str] = []
+    keyed: dict[str, set[str]] = {}
+    with (
+        serving(uri, "models:/clf@production", "--workers", "2") as base,
+        httpx.Client(base_url=base, timeout=30) as client,
+    ):
+        for _ in range(600):
+            r = client.post("/v2/models/clf/infer", json=body)
+            assert r.status_code == 200, r.text
+            arms.append(r.headers["x-assay-arm"])
+        for k in range(40):
+            for _ in range(4):  # a fresh connection each: any worker may answer
+                r = httpx.post(
+                    f"{base}/v2/models/clf/infer", json=body, headers={"x-user-id": f"u{k}"}
+                )
+                keyed.setdefault(f"u{k}", set()).add(r.json()["parameters"]["arm"])
+        metrics = client.get("/metrics").text
+    log = _log_of(uri, base)
+    # binomial(600, 0.3): sd 11.2; five of them either way
+    assert abs(arms.count("candidate") - 180) < 5 * 11.2
+    assert set(arms) == {"production", "candidate"}
+    for key, seen in keyed.items():  # production first (70), then candidate
+        assert seen == {"production" if place("clf", key) < 70 else "candidate"}
+    counted = _value(
+        metrics,
+        'assay_serving_requests_total{arm="candidate",model="clf",status="200",version="2"}',
+    )
+    keyed_candidates = sum(4 for seen in keyed.values() if seen == {"candidate"})
+    assert counted == arms.count("candidate") + keyed_candidates
+    assert "traffic production v1 70%, candidate v2 30%; sticky header:x-user-id" in log
+    assert "served in all: clf: candidate v2" in log
+
+
+def test_a_slow_or_failing_shadow_leaves_the_answers_alone(tmp_path: Path) -> None:
+    uri = str(tmp_path / "store")
+    three_versions(uri)
+    meta = constant_meta()
+    slow = log_and_register(
+        uri, Constant(1.0, delay=3.0), "clf", "slow", flavour="python", metadata=meta
+    )
+    assert slow == 4
+    assay.models.set_traffic("clf", {"production": 100}, shadow={"slow": 100, "3": 100}, uri=uri)
+    x, _ = table()
+    expected = pipeline().predict(x.head(3)).tolist()
+    slow_ok = 'assay_serving_shadow_requests_total{arm="slow",model="clf",status="200",version="4"}'
+    failed = 'assay_serving_shadow_requests_total{arm="3",model="clf",status="400",version="3"}'
+    with (
+        serving(uri, "models:/clf@production") as base,
+        httpx.Client(base_url=base, timeout=30) as client,
+    ):
+        for _ in range(20):
+            r = client.post("/v2/models/clf/infer", json=oip_columns(x.head(3)))
+            assert r.status_code == 200 and r.json()["outputs"][0]["data"] == expected
+            assert r.headers["x-assay-arm"] == "production"
+        at_last_answer = client.get("/metrics").text
+        for _ in range(600):  # at most a minute for every copy to be counted
+            metrics = client.get("/metrics").text
+            slow_total = sum(
+                _value(metrics, slow_ok.replace('status="200"', f'status="{s}"'))
+                for s in (200, 503)
+            )
+            if slow_total == 20 and _value(metrics, failed) == 20:
+                break
+            time.sleep(0.1)
+    # the 20 answers came while the slow shadow was still on its first copies
+    assert _value(at_last_answer, slow_ok) < 20
+    assert slow_total == 20 and _value(metrics, slow_ok) >= 1
+    assert _value(metrics, failed) == 20
+    assert "shadow arm 3 (version 3) failed" in _log_of(uri, base)
+
+
+def test_a_policy_edit_under_load_fails_no_request(tmp_path: Path) -> None:
+    uri = str(tmp_path / "store")
+    three_versions(uri)
+    body = oip_columns(table()[0].head(2))
+    seen: list[str] = []
+    failures: list[Any] = []
+    phase = {"edited": threading.Event(), "cleared": threading.Event()}
+
+    def load_loop(base: str) -> None:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            for _ in range(20_000):  # bounded; stops once production answered 40 running
+                try:
+                    r = client.post("/v2/models/clf/infer", json=body)
+                except httpx.HTTPError as exc:
+                    failures.append(repr(exc))
+                    continue
+                if r.status_code != 200:
+                    failures.append((r.status_code, r.text))
+                    continue
+                seen.append(r.headers["x-assay-arm"])
+                if phase["cleared"].is_set() and seen[-40:] == ["production"] * 40:
+                    return
+
+    with serving(uri, "models:/clf@production", "--workers", "2") as base:
+        loops = [threading.Thread(target=load_loop, args=(base,)) for _ in range(3)]
+        for loop in loops:
+            loop.start()
+        for step, policy in (("edited", {"production": 50, "candidate": 50}), ("cleared", None)):
+            for _ in range(600):
+                if len(seen) >= 30:
+                    break
+                time.sleep(0.1)
+            if policy is None:
+                for _ in range(600):  # wait for the candidate to answer before clearing
+                    if seen.count("candidate") >= 20:
+                        break
+                    time.sleep(0.1)
+                assay.models.clear_traffic("clf", reason="done", uri=uri)
+            else:
+                assay.models.set_traffic("clf", policy, reason="canary", uri=uri)
+            phase[step].set()
+        for loop in loops:
+            loop.join(timeout=300)
+    assert failures == []
+    assert seen[0] == "production" and seen.count("candidate") >= 20
+    assert seen[-40:] == ["production"] * 40

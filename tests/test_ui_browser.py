@@ -127,6 +127,65 @@ def _log_artifacts(root: Path, files: Path) -> None:
     assay.models.set_alias(
         "digits-classifier", "production", 1, reason="kept", evidence=f"eval:{report.id}", uri=root
     )
+    _traffic(root, files)
+
+
+def _traffic(root: Path, files: Path) -> None:
+    """A second model version as @candidate, a canary split, then a shadow added."""
+    (files / "model" / "weights.json").write_text('{"w": [1, 2, 4]}')
+    with assay.init(project="catalog", name="train-next", uri=root, settings=QUIET) as run:
+        run.log_artifact(files / "model", name="digits-model-next", type="model")
+    assay.register_model("catalog/digits-model-next:v0", name="digits-classifier", uri=root)
+    assay.models.set_alias("digits-classifier", "candidate", 2, reason="next", uri=root)
+    assay.models.set_traffic(
+        "digits-classifier", {"production": 95, "candidate": 5}, reason="canary", uri=root
+    )
+    assay.models.set_traffic(
+        "digits-classifier",
+        {"production": 90, "candidate": 10},
+        sticky="header:x-user-id",
+        shadow={"1": 25},
+        reason="wider canary, same users on the same version",
+        uri=root,
+    )
+    _request_log(root)
+
+
+def _request_log(root: Path) -> None:
+    """What a server following that policy logs: 90 one-row requests answered by
+    @production, 10 by @candidate (one of them a 400), and a 3-row request, over 3 hours."""
+    from assay.records import RequestBatch, RequestEntry
+    from assay.store import open_store
+
+    now = time.time()
+    entries = [
+        RequestEntry(
+            model="digits-classifier",
+            request_id=f"r{i}",
+            time=now - 3600 * (i % 3) - 60,
+            version="2" if i % 10 == 0 else "1",
+            arm="candidate" if i % 10 == 0 else "production",
+            status=400 if i == 50 else 200,
+            latency_ms=2.0 + (i % 7),
+        )
+        for i in range(100)
+    ]
+    entries += [
+        RequestEntry(
+            model="digits-classifier",
+            request_id=f"big/{k}",
+            time=now - 30,
+            version="1",
+            arm="production",
+            latency_ms=9.0,
+        )
+        for k in range(3)
+    ]
+    store = open_store(root)
+    try:
+        store.requests.write_batch(RequestBatch(writer="ui-test", seq=0, entries=entries))
+    finally:
+        store.close()
 
 
 @pytest.fixture
@@ -285,6 +344,36 @@ def test_model_page_shows_versions_and_alias_history(page: Any, site: str) -> No
     assert "first model" in page.inner_text("#alias-history")
     assert "digits-model:v0" in page.inner_text("#model-versions")
     shoot(page, "model")
+
+
+def test_model_page_shows_the_traffic_policy_and_its_history(page: Any, site: str) -> None:
+    page.goto(f"{site}/models/digits-classifier")
+    page.wait_for_selector("#traffic")
+    arms = page.eval_on_selector_all(
+        "#traffic tr[data-arm]",
+        "els => els.map(e => [e.dataset.arm, e.dataset.role, Number(e.dataset.share)])",
+    )
+    assert arms == [["production", "split", 90], ["candidate", "split", 10], ["1", "shadow", 25]]
+    assert "sticky by header x-user-id" in page.inner_text("#serving + p")
+    versions = page.eval_on_selector_all("#traffic td.num", "els => els.map(e => e.innerText)")
+    assert versions == ["1", "2", "1"]
+    widths = page.eval_on_selector_all(
+        "#traffic .share-bar", "els => els.map(e => e.getBoundingClientRect().width)"
+    )
+    assert widths[0] > widths[2] > widths[1] > 0  # 90% > 25% > 10%
+    served = page.eval_on_selector_all(
+        "#served-requests tr[data-version]",
+        "els => els.map(e => [e.dataset.version, e.dataset.arm, Number(e.dataset.requests)])",
+    )
+    assert served == [["1", "production", 91], ["2", "candidate", 10]]
+    candidate = page.inner_text("#served-requests tr[data-arm='candidate']")
+    assert "\t1\t" in candidate  # rows 10, errors 1
+    assert page.locator("#served-requests tr[data-arm='production'] .spark span").count() == 24
+    history = page.inner_text("#traffic-history")
+    assert "production 90%, candidate 10%" in history and "canary" in history
+    assert history.index("wider canary") < history.index("production 95%")
+    page.locator("#serving").scroll_into_view_if_needed()
+    shoot(page, "model-traffic")
 
 
 def test_evaluation_page_from_alias_evidence_shows_comparison_and_flips(

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from assay.sdk.run import Run
     from assay.sdk.settings import Settings
     from assay.serving import serve
+    from assay.serving.client import predict
 
 __all__ = [
     "Api",
@@ -59,6 +60,7 @@ __all__ = [
     "log",
     "models",
     "monitoring",
+    "predict",
     "register_model",
     "scorers",
     "serve",
@@ -86,6 +88,7 @@ _LAZY = {
     "Plot": "assay.media",
     "Table": "assay.media",
     "Text": "assay.media",
+    "predict": "assay.serving.client",
 }
 
 

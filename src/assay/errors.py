@@ -12,6 +12,7 @@
     ├── Conflict              a write that contradicts what is stored
     ├── StoreUnavailable      the store cannot be reached (an outage: retried)
     ├── StoreUnusable         the store answers but cannot be used as given (not retried)
+    ├── ServerUnavailable     a model server cannot be reached, is loading or overloaded
     ├── SchemaMismatch        the store's schema is newer (or older) than this Assay knows
     ├── MissingExtra          a feature needs an optional extra that is not installed
     └── JournalCorrupt        a journal record failed its checksum
@@ -105,6 +106,18 @@ class StoreUnusable(AssayError):
 
     code = "store_unusable"
     status = 503
+
+
+class ServerUnavailable(AssayError):
+    """A model server (``assay serve``) cannot be reached, is still loading its models, or
+    refused a request under overload; ``retry_after``: the seconds it asked to wait."""
+
+    code = "server_unavailable"
+    status = 503
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class SchemaMismatch(AssayError):

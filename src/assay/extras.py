@@ -48,6 +48,5 @@ def missing(exc: ModuleNotFoundError, feature: str) -> MissingExtra | None:
     if extra is None:
         return None
     return MissingExtra(
-        f"{feature} needs {top}, which the '{extra}' extra brings: "
-        f"pip install 'assay[{extra}]'"
+        f"{feature} needs {top}, which the '{extra}' extra brings: pip install 'assay[{extra}]'"
     )

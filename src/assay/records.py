@@ -325,6 +325,28 @@ class AliasMove(msgspec.Struct, kw_only=True, frozen=True):
     at: float
 
 
+class TrafficPolicy(msgspec.Struct, kw_only=True, frozen=True):
+    """How a served model's requests are shared between its versions, as set at ``at``.
+
+    ``split``: arm (an alias such as ``production``, or a version number ``"3"``) to its
+    percentage of requests (they add up to 100); empty when the policy was cleared.
+    ``sticky``: ``header:<name>`` or ``input:<name>``, the request key that keeps one
+    caller on one arm. ``shadow``: arm to the percentage of requests mirrored to it (its
+    answer discarded)."""
+
+    model: str
+    split: dict[str, float]
+    sticky: str | None = None
+    shadow: dict[str, float] = {}
+    actor: str
+    reason: str | None = None
+    at: float
+
+    @property
+    def active(self) -> bool:
+        return bool(self.split)
+
+
 class EvalItem(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     """One call of the model on one item, and its scores (None: the scorer had no answer)."""
 

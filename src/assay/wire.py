@@ -121,6 +121,13 @@ class MoveAlias(msgspec.Struct):
     evidence: str | None = None
 
 
+class SetTraffic(msgspec.Struct):
+    split: dict[str, Any] | None  # checked by the store, which names what is wrong
+    sticky: str | None = None
+    shadow: dict[str, Any] | None = None
+    reason: str | None = None
+
+
 class EvaluationParts(msgspec.Struct, frozen=True):
     """An evaluation too large for one request: the draft without its items, and the blobs
     (uploaded first, like artifact chunks) that hold them in order, each a msgpack list of

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,77 @@ def test_registry_refuses_bad_requests(store: Store, tmp_path: Path) -> None:
         store.models.set_alias("nope", "production", 1)
     with pytest.raises(InvalidInput, match="model name"):
         store.models.register(model.id, "bad name")
+
+
+# ---- traffic policies ----------------------------------------------------------------------
+
+
+def _two_versions(store: Store, tmp_path: Path) -> None:
+    a, b = log_model(store, tmp_path, b"one"), log_model(store, tmp_path, b"two")
+    store.models.register(a.id, "clf")
+    store.models.register(b.id, "clf")
+    store.models.set_alias("clf", "production", 1)
+    store.models.set_alias("clf", "candidate", 2)
+
+
+def test_a_traffic_policy_is_kept_with_its_history(store: Store, tmp_path: Path) -> None:
+    _two_versions(store, tmp_path)
+    assert store.models.traffic("clf") is None
+    first = store.models.set_traffic(
+        "clf", {"candidate": 10, "production": 90}, sticky="header:X-User-Id", reason="canary"
+    )
+    assert list(first.split.items()) == [("production", 90.0), ("candidate", 10.0)]
+    assert first.sticky == "header:x-user-id" and first.shadow == {} and first.actor
+    assert store.models.traffic("clf") == first
+    second = store.models.set_traffic(
+        "clf", {"production": 100}, shadow={"v2": 20}, sticky="input:user_id"
+    )
+    assert (second.split, second.shadow, second.sticky) == (
+        {"production": 100.0},
+        {"2": 20.0},
+        "input:user_id",
+    )
+    assert store.models.traffic("clf") == second
+    cleared = store.models.set_traffic("clf", None, reason="done")
+    assert not cleared.active and store.models.traffic("clf") is None
+    history = store.models.traffic_history("clf")
+    assert [h.reason for h in history] == ["done", None, "canary"]
+    assert history[1] == second and history[2] == first
+    with pytest.raises(NotFound, match="no traffic policy"):
+        store.models.set_traffic("clf", None)
+
+
+@pytest.mark.parametrize(
+    ("split", "options", "problem"),
+    [
+        ({"production": 90, "candidate": 20}, {}, "add up to 110, not 100"),
+        ({"production": 50}, {}, "add up to 50, not 100"),
+        ({"production": 110, "candidate": -10}, {}, "'production' is 110"),
+        ({"production": 100, "candidate": -10}, {}, "'candidate' is -10"),
+        ({"production": 90, "staging": 10}, {}, "no alias 'staging'"),
+        ({"production": 90, "7": 10}, {}, "no version '7'"),
+        ({"production": 90, "candidate": "ten"}, {}, "must be a number"),
+        ({"production": 100}, {"shadow": {"candidate": 0}}, "above 0 and at most 100"),
+        ({"production": 100}, {"shadow": {"candidate": 150}}, "above 0 and at most 100"),
+        ({"production": 100}, {"shadow": {"nope": 10}}, "no alias 'nope'"),
+        ({"production": 90, "candidate": 10}, {"shadow": {"candidate": 5}}, "in the shadow"),
+        ({"production": 100}, {"sticky": "cookie:sid"}, "header:<name>"),
+        ({"production": 100}, {"sticky": "header:"}, "header:<name>"),
+        ({"1": 50, "v1": 50}, {}, "given twice"),
+    ],
+)
+def test_a_bad_traffic_policy_is_refused_naming_the_problem(
+    store: Store, tmp_path: Path, split: dict, options: dict, problem: str
+) -> None:
+    _two_versions(store, tmp_path)
+    store.models.set_alias("clf", "production", 1)
+    with pytest.raises(InvalidInput, match=re.escape(problem)):
+        store.models.set_traffic("clf", split, **options)
+    assert store.models.traffic("clf") is None and store.models.traffic_history("clf") == []
+
+
+def test_traffic_of_an_unknown_model_is_not_found(store: Store) -> None:
+    with pytest.raises(NotFound):
+        store.models.traffic("nope")
+    with pytest.raises(NotFound):
+        store.models.set_traffic("nope", {"production": 100})

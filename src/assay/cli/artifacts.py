@@ -1,4 +1,4 @@
-"""``assay artifacts ls|show|download|alias``, ``assay models ls|show|register|alias``
+"""``assay artifacts ls|show|download|alias``, ``assay models ls|show|register|alias|traffic``
 and ``assay gc``."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from rich.table import Table
 
 from assay.cli.main import reports_errors, uri_option, wide_console
 from assay.cli.runs import check_project
+from assay.cli.traffic import traffic_command
 from assay.sdk.api import Api
 from assay.text import fmt_bytes, when
 
@@ -144,7 +145,10 @@ def artifacts_alias(ref: str, alias: str, remove: bool, project: str, uri: str |
 
 @click.group()
 def models() -> None:
-    """The model registry: registered models, versions and aliases."""
+    """The model registry: registered models, versions, aliases and traffic policies."""
+
+
+models.add_command(traffic_command)
 
 
 @models.command("ls")

@@ -46,6 +46,11 @@ from assay.cli.main import reports_errors, uri_option
     metavar="FRACTION",
     help="Fraction of requests written to the store's request log (0: none).",
 )
+@click.option(
+    "--no-traffic",
+    is_flag=True,
+    help="Ignore the models' traffic policies: answer every request with MODEL_URI.",
+)
 @reports_errors
 def serve_command(
     model_uri: str,
@@ -61,11 +66,13 @@ def serve_command(
     max_queue_ms: float,
     allow_pickle: bool,
     poll_interval: float,
+    no_traffic: bool,
     log_sample: float,
 ) -> None:
     """Serve MODEL_URI (models:/name@alias, models:/name/3 or an artifact reference) over
     the Open Inference Protocol (/v2/...) and MLflow's /invocations, with adaptive
-    batching, Prometheus /metrics, and alias moves followed live."""
+    batching, Prometheus /metrics, and alias moves and traffic policies (`assay models
+    traffic`) followed live."""
     from rich.console import Console
 
     from assay.errors import InvalidInput
@@ -83,6 +90,7 @@ def serve_command(
         max_queue_ms=max_queue_ms,
         allow_pickle=allow_pickle,
         poll_interval=poll_interval,
+        traffic=not no_traffic,
         log_sample=log_sample,
     )
     console = Console(stderr=True)

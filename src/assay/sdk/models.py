@@ -23,7 +23,7 @@ from assay.artifacts.artifact import download, resolve
 from assay.artifacts.uris import ModelRef, parse_ref
 from assay.errors import InvalidInput
 from assay.flavours import saved as flavours
-from assay.records import AliasMove, LabelResult, ModelVersion, RegisteredModel
+from assay.records import AliasMove, LabelResult, ModelVersion, RegisteredModel, TrafficPolicy
 from assay.sdk import state
 from assay.store.base import Store, open_store
 
@@ -99,6 +99,49 @@ def versions(name: str, uri: Uri = None) -> list[ModelVersion]:
 def history(name: str, alias: str | None = None, uri: Uri = None) -> list[AliasMove]:
     with _store(uri) as store:
         return store.models.alias_history(name, alias)
+
+
+def set_traffic(
+    name: str,
+    split: dict[str, float],
+    *,
+    sticky: str | None = None,
+    shadow: dict[str, float] | None = None,
+    reason: str | None = None,
+    uri: Uri = None,
+) -> TrafficPolicy:
+    """Share the requests ``assay serve`` answers for ``name`` between arms (aliases or
+    version numbers), in percentages adding up to 100::
+
+        assay.models.set_traffic("fraud", {"production": 90, "candidate": 10},
+                                 sticky="header:x-user-id", shadow={"v7": 20},
+                                 reason="canary of v8")
+
+    ``sticky``: ``header:<name>`` or ``input:<name>``, the request key that keeps a caller
+    on one arm; ``shadow``: arm to the percentage of requests also sent to it, its answer
+    discarded. Running servers follow the change within their poll interval; it is
+    recorded (who, when, why) in the policy's history and the audit log."""
+    with _store(uri) as store:
+        return store.models.set_traffic(name, split, sticky=sticky, shadow=shadow, reason=reason)
+
+
+def get_traffic(name: str, uri: Uri = None) -> TrafficPolicy | None:
+    """The model's traffic policy now; None when every request goes to the served URI."""
+    with _store(uri) as store:
+        return store.models.traffic(name)
+
+
+def clear_traffic(name: str, reason: str | None = None, uri: Uri = None) -> TrafficPolicy:
+    """Remove the policy: servers answer every request with the version they were
+    started on (following its alias). Recorded like a change."""
+    with _store(uri) as store:
+        return store.models.set_traffic(name, None, reason=reason)
+
+
+def traffic_history(name: str, uri: Uri = None) -> list[TrafficPolicy]:
+    """Every change of the model's policy, newest first (a clearing has an empty split)."""
+    with _store(uri) as store:
+        return store.models.traffic_history(name)
 
 
 def log_labels(

@@ -1,11 +1,12 @@
 """``assay serve``: registered models behind the Open Inference Protocol (KServe V2) and
-MLflow's scoring protocol, with adaptive batching, live alias moves and Prometheus metrics.
+MLflow's scoring protocol, with adaptive batching, live alias moves, traffic policies
+(splits, sticky keys, shadow) and Prometheus metrics; ``assay.predict``, its client.
 
     from assay.serving import serve
     serve("models:/digits-classifier@production", port=5252, workers=2)
 
-See docs/serving.md. Only the CLI (and `assay.serve`, lazily) imports this package: it is
-a shell, like the server.
+See docs/serving.md. Only the CLI (and `assay.serve` and `assay.predict`, lazily) imports
+this package: it is a shell, like the server.
 """
 
 from __future__ import annotations
@@ -30,8 +31,11 @@ def serve(
     max_queue_ms: float = 1000.0,
     allow_pickle: bool = False,
     poll_interval: float = 1.0,
+    traffic: bool = True,
 ) -> None:
-    """Serve ``model_uri`` (and ``more``) until interrupted."""
+    """Serve ``model_uri`` (and ``more``) until interrupted. A registered model served
+    through an alias follows its traffic policy (``assay.models.set_traffic``) unless
+    ``traffic=False``."""
     from assay.serving.config import ServeConfig
     from assay.serving.runner import prepare, run
 
@@ -46,6 +50,7 @@ def serve(
         max_queue_ms=max_queue_ms,
         allow_pickle=allow_pickle,
         poll_interval=poll_interval,
+        traffic=traffic,
     )
     prepare(config)
     run(config, host, port, workers)

@@ -99,6 +99,11 @@ class Batcher:
         self.wake = asyncio.Event()
         self.executor = ThreadPoolExecutor(1, thread_name_prefix=f"predict-{slot.target.name}")
         self.task: asyncio.Task[None] | None = None
+        self.predicting = False  # a call is running (the batcher is not idle)
+
+    @property
+    def idle(self) -> bool:
+        return not self.queue and not self.predicting
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self._loop())
@@ -160,11 +165,14 @@ class Batcher:
             if not batch:
                 continue
             model = batch[0].model  # requests taken before a swap finish on the old version
+            self.predicting = True
             try:
                 results = await loop.run_in_executor(self.executor, self._run, model, batch)
             except Exception as exc:  # a fault of the server's own: answer, keep going
                 log.exception("predicting a batch of %s failed", model.name)
                 results = [exc] * len(batch)
+            finally:
+                self.predicting = False
             for pending, result in zip(batch, results, strict=True):
                 if pending.future.done():  # the caller went away
                     continue

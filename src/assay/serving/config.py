@@ -23,6 +23,8 @@ class ServeConfig:
     max_queue_ms: float = 1000.0
     allow_pickle: bool = False
     poll_interval: float = 1.0  # seconds between checks for alias moves (0: never)
+    traffic: bool = True  # follow registered models' traffic policies (served by alias)
+    report_interval: float = 60.0  # seconds between per-arm counts in the log (0: at exit)
     log_sample: float = 1.0  # fraction of requests written to the request log (0: none)
 
     def __post_init__(self) -> None:

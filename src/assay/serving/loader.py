@@ -190,6 +190,7 @@ class Slot:
 
 
 OnSwap = Callable[[Slot, LoadedModel, LoadedModel], None]
+Hook = Callable[[Store], None]
 
 
 class Watcher(threading.Thread):
@@ -207,9 +208,11 @@ class Watcher(threading.Thread):
         interval: float = 1.0,
         on_swap: OnSwap | None = None,
         on_failure: Callable[[Slot], None] | None = None,
+        hooks: list[Hook] | None = None,
     ) -> None:
         super().__init__(name="assay-serve-watcher", daemon=True)
         self.uri, self.slots, self.project = uri, slots, project
+        self.hooks = hooks or []  # called after the slots at every poll (traffic policies)
         self.allow_pickle, self.interval, self.on_swap = allow_pickle, interval, on_swap
         self.on_failure = on_failure
         self.stopped = threading.Event()
@@ -230,11 +233,13 @@ class Watcher(threading.Thread):
     def poll(self, store: Store | None = None) -> Store:
         """Check every slot once (opening the store if needed); the store, for next time."""
         store = store or open_store(self.uri)
-        for slot in self.slots:
+        for slot in tuple(self.slots):  # arms come and go with traffic policies
             try:
                 self.check(store, slot)
             except NotFound as exc:  # the alias was removed: what serves keeps serving
                 slot.error = f"{exc}; version {slot.current.version} keeps serving"
+        for hook in self.hooks:
+            hook(store)
         return store
 
     def check(self, store: Store, slot: Slot) -> None:

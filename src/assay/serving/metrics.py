@@ -1,6 +1,12 @@
 """Prometheus metrics of a model server, served at ``/metrics``.
 
-- ``assay_serving_requests_total{model, version, status}``: requests answered;
+- ``assay_serving_requests_total{model, version, arm, status}``: requests answered (the
+  arm of the model's traffic policy that answered; empty for a body that did not parse);
+- ``assay_serving_shadow_requests_total{model, arm, version, status}``: copies of
+  requests sent to shadow arms (status 200, 400 when the shadow model refused the
+  input, 503 when its queue was full or the copy was dropped, 500 on its failure);
+- ``assay_serving_shadow_seconds{model, arm}``: how long a shadow arm took to answer;
+- ``assay_serving_policy_changes_total{model}``: traffic policies applied;
 - ``assay_serving_request_seconds{model}``: time from the body read to the answer sent;
 - ``assay_serving_stage_seconds{model, stage}``: where that time goes (``parse``,
   ``queue``, ``predict`` per call, ``encode``);
@@ -37,7 +43,18 @@ from assay.serving.loader import LoadedModel
 _LATENCY = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 _ROWS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
 
-REQUESTS = Counter("assay_serving_requests", "Requests answered", ["model", "version", "status"])
+REQUESTS = Counter(
+    "assay_serving_requests", "Requests answered", ["model", "version", "arm", "status"]
+)
+SHADOW = Counter(
+    "assay_serving_shadow_requests",
+    "Copies of requests sent to shadow arms (answers discarded)",
+    ["model", "arm", "version", "status"],
+)
+SHADOW_LATENCY = Histogram(
+    "assay_serving_shadow_seconds", "Shadow arm latency", ["model", "arm"], buckets=_LATENCY
+)
+POLICIES = Counter("assay_serving_policy_changes", "Traffic policies applied", ["model"])
 LATENCY = Histogram(
     "assay_serving_request_seconds", "Request latency in the server", ["model"], buckets=_LATENCY
 )
@@ -71,6 +88,13 @@ class Metrics:
 
     def __init__(self) -> None:
         self._children: dict[tuple[Any, ...], Any] = {}
+        # (model, "answered" | "shadow", arm, version) -> [requests, failed]: the serve log
+        self.tally: dict[tuple[str, str, str, str], list[int]] = {}
+
+    def _count(self, key: tuple[str, str, str, str], status: int) -> None:
+        counts = self.tally.setdefault(key, [0, 0])
+        counts[0] += 1
+        counts[1] += status != 200
 
     def _child(self, metric: Any, *labels: str) -> Any:
         key = (id(metric), *labels)
@@ -79,9 +103,22 @@ class Metrics:
             child = self._children[key] = metric.labels(*labels)
         return child
 
-    def answered(self, model: str, version: str, status: int, seconds: float) -> None:
-        self._child(REQUESTS, model, version, str(status)).inc()
+    def answered(
+        self, model: str, version: str, status: int, seconds: float, *, arm: str = ""
+    ) -> None:
+        self._child(REQUESTS, model, version, arm, str(status)).inc()
         self._child(LATENCY, model).observe(seconds)
+        if arm:
+            self._count((model, "answered", arm, version), status)
+
+    def shadowed(self, model: str, arm: str, version: str, status: int, *, seconds: float) -> None:
+        self._child(SHADOW, model, arm, version, str(status)).inc()
+        self._count((model, "shadow", arm, version), status)
+        if status == 200:
+            self._child(SHADOW_LATENCY, model, arm).observe(seconds)
+
+    def policy_changed(self, name: str) -> None:
+        self._child(POLICIES, name).inc()
 
     def stage(self, model: str, stage: str, seconds: float) -> None:
         self._child(STAGES, model, stage).observe(seconds)
@@ -101,6 +138,23 @@ class Metrics:
 
     def load_failed(self, name: str) -> None:
         self._child(LOAD_FAILURES, name).inc()
+
+
+def report(tally: dict[tuple[str, str, str, str], list[int]]) -> list[str]:
+    """Per-arm counts, one line per model: ``clf: production v1 901, candidate v2 99
+    (1 failed); shadow candidate v2 180``."""
+    lines: dict[str, dict[str, list[str]]] = {}
+    for (model, kind, arm, version), (n, failed) in sorted(tally.items()):
+        name = f"v{version}" if arm == version else f"{arm} v{version}"
+        shown = f"{name} {n}" + (f" ({failed} failed)" if failed else "")
+        lines.setdefault(model, {}).setdefault(kind, []).append(shown)
+    out = []
+    for model, kinds in lines.items():
+        text = ", ".join(kinds.get("answered", [])) or "no answers"
+        if "shadow" in kinds:
+            text += "; shadow " + ", ".join(kinds["shadow"])
+        out.append(f"{model}: {text}")
+    return out
 
 
 def exposition() -> tuple[bytes, str]:

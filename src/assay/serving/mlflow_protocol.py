@@ -27,7 +27,8 @@ from assay.serving.oip import answer, logged
 from assay.serving.requestlog import HEADER, new_request_id
 from assay.serving.signature import Signature
 from assay.serving.state import state_of
-from assay.serving.tensors import Rows, column, conform
+from assay.serving.tensors import column, conform
+from assay.serving.traffic import Arm, without_key
 
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 
@@ -117,10 +118,12 @@ def _number(text: str) -> Any:
         return text
 
 
-def decode(body: bytes, content_type: str, signature: Signature) -> Rows:
+def decode(body: bytes, content_type: str, signature: Signature) -> dict[str, np.ndarray]:
+    """The request's columns as sent (read with the default arm's signature for column
+    names; checked against the answering arm's model after)."""
     if content_type.startswith("text/csv"):
-        return conform(signature, from_csv(body, signature))
-    return conform(signature, given_inputs(http.decode(body), signature))
+        return from_csv(body, signature)
+    return given_inputs(http.decode(body), signature)
 
 
 def encode(result: Answer) -> dict[str, Any]:
@@ -135,30 +138,37 @@ async def invocations(request: Request) -> Response:
         served = state.find(request.path_params.get("name", state.primary))
     except NotFound as exc:
         return mlflow_error(404, str(exc))
-    model = served.current
+    name, routing = served.slot.target.name, served.route
+    arm: Arm | None = None
     rid = request.headers.get(HEADER) or new_request_id()
     try:
         content_type = request.headers.get("content-type", "application/json")
-        rows = decode(await http.body(request), content_type, model.signature)
+        given = decode(await http.body(request), content_type, served.current.signature)
+        arm = routing.choose(routing.key(request.headers, given))
+        model = arm.current
+        rows = conform(model.signature, without_key(given, routing, model))
     except (InvalidInput, ValueError, UnicodeDecodeError) as exc:
         status = http.status_of(exc)
+        version = (arm or served.default).current.version
         seconds = time.perf_counter() - started
-        state.metrics.answered(model.name, model.version, status, seconds)
-        logged(state, served, model.version, status=status, seconds=seconds, request_id=rid)
+        state.metrics.answered(name, version, status, seconds, arm=arm.name if arm else "")
+        logged(state, served, version, status=status, seconds=seconds, request_id=rid)
         message = str(exc) if isinstance(exc, InvalidInput) else f"bad body: {exc}"
         response = mlflow_error(status, message)
         response.headers[HEADER] = rid
         return response
-    state.metrics.stage(model.name, "parse", time.perf_counter() - started)
+    state.metrics.stage(name, "parse", time.perf_counter() - started)
     return await answer(
         state=state,
         served=served,
+        arm=arm,
         model=model,
         rows=rows,
         wanted=[],
         encode=encode,
         started=started,
         error=mlflow_error,
+        mirror=(routing, given),
         request_id=rid,
     )
 

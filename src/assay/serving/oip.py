@@ -27,8 +27,11 @@ from assay.serving.requestlog import DEFAULT_ARM, HEADER, new_request_id
 from assay.serving.signature import datatype_of
 from assay.serving.state import Served, ServingState, state_of
 from assay.serving.tensors import Rows, conform, decode_tensor, row_count
+from assay.serving.traffic import Arm, Routing, without_key
 
 log = logging.getLogger("assay.serving")
+ARM_HEADER = "x-assay-arm"  # the traffic policy's arm that answered
+VERSION_HEADER = "x-assay-model-version"  # the registry version that answered
 
 
 async def live(request: Request) -> Response:
@@ -56,9 +59,10 @@ def metadata(model: LoadedModel, served: Served) -> dict[str, Any]:
     outputs = list(model.signature.to_json()["outputs"]) or [
         {"name": name, "datatype": "FP64", "shape": [-1]} for name in model.predictor.outputs
     ]
+    versions = sorted({a.current.version for a in served.arms.values()}, key=_number)
     body: dict[str, Any] = {
         "name": model.name,
-        "versions": [model.version],
+        "versions": [model.version, *(v for v in versions if v != model.version)],
         "platform": model.platform,
         "inputs": [s.to_json() for s in model.signature.inputs],
         "outputs": outputs,
@@ -66,7 +70,28 @@ def metadata(model: LoadedModel, served: Served) -> dict[str, Any]:
     }
     if served.slot.error is not None:
         body["parameters"]["load_error"] = served.slot.error
+    body["parameters"]["traffic"] = traffic(served)
+    if served.traffic_error is not None:
+        body["parameters"]["traffic_error"] = served.traffic_error
     return body
+
+
+def traffic(served: Served) -> dict[str, Any]:
+    """The routing in force: each arm's version and share, the sticky key, the shadows."""
+    routing = served.route
+    return {
+        "follows_policy": served.follows,
+        "arms": {
+            a.name: {"version": a.current.version, "share": routing.share(a)} for a in routing.arms
+        },
+        "sticky": None if routing.sticky is None else ":".join(routing.sticky),
+        "shadow": {a.name: {"version": a.current.version, "share": s} for a, s in routing.shadows},
+        "set_at": None if routing.policy is None else routing.policy.at,
+    }
+
+
+def _number(version: str) -> tuple[int, str]:
+    return (int(version), "") if version.isdigit() else (1 << 62, version)
 
 
 async def model_metadata(request: Request) -> Response:
@@ -87,8 +112,8 @@ async def model_ready(request: Request) -> Response:
     return http.json({"name": served.current.name, "ready": True})
 
 
-def decode_request(payload: Any, model: LoadedModel) -> tuple[Rows, list[str], str | None]:
-    """The inputs (checked against the signature), the outputs asked for, the request id."""
+def decode_inputs(payload: Any) -> dict[str, np.ndarray]:
+    """The request's input tensors by name, as sent (not yet checked against a model)."""
     if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list):
         raise InvalidInput('the body must be a JSON object with "inputs": [tensors]')
     given: dict[str, np.ndarray] = {}
@@ -102,10 +127,20 @@ def decode_request(payload: Any, model: LoadedModel) -> tuple[Rows, list[str], s
         given[raw["name"]] = decode_tensor(raw["name"], raw["datatype"], raw["shape"], raw["data"])
     if not given:
         raise InvalidInput('"inputs" is empty')
-    rows = conform(model.signature, given)
-    wanted = _wanted(payload.get("outputs"), model)
-    rid = payload.get("id")
-    return rows, wanted, rid if isinstance(rid, str) else None
+    return given
+
+
+def pick(request: Request, served: Served, given: dict[str, Any]) -> tuple[Arm, Routing | None]:
+    """The arm that answers, and the routing it was chosen by (None when the route names
+    a version: the policy, shadow included, is bypassed)."""
+    pinned = request.path_params.get("version")
+    if pinned is not None:
+        arm = served.arm_at(pinned)
+        if arm is None:
+            raise NotFound(f"version {pinned} of model {served.slot.target.name!r} is not served")
+        return arm, None
+    routing = served.route
+    return routing.choose(routing.key(request.headers, given)), routing
 
 
 def _wanted(raw: Any, model: LoadedModel) -> list[str]:
@@ -119,14 +154,19 @@ def _wanted(raw: Any, model: LoadedModel) -> list[str]:
     return [str(n) for n in names]
 
 
-def encode_answer(answer: Answer, wanted: list[str], rid: str | None) -> dict[str, Any]:
+def encode_answer(
+    answer: Answer, wanted: list[str], rid: str | None, arm: str | None = None
+) -> dict[str, Any]:
     names = wanted or list(answer.model.predictor.outputs[:1])
-    return {
+    body: dict[str, Any] = {
         "model_name": answer.model.name,
         "model_version": answer.model.version,
         "id": rid or new_request_id(),
         "outputs": [_tensor(name, answer.outputs[name]) for name in names],
     }
+    if arm is not None:
+        body["parameters"] = {"arm": arm}
+    return body
 
 
 def _tensor(name: str, array: np.ndarray) -> dict[str, Any]:
@@ -143,30 +183,40 @@ async def infer(request: Request) -> Response:
         state, served = _lookup(request)
     except NotFound as exc:
         return http.error(404, str(exc))
-    model = served.current
-    metrics = state.metrics
-    rid = request.headers.get(HEADER) or None
+    metrics, name = state.metrics, served.slot.target.name
+    header_id = request.headers.get(HEADER) or None
+    arm: Arm | None = None
     try:
         payload = http.decode(await http.body(request))
-        rows, wanted, given = decode_request(payload, model)
+        given = decode_inputs(payload)
+        arm, routing = pick(request, served, given)
+        model = arm.current
+        rows = conform(model.signature, without_key(given, routing or served.route, model))
+        wanted = _wanted(payload.get("outputs"), model)
+    except NotFound as exc:
+        return http.error(404, str(exc))
     except (InvalidInput, ValueError) as exc:
         status = http.status_of(exc)
+        version = (arm or served.default).current.version
         seconds = time.perf_counter() - started
-        metrics.answered(model.name, model.version, status, seconds)
-        rid = rid or new_request_id()
-        logged(state, served, model.version, status=status, seconds=seconds, request_id=rid)
+        metrics.answered(name, version, status, seconds, arm=arm.name if arm else "")
+        rid = header_id or new_request_id()
+        logged(state, served, version, status=status, seconds=seconds, request_id=rid)
         return _with_id(http.error(status, _message(exc)), rid)
-    rid = given or rid or new_request_id()
-    parsed = time.perf_counter()
-    metrics.stage(model.name, "parse", parsed - started)
+    given_id = payload.get("id")
+    rid = (given_id if isinstance(given_id, str) else None) or header_id or new_request_id()
+    metrics.stage(name, "parse", time.perf_counter() - started)
+    chosen = arm.name
     return await answer(
         state=state,
         served=served,
+        arm=arm,
         model=model,
         rows=rows,
         wanted=wanted,
-        encode=lambda a: encode_answer(a, wanted, rid),
+        encode=lambda a: encode_answer(a, wanted, rid, chosen),
         started=started,
+        mirror=None if routing is None else (routing, given),
         request_id=rid,
     )
 
@@ -174,28 +224,34 @@ async def infer(request: Request) -> Response:
 async def answer(
     state: ServingState,
     served: Served,
+    *,
+    arm: Arm,
     model: LoadedModel,
     rows: Rows,
     wanted: list[str],
-    *,
     encode: Callable[[Answer], Any],
     started: float,
     error: Callable[..., Response] = http.error,
     request_id: str | None = None,
-    arm: str | None = DEFAULT_ARM,
+    mirror: tuple[Routing, dict[str, Any]] | None = None,
 ) -> Response:
-    """Queue the rows (checked against ``model``), await their outputs, encode them; the
-    status in the metrics, the request in the request log (as ``request_id``, returned in
-    the ``x-request-id`` header; a new id when None)."""
+    """Queue the rows (checked against ``model``, the version of ``arm`` now) on the
+    arm's batcher, await their outputs, encode them; the status in the metrics, the arm
+    and version in the headers, the request in the request log (as ``request_id``,
+    returned in the ``x-request-id`` header; a new id when None; its arm when a traffic
+    policy chose it). Then copy the request to the shadow arms ``mirror``'s routing draws
+    (after the answer is ready: a shadow never delays it)."""
     metrics, name = state.metrics, served.slot.target.name
     rid = request_id or new_request_id()
     count = row_count(rows)
+    policy = mirror is not None and mirror[0].policy is not None
+    chose = arm.name if policy else DEFAULT_ARM  # the log's arm: a policy's choice
     try:
-        result = await served.batcher.submit(rows, count, wanted, model)
+        result = await arm.batcher.submit(rows, count, wanted, model)
     except (Busy, InvalidInput) as exc:
         status = 503 if isinstance(exc, Busy) else 400
         seconds = time.perf_counter() - started
-        metrics.answered(name, model.version, status, seconds)
+        metrics.answered(name, model.version, status, seconds, arm=arm.name)
         logged(
             state,
             served,
@@ -205,16 +261,17 @@ async def answer(
             request_id=rid,
             rows=rows,
             count=count,
-            arm=arm,
+            arm=chose,
         )
         if isinstance(exc, Busy):
             return _with_id(error(503, str(exc), retry_after=exc.retry_after), rid)
         return _with_id(error(400, str(exc)), rid)
     before = time.perf_counter()
-    response = http.json(encode(result))
+    headers = {ARM_HEADER: arm.name, VERSION_HEADER: result.model.version}
+    response = http.json(encode(result), headers=headers)
     done = time.perf_counter()
     metrics.stage(name, "encode", done - before)
-    metrics.answered(name, result.model.version, 200, done - started)
+    metrics.answered(name, result.model.version, 200, done - started, arm=arm.name)
     logged(
         state,
         served,
@@ -225,8 +282,10 @@ async def answer(
         rows=rows,
         count=count,
         outputs=result.outputs,
-        arm=arm,
+        arm=chose,
     )
+    if mirror is not None and mirror[0].shadows and state.mirror is not None:
+        state.mirror.send(*mirror)
     return _with_id(response, rid)
 
 

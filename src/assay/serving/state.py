@@ -14,6 +14,8 @@ from assay.serving.config import ServeConfig
 from assay.serving.loader import LoadedModel, Slot, Watcher
 from assay.serving.metrics import Metrics
 from assay.serving.requestlog import ServedLog
+from assay.serving.shadow import Mirror
+from assay.serving.traffic import Arm, Routing, single
 from assay.store.base import open_store
 
 log = logging.getLogger("assay.serving")
@@ -21,12 +23,40 @@ log = logging.getLogger("assay.serving")
 
 @dataclass
 class Served:
+    """One served model: its default arm (the URI it was started on), every arm its
+    traffic policy names, and the routing requests follow now."""
+
     slot: Slot
     batcher: Batcher
+    arms: dict[str, Arm] = field(default_factory=dict)
+    routing: Routing | None = None
+    follows: bool = False  # follows the model's traffic policy in the registry
+    traffic_error: str | None = None  # why the latest policy could not be applied
+
+    def __post_init__(self) -> None:
+        default = Arm(name=self.slot.target.selector, slot=self.slot, batcher=self.batcher)
+        self.arms = {default.name: default}
+        self.routing = single(self.slot.target.name, default)
 
     @property
     def current(self) -> LoadedModel:
         return self.slot.current
+
+    @property
+    def default(self) -> Arm:
+        return self.arms[self.slot.target.selector]
+
+    @property
+    def route(self) -> Routing:
+        assert self.routing is not None
+        return self.routing
+
+    def arm_at(self, version: str) -> Arm | None:
+        """The arm serving ``version`` now (the default arm first)."""
+        for arm in (self.default, *self.arms.values()):
+            if arm.current.version == version:
+                return arm
+        return None
 
 
 @dataclass
@@ -37,6 +67,7 @@ class ServingState:
     metrics: Metrics
     watcher: Watcher | None = None
     ready: bool = field(default=False)
+    mirror: Mirror | None = None  # shadow copies in flight
     requests: ServedLog | None = None  # the request log (None: --log-sample 0)
 
     def find(self, name: str, version: str | None = None) -> Served:
@@ -45,10 +76,10 @@ class ServingState:
         if served is None:
             known = ", ".join(sorted(self.models))
             raise NotFound(f"model {name!r} is not served here (serving: {known})")
-        if version is not None and version != served.current.version:
+        if version is not None and served.arm_at(version) is None:
+            shown = ", ".join(sorted({a.current.version for a in served.arms.values()}))
             raise NotFound(
-                f"version {version} of model {name!r} is not served here "
-                f"(version {served.current.version} is)"
+                f"version {version} of model {name!r} is not served here (serving: {shown})"
             )
         return served
 
@@ -68,13 +99,19 @@ def load_all(config: ServeConfig) -> tuple[dict[str, Slot], str]:
     return slots, next(iter(slots))
 
 
-def make_watcher(config: ServeConfig, slots: list[Slot], metrics: Metrics) -> Watcher | None:
+def make_watcher(
+    config: ServeConfig,
+    slots: list[Slot],
+    metrics: Metrics,
+    hooks: list[loader.Hook] | None = None,
+) -> Watcher | None:
     moving = [s for s in slots if s.target.moves]
-    if not moving or config.poll_interval <= 0:
+    if (not moving and not hooks) or config.poll_interval <= 0:
         return None
     return Watcher(
         uri=config.uri,
         slots=moving,
+        hooks=hooks,
         project=config.project,
         allow_pickle=config.allow_pickle,
         interval=config.poll_interval,

@@ -89,3 +89,37 @@ def alias_history(
     state = state_of(request)
     _model_project(state, who, name, "viewer")
     return reply(request, state.store.models.alias_history(name, alias))
+
+
+@router.put(
+    "/models/{name}/traffic",
+    openapi_extra=doc("split"),
+    summary="Set (or clear, with a null split) how served requests are shared between versions",
+)
+async def set_traffic(name: str, request: Request, who: Caller) -> Response:
+    state = state_of(request)
+    _model_project(state, who, name, "writer")
+    ask = await decode_body(request, wire.SetTraffic)
+    policy = state.store.models.set_traffic(
+        name,
+        ask.split,
+        sticky=ask.sticky,
+        shadow=ask.shadow,
+        reason=ask.reason,
+        actor=f"user:{who.user}",
+    )
+    return reply(request, policy)
+
+
+@router.get("/models/{name}/traffic", summary="A model's traffic policy (null: none)")
+def traffic(name: str, request: Request, who: Caller) -> Response:
+    state = state_of(request)
+    _model_project(state, who, name, "viewer")
+    return reply(request, state.store.models.traffic(name))
+
+
+@router.get("/models/{name}/traffic/history", summary="Every change of a model's traffic policy")
+def traffic_history(name: str, request: Request, who: Caller) -> Response:
+    state = state_of(request)
+    _model_project(state, who, name, "viewer")
+    return reply(request, state.store.models.traffic_history(name))

@@ -3,6 +3,7 @@ registry. Every page checks the viewer role on the project it shows."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Annotated
 from urllib.parse import quote
@@ -191,11 +192,24 @@ def model_page(request: Request, name: str, who: Viewer) -> HTMLResponse:
     state = state_of(request)
     model = state.store.models.get(name)
     require(state, who, model.project, "viewer")
+    policy = state.store.models.traffic(name)
+    now = time.time()
+    logged = state.store.requests.list(
+        name, since=now - cv.STATS_HOURS * 3600, limit=cv.STATS_LIMIT
+    )
     return render(
         request,
         "model.html",
         model=model,
         versions=state.store.models.versions(name),
         history=state.store.models.alias_history(name),
+        policy=policy,
+        arms=cv.traffic_arms(policy, model.aliases),
+        traffic_history=state.store.models.traffic_history(name),
+        shares=cv.shares,
+        served=cv.serving_stats(logged, now),
+        served_capped=len(logged) >= cv.STATS_LIMIT,
+        stats_hours=cv.STATS_HOURS,
+        stats_limit=cv.STATS_LIMIT,
         who=who,
     )

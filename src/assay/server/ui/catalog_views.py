@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,3 +145,110 @@ def _parquet(data: bytes, truncated: bool) -> Preview:
     table = pq.read_table(io.BytesIO(data)).slice(0, 20)
     rows = tuple(zip(*(col.to_pylist() for col in table.columns), strict=True))
     return Preview("table", header=tuple(table.column_names), rows=rows, note="first 20 rows")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrafficArm:
+    """One row of a model page's traffic table."""
+
+    arm: str  # "production", or a version number
+    version: int | None  # the version the arm names now (None: an alias no longer set)
+    share: float  # percent of requests (answered, or copied for a shadow)
+    shadow: bool
+
+
+def traffic_arms(policy: Any, aliases: dict[str, int]) -> list[TrafficArm]:
+    """The arms of a traffic policy with the versions they name now: split, then shadow."""
+    if policy is None:
+        return []
+
+    def version(arm: str) -> int | None:
+        return int(arm) if arm.isdigit() else aliases.get(arm)
+
+    rows = [
+        TrafficArm(arm=a, version=version(a), share=w, shadow=False)
+        for a, w in policy.split.items()
+    ]
+    rows += [
+        TrafficArm(arm=a, version=version(a), share=w, shadow=True)
+        for a, w in policy.shadow.items()
+    ]
+    return rows
+
+
+def shares(values: dict[str, float]) -> str:
+    """``production 90%, v3 10%`` (a history row)."""
+    return ", ".join(
+        f"{'v' if arm.isdigit() else ''}{arm} {share:g}%" for arm, share in values.items()
+    )
+
+
+STATS_HOURS = 24
+_ROW_SUFFIX = re.compile(r"/[0-9]+$")
+STATS_LIMIT = 20_000  # newest request-log entries a model page reads
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServedStats:
+    """Requests one version answered through one arm, from the request log."""
+
+    version: str
+    arm: str | None  # the traffic policy's arm that chose it (None: no policy)
+    requests: int
+    rows: int  # the log keeps one entry per predicted row
+    errors: int  # requests answered with a status other than 200
+    p50_ms: float
+    p95_ms: float
+    hourly: tuple[int, ...]  # requests per hour, oldest first
+    peak: int  # the largest hourly count of the table (bars are drawn against it)
+
+
+def _requests(entries: list[Any]) -> list[Any]:
+    """One entry per request: the server logs a request of n rows as ids ``ID/0`` ...
+    ``ID/n-1`` (same time, latency and status), a one-row request as ``ID``."""
+    seen: set[tuple[str, float]] = set()
+    out = []
+    for e in entries:
+        key = (_ROW_SUFFIX.sub("", e.request_id), e.time)
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out
+
+
+def serving_stats(entries: list[Any], now: float, hours: int = STATS_HOURS) -> list[ServedStats]:
+    """Requests, rows, errors, latency and hourly requests per (version, arm) of
+    request-log entries."""
+    import numpy as np
+
+    start = now - hours * 3600
+    rows: dict[tuple[str, str | None], int] = {}
+    for e in entries:
+        rows[(e.version, e.arm)] = rows.get((e.version, e.arm), 0) + 1
+    groups: dict[tuple[str, str | None], list[Any]] = {}
+    for e in _requests(entries):
+        groups.setdefault((e.version, e.arm), []).append(e)
+    counts: dict[tuple[str, str | None], list[int]] = {}
+    for key, found in groups.items():
+        bins = [0] * hours
+        for e in found:
+            bins[min(hours - 1, max(0, int((e.time - start) // 3600)))] += 1
+        counts[key] = bins
+    peak = max((max(b) for b in counts.values()), default=0)
+    table = []
+    for (version, arm), found in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0][0])):
+        latency = np.array([e.latency_ms for e in found], dtype=float)
+        table.append(
+            ServedStats(
+                version=version,
+                arm=arm,
+                requests=len(found),
+                rows=rows[(version, arm)],
+                errors=sum(e.status != 200 for e in found),
+                p50_ms=float(np.percentile(latency, 50)),
+                p95_ms=float(np.percentile(latency, 95)),
+                hourly=tuple(counts[(version, arm)]),
+                peak=peak,
+            )
+        )
+    return table

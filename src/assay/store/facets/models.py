@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from assay.records import AliasMove, ModelVersion, RegisteredModel
+from assay.records import AliasMove, ModelVersion, RegisteredModel, TrafficPolicy
 
 
 class Models(Protocol):
@@ -36,5 +36,26 @@ class Models(Protocol):
     ) -> AliasMove: ...
 
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]: ...
+
+    def set_traffic(
+        self,
+        name: str,
+        split: dict[str, float] | None,
+        *,
+        sticky: str | None = None,
+        shadow: dict[str, float] | None = None,
+        reason: str | None = None,
+        actor: str | None = None,
+    ) -> TrafficPolicy:
+        """Set how ``assay serve`` shares the model's requests: ``split`` arm (alias or
+        version) to percentage, adding up to 100 (None clears the policy); ``sticky``
+        ``header:<name>`` or ``input:<name>``; ``shadow`` arm to the percentage of
+        requests mirrored to it. Recorded in the history and the audit log."""
+
+    def traffic(self, name: str) -> TrafficPolicy | None:
+        """The model's policy now; None when there is none."""
+
+    def traffic_history(self, name: str) -> list[TrafficPolicy]:
+        """Every policy change, newest first (a clearing has an empty split)."""
 
     def list(self, project: str | None = None) -> list[RegisteredModel]: ...

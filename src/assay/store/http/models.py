@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from assay import wire
-from assay.records import AliasMove, ModelVersion, RegisteredModel
+from assay.records import AliasMove, ModelVersion, RegisteredModel, TrafficPolicy
 from assay.store.http.transport import Transport, decode, seg
 
 
@@ -51,6 +51,28 @@ class HttpModels:
         params = {"alias": alias} if alias else {}
         path = f"/api/v1/models/{seg(name)}/aliases"
         return self.http.get(path, list[AliasMove], params=params)
+
+    def set_traffic(
+        self,
+        name: str,
+        split: dict[str, float] | None,
+        *,
+        sticky: str | None = None,
+        shadow: dict[str, float] | None = None,
+        reason: str | None = None,
+        actor: str | None = None,
+    ) -> TrafficPolicy:
+        ask = wire.SetTraffic(split, sticky, shadow, reason)
+        response = self.http.send("PUT", f"/api/v1/models/{seg(name)}/traffic", ask)
+        return decode(response, TrafficPolicy)
+
+    def traffic(self, name: str) -> TrafficPolicy | None:
+        path = f"/api/v1/models/{seg(name)}/traffic"
+        return self.http.get(path, TrafficPolicy | None)  # type: ignore[arg-type]
+
+    def traffic_history(self, name: str) -> list[TrafficPolicy]:
+        path = f"/api/v1/models/{seg(name)}/traffic/history"
+        return self.http.get(path, list[TrafficPolicy])
 
     def list(self, project: str | None = None) -> list[RegisteredModel]:
         params = {"project": project} if project else {}

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from assay.records import AliasMove, ModelVersion, RegisteredModel
-from assay.store.sql import registry
+from assay.records import AliasMove, ModelVersion, RegisteredModel, TrafficPolicy
+from assay.store.sql import registry, traffic
 from assay.store.sql.tx import Database
 from assay.store.validate import user_strings, user_text
 
@@ -53,6 +53,27 @@ class SqlModels:
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
         with self.db.read() as conn:
             return registry.history(conn, name, alias)
+
+    def set_traffic(
+        self,
+        name: str,
+        split: dict[str, float] | None,
+        *,
+        sticky: str | None = None,
+        shadow: dict[str, float] | None = None,
+        reason: str | None = None,
+        actor: str | None = None,
+    ) -> TrafficPolicy:
+        with self.db.write(actor=actor) as tx:
+            return traffic.set_traffic(tx, name, split, sticky=sticky, shadow=shadow, reason=reason)
+
+    def traffic(self, name: str) -> TrafficPolicy | None:
+        with self.db.read() as conn:
+            return traffic.current(conn, name)
+
+    def traffic_history(self, name: str) -> list[TrafficPolicy]:
+        with self.db.read() as conn:
+            return traffic.history(conn, name)
 
     def list(self, project: str | None = None) -> list[RegisteredModel]:
         with self.db.read() as conn:

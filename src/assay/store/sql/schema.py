@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 # Bump together with a new migration file.
-SCHEMA_REVISION = "0009"
+SCHEMA_REVISION = "0010"
 
 metadata = sa.MetaData()
 
@@ -285,6 +285,22 @@ alias_moves = sa.Table(
     sa.Column("evidence", sa.String(256)),
     sa.Column("at", sa.Float, nullable=False),
     sa.Index("ix_alias_moves_model", "model", "id"),
+)
+
+# ---- traffic policies (0009) ---------------------------------------------------------------
+
+traffic_policies = sa.Table(  # one row per change; a model's policy is its latest row
+    "traffic_policies",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("model", sa.String(128), sa.ForeignKey("registered_models.name"), nullable=False),
+    sa.Column("split", Json, nullable=False),  # {} when cleared
+    sa.Column("sticky", sa.String(256)),
+    sa.Column("shadow", Json, nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Index("ix_traffic_policies_model", "model", "id"),
 )
 
 # ---- evaluations (0005) --------------------------------------------------------------------
