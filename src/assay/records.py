@@ -52,6 +52,22 @@ class Run(msgspec.Struct, kw_only=True, frozen=True):
     host: dict[str, Any]
     metrics: dict[str, MetricSummary]
     traceback: str | None = None
+    # when the run was deleted (it is hidden from lists and restorable until purged)
+    deleted_at: float | None = None
+
+
+class RunEdit(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """Changes to a run's descriptive fields; None leaves a field as it is, "" clears
+    notes, group or job type. ``tags`` replaces the tags; ``add_tags`` and
+    ``remove_tags`` change them (applied after ``tags``)."""
+
+    name: str | None = None
+    notes: str | None = None
+    group: str | None = None
+    job_type: str | None = None
+    tags: list[str] | None = None
+    add_tags: list[str] = []
+    remove_tags: list[str] = []
 
 
 STEP = "<i8"  # the series codec: steps as little-endian int64,

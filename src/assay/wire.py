@@ -108,6 +108,10 @@ class RegisterRequest(msgspec.Struct):
     tags: dict[str, str] = {}
 
 
+class MoveRun(msgspec.Struct):
+    project: str
+
+
 class MoveAlias(msgspec.Struct):
     version: int | None
     reason: str | None = None

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 # Bump together with a new migration file.
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0007"
 
 metadata = sa.MetaData()
 
@@ -43,6 +43,10 @@ runs = sa.Table(
     # when the store last applied a batch of the run, by its own clock (revision 0006):
     # liveness is judged from it, never from a client's clock
     sa.Column("seen_at", sa.Float),
+    # soft deletion (revision 0007): hidden from lists until restored or purged by gc;
+    # delete_artifacts says whether the purge takes the versions the run produced too
+    sa.Column("deleted_at", sa.Float),
+    sa.Column("delete_artifacts", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_runs_project_created", "project", "created_at"),
 )
 

@@ -18,6 +18,12 @@ function syncSelection() {
   const url = new URL(window.location.href);
   if (ids.length) url.searchParams.set("sel", ids.join(",")); else url.searchParams.delete("sel");
   history.replaceState(null, "", url);
+  const bulk = document.getElementById("bulk");
+  if (bulk) {
+    bulk.hidden = ids.length === 0;
+    document.getElementById("bulk-runs").value = ids.join(",");
+    document.getElementById("bulk-count").textContent = `${ids.length} selected`;
+  }
   const link = document.getElementById("compare-link");
   if (link) {
     link.hidden = ids.length < 2 || ids.length > 50;
@@ -180,6 +186,18 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   document.body.addEventListener("htmx:afterSwap", (event) => {
     if (event.target.id === "runs-table") syncSelection();
+  });
+  // A bulk action the server refused: its message beside the buttons (nothing changed).
+  document.body.addEventListener("htmx:responseError", (event) => {
+    const box = document.getElementById("bulk-error");
+    if (!box || !event.target.closest("#bulk")) return;
+    let message = event.detail.xhr.responseText;
+    try { message = JSON.parse(message).error.message; } catch (e) { /* plain text */ }
+    box.textContent = message;
+  });
+  document.body.addEventListener("htmx:beforeRequest", (event) => {
+    const box = document.getElementById("bulk-error");
+    if (box && event.target.closest("#bulk")) box.textContent = "";
   });
   if (document.querySelector(".select-run")) syncSelection();
 });
