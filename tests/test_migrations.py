@@ -76,6 +76,8 @@ def test_upgrading_repairs_non_finite_numbers_in_sqlite_json(tmp_path: Path) -> 
     with store.engine.begin() as conn:  # back to revision 0005, before runs.seen_at
         for column in ("seen_at", "deleted_at", "delete_artifacts"):  # 0006, 0007
             conn.execute(sa.text(f"ALTER TABLE runs DROP COLUMN {column}"))
+        for table in ("sweep_trials", "sweeps"):  # 0007
+            conn.execute(sa.text(f"DROP TABLE {table}"))
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0005'"))
     store.close()
     store = SqlStore.embedded(tmp_path / "store")
@@ -91,6 +93,8 @@ def test_upgrading_from_0006_keeps_runs_and_none_reads_as_deleted(tmp_path: Path
     with store.engine.begin() as conn:  # back to revision 0006, before soft deletion
         for column in ("deleted_at", "delete_artifacts"):
             conn.execute(sa.text(f"ALTER TABLE runs DROP COLUMN {column}"))
+        for table in ("sweep_trials", "sweeps"):
+            conn.execute(sa.text(f"DROP TABLE {table}"))
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0006'"))
     store.close()
     store = SqlStore.embedded(tmp_path / "store")

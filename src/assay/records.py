@@ -366,3 +366,59 @@ def summary_of(run: Run) -> dict[str, Any]:
 def duration(run: Run) -> float:
     end = run.finished_at or run.heartbeat_at
     return max(0.0, end - run.created_at)
+
+
+# ---- sweeps (docs/sweeps.md) ----------------------------------------------------------------
+
+SWEEP_METHODS: tuple[str, ...] = ("grid", "random", "tpe")
+TRIAL_STATES: tuple[str, ...] = ("running", "complete", "pruned", "failed")
+
+
+class SweepDraft(msgspec.Struct, kw_only=True, frozen=True):
+    """A sweep to create: its search space and settings as given (``spec``: parameters,
+    metric, seed, early_terminate, run_cap), and how many trials it may hold at most
+    (the grid's size or the run cap; None: unbounded)."""
+
+    project: str
+    name: str
+    method: str
+    spec: dict[str, Any]
+    max_trials: int | None = None
+
+
+class Sweep(msgspec.Struct, kw_only=True, frozen=True):
+    id: str
+    project: str
+    name: str
+    method: str
+    spec: dict[str, Any]
+    max_trials: int | None
+    created_at: float
+    created_by: str
+
+
+class TrialClaim(msgspec.Struct, kw_only=True, frozen=True):
+    """An agent's claim on trial ``number`` of a sweep, with the parameters it sampled
+    and the id the trial's run will have. Of two claims on one number, one wins."""
+
+    number: int
+    params: dict[str, Any]
+    run_id: str
+    worker: str
+
+
+class TrialResult(msgspec.Struct, kw_only=True, frozen=True):
+    state: str  # complete, pruned or failed
+    value: float | None = None
+
+
+class Trial(msgspec.Struct, kw_only=True, frozen=True):
+    sweep_id: str
+    number: int
+    run_id: str
+    params: dict[str, Any]
+    state: str
+    value: float | None
+    worker: str
+    started_at: float
+    finished_at: float | None

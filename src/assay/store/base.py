@@ -18,6 +18,7 @@ from assay.store.facets.blobs import Blobs
 from assay.store.facets.evaluations import Evaluations
 from assay.store.facets.models import Models
 from assay.store.facets.runs import Runs
+from assay.store.facets.sweeps import Sweeps
 
 if TYPE_CHECKING:
     from assay.store.sql.store import SqlStore
@@ -28,7 +29,8 @@ DEFAULT_HOME = "~/.assay"
 @runtime_checkable
 class Store(Protocol):
     """A store is its facets (store/facets/), reached as attributes: ``store.runs``,
-    ``store.blobs``, ``store.artifacts``, ``store.models``, ``store.evaluations``."""
+    ``store.blobs``, ``store.artifacts``, ``store.models``, ``store.evaluations``,
+    ``store.sweeps``."""
 
     uri: str
 
@@ -46,6 +48,9 @@ class Store(Protocol):
 
     @property
     def evaluations(self) -> Evaluations: ...
+
+    @property
+    def sweeps(self) -> Sweeps: ...
 
     def close(self) -> None: ...
 
@@ -123,7 +128,7 @@ def scheme_of(uri: str) -> str:
 
 
 def store_kind(uri: str) -> str | None:
-    """"sql" for a store opened directly, "http" for a server, None for an unknown scheme."""
+    """ "sql" for a store opened directly, "http" for a server, None for an unknown scheme."""
     found = SCHEMES.get(scheme_of(uri))
     return found.kind if found is not None else None
 
@@ -155,8 +160,7 @@ def open_sql_store(
     found = SCHEMES.get(scheme_of(resolved))
     if found is None or found.kind != "sql":
         raise InvalidInput(
-            f"{redact_uri(resolved)!r}: this command needs direct database access, "
-            "not a server URL"
+            f"{redact_uri(resolved)!r}: this command needs direct database access, not a server URL"
         )
     store = found.open(resolved, blobs, upgrade)
     assert isinstance(store, SqlStore)

@@ -311,3 +311,36 @@ eval_items = sa.Table(
     sa.Column("error", sa.Boolean, nullable=False),
     sa.Column("body", sa.LargeBinary, nullable=False),  # the EvalItem, msgpack
 )
+
+
+# ---- sweeps (0007) ---------------------------------------------------------------------------
+
+sweeps = sa.Table(
+    "sweeps",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("project", sa.String(128), sa.ForeignKey("projects.name"), nullable=False),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("method", sa.String(16), nullable=False),
+    sa.Column("spec", Json, nullable=False),
+    sa.Column("max_trials", sa.Integer),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Index("ix_sweeps_project", "project", "created_at"),
+)
+
+# One row per trial; (sweep, number) is the claim that keeps two agents off one trial.
+# run_id names the run the trial's process creates (no foreign key: it comes later).
+sweep_trials = sa.Table(
+    "sweep_trials",
+    metadata,
+    sa.Column("sweep_id", sa.String(32), sa.ForeignKey("sweeps.id"), primary_key=True),
+    sa.Column("number", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("run_id", sa.String(32), nullable=False),
+    sa.Column("params", Json, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("value", sa.Float),
+    sa.Column("worker", sa.String(64), nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("finished_at", sa.Float),
+)
