@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from assay.sdk.module import active_run, finish, flush, log
     from assay.sdk.run import Run
     from assay.sdk.settings import Settings
+    from assay.sdk.sweeps import sweep
     from assay.serving import serve
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "register_model",
     "scorers",
     "serve",
+    "sweep",
 ]
 
 _LAZY = {
@@ -70,6 +72,7 @@ _LAZY = {
     "evaluate": "assay.sdk.evaluation",
     "batched": "assay.flavours.batching",
     "serve": "assay.serving",
+    "sweep": "assay.sdk.sweeps",
 }
 
 

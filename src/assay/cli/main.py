@@ -36,6 +36,7 @@ COMMANDS = {
     "labels": "assay.cli.labels:labels",
     "serve": "assay.cli.serve:serve_command",
     "plugins": "assay.cli.plugins:plugins_command",
+    "sweep": "assay.cli.sweeps:sweep",
 }
 
 F = TypeVar("F", bound=Callable[..., Any])

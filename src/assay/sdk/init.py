@@ -23,6 +23,7 @@ from assay.sdk.journal import JournalWriter
 from assay.sdk.run import Run
 from assay.sdk.settings import Settings
 from assay.sdk.system import SystemMonitor
+from assay.sdk.trial import take_trial, with_params
 from assay.sdk.writer import Writer, journal_path
 from assay.store.base import Store, journal_root, local_root, open_store, resolve_uri
 from assay.values import (
@@ -78,6 +79,19 @@ def init(  # noqa: PLR0917 - public API: positional calls keep working
     previous = _previous_run(reinit, project)
     if previous is not None:
         return previous
+    trial = take_trial() if id is None else None  # a sweep agent's trial: docs/sweeps.md
+    if trial is not None:  # the trial's run is in its sweep's project and group
+        if project not in (None, trial.project):
+            log.warning(
+                "assay: this run is trial %d of sweep %s: it goes to the sweep's project %r, "
+                "not %r",
+                trial.number,
+                trial.sweep_id,
+                trial.project,
+                project,
+            )
+        project, id, group = trial.project, trial.run_id, trial.group
+        job_type = job_type or "sweep-trial"
     chosen = check_project(DEFAULT_PROJECT if project is None else project)
     check_text("run name", name, single_line=True)
     check_text("group", group, single_line=True)
@@ -88,6 +102,8 @@ def init(  # noqa: PLR0917 - public API: positional calls keep working
     cfg = normalise_config(config or {}, "config")
     if not isinstance(cfg, dict):
         raise InvalidInput(f"config must be a mapping, not {type(config).__name__}")
+    if trial is not None:
+        cfg = with_params(cfg, normalise_config(trial.config, "config"))
     tag_list = check_tags(tags or [])
     settings = settings or Settings()
     run_id = id or new_run_id()
