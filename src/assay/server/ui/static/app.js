@@ -120,12 +120,15 @@ function drawParallel(holder, data, keys, metric) {
     // the first one, so no label leaves the plot)
     const r = ranges[i];
     if (!r) return;
-    const ticks = r[0] === r[1] ? [r[0]] : [r[0], (r[0] + r[1]) / 2, r[1]];
+    const names = (data.labels || {})[a.name];  // a categorical axis: a tick per choice
+    const ticks = names ? names.map((_, k) => k).filter((k) => k >= r[0] && k <= r[1])
+      : r[0] === r[1] ? [r[0]] : [r[0], (r[0] + r[1]) / 2, r[1]];
     for (const v of ticks) {
       const tick = document.createElementNS(ns, "text");
       const left = i === 0;
       attrs(tick, { x: x(i) + (left ? 4 : -4), y: scales[i](v) + 4, "text-anchor": left ? "start" : "end", class: "pc-tick" });
-      tick.textContent = Number(v.toPrecision(4)).toLocaleString("en", { maximumSignificantDigits: 4 });
+      tick.textContent = names ? names[v]
+        : Number(v.toPrecision(4)).toLocaleString("en", { maximumSignificantDigits: 4 });
       svg.append(tick);
     }
   });
@@ -144,6 +147,15 @@ function drawParallel(holder, data, keys, metric) {
   });
   holder.replaceChildren(svg);
   holder.dataset.lines = String(svg.querySelectorAll("polyline").length);
+}
+
+// A sweep's page: every parameter an axis, the metric last.
+function setupSweep() {
+  const holder = document.getElementById("sweep-parallel");
+  if (!holder) return;
+  const data = JSON.parse(document.getElementById("sweep-data").textContent);
+  AssayCharts.setViewRuns(data.runs.map((r) => r.id));
+  drawParallel(holder, data, data.keys, data.metric);
 }
 
 function mountCharts(scope) {
@@ -168,6 +180,7 @@ document.addEventListener("DOMContentLoaded", () => {
   setupPicker();
   setupTreeSearch();
   setupCompare();
+  setupSweep();
   mountCharts(document);
   document.body.addEventListener("change", (event) => {
     if (event.target.matches(".select-run")) syncSelection();
