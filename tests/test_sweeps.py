@@ -303,3 +303,30 @@ def test_sweep_ls_and_show_list_the_best_trials(store_uri: str) -> None:
     assert shown.exit_code == 0, shown.output
     best = best_trials(parse_spec(GRID), ran)[0]
     assert best.run_id in shown.output and "6 complete" in shown.output
+
+
+def test_agents_on_two_machines_share_a_sweep_through_a_server(tmp_path: Path) -> None:
+    from tests.test_server_e2e import ServerProcess
+
+    server = ServerProcess(str(tmp_path / "served")).start()
+    try:
+        script = tmp_path / "train.py"
+        script.write_text(AGENT_SCRIPT)
+        spec = {
+            "method": "grid",
+            "metric": "loss",
+            "parameters": {"x": {"values": [0.1, 0.2, 0.3, 0.4]}},
+        }
+        sweep_id = create(spec, server.url, tmp_path)
+        agents = [agent(sweep_id, server.url, script) for _ in range(2)]
+        assert [a.wait() for a in agents] == [0, 0]
+        store = open_store(server.url)
+        try:
+            trials = store.sweeps.trials(sweep_id)
+            assert sorted(t.params["x"] for t in trials) == [0.1, 0.2, 0.3, 0.4]
+            assert {t.state for t in trials} == {"complete"}
+            assert all(store.runs.get(t.run_id).config == {"x": t.params["x"]} for t in trials)
+        finally:
+            store.close()
+    finally:
+        server.stop()
