@@ -74,6 +74,10 @@ def test_no_script_means_nothing_to_capture(tmp_path: Path) -> None:
     assert entry_script(["-c"]) is None
     assert entry_script([""]) is None
     assert entry_script([str(tmp_path / "gone.py")]) is None
+    assert entry_script([sys.executable]) is None
+    console_script = Path(sys.executable).parent / "pytest"  # beside the interpreter
+    assert console_script.exists() and entry_script([str(console_script)]) is None
+    assert entry_script([str(Path(assay.__file__).parent / "__main__.py")]) is None  # assay
     assert chosen_files(tmp_path, None, ()) == {}
     assert artifact_name(None) == "source-files"
     assert artifact_name(Path("/x/my train!.py")) == "source-my-train"

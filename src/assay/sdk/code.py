@@ -17,6 +17,7 @@ from assay.sdk.capture import SECRET_FILES
 from assay.store.base import Store
 
 log = logging.getLogger("assay")
+_ASSAY = Path(__file__).resolve().parent.parent  # the assay package: never the user's code
 
 CODE_TYPE = "code"
 MAX_FILES = 1000  # files a capture takes at most (globs matching more are cut, with a warning)
@@ -24,13 +25,23 @@ MAX_FILE_BYTES = 10 * 1024 * 1024  # a larger file is not code: left out
 
 
 def entry_script(argv: list[str] | None = None) -> Path | None:
-    """The script Python was started with, or None (a REPL, a notebook, ``python -c``,
-    ``python -m`` of an installed module)."""
+    """The script Python was started with, or None: a REPL, a notebook, ``python -c``,
+    and tools rather than the user's code (a console script such as ``assay`` or
+    ``pytest`` beside the interpreter, a module of an installed package, Assay itself)."""
     argv = sys.argv if argv is None else argv
     if not argv or not argv[0] or argv[0] in ("-c", "-"):
         return None
     path = Path(argv[0])
-    return path.resolve() if path.is_file() else None
+    if not path.is_file():
+        return None
+    path = path.resolve()
+    interpreter = Path(sys.executable)
+    beside = {interpreter.parent.resolve(), interpreter.resolve().parent}
+    if path.is_relative_to(_ASSAY) or path.parent in beside:
+        return None
+    if any(part in ("site-packages", "dist-packages") for part in path.parts):
+        return None
+    return path
 
 
 def artifact_name(script: Path | None) -> str:
