@@ -173,6 +173,7 @@ def test_the_cli_deletes_restores_moves_renames_and_tags(store_uri: str) -> None
         assert (second.tags, second.group, second.job_type) == (["keep"], "sweep-1", "train")
         assert second.project == "archive"
     invoke("runs", "rm", ids[0], "-y", "--uri", store_uri)
+    assert "assay runs restore" in invoke("runs", "show", ids[0], "--uri", store_uri)
     out = invoke("gc", "--runs-after", "0", "--delete", "--uri", store_uri)
     assert "purged 1 deleted runs" in out
     with assay.Api(store_uri) as api, pytest.raises(NotFound):

@@ -139,6 +139,10 @@ def show(run_id: str, uri: str | None) -> None:
         console.print(
             f"git: {git['commit'][:12]} ({git.get('branch')}){' dirty' if git.get('dirty') else ''}"
         )
+    if r.deleted_at is not None:
+        console.print(
+            f"[yellow]deleted {when(r.deleted_at)}[/]: `assay runs restore {r.id}` brings it back"
+        )
     if r.notes:
         console.print(f"notes: {r.notes}")
     console.print(_tree("config", r.config))
