@@ -40,6 +40,7 @@ def start_assay(tmp: str) -> tuple[Callable[[dict[str, float], int], None], Call
         capture_git=False,
         capture_packages=False,
         capture_console=False,
+        capture_code=False,  # the peers save no code by default either
         system_metrics_interval=0,
         handle_signals=False,
     )

@@ -23,6 +23,7 @@ def main() -> None:
         capture_git=False,
         capture_packages=False,
         capture_console=False,
+        capture_code=False,
         system_metrics_interval=0,
         flush_interval=0.05,
         handle_signals=behaviour == "wait",

@@ -39,6 +39,7 @@ QUIET = Settings(
     capture_git=False,
     capture_packages=False,
     capture_console=False,
+    capture_code=False,
     system_metrics_interval=0,
     handle_signals=False,
 )

@@ -78,13 +78,34 @@ def test_upgrading_repairs_non_finite_numbers_in_sqlite_json(tmp_path: Path) -> 
             conn.execute(sa.text(f"DROP TABLE {later}"))  # revision 0008
         conn.execute(sa.text("DROP TABLE label_projects"))
         conn.execute(sa.text("DROP TABLE media"))  # revision 0009
-        conn.execute(sa.text("ALTER TABLE runs DROP COLUMN seen_at"))
         for later in ("request_log", "request_batches", "traffic_policies"):  # 0007, 0010
             conn.execute(sa.text(f"DROP TABLE {later}"))
+        for column in ("seen_at", "deleted_at", "delete_artifacts"):  # 0006, 0011
+            conn.execute(sa.text(f"ALTER TABLE runs DROP COLUMN {column}"))
+        for table in ("sweep_trials", "sweeps"):  # 0011
+            conn.execute(sa.text(f"DROP TABLE {table}"))
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0005'"))
     store.close()
     store = SqlStore.embedded(tmp_path / "store")
     assert store.runs.get(run_id).config == {"lr": "nan", "clip": "inf", "ok": 1}
     assert store.runs.count("p", "config.ok == 1 and config.clip > 1") == 1
     assert store.runs.get(run_id).status == "running"  # seen_at starts from the last heartbeat
+    store.close()
+
+
+def test_upgrading_from_0006_keeps_runs_and_none_reads_as_deleted(tmp_path: Path) -> None:
+    store = SqlStore.embedded(tmp_path / "store")
+    run_id = create_run(store)
+    with store.engine.begin() as conn:  # back to revision 0006, before soft deletion
+        for column in ("deleted_at", "delete_artifacts"):
+            conn.execute(sa.text(f"ALTER TABLE runs DROP COLUMN {column}"))
+        for table in ("sweep_trials", "sweeps"):
+            conn.execute(sa.text(f"DROP TABLE {table}"))
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0006'"))
+    store.close()
+    store = SqlStore.embedded(tmp_path / "store")
+    assert [r.id for r in store.runs.list("p")] == [run_id]
+    assert store.runs.get(run_id).deleted_at is None
+    store.runs.delete(run_id)
+    assert store.runs.list("p") == []
     store.close()

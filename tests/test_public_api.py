@@ -34,6 +34,7 @@ def test_public_names_are_pinned() -> None:
         "register_model",
         "scorers",
         "serve",
+        "sweep",
     ]
     for name in assay.__all__:
         assert getattr(assay, name) is not None

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from assay.sdk.module import active_run, finish, flush, log
     from assay.sdk.run import Run
     from assay.sdk.settings import Settings
+    from assay.sdk.sweeps import sweep
     from assay.serving import serve
     from assay.serving.client import predict
 
@@ -64,6 +65,7 @@ __all__ = [
     "register_model",
     "scorers",
     "serve",
+    "sweep",
 ]
 
 _LAZY = {
@@ -89,6 +91,7 @@ _LAZY = {
     "Table": "assay.media",
     "Text": "assay.media",
     "predict": "assay.serving.client",
+    "sweep": "assay.sdk.sweeps",
 }
 
 

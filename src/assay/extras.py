@@ -29,6 +29,7 @@ EXTRA_OF = {
     "tensorboard": "importers",
     "wandb": "wandb",
     "mlflow": "mlflow",
+    "optuna": "sweeps",
 }
 
 

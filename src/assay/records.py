@@ -52,6 +52,22 @@ class Run(msgspec.Struct, kw_only=True, frozen=True):
     host: dict[str, Any]
     metrics: dict[str, MetricSummary]
     traceback: str | None = None
+    # when the run was deleted (it is hidden from lists and restorable until purged)
+    deleted_at: float | None = None
+
+
+class RunEdit(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """Changes to a run's descriptive fields; None leaves a field as it is, "" clears
+    notes, group or job type. ``tags`` replaces the tags; ``add_tags`` and
+    ``remove_tags`` change them (applied after ``tags``)."""
+
+    name: str | None = None
+    notes: str | None = None
+    group: str | None = None
+    job_type: str | None = None
+    tags: list[str] | None = None
+    add_tags: list[str] = []
+    remove_tags: list[str] = []
 
 
 STEP = "<i8"  # the series codec: steps as little-endian int64,
@@ -612,3 +628,59 @@ class Feedback(msgspec.Struct, kw_only=True, frozen=True):
     label_project_id: str | None
     created_at: float
     created_by: str
+
+
+# ---- sweeps (docs/sweeps.md) ----------------------------------------------------------------
+
+SWEEP_METHODS: tuple[str, ...] = ("grid", "random", "tpe")
+TRIAL_STATES: tuple[str, ...] = ("running", "complete", "pruned", "failed")
+
+
+class SweepDraft(msgspec.Struct, kw_only=True, frozen=True):
+    """A sweep to create: its search space and settings as given (``spec``: parameters,
+    metric, seed, early_terminate, run_cap), and how many trials it may hold at most
+    (the grid's size or the run cap; None: unbounded)."""
+
+    project: str
+    name: str
+    method: str
+    spec: dict[str, Any]
+    max_trials: int | None = None
+
+
+class Sweep(msgspec.Struct, kw_only=True, frozen=True):
+    id: str
+    project: str
+    name: str
+    method: str
+    spec: dict[str, Any]
+    max_trials: int | None
+    created_at: float
+    created_by: str
+
+
+class TrialClaim(msgspec.Struct, kw_only=True, frozen=True):
+    """An agent's claim on trial ``number`` of a sweep, with the parameters it sampled
+    and the id the trial's run will have. Of two claims on one number, one wins."""
+
+    number: int
+    params: dict[str, Any]
+    run_id: str
+    worker: str
+
+
+class TrialResult(msgspec.Struct, kw_only=True, frozen=True):
+    state: str  # complete, pruned or failed
+    value: float | None = None
+
+
+class Trial(msgspec.Struct, kw_only=True, frozen=True):
+    sweep_id: str
+    number: int
+    run_id: str
+    params: dict[str, Any]
+    state: str
+    value: float | None
+    worker: str
+    started_at: float
+    finished_at: float | None

@@ -115,6 +115,10 @@ class RegisterRequest(msgspec.Struct):
     tags: dict[str, str] = {}
 
 
+class MoveRun(msgspec.Struct):
+    project: str
+
+
 class MoveAlias(msgspec.Struct):
     version: int | None
     reason: str | None = None

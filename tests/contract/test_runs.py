@@ -9,8 +9,8 @@ import time
 import numpy as np
 import pytest
 
-from assay.errors import InvalidInput, NotFound
-from assay.records import Batch, Heartbeat, LogLines, UpdateRun
+from assay.errors import Conflict, InvalidInput, NotFound
+from assay.records import Batch, Heartbeat, LogLines, RunEdit, UpdateRun
 from assay.store import Store
 from assay.store.sql import runs as sql_runs
 from tests.conftest import StoreFactory, create_run, finish_op, points
@@ -333,3 +333,85 @@ def test_non_finite_config_values_are_stored_and_filtered_alike_everywhere(store
         run_id
     ]
     assert store.runs.count("p", "config.lr < 1") == 1
+
+
+# ---- run management: edit, delete, restore, move ------------------------------------------
+
+
+def test_a_deleted_run_is_hidden_from_lists_and_counts_until_restored(store: Store) -> None:
+    kept, gone = create_run(store, name="kept"), create_run(store, name="gone")
+    deleted = store.runs.delete(gone)
+    assert deleted.deleted_at is not None
+    assert [r.id for r in store.runs.list("p")] == [kept]
+    assert store.runs.count("p") == 1
+    assert [r.id for r in store.runs.list("p", deleted=True)] == [gone]
+    assert store.runs.count("p", deleted=True) == 1
+    assert [p.run_count for p in store.runs.projects() if p.name == "p"] == [1]
+    assert store.runs.get(gone).deleted_at is not None  # still readable by id, to restore
+    restored = store.runs.restore(gone)
+    assert restored.deleted_at is None
+    assert {r.id for r in store.runs.list("p")} == {kept, gone}
+    assert store.runs.list("p", deleted=True) == []
+
+
+def test_deleting_twice_or_restoring_a_live_run_is_a_conflict(store: Store) -> None:
+    run_id = create_run(store)
+    with pytest.raises(Conflict, match="not deleted"):
+        store.runs.restore(run_id)
+    store.runs.delete(run_id)
+    with pytest.raises(Conflict, match="deleted already"):
+        store.runs.delete(run_id)
+    with pytest.raises(NotFound):
+        store.runs.delete("nosuchrun")
+
+
+def test_a_run_is_renamed_and_its_fields_edited(store: Store) -> None:
+    run_id = create_run(store, tags=["a", "b"])
+    edited = store.runs.update(
+        run_id,
+        RunEdit(name="better", notes="why", group="g1", job_type="train", add_tags=["c"]),
+    )
+    assert (edited.name, edited.notes, edited.group, edited.job_type) == (
+        "better",
+        "why",
+        "g1",
+        "train",
+    )
+    assert edited.tags == ["a", "b", "c"]
+    again = store.runs.update(run_id, RunEdit(remove_tags=["a"], group=""))
+    assert again.tags == ["b", "c"]
+    assert again.group is None  # "" clears
+    assert again.name == "better"  # None leaves a field alone
+    assert store.runs.update(run_id, RunEdit(tags=["z"])).tags == ["z"]
+
+
+@pytest.mark.parametrize(
+    ("edit", "named"),
+    [
+        (RunEdit(name=""), "run name"),
+        (RunEdit(name="a\nb"), "control character"),
+        (RunEdit(tags=["ok", ""]), "tag"),
+        (RunEdit(job_type="x" * 65), "job type"),
+        (RunEdit(notes="a\x00b"), "NUL"),
+    ],
+)
+def test_a_bad_edit_is_refused_naming_the_field(store: Store, edit: RunEdit, named: str) -> None:
+    run_id = create_run(store, name="before")
+    with pytest.raises(InvalidInput, match=named):
+        store.runs.update(run_id, edit)
+    assert store.runs.get(run_id).name == "before"
+
+
+def test_a_run_moves_to_another_project_with_its_history(store: Store) -> None:
+    run_id = create_run(store)
+    store.runs.write_batch(
+        Batch(run_id=run_id, writer="w", seq=1, ops=[points("loss", [0, 1], [1.0, 0.5])])
+    )
+    moved = store.runs.move(run_id, "elsewhere")
+    assert moved.project == "elsewhere"
+    assert store.runs.list("p") == []
+    assert [r.id for r in store.runs.list("elsewhere")] == [run_id]
+    assert list(store.runs.history(run_id)["loss"].values) == [1.0, 0.5]
+    assert "elsewhere" in [p.name for p in store.runs.projects()]
+    with pytest.raises(InvalidInput, match="project name"):
+        store.runs.move(run_id, "bad name!")

@@ -268,24 +268,43 @@ def models_alias(
 @click.option(
     "--grace", default=3600.0, show_default=True, help="Seconds a blob is safe after it was stored."
 )
+@click.option(
+    "--runs-after",
+    default=30.0,
+    show_default=True,
+    help="Days a deleted run stays restorable; older deleted runs are purged.",
+)
 @click.option("--blobs", default=None, help="Blob location of a database URI (folder or s3://...).")
 @uri_option
 @reports_errors
-def gc_command(delete: bool, grace: float, blobs: str | None, uri: str | None) -> None:
-    """Remove blobs that no artifact version or run holds. A dry run unless --delete;
-    safe while others write (blobs stored within --grace seconds are kept)."""
+def gc_command(
+    delete: bool, grace: float, runs_after: float, blobs: str | None, uri: str | None
+) -> None:
+    """Purge runs deleted more than --runs-after days ago, then remove blobs that no
+    artifact version or run holds. A dry run unless --delete; safe while others write
+    (blobs stored within --grace seconds are kept)."""
     from assay.cli.main import secrets_hidden
     from assay.errors import InvalidInput
     from assay.store.base import open_sql_store
 
     if grace < 0:
         raise InvalidInput(f"--grace {grace} must not be negative")
+    if runs_after < 0:
+        raise InvalidInput(f"--runs-after {runs_after} must not be negative")
     with secrets_hidden():
         store = open_sql_store(uri, blobs=blobs)
     try:
+        purged = store.runs.purge(older_than=runs_after * 86400, dry_run=not delete)
         report = store.blobs.collect_garbage(grace=grace, dry_run=not delete)
     finally:
         store.close()
+    runs_verb = "would purge" if purged.dry_run else "purged"
+    click.echo(f"{runs_verb} {len(purged.runs)} deleted runs")
+    if purged.artifact_versions or purged.kept_versions:
+        click.echo(
+            f"  with {purged.artifact_versions} artifact versions they produced "
+            f"({purged.kept_versions} kept: still used elsewhere)"
+        )
     verb = "would remove" if report.dry_run else "removed"
     click.echo(f"{verb} {report.blobs} blobs ({fmt_bytes(report.bytes)}); {report.kept} kept")
     if report.dry_run and report.blobs:

@@ -38,6 +38,7 @@ COMMANDS = {
     "plugins": "assay.cli.plugins:plugins_command",
     "export": "assay.cli.importers:export_command",
     "import": "assay.cli.importers:import_group",
+    "sweep": "assay.cli.sweeps:sweep",
 }
 
 F = TypeVar("F", bound=Callable[..., Any])

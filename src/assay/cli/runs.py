@@ -1,4 +1,5 @@
-"""``assay runs ls|show`` and ``assay projects ls``."""
+"""``assay runs ls|show`` and ``assay projects ls``; the management commands (rm, restore,
+mv, rename, tag, edit) live in cli/run_admin.py."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
+from assay.cli import run_admin
 from assay.cli.admin import grant
 from assay.cli.main import reports_errors, uri_option, wide_console
 from assay.errors import NotFound
@@ -34,6 +36,10 @@ def runs() -> None:
     """List and inspect runs."""
 
 
+for _command in run_admin.COMMANDS:
+    runs.add_command(_command)
+
+
 @runs.command("ls")
 @click.option("--project", "-p", default="default", show_default=True)
 @click.option(
@@ -48,6 +54,7 @@ def runs() -> None:
 )
 @click.option("--limit", "-n", default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--deleted", is_flag=True, help="List the deleted runs gc has not purged yet.")
 @uri_option
 @reports_errors
 def ls(
@@ -58,15 +65,16 @@ def ls(
     limit: int,
     *,
     as_json: bool,
+    deleted: bool,
     uri: str | None,
 ) -> None:
     """List a project's runs as a table."""
     chosen = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     paths = [column_path(c) for c in chosen or ()]  # an unknown field fails before any query
     with Api(uri) as api:
-        found = api.runs(project, filter=filter_, order_by=list(sort), limit=limit)
-        total = api.count_runs(project, filter_)
-        if not found:
+        found = api.runs(project, filter=filter_, order_by=list(sort), limit=limit, deleted=deleted)
+        total = api.count_runs(project, filter_, deleted=deleted)
+        if not found and not deleted:
             check_project(api, project)
     if as_json:
         click.echo(json.dumps([_as_dict(r) for r in found], indent=2, default=str))
@@ -74,7 +82,8 @@ def ls(
     if chosen is None:  # config and summary keys as stored, which no filter may be able to name
         chosen = default_columns(r.record for r in found)
         paths = [tuple(c.split(".", 1)) for c in chosen]
-    table = Table(title=f"{project}: {len(found)} of {total} runs", header_style="bold")
+    kind = "deleted runs" if deleted else "runs"
+    table = Table(title=f"{project}: {len(found)} of {total} {kind}", header_style="bold")
     for head in ("id", "name", "status", "created", "duration"):
         table.add_column(head, no_wrap=True)
     for title in column_titles(chosen):
@@ -129,6 +138,10 @@ def show(run_id: str, uri: str | None) -> None:
     if git.get("commit"):
         console.print(
             f"git: {git['commit'][:12]} ({git.get('branch')}){' dirty' if git.get('dirty') else ''}"
+        )
+    if r.deleted_at is not None:
+        console.print(
+            f"[yellow]deleted {when(r.deleted_at)}[/]: `assay runs restore {r.id}` brings it back"
         )
     if r.notes:
         console.print(f"notes: {r.notes}")

@@ -18,6 +18,7 @@ from assay.records import (
     ModelVersion,
     Project,
     RegisteredModel,
+    RunEdit,
     duration,
     summary_of,
 )
@@ -95,6 +96,57 @@ class ApiRun:
         """The run's media keys: kind, how many steps, first and last step."""
         return self._store.media.keys(self.record.id)
 
+    # ---- management: each change is permission-checked by a server and audited ----------
+
+    @property
+    def deleted(self) -> bool:
+        return self.record.deleted_at is not None
+
+    def update(
+        self,
+        *,
+        name: str | None = None,
+        notes: str | None = None,
+        group: str | None = None,
+        job_type: str | None = None,
+        tags: Sequence[str] | None = None,
+        add_tags: Sequence[str] = (),
+        remove_tags: Sequence[str] = (),
+    ) -> ApiRun:
+        """Change descriptive fields; None leaves one as it is, "" clears notes, group or
+        job type. ``tags`` replaces the tags, ``add_tags``/``remove_tags`` edit them."""
+        edit = RunEdit(
+            name=name,
+            notes=notes,
+            group=group,
+            job_type=job_type,
+            tags=None if tags is None else list(tags),
+            add_tags=list(add_tags),
+            remove_tags=list(remove_tags),
+        )
+        self.record = self._store.runs.update(self.record.id, edit)
+        return self
+
+    def rename(self, name: str) -> ApiRun:
+        return self.update(name=name)
+
+    def delete(self, with_artifacts: bool = False) -> ApiRun:
+        """Delete the run softly: hidden from lists, restorable with ``restore()`` until
+        ``assay gc`` purges it (after 30 days by default). The artifact versions it
+        produced stay unless ``with_artifacts`` (then the purge removes those nothing
+        else uses)."""
+        self.record = self._store.runs.delete(self.record.id, with_artifacts=with_artifacts)
+        return self
+
+    def restore(self) -> ApiRun:
+        self.record = self._store.runs.restore(self.record.id)
+        return self
+
+    def move(self, project: str) -> ApiRun:
+        """Move the run to another project (its artifacts stay in theirs)."""
+        self.record = self._store.runs.move(self.record.id, project)
+        return self
+
     def __repr__(self) -> str:
         r = self.record
         return f"<ApiRun {r.id} {r.project}/{r.name} {r.status}>"
@@ -116,15 +168,20 @@ class Api:
         order_by: Sequence[str] | None = None,
         limit: int = 100,
         offset: int = 0,
+        *,
+        deleted: bool = False,
     ) -> list[ApiRun]:
-        """Runs of a project; ``filter`` and ``order_by`` use the language of docs/query.md."""
+        """Runs of a project; ``filter`` and ``order_by`` use the language of docs/query.md.
+        ``deleted=True`` lists the deleted runs not purged yet instead."""
         if isinstance(order_by, str):
             order_by = [order_by]
-        records = self.store.runs.list(project, filter, tuple(order_by or ()), limit, offset)
+        records = self.store.runs.list(
+            project, filter, tuple(order_by or ()), limit, offset, deleted=deleted
+        )
         return [ApiRun(r, self.store) for r in records]
 
-    def count_runs(self, project: str, filter: str | None = None) -> int:
-        return self.store.runs.count(project, filter)
+    def count_runs(self, project: str, filter: str | None = None, *, deleted: bool = False) -> int:
+        return self.store.runs.count(project, filter, deleted=deleted)
 
     def run(self, run_id: str) -> ApiRun:
         return ApiRun(self.store.runs.get(run_id), self.store)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
@@ -22,6 +23,7 @@ from assay.sdk.journal import JournalWriter
 from assay.sdk.run import Run
 from assay.sdk.settings import Settings
 from assay.sdk.system import SystemMonitor
+from assay.sdk.trial import take_trial, with_params
 from assay.sdk.writer import Writer, journal_path
 from assay.store.base import Store, journal_root, local_root, open_store, resolve_uri
 from assay.values import (
@@ -52,14 +54,15 @@ def init(  # noqa: PLR0917 - public API: positional calls keep working
     group: str | None = None,
     job_type: str | None = None,
     uri: str | Path | None = None,
-    mode: str = "online",
+    mode: str | None = None,
     id: str | None = None,
     resume: bool | str = False,
     settings: Settings | None = None,
     reinit: str = "finish_previous",
 ) -> Run:
-    """Start a run. ``mode``: "online" (deliver to the store), "offline" (journal only;
-    ``assay sync`` delivers later) or "disabled" (log calls are checked, nothing is kept).
+    """Start a run. ``mode`` (default: ``ASSAY_MODE``, else "online"): "online" (deliver
+    to the store), "offline" (journal only; ``assay sync`` delivers later) or "disabled"
+    (a run whose calls are checked and do nothing else: no disk, no network, no thread).
     ``id`` with ``resume=True`` continues an existing run's steps ("must": it must exist).
 
     Online, the store is contacted before this returns (within
@@ -72,11 +75,23 @@ def init(  # noqa: PLR0917 - public API: positional calls keep working
     is an error). ``reinit``, when this process has a run that is not finished yet:
     "finish_previous" (finish it first, with a warning), "return_previous" (return it;
     naming another project is an error) or "create_new" (both run side by side)."""
-    if mode not in MODES:
-        raise InvalidInput(f"mode {mode!r} is not one of {', '.join(MODES)}")
+    mode = chosen_mode(mode)
     previous = _previous_run(reinit, project)
     if previous is not None:
         return previous
+    trial = take_trial() if id is None else None  # a sweep agent's trial: docs/sweeps.md
+    if trial is not None:  # the trial's run is in its sweep's project and group
+        if project not in (None, trial.project):
+            log.warning(
+                "assay: this run is trial %d of sweep %s: it goes to the sweep's project %r, "
+                "not %r",
+                trial.number,
+                trial.sweep_id,
+                trial.project,
+                project,
+            )
+        project, id, group = trial.project, trial.run_id, trial.group
+        job_type = job_type or "sweep-trial"
     chosen = check_project(DEFAULT_PROJECT if project is None else project)
     check_text("run name", name, single_line=True)
     check_text("group", group, single_line=True)
@@ -87,6 +102,8 @@ def init(  # noqa: PLR0917 - public API: positional calls keep working
     cfg = normalise_config(config or {}, "config")
     if not isinstance(cfg, dict):
         raise InvalidInput(f"config must be a mapping, not {type(config).__name__}")
+    if trial is not None:
+        cfg = with_params(cfg, normalise_config(trial.config, "config"))
     tag_list = check_tags(tags or [])
     settings = settings or Settings()
     run_id = id or new_run_id()
@@ -102,7 +119,9 @@ def init(  # noqa: PLR0917 - public API: positional calls keep working
         settings=settings,
     )
     if mode == "disabled":
-        return Run(writer=None, **fields)
+        run = Run(writer=None, **fields)
+        state.remember(run)  # assay.log() reaches it, as it would an online run
+        return run
 
     resolved = resolve_uri(uri)
     timeout = settings.connect_timeout
@@ -124,6 +143,17 @@ def init(  # noqa: PLR0917 - public API: positional calls keep working
     run = Run(writer=writer, start_step=start_step, uri=resolved, **fields)
     _start(run, writer, settings)
     return run
+
+
+def chosen_mode(mode: str | None) -> str:
+    """The mode ``init`` runs in: the argument, else ``ASSAY_MODE``, else "online"."""
+    if mode is None:
+        mode = os.environ.get("ASSAY_MODE", "").strip().lower() or "online"
+        if mode not in MODES:
+            raise InvalidInput(f"ASSAY_MODE={mode!r} is not one of {', '.join(MODES)}")
+    if mode not in MODES:
+        raise InvalidInput(f"mode {mode!r} is not one of {', '.join(MODES)}")
+    return mode
 
 
 def _creation(fields: dict[str, Any], group: str | None, job_type: str | None) -> CreateRun:
@@ -312,7 +342,7 @@ def _refuse_a_second_writer(existing: StoredRun) -> None:
 def _start(run: Run, writer: Writer, settings: Settings) -> None:
     writer.start()
     capturing = threading.Thread(
-        target=_capture_host, args=(writer, settings), name="assay-capture", daemon=True
+        target=_capture_host, args=(run, writer, settings), name="assay-capture", daemon=True
     )
     capturing.start()
     run._capturing = capturing
@@ -326,8 +356,9 @@ def _start(run: Run, writer: Writer, settings: Settings) -> None:
     state.activate(run, settings.handle_signals)
 
 
-def _capture_host(writer: Writer, settings: Settings) -> None:
-    """The slower facts (git, environment, packages), gathered off the training thread."""
+def _capture_host(run: Run, writer: Writer, settings: Settings) -> None:
+    """The slower facts (git, environment, packages, the code), gathered off the
+    training thread."""
     try:
         host: dict[str, Any] = {}
         if settings.capture_git:
@@ -340,6 +371,35 @@ def _capture_host(writer: Writer, settings: Settings) -> None:
             writer.add_op(UpdateRun(at=time.time(), host=_scrubbed(host)))
     except Exception:
         log.warning("assay: could not capture the host environment", exc_info=True)
+    if settings.capture_code and run.mode == "online" and run.uri is not None:
+        _capture_code(run, writer, settings)
+
+
+def _capture_code(run: Run, writer: Writer, settings: Settings) -> None:
+    """Store the code as an artifact the run produced (the run is in the store already:
+    init delivered its creation); a store that cannot take it now costs only a warning."""
+    from assay.sdk.code import capture_code
+
+    assert run.uri is not None
+    try:
+        store = open_store(run.uri)
+        try:
+            version = capture_code(
+                store,
+                project=run.project,
+                run_id=run.id,
+                root=Path.cwd(),
+                globs=settings.code_globs,
+            )
+        finally:
+            store.close()
+    except Exception as exc:
+        log.warning("assay: could not capture the code of run %s (%s)", run.id, exc)
+        return
+    if version is not None:
+        ref = f"{version.project}/{version.name}:v{version.version}"
+        code = {"artifact": ref, "files": version.file_count}
+        writer.add_op(UpdateRun(at=time.time(), host={"code": code}))
 
 
 def _scrubbed(value: Any) -> Any:

@@ -30,6 +30,13 @@ def activate(run: Run, handle_signals: bool) -> None:
             _install(handle_signals)
 
 
+def remember(run: Run) -> None:
+    """Make a disabled run the active one (``assay.log`` reaches it) without installing
+    any hook: it has nothing to finish well."""
+    with _lock:
+        _active.append(run)
+
+
 def forget(run: Run) -> None:
     with _lock:
         if run in _active:

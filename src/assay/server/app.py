@@ -24,12 +24,20 @@ from assay.server.api import (
     models,
     requests,
     runs,
+    sweeps,
 )
 from assay.server.config import ServerConfig
 from assay.server.deps import AppState, principal, state_of
 from assay.server.guard import Guard
 from assay.server.mlflow import mount as mount_mlflow
-from assay.server.ui import assets, catalog_routes, eval_routes, label_routes, media_routes
+from assay.server.ui import (
+    assets,
+    catalog_routes,
+    eval_routes,
+    label_routes,
+    media_routes,
+    sweep_routes,
+)
 from assay.server.ui import routes as ui_routes
 from assay.store.base import open_sql_store
 from assay.store.blobs import LocalBlobStore
@@ -63,7 +71,18 @@ def create_app(config: ServerConfig, state: AppState | None = None) -> FastAPI:
     app.state.assay = state or open_state(config)
     errors.install(app, page=ui_routes.error_page)
     app.add_middleware(Guard, config=app.state.assay.config)
-    for facet in (common, runs, blobs, artifacts, models, evaluations, media, requests, labels):
+    for facet in (
+        common,
+        runs,
+        blobs,
+        artifacts,
+        models,
+        evaluations,
+        media,
+        requests,
+        labels,
+        sweeps,
+    ):
         app.include_router(facet.router)
     mount_mlflow(app)  # MLflow's tracking REST API (docs/mlflow.md)
     app.include_router(assets.router)
@@ -72,6 +91,7 @@ def create_app(config: ServerConfig, state: AppState | None = None) -> FastAPI:
     app.include_router(eval_routes.router)
     app.include_router(label_routes.router)
     app.include_router(media_routes.router)
+    app.include_router(sweep_routes.router)
 
     @app.get("/api/v1/openapi.json", include_in_schema=False)
     def openapi_spec(who: Annotated[Principal, Depends(key_or_session)]) -> JSONResponse:

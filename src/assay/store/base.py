@@ -21,6 +21,7 @@ from assay.store.facets.media import Media
 from assay.store.facets.models import Models
 from assay.store.facets.requests import Requests
 from assay.store.facets.runs import Runs
+from assay.store.facets.sweeps import Sweeps
 
 if TYPE_CHECKING:
     from assay.store.sql.store import SqlStore
@@ -32,7 +33,7 @@ DEFAULT_HOME = "~/.assay"
 class Store(Protocol):
     """A store is its facets (store/facets/), reached as attributes: ``store.runs``,
     ``store.blobs``, ``store.artifacts``, ``store.models``, ``store.evaluations``,
-    ``store.media``, ``store.requests``, ``store.labels``."""
+    ``store.media``, ``store.requests``, ``store.labels``, ``store.sweeps``."""
 
     uri: str
 
@@ -59,6 +60,9 @@ class Store(Protocol):
 
     @property
     def labels(self) -> Labels: ...
+
+    @property
+    def sweeps(self) -> Sweeps: ...
 
     def close(self) -> None: ...
 

@@ -16,9 +16,10 @@ from assay.records import (
     CreateRun,
     Media,
     Points,
+    RunEdit,
 )
 from assay.server.access import require_usable
-from assay.server.api.common import Caller
+from assay.server.api.common import Caller, decode_body, doc
 from assay.server.body import read_body
 from assay.server.deps import AppState, require, require_run, require_some, state_of
 from assay.server.negotiate import body_type, reply
@@ -114,12 +115,14 @@ def runs(
     order_by: Annotated[list[str] | None, Query(max_length=16)] = None,
     limit: Annotated[int, Query(ge=0, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    deleted: bool = False,
 ) -> Response:
     state = state_of(request)
     require(state, who, project, "viewer")
-    return reply(
-        request, state.store.runs.list(project, filter, tuple(order_by or ()), limit, offset)
+    found = state.store.runs.list(
+        project, filter, tuple(order_by or ()), limit, offset, deleted=deleted
     )
+    return reply(request, found)
 
 
 @router.get("/projects/{project}/runs/count", summary="How many runs match a filter")
@@ -128,10 +131,11 @@ def count_runs(
     request: Request,
     who: Caller,
     filter: Annotated[str | None, Query(max_length=4096)] = None,
+    deleted: bool = False,
 ) -> Response:
     state = state_of(request)
     require(state, who, project, "viewer")
-    return reply(request, {"count": state.store.runs.count(project, filter)})
+    return reply(request, {"count": state.store.runs.count(project, filter, deleted=deleted)})
 
 
 @router.get("/runs/{run_id}", summary="One run")
@@ -139,6 +143,48 @@ def run(run_id: str, request: Request, who: Caller) -> Response:
     state = state_of(request)
     require_run(state, who, run_id, "viewer")
     return reply(request, state.store.runs.get(run_id))
+
+
+@router.patch(
+    "/runs/{run_id}", openapi_extra=doc(), summary="Edit a run's name, notes, group, job type, tags"
+)
+async def edit_run(run_id: str, request: Request, who: Caller) -> Response:
+    state = state_of(request)
+    require_run(state, who, run_id, "writer")
+    edit = await decode_body(request, RunEdit)
+    return reply(request, state.store.runs.update(run_id, edit, actor=f"user:{who.user}"))
+
+
+@router.delete("/runs/{run_id}", summary="Delete a run (softly: restorable until gc purges it)")
+def delete_run(
+    run_id: str, request: Request, who: Caller, with_artifacts: bool = False
+) -> Response:
+    state = state_of(request)
+    require_run(state, who, run_id, "writer")
+    deleted = state.store.runs.delete(
+        run_id, actor=f"user:{who.user}", with_artifacts=with_artifacts
+    )
+    return reply(request, deleted)
+
+
+@router.post("/runs/{run_id}/restore", summary="Restore a deleted run")
+def restore_run(run_id: str, request: Request, who: Caller) -> Response:
+    state = state_of(request)
+    require_run(state, who, run_id, "writer")
+    return reply(request, state.store.runs.restore(run_id, actor=f"user:{who.user}"))
+
+
+@router.post(
+    "/runs/{run_id}/move",
+    openapi_extra=doc("project"),
+    summary="Move a run to another project (writer on both)",
+)
+async def move_run(run_id: str, request: Request, who: Caller) -> Response:
+    state = state_of(request)
+    require_run(state, who, run_id, "writer")
+    ask = await decode_body(request, wire.MoveRun)
+    require(state, who, ask.project, "writer")
+    return reply(request, state.store.runs.move(run_id, ask.project, actor=f"user:{who.user}"))
 
 
 @router.get("/runs/{run_id}/history", summary="Every point of a run's series")

@@ -22,7 +22,7 @@ from assay.server.api.runs import STEP_MAX, STEP_MIN
 from assay.server.body import read_body
 from assay.server.deps import AppState, require, require_run, state_of
 from assay.server.errors import wants_html
-from assay.server.ui import assets, display, views
+from assay.server.ui import assets, bulk, display, views
 from assay.server.ui.session import (
     KEY_COOKIE,
     LoginRequired,
@@ -133,6 +133,7 @@ def runs_page(request: Request, project: str, who: Viewer) -> HTMLResponse:
         config_keys=config_keys,
         metric_keys=views.picker_keys(metric_keys, table.runs),
         group_fields=views.GROUP_FIELDS,
+        can_write=role_at_least(state.auth.role(who, project), "writer"),
     )
 
 
@@ -151,13 +152,20 @@ def runs_table(request: Request, project: str, who: Viewer) -> HTMLResponse:
     return response
 
 
-def _table(state: AppState, project: str, request: Request) -> views.RunsTable:
-    query = views.TableQuery.parse(request.query_params)
+def _table(
+    state: AppState, project: str, request: Request, query: views.TableQuery | None = None
+) -> views.RunsTable:
+    query = query or views.TableQuery.parse(request.query_params)
     error: FilterSyntaxError | None = None
     try:
-        total = state.store.runs.count(project, query.filter or None)
+        total = state.store.runs.count(project, query.filter or None, deleted=query.deleted)
         found = state.store.runs.list(
-            project, query.filter or None, query.order, PAGE_SIZE, (query.page - 1) * PAGE_SIZE
+            project,
+            query.filter or None,
+            query.order,
+            PAGE_SIZE,
+            (query.page - 1) * PAGE_SIZE,
+            deleted=query.deleted,
         )
     except FilterSyntaxError as exc:
         error, total, found = exc, 0, []
@@ -233,6 +241,19 @@ def edit_notes(
         actor=f"user:{who.user}",
     )
     return render(request, "notes.html", run=state.store.runs.get(run_id), can_write=True)
+
+
+@router.post("/ui/projects/{project}/bulk", response_class=HTMLResponse)
+async def bulk_action(request: Request, project: str, who: Viewer) -> HTMLResponse:
+    """Delete, restore, move or tag the selected runs of a project; the table again."""
+    check_csrf(request)
+    state = state_of(request)
+    fields = {k: str(v) for k, v in (await request.form()).items()}
+    ask = bulk.BulkAction.parse(fields)
+    await run_in_threadpool(bulk.apply, state, who, project, ask)
+    query = views.TableQuery.parse(fields)
+    table = await run_in_threadpool(_table, state, project, request, query)
+    return render(request, "runs_table.html", project=project, t=table)
 
 
 @router.get("/compare", response_class=HTMLResponse)

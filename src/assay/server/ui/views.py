@@ -27,6 +27,7 @@ class TableQuery:
     group: str = ""
     page: int = 1
     selected: tuple[str, ...] = ()
+    deleted: bool = False  # the deleted runs (restorable until gc purges them) instead
 
     @classmethod
     def parse(cls, params: Mapping[str, str]) -> TableQuery:
@@ -38,6 +39,7 @@ class TableQuery:
             group=params.get("group", "")[:300],
             page=min(max(1, int(page)), MAX_PAGE) if page.isascii() and page.isdigit() else 1,
             selected=tuple(s for s in params.get("sel", "").split(",") if s)[:MAX_COMPARE],
+            deleted=params.get("deleted") == "1",
         )
 
     @property
@@ -52,6 +54,7 @@ class TableQuery:
             "group": self.group,
             "page": self.page,
             "sel": ",".join(self.selected),
+            "deleted": "1" if self.deleted else "",
         }
         values.update(changes)
         return {

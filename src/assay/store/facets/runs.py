@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from assay.records import Batch, Columns, LogLine, Project, Run
+from assay.records import Batch, Columns, LogLine, Project, Run, RunEdit
 
 
 class Runs(Protocol):
@@ -18,7 +18,22 @@ class Runs(Protocol):
     def get(self, run_id: str) -> Run:
         """The run, or NotFound."""
 
-    def count(self, project: str, filter: str | None = None) -> int: ...
+    def count(self, project: str, filter: str | None = None, *, deleted: bool = False) -> int:
+        """How many runs match; deleted runs (only them) when ``deleted``."""
+
+    def update(self, run_id: str, edit: RunEdit, actor: str | None = None) -> Run:
+        """Change the run's name, notes, group, job type or tags (audited)."""
+
+    def delete(self, run_id: str, actor: str | None = None, *, with_artifacts: bool = False) -> Run:
+        """Delete softly: hidden from lists and counts, restorable until ``assay gc``
+        purges it; the artifact versions it produced go with it then only
+        ``with_artifacts``. Conflict if deleted already."""
+
+    def restore(self, run_id: str, actor: str | None = None) -> Run:
+        """Undo a deletion not purged yet (Conflict if the run is not deleted)."""
+
+    def move(self, run_id: str, project: str, actor: str | None = None) -> Run:
+        """Move the run to another project (created if new)."""
 
     def history(self, run_id: str, keys: Sequence[str] | None = None) -> dict[str, Columns]:
         """Every point of the named series (all series when keys is None)."""
@@ -43,5 +58,8 @@ class Runs(Protocol):
         order_by: Sequence[str] = (),
         limit: int = 100,
         offset: int = 0,
+        *,
+        deleted: bool = False,
     ) -> list[Run]:
-        """Runs of a project matching a filter expression (see docs/query.md)."""
+        """Runs of a project matching a filter expression (see docs/query.md); the
+        deleted ones (only them) when ``deleted``."""

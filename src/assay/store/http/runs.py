@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from assay import errors, wire
-from assay.records import Batch, Columns, LogLine, Project, Run
+from assay.records import Batch, Columns, LogLine, Project, Run, RunEdit
 from assay.store.http.transport import Transport, decode, seg
 
 
@@ -28,12 +28,29 @@ class HttpRuns:
     def get(self, run_id: str) -> Run:
         return self.http.get(f"/api/v1/runs/{seg(run_id)}", Run)
 
-    def count(self, project: str, filter: str | None = None) -> int:
-        params = {"filter": filter} if filter else {}
+    def count(self, project: str, filter: str | None = None, *, deleted: bool = False) -> int:
+        params: dict[str, Any] = {"filter": filter} if filter else {}
+        if deleted:
+            params["deleted"] = "true"
         got = self.http.get(
             f"/api/v1/projects/{seg(project)}/runs/count", dict[str, int], params=params
         )
         return got["count"]
+
+    def update(self, run_id: str, edit: RunEdit, actor: str | None = None) -> Run:
+        """The server records the key's user as the actor; ``actor`` is not sent."""
+        return decode(self.http.send("PATCH", f"/api/v1/runs/{seg(run_id)}", edit), Run)
+
+    def delete(self, run_id: str, actor: str | None = None, *, with_artifacts: bool = False) -> Run:
+        path = f"/api/v1/runs/{seg(run_id)}" + ("?with_artifacts=true" if with_artifacts else "")
+        return decode(self.http.send("DELETE", path, {}), Run)
+
+    def restore(self, run_id: str, actor: str | None = None) -> Run:
+        return decode(self.http.send("POST", f"/api/v1/runs/{seg(run_id)}/restore", {}), Run)
+
+    def move(self, run_id: str, project: str, actor: str | None = None) -> Run:
+        response = self.http.send("POST", f"/api/v1/runs/{seg(run_id)}/move", wire.MoveRun(project))
+        return decode(response, Run)
 
     def history(self, run_id: str, keys: Sequence[str] | None = None) -> dict[str, Columns]:
         params = {"keys": list(keys)} if keys is not None else {}
@@ -70,8 +87,12 @@ class HttpRuns:
         order_by: Sequence[str] = (),
         limit: int = 100,
         offset: int = 0,
+        *,
+        deleted: bool = False,
     ) -> list[Run]:
         params: dict[str, Any] = {"limit": limit, "offset": offset, "order_by": list(order_by)}
         if filter:
             params["filter"] = filter
+        if deleted:
+            params["deleted"] = "true"
         return self.http.get(f"/api/v1/projects/{seg(project)}/runs", list[Run], params=params)

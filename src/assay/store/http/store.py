@@ -17,6 +17,7 @@ from assay.store.http.media import HttpMedia
 from assay.store.http.models import HttpModels
 from assay.store.http.requests import HttpRequests
 from assay.store.http.runs import HttpRuns
+from assay.store.http.sweeps import HttpSweeps
 from assay.store.http.transport import Transport
 
 
@@ -46,6 +47,7 @@ class RemoteStore:
         self.requests = HttpRequests(self.http)
         self.labels = HttpLabels(self.http)
         self.media = HttpMedia(self.http)
+        self.sweeps = HttpSweeps(self.http)
 
     def whoami(self) -> dict[str, Any]:
         """Who the server takes this store's API key for."""

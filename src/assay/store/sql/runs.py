@@ -25,11 +25,12 @@ from assay.records import (
     Points,
     Project,
     Run,
+    RunEdit,
     UpdateRun,
 )
 from assay.store import series as ser
 from assay.store.blobs import BlobStore
-from assay.store.sql import audit, catalog
+from assay.store.sql import audit, catalog, run_admin
 from assay.store.sql import media as sql_media
 from assay.store.sql.filters import FilterCompiler, status_expr
 from assay.store.sql.schema import (
@@ -313,6 +314,57 @@ class SqlRuns:
                 audit.append(tx.conn, tx.actor, "project.created", f"project:{name}", {})
             return created is not None
 
+    # ---- management (store/sql/run_admin.py) --------------------------------------------
+
+    def update(self, run_id: str, edit: RunEdit, actor: str | None = None) -> Run:
+        run_admin.check_edit(edit)
+        with self.db.write("edit a run", actor) as tx:
+            run_admin.edit(tx, run_id, edit)
+        return self.get(run_id)
+
+    def delete(self, run_id: str, actor: str | None = None, *, with_artifacts: bool = False) -> Run:
+        with self.db.write("delete a run", actor) as tx:
+            run_admin.delete(tx, run_id, self.now(), with_artifacts=with_artifacts)
+        return self.get(run_id)
+
+    def restore(self, run_id: str, actor: str | None = None) -> Run:
+        with self.db.write("restore a run", actor) as tx:
+            run_admin.restore(tx, run_id)
+        return self.get(run_id)
+
+    def move(self, run_id: str, project: str, actor: str | None = None) -> Run:
+        with self.db.write("move a run", actor) as tx:
+            run_admin.move(tx, run_id, project, self.now())
+        return self.get(run_id)
+
+    def purge(
+        self, older_than: float = run_admin.RUN_RETENTION, dry_run: bool = True
+    ) -> run_admin.PurgeReport:
+        """Remove runs deleted more than ``older_than`` seconds ago, for good (their
+        series, logs, tags and lineage; the artifact versions they produced if deleted
+        ``with_artifacts`` and nothing else uses them). Their blobs are left to the blob
+        gc that follows."""
+        if older_than < 0:
+            raise InvalidInput(f"older_than {older_than} must not be negative")
+        before = self.now() - older_than
+        with self.db.read() as conn:
+            doomed = run_admin.due(conn, before)
+        if dry_run:
+            return run_admin.PurgeReport(
+                dry_run=True, runs=doomed, artifact_versions=0, kept_versions=0
+            )
+        purged: list[str] = []
+        removed = kept = 0
+        for run_id in doomed:
+            with self.db.write("purge a deleted run") as tx:
+                done = run_admin.purge(tx, run_id, before)
+            if done is not None:
+                purged.append(run_id)
+                removed, kept = removed + done[0], kept + done[1]
+        return run_admin.PurgeReport(
+            dry_run=False, runs=purged, artifact_versions=removed, kept_versions=kept
+        )
+
     # ---- reads ---------------------------------------------------------------------------
 
     def projects(self) -> list[Project]:
@@ -323,7 +375,11 @@ class SqlRuns:
                 sa.func.count(runs.c.id),
                 sa.func.max(runs.c.updated_at),
             )
-            .select_from(projects.outerjoin(runs, runs.c.project == projects.c.name))
+            .select_from(
+                projects.outerjoin(
+                    runs, sa.and_(runs.c.project == projects.c.name, runs.c.deleted_at.is_(None))
+                )
+            )
             .group_by(projects.c.name, projects.c.created_at)
             .order_by(projects.c.name)
         )
@@ -348,13 +404,20 @@ class SqlRuns:
                 raise NotFound(f"no run with id {run_id!r}")
             return self._hydrate(conn, rows)[0]
 
-    def count(self, project: str, filter: str | None = None) -> int:
-        query = sa.select(sa.func.count()).select_from(runs).where(*self._where(project, filter))
+    def count(self, project: str, filter: str | None = None, *, deleted: bool = False) -> int:
+        query = (
+            sa.select(sa.func.count())
+            .select_from(runs)
+            .where(*self._where(project, filter, deleted))
+        )
         with self.db.read() as conn:
             return int(conn.execute(query).scalar_one())
 
-    def _where(self, project: str, filter: str | None) -> list[sa.ColumnElement[bool]]:
-        clauses = [runs.c.project == project]
+    def _where(
+        self, project: str, filter: str | None, deleted: bool = False
+    ) -> list[sa.ColumnElement[bool]]:
+        shown = runs.c.deleted_at.is_not(None) if deleted else runs.c.deleted_at.is_(None)
+        clauses = [runs.c.project == project, shown]
         if filter:
             compiler = FilterCompiler(filter, self._cutoff(), self.db.dialect)
             clauses.append(compiler.compile(parse_filter(filter)))
@@ -402,6 +465,7 @@ class SqlRuns:
                 host=r.host,
                 metrics=metrics[r.id],
                 traceback=r.traceback,
+                deleted_at=r.deleted_at,
             )
             for r in rows
         ]
@@ -448,7 +512,7 @@ class SqlRuns:
         """(dotted config keys of the newest ``sample`` runs, every metric key) of a project."""
         newest = (
             sa.select(runs.c.config)
-            .where(runs.c.project == project)
+            .where(runs.c.project == project, runs.c.deleted_at.is_(None))
             .order_by(runs.c.created_at.desc())
             .limit(sample)
         )
@@ -483,10 +547,12 @@ class SqlRuns:
         order_by: Sequence[str] = (),
         limit: int = 100,
         offset: int = 0,
+        *,
+        deleted: bool = False,
     ) -> list[Run]:
         check_page("limit", limit)
         check_page("offset", offset)
-        query = self._run_select().where(*self._where(project, filter))
+        query = self._run_select().where(*self._where(project, filter, deleted))
         compiler = FilterCompiler("", self._cutoff(), self.db.dialect)
         for spec in order_by or ("-created",):
             field, descending = parse_order(spec)

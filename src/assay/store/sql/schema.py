@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 # Bump together with a new migration file.
-SCHEMA_REVISION = "0010"
+SCHEMA_REVISION = "0011"
 
 metadata = sa.MetaData()
 
@@ -43,6 +43,10 @@ runs = sa.Table(
     # when the store last applied a batch of the run, by its own clock (revision 0006):
     # liveness is judged from it, never from a client's clock
     sa.Column("seen_at", sa.Float),
+    # soft deletion (revision 0007): hidden from lists until restored or purged by gc;
+    # delete_artifacts says whether the purge takes the versions the run produced too
+    sa.Column("deleted_at", sa.Float),
+    sa.Column("delete_artifacts", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_runs_project_created", "project", "created_at"),
 )
 
@@ -443,4 +447,37 @@ label_feedback = sa.Table(
     sa.Column("created_by", sa.String(128), nullable=False),
     sa.Index("ix_label_feedback_request", "request_id"),
     sa.Index("ix_label_feedback_project", "project", "created_at"),
+)
+
+
+# ---- sweeps (0011) ---------------------------------------------------------------------------
+
+sweeps = sa.Table(
+    "sweeps",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("project", sa.String(128), sa.ForeignKey("projects.name"), nullable=False),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("method", sa.String(16), nullable=False),
+    sa.Column("spec", Json, nullable=False),
+    sa.Column("max_trials", sa.Integer),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Index("ix_sweeps_project", "project", "created_at"),
+)
+
+# One row per trial; (sweep, number) is the claim that keeps two agents off one trial.
+# run_id names the run the trial's process creates (no foreign key: it comes later).
+sweep_trials = sa.Table(
+    "sweep_trials",
+    metadata,
+    sa.Column("sweep_id", sa.String(32), sa.ForeignKey("sweeps.id"), primary_key=True),
+    sa.Column("number", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("run_id", sa.String(32), nullable=False),
+    sa.Column("params", Json, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("value", sa.Float),
+    sa.Column("worker", sa.String(64), nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("finished_at", sa.Float),
 )

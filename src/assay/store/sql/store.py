@@ -21,6 +21,7 @@ from assay.store.sql.media import SqlMedia
 from assay.store.sql.models import SqlModels
 from assay.store.sql.requests import SqlRequests
 from assay.store.sql.runs import SqlRuns
+from assay.store.sql.sweeps import SqlSweeps
 from assay.store.sql.tx import Database
 
 
@@ -54,6 +55,7 @@ class SqlStore:
         self.requests = SqlRequests(self.db)
         self.labels = SqlLabels(self.db)
         self.media = SqlMedia(self.db)
+        self.sweeps = SqlSweeps(self.db)
         try:
             self._prepare()
         except BaseException:

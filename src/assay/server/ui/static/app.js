@@ -18,6 +18,12 @@ function syncSelection() {
   const url = new URL(window.location.href);
   if (ids.length) url.searchParams.set("sel", ids.join(",")); else url.searchParams.delete("sel");
   history.replaceState(null, "", url);
+  const bulk = document.getElementById("bulk");
+  if (bulk) {
+    bulk.hidden = ids.length === 0;
+    document.getElementById("bulk-runs").value = ids.join(",");
+    document.getElementById("bulk-count").textContent = `${ids.length} selected`;
+  }
   const link = document.getElementById("compare-link");
   if (link) {
     link.hidden = ids.length < 2 || ids.length > 50;
@@ -114,12 +120,15 @@ function drawParallel(holder, data, keys, metric) {
     // the first one, so no label leaves the plot)
     const r = ranges[i];
     if (!r) return;
-    const ticks = r[0] === r[1] ? [r[0]] : [r[0], (r[0] + r[1]) / 2, r[1]];
+    const names = (data.labels || {})[a.name];  // a categorical axis: a tick per choice
+    const ticks = names ? names.map((_, k) => k).filter((k) => k >= r[0] && k <= r[1])
+      : r[0] === r[1] ? [r[0]] : [r[0], (r[0] + r[1]) / 2, r[1]];
     for (const v of ticks) {
       const tick = document.createElementNS(ns, "text");
       const left = i === 0;
       attrs(tick, { x: x(i) + (left ? 4 : -4), y: scales[i](v) + 4, "text-anchor": left ? "start" : "end", class: "pc-tick" });
-      tick.textContent = Number(v.toPrecision(4)).toLocaleString("en", { maximumSignificantDigits: 4 });
+      tick.textContent = names ? names[v]
+        : Number(v.toPrecision(4)).toLocaleString("en", { maximumSignificantDigits: 4 });
       svg.append(tick);
     }
   });
@@ -138,6 +147,15 @@ function drawParallel(holder, data, keys, metric) {
   });
   holder.replaceChildren(svg);
   holder.dataset.lines = String(svg.querySelectorAll("polyline").length);
+}
+
+// A sweep's page: every parameter an axis, the metric last.
+function setupSweep() {
+  const holder = document.getElementById("sweep-parallel");
+  if (!holder) return;
+  const data = JSON.parse(document.getElementById("sweep-data").textContent);
+  AssayCharts.setViewRuns(data.runs.map((r) => r.id));
+  drawParallel(holder, data, data.keys, data.metric);
 }
 
 function mountCharts(scope) {
@@ -162,6 +180,7 @@ document.addEventListener("DOMContentLoaded", () => {
   setupPicker();
   setupTreeSearch();
   setupCompare();
+  setupSweep();
   mountCharts(document);
   document.body.addEventListener("change", (event) => {
     if (event.target.matches(".select-run")) syncSelection();
@@ -180,6 +199,18 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   document.body.addEventListener("htmx:afterSwap", (event) => {
     if (event.target.id === "runs-table") syncSelection();
+  });
+  // A bulk action the server refused: its message beside the buttons (nothing changed).
+  document.body.addEventListener("htmx:responseError", (event) => {
+    const box = document.getElementById("bulk-error");
+    if (!box || !event.target.closest("#bulk")) return;
+    let message = event.detail.xhr.responseText;
+    try { message = JSON.parse(message).error.message; } catch (e) { /* plain text */ }
+    box.textContent = message;
+  });
+  document.body.addEventListener("htmx:beforeRequest", (event) => {
+    const box = document.getElementById("bulk-error");
+    if (box && event.target.closest("#bulk")) box.textContent = "";
   });
   if (document.querySelector(".select-run")) syncSelection();
 });
