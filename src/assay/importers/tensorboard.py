@@ -29,6 +29,8 @@ from assay.records import Columns
 from assay.store.base import Store
 
 EVENTS = "tfevents"
+# an event value's field, named as TensorBoard's plugins name what it holds
+_KINDS = {"histo": "histograms", "image": "images", "audio": "audio", "tensor": "tensors"}
 
 
 @dataclass(kw_only=True)
@@ -168,7 +170,7 @@ def _scalar(value: Any, skipped: Counter[str]) -> float | None:
         from tensorboard.util import tensor_util
 
         return float(tensor_util.make_ndarray(value.tensor).item())
-    skipped[plugin or kind or "unknown"] += 1
+    skipped[plugin or _KINDS.get(kind, kind or "unknown")] += 1
     return None
 
 
