@@ -212,10 +212,13 @@ def test_errors_answer_in_mlflow_shape_with_mlflow_codes(team: Team) -> None:
         400,
         "INVALID_PARAMETER_VALUE",
     )
-    assert error(call(team, "POST", f"{api}/runs/delete", team.key, json={"run_id": run_id})) == (
-        501,
-        "NOT_IMPLEMENTED",
-    )
+    # deleting is Assay's soft delete: the run reads as deleted until restored
+    assert call(team, "POST", f"{api}/runs/delete", team.key, json={"run_id": run_id}).json() == {}
+    got = call(team, "GET", f"{api}/runs/get", team.key, params={"run_id": run_id}).json()
+    assert got["run"]["info"]["lifecycle_stage"] == "deleted"
+    assert call(team, "POST", f"{api}/runs/restore", team.key, json={"run_id": run_id}).json() == {}
+    got = call(team, "GET", f"{api}/runs/get", team.key, params={"run_id": run_id}).json()
+    assert got["run"]["info"]["lifecycle_stage"] == "active"
     assert error(call(team, "GET", f"{api}/no-such-thing", team.key)) == (404, "ENDPOINT_NOT_FOUND")
     assert error(
         call(

@@ -160,7 +160,7 @@ def run_json(run: Run, times: dict[str, float]) -> dict[str, Any]:
         "status": TO_MLFLOW_STATUS.get(run.status, "RUNNING"),
         "start_time": millis(run.created_at),
         "artifact_uri": run_artifact_uri(run.project, run.id),
-        "lifecycle_stage": "active",
+        "lifecycle_stage": "active" if run.deleted_at is None else "deleted",
     }
     if run.finished_at is not None and run.status != "running":
         info["end_time"] = millis(run.finished_at)

@@ -110,9 +110,22 @@ def update(request: Request, who: Caller, ask: Ask) -> dict[str, Any]:
 
 
 @router.post("/runs/delete")
-@router.post("/runs/restore")
 def delete(request: Request, who: Caller, ask: Ask) -> dict[str, Any]:
-    raise NotSupported("deleting and restoring runs is not supported by this Assay server yet")
+    """Assay's soft delete: hidden from searches, restorable until ``assay gc`` purges it."""
+    state = state_of(request)
+    run_id = run_id_of(ask)
+    require_run(state, who, run_id, "writer")
+    state.store.runs.delete(run_id, actor=f"user:{who.user}")
+    return {}
+
+
+@router.post("/runs/restore")
+def restore(request: Request, who: Caller, ask: Ask) -> dict[str, Any]:
+    state = state_of(request)
+    run_id = run_id_of(ask)
+    require_run(state, who, run_id, "writer")
+    state.store.runs.restore(run_id, actor=f"user:{who.user}")
+    return {}
 
 
 @router.post("/runs/search")
