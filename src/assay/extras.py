@@ -26,6 +26,8 @@ EXTRA_OF = {
     "ray": "ray",
     "datasketches": "monitoring",
     "prometheus_client": "serving",
+    "opentelemetry": "server",
+    "genai_prices": "traces",
 }
 
 

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from assay.records import Batch, Columns, EvaluationDraft
+from assay.records import Batch, Columns, EvaluationDraft, Span
 
 MSGPACK = "application/msgpack"
 JSON = "application/json"
@@ -121,3 +121,14 @@ class EvaluationParts(msgspec.Struct, frozen=True):
 
     draft: EvaluationDraft
     item_blobs: list[str]
+
+
+# ---- traces ---------------------------------------------------------------------------------
+
+
+class SpanWrite(msgspec.Struct):
+    spans: list[Span]
+
+
+class SpanWritten(msgspec.Struct):
+    added: int

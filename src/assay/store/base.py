@@ -18,6 +18,7 @@ from assay.store.facets.blobs import Blobs
 from assay.store.facets.evaluations import Evaluations
 from assay.store.facets.models import Models
 from assay.store.facets.runs import Runs
+from assay.store.facets.traces import Traces
 
 if TYPE_CHECKING:
     from assay.store.sql.store import SqlStore
@@ -28,7 +29,8 @@ DEFAULT_HOME = "~/.assay"
 @runtime_checkable
 class Store(Protocol):
     """A store is its facets (store/facets/), reached as attributes: ``store.runs``,
-    ``store.blobs``, ``store.artifacts``, ``store.models``, ``store.evaluations``."""
+    ``store.blobs``, ``store.artifacts``, ``store.models``, ``store.evaluations``,
+    ``store.traces``."""
 
     uri: str
 
@@ -46,6 +48,9 @@ class Store(Protocol):
 
     @property
     def evaluations(self) -> Evaluations: ...
+
+    @property
+    def traces(self) -> Traces: ...
 
     def close(self) -> None: ...
 

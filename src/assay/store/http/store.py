@@ -14,6 +14,7 @@ from assay.store.http.credentials import key_for
 from assay.store.http.evaluations import HttpEvaluations
 from assay.store.http.models import HttpModels
 from assay.store.http.runs import HttpRuns
+from assay.store.http.traces import HttpTraces
 from assay.store.http.transport import Transport
 
 
@@ -40,6 +41,7 @@ class RemoteStore:
         self.artifacts = HttpArtifacts(self.http)
         self.models = HttpModels(self.http)
         self.evaluations = HttpEvaluations(self.http, self.blobs)
+        self.traces = HttpTraces(self.http)
 
     def whoami(self) -> dict[str, Any]:
         """Who the server takes this store's API key for."""

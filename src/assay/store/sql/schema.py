@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 # Bump together with a new migration file.
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0007"
 
 metadata = sa.MetaData()
 
@@ -306,4 +306,44 @@ eval_items = sa.Table(
     sa.Column("item_id", sa.String(256), nullable=False),
     sa.Column("error", sa.Boolean, nullable=False),
     sa.Column("body", sa.LargeBinary, nullable=False),  # the EvalItem, msgpack
+)
+
+# ---- traces (0007) -------------------------------------------------------------------------
+
+# One row per trace, its summary recomputed from its spans whenever some arrive.
+traces = sa.Table(
+    "traces",
+    metadata,
+    sa.Column("project", sa.String(128), sa.ForeignKey("projects.name"), primary_key=True),
+    sa.Column("trace_id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(1024), nullable=False),
+    sa.Column("start_ns", sa.BigInteger, nullable=False),
+    sa.Column("end_ns", sa.BigInteger, nullable=False),
+    sa.Column("n_spans", sa.Integer, nullable=False),
+    sa.Column("n_errors", sa.Integer, nullable=False),
+    sa.Column("input_tokens", sa.BigInteger),
+    sa.Column("output_tokens", sa.BigInteger),
+    sa.Column("cost", sa.Float),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Index("ix_traces_project_start", "project", "start_ns"),
+)
+
+# One row per span: the columns a summary or a filter reads, and the whole span (msgpack).
+# (project, trace_id, span_id) is the key: a span sent twice is stored once.
+spans = sa.Table(
+    "spans",
+    metadata,
+    sa.Column("project", sa.String(128), primary_key=True),
+    sa.Column("trace_id", sa.String(32), primary_key=True),
+    sa.Column("span_id", sa.String(16), primary_key=True),
+    sa.Column("parent_id", sa.String(16)),
+    sa.Column("name", sa.String(1024), nullable=False),
+    sa.Column("start_ns", sa.BigInteger, nullable=False),
+    sa.Column("end_ns", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(8), nullable=False),
+    sa.Column("model", sa.String(256)),
+    sa.Column("input_tokens", sa.BigInteger),
+    sa.Column("output_tokens", sa.BigInteger),
+    sa.Column("cost", sa.Float),
+    sa.Column("body", sa.LargeBinary, nullable=False),
 )

@@ -18,6 +18,7 @@ from assay.store.sql.blobs import SqlBlobs
 from assay.store.sql.evaluations import SqlEvaluations
 from assay.store.sql.models import SqlModels
 from assay.store.sql.runs import SqlRuns
+from assay.store.sql.traces import SqlTraces
 from assay.store.sql.tx import Database
 
 
@@ -48,6 +49,7 @@ class SqlStore:
         self.artifacts = SqlArtifacts(self.db)
         self.models = SqlModels(self.db)
         self.evaluations = SqlEvaluations(self.db)
+        self.traces = SqlTraces(self.db)
         try:
             self._prepare()
         except BaseException:
