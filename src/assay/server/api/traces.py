@@ -28,7 +28,7 @@ from assay.server.deps import AppState, principal, require, require_some, state_
 from assay.server.errors import log
 from assay.server.negotiate import reply
 from assay.store.sql.auth import Principal, role_at_least
-from assay.store.sql.traces import check_span
+from assay.store.sql.traces import check_span, several
 from assay.traces import otlp
 
 router = APIRouter()
@@ -151,7 +151,7 @@ def get_trace(
         if not mine:
             raise NotFound(f"trace {trace_id} does not exist")
         if len(mine) > 1:
-            raise InvalidInput(f"trace {trace_id} is stored in {', '.join(mine)}: name the project")
+            raise several(trace_id, mine)
         project = mine[0]
     else:
         require(state, who, project, "viewer")

@@ -273,11 +273,11 @@ def get(conn: sa.Connection, trace_id: str, project: str | None = None) -> Trace
     query = sa.select(*_SUMMARY).where(traces.c.trace_id == str(trace_id).lower())
     if project is not None:
         query = query.where(traces.c.project == project)
-    found = conn.execute(query.limit(2)).all()
+    found = conn.execute(query).all()
     if not found:
         raise NotFound(f"trace {trace_id} does not exist" + (f" in {project}" if project else ""))
     if len(found) > 1:
-        raise InvalidInput(f"trace {trace_id} is stored in several projects: name the project")
+        raise several(trace_id, sorted(row.project for row in found))
     trace = _record(found[0])
     rows = conn.execute(
         sa.select(spans.c.body)
@@ -285,6 +285,13 @@ def get(conn: sa.Connection, trace_id: str, project: str | None = None) -> Trace
         .order_by(spans.c.start_ns, spans.c.span_id)
     )
     return msgspec.structs.replace(trace, spans=[_decoder.decode(row.body) for row in rows])
+
+
+def several(trace_id: str, projects: list[str]) -> InvalidInput:
+    return InvalidInput(
+        f"trace {trace_id} is stored in several projects ({', '.join(projects)}): "
+        "name the project"
+    )
 
 
 def projects_of(conn: sa.Connection, trace_id: str) -> list[str]:
