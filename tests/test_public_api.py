@@ -18,6 +18,7 @@ def test_public_names_are_pinned() -> None:
         "evaluate",
         "finish",
         "flush",
+        "flush_traces",
         "init",
         "labeling",
         "log",
@@ -26,6 +27,8 @@ def test_public_names_are_pinned() -> None:
         "register_model",
         "scorers",
         "serve",
+        "span",
+        "trace",
     ]
     for name in assay.__all__:
         assert getattr(assay, name) is not None

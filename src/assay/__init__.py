@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from assay.sdk.module import active_run, finish, flush, log
     from assay.sdk.run import Run
     from assay.sdk.settings import Settings
+    from assay.sdk.tracer import flush_traces
+    from assay.sdk.tracing import span, trace
     from assay.serving import serve
 
 __all__ = [
@@ -45,6 +47,7 @@ __all__ = [
     "evaluate",
     "finish",
     "flush",
+    "flush_traces",
     "init",
     "labeling",
     "log",
@@ -53,6 +56,8 @@ __all__ = [
     "register_model",
     "scorers",
     "serve",
+    "span",
+    "trace",
 ]
 
 _LAZY = {
@@ -70,6 +75,9 @@ _LAZY = {
     "evaluate": "assay.sdk.evaluation",
     "batched": "assay.flavours.batching",
     "serve": "assay.serving",
+    "trace": "assay.sdk.tracing",
+    "flush_traces": "assay.sdk.tracer",
+    "span": "assay.sdk.tracing",
 }
 
 

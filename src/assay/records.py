@@ -139,7 +139,14 @@ class Heartbeat(msgspec.Struct, kw_only=True, tag="heartbeat", frozen=True):
     at: float
 
 
-Op = CreateRun | UpdateRun | Points | LogLines | Heartbeat
+class Spans(msgspec.Struct, kw_only=True, tag="spans", frozen=True):
+    """Spans the SDK recorded (sdk/traces.py), carried by a tracer's journal; a batch of
+    them names no run (its run_id starts with ``traces:``)."""
+
+    spans: list[Span]
+
+
+Op = CreateRun | UpdateRun | Points | LogLines | Heartbeat | Spans
 
 
 class Batch(msgspec.Struct, kw_only=True, frozen=True):
