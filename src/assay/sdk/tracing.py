@@ -10,9 +10,10 @@ Spans nest through a context variable (threads and asyncio tasks each see their 
 parent); each carries its inputs and output (OpenInference's ``input.value`` and
 ``output.value``, as JSON), its error (status ``error``, an ``exception`` event with type,
 message and stack trace, as OpenTelemetry records one) and its timing, plus any
-attribute set on it (GenAI conventions such as ``gen_ai.usage.input_tokens`` give tokens
-and cost, read in the tracer's thread as the span is delivered). Finished spans go to the store through the tracer's journal (sdk/tracer.py):
-nothing here waits for the store, and nothing here raises into the application.
+attribute set on it. GenAI conventions such as ``gen_ai.usage.input_tokens`` give tokens
+and cost, read in the tracer's thread as the span is delivered. Finished spans go to the
+store through the tracer's journal (sdk/tracer.py): nothing here waits for the store,
+and nothing here raises into the application.
 """
 
 from __future__ import annotations
