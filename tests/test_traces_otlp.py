@@ -315,3 +315,43 @@ def test_protobuf_answers_are_export_responses(team: Team) -> None:
     assert answer.status_code == 200 and answer.headers["content-type"] == PROTOBUF
     parsed = trace_service_pb2.ExportTraceServiceResponse.FromString(answer.content)
     assert not parsed.HasField("partial_success")
+
+
+def test_the_embedded_ui_takes_otlp_from_this_machine_only(tmp_path: Path) -> None:
+    """``assay ui`` (no auth, loopback) is an OTLP endpoint too; a web page cannot post to it."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.services import free_port
+
+    port, uri = free_port(), str(tmp_path / "embedded")
+    args = [sys.executable, "-m", "assay", "ui", "--uri", uri, "--port", str(port), "--no-browser"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        provider = _provider(
+            OTLPSpanExporter(endpoint=f"{url}/v1/traces", compression=Compression.Gzip),
+            **{"service.name": "local-app"},
+        )
+        trace_id = _agent_run(provider)
+        provider.shutdown()
+        body = _json_request("local-app", _json_span("0000000000000001"))
+        page = httpx.post(
+            f"{url}/v1/traces",
+            content=body,
+            headers={"content-type": "text/plain", "origin": "http://evil.example"},
+        )
+        assert page.status_code == 403
+        assert httpx.post(f"{url}/v1/traces", content=body).status_code == 415
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    with assay.Api(uri) as api:
+        assert [t.trace_id for t in api.traces("local-app")] == [trace_id]
