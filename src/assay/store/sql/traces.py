@@ -335,6 +335,19 @@ class SqlTraces:
         with self.db.read() as conn:
             return get(conn, trace_id, project)
 
+    def span(self, project: str, trace_id: str, span_id: str) -> Span:
+        """One span (the UI's span details), without decoding the rest of its trace."""
+        query = sa.select(spans.c.body).where(
+            spans.c.project == project,
+            spans.c.trace_id == str(trace_id).lower(),
+            spans.c.span_id == str(span_id).lower(),
+        )
+        with self.db.read() as conn:
+            body = conn.execute(query).scalar()
+        if body is None:
+            raise NotFound(f"span {span_id} of trace {trace_id} does not exist in {project}")
+        return _decoder.decode(body)
+
     def projects_of(self, trace_id: str) -> list[str]:
         with self.db.read() as conn:
             return projects_of(conn, trace_id)
