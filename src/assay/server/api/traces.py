@@ -42,7 +42,10 @@ _RPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 413: 8, 415: 3, 429: 8, 500: 13, 
     summary="OTLP/HTTP trace export (protobuf or JSON, gzip allowed)",
     openapi_extra={
         "requestBody": {
-            "content": {otlp.PROTOBUF: {"schema": {}}, otlp.JSON: {"schema": {"type": "object"}}},
+            "content": {
+                otlp.PROTOBUF: {"schema": {"type": "string", "format": "binary"}},
+                otlp.JSON: {"schema": {"type": "object"}},
+            },
             "required": True,
         }
     },
