@@ -157,3 +157,40 @@ def test_tool_calls_are_read() -> None:
         "result": {"status": "shipped"},
     }
     assert conventions.tool_call({"x": 1}) is None
+
+
+@pytest.mark.parametrize(
+    ("model", "provider", "given", "made", "cached"),
+    [
+        ("gpt-4o-mini", "openai", 1000, 50, 0),
+        ("gpt-4o-mini", "openai", 1000, 50, 400),
+        ("claude-3-5-haiku-latest", "anthropic", 5000, 700, 0),
+        ("gemini-2.5-pro", "gcp.gemini", 300_000, 10, 0),  # tiered: over 200k tokens
+        ("gemini-2.5-pro", None, 1000, 10, 0),
+    ],
+)
+def test_the_price_shortcut_agrees_with_the_table(
+    model: str, provider: str | None, given: int, made: int, cached: int
+) -> None:
+    from datetime import UTC, datetime
+
+    from genai_prices import Usage, calc_price
+
+    from assay.traces.cost import price
+
+    at = 1_750_000_000_000_000_000
+    ours = price(
+        model=model,
+        provider=provider,
+        input_tokens=given,
+        output_tokens=made,
+        cache_read_tokens=cached or None,
+        at_ns=at,
+    )
+    theirs = calc_price(
+        Usage(input_tokens=given, output_tokens=made, cache_read_tokens=cached or None),
+        model_ref=model,
+        provider_id={"gcp.gemini": "google"}.get(provider or "", provider),
+        genai_request_timestamp=datetime.fromtimestamp(at / 1e9, UTC),
+    )
+    assert ours is not None and ours.cost == pytest.approx(float(theirs.total_price), rel=1e-12)

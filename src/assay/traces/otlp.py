@@ -145,8 +145,12 @@ class Decoded:
     def reject(self, reason: str, count: int = 1) -> None:
         self.rejected[reason] = self.rejected.get(reason, 0) + count
 
-    def message(self) -> str:
-        return "; ".join(f"{n} span(s): {reason}" for reason, n in self.rejected.items())
+    def message(self, shown: int = 5) -> str:
+        """The reasons, most frequent first, the first ``shown`` of them in full."""
+        reasons = sorted(self.rejected.items(), key=lambda item: -item[1])
+        text = "; ".join(f"{n} span(s): {reason}" for reason, n in reasons[:shown])
+        rest = sum(n for _, n in reasons[shown:])
+        return text + (f"; and {rest} more span(s) for other reasons" if rest else "")
 
 
 def project_of(resource: dict[str, Any], header: str | None) -> str:
