@@ -133,3 +133,28 @@ def test_a_thirty_thousand_span_trace_loads_whole(store: Store) -> None:
     trace = store.traces.get(f"{1:032x}")
     assert trace.n_spans == n == len(trace.spans) and trace.input_tokens == n
     assert len({s.span_id for s in trace.spans}) == n
+
+
+def test_writers_racing_on_one_trace_count_each_span_once(store_factory: StoreFactory) -> None:
+    import threading
+
+    stores = [store_factory(), store_factory()]
+    spans = [span(n, input_tokens=n, cost=0.25) for n in range(1, 401)]
+    failures: list[BaseException] = []
+
+    def send(store: Store, offset: int) -> None:
+        try:
+            for i in range(offset, 400, 40):  # overlapping slices: every span sent twice
+                store.traces.write(spans[i : i + 60])
+        except BaseException as exc:  # pragma: no cover - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=send, args=(s, k * 20)) for k, s in enumerate(stores)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
+    trace = stores[0].traces.get(f"{1:032x}")
+    assert trace.n_spans == 400 == len(trace.spans) and trace.name == "step 1"
+    assert trace.input_tokens == sum(range(1, 401)) and trace.cost == pytest.approx(100.0)

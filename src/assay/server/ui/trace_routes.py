@@ -12,7 +12,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from assay.errors import FilterSyntaxError, InvalidInput, NotFound
-from assay.records import Span
 from assay.server.deps import AppState, require, state_of
 from assay.server.ui.routes import Viewer, render
 from assay.store.sql.auth import Principal, role_at_least
@@ -92,29 +91,30 @@ def trace_spans(
 ) -> Response:
     """Every span of a trace as columns (what the tree draws), in start order."""
     state = state_of(request)
-    trace = state.store.traces.get(trace_id, _project_of(state, who, trace_id, project))
-    spans = trace.spans
-    start = trace.start_ns
+    chosen = _project_of(state, who, trace_id, project)
+    rows = state.store.traces.outline(chosen, trace_id)
+    if not rows:
+        raise NotFound(f"trace {trace_id} does not exist in {chosen}")
+    start = min(r.start_ns for r in rows)
     columns: dict[str, list[Any]] = {
-        "id": [s.span_id for s in spans],
-        "parent": [s.parent_id for s in spans],
-        "name": [s.name for s in spans],
-        "start_us": [(s.start_ns - start) // 1000 for s in spans],
-        "duration_us": [(s.end_ns - s.start_ns) // 1000 for s in spans],
-        "status": [s.status for s in spans],
-        "operation": [s.operation for s in spans],
-        "model": [s.model for s in spans],
-        "tokens": [_tokens(s) for s in spans],
-        "cost": [s.cost for s in spans],
+        "id": [r.span_id for r in rows],
+        "parent": [r.parent_id for r in rows],
+        "name": [r.name for r in rows],
+        "start_us": [(r.start_ns - start) // 1000 for r in rows],
+        "duration_us": [(r.end_ns - r.start_ns) // 1000 for r in rows],
+        "status": [r.status for r in rows],
+        "model": [r.model for r in rows],
+        "tokens": [_tokens(r.input_tokens, r.output_tokens) for r in rows],
+        "cost": [r.cost for r in rows],
     }
-    total = (trace.end_ns - start) // 1000
-    return _json({"trace_id": trace.trace_id, "total_us": total, **columns})
+    total = (max(r.end_ns for r in rows) - start) // 1000
+    return _json({"trace_id": trace_id.lower(), "total_us": total, **columns})
 
 
-def _tokens(span: Span) -> int | None:
-    if span.input_tokens is None and span.output_tokens is None:
+def _tokens(given: int | None, made: int | None) -> int | None:
+    if given is None and made is None:
         return None
-    return (span.input_tokens or 0) + (span.output_tokens or 0)
+    return (given or 0) + (made or 0)
 
 
 @router.get("/ui/traces/{trace_id}/spans/{span_id}")

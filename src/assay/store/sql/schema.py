@@ -310,7 +310,7 @@ eval_items = sa.Table(
 
 # ---- traces (0007) -------------------------------------------------------------------------
 
-# One row per trace, its summary recomputed from its spans whenever some arrive.
+# One row per trace: its summary, to which each write adds its new spans.
 traces = sa.Table(
     "traces",
     metadata,
@@ -324,6 +324,7 @@ traces = sa.Table(
     sa.Column("input_tokens", sa.BigInteger),
     sa.Column("output_tokens", sa.BigInteger),
     sa.Column("cost", sa.Float),
+    sa.Column("root_start_ns", sa.BigInteger),  # its root span's start, once it has one
     sa.Column("updated_at", sa.Float, nullable=False),
     sa.Index("ix_traces_project_start", "project", "start_ns"),
 )

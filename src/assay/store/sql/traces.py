@@ -1,16 +1,16 @@
 """Traces in SQL: one row per span (the whole span as msgpack, plus the columns a summary
-or a filter reads) and one summary row per trace, recomputed from its spans in the
-transaction that stored them.
+or a filter reads) and one summary row per trace, to which each write adds its new spans.
 
-Spans are inserted with one driver-level executemany and ``ON CONFLICT DO NOTHING``, so a
-retried export stores nothing twice. The traces a write touches are claimed first (their
-summary rows inserted if missing, then locked in a fixed order: ``FOR UPDATE`` on
-PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` holds the whole store), so two writers of one
-trace never compute its summary from each other's half-written spans.
+A write claims the traces it touches first (their summary rows inserted if missing, then
+locked in key order: ``FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` holds the
+whole store), then asks which of its spans are stored already: a retried export stores
+nothing twice and counts nothing twice, and two writers of one trace take turns. The new
+spans go in with one driver-level executemany; no span is read back to sum a trace.
 """
 
 from __future__ import annotations
 
+import gc
 import re
 import time
 from collections.abc import Iterable, Sequence
@@ -36,6 +36,7 @@ _SPAN_ID = re.compile(r"[0-9a-f]{16}")
 _IN_CHUNK = 500  # trace ids in one IN (...)
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Span)
+_many = msgspec.msgpack.Decoder(list[Span])
 _SPAN_COLUMNS = (
     "project",
     "trace_id",
@@ -96,21 +97,26 @@ def _check_numbers(where: str, span: Span) -> None:
 
 
 def write(tx: Tx, batch: Sequence[Span], bodies: Sequence[bytes]) -> int:
-    """Store checked spans and refresh their traces' summaries; the number of new spans."""
+    """Store checked spans and bring their traces' summaries up to date; the number of
+    spans that were new (a span already stored, or twice in the batch, counts once)."""
     conn, now = tx.conn, time.time()
     keys = sorted({(s.project, s.trace_id) for s in batch})
     for project in sorted({p for p, _ in keys}):
         conn.execute(
             tx.insert(projects).on_conflict_do_nothing(), {"name": project, "created_at": now}
         )
-    _claim(tx, keys, batch, now)
-    added = _insert_spans(conn, batch, bodies)
-    _summarise(conn, keys, now)
-    return added
+    summaries = _claim(tx, keys, batch, now)
+    fresh = _fresh(conn, batch, keys)
+    _insert_spans(conn, [batch[i] for i in fresh], [bodies[i] for i in fresh])
+    _summarise(conn, summaries, [batch[i] for i in fresh], now)
+    return len(fresh)
 
 
-def _claim(tx: Tx, keys: list[tuple[str, str]], batch: Sequence[Span], now: float) -> None:
-    """Make sure each trace has its summary row, then lock those rows in key order."""
+def _claim(
+    tx: Tx, keys: list[tuple[str, str]], batch: Sequence[Span], now: float
+) -> dict[tuple[str, str], sa.Row[Any]]:
+    """Each trace's summary row (inserted empty if missing), locked in key order, so the
+    spans of one trace are counted by one writer at a time."""
     first: dict[tuple[str, str], Span] = {}
     for span in batch:
         first.setdefault((span.project, span.trace_id), span)
@@ -128,14 +134,17 @@ def _claim(tx: Tx, keys: list[tuple[str, str]], batch: Sequence[Span], now: floa
         for project, trace_id in keys
     ]
     tx.conn.execute(tx.insert(traces).on_conflict_do_nothing(), rows)
-    if tx.dialect == "postgresql":
-        for project, ids in _by_project(keys):
-            tx.conn.execute(
-                sa.select(traces.c.trace_id)
-                .where(traces.c.project == project, traces.c.trace_id.in_(ids))
-                .order_by(traces.c.trace_id)
-                .with_for_update()
-            ).all()
+    found: dict[tuple[str, str], sa.Row[Any]] = {}
+    for project, ids in _by_project(keys):
+        query = (
+            sa.select(traces)
+            .where(traces.c.project == project, traces.c.trace_id.in_(ids))
+            .order_by(traces.c.trace_id)
+        )
+        if tx.dialect == "postgresql":
+            query = query.with_for_update()
+        found.update({(row.project, row.trace_id): row for row in tx.conn.execute(query)})
+    return found
 
 
 def _by_project(keys: Iterable[tuple[str, str]]) -> Iterable[tuple[str, list[str]]]:
@@ -147,9 +156,36 @@ def _by_project(keys: Iterable[tuple[str, str]]) -> Iterable[tuple[str, list[str
             yield project, ids[i : i + _IN_CHUNK]
 
 
-def _insert_spans(conn: sa.Connection, batch: Sequence[Span], bodies: Sequence[bytes]) -> int:
+def _fresh(conn: sa.Connection, batch: Sequence[Span], keys: list[tuple[str, str]]) -> list[int]:
+    """Positions of the spans not stored yet, each span's first occurrence only (asked
+    with the traces locked, so no other writer can store them meanwhile)."""
+    stored: set[tuple[str, str, str]] = set()
+    wanted: dict[str, set[str]] = {}
+    for span in batch:
+        wanted.setdefault(span.project, set()).add(span.span_id)
+    for project, ids in _by_project(keys):
+        span_ids = sorted(wanted[project])
+        for i in range(0, len(span_ids), _IN_CHUNK):
+            query = sa.select(spans.c.trace_id, spans.c.span_id).where(
+                spans.c.project == project,
+                spans.c.trace_id.in_(ids),
+                spans.c.span_id.in_(span_ids[i : i + _IN_CHUNK]),
+            )
+            stored.update((project, t, sid) for t, sid in conn.execute(query))
+    fresh = []
+    for position, span in enumerate(batch):
+        key = (span.project, span.trace_id, span.span_id)
+        if key not in stored:
+            stored.add(key)
+            fresh.append(position)
+    return fresh
+
+
+def _insert_spans(conn: sa.Connection, batch: Sequence[Span], bodies: Sequence[bytes]) -> None:
     """One executemany handed straight to the driver (per-row parameter processing in
     SQLAlchemy would cost more than the inserts)."""
+    if not batch:
+        return
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     names = ", ".join(_SPAN_COLUMNS)
     marks = ", ".join([mark] * len(_SPAN_COLUMNS))
@@ -171,98 +207,86 @@ def _insert_spans(conn: sa.Connection, batch: Sequence[Span], bodies: Sequence[b
         )
         for s, body in zip(batch, bodies, strict=True)
     ]
-    result = conn.exec_driver_sql(
-        f"INSERT INTO spans ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING", rows
-    )
-    return max(0, result.rowcount)
+    conn.exec_driver_sql(f"INSERT INTO spans ({names}) VALUES ({marks})", rows)
 
 
-def _summarise(conn: sa.Connection, keys: list[tuple[str, str]], now: float) -> None:
-    """Recompute each touched trace's summary from all its stored spans."""
-    errors = sa.func.sum(sa.case((spans.c.status == "error", 1), else_=0))
-    for project, ids in _by_project(keys):
-        mine = sa.and_(spans.c.project == project, spans.c.trace_id.in_(ids))
-        totals = conn.execute(
-            sa.select(
-                spans.c.trace_id,
-                sa.func.count().label("n_spans"),
-                errors.label("n_errors"),
-                sa.func.min(spans.c.start_ns).label("start_ns"),
-                sa.func.max(spans.c.end_ns).label("end_ns"),
-                sa.func.sum(spans.c.input_tokens).label("input_tokens"),
-                sa.func.sum(spans.c.output_tokens).label("output_tokens"),
-                sa.func.sum(spans.c.cost).label("cost"),
-            )
-            .where(mine)
-            .group_by(spans.c.trace_id)
-        ).all()
-        names = _names(conn, project, ids)
+_SUMMARY_COLUMNS = (
+    "name",
+    "root_start_ns",
+    "n_spans",
+    "n_errors",
+    "start_ns",
+    "end_ns",
+    "input_tokens",
+    "output_tokens",
+    "cost",
+    "updated_at",
+)
+
+
+def _summarise(
+    conn: sa.Connection,
+    summaries: dict[tuple[str, str], sa.Row[Any]],
+    fresh: Sequence[Span],
+    now: float,
+) -> None:
+    """Add the new spans to their traces' summaries (no span is read back)."""
+    grouped: dict[tuple[str, str], list[Span]] = {}
+    for span in fresh:
+        grouped.setdefault((span.project, span.trace_id), []).append(span)
+    changes = [
+        {"p": key[0], "t": key[1], **_summary(summaries[key], new), "updated_at": now}
+        for key, new in grouped.items()
+    ]
+    if changes:
         conn.execute(
             traces.update()
-            .where(traces.c.project == project, traces.c.trace_id == sa.bindparam("tid"))
-            .values(
-                {
-                    c: sa.bindparam(c)
-                    for c in (
-                        "name",
-                        "n_spans",
-                        "n_errors",
-                        "start_ns",
-                        "end_ns",
-                        "input_tokens",
-                        "output_tokens",
-                        "cost",
-                        "updated_at",
-                    )
-                }
-            ),
-            [
-                {
-                    "tid": row.trace_id,
-                    "name": names[row.trace_id],
-                    "n_spans": row.n_spans,
-                    "n_errors": int(row.n_errors or 0),
-                    "start_ns": row.start_ns,
-                    "end_ns": row.end_ns,
-                    "input_tokens": _int(row.input_tokens),
-                    "output_tokens": _int(row.output_tokens),
-                    "cost": None if row.cost is None else float(row.cost),
-                    "updated_at": now,
-                }
-                for row in totals
-            ],
+            .where(traces.c.project == sa.bindparam("p"), traces.c.trace_id == sa.bindparam("t"))
+            .values({c: sa.bindparam(c) for c in _SUMMARY_COLUMNS}),
+            changes,
         )
 
 
-def _int(value: Any) -> int | None:
-    return None if value is None else int(value)
+def _summary(row: sa.Row[Any], new: list[Span]) -> dict[str, Any]:
+    """A trace's summary with ``new`` spans added. Its name is its root span's (the
+    earliest root, if several), else its earliest span's while no root has arrived."""
+    empty = row.n_spans == 0
+    earliest = min(new, key=lambda s: (s.start_ns, s.span_id))
+    start = earliest.start_ns if empty else min(row.start_ns, earliest.start_ns)
+    name, root_start = row.name, row.root_start_ns
+    roots = [s for s in new if s.parent_id is None]
+    if roots:
+        root = min(roots, key=lambda s: (s.start_ns, s.span_id))
+        if root_start is None or root.start_ns < root_start:
+            name, root_start = root.name[:NAME_LENGTH], root.start_ns
+    if root_start is None and (empty or earliest.start_ns < row.start_ns):
+        name = earliest.name[:NAME_LENGTH]
+    return {
+        "name": name,
+        "root_start_ns": root_start,
+        "n_spans": row.n_spans + len(new),
+        "n_errors": row.n_errors + sum(1 for s in new if s.status == "error"),
+        "start_ns": start,
+        "end_ns": max(s.end_ns for s in new)
+        if empty
+        else max(row.end_ns, *(s.end_ns for s in new)),
+        "input_tokens": _total(row.input_tokens, [s.input_tokens for s in new]),
+        "output_tokens": _total(row.output_tokens, [s.output_tokens for s in new]),
+        "cost": _total(row.cost, [s.cost for s in new]),
+    }
 
 
-def _names(conn: sa.Connection, project: str, ids: list[str]) -> dict[str, str]:
-    """Each trace's name: its root span's (the earliest, if several), else its earliest
-    span's while the root has not arrived."""
-    query = (
-        sa.select(spans.c.trace_id, spans.c.name, spans.c.parent_id)
-        .where(spans.c.project == project, spans.c.trace_id.in_(ids))
-        .where(spans.c.parent_id.is_(None))
-        .order_by(spans.c.start_ns.desc())
-    )
-    names = {row.trace_id: row.name for row in conn.execute(query)}
-    for trace_id in ids:
-        if trace_id not in names:
-            earliest = (
-                sa.select(spans.c.name)
-                .where(spans.c.project == project, spans.c.trace_id == trace_id)
-                .order_by(spans.c.start_ns)
-                .limit(1)
-            )
-            names[trace_id] = conn.execute(earliest).scalar_one()
-    return names
+def _total(before: Any, added: list[Any]) -> Any:
+    """A sum that stays None while nothing is known."""
+    known = [v for v in added if v is not None]
+    if not known:
+        return before
+    return (before or 0) + sum(known)
 
 
 # ---- reading ----------------------------------------------------------------------------
 
-_SUMMARY = [traces.c[f] for f in Trace.__struct_fields__ if f != "spans"]
+_SUMMARY = [traces.c[f] for f in Trace.__struct_fields__ if f != "spans"]  # not root_start_ns
 
 
 def _record(row: sa.Row[Any]) -> Trace:
@@ -279,18 +303,53 @@ def get(conn: sa.Connection, trace_id: str, project: str | None = None) -> Trace
     if len(found) > 1:
         raise several(trace_id, sorted(row.project for row in found))
     trace = _record(found[0])
-    rows = conn.execute(
+    bodies = conn.execute(
         sa.select(spans.c.body)
         .where(spans.c.project == trace.project, spans.c.trace_id == trace.trace_id)
         .order_by(spans.c.start_ns, spans.c.span_id)
+    ).scalars()
+    return msgspec.structs.replace(trace, spans=decode_spans(list(bodies)))
+
+
+def decode_spans(bodies: list[bytes]) -> list[Span]:
+    """Stored spans, decoded as one msgpack array with the cycle collector paused: tens
+    of thousands of spans are millions of small objects, and collecting while they are
+    made would take longer than decoding them."""
+    header = b"\xdd" + len(bodies).to_bytes(4, "big")  # msgpack array 32
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _many.decode(header + b"".join(bodies))
+    finally:
+        if paused:
+            gc.enable()
+
+
+def outline(conn: sa.Connection, project: str, trace_id: str) -> list[sa.Row[Any]]:
+    """What a span tree draws of each span, in start order, without decoding any span."""
+    return list(
+        conn.execute(
+            sa.select(
+                spans.c.span_id,
+                spans.c.parent_id,
+                spans.c.name,
+                spans.c.start_ns,
+                spans.c.end_ns,
+                spans.c.status,
+                spans.c.model,
+                spans.c.input_tokens,
+                spans.c.output_tokens,
+                spans.c.cost,
+            )
+            .where(spans.c.project == project, spans.c.trace_id == str(trace_id).lower())
+            .order_by(spans.c.start_ns, spans.c.span_id)
+        )
     )
-    return msgspec.structs.replace(trace, spans=[_decoder.decode(row.body) for row in rows])
 
 
 def several(trace_id: str, projects: list[str]) -> InvalidInput:
     return InvalidInput(
-        f"trace {trace_id} is stored in several projects ({', '.join(projects)}): "
-        "name the project"
+        f"trace {trace_id} is stored in several projects ({', '.join(projects)}): name the project"
     )
 
 
@@ -347,6 +406,12 @@ class SqlTraces:
         if body is None:
             raise NotFound(f"span {span_id} of trace {trace_id} does not exist in {project}")
         return _decoder.decode(body)
+
+    def outline(self, project: str, trace_id: str) -> list[sa.Row[Any]]:
+        """Each span's id, parent, name, times, status, model, tokens and cost (the UI's
+        span tree), read from columns only."""
+        with self.db.read() as conn:
+            return outline(conn, project, trace_id)
 
     def projects_of(self, trace_id: str) -> list[str]:
         with self.db.read() as conn:

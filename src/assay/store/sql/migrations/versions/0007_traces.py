@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("input_tokens", sa.BigInteger),
         sa.Column("output_tokens", sa.BigInteger),
         sa.Column("cost", sa.Float),
+        sa.Column("root_start_ns", sa.BigInteger),  # its root span's start, once it has one
         sa.Column("updated_at", sa.Float, nullable=False),
     )
     op.create_index("ix_traces_project_start", "traces", ["project", "start_ns"])
