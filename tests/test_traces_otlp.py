@@ -355,3 +355,27 @@ def test_the_embedded_ui_takes_otlp_from_this_machine_only(tmp_path: Path) -> No
         proc.wait(timeout=30)
     with assay.Api(uri) as api:
         assert [t.trace_id for t in api.traces("local-app")] == [trace_id]
+
+
+def test_a_store_outage_is_a_retryable_503_with_retry_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from starlette.testclient import TestClient
+
+    from assay.errors import StoreUnavailable
+    from assay.server.app import create_app
+    from assay.server.config import ServerConfig
+
+    app = create_app(ServerConfig(str(tmp_path / "s"), local=True))
+
+    def down(*args: object, **kwargs: object) -> int:
+        raise StoreUnavailable("the database does not answer")
+
+    monkeypatch.setattr(app.state.assay.store.traces, "write", down)
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        request = _json_request("shop", _json_span("0000000000000001"))
+        answer = client.post(
+            "/v1/traces", content=request, headers={"content-type": "application/json"}
+        )
+        assert answer.status_code == 503 and answer.headers["retry-after"] == "2"
+        assert "does not answer" in answer.json()["message"]

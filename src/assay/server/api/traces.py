@@ -33,6 +33,7 @@ from assay.traces import otlp
 
 router = APIRouter()
 
+RETRY_AFTER = 2  # seconds: what a 503 (the store unreachable) asks exporters to wait
 # google.rpc.Code for each HTTP status an export can fail with
 _RPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 413: 8, 415: 3, 429: 8, 500: 13, 503: 14}
 
@@ -104,7 +105,9 @@ def _writable(state: AppState, who: Principal, decoded: otlp.Decoded) -> tuple[l
 
 def _failure(kind: str, status: int, message: str) -> Response:
     body = otlp.failure(kind, _RPC_CODES.get(status, 2), message, bad_request=status == 400)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if status in (429, 503):
+        headers["Retry-After"] = str(RETRY_AFTER)  # exporters wait this long, then retry
     return Response(body, status, media_type=kind, headers=headers)
 
 
