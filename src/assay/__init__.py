@@ -30,8 +30,9 @@ if TYPE_CHECKING:
     from assay.sdk.module import active_run, finish, flush, log
     from assay.sdk.run import Run
     from assay.sdk.settings import Settings
+    from assay.sdk.traced import trace
     from assay.sdk.tracer import flush_traces
-    from assay.sdk.tracing import span, trace
+    from assay.sdk.tracing import span
     from assay.serving import serve
 
 __all__ = [
@@ -75,7 +76,7 @@ _LAZY = {
     "evaluate": "assay.sdk.evaluation",
     "batched": "assay.flavours.batching",
     "serve": "assay.serving",
-    "trace": "assay.sdk.tracing",
+    "trace": "assay.sdk.traced",
     "flush_traces": "assay.sdk.tracer",
     "span": "assay.sdk.tracing",
 }

@@ -1,4 +1,5 @@
-"""Recording spans without OpenTelemetry: ``@assay.trace`` and ``with assay.span(...)``.
+"""Recording spans without OpenTelemetry: ``with assay.span(...)`` here, and
+``@assay.trace`` (sdk/traced.py) over it.
 
     @assay.trace(kind="llm")
     def answer(question: str) -> str: ...
@@ -18,26 +19,22 @@ and nothing here raises into the application.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import json
 import logging
 import os
 import secrets
 import time
 import traceback
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from typing import Any
 
 from assay.errors import InvalidInput
 from assay.records import Span, SpanEvent
 from assay.sdk import state, tracer
 
 log = logging.getLogger("assay")
-F = TypeVar("F", bound=Callable[..., Any])
 
 # what ``kind`` may be: OpenInference's span kinds (the GenAI operation they stand for is
 # read from them) and "span" for anything else
@@ -147,12 +144,12 @@ class _Unset:
 
 
 _UNSET: Any = _Unset()
-_current: ContextVar[OpenSpan | None] = ContextVar("assay_span", default=None)
+CURRENT: ContextVar[OpenSpan | None] = ContextVar("assay_span", default=None)
 
 
 def current_span() -> OpenSpan | None:
     """The span open in this thread or task, if any."""
-    return _current.get()
+    return CURRENT.get()
 
 
 def _as_json(value: Any) -> str:
@@ -174,10 +171,10 @@ def _project(project: str | None, parent: OpenSpan | None) -> str:
     return os.environ.get("ASSAY_PROJECT") or "default"
 
 
-def _open(name: str, kind: str, project: str | None, uri: str | None) -> OpenSpan:
+def open_span(name: str, kind: str, project: str | None, uri: str | None) -> OpenSpan:
     if kind not in KINDS:
         raise InvalidInput(f"span kind {kind!r} is not one of {', '.join(KINDS)}")
-    parent = _current.get()
+    parent = CURRENT.get()
     opened = OpenSpan(
         name=name,
         kind=kind,
@@ -204,11 +201,11 @@ def span(
     """Record the block as a span, a child of the span open around it. The project is
     ``project``, else the parent span's, else the active run's, else ``ASSAY_PROJECT``,
     else "default"; the store is ``uri``, else the parent's, else ``ASSAY_URI``."""
-    opened = _open(name, kind, project, uri)
+    opened = open_span(name, kind, project, uri)
     if inputs is not _UNSET:
         opened.set_inputs(inputs)
     opened.set_attributes(attributes or {})
-    token = _current.set(opened)
+    token = CURRENT.set(opened)
     try:
         yield opened
     except BaseException as exc:
@@ -216,189 +213,5 @@ def span(
             opened.fail(exc)
         raise
     finally:
-        _current.reset(token)
+        CURRENT.reset(token)
         opened.finish()
-
-
-def _inputs(
-    signature: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> dict[str, Any]:
-    try:
-        bound = signature.bind(*args, **kwargs)
-    except TypeError:
-        return {"args": list(args), "kwargs": kwargs}
-    return {k: v for k, v in bound.arguments.items() if k not in ("self", "cls")}
-
-
-@overload
-def trace(fn: F) -> F: ...
-
-
-@overload
-def trace(
-    fn: None = None,
-    *,
-    name: str | None = None,
-    kind: str = "span",
-    project: str | None = None,
-    uri: str | None = None,
-    capture: bool = True,
-) -> Callable[[F], F]: ...
-
-
-def trace(
-    fn: F | None = None,
-    *,
-    name: str | None = None,
-    kind: str = "span",
-    project: str | None = None,
-    uri: str | None = None,
-    capture: bool = True,
-) -> F | Callable[[F], F]:
-    """Record each call of a function (sync, async, generator or async generator) as a
-    span named after it: its arguments as inputs and its result (a generator's yielded
-    items) as output when ``capture``, an exception as the span's error."""
-    if kind not in KINDS:
-        raise InvalidInput(f"span kind {kind!r} is not one of {', '.join(KINDS)}")
-
-    def decorate(func: F) -> F:
-        options = _Options(
-            name=name or func.__qualname__,
-            kind=kind,
-            project=project,
-            uri=uri,
-            capture=capture,
-            signature=inspect.signature(func),
-        )
-        if inspect.isasyncgenfunction(func):
-            return functools.wraps(func)(_async_generator(func, options))  # type: ignore[return-value]
-        if inspect.isgeneratorfunction(func):
-            return functools.wraps(func)(_generator(func, options))  # type: ignore[return-value]
-        if inspect.iscoroutinefunction(func):
-            return functools.wraps(func)(_coroutine(func, options))  # type: ignore[return-value]
-        return functools.wraps(func)(_function(func, options))  # type: ignore[return-value]
-
-    return decorate(fn) if fn is not None else decorate
-
-
-@dataclass(frozen=True, kw_only=True)
-class _Options:
-    name: str
-    kind: str
-    project: str | None
-    uri: str | None
-    capture: bool
-    signature: inspect.Signature
-
-    def open(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> OpenSpan:
-        opened = _open(self.name, self.kind, self.project, self.uri)
-        if self.capture:
-            opened.set_inputs(_inputs(self.signature, args, kwargs))
-        return opened
-
-
-def _function(func: Callable[..., Any], options: _Options) -> Callable[..., Any]:
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        opened = options.open(args, kwargs)
-        token = _current.set(opened)
-        try:
-            result = func(*args, **kwargs)
-        except BaseException as exc:
-            opened.fail(exc)
-            opened.finish()
-            raise
-        finally:
-            _current.reset(token)
-        if options.capture:
-            opened.output = result
-        opened.finish()
-        return result
-
-    return wrapper
-
-
-def _coroutine(func: Callable[..., Any], options: _Options) -> Callable[..., Any]:
-    async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        opened = options.open(args, kwargs)
-        token = _current.set(opened)
-        try:
-            result = await func(*args, **kwargs)
-        except BaseException as exc:
-            opened.fail(exc)
-            opened.finish()
-            raise
-        finally:
-            _current.reset(token)
-        if options.capture:
-            opened.output = result
-        opened.finish()
-        return result
-
-    return wrapper
-
-
-def _generator(func: Callable[..., Any], options: _Options) -> Callable[..., Any]:
-    """The span stays open while the generator runs; it is the current span only while
-    the generator's own code runs (between two of its yields), never in the caller's."""
-
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        opened = options.open(args, kwargs)
-        items: list[Any] = []
-        inner = func(*args, **kwargs)
-        sent: Any = None
-        try:
-            while True:
-                token = _current.set(opened)
-                try:
-                    item = inner.send(sent)
-                except StopIteration:
-                    break
-                finally:
-                    _current.reset(token)
-                if len(items) < MAX_ITEMS:
-                    items.append(item)
-                sent = yield item
-        except GeneratorExit:
-            inner.close()
-            raise
-        except BaseException as exc:
-            opened.fail(exc)
-            raise
-        finally:
-            if options.capture:
-                opened.output = items
-            opened.finish()
-
-    return wrapper
-
-
-def _async_generator(func: Callable[..., Any], options: _Options) -> Callable[..., Any]:
-    async def wrapper(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-        opened = options.open(args, kwargs)
-        items: list[Any] = []
-        inner = func(*args, **kwargs)
-        sent: Any = None
-        try:
-            while True:
-                token = _current.set(opened)
-                try:
-                    item = await inner.asend(sent)
-                except StopAsyncIteration:
-                    break
-                finally:
-                    _current.reset(token)
-                if len(items) < MAX_ITEMS:
-                    items.append(item)
-                sent = yield item
-        except GeneratorExit:
-            await inner.aclose()
-            raise
-        except BaseException as exc:
-            opened.fail(exc)
-            raise
-        finally:
-            if options.capture:
-                opened.output = items
-            opened.finish()
-
-    return wrapper
