@@ -82,7 +82,7 @@ def test_upgrading_repairs_non_finite_numbers_in_sqlite_json(tmp_path: Path) -> 
             conn.execute(sa.text(f"DROP TABLE {later}"))
         for column in ("seen_at", "deleted_at", "delete_artifacts"):  # 0006, 0011
             conn.execute(sa.text(f"ALTER TABLE runs DROP COLUMN {column}"))
-        for table in ("sweep_trials", "sweeps"):  # 0011
+        for table in ("sweep_trials", "sweeps", "spans", "traces"):  # 0011, 0012
             conn.execute(sa.text(f"DROP TABLE {table}"))
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0005'"))
     store.close()

@@ -25,6 +25,7 @@ def test_public_names_are_pinned() -> None:
         "feedback",
         "finish",
         "flush",
+        "flush_traces",
         "init",
         "labeling",
         "log",
@@ -35,6 +36,8 @@ def test_public_names_are_pinned() -> None:
         "scorers",
         "serve",
         "sweep",
+        "span",
+        "trace",
     ]
     for name in assay.__all__:
         assert getattr(assay, name) is not None

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from assay.sdk.run import Run
     from assay.sdk.settings import Settings
     from assay.sdk.sweeps import sweep
+    from assay.sdk.traced import trace
+    from assay.sdk.tracer import flush_traces
+    from assay.sdk.tracing import span
     from assay.serving import serve
     from assay.serving.client import predict
 
@@ -56,6 +59,7 @@ __all__ = [
     "feedback",
     "finish",
     "flush",
+    "flush_traces",
     "init",
     "labeling",
     "log",
@@ -65,7 +69,9 @@ __all__ = [
     "register_model",
     "scorers",
     "serve",
+    "span",
     "sweep",
+    "trace",
 ]
 
 _LAZY = {
@@ -92,6 +98,9 @@ _LAZY = {
     "Text": "assay.media",
     "predict": "assay.serving.client",
     "sweep": "assay.sdk.sweeps",
+    "trace": "assay.sdk.traced",
+    "flush_traces": "assay.sdk.tracer",
+    "span": "assay.sdk.tracing",
 }
 
 

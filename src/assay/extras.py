@@ -30,6 +30,8 @@ EXTRA_OF = {
     "wandb": "wandb",
     "mlflow": "mlflow",
     "optuna": "sweeps",
+    "opentelemetry": "server",
+    "genai_prices": "traces",
 }
 
 

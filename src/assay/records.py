@@ -176,7 +176,14 @@ class BlobData(msgspec.Struct, kw_only=True, tag="blob_data", frozen=True):
     blobs: dict[str, bytes]  # digest -> bytes
 
 
-Op = CreateRun | UpdateRun | Points | LogLines | Heartbeat | Media | BlobData
+class Spans(msgspec.Struct, kw_only=True, tag="spans", frozen=True):
+    """Spans the SDK recorded (sdk/traces.py), carried by a tracer's journal; a batch of
+    them names no run (its run_id starts with ``traces:``)."""
+
+    spans: list[Span]
+
+
+Op = CreateRun | UpdateRun | Points | LogLines | Heartbeat | Media | BlobData | Spans
 
 
 class Batch(msgspec.Struct, kw_only=True, frozen=True):
@@ -465,6 +472,120 @@ class LabelResult(msgspec.Struct, kw_only=True, frozen=True):
 
     matched: int
     unknown: list[str]
+
+
+# ---- traces (docs/traces.md) ----------------------------------------------------------
+
+SPAN_KINDS: tuple[str, ...] = (
+    "unspecified",
+    "internal",
+    "server",
+    "client",
+    "producer",
+    "consumer",
+)
+SPAN_STATUSES: tuple[str, ...] = ("unset", "ok", "error")
+
+
+class SpanEvent(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """Something that happened at one instant of a span (an exception, a streamed token)."""
+
+    name: str
+    time_ns: int
+    attributes: dict[str, Any] = {}
+
+
+class SpanLink(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """A span of another (or the same) trace this one is causally linked to."""
+
+    trace_id: str
+    span_id: str
+    attributes: dict[str, Any] = {}
+
+
+class Span(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """One operation of a trace, with every attribute it was sent with. Ids are lowercase
+    hex (32 digits for a trace, 16 for a span); times are Unix nanoseconds. ``operation``
+    to ``cost`` are what Assay read from the attributes (assay.traces.conventions);
+    ``prices`` names the price table the cost came from, so a stored cost never changes."""
+
+    project: str
+    trace_id: str
+    span_id: str
+    parent_id: str | None = None
+    name: str
+    kind: str = "internal"
+    start_ns: int
+    end_ns: int
+    status: str = "unset"
+    status_message: str = ""
+    attributes: dict[str, Any] = {}
+    resource: dict[str, Any] = {}
+    scope: str = ""
+    events: list[SpanEvent] = []
+    links: list[SpanLink] = []
+    operation: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost: float | None = None
+    prices: str | None = None
+
+    @property
+    def start(self) -> float:
+        """The start, in Unix seconds."""
+        return self.start_ns / 1e9
+
+    @property
+    def end(self) -> float:
+        return self.end_ns / 1e9
+
+    @property
+    def duration(self) -> float:
+        """Seconds from start to end."""
+        return max(0, self.end_ns - self.start_ns) / 1e9
+
+
+class Trace(msgspec.Struct, kw_only=True, frozen=True):
+    """A trace's summary, kept up to date as its spans arrive; ``spans`` is filled only
+    when one trace is read (``store.traces.get``), in start order."""
+
+    project: str
+    trace_id: str
+    name: str  # its root span's, else its earliest span's
+    start_ns: int
+    end_ns: int
+    n_spans: int
+    n_errors: int
+    input_tokens: int | None
+    output_tokens: int | None
+    cost: float | None
+    updated_at: float
+    spans: list[Span] = []
+
+    @property
+    def start(self) -> float:
+        return self.start_ns / 1e9
+
+    @property
+    def end(self) -> float:
+        return self.end_ns / 1e9
+
+    @property
+    def latency(self) -> float:
+        """Seconds from the first span's start to the last span's end."""
+        return max(0, self.end_ns - self.start_ns) / 1e9
+
+    @property
+    def tokens(self) -> int | None:
+        if self.input_tokens is None and self.output_tokens is None:
+            return None
+        return (self.input_tokens or 0) + (self.output_tokens or 0)
+
+    @property
+    def status(self) -> str:
+        return "error" if self.n_errors else "ok"
 
 
 # ---- derived from a run --------------------------------------------------------------

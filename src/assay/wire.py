@@ -17,6 +17,7 @@ from assay.records import (
     EvaluationDraft,
     LabelItemDraft,
     LabelTask,
+    Span,
 )
 
 MSGPACK = "application/msgpack"
@@ -181,3 +182,14 @@ class LabelRoute(msgspec.Struct, frozen=True, kw_only=True):
 
 class Claimed(msgspec.Struct, frozen=True):
     task: LabelTask | None
+
+
+# ---- traces ---------------------------------------------------------------------------------
+
+
+class SpanWrite(msgspec.Struct):
+    spans: list[Span]
+
+
+class SpanWritten(msgspec.Struct):
+    added: int

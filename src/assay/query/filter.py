@@ -13,6 +13,7 @@ characters other than letters, digits, ``_``, ``/`` and ``-`` is written in back
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -131,6 +132,8 @@ class Not:
 
 
 Expr = Compare | In | IsNull | BoolOp | Not
+# refuses a field a filter may not name: FilterSyntaxError(message, text, node.pos)
+FieldCheck = Callable[[Field, str], None]
 
 
 def _pos(meta_or_token: Any) -> int:
@@ -146,9 +149,10 @@ def _unordered(side: Any) -> bool:
 
 @v_args(meta=True)
 class _ToAst(Transformer[Token, Any]):
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, check: FieldCheck) -> None:
         super().__init__()
         self.text = text
+        self.check = check
 
     def segment(self, meta: Any, children: list[Token]) -> tuple[str, int]:
         tok = children[0]
@@ -157,7 +161,7 @@ class _ToAst(Transformer[Token, Any]):
 
     def field(self, meta: Any, children: list[tuple[str, int]]) -> Field:
         node = Field(tuple(name for name, _ in children), children[0][1])
-        _check_field(node, self.text)
+        self.check(node, self.text)
         return node
 
     def literal(self, meta: Any, children: list[Token]) -> Literal:
@@ -233,8 +237,9 @@ def _parser() -> Lark:
     return Lark(_GRAMMAR, parser="lalr", propagate_positions=True, maybe_placeholders=False)
 
 
-def parse_filter(text: str) -> Expr:
-    """Parse a filter expression, or raise FilterSyntaxError pointing at the position."""
+def parse_filter(text: str, check: FieldCheck | None = None) -> Expr:
+    """Parse a filter expression, or raise FilterSyntaxError pointing at the position.
+    ``check`` refuses an unknown field (default: the runs' fields; traces have theirs)."""
     if not text.strip():
         raise FilterSyntaxError("empty filter", text, 0)
     unstorable = _UNSTORABLE.search(text)
@@ -246,7 +251,7 @@ def parse_filter(text: str) -> Expr:
     except UnexpectedInput as exc:
         raise FilterSyntaxError(_describe(exc), text, _error_pos(exc, text)) from None
     try:
-        result: Expr = _ToAst(text).transform(tree)
+        result: Expr = _ToAst(text, check or _check_field).transform(tree)
     except Exception as exc:  # lark wraps errors raised inside the transformer
         inner = getattr(exc, "orig_exc", exc)
         if isinstance(inner, FilterSyntaxError):

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from assay.artifacts.artifact import UsedArtifact
     from assay.artifacts.lineage import Direction, Lineage
+    from assay.sdk.traces import ApiTrace
 
 
 class ApiRun:
@@ -253,6 +254,21 @@ class Api:
         return read(
             self.store, model, version=version, arm=arm, since=since, until=until, limit=limit
         )
+
+    def traces(
+        self, project: str, filter: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[ApiTrace]:
+        """A project's traces, newest first; ``filter`` in the traces' filter language
+        (docs/traces.md), such as ``"latency > 2 and model == 'gpt-4o'"``."""
+        from assay.sdk.traces import traces
+
+        return traces(self.store, project, filter, limit, offset)
+
+    def trace(self, trace_id: str, project: str | None = None) -> ApiTrace:
+        """One trace with all its spans."""
+        from assay.sdk.traces import trace
+
+        return trace(self.store, trace_id, project)
 
     def close(self) -> None:
         self.store.close()

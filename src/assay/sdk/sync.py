@@ -19,8 +19,7 @@ from assay.errors import AssayError
 from assay.records import Batch, UpdateRun
 from assay.redact import redact_text, redact_uri
 from assay.sdk import journal as jnl
-from assay.sdk.media import send_batch
-from assay.sdk.writer import REFUSED
+from assay.sdk.writer import REFUSED, apply
 from assay.store.base import Store, open_store
 
 
@@ -113,7 +112,7 @@ def _sync_one(path: Path, store: Store, report: SyncReport) -> None:
     last: Batch | None = None
     for batch in jnl.read_journal(path, after=acked):
         try:
-            if send_batch(store, batch):
+            if apply(store, batch):
                 report.batches += 1
             else:
                 report.duplicates += 1

@@ -30,12 +30,13 @@ from typing import Any
 
 from assay.errors import AssayError, Conflict, InvalidInput, NotFound
 from assay.media import codec
-from assay.records import Batch, BlobData, Heartbeat, Media, Op, Points, UpdateRun
+from assay.records import Batch, BlobData, Heartbeat, Media, Op, Points, Spans, UpdateRun
 from assay.redact import redact_text
 from assay.sdk import journal as jnl
 from assay.sdk.contact import OUTAGE, bounded
 from assay.sdk.media import send_batch
 from assay.store.base import Store
+from assay.traces.conventions import read
 
 log = logging.getLogger("assay")
 
@@ -66,6 +67,7 @@ REFUSED = (InvalidInput, Conflict, NotFound)
 # data error: a store translates its outages to StoreUnavailable) is set aside too, after
 # this many tries, so that it cannot block the batches after it.
 MAX_UNEXPLAINED_FAILURES = 5
+TRACER = "traces:"  # a tracer's batches name no run: their run_id is TRACER + the project
 
 
 class Writer:
@@ -83,6 +85,7 @@ class Writer:
         self._connect = connect  # None: offline, journal only
         self._store: Store | None = None
         self.interval = interval
+        self.heartbeat_every = HEARTBEAT_EVERY  # a tracer's writer has no run to keep alive
         self.points: deque[PointRow] = deque()
         self.media: deque[MediaRow] = deque()
         self._media_bytes = 0
@@ -266,7 +269,7 @@ class Writer:
                 if self.dropped_points != self._reported_drops:
                     self._reported_drops = self.dropped_points
                     ops.append(UpdateRun(at=now, summary={DROPPED_KEY: self.dropped_points}))
-                if not ops and now - self._last_batch_at >= HEARTBEAT_EVERY:
+                if not ops and now - self._last_batch_at >= self.heartbeat_every:
                     ops.append(Heartbeat(at=now))
                 if ops:
                     self._queue(
@@ -468,7 +471,7 @@ class Writer:
         journal, with an error naming it, and delivery moves on. Everything else
         (unreachable, unauthorised, forbidden) is retried."""
         try:
-            send_batch(store, batch)
+            apply(store, batch)
         except REFUSED as exc:
             self._set_aside(batch, exc)
         except (AssayError, OSError):
@@ -543,6 +546,18 @@ class Writer:
                 self._store.close()
             finally:
                 self._store = None
+
+
+def apply(store: Store, batch: Batch) -> bool:
+    """Deliver one journaled batch: a run's to ``store.runs`` (the blobs of its rich
+    values first, sdk/media.py); a tracer's (its run_id
+    starts with TRACER) as spans to ``store.traces``, their tokens and cost read from
+    their attributes here, off the application's thread. True when the store had not
+    got it yet (spans: some were new)."""
+    if batch.run_id.startswith(TRACER):
+        spans = [read(span) for op in batch.ops if isinstance(op, Spans) for span in op.spans]
+        return bool(spans) and store.traces.write(spans) > 0
+    return send_batch(store, batch)
 
 
 def _size(batch: Batch) -> int:

@@ -25,6 +25,7 @@ from assay.server.api import (
     requests,
     runs,
     sweeps,
+    traces,
 )
 from assay.server.config import ServerConfig
 from assay.server.deps import AppState, principal, state_of
@@ -37,6 +38,7 @@ from assay.server.ui import (
     label_routes,
     media_routes,
     sweep_routes,
+    trace_routes,
 )
 from assay.server.ui import routes as ui_routes
 from assay.store.base import open_sql_store
@@ -82,6 +84,7 @@ def create_app(config: ServerConfig, state: AppState | None = None) -> FastAPI:
         requests,
         labels,
         sweeps,
+        traces,
     ):
         app.include_router(facet.router)
     mount_mlflow(app)  # MLflow's tracking REST API (docs/mlflow.md)
@@ -92,6 +95,7 @@ def create_app(config: ServerConfig, state: AppState | None = None) -> FastAPI:
     app.include_router(label_routes.router)
     app.include_router(media_routes.router)
     app.include_router(sweep_routes.router)
+    app.include_router(trace_routes.router)
 
     @app.get("/api/v1/openapi.json", include_in_schema=False)
     def openapi_spec(who: Annotated[Principal, Depends(key_or_session)]) -> JSONResponse:

@@ -22,6 +22,7 @@ from assay.store.facets.models import Models
 from assay.store.facets.requests import Requests
 from assay.store.facets.runs import Runs
 from assay.store.facets.sweeps import Sweeps
+from assay.store.facets.traces import Traces
 
 if TYPE_CHECKING:
     from assay.store.sql.store import SqlStore
@@ -33,7 +34,8 @@ DEFAULT_HOME = "~/.assay"
 class Store(Protocol):
     """A store is its facets (store/facets/), reached as attributes: ``store.runs``,
     ``store.blobs``, ``store.artifacts``, ``store.models``, ``store.evaluations``,
-    ``store.media``, ``store.requests``, ``store.labels``, ``store.sweeps``."""
+    ``store.media``, ``store.requests``, ``store.labels``, ``store.sweeps``,
+    ``store.traces``."""
 
     uri: str
 
@@ -63,6 +65,9 @@ class Store(Protocol):
 
     @property
     def sweeps(self) -> Sweeps: ...
+
+    @property
+    def traces(self) -> Traces: ...
 
     def close(self) -> None: ...
 

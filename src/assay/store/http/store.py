@@ -18,6 +18,7 @@ from assay.store.http.models import HttpModels
 from assay.store.http.requests import HttpRequests
 from assay.store.http.runs import HttpRuns
 from assay.store.http.sweeps import HttpSweeps
+from assay.store.http.traces import HttpTraces
 from assay.store.http.transport import Transport
 
 
@@ -48,6 +49,7 @@ class RemoteStore:
         self.labels = HttpLabels(self.http)
         self.media = HttpMedia(self.http)
         self.sweeps = HttpSweeps(self.http)
+        self.traces = HttpTraces(self.http)
 
     def whoami(self) -> dict[str, Any]:
         """Who the server takes this store's API key for."""

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 # Bump together with a new migration file.
-SCHEMA_REVISION = "0011"
+SCHEMA_REVISION = "0012"
 
 metadata = sa.MetaData()
 
@@ -480,4 +480,46 @@ sweep_trials = sa.Table(
     sa.Column("worker", sa.String(64), nullable=False),
     sa.Column("started_at", sa.Float, nullable=False),
     sa.Column("finished_at", sa.Float),
+)
+
+
+# ---- traces (0012) -------------------------------------------------------------------------
+
+# One row per trace: its summary, to which each write adds its new spans.
+traces = sa.Table(
+    "traces",
+    metadata,
+    sa.Column("project", sa.String(128), sa.ForeignKey("projects.name"), primary_key=True),
+    sa.Column("trace_id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(1024), nullable=False),
+    sa.Column("start_ns", sa.BigInteger, nullable=False),
+    sa.Column("end_ns", sa.BigInteger, nullable=False),
+    sa.Column("n_spans", sa.Integer, nullable=False),
+    sa.Column("n_errors", sa.Integer, nullable=False),
+    sa.Column("input_tokens", sa.BigInteger),
+    sa.Column("output_tokens", sa.BigInteger),
+    sa.Column("cost", sa.Float),
+    sa.Column("root_start_ns", sa.BigInteger),  # its root span's start, once it has one
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Index("ix_traces_project_start", "project", "start_ns"),
+)
+
+# One row per span: the columns a summary or a filter reads, and the whole span (msgpack).
+# (project, trace_id, span_id) is the key: a span sent twice is stored once.
+spans = sa.Table(
+    "spans",
+    metadata,
+    sa.Column("project", sa.String(128), primary_key=True),
+    sa.Column("trace_id", sa.String(32), primary_key=True),
+    sa.Column("span_id", sa.String(16), primary_key=True),
+    sa.Column("parent_id", sa.String(16)),
+    sa.Column("name", sa.String(1024), nullable=False),
+    sa.Column("start_ns", sa.BigInteger, nullable=False),
+    sa.Column("end_ns", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(8), nullable=False),
+    sa.Column("model", sa.String(256)),
+    sa.Column("input_tokens", sa.BigInteger),
+    sa.Column("output_tokens", sa.BigInteger),
+    sa.Column("cost", sa.Float),
+    sa.Column("body", sa.LargeBinary, nullable=False),
 )

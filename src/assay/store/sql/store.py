@@ -22,6 +22,7 @@ from assay.store.sql.models import SqlModels
 from assay.store.sql.requests import SqlRequests
 from assay.store.sql.runs import SqlRuns
 from assay.store.sql.sweeps import SqlSweeps
+from assay.store.sql.traces import SqlTraces
 from assay.store.sql.tx import Database
 
 
@@ -56,6 +57,7 @@ class SqlStore:
         self.labels = SqlLabels(self.db)
         self.media = SqlMedia(self.db)
         self.sweeps = SqlSweeps(self.db)
+        self.traces = SqlTraces(self.db)
         try:
             self._prepare()
         except BaseException:

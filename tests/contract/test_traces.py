@@ -1,0 +1,160 @@
+"""The contract of ``store.traces``: every backend must pass all of these."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+
+from assay.errors import FilterSyntaxError, InvalidInput, LimitExceeded, NotFound
+from assay.records import Span, SpanEvent
+from assay.store import Store
+from tests.conftest import StoreFactory
+
+T0 = 1_700_000_000_000_000_000
+
+
+def span(n: int, trace: int = 1, **fields: Any) -> Span:
+    """Span ``n`` of trace ``trace``: span 1 is the root, the rest its children."""
+    base: dict[str, Any] = {
+        "project": "p",
+        "trace_id": f"{trace:032x}",
+        "span_id": f"{n:016x}",
+        "parent_id": None if n == 1 else f"{1:016x}",
+        "name": f"step {n}",
+        "start_ns": T0 + trace * 10**9 + n * 1000,
+        "end_ns": T0 + trace * 10**9 + n * 1000 + 500,
+    }
+    return Span(**{**base, **fields})
+
+
+def test_a_trace_reads_back_with_its_spans_and_summary(store: Store) -> None:
+    spans = [
+        span(1, name="answer", end_ns=T0 + 10**9 + 2_000_000_000, attributes={"user": "u1"}),
+        span(2, model="gpt-4o", input_tokens=100, output_tokens=20, cost=0.01),
+        span(3, status="error", status_message="boom", events=[SpanEvent(name="e", time_ns=T0)]),
+    ]
+    assert store.traces.write(spans) == 3
+    trace = store.traces.get(f"{1:032x}")
+    assert (trace.name, trace.n_spans, trace.n_errors, trace.status) == ("answer", 3, 1, "error")
+    assert (trace.input_tokens, trace.output_tokens, trace.tokens) == (100, 20, 120)
+    assert trace.cost == pytest.approx(0.01)
+    assert trace.latency == pytest.approx(2.0, abs=1e-5)
+    assert [s.span_id for s in trace.spans] == [f"{n:016x}" for n in (1, 2, 3)]
+    assert trace.spans[0].attributes == {"user": "u1"} and trace.spans[1].parent_id == f"{1:016x}"
+    assert trace.spans[2].status_message == "boom" and trace.spans[2].events[0].name == "e"
+
+
+def test_a_span_sent_again_is_stored_once(store: Store) -> None:
+    first = [span(1), span(2, input_tokens=5)]
+    assert store.traces.write(first) == 2
+    assert store.traces.write([*first, span(3, input_tokens=7)]) == 1
+    trace = store.traces.get(f"{1:032x}")
+    assert trace.n_spans == 3 and trace.input_tokens == 12
+
+
+def test_spans_of_one_trace_may_arrive_in_any_order(store: Store) -> None:
+    store.traces.write([span(3), span(2)])
+    assert store.traces.get(f"{1:032x}").name == "step 2"  # the earliest, until the root comes
+    store.traces.write([span(1, name="root")])
+    trace = store.traces.get(f"{1:032x}")
+    assert (trace.name, trace.n_spans, trace.start_ns) == ("root", 3, span(1).start_ns)
+
+
+def test_traces_list_newest_first_and_filter(store: Store) -> None:
+    store.traces.write([span(1, trace=t) for t in (1, 2, 3)])
+    store.traces.write([span(2, trace=2, model="gpt-4o-mini", input_tokens=10, cost=0.5)])
+    store.traces.write([span(2, trace=3, status="error")])
+    assert [t.trace_id[-1] for t in store.traces.list("p")] == ["3", "2", "1"]
+    assert [t.trace_id[-1] for t in store.traces.list("p", limit=1, offset=1)] == ["2"]
+    found = {
+        "model == 'gpt-4o-mini'": ["2"],
+        "status == 'error'": ["3"],
+        "cost > 0.1 or errors >= 1": ["3", "2"],
+        "tokens is null": ["3", "1"],
+        "name ~ 'STEP' and spans == 1": ["1"],
+        "model in ['x', 'gpt-4o-mini'] and latency < 1": ["2"],
+        "not model == 'gpt-4o-mini'": ["3", "1"],
+    }
+    for text, expected in found.items():
+        assert [t.trace_id[-1] for t in store.traces.list("p", filter=text)] == expected, text
+    assert store.traces.list("other") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("colour == 'red'", "unknown field 'colour'"), ("latency > 'slow'", "latency is a number")],
+)
+def test_a_bad_trace_filter_is_refused_by_name(store: Store, text: str, message: str) -> None:
+    with pytest.raises(FilterSyntaxError, match=message):
+        store.traces.list("p", filter=text)
+
+
+def test_one_trace_id_in_two_projects_needs_the_project(store: Store) -> None:
+    store.traces.write([span(1), span(1, project="q", name="other")])
+    with pytest.raises(InvalidInput, match="several projects"):
+        store.traces.get(f"{1:032x}")
+    assert store.traces.get(f"{1:032x}", project="q").name == "other"
+    with pytest.raises(NotFound):
+        store.traces.get(f"{9:032x}")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"trace_id": "xyz"}, "trace id is 32"),
+        ({"trace_id": "0" * 32}, "all-zero"),
+        ({"span_id": "12"}, "span id is 16"),
+        ({"project": "bad name!"}, "project name"),
+        ({"name": "a\x00b"}, "NUL"),
+        ({"end_ns": T0}, "ends before it starts"),
+        ({"status": "maybe"}, "status 'maybe'"),
+        ({"input_tokens": -1}, "input tokens"),
+        ({"attributes": {"big": "x" * (5 << 20)}}, "bytes encoded"),
+    ],
+)
+def test_a_bad_span_is_refused_and_nothing_of_its_write_is_stored(
+    store_factory: StoreFactory, changes: dict[str, Any], message: str
+) -> None:
+    store = store_factory()
+    store.traces.write([span(1)])
+    bad = msgspec.structs.replace(span(3), **changes)
+    with pytest.raises((InvalidInput, LimitExceeded), match=message):
+        store.traces.write([span(2), bad])
+    assert store.traces.get(f"{1:032x}").n_spans == 1
+
+
+def test_a_thirty_thousand_span_trace_loads_whole(store: Store) -> None:
+    n = 30_000
+    spans = [span(i, input_tokens=1) for i in range(1, n + 1)]
+    for i in range(0, n, 5_000):
+        store.traces.write(spans[i : i + 5_000])
+    trace = store.traces.get(f"{1:032x}")
+    assert trace.n_spans == n == len(trace.spans) and trace.input_tokens == n
+    assert len({s.span_id for s in trace.spans}) == n
+
+
+def test_writers_racing_on_one_trace_count_each_span_once(store_factory: StoreFactory) -> None:
+    import threading
+
+    stores = [store_factory(), store_factory()]
+    spans = [span(n, input_tokens=n, cost=0.25) for n in range(1, 401)]
+    failures: list[BaseException] = []
+
+    def send(store: Store, offset: int) -> None:
+        try:
+            for i in range(offset, 400, 40):  # overlapping slices: every span sent twice
+                store.traces.write(spans[i : i + 60])
+        except BaseException as exc:  # pragma: no cover - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=send, args=(s, k * 20)) for k, s in enumerate(stores)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
+    trace = stores[0].traces.get(f"{1:032x}")
+    assert trace.n_spans == 400 == len(trace.spans) and trace.name == "step 1"
+    assert trace.input_tokens == sum(range(1, 401)) and trace.cost == pytest.approx(100.0)
