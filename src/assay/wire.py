@@ -114,6 +114,18 @@ class MoveAlias(msgspec.Struct):
     evidence: str | None = None
 
 
+class ResolveAlert(msgspec.Struct):
+    monitor_id: str
+    rule: str
+    step: int
+    value: float | None = None
+
+
+class AlertDelivery(msgspec.Struct):
+    event: str  # "fired" or "resolved"
+    outcome: dict[str, Any]
+
+
 class EvaluationParts(msgspec.Struct, frozen=True):
     """An evaluation too large for one request: the draft without its items, and the blobs
     (uploaded first, like artifact chunks) that hold them in order, each a msgpack list of

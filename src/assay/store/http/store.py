@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from assay import wire
+from assay.store.http.alerts import HttpAlerts
 from assay.store.http.artifacts import HttpArtifacts
 from assay.store.http.blobs import HttpBlobs
 from assay.store.http.credentials import key_for
@@ -40,6 +41,7 @@ class RemoteStore:
         self.artifacts = HttpArtifacts(self.http)
         self.models = HttpModels(self.http)
         self.evaluations = HttpEvaluations(self.http, self.blobs)
+        self.alerts = HttpAlerts(self.http)
 
     def whoami(self) -> dict[str, Any]:
         """Who the server takes this store's API key for."""
