@@ -109,6 +109,4 @@ def judge(rule: Rule, values: Mapping[int, float], window: float) -> Verdict | N
     if not known:
         return None
     step = max(known)
-    return Verdict(
-        rule=rule, step=step, holds=rule.holds(values, step, window), value=values[step]
-    )
+    return Verdict(rule=rule, step=step, holds=rule.holds(values, step, window), value=values[step])

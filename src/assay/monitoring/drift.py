@@ -195,7 +195,7 @@ def _constant_alike(ref: Side, cur: Side) -> bool:
 
 
 def _plan(ref: Side, cur: Side) -> str:
-    """"categorical", "numeric" or "text" for a pair of columns of compatible types."""
+    """ "categorical", "numeric" or "text" for a pair of columns of compatible types."""
     if ref.kind == "boolean":
         return "categorical"
     counts = ref.counts

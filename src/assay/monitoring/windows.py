@@ -128,7 +128,9 @@ def feature_series(report: DriftReport) -> dict[str, float]:
     for name, f in report.features.items():
         out[f"drift.{name}.p_value"] = _num(f.p_value)
         out[f"drift.{name}.effect"] = _num(f.psi)
-        out[f"drift.{name}.drifted"] = float(f.drifted) if f.status == "tested" or f.drifted else NAN
+        out[f"drift.{name}.drifted"] = (
+            float(f.drifted) if f.status == "tested" or f.drifted else NAN
+        )
     return out
 
 
@@ -179,10 +181,8 @@ def _scores(predicted: Any, label: Any, scorer: str) -> np.ndarray:
     if scorer == "mae":
         p = np.asarray(predicted, dtype=float)
         y = np.asarray(label, dtype=float)
-        return np.abs(p - y)
-    return np.fromiter(
-        (_same(p, y) for p, y in zip(predicted, label, strict=True)), dtype=float
-    )
+        return np.asarray(np.abs(p - y), dtype=float)
+    return np.fromiter((_same(p, y) for p, y in zip(predicted, label, strict=True)), dtype=float)
 
 
 def _same(predicted: Any, label: Any) -> bool:

@@ -127,7 +127,7 @@ def scheme_of(uri: str) -> str:
 
 
 def store_kind(uri: str) -> str | None:
-    """"sql" for a store opened directly, "http" for a server, None for an unknown scheme."""
+    """ "sql" for a store opened directly, "http" for a server, None for an unknown scheme."""
     found = SCHEMES.get(scheme_of(uri))
     return found.kind if found is not None else None
 
@@ -159,8 +159,7 @@ def open_sql_store(
     found = SCHEMES.get(scheme_of(resolved))
     if found is None or found.kind != "sql":
         raise InvalidInput(
-            f"{redact_uri(resolved)!r}: this command needs direct database access, "
-            "not a server URL"
+            f"{redact_uri(resolved)!r}: this command needs direct database access, not a server URL"
         )
     store = found.open(resolved, blobs, upgrade)
     assert isinstance(store, SqlStore)

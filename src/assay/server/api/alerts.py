@@ -69,7 +69,7 @@ def alert(alert_id: str, request: Request, who: Caller) -> Response:
 
 
 @router.get("/alerts", summary="Alert incidents, newest first")
-def alerts(  # noqa: PLR0913, PLR0917 - query parameters
+def alerts(  # noqa: PLR0917 - query parameters
     request: Request,
     who: Caller,
     project: Annotated[str | None, Query()] = None,

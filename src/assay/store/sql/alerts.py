@@ -29,8 +29,9 @@ class SqlAlerts:
             project = _lock_monitor(tx.conn, draft.monitor_id)
             if _open_row(tx.conn, draft.monitor_id, draft.rule) is not None:
                 return None
+            alert_id = new_run_id()
             row = {
-                "id": new_run_id(),
+                "id": alert_id,
                 "project": project,
                 "monitor_id": draft.monitor_id,
                 "rule": draft.rule,
@@ -48,7 +49,7 @@ class SqlAlerts:
                 return None
             change = {"rule": draft.rule, "step": draft.step, "value": draft.value}
             audit.append(tx.conn, tx.actor, "alert.fired", f"run:{draft.monitor_id}", change)
-            return _alert(_row(tx.conn, row["id"]))
+            return _alert(_row(tx.conn, alert_id))
 
     def resolve(
         self, monitor_id: str, rule: str, step: int, value: float | None, actor: str | None = None

@@ -31,9 +31,7 @@ def upgrade() -> None:
         sa.Column("resolved_value", sa.Float),
         sa.Column("detail", Json, nullable=False),
         sa.Column("deliveries", Json, nullable=False),
-        sa.UniqueConstraint(
-            "monitor_id", "rule", "opened_step", name="uq_monitor_alerts_incident"
-        ),
+        sa.UniqueConstraint("monitor_id", "rule", "opened_step", name="uq_monitor_alerts_incident"),
     )
     op.create_index("ix_monitor_alerts_project", "monitor_alerts", ["project", "opened_at"])
 
