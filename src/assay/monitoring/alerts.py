@@ -33,7 +33,7 @@ OPS: dict[str, Callable[[float, float], bool]] = {
     "!=": operator.ne,
 }
 _RULE = re.compile(
-    r"^\s*(?P<series>[^\s<>=!]+)"
+    r"^\s*(?P<series>[^\s<>!]+?)"
     r"(?:\s*(?P<op>>=|<=|==|!=|>|<)\s*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?))?"
     r"(?:\s+for\s+(?P<for>\d+(?:\.\d+)?\s*[smhd]?))?\s*$"
 )

@@ -12,6 +12,7 @@ kept by ``store.alerts`` (sdk/alerting.py).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -41,6 +42,7 @@ REMOVED_TAG = "monitor-removed"
 WINDOWS_WRITER = "windows"
 LABELS_WRITER = "labels"
 EDITS_WRITER = "edits"
+PAGE = 1000  # monitors listed per request
 MAX_CATCH_UP = 168  # windows logged per pass at most (a week of hours)
 BASELINE_KEY = "prediction_baseline"
 
@@ -73,7 +75,7 @@ def add(
     model_ref: str,
     *,
     window: str | float = "1h",
-    reference: str | None = None,
+    reference: Any = None,
     alerts: list[str] | None = None,
     webhook: str | None = None,
     features: list[str] | None = None,
@@ -130,17 +132,18 @@ def _create(store: Store, run_id: str, project: str, name: str, spec: MonitorSpe
 
 
 def _reference(
-    store: Store, reference: str, project: str, run_id: str, model: str
+    store: Store, reference: Any, project: str, run_id: str, model: str
 ) -> tuple[str, str]:
     """(the reference profile's ref, what it was made from). A profile artifact is used
     as it is; anything else is profiled and stored, produced by the monitor's run."""
     from assay.artifacts.artifact import resolve
     from assay.sdk.profiles import TYPE, profile_of, save_profile
 
-    try:
-        version = resolve(store, reference, project)
-    except (NotFound, InvalidInput):
-        version = None  # a data file, or a dataset named with its file (train:v3/a.csv)
+    version = None
+    if isinstance(reference, str):
+        # a data file, or a dataset named with its file (train:v3/a.csv), does not resolve
+        with contextlib.suppress(NotFound, InvalidInput):
+            version = resolve(store, reference, project)
     if version is not None and version.type == TYPE:
         store.artifacts.record_use(run_id, version.id)
         return _pinned(version), version.metadata.get("source", version.ref)
@@ -173,11 +176,18 @@ def monitors(store: Store, model: str | None = None, project: str | None = None)
     """Active monitors, of one model or project if named."""
     projects = [project] if project else [p.name for p in store.runs.projects()]
     found: list[Run] = []
-    where = f"job_type = '{JOB_TYPE}' and '{TAG}' in tags"
+    where = f"job_type == '{JOB_TYPE}' and '{TAG}' in tags"
     if model is not None:
         where += f" and 'model:{_quoted(model)}' in tags"
     for name in projects:
-        found.extend(store.runs.list(name, filter=where, order_by=["created"], limit=10_000))
+        offset = 0
+        while page := store.runs.list(
+            name, filter=where, order_by=["created"], limit=PAGE, offset=offset
+        ):
+            found.extend(page)
+            offset += len(page)
+            if len(page) < PAGE:
+                break
     return found
 
 
