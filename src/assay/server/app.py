@@ -18,6 +18,7 @@ from assay.server.api import alerts, artifacts, blobs, common, evaluations, mode
 from assay.server.config import ServerConfig
 from assay.server.deps import AppState, principal, state_of
 from assay.server.guard import Guard
+from assay.server.scheduler import MonitorScheduler
 from assay.server.ui import assets, catalog_routes, eval_routes
 from assay.server.ui import routes as ui_routes
 from assay.store.base import open_sql_store
@@ -38,7 +39,13 @@ def open_state(config: ServerConfig) -> AppState:
 def create_app(config: ServerConfig, state: AppState | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        interval = app.state.assay.config.monitor_interval
+        scheduler = MonitorScheduler(app.state.assay.store, interval) if interval > 0 else None
+        if scheduler is not None:
+            scheduler.start()
         yield
+        if scheduler is not None:
+            scheduler.stop()
         app.state.assay.close()
 
     app = FastAPI(
