@@ -19,7 +19,7 @@ from assay.server.config import ServerConfig
 from assay.server.deps import AppState, principal, state_of
 from assay.server.guard import Guard
 from assay.server.scheduler import MonitorScheduler
-from assay.server.ui import assets, catalog_routes, eval_routes
+from assay.server.ui import assets, catalog_routes, eval_routes, monitor_routes
 from assay.server.ui import routes as ui_routes
 from assay.store.base import open_sql_store
 from assay.store.blobs import LocalBlobStore
@@ -65,6 +65,7 @@ def create_app(config: ServerConfig, state: AppState | None = None) -> FastAPI:
     app.include_router(ui_routes.router)
     app.include_router(catalog_routes.router)
     app.include_router(eval_routes.router)
+    app.include_router(monitor_routes.router)
 
     @app.get("/api/v1/openapi.json", include_in_schema=False)
     def openapi_spec(who: Annotated[Principal, Depends(key_or_session)]) -> JSONResponse:
