@@ -64,7 +64,8 @@ def monitor_page(store: Store, run: Run, spec: MonitorSpec) -> MonitorPage:
         spec=spec,
         slices=slices,
         charts={
-            cid: _chart(title, keys, values, slices, steps, spec) for cid, title, keys in CHARTS
+            cid: _chart(title, keys, values=values, slices=slices, steps=steps, spec=spec)
+            for cid, title, keys in CHARTS
         },
         performance=_performance(values, slices, steps, spec),
         steps=heat_steps,
