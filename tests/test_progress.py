@@ -90,3 +90,16 @@ def test_rich_bars_draw_only_on_a_terminal_unless_forced(
     with bars("download", 10, "bytes", force=True) as advance:
         advance(10)
     assert capsys.readouterr().err != ""  # forced: drawn (transient, so little is left)
+
+
+@pytest.mark.parametrize("unit", ["bytes", "items"])
+def test_forced_bars_draw_on_stderr_and_leave_stdout_to_the_program(
+    capsys: pytest.CaptureFixture[str], unit: str
+) -> None:
+    from assay.sdk.progress import bars
+
+    with bars("working", 3, unit, force=True) as advance:
+        advance(3)
+    drawn = capsys.readouterr()
+    assert drawn.out == ""  # a program's stdout (JSON, CSV) must stay clean
+    assert drawn.err != ""

@@ -81,6 +81,23 @@ _MODULES = {
 }
 
 
+# Public names shown by a package below the layer that implements them: the domain
+# package assay.monitoring never imports the SDK, yet ``assay.monitoring.log`` (logging
+# batch inference into the request log) is the SDK's. This package sits above every
+# layer, so it hands them over: the lower package's module ``__getattr__`` asks here.
+_ATTACHED = {
+    ("assay.monitoring", "log"): "assay.sdk.requests",
+    ("assay.monitoring", "flush_requests"): "assay.sdk.requests",
+}
+
+
+def _attached(module: str, name: str) -> Any:
+    source = _ATTACHED.get((module, name))
+    if source is None:
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    return getattr(import_module(source), name)
+
+
 def __getattr__(name: str) -> Any:
     if name in _MODULES:
         value = import_module(_MODULES[name])

@@ -143,6 +143,14 @@ class EvaluationFailed(AssayError):
     status = 500
 
 
+class ImportIncomplete(AssayError):
+    """An import or export did not carry everything: what could be read was written (each
+    run whole), and the message lists what was not, or what differs after the check."""
+
+    code = "import_incomplete"
+    status = 500
+
+
 def by_code(code: str) -> type[AssayError] | None:
     """The error class that travels as ``code``, if any."""
     pending: list[type[AssayError]] = [AssayError]

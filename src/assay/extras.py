@@ -26,6 +26,7 @@ EXTRA_OF = {
     "ray": "ray",
     "datasketches": "monitoring",
     "prometheus_client": "serving",
+    "tensorboard": "importers",
 }
 
 

@@ -364,6 +364,56 @@ class Alert(msgspec.Struct, kw_only=True, frozen=True):
     deliveries: dict[str, Any]  # "fired" / "resolved" -> {ok, attempts, status, error, at}
 
 
+# ---- the request log of served models (docs/serving.md) -----------------------------------
+
+
+class RequestEntry(msgspec.Struct, kw_only=True, frozen=True):
+    """One predicted row (or one refused request) of a served model: what it was given,
+    what it answered, which version and arm answered, how fast, with what status."""
+
+    model: str
+    request_id: str  # unique per model: a later entry with the same id is ignored
+    time: float  # unix seconds
+    version: str
+    arm: str | None = None
+    status: int = 200
+    latency_ms: float = 0.0
+    inputs: dict[str, Any] = {}
+    outputs: dict[str, Any] = {}
+
+
+class RequestBatch(msgspec.Struct, kw_only=True, frozen=True):
+    """What one request-log writer delivers at once; (writer, seq) makes delivery
+    idempotent, like a run's Batch."""
+
+    writer: str
+    seq: int
+    entries: list[RequestEntry]
+
+
+class LoggedRequest(msgspec.Struct, kw_only=True, frozen=True):
+    """A stored entry, with its label once one was joined by request id."""
+
+    model: str
+    request_id: str
+    time: float
+    version: str
+    arm: str | None
+    status: int
+    latency_ms: float
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    label: Any = None
+    labelled_at: float | None = None
+
+
+class LabelResult(msgspec.Struct, kw_only=True, frozen=True):
+    """Labels joined by request id: how many matched, and the ids no entry has (yet)."""
+
+    matched: int
+    unknown: list[str]
+
+
 # ---- derived from a run --------------------------------------------------------------
 
 

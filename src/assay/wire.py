@@ -133,3 +133,14 @@ class EvaluationParts(msgspec.Struct, frozen=True):
 
     draft: EvaluationDraft
     item_blobs: list[str]
+
+
+class LabelRequest(msgspec.Struct, frozen=True):
+    """Labels to join to a model's request log: ``labels[i]`` belongs to ``ids[i]``."""
+
+    ids: list[str]
+    labels: list[Any]
+
+
+class Applied(msgspec.Struct, frozen=True):
+    applied: bool

@@ -51,3 +51,12 @@ def test_duplicate_item_results_are_refused(store: Store) -> None:
         store.evaluations.save(
             evaluation_draft(items=[EvalItem(item_id="a"), EvalItem(item_id="a")])
         )
+
+
+def test_evaluations_page_with_an_offset_newest_first(store: Store) -> None:
+    saved = [store.evaluations.save(evaluation_draft(name=f"e{i}")).id for i in range(5)]
+    pages = [store.evaluations.list(project="p", limit=2, offset=o) for o in (0, 2, 4)]
+    listed = [e.id for page in pages for e in page]
+    assert sorted(listed) == sorted(saved) and len(set(listed)) == 5
+    assert [len(page) for page in pages] == [2, 2, 1]
+    assert listed[0] == store.evaluations.list(project="p", limit=1)[0].id

@@ -36,6 +36,8 @@ COMMANDS = {
     "labels": "assay.cli.labels:labels",
     "serve": "assay.cli.serve:serve_command",
     "plugins": "assay.cli.plugins:plugins_command",
+    "export": "assay.cli.importers:export_command",
+    "import": "assay.cli.importers:import_group",
 }
 
 F = TypeVar("F", bound=Callable[..., Any])

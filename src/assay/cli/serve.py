@@ -38,6 +38,14 @@ from assay.cli.main import reports_errors, uri_option
     type=float,
     help="Seconds between checks for alias moves (0: never).",
 )
+@click.option(
+    "--log-sample",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0.0, 1.0),
+    metavar="FRACTION",
+    help="Fraction of requests written to the store's request log (0: none).",
+)
 @reports_errors
 def serve_command(
     model_uri: str,
@@ -53,6 +61,7 @@ def serve_command(
     max_queue_ms: float,
     allow_pickle: bool,
     poll_interval: float,
+    log_sample: float,
 ) -> None:
     """Serve MODEL_URI (models:/name@alias, models:/name/3 or an artifact reference) over
     the Open Inference Protocol (/v2/...) and MLflow's /invocations, with adaptive
@@ -74,6 +83,7 @@ def serve_command(
         max_queue_ms=max_queue_ms,
         allow_pickle=allow_pickle,
         poll_interval=poll_interval,
+        log_sample=log_sample,
     )
     console = Console(stderr=True)
     for line in prepare(config):

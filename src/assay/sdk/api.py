@@ -25,6 +25,8 @@ from assay.store.base import Store, open_store
 from assay.values import dotted
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import pandas as pd
     import pyarrow as pa
 
@@ -159,6 +161,25 @@ class Api:
 
     def model_versions(self, name: str) -> list[ModelVersion]:
         return self.store.models.versions(name)
+
+    def requests(
+        self,
+        model: str,
+        *,
+        version: str | int | None = None,
+        arm: str | None = None,
+        since: float | datetime | None = None,
+        until: float | datetime | None = None,
+        limit: int | None = None,
+    ) -> pd.DataFrame:
+        """A model's request log (docs/serving.md), oldest first: one row per logged
+        prediction, ``since <= time < until`` (unix seconds or datetimes), the newest
+        ``limit`` rows when given."""
+        from assay.sdk.requests import read
+
+        return read(
+            self.store, model, version=version, arm=arm, since=since, until=until, limit=limit
+        )
 
     def close(self) -> None:
         self.store.close()

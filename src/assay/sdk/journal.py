@@ -1,8 +1,11 @@
-"""The run journal: an append-only file of length-prefixed, checksummed batches.
+"""The journal: an append-only file of length-prefixed, checksummed batches.
 
-Record layout: ``<u32 payload length><u32 crc32 of payload><msgpack Batch>``, little
-endian. A writer holds an exclusive ``flock`` on its journal for as long as it lives, so
-``assay sync`` can tell a live writer's journal from one a dead process left.
+Record layout: ``<u32 payload length><u32 crc32 of payload><msgpack batch>``, little
+endian. A run's journal holds ``Batch`` records; a model server's request log holds
+``RequestBatch`` records (sdk/requestlog.py) in journals of their own, with the same
+format, locking, acked mark and dead-letter file. A writer holds an exclusive ``flock``
+on its journal for as long as it lives, so ``assay sync`` can tell a live writer's
+journal from one a dead process left.
 
 Beside ``<writer>.jnl`` lie ``<writer>.acked``, the highest sequence number the store
 has accepted (only a hint: delivery is idempotent, so replaying more is harmless), and
@@ -27,22 +30,36 @@ import warnings
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
 from assay.errors import AssayError, JournalCorrupt
-from assay.records import Batch
+from assay.records import Batch, RequestBatch
 
 HEADER = struct.Struct("<II")
 MAX_RECORD = 512 * 1024 * 1024
 SUFFIX = ".jnl"
 FILE_MODE = 0o600
 DIR_MODE = 0o700
-_PAYLOAD_START = b"\x84\xa6run_id"  # every Batch encodes as a 4-key map, run_id first
 
 _encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder(Batch)
+Record = Batch | RequestBatch
+R = TypeVar("R", Batch, RequestBatch)
+
+
+class _Kind:
+    """How one kind of batch is read back: its decoder, and the bytes every record of it
+    starts with (a fixmap header and its first field's name), to find the next record
+    after a damaged one."""
+
+    def __init__(self, kind: type[Record]) -> None:
+        fields = kind.__struct_fields__
+        self.decoder = msgspec.msgpack.Decoder(kind)
+        self.start = bytes([0x80 | len(fields)]) + _encoder.encode(fields[0])
+
+
+_KINDS = {Batch: _Kind(Batch), RequestBatch: _Kind(RequestBatch)}
 
 
 class JournalWarning(UserWarning):
@@ -53,7 +70,7 @@ class JournalLocked(AssayError):
     """Another live process is writing this journal."""
 
 
-def encode_record(batch: Batch) -> bytes:
+def encode_record(batch: Record) -> bytes:
     payload = _encoder.encode(batch)
     return HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 
@@ -84,7 +101,7 @@ class JournalWriter:
         self._size = os.fstat(self._fd).st_size  # the end of the last whole record
         self._torn = False  # a failed append may have left part of a record
 
-    def append(self, batch: Batch, sync: bool = True) -> None:
+    def append(self, batch: Record, sync: bool = True) -> None:
         self.append_record(encode_record(batch), sync)
 
     def append_record(self, record: bytes, sync: bool = True) -> None:
@@ -118,8 +135,8 @@ class JournalWriter:
             self._fd = -1
 
 
-def read_journal(path: Path, after: int = -1) -> Iterator[Batch]:
-    """Yield the journal's batches with ``seq > after``, in order.
+def read_journal(path: Path, after: int = -1, kind: type[R] = Batch) -> Iterator[R]:  # type: ignore[assignment]
+    """Yield the journal's batches (of ``kind``) with ``seq > after``, in order.
 
     A record cut short or failing its checksum is skipped with a JournalWarning, and the
     read goes on at the next whole record: a crash mid-append leaves a torn tail, and a
@@ -128,11 +145,12 @@ def read_journal(path: Path, after: int = -1) -> Iterator[Batch]:
     with open(path, "rb") as f:
         data = f.read()
     offset = 0
+    how = _KINDS[kind]
     while offset < len(data):
         try:
-            batch, offset = _decode_at(data, offset)
+            batch, offset = _decode_at(data, offset, how)
         except JournalCorrupt as exc:
-            resumed = _next_record(data, offset + 1)
+            resumed = _next_record(data, offset + 1, how)
             skipped = resumed - offset
             where = "the end" if resumed >= len(data) else f"byte {resumed}"
             warnings.warn(
@@ -146,23 +164,23 @@ def read_journal(path: Path, after: int = -1) -> Iterator[Batch]:
             yield batch
 
 
-def _next_record(data: bytes, start: int) -> int:
+def _next_record(data: bytes, start: int, how: _Kind) -> int:
     """The offset of the next whole, valid record at or after ``start`` (else the end)."""
     marker = start + HEADER.size
     while True:
-        found = data.find(_PAYLOAD_START, marker)
+        found = data.find(how.start, marker)
         if found < 0:
             return len(data)
         candidate = found - HEADER.size
         try:
-            _decode_at(data, candidate)
+            _decode_at(data, candidate, how)
         except JournalCorrupt:
             marker = found + 1
             continue
         return candidate
 
 
-def _decode_at(data: bytes, offset: int) -> tuple[Batch, int]:
+def _decode_at(data: bytes, offset: int, how: _Kind) -> tuple[Any, int]:
     if len(data) - offset < HEADER.size:
         raise JournalCorrupt(f"record header cut short at byte {offset}")
     length, crc = HEADER.unpack_from(data, offset)
@@ -173,12 +191,12 @@ def _decode_at(data: bytes, offset: int) -> tuple[Batch, int]:
     if zlib.crc32(payload) != crc:
         raise JournalCorrupt(f"record at byte {offset} fails its checksum")
     try:
-        return _decoder.decode(payload), start + length
+        return how.decoder.decode(payload), start + length
     except msgspec.DecodeError as exc:
         raise JournalCorrupt(f"record at byte {offset} does not decode: {exc}") from None
 
 
-def dead_letter(journal: Path, batch: Batch) -> Path:
+def dead_letter(journal: Path, batch: Record) -> Path:
     """Keep a batch the store refused, in the journal format, beside the journal."""
     target = rejected_path(journal)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +23,7 @@ from assay.artifacts.artifact import download, resolve
 from assay.artifacts.uris import ModelRef, parse_ref
 from assay.errors import InvalidInput
 from assay.flavours import saved as flavours
-from assay.records import AliasMove, ModelVersion, RegisteredModel
+from assay.records import AliasMove, LabelResult, ModelVersion, RegisteredModel
 from assay.sdk import state
 from assay.store.base import Store, open_store
 
@@ -98,6 +99,31 @@ def versions(name: str, uri: Uri = None) -> list[ModelVersion]:
 def history(name: str, alias: str | None = None, uri: Uri = None) -> list[AliasMove]:
     with _store(uri) as store:
         return store.models.alias_history(name, alias)
+
+
+def log_labels(
+    name: str, ids: Sequence[str], labels: Sequence[Any], uri: Uri = None
+) -> LabelResult:
+    """Join labels that arrived later to model ``name``'s request log, ``labels[i]`` to
+    request id ``ids[i]`` (a later label replaces an earlier one). Ids the log does not
+    hold (yet: entries are delivered asynchronously) are not stored; they are returned in
+    ``result.unknown`` (with ``result.matched`` counting the rest) and named in a warning."""
+    from assay.sdk.requests import log_labels as join
+
+    with _store(uri) as store:
+        result = join(store, name, ids, labels)
+    if result.unknown:
+        shown = ", ".join(result.unknown[:5]) + (", ..." if len(result.unknown) > 5 else "")
+        warnings.warn(
+            f"{len(result.unknown)} request id(s) are not in {name!r}'s request log: {shown}",
+            UnknownRequestIds,
+            stacklevel=2,
+        )
+    return result
+
+
+class UnknownRequestIds(UserWarning):
+    """Labels were given for request ids the request log does not hold."""
 
 
 def save(model: Any, folder: str | os.PathLike[str], flavour: str | None = None) -> Path:

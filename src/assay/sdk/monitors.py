@@ -349,15 +349,12 @@ def _quoted(text: str) -> str:
 
 
 class StoreRequests:
-    """The serving request log kept by the store, read through ``assay.Api``."""
+    """The serving request log kept by the store (``store.requests``, docs/serving.md)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
 
     def read(self, model: str, *, since: datetime, until: datetime) -> Any:
-        from assay.sdk.api import Api
+        from assay.sdk.requests import read
 
-        reader = getattr(Api(store=self.store), "requests", None)
-        if reader is None:
-            raise InvalidInput("this Assay has no serving request log to read traffic from")
-        return reader(model, since=since, until=until)
+        return read(self.store, model, since=since, until=until)

@@ -6,55 +6,47 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from assay import progress
 from assay.progress import Advance
 
+if TYPE_CHECKING:
+    from rich.progress import ProgressColumn
+
 
 @contextmanager
 def bars(label: str, total: int, unit: str, *, force: bool = False) -> Iterator[Advance]:
-    """Bytes get a transfer bar (size, speed, time left) on stderr; counts a plain one."""
-    if unit == "bytes":
-        with _transfer(label, total, force) as advance:
-            yield advance
-        return
+    """On stderr (stdout stays the program's): bytes get a transfer bar (size, speed, time
+    left), counts a plain one."""
     if not (force or sys.stderr.isatty()):
         yield lambda _n: None
         return
+    from rich.console import Console
     from rich.progress import Progress
 
-    with Progress(transient=True) as bar:
+    columns = _transfer_columns() if unit == "bytes" else Progress.get_default_columns()
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(label, total=total)
         yield lambda n: bar.advance(task, n)
 
 
-@contextmanager
-def _transfer(label: str, total: int, force: bool) -> Iterator[Advance]:
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    if not (force or console.is_terminal):
-        yield lambda _n: None
-        return
+def _transfer_columns() -> tuple[ProgressColumn, ...]:
     from rich.progress import (
         BarColumn,
         DownloadColumn,
-        Progress,
         TextColumn,
         TimeRemainingColumn,
         TransferSpeedColumn,
     )
 
-    columns = (
+    return (
         TextColumn("{task.description}"),
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda n: bar.advance(task, n)
 
 
 def install() -> None:

@@ -14,7 +14,16 @@ from assay._version import __version__
 from assay.errors import StoreUnavailable, StoreUnusable
 from assay.redact import redact_text
 from assay.server import errors
-from assay.server.api import alerts, artifacts, blobs, common, evaluations, models, runs
+from assay.server.api import (
+    alerts,
+    artifacts,
+    blobs,
+    common,
+    evaluations,
+    models,
+    requests,
+    runs,
+)
 from assay.server.config import ServerConfig
 from assay.server.deps import AppState, principal, state_of
 from assay.server.guard import Guard
@@ -59,7 +68,7 @@ def create_app(config: ServerConfig, state: AppState | None = None) -> FastAPI:
     app.state.assay = state or open_state(config)
     errors.install(app, page=ui_routes.error_page)
     app.add_middleware(Guard, config=app.state.assay.config)
-    for facet in (common, runs, blobs, artifacts, models, evaluations, alerts):
+    for facet in (common, runs, blobs, artifacts, models, evaluations, requests, alerts):
         app.include_router(facet.router)
     app.include_router(assets.router)
     app.include_router(ui_routes.router)

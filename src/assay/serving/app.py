@@ -23,7 +23,9 @@ from assay.serving import docs, mlflow_protocol, oip
 from assay.serving.batching import Batcher
 from assay.serving.config import ServeConfig
 from assay.serving.metrics import Metrics, exposition
+from assay.serving.requestlog import ServedLog
 from assay.serving.state import Served, ServingState, load_all, make_watcher
+from assay.store.base import resolve_uri
 
 log = logging.getLogger("assay.serving")
 
@@ -41,6 +43,8 @@ def create_app(config: ServeConfig, freeze: bool = False) -> Starlette:
             for name, slot in slots.items()
         }
         state = ServingState(config, served, primary, metrics)
+        if config.log_sample > 0:
+            state.requests = ServedLog(resolve_uri(config.uri), config.log_sample)
         for each in served.values():
             each.batcher.start()
         state.watcher = make_watcher(config, list(slots.values()), metrics)
@@ -58,6 +62,8 @@ def create_app(config: ServeConfig, freeze: bool = False) -> Starlette:
                 state.watcher.stop()
             for each in served.values():
                 await each.batcher.stop()
+            if state.requests is not None:  # answered requests are in the log: flush it
+                await asyncio.to_thread(state.requests.close)
 
     return Starlette(routes=routes(), lifespan=lifespan)
 

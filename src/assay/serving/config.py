@@ -23,6 +23,7 @@ class ServeConfig:
     max_queue_ms: float = 1000.0
     allow_pickle: bool = False
     poll_interval: float = 1.0  # seconds between checks for alias moves (0: never)
+    log_sample: float = 1.0  # fraction of requests written to the request log (0: none)
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -31,6 +32,10 @@ class ServeConfig:
             raise InvalidInput("--max-batch-size must be at least 1")
         if self.max_latency_ms <= 0 or self.max_queue_ms <= 0:
             raise InvalidInput("--max-latency-ms and --max-queue-ms must be positive")
+        if not 0.0 <= self.log_sample <= 1.0:
+            raise InvalidInput(
+                f"--log-sample must be a fraction from 0 to 1, not {self.log_sample}"
+            )
         names = [target(uri).name for uri in self.models]
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:

@@ -7,7 +7,10 @@
 - ``assay_serving_batch_rows{model}``: rows per predict call;
 - ``assay_serving_queue_rows{model}``: rows waiting;
 - ``assay_serving_swaps_total{model}`` / ``assay_serving_load_failures_total{model}``:
-  alias moves served, and versions that failed to load.
+  alias moves served, and versions that failed to load;
+- ``assay_serving_request_log_entries_total`` / ``assay_serving_request_log_dropped_total``:
+  request-log entries queued for the store, and entries dropped past the writer's limit
+  (docs/serving.md, "Request log").
 
 With several worker processes (``--workers N``) the server sets prometheus-client's
 multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, a fresh folder per server) and
@@ -55,6 +58,11 @@ LOAD_FAILURES = Counter(
     "assay_serving_load_failures",
     "Versions that failed to load (the previous one serves)",
     ["model"],
+)
+LOG_ENTRIES = Counter("assay_serving_request_log_entries", "Request-log entries queued")
+LOG_DROPPED = Counter(
+    "assay_serving_request_log_dropped",
+    "Request-log entries dropped: the writer's queue was full (see the server's log)",
 )
 
 

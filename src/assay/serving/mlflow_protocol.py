@@ -23,7 +23,8 @@ from starlette.routing import Route
 from assay.errors import InvalidInput, NotFound
 from assay.serving import http
 from assay.serving.batching import Answer
-from assay.serving.oip import answer
+from assay.serving.oip import answer, logged
+from assay.serving.requestlog import HEADER, new_request_id
 from assay.serving.signature import Signature
 from assay.serving.state import state_of
 from assay.serving.tensors import Rows, column, conform
@@ -135,14 +136,19 @@ async def invocations(request: Request) -> Response:
     except NotFound as exc:
         return mlflow_error(404, str(exc))
     model = served.current
+    rid = request.headers.get(HEADER) or new_request_id()
     try:
         content_type = request.headers.get("content-type", "application/json")
         rows = decode(await http.body(request), content_type, model.signature)
     except (InvalidInput, ValueError, UnicodeDecodeError) as exc:
         status = http.status_of(exc)
-        state.metrics.answered(model.name, model.version, status, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        state.metrics.answered(model.name, model.version, status, seconds)
+        logged(state, served, model.version, status=status, seconds=seconds, request_id=rid)
         message = str(exc) if isinstance(exc, InvalidInput) else f"bad body: {exc}"
-        return mlflow_error(status, message)
+        response = mlflow_error(status, message)
+        response.headers[HEADER] = rid
+        return response
     state.metrics.stage(model.name, "parse", time.perf_counter() - started)
     return await answer(
         state=state,
@@ -153,6 +159,7 @@ async def invocations(request: Request) -> Response:
         encode=encode,
         started=started,
         error=mlflow_error,
+        request_id=rid,
     )
 
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -24,6 +23,7 @@ from assay.errors import InvalidInput, NotFound
 from assay.serving import http
 from assay.serving.batching import Answer, Busy
 from assay.serving.loader import LoadedModel
+from assay.serving.requestlog import DEFAULT_ARM, HEADER, new_request_id
 from assay.serving.signature import datatype_of
 from assay.serving.state import Served, ServingState, state_of
 from assay.serving.tensors import Rows, conform, decode_tensor, row_count
@@ -124,7 +124,7 @@ def encode_answer(answer: Answer, wanted: list[str], rid: str | None) -> dict[st
     return {
         "model_name": answer.model.name,
         "model_version": answer.model.version,
-        "id": rid or uuid.uuid4().hex,
+        "id": rid or new_request_id(),
         "outputs": [_tensor(name, answer.outputs[name]) for name in names],
     }
 
@@ -145,13 +145,18 @@ async def infer(request: Request) -> Response:
         return http.error(404, str(exc))
     model = served.current
     metrics = state.metrics
+    rid = request.headers.get(HEADER) or None
     try:
         payload = http.decode(await http.body(request))
-        rows, wanted, rid = decode_request(payload, model)
+        rows, wanted, given = decode_request(payload, model)
     except (InvalidInput, ValueError) as exc:
         status = http.status_of(exc)
-        metrics.answered(model.name, model.version, status, time.perf_counter() - started)
-        return http.error(status, _message(exc))
+        seconds = time.perf_counter() - started
+        metrics.answered(model.name, model.version, status, seconds)
+        rid = rid or new_request_id()
+        logged(state, served, model.version, status=status, seconds=seconds, request_id=rid)
+        return _with_id(http.error(status, _message(exc)), rid)
+    rid = given or rid or new_request_id()
     parsed = time.perf_counter()
     metrics.stage(model.name, "parse", parsed - started)
     return await answer(
@@ -162,6 +167,7 @@ async def infer(request: Request) -> Response:
         wanted=wanted,
         encode=lambda a: encode_answer(a, wanted, rid),
         started=started,
+        request_id=rid,
     )
 
 
@@ -175,23 +181,85 @@ async def answer(
     encode: Callable[[Answer], Any],
     started: float,
     error: Callable[..., Response] = http.error,
+    request_id: str | None = None,
+    arm: str | None = DEFAULT_ARM,
 ) -> Response:
     """Queue the rows (checked against ``model``), await their outputs, encode them; the
-    status in the metrics."""
+    status in the metrics, the request in the request log (as ``request_id``, returned in
+    the ``x-request-id`` header; a new id when None)."""
     metrics, name = state.metrics, served.slot.target.name
+    rid = request_id or new_request_id()
+    count = row_count(rows)
     try:
-        result = await served.batcher.submit(rows, row_count(rows), wanted, model)
-    except Busy as exc:
-        metrics.answered(name, model.version, 503, time.perf_counter() - started)
-        return error(503, str(exc), retry_after=exc.retry_after)
-    except InvalidInput as exc:
-        metrics.answered(name, model.version, 400, time.perf_counter() - started)
-        return error(400, str(exc))
+        result = await served.batcher.submit(rows, count, wanted, model)
+    except (Busy, InvalidInput) as exc:
+        status = 503 if isinstance(exc, Busy) else 400
+        seconds = time.perf_counter() - started
+        metrics.answered(name, model.version, status, seconds)
+        logged(
+            state,
+            served,
+            model.version,
+            status=status,
+            seconds=seconds,
+            request_id=rid,
+            rows=rows,
+            count=count,
+            arm=arm,
+        )
+        if isinstance(exc, Busy):
+            return _with_id(error(503, str(exc), retry_after=exc.retry_after), rid)
+        return _with_id(error(400, str(exc)), rid)
     before = time.perf_counter()
     response = http.json(encode(result))
     done = time.perf_counter()
     metrics.stage(name, "encode", done - before)
     metrics.answered(name, result.model.version, 200, done - started)
+    logged(
+        state,
+        served,
+        result.model.version,
+        status=200,
+        seconds=done - started,
+        request_id=rid,
+        rows=rows,
+        count=count,
+        outputs=result.outputs,
+        arm=arm,
+    )
+    return _with_id(response, rid)
+
+
+def logged(
+    state: ServingState,
+    served: Served,
+    version: str,
+    *,
+    status: int,
+    seconds: float,
+    request_id: str,
+    rows: Rows | None = None,
+    count: int = 0,
+    outputs: Mapping[str, np.ndarray] | None = None,
+    arm: str | None = DEFAULT_ARM,
+) -> None:
+    """Into the request log, when the server keeps one (``--log-sample`` above 0)."""
+    if state.requests is not None:
+        state.requests.record(
+            served.slot.target.name,
+            version,
+            status=status,
+            seconds=seconds,
+            request_id=request_id,
+            rows=rows,
+            count=count,
+            outputs=outputs,
+            arm=arm,
+        )
+
+
+def _with_id(response: Response, request_id: str) -> Response:
+    response.headers[HEADER] = request_id
     return response
 
 

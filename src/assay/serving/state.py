@@ -13,6 +13,7 @@ from assay.serving.batching import Batcher
 from assay.serving.config import ServeConfig
 from assay.serving.loader import LoadedModel, Slot, Watcher
 from assay.serving.metrics import Metrics
+from assay.serving.requestlog import ServedLog
 from assay.store.base import open_store
 
 log = logging.getLogger("assay.serving")
@@ -36,6 +37,7 @@ class ServingState:
     metrics: Metrics
     watcher: Watcher | None = None
     ready: bool = field(default=False)
+    requests: ServedLog | None = None  # the request log (None: --log-sample 0)
 
     def find(self, name: str, version: str | None = None) -> Served:
         """The served model ``name`` (at ``version`` if given), else NotFound."""

@@ -18,6 +18,7 @@ from assay.store.facets.artifacts import Artifacts
 from assay.store.facets.blobs import Blobs
 from assay.store.facets.evaluations import Evaluations
 from assay.store.facets.models import Models
+from assay.store.facets.requests import Requests
 from assay.store.facets.runs import Runs
 
 if TYPE_CHECKING:
@@ -29,7 +30,8 @@ DEFAULT_HOME = "~/.assay"
 @runtime_checkable
 class Store(Protocol):
     """A store is its facets (store/facets/), reached as attributes: ``store.runs``,
-    ``store.blobs``, ``store.artifacts``, ``store.models``, ``store.evaluations``."""
+    ``store.blobs``, ``store.artifacts``, ``store.models``, ``store.evaluations``,
+    ``store.requests``."""
 
     uri: str
 
@@ -50,6 +52,9 @@ class Store(Protocol):
 
     @property
     def alerts(self) -> Alerts: ...
+
+    @property
+    def requests(self) -> Requests: ...
 
     def close(self) -> None: ...
 

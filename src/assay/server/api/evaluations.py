@@ -118,9 +118,10 @@ def evaluations(
     model_version: Annotated[str | None, Query()] = None,
     dataset_version: Annotated[str | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
     state = state_of(request)
-    found = state.store.evaluations.list(project, model_version, dataset_version, limit)
+    found = state.store.evaluations.list(project, model_version, dataset_version, limit, offset)
     return reply(request, [e for e in found if visible(state, who, e.project)])
 
 

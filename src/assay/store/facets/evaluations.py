@@ -20,4 +20,6 @@ class Evaluations(Protocol):
         model_version_id: str | None = None,
         dataset_version_id: str | None = None,
         limit: int = 100,
-    ) -> list[Evaluation]: ...
+        offset: int = 0,
+    ) -> list[Evaluation]:
+        """Newest first; ``offset`` skips that many (pages of ``limit``)."""

@@ -43,15 +43,17 @@ class HttpEvaluations:
         model_version_id: str | None = None,
         dataset_version_id: str | None = None,
         limit: int = 100,
+        offset: int = 0,
     ) -> list[Evaluation]:
         asked = {
             "project": project,
             "model_version": model_version_id,
             "dataset_version": dataset_version_id,
         }
-        params = {k: v for k, v in asked.items() if v is not None}
+        params: dict[str, Any] = {k: v for k, v in asked.items() if v is not None}
         path = "/api/v1/evaluations"
-        return self.http.get(path, list[Evaluation], params={**params, "limit": limit})
+        params.update(limit=limit, offset=offset)
+        return self.http.get(path, list[Evaluation], params=params)
 
 
 def item_parts(items: Sequence[EvalItem]) -> list[list[msgspec.Raw]]:

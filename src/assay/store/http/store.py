@@ -14,6 +14,7 @@ from assay.store.http.blobs import HttpBlobs
 from assay.store.http.credentials import key_for
 from assay.store.http.evaluations import HttpEvaluations
 from assay.store.http.models import HttpModels
+from assay.store.http.requests import HttpRequests
 from assay.store.http.runs import HttpRuns
 from assay.store.http.transport import Transport
 
@@ -42,6 +43,7 @@ class RemoteStore:
         self.models = HttpModels(self.http)
         self.evaluations = HttpEvaluations(self.http, self.blobs)
         self.alerts = HttpAlerts(self.http)
+        self.requests = HttpRequests(self.http)
 
     def whoami(self) -> dict[str, Any]:
         """Who the server takes this store's API key for."""

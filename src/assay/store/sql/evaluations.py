@@ -149,12 +149,15 @@ def get(conn: sa.Connection, evaluation_id: str) -> Evaluation:
 def listing(
     conn: sa.Connection,
     project: str | None = None,
+    *,
     model_version_id: str | None = None,
     dataset_version_id: str | None = None,
     limit: int = 100,
+    offset: int = 0,
 ) -> list[Evaluation]:
     """Newest first, optionally only those of a model or a dataset version."""
-    query = sa.select(evaluations).order_by(evaluations.c.created_at.desc()).limit(limit)
+    order = (evaluations.c.created_at.desc(), evaluations.c.id.desc())
+    query = sa.select(evaluations).order_by(*order).limit(limit).offset(offset)
     if project is not None:
         query = query.where(evaluations.c.project == project)
     if model_version_id is not None:
@@ -201,7 +204,16 @@ class SqlEvaluations:
         model_version_id: str | None = None,
         dataset_version_id: str | None = None,
         limit: int = 100,
+        offset: int = 0,
     ) -> list[Evaluation]:
         check_page("limit", limit)
+        check_page("offset", offset)
         with self.db.read() as conn:
-            return listing(conn, project, model_version_id, dataset_version_id, limit)
+            return listing(
+                conn,
+                project,
+                model_version_id=model_version_id,
+                dataset_version_id=dataset_version_id,
+                limit=limit,
+                offset=offset,
+            )

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 # Bump together with a new migration file.
-SCHEMA_REVISION = "0007"
+SCHEMA_REVISION = "0008"
 
 metadata = sa.MetaData()
 
@@ -308,7 +308,35 @@ eval_items = sa.Table(
     sa.Column("body", sa.LargeBinary, nullable=False),  # the EvalItem, msgpack
 )
 
-# ---- monitor alerts (0007) -----------------------------------------------------------------
+# ---- the request log of served models (0007) -------------------------------------------------
+
+request_log = sa.Table(
+    "request_log",
+    metadata,
+    sa.Column("model", sa.String(128), primary_key=True),
+    sa.Column("request_id", sa.String(256), primary_key=True),
+    sa.Column("time", sa.Float, nullable=False),
+    sa.Column("version", sa.String(64), nullable=False),
+    sa.Column("arm", sa.String(64)),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Column("inputs", sa.LargeBinary, nullable=False),  # {name: value}, msgpack
+    sa.Column("outputs", sa.LargeBinary, nullable=False),  # {name: value}, msgpack
+    sa.Column("label", sa.LargeBinary),  # msgpack, once joined
+    sa.Column("labelled_at", sa.Float),
+    sa.Index("ix_request_log_model_time", "model", "time"),
+)
+
+request_batches = sa.Table(
+    "request_batches",
+    metadata,
+    sa.Column("writer", sa.String(32), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("applied_at", sa.Float, nullable=False),
+)
+
+
+# ---- monitor alerts (0008) -----------------------------------------------------------------
 
 monitor_alerts = sa.Table(
     "monitor_alerts",

@@ -18,6 +18,7 @@ from assay.store.sql.artifacts import SqlArtifacts
 from assay.store.sql.blobs import SqlBlobs
 from assay.store.sql.evaluations import SqlEvaluations
 from assay.store.sql.models import SqlModels
+from assay.store.sql.requests import SqlRequests
 from assay.store.sql.runs import SqlRuns
 from assay.store.sql.tx import Database
 
@@ -50,6 +51,7 @@ class SqlStore:
         self.models = SqlModels(self.db)
         self.evaluations = SqlEvaluations(self.db)
         self.alerts = SqlAlerts(self.db)
+        self.requests = SqlRequests(self.db)
         try:
             self._prepare()
         except BaseException:

@@ -1,0 +1,89 @@
+"""``assay export`` and ``assay import``: a project out to open files, and back in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from assay.cli.main import reports_errors, uri_option
+from assay.importers import Counts, export_project, import_export
+from assay.store.base import open_store
+
+
+@click.command("export")
+@click.argument("project")
+@click.option(
+    "--to",
+    "dest",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="A new (or empty) folder to write.",
+)
+@uri_option
+@reports_errors
+def export_command(project: str, dest: Path, uri: str | None) -> None:
+    """Write everything of PROJECT (runs, every metric point, logs, artifacts, models,
+    evaluations, audit records) as JSON Lines, Parquet and files (docs/migrate.md)."""
+    store = open_store(uri)
+    try:
+        counts = export_project(store, project, dest)
+    finally:
+        store.close()
+    _print(f"exported {project} to {dest}", counts)
+
+
+@click.group("import")
+def import_group() -> None:
+    """Bring data from elsewhere into Assay (docs/migrate.md)."""
+
+
+@import_group.command("assay")
+@click.argument("folder", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--project", default=None, help="Import into this project (default: as exported).")
+@uri_option
+@reports_errors
+def import_assay(folder: Path, project: str | None, uri: str | None) -> None:
+    """Read an `assay export` FOLDER into the store; run again to finish an interrupted
+    import (nothing is written twice). Exit 1 listing anything that did not come in."""
+    store = open_store(uri)
+    try:
+        counts = import_export(store, folder, project=project)
+    finally:
+        store.close()
+    _print(f"imported {folder}, checked point by point", counts)
+
+
+@import_group.command("tensorboard")
+@click.argument("logdir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--project", default=None, help="Import into this project (default: LOGDIR's name).")
+@uri_option
+@reports_errors
+def import_tensorboard_command(logdir: Path, project: str | None, uri: str | None) -> None:
+    """Every scalar point of every run under LOGDIR (a run per folder of event files);
+    run again to finish an interrupted import. Exit 1 listing any run not imported."""
+    from assay.importers.tensorboard import import_tensorboard
+
+    store = open_store(uri)
+    try:
+        done = import_tensorboard(store, logdir, project=project)
+    finally:
+        store.close()
+    console = Console(soft_wrap=True)
+    console.print(f"imported {logdir}: {done.runs} runs, {done.points} points, checked")
+    for plugin, count in sorted(done.skipped.items()):
+        console.print(f"not imported: {count} {plugin} values (only scalars are imported)")
+
+
+def _print(title: str, counts: Counts) -> None:
+    shown = ", ".join(
+        f"{n} {kind.replace('_', ' ')}" for kind, n in _items(counts) if n or kind == "runs"
+    )
+    Console(soft_wrap=True).print(f"{title}: {shown}")
+
+
+def _items(counts: Counts) -> list[tuple[str, int]]:
+    import msgspec
+
+    return list(msgspec.structs.asdict(counts).items())

@@ -1,0 +1,196 @@
+"""Writing one run as a source holds it: its own id, times, status and every point.
+
+Each source run gets a writer id derived from where it came from, and its batches are
+cut the same way on every attempt, so the store's (run, writer, seq) claim makes a second
+import of the same run change nothing and an interrupted one finish where it stopped. A
+run that fits in one batch (most do) appears in one transaction: with all its points or
+not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from assay import digests
+from assay.errors import Conflict, NotFound
+from assay.records import (
+    Batch,
+    Columns,
+    CreateRun,
+    Heartbeat,
+    LogLine,
+    LogLines,
+    Op,
+    Points,
+    Run,
+    UpdateRun,
+)
+from assay.store.base import Store
+
+BATCH_BYTES = 16 << 20  # a bigger run is cut into several batches (servers cap bodies)
+POINTS_PER_OP = 1 << 20  # points of one key per operation
+LINES_PER_OP = 10_000
+
+
+@dataclass(kw_only=True)
+class RunData:
+    """Everything of one run an importer read from its source."""
+
+    id: str
+    project: str
+    name: str
+    created_at: float
+    status: str = "finished"
+    finished_at: float | None = None
+    heartbeat_at: float | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    notes: str | None = None
+    group: str | None = None
+    job_type: str | None = None
+    host: dict[str, Any] = field(default_factory=dict)
+    traceback: str | None = None
+    series: dict[str, Columns] = field(default_factory=dict)
+    log_lines: list[LogLine] = field(default_factory=list)
+
+    @property
+    def points(self) -> int:
+        return sum(len(c) for c in self.series.values())
+
+
+def writer_for(source: str, run_id: str) -> str:
+    """The same 32-character writer id for the same source run, every time."""
+    return "imp-" + digests.of_bytes(f"{source}\0{run_id}".encode())[:28]
+
+
+def write_run(store: Store, data: RunData, source: str) -> bool:
+    """Write the run; False if every batch of it was already there (imported before).
+
+    A run of that id that another writer made is refused (Conflict), unless it is this
+    very run (same project, name and start), imported before: then only what is missing
+    is written."""
+    _check_not_foreign(store, data)
+    writer = writer_for(source, data.id)
+    applied = False
+    for seq, ops in enumerate(_cut(list(_ops(data)))):
+        batch = Batch(run_id=data.id, writer=writer, seq=seq, ops=ops)
+        applied = store.runs.write_batch(batch) or applied
+    return applied
+
+
+def _check_not_foreign(store: Store, data: RunData) -> None:
+    try:
+        there = store.runs.get(data.id)
+    except NotFound:
+        return
+    if (there.project, there.name, there.created_at) != (
+        data.project,
+        data.name,
+        data.created_at,
+    ):
+        raise Conflict(
+            f"run {data.id} already exists in the target as {there.project}/{there.name}, "
+            "a different run: it is not overwritten"
+        )
+
+
+def _ops(data: RunData) -> Iterator[Op]:
+    yield CreateRun(
+        project=data.project,
+        name=data.name,
+        created_at=data.created_at,
+        config=data.config,
+        tags=data.tags,
+        notes=data.notes,
+        group=data.group,
+        job_type=data.job_type,
+        host=data.host,
+    )
+    for key, columns in data.series.items():
+        yield from _points(key, columns)
+    for start in range(0, len(data.log_lines), LINES_PER_OP):
+        lines = data.log_lines[start : start + LINES_PER_OP]
+        yield LogLines(lines=[(line.at, line.stream, line.text) for line in lines])
+    if data.heartbeat_at is not None:
+        yield Heartbeat(at=data.heartbeat_at)
+    final = data.status != "running"
+    yield UpdateRun(
+        at=data.finished_at or data.heartbeat_at or data.created_at,
+        summary=data.summary or None,
+        status=data.status if final else None,
+        traceback=data.traceback,
+    )
+
+
+def _points(key: str, columns: Columns) -> Iterator[Points]:
+    steps, times, values = columns.to_bytes()
+    width = 8  # bytes per step, time and value
+    for start in range(0, len(columns), POINTS_PER_OP):
+        a, b = start * width, min(len(columns), start + POINTS_PER_OP) * width
+        yield Points(key=key, steps=steps[a:b], times=times[a:b], values=values[a:b])
+
+
+def _cut(ops: list[Op]) -> Iterator[list[Op]]:
+    """Consecutive groups of about BATCH_BYTES (deterministic: the same ops, the same cut)."""
+    group: list[Op] = []
+    size = 0
+    for op in ops:
+        weight = _weight(op)
+        if group and size + weight > BATCH_BYTES:
+            yield group
+            group, size = [], 0
+        group.append(op)
+        size += weight
+    if group:
+        yield group
+
+
+def _weight(op: Op) -> int:
+    if isinstance(op, Points):
+        return len(op.steps) * 3
+    if isinstance(op, LogLines):
+        return sum(len(text) + 16 for _, _, text in op.lines)
+    return 1024
+
+
+def from_record(run: Run, series: dict[str, Columns], lines: list[LogLine]) -> RunData:
+    """An Assay run record as RunData (for exports read back)."""
+    return RunData(
+        id=run.id,
+        project=run.project,
+        name=run.name,
+        created_at=run.created_at,
+        status=run.status,
+        finished_at=run.finished_at,
+        heartbeat_at=run.heartbeat_at,
+        config=run.config,
+        summary=run.summary,
+        tags=list(run.tags),
+        notes=run.notes,
+        group=run.group,
+        job_type=run.job_type,
+        host=run.host,
+        traceback=run.traceback,
+        series=series,
+        log_lines=lines,
+    )
+
+
+def same_series(a: dict[str, Columns], b: dict[str, Columns]) -> list[str]:
+    """The keys whose points differ (steps, times or values; NaN equals NaN)."""
+    return [key for key in sorted(set(a) | set(b)) if not _same(a.get(key), b.get(key))]
+
+
+def _same(x: Columns | None, y: Columns | None) -> bool:
+    return (
+        x is not None
+        and y is not None
+        and np.array_equal(x.steps, y.steps)
+        and np.array_equal(x.times, y.times)
+        and np.array_equal(x.values, y.values, equal_nan=True)
+    )

@@ -1,0 +1,342 @@
+"""The request-log writer: queue → batch → journal → store, off the request path.
+
+``submit`` (called by ``assay serve`` for every answered request, and by
+``assay.monitoring.log``) only appends a builder to a deque: no encoding, no I/O. A daemon
+thread wakes every ``interval`` seconds, builds the entries, cuts them into
+``RequestBatch``es of at most ``MAX_BATCH_ENTRIES``, appends them to its journal (the run
+journal's format, one fsync per cycle) and delivers every batch the store has not
+accepted, in order. A store outage is logged once and retried with backoff; the entries
+wait in the journal (and, up to ``MAX_PENDING_ENTRIES``, in memory; past that they are
+read back from the journal file).
+
+The limit: at most ``max_queued`` entries (default ``MAX_QUEUED_ENTRIES``) wait for the
+thread. Past it, ``submit`` drops the new entries, counts them in ``dropped`` (and the
+``on_drop`` callback: the server's Prometheus counter) and logs an error once per burst.
+Nothing else is dropped: ``close`` journals what waits and tries delivery until its
+timeout; what is still undelivered stays in the journal, and the next request log
+opened on the same folder (the next ``assay serve``) delivers it first.
+
+Journals are ``<journal root>/requests/<writer>.rlog`` (``.acked``, ``.rejected`` and
+``.meta`` beside them, as for runs); ``assay sync`` leaves them alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+from assay.errors import Conflict, InvalidInput, NotFound
+from assay.ids import new_writer_id
+from assay.records import RequestBatch, RequestEntry
+from assay.redact import redact_text
+from assay.sdk import journal as jnl
+from assay.store.base import Store, journal_root, open_store
+
+log = logging.getLogger("assay")
+
+Builder = Callable[[], list[RequestEntry]]
+SUFFIX = ".rlog"
+MAX_QUEUED_ENTRIES = 100_000  # waiting for the writer thread; past it, new entries are dropped
+MAX_PENDING_ENTRIES = 200_000  # journaled, undelivered, kept in memory (then read from the file)
+MAX_BATCH_ENTRIES = 2_000  # one batch: well inside a server's request limit
+MAX_BACKOFF = 30.0
+REFUSED = (InvalidInput, Conflict, NotFound)  # a batch no retry can change: set aside
+
+
+def folder_for(uri: str) -> Path:
+    """Where request logs writing to ``uri`` keep their journals."""
+    return journal_root(uri) / "requests"
+
+
+class RequestLog:
+    """One writer of request-log entries into the store at ``uri``."""
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        folder: Path | None = None,
+        interval: float = 0.2,
+        max_queued: int = MAX_QUEUED_ENTRIES,
+        on_drop: Callable[[int], None] | None = None,
+        connect: Callable[[], Store] | None = None,
+    ) -> None:
+        self.uri = uri
+        self.folder = folder if folder is not None else folder_for(uri)
+        self.writer_id = new_writer_id()
+        self.journal = jnl.JournalWriter(self.folder / f"{self.writer_id}{SUFFIX}")
+        jnl.write_meta(self.journal.path, uri, run_id="", project="")
+        self.interval = interval
+        self.max_queued = max_queued
+        self.dropped = 0  # entries past the limit, never stored
+        self._on_drop = on_drop
+        self._connect = connect or (lambda: open_store(uri))
+        self._store: Store | None = None
+        self._queue: deque[tuple[int, Builder]] = deque()
+        self._queued = 0
+        self._count_lock = threading.Lock()
+        self._lock = threading.Lock()  # one cycle at a time
+        self._seq = 0
+        self._acked = -1
+        self._pending: deque[RequestBatch] = deque()  # journaled (or not), undelivered
+        self._pending_entries = 0
+        self._spilled = -1  # batches up to this seq are read back from the journal file
+        self._journal_failing = False
+        self._unjournaled = 0  # batches in memory the journal could not take
+        self._failures = 0
+        self._retry_at = 0.0
+        self._burst = False  # dropping now (logged once per burst)
+        self._orphans = [
+            p for p in sorted(self.folder.glob(f"*{SUFFIX}")) if p != self.journal.path
+        ]
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="assay-requestlog", daemon=True)
+
+    # ---- called on the request path ------------------------------------------------------
+
+    def start(self) -> RequestLog:
+        self._thread.start()
+        return self
+
+    def submit(self, entries: int, build: Builder) -> bool:
+        """Queue ``entries`` entries that ``build()`` makes later (in the writer thread).
+        False when the queue is full: they are dropped and counted."""
+        with self._count_lock:
+            if self._queued + entries > self.max_queued:
+                self.dropped += entries
+                burst, self._burst = self._burst, True
+            else:
+                self._queued += entries
+                self._queue.append((entries, build))
+                self._burst = False
+                return True
+        if not burst:
+            log.error(
+                "assay: the request log holds %d entries waiting for its writer (the limit); "
+                "new entries are dropped and counted (%d so far) until it catches up",
+                self.max_queued,
+                self.dropped,
+            )
+        if self._on_drop is not None:
+            self._on_drop(entries)
+        return False
+
+    # ---- state ---------------------------------------------------------------------------
+
+    @property
+    def delivered(self) -> bool:
+        """The store has every entry submitted so far (none waits in the queue)."""
+        return not self._queue and self._acked == self._seq - 1
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until what was submitted is delivered (True) or ``timeout`` passes."""
+        deadline = time.monotonic() + timeout
+        while not self.delivered and time.monotonic() < deadline:
+            if self._thread.is_alive():
+                self._wake.set()
+                time.sleep(0.02)
+            else:
+                self._cycle(force=True)
+                time.sleep(0.05)
+        return self.delivered
+
+    def close(self, timeout: float = 10.0) -> bool:
+        """Stop the thread, journal what waits and try delivery until ``timeout``. True
+        when the store has everything; else the rest stays in the journal for the next
+        request log on this folder."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        deadline = time.monotonic() + timeout
+        self._cycle(force=True)
+        while not self.delivered and time.monotonic() < deadline:
+            time.sleep(min(0.5, max(0.05, self._retry_at - time.time())))
+            self._cycle(force=True)
+        done = self.delivered
+        self.journal.close()
+        if done:
+            jnl.remove(self.journal.path)
+        else:
+            log.warning(
+                "assay: %d request-log batch(es) wait in %s; the next `assay serve` on this "
+                "store delivers them",
+                self._seq - 1 - self._acked,
+                self.journal.path,
+            )
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        return done
+
+    # ---- the thread ----------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            try:
+                self._cycle()
+            except Exception:  # never let the thread die: what was cut waits
+                log.exception("assay: request-log cycle failed; retrying")
+
+    def _cycle(self, force: bool = False) -> None:
+        with self._lock:
+            self._cut()
+            if force or time.time() >= self._retry_at:
+                self._deliver()
+
+    def _cut(self) -> None:
+        """Build what waits, in batches, into the journal and the pending queue."""
+        entries: list[RequestEntry] = []
+        taken = 0
+        while self._queue:
+            count, build = self._queue.popleft()
+            taken += count
+            try:
+                entries.extend(build())
+            except Exception as exc:  # a builder that fails costs only its own entries
+                self.dropped += count
+                log.error("assay: %d request-log entries could not be built: %s", count, exc)
+        with self._count_lock:
+            self._queued -= taken
+        if not entries:
+            return
+        for start in range(0, len(entries), MAX_BATCH_ENTRIES):
+            part = entries[start : start + MAX_BATCH_ENTRIES]
+            batch = RequestBatch(writer=self.writer_id, seq=self._seq, entries=part)
+            self._seq += 1
+            self._journal(batch)
+        if not self._journal_failing:
+            try:
+                self.journal.sync()
+            except OSError as exc:
+                self._journal_failed(exc)
+
+    def _journal(self, batch: RequestBatch) -> None:
+        journaled = False
+        try:
+            self.journal.append_record(jnl.encode_record(batch), sync=False)
+            journaled = True
+            if self._journal_failing:
+                self._journal_failing = False
+                log.warning("assay: the request-log journal %s takes data again", self.journal.path)
+        except OSError as exc:
+            self._journal_failed(exc)
+        size = len(batch.entries)
+        if not journaled:
+            self._unjournaled += 1
+        spill = self._spilled >= 0 or self._pending_entries + size > MAX_PENDING_ENTRIES
+        if journaled and spill and not self._unjournaled:
+            self._pending.clear()  # deliver these from the journal file
+            self._pending_entries = 0
+            self._spilled = batch.seq
+            return
+        if not journaled and self._pending_entries + size > MAX_PENDING_ENTRIES:
+            self.dropped += size
+            log.error(
+                "assay: neither the journal %s nor the store takes request-log entries; "
+                "%d entries are dropped (%d so far)",
+                self.journal.path,
+                size,
+                self.dropped,
+            )
+            if self._on_drop is not None:
+                self._on_drop(size)
+            self._seq -= 1  # the last number given: the next batch takes it
+            return
+        self._pending.append(batch)
+        self._pending_entries += size
+
+    def _journal_failed(self, exc: OSError) -> None:
+        if not self._journal_failing:
+            self._journal_failing = True
+            log.error(
+                "assay: cannot write the request-log journal %s (%s); entries wait in memory "
+                "(up to %d) and are delivered from there",
+                self.journal.path,
+                exc,
+                MAX_PENDING_ENTRIES,
+            )
+
+    # ---- to the store --------------------------------------------------------------------
+
+    def _deliver(self) -> None:
+        if self._acked == self._seq - 1 and not self._orphans:
+            return
+        try:
+            store = self._store or self._connect()
+            self._store = store
+            if self._spilled > self._acked:
+                for batch in jnl.read_journal(self.journal.path, self._acked, RequestBatch):
+                    if batch.seq > self._spilled:
+                        break
+                    self._write(store, self.journal.path, batch)
+                    self._acked = batch.seq
+            self._spilled = -1
+            while self._pending:
+                batch = self._pending[0]
+                if batch.seq > self._acked:
+                    self._write(store, self.journal.path, batch)
+                    self._acked = batch.seq
+                self._pending_entries -= len(self._pending.popleft().entries)
+            self._unjournaled = 0  # every batch in memory is delivered
+            self._recover(store)
+        except Exception as exc:
+            self._failed(exc)
+            return
+        if self._failures:
+            log.warning("assay: the store is reachable again; request-log delivery resumed")
+        self._failures = 0
+        jnl.write_acked(self.journal.path, self._acked)
+
+    def _recover(self, store: Store) -> None:
+        """Deliver journals an earlier request log left (a server stopped during an
+        outage, or killed), then remove them; one still held by a live process stays."""
+        while self._orphans:
+            path = self._orphans[0]
+            if not jnl.is_locked(path):
+                acked = jnl.read_acked(path)
+                for batch in jnl.read_journal(path, acked, RequestBatch):
+                    self._write(store, path, batch)
+                    jnl.write_acked(path, batch.seq)
+                jnl.remove(path)
+                log.info("assay: delivered the request log left in %s", path)
+            self._orphans.pop(0)
+
+    def _write(self, store: Store, path: Path, batch: RequestBatch) -> None:
+        """One batch; one the store refuses is set aside in a dead-letter file beside the
+        journal, named in an error, and delivery moves on."""
+        try:
+            store.requests.write_batch(batch)
+        except REFUSED as exc:
+            where = jnl.dead_letter(path, batch)
+            log.error(
+                "assay: the store refused request-log batch %d (%s); it is kept in %s",
+                batch.seq,
+                redact_text(str(exc)),
+                where,
+            )
+
+    def _failed(self, exc: Exception) -> None:
+        self._failures += 1
+        delay = min(MAX_BACKOFF, 0.25 * 2 ** min(self._failures, 8)) * random.uniform(0.5, 1.0)
+        self._retry_at = time.time() + delay
+        if self._failures == 1:
+            log.warning(
+                "assay: cannot deliver the request log (%s); requests are still answered, "
+                "the entries wait in %s and delivery is retried",
+                redact_text(str(exc)) or type(exc).__name__,
+                self.journal.path,
+            )
+        if self._store is not None:
+            try:
+                self._store.close()
+            finally:
+                self._store = None

@@ -1,0 +1,207 @@
+"""The request log from Python: ``assay.monitoring.log`` for batch inference, late labels
+through ``assay.models.log_labels``, and ``assay.Api().requests`` as a DataFrame; the
+writer's journal behaviour (outage, idempotent redelivery, the drop limit)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import assay
+from assay.errors import InvalidInput, StoreUnavailable
+from assay.records import RequestBatch, RequestEntry
+from assay.sdk import journal as jnl
+from assay.sdk.requestlog import RequestLog
+from assay.sdk.requests import close_all
+from assay.store.base import Store, open_store
+from tests.conftest import log_model
+
+FIXED = ["request_id", "time", "model", "version", "arm", "status", "latency_ms"]
+
+
+@pytest.fixture
+def uri(tmp_path: Path) -> Iterator[str]:
+    root = str(tmp_path / "store")
+    store = open_store(root)
+    store.models.register(log_model(store, tmp_path, b"v1").id, "churn")
+    store.models.register(log_model(store, tmp_path, b"v2").id, "churn")
+    store.models.set_alias("churn", "production", 2)
+    store.close()
+    yield root
+    close_all()
+
+
+def test_batch_inference_logged_reads_back_as_the_documented_frame(uri: str) -> None:
+    inputs = pd.DataFrame({"age": [31, 45, 52], "plan": ["a", "b", "a"]})
+    ids = assay.monitoring.log(
+        "models:/churn@production",
+        inputs,
+        np.array([0.1, 0.8, 0.4]),
+        ids=["r1", "r2", "r3"],
+        uri=uri,
+    )
+    assert ids == ["r1", "r2", "r3"]
+    assert assay.monitoring.flush_requests()
+    with assay.Api(uri) as api:
+        df = api.requests("churn")
+    assert list(df.columns) == [
+        *FIXED,
+        "input.age",
+        "input.plan",
+        "output.output",
+        "label",
+        "labelled_at",
+    ]
+    assert list(df["request_id"]) == ["r1", "r2", "r3"]
+    assert str(df["time"].dtype) == "datetime64[ns, UTC]"
+    assert set(df["version"]) == {"2"} and set(df["model"]) == {"churn"}
+    assert list(df["status"]) == [200] * 3 and df["status"].dtype == np.int64
+    assert df["latency_ms"].dtype == np.float64
+    assert list(df["input.age"]) == [31, 45, 52] and list(df["input.plan"]) == ["a", "b", "a"]
+    assert list(df["output.output"]) == [0.1, 0.8, 0.4]
+    assert df["label"].isna().all() and df["labelled_at"].isna().all()
+    assert df["arm"].isna().all()
+
+
+def test_labels_arriving_later_join_by_request_id(uri: str) -> None:
+    ids = assay.monitoring.log("churn", {"x": [1.0, 2.0]}, {"p": [0, 1]}, version=1, uri=uri)
+    assay.monitoring.flush_requests()
+    with pytest.warns(assay.models.UnknownRequestIds, match="nope"):
+        result = assay.models.log_labels("churn", [ids[1], "nope"], [1, 0], uri=uri)
+    assert (result.matched, result.unknown) == (1, ["nope"])
+    with assay.Api(uri) as api:
+        df = api.requests("churn", version=1)
+    assert df.set_index("request_id").loc[ids[1], "label"] == 1
+    assert pd.isna(df.set_index("request_id").loc[ids[0], "label"])
+    assert str(df["labelled_at"].dtype) == "datetime64[ns, UTC]"
+    assert df["labelled_at"].notna().sum() == 1
+
+
+def test_reads_take_times_as_datetimes_and_keep_the_newest(uri: str) -> None:
+    start = pd.Timestamp("2026-01-01", tz="UTC")
+    for hour in range(5):
+        at = (start + pd.Timedelta(hours=hour)).to_pydatetime()
+        assay.monitoring.log("churn", [[hour, 1]], [hour], version="2", time=at, uri=uri)
+    assay.monitoring.flush_requests()
+    with assay.Api(uri) as api:
+        window = api.requests(
+            "churn", since=start + pd.Timedelta(hours=1), until=start + pd.Timedelta(hours=3)
+        )
+        newest = api.requests("churn", limit=2)
+    assert list(window["output.output"]) == [1, 2]
+    assert list(window["input.input"]) == [[1, 1], [2, 1]]  # a 2-D array: a list per row
+    assert list(newest["output.output"]) == [3, 4]  # the newest two, oldest first
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda u: assay.monitoring.log("churn", [1, 2], [1], version=1, uri=u), "2 rows"),
+        (lambda u: assay.monitoring.log("churn", [1], [1], uri=u), "give version="),
+        (
+            lambda u: assay.monitoring.log("churn", [1, 2], [1, 2], ["a", "a"], version=1, uri=u),
+            "unique",
+        ),
+        (
+            lambda u: assay.monitoring.log("churn", {"a": [1], "b": [1, 2]}, [1], version=1, uri=u),
+            "equal length",
+        ),
+        (lambda u: assay.monitoring.log("models:/nope@production", [1], [1], uri=u), "nope"),
+    ],
+)
+def test_bad_calls_are_refused_naming_what_is_wrong(uri: str, call: object, message: str) -> None:
+    with pytest.raises((InvalidInput, assay.errors.NotFound), match=message):
+        call(uri)  # type: ignore[operator]
+
+
+class FlakyStore:
+    """A store whose ``requests`` facet is down until told otherwise (an outage)."""
+
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+        self.down = True
+        self.calls = 0
+
+    @property
+    def requests(self) -> FlakyStore:
+        return self
+
+    def write_batch(self, batch: RequestBatch, actor: str | None = None) -> bool:
+        self.calls += 1
+        if self.down:
+            raise StoreUnavailable("the store is down")
+        return self.inner.requests.write_batch(batch)
+
+    def close(self) -> None:
+        pass
+
+
+def entries(n: int, start: int = 0) -> list[RequestEntry]:
+    now = pd.Timestamp.now(tz="UTC").timestamp()
+    return [
+        RequestEntry(model="churn", request_id=f"r{i}", time=now, version="1", outputs={"y": i})
+        for i in range(start, start + n)
+    ]
+
+
+def test_an_outage_keeps_entries_in_the_journal_until_the_store_is_back(
+    uri: str, tmp_path: Path
+) -> None:
+    store = open_store(uri)
+    flaky = FlakyStore(store)
+    writer = RequestLog(uri, folder=tmp_path / "j", interval=0.01, connect=lambda: flaky).start()
+    batch = entries(50)
+    assert writer.submit(50, lambda: batch)
+    assert writer.flush(timeout=0.5) is False  # down: nothing delivered
+    assert flaky.calls >= 1 and store.requests.list("churn") == []
+    assert [len(b.entries) for b in jnl.read_journal(writer.journal.path, kind=RequestBatch)] == [
+        50
+    ]
+    flaky.down = False
+    assert writer.close(timeout=60) is True
+    stored = {e.request_id for e in store.requests.list("churn")}
+    assert stored == {f"r{i}" for i in range(50)}
+    assert not writer.journal.path.exists()  # delivered: the journal is removed
+    store.close()
+
+
+def test_a_journal_left_by_a_stopped_writer_is_delivered_once_by_the_next(
+    uri: str, tmp_path: Path
+) -> None:
+    store = open_store(uri)
+    flaky = FlakyStore(store)
+    first = RequestLog(uri, folder=tmp_path / "j", interval=0.01, connect=lambda: flaky).start()
+    first.submit(10, lambda: entries(10))
+    assert first.close(timeout=0.2) is False  # the store is down at shutdown
+    left = first.journal.path
+    assert left.exists()
+    flaky.down = False
+    # replaying a batch the store already took is harmless: (writer, seq) is claimed once
+    store.requests.write_batch(next(jnl.read_journal(left, kind=RequestBatch)))
+    second = RequestLog(uri, folder=tmp_path / "j", interval=0.01, connect=lambda: store).start()
+    second.submit(1, lambda: entries(1, start=10))
+    assert second.close(timeout=60) is True
+    assert len(store.requests.list("churn")) == 11
+    assert not left.exists()
+    store.close()
+
+
+def test_past_the_limit_entries_are_dropped_counted_and_logged(
+    uri: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    dropped: list[int] = []
+    writer = RequestLog(uri, folder=tmp_path / "j", max_queued=5, on_drop=dropped.append)
+    with caplog.at_level(logging.ERROR, logger="assay"):
+        assert writer.submit(3, lambda: entries(3))
+        assert not writer.submit(3, lambda: entries(3, start=3))
+        assert writer.submit(1, lambda: entries(1, start=6))  # room again for one
+    assert writer.dropped == 3 and dropped == [3]
+    assert "dropped and counted" in caplog.text
+    assert writer.close(timeout=60) is True
+    with assay.Api(uri) as api:
+        assert sorted(api.requests("churn")["request_id"]) == ["r0", "r1", "r2", "r6"]

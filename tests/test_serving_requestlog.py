@@ -1,0 +1,191 @@
+"""The request log of ``assay serve``: what each answered request leaves in the store, in
+process (ASGI) and with real server processes on loopback (a clean stop loses nothing; a
+store outage costs no request and the log lands once the store is back)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+from starlette.testclient import TestClient
+
+import assay
+from assay.serving.app import create_app
+from assay.serving.config import ServeConfig
+from tests.services import free_port
+from tests.test_server_e2e import ServerProcess
+from tests.test_serving import COLUMNS, log_and_register, oip_columns, pipeline, table
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def requests_of(uri: str, model: str = "clf") -> pd.DataFrame:
+    with assay.Api(uri) as api:
+        return api.requests(model)
+
+
+@contextmanager
+def served(uri: str, **options: Any) -> Iterator[TestClient]:
+    config = ServeConfig(models=("models:/clf@production",), uri=uri, poll_interval=0, **options)
+    with TestClient(create_app(config)) as client:
+        yield client  # leaving stops the app: the request log is flushed
+
+
+def test_each_answered_request_is_logged_with_its_inputs_outputs_and_status(
+    store_uri: str,
+) -> None:
+    log_and_register(store_uri, pipeline(), "clf")
+    x, _ = table()
+    with served(store_uri) as client:
+        one = client.post("/v2/models/clf/infer", json=oip_columns(x.head(1)))
+        three = client.post(
+            "/v2/models/clf/infer", json={**oip_columns(x.head(3)), "id": "batch-7"}
+        )
+        split = {"dataframe_split": {"columns": COLUMNS, "data": x.head(1).values.tolist()}}
+        mlflow = client.post("/invocations", json=split, headers={"x-request-id": "mine-1"})
+        bad = client.post("/v2/models/clf/infer", json={"inputs": []})
+    assert [r.status_code for r in (one, three, mlflow, bad)] == [200, 200, 200, 400]
+    assert one.headers["x-request-id"] == one.json()["id"] == "req-1"
+    assert mlflow.headers["x-request-id"] == "mine-1"
+    df = requests_of(store_uri).set_index("request_id")
+    assert sorted(df.index) == sorted(
+        ["req-1", "batch-7/0", "batch-7/1", "batch-7/2", "mine-1", bad.headers["x-request-id"]]
+    )
+    assert df.loc["req-1", "input.a"] == pytest.approx(x.a.iloc[0])
+    assert [df.loc[f"batch-7/{i}", "input.d"] for i in range(3)] == pytest.approx(x.d.head(3))
+    predicted = three.json()["outputs"][0]
+    column = f"output.{predicted['name']}"
+    assert [df.loc[f"batch-7/{i}", column] for i in range(3)] == predicted["data"]
+    assert df.loc["mine-1", column] == mlflow.json()["predictions"][0]
+    assert df.loc[bad.headers["x-request-id"], "status"] == 400
+    assert set(df["version"]) == {"1"} and df["arm"].isna().all()
+    assert (df["latency_ms"] > 0).all()
+
+
+def test_log_sample_keeps_a_fraction_of_requests_and_zero_keeps_none(store_uri: str) -> None:
+    log_and_register(store_uri, pipeline(), "clf")
+    x, _ = table()
+    body = {**oip_columns(x.head(1)), "id": None}
+    with served(store_uri, log_sample=0.5) as client:
+        for _ in range(200):
+            assert client.post("/v2/models/clf/infer", json=body).status_code == 200
+    kept = len(requests_of(store_uri))
+    assert 0 < kept < 200  # a fair coin per request: both bounds fail with p = 2**-199
+    with served(store_uri, log_sample=0.0) as client:
+        for _ in range(20):
+            assert client.post("/v2/models/clf/infer", json=body).status_code == 200
+        assert "assay_serving_request_log" in client.get("/metrics").text
+    assert len(requests_of(store_uri)) == kept
+
+
+def test_log_sample_outside_zero_to_one_is_refused() -> None:
+    with pytest.raises(assay.errors.InvalidInput, match="--log-sample"):
+        ServeConfig(models=("models:/clf@production",), log_sample=1.5)
+
+
+# ---- real processes ------------------------------------------------------------------------
+
+
+@contextmanager
+def serving(
+    uri: str, journal: Path, *options: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``assay serve`` in a child process, until the block ends with a clean stop."""
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "ASSAY_JOURNAL_DIR": str(journal)}
+    command = [sys.executable, "-m", "assay", "serve", "models:/clf@production", "--uri", uri]
+    log = journal.with_name(f"serve-{port}.log")
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [*command, "--port", str(port), *options], env=env, stdout=out, stderr=out
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):  # at most a minute
+            if proc.poll() is not None:
+                raise AssertionError(f"assay serve exited:\n{log.read_text()}")
+            try:
+                if httpx.get(f"{base}/v2/health/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        yield base, proc
+    finally:
+        proc.terminate()  # SIGTERM: uvicorn's graceful shutdown runs the app's lifespan end
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def send(base: str, n: int, bad_every: int = 0, prefix: str = "q") -> list[tuple[str, int, Any]]:
+    """``n`` single-row requests (every ``bad_every``-th with a column missing: 400);
+    (request id, status, first output value) of each."""
+    x, _ = table(n=n, seed=3)
+    answered = []
+    with httpx.Client(base_url=base, timeout=30) as client:
+        for i in range(n):
+            body = {**oip_columns(x.iloc[[i]]), "id": f"{prefix}{i}"}
+            if bad_every and i % bad_every == 0:
+                body["inputs"] = body["inputs"][1:]
+            r = client.post("/v2/models/clf/infer", json=body)
+            value = r.json()["outputs"][0]["data"][0] if r.status_code == 200 else None
+            answered.append((r.headers["x-request-id"], r.status_code, value))
+    return answered
+
+
+@pytest.mark.slow
+def test_a_served_process_logs_every_request_and_a_clean_stop_loses_none(
+    tmp_path: Path,
+) -> None:
+    uri = str(tmp_path / "store")
+    log_and_register(uri, pipeline(), "clf")
+    with serving(uri, tmp_path / "journal") as (base, _):
+        answered = send(base, 60, bad_every=10)
+    assert [s for _, s, _ in answered].count(400) == 6
+    df = requests_of(uri)
+    assert len(df) == 60  # exactly one entry per request, all delivered by the stop
+    got = df.set_index("request_id")
+    for rid, status, value in answered:
+        assert got.loc[rid, "status"] == status
+        if status == 200:
+            assert got.loc[rid, next(c for c in df.columns if c.startswith("output."))] == value
+    assert set(df["version"]) == {"1"}
+    assert not list((tmp_path / "journal" / "requests").glob("*.rlog"))  # all delivered
+
+
+@pytest.mark.slow
+def test_requests_are_answered_through_a_store_outage_and_logged_once_it_is_back(
+    tmp_path: Path,
+) -> None:
+    team = ServerProcess(str(tmp_path / "server-store")).start()
+    try:
+        log_and_register(team.url, pipeline(), "clf")
+        with serving(team.url, tmp_path / "journal") as (base, proc):
+            before = send(base, 10)
+            team.stop()  # the store is down
+            during = send(base, 20, prefix="down-")
+            assert all(status == 200 for _, status, _ in before + during)
+            assert proc.poll() is None
+            team.start()  # back on the same port
+            for _ in range(1200):  # bounded: at most two minutes for the retries to land
+                if len(requests_of(team.url)) == 30:
+                    break
+                time.sleep(0.1)
+        df = requests_of(team.url)
+    finally:
+        team.stop()
+    assert len(df) == 30 and df["request_id"].is_unique
+    assert set(df["status"]) == {200}
