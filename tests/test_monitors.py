@@ -262,6 +262,24 @@ def test_an_alert_fires_once_per_incident_and_resolves_with_webhook_and_audit(
         assert actions.count("alert.fired") == 2 and actions.count("alert.resolved") == 2
 
 
+def test_a_pass_that_catches_up_on_several_windows_misses_no_incident(
+    model_store: Store, receiver: Receiver
+) -> None:
+    monitor = monitors.add(
+        model_store, "clf", window="1m", reference=reference_frame(), alerts=["drift"],
+        webhook=receiver.url, start=T0,
+    )  # fmt: skip
+    source = log_of(requests(0, 300), requests(1, 300, shift=1.5), requests(2, 300, seed=5))
+    done = monitors.run_one(model_store, monitor.id, source, now=T0 + 3 * WINDOW)
+    assert done.windows == [0, 1, 2]
+    assert [(c.event, c.alert.opened_step) for c in done.changes] == [
+        ("fired", 1),
+        ("resolved", 1),
+    ]
+    assert [b["event"] for b in receiver.bodies] == ["fired", "resolved"]
+    assert receiver.bodies[1]["alert"]["step"] == 2
+
+
 def test_two_schedulers_deliver_one_incident_once(
     sql_store_factory: StoreFactory, tmp_path: Path, receiver: Receiver
 ) -> None:

@@ -5,8 +5,9 @@ Series, for all traffic and for each slice (``version=3/...``, and
 
 * ``traffic`` (requests), ``error_rate`` (status >= 500), ``client_error_rate`` (400-499),
   ``latency_p50_ms``, ``latency_p99_ms``;
-* ``drift`` (1 when the window's inputs drifted from the reference, Holm at ``alpha``;
-  no value when no column could be judged), ``drifted_features``;
+* ``drift`` (1 when the inputs of the window's answered requests drifted from the
+  reference, Holm at ``alpha``; no value when no column could be judged),
+  ``drifted_features``;
 * ``prediction_drift`` (the outputs against the reference's prediction column, or the
   monitor's first full window);
 * ``<scorer>`` with ``<scorer>_low`` / ``<scorer>_high`` (95% interval: Wilson for
@@ -100,7 +101,7 @@ def operational(rows: Any) -> dict[str, float]:
 def input_drift(rows: Any, spec: MonitorSpec, reference: Profile | None) -> DriftReport | None:
     if reference is None or len(rows) == 0:
         return None
-    inputs = inputs_of(rows)
+    inputs = inputs_of(rows[rows["status"] < 400])  # refused requests show in the error rates
     wanted = features_of(spec, reference)
     present = [c for c in wanted if c in inputs.columns]
     if not present:

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from assay.errors import AssayError
-from assay.monitoring.alerts import Rule, judge
+from assay.monitoring.alerts import Verdict, judge
 from assay.records import Alert, AlertDraft
 
 if TYPE_CHECKING:
@@ -38,8 +38,12 @@ class Change:
     alert: Alert
 
 
-def check_rules(store: Store, run: Run, spec: MonitorSpec) -> list[Change]:
-    """Open or resolve the incidents of the monitor's rules; deliver what changed."""
+def check_rules(
+    store: Store, run: Run, spec: MonitorSpec, logged: Sequence[int] = ()
+) -> list[Change]:
+    """Open or resolve the incidents of the monitor's rules, judged at each window this
+    pass ``logged`` in order (so a pass that catches up misses no incident), then at the
+    newest window with a value; deliver what changed."""
     rules = spec.rules
     if not rules:
         return []
@@ -47,24 +51,27 @@ def check_rules(store: Store, run: Run, spec: MonitorSpec) -> list[Change]:
     changes = []
     for rule in rules:
         series = history.get(rule.series)
-        values = (
-            {}
-            if series is None
-            else dict(zip(series.steps.tolist(), series.values.tolist(), strict=True))
-        )
-        change = _apply(store, run, spec, rule, values)
-        if change is not None:
-            changes.append(change)
-            if spec.webhook:
-                deliver(store, spec.webhook, change, run, spec)
+        values = {} if series is None else _by_step(series)
+        newest = judge(rule, values, spec.window)
+        steps = sorted({*logged, *([newest.step] if newest is not None else [])})
+        for step in steps:
+            holds = rule.holds(values, step, spec.window)
+            verdict = Verdict(rule=rule, step=step, holds=holds, value=values.get(step))
+            change = _apply(store, run, spec, verdict)
+            if change is not None:
+                changes.append(change)
+                if spec.webhook:
+                    deliver(store, spec.webhook, change, run, spec)
     return changes
 
 
-def _apply(
-    store: Store, run: Run, spec: MonitorSpec, rule: Rule, values: dict[int, float]
-) -> Change | None:
-    verdict = judge(rule, values, spec.window)
-    if verdict is None or verdict.holds is None:
+def _by_step(series: Any) -> dict[int, float]:
+    return dict(zip(series.steps.tolist(), series.values.tolist(), strict=True))
+
+
+def _apply(store: Store, run: Run, spec: MonitorSpec, verdict: Verdict) -> Change | None:
+    rule = verdict.rule
+    if verdict.holds is None:
         return None
     if verdict.holds:
         start, end = spec.bounds(verdict.step)

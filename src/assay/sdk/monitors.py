@@ -241,7 +241,7 @@ def run_one(store: Store, monitor_id: str, source: RequestSource, now: float | N
         if baseline is None and outputs is not None:
             baseline = outputs
     done.relabelled = _join_labels(store, run, spec, source, first)
-    done.changes = check_rules(store, store.runs.get(run.id), spec)
+    done.changes = check_rules(store, store.runs.get(run.id), spec, done.windows)
     return done
 
 
