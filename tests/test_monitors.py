@@ -485,3 +485,14 @@ def test_window_times_are_utc() -> None:
     start, end = spec.bounds(2)
     assert start == datetime.fromtimestamp(T0 + 7200, tz=UTC) and end.tzinfo is UTC
     assert spec.last_closed(T0 + 3 * 3600 - 1) == 1
+
+
+def test_a_tensor_input_is_spread_into_one_column_per_position() -> None:
+    from assay.monitoring.requests import inputs_of
+
+    frame = pd.DataFrame({"input.x": [[1.0, 2.0], [3.0, 4.0]], "input.name": ["a", "b"]})
+    spread = inputs_of(frame)
+    assert list(spread.columns) == ["x[0]", "x[1]", "name"]
+    assert spread["x[1]"].tolist() == [2.0, 4.0]
+    ragged = pd.DataFrame({"input.x": [[1.0], [3.0, 4.0]]})
+    assert list(inputs_of(ragged).columns) == ["x"]  # not a tensor: left as it is

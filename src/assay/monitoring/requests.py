@@ -39,9 +39,43 @@ class FrameSource:
         return f[chosen].reset_index(drop=True)
 
 
+MAX_WIDTH = 4096  # a tensor input wider than this is not spread into columns
+
+
 def inputs_of(frame: Any) -> Any:
-    """The ``input.<name>`` columns, renamed to ``<name>``."""
-    return _prefixed(frame, INPUT)
+    """The ``input.<name>`` columns, renamed to ``<name>``; a tensor input (every value a
+    list of one length, as a model taking an [n, k] tensor logs) is spread into
+    ``<name>[0]`` ... ``<name>[k-1]``, so each position is profiled and tested."""
+    return _spread(_prefixed(frame, INPUT))
+
+
+def _spread(frame: Any) -> Any:
+    import pandas as pd
+
+    parts = []
+    for name in frame.columns:
+        width = _width(frame[name])
+        if width is None:
+            parts.append(frame[[name]])
+            continue
+        wide = pd.DataFrame(frame[name].tolist(), index=frame.index)
+        parts.append(wide.set_axis([f"{name}[{i}]" for i in range(width)], axis=1))
+    return pd.concat(parts, axis=1) if parts else frame
+
+
+def _width(column: Any) -> int | None:
+    """k when every value of ``column`` is a flat list (or tuple) of k items, else None."""
+    if column.dtype != object or len(column) == 0:
+        return None
+    widths = set()
+    for value in column:
+        if not isinstance(value, list | tuple) or any(isinstance(v, list | tuple) for v in value):
+            return None
+        widths.add(len(value))
+        if len(widths) > 1:
+            return None
+    (width,) = widths
+    return width if 0 < width <= MAX_WIDTH else None
 
 
 def outputs_of(frame: Any) -> Any:
