@@ -450,7 +450,7 @@ def test_run_log_profile_stores_a_profile_artifact(store_uri: str) -> None:
 # ---- the CLI ----------------------------------------------------------------------------------
 
 
-def test_the_cli_adds_lists_shows_and_removes_monitors(store_uri: str, tmp_path: Path) -> None:
+def test_the_cli_adds_lists_shows_runs_and_removes_monitors(store_uri: str, tmp_path: Path) -> None:
     from assay.cli.main import cli
 
     store = SqlStore.embedded(Path(store_uri))
@@ -473,6 +473,9 @@ def test_the_cli_adds_lists_shows_and_removes_monitors(store_uri: str, tmp_path:
     shown = runner.invoke(cli, ["monitor", "show", monitor_id, "--json"], env=cli_env)
     body = json.loads(shown.output)
     assert body["spec"]["alerts"] == ["drift", "p99_ms > 50"] and body["spec"]["window"] == 600
+    ran = runner.invoke(cli, ["monitor", "run", "--once"], env=cli_env)
+    assert ran.exit_code == 0, ran.output
+    assert f"{monitor_id}: 0 windows" in ran.output  # the first window has not closed yet
     removed = runner.invoke(cli, ["monitor", "rm", monitor_id], env=cli_env)
     assert removed.exit_code == 0
     assert monitor_id not in runner.invoke(cli, ["monitor", "ls"], env=cli_env).output
@@ -496,3 +499,17 @@ def test_a_tensor_input_is_spread_into_one_column_per_position() -> None:
     assert spread["x[1]"].tolist() == [2.0, 4.0]
     ragged = pd.DataFrame({"input.x": [[1.0], [3.0, 4.0]]})
     assert list(inputs_of(ragged).columns) == ["x"]  # not a tensor: left as it is
+
+
+def test_mean_absolute_error_is_scored_with_a_t_interval() -> None:
+    from assay.monitoring.windows import performance
+
+    rows = pd.DataFrame(
+        {"status": [200] * 4 + [500], "output.price": [1.0, 2.0, 3.0, 4.0, 9.0],
+         "label": [1.5, 2.0, 2.0, 4.0, 0.0]}
+    )  # fmt: skip
+    spec = MonitorSpec(model="m", window=60.0, origin=0.0, scorer="mae")
+    found = performance(rows, spec)
+    assert found["labelled"] == 4.0  # the failed request is not scored
+    assert found["mae"] == pytest.approx(0.375)
+    assert found["mae_low"] < 0.375 < found["mae_high"]
