@@ -513,3 +513,41 @@ def test_mean_absolute_error_is_scored_with_a_t_interval() -> None:
     assert found["labelled"] == 4.0  # the failed request is not scored
     assert found["mae"] == pytest.approx(0.375)
     assert found["mae_low"] < 0.375 < found["mae_high"]
+
+
+def test_batch_inference_logged_with_assay_monitoring_log_is_monitored_too(
+    store_uri: str, tmp_path: Path
+) -> None:
+    import assay
+    from assay.store.base import open_store
+
+    store = open_store(store_uri)
+    try:
+        store.models.register(log_model(store, tmp_path, b"weights").id, "clf")
+        monitor = monitors.add(
+            store, "clf", window="1m", reference=reference_frame(), alerts=["drift"], start=T0
+        )
+    finally:
+        store.close()
+    ids = {}
+    for step, shift in ((0, 0.0), (1, 1.0)):
+        frame = requests(step, 300, shift=shift, labelled=True)
+        inputs = pd.DataFrame({"x": frame["input.x"], "c": frame["input.c"]})
+        outputs = pd.DataFrame({"prediction": frame["output.prediction"]})
+        ids[step] = assay.monitoring.log(
+            "models:/clf/1", inputs, outputs, time=T0 + step * WINDOW + 5, uri=store_uri
+        )
+        if step == 0:
+            truth = frame["label"].tolist()
+    assay.monitoring.flush_requests()
+    assay.models.log_labels("clf", ids[0], truth, uri=store_uri)
+    store = open_store(store_uri)
+    try:
+        done = monitors.run_one(store, monitor.id, monitors.StoreRequests(store), now=T0 + 121)
+        assert done.windows == [0, 1]
+        assert _series(store, monitor.id, "traffic") == {0: 300.0, 1: 300.0}
+        assert _series(store, monitor.id, "drift") == {0: 0.0, 1: 1.0}
+        assert 0.85 < _series(store, monitor.id, "accuracy")[0] < 0.95
+        assert [(c.event, c.alert.opened_step) for c in done.changes] == [("fired", 1)]
+    finally:
+        store.close()
