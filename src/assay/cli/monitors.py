@@ -6,19 +6,23 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import msgspec
 from rich.table import Table
 
 from assay.cli.main import reports_errors, uri_option, wide_console
-from assay.store.base import Store, open_store
 from assay.text import when
+
+if TYPE_CHECKING:
+    from assay.store.base import Store
 
 
 @contextmanager
 def _store(uri: str | None) -> Iterator[Store]:
+    from assay.store.base import open_store
+
     store = open_store(uri)
     try:
         yield store

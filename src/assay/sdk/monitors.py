@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -45,6 +46,9 @@ EDITS_WRITER = "edits"
 PAGE = 1000  # monitors listed per request
 MAX_CATCH_UP = 168  # windows logged per pass at most (a week of hours)
 BASELINE_KEY = "prediction_baseline"
+LABELS_EVERY = 600.0  # seconds: the longest a pass waits to look for late labels again
+_LABELS_CHECKED: dict[str, float] = {}  # monitor id -> when this process last looked
+_LABELS_LOCK = threading.Lock()
 
 
 @dataclass(kw_only=True)
@@ -240,7 +244,8 @@ def run_one(store: Store, monitor_id: str, source: RequestSource, now: float | N
             done.windows.append(step)
         if baseline is None and outputs is not None:
             baseline = outputs
-    done.relabelled = _join_labels(store, run, spec, source, first)
+    if _labels_due(run.id, now, spec.window):
+        done.relabelled = _join_labels(store, run, spec, source, first)
     done.changes = check_rules(store, store.runs.get(run.id), spec, done.windows)
     return done
 
@@ -279,6 +284,17 @@ def _log_window(  # noqa: PLR0917 - one window's inputs
         )
     claimed = _write(store, run.id, WINDOWS_WRITER, step, ops)
     return claimed, result.outputs if claimed else None
+
+
+def _labels_due(monitor_id: str, now: float, window: float) -> bool:
+    """Whether to look for late labels now: at most once per window (and at least every
+    LABELS_EVERY seconds) per process, since it reads the whole label horizon."""
+    with _LABELS_LOCK:
+        last = _LABELS_CHECKED.get(monitor_id)
+        if last is not None and 0 <= now - last < min(window, LABELS_EVERY):
+            return False
+        _LABELS_CHECKED[monitor_id] = now
+        return True
 
 
 def _join_labels(
