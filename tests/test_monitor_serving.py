@@ -25,7 +25,7 @@ from tests.test_server_e2e import ServerProcess
 from tests.test_serving import log_and_register, oip_columns, pipeline, table
 from tests.test_serving_requestlog import requests_of, serving
 
-WINDOW = 4.0  # seconds: short, so that three windows close within the test
+WINDOW = 6.0  # seconds: short, so that three windows close within the test
 
 
 def _batch(base: str, rows: Any, request_id: str) -> list[int]:
@@ -87,30 +87,42 @@ def test_served_traffic_with_drift_fires_a_webhook_once_and_labels_join(tmp_path
         _, spec = monitors.get(store, monitor.id)
     finally:
         store.close()
-    normal, drifted, after = table(n=400, seed=1)[0], table(n=400, seed=2)[0], table(400, 3)[0]
+    normal, drifted, after = table(n=400, seed=1)[0], table(n=300, seed=2)[0], table(400, 3)[0]
     drifted["c"] = drifted["c"] + 1.5  # one input shifted by 1.5 SD
     with serving(uri, tmp_path / "journal") as (base, _):
         first = _next_window(spec.origin)
         predicted = _batch(base, normal, "normal")
         second = _next_window(spec.origin)
+        _bad(base, 30)  # 30 of 330 requests refused: 9% client errors
         _batch(base, drifted, "drifted")
-        _bad(base, 40)  # 40 of 440 requests refused: 9% client errors
         third = _next_window(spec.origin)
         _batch(base, after, "after")
-    _until(lambda: len(requests_of(uri)) == 1240, "the request log")
+    _until(lambda: len(requests_of(uri)) == 1130, "the request log")
     time.sleep(max(0.0, spec.origin + (third + 1) * WINDOW - time.time()))  # third closes
+    log = requests_of(uri)
+    step_of = {
+        rid: math.floor((t.timestamp() - spec.origin) / WINDOW)
+        for rid, t in zip(log["request_id"], log["time"], strict=True)
+    }
+    assert (step_of["normal/0"], step_of["drifted/0"], step_of["after/0"]) == (
+        first, second, third
+    )  # fmt: skip
+    log["step"] = log["request_id"].map(step_of)
+    per_step = log.groupby("step").size().to_dict()
+    refused = log[log["status"] == 400].groupby("step").size().to_dict()
     server = ServerProcess(uri, extra=("--monitor-interval", "0.5")).start()
     try:
         _until(lambda: len(hook.bodies) >= 4, "four webhook deliveries")
         traffic = _series(uri, monitor.id, "traffic")
-        assert (traffic[first], traffic[second], traffic[third]) == (400.0, 440.0, 400.0)
+        assert {k: v for k, v in traffic.items() if v} == per_step  # the bad requests may
+        # have crossed into a later window on a busy machine: counted where they landed
         drift = _series(uri, monitor.id, "drift")
         assert (drift[first], drift[second], drift[third]) == (0.0, 1.0, 0.0)
         assert _series(uri, monitor.id, "drift.c.drifted")[second] == 1.0
         assert _series(uri, monitor.id, "drift.a.drifted")[second] == 0.0
-        assert _series(uri, monitor.id, "version=1/client_error_rate")[second] == pytest.approx(
-            40 / 440
-        )
+        errors = _series(uri, monitor.id, "version=1/client_error_rate")
+        for step, n in refused.items():
+            assert errors[step] == pytest.approx(n / per_step[step])
         assert _series(uri, monitor.id, "labelled")[first] == 0.0
         # labels arrive later, joined by request id: the truth for the first window
         truth = (normal.a + normal.b > 0).astype(int).tolist()
@@ -127,14 +139,13 @@ def test_served_traffic_with_drift_fires_a_webhook_once_and_labels_join(tmp_path
         server.stop()
         hook.close()
     events = [(b["event"], b["alert"]["rule"], b["alert"]["step"]) for b in hook.bodies]
-    assert sorted(events) == sorted(
-        [
-            ("fired", "drift", second),
-            ("fired", "client_error_rate > 0.05", second),
-            ("resolved", "drift", third),
-            ("resolved", "client_error_rate > 0.05", third),
-        ]
-    )
+    assert sorted(e for e in events if e[1] == "drift") == [
+        ("fired", "drift", second),
+        ("resolved", "drift", third),
+    ]
+    rate = [e for e in events if e[1] == "client_error_rate > 0.05"]
+    assert [e[0] for e in rate] == ["fired", "resolved"]  # one incident, delivered once
+    assert errors[rate[0][2]] > 0.05 >= errors[rate[1][2]]
     sql = SqlStore.embedded(Path(uri))
     try:
         actions = [r.action for r in audit.records(sql.engine, f"run:{monitor.id}")]
