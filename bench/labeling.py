@@ -9,6 +9,16 @@ Dawid-Skene (100 EM iterations, its default) and majority vote run in the same p
 when crowd-kit is importable; otherwise they are skipped with a message.
 
     python bench/labeling.py [--out bench/RESULTS.md] [--json]
+
+``--routing`` replays adaptive routing instead (its own section of RESULTS.md): each
+item's labels are put in a seeded random order and hidden; every item shows its first
+``min_labels``; then, round after round, the router (``assay.labeling.routing.plan``,
+what a label project runs after each label) names the items it wants another label
+for, and each gets the hidden label of the best annotator the router allows (estimated
+quality at least the median), until it asks for nothing. The accuracy of the default
+method on the labels revealed is compared with Dawid-Skene on all of them.
+
+    python bench/labeling.py --routing [--out bench/RESULTS.md]
 """
 
 from __future__ import annotations
@@ -27,6 +37,9 @@ HERE = Path(__file__).resolve().parent
 DATA = HERE / "data" / "crowd"
 SETS = ("rte", "temp", "wsd")
 MARK = "## Labeling consensus"
+ROUTING_MARK = "## Labeling: adaptive routing replay"
+ROUTING_SETTINGS = ({"min_labels": 3, "confidence": 0.99}, {"min_labels": 3, "confidence": 0.995})
+BUDGET = 0.6  # the target: full-redundancy accuracy with at most this share of the labels
 REPEATS = 5
 ASSAY_METHODS = ("auto", "ds", "one-coin", "glad", "mv")
 
@@ -235,12 +248,82 @@ def _targets(results: dict[str, Any]) -> list[str]:
     return out
 
 
-def write(out: Path, lines: list[str]) -> None:
-    """Replace the labeling section of RESULTS.md (or append it)."""
+def replay(name: str, min_labels: int, confidence: float, seed: int = 0) -> dict[str, Any]:
+    """One routing replay on one set (see the module's docstring)."""
+    import numpy as np
+    import pandas as pd
+
+    from assay.labeling import aggregate
+    from assay.labeling.routing import plan
+
+    labels, gold = load(name)
+    pool = labels.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    overlap = int(pool.groupby("item").size().max())
+    shown = (pool.groupby("item").cumcount() < min_labels).to_numpy().copy()
+    needs = {str(i): min_labels for i in pool["item"].unique()}
+    stuck: set[str] = set()  # items no allowed annotator is left for
+    rounds = 0
+    while True:
+        asked = {k: v for k, v in needs.items() if k not in stuck}
+        decided = plan(
+            pool[shown], asked, min_labels=min_labels, overlap=overlap, confidence=confidence
+        )
+        if not decided.needed:
+            break
+        rounds += 1
+        needs.update(decided.needed)
+        quality = pd.Series(decided.quality, dtype=float)
+        hidden = pool[~shown & pool["item"].isin(list(decided.needed))].copy()
+        hidden["q"] = hidden["worker"].map(quality)
+        if decided.min_quality is not None:
+            hidden = hidden[hidden["q"] >= decided.min_quality]
+        hidden = hidden.sort_values(["item", "q"], ascending=[True, False], kind="stable")
+        picked = hidden.groupby("item").head(1)
+        stuck |= set(decided.needed) - set(picked["item"])
+        shown[picked.index.to_numpy()] = True
+    full = aggregate(pool, "ds").labels.set_index("item")["label"]
+    routed = aggregate(pool[shown], "auto")
+    return {
+        "set": name,
+        "min_labels": min_labels,
+        "confidence": confidence,
+        "share": float(np.mean(shown)),
+        "accuracy": accuracy(routed.labels.set_index("item")["label"], gold),
+        "method": routed.method,
+        "full_ds": accuracy(full, gold),
+        "rounds": rounds,
+    }
+
+
+def render_routing(rows: list[dict[str, Any]], command: str) -> list[str]:
+    lines = [
+        ROUTING_MARK,
+        "",
+        f"Produced by `{command}` on {time.strftime('%Y-%m-%d')}: adaptive routing replayed on",
+        "the crowd sets (a label is revealed only when the router asks for it; see the",
+        "docstring of bench/labeling.py). Target: the accuracy of Dawid-Skene on every label",
+        f"with at most {BUDGET:.0%} of the labels.",
+        "",
+        "| set | min labels | confidence | labels used | accuracy (method) | DS, all labels | "
+        "rounds | target |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for r in rows:
+        met = r["share"] <= BUDGET and r["accuracy"] >= r["full_ds"]
+        lines.append(
+            f"| {r['set']} | {r['min_labels']} | {r['confidence']} | {r['share']:.1%} | "
+            f"{r['accuracy']:.4f} ({r['method']}) | {r['full_ds']:.4f} | {r['rounds']} | "
+            f"{'met' if met else 'MISSED'} |"
+        )
+    return lines
+
+
+def write(out: Path, lines: list[str], mark: str = MARK) -> None:
+    """Replace a labeling section of RESULTS.md (or append it)."""
     text = out.read_text() if out.exists() else ""
-    head, _, rest = text.partition(MARK)
+    head, _, rest = text.partition(mark)
     nxt = rest.find("\n## ")
-    tail = rest[nxt:] if MARK in text and nxt >= 0 else ""
+    tail = rest[nxt:] if mark in text and nxt >= 0 else ""
     after = "\n" + tail.lstrip("\n") if tail else ""
     out.write_text(head.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n" + after)
 
@@ -249,7 +332,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     parser.add_argument("--json", action="store_true", help="Print the figures as JSON only.")
+    parser.add_argument("--routing", action="store_true", help="Replay adaptive routing.")
     args = parser.parse_args()
+    if args.routing:
+        rows = [replay(n, **settings) for settings in ROUTING_SETTINGS for n in SETS]
+        lines = render_routing(rows, "python bench/labeling.py --routing")
+        write(args.out, lines, ROUTING_MARK)
+        print("\n".join(lines))
+        return
     results = measure()
     if args.json:
         print(json.dumps(results))

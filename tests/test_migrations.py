@@ -74,8 +74,12 @@ def test_upgrading_repairs_non_finite_numbers_in_sqlite_json(tmp_path: Path) -> 
     run_id = create_run(store)
     _legacy_config(store, run_id)
     with store.engine.begin() as conn:  # back to revision 0005, before runs.seen_at
+        conn.execute(sa.text("DROP TABLE monitor_alerts"))  # revision 0009
+        for later in ("label_feedback", "label_annotators", "label_annotations", "label_items"):
+            conn.execute(sa.text(f"DROP TABLE {later}"))  # revision 0008
+        conn.execute(sa.text("DROP TABLE label_projects"))
         conn.execute(sa.text("ALTER TABLE runs DROP COLUMN seen_at"))
-        for later in ("request_log", "request_batches", "monitor_alerts"):  # 0007, 0008
+        for later in ("request_log", "request_batches"):  # revision 0007
             conn.execute(sa.text(f"DROP TABLE {later}"))
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0005'"))
     store.close()

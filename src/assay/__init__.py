@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from assay.sdk.api import Api, ApiRun
     from assay.sdk.evaluation import evaluate
     from assay.sdk.init import init
+    from assay.sdk.labels import feedback
     from assay.sdk.models import register_model
     from assay.sdk.module import active_run, finish, flush, log
     from assay.sdk.run import Run
@@ -43,6 +44,7 @@ __all__ = [
     "batched",
     "errors",
     "evaluate",
+    "feedback",
     "finish",
     "flush",
     "init",
@@ -68,6 +70,7 @@ _LAZY = {
     "finish": "assay.sdk.module",
     "active_run": "assay.sdk.module",
     "evaluate": "assay.sdk.evaluation",
+    "feedback": "assay.sdk.labels",
     "batched": "assay.flavours.batching",
     "serve": "assay.serving",
 }

@@ -27,6 +27,8 @@ EXTRA_OF = {
     "datasketches": "monitoring",
     "prometheus_client": "serving",
     "tensorboard": "importers",
+    "wandb": "wandb",
+    "mlflow": "mlflow",
 }
 
 

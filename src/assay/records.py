@@ -427,3 +427,151 @@ def summary_of(run: Run) -> dict[str, Any]:
 def duration(run: Run) -> float:
     end = run.finished_at or run.heartbeat_at
     return max(0.0, end - run.created_at)
+
+
+# ---- labels (docs/labeling.md) ---------------------------------------------------------
+
+LABEL_KINDS = ("single", "multi", "rating", "text", "pairwise")
+ITEM_KINDS = ("text", "image", "row", "output", "pair")
+ROUTINGS = ("fixed", "adaptive")
+FEEDBACK_KINDS = ("rating", "correction", "preference")
+
+
+class LabelSchema(msgspec.Struct, kw_only=True, frozen=True):
+    """What an annotator answers: one of ``choices`` (single), some of them (multi), a
+    whole number from ``low`` to ``high`` (rating), text, or which of two outputs is
+    better (pairwise: "A", "B", and "tie" when ``ties`` is set)."""
+
+    kind: str
+    choices: list[str] = []
+    low: int = 1
+    high: int = 5
+    ties: bool = False
+    instructions: str = ""
+
+
+class LabelItemDraft(msgspec.Struct, kw_only=True, frozen=True):
+    """One item to label. ``data`` by kind: text ``{"text"}``; image ``{"blob"}`` (a
+    stored blob's digest) or ``{"url"}``; row ``{"row": {...}}``; output ``{"input",
+    "output"}``; pair ``{"prompt", "a", "b"}``. ``gold``: the known answer of a gold item."""
+
+    item_id: str
+    kind: str = "text"
+    data: dict[str, Any] = {}
+    gold: Any = None
+
+
+class LabelProjectDraft(msgspec.Struct, kw_only=True, frozen=True):
+    """A label project to create: ``overlap`` labels per item (the most, under adaptive
+    routing, which starts at ``min_labels`` and asks for more only while the consensus
+    is below ``confidence``); gold items are mixed into queues at ``gold_rate``."""
+
+    project: str
+    name: str
+    schema: LabelSchema
+    items: list[LabelItemDraft]
+    overlap: int = 3
+    routing: str = "fixed"
+    min_labels: int = 1
+    confidence: float = 0.95
+    gold_rate: float = 0.0
+    source: str = ""
+    source_version_id: str | None = None
+
+
+class LabelProject(msgspec.Struct, kw_only=True, frozen=True):
+    id: str
+    project: str
+    name: str
+    schema: LabelSchema
+    overlap: int
+    routing: str
+    min_labels: int
+    confidence: float
+    gold_rate: float
+    source: str
+    source_version_id: str | None
+    n_items: int
+    n_gold: int
+    created_at: float
+    created_by: str
+
+
+class LabelItem(msgspec.Struct, kw_only=True, frozen=True):
+    """An item as its project's owners see it: the gold answer, how many labels it needs
+    now (``needed``), how many slots are taken (claimed or done), and the least quality
+    an annotator needs to take a label beyond ``min_labels`` (adaptive routing)."""
+
+    project_id: str
+    item_id: str
+    position: int
+    kind: str
+    data: dict[str, Any]
+    gold: Any
+    needed: int
+    taken: int
+    min_quality: float | None
+
+
+class LabelTask(msgspec.Struct, kw_only=True, frozen=True):
+    """An item as an annotator sees it: never its gold answer, nor whether it is gold."""
+
+    project_id: str
+    item_id: str
+    kind: str
+    data: dict[str, Any]
+    claimed_at: float
+
+
+class Annotation(msgspec.Struct, kw_only=True, frozen=True):
+    """One annotator's turn on one item: ``claimed``, then ``done`` (with a value) or
+    ``skipped``; an abandoned claim becomes ``expired``."""
+
+    project_id: str
+    item_id: str
+    annotator: str
+    status: str
+    value: Any
+    comment: str | None
+    claimed_at: float
+    done_at: float | None
+
+
+class AnnotationDraft(msgspec.Struct, kw_only=True, frozen=True):
+    """A label collected elsewhere, imported into a project as done."""
+
+    item_id: str
+    annotator: str
+    value: Any
+    comment: str | None = None
+
+
+class FeedbackDraft(msgspec.Struct, kw_only=True, frozen=True):
+    """A rating, a correction or a preference on a served prediction (``request_id``) or
+    an evaluation item (``evaluation_id`` and ``item_id``); ``label_project_id`` routes
+    it into that project for review as a new item."""
+
+    project: str
+    kind: str
+    value: Any
+    request_id: str | None = None
+    evaluation_id: str | None = None
+    item_id: str | None = None
+    comment: str | None = None
+    data: dict[str, Any] = {}
+    label_project_id: str | None = None
+
+
+class Feedback(msgspec.Struct, kw_only=True, frozen=True):
+    id: str
+    project: str
+    kind: str
+    value: Any
+    request_id: str | None
+    evaluation_id: str | None
+    item_id: str | None
+    comment: str | None
+    data: dict[str, Any]
+    label_project_id: str | None
+    created_at: float
+    created_by: str

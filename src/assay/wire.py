@@ -10,7 +10,14 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from assay.records import Batch, Columns, EvaluationDraft
+from assay.records import (
+    AnnotationDraft,
+    Batch,
+    Columns,
+    EvaluationDraft,
+    LabelItemDraft,
+    LabelTask,
+)
 
 MSGPACK = "application/msgpack"
 JSON = "application/json"
@@ -144,3 +151,34 @@ class LabelRequest(msgspec.Struct, frozen=True):
 
 class Applied(msgspec.Struct, frozen=True):
     applied: bool
+
+
+# ---- labels ------------------------------------------------------------------------------
+
+
+class LabelItems(msgspec.Struct, frozen=True):
+    items: list[LabelItemDraft]
+
+
+class LabelTurn(msgspec.Struct, frozen=True, kw_only=True):
+    """A claim (no item), a label (item and value) or a skip; ``annotator`` only when an
+    admin acts for someone, else the caller."""
+
+    annotator: str | None = None
+    item_id: str | None = None
+    value: Any = None
+    comment: str | None = None
+
+
+class LabelLoad(msgspec.Struct, frozen=True):
+    labels: list[AnnotationDraft]
+
+
+class LabelRoute(msgspec.Struct, frozen=True, kw_only=True):
+    needed: dict[str, int]
+    min_quality: float | None = None
+    quality: dict[str, float] = {}
+
+
+class Claimed(msgspec.Struct, frozen=True):
+    task: LabelTask | None

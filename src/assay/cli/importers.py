@@ -76,6 +76,58 @@ def import_tensorboard_command(logdir: Path, project: str | None, uri: str | Non
         console.print(f"not imported: {count} {plugin} values (only scalars are imported)")
 
 
+@import_group.command("wandb")
+@click.argument("path", type=click.Path(path_type=Path, exists=True))
+@click.option("--project", default=None, help="Import into this project (default: W&B's).")
+@uri_option
+@reports_errors
+def import_wandb_command(path: Path, project: str | None, uri: str | None) -> None:
+    """Every W&B run file under PATH (wandb/offline-run-*/run-*.wandb): config, summary,
+    every history point, console output, system metrics. Exit 1 listing any run not
+    imported; run again to finish (nothing is written twice)."""
+    from assay.importers.wandb import import_wandb
+
+    store = open_store(uri)
+    try:
+        done = import_wandb(store, path, project=project)
+    finally:
+        store.close()
+    console = Console(soft_wrap=True)
+    console.print(f"imported {path}: {done.runs} runs, {done.points} points, checked")
+    for kind, count in sorted(done.skipped.items()):
+        console.print(f"not imported: {count} {kind} values")
+
+
+@import_group.command("mlflow")
+@click.option(
+    "--from",
+    "source",
+    required=True,
+    help="An MLflow tracking URI (http://, sqlite:///, postgresql://) or an mlruns folder.",
+)
+@click.option("--project", default=None, help="Import every run into this project.")
+@uri_option
+@reports_errors
+def import_mlflow_command(source: str, project: str | None, uri: str | None) -> None:
+    """Experiments, runs (every metric point), artifacts and registered models from
+    MLflow; exit 1 listing anything not imported; run again to finish."""
+    from assay.importers.mlflow import import_mlflow
+
+    store = open_store(uri)
+    try:
+        done = import_mlflow(store, source, project=project)
+    finally:
+        store.close()
+    console = Console(soft_wrap=True)
+    console.print(
+        f"imported {source}: {done.experiments} experiments, {done.runs} runs, "
+        f"{done.points} points, {done.artifact_files} artifact files, "
+        f"{done.model_versions} model versions, checked"
+    )
+    for skipped in done.skipped:
+        console.print(f"not imported: {skipped}")
+
+
 def _print(title: str, counts: Counts) -> None:
     shown = ", ".join(
         f"{n} {kind.replace('_', ' ')}" for kind, n in _items(counts) if n or kind == "runs"

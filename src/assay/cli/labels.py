@@ -10,7 +10,7 @@ import click
 
 from assay.cli.main import reports_errors, wide_console
 
-METHOD_CHOICES = ["auto", "mv", "ds", "one-coin", "glad"]
+METHOD_CHOICES = ["auto", "mv", "ds", "one-coin", "glad", "mace"]
 
 
 @click.group("labels")
@@ -204,3 +204,13 @@ def rank_command(
     console.print(table)
     for note in ranking.warnings:
         console.print(f"[yellow]note:[/yellow] {note}")
+
+
+def _add_project_commands() -> None:
+    from assay.cli.label_projects import COMMANDS
+
+    for command in COMMANDS:
+        labels.add_command(command)
+
+
+_add_project_commands()

@@ -11,6 +11,7 @@ from typing import Any
 
 import assay
 from assay.demo.common import PROJECT, quiet_settings, read_part
+from assay.records import LabelItemDraft
 
 ARTIFACT = "digits-crowd-labels"
 
@@ -57,6 +58,7 @@ class LabelsResult:
     consensus_accuracy: float
     annotators: list[AnnotatorQuality]
     artifact: str  # the dataset version of the consensus labels
+    project: ProjectResult | None = None  # the same crowd working through a label project
 
     def lines(self) -> list[str]:
         lines = [
@@ -74,7 +76,94 @@ class LabelsResult:
             for a in self.annotators
         ]
         lines.append(f"consensus labels (item,label,confidence): {self.artifact}")
+        if self.project is not None:
+            lines += self.project.lines()
         return lines
+
+
+@dataclass(frozen=True)
+class ProjectResult:
+    """The crowd labelling through a label project's queue."""
+
+    name: str
+    items: int
+    labels: int
+    majority_accuracy: float
+    consensus_accuracy: float
+    method: str
+    exported: str
+
+    def lines(self) -> list[str]:
+        return [
+            f"label project {self.name}: {self.items} images, {self.labels} labels taken "
+            "from its queue by the same crowd",
+            f"  accuracy: majority vote {self.majority_accuracy:.3f}, "
+            f"consensus ({self.method}) {self.consensus_accuracy:.3f}; exported as {self.exported}",
+        ]
+
+
+def _answer(annotator: Annotator, label: int, rng: Any) -> int:
+    if rng.random() < annotator.accuracy:
+        return label
+    if annotator.bias is not None:
+        return annotator.bias
+    return int(rng.choice([c for c in range(10) if c != label]))
+
+
+def run_project(
+    truth: dict[int, int], uri: str | None, seed: int, overlap: int = 3
+) -> ProjectResult:
+    """The crowd takes turns, in a random order each round, at a label project's queue
+    (``overlap`` labels per image); the consensus is exported as a dataset version whose
+    metadata names the project, its annotators and the method."""
+    import numpy as np
+
+    from assay.sdk import labels
+    from assay.store.base import open_store
+
+    rng = np.random.default_rng(seed + 1)
+    store = open_store(uri)
+    try:
+        name = f"digits-crowd-{seed}"
+        made = labels.create(
+            PROJECT,
+            name,
+            {"kind": "single", "choices": [str(c) for c in range(10)]},
+            items=[
+                LabelItemDraft(item_id=str(i), kind="row", data={"row": {"image": i}})
+                for i in truth
+            ],
+            overlap=overlap,
+            store=store,
+        )
+        busy = True
+        while busy:
+            busy = False
+            for index in rng.permutation(len(CROWD)):
+                annotator = CROWD[int(index)]
+                task = store.labels.claim(made.id, annotator.name)
+                if task is None:
+                    continue
+                busy = True
+                value = _answer(annotator, truth[int(task.item_id)], rng)
+                store.labels.submit(made.id, task.item_id, annotator.name, str(value))
+        votes, _ = labels.tables(store, made.id)
+        result = labels.consensus(made.id, store=store)
+        from assay.labeling import aggregate
+
+        majority = aggregate(votes, "mv")
+        version = labels.export(made.id, store=store)
+        return ProjectResult(
+            name=name,
+            items=len(truth),
+            labels=len(votes),
+            majority_accuracy=_accuracy(majority.labels, truth),
+            consensus_accuracy=_accuracy(result.labels, truth),
+            method=result.method,
+            exported=version.ref,
+        )
+    finally:
+        store.close()
 
 
 _GLOSS = {
@@ -195,6 +284,7 @@ def run_labels(
             consensus_accuracy=consensus_accuracy,
             annotators=annotators,
             artifact=version.ref,
+            project=run_project(truth, uri, seed),
         )
 
 

@@ -2,9 +2,10 @@
 
 Methods: ``mv`` (majority vote), ``ds`` (Dawid-Skene, a confusion matrix per worker),
 ``one-coin`` (Dawid-Skene with one accuracy per worker), ``glad`` (worker ability and item
-difficulty) and ``auto``, which picks among the first three by the
-rule in :func:`choose_method`. Gold labels, when given, are fixed in every EM step, so
-they teach the method how each worker errs, and the known items keep their gold label.
+difficulty), ``mace`` (each worker knows or spams with a strategy of their own) and
+``auto``, which picks among the first three by the rule in :func:`choose_method`. Gold
+labels, when given, are fixed in every EM step, so they teach the method how each worker
+errs, and the known items keep their gold label.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from assay.labeling.data import Encoded, encode
 if TYPE_CHECKING:
     import pandas as pd
 
-METHODS = ("auto", "mv", "ds", "one-coin", "glad")
+METHODS = ("auto", "mv", "ds", "one-coin", "glad", "mace")
 ALIASES = {
     "majority": "mv",
     "majority-vote": "mv",
@@ -45,6 +46,8 @@ class ConsensusResult:
       ``gold_labels`` and ``gold_accuracy`` (on the gold items only).
     - ``confusion``: workers x true class x given label (None for majority vote and
       GLAD); see :meth:`confusion_matrix`.
+    - MACE: the ``workers`` table has ``competence`` (the chance a label is known rather
+      than drawn from the worker's own spamming strategy).
     - ``difficulty``: GLAD only, per item (1 / ease: higher is harder; 1 is typical); the
       ``workers`` table then has ``ability`` too (0 is chance, negative is adversarial).
     - ``gold_accuracy``: with gold, accuracy on the gold items when each fifth of them is
@@ -112,11 +115,17 @@ def choose_method(enc: Encoded) -> tuple[str, str]:
 
 def fit(enc: Encoded, method: str, max_iterations: int, tolerance: float) -> methods.Fit:
     from assay.labeling.glad import glad
+    from assay.labeling.mace import mace
 
     start = methods.majority(enc)
     if method == "mv":
         return start
-    algorithm = {"ds": methods.dawid_skene, "one-coin": methods.one_coin, "glad": glad}[method]
+    algorithm = {
+        "ds": methods.dawid_skene,
+        "one-coin": methods.one_coin,
+        "glad": glad,
+        "mace": mace,
+    }[method]
     return algorithm(enc, start.posteriors, max_iterations, tolerance)
 
 
@@ -210,6 +219,8 @@ def _result(
     posteriors = pd.DataFrame(fitted.posteriors, index=index, columns=list(enc.classes))
     workers = _workers(enc, fitted.posteriors)
     difficulty = None
+    if method == "mace" and fitted.ability is not None:
+        workers["competence"] = fitted.ability  # the chance a label is known, not spam
     if fitted.difficulty is not None and fitted.ability is not None:
         workers["ability"] = fitted.ability
         difficulty = pd.Series(fitted.difficulty, index=index, name="difficulty")

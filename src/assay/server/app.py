@@ -20,6 +20,7 @@ from assay.server.api import (
     blobs,
     common,
     evaluations,
+    labels,
     models,
     requests,
     runs,
@@ -28,7 +29,7 @@ from assay.server.config import ServerConfig
 from assay.server.deps import AppState, principal, state_of
 from assay.server.guard import Guard
 from assay.server.scheduler import MonitorScheduler
-from assay.server.ui import assets, catalog_routes, eval_routes, monitor_routes
+from assay.server.ui import assets, catalog_routes, eval_routes, label_routes, monitor_routes
 from assay.server.ui import routes as ui_routes
 from assay.store.base import open_sql_store
 from assay.store.blobs import LocalBlobStore
@@ -68,13 +69,14 @@ def create_app(config: ServerConfig, state: AppState | None = None) -> FastAPI:
     app.state.assay = state or open_state(config)
     errors.install(app, page=ui_routes.error_page)
     app.add_middleware(Guard, config=app.state.assay.config)
-    for facet in (common, runs, blobs, artifacts, models, evaluations, requests, alerts):
+    for facet in (common, runs, blobs, artifacts, models, evaluations, requests, labels, alerts):
         app.include_router(facet.router)
     app.include_router(assets.router)
     app.include_router(ui_routes.router)
     app.include_router(catalog_routes.router)
     app.include_router(eval_routes.router)
     app.include_router(monitor_routes.router)
+    app.include_router(label_routes.router)
 
     @app.get("/api/v1/openapi.json", include_in_schema=False)
     def openapi_spec(who: Annotated[Principal, Depends(key_or_session)]) -> JSONResponse:

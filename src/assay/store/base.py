@@ -17,6 +17,7 @@ from assay.store.facets.alerts import Alerts
 from assay.store.facets.artifacts import Artifacts
 from assay.store.facets.blobs import Blobs
 from assay.store.facets.evaluations import Evaluations
+from assay.store.facets.labels import Labels
 from assay.store.facets.models import Models
 from assay.store.facets.requests import Requests
 from assay.store.facets.runs import Runs
@@ -31,7 +32,7 @@ DEFAULT_HOME = "~/.assay"
 class Store(Protocol):
     """A store is its facets (store/facets/), reached as attributes: ``store.runs``,
     ``store.blobs``, ``store.artifacts``, ``store.models``, ``store.evaluations``,
-    ``store.requests``."""
+    ``store.requests``, ``store.labels``."""
 
     uri: str
 
@@ -55,6 +56,9 @@ class Store(Protocol):
 
     @property
     def requests(self) -> Requests: ...
+
+    @property
+    def labels(self) -> Labels: ...
 
     def close(self) -> None: ...
 

@@ -20,7 +20,7 @@ from assay.server.api.common import Caller
 from assay.server.body import read_body
 from assay.server.deps import AppState, require, require_run, require_some, state_of
 from assay.server.negotiate import body_type, reply
-from assay.store.sql.auth import Principal
+from assay.store.sql.auth import Principal, role_at_least
 
 router = APIRouter(prefix="/api/v1")
 STEP_MIN, STEP_MAX = -(2**63), 2**63 - 1  # steps are stored as int64
@@ -95,7 +95,7 @@ def projects(request: Request, who: Caller) -> Response:
     found = state.store.runs.projects()
     if not who.is_admin:
         visible = state.auth.grants_of(who.user)
-        found = [p for p in found if p.name in visible]
+        found = [p for p in found if role_at_least(visible.get(p.name), "viewer")]
     return reply(request, found)
 
 

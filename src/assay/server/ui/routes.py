@@ -114,7 +114,7 @@ def projects_page(request: Request, who: Viewer) -> HTMLResponse:
     found = state.store.runs.projects()
     if not who.is_admin:
         allowed = state.auth.grants_of(who.user)
-        found = [p for p in found if p.name in allowed]
+        found = [p for p in found if role_at_least(allowed.get(p.name), "viewer")]
     return render(request, "projects.html", projects=found, who=who)
 
 

@@ -13,6 +13,7 @@ from assay.store.http.artifacts import HttpArtifacts
 from assay.store.http.blobs import HttpBlobs
 from assay.store.http.credentials import key_for
 from assay.store.http.evaluations import HttpEvaluations
+from assay.store.http.labels import HttpLabels
 from assay.store.http.models import HttpModels
 from assay.store.http.requests import HttpRequests
 from assay.store.http.runs import HttpRuns
@@ -44,6 +45,7 @@ class RemoteStore:
         self.evaluations = HttpEvaluations(self.http, self.blobs)
         self.alerts = HttpAlerts(self.http)
         self.requests = HttpRequests(self.http)
+        self.labels = HttpLabels(self.http)
 
     def whoami(self) -> dict[str, Any]:
         """Who the server takes this store's API key for."""

@@ -21,7 +21,7 @@ from assay.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from assay.store.sql import audit, opening
 from assay.store.sql.schema import api_keys, grants, users
 
-ROLES = ("viewer", "writer", "admin")
+ROLES = ("annotator", "viewer", "writer", "admin")  # each includes the ones before
 _RANK = {role: i for i, role in enumerate(ROLES)}
 _USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@\-]{0,63}$")
 _KEY = re.compile(r"^ak_([a-z0-9]{12})_([A-Za-z0-9_\-]{20,})$")

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 # Bump together with a new migration file.
-SCHEMA_REVISION = "0008"
+SCHEMA_REVISION = "0009"
 
 metadata = sa.MetaData()
 
@@ -335,8 +335,86 @@ request_batches = sa.Table(
     sa.Column("applied_at", sa.Float, nullable=False),
 )
 
+# ---- labels (0008) ---------------------------------------------------------------------
 
-# ---- monitor alerts (0008) -----------------------------------------------------------------
+label_projects = sa.Table(
+    "label_projects",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("project", sa.String(128), sa.ForeignKey("projects.name"), nullable=False),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("schema", Json, nullable=False),
+    sa.Column("overlap", sa.Integer, nullable=False),
+    sa.Column("routing", sa.String(16), nullable=False),
+    sa.Column("min_labels", sa.Integer, nullable=False),
+    sa.Column("confidence", sa.Float, nullable=False),
+    sa.Column("gold_rate", sa.Float, nullable=False),
+    sa.Column("source", sa.String(1024), nullable=False),
+    sa.Column("source_version_id", sa.String(32), sa.ForeignKey("artifact_versions.id")),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.UniqueConstraint("project", "name", name="uq_label_projects_name"),
+)
+
+label_items = sa.Table(
+    "label_items",
+    metadata,
+    sa.Column("project_id", sa.String(32), sa.ForeignKey("label_projects.id"), primary_key=True),
+    sa.Column("item_id", sa.String(256), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("data", Json, nullable=False),
+    sa.Column("gold", Json),
+    sa.Column("is_gold", sa.Boolean, nullable=False),
+    sa.Column("needed", sa.Integer, nullable=False),
+    sa.Column("taken", sa.Integer, nullable=False),
+    sa.Column("min_quality", sa.Float),
+    sa.Index("ix_label_items_queue", "project_id", "is_gold", "taken"),
+)
+
+label_annotations = sa.Table(
+    "label_annotations",
+    metadata,
+    sa.Column("project_id", sa.String(32), sa.ForeignKey("label_projects.id"), primary_key=True),
+    sa.Column("item_id", sa.String(256), primary_key=True),
+    sa.Column("annotator", sa.String(128), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("value", Json),
+    sa.Column("comment", sa.Text),
+    sa.Column("claimed_at", sa.Float, nullable=False),
+    sa.Column("done_at", sa.Float),
+    sa.Index("ix_label_annotations_open", "project_id", "annotator", "status"),
+)
+
+label_annotators = sa.Table(
+    "label_annotators",
+    metadata,
+    sa.Column("project_id", sa.String(32), sa.ForeignKey("label_projects.id"), primary_key=True),
+    sa.Column("annotator", sa.String(128), primary_key=True),
+    sa.Column("quality", sa.Float, nullable=False),
+)
+
+label_feedback = sa.Table(
+    "label_feedback",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("project", sa.String(128), sa.ForeignKey("projects.name"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("value", Json),
+    sa.Column("request_id", sa.String(128)),
+    sa.Column("evaluation_id", sa.String(32), sa.ForeignKey("evaluations.id")),
+    sa.Column("item_id", sa.String(256)),
+    sa.Column("comment", sa.Text),
+    sa.Column("data", Json, nullable=False),
+    sa.Column("label_project_id", sa.String(32), sa.ForeignKey("label_projects.id")),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Index("ix_label_feedback_request", "request_id"),
+    sa.Index("ix_label_feedback_project", "project", "created_at"),
+)
+
+
+# ---- monitor alerts (0009) -----------------------------------------------------------------
 
 monitor_alerts = sa.Table(
     "monitor_alerts",

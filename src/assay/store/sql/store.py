@@ -17,6 +17,7 @@ from assay.store.sql.alerts import SqlAlerts
 from assay.store.sql.artifacts import SqlArtifacts
 from assay.store.sql.blobs import SqlBlobs
 from assay.store.sql.evaluations import SqlEvaluations
+from assay.store.sql.labels import SqlLabels
 from assay.store.sql.models import SqlModels
 from assay.store.sql.requests import SqlRequests
 from assay.store.sql.runs import SqlRuns
@@ -52,6 +53,7 @@ class SqlStore:
         self.evaluations = SqlEvaluations(self.db)
         self.alerts = SqlAlerts(self.db)
         self.requests = SqlRequests(self.db)
+        self.labels = SqlLabels(self.db)
         try:
             self._prepare()
         except BaseException:

@@ -1,0 +1,255 @@
+"""`assay import wandb PATH`: W&B runs from the folders the W&B SDK writes offline (or
+keeps after syncing): ``wandb/offline-run-*/run-<id>.wandb``.
+
+Every history point keeps its step and time; config, summary, tags, notes, group, job
+type, console output and system metrics come along; the W&B run id names the Assay run
+(``wb-<id>``). Media in the history (images, tables...) are counted and named as not
+imported. Records are read from the run file itself (wandb_log.py), not from W&B's
+``files/`` summaries, so what the run logged is what arrives.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assay.errors import AssayError, CorruptData, ImportIncomplete, InvalidInput
+from assay.importers.runs import RunData, same_series, write_run
+from assay.importers.wandb_log import records
+from assay.progress import track
+from assay.records import Columns, LogLine
+from assay.store.base import Store
+
+_RESERVED = ("_step", "_timestamp", "_runtime")
+_SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,29}")
+
+
+@dataclass(kw_only=True)
+class WandbImport:
+    runs: int = 0
+    points: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)  # kind -> values not imported
+
+
+@dataclass
+class _Run:
+    """What the records of one run file say, as they are read."""
+
+    data: RunData | None = None
+    wandb_id: str = ""
+    points: dict[str, dict[int, tuple[float, float]]] = field(default_factory=dict)
+    samples: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    text: dict[str, str] = field(default_factory=dict)  # stream -> unfinished line
+    lines: list[LogLine] = field(default_factory=list)
+    last_time: float = 0.0
+    exit_code: int | None = None
+    runtime: float = 0.0
+
+
+def run_files(path: Path) -> list[Path]:
+    """The W&B run files at ``path``: a ``.wandb`` file, or every one under a folder."""
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise InvalidInput(f"{path} is neither a W&B run file nor a folder")
+    found = sorted(path.rglob("run-*.wandb"))
+    if not found:
+        raise InvalidInput(f"{path} holds no W&B run files (wandb/offline-run-*/run-*.wandb)")
+    return found
+
+
+def import_wandb(
+    store: Store,
+    path: str | os.PathLike[str],
+    project: str | None = None,
+    progress: bool | None = None,
+) -> WandbImport:
+    """Import every W&B run file under ``path`` (into ``project``, default each run's
+    W&B project); ImportIncomplete listing any run that did not come in whole."""
+    files = run_files(Path(path))
+    done = WandbImport()
+    problems: list[str] = []
+    with track("runs", len(files), "runs", progress) as advance:
+        for file in files:
+            try:
+                _import_file(store, file, project, done)
+            except (AssayError, OSError) as exc:
+                problems.append(f"{file.parent.name}/{file.name}: {exc}")
+            advance(1)
+    if problems:
+        listed = "\n  ".join(problems)
+        raise ImportIncomplete(f"the import of {path} is incomplete:\n  {listed}")
+    return done
+
+
+def _import_file(store: Store, file: Path, project: str | None, done: WandbImport) -> None:
+    run = _Run()
+    for record in records(file):
+        _apply(run, record, project, done.skipped)
+    if run.data is None:
+        raise CorruptData("it holds no run record (the run never started)")
+    data = _finish(run)
+    write_run(store, data, f"wandb:{data.project}/{run.wandb_id}")
+    differ = same_series(data.series, store.runs.history(data.id))
+    if differ:
+        raise ImportIncomplete(f"the points of {', '.join(differ[:5])} differ after the import")
+    done.runs += 1
+    done.points += data.points
+
+
+def _apply(run: _Run, record: Any, project: str | None, skipped: Counter[str]) -> None:
+    kind = record.WhichOneof("record_type")
+    if kind == "run":
+        _start(run, record.run, project)
+    elif kind == "config" and run.data is not None:
+        run.data.config.update(_updates(record.config.update))
+    elif kind == "history":
+        _history(run, record.history.item, skipped)
+    elif kind == "summary":
+        run.summary.update(_updates(record.summary.update))
+    elif kind == "output_raw":
+        _output(run, record.output_raw)
+    elif kind == "stats":
+        _stats(run, record.stats)
+    elif kind == "exit":
+        run.exit_code, run.runtime = record.exit.exit_code, float(record.exit.runtime)
+
+
+def _start(run: _Run, record: Any, project: str | None) -> None:
+    start = record.start_time.seconds + record.start_time.nanos / 1e9
+    run.wandb_id = record.run_id
+    origin = "/".join(p for p in (record.entity, record.project, record.run_id) if p)
+    run.data = RunData(
+        id=_assay_id(record.run_id, origin),
+        project=project or record.project or "wandb",
+        name=record.display_name or record.run_id,
+        created_at=start,
+        config=_updates(record.config.update),
+        tags=list(record.tags),
+        notes=record.notes or None,
+        group=record.run_group or None,
+        job_type=record.job_type or None,
+        host={"hostname": record.host, "imported_from": f"wandb:{origin}"},
+    )
+    run.last_time = start
+
+
+def _assay_id(wandb_id: str, origin: str) -> str:
+    if _SAFE_ID.fullmatch(wandb_id):
+        return f"wb-{wandb_id}"
+    from assay import digests
+
+    return "wb-" + digests.of_bytes(origin.encode())[:29]
+
+
+def _updates(items: Any) -> dict[str, Any]:
+    """Config or summary updates as a dict, nested values nested again (W&B sends them
+    flattened by path); W&B's own ``_wandb`` bookkeeping and ``_step``... left out."""
+    out: dict[str, Any] = {}
+    for item in items:
+        path = [item.key] if item.key else list(item.nested_key)
+        if path[0].startswith("_"):
+            continue
+        node = out
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = json.loads(item.value_json)
+    return out
+
+
+def _history(run: _Run, items: Any, skipped: Counter[str]) -> None:
+    """One logged row. W&B flattens a nested value into items keyed by its path
+    (``["sample", "_type"]``): a path holding ``_type`` is a media value (one, skipped);
+    other nested numbers become ``outer/inner`` keys."""
+    row: dict[str, Any] = {}
+    media: dict[str, str] = {}
+    for item in items:
+        path = [item.key] if item.key else list(item.nested_key)
+        value = json.loads(item.value_json)
+        if len(path) > 1 and path[-1] == "_type":
+            media[path[0]] = str(value)
+        row["/".join(path)] = value
+    step, at = int(row.get("_step", 0)), float(row.get("_timestamp", run.last_time))
+    run.last_time = max(run.last_time, at)
+    skipped.update(f"history {kind}" for kind in media.values())
+    for key, value in row.items():
+        if key in _RESERVED or key.split("/", 1)[0] in media:
+            continue
+        if isinstance(value, bool | int | float):
+            run.points.setdefault(key, {})[step] = (at, float(value))
+        else:
+            kind = value.get("_type", "object") if isinstance(value, dict) else type(value).__name__
+            skipped[f"history {kind}"] += 1
+
+
+def _output(run: _Run, output: Any) -> None:
+    stream = "stdout" if output.output_type == 1 else "stderr"
+    at = output.timestamp.seconds + output.timestamp.nanos / 1e9
+    text = run.text.get(stream, "") + output.line
+    *complete, rest = text.split("\n")
+    run.lines.extend(LogLine(at=at, stream=stream, text=line) for line in complete)
+    run.text[stream] = rest
+
+
+def _stats(run: _Run, stats: Any) -> None:
+    at = stats.timestamp.seconds + stats.timestamp.nanos / 1e9
+    for item in stats.item:
+        value = json.loads(item.value_json)
+        if isinstance(value, bool | int | float):
+            run.samples.setdefault(f"system/{item.key}", []).append((at, float(value)))
+
+
+def _finish(run: _Run) -> RunData:
+    data = run.data
+    assert data is not None
+    data.series = {key: _columns(points) for key, points in run.points.items()}
+    for key, samples in run.samples.items():
+        data.series.setdefault(key, _sampled(samples))
+    data.log_lines = run.lines + [
+        LogLine(at=run.last_time, stream=s, text=t) for s, t in run.text.items() if t
+    ]
+    last = {key: c.values[-1] for key, c in data.series.items() if len(c)}
+    data.summary = {
+        k: v
+        for k, v in run.summary.items()
+        if not _same(last.get(k), v) and not (isinstance(v, dict) and "_type" in v)
+    }
+    end = max(run.last_time, data.created_at + run.runtime)
+    data.heartbeat_at = data.finished_at = end
+    if run.exit_code is None:
+        data.status = "crashed"  # the file ends before the run did
+    else:
+        data.status = "finished" if run.exit_code == 0 else "failed"
+    return data
+
+
+def _same(last: Any, value: Any) -> bool:
+    if last is None or not isinstance(value, int | float):
+        return False
+    return bool(last == value or (math.isnan(last) and math.isnan(float(value))))
+
+
+def _columns(points: dict[int, tuple[float, float]]) -> Columns:
+    steps = sorted(points)
+    return Columns(
+        steps=np.array(steps, dtype=np.int64),
+        times=np.array([points[s][0] for s in steps], dtype=np.float64),
+        values=np.array([points[s][1] for s in steps], dtype=np.float64),
+    )
+
+
+def _sampled(samples: list[tuple[float, float]]) -> Columns:
+    return Columns(
+        steps=np.arange(len(samples), dtype=np.int64),
+        times=np.array([t for t, _ in samples], dtype=np.float64),
+        values=np.array([v for _, v in samples], dtype=np.float64),
+    )

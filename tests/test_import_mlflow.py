@@ -1,0 +1,112 @@
+"""`assay import mlflow`: an MLflow sqlite store and an mlruns folder written by the real
+`mlflow` package, every metric point (several values at one step too), params, tags,
+artifacts, a registered model with its alias; idempotent."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from assay.cli.main import cli
+from assay.store import Store, open_store
+
+pytest.importorskip("mlflow", reason="the mlflow extra is not installed")
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys, mlflow, numpy as np
+    from sklearn.linear_model import LogisticRegression
+    mlflow.set_tracking_uri(sys.argv[1])
+    mlflow.set_experiment("quickstart demo")
+    with mlflow.start_run(run_name="good") as run:
+        mlflow.log_params({"lr": 0.1, "depth": 3})
+        for step in range(50):
+            mlflow.log_metric("loss", 1 / (step + 1), step=step, timestamp=1_700_000_000_000 + step)
+        for value in (0.5, 0.6, 0.7):
+            mlflow.log_metric("acc", value)  # no step: each at step 0
+        mlflow.set_tags({"team": "vision", "mlflow.note.content": "a note"})
+        mlflow.log_dict({"a": 1}, "configs/c.json")
+        X = np.arange(20.0).reshape(10, 2)
+        mlflow.sklearn.log_model(LogisticRegression().fit(X, X[:, 0] > 9), name="model")
+        good = run.info.run_id
+    with mlflow.start_run(run_name="bad") as run:
+        mlflow.log_metric("loss", 9.0, step=0)
+    mlflow.MlflowClient().set_terminated(run.info.run_id, "FAILED")
+    version = mlflow.register_model(f"runs:/{good}/model", "clf")
+    mlflow.MlflowClient().set_registered_model_alias("clf", "production", version.version)
+    print(good)
+    """
+)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "mlruns"])
+def source(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    root = tmp_path_factory.mktemp(f"mlflow-{request.param}")
+    uri = f"sqlite:///{root / 'mlflow.db'}" if request.param == "sqlite" else str(root / "mlruns")
+    env = {**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true"}
+    tracking = uri if request.param == "sqlite" else (root / "mlruns").as_uri()
+    subprocess.run(
+        [sys.executable, "-c", SCRIPT, tracking], cwd=root, env=env, check=True, timeout=600
+    )
+    return uri
+
+
+def _by_name(store: Store, name: str) -> str:
+    (run,) = [r for r in store.runs.list("quickstart-demo") if r.name == name]
+    return run.id
+
+
+def test_an_mlflow_store_imports_with_every_point_and_its_registry(
+    source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assay.importers.mlflow import import_mlflow
+
+    monkeypatch.chdir(tmp_path)
+    store = open_store(tmp_path / "store")
+    done = import_mlflow(store, source)
+    assert (done.experiments, done.runs, done.model_versions) == (2, 2, 1)  # with Default
+    good = store.runs.get(_by_name(store, "good"))
+    assert len(good.id) == 32 and good.status == "finished"
+    assert good.config == {"lr": "0.1", "depth": "3"}
+    assert "team=vision" in good.tags and good.notes == "a note"
+    assert any(k.startswith("mlflow.tag:mlflow.") for k in good.host)
+    history = store.runs.history(good.id)
+    loss = history["loss"]
+    assert np.array_equal(loss.steps, np.arange(50))
+    assert np.allclose(loss.times, (1_700_000_000_000 + np.arange(50)) / 1000)
+    assert history["acc"].values.tolist() == [0.5, 0.6, 0.7]  # three values at step 0, kept
+    assert history["acc/mlflow_step"].values.tolist() == [0, 0, 0]
+    assert store.runs.get(_by_name(store, "bad")).status == "failed"
+    files = store.artifacts.versions("quickstart-demo", f"mlflow-{good.id}")
+    assert files[0].run_id == good.id and files[0].file_count == 1
+    model = store.models.get("clf")
+    assert model.aliases == {"production": 1}
+    assert store.models.version("clf", "production").artifact.file_count >= 2  # MLmodel...
+    again = import_mlflow(store, source)
+    assert again.runs == 2 and len(store.runs.list("quickstart-demo")) == 2
+    assert len(store.models.versions("clf")) == 1 and len(store.models.alias_history("clf")) == 1
+    assert len(store.runs.history(good.id)["acc"]) == 3
+    assert not (tmp_path / "mlflow.db").exists()  # nothing written where the user stands
+    store.close()
+
+
+def test_the_cli_imports_from_a_tracking_uri(source: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["import", "mlflow", "--from", source, "--uri", str(tmp_path / "s")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "2 runs" in result.output and "1 model versions" in result.output
+
+
+def test_an_unreadable_source_is_named(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["import", "mlflow", "--from", str(tmp_path / "nope"), "--uri", str(tmp_path / "s")]
+    )
+    assert result.exit_code == 1 and "neither a tracking URI nor an mlruns folder" in result.output

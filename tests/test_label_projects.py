@@ -1,0 +1,336 @@
+"""Label projects end to end through the SDK and the CLI: made from a file or a dataset
+version, labelled by simulated annotators, routed adaptively, exported with lineage;
+feedback on served predictions."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import assay
+from assay.artifacts.artifact import Artifact, download, log_artifact
+from assay.cli.main import cli
+from assay.errors import InvalidInput
+from assay.labeling.routing import plan
+from assay.sdk import labels
+from assay.store import Store
+from assay.store.base import open_store
+
+SCHEMA = {"kind": "single", "choices": ["pos", "neg"]}
+
+
+@pytest.fixture
+def local(tmp_path: Path) -> Store:
+    return open_store(tmp_path / "store")
+
+
+def _table(tmp_path: Path, n: int = 6, suffix: str = ".csv") -> Path:
+    frame = pd.DataFrame(
+        {
+            "id": [f"r{k}" for k in range(n)],
+            "text": [f"review {k}" for k in range(n)],
+            "truth": ["pos" if k % 2 else "neg" for k in range(n)],
+        }
+    )
+    path = tmp_path / f"items{suffix}"
+    if suffix == ".csv":
+        frame.to_csv(path, index=False)
+    elif suffix == ".jsonl":
+        frame.to_json(path, orient="records", lines=True)
+    else:
+        frame.to_parquet(path)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_a_project_is_made_from_a_table_file(local: Store, tmp_path: Path, suffix: str) -> None:
+    made = labels.create(
+        "p",
+        "s",
+        SCHEMA,
+        data=_table(tmp_path, suffix=suffix),
+        id_column="id",
+        text_column="text",
+        store=local,
+    )
+    items = local.labels.items(made.id)
+    assert [i.item_id for i in items][:2] == ["r0", "r1"]
+    assert items[0].kind == "text" and items[0].data == {"text": "review 0"}
+
+
+def test_a_project_is_made_from_a_dataset_version_and_names_it(
+    local: Store, tmp_path: Path
+) -> None:
+    art = Artifact("reviews", type="dataset")
+    art.add_file(_table(tmp_path))
+    version = log_artifact(local, art, "p")
+    made = labels.create(
+        "p",
+        "s",
+        SCHEMA,
+        dataset="reviews:latest",
+        id_column="id",
+        gold_column="truth",
+        store=local,
+    )
+    assert made.source_version_id == version.id and made.n_gold == 6
+    assert local.labels.items(made.id)[0].data == {"row": {"id": "r0", "text": "review 0"}}
+
+
+def test_rows_without_a_text_column_become_table_rows_and_outputs_pairs(
+    local: Store,
+) -> None:
+    frame = pd.DataFrame({"q": ["2+2"], "x": ["4"], "y": ["5"]})
+    pair = labels.create(
+        "p",
+        "pair",
+        {"kind": "pairwise"},
+        data=frame,
+        input_column="q",
+        pair_columns=("x", "y"),
+        store=local,
+    )
+    assert local.labels.items(pair.id)[0].data == {"prompt": "2+2", "a": "4", "b": "5"}
+    judged = labels.create(
+        "p",
+        "judge",
+        {"kind": "rating", "low": 1, "high": 3},
+        data=frame,
+        input_column="q",
+        output_column="x",
+        store=local,
+    )
+    assert local.labels.items(judged.id)[0].kind == "output"
+
+
+def test_bad_project_input_is_refused_with_a_reason(local: Store, tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="exactly one of"):
+        labels.create("p", "s", SCHEMA, store=local)
+    with pytest.raises(InvalidInput, match="adaptive routing needs"):
+        labels.create(
+            "p", "s", {"kind": "text"}, data=_table(tmp_path), routing="adaptive", store=local
+        )
+    with pytest.raises(InvalidInput, match="no rows"):
+        labels.create("p", "s", SCHEMA, data=pd.DataFrame({"a": []}), store=local)
+    with pytest.raises(InvalidInput, match="missing"):
+        labels.create("p", "s", SCHEMA, data=_table(tmp_path), text_column="nope", store=local)
+
+
+def _simulate(
+    store: Store, project_id: str, skill: dict[str, float], truth: dict[str, str]
+) -> None:
+    """Annotators of known accuracy take turns until nobody gets an item."""
+    rng = random.Random(3)
+    busy = True
+    while busy:
+        busy = False
+        for name, accuracy in skill.items():
+            task = store.labels.claim(project_id, name)
+            if task is None:
+                continue
+            busy = True
+            right = truth[task.item_id]
+            value = right if rng.random() < accuracy else ("neg" if right == "pos" else "pos")
+            store.labels.submit(project_id, task.item_id, name, value)
+            labels.reroute(store, project_id)
+
+
+def test_adaptive_routing_spends_labels_only_where_the_consensus_is_unsure(
+    local: Store,
+) -> None:
+    n = 40
+    truth = {f"i{k}": ("pos" if k % 3 else "neg") for k in range(n)}
+    frame = pd.DataFrame({"id": list(truth), "text": list(truth)})
+    made = labels.create(
+        "p",
+        "s",
+        SCHEMA,
+        data=frame,
+        id_column="id",
+        text_column="text",
+        routing="adaptive",
+        min_labels=2,
+        overlap=5,
+        confidence=0.9,
+        store=local,
+    )
+    skill = {"a1": 0.95, "a2": 0.9, "a3": 0.85, "a4": 0.6, "a5": 0.55}
+    _simulate(local, made.id, skill, truth)
+    done = [a for a in local.labels.annotations(made.id) if a.status == "done"]
+    per_item = pd.Series([a.item_id for a in done]).value_counts()
+    assert per_item.min() >= 2 and per_item.max() <= 5
+    assert len(done) < 0.8 * 5 * n  # fewer than full redundancy
+    result = labels.consensus(made.id, store=local)
+    found = result.labels.set_index("item")["label"].reindex(list(truth))
+    right = (found.to_numpy() == pd.Series(truth).to_numpy()).mean()
+    assert right >= 0.9
+
+
+def test_the_router_prefers_good_annotators_for_extra_labels() -> None:
+    table = pd.DataFrame(
+        {
+            "item": ["x", "x", "y", "y", "z", "z"],
+            "worker": ["good", "bad", "good", "bad", "good", "bad"],
+            "label": ["pos", "neg", "pos", "pos", "neg", "neg"],
+        }
+    )
+    decided = plan(table, {"x": 2, "y": 2, "z": 2}, min_labels=2, overlap=3, confidence=0.95)
+    assert decided.needed.get("x") == 3  # the split item asks for a third label
+    assert decided.min_quality is not None and set(decided.quality) == {"good", "bad"}
+
+
+def test_gold_answers_score_each_annotator(local: Store, tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {"id": ["g1", "g2", "x"], "text": ["a", "b", "c"], "gold": ["pos", "neg", None]}
+    )
+    made = labels.create(
+        "p",
+        "s",
+        SCHEMA,
+        data=frame,
+        id_column="id",
+        text_column="text",
+        gold_column="gold",
+        overlap=1,
+        gold_rate=0.5,
+        store=local,
+    )
+    for name, answer in (("good", {"g1": "pos", "g2": "neg"}), ("bad", {"g1": "neg", "g2": "pos"})):
+        while (task := local.labels.claim(made.id, name)) is not None:
+            local.labels.submit(made.id, task.item_id, name, answer.get(task.item_id, "pos"))
+    shown = labels.report(made.id, store=local)
+    gold = {r["worker"]: r.get("gold_accuracy") for r in shown.annotators}
+    assert gold["good"] == 1.0 and gold["bad"] == 0.0
+
+
+def test_export_makes_a_dataset_version_with_lineage_to_the_project(
+    local: Store, tmp_path: Path
+) -> None:
+    made = labels.create(
+        "p",
+        "s",
+        SCHEMA,
+        data=_table(tmp_path, 3),
+        id_column="id",
+        text_column="text",
+        overlap=2,
+        store=local,
+    )
+    for name in ("ann", "bob"):
+        while (task := local.labels.claim(made.id, name)) is not None:
+            local.labels.submit(
+                made.id,
+                task.item_id,
+                name,
+                "pos" if task.item_id != "r2" or name == "ann" else "neg",
+            )
+    version = labels.export(made.id, "reviews-labelled", store=local)
+    assert version.type == "dataset" and version.metadata["label_project"]["id"] == made.id
+    assert set(version.metadata["annotators"]) == {"ann", "bob"}
+    assert version.metadata["method"] in {"mv", "ds", "one-coin", "glad"}
+    table = pd.read_csv(download(local, version, tmp_path / "out") / "labels.csv")
+    assert list(table.columns) == ["item", "label", "confidence", "n_labels"]
+    assert table["n_labels"].tolist() == [2, 2, 2]
+
+
+def test_feedback_attaches_to_a_request_and_goes_to_review(tmp_path: Path) -> None:
+    uri = tmp_path / "store"
+    store = open_store(uri)
+    frame = pd.DataFrame({"id": ["seed"], "text": ["x"]})
+    review_project = labels.create(
+        "p", "review", SCHEMA, data=frame, id_column="id", text_column="text", store=store
+    )
+    store.close()
+    given = assay.feedback(
+        "p",
+        "correction",
+        "neg",
+        request_id="req-9",
+        data={"output": "pos"},
+        label_project="review",
+        uri=uri,
+    )
+    store = open_store(uri)
+    assert store.labels.feedback(request_id="req-9")[0].id == given.id
+    assert store.labels.items(review_project.id)[-1].data["source"] == {"request_id": "req-9"}
+    store.close()
+
+
+def test_the_cli_creates_shows_imports_and_exports(tmp_path: Path) -> None:
+    uri = str(tmp_path / "store")
+    table = _table(tmp_path, 4)
+    run = CliRunner().invoke
+    made = run(
+        cli,
+        [
+            "labels",
+            "create",
+            "p",
+            "s",
+            "--data",
+            str(table),
+            "--choices",
+            "pos,neg",
+            "--id-column",
+            "id",
+            "--text-column",
+            "text",
+            "--uri",
+            uri,
+        ],
+    )
+    assert made.exit_code == 0, made.output
+    assert "4 items, 0 gold" in made.output
+    listed = run(cli, ["labels", "ls", "--uri", uri])
+    assert "p" in listed.output and "single" in listed.output
+    pd.DataFrame(
+        {
+            "item": ["r0", "r0", "r1", "r1", "r2"],
+            "worker": ["a", "b", "a", "b", "a"],
+            "label": ["pos", "neg", "pos", "pos", "neg"],
+        }
+    ).to_csv(tmp_path / "l.csv", index=False)
+    imported = run(cli, ["labels", "import", "p/s", str(tmp_path / "l.csv"), "--uri", uri])
+    assert imported.exit_code == 0 and "5 labels imported" in imported.output
+    shown = run(cli, ["labels", "show", "p/s", "--uri", uri])
+    assert shown.exit_code == 0, shown.output
+    assert "1 of 4 items complete" not in shown.output and "disagreements to review" in shown.output
+    assert "r0" in shown.output
+    exported = run(cli, ["labels", "export", "p/s", "--name", "done", "--uri", uri])
+    assert exported.exit_code == 0, exported.output
+    assert "exported" in exported.output and "3 items" in exported.output
+    bad = run(cli, ["labels", "import", "p/s", str(tmp_path / "l.csv"), "--uri", uri])
+    assert bad.exit_code != 0 and "already has a turn" in bad.output
+
+
+def test_the_demo_project_shows_the_consensus_beating_majority_vote(tmp_path: Path) -> None:
+    from assay.demo.labels import CROWD, run_project
+
+    rng = random.Random(0)
+    truth = {i: rng.randrange(10) for i in range(80)}
+    result = run_project(truth, str(tmp_path / "store"), seed=0)
+    assert result.labels == 3 * 80
+    assert result.majority_accuracy < result.consensus_accuracy
+    store = open_store(tmp_path / "store")
+    version = store.artifacts.version("digits", result.name, "latest")
+    assert set(version.metadata["annotators"]) == {a.name for a in CROWD}
+    assert version.metadata["label_project"]["name"] == result.name
+    store.close()
+
+
+def test_a_large_project_is_sent_in_batches_and_checked_whole_first(
+    local: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(labels, "BATCH", 3)
+    frame = pd.DataFrame({"id": [f"x{k}" for k in range(8)], "t": list("abcdefgh")})
+    made = labels.create("p", "n", SCHEMA, data=frame, id_column="id", text_column="t", store=local)
+    assert made.n_items == 8
+    assert [i.position for i in local.labels.items(made.id)] == list(range(8))
+    twice = pd.DataFrame({"id": ["a", "b", "c", "d", "a"], "t": list("abcde")})
+    with pytest.raises(InvalidInput, match="appears twice"):
+        labels.create("p", "m", SCHEMA, data=twice, id_column="id", text_column="t", store=local)
+    assert [p.name for p in local.labels.list("p")] == ["n"]
