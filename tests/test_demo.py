@@ -91,7 +91,7 @@ def test_demo_command_quick(store_uri: str) -> None:
     assert "digits-classifier version" in result.output
     text = " ".join(result.output.split())
     assert "Evaluated on the held-out test split against no earlier production model: pass" in text
-    for heading in ("Labels:", "Drift:", "Serving:"):
+    for heading in ("Labels:", "Drift:", "Monitoring:", "Serving:"):
         assert heading in result.output
     test = pd.read_csv(api.artifact("digits/digits-split:v0").file("test.csv"))
     truth = dict(zip(test["id"], test["label"], strict=True))
@@ -118,7 +118,7 @@ def test_demo_command_quick(store_uri: str) -> None:
     assert f"default (one-coin) {summary['consensus_accuracy']:.3f}" in text
 
     # drift: the unchanged window is not drifted, the heavier ink is
-    (monitor,) = api.runs("digits", filter="job_type == 'monitor'")
+    (monitor,) = api.runs("digits", filter="job_type == 'monitor' and 'demo' in tags")
     unchanged = monitor.summary["window_unchanged"]
     heavier = monitor.summary["window_heavier_ink"]
     assert unchanged["drifted"] is False and unchanged["features_drifted"] == 0
@@ -131,6 +131,17 @@ def test_demo_command_quick(store_uri: str) -> None:
     reference = Profile.from_bytes(profile.file("train.profile").read_bytes())
     assert len(reference.columns) == 64
     assert "DRIFT" in text and "no drift" in text
+
+    # monitoring: the served model's request log, a window as it is, one drifted, an alert
+    (watch,) = api.runs(
+        "digits", filter="job_type == 'monitor' and 'model:digits-classifier' in tags"
+    )
+    drift = api.run(watch.id).history(["drift", "traffic"])
+    busy = drift[drift["traffic"] > 0]
+    assert busy["drift"].tolist() == [0.0, 1.0]
+    (fired,) = api.store.alerts.list(monitor_id=watch.id)
+    assert fired.rule == "drift" and fired.opened_step == busy.index[1]
+    assert "alert fired: drift" in text
 
     # serving: a real server answered with the version @production
     (served,) = api.runs("digits", filter="job_type == 'serve'")

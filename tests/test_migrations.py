@@ -13,6 +13,39 @@ from assay.store.sql.schema import SCHEMA_REVISION, metadata
 from assay.store.sql.store import SqlStore
 from tests.conftest import StoreFactory, create_run
 
+# what each revision after 0005 added: (tables, columns of runs), newest first
+ADDED = {
+    "0013": (["monitor_alerts"], []),
+    "0012": (["spans", "traces"], []),
+    "0011": (["sweep_trials", "sweeps"], ["deleted_at", "delete_artifacts"]),
+    "0010": (["traffic_policies"], []),
+    "0009": (["media"], []),
+    "0008": (
+        [
+            "label_feedback",
+            "label_annotators",
+            "label_annotations",
+            "label_items",
+            "label_projects",
+        ],
+        [],
+    ),
+    "0007": (["request_log", "request_batches"], []),
+    "0006": ([], ["seen_at"]),
+}
+
+
+def _rewind(conn: sa.Connection, revision: str) -> None:
+    """Drop by hand what the revisions after ``revision`` added (SQLite), and say so."""
+    assert max(ADDED) == SCHEMA_REVISION  # a new revision adds its line above
+    for later, (tables, columns) in ADDED.items():
+        if later > revision:
+            for table in tables:
+                conn.execute(sa.text(f"DROP TABLE {table}"))
+            for column in columns:
+                conn.execute(sa.text(f"ALTER TABLE runs DROP COLUMN {column}"))
+    conn.execute(sa.text(f"UPDATE alembic_version SET version_num = '{revision}'"))
+
 
 def engine_of(store: object) -> sa.Engine:
     assert isinstance(store, SqlStore)
@@ -74,17 +107,7 @@ def test_upgrading_repairs_non_finite_numbers_in_sqlite_json(tmp_path: Path) -> 
     run_id = create_run(store)
     _legacy_config(store, run_id)
     with store.engine.begin() as conn:  # back to revision 0005, before runs.seen_at
-        for later in ("label_feedback", "label_annotators", "label_annotations", "label_items"):
-            conn.execute(sa.text(f"DROP TABLE {later}"))  # revision 0008
-        conn.execute(sa.text("DROP TABLE label_projects"))
-        conn.execute(sa.text("DROP TABLE media"))  # revision 0009
-        for later in ("request_log", "request_batches", "traffic_policies"):  # 0007, 0010
-            conn.execute(sa.text(f"DROP TABLE {later}"))
-        for column in ("seen_at", "deleted_at", "delete_artifacts"):  # 0006, 0011
-            conn.execute(sa.text(f"ALTER TABLE runs DROP COLUMN {column}"))
-        for table in ("sweep_trials", "sweeps", "spans", "traces"):  # 0011, 0012
-            conn.execute(sa.text(f"DROP TABLE {table}"))
-        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0005'"))
+        _rewind(conn, "0005")
     store.close()
     store = SqlStore.embedded(tmp_path / "store")
     assert store.runs.get(run_id).config == {"lr": "nan", "clip": "inf", "ok": 1}
@@ -97,11 +120,7 @@ def test_upgrading_from_0006_keeps_runs_and_none_reads_as_deleted(tmp_path: Path
     store = SqlStore.embedded(tmp_path / "store")
     run_id = create_run(store)
     with store.engine.begin() as conn:  # back to revision 0006, before soft deletion
-        for column in ("deleted_at", "delete_artifacts"):
-            conn.execute(sa.text(f"ALTER TABLE runs DROP COLUMN {column}"))
-        for table in ("sweep_trials", "sweeps"):
-            conn.execute(sa.text(f"DROP TABLE {table}"))
-        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0006'"))
+        _rewind(conn, "0006")
     store.close()
     store = SqlStore.embedded(tmp_path / "store")
     assert [r.id for r in store.runs.list("p")] == [run_id]

@@ -35,8 +35,8 @@ def test_public_names_are_pinned() -> None:
         "register_model",
         "scorers",
         "serve",
-        "sweep",
         "span",
+        "sweep",
         "trace",
     ]
     for name in assay.__all__:

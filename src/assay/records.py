@@ -424,6 +424,33 @@ class Evaluation(msgspec.Struct, kw_only=True, frozen=True):
     created_by: str
 
 
+class AlertDraft(msgspec.Struct, kw_only=True, frozen=True):
+    """An alert firing: a monitor's rule began to hold at window ``step`` (docs/monitoring.md)."""
+
+    monitor_id: str  # the monitor's run
+    rule: str
+    step: int
+    value: float | None
+    detail: dict[str, Any] = {}  # model, series, threshold, window bounds
+
+
+class Alert(msgspec.Struct, kw_only=True, frozen=True):
+    """One incident of a rule: opened when it began to hold, resolved when it stopped."""
+
+    id: str
+    project: str
+    monitor_id: str
+    rule: str
+    opened_step: int
+    opened_at: float
+    value: float | None
+    resolved_step: int | None
+    resolved_at: float | None
+    resolved_value: float | None
+    detail: dict[str, Any]
+    deliveries: dict[str, Any]  # "fired" / "resolved" -> {ok, attempts, status, error, at}
+
+
 # ---- the request log of served models (docs/serving.md) -----------------------------------
 
 

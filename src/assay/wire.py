@@ -133,6 +133,18 @@ class SetTraffic(msgspec.Struct):
     reason: str | None = None
 
 
+class ResolveAlert(msgspec.Struct):
+    monitor_id: str
+    rule: str
+    step: int
+    value: float | None = None
+
+
+class AlertDelivery(msgspec.Struct):
+    event: str  # "fired" or "resolved"
+    outcome: dict[str, Any]
+
+
 class EvaluationParts(msgspec.Struct, frozen=True):
     """An evaluation too large for one request: the draft without its items, and the blobs
     (uploaded first, like artifact chunks) that hold them in order, each a msgpack list of

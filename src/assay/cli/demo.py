@@ -113,6 +113,14 @@ def _labels_drift_serving(console: Console, uri: str, dataset: str, quick: bool)
         else:
             _lines(console, [skip])
 
+        _heading(console, "Monitoring", "the served model's traffic, a drifted window, an alert")
+        if server is None or skip is not None:
+            _lines(console, [skip or serve_skip or ""])
+        else:
+            from assay.demo.monitor import run_monitor
+
+            _lines(console, run_monitor(server, REGISTERED, dataset, uri=uri).lines())
+
         _heading(
             console,
             "Serving",

@@ -1,5 +1,7 @@
-"""``assay monitor drift|profile``: a one-off drift check between two files, and profiles.
+"""``assay monitor``: monitors on served models, and one-off drift checks of files.
 
+    assay monitor add models:/NAME@ALIAS --reference DATASET_REF --window 1h [--alert RULE]
+    assay monitor ls | show ID | rm ID | run [--once]
     assay monitor drift REF CURRENT [--alpha 0.01] [--json] [--columns a,b]
     assay monitor profile DATA -o DATA.profile
 
@@ -17,6 +19,7 @@ from typing import Any
 
 import click
 
+from assay.cli.monitors import register
 from assay.errors import InvalidInput
 
 EXIT_DRIFT, EXIT_BAD_INPUT = 1, 2
@@ -26,7 +29,10 @@ ISO_DATE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?
 
 @click.group("monitor")
 def monitor() -> None:
-    """Data drift between a reference and a current window (docs/monitoring.md)."""
+    """Monitors on served models; drift between two files (docs/monitoring.md)."""
+
+
+register(monitor)  # add, ls, show, rm, run (cli/monitors.py)
 
 
 @monitor.command("drift")

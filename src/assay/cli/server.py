@@ -26,9 +26,23 @@ from assay.store.sql.schema import SCHEMA_REVISION
     help="--local: one user, no auth, loopback only (default for an embedded store). "
     "--auth: API keys and roles (default for a database URL).",
 )
+@click.option(
+    "--monitor-interval",
+    default=60.0,
+    show_default=True,
+    type=float,
+    help="Seconds between passes over the monitors (0: none; docs/monitoring.md).",
+)
 @reports_errors
-def server_command(
-    uri: str | None, blobs: str | None, host: str, port: int, workers: int, *, local: bool | None
+def server_command(  # noqa: PLR0917 - click passes one argument per option
+    uri: str | None,
+    blobs: str | None,
+    host: str,
+    port: int,
+    workers: int,
+    monitor_interval: float,
+    *,
+    local: bool | None,
 ) -> None:
     """Serve a store over HTTP: the REST API under /api/v1 (OpenAPI at /api/v1/openapi.json)."""
     import os
@@ -47,7 +61,9 @@ def server_command(
         Console(stderr=True).print(
             "note: several workers on one SQLite file serialise their writes"
         )
-    config = ServerConfig(resolved, blobs, local)
+    if monitor_interval < 0:
+        raise InvalidInput("--monitor-interval must be 0 (none) or more seconds")
+    config = ServerConfig(resolved, blobs, local, monitor_interval=monitor_interval)
     _prepare(config)
     os.environ.update(config.to_env())
     mode = "local (no auth)" if local else "auth (API keys)"

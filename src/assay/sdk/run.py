@@ -355,6 +355,30 @@ class Run:
         store.artifacts.record_use(self.id, version.id)
         return UsedArtifact(store, version)
 
+    def log_profile(
+        self, data: Any, name: str | None = None, aliases: Sequence[str] = ()
+    ) -> ArtifactVersion | None:
+        """Profile ``data`` (a DataFrame, an Arrow table, a data file or a dataset artifact
+        reference, recorded as used) and store it as an artifact of type ``profile``
+        produced by this run (docs/monitoring.md). Returns None for a disabled run."""
+        from assay.sdk.profiles import profile_of, save_profile
+
+        store = self.record_store()
+        if store is None:
+            return None
+        prof, source, used = profile_of(store, data, self.project)
+        default = source.split(":")[0].split("/")[-1] if isinstance(data, str) else "profile"
+        return save_profile(
+            store,
+            prof,
+            name=name or f"{default}-profile",
+            project=self.project,
+            run_id=self.id,
+            source=source,
+            used=used,
+            aliases=tuple(aliases),
+        )
+
     def log_model(
         self,
         model: Any,

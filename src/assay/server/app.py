@@ -15,6 +15,7 @@ from assay.errors import StoreUnavailable, StoreUnusable
 from assay.redact import redact_text
 from assay.server import errors
 from assay.server.api import (
+    alerts,
     artifacts,
     blobs,
     common,
@@ -31,12 +32,14 @@ from assay.server.config import ServerConfig
 from assay.server.deps import AppState, principal, state_of
 from assay.server.guard import Guard
 from assay.server.mlflow import mount as mount_mlflow
+from assay.server.scheduler import MonitorScheduler
 from assay.server.ui import (
     assets,
     catalog_routes,
     eval_routes,
     label_routes,
     media_routes,
+    monitor_routes,
     sweep_routes,
     trace_routes,
 )
@@ -59,7 +62,13 @@ def open_state(config: ServerConfig) -> AppState:
 def create_app(config: ServerConfig, state: AppState | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        interval = app.state.assay.config.monitor_interval
+        scheduler = MonitorScheduler(app.state.assay.store, interval) if interval > 0 else None
+        if scheduler is not None:
+            scheduler.start()
         yield
+        if scheduler is not None:
+            scheduler.stop()
         app.state.assay.close()
 
     app = FastAPI(
@@ -85,6 +94,7 @@ def create_app(config: ServerConfig, state: AppState | None = None) -> FastAPI:
         labels,
         sweeps,
         traces,
+        alerts,
     ):
         app.include_router(facet.router)
     mount_mlflow(app)  # MLflow's tracking REST API (docs/mlflow.md)
@@ -92,6 +102,7 @@ def create_app(config: ServerConfig, state: AppState | None = None) -> FastAPI:
     app.include_router(ui_routes.router)
     app.include_router(catalog_routes.router)
     app.include_router(eval_routes.router)
+    app.include_router(monitor_routes.router)
     app.include_router(label_routes.router)
     app.include_router(media_routes.router)
     app.include_router(sweep_routes.router)

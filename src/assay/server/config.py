@@ -24,9 +24,13 @@ class ServerConfig:
     # Host names a local server answers to; None: any (an app embedded in-process, whose
     # caller decides). ``assay server --local`` and ``assay ui`` use LOOPBACK_HOSTS.
     hosts: tuple[str, ...] | None = None
+    # Seconds between two passes of the monitor scheduler; 0: no scheduler (an embedded
+    # app); ``assay server`` runs one every 60 s unless told otherwise.
+    monitor_interval: float = 0.0
 
     def to_env(self) -> dict[str, str]:
         env = {"ASSAY_SERVER_URI": self.uri, "ASSAY_SERVER_LOCAL": "1" if self.local else "0"}
+        env["ASSAY_SERVER_MONITOR_INTERVAL"] = repr(self.monitor_interval)
         if self.blobs:
             env["ASSAY_SERVER_BLOBS"] = self.blobs
         return env
@@ -41,6 +45,7 @@ class ServerConfig:
             blobs=os.environ.get("ASSAY_SERVER_BLOBS") or None,
             local=os.environ.get("ASSAY_SERVER_LOCAL") == "1",
             hosts=LOOPBACK_HOSTS,
+            monitor_interval=float(os.environ.get("ASSAY_SERVER_MONITOR_INTERVAL") or 0),
         )
 
 

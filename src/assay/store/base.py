@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 
 from assay.errors import InvalidInput
 from assay.redact import redact_uri
+from assay.store.facets.alerts import Alerts
 from assay.store.facets.artifacts import Artifacts
 from assay.store.facets.blobs import Blobs
 from assay.store.facets.evaluations import Evaluations
@@ -56,6 +57,9 @@ class Store(Protocol):
 
     @property
     def media(self) -> Media: ...
+
+    @property
+    def alerts(self) -> Alerts: ...
 
     @property
     def requests(self) -> Requests: ...

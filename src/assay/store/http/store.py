@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from assay import wire
+from assay.store.http.alerts import HttpAlerts
 from assay.store.http.artifacts import HttpArtifacts
 from assay.store.http.blobs import HttpBlobs
 from assay.store.http.credentials import key_for
@@ -45,6 +46,7 @@ class RemoteStore:
         self.artifacts = HttpArtifacts(self.http)
         self.models = HttpModels(self.http)
         self.evaluations = HttpEvaluations(self.http, self.blobs)
+        self.alerts = HttpAlerts(self.http)
         self.requests = HttpRequests(self.http)
         self.labels = HttpLabels(self.http)
         self.media = HttpMedia(self.http)

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 # Bump together with a new migration file.
-SCHEMA_REVISION = "0012"
+SCHEMA_REVISION = "0013"
 
 metadata = sa.MetaData()
 
@@ -522,4 +522,26 @@ spans = sa.Table(
     sa.Column("output_tokens", sa.BigInteger),
     sa.Column("cost", sa.Float),
     sa.Column("body", sa.LargeBinary, nullable=False),
+)
+
+
+# ---- monitor alerts (0013) -----------------------------------------------------------------
+
+monitor_alerts = sa.Table(
+    "monitor_alerts",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("project", sa.String(128), sa.ForeignKey("projects.name"), nullable=False),
+    sa.Column("monitor_id", sa.String(32), sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("rule", sa.String(256), nullable=False),
+    sa.Column("opened_step", sa.BigInteger, nullable=False),
+    sa.Column("opened_at", sa.Float, nullable=False),
+    sa.Column("value", sa.Float),
+    sa.Column("resolved_step", sa.BigInteger),
+    sa.Column("resolved_at", sa.Float),
+    sa.Column("resolved_value", sa.Float),
+    sa.Column("detail", Json, nullable=False),
+    sa.Column("deliveries", Json, nullable=False),
+    sa.UniqueConstraint("monitor_id", "rule", "opened_step", name="uq_monitor_alerts_incident"),
+    sa.Index("ix_monitor_alerts_project", "project", "opened_at"),
 )

@@ -13,6 +13,7 @@ from assay.errors import SchemaMismatch, StoreUnusable
 from assay.redact import redact_uri
 from assay.store.blobs import BlobStore, LocalBlobStore, open_blobs
 from assay.store.sql import audit, migrate, opening
+from assay.store.sql.alerts import SqlAlerts
 from assay.store.sql.artifacts import SqlArtifacts
 from assay.store.sql.blobs import SqlBlobs
 from assay.store.sql.evaluations import SqlEvaluations
@@ -53,6 +54,7 @@ class SqlStore:
         self.artifacts = SqlArtifacts(self.db)
         self.models = SqlModels(self.db)
         self.evaluations = SqlEvaluations(self.db)
+        self.alerts = SqlAlerts(self.db)
         self.requests = SqlRequests(self.db)
         self.labels = SqlLabels(self.db)
         self.media = SqlMedia(self.db)
