@@ -17,14 +17,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 
 def under_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
 
 
 def missing(reason: str) -> None:
+    import pytest  # here: the benchmarks start these services too, without pytest
+
     if under_ci():
         pytest.fail(f"{reason} (CI=true: this service must be available)")
     pytest.skip(reason)
