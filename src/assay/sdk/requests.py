@@ -216,51 +216,43 @@ def read(
 
 def frame(entries: list[LoggedRequest]) -> pd.DataFrame:
     """The DataFrame of docs/serving.md's request log: the fixed columns, ``input.<name>``
-    per input, ``output.<name>`` per output, ``label`` and ``labelled_at``."""
+    per input, ``output.<name>`` per output (None/NaN where an entry lacks it), ``label``
+    and ``labelled_at``."""
     need("pandas", "the request log as a DataFrame")
     import numpy as np
     import pandas as pd
 
-    inputs = _spread([e.inputs for e in entries], "input.")
-    outputs = _spread([e.outputs for e in entries], "output.")
-    columns: dict[str, Any] = {
-        "request_id": pd.Series([e.request_id for e in entries], dtype=object),
-        "time": pd.to_datetime(
-            np.array([e.time for e in entries], dtype="float64"), unit="s", utc=True
-        ),
-        "model": pd.Series([e.model for e in entries], dtype=object),
-        "version": pd.Series([e.version for e in entries], dtype=object),
-        "arm": pd.Series([e.arm for e in entries], dtype=object),
-        "status": np.array([e.status for e in entries], dtype="int64"),
-        "latency_ms": np.array([e.latency_ms for e in entries], dtype="float64"),
-        **inputs,
-        **outputs,
-        "label": pd.Series([e.label for e in entries], dtype=object),
-        "labelled_at": pd.to_datetime(
-            np.array(
-                [np.nan if e.labelled_at is None else e.labelled_at for e in entries],
-                dtype="float64",
+    def seconds(values: list[float | None]) -> pd.DatetimeIndex:
+        return pd.to_datetime(np.array(values, dtype="float64"), unit="s", utc=True)
+
+    fixed = pd.DataFrame(
+        {
+            "request_id": pd.Series([e.request_id for e in entries], dtype=object),
+            "time": seconds([e.time for e in entries]),
+            "model": pd.Series([e.model for e in entries], dtype=object),
+            "version": pd.Series([e.version for e in entries], dtype=object),
+            "arm": pd.Series([e.arm for e in entries], dtype=object),
+            "status": np.array([e.status for e in entries], dtype="int64"),
+            "latency_ms": np.array([e.latency_ms for e in entries], dtype="float64"),
+        }
+    )
+    labels = pd.DataFrame(
+        {
+            "label": pd.Series([e.label for e in entries], dtype=object),
+            "labelled_at": seconds(
+                [np.nan if e.labelled_at is None else e.labelled_at for e in entries]
             ),
-            unit="s",
-            utc=True,
-        ),
-    }
-    return pd.DataFrame({k: _values(v) for k, v in columns.items()})
+        }
+    )
+    inputs = _table([e.inputs for e in entries], "input.")
+    outputs = _table([e.outputs for e in entries], "output.")
+    return pd.concat([fixed, inputs, outputs, labels], axis=1)
 
 
-def _spread(maps: list[dict[str, Any]], prefix: str) -> dict[str, list[Any]]:
-    """One column per name any entry has (None where an entry lacks it), in first-seen order."""
-    names: dict[str, None] = {}
-    for each in maps:
-        names.update(dict.fromkeys(each))
-    return {prefix + n: [each.get(n) for each in maps] for n in names}
-
-
-def _values(column: Any) -> Any:
-    """A column as pandas stores it: lists of numbers become numeric columns."""
+def _table(maps: list[dict[str, Any]], prefix: str) -> pd.DataFrame:
+    """One column per name any entry has, in first-seen order; a value that is a list
+    (a tensor's row) stays one cell."""
     import pandas as pd
 
-    if isinstance(column, list):
-        series = pd.Series(column)
-        return series.reset_index(drop=True)
-    return pd.Series(column).reset_index(drop=True)
+    table = pd.DataFrame.from_records(maps) if maps else pd.DataFrame()
+    return table.add_prefix(prefix).reset_index(drop=True)
