@@ -94,6 +94,9 @@ def test_reads_take_times_as_datetimes_and_keep_the_newest(uri: str) -> None:
         )
         newest = api.requests("churn", limit=2)
     assert list(window["output.output"]) == [1, 2]
+    with assay.Api(uri) as api:
+        text = api.requests("churn", since="2026-01-01T01:00", until="2026-01-01T03:00")
+    assert list(text["request_id"]) == list(window["request_id"])
     assert list(window["input.input"]) == [[1, 1], [2, 1]]  # a 2-D array: a list per row
     assert list(newest["output.output"]) == [3, 4]  # the newest two, oldest first
 

@@ -165,7 +165,13 @@ def _ids(ids: Sequence[str] | None, rows: int) -> list[str]:
 
 
 def _seconds(value: float | dt.datetime | Any) -> float:
-    """A time as unix seconds: a number, a datetime (naive means UTC) or a Timestamp."""
+    """A time as unix seconds: a number, a datetime or Timestamp, or ISO 8601 text (naive
+    means UTC)."""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise InvalidInput(f"time {value!r:.40} is not ISO 8601 text") from None
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
@@ -199,8 +205,8 @@ def read(
     *,
     version: str | int | None = None,
     arm: str | None = None,
-    since: float | dt.datetime | None = None,
-    until: float | dt.datetime | None = None,
+    since: float | dt.datetime | str | None = None,
+    until: float | dt.datetime | str | None = None,
     limit: int | None = None,
 ) -> pd.DataFrame:
     found = store.requests.list(
