@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pandas as pd
 import pytest
@@ -129,6 +130,7 @@ class FlakyStore:
         self.inner = inner
         self.down = True
         self.calls = 0
+        self.sizes: list[int] = []  # entries per batch delivered
 
     @property
     def requests(self) -> FlakyStore:
@@ -138,6 +140,7 @@ class FlakyStore:
         self.calls += 1
         if self.down:
             raise StoreUnavailable("the store is down")
+        self.sizes.append(len(batch.entries))
         return self.inner.requests.write_batch(batch)
 
     def close(self) -> None:
@@ -208,3 +211,47 @@ def test_past_the_limit_entries_are_dropped_counted_and_logged(
     assert writer.close(timeout=60) is True
     with assay.Api(uri) as api:
         assert sorted(api.requests("churn")["request_id"]) == ["r0", "r1", "r2", "r6"]
+
+
+def test_large_entries_are_split_into_batches_a_server_accepts_and_bad_ones_dropped(
+    uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from assay.sdk import requestlog
+
+    monkeypatch.setattr(requestlog, "MAX_BATCH_BYTES", 10_000)
+    store = open_store(uri)
+    recorder = FlakyStore(store)
+    recorder.down = False
+    writer = RequestLog(uri, folder=tmp_path / "j", connect=lambda: recorder)
+    big = [msgspec.structs.replace(e, inputs={"blob": "x" * 3_000}) for e in entries(10)]
+    bad = msgspec.structs.replace(entries(1, start=10)[0], inputs={"x": object()})
+    writer.submit(11, lambda: [*big, bad])
+    with caplog.at_level(logging.ERROR, logger="assay"):
+        assert writer.close(timeout=60) is True
+    assert sum(recorder.sizes) == 10 and max(recorder.sizes) <= 3  # 3 x 3 kB per 10 kB
+    assert writer.dropped == 1 and "'r10'" in caplog.text
+    assert len(store.requests.list("churn")) == 10
+    store.close()
+
+
+def test_a_damaged_request_log_record_is_skipped_and_the_rest_read(tmp_path: Path) -> None:
+    path = tmp_path / "w.rlog"
+    journal = jnl.JournalWriter(path)
+    for seq in range(3):
+        journal.append(RequestBatch(writer="w", seq=seq, entries=entries(2, start=2 * seq)))
+    journal.close()
+    data = bytearray(path.read_bytes())
+    data[20] ^= 0xFF  # inside the first record's payload: its checksum fails
+    path.write_bytes(bytes(data))
+    with pytest.warns(jnl.JournalWarning):
+        seqs = [b.seq for b in jnl.read_journal(path, kind=RequestBatch)]
+    assert seqs == [1, 2]
+
+
+def test_monitoring_log_is_the_sdk_call_handed_over_by_the_assay_package() -> None:
+    from assay.monitoring import flush_requests, log
+    from assay.sdk import requests
+
+    assert log is requests.log and flush_requests is requests.flush_requests
+    with pytest.raises(AttributeError, match="nothing"):
+        assay.monitoring.nothing  # noqa: B018

@@ -43,7 +43,8 @@ Builder = Callable[[], list[RequestEntry]]
 SUFFIX = ".rlog"
 MAX_QUEUED_ENTRIES = 100_000  # waiting for the writer thread; past it, new entries are dropped
 MAX_PENDING_ENTRIES = 200_000  # journaled, undelivered, kept in memory (then read from the file)
-MAX_BATCH_ENTRIES = 2_000  # one batch: well inside a server's request limit
+MAX_BATCH_ENTRIES = 2_000  # entries in one batch
+MAX_BATCH_BYTES = 8 << 20  # one batch's record: well inside a server's request limit
 MAX_BACKOFF = 30.0
 REFUSED = (InvalidInput, Conflict, NotFound)  # a batch no retry can change: set aside
 
@@ -209,20 +210,51 @@ class RequestLog:
         if not entries:
             return
         for start in range(0, len(entries), MAX_BATCH_ENTRIES):
-            part = entries[start : start + MAX_BATCH_ENTRIES]
-            batch = RequestBatch(writer=self.writer_id, seq=self._seq, entries=part)
-            self._seq += 1
-            self._journal(batch)
+            self._emit(entries[start : start + MAX_BATCH_ENTRIES])
         if not self._journal_failing:
             try:
                 self.journal.sync()
             except OSError as exc:
                 self._journal_failed(exc)
 
-    def _journal(self, batch: RequestBatch) -> None:
+    def _emit(self, entries: list[RequestEntry]) -> None:
+        """One batch of ``entries`` into the journal, split in halves while its record is
+        over MAX_BATCH_BYTES (a server's request limit is far above); an entry that cannot
+        be encoded is dropped, counted and named in an error, the rest kept."""
+        batch = RequestBatch(writer=self.writer_id, seq=self._seq, entries=entries)
+        try:
+            record = jnl.encode_record(batch)
+        except (TypeError, ValueError, OverflowError):
+            kept = [e for e in entries if self._encodable(e)]
+            if kept:
+                self._emit(kept)
+            return
+        if len(record) > MAX_BATCH_BYTES and len(entries) > 1:
+            half = len(entries) // 2
+            self._emit(entries[:half])
+            self._emit(entries[half:])
+            return
+        self._seq += 1
+        self._journal(batch, record)
+
+    def _encodable(self, entry: RequestEntry) -> bool:
+        try:
+            jnl.encode_record(RequestBatch(writer=self.writer_id, seq=0, entries=[entry]))
+        except (TypeError, ValueError, OverflowError) as exc:
+            self.dropped += 1
+            log.error(
+                "assay: request-log entry %r of model %r cannot be stored (%s) and is dropped",
+                entry.request_id,
+                entry.model,
+                exc,
+            )
+            return False
+        return True
+
+    def _journal(self, batch: RequestBatch, record: bytes) -> None:
         journaled = False
         try:
-            self.journal.append_record(jnl.encode_record(batch), sync=False)
+            self.journal.append_record(record, sync=False)
             journaled = True
             if self._journal_failing:
                 self._journal_failing = False
