@@ -255,3 +255,33 @@ def test_monitoring_log_is_the_sdk_call_handed_over_by_the_assay_package() -> No
     assert log is requests.log and flush_requests is requests.flush_requests
     with pytest.raises(AttributeError, match="nothing"):
         assay.monitoring.nothing  # noqa: B018
+
+
+def test_over_http_the_request_log_is_authorised_by_the_models_project(tmp_path: Path) -> None:
+    from assay.errors import Forbidden
+    from tests.test_server import Team
+    from tests.test_server_security import _alpha_artifact
+
+    team = Team(tmp_path / "server")
+    try:
+        _, version_id, _ = _alpha_artifact(team, tmp_path)
+        team.store("ann").models.register(version_id, "churn")  # a model of project alpha
+        batch = RequestBatch(writer="w", seq=0, entries=entries(2))
+        for outsider in ("vic", "bob"):  # alpha's viewer; beta's writer
+            with pytest.raises(Forbidden):
+                team.store(outsider).requests.write_batch(batch)
+        assert team.store("ann").requests.write_batch(batch) is True
+        with pytest.raises(Forbidden):
+            team.store("vic").requests.label("churn", ["r0"], [1])
+        with pytest.raises(Forbidden):
+            team.store("bob").requests.list("churn")
+        assert team.store("ann").requests.label("churn", ["r0"], [1]).matched == 1
+        assert [r.label for r in team.store("vic").requests.list("churn")] in ([1, None], [None, 1])
+        raw = team.client.post(
+            "/api/v1/models/churn/labels",
+            json={"ids": ["r1", "nope"], "labels": [0, 1]},
+            headers=team.headers("ann"),
+        )
+        assert raw.status_code == 200 and raw.json() == {"matched": 1, "unknown": ["nope"]}
+    finally:
+        team.client.close()
