@@ -285,3 +285,19 @@ def test_over_http_the_request_log_is_authorised_by_the_models_project(tmp_path:
         assert raw.status_code == 200 and raw.json() == {"matched": 1, "unknown": ["nope"]}
     finally:
         team.client.close()
+
+
+def test_a_table_larger_than_the_writers_queue_is_logged_whole(
+    uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assay.sdk import requestlog, requests
+
+    monkeypatch.setattr(requestlog, "MAX_QUEUED_ENTRIES", 1_000)
+    monkeypatch.setattr(requests, "CHUNK_ROWS", 300)
+    n = 5_000
+    ids = assay.monitoring.log("churn", {"x": np.arange(n)}, np.zeros(n), version=1, uri=uri)
+    assert assay.monitoring.flush_requests()
+    assert requests.request_log(uri).dropped == 0
+    with assay.Api(uri) as api:
+        df = api.requests("churn")
+    assert sorted(df["request_id"]) == sorted(ids) and sorted(df["input.x"]) == list(range(n))

@@ -63,7 +63,7 @@ class RequestLog:
         *,
         folder: Path | None = None,
         interval: float = 0.2,
-        max_queued: int = MAX_QUEUED_ENTRIES,
+        max_queued: int | None = None,
         on_drop: Callable[[int], None] | None = None,
         connect: Callable[[], Store] | None = None,
     ) -> None:
@@ -73,7 +73,7 @@ class RequestLog:
         self.journal = jnl.JournalWriter(self.folder / f"{self.writer_id}{SUFFIX}")
         jnl.write_meta(self.journal.path, uri, run_id="", project="")
         self.interval = interval
-        self.max_queued = max_queued
+        self.max_queued = max_queued if max_queued is not None else MAX_QUEUED_ENTRIES
         self.dropped = 0  # entries past the limit, never stored
         self._on_drop = on_drop
         self._connect = connect or (lambda: open_store(uri))
@@ -105,18 +105,29 @@ class RequestLog:
         self._thread.start()
         return self
 
-    def submit(self, entries: int, build: Builder) -> bool:
+    def submit(self, entries: int, build: Builder, *, block: bool = False) -> bool:
         """Queue ``entries`` entries that ``build()`` makes later (in the writer thread).
-        False when the queue is full: they are dropped and counted."""
-        with self._count_lock:
-            if self._queued + entries > self.max_queued:
-                self.dropped += entries
-                burst, self._burst = self._burst, True
+        When the queue is full: False, the entries dropped and counted; or, with
+        ``block`` (batch inference, never a server's request path), wait for room."""
+        while True:
+            with self._count_lock:
+                room = self._queued + entries <= self.max_queued or not self._queue
+                if room or not block:
+                    return self._queued_or_dropped(entries, build, room)
+            if self._thread.is_alive():
+                self._wake.set()
+                time.sleep(0.01)
             else:
-                self._queued += entries
-                self._queue.append((entries, build))
-                self._burst = False
-                return True
+                self._cycle(force=True)
+
+    def _queued_or_dropped(self, entries: int, build: Builder, room: bool) -> bool:
+        if room:
+            self._queued += entries
+            self._queue.append((entries, build))
+            self._burst = False
+            return True
+        self.dropped += entries
+        burst, self._burst = self._burst, True
         if not burst:
             log.error(
                 "assay: the request log holds %d entries waiting for its writer (the limit); "
@@ -132,8 +143,10 @@ class RequestLog:
 
     @property
     def delivered(self) -> bool:
-        """The store has every entry submitted so far (none waits in the queue)."""
-        return not self._queue and self._acked == self._seq - 1
+        """The store has every entry submitted so far (none waits in the queue). Asked
+        between cycles: one under way has taken entries it has not journaled yet."""
+        with self._lock:
+            return not self._queue and self._acked == self._seq - 1
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until what was submitted is delivered (True) or ``timeout`` passes."""

@@ -23,7 +23,7 @@ from assay.artifacts.uris import ModelRef, parse_ref
 from assay.errors import InvalidInput, NotFound
 from assay.extras import need
 from assay.records import LabelResult, LoggedRequest, RequestEntry
-from assay.sdk.requestlog import RequestLog
+from assay.sdk.requestlog import Builder, RequestLog
 from assay.store.base import Store, open_store, resolve_uri
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 FIXED = ("request_id", "time", "model", "version", "arm", "status", "latency_ms")
 Columns = dict[str, list[Any]]
+CHUNK_ROWS = 10_000  # rows handed to the writer at once
 
 _logs: dict[str, RequestLog] = {}
 _logs_lock = threading.Lock()
@@ -55,8 +56,9 @@ def log(
     (named ``input`` / ``output``; a 2-D array gives one list per row). ``ids``: one
     request id per row (default: new ones), returned for joining labels later.
     ``model_ref``: ``models:/name@alias`` or ``models:/name/3`` (the version is looked up
-    now), or a bare model name with ``version=``. Returns at once: the entries are written
-    by a background writer (``flush_requests()`` waits for them)."""
+    now), or a bare model name with ``version=``. The entries are written by a background
+    writer (``flush_requests()`` waits for them): the call returns once they are queued,
+    waiting for room only when more than the writer's queue limit waits (never dropped)."""
     chosen = resolve_uri(uri)
     name, resolved = _model_version(chosen, model_ref, version)
     given_in, rows = _columns(inputs, "input", "inputs")
@@ -66,23 +68,29 @@ def log(
     request_ids = _ids(ids, rows)
     at = _seconds(time) if time is not None else clock.time()
 
-    def build() -> list[RequestEntry]:
-        return [
-            RequestEntry(
-                model=name,
-                request_id=request_ids[i],
-                time=at,
-                version=resolved,
-                arm=None,
-                status=200,
-                latency_ms=0.0,
-                inputs={k: v[i] for k, v in given_in.items()},
-                outputs={k: v[i] for k, v in given_out.items()},
-            )
-            for i in range(rows)
-        ]
+    def chunk(start: int, stop: int) -> Builder:
+        def build() -> list[RequestEntry]:
+            return [
+                RequestEntry(
+                    model=name,
+                    request_id=request_ids[i],
+                    time=at,
+                    version=resolved,
+                    arm=None,
+                    status=200,
+                    latency_ms=0.0,
+                    inputs={k: v[i] for k, v in given_in.items()},
+                    outputs={k: v[i] for k, v in given_out.items()},
+                )
+                for i in range(start, stop)
+            ]
 
-    request_log(chosen).submit(rows, build)
+        return build
+
+    writer = request_log(chosen)
+    for start in range(0, rows, CHUNK_ROWS):  # a large table waits for room, never dropped
+        stop = min(rows, start + CHUNK_ROWS)
+        writer.submit(stop - start, chunk(start, stop), block=True)
     return request_ids
 
 
