@@ -301,3 +301,17 @@ def test_a_table_larger_than_the_writers_queue_is_logged_whole(
     with assay.Api(uri) as api:
         df = api.requests("churn")
     assert sorted(df["request_id"]) == sorted(ids) and sorted(df["input.x"]) == list(range(n))
+
+
+def test_the_queue_is_bounded_in_bytes_too(uri: str, tmp_path: Path) -> None:
+    from assay.sdk import requestlog
+
+    writer = RequestLog(uri, folder=tmp_path / "j")
+    big = requestlog.MAX_QUEUED_BYTES // 2 + 1
+    assert writer.submit(1, lambda: entries(1), nbytes=big)
+    assert not writer.submit(1, lambda: entries(1, start=1), nbytes=big)  # past the bytes
+    assert writer.submit(1, lambda: entries(1, start=2), nbytes=10)
+    assert writer.dropped == 1
+    assert writer.close(timeout=60) is True
+    with assay.Api(uri) as api:
+        assert sorted(api.requests("churn")["request_id"]) == ["r0", "r2"]

@@ -9,8 +9,9 @@ accepted, in order. A store outage is logged once and retried with backoff; the 
 wait in the journal (and, up to ``MAX_PENDING_ENTRIES``, in memory; past that they are
 read back from the journal file).
 
-The limit: at most ``max_queued`` entries (default ``MAX_QUEUED_ENTRIES``) wait for the
-thread. Past it, ``submit`` drops the new entries, counts them in ``dropped`` (and the
+The limit: at most ``max_queued`` entries (default ``MAX_QUEUED_ENTRIES``) holding at most
+``MAX_QUEUED_BYTES`` of arrays wait for the thread (an empty queue takes any one request).
+Past it, ``submit`` drops the new entries, counts them in ``dropped`` (and the
 ``on_drop`` callback: the server's Prometheus counter) and logs an error once per burst.
 Nothing else is dropped: ``close`` journals what waits and tries delivery until its
 timeout; what is still undelivered stays in the journal, and the next request log
@@ -42,6 +43,7 @@ log = logging.getLogger("assay")
 Builder = Callable[[], list[RequestEntry]]
 SUFFIX = ".rlog"
 MAX_QUEUED_ENTRIES = 100_000  # waiting for the writer thread; past it, new entries are dropped
+MAX_QUEUED_BYTES = 256 << 20  # the same for the arrays they hold (as the submitter counts them)
 MAX_PENDING_ENTRIES = 200_000  # journaled, undelivered, kept in memory (then read from the file)
 MAX_BATCH_ENTRIES = 2_000  # entries in one batch
 MAX_BATCH_BYTES = 8 << 20  # one batch's record: well inside a server's request limit
@@ -78,8 +80,9 @@ class RequestLog:
         self._on_drop = on_drop
         self._connect = connect or (lambda: open_store(uri))
         self._store: Store | None = None
-        self._queue: deque[tuple[int, Builder]] = deque()
+        self._queue: deque[tuple[int, int, Builder]] = deque()
         self._queued = 0
+        self._queued_bytes = 0
         self._count_lock = threading.Lock()
         self._lock = threading.Lock()  # one cycle at a time
         self._seq = 0
@@ -105,34 +108,44 @@ class RequestLog:
         self._thread.start()
         return self
 
-    def submit(self, entries: int, build: Builder, *, block: bool = False) -> bool:
-        """Queue ``entries`` entries that ``build()`` makes later (in the writer thread).
-        When the queue is full: False, the entries dropped and counted; or, with
-        ``block`` (batch inference, never a server's request path), wait for room."""
+    def submit(self, entries: int, build: Builder, *, nbytes: int = 0, block: bool = False) -> bool:
+        """Queue ``entries`` entries that ``build()`` makes later (in the writer thread),
+        holding ``nbytes`` bytes of data until then. When the queue is full (``max_queued``
+        entries or MAX_QUEUED_BYTES; an empty queue takes anything): False, the entries
+        dropped and counted; or, with ``block`` (batch inference, never a server's
+        request path), wait for room."""
         while True:
             with self._count_lock:
-                room = self._queued + entries <= self.max_queued or not self._queue
+                room = not self._queue or (
+                    self._queued + entries <= self.max_queued
+                    and self._queued_bytes + nbytes <= MAX_QUEUED_BYTES
+                )
                 if room or not block:
-                    return self._queued_or_dropped(entries, build, room)
+                    return self._queued_or_dropped(entries, nbytes, build, room)
             if self._thread.is_alive():
                 self._wake.set()
                 time.sleep(0.01)
             else:
                 self._cycle(force=True)
 
-    def _queued_or_dropped(self, entries: int, build: Builder, room: bool) -> bool:
+    def _queued_or_dropped(self, entries: int, nbytes: int, build: Builder, room: bool) -> bool:
         if room:
             self._queued += entries
-            self._queue.append((entries, build))
+            self._queued_bytes += nbytes
+            self._queue.append((entries, nbytes, build))
             self._burst = False
             return True
         self.dropped += entries
         burst, self._burst = self._burst, True
         if not burst:
             log.error(
-                "assay: the request log holds %d entries waiting for its writer (the limit); "
-                "new entries are dropped and counted (%d so far) until it catches up",
+                "assay: the request log's queue is full (%d entries, %d bytes waiting for its "
+                "writer; the limits are %d and %d); new entries are dropped and counted (%d so "
+                "far) until it catches up",
+                self._queued,
+                self._queued_bytes,
                 self.max_queued,
+                MAX_QUEUED_BYTES,
                 self.dropped,
             )
         if self._on_drop is not None:
@@ -209,10 +222,11 @@ class RequestLog:
     def _cut(self) -> None:
         """Build what waits, in batches, into the journal and the pending queue."""
         entries: list[RequestEntry] = []
-        taken = 0
+        taken = taken_bytes = 0
         while self._queue:
-            count, build = self._queue.popleft()
+            count, nbytes, build = self._queue.popleft()
             taken += count
+            taken_bytes += nbytes
             try:
                 entries.extend(build())
             except Exception as exc:  # a builder that fails costs only its own entries
@@ -220,6 +234,7 @@ class RequestLog:
                 log.error("assay: %d request-log entries could not be built: %s", count, exc)
         with self._count_lock:
             self._queued -= taken
+            self._queued_bytes -= taken_bytes
         if not entries:
             return
         for start in range(0, len(entries), MAX_BATCH_ENTRIES):
