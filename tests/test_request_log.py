@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pandas as pd
 import pytest
@@ -94,6 +95,9 @@ def test_reads_take_times_as_datetimes_and_keep_the_newest(uri: str) -> None:
         )
         newest = api.requests("churn", limit=2)
     assert list(window["output.output"]) == [1, 2]
+    with assay.Api(uri) as api:
+        text = api.requests("churn", since="2026-01-01T01:00", until="2026-01-01T03:00")
+    assert list(text["request_id"]) == list(window["request_id"])
     assert list(window["input.input"]) == [[1, 1], [2, 1]]  # a 2-D array: a list per row
     assert list(newest["output.output"]) == [3, 4]  # the newest two, oldest first
 
@@ -126,6 +130,7 @@ class FlakyStore:
         self.inner = inner
         self.down = True
         self.calls = 0
+        self.sizes: list[int] = []  # entries per batch delivered
 
     @property
     def requests(self) -> FlakyStore:
@@ -135,6 +140,7 @@ class FlakyStore:
         self.calls += 1
         if self.down:
             raise StoreUnavailable("the store is down")
+        self.sizes.append(len(batch.entries))
         return self.inner.requests.write_batch(batch)
 
     def close(self) -> None:
@@ -205,3 +211,107 @@ def test_past_the_limit_entries_are_dropped_counted_and_logged(
     assert writer.close(timeout=60) is True
     with assay.Api(uri) as api:
         assert sorted(api.requests("churn")["request_id"]) == ["r0", "r1", "r2", "r6"]
+
+
+def test_large_entries_are_split_into_batches_a_server_accepts_and_bad_ones_dropped(
+    uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from assay.sdk import requestlog
+
+    monkeypatch.setattr(requestlog, "MAX_BATCH_BYTES", 10_000)
+    store = open_store(uri)
+    recorder = FlakyStore(store)
+    recorder.down = False
+    writer = RequestLog(uri, folder=tmp_path / "j", connect=lambda: recorder)
+    big = [msgspec.structs.replace(e, inputs={"blob": "x" * 3_000}) for e in entries(10)]
+    bad = msgspec.structs.replace(entries(1, start=10)[0], inputs={"x": object()})
+    writer.submit(11, lambda: [*big, bad])
+    with caplog.at_level(logging.ERROR, logger="assay"):
+        assert writer.close(timeout=60) is True
+    assert sum(recorder.sizes) == 10 and max(recorder.sizes) <= 3  # 3 x 3 kB per 10 kB
+    assert writer.dropped == 1 and "'r10'" in caplog.text
+    assert len(store.requests.list("churn")) == 10
+    store.close()
+
+
+def test_a_damaged_request_log_record_is_skipped_and_the_rest_read(tmp_path: Path) -> None:
+    path = tmp_path / "w.rlog"
+    journal = jnl.JournalWriter(path)
+    for seq in range(3):
+        journal.append(RequestBatch(writer="w", seq=seq, entries=entries(2, start=2 * seq)))
+    journal.close()
+    data = bytearray(path.read_bytes())
+    data[20] ^= 0xFF  # inside the first record's payload: its checksum fails
+    path.write_bytes(bytes(data))
+    with pytest.warns(jnl.JournalWarning):
+        seqs = [b.seq for b in jnl.read_journal(path, kind=RequestBatch)]
+    assert seqs == [1, 2]
+
+
+def test_monitoring_log_is_the_sdk_call_handed_over_by_the_assay_package() -> None:
+    from assay.monitoring import flush_requests, log
+    from assay.sdk import requests
+
+    assert log is requests.log and flush_requests is requests.flush_requests
+    with pytest.raises(AttributeError, match="nothing"):
+        assay.monitoring.nothing  # noqa: B018
+
+
+def test_over_http_the_request_log_is_authorised_by_the_models_project(tmp_path: Path) -> None:
+    from assay.errors import Forbidden
+    from tests.test_server import Team
+    from tests.test_server_security import _alpha_artifact
+
+    team = Team(tmp_path / "server")
+    try:
+        _, version_id, _ = _alpha_artifact(team, tmp_path)
+        team.store("ann").models.register(version_id, "churn")  # a model of project alpha
+        batch = RequestBatch(writer="w", seq=0, entries=entries(2))
+        for outsider in ("vic", "bob"):  # alpha's viewer; beta's writer
+            with pytest.raises(Forbidden):
+                team.store(outsider).requests.write_batch(batch)
+        assert team.store("ann").requests.write_batch(batch) is True
+        with pytest.raises(Forbidden):
+            team.store("vic").requests.label("churn", ["r0"], [1])
+        with pytest.raises(Forbidden):
+            team.store("bob").requests.list("churn")
+        assert team.store("ann").requests.label("churn", ["r0"], [1]).matched == 1
+        assert [r.label for r in team.store("vic").requests.list("churn")] in ([1, None], [None, 1])
+        raw = team.client.post(
+            "/api/v1/models/churn/labels",
+            json={"ids": ["r1", "nope"], "labels": [0, 1]},
+            headers=team.headers("ann"),
+        )
+        assert raw.status_code == 200 and raw.json() == {"matched": 1, "unknown": ["nope"]}
+    finally:
+        team.client.close()
+
+
+def test_a_table_larger_than_the_writers_queue_is_logged_whole(
+    uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assay.sdk import requestlog, requests
+
+    monkeypatch.setattr(requestlog, "MAX_QUEUED_ENTRIES", 1_000)
+    monkeypatch.setattr(requests, "CHUNK_ROWS", 300)
+    n = 5_000
+    ids = assay.monitoring.log("churn", {"x": np.arange(n)}, np.zeros(n), version=1, uri=uri)
+    assert assay.monitoring.flush_requests()
+    assert requests.request_log(uri).dropped == 0
+    with assay.Api(uri) as api:
+        df = api.requests("churn")
+    assert sorted(df["request_id"]) == sorted(ids) and sorted(df["input.x"]) == list(range(n))
+
+
+def test_the_queue_is_bounded_in_bytes_too(uri: str, tmp_path: Path) -> None:
+    from assay.sdk import requestlog
+
+    writer = RequestLog(uri, folder=tmp_path / "j")
+    big = requestlog.MAX_QUEUED_BYTES // 2 + 1
+    assert writer.submit(1, lambda: entries(1), nbytes=big)
+    assert not writer.submit(1, lambda: entries(1, start=1), nbytes=big)  # past the bytes
+    assert writer.submit(1, lambda: entries(1, start=2), nbytes=10)
+    assert writer.dropped == 1
+    assert writer.close(timeout=60) is True
+    with assay.Api(uri) as api:
+        assert sorted(api.requests("churn")["request_id"]) == ["r0", "r2"]

@@ -242,12 +242,13 @@ class Api:
         *,
         version: str | int | None = None,
         arm: str | None = None,
-        since: float | datetime | None = None,
-        until: float | datetime | None = None,
+        since: float | datetime | str | None = None,
+        until: float | datetime | str | None = None,
         limit: int | None = None,
     ) -> pd.DataFrame:
         """A model's request log (docs/serving.md), oldest first: one row per logged
-        prediction, ``since <= time < until`` (unix seconds or datetimes), the newest
+        prediction, ``since <= time < until`` (unix seconds, datetimes or ISO 8601 text;
+        naive means UTC), the newest
         ``limit`` rows when given."""
         from assay.sdk.requests import read
 

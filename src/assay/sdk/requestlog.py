@@ -9,8 +9,9 @@ accepted, in order. A store outage is logged once and retried with backoff; the 
 wait in the journal (and, up to ``MAX_PENDING_ENTRIES``, in memory; past that they are
 read back from the journal file).
 
-The limit: at most ``max_queued`` entries (default ``MAX_QUEUED_ENTRIES``) wait for the
-thread. Past it, ``submit`` drops the new entries, counts them in ``dropped`` (and the
+The limit: at most ``max_queued`` entries (default ``MAX_QUEUED_ENTRIES``) holding at most
+``MAX_QUEUED_BYTES`` of arrays wait for the thread (an empty queue takes any one request).
+Past it, ``submit`` drops the new entries, counts them in ``dropped`` (and the
 ``on_drop`` callback: the server's Prometheus counter) and logs an error once per burst.
 Nothing else is dropped: ``close`` journals what waits and tries delivery until its
 timeout; what is still undelivered stays in the journal, and the next request log
@@ -42,8 +43,10 @@ log = logging.getLogger("assay")
 Builder = Callable[[], list[RequestEntry]]
 SUFFIX = ".rlog"
 MAX_QUEUED_ENTRIES = 100_000  # waiting for the writer thread; past it, new entries are dropped
+MAX_QUEUED_BYTES = 256 << 20  # the same for the arrays they hold (as the submitter counts them)
 MAX_PENDING_ENTRIES = 200_000  # journaled, undelivered, kept in memory (then read from the file)
-MAX_BATCH_ENTRIES = 2_000  # one batch: well inside a server's request limit
+MAX_BATCH_ENTRIES = 2_000  # entries in one batch
+MAX_BATCH_BYTES = 8 << 20  # one batch's record: well inside a server's request limit
 MAX_BACKOFF = 30.0
 REFUSED = (InvalidInput, Conflict, NotFound)  # a batch no retry can change: set aside
 
@@ -62,7 +65,7 @@ class RequestLog:
         *,
         folder: Path | None = None,
         interval: float = 0.2,
-        max_queued: int = MAX_QUEUED_ENTRIES,
+        max_queued: int | None = None,
         on_drop: Callable[[int], None] | None = None,
         connect: Callable[[], Store] | None = None,
     ) -> None:
@@ -72,13 +75,14 @@ class RequestLog:
         self.journal = jnl.JournalWriter(self.folder / f"{self.writer_id}{SUFFIX}")
         jnl.write_meta(self.journal.path, uri, run_id="", project="")
         self.interval = interval
-        self.max_queued = max_queued
+        self.max_queued = max_queued if max_queued is not None else MAX_QUEUED_ENTRIES
         self.dropped = 0  # entries past the limit, never stored
         self._on_drop = on_drop
         self._connect = connect or (lambda: open_store(uri))
         self._store: Store | None = None
-        self._queue: deque[tuple[int, Builder]] = deque()
+        self._queue: deque[tuple[int, int, Builder]] = deque()
         self._queued = 0
+        self._queued_bytes = 0
         self._count_lock = threading.Lock()
         self._lock = threading.Lock()  # one cycle at a time
         self._seq = 0
@@ -104,23 +108,44 @@ class RequestLog:
         self._thread.start()
         return self
 
-    def submit(self, entries: int, build: Builder) -> bool:
-        """Queue ``entries`` entries that ``build()`` makes later (in the writer thread).
-        False when the queue is full: they are dropped and counted."""
-        with self._count_lock:
-            if self._queued + entries > self.max_queued:
-                self.dropped += entries
-                burst, self._burst = self._burst, True
+    def submit(self, entries: int, build: Builder, *, nbytes: int = 0, block: bool = False) -> bool:
+        """Queue ``entries`` entries that ``build()`` makes later (in the writer thread),
+        holding ``nbytes`` bytes of data until then. When the queue is full (``max_queued``
+        entries or MAX_QUEUED_BYTES; an empty queue takes anything): False, the entries
+        dropped and counted; or, with ``block`` (batch inference, never a server's
+        request path), wait for room."""
+        while True:
+            with self._count_lock:
+                room = not self._queue or (
+                    self._queued + entries <= self.max_queued
+                    and self._queued_bytes + nbytes <= MAX_QUEUED_BYTES
+                )
+                if room or not block:
+                    return self._queued_or_dropped(entries, nbytes, build, room)
+            if self._thread.is_alive():
+                self._wake.set()
+                time.sleep(0.01)
             else:
-                self._queued += entries
-                self._queue.append((entries, build))
-                self._burst = False
-                return True
+                self._cycle(force=True)
+
+    def _queued_or_dropped(self, entries: int, nbytes: int, build: Builder, room: bool) -> bool:
+        if room:
+            self._queued += entries
+            self._queued_bytes += nbytes
+            self._queue.append((entries, nbytes, build))
+            self._burst = False
+            return True
+        self.dropped += entries
+        burst, self._burst = self._burst, True
         if not burst:
             log.error(
-                "assay: the request log holds %d entries waiting for its writer (the limit); "
-                "new entries are dropped and counted (%d so far) until it catches up",
+                "assay: the request log's queue is full (%d entries, %d bytes waiting for its "
+                "writer; the limits are %d and %d); new entries are dropped and counted (%d so "
+                "far) until it catches up",
+                self._queued,
+                self._queued_bytes,
                 self.max_queued,
+                MAX_QUEUED_BYTES,
                 self.dropped,
             )
         if self._on_drop is not None:
@@ -131,8 +156,10 @@ class RequestLog:
 
     @property
     def delivered(self) -> bool:
-        """The store has every entry submitted so far (none waits in the queue)."""
-        return not self._queue and self._acked == self._seq - 1
+        """The store has every entry submitted so far (none waits in the queue). Asked
+        between cycles: one under way has taken entries it has not journaled yet."""
+        with self._lock:
+            return not self._queue and self._acked == self._seq - 1
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until what was submitted is delivered (True) or ``timeout`` passes."""
@@ -195,10 +222,11 @@ class RequestLog:
     def _cut(self) -> None:
         """Build what waits, in batches, into the journal and the pending queue."""
         entries: list[RequestEntry] = []
-        taken = 0
+        taken = taken_bytes = 0
         while self._queue:
-            count, build = self._queue.popleft()
+            count, nbytes, build = self._queue.popleft()
             taken += count
+            taken_bytes += nbytes
             try:
                 entries.extend(build())
             except Exception as exc:  # a builder that fails costs only its own entries
@@ -206,23 +234,55 @@ class RequestLog:
                 log.error("assay: %d request-log entries could not be built: %s", count, exc)
         with self._count_lock:
             self._queued -= taken
+            self._queued_bytes -= taken_bytes
         if not entries:
             return
         for start in range(0, len(entries), MAX_BATCH_ENTRIES):
-            part = entries[start : start + MAX_BATCH_ENTRIES]
-            batch = RequestBatch(writer=self.writer_id, seq=self._seq, entries=part)
-            self._seq += 1
-            self._journal(batch)
+            self._emit(entries[start : start + MAX_BATCH_ENTRIES])
         if not self._journal_failing:
             try:
                 self.journal.sync()
             except OSError as exc:
                 self._journal_failed(exc)
 
-    def _journal(self, batch: RequestBatch) -> None:
+    def _emit(self, entries: list[RequestEntry]) -> None:
+        """One batch of ``entries`` into the journal, split in halves while its record is
+        over MAX_BATCH_BYTES (a server's request limit is far above); an entry that cannot
+        be encoded is dropped, counted and named in an error, the rest kept."""
+        batch = RequestBatch(writer=self.writer_id, seq=self._seq, entries=entries)
+        try:
+            record = jnl.encode_record(batch)
+        except (TypeError, ValueError, OverflowError):
+            kept = [e for e in entries if self._encodable(e)]
+            if kept:
+                self._emit(kept)
+            return
+        if len(record) > MAX_BATCH_BYTES and len(entries) > 1:
+            half = len(entries) // 2
+            self._emit(entries[:half])
+            self._emit(entries[half:])
+            return
+        self._seq += 1
+        self._journal(batch, record)
+
+    def _encodable(self, entry: RequestEntry) -> bool:
+        try:
+            jnl.encode_record(RequestBatch(writer=self.writer_id, seq=0, entries=[entry]))
+        except (TypeError, ValueError, OverflowError) as exc:
+            self.dropped += 1
+            log.error(
+                "assay: request-log entry %r of model %r cannot be stored (%s) and is dropped",
+                entry.request_id,
+                entry.model,
+                exc,
+            )
+            return False
+        return True
+
+    def _journal(self, batch: RequestBatch, record: bytes) -> None:
         journaled = False
         try:
-            self.journal.append_record(jnl.encode_record(batch), sync=False)
+            self.journal.append_record(record, sync=False)
             journaled = True
             if self._journal_failing:
                 self._journal_failing = False

@@ -23,7 +23,7 @@ from assay.artifacts.uris import ModelRef, parse_ref
 from assay.errors import InvalidInput, NotFound
 from assay.extras import need
 from assay.records import LabelResult, LoggedRequest, RequestEntry
-from assay.sdk.requestlog import RequestLog
+from assay.sdk.requestlog import Builder, RequestLog
 from assay.store.base import Store, open_store, resolve_uri
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 FIXED = ("request_id", "time", "model", "version", "arm", "status", "latency_ms")
 Columns = dict[str, list[Any]]
+CHUNK_ROWS = 10_000  # rows handed to the writer at once
 
 _logs: dict[str, RequestLog] = {}
 _logs_lock = threading.Lock()
@@ -55,8 +56,9 @@ def log(
     (named ``input`` / ``output``; a 2-D array gives one list per row). ``ids``: one
     request id per row (default: new ones), returned for joining labels later.
     ``model_ref``: ``models:/name@alias`` or ``models:/name/3`` (the version is looked up
-    now), or a bare model name with ``version=``. Returns at once: the entries are written
-    by a background writer (``flush_requests()`` waits for them)."""
+    now), or a bare model name with ``version=``. The entries are written by a background
+    writer (``flush_requests()`` waits for them): the call returns once they are queued,
+    waiting for room only when more than the writer's queue limit waits (never dropped)."""
     chosen = resolve_uri(uri)
     name, resolved = _model_version(chosen, model_ref, version)
     given_in, rows = _columns(inputs, "input", "inputs")
@@ -66,23 +68,29 @@ def log(
     request_ids = _ids(ids, rows)
     at = _seconds(time) if time is not None else clock.time()
 
-    def build() -> list[RequestEntry]:
-        return [
-            RequestEntry(
-                model=name,
-                request_id=request_ids[i],
-                time=at,
-                version=resolved,
-                arm=None,
-                status=200,
-                latency_ms=0.0,
-                inputs={k: v[i] for k, v in given_in.items()},
-                outputs={k: v[i] for k, v in given_out.items()},
-            )
-            for i in range(rows)
-        ]
+    def chunk(start: int, stop: int) -> Builder:
+        def build() -> list[RequestEntry]:
+            return [
+                RequestEntry(
+                    model=name,
+                    request_id=request_ids[i],
+                    time=at,
+                    version=resolved,
+                    arm=None,
+                    status=200,
+                    latency_ms=0.0,
+                    inputs={k: v[i] for k, v in given_in.items()},
+                    outputs={k: v[i] for k, v in given_out.items()},
+                )
+                for i in range(start, stop)
+            ]
 
-    request_log(chosen).submit(rows, build)
+        return build
+
+    writer = request_log(chosen)
+    for start in range(0, rows, CHUNK_ROWS):  # a large table waits for room, never dropped
+        stop = min(rows, start + CHUNK_ROWS)
+        writer.submit(stop - start, chunk(start, stop), block=True)
     return request_ids
 
 
@@ -165,7 +173,13 @@ def _ids(ids: Sequence[str] | None, rows: int) -> list[str]:
 
 
 def _seconds(value: float | dt.datetime | Any) -> float:
-    """A time as unix seconds: a number, a datetime (naive means UTC) or a Timestamp."""
+    """A time as unix seconds: a number, a datetime or Timestamp, or ISO 8601 text (naive
+    means UTC)."""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise InvalidInput(f"time {value!r:.40} is not ISO 8601 text") from None
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
@@ -199,8 +213,8 @@ def read(
     *,
     version: str | int | None = None,
     arm: str | None = None,
-    since: float | dt.datetime | None = None,
-    until: float | dt.datetime | None = None,
+    since: float | dt.datetime | str | None = None,
+    until: float | dt.datetime | str | None = None,
     limit: int | None = None,
 ) -> pd.DataFrame:
     found = store.requests.list(
@@ -216,51 +230,43 @@ def read(
 
 def frame(entries: list[LoggedRequest]) -> pd.DataFrame:
     """The DataFrame of docs/serving.md's request log: the fixed columns, ``input.<name>``
-    per input, ``output.<name>`` per output, ``label`` and ``labelled_at``."""
+    per input, ``output.<name>`` per output (None/NaN where an entry lacks it), ``label``
+    and ``labelled_at``."""
     need("pandas", "the request log as a DataFrame")
     import numpy as np
     import pandas as pd
 
-    inputs = _spread([e.inputs for e in entries], "input.")
-    outputs = _spread([e.outputs for e in entries], "output.")
-    columns: dict[str, Any] = {
-        "request_id": pd.Series([e.request_id for e in entries], dtype=object),
-        "time": pd.to_datetime(
-            np.array([e.time for e in entries], dtype="float64"), unit="s", utc=True
-        ),
-        "model": pd.Series([e.model for e in entries], dtype=object),
-        "version": pd.Series([e.version for e in entries], dtype=object),
-        "arm": pd.Series([e.arm for e in entries], dtype=object),
-        "status": np.array([e.status for e in entries], dtype="int64"),
-        "latency_ms": np.array([e.latency_ms for e in entries], dtype="float64"),
-        **inputs,
-        **outputs,
-        "label": pd.Series([e.label for e in entries], dtype=object),
-        "labelled_at": pd.to_datetime(
-            np.array(
-                [np.nan if e.labelled_at is None else e.labelled_at for e in entries],
-                dtype="float64",
+    def seconds(values: list[float | None]) -> pd.DatetimeIndex:
+        return pd.to_datetime(np.array(values, dtype="float64"), unit="s", utc=True)
+
+    fixed = pd.DataFrame(
+        {
+            "request_id": pd.Series([e.request_id for e in entries], dtype=object),
+            "time": seconds([e.time for e in entries]),
+            "model": pd.Series([e.model for e in entries], dtype=object),
+            "version": pd.Series([e.version for e in entries], dtype=object),
+            "arm": pd.Series([e.arm for e in entries], dtype=object),
+            "status": np.array([e.status for e in entries], dtype="int64"),
+            "latency_ms": np.array([e.latency_ms for e in entries], dtype="float64"),
+        }
+    )
+    labels = pd.DataFrame(
+        {
+            "label": pd.Series([e.label for e in entries], dtype=object),
+            "labelled_at": seconds(
+                [np.nan if e.labelled_at is None else e.labelled_at for e in entries]
             ),
-            unit="s",
-            utc=True,
-        ),
-    }
-    return pd.DataFrame({k: _values(v) for k, v in columns.items()})
+        }
+    )
+    inputs = _table([e.inputs for e in entries], "input.")
+    outputs = _table([e.outputs for e in entries], "output.")
+    return pd.concat([fixed, inputs, outputs, labels], axis=1)
 
 
-def _spread(maps: list[dict[str, Any]], prefix: str) -> dict[str, list[Any]]:
-    """One column per name any entry has (None where an entry lacks it), in first-seen order."""
-    names: dict[str, None] = {}
-    for each in maps:
-        names.update(dict.fromkeys(each))
-    return {prefix + n: [each.get(n) for each in maps] for n in names}
-
-
-def _values(column: Any) -> Any:
-    """A column as pandas stores it: lists of numbers become numeric columns."""
+def _table(maps: list[dict[str, Any]], prefix: str) -> pd.DataFrame:
+    """One column per name any entry has, in first-seen order; a value that is a list
+    (a tensor's row) stays one cell."""
     import pandas as pd
 
-    if isinstance(column, list):
-        series = pd.Series(column)
-        return series.reset_index(drop=True)
-    return pd.Series(column).reset_index(drop=True)
+    table = pd.DataFrame.from_records(maps) if maps else pd.DataFrame()
+    return table.add_prefix(prefix).reset_index(drop=True)

@@ -81,7 +81,10 @@ class ServedLog:
                 for rid, given, answer in zip(ids, inputs, answers, strict=True)
             ]
 
-        if self.writer.submit(n, build):
+        nbytes = sum(a.nbytes for a in rows.values()) if rows is not None else 0
+        if outputs is not None:
+            nbytes += sum(a.nbytes for a in outputs.values())
+        if self.writer.submit(n, build, nbytes=nbytes):
             LOG_ENTRIES.inc(n)
 
     def close(self, timeout: float = 10.0) -> bool:

@@ -24,7 +24,7 @@ MAX_LABELS = 100_000  # labels in one call
 DAY = 86_400.0
 _CHUNK = 500  # ids per IN (...) lookup
 _encoder = msgspec.msgpack.Encoder()
-_map = msgspec.msgpack.Decoder(dict[str, Any])
+_map_list = msgspec.msgpack.Decoder(list[dict[str, Any]])
 _any = msgspec.msgpack.Decoder()
 
 
@@ -129,7 +129,7 @@ def listing(  # noqa: PLR0917 - the filters of one read, in the facet's order
     limit: int | None,
 ) -> list[LoggedRequest]:
     t = request_log.c
-    query = sa.select(request_log).where(t.model == model)
+    query = sa.select(*_READ).where(t.model == model)
     if version is not None:
         query = query.where(t.version == version)
     if arm is not None:
@@ -139,27 +139,68 @@ def listing(  # noqa: PLR0917 - the filters of one read, in the facet's order
     if until is not None:
         query = query.where(t.time < until)
     if limit is None:
-        rows = list(conn.execute(query.order_by(t.time, t.request_id)))
+        rows = conn.execute(query.order_by(t.time, t.request_id)).all()
     else:
         newest = query.order_by(t.time.desc(), t.request_id.desc()).limit(limit)
-        rows = list(conn.execute(newest))[::-1]
-    return [_logged(row) for row in rows]
+        rows = conn.execute(newest).all()[::-1]
+    return _logged(model, rows)
 
 
-def _logged(row: sa.Row[Any]) -> LoggedRequest:
-    return LoggedRequest(
-        model=row.model,
-        request_id=row.request_id,
-        time=row.time,
-        version=row.version,
-        arm=row.arm,
-        status=row.status,
-        latency_ms=row.latency_ms,
-        inputs=_map.decode(row.inputs),
-        outputs=_map.decode(row.outputs),
-        label=None if row.label is None else _any.decode(row.label),
-        labelled_at=row.labelled_at,
+_READ = [
+    request_log.c[name]
+    for name in (
+        "request_id",
+        "time",
+        "version",
+        "arm",
+        "status",
+        "latency_ms",
+        "inputs",
+        "outputs",
+        "label",
+        "labelled_at",
     )
+]
+
+
+def _logged(model: str, rows: Sequence[tuple[Any, ...]]) -> list[LoggedRequest]:
+    """Entries from rows; each column of msgpack maps is decoded in one call."""
+    if not rows:
+        return []
+    columns = list(zip(*rows, strict=True))
+    inputs, outputs = _maps(columns[6]), _maps(columns[7])
+    return [
+        LoggedRequest(
+            model=model,
+            request_id=rid,
+            time=at,
+            version=version,
+            arm=arm,
+            status=status,
+            latency_ms=latency,
+            inputs=given,
+            outputs=answered,
+            label=None if label is None else _any.decode(label),
+            labelled_at=labelled_at,
+        )
+        for (
+            rid,
+            at,
+            version,
+            arm,
+            status,
+            latency,
+            _,
+            _,
+            label,
+            labelled_at,
+        ), given, answered in zip(rows, inputs, outputs, strict=True)
+    ]
+
+
+def _maps(blobs: Sequence[bytes]) -> list[dict[str, Any]]:
+    """Many msgpack maps decoded at once: framed as one msgpack array (0xdd, u32 length)."""
+    return _map_list.decode(b"\xdd" + len(blobs).to_bytes(4, "big") + b"".join(blobs))
 
 
 class SqlRequests:

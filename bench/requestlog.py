@@ -1,0 +1,96 @@
+"""The request log: how fast entries are stored and read back as a DataFrame.
+
+One model, entries of eight float inputs and one output (what a tabular model's request
+leaves), written as the server's writer writes them (batches of 2,000 through
+``store.requests.write_batch``) into a fresh SQLite store, then read back with
+``assay.Api().requests``: the whole log, and a tenth of it by time range. Also the cost of
+``submit`` on the request path (what a server pays per answered request). Medians of
+``--repeats`` fresh runs; no peer does this, so there is no ratio.
+
+    python bench/requestlog.py [--entries 100000] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+
+import numpy as np
+
+import assay
+from assay.records import RequestBatch, RequestEntry
+from assay.sdk.requestlog import RequestLog
+from assay.store.base import open_store
+
+BATCH = 2_000
+
+
+def entries(n: int, start: float) -> list[list[RequestEntry]]:
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(n, 8)).tolist()
+    rows = [
+        RequestEntry(
+            model="m",
+            request_id=f"r{i}",
+            time=start + i / 100,
+            version="1",
+            status=200,
+            latency_ms=1.0,
+            inputs={f"f{k}": v for k, v in enumerate(features[i])},
+            outputs={"p": 0.5},
+        )
+        for i in range(n)
+    ]
+    return [rows[i : i + BATCH] for i in range(0, n, BATCH)]
+
+
+def one_run(n: int) -> tuple[float, float, float]:
+    """(entries stored per second, seconds to read all, seconds to read a tenth)."""
+    folder = tempfile.mkdtemp(prefix="assay-bench-requestlog-")
+    store = open_store(folder)
+    start = time.time() - n / 100 - 60
+    batches = entries(n, start)
+    t0 = time.perf_counter()
+    for seq, part in enumerate(batches):
+        store.requests.write_batch(RequestBatch(writer="bench", seq=seq, entries=part))
+    t1 = time.perf_counter()
+    with assay.Api(store=store) as api:
+        everything = api.requests("m")
+        t2 = time.perf_counter()
+        tenth = api.requests("m", since=start + n / 1000 * 4, until=start + n / 1000 * 5)
+        t3 = time.perf_counter()
+    assert len(everything) == n and len(tenth) == n // 10
+    return n / (t1 - t0), t2 - t1, t3 - t2
+
+
+def submit_cost(n: int) -> float:
+    """Microseconds per ``submit`` of a one-row request (the server's request path)."""
+    folder = tempfile.mkdtemp(prefix="assay-bench-requestlog-")
+    writer = RequestLog(folder, max_queued=n + 1)  # not started: only the enqueue is timed
+    build = list  # never called here
+    t0 = time.perf_counter()
+    for _ in range(n):
+        writer.submit(1, build)
+    seconds = time.perf_counter() - t0
+    writer.journal.close()
+    return seconds / n * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--entries", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    runs = [one_run(args.entries) for _ in range(args.repeats)]
+    rate, read_all, read_tenth = (statistics.median(column) for column in zip(*runs, strict=True))
+    print(f"request log, {args.entries:,} entries of 8 inputs, SQLite, median of {args.repeats}:")
+    print(f"  stored:               {rate:,.0f} entries/s")
+    print(f"  read all (DataFrame): {read_all:.2f} s")
+    print(f"  read a tenth by time: {read_tenth:.2f} s")
+    print(f"  submit() per request: {submit_cost(100_000):.2f} µs")
+
+
+if __name__ == "__main__":
+    main()
