@@ -122,3 +122,15 @@ def test_the_project_page_shows_progress_agreement_and_disagreements(
     assert "earlier" in annotators and "ant" in annotators
     assert page.locator("#label-disagreements tbody tr").count() >= 1
     shoot(page, "label-project")
+
+
+def test_the_queue_fits_a_phone_screen(browser: Any, site: dict[str, Any]) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 800})
+    phone = context.new_page()
+    try:
+        _sign_in(phone, site, "lead", f"/labels/{site['id']}/queue")
+        phone.wait_for_selector("#label-item")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+        shoot(phone, "label-queue-phone")
+    finally:
+        context.close()

@@ -79,7 +79,7 @@ def queue_page(request: Request, project_id: str, who: Viewer) -> HTMLResponse:
     )
 
 
-@router.post("/labels/{project_id}/queue", response_model=None)
+@router.post("/ui/labels/{project_id}/queue", response_model=None)
 async def answer(
     request: Request,
     project_id: str,
