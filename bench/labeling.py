@@ -248,7 +248,9 @@ def _targets(results: dict[str, Any]) -> list[str]:
     return out
 
 
-def replay(name: str, min_labels: int, confidence: float, seed: int = 0) -> dict[str, Any]:
+def replay(
+    name: str, min_labels: int, confidence: float, budget: float | None, seed: int = 0
+) -> dict[str, Any]:
     """One routing replay on one set (see the module's docstring)."""
     import numpy as np
     import pandas as pd
@@ -266,17 +268,22 @@ def replay(name: str, min_labels: int, confidence: float, seed: int = 0) -> dict
     while True:
         asked = {k: v for k, v in needs.items() if k not in stuck}
         decided = plan(
-            pool[shown], asked, min_labels=min_labels, overlap=overlap, confidence=confidence
+            pool[shown],
+            asked,
+            min_labels=min_labels,
+            overlap=overlap,
+            confidence=confidence,
+            budget=budget,
         )
         if not decided.needed:
             break
         rounds += 1
         needs.update(decided.needed)
-        quality = pd.Series(decided.quality, dtype=float)
+        quality = pd.Series(decided.kind_quality.get("item", {}), dtype=float)
         hidden = pool[~shown & pool["item"].isin(list(decided.needed))].copy()
-        hidden["q"] = hidden["worker"].map(quality)
-        if decided.min_quality is not None:
-            hidden = hidden[hidden["q"] >= decided.min_quality]
+        hidden["q"] = hidden["worker"].map(quality).fillna(0.0)
+        floor = hidden["item"].map(decided.min_quality).fillna(-1.0)
+        hidden = hidden[hidden["q"] >= floor]
         hidden = hidden.sort_values(["item", "q"], ascending=[True, False], kind="stable")
         picked = hidden.groupby("item").head(1)
         stuck |= set(decided.needed) - set(picked["item"])
@@ -285,8 +292,10 @@ def replay(name: str, min_labels: int, confidence: float, seed: int = 0) -> dict
     routed = aggregate(pool[shown], "auto")
     return {
         "set": name,
+        "seed": seed,
         "min_labels": min_labels,
         "confidence": confidence,
+        "budget": budget,
         "share": float(np.mean(shown)),
         "accuracy": accuracy(routed.labels.set_index("item")["label"], gold),
         "method": routed.method,

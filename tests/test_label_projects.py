@@ -16,6 +16,7 @@ from assay.artifacts.artifact import Artifact, download, log_artifact
 from assay.cli.main import cli
 from assay.errors import InvalidInput
 from assay.labeling.routing import plan
+from assay.records import RequestBatch, RequestEntry
 from assay.sdk import labels
 from assay.store import Store
 from assay.store.base import open_store
@@ -180,7 +181,53 @@ def test_the_router_prefers_good_annotators_for_extra_labels() -> None:
     )
     decided = plan(table, {"x": 2, "y": 2, "z": 2}, min_labels=2, overlap=3, confidence=0.95)
     assert decided.needed.get("x") == 3  # the split item asks for a third label
-    assert decided.min_quality is not None and set(decided.quality) == {"good", "bad"}
+    assert set(decided.min_quality) <= set(decided.needed) and set(decided.quality) == {
+        "good",
+        "bad",
+    }
+
+
+def _split_votes(n: int, workers: list[str]) -> pd.DataFrame:
+    """n items, each with one 'pos' and one 'neg' vote from a pair of workers."""
+    rows = []
+    for k in range(n):
+        first, second = workers[k % len(workers)], workers[(k + 1) % len(workers)]
+        rows += [(f"i{k}", first, "pos"), (f"i{k}", second, "neg")]
+    return pd.DataFrame(rows, columns=["item", "worker", "label"])
+
+
+def test_the_router_stays_within_its_budget_least_confident_first() -> None:
+    table = _split_votes(10, ["w0", "w1", "w2", "w3", "w4", "w5"])
+    sure = pd.DataFrame(
+        [("s", w, "pos") for w in ("w0", "w1", "w2")], columns=["item", "worker", "label"]
+    )
+    table = pd.concat([table, sure], ignore_index=True)
+    needs = {f"i{k}": 2 for k in range(10)} | {"s": 3}
+    free = plan(table, needs, min_labels=2, overlap=4, confidence=0.99)
+    assert "s" not in free.needed  # three agreeing votes: sure enough
+    assert len(free.needed) == 6  # one open extra label per annotator seen (six)
+    # budget 0.55 of 4 x 11 = 24 labels, 23 given: room for one more
+    capped = plan(table, needs, min_labels=2, overlap=4, confidence=0.99, budget=0.55)
+    assert len(capped.needed) == 1 and set(capped.needed) <= set(free.needed)
+    assert plan(table, needs, min_labels=2, overlap=4, confidence=0.99, budget=0.5).needed == {}
+
+
+def test_annotator_quality_is_estimated_per_kind_of_item() -> None:
+    rows = []
+    truth = {f"a{k}": "pos" for k in range(8)} | {f"b{k}": "neg" for k in range(8)}
+    for item, right in truth.items():
+        wrong = "neg" if right == "pos" else "pos"
+        rows += [(item, "x", right), (item, "y", right)]
+        # z knows kind A and gets every item of kind B wrong
+        rows.append((item, "z", right if item.startswith("a") else wrong))
+    table = pd.DataFrame(rows, columns=["item", "worker", "label"])
+    kinds = {item: ("A" if item.startswith("a") else "B") for item in truth}
+    decided = plan(
+        table, dict.fromkeys(truth, 3), min_labels=3, overlap=5, confidence=0.5, kinds=kinds
+    )
+    by_kind = decided.kind_quality
+    assert by_kind["A"]["z"] > 0.75 and by_kind["B"]["z"] < 0.25
+    assert by_kind["B"]["x"] > by_kind["B"]["z"]
 
 
 def test_gold_answers_score_each_annotator(local: Store, tmp_path: Path) -> None:
@@ -244,20 +291,34 @@ def test_feedback_attaches_to_a_request_and_goes_to_review(tmp_path: Path) -> No
     review_project = labels.create(
         "p", "review", SCHEMA, data=frame, id_column="id", text_column="text", store=store
     )
+    entries = [
+        RequestEntry(
+            model="clf",
+            request_id=f"req-{k}",
+            time=100.0 + k,
+            version="1",
+            inputs={"text": f"film {k}"},
+            outputs={"label": "pos"},
+        )
+        for k in range(3)
+    ]
+    store.requests.write_batch(RequestBatch(writer="w", seq=0, entries=entries))
     store.close()
     given = assay.feedback(
-        "p",
-        "correction",
-        "neg",
-        request_id="req-9",
-        data={"output": "pos"},
-        label_project="review",
-        uri=uri,
+        "p", "correction", "neg", request_id="req-2", label_project="review", uri=uri
     )
+    assay.feedback("p", "rating", 5, request_id="req-0", model="clf", uri=uri)
     store = open_store(uri)
-    assert store.labels.feedback(request_id="req-9")[0].id == given.id
-    assert store.labels.items(review_project.id)[-1].data["source"] == {"request_id": "req-9"}
+    assert store.labels.feedback(request_id="req-2")[0].id == given.id
+    source = store.labels.items(review_project.id)[-1].data["source"]
+    assert source == {"request_id": "req-2", "model": "clf"}
+    joined = labels.predictions_with_feedback("clf", store=store)
     store.close()
+    assert joined["request_id"].tolist() == ["req-0", "req-1", "req-2"]
+    assert joined["feedback_kind"].tolist()[0::2] == ["rating", "correction"]
+    assert pd.isna(joined["feedback_kind"][1])  # nobody said anything about req-1
+    assert joined["label"].tolist()[2] == "neg"  # the correction is the request's label
+    assert joined["outputs"][0] == {"label": "pos"}
 
 
 def test_the_cli_creates_shows_imports_and_exports(tmp_path: Path) -> None:

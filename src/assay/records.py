@@ -665,7 +665,8 @@ class LabelItemDraft(msgspec.Struct, kw_only=True, frozen=True):
 class LabelProjectDraft(msgspec.Struct, kw_only=True, frozen=True):
     """A label project to create: ``overlap`` labels per item (the most, under adaptive
     routing, which starts at ``min_labels`` and asks for more only while the consensus
-    is below ``confidence``); gold items are mixed into queues at ``gold_rate``."""
+    is below ``confidence``, and spends at most ``budget`` x overlap x items labels when
+    a budget is set); gold items are mixed into queues at ``gold_rate``."""
 
     project: str
     name: str
@@ -678,6 +679,7 @@ class LabelProjectDraft(msgspec.Struct, kw_only=True, frozen=True):
     gold_rate: float = 0.0
     source: str = ""
     source_version_id: str | None = None
+    budget: float | None = None
 
 
 class LabelProject(msgspec.Struct, kw_only=True, frozen=True):
@@ -696,6 +698,7 @@ class LabelProject(msgspec.Struct, kw_only=True, frozen=True):
     n_gold: int
     created_at: float
     created_by: str
+    budget: float | None = None
 
 
 class LabelItem(msgspec.Struct, kw_only=True, frozen=True):
@@ -750,7 +753,8 @@ class AnnotationDraft(msgspec.Struct, kw_only=True, frozen=True):
 class FeedbackDraft(msgspec.Struct, kw_only=True, frozen=True):
     """A rating, a correction or a preference on a served prediction (``request_id``) or
     an evaluation item (``evaluation_id`` and ``item_id``); ``label_project_id`` routes
-    it into that project for review as a new item."""
+    it into that project for review as a new item. ``model``: the served model whose
+    request log holds ``request_id`` (found from the log when left out)."""
 
     project: str
     kind: str
@@ -761,6 +765,7 @@ class FeedbackDraft(msgspec.Struct, kw_only=True, frozen=True):
     comment: str | None = None
     data: dict[str, Any] = {}
     label_project_id: str | None = None
+    model: str | None = None
 
 
 class Feedback(msgspec.Struct, kw_only=True, frozen=True):
@@ -776,6 +781,7 @@ class Feedback(msgspec.Struct, kw_only=True, frozen=True):
     label_project_id: str | None
     created_at: float
     created_by: str
+    model: str | None = None
 
 
 # ---- sweeps (docs/sweeps.md) ----------------------------------------------------------------

@@ -188,8 +188,9 @@ class LabelLoad(msgspec.Struct, frozen=True):
 
 class LabelRoute(msgspec.Struct, frozen=True, kw_only=True):
     needed: dict[str, int]
-    min_quality: float | None = None
+    min_quality: float | dict[str, float] | None = None
     quality: dict[str, float] = {}
+    kind_quality: dict[str, dict[str, float]] = {}
 
 
 class Claimed(msgspec.Struct, frozen=True):

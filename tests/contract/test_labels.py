@@ -18,10 +18,13 @@ from assay.records import (
     LabelItemDraft,
     LabelProjectDraft,
     LabelSchema,
+    RequestBatch,
+    RequestEntry,
 )
 from assay.store import Store
 from assay.store.base import open_store
 from tests.conftest import StoreFactory, evaluation_draft
+from tests.contract.test_requests import registered
 
 CHOICE = LabelSchema(kind="single", choices=["pos", "neg"])
 
@@ -65,6 +68,8 @@ def test_a_project_round_trips_with_its_items(store_factory: StoreFactory) -> No
         ({"overlap": 0}, "overlap"),
         ({"routing": "clever"}, "routing 'clever'"),
         ({"gold_rate": 1.5}, "gold_rate"),
+        ({"budget": 0.0}, "budget must be in"),
+        ({"budget": 1.2}, "budget must be in"),
         ({"items": [LabelItemDraft(item_id="a"), LabelItemDraft(item_id="a")]}, "appears twice"),
         ({"items": [LabelItemDraft(item_id="a", gold="maybe")]}, "does not fit the schema"),
         ({"items": [LabelItemDraft(item_id="a", kind="video")]}, "kind 'video'"),
@@ -195,6 +200,37 @@ def test_routing_asks_for_more_labels_from_good_annotators_only(
         store.labels.route(made.id, {"i1": 4}, None, {})
 
 
+def test_routing_prefers_annotators_good_at_that_kind_of_item(
+    store_factory: StoreFactory,
+) -> None:
+    store = store_factory()
+    items = [
+        LabelItemDraft(item_id="law", data={"text": "a clause", "group": "legal"}),
+        LabelItemDraft(item_id="news", data={"text": "a headline", "group": "news"}),
+    ]
+    made = store.labels.create(
+        draft(items=items, overlap=3, routing="adaptive", min_labels=1, budget=1.0)
+    )
+    assert store.labels.get(made.id).budget == 1.0
+    _label_all(store, made.id, "ann")
+    store.labels.route(
+        made.id,
+        {"law": 2, "news": 2},
+        {"law": 0.8, "news": 0.8},
+        {"ann": 0.9, "bob": 0.6, "cy": 0.95},
+        kind_quality={"legal": {"bob": 0.9, "cy": 0.5}},
+    )
+    # bob is weak overall but strong on legal items; cy is the reverse
+    got_bob = store.labels.claim(made.id, "bob")
+    assert got_bob is not None and got_bob.item_id == "law"
+    got_cy = store.labels.claim(made.id, "cy")
+    assert got_cy is not None and got_cy.item_id == "news"
+    with pytest.raises(InvalidInput, match="quality of 'bob' for 'legal' must be in"):
+        store.labels.route(made.id, {}, None, {}, kind_quality={"legal": {"bob": 1.5}})
+    with pytest.raises(InvalidInput, match="min_quality names item 'zz'"):
+        store.labels.route(made.id, {"law": 2}, {"zz": 0.5}, {})
+
+
 def test_labels_collected_elsewhere_are_imported(store_factory: StoreFactory) -> None:
     store = store_factory()
     made = store.labels.create(draft(n=2, overlap=1))
@@ -215,10 +251,28 @@ def test_labels_collected_elsewhere_are_imported(store_factory: StoreFactory) ->
     assert store.labels.annotations(made.id, "w2")[0].value == "neg"
 
 
+def _serve(store: Store, tmp_path: Path, model: str, *ids: str, seq: int = 0) -> None:
+    """Entries of ``model`` in the request log, as ``assay serve`` writes them."""
+    registered(store, tmp_path, model)
+    entries = [
+        RequestEntry(
+            model=model,
+            request_id=rid,
+            time=1000.0 + k,
+            version="3",
+            inputs={"text": f"film {rid}"},
+            outputs={"label": "pos"},
+        )
+        for k, rid in enumerate(ids)
+    ]
+    store.requests.write_batch(RequestBatch(writer=f"w-{model}", seq=seq, entries=entries))
+
+
 def test_feedback_is_kept_by_request_id_and_can_be_routed_for_review(
-    store_factory: StoreFactory,
+    store_factory: StoreFactory, tmp_path: Path
 ) -> None:
     store = store_factory()
+    _serve(store, tmp_path, "clf", "req-1", "req-2")
     review = store.labels.create(draft(n=1, name="review"))
     rated = store.labels.add_feedback(
         FeedbackDraft(project="p", kind="rating", value=2, request_id="req-1", comment="vague")
@@ -229,15 +283,54 @@ def test_feedback_is_kept_by_request_id_and_can_be_routed_for_review(
             kind="correction",
             value="neg",
             request_id="req-2",
-            data={"input": "meh film", "output": "pos"},
+            data={"note": "sarcasm"},
             label_project_id=review.id,
         )
     )
     assert [f.id for f in store.labels.feedback(request_id="req-1")] == [rated.id]
     assert {f.id for f in store.labels.feedback(project="p")} == {rated.id, routed.id}
+    assert rated.model == routed.model == "clf"  # found from the request log
     added = store.labels.items(review.id)[-1]
     assert added.item_id == f"feedback-{routed.id}" and added.kind == "output"
-    assert added.data["feedback"]["value"] == "neg" and added.data["output"] == "pos"
+    assert added.data["feedback"]["value"] == "neg" and added.data["note"] == "sarcasm"
+    # the reviewer sees the served prediction itself, from the request log
+    assert added.data["input"] == {"text": "film req-2"}
+    assert added.data["output"] == {"label": "pos"} and added.data["version"] == "3"
+    assert added.data["source"] == {"request_id": "req-2", "model": "clf"}
+
+
+def test_a_correction_on_a_served_prediction_becomes_its_label_in_the_request_log(
+    store_factory: StoreFactory, tmp_path: Path
+) -> None:
+    store = store_factory()
+    _serve(store, tmp_path, "clf", "req-1", "req-2")
+    store.labels.add_feedback(
+        FeedbackDraft(project="p", kind="correction", value="neg", request_id="req-2")
+    )
+    store.labels.add_feedback(
+        FeedbackDraft(project="p", kind="rating", value=1, request_id="req-1")
+    )
+    logged = {e.request_id: e for e in store.requests.list("clf")}
+    assert logged["req-2"].label == "neg" and logged["req-2"].labelled_at is not None
+    assert logged["req-1"].label is None  # a rating is feedback, not ground truth
+    assert [f.kind for f in store.labels.feedback(model="clf", request_id="req-1")] == ["rating"]
+    assert store.labels.feedback(model="other") == []
+
+
+def test_feedback_names_the_model_when_two_served_the_same_request_id(
+    store_factory: StoreFactory, tmp_path: Path
+) -> None:
+    store = store_factory()
+    _serve(store, tmp_path, "clf", "req-1")
+    _serve(store, tmp_path, "ranker", "req-1")
+    asked: dict[str, Any] = {"project": "p", "kind": "rating", "value": 4, "request_id": "req-1"}
+    with pytest.raises(InvalidInput, match="models 'clf', 'ranker': name the model"):
+        store.labels.add_feedback(FeedbackDraft(**asked))
+    given = store.labels.add_feedback(FeedbackDraft(**asked, model="ranker"))
+    assert given.model == "ranker"
+    with pytest.raises(NotFound, match="not in the request log of model 'clf'"):
+        store.labels.add_feedback(FeedbackDraft(**{**asked, "request_id": "req-9"}, model="clf"))
+    assert [f.id for f in store.labels.feedback()] == [given.id]
 
 
 def test_feedback_on_an_evaluation_item(store_factory: StoreFactory) -> None:
@@ -269,12 +362,15 @@ def test_feedback_on_an_evaluation_item(store_factory: StoreFactory) -> None:
         ({"request_id": None}, "either a request id or an evaluation"),
         ({"evaluation_id": "e1"}, "either a request id or an evaluation"),
         ({"label_project_id": "nope"}, "label project nope does not exist"),
+        ({"request_id": "r9"}, "request 'r9' is not in the request log"),
+        ({"request_id": None, "evaluation_id": "e1", "model": "clf"}, "names a model only"),
     ],
 )
 def test_bad_feedback_is_refused(
-    store_factory: StoreFactory, changes: dict[str, Any], message: str
+    store_factory: StoreFactory, tmp_path: Path, changes: dict[str, Any], message: str
 ) -> None:
     store = store_factory()
+    _serve(store, tmp_path, "clf", "r")
     fields: dict[str, Any] = {"project": "p", "kind": "rating", "value": 3, "request_id": "r"}
     with pytest.raises((InvalidInput, NotFound), match=message):
         store.labels.add_feedback(FeedbackDraft(**{**fields, **changes}))

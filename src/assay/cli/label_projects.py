@@ -40,11 +40,18 @@ def _project_id(store: Any, ref: str) -> str:
 @click.option("--output-column")
 @click.option("--pair-columns", help="Two output columns to compare, comma-separated.")
 @click.option("--gold-column", help="Known answers: the rows holding one are gold items.")
+@click.option("--group-column", help="The kind of item annotator quality is estimated for.")
 @click.option("--overlap", type=int, default=3, show_default=True, help="Labels per item (most).")
 @click.option("--routing", type=click.Choice(["fixed", "adaptive"]), default="fixed")
 @click.option("--min-labels", type=int, default=1, show_default=True)
 @click.option("--confidence", type=float, default=0.95, show_default=True)
 @click.option("--gold-rate", type=float, default=0.0, show_default=True)
+@click.option(
+    "--budget",
+    type=float,
+    default=None,
+    help="Adaptive routing: spend at most this share of overlap x items labels.",
+)
 @uri_option
 @reports_errors
 def create_command(project: str, name: str, **options: Any) -> None:
@@ -133,8 +140,10 @@ def show_command(ref: str, uri: str | None) -> None:
     for row in shown.annotators:
         gold = row.get("gold_accuracy")
         extra = f", gold {gold:.2f}" if gold is not None and gold == gold else ""
+        kinds = "".join(f", {k} {q:.2f}" for k, q in sorted(row.get("by_kind", {}).items()))
         console.print(
-            f"  {row['worker']}: {int(row['labels'])} labels, quality {row['accuracy']:.2f}{extra}"
+            f"  {row['worker']}: {int(row['labels'])} labels, quality {row['accuracy']:.2f}"
+            f"{extra}{kinds}"
         )
     if shown.disagreements:
         console.print("disagreements to review:")

@@ -59,17 +59,28 @@ def items_from_frame(
     output_column: str | None = None,
     pair_columns: tuple[str, str] | None = None,
     gold_column: str | None = None,
+    group_column: str | None = None,
 ) -> list[LabelItemDraft]:
     """One item per row. Its kind: ``pair`` with two output columns (and the input
     column as the prompt), ``output`` with an output column (a model output to judge),
     ``image`` with an image column (a URL, or the path of a file in the dataset
     version the items come from), ``text`` with a
-    text column, else ``row`` (the whole row shown as a table)."""
+    text column, else ``row`` (the whole row shown as a table). ``group_column``: the
+    kind of item for annotator quality (a topic, a language), kept as the data's
+    ``group``."""
     if frame.empty:
         raise InvalidInput("the table has no rows: a label project needs items")
     named = [
         c
-        for c in (id_column, text_column, image_column, input_column, output_column, gold_column)
+        for c in (
+            id_column,
+            text_column,
+            image_column,
+            input_column,
+            output_column,
+            gold_column,
+            group_column,
+        )
         if c
     ]
     require_columns(frame, [*named, *(pair_columns or ())], "items table")
@@ -78,15 +89,12 @@ def items_from_frame(
     for item_id, (_, row) in zip(ids, frame.iterrows(), strict=True):
         cells = {str(k): _plain(v) for k, v in row.items()}
         gold = cells.pop(gold_column) if gold_column else None
-        drafts.append(
-            LabelItemDraft(
-                item_id=item_id,
-                **_kind_and_data(
-                    cells, text_column, image_column, input_column, output_column, pair_columns
-                ),
-                gold=gold,
-            )
+        made = _kind_and_data(
+            cells, text_column, image_column, input_column, output_column, pair_columns
         )
+        if group_column and cells.get(group_column) is not None:
+            made["data"] = {**made["data"], "group": str(cells[group_column])}
+        drafts.append(LabelItemDraft(item_id=item_id, **made, gold=gold))
     return drafts
 
 

@@ -114,6 +114,7 @@ def create(
     min_labels: int = 1,
     confidence: float = 0.95,
     gold_rate: float = 0.0,
+    budget: float | None = None,
     uri: Uri = None,
     store: Store | None = None,
     **columns: Any,
@@ -121,7 +122,9 @@ def create(
     """A label project over ``items``, the rows of ``data`` (a CSV/JSONL/Parquet file or a
     data frame) or of ``dataset`` (an artifact reference such as ``reviews:v2``, whose
     version the project's lineage names). ``columns``: id_column, text_column,
-    image_column, input_column, output_column, pair_columns, gold_column."""
+    image_column, input_column, output_column, pair_columns, gold_column, group_column
+    (the kind of item annotator quality is estimated for). ``budget``: adaptive routing
+    spends at most this share of overlap x items labels."""
     from assay.labeling.items import items_from_frame, read_table
 
     chosen = _schema(schema)
@@ -157,6 +160,7 @@ def create(
             min_labels=min_labels,
             confidence=confidence,
             gold_rate=gold_rate,
+            budget=budget,
             source=source[:1024],
             source_version_id=version_id,
         )
@@ -192,13 +196,21 @@ def tables(store: Store, project_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     return labels, gold
 
 
+def kinds(store: Store, project_id: str) -> dict[str, str]:
+    """Each item's kind for annotator quality (labeling/routing.py ``item_kind``)."""
+    from assay.labeling.routing import item_kind
+
+    return {i.item_id: item_kind(i.kind, i.data) for i in store.labels.items(project_id)}
+
+
 def reroute(store: Store, project_id: str) -> Plan:
     """Adaptive routing's next decisions (labeling/routing.py), written to the store."""
-    from assay.labeling.routing import plan
+    from assay.labeling.routing import item_kind, plan
 
     found = store.labels.get(project_id)
     labels, gold = tables(store, project_id)
-    needs = {i.item_id: i.needed for i in store.labels.items(project_id) if i.gold is None}
+    items = store.labels.items(project_id)
+    needs = {i.item_id: i.needed for i in items if i.gold is None}
     decided = plan(
         labels,
         needs,
@@ -206,9 +218,17 @@ def reroute(store: Store, project_id: str) -> Plan:
         overlap=found.overlap,
         confidence=found.confidence,
         gold=gold[gold["item"].isin(labels["item"])] if len(labels) else None,
+        kinds={i.item_id: item_kind(i.kind, i.data) for i in items},
+        budget=found.budget,
     )
     if decided.needed or decided.quality:
-        store.labels.route(project_id, decided.needed, decided.min_quality, decided.quality)
+        store.labels.route(
+            project_id,
+            decided.needed,
+            decided.min_quality,
+            decided.quality,
+            kind_quality=decided.kind_quality,
+        )
     return decided
 
 
@@ -311,12 +331,15 @@ def feedback(
     comment: str | None = None,
     data: dict[str, Any] | None = None,
     label_project: str | None = None,
+    model: str | None = None,
     uri: Uri = None,
     store: Store | None = None,
 ) -> Feedback:
     """Attach a rating, a correction or a preference to a served prediction (its request
-    id) or to an evaluation's item; ``label_project`` (an id or a name in ``project``)
-    routes it into that label project for review."""
+    id, found in the request log of ``model``, or of the one model that served that id)
+    or to an evaluation's item; ``label_project`` (an id or a name in ``project``)
+    routes it into that label project for review. A correction on a served prediction
+    also becomes that request's label in the request log (what monitoring reads)."""
     with _opened(uri, store) as opened:
         target = None
         if label_project is not None:
@@ -331,8 +354,55 @@ def feedback(
             comment=comment,
             data=data or {},
             label_project_id=target,
+            model=model,
         )
         return opened.labels.add_feedback(draft)
+
+
+FEEDBACK_LIMIT = 1000  # the most feedback rows one read returns (the facet's page bound)
+
+
+def predictions_with_feedback(
+    model: str,
+    *,
+    since: float | None = None,
+    until: float | None = None,
+    uri: Uri = None,
+    store: Store | None = None,
+) -> pd.DataFrame:
+    """The request log of ``model`` (``since <= time < until``) with the feedback given on
+    each prediction: one row per (request, feedback), ``request_id, time, version, arm,
+    inputs, outputs, label`` from the log, then ``feedback_kind, feedback_value,
+    feedback_comment, feedback_at`` (empty for a request nobody gave feedback on)."""
+    import pandas as pd
+
+    with _opened(uri, store) as opened:
+        logged = opened.requests.list(model, since=since, until=until)
+        given = opened.labels.feedback(model=model, limit=FEEDBACK_LIMIT)
+    served = pd.DataFrame(
+        {
+            "request_id": [e.request_id for e in logged],
+            "time": [e.time for e in logged],
+            "version": [e.version for e in logged],
+            "arm": [e.arm for e in logged],
+            "inputs": [e.inputs for e in logged],
+            "outputs": [e.outputs for e in logged],
+            "label": [e.label for e in logged],
+        }
+    )
+    said = pd.DataFrame(
+        {
+            "request_id": [f.request_id for f in given],
+            "feedback_kind": [f.kind for f in given],
+            "feedback_value": [f.value for f in given],
+            "feedback_comment": [f.comment for f in given],
+            "feedback_at": [f.created_at for f in given],
+        }
+    )
+    joined = served.merge(said, on="request_id", how="left")
+    return joined.sort_values(["time", "request_id", "feedback_at"], kind="stable").reset_index(
+        drop=True
+    )
 
 
 def _label_project_id(store: Store, project: str, ref: str) -> str:
@@ -358,11 +428,28 @@ def _disagreements(labels: pd.DataFrame, decided: pd.DataFrame, limit: int) -> l
     ]
 
 
+def _annotators(
+    result: ConsensusResult, labels: pd.DataFrame, by_item: dict[str, str]
+) -> list[dict[str, Any]]:
+    """The consensus's per-annotator table as rows; with items of more than one kind,
+    each row's ``by_kind`` holds the annotator's quality per kind (labeling/routing.py)."""
+    from assay.labeling.routing import kind_quality_of, overall_quality
+
+    rows = [{str(k): v for k, v in r.items()} for r in result.workers.to_dict("records")]
+    per_kind = kind_quality_of(labels, result, overall_quality(result.workers), by_item)
+    if len(per_kind) > 1:
+        for row in rows:
+            worker = str(row["worker"])
+            row["by_kind"] = {k: q[worker] for k, q in per_kind.items() if worker in q}
+    return rows
+
+
 @dataclass(frozen=True, kw_only=True)
 class Report:
     """What a project's page and ``assay labels show`` tell: progress, agreement (None
     before any item has two labels), per annotator quality (with gold accuracy when
-    they answered gold items), and the items the annotators disagree on most."""
+    they answered gold items, and per kind of item when items are of several kinds),
+    and the items the annotators disagree on most."""
 
     project: LabelProject
     progress: Progress
@@ -394,9 +481,7 @@ def report(
                 pass  # no item with two labels yet
             result = consensus(project_id, store=opened)
             method = result.method
-            annotators = [
-                {str(k): v for k, v in r.items()} for r in result.workers.to_dict("records")
-            ]
+            annotators = _annotators(result, labels, kinds(opened, project_id))
             disagreements = _disagreements(labels, result.labels, limit)
         return Report(
             project=found,

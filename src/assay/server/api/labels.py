@@ -6,6 +6,7 @@ model outputs: writer to give, viewer to read."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -168,7 +169,11 @@ async def route(project_id: str, request: Request, who: Caller) -> Response:
     _project(state, who, project_id, "writer")
     body = await decode_body(request, wire.LabelRoute)
     await run_in_threadpool(
-        state.store.labels.route, project_id, body.needed, body.min_quality, body.quality
+        partial(state.store.labels.route, kind_quality=body.kind_quality),
+        project_id,
+        body.needed,
+        body.min_quality,
+        body.quality,
     )
     return reply(request, {"routed": len(body.needed)})
 
@@ -195,9 +200,12 @@ def feedback(
     project: Annotated[str | None, Query()] = None,
     request_id: Annotated[str | None, Query()] = None,
     evaluation_id: Annotated[str | None, Query()] = None,
+    model: Annotated[str | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     state = state_of(request)
-    found: list[Any] = state.store.labels.feedback(project, request_id, evaluation_id, limit)
+    found: list[Any] = state.store.labels.feedback(
+        project, request_id, evaluation_id, limit, model=model
+    )
     seen = [f for f in found if role_at_least(state.auth.role(who, f.project), "viewer")]
     return reply(request, seen)

@@ -3,6 +3,7 @@ outputs (docs/labeling.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from assay.records import (
@@ -51,9 +52,14 @@ class Labels(Protocol):
         self,
         project_id: str,
         needed: dict[str, int],
-        min_quality: float | None,
+        min_quality: float | Mapping[str, float] | None,
         quality: dict[str, float],
-    ) -> None: ...
+        *,
+        kind_quality: Mapping[str, Mapping[str, float]] | None = None,
+    ) -> None:
+        """Adaptive routing's decisions (labeling/routing.py): each named item's need, the
+        least quality for a label beyond min_labels (one for all, or per item id), and
+        each annotator's estimated quality, overall and per kind of item."""
 
     def add_feedback(self, draft: FeedbackDraft, actor: str | None = None) -> Feedback: ...
 
@@ -63,6 +69,8 @@ class Labels(Protocol):
         request_id: str | None = None,
         evaluation_id: str | None = None,
         limit: int = 100,
+        *,
+        model: str | None = None,
     ) -> list[Feedback]: ...
 
     def list(self, project: str | None = None) -> list[LabelProject]: ...

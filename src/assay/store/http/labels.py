@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from assay import wire
@@ -77,10 +78,18 @@ class HttpLabels:
         self,
         project_id: str,
         needed: dict[str, int],
-        min_quality: float | None,
+        min_quality: float | Mapping[str, float] | None,
         quality: dict[str, float],
+        *,
+        kind_quality: Mapping[str, Mapping[str, float]] | None = None,
     ) -> None:
-        body = wire.LabelRoute(needed=needed, min_quality=min_quality, quality=quality)
+        floors = dict(min_quality) if isinstance(min_quality, Mapping) else min_quality
+        body = wire.LabelRoute(
+            needed=needed,
+            min_quality=floors,
+            quality=quality,
+            kind_quality={k: dict(v) for k, v in (kind_quality or {}).items()},
+        )
         self.http.send("POST", self._path(project_id, "/route"), body)
 
     def add_feedback(self, draft: FeedbackDraft, actor: str | None = None) -> Feedback:
@@ -92,8 +101,15 @@ class HttpLabels:
         request_id: str | None = None,
         evaluation_id: str | None = None,
         limit: int = 100,
+        *,
+        model: str | None = None,
     ) -> list[Feedback]:
-        asked = {"project": project, "request_id": request_id, "evaluation_id": evaluation_id}
+        asked = {
+            "project": project,
+            "request_id": request_id,
+            "evaluation_id": evaluation_id,
+            "model": model,
+        }
         params: dict[str, Any] = {k: v for k, v in asked.items() if v is not None}
         return self.http.get("/api/v1/feedback", list[Feedback], params={**params, "limit": limit})
 

@@ -50,6 +50,10 @@ def check_draft(draft: LabelProjectDraft) -> None:
         )
     if not 0.5 <= draft.confidence < 1:
         raise InvalidInput(f"confidence must be in [0.5, 1), not {draft.confidence}")
+    if draft.budget is not None and not 0 < draft.budget <= 1:
+        raise InvalidInput(
+            f"budget must be in (0, 1] (a share of overlap x items), not {draft.budget}"
+        )
     if not 0 <= draft.gold_rate < 1:
         raise InvalidInput(f"gold_rate must be in [0, 1), not {draft.gold_rate}")
     check_items(draft.schema, draft.items)

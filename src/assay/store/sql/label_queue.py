@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,8 +20,14 @@ import sqlalchemy as sa
 from assay.errors import Conflict, InvalidInput, NotFound
 from assay.records import Annotation, AnnotationDraft, LabelProject, LabelTask
 from assay.store.sql.label_checks import check_comment, check_value
-from assay.store.sql.schema import label_annotations, label_annotators, label_items
+from assay.store.sql.schema import (
+    label_annotations,
+    label_annotator_kinds,
+    label_annotators,
+    label_items,
+)
 from assay.store.sql.tx import Tx
+from assay.values import check_text
 
 LEASE = 3600.0  # seconds a claim holds its slot before another annotator may have it
 CANDIDATES = 32  # items tried per claim when other annotators win the race for them
@@ -92,19 +99,47 @@ def _quality(conn: sa.Connection, project_id: str, annotator: str) -> float | No
     )
 
 
+def _kind_quality(conn: sa.Connection, project_id: str, annotator: str) -> dict[str, float]:
+    k = label_annotator_kinds
+    rows = conn.execute(
+        sa.select(k.c.kind, k.c.quality).where(
+            k.c.project_id == project_id, k.c.annotator == annotator
+        )
+    )
+    return {r.kind: r.quality for r in rows}
+
+
+def _kind_of_item() -> Any:
+    """An item's kind for annotator quality (labeling/routing.py item_kind): the string
+    ``group`` of its data, else its item kind."""
+    group = _I.c.data["group"].as_string()
+    return sa.func.coalesce(sa.func.nullif(group, ""), _I.c.kind)
+
+
+def _allowed(conn: sa.Connection, project: LabelProject, annotator: str) -> Any:
+    """Which items this annotator may take a slot of: any below ``min_labels`` or without
+    a floor; beyond that, where their estimated quality for the item's kind (else their
+    overall quality) reaches the item's ``min_quality``."""
+    allowed = sa.or_(_I.c.taken < project.min_labels, _I.c.min_quality.is_(None))
+    by_kind = _kind_quality(conn, project.id, annotator)
+    kind = _kind_of_item()
+    for name, value in by_kind.items():
+        allowed = sa.or_(allowed, sa.and_(kind == name, _I.c.min_quality <= value))
+    overall = _quality(conn, project.id, annotator)
+    if overall is not None:
+        other = kind.not_in(list(by_kind)) if by_kind else sa.true()
+        allowed = sa.or_(allowed, sa.and_(other, _I.c.min_quality <= overall))
+    return allowed
+
+
 def _unseen(project_id: str, annotator: str) -> Any:
     seen = sa.select(_A.c.item_id).where(_A.c.project_id == project_id, _A.c.annotator == annotator)
     return _I.c.item_id.not_in(seen)
 
 
 def _candidates(conn: sa.Connection, project: LabelProject, annotator: str) -> list[str]:
-    """Items with a free slot this annotator may take: fewest labels first. A label
-    beyond ``min_labels`` (asked for by adaptive routing) goes only to an annotator whose
-    estimated quality reaches the item's ``min_quality``."""
-    quality = _quality(conn, project.id, annotator)
-    allowed = sa.or_(_I.c.taken < project.min_labels, _I.c.min_quality.is_(None))
-    if quality is not None:
-        allowed = sa.or_(allowed, _I.c.min_quality <= quality)
+    """Items with a free slot this annotator may take (_allowed): fewest labels first."""
+    allowed = _allowed(conn, project, annotator)
     query = (
         sa.select(_I.c.item_id)
         .where(_I.c.project_id == project.id, ~_I.c.is_gold, _I.c.taken < _I.c.needed)
@@ -290,34 +325,58 @@ def _grow(conn: sa.Connection, project_id: str, item_ids: list[str]) -> None:
 def route(
     tx: Tx,
     project: LabelProject,
-    needed: dict[str, int],
-    min_quality: float | None,
-    quality: dict[str, float],
+    needed: Mapping[str, int],
+    min_quality: float | Mapping[str, float] | None,
+    quality: Mapping[str, float],
+    *,
+    kind_quality: Mapping[str, Mapping[str, float]] | None = None,
 ) -> None:
     """Adaptive routing's decisions: how many labels each named item needs now (within
-    min_labels..overlap), the least estimated quality for a label beyond min_labels, and
-    each annotator's estimated quality."""
+    min_labels..overlap), the least estimated quality for a label beyond min_labels (one
+    for all the named items, or per item), each annotator's estimated quality, and
+    their quality per kind of item."""
+    floors = min_quality if isinstance(min_quality, Mapping) else {}
+    for item_id in floors:
+        if item_id not in needed:
+            raise InvalidInput(f"min_quality names item {item_id!r}, which needed does not")
     for item_id, n in needed.items():
         if not project.min_labels <= n <= project.overlap:
             raise InvalidInput(
                 f"item {item_id!r}: needed must be {project.min_labels} to {project.overlap}, "
                 f"not {n}"
             )
+        floor = floors.get(item_id) if isinstance(min_quality, Mapping) else min_quality
+        _check_quality(f"min_quality of item {item_id!r}", floor)
         tx.conn.execute(
             _I.update()
             .where(_I.c.project_id == project.id, _I.c.item_id == item_id)
-            .values(needed=n, min_quality=min_quality)
+            .values(needed=n, min_quality=floor)
         )
     for annotator, value in quality.items():
-        if not 0 <= value <= 1:
-            raise InvalidInput(f"quality of {annotator!r} must be in [0, 1], not {value}")
-        tx.conn.execute(
-            tx.insert(label_annotators)
-            .values(project_id=project.id, annotator=annotator, quality=value)
-            .on_conflict_do_update(
-                index_elements=["project_id", "annotator"], set_={"quality": value}
-            )
+        _check_quality(f"quality of {annotator!r}", value)
+        _upsert(tx, label_annotators, project.id, annotator, value, {})
+    for kind, values in (kind_quality or {}).items():
+        check_text("item kind", kind, 256, single_line=True)
+        for annotator, value in values.items():
+            _check_quality(f"quality of {annotator!r} for {kind!r}", value)
+            _upsert(tx, label_annotator_kinds, project.id, annotator, value, {"kind": kind})
+
+
+def _check_quality(what: str, value: float | None) -> None:
+    if value is not None and not 0 <= value <= 1:
+        raise InvalidInput(f"{what} must be in [0, 1], not {value}")
+
+
+def _upsert(  # noqa: PLR0917 - one row of a quality table
+    tx: Tx, table: sa.Table, project_id: str, annotator: str, value: float, key: dict[str, str]
+) -> None:
+    tx.conn.execute(
+        tx.insert(table)
+        .values(project_id=project_id, annotator=annotator, quality=value, **key)
+        .on_conflict_do_update(
+            index_elements=["project_id", "annotator", *key], set_={"quality": value}
         )
+    )
 
 
 def turns(conn: sa.Connection, project_id: str, annotator: str | None) -> list[Annotation]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -25,8 +26,10 @@ from assay.records import (
     LabelProjectDraft,
     LabelSchema,
     LabelTask,
+    LoggedRequest,
 )
 from assay.store.sql import audit, label_queue
+from assay.store.sql import requests as request_log
 from assay.store.sql.label_checks import check_comment, check_draft, check_items
 from assay.store.sql.schema import (
     artifact_versions,
@@ -107,7 +110,16 @@ def create(tx: Tx, draft: LabelProjectDraft) -> LabelProject:
         tx.insert(projects).on_conflict_do_nothing(), {"name": draft.project, "created_at": now}
     )
     project_id = new_run_id()
-    fields = ("project", "name", "overlap", "routing", "min_labels", "confidence", "gold_rate")
+    fields = (
+        "project",
+        "name",
+        "overlap",
+        "routing",
+        "min_labels",
+        "confidence",
+        "gold_rate",
+        "budget",
+    )
     conn.execute(
         _P.insert(),
         {
@@ -196,6 +208,9 @@ def _check_feedback(conn: sa.Connection, draft: FeedbackDraft) -> None:
     if (draft.request_id is None) == (draft.evaluation_id is None):
         raise InvalidInput("feedback names either a request id or an evaluation (and its item)")
     check_text("request id", draft.request_id, 128, single_line=True)
+    check_text("model name", draft.model, 128, single_line=True)
+    if draft.model is not None and draft.request_id is None:
+        raise InvalidInput("feedback names a model only with the request id it served")
     if draft.evaluation_id is not None:
         if draft.item_id is None:
             raise InvalidInput("feedback on an evaluation names the item (item_id)")
@@ -227,15 +242,25 @@ def _check_feedback_value(kind: str, value: Any) -> None:
 
 
 def add_feedback(tx: Tx, draft: FeedbackDraft) -> Feedback:
+    """Store feedback. On a request id, the served prediction is found in the request
+    log (the model named, else the one model whose log has that id), its model is kept
+    with the feedback, and a correction becomes the entry's label (store.requests), the
+    ground truth monitoring and evaluation read with the prediction."""
     conn = tx.conn
     _check_feedback(conn, draft)
     now = time.time()
+    served = None
+    if draft.request_id is not None:
+        served = _served(conn, draft.request_id, draft.model)
+        draft = msgspec.structs.replace(draft, model=served.model)
+        if draft.kind == "correction":
+            request_log.label(tx, served.model, [served.request_id], [draft.value], now)
     conn.execute(
         tx.insert(projects).on_conflict_do_nothing(), {"name": draft.project, "created_at": now}
     )
     feedback_id = new_run_id()
     if draft.label_project_id is not None:
-        _route_feedback(tx, draft, feedback_id)
+        _route_feedback(tx, draft, feedback_id, served)
     row = {
         **{f: getattr(draft, f) for f in FeedbackDraft.__struct_fields__},
         "id": feedback_id,
@@ -248,16 +273,40 @@ def add_feedback(tx: Tx, draft: FeedbackDraft) -> Feedback:
         tx.actor,
         "feedback.added",
         f"feedback:{feedback_id}",
-        {"project": draft.project, "kind": draft.kind, "request_id": draft.request_id},
+        {
+            "project": draft.project,
+            "kind": draft.kind,
+            "request_id": draft.request_id,
+            "model": draft.model,
+        },
     )
     return _feedback(
         conn.execute(sa.select(label_feedback).where(label_feedback.c.id == feedback_id)).one()
     )
 
 
-def _route_feedback(tx: Tx, draft: FeedbackDraft, feedback_id: str) -> None:
-    """Feedback for review: a new item of the label project, holding the output and what
-    was said about it."""
+def _served(conn: sa.Connection, request_id: str, model: str | None) -> LoggedRequest:
+    """The request-log entry feedback is about, or an error naming what is missing."""
+    found = request_log.by_id(conn, request_id, model)
+    if not found:
+        where = f"the request log of model {model!r}" if model else "the request log"
+        raise NotFound(
+            f"request {request_id!r} is not in {where} (feedback follows the prediction: "
+            "send it once the server has logged the request)"
+        )
+    if len(found) > 1:
+        models = ", ".join(repr(e.model) for e in found)
+        raise InvalidInput(
+            f"request id {request_id!r} was served by models {models}: name the model"
+        )
+    return found[0]
+
+
+def _route_feedback(
+    tx: Tx, draft: FeedbackDraft, feedback_id: str, served: LoggedRequest | None
+) -> None:
+    """Feedback for review: a new item of the label project, holding the output (from
+    the request log for a served prediction) and what was said about it."""
     assert draft.label_project_id is not None
     target = get(tx.conn, draft.label_project_id)
     if target.project != draft.project:
@@ -265,10 +314,15 @@ def _route_feedback(tx: Tx, draft: FeedbackDraft, feedback_id: str) -> None:
     kind = "pair" if draft.kind == "preference" else "output"
     source = {
         "request_id": draft.request_id,
+        "model": draft.model,
         "evaluation_id": draft.evaluation_id,
         "item_id": draft.item_id,
     }
+    logged = {}
+    if served is not None and kind == "output":
+        logged = {"input": served.inputs, "output": served.outputs, "version": served.version}
     data = {
+        **logged,
         **draft.data,
         "feedback": {"kind": draft.kind, "value": draft.value, "comment": draft.comment},
         "source": {k: v for k, v in source.items() if v is not None},
@@ -288,10 +342,13 @@ def feedback_listing(
     request_id: str | None,
     evaluation_id: str | None,
     limit: int,
+    *,
+    model: str | None = None,
 ) -> list[Feedback]:
     f = label_feedback
-    query = sa.select(f).order_by(f.c.created_at.desc()).limit(limit)
+    query = sa.select(f).order_by(f.c.created_at.desc(), f.c.id).limit(limit)
     for column, value in (
+        (f.c.model, model),
         (f.c.project, project),
         (f.c.request_id, request_id),
         (f.c.evaluation_id, evaluation_id),
@@ -373,11 +430,20 @@ class SqlLabels:
         self,
         project_id: str,
         needed: dict[str, int],
-        min_quality: float | None,
+        min_quality: float | Mapping[str, float] | None,
         quality: dict[str, float],
+        *,
+        kind_quality: Mapping[str, Mapping[str, float]] | None = None,
     ) -> None:
         with self.db.write("route label items") as tx:
-            label_queue.route(tx, get(tx.conn, project_id), needed, min_quality, quality)
+            label_queue.route(
+                tx,
+                get(tx.conn, project_id),
+                needed,
+                min_quality,
+                quality,
+                kind_quality=kind_quality,
+            )
 
     def add_feedback(self, draft: FeedbackDraft, actor: str | None = None) -> Feedback:
         with self.db.write("store feedback", actor=actor) as tx:
@@ -389,10 +455,12 @@ class SqlLabels:
         request_id: str | None = None,
         evaluation_id: str | None = None,
         limit: int = 100,
+        *,
+        model: str | None = None,
     ) -> list[Feedback]:
         check_page("limit", limit)
         with self.db.read() as conn:
-            return feedback_listing(conn, project, request_id, evaluation_id, limit)
+            return feedback_listing(conn, project, request_id, evaluation_id, limit, model=model)
 
     def list(self, project: str | None = None) -> list[LabelProject]:
         with self.db.read() as conn:

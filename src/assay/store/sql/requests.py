@@ -146,6 +146,16 @@ def listing(  # noqa: PLR0917 - the filters of one read, in the facet's order
     return _logged(model, rows)
 
 
+def by_id(conn: sa.Connection, request_id: str, model: str | None) -> list[LoggedRequest]:
+    """The entries with this request id (of ``model`` only, when named)."""
+    t = request_log.c
+    query = sa.select(t.model, *_READ).where(t.request_id == request_id)
+    if model is not None:
+        query = query.where(t.model == model)
+    rows = conn.execute(query.order_by(t.model)).all()
+    return [_logged(r[0], [tuple(r[1:])])[0] for r in rows]
+
+
 _READ = [
     request_log.c[name]
     for name in (

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 # Bump together with a new migration file.
-SCHEMA_REVISION = "0013"
+SCHEMA_REVISION = "0016"
 
 metadata = sa.MetaData()
 
@@ -389,6 +389,7 @@ label_projects = sa.Table(
     sa.Column("source_version_id", sa.String(32), sa.ForeignKey("artifact_versions.id")),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Column("budget", sa.Float),  # 0016: share of overlap x items adaptive routing spends
     sa.UniqueConstraint("project", "name", name="uq_label_projects_name"),
 )
 
@@ -430,6 +431,15 @@ label_annotators = sa.Table(
     sa.Column("quality", sa.Float, nullable=False),
 )
 
+label_annotator_kinds = sa.Table(  # 0016: quality per kind of item (labeling/routing.py)
+    "label_annotator_kinds",
+    metadata,
+    sa.Column("project_id", sa.String(32), sa.ForeignKey("label_projects.id"), primary_key=True),
+    sa.Column("annotator", sa.String(128), primary_key=True),
+    sa.Column("kind", sa.String(256), primary_key=True),
+    sa.Column("quality", sa.Float, nullable=False),
+)
+
 label_feedback = sa.Table(
     "label_feedback",
     metadata,
@@ -445,8 +455,10 @@ label_feedback = sa.Table(
     sa.Column("label_project_id", sa.String(32), sa.ForeignKey("label_projects.id")),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Column("model", sa.String(128)),  # 0016: the served model of request_id
     sa.Index("ix_label_feedback_request", "request_id"),
     sa.Index("ix_label_feedback_project", "project", "created_at"),
+    sa.Index("ix_label_feedback_model", "model", "request_id"),
 )
 
 
