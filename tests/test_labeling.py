@@ -23,6 +23,7 @@ from assay.labeling import (
     krippendorff_alpha,
     read_label_studio,
 )
+from assay.labeling.aggregation import SELECT_GOLD
 
 CROWD = Path(__file__).resolve().parent.parent / "bench" / "data" / "crowd"
 # crowd-kit 1.4.2's Dawid-Skene (100 EM iterations) and majority vote on the same files:
@@ -163,6 +164,37 @@ def test_auto_rule() -> None:
     assert aggregate(seven).method == "one-coin"
     single = frame([("x", "w1", "a"), ("y", "w1", "b")])
     assert aggregate(single).method == "mv"
+
+
+def _adversaries_with_gold() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """40 items, each labelled by a good worker, one who is always wrong and one right 60%
+    of the time; every worker has about four labels (too few for the rule to rate them),
+    and half of the items (both classes) have gold."""
+    rows, truth = [], {}
+    for k in range(40):
+        item, right = f"i{k:02d}", "a" if k % 2 else "b"
+        wrong = "b" if right == "a" else "a"
+        truth[item] = right
+        rows += [
+            (item, f"good{k % 10}", right),
+            (item, f"bad{k % 9}", wrong),
+            (item, f"mid{k % 11}", right if k % 5 < 3 else wrong),
+        ]
+    known = [i for i in truth if int(i[1:]) % 4 < 2]
+    return frame(rows), pd.DataFrame({"item": known, "label": [truth[i] for i in known]})
+
+
+def test_auto_picks_by_held_out_gold_accuracy_when_gold_is_plenty() -> None:
+    df, gold = _adversaries_with_gold()
+    assert aggregate(df).method == "mv"  # the rule: too few labels per worker
+    chosen = aggregate(df, gold=gold)
+    assert chosen.method == "one-coin"  # learns from gold that 'bad' is always wrong
+    assert chosen.reason.startswith("best held-out accuracy on 20 gold items (mv 0.6000")
+    assert chosen.gold_accuracy == 0.8  # the winner's held-out figure, not refitted
+    few = gold.head(SELECT_GOLD - 1)
+    assert aggregate(df, gold=few).method == "mv"  # below SELECT_GOLD: the rule again
+    shuffled = df.sample(frac=1.0, random_state=3)
+    assert aggregate(shuffled, gold=gold).labels.equals(chosen.labels)
 
 
 def test_method_names_and_aliases() -> None:

@@ -3,7 +3,9 @@
 Methods: ``mv`` (majority vote), ``ds`` (Dawid-Skene, a confusion matrix per worker),
 ``one-coin`` (Dawid-Skene with one accuracy per worker), ``glad`` (worker ability and item
 difficulty), ``mace`` (each worker knows or spams with a strategy of their own) and
-``auto``, which picks among the first three by the rule in :func:`choose_method`. Gold
+``auto``, which picks among the first three by the rule in :func:`choose_method`, or,
+given enough gold items, among all of them by held-out gold accuracy
+(:func:`select_by_gold`). Gold
 labels, when given, are fixed in every EM step, so they teach the method how each worker
 errs, and the known items keep their gold label.
 """
@@ -32,6 +34,8 @@ ALIASES = {
 }
 PER_PARAMETER = 5  # labels a worker needs per free parameter of its error model
 GOLD_FOLDS = 5
+SELECT_GOLD = 20  # gold items (with labels) before auto picks its method by held-out accuracy
+CANDIDATES = ("mv", "one-coin", "ds", "mace", "glad")  # simplest first: ties go to the first
 
 
 @dataclass
@@ -89,7 +93,7 @@ def normalise_method(method: str) -> str:
 
 
 def choose_method(enc: Encoded) -> tuple[str, str]:
-    """The ``auto`` rule, with the reason in words.
+    """The ``auto`` rule without enough gold (see select_by_gold), with the reason.
 
     - fewer than two workers, or no item with two votes: ``mv`` (nothing to compare);
     - at least half of the votes come from workers with 5 votes per free parameter of a
@@ -111,6 +115,23 @@ def choose_method(enc: Encoded) -> tuple[str, str]:
     if coin >= 0.5:
         return "one-coin", f"{coin:.1%} of votes from workers with >= {PER_PARAMETER} votes"
     return "mv", "most votes come from workers with too few votes to rate them"
+
+
+def select_by_gold(
+    enc: Encoded, rule: str, max_iterations: int, tolerance: float
+) -> tuple[str, str, float]:
+    """With SELECT_GOLD gold items or more, ``auto`` fits every method in CANDIDATES with
+    each fifth of the gold hidden in turn and keeps the one with the best accuracy on the
+    hidden gold (model selection by held-out gold accuracy); a tie goes to the rule's
+    choice (choose_method), then to the simpler method. Returns (method, reason, its
+    held-out accuracy)."""
+    scores = {m: _held_out_accuracy(enc, m, max_iterations, tolerance) or 0.0 for m in CANDIDATES}
+    best = max(scores.values())
+    tied = [m for m in CANDIDATES if scores[m] == best]
+    chosen = rule if rule in tied else tied[0]
+    shown = ", ".join(f"{m} {scores[m]:.4f}" for m in CANDIDATES)
+    count = int((enc.gold >= 0).sum())
+    return chosen, f"best held-out accuracy on {count} gold items ({shown})", scores[chosen]
 
 
 def fit(enc: Encoded, method: str, max_iterations: int, tolerance: float) -> methods.Fit:
@@ -149,13 +170,17 @@ def aggregate(  # noqa: PLR0917 - public API: positional calls keep working
         raise InvalidInput(f"max_iterations must be at least 1, not {max_iterations}")
     enc = encode(df, gold, item_column, worker_column, label_column)
     chosen, reason = choose_method(enc) if requested == "auto" else (requested, "asked for")
+    held_out: float | None = None
+    if requested == "auto" and int((enc.gold >= 0).sum()) >= SELECT_GOLD:
+        chosen, reason, held_out = select_by_gold(enc, chosen, max_iterations, tolerance)
     result = fit(enc, chosen, max_iterations, tolerance)
     notes = list(enc.warnings)
     if enc.n_workers == 1:
         notes.append("only one worker: the labels are that worker's, with nothing to check them")
     if not result.converged:
         notes.append(f"EM did not converge in {max_iterations} iterations")
-    held_out = _held_out_accuracy(enc, chosen, max_iterations, tolerance)
+    if held_out is None:
+        held_out = _held_out_accuracy(enc, chosen, max_iterations, tolerance)
     return _result(
         enc=enc,
         fitted=result,
