@@ -38,7 +38,11 @@ DATA = HERE / "data" / "crowd"
 SETS = ("rte", "temp", "wsd")
 MARK = "## Labeling consensus"
 ROUTING_MARK = "## Labeling: adaptive routing replay"
-ROUTING_SETTINGS = ({"min_labels": 3, "confidence": 0.99}, {"min_labels": 3, "confidence": 0.995})
+ROUTING_SETTINGS = (
+    {"min_labels": 3, "confidence": 0.999, "budget": None},
+    {"min_labels": 3, "confidence": 0.999, "budget": 0.6},
+)
+ROUTING_SEEDS = (0, 1, 2)  # each replay reveals the labels in a different random order
 BUDGET = 0.6  # the target: full-redundancy accuracy with at most this share of the labels
 REPEATS = 5
 ASSAY_METHODS = ("auto", "ds", "one-coin", "glad", "mv")
@@ -310,19 +314,33 @@ def render_routing(rows: list[dict[str, Any]], command: str) -> list[str]:
         "",
         f"Produced by `{command}` on {time.strftime('%Y-%m-%d')}: adaptive routing replayed on",
         "the crowd sets (a label is revealed only when the router asks for it; see the",
-        "docstring of bench/labeling.py). Target: the accuracy of Dawid-Skene on every label",
-        f"with at most {BUDGET:.0%} of the labels.",
+        "docstring of bench/labeling.py), once per seed (the order labels are revealed in).",
+        "Target: the accuracy of Dawid-Skene on every label with at most "
+        f"{BUDGET:.0%} of the labels.",
         "",
-        "| set | min labels | confidence | labels used | accuracy (method) | DS, all labels | "
-        "rounds | target |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| set | seed | confidence | budget | labels used | accuracy (method) | DS, all labels "
+        "| rounds | target |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in rows:
         met = r["share"] <= BUDGET and r["accuracy"] >= r["full_ds"]
+        budget = "-" if r["budget"] is None else f"{r['budget']:.0%}"
         lines.append(
-            f"| {r['set']} | {r['min_labels']} | {r['confidence']} | {r['share']:.1%} | "
+            f"| {r['set']} | {r['seed']} | {r['confidence']} | {budget} | {r['share']:.1%} | "
             f"{r['accuracy']:.4f} ({r['method']}) | {r['full_ds']:.4f} | {r['rounds']} | "
             f"{'met' if met else 'MISSED'} |"
+        )
+    lines += ["", "Means over the seeds:", ""]
+    groups: dict[tuple[str, Any], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["set"], r["budget"]), []).append(r)
+    for (name, budget), group in groups.items():
+        share = statistics.mean(r["share"] for r in group)
+        acc = statistics.mean(r["accuracy"] for r in group)
+        shown = "no budget" if budget is None else f"budget {budget:.0%}"
+        lines.append(
+            f"- {name}, {shown}: {share:.1%} of the labels, accuracy {acc:.4f} vs "
+            f"{group[0]['full_ds']:.4f} with every label"
         )
     return lines
 
@@ -344,7 +362,12 @@ def main() -> None:
     parser.add_argument("--routing", action="store_true", help="Replay adaptive routing.")
     args = parser.parse_args()
     if args.routing:
-        rows = [replay(n, **settings) for settings in ROUTING_SETTINGS for n in SETS]
+        rows = [
+            replay(n, **settings, seed=seed)
+            for settings in ROUTING_SETTINGS
+            for n in SETS
+            for seed in ROUTING_SEEDS
+        ]
         lines = render_routing(rows, "python bench/labeling.py --routing")
         write(args.out, lines, ROUTING_MARK)
         print("\n".join(lines))

@@ -212,6 +212,18 @@ def test_the_router_stays_within_its_budget_least_confident_first() -> None:
     assert plan(table, needs, min_labels=2, overlap=4, confidence=0.99, budget=0.5).needed == {}
 
 
+def test_a_budget_is_spent_on_the_least_confident_items_even_above_confidence() -> None:
+    rows = [(item, w, "pos") for item in ("x", "y") for w in ("w0", "w1", "w2")]
+    rows.append(("z", "w0", "pos"))
+    rows += [("z", "w1", "pos"), ("z", "w2", "neg")]
+    table = pd.DataFrame(rows, columns=["item", "worker", "label"])
+    needs = {"x": 3, "y": 3, "z": 3}
+    assert plan(table, needs, min_labels=3, overlap=5, confidence=0.6).needed == {}
+    spent = plan(table, needs, min_labels=3, overlap=5, confidence=0.6, budget=0.8)
+    assert next(iter(spent.needed)) == "z"  # the least confident item first
+    assert spent.needed == {"z": 4, "x": 4, "y": 4}  # 9 + 3 labels within 0.8 x 5 x 3
+
+
 def test_annotator_quality_is_estimated_per_kind_of_item() -> None:
     rows = []
     truth = {f"a{k}": "pos" for k in range(8)} | {f"b{k}": "neg" for k in range(8)}
@@ -366,6 +378,51 @@ def test_the_cli_creates_shows_imports_and_exports(tmp_path: Path) -> None:
     assert "exported" in exported.output and "3 items" in exported.output
     bad = run(cli, ["labels", "import", "p/s", str(tmp_path / "l.csv"), "--uri", uri])
     assert bad.exit_code != 0 and "already has a turn" in bad.output
+
+
+def test_show_lists_annotator_quality_per_kind_of_item(tmp_path: Path) -> None:
+    uri = str(tmp_path / "store")
+    frame = pd.DataFrame(
+        {
+            "id": [f"r{k}" for k in range(8)],
+            "text": [f"t{k}" for k in range(8)],
+            "topic": ["law" if k < 4 else "sport" for k in range(8)],
+        }
+    )
+    frame.to_csv(tmp_path / "items.csv", index=False)
+    run = CliRunner().invoke
+    made = run(
+        cli,
+        [
+            *("labels", "create", "p", "s", "--data", str(tmp_path / "items.csv")),
+            *("--choices", "pos,neg", "--id-column", "id", "--text-column", "text"),
+            *("--group-column", "topic", "--routing", "adaptive", "--budget", "0.5"),
+            *("--uri", uri),
+        ],
+    )
+    assert made.exit_code == 0, made.output
+    rows = []
+    for k in range(8):
+        right = "pos" if k % 2 else "neg"
+        wrong = "neg" if k % 2 else "pos"
+        rows += [(f"r{k}", "a", right), (f"r{k}", "b", right)]
+        rows.append((f"r{k}", "c", right if k < 4 else wrong))  # c knows law, not sport
+    pd.DataFrame(rows, columns=["item", "worker", "label"]).to_csv(tmp_path / "l.csv", index=False)
+    assert (
+        run(cli, ["labels", "import", "p/s", str(tmp_path / "l.csv"), "--uri", uri]).exit_code == 0
+    )
+    store = open_store(uri)
+    project = store.labels.find("p", "s")
+    assert project.budget == 0.5
+    assert {i.data["group"] for i in store.labels.items(project.id)} == {"law", "sport"}
+    shown = labels.report(project.id, store=store)
+    store.close()
+    by_kind = {r["worker"]: r["by_kind"] for r in shown.annotators}
+    assert by_kind["c"]["law"] > 0.65 and by_kind["c"]["sport"] < 0.35
+    printed = run(cli, ["labels", "show", "p/s", "--uri", uri])
+    assert printed.exit_code == 0, printed.output
+    line = next(x for x in printed.output.splitlines() if x.strip().startswith("c:"))
+    assert "law 0." in line and "sport 0." in line
 
 
 def test_the_demo_project_shows_the_consensus_beating_majority_vote(tmp_path: Path) -> None:

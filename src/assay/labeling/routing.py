@@ -10,8 +10,11 @@ quality follow the labels as they arrive. Then:
   are asked first (uncertainty sampling on the posterior, not on vote margins);
 - at most one extra label per annotator seen so far is asked at a time (more would be
   spent before the answers already coming in could change the posteriors);
-- with a ``budget`` (a share of ``overlap`` x items), labels are spent until every
-  item is confident or the budget is used up, whichever comes first;
+- with a ``budget`` (a share of ``overlap`` x items), the budget is spent: the least
+  confident items get the next labels, below ``confidence`` or not, until the budget is
+  used (the model's posteriors are overconfident with few labels per worker, since they
+  take the estimated worker qualities as known, so a label the team has budgeted for is
+  better spent on the least sure items than kept);
 - a label beyond ``min_labels`` goes only to an annotator whose estimated quality for
   that kind of item is at least the median of the annotators of that kind.
 
@@ -86,7 +89,13 @@ def plan(
     kind_quality = kind_quality_of(labels, result, quality, kinds)
     done = {str(k): int(v) for k, v in labels.groupby("item").size().items()}
     changes = _asks(
-        result, needed, done, min_labels=min_labels, overlap=overlap, confidence=confidence
+        result,
+        needed,
+        done,
+        min_labels=min_labels,
+        overlap=overlap,
+        confidence=confidence,
+        spend=budget is not None,
     )
     changes = _within(changes, needed, done, overlap=overlap, budget=budget, workers=len(quality))
     floors = {kind: _median(values) for kind, values in kind_quality.items()}
@@ -106,9 +115,11 @@ def _asks(
     min_labels: int,
     overlap: int,
     confidence: float,
+    spend: bool,
 ) -> dict[str, int]:
     """Each item's new need: min_labels at least; one more for an item whose labels are
-    all in and whose posterior is below ``confidence``. Least confident first."""
+    all in and whose posterior is below ``confidence`` (any item below ``overlap`` when
+    there is a budget to ``spend``). Least confident first."""
     sure = dict(zip(result.labels["item"], result.labels["confidence"].astype(float), strict=True))
     base: dict[str, int] = {}
     extra: list[tuple[float, str]] = []
@@ -117,7 +128,8 @@ def _asks(
         want = max(min_labels, now)
         if want != now:
             base[item] = want
-        if count >= want and count < overlap and sure.get(item, 0.0) < confidence:
+        unsure = sure.get(item, 0.0) < confidence or spend
+        if count >= want and count < overlap and unsure:
             extra.append((sure.get(item, 0.0), item))
     extra.sort()
     return {**base, **{item: done.get(item, 0) + 1 for _, item in extra}}
