@@ -23,6 +23,7 @@ from assay.server.api import (
     labels,
     media,
     models,
+    prompts,
     requests,
     runs,
     sweeps,
@@ -94,6 +95,7 @@ def create_app(config: ServerConfig, state: AppState | None = None) -> FastAPI:
         labels,
         sweeps,
         traces,
+        prompts,
         alerts,
     ):
         app.include_router(facet.router)
