@@ -98,7 +98,9 @@ def test_a_bad_split_is_refused_naming_what_is_wrong(
     assert store.prompts.label("p", "support", "production").split == {"1": 100.0}
 
 
-def test_unknown_prompts_labels_and_bad_label_names_are_refused(store: Store, tmp_path: Path) -> None:
+def test_unknown_prompts_labels_and_bad_label_names_are_refused(
+    store: Store, tmp_path: Path
+) -> None:
     three_versions(store)
     with pytest.raises(NotFound, match="no prompt 'other'"):
         store.prompts.set_label("p", "other", "production", {"1": 100})

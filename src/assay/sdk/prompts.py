@@ -245,7 +245,7 @@ def label(
 def split(
     ref: str,
     label: str,
-    weights: Mapping[int | str, float],
+    weights: Mapping[int, float] | Mapping[str, float],
     *,
     reason: str | None = None,
     evidence: str | None = None,
