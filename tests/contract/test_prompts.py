@@ -9,6 +9,7 @@ import pytest
 
 from assay.errors import InvalidInput, NotFound
 from assay.sdk import prompts
+from assay.sdk.api import Api
 from assay.store import Store
 from assay.store.sql import audit
 from assay.store.sql.store import SqlStore
@@ -143,3 +144,19 @@ def test_every_label_move_is_in_the_audit_log(sql_store_factory: StoreFactory) -
         ("prompt.label_removed", "user:cy"),
     ]
     assert audit.verify(store.engine).ok
+
+
+def test_api_reads_prompts_versions_labels_and_a_keyed_arm(store: Store) -> None:
+    three_versions(store)
+    store.prompts.set_label("p", "support", "production", {"0": 50, "1": 50}, reason="A/B")
+    api = Api(store=store)
+    (info,) = api.prompts("p")
+    assert (info.name, info.versions, info.latest) == ("support", 3, 2)
+    assert [(x.label, x.split) for x in info.labels] == [("production", {"0": 50.0, "1": 50.0})]
+    picks = {api.prompt("support@production", project="p", key=f"u{i}").version for i in range(40)}
+    assert picks == {0, 1}
+    same = api.prompt("support@production", project="p", key="u7")
+    assert api.prompt("p/support@production", key="u7").version == same.version
+    assert api.prompt("p/support:v2").format(product="A", question="q").endswith("formal. q")
+    assert [v.version for v in api.prompt_versions("support", "p")] == [2, 1, 0]
+    assert [x.reason for x in api.prompt_labels("support", "p", history=True)] == ["A/B"]

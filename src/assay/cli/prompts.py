@@ -124,15 +124,15 @@ def ls(project: str | None, as_json: bool, uri: str | None) -> None:
                 "name": info.name,
                 "versions": info.versions,
                 "latest": info.latest,
-                "labels": {x.label: x.split for x in labels},
+                "labels": {x.label: x.split for x in info.labels},
             }
-            for info, labels in found
+            for info in found
         ]
         click.echo(json.dumps(out, indent=2, sort_keys=True))
         return
     table = Table("prompt", "versions", "labels", "updated", header_style="bold")
-    for info, labels in found:
-        shown = "; ".join(f"{x.label}: {split_text(x.split)}" for x in labels)
+    for info in found:
+        shown = "; ".join(f"{x.label}: {split_text(x.split)}" for x in info.labels)
         table.add_row(info.name, str(info.versions), shown, when(info.updated_at))
     wide_console().print(table)
 

@@ -268,7 +268,20 @@ def versions(name: str, *, project: str | None = None, uri: Uri = None) -> list[
     """Every version of a prompt, newest first."""
     chosen, plain, _ = _split_ref(name, project)
     with _store(uri) as store:
-        return [_prompt(v) for v in _versions_of(store, chosen, plain)]
+        return stored_versions(store, chosen, plain)
+
+
+def stored_versions(store: Store, project: str, name: str) -> list[Prompt]:
+    """Every version of a prompt in ``store``, newest first."""
+    return [_prompt(v) for v in _versions_of(store, project, name)]
+
+
+def read(store: Store, ref: str, *, key: str | None = None, project: str | None = None) -> Prompt:
+    """The version ``ref`` names, read from ``store`` now (no cache, no span): what
+    ``Api().prompt`` answers."""
+    chosen, name, selector = _split_ref(ref, project)
+    entry = _fetch(store, chosen, name, selector, None)
+    return _chosen(entry, selector, key, stale=False)
 
 
 def labels(name: str, *, project: str | None = None, uri: Uri = None) -> list[PromptLabel]:
@@ -287,15 +300,43 @@ def history(
         return store.prompts.history(chosen, plain, label)
 
 
-def ls(project: str | None = None, uri: Uri = None) -> list[tuple[Any, list[PromptLabel]]]:
-    """The project's prompts (artifact infos, type ``prompt``) with their labels now."""
-    chosen = _project(project)
+@dataclass(frozen=True, kw_only=True)
+class PromptInfo:
+    """A prompt of a project: how many versions, the latest, and its labels now."""
+
+    project: str
+    name: str
+    versions: int
+    latest: int
+    created_at: float
+    updated_at: float
+    labels: list[PromptLabel]
+
+
+def listing(store: Store, project: str) -> list[PromptInfo]:
+    """The project's prompts with their labels now, by name."""
+    found = store.artifacts.list(project, type=PROMPT_TYPE)
+    by_prompt: dict[str, list[PromptLabel]] = {}
+    for move in store.prompts.list(project):
+        by_prompt.setdefault(move.prompt, []).append(move)
+    return [
+        PromptInfo(
+            project=info.project,
+            name=info.name,
+            versions=info.versions,
+            latest=info.latest,
+            created_at=info.created_at,
+            updated_at=info.updated_at,
+            labels=by_prompt.get(info.name, []),
+        )
+        for info in sorted(found, key=lambda i: i.name)
+    ]
+
+
+def ls(project: str | None = None, uri: Uri = None) -> list[PromptInfo]:
+    """The project's prompts with their labels now."""
     with _store(uri) as store:
-        found = store.artifacts.list(chosen, type=PROMPT_TYPE)
-        by_prompt: dict[str, list[PromptLabel]] = {}
-        for move in store.prompts.list(chosen):
-            by_prompt.setdefault(move.prompt, []).append(move)
-    return [(info, by_prompt.get(info.name, [])) for info in found]
+        return listing(store, _project(project))
 
 
 # ---- get, with its cache --------------------------------------------------------------------
@@ -448,12 +489,18 @@ def get(
     chosen, name, selector = _split_ref(ref, project)
     seconds = ttl_default() if ttl is None else ttl
     entry, stale = _resolve(_uri(uri), chosen, name, selector, seconds)
-    scope = f"{chosen}/{name}@{selector}"
-    version = choose(entry.split, scope, None if key is None else str(key))
+    prompt = _chosen(entry, selector, None if key is None else str(key), stale=stale)
+    record_use(prompt)
+    return prompt
+
+
+def _chosen(entry: _Entry, selector: str, key: str | None, *, stale: bool) -> Prompt:
+    scope = f"{entry.project}/{entry.name}@{selector}"
+    version = choose(entry.split, scope, key)
     body = msgspec.convert(entry.bodies[version], PromptBody)
-    prompt = Prompt(
-        project=chosen,
-        name=name,
+    return Prompt(
+        project=entry.project,
+        name=entry.name,
         version=int(version),
         type=body.type,
         template=body.template,
@@ -462,8 +509,6 @@ def get(
         label=entry.label,
         stale=stale,
     )
-    record_use(prompt)
-    return prompt
 
 
 # ---- compare --------------------------------------------------------------------------------
@@ -550,28 +595,50 @@ def compare(
     difference from the baseline (the largest share) with Welch's t, Holm across metrics,
     and a verdict as the evaluation gate's (pass, fail, inconclusive). ``tolerances``:
     metric -> the change allowed before it counts as worse (docs/llm.md has the defaults)."""
-    chosen, name, selector = _split_ref(ref, project)
     with _store(uri) as store:
-        shares: dict[int, float] = {}
-        label_name = None
-        if not is_version(selector):
-            label_name = selector
-            shares = {
-                int(v): w for v, w in store.prompts.label(chosen, name, selector).split.items()
-            }
-        known = {v.version for v in _versions_of(store, chosen, name)}
-        wanted = set(versions) if versions else set(shares)
-        unknown = sorted(wanted - known)
-        if unknown:
-            raise InvalidInput(
-                f"prompt {chosen}/{name} has no version(s) {', '.join(f'v{v}' for v in unknown)}"
-            )
-        if len(wanted) < 2:
-            raise InvalidInput(
-                f"{ref}: nothing to compare; the label points at one version. Name the "
-                "versions to compare (versions=[7, 8] / --versions 7,8)"
-            )
-        seen = observations(store, chosen, name, wanted, since=since, limit=limit)
+        return compare_in(
+            store,
+            ref,
+            versions=versions,
+            since=since,
+            limit=limit,
+            tolerances=tolerances,
+            level=level,
+            project=project,
+        )
+
+
+def compare_in(
+    store: Store,
+    ref: str,
+    *,
+    versions: list[int] | None = None,
+    since: float | None = None,
+    limit: int = 2_000,
+    tolerances: Mapping[str, float] | None = None,
+    level: float = 0.95,
+    project: str | None = None,
+) -> ABReport:
+    """``compare`` over an open store (``Api().compare_prompt``)."""
+    chosen, name, selector = _split_ref(ref, project)
+    shares: dict[int, float] = {}
+    label_name = None
+    if not is_version(selector):
+        label_name = selector
+        shares = {int(v): w for v, w in store.prompts.label(chosen, name, selector).split.items()}
+    known = {v.version for v in _versions_of(store, chosen, name)}
+    wanted = set(versions) if versions else set(shares)
+    unknown = sorted(wanted - known)
+    if unknown:
+        raise InvalidInput(
+            f"prompt {chosen}/{name} has no version(s) {', '.join(f'v{v}' for v in unknown)}"
+        )
+    if len(wanted) < 2:
+        raise InvalidInput(
+            f"{ref}: nothing to compare; the label points at one version. Name the "
+            "versions to compare (versions=[7, 8] / --versions 7,8)"
+        )
+    seen = observations(store, chosen, name, wanted, since=since, limit=limit)
     arms = {v: seen.get(v, {}) for v in wanted}
     kept = {v: w for v, w in shares.items() if v in wanted}
     return compare_arms(name, label_name, arms, kept, tolerances=tolerances, level=level)
@@ -579,6 +646,7 @@ def compare(
 
 __all__ = [
     "Prompt",
+    "PromptInfo",
     "clear_cache",
     "compare",
     "create",
