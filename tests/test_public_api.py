@@ -32,6 +32,7 @@ def test_public_names_are_pinned() -> None:
         "models",
         "monitoring",
         "predict",
+        "prompts",
         "register_model",
         "scorers",
         "serve",

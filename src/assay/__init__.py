@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from assay.evaluation import scorers
     from assay.flavours.batching import batched
     from assay.media import Audio, Histogram, Image, Plot, Table, Text
-    from assay.sdk import models
+    from assay.sdk import models, prompts
     from assay.sdk.api import Api, ApiRun
     from assay.sdk.evaluation import evaluate
     from assay.sdk.init import init
@@ -66,6 +66,7 @@ __all__ = [
     "models",
     "monitoring",
     "predict",
+    "prompts",
     "register_model",
     "scorers",
     "serve",
@@ -106,6 +107,7 @@ _LAZY = {
 
 _MODULES = {
     "models": "assay.sdk.models",
+    "prompts": "assay.sdk.prompts",
     "scorers": "assay.evaluation.scorers",
     "labeling": "assay.labeling",
     "monitoring": "assay.monitoring",

@@ -370,6 +370,31 @@ class TrafficPolicy(msgspec.Struct, kw_only=True, frozen=True):
         return bool(self.split)
 
 
+class PromptLabel(msgspec.Struct, kw_only=True, frozen=True):
+    """A label of a prompt as set at ``at`` (docs/llm.md): ``split`` maps version numbers
+    (``"7"``) to their percentage of callers, adding up to 100; one version at 100 is a
+    plain label, an empty split a removed one. ``previous`` is what it pointed at before."""
+
+    project: str
+    prompt: str
+    label: str
+    split: dict[str, float]
+    previous: dict[str, float] = {}
+    actor: str
+    reason: str | None = None
+    evidence: str | None = None
+    at: float
+
+    @property
+    def active(self) -> bool:
+        return bool(self.split)
+
+    @property
+    def version(self) -> int | None:
+        """The version a plain label points at (None for a split or a removed label)."""
+        return int(next(iter(self.split))) if len(self.split) == 1 else None
+
+
 class EvalItem(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     """One call of the model on one item, and its scores (None: the scorer had no answer)."""
 

@@ -133,6 +133,12 @@ class SetTraffic(msgspec.Struct):
     reason: str | None = None
 
 
+class SetPromptLabel(msgspec.Struct):
+    split: dict[str, Any] | None  # checked by the store, which names what is wrong
+    reason: str | None = None
+    evidence: str | None = None
+
+
 class ResolveAlert(msgspec.Struct):
     monitor_id: str
     rule: str

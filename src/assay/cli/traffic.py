@@ -16,7 +16,7 @@ from assay.sdk.api import Api
 from assay.text import when
 
 
-def _shares(what: str, given: tuple[str, ...]) -> dict[str, float]:
+def shares_of(what: str, given: tuple[str, ...]) -> dict[str, float]:
     """``production=90`` (or ``production:90``, ``production 90%``) pairs as a dict."""
     shares: dict[str, float] = {}
     for item in given:
@@ -107,9 +107,9 @@ def traffic_command(
         elif split:
             models.set_traffic(
                 name,
-                _shares("arm", split),
+                shares_of("arm", split),
                 sticky=sticky,
-                shadow=_shares("shadow", shadow) or None,
+                shadow=shares_of("shadow", shadow) or None,
                 reason=reason,
             )
         policy = models.traffic(name)

@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
     from assay.artifacts.artifact import UsedArtifact
     from assay.artifacts.lineage import Direction, Lineage
+    from assay.prompting.compare import ABReport
+    from assay.records import PromptLabel
+    from assay.sdk.prompts import Prompt, PromptInfo
     from assay.sdk.traces import ApiTrace
 
 
@@ -270,6 +273,37 @@ class Api:
         from assay.sdk.traces import trace
 
         return trace(self.store, trace_id, project)
+
+    def prompts(self, project: str) -> list[PromptInfo]:
+        """A project's prompts: versions, latest, and labels now (docs/llm.md)."""
+        from assay.sdk.prompts import listing
+
+        return listing(self.store, project)
+
+    def prompt(self, ref: str, project: str | None = None, key: str | None = None) -> Prompt:
+        """The prompt version ``ref`` names (``name@label``, ``name:v3``, ``name``), read
+        now; ``key`` picks its arm of a split as ``assay.prompts.get`` would."""
+        from assay.sdk.prompts import read
+
+        return read(self.store, ref, key=key, project=project)
+
+    def prompt_versions(self, name: str, project: str) -> list[Prompt]:
+        """Every version of a prompt, newest first."""
+        from assay.sdk.prompts import stored_versions
+
+        return stored_versions(self.store, project, name)
+
+    def prompt_labels(self, name: str, project: str, history: bool = False) -> list[PromptLabel]:
+        """A prompt's labels now, or (``history``) every move, newest first."""
+        if history:
+            return self.store.prompts.history(project, name)
+        return self.store.prompts.labels(project, name)
+
+    def compare_prompt(self, ref: str, **options: Any) -> ABReport:
+        """How the arms of ``name@label``'s split compare (``assay.prompts.compare``)."""
+        from assay.sdk.prompts import compare_in
+
+        return compare_in(self.store, ref, **options)
 
     def close(self) -> None:
         self.store.close()

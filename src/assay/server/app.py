@@ -23,6 +23,7 @@ from assay.server.api import (
     labels,
     media,
     models,
+    prompts,
     requests,
     runs,
     sweeps,
@@ -40,6 +41,7 @@ from assay.server.ui import (
     label_routes,
     media_routes,
     monitor_routes,
+    prompt_routes,
     sweep_routes,
     trace_routes,
 )
@@ -94,6 +96,7 @@ def create_app(config: ServerConfig, state: AppState | None = None) -> FastAPI:
         labels,
         sweeps,
         traces,
+        prompts,
         alerts,
     ):
         app.include_router(facet.router)
@@ -106,6 +109,7 @@ def create_app(config: ServerConfig, state: AppState | None = None) -> FastAPI:
     app.include_router(label_routes.router)
     app.include_router(media_routes.router)
     app.include_router(sweep_routes.router)
+    app.include_router(prompt_routes.router)
     app.include_router(trace_routes.router)
 
     @app.get("/api/v1/openapi.json", include_in_schema=False)

@@ -14,7 +14,8 @@ scipy and statsmodels. Conventions:
   is better when the gate reads it (``higher_is_better=False`` flips the sign).
 
 Modules: ``estimates`` (one sample), ``bootstrap`` (resampling, ``Sums``), ``paired``
-(differences and their tests), ``multiple`` (Holm, the gate's decision), ``power``.
+(differences and their tests), ``unpaired`` (Welch's t for two independent
+samples, the arms of an A/B split), ``multiple`` (Holm, the gate's decision), ``power``.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from assay.stats.paired import (
     paired_proportions,
 )
 from assay.stats.power import Power, items_for_power
+from assay.stats.unpaired import welch_difference
 
 __all__ = [
     "BOOTSTRAP_DRAWS",
@@ -81,5 +83,6 @@ __all__ = [
     "resamples",
     "t_estimate",
     "value_of",
+    "welch_difference",
     "wilson",
 ]

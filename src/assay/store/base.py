@@ -20,6 +20,7 @@ from assay.store.facets.evaluations import Evaluations
 from assay.store.facets.labels import Labels
 from assay.store.facets.media import Media
 from assay.store.facets.models import Models
+from assay.store.facets.prompts import Prompts
 from assay.store.facets.requests import Requests
 from assay.store.facets.runs import Runs
 from assay.store.facets.sweeps import Sweeps
@@ -36,7 +37,7 @@ class Store(Protocol):
     """A store is its facets (store/facets/), reached as attributes: ``store.runs``,
     ``store.blobs``, ``store.artifacts``, ``store.models``, ``store.evaluations``,
     ``store.media``, ``store.requests``, ``store.labels``, ``store.sweeps``,
-    ``store.traces``."""
+    ``store.traces``, ``store.prompts``."""
 
     uri: str
 
@@ -72,6 +73,9 @@ class Store(Protocol):
 
     @property
     def traces(self) -> Traces: ...
+
+    @property
+    def prompts(self) -> Prompts: ...
 
     def close(self) -> None: ...
 

@@ -16,6 +16,7 @@ from assay.store.http.evaluations import HttpEvaluations
 from assay.store.http.labels import HttpLabels
 from assay.store.http.media import HttpMedia
 from assay.store.http.models import HttpModels
+from assay.store.http.prompts import HttpPrompts
 from assay.store.http.requests import HttpRequests
 from assay.store.http.runs import HttpRuns
 from assay.store.http.sweeps import HttpSweeps
@@ -52,6 +53,7 @@ class RemoteStore:
         self.media = HttpMedia(self.http)
         self.sweeps = HttpSweeps(self.http)
         self.traces = HttpTraces(self.http)
+        self.prompts = HttpPrompts(self.http)
 
     def whoami(self) -> dict[str, Any]:
         """Who the server takes this store's API key for."""

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 # Bump together with a new migration file.
-SCHEMA_REVISION = "0016"
+SCHEMA_REVISION = "0018"
 
 metadata = sa.MetaData()
 
@@ -556,4 +556,22 @@ monitor_alerts = sa.Table(
     sa.Column("deliveries", Json, nullable=False),
     sa.UniqueConstraint("monitor_id", "rule", "opened_step", name="uq_monitor_alerts_incident"),
     sa.Index("ix_monitor_alerts_project", "project", "opened_at"),
+)
+
+# ---- prompt labels (0018) ------------------------------------------------------------------
+
+prompt_labels = sa.Table(  # one row per move; a label's target is its latest row
+    "prompt_labels",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("project", sa.String(128), sa.ForeignKey("projects.name"), nullable=False),
+    sa.Column("prompt", sa.String(128), nullable=False),
+    sa.Column("label", sa.String(64), nullable=False),
+    sa.Column("split", Json, nullable=False),  # {} when removed
+    sa.Column("previous", Json, nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("evidence", sa.String(256)),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Index("ix_prompt_labels_prompt", "project", "prompt", "label", "id"),
 )

@@ -20,6 +20,7 @@ from assay.store.sql.evaluations import SqlEvaluations
 from assay.store.sql.labels import SqlLabels
 from assay.store.sql.media import SqlMedia
 from assay.store.sql.models import SqlModels
+from assay.store.sql.prompts import SqlPrompts
 from assay.store.sql.requests import SqlRequests
 from assay.store.sql.runs import SqlRuns
 from assay.store.sql.sweeps import SqlSweeps
@@ -60,6 +61,7 @@ class SqlStore:
         self.media = SqlMedia(self.db)
         self.sweeps = SqlSweeps(self.db)
         self.traces = SqlTraces(self.db)
+        self.prompts = SqlPrompts(self.db)
         try:
             self._prepare()
         except BaseException:

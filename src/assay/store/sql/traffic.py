@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -48,7 +49,7 @@ def set_traffic(
         mirrored: dict[str, float] = {}
         key = None
     else:
-        chosen = _weights(split)
+        chosen = weights(split)
         mirrored = _shadow(shadow or {}, chosen)
         key = check_sticky(sticky)
         for arm in (*chosen, *mirrored):
@@ -96,7 +97,9 @@ def _number(what: str, value: object) -> float:
     return float(value)
 
 
-def _weights(split: Any) -> dict[str, float]:
+def weights(split: Any, arm_of: Callable[[object], str] = arm_of) -> dict[str, float]:
+    """A split checked: arm (as ``arm_of`` reads it) to a percentage, adding up to 100.
+    Prompt labels' splits (store/sql/prompts.py) are checked here too."""
     if not isinstance(split, dict):
         raise InvalidInput("the split must map arms (aliases or versions) to percentages")
     if len(split) > MAX_ARMS:
