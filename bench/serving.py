@@ -62,6 +62,7 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    mean_ms: float = 0.0
 
 
 # ---- the model --------------------------------------------------------------------------------
@@ -98,6 +99,11 @@ def assay_model(work: Path) -> str:
         run.log_model(namespace["model"], "bench-model", metadata=example)
     mv = assay.register_model("bench/bench-model:latest", name="bench", uri=uri)
     assay.models.set_alias("bench", "production", mv.version, uri=uri)
+    # a second version (the same pipeline, less regularised) for the alias move under load
+    namespace["model"].set_params(logisticregression__C=0.5).fit(namespace["x"], namespace["y"])
+    with assay.init(project="bench", uri=uri, settings=quiet) as run:
+        run.log_model(namespace["model"], "bench-model", metadata=example)
+    assay.register_model("bench/bench-model:latest", name="bench", uri=uri)
     return uri
 
 
@@ -158,16 +164,17 @@ def pinned(command: list[str], core: int) -> list[str]:
 @contextmanager
 def running(
     command: list[str], port: int, ready: str, log: Path, cwd: Path | None = None
-) -> Iterator[str]:
+) -> Iterator[int]:
+    """The server started (pinned to core 0) and ready; yields its process id (taskset
+    executes the command in its own process)."""
     # the interpreter's own bin folder first: mlflow starts `uvicorn` from PATH
     path = f"{Path(command[0]).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PATH": path}
     with open(log, "wb") as out:
         proc = subprocess.Popen(pinned(command, 0), stdout=out, stderr=out, env=env, cwd=cwd)
-    base = f"http://{HOST}:{port}"
     try:
         _wait(proc, port, ready, log)
-        yield base
+        yield proc.pid
     finally:
         proc.terminate()
         try:
@@ -249,7 +256,7 @@ async def _client(
     cap: int,
     out: list[float],
     *,
-    errors: list[int],
+    errors: list[float],
     warm_until: float,
 ) -> None:
     reader, writer = await asyncio.open_connection(HOST, port)
@@ -271,7 +278,7 @@ async def _load(
 ) -> Result:
     payload = request_bytes(port, rows, protocol)
     latencies: list[float] = []
-    errors: list[int] = []
+    errors: list[float] = []
     start = time.perf_counter()
     warm_until, stop = start + 0.5, start + 0.5 + seconds
     cap = 200_000  # requests per connection, whatever the time
@@ -299,6 +306,7 @@ async def _load(
         1000 * latencies[n // 2],
         1000 * latencies[min(n - 1, int(n * 0.99))],
         len(errors),
+        1000 * sum(latencies) / max(n, 1),
     )
 
 
@@ -336,6 +344,74 @@ def measure_server(name: str, port: int, quick: bool, runs: int) -> list[Result]
     return results
 
 
+# ---- an alias move under load ----------------------------------------------------------------
+
+
+async def _answered_by(
+    port: int, payload: bytes, stop: float, seen: dict[str, Any], versions: re.Pattern[bytes]
+) -> None:
+    """One closed-loop connection counting answers per model version; an error status or
+    a broken connection counts as a failed request (and the connection is opened again)."""
+    while time.perf_counter() < stop:
+        try:
+            reader, writer = await asyncio.open_connection(HOST, port)
+        except OSError:
+            seen["failed"] += 1
+            await asyncio.sleep(0.01)
+            continue
+        try:
+            while time.perf_counter() < stop:
+                writer.write(payload)
+                status, body = await asyncio.wait_for(_read_response(reader), 30)
+                found = versions.search(body)
+                if status != 200 or found is None:
+                    seen["failed"] += 1
+                    continue
+                version = found[1].decode()
+                seen["versions"][version] = seen["versions"].get(version, 0) + 1
+                seen["first"].setdefault(version, time.time())
+        except (TimeoutError, OSError, asyncio.IncompleteReadError):
+            seen["failed"] += 1
+        finally:
+            writer.close()
+
+
+async def _move_load(port: int, clients: int, seconds: float) -> dict[str, Any]:
+    payload = request_bytes(port, 1, "oip")
+    seen: dict[str, Any] = {"failed": 0, "versions": {}, "first": {}}
+    versions = re.compile(rb'"model_version":"([^"]*)"')
+    stop = time.perf_counter() + seconds
+    await asyncio.gather(
+        *(_answered_by(port, payload, stop, seen, versions) for _ in range(clients))
+    )
+    return seen
+
+
+def alias_move(uri: str, port: int, clients: int = 32, seconds: float = 6.0) -> dict[str, Any]:
+    """``clients`` connections of single-row OIP requests for ``seconds``; a third of the
+    way in, ``bench@production`` moves to version 2 (from this process, as the CLI would).
+    Answers per version, failed requests, and how long after the move version 2 first
+    answered (the server polls the store every second)."""
+    import assay
+
+    code = (
+        f"import sys, json, asyncio; sys.path.insert(0, {str(HERE)!r}); import serving; "
+        f"print(json.dumps(asyncio.run(serving._move_load({port}, {clients}, {seconds}))))"
+    )
+    load = subprocess.Popen(
+        pinned([sys.executable, "-c", code], 1), stdout=subprocess.PIPE, text=True
+    )
+    time.sleep(seconds / 3)
+    moved_at = time.time()
+    assay.models.set_alias("bench", "production", 2, reason="bench: move under load", uri=uri)
+    out, _ = load.communicate(timeout=seconds + 120)
+    seen: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    first = seen.pop("first").get("2")
+    seen["visible_after_s"] = None if first is None else max(0.0, first - moved_at)
+    seen["clients"] = clients
+    return seen
+
+
 # ---- where Assay's time goes ------------------------------------------------------------------
 
 
@@ -358,6 +434,50 @@ def stages(port: int) -> dict[str, float]:
     return out
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, every thread) the process has used, from /proc: per
+    request, it is what contention on a shared machine changes least."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stages_raw(port: int) -> dict[str, float]:
+    """The server's cumulative stage sums and counts, to take differences of."""
+    _, body = asyncio.run(_get(port, "/metrics"))
+    text = body.decode()
+    out: dict[str, float] = {}
+    for stage in ("parse", "queue", "predict", "encode"):
+        for part in ("sum", "count"):
+            pattern = (
+                rf'^assay_serving_stage_seconds_{part}\{{[^}}]*stage="{stage}"[^}}]*\}} (\S+)$'
+            )
+            out[f"{stage}_{part}"] = sum(float(v) for v in re.findall(pattern, text, re.M))
+    for part in ("sum", "count"):
+        pattern = rf"^assay_serving_batch_rows_{part}\{{[^}}]*\}} (\S+)$"
+        out[f"rows_{part}"] = sum(float(v) for v in re.findall(pattern, text, re.M))
+    return out
+
+
+def per_request(before: dict[str, float], after: dict[str, float], run: Result) -> dict[str, float]:
+    """Milliseconds per request of each stage over one load run (predict: the call's time
+    shared among the requests it answered), and what is left of the mean latency: HTTP,
+    the event loop, and waiting for the one core."""
+    d = {k: after[k] - before[k] for k in after}
+    requests = max(d["parse_count"], 1)
+    out = {s: 1000 * d[f"{s}_sum"] / requests for s in ("parse", "queue", "encode")}
+    # each request waits for the whole call that predicts it
+    out["predict"] = 1000 * d["predict_sum"] / max(d["predict_count"], 1)
+    out["rows per call"] = d["rows_sum"] / max(d["rows_count"], 1)
+    out["calls"] = d["predict_count"]
+    out["requests"] = d["parse_count"]
+    out["requests/s"] = run.rps
+    out["mean ms"] = run.mean_ms
+    out["other"] = max(
+        0.0, run.mean_ms - sum(out[s] for s in ("parse", "queue", "predict", "encode"))
+    )
+    return out
+
+
 # ---- all of it --------------------------------------------------------------------------------
 
 
@@ -376,9 +496,15 @@ def measure(
         port = free_port()
         serve = f"serve models:/bench@production --port {port} --workers 1 {ASSAY_OPTIONS}"
         command = [sys.executable, "-m", "assay", *serve.split(), "--uri", uri]
-        with running(command, port, "/v2/health/ready", work / "assay.log"):
+        with running(command, port, "/v2/health/ready", work / "assay.log") as pid:
             results += measure_server("assay", port, quick, runs)
             where = stages(port)
+            # where the time goes at 32 clients alone: one more run, measured by difference
+            before, cpu = stages_raw(port), cpu_seconds(pid)
+            at32 = load_run(port, 1, 32, 1.5 if quick else 4.0, "mlflow")
+            where32 = per_request(before, stages_raw(port), at32)
+            where32["cpu ms"] = 1000 * (cpu_seconds(pid) - cpu) / max(where32["requests"], 1)
+            move = alias_move(uri, port, seconds=4.0 if quick else 8.0)
         python = mlflow_python or (sys.executable if _has_mlflow() else None)
         if python is None:
             notes.append("MLflow left out: no interpreter with mlflow (--mlflow-python)")
@@ -417,7 +543,13 @@ def measure(
             *loads
         )
     )
-    return {"results": results, "stages": where, "notes": notes}
+    return {
+        "results": results,
+        "stages": where,
+        "stages32": where32,
+        "move": move,
+        "notes": notes,
+    }
 
 
 BENTOML_NOTE = (
@@ -478,6 +610,34 @@ def render(measured: dict[str, Any], command: str) -> list[str]:
         f"{where['predict']:.3f} ms per call of {where['rows per call']:.1f} rows on average, "
         f"encode {where['encode']:.3f} ms."
     )
+    at = measured["stages32"]
+    lines += [
+        "",
+        "At 32 clients with single rows alone (one more run, `/invocations`, "
+        f"{at['requests/s']:,.0f} requests/s, mean latency {at['mean ms']:.2f} ms), a request's "
+        f"time: parse {at['parse']:.3f} ms, queue {at['queue']:.3f} ms, predict "
+        f"{at['predict']:.3f} ms (the call it is part of, {at['rows per call']:.1f} rows on "
+        f"average), encode {at['encode']:.3f} ms, and the rest, {at['other']:.3f} ms: HTTP "
+        "parsing and writing in uvicorn, the event loop, the request-log thread and waiting "
+        "for the one core the server is pinned to.",
+        "",
+        f"The server used {at['cpu ms']:.3f} ms of CPU per request in that run (every "
+        "thread: event loop, predict, request log): the limit of one core of this machine is "
+        f"about {1000 / max(at['cpu ms'], 1e-9):,.0f} single-row requests/s, whatever else "
+        "runs on it.",
+    ]
+    move = measured["move"]
+    seen = ", ".join(f"version {v}: {n:,}" for v, n in sorted(move["versions"].items()))
+    after = move["visible_after_s"]
+    shown = "never" if after is None else f"{after:.2f} s after the move"
+    verdict = "met" if move["failed"] == 0 and after is not None else "MISSED"
+    lines += [
+        "",
+        f"Alias move under load: {move['clients']} clients of single-row OIP requests, "
+        f"`bench@production` moved from version 1 to 2 a third of the way in: {seen}; "
+        f"**{move['failed']} failed requests** (target 0: {verdict}); version 2 answered "
+        f"first {shown}.",
+    ]
     lines += ["", *(f"- {note}" for note in measured["notes"])]
     return lines
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -313,3 +314,61 @@ def test_a_policy_edit_under_load_fails_no_request(tmp_path: Path) -> None:
     assert failures == []
     assert seen[0] == "production" and seen.count("candidate") >= 20
     assert seen[-40:] == ["production"] * 40
+
+
+def _servers(uri: str, name: str) -> list[Any]:
+    with assay.Api(uri) as api:
+        return api.model_servers(name)
+
+
+def _until(check: Any, what: str) -> Any:
+    for _ in range(600):  # at most a minute
+        found = check()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"never saw {what}")
+
+
+def test_a_server_announces_itself_follows_a_move_and_withdraws_on_stop(tmp_path: Path) -> None:
+    uri = str(tmp_path / "store")
+    x, _ = table()
+    log_and_register(
+        uri, pipeline(), "clf", metadata={"input_example": x.head(2).to_dict(orient="list")}
+    )
+    v2 = log_and_register(uri, pipeline(seed=1), "clf", alias=None)
+    with serving(uri, "models:/clf@production", "--announce-interval", "0.3") as base:
+        [server] = _until(lambda: _servers(uri, "clf"), "the announcement")
+        assert server.url == base and server.live and server.pid > 0
+        assert [(m.uri, m.arms) for m in server.models] == [
+            ("models:/clf@production", {"production": 1})
+        ]
+        assay.models.set_alias("clf", "production", v2, reason="better", uri=uri)
+        moved = _until(
+            lambda: [s for s in _servers(uri, "clf") if s.models[0].arms == {"production": 2}],
+            "the move announced",
+        )
+        assert moved[0].id == server.id and moved[0].started_at == server.started_at
+        result = subprocess.run(
+            [sys.executable, "-m", "assay", "models", "servers", "clf", "--uri", uri],
+            env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert base in result.stdout and "production v2" in result.stdout
+    assert _servers(uri, "clf") == []  # a clean stop withdraws it at once
+
+
+def test_a_server_killed_without_stopping_reads_as_gone(tmp_path: Path) -> None:
+    uri = str(tmp_path / "store")
+    log_and_register(uri, pipeline(), "clf")
+    with serving(uri, "models:/clf@production", "--announce-interval", "0.2") as base:
+        [server] = _until(lambda: _servers(uri, "clf"), "the announcement")
+        os.kill(server.pid, signal.SIGKILL)  # no clean stop: the row stays behind
+        gone = _until(
+            lambda: [s for s in _servers(uri, "clf") if not s.live], "the server read as gone"
+        )
+    assert [(s.url, s.live) for s in gone] == [(base, False)]
+    with assay.Api(uri) as api:
+        assert api.model_servers("clf") == gone

@@ -4,7 +4,9 @@ store outage costs no request and the log lands once the store is back)."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import re
 import subprocess
 import sys
 import time
@@ -21,6 +23,7 @@ from starlette.testclient import TestClient
 import assay
 from assay.serving.app import create_app
 from assay.serving.config import ServeConfig
+from assay.serving.requestlog import new_request_id
 from tests.services import free_port
 from tests.test_server_e2e import ServerProcess
 from tests.test_serving import COLUMNS, log_and_register, oip_columns, pipeline, table
@@ -189,3 +192,15 @@ def test_requests_are_answered_through_a_store_outage_and_logged_once_it_is_back
         team.stop()
     assert len(df) == 30 and df["request_id"].is_unique
     assert set(df["status"]) == {200}
+
+
+def test_new_request_ids_are_distinct_hex_in_every_process() -> None:
+    here = [new_request_id() for _ in range(10_000)]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in here) and len(set(here)) == 10_000
+    with multiprocessing.get_context("fork").Pool(2) as pool:  # forked workers reseed
+        there = pool.map(_ids, [100, 100])
+    assert len({*here, *there[0], *there[1]}) == 10_200
+
+
+def _ids(n: int) -> list[str]:
+    return [new_request_id() for _ in range(n)]

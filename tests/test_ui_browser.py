@@ -184,8 +184,33 @@ def _request_log(root: Path) -> None:
     store = open_store(root)
     try:
         store.requests.write_batch(RequestBatch(writer="ui-test", seq=0, entries=entries))
+        _announce(store)
     finally:
         store.close()
+
+
+def _announce(store: Any) -> None:
+    """Two servers as `assay serve` announces them: one live following the split, one
+    that stopped beating long ago (killed without withdrawing)."""
+    from assay.records import ModelServer, ServedModel
+
+    def server(id: str, url: str, interval: float, arms: dict[str, int]) -> ModelServer:
+        served = ServedModel(
+            name="digits-classifier", uri="models:/digits-classifier@production", arms=arms
+        )
+        return ModelServer(
+            id=id,
+            url=url,
+            host="box",
+            pid=4242,
+            models=[served],
+            started_at=time.time(),
+            interval=interval,
+        )
+
+    store.models.announce(server("dead", "http://10.0.0.9:5252", 0.001, {"production": 1}))
+    arms = {"production": 1, "candidate": 2, "1": 1}
+    store.models.announce(server("live", "http://127.0.0.1:5252", 3600.0, arms))
 
 
 @pytest.fixture
@@ -354,7 +379,7 @@ def test_model_page_shows_the_traffic_policy_and_its_history(page: Any, site: st
         "els => els.map(e => [e.dataset.arm, e.dataset.role, Number(e.dataset.share)])",
     )
     assert arms == [["production", "split", 90], ["candidate", "split", 10], ["1", "shadow", 25]]
-    assert "sticky by header x-user-id" in page.inner_text("#serving + p")
+    assert "sticky by header x-user-id" in page.inner_text("p.traffic-summary")
     versions = page.eval_on_selector_all("#traffic td.num", "els => els.map(e => e.innerText)")
     assert versions == ["1", "2", "1"]
     widths = page.eval_on_selector_all(
@@ -374,6 +399,26 @@ def test_model_page_shows_the_traffic_policy_and_its_history(page: Any, site: st
     assert history.index("wider canary") < history.index("production 95%")
     page.locator("#serving").scroll_into_view_if_needed()
     shoot(page, "model-traffic")
+
+
+def test_model_page_lists_the_live_servers_and_the_gone_ones(page: Any, site: str) -> None:
+    page.goto(f"{site}/models/digits-classifier")
+    page.wait_for_selector("#model-servers")
+    rows = page.eval_on_selector_all(
+        "#model-servers tr[data-url]", "els => els.map(e => e.dataset.url)"
+    )
+    assert rows == ["http://127.0.0.1:5252"]
+    arms = page.eval_on_selector_all(
+        "#model-servers .served-arm",
+        "els => els.map(e => [e.dataset.arm, e.dataset.version])",
+    )
+    assert arms == [["production", "1"], ["candidate", "2"], ["1", "1"]]
+    link = page.get_attribute("#model-servers a", "href")
+    assert link == "http://127.0.0.1:5252/docs"
+    gone = page.inner_text("#gone-servers")
+    assert "http://10.0.0.9:5252" in gone and "127.0.0.1" not in gone
+    page.locator("#served-from").scroll_into_view_if_needed()
+    shoot(page, "model-servers")
 
 
 def test_evaluation_page_from_alias_evidence_shows_comparison_and_flips(

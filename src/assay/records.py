@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import msgspec
 
@@ -393,6 +393,38 @@ class PromptLabel(msgspec.Struct, kw_only=True, frozen=True):
     def version(self) -> int | None:
         """The version a plain label points at (None for a split or a removed label)."""
         return int(next(iter(self.split))) if len(self.split) == 1 else None
+
+
+class ServedModel(msgspec.Struct, kw_only=True, frozen=True):
+    """One registered model a model server answers for: the URI it was started on and the
+    version each arm (the URI's alias or version, and any its traffic policy names)
+    answers with now."""
+
+    name: str
+    uri: str
+    arms: dict[str, int]
+
+
+class ModelServer(msgspec.Struct, kw_only=True, frozen=True):
+    """A running ``assay serve`` worker as it announced itself: where it answers, what it
+    serves, when it started and when it was last heard from (the store's clock). It
+    refreshes the announcement every ``interval`` seconds and withdraws it on a clean
+    stop; ``live`` is False once it has missed ``MISSED_BEATS`` refreshes."""
+
+    id: str
+    url: str
+    host: str
+    pid: int
+    models: list[ServedModel]
+    started_at: float
+    heartbeat_at: float = 0.0
+    interval: float
+    live: bool = True
+
+    MISSED_BEATS: ClassVar[int] = 3
+
+    def serves(self, name: str) -> ServedModel | None:
+        return next((m for m in self.models if m.name == name), None)
 
 
 class EvalItem(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
 
 from assay.artifacts.artifact import Artifact, log_artifact
 from assay.errors import InvalidInput, NotFound
+from assay.records import ModelServer, ServedModel
 from assay.store import Store
 from tests.conftest import log_model
 
@@ -143,3 +145,66 @@ def test_traffic_of_an_unknown_model_is_not_found(store: Store) -> None:
         store.models.traffic("nope")
     with pytest.raises(NotFound):
         store.models.set_traffic("nope", {"production": 100})
+
+
+# ---- model servers ---------------------------------------------------------------------------
+
+
+def _server(id: str = "s1", interval: float = 10.0, **changes: object) -> ModelServer:
+    fields: dict[str, object] = {
+        "id": id,
+        "url": "http://127.0.0.1:5252",
+        "host": "box",
+        "pid": 4242,
+        "models": [ServedModel(name="clf", uri="models:/clf@production", arms={"production": 1})],
+        "started_at": 1_700_000_000.0,
+        "interval": interval,
+        **changes,
+    }
+    return ModelServer(**fields)  # type: ignore[arg-type]
+
+
+def test_a_model_server_is_announced_refreshed_and_withdrawn(store: Store, tmp_path: Path) -> None:
+    _two_versions(store, tmp_path)
+    assert store.models.servers("clf") == []
+    first = store.models.announce(_server())
+    assert first.live and first.url == "http://127.0.0.1:5252" and first.heartbeat_at > 0
+    moved = [ServedModel(name="clf", uri="models:/clf@production", arms={"production": 2})]
+    second = store.models.announce(_server(models=moved))
+    assert second.heartbeat_at >= first.heartbeat_at
+    assert second.started_at == first.started_at
+    [listed] = store.models.servers("clf")
+    assert listed.models == moved and listed.pid == 4242 and listed.live
+    assert store.models.servers() == [listed]
+    with pytest.raises(NotFound):
+        store.models.servers("other")
+    store.models.withdraw("s1")
+    assert store.models.servers("clf") == []
+    store.models.withdraw("s1")  # withdrawing twice is harmless
+
+
+def test_a_silent_model_server_reads_as_gone(store: Store, tmp_path: Path) -> None:
+    _two_versions(store, tmp_path)
+    store.models.announce(_server("old", interval=0.001, url="http://10.0.0.1:1"))
+    store.models.announce(_server("new", interval=600.0))
+    time.sleep(0.05)  # well past three heartbeats of 1 ms: "old" is late, not live
+    found = store.models.servers("clf")
+    assert [(s.id, s.live) for s in found] == [("new", True), ("old", False)]
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"url": "ftp://x"}, "http://"),
+        ({"interval": 0.0}, "interval"),
+        ({"models": []}, "1 to 64 models"),
+        ({"models": [ServedModel(name="nope", uri="models:/nope/1", arms={"1": 1})]}, "nope"),
+    ],
+)
+def test_a_bad_server_announcement_is_refused(
+    store: Store, tmp_path: Path, changes: dict, problem: str
+) -> None:
+    _two_versions(store, tmp_path)
+    with pytest.raises((InvalidInput, NotFound), match=re.escape(problem)):
+        store.models.announce(_server(**changes))
+    assert store.models.servers() == []

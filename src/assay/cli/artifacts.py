@@ -12,6 +12,7 @@ from rich.table import Table
 
 from assay.cli.main import reports_errors, uri_option, wide_console
 from assay.cli.runs import check_project
+from assay.cli.serve import servers_command
 from assay.cli.traffic import traffic_command
 from assay.sdk.api import Api
 from assay.text import fmt_bytes, when
@@ -149,6 +150,7 @@ def models() -> None:
 
 
 models.add_command(traffic_command)
+models.add_command(servers_command)
 
 
 @models.command("ls")

@@ -15,6 +15,7 @@ from assay.records import (
     LogLine,
     MediaKey,
     MetricSummary,
+    ModelServer,
     ModelVersion,
     Project,
     RegisteredModel,
@@ -238,6 +239,12 @@ class Api:
 
     def model_versions(self, name: str) -> list[ModelVersion]:
         return self.store.models.versions(name)
+
+    def model_servers(self, name: str | None = None) -> list[ModelServer]:
+        """Running ``assay serve`` workers (those serving ``name``, if given) as they
+        announced themselves: URL, pid, each arm's version, last heartbeat; ``live`` False
+        for one silent too long (it died without withdrawing)."""
+        return self.store.models.servers(name)
 
     def requests(
         self,

@@ -32,10 +32,14 @@ def serve(
     allow_pickle: bool = False,
     poll_interval: float = 1.0,
     traffic: bool = True,
+    log_sample: float = 1.0,
+    announce_interval: float = 10.0,
 ) -> None:
     """Serve ``model_uri`` (and ``more``) until interrupted. A registered model served
     through an alias follows its traffic policy (``assay.models.set_traffic``) unless
-    ``traffic=False``."""
+    ``traffic=False``. The server announces itself to the store every
+    ``announce_interval`` seconds (``Api().model_servers(name)``, the model page)."""
+    from assay.serving.announce import public_url
     from assay.serving.config import ServeConfig
     from assay.serving.runner import prepare, run
 
@@ -51,6 +55,9 @@ def serve(
         allow_pickle=allow_pickle,
         poll_interval=poll_interval,
         traffic=traffic,
+        log_sample=log_sample,
+        url=public_url(host, port),
+        announce_interval=announce_interval,
     )
     prepare(config)
     run(config, host, port, workers)

@@ -22,6 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from assay.serving import docs, mlflow_protocol, oip
+from assay.serving.announce import Announcer, served_models
 from assay.serving.batching import Batcher
 from assay.serving.config import ServeConfig
 from assay.serving.follow import Follower, Plan
@@ -58,11 +59,14 @@ def create_app(config: ServeConfig, freeze: bool = False) -> Starlette:
             gc.freeze()
         state.ready = True
         app.state.serving = state
+        announcer = _announcer(config, served)
         reporter = asyncio.get_running_loop().create_task(_report(config, metrics))
         try:
             yield
         finally:
             state.ready = False
+            if announcer is not None:
+                await asyncio.to_thread(announcer.stop)
             reporter.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reporter
@@ -71,6 +75,17 @@ def create_app(config: ServeConfig, freeze: bool = False) -> Starlette:
                 log.info("served in all: %s", line)
 
     return Starlette(routes=routes(), lifespan=lifespan)
+
+
+def _announcer(config: ServeConfig, served: dict[str, Served]) -> Announcer | None:
+    """Announce this worker to the store (where it answers, what it serves) until it stops."""
+    if config.url is None or config.announce_interval <= 0:
+        return None
+    announcer = Announcer(
+        config.uri, config.url, config.announce_interval, lambda: served_models(served)
+    )
+    announcer.start()
+    return announcer
 
 
 async def _follow(

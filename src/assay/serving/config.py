@@ -26,6 +26,8 @@ class ServeConfig:
     traffic: bool = True  # follow registered models' traffic policies (served by alias)
     report_interval: float = 60.0  # seconds between per-arm counts in the log (0: at exit)
     log_sample: float = 1.0  # fraction of requests written to the request log (0: none)
+    url: str | None = None  # where callers reach this server, announced to the store
+    announce_interval: float = 10.0  # seconds between announcements to the store (0: none)
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -37,6 +39,10 @@ class ServeConfig:
         if not 0.0 <= self.log_sample <= 1.0:
             raise InvalidInput(
                 f"--log-sample must be a fraction from 0 to 1, not {self.log_sample}"
+            )
+        if not 0.0 <= self.announce_interval <= 3600:
+            raise InvalidInput(
+                f"--announce-interval must be 0 to 3600 seconds, not {self.announce_interval}"
             )
         names = [target(uri).name for uri in self.models]
         twice = sorted({n for n in names if names.count(n) > 1})

@@ -8,6 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from assay import wire
+from assay.errors import InvalidInput
+from assay.records import ModelServer
 from assay.server.api.artifacts import version_for
 from assay.server.api.common import Caller, decode_body, doc, visible
 from assay.server.deps import AppState, require, require_some, state_of
@@ -123,3 +125,50 @@ def traffic_history(name: str, request: Request, who: Caller) -> Response:
     state = state_of(request)
     _model_project(state, who, name, "viewer")
     return reply(request, state.store.models.traffic_history(name))
+
+
+@router.put(
+    "/model-servers/{server_id}",
+    openapi_extra=doc("url"),
+    summary="Announce (or refresh) a running model server; writer on every model it serves",
+)
+async def announce_server(server_id: str, request: Request, who: Caller) -> Response:
+    state = state_of(request)
+    server = await decode_body(request, ModelServer)
+    if server.id != server_id:
+        raise InvalidInput(f"the body announces server {server.id!r}, not {server_id!r}")
+    for each in server.models:
+        _model_project(state, who, each.name, "writer")
+    return reply(request, state.store.models.announce(server, actor=f"user:{who.user}"))
+
+
+@router.delete(
+    "/model-servers/{server_id}",
+    status_code=204,
+    summary="Withdraw a model server's announcement (it stopped)",
+)
+def withdraw_server(server_id: str, request: Request, who: Caller) -> Response:
+    state = state_of(request)
+    for server in state.store.models.servers():
+        if server.id == server_id:
+            for each in server.models:
+                _model_project(state, who, each.name, "writer")
+    state.store.models.withdraw(server_id, actor=f"user:{who.user}")
+    return Response(status_code=204)
+
+
+@router.get("/model-servers", summary="Announced model servers the caller may read")
+def model_servers(
+    request: Request, who: Caller, model: Annotated[str | None, Query()] = None
+) -> Response:
+    state = state_of(request)
+    if model is not None:
+        _model_project(state, who, model, "viewer")
+        return reply(request, state.store.models.servers(model))
+    projects = {m.name: m.project for m in state.store.models.list()}
+    found = [
+        s
+        for s in state.store.models.servers()
+        if all(visible(state, who, projects.get(m.name, "")) for m in s.models)
+    ]
+    return reply(request, found)

@@ -206,6 +206,7 @@ def model_page(request: Request, name: str, who: Viewer) -> HTMLResponse:
         policy=policy,
         arms=cv.traffic_arms(policy, model.aliases),
         traffic_history=state.store.models.traffic_history(name),
+        servers=state.store.models.servers(name),
         shares=cv.shares,
         served=cv.serving_stats(logged, now),
         served_capped=len(logged) >= cv.STATS_LIMIT,

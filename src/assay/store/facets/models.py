@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from assay.records import AliasMove, ModelVersion, RegisteredModel, TrafficPolicy
+from assay.records import AliasMove, ModelServer, ModelVersion, RegisteredModel, TrafficPolicy
 
 
 class Models(Protocol):
@@ -57,5 +57,17 @@ class Models(Protocol):
 
     def traffic_history(self, name: str) -> list[TrafficPolicy]:
         """Every policy change, newest first (a clearing has an empty split)."""
+
+    def announce(self, server: ModelServer, actor: str | None = None) -> ModelServer:
+        """Record (or refresh) a running model server; the store's clock stamps its
+        heartbeat. Every model it names must be registered."""
+
+    def withdraw(self, server_id: str, actor: str | None = None) -> None:
+        """Forget a model server (it stopped cleanly); nothing happens if it is unknown."""
+
+    def servers(self, name: str | None = None) -> list[ModelServer]:
+        """Announced model servers (those serving ``name``, if given), live ones first;
+        one silent for ``ModelServer.MISSED_BEATS`` intervals has ``live`` False.
+        An unknown ``name`` is NotFound."""
 
     def list(self, project: str | None = None) -> list[RegisteredModel]: ...

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from assay import wire
-from assay.records import AliasMove, ModelVersion, RegisteredModel, TrafficPolicy
+from assay.records import AliasMove, ModelServer, ModelVersion, RegisteredModel, TrafficPolicy
 from assay.store.http.transport import Transport, decode, seg
 
 
@@ -73,6 +73,17 @@ class HttpModels:
     def traffic_history(self, name: str) -> list[TrafficPolicy]:
         path = f"/api/v1/models/{seg(name)}/traffic/history"
         return self.http.get(path, list[TrafficPolicy])
+
+    def announce(self, server: ModelServer, actor: str | None = None) -> ModelServer:
+        response = self.http.send("PUT", f"/api/v1/model-servers/{seg(server.id)}", server)
+        return decode(response, ModelServer)
+
+    def withdraw(self, server_id: str, actor: str | None = None) -> None:
+        self.http.call("DELETE", f"/api/v1/model-servers/{seg(server_id)}")
+
+    def servers(self, name: str | None = None) -> list[ModelServer]:
+        params = {"model": name} if name else {}
+        return self.http.get("/api/v1/model-servers", list[ModelServer], params=params)
 
     def list(self, project: str | None = None) -> list[RegisteredModel]:
         params = {"project": project} if project else {}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from assay.records import AliasMove, ModelVersion, RegisteredModel, TrafficPolicy
-from assay.store.sql import registry, traffic
+from assay.records import AliasMove, ModelServer, ModelVersion, RegisteredModel, TrafficPolicy
+from assay.store.sql import registry, servers, traffic
+from assay.store.sql.runs import store_clock
 from assay.store.sql.tx import Database
 from assay.store.validate import user_strings, user_text
 
@@ -74,6 +75,24 @@ class SqlModels:
     def traffic_history(self, name: str) -> list[TrafficPolicy]:
         with self.db.read() as conn:
             return traffic.history(conn, name)
+
+    def announce(self, server: ModelServer, actor: str | None = None) -> ModelServer:
+        with self.db.write(actor=actor) as tx:
+            return servers.announce(tx, server, self._now())
+
+    def withdraw(self, server_id: str, actor: str | None = None) -> None:
+        with self.db.write(actor=actor) as tx:
+            servers.withdraw(tx, server_id)
+
+    def servers(self, name: str | None = None) -> list[ModelServer]:
+        now = self._now()
+        with self.db.read() as conn:
+            return servers.listing(conn, name, now)
+
+    def _now(self) -> float:
+        """The store's clock (the database server's for PostgreSQL): every reader judges
+        a server's heartbeat by the same clock."""
+        return store_clock() + self.db.clock_offset()
 
     def list(self, project: str | None = None) -> list[RegisteredModel]:
         with self.db.read() as conn:

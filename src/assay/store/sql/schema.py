@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 # Bump together with a new migration file.
-SCHEMA_REVISION = "0018"
+SCHEMA_REVISION = "0019"
 
 metadata = sa.MetaData()
 
@@ -305,6 +305,21 @@ traffic_policies = sa.Table(  # one row per change; a model's policy is its late
     sa.Column("reason", sa.Text),
     sa.Column("at", sa.Float, nullable=False),
     sa.Index("ix_traffic_policies_model", "model", "id"),
+)
+
+# ---- model servers (0019) ------------------------------------------------------------------
+
+model_servers = sa.Table(  # one row per running `assay serve` worker, deleted on a clean stop
+    "model_servers",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("url", sa.String(512), nullable=False),
+    sa.Column("host", sa.String(256), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("models", Json, nullable=False),  # [{name, uri, arms: {arm: version}}]
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("heartbeat_at", sa.Float, nullable=False),  # the store's clock
+    sa.Column("interval", sa.Float, nullable=False),  # seconds between heartbeats
 )
 
 # ---- evaluations (0005) --------------------------------------------------------------------
