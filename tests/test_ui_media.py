@@ -20,6 +20,19 @@ browser = ui.browser  # the fixtures of the browser tests: one chromium per modu
 page = ui.page
 shoot = ui.shoot
 STEPS = 12
+PLOTLY_SPEC = {
+    "data": [{"type": "scatter", "mode": "markers", "x": [1, 2, 3], "y": [4, 1, 9]}],
+    "layout": {"title": {"text": "points"}},
+}
+VEGA_SPEC = {
+    "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+    "data": {"values": [{"a": "x", "b": 3}, {"a": "y", "b": 7}]},
+    "mark": "bar",
+    "encoding": {
+        "x": {"field": "a", "type": "nominal"},
+        "y": {"field": "b", "type": "quantitative"},
+    },
+}
 
 
 def square(step: int, size: int = 64) -> np.ndarray:
@@ -79,6 +92,8 @@ def media_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
                     "curve": assay.Plot(figure, caption="a curve"),
                     "batch": [assay.Image(square(i, 32), caption=str(i)) for i in range(4)],
                     "sample_text": assay.Text("the quick brown fox"),
+                    "scatter": assay.Plot(PLOTLY_SPEC, format="plotly", caption="plotly"),
+                    "bars": assay.Plot(VEGA_SPEC, caption="vega-lite"),
                 },
                 step=STEPS,
             )
@@ -158,6 +173,24 @@ def test_plots_lists_and_text_render(page: Any, media_site: tuple[str, list[str]
         page.locator('.media-panel[data-key="sample_text"] pre').inner_text()
         == "the quick brown fox"
     )
+
+
+def test_plotly_and_vega_lite_specs_are_drawn(page: Any, media_site: tuple[str, list[str]]) -> None:
+    site, ids = media_site
+    page.goto(f"{site}/runs/{ids[0]}#media")
+    scatter = page.locator('.media-panel[data-key="scatter"] .media-plot')
+    scatter.wait_for()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.media-plot')].every(f => "
+        "f.dataset.state === 'drawn' || f.dataset.state === 'failed')"
+    )
+    assert scatter.get_attribute("data-state") == "drawn"
+    assert scatter.locator(".main-svg .scatterlayer .point").count() == 3
+    bars = page.locator('.media-panel[data-key="bars"] .media-plot')
+    assert bars.get_attribute("data-state") == "drawn"
+    assert bars.locator("svg .mark-rect path").count() == 2
+    scatter.scroll_into_view_if_needed()
+    shoot(page, "media-plots")
 
 
 def test_compare_shows_a_key_side_by_side_across_runs(

@@ -16,6 +16,20 @@ STATIC = Path(__file__).parent / "static"
 HTMX = "vendor/htmx-2.0.11/htmx.min.js"
 UPLOT_JS = "vendor/uplot-1.6.32/uPlot.iife.min.js"
 UPLOT_CSS = "vendor/uplot-1.6.32/uPlot.min.css"
+# loaded by plots.js only on a page that shows a Plotly or Vega-Lite plot (megabytes)
+PLOT_LIBRARIES = {
+    "plotly": ("vendor/plotly.js-dist-min-4.1.2/plotly.min.js",),
+    "vega-lite": (
+        "vendor/vega-6.4.0/vega.min.js",
+        "vendor/vega-lite-6.4.3/vega-lite.min.js",
+        "vendor/vega-embed-7.3.0/vega-embed.min.js",
+    ),
+}
+
+
+def plot_library(format: str) -> str:
+    """The URLs of the scripts that draw a plot of ``format``, space-separated, in order."""
+    return " ".join(asset(path) for path in PLOT_LIBRARIES[format])
 
 router = APIRouter()
 

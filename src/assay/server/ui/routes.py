@@ -44,6 +44,7 @@ templates.env.globals.update(
     HTMX=assets.HTMX,
     UPLOT_JS=assets.UPLOT_JS,
     UPLOT_CSS=assets.UPLOT_CSS,
+    plot_library=assets.plot_library,
 )
 Viewer = Annotated[Principal, Depends(viewer)]
 PAGE_SIZE = 50
