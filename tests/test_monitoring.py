@@ -490,6 +490,11 @@ def test_cli_monitor_drift_bad_input_exits_2(tmp_path: Path) -> None:
     ):
         result = runner.invoke(cli, ["monitor", "drift", *args])
         assert result.exit_code == 2, (args, result.output)
+        as_json = runner.invoke(cli, ["monitor", "drift", *args, "--json"])
+        assert as_json.exit_code == 2, (args, as_json.output)
+        body = json.loads(as_json.stdout)
+        # bad input names what was wrong; a window too small is a report naming it
+        assert body.get("error") or "not judged" in " ".join(body["problems"])
 
 
 def test_summary_is_a_readable_table() -> None:
