@@ -357,7 +357,8 @@ NOTE = (
 
 
 def _what() -> str:
-    return f"{os.cpu_count()} cores shared"
+    """The machine, with its load when the run ended (timings on shared cores vary)."""
+    return f"{os.cpu_count()} cores shared, load average {os.getloadavg()[1]:.1f} at the end"
 
 
 def write(out: Path, lines: list[str]) -> None:
