@@ -5,7 +5,14 @@ simulated windows.
 with many values, Zipf-like categorical strings) and a 5,000-row reference. Measured:
 (a) false alarms: the share of no-drift windows (100, 1,000 and 10,000 rows) whose verdict
     is "drift". Assay: the window verdict (Holm over the columns at alpha = 0.01), with the
-    same p-values read column by column at 0.01 without correction for contrast.
+    same p-values read column by column at 0.01 without correction for contrast. Two
+    measures: the issue's (200 windows against one 5,000-row reference, raw and as a
+    stored profile), and 2,000 windows per size each against a reference of its own, the
+    rate the test promises (over the reference's sampling as well as the window's: a
+    two-sample test cannot promise it for one fixed reference), with a 95% Clopper-Pearson
+    interval; windows and references are independent, so the binomial interval holds.
+    The target counts as met when at every size the own-reference count is within what a
+    rule whose rate is exactly 1% stays under in 95% of runs (Binomial(windows, 0.01)).
     Evidently: any column flagged (what an alert per column fires on), and its dataset
     drift (at least half of the columns flagged);
 (b) power: the share of 1,000-row windows with column f0 shifted by 0.25 SD in which that
@@ -20,6 +27,7 @@ Evidently 0.7 does not import under pandas 3, so it runs in its own interpreter:
 many).
 
     python bench/monitoring.py [--quick] [--evidently-python PYTHON] [--evidently-windows 4]
+        [--calibration-windows 2000]
 """
 
 from __future__ import annotations
@@ -73,6 +81,13 @@ def reference() -> Any:
     return mixed(REFERENCE_ROWS, np.random.default_rng(2026))
 
 
+def fresh_pairs(rows: int, count: int) -> Any:
+    """(reference, window) pairs, each reference drawn anew: one seeded stream per size."""
+    rng = np.random.default_rng([rows, 7])
+    for _ in range(count):
+        yield mixed(REFERENCE_ROWS, rng), mixed(rows, rng)
+
+
 def windows(rows: int, count: int, shift: float = 0.0) -> Any:
     """The same windows for both tools: one seeded stream per (rows, shift)."""
     rng = np.random.default_rng([rows, int(shift * 100)])
@@ -83,12 +98,12 @@ def windows(rows: int, count: int, shift: float = 0.0) -> Any:
 # --- Assay -------------------------------------------------------------------------------
 
 
-def assay_measure(count: int) -> dict[str, Any]:
+def assay_measure(count: int, calibration: int) -> dict[str, Any]:
     from assay.monitoring import Profile, drift, profile
 
     ref = reference()
     stored = Profile.from_bytes(profile(ref).to_bytes())
-    out: dict[str, Any] = {"windows": count}
+    out: dict[str, Any] = {"windows": count, "calibration_windows": calibration}
     for rows in SIZES:
         for label, side in (("raw", ref), ("profile", stored)):
             alarms = uncorrected = 0
@@ -99,6 +114,8 @@ def assay_measure(count: int) -> dict[str, Any]:
                 uncorrected += min(ps) <= ALPHA
             out[f"fa_{label}_{rows}"] = alarms / count
             out[f"uncorrected_{label}_{rows}"] = uncorrected / count
+        fresh = sum(drift(r, w, alpha=ALPHA).drifted for r, w in fresh_pairs(rows, calibration))
+        out[f"fresh_alarms_{rows}"] = int(fresh)
         print(f"assay false alarms at {rows} rows done", file=sys.stderr, flush=True)
     for label, side in (("raw", ref), ("profile", stored)):
         hits = sum(
@@ -181,7 +198,7 @@ def evidently_apart(python: str | None, count: int, speed_repeats: int) -> dict[
     if probe.returncode != 0:
         reason = (probe.stderr.strip().splitlines() or ["not importable"])[-1]
         print(f"Evidently skipped ({python}): {reason}", file=sys.stderr)
-        return {"skipped": f"Evidently is not importable in {python}: {reason}"}
+        return {"skipped": f"not run, not importable in the Python given ({reason})"}
     command = [python, str(Path(__file__)), "--evidently-worker"]
     command += ["--evidently-windows", str(count), "--speed-repeats", str(speed_repeats)]
     done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
@@ -202,11 +219,16 @@ def _version(name: str) -> str:
 
 
 def measure(
-    quick: bool = False, evidently_python: str | None = None, evidently_windows: int = 4
+    quick: bool = False,
+    evidently_python: str | None = None,
+    evidently_windows: int = 4,
+    calibration: int = 2_000,
 ) -> dict[str, Any]:
     count = 40 if quick else 200
+    if quick:
+        calibration = min(calibration, 40)
     started = time.time()
-    assay = assay_measure(count)
+    assay = assay_measure(count, calibration)
     if quick:
         evidently_windows = 2
     evidently = evidently_apart(evidently_python, evidently_windows, 1 if quick else 2)
@@ -224,29 +246,34 @@ def render(results: dict[str, Any], command: str) -> list[str]:
             f"Evidently {e['version']} (`DataDriftPreset`, defaults): {m} windows per row "
             "(about 7 s each), run in its own interpreter (it needs pandas < 3)."
         )
+    c = a["calibration_windows"]
     lines = [
         MARK,
         "",
         f"Produced by `{command}` in {results['seconds']:.0f} s ({_what()}). "
         f"{FEATURES} columns (normal, lognormal, Poisson counts, categorical strings), a "
-        f"{REFERENCE_ROWS:,}-row reference, alpha = {ALPHA}. Assay: {n} windows per row; " + theirs,
+        f"{REFERENCE_ROWS:,}-row reference, alpha = {ALPHA}. Assay: {n} windows per row "
+        f"against one reference (the issue's measure) and {c:,} windows per row each against "
+        "a reference of its own (the rate the test promises; 95% Clopper-Pearson interval); "
+        + theirs,
         "",
-        "| what | Assay (raw reference) | Assay (stored profile) | Assay, no correction | "
+        f"| what | Assay, {c:,} windows, own reference each | Assay, {n} windows, one raw "
+        "reference | same, stored profile | Assay, no correction | "
         "Evidently: any column | Evidently: dataset drift |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for rows in SIZES:
         ev = ("-", "-") if skipped else (
             f"{e[f'any_{rows}']:.0%} ({e[f'columns_{rows}']:.1f} cols/window)",
             f"{e[f'dataset_{rows}']:.0%}")  # fmt: skip
         lines.append(
-            f"| false alarms, {rows:,}-row windows | {_share(a[f'fa_raw_{rows}'], n)} | "
-            f"{_share(a[f'fa_profile_{rows}'], n)} | {a[f'uncorrected_raw_{rows}']:.0%} | "
-            f"{ev[0]} | {ev[1]} |"
+            f"| false alarms, {rows:,}-row windows | {_interval(a[f'fresh_alarms_{rows}'], c)} | "
+            f"{_share(a[f'fa_raw_{rows}'], n)} | {_share(a[f'fa_profile_{rows}'], n)} | "
+            f"{a[f'uncorrected_raw_{rows}']:.0%} | {ev[0]} | {ev[1]} |"
         )
     ev_power = "-" if skipped else f"{e['power']:.0%} (f0 flagged)"
     lines.append(
-        f"| power, {SHIFT} SD shift in one column, {POWER_ROWS:,} rows | {a['power_raw']:.1%} | "
+        f"| power, {SHIFT} SD shift in one column, {POWER_ROWS:,} rows | | {a['power_raw']:.1%} | "
         f"{a['power_profile']:.1%} | | {ev_power} | |"
     )
     lines += ["", *_speed_lines(a, e), "", *_targets(a, e)]
@@ -272,27 +299,40 @@ def _share(rate: float, n: int) -> str:
     return f"{rate:.1%} ({round(rate * n)}/{n})"
 
 
-def _pooled(a: dict[str, Any]) -> tuple[int, int, float, float]:
-    """False alarms over the raw-reference rows (independent windows), with a 95%
-    Clopper-Pearson interval."""
+def _clopper_pearson(k: int, n: int) -> tuple[float, float]:
     from scipy.stats import beta
 
-    n = a["windows"] * len(SIZES)
-    k = sum(round(a[f"fa_raw_{r}"] * a["windows"]) for r in SIZES)
     low = float(beta.ppf(0.025, k, n - k + 1)) if k else 0.0
     high = float(beta.ppf(0.975, k + 1, n - k)) if k < n else 1.0
-    return k, n, low, high
+    return low, high
+
+
+def _interval(k: int, n: int) -> str:
+    low, high = _clopper_pearson(k, n)
+    return f"{k / n:.2%} ({k}/{n}; {low:.2%} to {high:.2%})"
+
+
+def _bound(n: int) -> int:
+    """The most false alarms in ``n`` windows that a rule whose rate is exactly ALPHA
+    stays within in 95% of runs (binomial)."""
+    from scipy.stats import binom
+
+    return int(binom.ppf(0.95, n, ALPHA))
 
 
 def _targets(a: dict[str, Any], e: dict[str, Any]) -> list[str]:
+    c, n = a["calibration_windows"], a["windows"]
+    counts = [a[f"fresh_alarms_{r}"] for r in SIZES]
+    k = sum(counts)
     worst = max(a[f"fa_{s}_{r}"] for s in ("raw", "profile") for r in SIZES)
-    k, n, low, high = _pooled(a)
-    pooled = (
-        f"{worst:.1%} in the worst row; raw reference, all sizes: {k}/{n} = {k / n:.2%} "
-        f"(95% CI {low:.2%} to {high:.2%})"
+    per_size = ", ".join(f"{x}/{c:,}" for x in counts)
+    fresh = (
+        f"{per_size} at {', '.join(f'{r:,}' for r in SIZES)} rows (a rule at exactly "
+        f"{ALPHA:.0%} stays within {_bound(c)} in 95% of runs); all sizes "
+        f"{_interval(k, c * len(SIZES))}; one reference, {n} windows: worst row {worst:.1%}"
     )
     checks = [
-        ("false alarms ≤ 1% per window", pooled, worst <= 0.01),
+        ("false alarms ≤ 1% per window", fresh, max(counts) <= _bound(c)),
         ("power ≥ 0.9", f"{min(a['power_raw'], a['power_profile']):.1%}",
          min(a["power_raw"], a["power_profile"]) >= 0.9),
         ("100k x 100 window ≤ 1 s", f"{a['speed_s']:.2f} s", a["speed_s"] <= 1.0),
@@ -305,15 +345,20 @@ def _targets(a: dict[str, Any], e: dict[str, Any]) -> list[str]:
 
 
 NOTE = (
-    "Reading the false alarms: the verdict controls the rate at alpha = 1% by construction "
-    "(Holm); a rule whose true rate is exactly 1% shows at most 5 alarms in 200 windows in "
-    "98% of runs, so a row at 1.5% (3/200) is sampling noise, not a miss of the bound. The "
-    "uncorrected column shows what the same p-values give without the correction."
+    "Reading the false alarms: every p-value that can decide is valid (KS: the asymptotic "
+    "law at the effective size n*m/(n+m), conservative against the exact two-sample law, "
+    "ties and sketch error only making it more so; labels: Pearson only above alpha, "
+    "else exact given the margins), and Holm keeps the family-wise rate at most alpha. "
+    "That promise is over the reference's sampling too, which the own-reference column "
+    "measures. Against one fixed reference the rate varies with that reference (most "
+    "at 10,000-row windows, where two thirds of the statistic's noise is the "
+    "reference's), and 200 windows resolve a 1% rate only to about 0.1% to 3.6%."
 )
 
 
 def _what() -> str:
-    return f"{os.cpu_count()} cores shared"
+    """The machine, with its load when the run ended (timings on shared cores vary)."""
+    return f"{os.cpu_count()} cores shared, load average {os.getloadavg()[1]:.1f} at the end"
 
 
 def write(out: Path, lines: list[str]) -> None:
@@ -332,16 +377,22 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="40 windows (a smoke run).")
     parser.add_argument("--evidently-python", default=None)
     parser.add_argument("--evidently-windows", type=int, default=4)
+    parser.add_argument("--calibration-windows", type=int, default=2_000,
+                        help="Windows per size, each against a reference of its own.")  # fmt: skip
     parser.add_argument("--speed-repeats", type=int, default=2)
     parser.add_argument("--evidently-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.evidently_worker:
         print(json.dumps(evidently_measure(args.evidently_windows, args.speed_repeats)))
         return
-    results = measure(args.quick, args.evidently_python, args.evidently_windows)
+    results = measure(
+        args.quick, args.evidently_python, args.evidently_windows, args.calibration_windows
+    )
     command = "python bench/monitoring.py" + (" --quick" if args.quick else "")
     if args.evidently_python:
         command += " --evidently-python PYTHON"
+    if args.calibration_windows != parser.get_default("calibration_windows"):
+        command += f" --calibration-windows {args.calibration_windows}"
     lines = render(results, command)
     write(args.out, lines)
     print("\n".join(lines))

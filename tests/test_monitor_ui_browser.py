@@ -13,7 +13,7 @@ from assay.monitoring.requests import FrameSource
 from assay.sdk import monitors
 from assay.store.sql.store import SqlStore
 from tests.conftest import log_model
-from tests.test_monitors import T0, WINDOW, log_of, reference_frame, requests
+from tests.test_monitors import T0, WINDOW, free_port, log_of, reference_frame, requests
 from tests.test_server_e2e import ServerProcess
 from tests.test_ui_browser import ARTIFACTS, browser
 
@@ -30,7 +30,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     store.models.register(version.id, "unwatched")
     monitor = monitors.add(
         store, "models:/clf@production", window="1m", reference=reference_frame(),
-        alerts=["drift", "p99_ms > 1000"], start=T0,
+        alerts=["drift", "p99_ms > 1000"], start=T0, webhook=f"http://127.0.0.1:{free_port()}/x",
     )  # fmt: skip
     frames = [requests(s, 300, labelled=True, seed=s) for s in range(6)]
     frames[3] = requests(3, 300, shift=1.0, labelled=True)
@@ -70,6 +70,11 @@ def test_the_monitoring_page_shows_series_heat_map_and_alerts(
         rows = page.locator("[data-alerts] tbody tr")
         assert rows.count() == 1
         assert "drift" in rows.first.inner_text() and "resolved" in rows.first.inner_text()
+        # the webhook never answered: each event pending, with the last error shown
+        fired = rows.first.locator("[data-delivery=fired]")
+        assert fired.get_attribute("data-state") == "pending"
+        assert "pending after" in fired.inner_text() and "ConnectError" in fired.inner_text()
+        assert rows.first.locator("[data-delivery=resolved]").count() == 1
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "monitoring.png"), full_page=True)
     finally:

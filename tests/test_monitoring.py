@@ -24,7 +24,14 @@ from scipy import stats
 from assay.cli.main import cli
 from assay.errors import InvalidInput
 from assay.monitoring import DriftReport, Profile, drift, profile
-from assay.monitoring.stattests import StepCdf, holm, ks_distance, ks_test
+from assay.monitoring.stattests import (
+    StepCdf,
+    chi_square,
+    holm,
+    ks_distance,
+    ks_test,
+    merge_rare,
+)
 
 ALPHA = 0.01
 FEATURES = 100
@@ -80,6 +87,32 @@ def test_window_verdict_false_alarm_rate_is_at_most_alpha(
     assert uncorrected / windows > 0.3
 
 
+@pytest.mark.parametrize("rows", [100, 1_000])
+def test_false_alarms_with_a_reference_of_their_own_stay_within_the_binomial_bound(
+    rows: int,
+) -> None:
+    """Each window is tested against a 5,000-row reference drawn for it, so windows are
+    independent and the count of false alarms is Binomial(windows, rate), rate <= alpha
+    for a calibrated verdict (the rate a two-sample test promises is over both samples).
+    alpha = 0.1 makes 200 windows enough to see a rule that is off by a factor: the bound
+    is the count a rate of exactly alpha stays within in 99.9% of runs; the same windows
+    read column by column without correction are far past it. (KS with the reference
+    taken as the population is caught by the KS test further down.)"""
+    from scipy.stats import binom
+
+    alpha, windows = 0.1, 200
+    bound = int(binom.ppf(0.999, windows, alpha))  # 34
+    rng = np.random.default_rng([rows, 16])
+    alarms = uncorrected = 0
+    for _ in range(windows):
+        report = drift(mixed(5_000, rng), mixed(rows, rng), alpha=alpha)
+        assert report.tested == FEATURES
+        alarms += report.drifted
+        uncorrected += _min_p(report) <= alpha
+    assert alarms <= bound  # 15 at 100 rows and 14 at 1,000 with these seeds
+    assert uncorrected > 3 * bound
+
+
 def test_false_alarm_rate_against_a_stored_profile(reference: pd.DataFrame) -> None:
     stored = Profile.from_bytes(profile(reference).to_bytes())
     rng = np.random.default_rng(11)
@@ -99,6 +132,46 @@ def test_power_for_a_quarter_sd_shift_in_one_of_100_columns(
     # bench/monitoring.py measures about 0.99 over 200 windows; with 40 here, 34 hits
     # (0.85) fails a method whose true power is 0.95 with probability under 1%
     assert hits >= 34
+
+
+def test_ks_p_values_count_the_reference_as_a_sample_not_the_population() -> None:
+    """Each trial draws its own 5,000-row reference, so the rate is the one the test
+    promises. Treating the reference as the population (a one-sample test at the window's
+    size) gives p <= 0.002 in 50 of these 8,000 trials, three times too often."""
+    rng = np.random.default_rng(44)
+    trials, level = 8_000, 0.002
+    small = 0
+    for _ in range(trials):
+        ref = StepCdf.exact(rng.normal(size=5_000), 5_000)
+        cur = StepCdf.exact(rng.normal(size=1_000), 1_000)
+        small += ks_test(ref, cur)[1] <= level
+    # a calibrated test expects at most 16; P(Poisson(16) > 30) < 0.1%
+    assert small <= 30
+
+
+def test_a_chi_square_p_value_small_enough_to_decide_is_exact() -> None:
+    """Pearson's asymptotic tail is too light far out (1.1-1.2 times too many p-values
+    under 1e-4 with 6-14 categories at 1,000 rows): at or under the gate the p-value is
+    the Monte Carlo one given the margins; above it the asymptotic one stands."""
+    rng = np.random.default_rng(8)
+    p = 1 / np.arange(1, 15)
+    p /= p.sum()
+    seen = {"exact": 0, "asymptotic": 0}
+    for _ in range(400):
+        ref = dict(zip(LABELS[:14], rng.multinomial(5_000, p).tolist(), strict=True))
+        cur = dict(zip(LABELS[:14], rng.multinomial(1_000, p).tolist(), strict=True))
+        table = merge_rare(ref, cur)
+        rows = np.vstack([table.reference, table.current]).astype(float)
+        asymptotic = stats.chi2_contingency(rows, correction=False).pvalue
+        _, p_value, test = chi_square(table, threshold=1e-4, gate=0.05)
+        if asymptotic <= 0.05:
+            seen["exact"] += 1
+            assert test == "chi-square (Monte Carlo)"
+            assert 1e-4 / 5 <= p_value <= 1.0
+        else:
+            seen["asymptotic"] += 1
+            assert test == "chi-square" and p_value == pytest.approx(asymptotic)
+    assert seen["exact"] >= 5 and seen["asymptotic"] >= 300
 
 
 def test_sketch_adjusted_ks_stays_calibrated_against_a_large_profile() -> None:
@@ -443,6 +516,11 @@ def test_cli_monitor_drift_bad_input_exits_2(tmp_path: Path) -> None:
     ):
         result = runner.invoke(cli, ["monitor", "drift", *args])
         assert result.exit_code == 2, (args, result.output)
+        as_json = runner.invoke(cli, ["monitor", "drift", *args, "--json"])
+        assert as_json.exit_code == 2, (args, as_json.output)
+        body = json.loads(as_json.stdout)
+        # bad input names what was wrong; a window too small is a report naming it
+        assert body.get("error") or "not judged" in " ".join(body["problems"])
 
 
 def test_summary_is_a_readable_table() -> None:

@@ -9,7 +9,9 @@ the same against a real ``assay serve``.
 from __future__ import annotations
 
 import json
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,7 +27,7 @@ from assay.errors import InvalidInput
 from assay.monitoring.alerts import Rule
 from assay.monitoring.requests import FrameSource
 from assay.monitoring.spec import MonitorSpec, parse_duration
-from assay.sdk import monitors
+from assay.sdk import alerting, monitors
 from assay.sdk.alerting import post
 from assay.store import Store
 from assay.store.sql.store import SqlStore
@@ -98,19 +100,31 @@ def _series(store: Store, run_id: str, key: str) -> dict[int, float]:
     return dict(zip(found.steps.tolist(), found.values.tolist(), strict=True))
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on (until a Receiver is started on it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 class Receiver:
     """A webhook on a loopback port: records every JSON body; answers ``codes`` in turn
-    (then 200)."""
+    (then 200), waiting ``delays`` seconds in turn before answering (then at once)."""
 
-    def __init__(self, codes: list[int] | None = None) -> None:
+    def __init__(
+        self, codes: list[int] | None = None, port: int = 0, delays: list[float] | None = None
+    ) -> None:
         self.bodies: list[dict[str, Any]] = []
         self.codes = list(codes or [])
+        self.delays = list(delays or [])
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers["content-length"])
                 receiver.bodies.append(json.loads(self.rfile.read(length)))
+                if receiver.delays:
+                    time.sleep(receiver.delays.pop(0))
                 code = receiver.codes.pop(0) if receiver.codes else 200
                 self.send_response(code)
                 self.send_header("content-length", "0")
@@ -119,7 +133,7 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -307,10 +321,66 @@ def test_two_schedulers_deliver_one_incident_once(
     assert [b["event"] for b in receiver.bodies] == ["fired"]
 
 
-def test_a_webhook_that_fails_at_first_is_retried_and_the_outcome_kept(
+ERRORS = {"down": "ConnectError", "5xx": "HTTP 503", "timeout": "Timeout"}
+
+
+@pytest.mark.parametrize("failure", list(ERRORS))
+def test_a_failed_delivery_is_retried_on_later_passes_until_delivered_once(
+    model_store: Store, failure: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(alerting, "TIMEOUT", 0.5)
+    port = free_port()
+    hook = None
+    if failure != "down":  # "down": nothing listens on the port until the retry
+        codes, delays = ([503], []) if failure == "5xx" else ([], [2.0])
+        hook = Receiver(codes=codes, delays=delays, port=port)
+    try:
+        monitor = monitors.add(
+            model_store, "clf", window="1m", reference=reference_frame(), alerts=["drift"],
+            webhook=f"http://127.0.0.1:{port}/hook", start=T0,
+        )  # fmt: skip
+        source = log_of(requests(0, 300, shift=2.0), requests(1, 300, seed=7))
+        at = T0 + WINDOW
+        done = monitors.run_one(model_store, monitor.id, source, now=at)
+        assert [c.event for c in done.changes] == ["fired"]
+        (alert,) = model_store.alerts.list(monitor_id=monitor.id)
+        fired = alert.deliveries["fired"]
+        assert fired["state"] == "pending" and fired["attempts"] == 1
+        assert ERRORS[failure] in fired["error"]
+        assert fired["next_at"] == at + alerting.RETRY_FIRST
+        # passes before the retry is due post nothing, and fire nothing again
+        again = monitors.run_one(model_store, monitor.id, source, now=at + alerting.RETRY_FIRST - 1)
+        assert again.changes == [] and again.deliveries == []
+        if hook is None:
+            hook = Receiver(port=port)
+        retried = monitors.run_one(model_store, monitor.id, source, now=at + alerting.RETRY_FIRST)
+        assert [(d.event, d.outcome["state"]) for d in retried.deliveries] == [
+            ("fired", "delivered")
+        ]
+        (alert,) = model_store.alerts.list(monitor_id=monitor.id)
+        assert alert.deliveries["fired"]["attempts"] == 2
+        assert alert.deliveries["fired"]["error"] is None
+        later = monitors.run_one(model_store, monitor.id, source, now=at + 50)
+        assert later.deliveries == []
+        resolved = monitors.run_one(model_store, monitor.id, source, now=T0 + 2 * WINDOW)
+        assert [
+            (c.event, d.event) for c, d in zip(resolved.changes, resolved.deliveries, strict=True)
+        ] == [("resolved", "resolved")]
+    finally:
+        if hook is not None:
+            hook.close()
+    events = [b["event"] for b in hook.bodies]
+    # the receiver saw the first attempt too when it answered 503 or too late
+    assert events == (
+        ["fired", "resolved"] if failure == "down" else ["fired", "fired", "resolved"]
+    )
+    assert len(model_store.alerts.list(monitor_id=monitor.id)) == 1
+
+
+def test_a_delivery_the_receiver_refuses_fails_at_once_and_is_not_retried(
     model_store: Store,
 ) -> None:
-    hook = Receiver(codes=[503, 500])
+    hook = Receiver(codes=[400])
     try:
         monitor = monitors.add(
             model_store, "clf", window="1m", reference=reference_frame(), alerts=["drift"],
@@ -318,22 +388,52 @@ def test_a_webhook_that_fails_at_first_is_retried_and_the_outcome_kept(
         )  # fmt: skip
         source = log_of(requests(0, 300, shift=2.0))
         monitors.run_one(model_store, monitor.id, source, now=T0 + WINDOW)
+        run, spec = monitors.get(model_store, monitor.id)
+        later = alerting.deliver_due(model_store, run, spec, now=T0 + WINDOW + 7200)
     finally:
         hook.close()
-    assert len(hook.bodies) == 3
+    assert len(hook.bodies) == 1 and later == []
     (alert,) = model_store.alerts.list(monitor_id=monitor.id)
-    assert alert.deliveries["fired"]["ok"] and alert.deliveries["fired"]["attempts"] == 3
+    fired = alert.deliveries["fired"]
+    assert fired["state"] == "failed" and fired["status"] == 400 and fired["attempts"] == 1
+    assert alerting.delivery_text(fired) == "failed after 1 attempt: HTTP 400"
 
 
-def test_a_refused_or_unreachable_webhook_is_recorded_not_raised() -> None:
-    refused = Receiver(codes=[400])
+def test_a_pending_delivery_gives_up_a_day_after_its_first_attempt(model_store: Store) -> None:
+    monitor = monitors.add(
+        model_store, "clf", window="1m", reference=reference_frame(), alerts=["drift"],
+        webhook=f"http://127.0.0.1:{free_port()}/hook", start=T0,
+    )  # fmt: skip
+    source = log_of(requests(0, 300, shift=2.0))
+    at = T0 + WINDOW
+    monitors.run_one(model_store, monitor.id, source, now=at)
+    run, spec = monitors.get(model_store, monitor.id)
+    waits = []
+    now = at
+    for _ in range(40):
+        (alert,) = model_store.alerts.list(monitor_id=monitor.id)
+        fired = alert.deliveries["fired"]
+        if fired["state"] != "pending":
+            break
+        waits.append(fired["next_at"] - now)
+        now = fired["next_at"]
+        alerting.deliver_due(model_store, run, spec, now=now)
+    assert waits[:4] == [30.0, 60.0, 120.0, 240.0] and max(waits) == alerting.RETRY_MAX
+    assert fired["state"] == "failed" and now - at >= alerting.GIVE_UP
+    assert "ConnectError" in fired["error"]
+
+
+def test_post_records_what_the_receiver_said_and_whether_to_retry() -> None:
+    refused = Receiver(codes=[400, 429, 503])
     try:
-        outcome = post(refused.url, {"event": "fired"}, sleep=lambda s: None)
+        said = [post(refused.url, {"event": "fired"}) for _ in range(4)]
     finally:
         refused.close()
-    assert outcome["ok"] is False and outcome["attempts"] == 1 and outcome["status"] == 400
-    gone = post("http://127.0.0.1:9/none", {"event": "fired"}, sleep=lambda s: None)
-    assert gone["ok"] is False and gone["attempts"] == 4 and gone["error"]
+    assert [(s["status"], s["retry"], s["ok"]) for s in said] == [
+        (400, False, False), (429, True, False), (503, True, False), (200, False, True),
+    ]  # fmt: skip
+    gone = post(f"http://127.0.0.1:{free_port()}/none", {"event": "fired"})
+    assert gone["ok"] is False and gone["retry"] and "ConnectError" in gone["error"]
 
 
 @pytest.mark.parametrize(
@@ -481,6 +581,29 @@ def test_the_cli_adds_lists_shows_runs_and_removes_monitors(store_uri: str, tmp_
     assert monitor_id not in runner.invoke(cli, ["monitor", "ls"], env=cli_env).output
     bad = runner.invoke(cli, ["monitor", "add", "clf", "--alert", "p99 >"], env=cli_env)
     assert bad.exit_code == 1 and "alert rule" in bad.output
+
+
+def test_monitor_show_says_a_delivery_is_pending_with_the_last_error(
+    store_uri: str, tmp_path: Path
+) -> None:
+    from assay.cli.main import cli
+
+    store = SqlStore.embedded(Path(store_uri))
+    store.models.register(log_model(store, tmp_path, b"weights").id, "clf")
+    monitor = monitors.add(
+        store, "clf", window="1m", reference=reference_frame(), alerts=["drift"],
+        webhook=f"http://127.0.0.1:{free_port()}/hook", start=T0,
+    )  # fmt: skip
+    monitors.run_one(store, monitor.id, log_of(requests(0, 300, shift=2.0)), now=T0 + WINDOW)
+    runner = CliRunner()
+    env = {"ASSAY_URI": store_uri, "COLUMNS": "250"}
+    shown = runner.invoke(cli, ["monitor", "show", monitor.id], env=env)
+    assert shown.exit_code == 0, shown.output
+    text = " ".join(shown.output.split())
+    assert "fired: pending after 1 attempt: ConnectError" in text
+    assert "next attempt 2026-" in text
+    body = json.loads(runner.invoke(cli, ["monitor", "show", monitor.id, "--json"], env=env).output)
+    assert body["alerts"][0]["deliveries"]["fired"]["state"] == "pending"
 
 
 def test_window_times_are_utc() -> None:

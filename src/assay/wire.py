@@ -151,6 +151,12 @@ class AlertDelivery(msgspec.Struct):
     outcome: dict[str, Any]
 
 
+class ClaimDelivery(msgspec.Struct):
+    event: str  # "fired" or "resolved"
+    now: float
+    lease: float
+
+
 class EvaluationParts(msgspec.Struct, frozen=True):
     """An evaluation too large for one request: the draft without its items, and the blobs
     (uploaded first, like artifact chunks) that hold them in order, each a msgpack list of

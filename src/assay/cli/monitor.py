@@ -7,7 +7,8 @@
 
 Files: CSV, TSV, Parquet, JSON Lines, or a profile saved by ``assay monitor profile``.
 ``drift`` exits 1 on drift, 0 otherwise, 2 on bad input (or when no column could be
-tested, so a window too small never passes silently).
+tested, so a window too small never passes silently). With ``--json`` bad input is a JSON
+object too: ``{"error": "..."}``.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ def drift_command(
     try:
         report = drift(load(reference), load(current), alpha=alpha, columns=wanted)
     except InvalidInput as exc:
+        if as_json:
+            click.echo(json.dumps({"error": str(exc)}))
         _bad_input(str(exc))
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 import msgspec
+from rich.markup import escape
 from rich.table import Table
 
 from assay.cli.main import reports_errors, uri_option, wide_console
@@ -123,8 +124,11 @@ def ls_command(model: str | None, uri: str | None, *, as_json: bool) -> None:
 @uri_option
 @reports_errors
 def show_command(monitor_id: str, uri: str | None, *, as_json: bool) -> None:
-    """A monitor: its definition, latest window and alert incidents."""
+    """A monitor: its definition, latest window and alert incidents, with each event's
+    webhook delivery (delivered, pending with the last error and the next attempt, or
+    failed)."""
     from assay.sdk import monitors
+    from assay.sdk.alerting import deliveries_of
 
     with _store(uri) as store:
         run, spec = monitors.get(store, monitor_id)
@@ -143,14 +147,13 @@ def show_command(monitor_id: str, uri: str | None, *, as_json: bool) -> None:
                   f"{_seconds(spec.window)}, reference {spec.reference or '-'}")  # fmt: skip
     for key in sorted(latest):
         console.print(f"  {key:<20} {latest[key]:.4g}")
-    table = Table("rule", "fired (window)", "resolved (window)", "value", "delivered")
+    table = Table("rule", "fired (window)", "resolved (window)", "value", "webhook")
     for a in alerts:
         resolved = "open" if a.resolved_step is None else str(a.resolved_step)
-        delivered = ", ".join(
-            f"{e}: {'ok' if d.get('ok') else 'failed'}" for e, d in a.deliveries.items()
-        )
+        webhook = "; ".join(f"{e}: {text}" for e, _, text in deliveries_of(a))
         value = "-" if a.value is None else f"{a.value:.4g}"
-        table.add_row(a.rule, str(a.opened_step), resolved, value, delivered or "-")
+        table.add_row(a.rule, str(a.opened_step), resolved, value,
+                      escape(webhook) if spec.webhook else "-")  # fmt: skip
     console.print(table)
 
 

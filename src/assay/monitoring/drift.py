@@ -22,6 +22,15 @@ SCHEMA_STATUSES = frozenset({"only_in_reference", "only_in_current", "type_chang
 _GROUP = {"float": "number", "integer": "number"}
 
 
+@dataclass(frozen=True)
+class Levels:
+    """What a column's test must resolve: ``threshold`` is Holm's first level (alpha over
+    the columns), ``gate`` its last (alpha); a p-value above ``gate`` never rejects."""
+
+    threshold: float
+    gate: float
+
+
 @dataclass
 class FeatureDrift:
     """The verdict on one column. ``status`` is "tested" or names why it was not tested."""
@@ -108,7 +117,8 @@ def drift(
         if unknown:
             raise InvalidInput(f"no such column on either side: {', '.join(unknown)}")
     threshold = alpha / max(1, len(names))
-    features = {n: compare(n, ref.get(n), cur.get(n), min_rows, threshold) for n in names}
+    levels = Levels(threshold=threshold, gate=alpha)
+    features = {n: compare(n, ref.get(n), cur.get(n), min_rows, levels) for n in names}
     _decide(features, alpha)
     problems = [f"{f.name}: {note}" for f in features.values() for note in f.notes]
     if names and not any(f.status == "tested" for f in features.values()):
@@ -139,7 +149,7 @@ def _decide(features: dict[str, FeatureDrift], alpha: float) -> None:
 
 
 def compare(
-    name: str, ref: Side | None, cur: Side | None, min_rows: int, threshold: float
+    name: str, ref: Side | None, cur: Side | None, min_rows: int, levels: Levels
 ) -> FeatureDrift:
     """The verdict on one column before the multiple-testing step."""
     if ref is None or cur is None:
@@ -157,10 +167,10 @@ def compare(
         out.notes.append(note)
         return out
     if ref.present == 0 or cur.present == 0:
-        return _missingness(out, ref, cur, threshold)
+        return _missingness(out, ref, cur, levels)
     plan = _plan(ref, cur)
     if plan == "categorical":
-        return _categorical(out, ref, cur, threshold)
+        return _categorical(out, ref, cur, levels)
     return _numeric(out, ref, cur, plan)
 
 
@@ -229,11 +239,11 @@ def _numeric(out: FeatureDrift, ref: Side, cur: Side, plan: str) -> FeatureDrift
     return out
 
 
-def _categorical(out: FeatureDrift, ref: Side, cur: Side, threshold: float) -> FeatureDrift:
+def _categorical(out: FeatureDrift, ref: Side, cur: Side, levels: Levels) -> FeatureDrift:
     a, b = _with_missing(ref), _with_missing(cur)
     table = merge_rare(a, b)
     out.kind = "categorical"
-    out.statistic, out.p_value, out.test = chi_square(table, threshold)
+    out.statistic, out.p_value, out.test = chi_square(table, levels.threshold, levels.gate)
     out.psi = effects.label_psi(a, b)
     out.jensen_shannon = effects.jensen_shannon(a, b)
     if len(ref.counts or {}) == 1:
@@ -241,12 +251,13 @@ def _categorical(out: FeatureDrift, ref: Side, cur: Side, threshold: float) -> F
     return out
 
 
-def _missingness(out: FeatureDrift, ref: Side, cur: Side, threshold: float) -> FeatureDrift:
+def _missingness(out: FeatureDrift, ref: Side, cur: Side, levels: Levels) -> FeatureDrift:
     """One side has only missing values: test the missing rate (2 x 2) and say so."""
     a = {MISSING_LABEL: ref.missing, "<present>": ref.present}
     b = {MISSING_LABEL: cur.missing, "<present>": cur.present}
     out.kind = "missingness"
-    out.statistic, out.p_value, out.test = chi_square(merge_rare(a, b), threshold)
+    table = merge_rare(a, b)
+    out.statistic, out.p_value, out.test = chi_square(table, levels.threshold, levels.gate)
     out.psi = effects.label_psi(a, b)
     which = "reference" if ref.present == 0 else "current"
     out.notes.append(f"all values missing in the {which} data; tested the missing rate only")

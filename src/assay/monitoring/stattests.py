@@ -11,7 +11,11 @@
 - Labels: a 2 x K test of homogeneity. Categories too rare to meet the expected-count rule
   are merged into "other"; Pearson's chi-square when every expected count is at least
   ``ASYMPTOTIC_MIN_EXPECTED``, else Fisher's exact test (2 x 2) or a sequential Monte Carlo test
-  drawing tables with the same margins.
+  drawing tables with the same margins. The chi-square distribution's far tail is too light
+  even with large expected counts (p-values under 1e-4 came 1.1 to 1.2 times too often
+  with 6 to 14 categories in 1,000-row windows, 2 million simulated tables each), so an
+  asymptotic p-value small enough to matter (at most ``gate``, the largest level Holm
+  compares with) is replaced by the Monte Carlo one: every p-value that can decide is exact.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ MIN_EXPECTED = 5.0  # rarer categories are merged into "other"
 ASYMPTOTIC_MIN_EXPECTED = 10.0  # below this, an exact or Monte Carlo p-value
 HITS = 20  # sequential Monte Carlo stops after this many tables as extreme
 MC_MAX_DRAWS = 200_000
+RESOLUTION = 5  # draws per 1/threshold: no table as extreme gives p = threshold / RESOLUTION
 OTHER = "<other>"
 
 
@@ -143,14 +148,18 @@ def merge_rare(ref: dict[str, int], cur: dict[str, int]) -> LabelTable:
     return LabelTable(labels, r, c)
 
 
-def chi_square(table: LabelTable, threshold: float, seed: int = 0) -> tuple[float, float, str]:
+def chi_square(
+    table: LabelTable, threshold: float, gate: float, seed: int = 0
+) -> tuple[float, float, str]:
     """(statistic, p-value, test) of homogeneity of the two rows of ``table``.
 
     Pearson's chi-square when every expected count reaches ASYMPTOTIC_MIN_EXPECTED (with
     expected counts of 5-10 its far tail is too light: 1.3 times too many p-values under
-    0.001 in 100-row windows by simulation); else Fisher's
+    0.001 in 100-row windows by simulation) and its p-value is above ``gate``; else Fisher's
     exact test for a 2 x 2 table, or a Monte Carlo p-value from tables with the same
     margins (enough draws to resolve ``threshold``; stops early once clearly not small).
+    Whatever the counts, a p-value at most ``gate`` is exact given the margins, so a rule
+    that rejects only at levels up to ``gate`` keeps its level.
     """
     from scipy.stats import chi2, fisher_exact
 
@@ -160,7 +169,9 @@ def chi_square(table: LabelTable, threshold: float, seed: int = 0) -> tuple[floa
         return 0.0, 1.0, "none (a single category)"
     stat, expected = _pearson(rows)
     if expected.min() >= ASYMPTOTIC_MIN_EXPECTED:
-        return stat, float(chi2.sf(stat, rows.shape[1] - 1)), "chi-square"
+        p = float(chi2.sf(stat, rows.shape[1] - 1))
+        if p > gate:
+            return stat, p, "chi-square"
     if rows.shape[1] == 2:
         p = float(fisher_exact(rows.astype(np.int64)).pvalue)
         return stat, min(1.0, p), "fisher exact"
@@ -176,11 +187,13 @@ def _pearson(rows: Array) -> tuple[float, Array]:
 def _monte_carlo(rows: Array, observed: float, threshold: float, seed: int) -> float:
     """Sequential Monte Carlo (Besag and Clifford): draw tables with the observed margins
     until ``HITS`` are at least as extreme (p = hits / draws) or the budget is spent
-    (p = (hits + 1) / (draws + 1)); both are valid p-values."""
+    (p = (hits + 1) / (draws + 1)); both are valid p-values. The budget resolves
+    ``threshold``: a table more extreme than every draw gets threshold / RESOLUTION."""
     rng = np.random.default_rng(seed)
     totals = rows.sum(axis=0).astype(np.int64)
     n_cur = int(rows[1].sum())
-    budget = int(min(MC_MAX_DRAWS, max(2_000, math.ceil(20 / max(threshold, 1e-12)))))
+    wanted = math.ceil(RESOLUTION / max(threshold, 1e-12))
+    budget = int(min(MC_MAX_DRAWS, max(2_000, wanted)))
     exp_c = totals * (n_cur / totals.sum())
     exp_r = totals - exp_c
     hits, done, size = 0, 0, 500

@@ -2,17 +2,27 @@
 
 Each check reads the series a rule names from the store and judges the newest window
 with a value. A rule that begins to hold opens an incident (``store.alerts.open``), one
-that stops holding resolves it; the store lets one of two schedulers win each change,
-and only the winner delivers the event. Delivery is a JSON POST, retried with backoff
-on connection errors, 429 and 5xx; its outcome is kept on the incident.
+that stops holding resolves it; the store lets one of two schedulers win each change, so
+an incident fires once.
+
+Delivery is a JSON POST, one attempt per event per pass (``deliver_due``). A failure that
+may pass (no connection, a timeout, 408, 429, 5xx) leaves the delivery ``pending`` with
+its next attempt RETRY_FIRST seconds later, doubling up to RETRY_MAX, on later passes,
+until it is delivered or GIVE_UP seconds have gone by since the first attempt (then
+``failed``); a receiver that refuses the body (another 4xx) fails it at once. Each attempt
+is claimed from the store first (``store.alerts.claim``), so two schedulers never post
+the same attempt; the state and the last error are kept on the incident. A receiver may
+still see an event twice when it took a request it did not answer in time: the body's
+``alert.id`` and ``event`` identify it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -20,6 +30,15 @@ import httpx
 from assay.errors import AssayError
 from assay.monitoring.alerts import Verdict, judge
 from assay.records import Alert, AlertDraft
+from assay.store.facets.alerts import (
+    DELIVERED,
+    FAILED,
+    PENDING,
+    SENDING,
+    delivery_state,
+    events_of,
+    is_due,
+)
 
 if TYPE_CHECKING:
     from assay.monitoring.spec import MonitorSpec
@@ -27,9 +46,11 @@ if TYPE_CHECKING:
     from assay.store import Store
 
 log = logging.getLogger("assay.monitoring")
-ATTEMPTS = 4
-BACKOFF = 0.5  # seconds before the second attempt, doubling after
-TIMEOUT = 10.0
+TIMEOUT = 10.0  # seconds for one POST
+LEASE = 60.0  # seconds a sender holds a claimed delivery (more than one POST takes)
+RETRY_FIRST = 30.0  # seconds from a failed attempt to the next, doubling after
+RETRY_MAX = 3600.0
+GIVE_UP = 86400.0  # seconds from the first attempt after which a delivery fails
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,7 +64,7 @@ def check_rules(
 ) -> list[Change]:
     """Open or resolve the incidents of the monitor's rules, judged at each window this
     pass ``logged`` in order (so a pass that catches up misses no incident), then at the
-    newest window with a value; deliver what changed."""
+    newest window with a value. Delivery is ``deliver_due``'s."""
     rules = spec.rules
     if not rules:
         return []
@@ -60,8 +81,6 @@ def check_rules(
             change = _apply(store, run, spec, verdict)
             if change is not None:
                 changes.append(change)
-                if spec.webhook:
-                    deliver(store, spec.webhook, change, run, spec)
     return changes
 
 
@@ -126,55 +145,108 @@ def body_of(change: Change, run: Run, spec: MonitorSpec) -> dict[str, Any]:
     }
 
 
-def deliver(
-    store: Store,
-    url: str,
-    change: Change,
-    run: Run,
-    spec: MonitorSpec,
-    *,
-    sleep: Callable[[float], None] = time.sleep,
-) -> dict[str, Any]:
-    """POST the event to ``url`` (retried), and keep the outcome on the incident."""
-    body = body_of(change, run, spec)
-    outcome = post(url, body, sleep)
+@dataclass(frozen=True, kw_only=True)
+class Delivery:
+    event: str
+    alert: Alert
+    outcome: dict[str, Any]
+
+
+def deliver_due(
+    store: Store, run: Run, spec: MonitorSpec, now: float | None = None
+) -> list[Delivery]:
+    """Attempt every delivery of the monitor's incidents that is due at ``now`` (a new
+    event, or a pending one whose retry time came), oldest incident first, each event
+    claimed from the store first. An attempt that fails is recorded, never raised."""
+    url = spec.webhook
+    if not url:
+        return []
+    now = time.time() if now is None else now
+    done = []
+    for alert in store.alerts.undelivered(run.id, now - GIVE_UP - RETRY_MAX):
+        for event in events_of(alert):
+            if not is_due(alert, event, now):
+                continue
+            claimed = store.alerts.claim(alert.id, event, now, LEASE)
+            if claimed is None:  # another scheduler took it, or it is not due after all
+                continue
+            outcome = attempt(url, Change(event=event, alert=claimed), run, spec, now)
+            try:
+                alert = store.alerts.delivered(alert.id, event, outcome)
+            except AssayError as exc:  # the lease runs out and a later pass tries again
+                log.warning("could not record the delivery of alert %s: %s", alert.id, exc)
+            done.append(Delivery(event=event, alert=claimed, outcome=outcome))
+    return done
+
+
+def attempt(url: str, change: Change, run: Run, spec: MonitorSpec, now: float) -> dict[str, Any]:
+    """POST the event once; the delivery's next state from how that went."""
+    before = change.alert.deliveries.get(change.event) or {}
+    attempts = int(before.get("attempts") or 0) + 1
+    first_at = float(before.get("first_at") or now)
+    result = post(url, body_of(change, run, spec))
+    outcome: dict[str, Any] = {
+        **result, "attempts": attempts, "at": now, "first_at": first_at,
+        "next_at": None, "lease_until": None,
+    }  # fmt: skip
+    if result["ok"]:
+        return {**outcome, "state": DELIVERED}
+    if not result["retry"] or now - first_at >= GIVE_UP:
+        log.warning("webhook %s did not take the alert, giving up: %s", url, result["error"])
+        return {**outcome, "state": FAILED}
+    wait = min(RETRY_FIRST * 2 ** (attempts - 1), RETRY_MAX)
+    log.warning("webhook %s did not take the alert (%s); next attempt in %.0f s", url,
+                result["error"], wait)  # fmt: skip
+    return {**outcome, "state": PENDING, "next_at": now + wait}
+
+
+def post(url: str, body: dict[str, Any]) -> dict[str, Any]:
+    """One POST: {ok, status, error, retry} (``retry``: whether a later attempt may do
+    better: no connection, a timeout, 408, 429 or 5xx)."""
     try:
-        store.alerts.delivered(change.alert.id, change.event, outcome)
-    except AssayError as exc:  # the event went out; losing its record must not stop the others
-        log.warning("could not record the delivery of alert %s: %s", change.alert.id, exc)
-    return outcome
+        response = httpx.post(
+            url, json=body, timeout=TIMEOUT, headers={"user-agent": "assay-alerts"}
+        )
+    except httpx.HTTPError as exc:
+        return {"ok": False, "status": None, "error": f"{type(exc).__name__}: {exc}", "retry": True}
+    status = response.status_code
+    if response.is_success:
+        return {"ok": True, "status": status, "error": None, "retry": False}
+    retry = status in (408, 429) or status >= 500
+    return {"ok": False, "status": status, "error": f"HTTP {status}", "retry": retry}
 
 
-def post(
-    url: str, body: dict[str, Any], sleep: Callable[[float], None] = time.sleep
-) -> dict[str, Any]:
-    """{ok, attempts, status, error, at}: up to ATTEMPTS tries, backing off between them."""
-    status: int | None = None
-    error: str | None = None
-    attempt = 0
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            response = httpx.post(
-                url, json=body, timeout=TIMEOUT, headers={"user-agent": "assay-alerts"}
-            )
-            status, error = response.status_code, None
-            if response.is_success:
-                return {
-                    "ok": True,
-                    "attempts": attempt,
-                    "status": status,
-                    "error": None,
-                    "at": time.time(),
-                }
-            error = f"HTTP {status}"
-            if status != 429 and status < 500:
-                break  # the receiver refuses this body: trying again would not help
-        except httpx.HTTPError as exc:
-            status, error = None, f"{type(exc).__name__}: {exc}"
-        if attempt < ATTEMPTS:
-            sleep(BACKOFF * 2 ** (attempt - 1))
-    log.warning("webhook %s did not take the alert: %s", url, error)
-    return {"ok": False, "attempts": attempt, "status": status, "error": error, "at": time.time()}
+def deliveries_of(alert: Alert) -> list[tuple[str, str, str]]:
+    """(event, state, text) for each event of the incident, in order: what ``assay
+    monitor show`` and the monitoring page print ("not sent" when never tried)."""
+    return [
+        (event, delivery_state(alert.deliveries.get(event)) or "not sent",
+         delivery_text(alert.deliveries.get(event)))
+        for event in events_of(alert)
+    ]  # fmt: skip
+
+
+def delivery_text(outcome: Mapping[str, Any] | None) -> str:
+    """One event's delivery in words, with the last error while it is not delivered."""
+    state = delivery_state(outcome)
+    if outcome is None or state is None:
+        return "not sent"
+    attempts = int(outcome.get("attempts") or 0)
+    tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
+    error = outcome.get("error") or "no answer"
+    if state == DELIVERED:
+        return "delivered" if attempts <= 1 else f"delivered after {tries}"
+    if state == FAILED:
+        return f"failed after {tries}: {error}"
+    if state == SENDING:
+        return "sending" + (f" (after {tries}: {error})" if attempts else "")
+    next_at = outcome.get("next_at")
+    when = "" if next_at is None else f"; next attempt {_utc(float(next_at))}"
+    return f"pending after {tries}: {error}{when}"
+
+
+def _utc(moment: float) -> str:
+    return datetime.fromtimestamp(moment, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _short(value: float | None) -> str:

@@ -7,7 +7,8 @@ request log is logged at step = window index (assay.monitoring.windows names the
 series), so the run pages and charts show them. A window's batch is claimed as
 (run, "windows", step): two schedulers never log a window twice. Late labels are joined
 on later passes over the last ``label_horizon`` windows. Incidents of alert rules are
-kept by ``store.alerts`` (sdk/alerting.py).
+kept by ``store.alerts``; each pass attempts the webhook deliveries that are due, new
+and failed ones alike (sdk/alerting.py).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from assay.monitoring.profile import Profile
     from assay.monitoring.requests import RequestSource
     from assay.records import Run
-    from assay.sdk.alerting import Change
+    from assay.sdk.alerting import Change, Delivery
     from assay.store import Store
 
 log = logging.getLogger("assay.monitoring")
@@ -59,6 +60,7 @@ class Pass:
     windows: list[int] = field(default_factory=list)  # steps logged by this pass
     relabelled: list[int] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)
     error: str | None = None
 
 
@@ -226,8 +228,9 @@ def run_all(store: Store, source: RequestSource, now: float | None = None) -> li
 
 
 def run_one(store: Store, monitor_id: str, source: RequestSource, now: float | None = None) -> Pass:
-    """Log every window closed by ``now`` not logged yet, join late labels, check rules."""
-    from assay.sdk.alerting import check_rules
+    """Log every window closed by ``now`` not logged yet, join late labels, check rules,
+    attempt the webhook deliveries due."""
+    from assay.sdk.alerting import check_rules, deliver_due
 
     run, spec = get(store, monitor_id)
     now = time.time() if now is None else now
@@ -246,7 +249,9 @@ def run_one(store: Store, monitor_id: str, source: RequestSource, now: float | N
             baseline = outputs
     if _labels_due(run.id, now, spec.window):
         done.relabelled = _join_labels(store, run, spec, source, first)
-    done.changes = check_rules(store, store.runs.get(run.id), spec, done.windows)
+    latest = store.runs.get(run.id)
+    done.changes = check_rules(store, latest, spec, done.windows)
+    done.deliveries = deliver_due(store, latest, spec, now)
     return done
 
 

@@ -60,6 +60,33 @@ async def alert_delivered(alert_id: str, request: Request, who: Caller) -> Respo
     return reply(request, done)
 
 
+@router.post(
+    "/alerts/{alert_id}/claims",
+    openapi_extra=doc("event", "now", "lease"),
+    summary="Take an alert event's webhook delivery if it is due (null if not)",
+)
+async def claim_delivery(alert_id: str, request: Request, who: Caller) -> Response:
+    state = state_of(request)
+    require(state, who, state.store.alerts.get(alert_id).project, "writer")
+    ask = await decode_body(request, wire.ClaimDelivery)
+    done = await run_in_threadpool(
+        state.store.alerts.claim, alert_id, ask.event, ask.now, ask.lease
+    )
+    return reply(request, done)
+
+
+@router.get("/alerts/undelivered", summary="A monitor's incidents with a delivery not final")
+def undelivered(
+    request: Request,
+    who: Caller,
+    monitor: Annotated[str, Query()],
+    since: Annotated[float, Query()],
+) -> Response:
+    state = state_of(request)
+    require_run(state, who, monitor, "viewer")
+    return reply(request, state.store.alerts.undelivered(monitor, since))
+
+
 @router.get("/alerts/{alert_id}", summary="One alert incident")
 def alert(alert_id: str, request: Request, who: Caller) -> Response:
     state = state_of(request)

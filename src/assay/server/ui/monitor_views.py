@@ -11,6 +11,7 @@ from typing import Any
 
 from assay.monitoring.spec import MonitorSpec
 from assay.records import Alert, Columns, Run
+from assay.sdk.alerting import deliveries_of
 from assay.store.base import Store
 
 HEAT_WINDOWS = 48  # the newest windows in the heat map
@@ -50,6 +51,8 @@ class MonitorPage:
     heat: dict[str, list[Cell]]  # feature -> cells, one per window of ``steps``
     alerts: list[Alert]
     window_ends: dict[int, str] = field(default_factory=dict)
+    # alert id -> (event, state, text) per event: the webhook's delivery of each
+    deliveries: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
 
 
 def monitor_page(store: Store, run: Run, spec: MonitorSpec) -> MonitorPage:
@@ -59,6 +62,7 @@ def monitor_page(store: Store, run: Run, spec: MonitorSpec) -> MonitorPage:
     steps = sorted(values.get("traffic", {}))
     heat_steps = steps[-HEAT_WINDOWS:]
     ends = {s: _iso(spec.bounds(s)[1]) for s in steps}
+    alerts = store.alerts.list(monitor_id=run.id, limit=200)
     return MonitorPage(
         run=run,
         spec=spec,
@@ -70,8 +74,9 @@ def monitor_page(store: Store, run: Run, spec: MonitorSpec) -> MonitorPage:
         performance=_performance(values, slices, steps, spec),
         steps=heat_steps,
         heat=_heat(values, heat_steps, ends),
-        alerts=store.alerts.list(monitor_id=run.id, limit=200),
+        alerts=alerts,
         window_ends=ends,
+        deliveries={a.id: deliveries_of(a) for a in alerts} if spec.webhook else {},
     )
 
 

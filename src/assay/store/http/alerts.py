@@ -27,6 +27,15 @@ class HttpAlerts:
         path = f"/api/v1/alerts/{seg(alert_id)}/deliveries"
         return decode(self.http.send("POST", path, ask), Alert)
 
+    def claim(self, alert_id: str, event: str, now: float, lease: float) -> Alert | None:
+        ask = wire.ClaimDelivery(event, now, lease)
+        path = f"/api/v1/alerts/{seg(alert_id)}/claims"
+        return decode(self.http.send("POST", path, ask), Alert | None)  # type: ignore[arg-type]
+
+    def undelivered(self, monitor_id: str, since: float) -> list[Alert]:
+        params = {"monitor": monitor_id, "since": since}
+        return self.http.get("/api/v1/alerts/undelivered", list[Alert], params=params)
+
     def get(self, alert_id: str) -> Alert:
         return self.http.get(f"/api/v1/alerts/{seg(alert_id)}", Alert)
 

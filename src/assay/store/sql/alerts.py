@@ -12,11 +12,10 @@ import sqlalchemy as sa
 from assay.errors import InvalidInput, NotFound
 from assay.ids import new_run_id
 from assay.records import Alert, AlertDraft
+from assay.store.facets.alerts import EVENTS, SENDING, awaiting, is_due
 from assay.store.sql import audit
 from assay.store.sql.schema import monitor_alerts, runs
 from assay.store.sql.tx import Database, check_page
-
-EVENTS = ("fired", "resolved")
 
 
 class SqlAlerts:
@@ -69,10 +68,9 @@ class SqlAlerts:
             return _alert(_row(tx.conn, found.id))
 
     def delivered(self, alert_id: str, event: str, outcome: dict[str, Any]) -> Alert:
-        if event not in EVENTS:
-            raise InvalidInput(f"event must be one of {', '.join(EVENTS)}, not {event!r}")
+        _check_event(event)
         with self.db.write("record an alert delivery") as tx:
-            current = _row(tx.conn, alert_id)
+            current = _row(tx.conn, alert_id, lock=True)
             deliveries = {**current.deliveries, event: outcome}
             tx.conn.execute(
                 monitor_alerts.update()
@@ -80,6 +78,34 @@ class SqlAlerts:
                 .values(deliveries=deliveries)
             )
             return _alert(_row(tx.conn, alert_id))
+
+    def claim(self, alert_id: str, event: str, now: float, lease: float) -> Alert | None:
+        _check_event(event)
+        if not lease > 0:
+            raise InvalidInput(f"a delivery lease is a positive number of seconds, not {lease}")
+        with self.db.write("claim an alert delivery") as tx:
+            current = _alert(_row(tx.conn, alert_id, lock=True))
+            if not is_due(current, event, now):
+                return None
+            before = current.deliveries.get(event) or {"attempts": 0}
+            taken = {**before, "state": SENDING, "lease_until": now + lease}
+            deliveries = {**current.deliveries, event: taken}
+            tx.conn.execute(
+                monitor_alerts.update()
+                .where(monitor_alerts.c.id == alert_id)
+                .values(deliveries=deliveries)
+            )
+            return _alert(_row(tx.conn, alert_id))
+
+    def undelivered(self, monitor_id: str, since: float) -> list[Alert]:
+        t = monitor_alerts
+        recent = sa.or_(t.c.resolved_at.is_(None), t.c.opened_at >= since, t.c.resolved_at >= since)
+        query = (
+            sa.select(t).where(t.c.monitor_id == monitor_id, recent).order_by(t.c.opened_at, t.c.id)
+        )
+        with self.db.read() as conn:
+            found = [_alert(r) for r in conn.execute(query)]
+        return [a for a in found if awaiting(a)]
 
     def get(self, alert_id: str) -> Alert:
         with self.db.read() as conn:
@@ -110,6 +136,11 @@ def _check_rule(rule: str) -> None:
         raise InvalidInput("an alert rule is 1 to 256 characters")
 
 
+def _check_event(event: str) -> None:
+    if event not in EVENTS:
+        raise InvalidInput(f"event must be one of {', '.join(EVENTS)}, not {event!r}")
+
+
 def _lock_monitor(conn: sa.Connection, monitor_id: str) -> str:
     query = sa.select(runs.c.project).where(runs.c.id == monitor_id).with_for_update()
     found = conn.execute(query).first()
@@ -126,8 +157,9 @@ def _open_row(conn: sa.Connection, monitor_id: str, rule: str) -> Any:
     return conn.execute(query).first()
 
 
-def _row(conn: sa.Connection, alert_id: str) -> Any:
-    found = conn.execute(sa.select(monitor_alerts).where(monitor_alerts.c.id == alert_id)).first()
+def _row(conn: sa.Connection, alert_id: str, lock: bool = False) -> Any:
+    query = sa.select(monitor_alerts).where(monitor_alerts.c.id == alert_id)
+    found = conn.execute(query.with_for_update() if lock else query).first()
     if found is None:
         raise NotFound(f"alert {alert_id} does not exist")
     return found
