@@ -61,8 +61,9 @@ def import_assay(folder: Path, project: str | None, uri: str | None) -> None:
 @uri_option
 @reports_errors
 def import_tensorboard_command(logdir: Path, project: str | None, uri: str | None) -> None:
-    """Every scalar point of every run under LOGDIR (a run per folder of event files);
-    run again to finish an interrupted import. Exit 1 listing any run not imported."""
+    """Every scalar point, histogram, image and text of every run under LOGDIR (a run
+    per folder of event files); run again to finish an interrupted import. Exit 1
+    listing any run not imported."""
     from assay.importers.tensorboard import import_tensorboard
 
     store = open_store(uri)
@@ -71,9 +72,12 @@ def import_tensorboard_command(logdir: Path, project: str | None, uri: str | Non
     finally:
         store.close()
     console = Console(soft_wrap=True)
-    console.print(f"imported {logdir}: {done.runs} runs, {done.points} points, checked")
+    console.print(
+        f"imported {logdir}: {done.runs} runs, {done.points} points, "
+        f"{done.media} media values, checked"
+    )
     for plugin, count in sorted(done.skipped.items()):
-        console.print(f"not imported: {count} {plugin} values (only scalars are imported)")
+        console.print(f"not imported: {count} {plugin} values")
 
 
 @import_group.command("wandb")
