@@ -158,3 +158,29 @@ def test_registered_model_search_refuses_what_it_cannot_answer() -> None:
 
     with pytest.raises(MlflowError, match="filtered by name only"):
         name_filter("name = 'clf' AND tag.owner = 'ann'")
+
+
+@pytest.mark.parametrize(
+    ("text", "conditions"),
+    [
+        (None, {}),
+        ("name='clf'", {"name": "clf"}),  # what the MLflow client sends for a model's versions
+        ("name = \"clf\" AND run_id = 'abc'", {"name": "clf", "run_id": "abc"}),
+        ("run_id='abc'", {"run_id": "abc"}),
+    ],
+)
+def test_model_version_search_reads_the_name_and_run_id_asked_for(
+    text: str | None, conditions: dict[str, str]
+) -> None:
+    from assay.server.mlflow.registry import version_conditions
+
+    assert version_conditions(text) == conditions
+
+
+@pytest.mark.parametrize("text", ["name LIKE 'c%'", "name='clf' AND version_number > 2"])
+def test_model_version_search_refuses_what_it_cannot_answer(text: str) -> None:
+    from assay.server.mlflow.protocol import MlflowError
+    from assay.server.mlflow.registry import version_conditions
+
+    with pytest.raises(MlflowError, match="name = and run_id = only"):
+        version_conditions(text)

@@ -239,18 +239,29 @@ def download_uri(request: Request, who: Caller, ask: Ask) -> dict[str, Any]:
     return {"artifact_uri": f"mlflow-artifacts:/{files.VERSIONS}/{version.artifact.id}"}
 
 
+_VERSION_CLAUSE = re.compile(r"\s*(name|run_id)\s*=\s*(['\"])((?:(?!\2).)*)\2\s*", re.IGNORECASE)
+
+
+def version_conditions(text: str | None) -> dict[str, str]:
+    """The ``name =`` and ``run_id =`` conditions of a model version search, joined by
+    AND; anything else is refused rather than left out of the answer."""
+    found: dict[str, str] = {}
+    if not text or not text.strip():
+        return found
+    for clause in re.split(r"\s+AND\s+", text.strip(), flags=re.IGNORECASE):
+        match = _VERSION_CLAUSE.fullmatch(clause)
+        if match is None:
+            raise MlflowError(
+                "INVALID_PARAMETER_VALUE", "model versions are filtered by name = and run_id = only"
+            )
+        found[match[1].lower()] = match[3]
+    return found
+
+
 @router.get("/model-versions/search")
 def search_versions(request: Request, who: Caller, ask: Ask) -> dict[str, Any]:
     state = state_of(request)
-    text = ask.optional_text("filter") or ""
-    conditions = dict(
-        (m[1].lower(), m[3])
-        for m in re.finditer(r"(name|run_id)\s*(=)\s*(['\"])(.*?)\3", text, re.IGNORECASE)
-    )
-    if text and not conditions:
-        raise MlflowError(
-            "INVALID_PARAMETER_VALUE", "model versions are filtered by name = and run_id = only"
-        )
+    conditions = version_conditions(ask.optional_text("filter"))
     found = []
     for model in state.store.models.list():
         if (
