@@ -13,9 +13,11 @@ median over Assay's (above 1: Assay is faster).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -72,7 +74,7 @@ def p99(values: list[float]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=300)
-    parser.add_argument("--out", default=None, help="Append the table to this file.")
+    parser.add_argument("--out", default=None, help="Append the results as a section to this file.")
     args = parser.parse_args()
     found: dict[str, dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -96,7 +98,25 @@ def main() -> None:
     print(table)
     if args.out:
         with open(args.out, "a") as out:
-            out.write(table + "\n")
+            out.write(section(args.calls, table))
+
+
+def section(calls: int, table: str) -> str:
+    """The table as a section of bench/RESULTS.md: what ran, with what, on what load."""
+    import mlflow
+
+    from assay._version import __version__
+
+    load = os.getloadavg()[0]
+    said = textwrap.fill(
+        f"`python bench/mlflow_api.py --calls {calls}`: one MlflowClient per server in one "
+        "process, both servers on SQLite, on loopback, 2 workers each, started fresh "
+        f"(assay {__version__}, mlflow {mlflow.__version__}; load average {load:.1f} on "
+        "the shared 2-core machine when it ended). Milliseconds per call; the ratio is "
+        "MLflow's median over Assay's (above 1: Assay is faster).",
+        88,
+    )
+    return f"\n## MLflow's client against assay server and mlflow server\n\n{said}\n\n{table}\n"
 
 
 if __name__ == "__main__":

@@ -110,3 +110,49 @@ def test_an_unreadable_source_is_named(tmp_path: Path) -> None:
         cli, ["import", "mlflow", "--from", str(tmp_path / "nope"), "--uri", str(tmp_path / "s")]
     )
     assert result.exit_code == 1 and "neither a tracking URI nor an mlruns folder" in result.output
+
+
+@pytest.mark.slow
+def test_a_tracking_server_imports_every_point_through_its_rest_api(tmp_path: Path) -> None:
+    """The real MLflow client writes to a live tracking server (Assay's MLflow API, since
+    MLflow's own server is not in the test extras); the import reads it over HTTP, and
+    every point of every metric is what MLflow's client reads from the server."""
+    from mlflow import MlflowClient
+
+    from assay.importers.mlflow import import_mlflow
+    from tests.test_server_e2e import ServerProcess
+
+    server = ServerProcess(str(tmp_path / "served"), extra=("--local",)).start()
+    try:
+        env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "HOME": str(tmp_path)}
+        subprocess.run(
+            [sys.executable, "-c", SCRIPT, server.url], cwd=tmp_path, env=env, check=True
+        )
+        store = open_store(tmp_path / "store")
+        done = import_mlflow(store, server.url, project="moved")
+        again = import_mlflow(store, server.url, project="moved")
+        client = MlflowClient(tracking_uri=server.url)
+        experiments = [e.experiment_id for e in client.search_experiments()]
+        served = {
+            run.info.run_id: {
+                key: [
+                    (m.step, m.timestamp / 1000, m.value)
+                    for m in client.get_metric_history(run.info.run_id, key)
+                ]
+                for key in run.data.metrics
+            }
+            for run in client.search_runs(experiments)
+        }
+    finally:
+        server.stop()
+    assert (done.runs, done.model_versions) == (2, 1) and again.runs == 2
+    assert len(store.runs.list("moved")) == 2 and len(store.models.versions("clf")) == 1
+    assert store.models.get("clf").aliases == {"production": 1}
+    assert sum(len(points) for keys in served.values() for points in keys.values()) == 50 + 1 + 1
+    for run_id, keys in served.items():
+        history = store.runs.history(run_id)
+        for key, points in keys.items():
+            got = history[key]
+            stored = zip(got.steps.tolist(), got.times.tolist(), got.values.tolist(), strict=True)
+            assert list(stored) == [(s, pytest.approx(at), v) for s, at, v in points], key
+    store.close()

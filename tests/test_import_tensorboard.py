@@ -1,5 +1,6 @@
 """`assay import tensorboard`: event files written by a real writer (tensorboardX), every
-scalar point imported (no 10,000-point sampling), idempotent, damaged files named."""
+scalar point imported (no 10,000-point sampling), histograms, images and text as Assay
+media compared value by value, idempotent, damaged files named."""
 
 from __future__ import annotations
 
@@ -50,8 +51,8 @@ def test_every_scalar_point_is_imported_with_its_step_and_time(
 
     store = store_factory()
     done = import_tensorboard(store, logdir)
-    assert (done.runs, done.points) == (2, STEPS + 12 + 3 + 1)
-    assert done.skipped["histograms"] == 13
+    assert (done.runs, done.points, done.media) == (2, STEPS + 12 + 3 + 1, 13)
+    assert not done.skipped
     values = _history(store, "exp/a")
     assert len(values["train/loss"]) == STEPS
     assert np.allclose(values["train/loss"], 1.0 / np.arange(1, STEPS + 1), rtol=1e-6)
@@ -107,4 +108,124 @@ def test_the_cli_imports_a_logdir_and_names_what_it_did_not_import(
         cli, ["import", "tensorboard", str(logdir), "--uri", str(tmp_path / "s")]
     )
     assert result.exit_code == 0, result.output
-    assert "2 runs" in result.output and "13 histograms values" in result.output
+    assert "2 runs" in result.output and "13 media values" in result.output
+
+
+def _write_media(folder: Path) -> dict[str, object]:
+    """Histograms, images, text and a PR curve at known steps; what was written, to compare."""
+    rng = np.random.default_rng(7)
+    images = {s: rng.integers(0, 256, (6, 5, 3), dtype=np.uint8) for s in (0, 10, 20)}
+    gray = rng.integers(0, 256, (4, 7), dtype=np.uint8)
+    writer = tensorboardX.SummaryWriter(str(folder))
+    for step, image in images.items():
+        writer.add_image("samples/rgb", image, step, dataformats="HWC")
+        writer.add_histogram("weights", rng.normal(size=500) * (step + 1), step)
+        writer.add_text("notes", f"step {step}: ünïcode", step)
+    writer.add_image("samples/gray", gray, 5, dataformats="HW")
+    writer.add_histogram_raw(
+        "raw", min=-1.0, max=3.0, num=10, sum=7.0, sum_squares=20.0,
+        bucket_limits=[0.0, 1.0, 2.0, 3.0], bucket_counts=[1, 2, 3, 4], global_step=3,
+    )  # fmt: skip
+    writer.add_pr_curve("pr", np.array([0, 1, 1, 0]), np.array([0.1, 0.9, 0.6, 0.3]), 1)
+    writer.close()
+    return {"images": images, "gray": gray}
+
+
+def _event_values(folder: Path, tag: str) -> list[tuple[int, float, object]]:
+    """(step, wall time, value proto) of ``tag`` in the folder's event files, as written."""
+    from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader
+    from tensorboard.compat.proto.event_pb2 import Event
+
+    out = []
+    for path in sorted(folder.iterdir()):
+        for record in RawEventFileLoader(str(path)).Load():
+            event = Event.FromString(record)
+            for value in event.summary.value:
+                if value.tag == tag:
+                    out.append((int(event.step), event.wall_time, value))
+    return out
+
+
+def _filled(counts: list[float], edges: list[float]) -> list[tuple[float, float, float]]:
+    """The non-empty buckets: (left edge, right edge, count)."""
+    return [(edges[i], edges[i + 1], c) for i, c in enumerate(counts) if c]
+
+
+def test_histograms_images_and_text_come_in_as_media_value_by_value(tmp_path: Path) -> None:
+    import assay
+    from assay.importers.tensorboard import import_tensorboard
+
+    pytest.importorskip("PIL", reason="images need Pillow (the media extra)")
+    folder = tmp_path / "logs" / "m"
+    written = _write_media(folder)
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    done = import_tensorboard(store, tmp_path / "logs", project="tb")
+    assert (done.runs, done.media) == (1, 3 + 3 + 3 + 1 + 1)
+    assert done.skipped == {"pr_curves": 1}  # named, not imported
+    (run,) = store.runs.list("tb")
+    stored_at = {(r.key, r.step): r.at for r in store.media.list(run.id, "weights")}
+    store.close()
+    with assay.Api(uri) as api:
+        got = api.run(run.id)
+        images = got.media("samples/rgb")
+        assert [step for step, _ in images] == [0, 10, 20]
+        for step, image in images:
+            assert np.array_equal(image.to_numpy(), written["images"][step])  # type: ignore[index]
+        ((step, gray),) = got.media("samples/gray")
+        as_written = np.repeat(written["gray"][..., None], 3, axis=2)  # type: ignore[index]
+        assert step == 5 and np.array_equal(gray.to_numpy(), as_written)  # tensorboardX: RGB
+        histograms = got.media("weights")
+        for (step, histogram), (wstep, at, value) in zip(
+            histograms, _event_values(folder, "weights"), strict=True
+        ):
+            proto = value.histo  # type: ignore[attr-defined]
+            assert step == wstep and stored_at["weights", step] == pytest.approx(at)
+            edges = [proto.min, *list(proto.bucket_limit)[:-1], proto.max]
+            assert len(proto.bucket) > 512  # TensorFlow's buckets: empty runs are merged
+            assert _filled(histogram.counts.tolist(), histogram.edges.tolist()) == _filled(
+                list(proto.bucket), edges
+            )
+            assert histogram.counts.sum() == proto.num == 500
+        ((step, raw),) = got.media("raw")
+        assert step == 3 and raw.counts.tolist() == [1, 2, 3, 4]
+        assert raw.edges.tolist() == [-1.0, 0.0, 1.0, 2.0, 3.0]
+        texts = got.media("notes/text_summary")
+        assert [(s, str(t)) for s, t in texts] == [(s, f"step {s}: ünïcode") for s in (0, 10, 20)]
+
+
+def test_reimporting_media_changes_nothing(tmp_path: Path) -> None:
+    from assay.importers.tensorboard import import_tensorboard
+
+    pytest.importorskip("PIL", reason="images need Pillow (the media extra)")
+    _write_media(tmp_path / "logs" / "m")
+    store = open_store(tmp_path / "store")
+    first = import_tensorboard(store, tmp_path / "logs", project="tb")
+    (run,) = store.runs.list("tb")
+    keys = store.media.keys(run.id)
+    again = import_tensorboard(store, tmp_path / "logs", project="tb")
+    assert again.media == first.media and store.media.keys(run.id) == keys
+    assert [(k.key, k.count) for k in keys] == [
+        ("notes/text_summary", 3), ("raw", 1), ("samples/gray", 1), ("samples/rgb", 3),
+        ("weights", 3),
+    ]  # fmt: skip
+    store.close()
+
+
+def test_a_damaged_image_fails_its_run_by_name(tmp_path: Path) -> None:
+    from tensorboardX.proto.summary_pb2 import Summary
+
+    from assay.importers.tensorboard import import_tensorboard
+
+    writer = tensorboardX.SummaryWriter(str(tmp_path / "logs" / "bad"))
+    writer.add_scalar("loss", 1.0, 0)
+    broken = Summary.Image(height=2, width=2, colorspace=3, encoded_image_string=b"not a png")
+    writer._get_file_writer().add_summary(
+        Summary(value=[Summary.Value(tag="sample", image=broken)]), 4
+    )
+    writer.close()
+    store = open_store(tmp_path / "store")
+    with pytest.raises(ImportIncomplete, match=r"run bad: .*'sample' at step 4"):
+        import_tensorboard(store, tmp_path / "logs", project="tb")
+    assert store.runs.list("tb") == []  # never half a run
+    store.close()

@@ -128,3 +128,59 @@ def test_translated_filters_pick_the_runs_mlflow_would(
     _log(store, "r3", tags=["team=nlp"], config={"lr": 0.01}, acc=0.95)
     found = store.runs.list("m", to_assay_filter(mlflow), to_assay_order([]))
     assert {r.id for r in found} == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        (None, ["clf", "reg-big"]),
+        ("name = 'clf'", ["clf"]),
+        ("name LIKE 'reg%'", ["reg-big"]),
+        # what MLflow 3's client sends for search_registered_models(), with and without a name
+        ("tag.`mlflow.prompt.is_prompt` != 'true'", ["clf", "reg-big"]),
+        ("name='clf' AND tag.`mlflow.prompt.is_prompt` != 'true'", ["clf"]),
+        ("tags.`mlflow.prompt.is_prompt` != 'true' and name ILIKE 'REG%'", ["reg-big"]),
+        ("tag.`mlflow.prompt.is_prompt` = 'true'", []),  # Assay's registry holds no prompts
+    ],
+)
+def test_registered_model_search_keeps_what_mlflow_3s_client_asks_for(
+    text: str | None, kept: list[str]
+) -> None:
+    from assay.server.mlflow.registry import name_filter
+
+    keep = name_filter(text)
+    assert [name for name in ("clf", "reg-big") if keep(name)] == kept
+
+
+def test_registered_model_search_refuses_what_it_cannot_answer() -> None:
+    from assay.server.mlflow.protocol import MlflowError
+    from assay.server.mlflow.registry import name_filter
+
+    with pytest.raises(MlflowError, match="filtered by name only"):
+        name_filter("name = 'clf' AND tag.owner = 'ann'")
+
+
+@pytest.mark.parametrize(
+    ("text", "conditions"),
+    [
+        (None, {}),
+        ("name='clf'", {"name": "clf"}),  # what the MLflow client sends for a model's versions
+        ("name = \"clf\" AND run_id = 'abc'", {"name": "clf", "run_id": "abc"}),
+        ("run_id='abc'", {"run_id": "abc"}),
+    ],
+)
+def test_model_version_search_reads_the_name_and_run_id_asked_for(
+    text: str | None, conditions: dict[str, str]
+) -> None:
+    from assay.server.mlflow.registry import version_conditions
+
+    assert version_conditions(text) == conditions
+
+
+@pytest.mark.parametrize("text", ["name LIKE 'c%'", "name='clf' AND version_number > 2"])
+def test_model_version_search_refuses_what_it_cannot_answer(text: str) -> None:
+    from assay.server.mlflow.protocol import MlflowError
+    from assay.server.mlflow.registry import version_conditions
+
+    with pytest.raises(MlflowError, match="name = and run_id = only"):
+        version_conditions(text)

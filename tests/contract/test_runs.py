@@ -214,6 +214,27 @@ def test_series_window_zooms_into_a_step_range(store: Store) -> None:
     assert wide.steps[0] == 5000 and wide.steps[-1] == 9999 and len(wide) <= 100
 
 
+def test_series_of_many_runs_in_a_window_is_their_history_in_that_window(store: Store) -> None:
+    """Chunks outside the window are skipped, a later write of a step in another chunk
+    still wins, and a series without points in the window is there, empty."""
+    ids = [create_run(store) for _ in range(3)]
+    for seq in range(4):  # a chunk per batch: steps 0-9, 10-19, 20-29, then 25 rewritten
+        steps = [25] if seq == 3 else list(range(seq * 10, seq * 10 + 10))
+        for n, run_id in enumerate(ids):
+            ops = [points("x", steps, [100.0 * n + s + (0.5 if seq == 3 else 0) for s in steps])]
+            ops += [points("y", [seq], [float(seq)])]
+            store.runs.write_batch(Batch(run_id=run_id, writer="w", seq=seq, ops=ops))
+    got = store.runs.series([*ids, ids[0]], ["x", "y", "nothing"], 1000, 22, 27)
+    assert sorted(got) == sorted((r, k) for r in ids for k in ("x", "y"))
+    for n, run_id in enumerate(ids):
+        x = got[(run_id, "x")]
+        assert x.steps.tolist() == [22, 23, 24, 25, 26, 27]
+        assert x.values.tolist() == [100.0 * n + s + (0.5 if s == 25 else 0) for s in range(22, 28)]
+        assert got[(run_id, "y")].steps.tolist() == []
+    one = store.runs.series(ids[:1], ["y"], 1000, 3, 3)[(ids[0], "y")]
+    assert one.steps.tolist() == [3] and one.values.tolist() == [3.0]
+
+
 def test_series_needs_a_sensible_point_count(store: Store) -> None:
     with pytest.raises(InvalidInput, match="points"):
         store.runs.series(["x"], ["y"], points=1)

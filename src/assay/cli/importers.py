@@ -61,8 +61,9 @@ def import_assay(folder: Path, project: str | None, uri: str | None) -> None:
 @uri_option
 @reports_errors
 def import_tensorboard_command(logdir: Path, project: str | None, uri: str | None) -> None:
-    """Every scalar point of every run under LOGDIR (a run per folder of event files);
-    run again to finish an interrupted import. Exit 1 listing any run not imported."""
+    """Every scalar point, histogram, image and text of every run under LOGDIR (a run
+    per folder of event files); run again to finish an interrupted import. Exit 1
+    listing any run not imported."""
     from assay.importers.tensorboard import import_tensorboard
 
     store = open_store(uri)
@@ -71,31 +72,55 @@ def import_tensorboard_command(logdir: Path, project: str | None, uri: str | Non
     finally:
         store.close()
     console = Console(soft_wrap=True)
-    console.print(f"imported {logdir}: {done.runs} runs, {done.points} points, checked")
+    console.print(
+        f"imported {logdir}: {done.runs} runs, {done.points} points, "
+        f"{done.media} media values, checked"
+    )
     for plugin, count in sorted(done.skipped.items()):
-        console.print(f"not imported: {count} {plugin} values (only scalars are imported)")
+        console.print(f"not imported: {count} {plugin} values")
 
 
 @import_group.command("wandb")
-@click.argument("path", type=click.Path(path_type=Path, exists=True))
+@click.argument("path", required=False, type=click.Path(path_type=Path, exists=True))
+@click.option(
+    "--from-api",
+    "api_path",
+    default=None,
+    metavar="[ENTITY/]PROJECT[/RUN_ID]",
+    help="Read from a W&B server through its public API, with the key and host W&B's "
+    "client uses (WANDB_API_KEY and WANDB_BASE_URL, or `wandb login`).",
+)
 @click.option("--project", default=None, help="Import into this project (default: W&B's).")
 @uri_option
 @reports_errors
-def import_wandb_command(path: Path, project: str | None, uri: str | None) -> None:
-    """Every W&B run file under PATH (wandb/offline-run-*/run-*.wandb): config, summary,
-    every history point, console output, system metrics. Exit 1 listing any run not
-    imported; run again to finish (nothing is written twice)."""
+def import_wandb_command(
+    path: Path | None, api_path: str | None, project: str | None, uri: str | None
+) -> None:
+    """Every W&B run file under PATH (wandb/offline-run-*/run-*.wandb), or every run of
+    a W&B project on a server (--from-api): config, summary, every history point, and
+    console output and system metrics (run files) or the run's files (server). Exit 1
+    listing any run not imported; run again to finish (nothing is written twice)."""
     from assay.importers.wandb import import_wandb
+    from assay.importers.wandb_api import import_wandb_api
 
+    if (path is None) == (api_path is None):
+        raise click.UsageError("give either PATH (run files) or --from-api [ENTITY/]PROJECT")
     store = open_store(uri)
     try:
-        done = import_wandb(store, path, project=project)
+        if api_path is not None:
+            done = import_wandb_api(store, api_path, project=project)
+        else:
+            assert path is not None
+            done = import_wandb(store, path, project=project)
     finally:
         store.close()
+    source = api_path or path
+    files = f", {done.files} files" if api_path is not None else ""
     console = Console(soft_wrap=True)
-    console.print(f"imported {path}: {done.runs} runs, {done.points} points, checked")
+    console.print(f"imported {source}: {done.runs} runs, {done.points} points{files}, checked")
     for kind, count in sorted(done.skipped.items()):
-        console.print(f"not imported: {count} {kind} values")
+        noun = "" if kind.startswith("runs ") else " values"
+        console.print(f"not imported: {count} {kind}{noun}")
 
 
 @import_group.command("mlflow")

@@ -283,7 +283,9 @@ def _import_model(
                 dst_path=folder,
                 tracking_uri=client.tracking_uri,
             )
-            art = Artifact(project_for(model.name), type="model", description=version.description)
+            art = Artifact(
+                project_for(model.name), type="model", description=version.description or None
+            )
             art.add_dir(local)
             run_id = version.run_id if version.run_id in projects else None
             committed = log_artifact(store, art, where, run_id=run_id, progress=False)

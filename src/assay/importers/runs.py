@@ -4,36 +4,58 @@ Each source run gets a writer id derived from where it came from, and its batche
 cut the same way on every attempt, so the store's (run, writer, seq) claim makes a second
 import of the same run change nothing and an interrupted one finish where it stopped. A
 run that fits in one batch (most do) appears in one transaction: with all its points or
-not at all.
+not at all. Rich values (images, histograms, text) are encoded as ``run.log`` encodes them
+(media/codec.py) and their blobs stored before the batch that names them, as the SDK
+delivers them (sdk/media.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from assay import digests
 from assay.errors import Conflict, NotFound
+from assay.media import codec
+from assay.media.codec import Logged
 from assay.records import (
     Batch,
+    BlobData,
     Columns,
     CreateRun,
     Heartbeat,
     LogLine,
     LogLines,
+    Media,
+    MediaRecord,
     Op,
     Points,
     Run,
     UpdateRun,
 )
+from assay.sdk.media import send_batch
 from assay.store.base import Store
+from assay.store.facets.media import MAX_MEDIA_PAGE
 
 BATCH_BYTES = 16 << 20  # a bigger run is cut into several batches (servers cap bodies)
 POINTS_PER_OP = 1 << 20  # points of one key per operation
 LINES_PER_OP = 10_000
+
+
+@dataclass(frozen=True)
+class MediaPoint:
+    """A rich value at a step. ``make`` builds it when its batch is written, so a run's
+    images are held as their encoded bytes until then, not as pixels."""
+
+    key: str
+    step: int
+    at: float
+    kind: str
+    make: Callable[[], Logged]
 
 
 @dataclass(kw_only=True)
@@ -57,6 +79,7 @@ class RunData:
     traceback: str | None = None
     series: dict[str, Columns] = field(default_factory=dict)
     log_lines: list[LogLine] = field(default_factory=list)
+    media: list[MediaPoint] = field(default_factory=list)
 
     @property
     def points(self) -> int:
@@ -77,9 +100,9 @@ def write_run(store: Store, data: RunData, source: str) -> bool:
     _check_not_foreign(store, data)
     writer = writer_for(source, data.id)
     applied = False
-    for seq, ops in enumerate(_cut(list(_ops(data)))):
+    for seq, ops in enumerate(_cut(_ops(data))):
         batch = Batch(run_id=data.id, writer=writer, seq=seq, ops=ops)
-        applied = store.runs.write_batch(batch) or applied
+        applied = send_batch(store, batch) or applied
     return applied
 
 
@@ -113,6 +136,11 @@ def _ops(data: RunData) -> Iterator[Op]:
     )
     for key, columns in data.series.items():
         yield from _points(key, columns)
+    for item in data.media:
+        op, blobs = codec.encode(item.key, item.step, item.at, item.make())
+        yield op
+        if blobs:
+            yield BlobData(blobs=blobs)
     for start in range(0, len(data.log_lines), LINES_PER_OP):
         lines = data.log_lines[start : start + LINES_PER_OP]
         yield LogLines(lines=[(line.at, line.stream, line.text) for line in lines])
@@ -135,13 +163,14 @@ def _points(key: str, columns: Columns) -> Iterator[Points]:
         yield Points(key=key, steps=steps[a:b], times=times[a:b], values=values[a:b])
 
 
-def _cut(ops: list[Op]) -> Iterator[list[Op]]:
-    """Consecutive groups of about BATCH_BYTES (deterministic: the same ops, the same cut)."""
+def _cut(ops: Iterable[Op]) -> Iterator[list[Op]]:
+    """Consecutive groups of about BATCH_BYTES (deterministic: the same ops, the same cut);
+    a value's blobs stay in the batch of the value that names them."""
     group: list[Op] = []
     size = 0
     for op in ops:
         weight = _weight(op)
-        if group and size + weight > BATCH_BYTES:
+        if group and size + weight > BATCH_BYTES and not isinstance(op, BlobData):
             yield group
             group, size = [], 0
         group.append(op)
@@ -155,6 +184,10 @@ def _weight(op: Op) -> int:
         return len(op.steps) * 3
     if isinstance(op, LogLines):
         return sum(len(text) + 16 for _, _, text in op.lines)
+    if isinstance(op, Media):
+        return 1024 + len(msgspec.json.encode(op.body))
+    if isinstance(op, BlobData):
+        return sum(len(data) for data in op.blobs.values())
     return 1024
 
 
@@ -194,3 +227,27 @@ def _same(x: Columns | None, y: Columns | None) -> bool:
         and np.array_equal(x.times, y.times)
         and np.array_equal(x.values, y.values, equal_nan=True)
     )
+
+
+def missing_media(store: Store, run_id: str, media: list[MediaPoint]) -> list[str]:
+    """The keys whose values (their steps and kinds) the store does not hold as read."""
+    wanted: dict[str, set[tuple[int, str]]] = {}
+    for item in media:
+        wanted.setdefault(item.key, set()).add((item.step, item.kind))
+    differ = []
+    for key, expected in sorted(wanted.items()):
+        stored = {(r.step, r.kind) for r in _media_records(store, run_id, key)}
+        if stored != expected:
+            differ.append(key)
+    return differ
+
+
+def _media_records(store: Store, run_id: str, key: str) -> list[MediaRecord]:
+    records: list[MediaRecord] = []
+    start: int | None = None
+    while True:
+        page = store.media.list(run_id, key, start=start, limit=MAX_MEDIA_PAGE)
+        records += page
+        if len(page) < MAX_MEDIA_PAGE:
+            return records
+        start = page[-1].step + 1

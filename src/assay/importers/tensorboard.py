@@ -1,19 +1,31 @@
-"""`assay import tensorboard LOGDIR`: every scalar point of every run, no sampling.
+"""`assay import tensorboard LOGDIR`: every scalar point of every run, no sampling, and
+histograms, images and text as Assay media at their steps.
 
 A run is a folder holding event files (``events.out.tfevents.*``), named by its path
 under LOGDIR; several files in one folder (a restarted job) are read in order and make
 one run. Event files are read with TensorBoard's own record reader and protocol
 buffers, not its ``EventAccumulator``, which keeps only a sample of 10,000 points per
-tag. Where a tag has two values at one step (a job that restarted from a checkpoint),
-the later one is kept, as Assay keeps the last write of a step. Histograms, images,
-audio and text are counted and named as not imported.
+tag (and fewer of histograms and images). Where a tag has two values at one step (a job
+that restarted from a checkpoint), the later one is kept, as Assay keeps the last write
+of a step.
+
+Histograms (``HistogramProto`` or the histogram plugin's ``[k, 3]`` tensor) become
+``assay.Histogram`` with their bucket counts; edges as TensorBoard itself reads them
+(the first bucket starts at the histogram's min, the last ends at its max). One of more
+than 512 buckets (TensorFlow's default buckets number ~1,500, mostly empty) has each run
+of adjacent empty buckets made one empty bucket: every non-empty bucket keeps its edges
+and count. Images
+(``Summary.Image`` or the image plugin's tensor) become ``assay.Image`` with the same
+pixels; text becomes ``assay.Text`` (a tensor of several strings, a list of them, in
+order). Every value keeps its step and wall time. Audio, PR curves, meshes, hparams and
+other plugins' values are counted and named as not imported.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +35,10 @@ import numpy as np
 from assay import digests
 from assay.errors import AssayError, CorruptData, ImportIncomplete, InvalidInput
 from assay.extras import need
-from assay.importers.runs import RunData, same_series, write_run
+from assay.importers.runs import MediaPoint, RunData, missing_media, same_series, write_run
+from assay.media import Histogram, Image, Text, pixels
+from assay.media.codec import Logged
+from assay.media.histogram import MAX_BINS
 from assay.progress import track
 from assay.records import Columns
 from assay.store.base import Store
@@ -31,6 +46,7 @@ from assay.store.base import Store
 EVENTS = "tfevents"
 # an event value's field, named as TensorBoard's plugins name what it holds
 _KINDS = {"histo": "histograms", "image": "images", "audio": "audio", "tensor": "tensors"}
+_AS_MEDIA = {"histograms": "histogram", "images": "image", "text": "text"}
 
 
 @dataclass(kw_only=True)
@@ -39,6 +55,7 @@ class TensorBoardImport:
 
     runs: int = 0
     points: int = 0
+    media: int = 0  # histograms, images and texts, each at its step
     skipped: Counter[str] = field(default_factory=Counter)  # plugin -> values not imported
 
 
@@ -54,6 +71,15 @@ class _Series:
             times=np.array([t for t, _ in pairs], dtype=np.float64),
             values=np.array([v for _, v in pairs], dtype=np.float64),
         )
+
+
+@dataclass
+class _Read:
+    """What a run's event files hold, as they are read."""
+
+    series: dict[str, _Series] = field(default_factory=dict)
+    media: dict[tuple[str, int], MediaPoint] = field(default_factory=dict)  # (key, step) ->
+    times: list[float] = field(default_factory=list)
 
 
 def run_folders(logdir: Path) -> list[Path]:
@@ -97,13 +123,15 @@ def _import_run(
     store: Store, folder: Path, name: str, project: str, done: TensorBoardImport
 ) -> None:
     files = sorted(p for p in folder.iterdir() if EVENTS in p.name and p.is_file())
-    series: dict[str, _Series] = {}
-    times: list[float] = []
+    run = _Read()
+    skipped: Counter[str] = Counter()
     for path in files:
-        _read(path, series, times, done.skipped)
-    if not times:
+        _read(path, run, skipped)
+    if not run.times:
         raise CorruptData(f"{files[0].name} holds no events")
-    read = {tag: s.columns() for tag, s in series.items()}
+    read = {tag: s.columns() for tag, s in run.series.items()}
+    media = sorted(run.media.values(), key=lambda m: (m.key, m.step))
+    times = run.times
     run_id = "tb-" + digests.of_bytes(f"{name}\0{files[0].name}".encode())[:24]
     data = RunData(
         id=run_id,
@@ -114,27 +142,41 @@ def _import_run(
         heartbeat_at=max(times),
         host={"imported_from": f"tensorboard:{folder.name}"},
         series=read,
+        media=media,
     )
     write_run(store, data, f"tensorboard:{name}")
     differ = same_series(read, store.runs.history(run_id))
     if differ:
         raise ImportIncomplete(f"the points of {', '.join(differ[:5])} differ after the import")
+    differ = missing_media(store, run_id, media)
+    if differ:
+        raise ImportIncomplete(f"the values of {', '.join(differ[:5])} differ after the import")
     done.runs += 1
     done.points += data.points
+    done.media += len(media)
+    done.skipped.update(skipped)
 
 
-def _read(
-    path: Path, series: dict[str, _Series], times: list[float], skipped: Counter[str]
-) -> None:
+def _read(path: Path, run: _Read, skipped: Counter[str]) -> None:
     for event in _events(path):
-        times.append(event.wall_time)
+        run.times.append(event.wall_time)
         if event.WhichOneof("what") != "summary":
             continue
+        step, at = int(event.step), float(event.wall_time)
         for value in event.summary.value:
-            number = _scalar(value, skipped)
+            number = _scalar(value)
             if number is not None:
-                points = series.setdefault(_key(value.tag), _Series()).points
-                points[int(event.step)] = (event.wall_time, number)
+                points = run.series.setdefault(_key(value.tag), _Series()).points
+                points[step] = (at, number)
+                continue
+            plugin = _plugin(value)
+            made = _media(value, plugin, f"{path.name}, {value.tag!r} at step {step}", skipped)
+            if made is not None:
+                key = _key(value.tag)
+                kind = _AS_MEDIA[plugin]
+                run.media[key, step] = MediaPoint(key=key, step=step, at=at, kind=kind, make=made)
+            elif plugin not in _AS_MEDIA:
+                skipped[plugin] += 1
 
 
 def _events(path: Path) -> Iterator[Any]:
@@ -161,17 +203,114 @@ def _events(path: Path) -> Iterator[Any]:
         count += 1
 
 
-def _scalar(value: Any, skipped: Counter[str]) -> float | None:
+def _scalar(value: Any) -> float | None:
     kind = value.WhichOneof("value")
     if kind == "simple_value":
         return float(value.simple_value)
-    plugin = value.metadata.plugin_data.plugin_name
-    if kind == "tensor" and plugin == "scalars":
+    if kind == "tensor" and value.metadata.plugin_data.plugin_name == "scalars":
         from tensorboard.util import tensor_util
 
         return float(tensor_util.make_ndarray(value.tensor).item())
-    skipped[plugin or _KINDS.get(kind, kind or "unknown")] += 1
     return None
+
+
+def _plugin(value: Any) -> str:
+    """What a (non-scalar) value holds, named as TensorBoard's plugins name it."""
+    kind = value.WhichOneof("value")
+    if kind in ("histo", "image", "audio"):
+        return _KINDS[kind]
+    return str(value.metadata.plugin_data.plugin_name) or _KINDS.get(kind, kind or "unknown")
+
+
+def _media(
+    value: Any, plugin: str, where: str, skipped: Counter[str]
+) -> Callable[[], Logged] | None:
+    """How to make the Assay value of a histogram, image or text (checked now, made when
+    written); None, counted in ``skipped`` with the reason, for one Assay cannot hold."""
+    if plugin == "histograms":
+        made = _histogram(value)
+        if isinstance(made, str):
+            skipped[f"histograms ({made})"] += 1
+            return None
+        return lambda: made
+    if plugin == "images":
+        encoded = _encoded_images(value)
+        if not encoded:
+            skipped["images (empty)"] += 1
+            return None
+        return _images(encoded, where)
+    if plugin == "text":
+        texts = _texts(value, where)
+        return lambda: texts[0] if len(texts) == 1 else list(texts)
+    return None
+
+
+def _histogram(value: Any) -> Histogram | str:
+    """The histogram, or why it cannot be one."""
+    if value.WhichOneof("value") == "histo":
+        proto = value.histo
+        counts = list(proto.bucket)
+        edges = [proto.min, *list(proto.bucket_limit)[:-1], proto.max]
+        if len(edges) > 2:  # an empty first (last) bucket may lie wholly below min (above max)
+            edges[0], edges[-1] = min(edges[0], edges[1]), max(edges[-1], edges[-2])
+    else:
+        from tensorboard.util import tensor_util
+
+        buckets = tensor_util.make_ndarray(value.tensor).reshape(-1, 3)
+        counts = buckets[:, 2].tolist()
+        edges = [*buckets[:, 0].tolist(), *buckets[-1:, 1].tolist()]
+    if not counts:
+        return "empty"
+    if len(counts) > MAX_BINS:  # TensorFlow's default buckets: ~1,500, mostly empty
+        counts, edges = _empty_runs_merged(counts, edges)
+    if len(counts) > MAX_BINS:
+        return f"over {MAX_BINS} non-empty buckets"
+    try:
+        return Histogram(counts=counts, edges=edges)
+    except InvalidInput:
+        return "edges not increasing"
+
+
+def _empty_runs_merged(counts: list[float], edges: list[float]) -> tuple[list[float], list[float]]:
+    """Each run of adjacent empty buckets as one empty bucket spanning them: every
+    non-empty bucket keeps its edges and count, so the distribution is the same."""
+    merged, bounds = [counts[0]], [edges[0], edges[1]]
+    for count, right in zip(counts[1:], edges[2:], strict=True):
+        if count == 0 and merged[-1] == 0:
+            bounds[-1] = right
+        else:
+            merged.append(count)
+            bounds.append(right)
+    return merged, bounds
+
+
+def _encoded_images(value: Any) -> list[bytes]:
+    if value.WhichOneof("value") == "image":
+        return [bytes(value.image.encoded_image_string)]
+    return [bytes(b) for b in value.tensor.string_val[2:]]  # width, height, then images
+
+
+def _images(encoded: list[bytes], where: str) -> Callable[[], Logged]:
+    """Each image is decoded once here (a damaged one fails its run, named) and kept as
+    its bytes; its pixels are made again when the value is written."""
+    for data in encoded:
+        try:
+            pixels.open_bytes(data, "the image")
+        except InvalidInput as exc:
+            raise CorruptData(f"{where}: {exc}") from None
+
+    def make() -> Logged:
+        images = [Image(pixels.open_bytes(data, "the image")) for data in encoded]
+        return images[0] if len(images) == 1 else list(images)
+
+    return make
+
+
+def _texts(value: Any, where: str) -> list[Text]:
+    try:
+        return [Text(bytes(b).decode("utf-8")) for b in value.tensor.string_val] or [Text("")]
+    except (UnicodeDecodeError, InvalidInput) as exc:
+        raise CorruptData(f"{where}: not text Assay can hold ({exc})") from None
 
 
 def _key(tag: str) -> str:

@@ -36,6 +36,7 @@ _SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,29}")
 class WandbImport:
     runs: int = 0
     points: int = 0
+    files: int = 0  # files of runs read from a W&B server (wandb_api.py)
     skipped: Counter[str] = field(default_factory=Counter)  # kind -> values not imported
 
 
@@ -129,7 +130,7 @@ def _start(run: _Run, record: Any, project: str | None) -> None:
     run.wandb_id = record.run_id
     origin = "/".join(p for p in (record.entity, record.project, record.run_id) if p)
     run.data = RunData(
-        id=_assay_id(record.run_id, origin),
+        id=assay_id(record.run_id, origin),
         project=project or record.project or "wandb",
         name=record.display_name or record.run_id,
         created_at=start,
@@ -143,7 +144,7 @@ def _start(run: _Run, record: Any, project: str | None) -> None:
     run.last_time = start
 
 
-def _assay_id(wandb_id: str, origin: str) -> str:
+def assay_id(wandb_id: str, origin: str) -> str:
     if _SAFE_ID.fullmatch(wandb_id):
         return f"wb-{wandb_id}"
     from assay import digests
@@ -211,18 +212,13 @@ def _stats(run: _Run, stats: Any) -> None:
 def _finish(run: _Run) -> RunData:
     data = run.data
     assert data is not None
-    data.series = {key: _columns(points) for key, points in run.points.items()}
+    data.series = {key: columns(points) for key, points in run.points.items()}
     for key, samples in run.samples.items():
         data.series.setdefault(key, _sampled(samples))
     data.log_lines = run.lines + [
         LogLine(at=run.last_time, stream=s, text=t) for s, t in run.text.items() if t
     ]
-    last = {key: c.values[-1] for key, c in data.series.items() if len(c)}
-    data.summary = {
-        k: v
-        for k, v in run.summary.items()
-        if not _same(last.get(k), v) and not (isinstance(v, dict) and "_type" in v)
-    }
+    data.summary = summary_kept(run.summary, data.series)
     end = max(run.last_time, data.created_at + run.runtime)
     data.heartbeat_at = data.finished_at = end
     if run.exit_code is None:
@@ -232,13 +228,26 @@ def _finish(run: _Run) -> RunData:
     return data
 
 
+def summary_kept(summary: dict[str, Any], series: dict[str, Columns]) -> dict[str, Any]:
+    """The summary values the run's points do not already say: not W&B's own ``_``
+    keys, not media values, not the last point of a series."""
+    last = {key: c.values[-1] for key, c in series.items() if len(c)}
+    return {
+        k: v
+        for k, v in summary.items()
+        if not k.startswith("_")
+        and not _same(last.get(k), v)
+        and not (isinstance(v, dict) and "_type" in v)
+    }
+
+
 def _same(last: Any, value: Any) -> bool:
     if last is None or not isinstance(value, int | float):
         return False
     return bool(last == value or (math.isnan(last) and math.isnan(float(value))))
 
 
-def _columns(points: dict[int, tuple[float, float]]) -> Columns:
+def columns(points: dict[int, tuple[float, float]]) -> Columns:
     steps = sorted(points)
     return Columns(
         steps=np.array(steps, dtype=np.int64),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -113,18 +114,38 @@ def get_model(request: Request, who: Caller, ask: Ask) -> dict[str, Any]:
 def search_models(request: Request, who: Caller, ask: Ask) -> dict[str, Any]:
     state = state_of(request)
     found = [m for m in state.store.models.list() if visible(state, who, m.project)]
-    found = [m for m in found if _name_matches(m.name, ask.optional_text("filter"))]
+    keep = name_filter(ask.optional_text("filter"))
+    found = [m for m in found if keep(m.name)]
     limit = ask.integer("max_results", 100) or 100
     return {"registered_models": [model_json(state, m) for m in found[:limit]]}
 
 
-def _name_matches(name: str, text: str | None) -> bool:
+_PROMPT_CLAUSE = re.compile(
+    r"(?:\bAND\s+)?tags?\.`?mlflow\.prompt\.is_prompt`?\s*(!=|=)\s*(['\"])true\2", re.IGNORECASE
+)
+
+
+def name_filter(text: str | None) -> Callable[[str], bool]:
+    """Which registered model names a search's filter keeps. MLflow 3's client adds
+    ``tag.`mlflow.prompt.is_prompt` != 'true'`` to every model search (its registry holds
+    prompts too); Assay's registry holds no prompts, so that clause keeps every model and
+    its ``= 'true'`` form none."""
+    text = text or ""
+    prompt = _PROMPT_CLAUSE.search(text)
+    if prompt is not None:
+        if prompt[1] == "=":
+            return lambda _name: False
+        rest = text[: prompt.start()] + text[prompt.end() :]
+        text = re.sub(r"^\s*AND\s+", "", rest, flags=re.IGNORECASE).strip()
     if not text:
-        return True
-    match = re.fullmatch(r"\s*name\s*(=|!=|LIKE|ILIKE)\s*(['\"])(.*)\2\s*", text, re.IGNORECASE)
+        return lambda _name: True
+    match = re.fullmatch(
+        r"\s*name\s*(=|!=|LIKE|ILIKE)\s*(['\"])((?:(?!\2).)*)\2\s*", text, re.IGNORECASE | re.DOTALL
+    )
     if match is None:
         raise MlflowError("INVALID_PARAMETER_VALUE", "registered models are filtered by name only")
-    return _compare(name, match[1].upper(), match[3])
+    op, value = match[1].upper(), match[3]
+    return lambda name: _compare(name, op, value)
 
 
 @router.post("/registered-models/get-latest-versions")
@@ -218,18 +239,29 @@ def download_uri(request: Request, who: Caller, ask: Ask) -> dict[str, Any]:
     return {"artifact_uri": f"mlflow-artifacts:/{files.VERSIONS}/{version.artifact.id}"}
 
 
+_VERSION_CLAUSE = re.compile(r"\s*(name|run_id)\s*=\s*(['\"])((?:(?!\2).)*)\2\s*", re.IGNORECASE)
+
+
+def version_conditions(text: str | None) -> dict[str, str]:
+    """The ``name =`` and ``run_id =`` conditions of a model version search, joined by
+    AND; anything else is refused rather than left out of the answer."""
+    found: dict[str, str] = {}
+    if not text or not text.strip():
+        return found
+    for clause in re.split(r"\s+AND\s+", text.strip(), flags=re.IGNORECASE):
+        match = _VERSION_CLAUSE.fullmatch(clause)
+        if match is None:
+            raise MlflowError(
+                "INVALID_PARAMETER_VALUE", "model versions are filtered by name = and run_id = only"
+            )
+        found[match[1].lower()] = match[3]
+    return found
+
+
 @router.get("/model-versions/search")
 def search_versions(request: Request, who: Caller, ask: Ask) -> dict[str, Any]:
     state = state_of(request)
-    text = ask.optional_text("filter") or ""
-    conditions = dict(
-        (m[1].lower(), m[3])
-        for m in re.finditer(r"(name|run_id)\s*(=)\s*(['\"])(.*?)\3", text, re.IGNORECASE)
-    )
-    if text and not conditions:
-        raise MlflowError(
-            "INVALID_PARAMETER_VALUE", "model versions are filtered by name = and run_id = only"
-        )
+    conditions = version_conditions(ask.optional_text("filter"))
     found = []
     for model in state.store.models.list():
         if (

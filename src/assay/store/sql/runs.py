@@ -50,6 +50,7 @@ HEARTBEAT_TIMEOUT = 120.0  # seconds without a heartbeat before a running run re
 INLINE_DIFF_LIMIT = 64 * 1024  # a larger git diff goes to a blob
 LARGE_CHUNK = 4096  # chunks at least this long are left alone; smaller ones get merged
 MERGE_AFTER = 32  # how many small chunks of one series before they are merged into one
+SERIES_RUNS_PER_QUERY = 100  # runs whose series one query reads (bound parameters stay few)
 
 
 def heartbeat_timeout() -> float:
@@ -503,10 +504,41 @@ class SqlRuns:
             raise InvalidInput(f"points must be at least 4, not {points}")
         start, end = _step_bound(start), _step_bound(end)
         out: dict[tuple[str, str], Columns] = {}
-        for run_id in run_ids:
-            for key, full in self.history(run_id, keys).items():
-                out[(run_id, key)] = ser.downsample(ser.window(full, start, end), points)
+        unique = list(dict.fromkeys(run_ids))
+        with self.db.read() as conn:
+            for at in range(0, len(unique), SERIES_RUNS_PER_QUERY):
+                group = unique[at : at + SERIES_RUNS_PER_QUERY]
+                for (run_id, key), full in self._windowed(conn, group, keys, start, end).items():
+                    out[(run_id, key)] = ser.downsample(ser.window(full, start, end), points)
         return out
+
+    def _windowed(
+        self,
+        conn: sa.Connection,
+        run_ids: Sequence[str],
+        keys: Sequence[str],
+        start: int | None,
+        end: int | None,
+    ) -> dict[tuple[str, str], Columns]:
+        """Each series of these runs, read from the chunks that hold steps in [start, end]
+        only (every chunk knows its first and last step); a series with none there is
+        empty. One query for all the runs (two with a window)."""
+        c = metric_chunks.c
+        named = (c.run_id.in_(list(run_ids)), c.key.in_(list(keys)))
+        bounds = [c.step_max >= start] if start is not None else []
+        bounds += [c.step_min <= end] if end is not None else []
+        query = (
+            sa.select(c.run_id, c.key, c.steps, c.times, c["values"])
+            .where(*named, *bounds)
+            .order_by(c.run_id, c.key, c.id)
+        )
+        chunks: dict[tuple[str, str], list[Columns]] = {}
+        if bounds:  # the series with no chunk in the window
+            held = sa.select(c.run_id, c.key).where(*named).distinct()
+            chunks = {(run_id, key): [] for run_id, key in conn.execute(held)}
+        for run_id, key, steps, times, values in conn.execute(query):
+            chunks.setdefault((run_id, key), []).append(Columns.from_bytes(steps, times, values))
+        return {series: ser.merge(parts) for series, parts in chunks.items()}
 
     def project_keys(self, project: str, sample: int = 500) -> tuple[list[str], list[str]]:
         """(dotted config keys of the newest ``sample`` runs, every metric key) of a project."""

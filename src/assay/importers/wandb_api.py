@@ -1,0 +1,260 @@
+"""`assay import wandb --from-api [ENTITY/]PROJECT[/RUN_ID]`: W&B runs from a W&B server,
+read through W&B's own public API client (``wandb.Api``), which finds the API key and host
+as the W&B SDK does (``WANDB_API_KEY`` and ``WANDB_BASE_URL``, or what ``wandb login``
+saved); without an entity, the key's default entity.
+
+Each finished run keeps its id (``wb-<id>``, as from an offline folder), display name,
+config, summary, tags, notes, group, job type, state and times, and every history point
+with its step and time: history is read with ``run.scan_history()`` (every row), never
+``run.history()`` (a sample), and never from W&B's local history cache (a download that
+failed leaves an empty file there). The number of rows read is checked against the number
+W&B counts. The run's files (``output.log``, ``wandb-metadata.json``, media files...)
+become the artifact ``wandb-<id>`` (type ``wandb-run``) produced by the run. Media values
+in the history are counted and named (their files come with the run's files); runs still
+running are named and left for a later import. W&B artifacts and system metrics (which
+the public API returns only sampled) are not read.
+
+A server that cannot be reached, a key it refuses and a project or run it does not have
+fail at once, by name. A history file the server fails to serve is retried as W&B's client
+retries every file (``WANDB__FILE_TRANSFER_RETRY_MAX`` bounds it), then named.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from assay.artifacts.artifact import Artifact, log_artifact
+from assay.errors import AssayError, ImportIncomplete, InvalidInput, NotFound, Unauthorized
+from assay.extras import need
+from assay.importers.runs import RunData, same_series, write_run
+from assay.importers.wandb import WandbImport, assay_id, columns, summary_kept
+from assay.progress import track
+from assay.store.base import Store
+
+PAGE = 1000  # history rows per request
+STATUS = {"finished": "finished", "failed": "failed", "crashed": "crashed", "killed": "killed"}
+PROBE_SECONDS = 10.0  # to learn whether the W&B server answers at all
+_RESERVED = ("_step", "_timestamp", "_runtime")
+_NOT_FINISHED = ("running", "pending", "preempting")
+
+
+def import_wandb_api(
+    store: Store,
+    path: str,
+    project: str | None = None,
+    progress: bool | None = None,
+) -> WandbImport:
+    """Import the runs of ``path`` (``[ENTITY/]PROJECT`` or ``ENTITY/PROJECT/RUN_ID``)
+    from the W&B server the W&B SDK is configured for (into ``project``, default the W&B
+    project's name); ImportIncomplete listing any run that did not come in whole."""
+    need("wandb", "wandb")
+    entity, source, run_id = _parse(path)
+    done = WandbImport()
+    problems: list[str] = []
+    with _translated(f"W&B {path}"):
+        api = _api()
+        entity = entity or str(api.default_entity)
+        where = f"{entity}/{source}"
+        found = _found(api, where, run_id)
+        total = len(found)
+    with track(source, total, "runs", progress) as advance:
+        for run in _each(found, f"W&B {where}", problems):
+            try:
+                with _translated(f"W&B run {run.id}"):
+                    _import_run(store, run, where, project or source, done)
+            except (AssayError, OSError) as exc:
+                problems.append(f"run {run.id}: {exc}")
+            advance(1)
+    if problems:
+        listed = "\n  ".join(problems)
+        raise ImportIncomplete(f"the import of W&B {where} is incomplete:\n  {listed}")
+    return done
+
+
+def _parse(path: str) -> tuple[str | None, str, str | None]:
+    parts = path.strip("/").split("/")
+    if not 1 <= len(parts) <= 3 or not all(parts):
+        raise InvalidInput(f"{path!r} is not [ENTITY/]PROJECT or ENTITY/PROJECT/RUN_ID")
+    if len(parts) == 1:
+        return None, parts[0], None
+    return parts[0], parts[1], parts[2] if len(parts) == 3 else None
+
+
+def _api() -> Any:
+    """W&B's client, once its server has answered and accepted the key."""
+    import wandb
+    import wandb.errors
+
+    url = _reachable()
+    try:
+        return wandb.Api(timeout=60)
+    except wandb.errors.UsageError as exc:  # no key anywhere W&B looks
+        raise Unauthorized(
+            f"no W&B API key for {url}: set WANDB_API_KEY or run `wandb login` ({exc})"
+        ) from None
+    except wandb.errors.AuthenticationError as exc:
+        raise Unauthorized(f"the W&B server at {url} refuses the API key: {exc}") from None
+
+
+def _reachable() -> str:
+    """The W&B server's address, once it has answered anything at all (W&B's own client
+    retries a refused connection for as long as its timeout)."""
+    import requests
+    from wandb import env
+    from wandb.sdk import wandb_setup
+
+    url = str(env.get_base_url(wandb_setup.singleton().settings.base_url)).rstrip("/")
+    try:
+        requests.get(url, timeout=PROBE_SECONDS).close()
+    except requests.RequestException as exc:
+        raise InvalidInput(f"the W&B server at {url} cannot be reached: {exc}") from None
+    return url
+
+
+def _found(api: Any, where: str, run_id: str | None) -> Any:
+    """The runs to import: one (``run_id``), or the project's, listed page by page."""
+    import wandb.errors
+    from wandb.apis.public.runs import RunNotFoundError
+
+    if run_id:
+        try:
+            return [api.run(f"{where}/{run_id}")]
+        except (RunNotFoundError, wandb.errors.CommError) as exc:
+            cause = exc.exc if isinstance(exc, wandb.errors.CommError) else exc  # as W&B wraps it
+            if not isinstance(cause, RunNotFoundError):
+                raise
+            raise NotFound(f"W&B has no run {where}/{run_id} (that the key can see)") from None
+    try:
+        runs = api.runs(where, per_page=100)
+        len(runs)  # the first page: does the project exist?
+    except ValueError:  # W&B's Runs: the project is not there
+        raise NotFound(f"W&B has no project {where} (that the key can see)") from None
+    return runs
+
+
+@contextmanager
+def _translated(what: str) -> Iterator[None]:
+    """W&B's errors (and those of the HTTP client beneath it) as ImportIncomplete naming
+    what could not be read."""
+    import requests
+    import wandb.errors
+
+    try:
+        yield
+    except AssayError:
+        raise
+    except (wandb.errors.Error, requests.RequestException, ValueError) as exc:
+        raise ImportIncomplete(f"{what} could not be read: {exc}") from None
+
+
+def _each(found: Any, what: str, problems: list[str]) -> Iterator[Any]:
+    """The runs, page by page; a page that cannot be read ends the list, named."""
+    try:
+        with _translated(what):
+            yield from found
+    except ImportIncomplete as exc:
+        problems.append(str(exc))
+
+
+# ---- one run ------------------------------------------------------------------------------
+
+
+def _import_run(store: Store, run: Any, origin: str, project: str, done: WandbImport) -> None:
+    if run.state in _NOT_FINISHED:
+        done.skipped[f"runs still {run.state} (import them once they end)"] += 1
+        return
+    data = _data(run, origin, project, done)
+    write_run(store, data, f"wandb-api:{origin}/{run.id}")
+    differ = same_series(data.series, store.runs.history(data.id))
+    if differ:
+        raise ImportIncomplete(f"the points of {', '.join(differ[:5])} differ after the import")
+    done.runs += 1
+    done.points += data.points
+    done.files += _import_files(store, run, data)
+
+
+def _data(run: Any, origin: str, project: str, done: WandbImport) -> RunData:
+    created = _time(run.created_at)
+    points, last, rows = _history(run, created, done)
+    counted = run._attrs.get("historyLineCount")  # W&B's own count of the run's rows
+    if counted is not None and rows != counted:
+        raise ImportIncomplete(f"W&B counts {counted} history rows; {rows} were read")
+    series = {key: columns(p) for key, p in points.items()}
+    summary = dict(run.summary_metrics)
+    runtime = summary.get("_runtime")
+    end = max(last, created + float(runtime) if isinstance(runtime, int | float) else created)
+    heartbeat = _time(run.heartbeat_at) if run.heartbeat_at else end
+    return RunData(
+        id=assay_id(run.id, f"{origin}/{run.id}"),
+        project=project,
+        name=run.name or run.id,
+        created_at=created,
+        status=STATUS.get(run.state, "crashed"),
+        finished_at=end,
+        heartbeat_at=max(heartbeat, end),
+        config={k: v for k, v in dict(run.config).items() if not k.startswith("_")},
+        summary=summary_kept(summary, series),
+        tags=list(run.tags or []),
+        notes=run.notes or None,
+        group=run.group or None,
+        job_type=run.job_type or None,
+        host={"imported_from": f"wandb:{origin}/{run.id}", "wandb_state": run.state},
+        series=series,
+    )
+
+
+def _time(iso: str) -> float:
+    """A W&B timestamp (ISO 8601, UTC when no zone is given) in seconds."""
+    at = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
+
+
+def _history(
+    run: Any, created: float, done: WandbImport
+) -> tuple[dict[str, dict[int, tuple[float, float]]], float, int]:
+    """Every history row: the points by key and step, the last time, the rows read."""
+    points: dict[str, dict[int, tuple[float, float]]] = {}
+    last, rows = created, 0
+    for row in run.scan_history(page_size=PAGE, use_cache=False):
+        rows += 1
+        step = int(row.get("_step", rows - 1))
+        at = row.get("_timestamp")
+        at = float(at) if isinstance(at, int | float) else last
+        last = max(last, at)
+        for key, value in _flat(row):
+            if key in _RESERVED or value is None:
+                continue
+            if isinstance(value, bool | int | float):
+                points.setdefault(key, {})[step] = (at, float(value))
+            else:
+                kind = value.get("_type", "object") if isinstance(value, dict) else None
+                done.skipped[f"history {kind or type(value).__name__}"] += 1
+    return points, last, rows
+
+
+def _flat(row: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """A row's values, nested dicts of numbers as ``outer/inner`` keys; a dict holding
+    ``_type`` (a W&B media value) whole."""
+    for key, value in row.items():
+        if isinstance(value, dict) and "_type" not in value:
+            yield from _flat(value, f"{prefix}{key}/")
+        else:
+            yield f"{prefix}{key}", value
+
+
+def _import_files(store: Store, run: Any, data: RunData) -> int:
+    files = list(run.files())
+    if not files:
+        return 0
+    with tempfile.TemporaryDirectory(prefix="assay-wandb-") as folder:
+        for file in files:
+            file.download(root=folder, replace=True, exist_ok=True).close()  # returns it open
+        art = Artifact("wandb-" + data.id.removeprefix("wb-"), type="wandb-run")
+        art.add_dir(Path(folder))
+        version = log_artifact(store, art, data.project, run_id=data.id, progress=False)
+    return version.file_count

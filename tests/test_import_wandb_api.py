@@ -1,0 +1,276 @@
+"""`assay import wandb --from-api`: the real ``wandb.Api`` client against a W&B server on
+loopback (tests/wandb_server.py); every history point compared with what the server
+holds, idempotent, resumable, unreadable runs named, never half a run; a refused key, a
+missing project or run, no key and an unreachable server fail by name."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from assay.cli.main import cli
+from assay.errors import ImportIncomplete, InvalidInput, NotFound, Unauthorized
+from assay.store import open_store
+from tests.wandb_server import FakeRun, FakeWandb, serving
+
+pytest.importorskip("wandb", reason="the wandb package is not installed")
+pytest.importorskip("pyarrow", reason="the tables extra is not installed")
+
+START = datetime(2024, 3, 1, 10, 0, tzinfo=UTC).timestamp()
+ROWS = 2_500  # more than a page of scan_history (1,000 rows)
+
+
+def _rows(count: int) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    for step in range(count):
+        row: dict[str, object] = {
+            "_step": step,
+            "_timestamp": START + 1 + step * 0.25,
+            "_runtime": 1 + step * 0.25,
+            "train/loss": 1.0 / (step + 1),
+        }
+        if step % 10 == 0:
+            row["val/acc"] = step / (2 * count)
+        rows.append(row)
+    return rows
+
+
+def _fake() -> FakeWandb:
+    base = FakeRun(
+        id="a1b2c3",
+        display_name="resnet-base",
+        config={"lr": 0.01, "optimizer": {"name": "adam", "betas": [0.9, 0.99]}},
+        summary={"train/loss": 1.0 / ROWS, "best_acc": 0.93, "_runtime": 700.0, "_step": ROWS - 1},
+        tags=["baseline", "v2"],
+        notes="the first try",
+        group="resnets",
+        job_type="train",
+        rows=_rows(ROWS),
+        files={"output.log": b"epoch 1\nepoch 2\n", "wandb-metadata.json": b'{"host": "gpu1"}'},
+    )
+    crashed = FakeRun(id="d4e5f6", display_name="oom", state="crashed", rows=_rows(3))
+    running = FakeRun(id="g7h8i9", display_name="live", state="running", rows=_rows(2))
+    return FakeWandb(
+        entity="ada",
+        projects={
+            "vision": [base, crashed, running],
+            "broken": [
+                FakeRun(id="ok1", display_name="fine", rows=_rows(4)),
+                FakeRun(id="bad1", display_name="lost", rows=_rows(4), broken_history=True),
+                FakeRun(id="short1", display_name="short", rows=_rows(4), history_line_count=5),
+            ],
+        },
+    )
+
+
+def _wandb_env(env: pytest.MonkeyPatch, home: Path, url: str) -> None:
+    """W&B's client pointed at ``url``, keeping its files under ``home``, retrying a file
+    the server fails to serve once (a user bounds it the same way)."""
+    env.setenv("WANDB_BASE_URL", url)
+    env.setenv("WANDB_API_KEY", "a" * 40)
+    for name in ("WANDB_DIR", "WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR"):
+        env.setenv(name, str(home / name.lower()))
+    env.setenv("HOME", str(home))  # no ~/.netrc of the machine's own W&B login
+    env.setenv("WANDB_SILENT", "true")
+    env.setenv("WANDB__FILE_TRANSFER_RETRY_MAX", "1")
+    env.setenv("WANDB__FILE_TRANSFER_RETRY_WAIT_MIN_SECONDS", "0.1")
+    env.setenv("WANDB__FILE_TRANSFER_RETRY_WAIT_MAX_SECONDS", "0.1")
+
+
+@pytest.fixture(scope="module")
+def wandb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeWandb]:
+    """One fake for the module; W&B's settings are read once per process, so they are
+    dropped before (and after) to be read from this fake's environment."""
+    import wandb
+
+    home = tmp_path_factory.mktemp("wandb")
+    with serving(_fake()) as fake, pytest.MonkeyPatch.context() as env:
+        _wandb_env(env, home, fake.url)
+        wandb.teardown()
+        yield fake
+        wandb.teardown()
+    assert not fake.unknown, f"wandb.Api sent queries the fake does not answer: {fake.unknown}"
+
+
+def test_runs_from_a_wandb_server_import_with_every_history_point(
+    wandb_server: FakeWandb, tmp_path: Path
+) -> None:
+    from assay.importers.wandb_api import import_wandb_api
+
+    store = open_store(tmp_path / "store")
+    done = import_wandb_api(store, "ada/vision")
+    assert (done.runs, done.points) == (2, ROWS + ROWS // 10 + 3 + 1)
+    assert done.skipped == {"runs still running (import them once they end)": 1}
+    assert "RunParquetHistory" in wandb_server.operations
+    (base,) = [r for r in store.runs.list("vision") if r.name == "resnet-base"]
+    assert base.id == "wb-a1b2c3" and base.status == "finished"
+    assert base.config == {"lr": 0.01, "optimizer": {"name": "adam", "betas": [0.9, 0.99]}}
+    assert base.summary == {"best_acc": 0.93}  # the last loss is the series' last point
+    assert (base.tags, base.notes, base.group, base.job_type) == (
+        ["baseline", "v2"],
+        "the first try",
+        "resnets",
+        "train",
+    )
+    assert base.created_at == START and base.finished_at == START + 700.0
+    rows = wandb_server.projects["vision"][0].rows
+    history = store.runs.history(base.id)
+    for key in ("train/loss", "val/acc"):
+        logged = [r for r in rows if key in r]
+        assert history[key].steps.tolist() == [r["_step"] for r in logged]
+        assert history[key].times.tolist() == [r["_timestamp"] for r in logged]
+        assert history[key].values.tolist() == [r[key] for r in logged]
+    (crashed,) = [r for r in store.runs.list("vision") if r.name == "oom"]
+    assert crashed.status == "crashed" and len(store.runs.history(crashed.id)["train/loss"]) == 3
+    assert done.files == 2
+    (version,) = store.artifacts.versions("vision", "wandb-a1b2c3")
+    assert version.file_count == 2
+    store.close()
+
+
+def test_importing_again_changes_nothing(wandb_server: FakeWandb, tmp_path: Path) -> None:
+    from assay.importers.wandb_api import import_wandb_api
+
+    store = open_store(tmp_path / "store")
+    import_wandb_api(store, "ada/vision/a1b2c3", project="moved")
+    first = store.runs.history("wb-a1b2c3")
+    again = import_wandb_api(store, "ada/vision/a1b2c3", project="moved")
+    assert (again.runs, again.points) == (1, ROWS + ROWS // 10)
+    assert [r.id for r in store.runs.list("moved")] == ["wb-a1b2c3"]
+    after = store.runs.history("wb-a1b2c3")
+    assert all(np.array_equal(first[k].values, after[k].values) for k in first)
+    assert len(store.artifacts.versions("moved", "wandb-a1b2c3")) == 1
+    store.close()
+
+
+def test_an_unreadable_run_is_named_and_the_others_come_in(
+    wandb_server: FakeWandb, tmp_path: Path
+) -> None:
+    from assay.importers.wandb_api import import_wandb_api
+
+    store = open_store(tmp_path / "store")
+    with pytest.raises(ImportIncomplete) as caught:
+        import_wandb_api(store, "ada/broken")
+    message = str(caught.value)
+    assert "run bad1: W&B run bad1 could not be read" in message
+    assert "run short1: W&B counts 5 history rows; 4 were read" in message
+    assert [r.name for r in store.runs.list("broken")] == ["fine"]  # never half a run
+    store.close()
+
+
+def test_a_run_the_server_serves_again_comes_in_on_the_next_import(
+    wandb_server: FakeWandb, tmp_path: Path
+) -> None:
+    from assay.importers.wandb_api import import_wandb_api
+
+    (lost,) = [r for r in wandb_server.projects["broken"] if r.id == "bad1"]
+    store = open_store(tmp_path / "store")
+    with pytest.raises(ImportIncomplete, match="run bad1"):
+        import_wandb_api(store, "ada/broken/bad1")
+    lost.broken_history = False  # the server has recovered
+    try:
+        done = import_wandb_api(store, "ada/broken/bad1")
+    finally:
+        lost.broken_history = True
+    assert (done.runs, done.points) == (1, 4 + 1)
+    assert store.runs.history("wb-bad1")["train/loss"].values.tolist() == [
+        r["train/loss"] for r in lost.rows
+    ]
+    store.close()
+
+
+def test_a_project_without_its_entity_is_read_from_the_keys_default_entity(
+    wandb_server: FakeWandb, tmp_path: Path
+) -> None:
+    from assay.importers.wandb_api import import_wandb_api
+
+    store = open_store(tmp_path / "store")
+    done = import_wandb_api(store, "vision", project="mine")
+    assert (done.runs, done.points) == (2, ROWS + ROWS // 10 + 3 + 1)
+    assert sorted(r.id for r in store.runs.list("mine")) == ["wb-a1b2c3", "wb-d4e5f6"]
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "error", "message"),
+    [
+        ("ada/nowhere", NotFound, "W&B has no project ada/nowhere"),
+        ("ada/vision/nothere", NotFound, "W&B has no run ada/vision/nothere"),
+        ("bob/vision", NotFound, "W&B has no project bob/vision"),
+        ("ada/vision/a1/b2", InvalidInput, "is not \\[ENTITY/\\]PROJECT"),
+    ],
+)
+def test_a_source_the_server_does_not_have_fails_by_name(
+    wandb_server: FakeWandb, tmp_path: Path, path: str, error: type[Exception], message: str
+) -> None:
+    from assay.importers.wandb_api import import_wandb_api
+
+    store = open_store(tmp_path / "store")
+    with pytest.raises(error, match=message):
+        import_wandb_api(store, path)
+    assert store.runs.list("nowhere") == [] and store.runs.list("vision") == []
+    store.close()
+
+
+def test_a_key_the_server_refuses_fails_before_anything_is_read(
+    wandb_server: FakeWandb, tmp_path: Path
+) -> None:
+    from assay.importers.wandb_api import import_wandb_api
+
+    store = open_store(tmp_path / "store")
+    wandb_server.api_key = "b" * 40  # the key in the environment is no longer valid
+    try:
+        with pytest.raises(Unauthorized, match="refuses the API key"):
+            import_wandb_api(store, "ada/vision")
+        result = CliRunner().invoke(
+            cli, ["import", "wandb", "--from-api", "ada/vision", "--uri", str(tmp_path / "s")]
+        )
+    finally:
+        wandb_server.api_key = "a" * 40
+    assert result.exit_code == 1 and "refuses the API key" in result.output
+    assert store.runs.list("vision") == []
+    store.close()
+
+
+def test_the_cli_imports_from_the_api_and_names_what_it_did_not(
+    wandb_server: FakeWandb, tmp_path: Path
+) -> None:
+    uri = str(tmp_path / "s")
+    result = CliRunner().invoke(cli, ["import", "wandb", "--from-api", "ada/vision", "--uri", uri])
+    assert result.exit_code == 0, result.output
+    assert f"2 runs, {ROWS + ROWS // 10 + 4} points, 2 files, checked" in result.output
+    assert "not imported: 1 runs still running" in result.output
+    both = CliRunner().invoke(cli, ["import", "wandb", str(tmp_path), "--from-api", "a/b"])
+    assert both.exit_code != 0 and "either PATH" in both.output
+
+
+@pytest.mark.parametrize("case", ["unreachable", "no-key"])
+def test_the_cli_names_an_unreachable_server_or_a_missing_key(tmp_path: Path, case: str) -> None:
+    """In a process of its own (W&B's settings are per process), with nothing to type in."""
+    with serving(_fake()) as fake, pytest.MonkeyPatch.context() as env:
+        url = "http://127.0.0.1:9" if case == "unreachable" else fake.url  # 9: nobody listens
+        _wandb_env(env, tmp_path, url)
+        if case == "no-key":
+            env.delenv("WANDB_API_KEY")
+        args = ["-m", "assay", "import", "wandb", "--from-api", "ada/vision"]
+        result = subprocess.run(
+            [sys.executable, *args, "--uri", str(tmp_path / "s")],
+            env=dict(os.environ),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+        )
+    said = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode == 1, said
+    if case == "unreachable":
+        assert "the W&B server at http://127.0.0.1:9 cannot be reached" in said
+    else:
+        assert f"no W&B API key for {url}: set WANDB_API_KEY or run `wandb login`" in said
