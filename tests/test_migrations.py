@@ -15,6 +15,7 @@ from tests.conftest import StoreFactory, create_run
 
 # what each revision after 0005 added: (tables, columns of runs), newest first
 ADDED = {
+    "0019": (["trace_feedback"], []),
     "0013": (["monitor_alerts"], []),
     "0012": (["spans", "traces"], []),
     "0011": (["sweep_trials", "sweeps"], ["deleted_at", "delete_artifacts"]),

@@ -39,6 +39,7 @@ COMMANDS = {
     "export": "assay.cli.importers:export_command",
     "import": "assay.cli.importers:import_group",
     "sweep": "assay.cli.sweeps:sweep",
+    "traces": "assay.cli.traces:traces",
 }
 
 F = TypeVar("F", bound=Callable[..., Any])

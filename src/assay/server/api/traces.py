@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from assay import wire
 from assay.errors import AssayError, InvalidInput, NotFound
-from assay.records import Span
+from assay.records import Span, TraceFeedbackDraft
 from assay.server.api.common import Caller, decode_body, doc, visible
 from assay.server.body import read_body
 from assay.server.deps import AppState, principal, require, require_some, state_of
@@ -127,6 +127,38 @@ async def write_spans(request: Request, who: Caller) -> Response:
         require(state, who, project, "writer")
     added = await run_in_threadpool(state.store.traces.write, sent.spans, f"user:{who.user}")
     return reply(request, wire.SpanWritten(added=added))
+
+
+@router.post(
+    "/api/v1/trace-feedback",
+    openapi_extra=doc("project", "trace_id"),
+    summary="Feedback on a trace or a span (idempotent by its id)",
+)
+async def add_trace_feedback(request: Request, who: Caller) -> Response:
+    """A reviewer's feedback (source ``human``) needs the viewer role on the project;
+    the application's or a judge's needs writer."""
+    state = state_of(request)
+    draft = await decode_body(request, TraceFeedbackDraft)
+    require(state, who, draft.project, "viewer" if draft.source == "human" else "writer")
+    saved = await run_in_threadpool(state.store.traces.add_feedback, draft, f"user:{who.user}")
+    return reply(request, saved, 201)
+
+
+@router.get("/api/v1/trace-feedback", summary="Feedback on a project's traces, oldest first")
+def trace_feedback(
+    request: Request,
+    who: Caller,
+    *,
+    project: Annotated[str, Query()],
+    trace_id: Annotated[list[str] | None, Query()] = None,
+    name: Annotated[str | None, Query()] = None,
+    source: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 10_000,
+) -> Response:
+    state = state_of(request)
+    require(state, who, project, "viewer")
+    found = state.store.traces.feedback(project, trace_id, name=name, source=source, limit=limit)
+    return reply(request, found)
 
 
 @router.get("/api/v1/traces", summary="A project's traces, newest first")

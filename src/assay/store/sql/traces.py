@@ -20,7 +20,8 @@ import msgspec
 import sqlalchemy as sa
 
 from assay.errors import InvalidInput, LimitExceeded, NotFound
-from assay.records import SPAN_KINDS, SPAN_STATUSES, Span, Trace
+from assay.records import SPAN_KINDS, SPAN_STATUSES, Span, Trace, TraceFeedback, TraceFeedbackDraft
+from assay.store.sql import trace_feedback
 from assay.store.sql.schema import projects, spans, traces
 from assay.store.sql.trace_filters import trace_filter
 from assay.store.sql.tx import Database, Tx, check_page
@@ -416,6 +417,27 @@ class SqlTraces:
     def projects_of(self, trace_id: str) -> list[str]:
         with self.db.read() as conn:
             return projects_of(conn, trace_id)
+
+    def add_feedback(self, draft: TraceFeedbackDraft, actor: str | None = None) -> TraceFeedback:
+        checked = trace_feedback.check(draft)
+        with self.db.write("store trace feedback", actor=actor) as tx:
+            return trace_feedback.add(tx, checked)
+
+    def feedback(
+        self,
+        project: str,
+        trace_ids: Sequence[str] | None = None,
+        *,
+        name: str | None = None,
+        source: str | None = None,
+        limit: int = 10_000,
+    ) -> list[TraceFeedback]:
+        check_project(project)
+        check_page("limit", limit)
+        with self.db.read() as conn:
+            return trace_feedback.listing(
+                conn, project, trace_ids, name=name, source=source, limit=limit
+            )
 
     def list(
         self, project: str, filter: str | None = None, limit: int = 100, offset: int = 0
