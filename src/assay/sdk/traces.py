@@ -138,7 +138,9 @@ class TraceSet(list[ApiTrace]):
                 data={k: str(v) for k, v in scored.details.items()},
                 id=_judge_id(trace.trace_id, label),
             )
-            written.append(self.store.traces.add_feedback(draft))
+            saved = self.store.traces.add_feedback(draft)
+            trace.feedback.append(saved)
+            written.append(saved)
         return written
 
     def to_dataset(
