@@ -51,6 +51,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(500, {"error": {"message": "the model is down", "type": "server_error"}})
         elif self.path.endswith("/chat/completions"):
             self._openai_chat(body)
+        elif self.path.endswith("/responses"):
+            self._openai_response(body)
         elif self.path.endswith("/embeddings"):
             given = body["input"] if isinstance(body["input"], list) else [body["input"]]
             self._json(
@@ -189,6 +191,90 @@ class _Handler(BaseHTTPRequestHandler):
             chunks.append((None, {**base, "choices": [], "usage": usage}))
         chunks.append((None, "[DONE]"))
         self._sse(chunks)
+
+    def _openai_response(self, body: dict[str, Any]) -> None:
+        """The Responses API: ``input`` a string or a list of items; a model named
+        "failing" answers a stream that ends in ``response.failed``."""
+        given = body["input"]
+        if isinstance(given, str):
+            text = given
+        else:
+            said = [i for i in given if i.get("type", "message") == "message"]
+            text = _last_text(said)
+        tool = "weather" in text and not any(
+            i.get("type") == "function_call_output" for i in given if isinstance(i, dict)
+        )
+        output: list[dict[str, Any]] = [
+            {"id": "rs_1", "type": "reasoning", "summary": []},
+        ]
+        if tool:
+            output.append(
+                {
+                    "id": "fc_1",
+                    "type": "function_call",
+                    "call_id": "call_3",
+                    "name": "get_weather",
+                    "arguments": '{"city": "Paris"}',
+                    "status": "completed",
+                }
+            )
+        else:
+            output.append(
+                {
+                    "id": "msg_1",
+                    "type": "message",
+                    "role": "assistant",
+                    "status": "completed",
+                    "content": [{"type": "output_text", "text": text.upper(), "annotations": []}],
+                }
+            )
+        response: dict[str, Any] = {
+            "id": "resp_1",
+            "object": "response",
+            "created_at": 1767225600,
+            "model": body["model"] + "-2024-07-18",
+            "status": "completed",
+            "output": output,
+            "usage": {
+                "input_tokens": 30,
+                "input_tokens_details": {"cached_tokens": 10},
+                "output_tokens": 4,
+                "output_tokens_details": {"reasoning_tokens": 0},
+                "total_tokens": 34,
+            },
+        }
+        if not body.get("stream"):
+            self._json(200, response)
+            return
+        started = {**response, "status": "in_progress", "output": [], "usage": None}
+        events: list[tuple[str | None, Any]] = [
+            ("response.created", {"type": "response.created", "response": started})
+        ]
+        for i, word in enumerate(text.upper().split(" ")):
+            events.append(
+                (
+                    "response.output_text.delta",
+                    {
+                        "type": "response.output_text.delta",
+                        "item_id": "msg_1",
+                        "output_index": 1,
+                        "content_index": 0,
+                        "delta": (" " if i else "") + word,
+                    },
+                )
+            )
+        if body["model"] == "failing":
+            failed = {
+                **started,
+                "status": "failed",
+                "error": {"code": "server_error", "message": "the model stopped"},
+            }
+            events.append(("response.failed", {"type": "response.failed", "response": failed}))
+        else:
+            events.append(
+                ("response.completed", {"type": "response.completed", "response": response})
+            )
+        self._sse(events)
 
     # ---- Anthropic ----------------------------------------------------------------------
 

@@ -229,6 +229,140 @@ def test_openai_embeddings_are_spans_with_input_tokens(store_uri: str, llm: Fake
     assert span.input_tokens == 8 and span.cost == pytest.approx(8 * 0.02e-6)
 
 
+def test_an_openai_response_is_a_genai_span_with_instructions_items_tokens_and_cost(
+    store_uri: str, llm: FakeLLM
+) -> None:
+    client = _openai(llm)
+    reply = client.responses.create(
+        model="gpt-4o-mini",
+        instructions="Be brief.",
+        input=[
+            {"role": "developer", "content": "Answer in capitals."},
+            {"role": "user", "content": [{"type": "input_text", "text": "where is my refund"}]},
+        ],
+        temperature=0.3,
+        max_output_tokens=50,
+        top_p=openai.NOT_GIVEN,
+        parallel_tool_calls=openai.omit,
+    )
+    assert reply.output_text == "WHERE IS MY REFUND"
+    (span,) = _spans(store_uri)
+    a = span.attributes
+    assert span.name == "chat gpt-4o-mini" and span.status != "error"
+    assert a["gen_ai.operation.name"] == "chat" and a["gen_ai.provider.name"] == "openai"
+    assert a["gen_ai.request.temperature"] == 0.3 and a["gen_ai.request.max_tokens"] == 50
+    assert "gen_ai.request.top_p" not in a
+    assert _messages(span, "gen_ai.system_instructions") == [
+        {"type": "text", "content": "Be brief."},
+        {"type": "text", "content": "Answer in capitals."},
+    ]
+    assert _messages(span, "gen_ai.input.messages") == [
+        {"role": "user", "parts": [{"type": "text", "content": "where is my refund"}]}
+    ]
+    assert _messages(span, "gen_ai.output.messages") == [  # the reasoning item is left out
+        {"role": "assistant", "parts": [{"type": "text", "content": "WHERE IS MY REFUND"}]}
+    ]
+    assert a["gen_ai.response.id"] == "resp_1"
+    assert a["gen_ai.response.finish_reasons"] == ["completed"]
+    assert a["gen_ai.usage.cache_read.input_tokens"] == 10
+    assert (span.model, span.input_tokens, span.output_tokens) == ("gpt-4o-mini-2024-07-18", 30, 4)
+    # the 10 cached input tokens at the cached price
+    assert span.cost == pytest.approx(20 * 0.15e-6 + 10 * 0.075e-6 + 4 * 0.6e-6)
+
+
+def test_an_openai_response_function_call_and_its_output_are_tool_parts(
+    store_uri: str, llm: FakeLLM
+) -> None:
+    client = _openai(llm)
+    tools = [{"type": "function", "name": "get_weather", "parameters": {}}]
+    first = client.responses.create(model="gpt-4o-mini", input="weather?", tools=tools)
+    call = next(item for item in first.output if item.type == "function_call")
+    client.responses.create(
+        model="gpt-4o-mini",
+        input=[
+            {"role": "user", "content": "weather?"},
+            call.model_dump(exclude_none=True),
+            {"type": "function_call_output", "call_id": call.call_id, "output": "sunny"},
+        ],
+        tools=tools,
+    )
+    asked, answered = _spans(store_uri)
+    assert _messages(asked, "gen_ai.input.messages") == [
+        {"role": "user", "parts": [{"type": "text", "content": "weather?"}]}
+    ]
+    assert _messages(asked, "gen_ai.tool.definitions") == tools
+    tool_call = {
+        "type": "tool_call",
+        "id": "call_3",
+        "name": "get_weather",
+        "arguments": '{"city": "Paris"}',
+    }
+    assert _messages(asked, "gen_ai.output.messages") == [
+        {"role": "assistant", "parts": [tool_call]}
+    ]
+    assert _messages(answered, "gen_ai.input.messages")[1:] == [
+        {"role": "assistant", "parts": [tool_call]},
+        {
+            "role": "tool",
+            "parts": [{"type": "tool_call_response", "id": "call_3", "response": "sunny"}],
+        },
+    ]
+
+
+def test_an_openai_streamed_response_is_recorded_from_its_last_event(
+    store_uri: str, llm: FakeLLM
+) -> None:
+    client = _openai(llm)
+    stream = client.responses.create(model="gpt-4o-mini", input="tell me a story", stream=True)
+    text = "".join(e.delta for e in stream if e.type == "response.output_text.delta")
+    assert text == "TELL ME A STORY"
+    (span,) = _spans(store_uri)
+    assert _messages(span, "gen_ai.output.messages") == [
+        {"role": "assistant", "parts": [{"type": "text", "content": "TELL ME A STORY"}]}
+    ]
+    assert (span.input_tokens, span.output_tokens) == (30, 4) and span.cost is not None
+
+
+def test_an_async_openai_response_plain_streamed_and_failed(store_uri: str, llm: FakeLLM) -> None:
+    client = _openai(llm, openai.AsyncOpenAI)
+
+    async def calls() -> str:
+        await client.responses.create(model="gpt-4o-mini", input="one")
+        async with await client.responses.create(
+            model="gpt-4o-mini", input="two words", stream=True
+        ) as stream:
+            text = "".join(
+                [e.delta async for e in stream if e.type == "response.output_text.delta"]
+            )
+        failing = await client.responses.create(model="failing", input="three", stream=True)
+        async for _ in failing:
+            pass
+        return text
+
+    assert asyncio.run(calls()) == "TWO WORDS"
+    plain, streamed, failed = _spans(store_uri)
+    assert _messages(plain, "gen_ai.output.messages")[0]["parts"][0]["content"] == "ONE"
+    assert _messages(streamed, "gen_ai.output.messages")[0]["parts"][0]["content"] == "TWO WORDS"
+    assert failed.status == "error" and failed.status_message == "the model stopped"
+    assert failed.attributes["error.type"] == "server_error"
+
+
+def test_an_anthropic_argument_left_out_with_a_marker_is_not_recorded(
+    store_uri: str, llm: FakeLLM
+) -> None:
+    client = _anthropic(llm)
+    client.messages.create(
+        model="claude-3-5-haiku-20241022",
+        max_tokens=10,
+        system=anthropic.omit,
+        stop_sequences=anthropic.NOT_GIVEN,
+        messages=[{"role": "user", "content": "hi"}],
+    )
+    (span,) = _spans(store_uri)
+    assert "gen_ai.system_instructions" not in span.attributes
+    assert "gen_ai.request.stop_sequences" not in span.attributes
+
+
 def test_calls_inside_a_traced_function_are_its_children_and_instrumenting_twice_records_once(
     store_uri: str, llm: FakeLLM
 ) -> None:

@@ -32,6 +32,7 @@ REQUEST_PARAMETERS = {
     "top_k": "gen_ai.request.top_k",
     "max_tokens": "gen_ai.request.max_tokens",
     "max_completion_tokens": "gen_ai.request.max_tokens",
+    "max_output_tokens": "gen_ai.request.max_tokens",
     "frequency_penalty": "gen_ai.request.frequency_penalty",
     "presence_penalty": "gen_ai.request.presence_penalty",
     "seed": "gen_ai.request.seed",
@@ -57,12 +58,17 @@ def plain(value: Any) -> Any:
     return value
 
 
+def given(value: Any) -> bool:
+    """Not None and not the clients' markers of an argument left out."""
+    return value is not None and type(value).__name__ not in ("NotGiven", "Omit")
+
+
 def parameters(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """The call's model parameters as ``gen_ai.request.*`` attributes."""
     found: dict[str, Any] = {}
     for name, attribute in REQUEST_PARAMETERS.items():
         value = kwargs.get(name)
-        if value is None or type(value).__name__ == "NotGiven":
+        if not given(value):
             continue
         if attribute == "gen_ai.request.stop_sequences" and isinstance(value, str):
             value = [value]

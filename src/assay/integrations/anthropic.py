@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from assay.integrations._genai import (
     Call,
     as_json,
+    given,
     instrument_resource,
     parameters,
     plain,
@@ -70,13 +71,13 @@ def _parts(content: Any) -> list[dict[str, Any]]:
 
 def _request(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     found = parameters(kwargs)
-    given = [
+    asked = [
         {"role": m.get("role", "user"), "parts": _parts(m.get("content"))}
         for m in plain(list(kwargs.get("messages") or []))
     ]
-    found["gen_ai.input.messages"] = as_json(given)
+    found["gen_ai.input.messages"] = as_json(asked)
     system = kwargs.get("system")
-    if system is not None and type(system).__name__ != "NotGiven":
+    if given(system):
         found["gen_ai.system_instructions"] = as_json(_parts(system))
     tools = kwargs.get("tools")
     if isinstance(tools, list | tuple) and tools:

@@ -5,13 +5,14 @@
 
 ``instrument`` changes the one client it is given (sync ``OpenAI`` or ``AsyncOpenAI``,
 and any client built on them with another ``base_url``): each
-``chat.completions.create`` and ``embeddings.create`` becomes a span of kind ``llm``
-(``embedding``) under the span open around it, carrying the request's model and
-parameters, the messages given and answered (``gen_ai.input.messages`` /
+``chat.completions.create``, ``responses.create`` and ``embeddings.create`` becomes a
+span of kind ``llm`` (``embedding``) under the span open around it, carrying the
+request's model and parameters, the messages given and answered (``gen_ai.input.messages`` /
 ``gen_ai.output.messages``, tool calls as parts), the token counts (so cost follows)
 and, on failure, the error. A streamed answer (``stream=True``) is recorded when it has
 been read, its chunks assembled; its token counts are there when the request asked for
-them (``stream_options={"include_usage": True}``).
+them (``stream_options={"include_usage": True}``); a streamed response of the Responses
+API is recorded from its last event, which carries the whole response.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any, TypeVar
 from assay.integrations._genai import (
     Call,
     as_json,
+    given,
     instrument_resource,
     parameters,
     plain,
@@ -34,8 +36,8 @@ C = TypeVar("C")
 
 
 def instrument(client: C, *, project: str | None = None, uri: str | None = None) -> C:
-    """Record every chat completion and embedding call of ``client`` (returned, changed
-    in place; instrumenting twice changes nothing). ``project`` and ``uri`` as for
+    """Record every chat completion, response and embedding call of ``client`` (returned,
+    changed in place; instrumenting twice changes nothing). ``project`` and ``uri`` as for
     ``assay.span``: by default the enclosing span's, else the active run's, else
     ``ASSAY_PROJECT``."""
     chat = getattr(getattr(client, "chat", None), "completions", None)
@@ -44,6 +46,9 @@ def instrument(client: C, *, project: str | None = None, uri: str | None = None)
         raise TypeError(f"{type(client).__name__} is not an openai client (OpenAI, AsyncOpenAI)")
     instrument_resource(chat, "create", CHAT, project, uri)
     instrument_resource(embeddings, "create", EMBEDDINGS, project, uri)
+    responses = getattr(client, "responses", None)
+    if responses is not None:
+        instrument_resource(responses, "create", RESPONSES, project, uri)
     return client
 
 
@@ -198,9 +203,9 @@ CHAT = Call(
 
 def _embeddings_request(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     found: dict[str, Any] = {}
-    given = kwargs.get("input")
-    if given is not None:
-        found["input.value"] = as_json(plain(given))
+    embedded = kwargs.get("input")
+    if embedded is not None:
+        found["input.value"] = as_json(plain(embedded))
         found["input.mime_type"] = "application/json"
     if isinstance(kwargs.get("dimensions"), int):
         found["gen_ai.embeddings.dimension.count"] = kwargs["dimensions"]
@@ -224,4 +229,125 @@ EMBEDDINGS = Call(
     provider=PROVIDER,
     request=_embeddings_request,
     response=_embeddings_response,
+)
+
+
+# ---- responses -----------------------------------------------------------------------------
+
+
+def _item(item: Mapping[str, Any], role: str) -> dict[str, Any]:
+    """One input or output item of the Responses API as a GenAI message (``role`` for an
+    item that names none: ``user`` given, ``assistant`` answered)."""
+    kind = item.get("type", "message")
+    if kind == "function_call":
+        part = {
+            "type": "tool_call",
+            "id": item.get("call_id"),
+            "name": item.get("name"),
+            "arguments": item.get("arguments"),
+        }
+        return {"role": "assistant", "parts": [part]}
+    if kind == "function_call_output":
+        part = {
+            "type": "tool_call_response",
+            "id": item.get("call_id"),
+            "response": item.get("output"),
+        }
+        return {"role": "tool", "parts": [part]}
+    if kind != "message":  # a built-in tool's call, a reference to an earlier item, ...
+        return {"role": item.get("role", role), "parts": [dict(item)]}
+    content = item.get("content")
+    if isinstance(content, list):
+        parts = [
+            {"type": "text", "content": c.get("text", "")}
+            if c.get("type") in ("input_text", "output_text", "text")
+            else dict(c)
+            for c in content
+            if isinstance(c, Mapping)
+        ]
+        return {"role": item.get("role", role), "parts": parts}
+    return {"role": item.get("role", role), "parts": text_parts(content)}
+
+
+def _responses_request(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    found = parameters(kwargs)
+    asked = kwargs.get("input")
+    if isinstance(asked, str):
+        messages = [{"role": "user", "parts": text_parts(asked)}]
+    elif isinstance(asked, list | tuple):
+        messages = [_item(i, "user") for i in plain(list(asked)) if isinstance(i, Mapping)]
+    else:
+        messages = []
+    system = [p for m in messages if m["role"] in ("system", "developer") for p in m["parts"]]
+    instructions = kwargs.get("instructions")
+    if given(instructions):
+        system = text_parts(instructions) + system
+    found["gen_ai.input.messages"] = as_json(
+        [m for m in messages if m["role"] not in ("system", "developer")]
+    )
+    if system:
+        found["gen_ai.system_instructions"] = as_json(system)
+    tools = kwargs.get("tools")
+    if isinstance(tools, list | tuple) and tools:
+        found["gen_ai.tool.definitions"] = as_json(plain(list(tools)))
+    conversation = kwargs.get("conversation")
+    if isinstance(conversation, str):
+        found["gen_ai.conversation.id"] = conversation
+    elif isinstance(conversation, Mapping) and isinstance(conversation.get("id"), str):
+        found["gen_ai.conversation.id"] = conversation["id"]
+    return found
+
+
+def _responses_answer(span: OpenSpan, body: Mapping[str, Any]) -> None:
+    """A whole response (answered at once, or the last event of a stream): its output
+    items, why it ended (its status, or why it is incomplete), its tokens and, when it
+    failed, the error."""
+    _identity(span, body)
+    answered = [
+        _item(i, "assistant")
+        for i in body.get("output") or []
+        if isinstance(i, Mapping) and i.get("type") != "reasoning"
+    ]
+    span.set("gen_ai.output.messages", as_json(answered))
+    reason = (body.get("incomplete_details") or {}).get("reason") or body.get("status")
+    if reason:
+        span.set("gen_ai.response.finish_reasons", [reason])
+    usage = body.get("usage") or {}
+    if usage.get("input_tokens") is not None:
+        span.set("gen_ai.usage.input_tokens", usage["input_tokens"])
+    if usage.get("output_tokens") is not None:
+        span.set("gen_ai.usage.output_tokens", usage["output_tokens"])
+    cached = (usage.get("input_tokens_details") or {}).get("cached_tokens")
+    if cached:
+        span.set("gen_ai.usage.cache_read.input_tokens", cached)
+    if body.get("status") == "failed":
+        error = body.get("error") or {}
+        span.set("error.type", str(error.get("code") or "failed"))
+        span.status = "error"
+        span.status_message = str(error.get("message") or "the response failed")
+
+
+class _ResponseEvents:
+    """A streamed response's events: the last ``response.completed`` (or ``.failed``,
+    ``.incomplete``) event carries the whole response."""
+
+    def __init__(self) -> None:
+        self.final: dict[str, Any] | None = None
+
+    def add(self, event: Any) -> None:
+        data = plain(event)
+        if data.get("type") in ("response.completed", "response.failed", "response.incomplete"):
+            self.final = data.get("response") or {}
+
+    def finish(self, span: OpenSpan) -> None:
+        if self.final is not None:
+            _responses_answer(span, self.final)
+
+
+RESPONSES = Call(
+    operation="chat",
+    provider=PROVIDER,
+    request=_responses_request,
+    response=lambda result, span: _responses_answer(span, plain(result)),
+    accumulator=_ResponseEvents,
 )
