@@ -100,13 +100,21 @@ def read(span: Span) -> Span:
     """The span with what its attributes say filled in: operation, model, provider,
     tokens and cost (the sender's ``llm.cost.total`` if given, else the price table's).
     What the span already carries is kept."""
-    attributes = span.attributes
+    return msgspec.structs.replace(span, **readings(span.attributes, span.start_ns, span))
+
+
+def readings(
+    attributes: Mapping[str, Any], start_ns: int, carried: Span | None = None
+) -> dict[str, Any]:
+    """What ``attributes`` say of a span that started at ``start_ns``, as the Span fields
+    ``operation``, ``model``, ``provider``, ``input_tokens``, ``output_tokens``, ``cost``
+    and ``prices``; a value the ``carried`` span has already is kept."""
     given, made, cached = tokens(attributes)
-    name = span.model or model(attributes)
-    vendor = span.provider or provider(attributes)
-    n_in = span.input_tokens if span.input_tokens is not None else given
-    n_out = span.output_tokens if span.output_tokens is not None else made
-    cost, prices = span.cost, span.prices
+    name = (carried.model if carried else None) or model(attributes)
+    vendor = (carried.provider if carried else None) or provider(attributes)
+    n_in = carried.input_tokens if carried and carried.input_tokens is not None else given
+    n_out = carried.output_tokens if carried and carried.output_tokens is not None else made
+    cost, prices = (carried.cost, carried.prices) if carried else (None, None)
     sent = attributes.get(COST_ATTRIBUTE)
     if cost is None and isinstance(sent, int | float) and not isinstance(sent, bool) and sent >= 0:
         cost, prices = float(sent), f"span attribute {COST_ATTRIBUTE}"
@@ -117,20 +125,19 @@ def read(span: Span) -> Span:
             input_tokens=n_in,
             output_tokens=n_out,
             cache_read_tokens=cached,
-            at_ns=span.start_ns,
+            at_ns=start_ns,
         )
         if priced is not None:
             cost, prices = priced.cost, priced.prices
-    return msgspec.structs.replace(
-        span,
-        operation=span.operation or operation(attributes),
-        model=name,
-        provider=vendor,
-        input_tokens=n_in,
-        output_tokens=n_out,
-        cost=cost,
-        prices=prices,
-    )
+    return {
+        "operation": (carried.operation if carried else None) or operation(attributes),
+        "model": name,
+        "provider": vendor,
+        "input_tokens": n_in,
+        "output_tokens": n_out,
+        "cost": cost,
+        "prices": prices,
+    }
 
 
 # ---- messages and tool calls, for showing a span ---------------------------------------
