@@ -54,6 +54,43 @@ def test_a_span_sent_again_is_stored_once(store: Store) -> None:
     assert trace.n_spans == 3 and trace.input_tokens == 12
 
 
+def test_a_span_twice_in_one_write_is_stored_and_counted_once(store: Store) -> None:
+    store.traces.write([span(1)])
+    assert store.traces.write([span(2, input_tokens=5), span(1), span(2, input_tokens=5)]) == 1
+    trace = store.traces.get(f"{1:032x}")
+    assert trace.n_spans == 2 == len(trace.spans) and trace.input_tokens == 5
+
+
+def test_threads_writing_through_one_store_each_hear_their_own_new_spans(store: Store) -> None:
+    import threading
+
+    # eight writers of one trace and of their own traces; every second span of the
+    # shared trace is sent by two writers, so one of them hears it was new
+    shared = [span(n, input_tokens=1) for n in range(1, 161)]
+    counts: list[int] = []
+    failures: list[BaseException] = []
+
+    def send(k: int) -> None:
+        try:
+            for i in range(4):
+                mine = [span(n, trace=100 + k) for n in range(1 + 20 * i, 21 + 20 * i)]
+                twice = shared[k * 20 : k * 20 + 20] + shared[(k * 20 + 20) % 160 :][:10:2]
+                counts.append(store.traces.write(mine + twice))
+        except BaseException as exc:  # pragma: no cover - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=send, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
+    assert sum(counts) == 8 * 80 + 160
+    trace = store.traces.get(f"{1:032x}")
+    assert trace.n_spans == 160 == len(trace.spans) and trace.input_tokens == 160
+    assert all(store.traces.get(f"{100 + k:032x}").n_spans == 80 for k in range(8))
+
+
 def test_spans_of_one_trace_may_arrive_in_any_order(store: Store) -> None:
     store.traces.write([span(3), span(2)])
     assert store.traces.get(f"{1:032x}").name == "step 2"  # the earliest, until the root comes

@@ -25,7 +25,26 @@ _OPENINFERENCE_KINDS = {
 COST_ATTRIBUTE = "llm.cost.total"  # OpenInference: a cost the sender computed
 
 
-def _first(attributes: Mapping[str, Any], *names: str) -> Any:
+_INPUT_TOKENS = (
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.prompt_tokens",
+    "llm.token_count.prompt",
+)
+_OUTPUT_TOKENS = (
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.completion_tokens",
+    "llm.token_count.completion",
+)
+_CACHED_TOKENS = (
+    "gen_ai.usage.cache_read.input_tokens",
+    "gen_ai.usage.cache_read_input_tokens",
+    "llm.token_count.prompt_details.cache_read",
+)
+_MODELS = ("gen_ai.response.model", "gen_ai.request.model", "llm.model_name")
+_PROVIDERS = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")
+
+
+def _first(attributes: Mapping[str, Any], names: tuple[str, ...]) -> Any:
     for name in names:
         value = attributes.get(name)
         if value is not None and value != "":
@@ -34,7 +53,9 @@ def _first(attributes: Mapping[str, Any], *names: str) -> Any:
 
 
 def _count(value: Any) -> int | None:
-    if isinstance(value, bool):
+    if type(value) is int:  # the common case first (a bool is not an int here)
+        return value if value >= 0 else None
+    if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int) and value >= 0:
         return value
@@ -62,38 +83,20 @@ def operation(attributes: Mapping[str, Any]) -> str | None:
 
 def model(attributes: Mapping[str, Any]) -> str | None:
     """The model that answered (else the one asked for)."""
-    return _text(
-        _first(attributes, "gen_ai.response.model", "gen_ai.request.model", "llm.model_name")
-    )
+    return _text(_first(attributes, _MODELS))
 
 
 def provider(attributes: Mapping[str, Any]) -> str | None:
-    return _text(
-        _first(attributes, "gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")
-    )
+    return _text(_first(attributes, _PROVIDERS))
 
 
 def tokens(attributes: Mapping[str, Any]) -> tuple[int | None, int | None, int | None]:
     """(input, output, of the input read from a cache) token counts."""
-    given = _first(
-        attributes,
-        "gen_ai.usage.input_tokens",
-        "gen_ai.usage.prompt_tokens",
-        "llm.token_count.prompt",
+    return (
+        _count(_first(attributes, _INPUT_TOKENS)),
+        _count(_first(attributes, _OUTPUT_TOKENS)),
+        _count(_first(attributes, _CACHED_TOKENS)),
     )
-    made = _first(
-        attributes,
-        "gen_ai.usage.output_tokens",
-        "gen_ai.usage.completion_tokens",
-        "llm.token_count.completion",
-    )
-    cached = _first(
-        attributes,
-        "gen_ai.usage.cache_read.input_tokens",
-        "gen_ai.usage.cache_read_input_tokens",
-        "llm.token_count.prompt_details.cache_read",
-    )
-    return _count(given), _count(made), _count(cached)
 
 
 def read(span: Span) -> Span:
@@ -188,12 +191,12 @@ def messages(attributes: Mapping[str, Any]) -> tuple[list[Any], list[Any]]:
 
 def tool_call(attributes: Mapping[str, Any]) -> dict[str, Any] | None:
     """An ``execute_tool`` span's tool: name, call id, arguments and result, or None."""
-    name = _first(attributes, "gen_ai.tool.name", "tool.name")
+    name = _first(attributes, ("gen_ai.tool.name", "tool.name"))
     if name is None:
         return None
     return {
         "name": name,
-        "id": _first(attributes, "gen_ai.tool.call.id", "tool_call.id"),
-        "arguments": _parsed(_first(attributes, "gen_ai.tool.call.arguments", "tool.parameters")),
-        "result": _parsed(_first(attributes, "gen_ai.tool.call.result", "output.value")),
+        "id": _first(attributes, ("gen_ai.tool.call.id", "tool_call.id")),
+        "arguments": _parsed(_first(attributes, ("gen_ai.tool.call.arguments", "tool.parameters"))),
+        "result": _parsed(_first(attributes, ("gen_ai.tool.call.result", "output.value"))),
     }

@@ -40,6 +40,12 @@ def _table() -> tuple[Any, str] | None:
     return genai_prices, f"genai-prices {importlib.metadata.version('genai-prices')}"
 
 
+def load() -> None:
+    """Load the price table now (a server does at start) rather than on first use."""
+    if _table() is not None:
+        price(model="gpt-4o-mini", provider="openai", input_tokens=1, output_tokens=1)
+
+
 # price fields a call's cost may use for the linear shortcut; any other (a per-request
 # fee, audio tokens) sends the call through the table's own calculation
 _LINEAR_FIELDS = frozenset(

@@ -70,22 +70,36 @@ async def _export(request: Request, kind: str) -> Response:
     who = await run_in_threadpool(principal, request)
     require_some(state, who, "writer")
     body = await read_body(request, state.config.max_body_bytes)
-    decoded = await run_in_threadpool(
-        otlp.decode, body, kind, request.headers.get(otlp.PROJECT_HEADER)
+    header = request.headers.get(otlp.PROJECT_HEADER)
+    decoded, accepted, bodies, denied = await run_in_threadpool(
+        _decoded, state, who, body, kind, header
     )
-    accepted, denied = await run_in_threadpool(_writable, state, who, decoded)
     if not accepted and decoded.n_rejected:  # nothing stored: a failure, not a success
         return _failure(kind, 403 if denied == decoded.n_rejected else 400, decoded.message())
     if accepted:
-        await run_in_threadpool(state.store.traces.write, accepted, f"user:{who.user}")
+        await run_in_threadpool(
+            state.store.traces.write_checked, accepted, bodies, f"user:{who.user}"
+        )
     return Response(otlp.success(kind, decoded.n_rejected, decoded.message()), 200, media_type=kind)
 
 
-def _writable(state: AppState, who: Principal, decoded: otlp.Decoded) -> tuple[list[Span], int]:
-    """The decoded spans the caller may store, and how many it may not (counted as
-    rejected, as are spans the store could not hold)."""
+def _decoded(
+    state: AppState, who: Principal, body: bytes, kind: str, header: str | None
+) -> tuple[otlp.Decoded, list[Span], list[bytes], int]:
+    """The export's spans decoded, and which of them the caller may store (one trip to
+    a worker thread for both)."""
+    decoded = otlp.decode(body, kind, header)
+    return decoded, *_writable(state, who, decoded)
+
+
+def _writable(
+    state: AppState, who: Principal, decoded: otlp.Decoded
+) -> tuple[list[Span], list[bytes], int]:
+    """The decoded spans the caller may store with their stored forms, and how many it
+    may not (counted as rejected, as are spans the store could not hold)."""
     roles: dict[str, bool] = {}
     accepted: list[Span] = []
+    bodies: list[bytes] = []
     denied = 0
     for span in decoded.spans:
         if span.project not in roles:
@@ -95,12 +109,12 @@ def _writable(state: AppState, who: Principal, decoded: otlp.Decoded) -> tuple[l
             denied += 1
             continue
         try:
-            check_span(span)
+            bodies.append(check_span(span))
         except InvalidInput as exc:
             decoded.reject(str(exc))
             continue
         accepted.append(span)
-    return accepted, denied
+    return accepted, bodies, denied
 
 
 def _failure(kind: str, status: int, message: str) -> Response:
