@@ -220,10 +220,18 @@ def decode(body: bytes, kind: str, header_project: str | None = None) -> Decoded
     return out
 
 
+_ZEROS = {16: bytes(16), 8: bytes(8)}
+
+
 def _hex(raw: bytes, size: int, what: str) -> str:
-    if len(raw) != size or not any(raw):
+    if len(raw) != size or raw == _ZEROS[size]:
         raise InvalidInput(f"a span without a valid {what} ({size} bytes, not all zero)")
     return raw.hex()
+
+
+def _text(what: str, text: str) -> str:
+    """captured_text, with plain text (nearly all) passed through without a call."""
+    return text if text.isascii() and "\x00" not in text else captured_text(what, text)
 
 
 def _span(raw: Any, *, project: str, resource: dict[str, Any], scope: str) -> Span:
@@ -241,12 +249,12 @@ def _span(raw: Any, *, project: str, resource: dict[str, Any], scope: str) -> Sp
         trace_id=trace_id,
         span_id=span_id,
         parent_id=parent,
-        name=captured_text("span name", raw.name) or "(unnamed)",
+        name=_text("span name", raw.name) or "(unnamed)",
         kind=SPAN_KINDS[raw.kind] if 0 <= raw.kind < len(SPAN_KINDS) else "unspecified",
         start_ns=start,
         end_ns=end,
         status=SPAN_STATUSES[status.code] if 0 <= status.code < 3 else "unset",
-        status_message=captured_text("status message", status.message),
+        status_message=_text("status message", status.message),
         attributes=attributes,
         resource=resource,
         scope=scope,
