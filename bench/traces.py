@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -200,6 +201,7 @@ def main() -> None:
         )
     finally:
         server.stop()
+        shutil.rmtree(root.parent, ignore_errors=True)
 
 
 if __name__ == "__main__":
