@@ -15,6 +15,7 @@ from tests.conftest import StoreFactory, create_run
 
 # what each revision after 0005 added: (tables, columns of runs), newest first
 ADDED = {
+    "0020": (["trace_feedback"], []),
     "0019": (["model_servers"], []),
     "0018": (["prompt_labels"], []),
     "0016": (["label_annotator_kinds"], []),  # its columns go with 0008's tables

@@ -6,6 +6,8 @@ import gzip
 import json
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from assay.cli.main import cli
 from assay.errors import Forbidden, LimitExceeded, NotFound, Unauthorized
 from assay.ids import new_run_id
 from assay.records import Batch
+from assay.server import heap
 from assay.server.app import create_app
 from assay.server.config import ServerConfig
 from assay.store.http.store import RemoteStore
@@ -364,3 +367,14 @@ def test_artifact_and_registry_routes_enforce_roles(team: Team, tmp_path: Path) 
         bob.models.version("clf", "production")
     bad = team.client.post("/api/v1/artifacts", content=b"{", headers=team.headers("ann"))
     assert bad.status_code == 400 and "ArtifactDraft" in bad.json()["error"]["message"]
+
+
+def test_a_server_process_freezes_its_startup_heap_and_collects_less_often() -> None:
+    script = (
+        "import gc; from assay.server import heap; heap.settle(); "
+        "print(gc.get_freeze_count() > 10_000, gc.get_threshold()[0])"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert shown == ["True", str(heap.YOUNG)]

@@ -194,3 +194,35 @@ def test_the_price_shortcut_agrees_with_the_table(
         genai_request_timestamp=datetime.fromtimestamp(at / 1e9, UTC),
     )
     assert ours is not None and ours.cost == pytest.approx(float(theirs.total_price), rel=1e-12)
+
+
+def test_text_no_database_holds_is_repaired_as_a_span_is_decoded() -> None:
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+    from opentelemetry.proto.common.v1 import common_pb2
+    from opentelemetry.proto.trace.v1 import trace_pb2
+
+    from assay.traces import otlp
+
+    def kv(key: str, value: str) -> common_pb2.KeyValue:
+        return common_pb2.KeyValue(key=key, value=common_pb2.AnyValue(string_value=value))
+
+    raw = trace_pb2.Span(
+        trace_id=b"\x01" * 16,
+        span_id=b"\x02" * 8,
+        name="a\x00b",
+        start_time_unix_nano=1,
+        attributes=[kv("k\x00", "v\x00"), kv("plain", "é"), kv("gen_ai.request.model", "m")],
+        status=trace_pb2.Status(code=2, message="bad\x00"),
+    )
+    body = trace_service_pb2.ExportTraceServiceRequest(
+        resource_spans=[
+            trace_pb2.ResourceSpans(
+                resource={"attributes": [kv("service.name", "shop")]},
+                scope_spans=[trace_pb2.ScopeSpans(spans=[raw])],
+            )
+        ]
+    ).SerializeToString()
+    (span,) = otlp.decode(body, otlp.PROTOBUF).spans
+    assert (span.name, span.status, span.status_message) == ("a\ufffdb", "error", "bad\ufffd")
+    assert span.attributes == {"k\ufffd": "v\ufffd", "plain": "é", "gen_ai.request.model": "m"}
+    assert span.model == "m" and span.project == "shop"

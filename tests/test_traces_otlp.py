@@ -371,7 +371,7 @@ def test_a_store_outage_is_a_retryable_503_with_retry_after(
     def down(*args: object, **kwargs: object) -> int:
         raise StoreUnavailable("the database does not answer")
 
-    monkeypatch.setattr(app.state.assay.store.traces, "write", down)
+    monkeypatch.setattr(app.state.assay.store.traces.db, "write", down)  # every transaction
     with TestClient(app, base_url="http://127.0.0.1") as client:
         request = _json_request("shop", _json_span("0000000000000001"))
         answer = client.post(

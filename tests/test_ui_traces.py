@@ -160,3 +160,31 @@ def test_a_thirty_thousand_span_trace_renders_only_what_is_in_view(page: Any, si
     page.click(f".span-row[data-span-id='{29_999:016x}'] .name")
     page.wait_for_selector("#span-attributes", state="attached")  # a span without attributes
     assert "step 29999" in page.inner_text("#span-detail")
+
+
+def test_a_reviewer_adds_feedback_on_a_span_from_the_trace_page(page: Any, site: str) -> None:
+    page.goto(f"{site}/traces/{AGENT}")
+    page.wait_for_selector(".span-row")
+    assert page.inner_text("#feedback-empty") == "No feedback yet."
+    page.locator(".span-row", has_text="chat gpt-4o-mini").locator(".name").click()
+    page.wait_for_function(f"document.getElementById('feedback-span').value === '{2:016x}'")
+    form = page.locator("#feedback-form")
+    form.locator("input[name=score]").fill("high")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector("#feedback-error")
+    assert "is not a number" in page.inner_text("#feedback-error")
+    page.locator(".span-row", has_text="chat gpt-4o-mini").locator(".name").click()
+    page.wait_for_function(f"document.getElementById('feedback-span').value === '{2:016x}'")
+    form = page.locator("#feedback-form")
+    form.locator("input[name=name]").fill("helpful")
+    form.locator("input[name=thumbs][value=down]").check()
+    form.locator("input[name=score]").fill("0.25")
+    form.locator("textarea[name=correction]").fill("Your refund left on Monday.")
+    form.locator("input[name=comment]").fill("wrong date")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector("#feedback-table")
+    row = page.inner_text("#feedback-table tbody tr")
+    for shown in ("human", "helpful", "0.25", "👎", f"{2:016x}", "Your refund left on", "wrong"):
+        assert shown in row
+    assert page.locator("#feedback-error").count() == 0
+    shoot(page, "trace-feedback")

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from assay.sdk.api import Api, ApiRun
     from assay.sdk.evaluation import evaluate
     from assay.sdk.init import init
-    from assay.sdk.labels import feedback
     from assay.sdk.models import register_model
     from assay.sdk.module import active_run, finish, flush, log
     from assay.sdk.run import Run
@@ -35,6 +34,7 @@ if TYPE_CHECKING:
     from assay.sdk.sweeps import sweep
     from assay.sdk.traced import trace
     from assay.sdk.tracer import flush_traces
+    from assay.sdk.traces import feedback
     from assay.sdk.tracing import span
     from assay.serving import serve
     from assay.serving.client import predict
@@ -88,7 +88,7 @@ _LAZY = {
     "finish": "assay.sdk.module",
     "active_run": "assay.sdk.module",
     "evaluate": "assay.sdk.evaluation",
-    "feedback": "assay.sdk.labels",
+    "feedback": "assay.sdk.traces",
     "batched": "assay.flavours.batching",
     "serve": "assay.serving",
     "Audio": "assay.media",

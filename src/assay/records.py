@@ -672,6 +672,46 @@ class Trace(msgspec.Struct, kw_only=True, frozen=True):
         return "error" if self.n_errors else "ok"
 
 
+FEEDBACK_SOURCES: tuple[str, ...] = ("app", "human", "judge")
+
+
+class TraceFeedbackDraft(msgspec.Struct, kw_only=True, frozen=True):
+    """Feedback on a trace, or on one of its spans (``span_id``): a ``score``, a
+    ``thumbs`` up (True) or down (False), a ``correction`` (what the answer should have
+    been) and/or a ``comment``, under a ``name`` (``helpfulness``, ``correct``, ...).
+    ``source`` says who gave it: the application (``app``), a reviewer (``human``) or an
+    LLM judge (``judge``). ``id``, when given, makes the write idempotent: the same id
+    twice is one feedback. The trace need not have arrived yet."""
+
+    project: str
+    trace_id: str
+    span_id: str | None = None
+    name: str = "feedback"
+    source: str = "app"
+    score: float | None = None
+    thumbs: bool | None = None
+    correction: Any = None
+    comment: str | None = None
+    data: dict[str, Any] = {}
+    id: str | None = None
+
+
+class TraceFeedback(msgspec.Struct, kw_only=True, frozen=True):
+    id: str
+    project: str
+    trace_id: str
+    span_id: str | None
+    name: str
+    source: str
+    score: float | None
+    thumbs: bool | None
+    correction: Any
+    comment: str | None
+    data: dict[str, Any]
+    created_at: float
+    created_by: str
+
+
 # ---- derived from a run --------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ import msgspec
 import pytest
 
 from assay.errors import FilterSyntaxError, InvalidInput, LimitExceeded, NotFound
-from assay.records import Span, SpanEvent
+from assay.records import Span, SpanEvent, TraceFeedbackDraft
 from assay.store import Store
 from tests.conftest import StoreFactory
 
@@ -52,6 +52,43 @@ def test_a_span_sent_again_is_stored_once(store: Store) -> None:
     assert store.traces.write([*first, span(3, input_tokens=7)]) == 1
     trace = store.traces.get(f"{1:032x}")
     assert trace.n_spans == 3 and trace.input_tokens == 12
+
+
+def test_a_span_twice_in_one_write_is_stored_and_counted_once(store: Store) -> None:
+    store.traces.write([span(1)])
+    assert store.traces.write([span(2, input_tokens=5), span(1), span(2, input_tokens=5)]) == 1
+    trace = store.traces.get(f"{1:032x}")
+    assert trace.n_spans == 2 == len(trace.spans) and trace.input_tokens == 5
+
+
+def test_threads_writing_through_one_store_each_hear_their_own_new_spans(store: Store) -> None:
+    import threading
+
+    # eight writers of one trace and of their own traces; every second span of the
+    # shared trace is sent by two writers, so one of them hears it was new
+    shared = [span(n, input_tokens=1) for n in range(1, 161)]
+    counts: list[int] = []
+    failures: list[BaseException] = []
+
+    def send(k: int) -> None:
+        try:
+            for i in range(4):
+                mine = [span(n, trace=100 + k) for n in range(1 + 20 * i, 21 + 20 * i)]
+                twice = shared[k * 20 : k * 20 + 20] + shared[(k * 20 + 20) % 160 :][:10:2]
+                counts.append(store.traces.write(mine + twice))
+        except BaseException as exc:  # pragma: no cover - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=send, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
+    assert sum(counts) == 8 * 80 + 160
+    trace = store.traces.get(f"{1:032x}")
+    assert trace.n_spans == 160 == len(trace.spans) and trace.input_tokens == 160
+    assert all(store.traces.get(f"{100 + k:032x}").n_spans == 80 for k in range(8))
 
 
 def test_spans_of_one_trace_may_arrive_in_any_order(store: Store) -> None:
@@ -158,3 +195,73 @@ def test_writers_racing_on_one_trace_count_each_span_once(store_factory: StoreFa
     trace = stores[0].traces.get(f"{1:032x}")
     assert trace.n_spans == 400 == len(trace.spans) and trace.name == "step 1"
     assert trace.input_tokens == sum(range(1, 401)) and trace.cost == pytest.approx(100.0)
+
+
+# ---- feedback on traces and spans ---------------------------------------------------------
+
+
+def _feedback(**fields: Any) -> TraceFeedbackDraft:
+    return TraceFeedbackDraft(**{"project": "p", "trace_id": f"{1:032x}", **fields})
+
+
+def test_feedback_on_a_trace_and_a_span_reads_back_oldest_first(store: Store) -> None:
+    store.traces.write([span(1), span(2)])
+    first = store.traces.add_feedback(_feedback(name="helpful", thumbs=True, comment="great"))
+    second = store.traces.add_feedback(
+        _feedback(
+            span_id=f"{2:016X}",
+            name="correct",
+            source="judge",
+            score=0.25,
+            correction={"answer": "42"},
+            data={"judgement": "no"},
+        )
+    )
+    assert (first.thumbs, first.score, first.comment, first.source) == (True, None, "great", "app")
+    assert second.span_id == f"{2:016x}" and second.correction == {"answer": "42"}
+    found = store.traces.feedback("p", [f"{1:032x}"])
+    assert [(f.name, f.score, f.thumbs) for f in found] == [
+        ("helpful", None, True),
+        ("correct", 0.25, None),
+    ]
+    assert found[1].data == {"judgement": "no"} and found[1].source == "judge"
+    assert [f.name for f in store.traces.feedback("p", source="judge")] == ["correct"]
+    assert [f.name for f in store.traces.feedback("p", name="helpful")] == ["helpful"]
+    assert store.traces.feedback("p", [f"{2:032x}"]) == []
+
+
+def test_feedback_with_the_same_id_is_stored_once(store: Store) -> None:
+    draft = _feedback(id="fb-1", score=1)
+    first = store.traces.add_feedback(draft)
+    again = store.traces.add_feedback(draft)
+    assert first == again and first.id == "fb-1" and first.score == 1.0
+    assert len(store.traces.feedback("p")) == 1
+    with pytest.raises(InvalidInput, match="taken"):
+        store.traces.add_feedback(_feedback(id="fb-1", trace_id=f"{9:032x}", score=1))
+
+
+def test_feedback_may_come_before_its_trace(store: Store) -> None:
+    store.traces.add_feedback(_feedback(project="fresh", thumbs=False))
+    assert [f.thumbs for f in store.traces.feedback("fresh")] == [False]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"score": 1, "trace_id": "xyz"}, "trace_id"),
+        ({"score": 1, "span_id": "12"}, "span_id"),
+        ({}, "needs a score"),
+        ({"score": float("nan")}, "finite"),
+        ({"score": 1, "source": "robot"}, "source"),
+        ({"score": 1, "name": ""}, "name"),
+        ({"comment": "a\x00b"}, "NUL"),
+        ({"score": 1, "id": "bad id!"}, "feedback id"),
+        ({"score": 1, "project": "no spaces"}, "project"),
+    ],
+)
+def test_bad_feedback_is_refused_and_nothing_is_stored(
+    store: Store, fields: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        store.traces.add_feedback(_feedback(**fields))
+    assert store.traces.feedback("p") == []

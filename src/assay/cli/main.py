@@ -40,6 +40,7 @@ COMMANDS = {
     "import": "assay.cli.importers:import_group",
     "sweep": "assay.cli.sweeps:sweep",
     "prompts": "assay.cli.prompts:prompts_group",
+    "traces": "assay.cli.traces:traces",
 }
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -13,4 +13,9 @@ for, so importing this package imports none of them:
 
 They use only Assay's public SDK (``assay.init``, ``assay.active_run``, ``Run.log``,
 ``run.config``, ``run.summary``, ``run.log_artifact``, ``run.log_model``).
+
+LLM clients are recorded as spans (docs/traces.md), over the SDK's tracing:
+
+    assay.integrations.openai.instrument(openai.OpenAI())        # and AsyncOpenAI
+    assay.integrations.anthropic.instrument(anthropic.Anthropic())  # and AsyncAnthropic
 """

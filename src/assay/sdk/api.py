@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from assay.prompting.compare import ABReport
     from assay.records import PromptLabel
     from assay.sdk.prompts import Prompt, PromptInfo
-    from assay.sdk.traces import ApiTrace
+    from assay.sdk.traces import ApiTrace, TraceSet
 
 
 class ApiRun:
@@ -268,9 +268,10 @@ class Api:
 
     def traces(
         self, project: str, filter: str | None = None, limit: int = 100, offset: int = 0
-    ) -> list[ApiTrace]:
+    ) -> TraceSet:
         """A project's traces, newest first; ``filter`` in the traces' filter language
-        (docs/traces.md), such as ``"latency > 2 and model == 'gpt-4o'"``."""
+        (docs/traces.md), such as ``"latency > 2 and model == 'gpt-4o'"``. The list also
+        judges its traces (``.judge``) and makes a dataset of them (``.to_dataset``)."""
         from assay.sdk.traces import traces
 
         return traces(self.store, project, filter, limit, offset)

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from assay._version import __version__
 from assay.errors import StoreUnavailable, StoreUnusable
 from assay.redact import redact_text
-from assay.server import errors
+from assay.server import errors, heap
 from assay.server.api import (
     alerts,
     artifacts,
@@ -163,4 +163,8 @@ def not_ready(state: AppState) -> str | None:
 
 
 def app_from_env() -> FastAPI:
-    return create_app(ServerConfig.from_env())
+    """The app of a server process (``assay server``, ``assay ui``): its heap settled
+    once built (assay.server.heap)."""
+    app = create_app(ServerConfig.from_env())
+    heap.settle()
+    return app

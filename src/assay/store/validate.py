@@ -249,6 +249,16 @@ def user_text(what: str, value: str | None) -> None:
         raise InvalidInput(f"{what} is not valid Unicode (it holds a lone surrogate)")
 
 
+def storable_text(value: object) -> bool:
+    """Whether ``user_text`` accepts ``value`` as text (it is a string, without a NUL or
+    a lone surrogate): the quick test before it, which names what is wrong."""
+    return (
+        type(value) is str
+        and "\x00" not in value
+        and (value.isascii() or _SURROGATE.search(value) is None)
+    )
+
+
 def user_strings(path: str, value: object, depth: int = 0) -> None:
     """Refuse a NUL or a lone surrogate in any key or string of a JSON-like value (an
     artifact's metadata, a model's tags, an evaluation report), whatever else it holds:

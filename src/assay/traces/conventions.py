@@ -25,7 +25,26 @@ _OPENINFERENCE_KINDS = {
 COST_ATTRIBUTE = "llm.cost.total"  # OpenInference: a cost the sender computed
 
 
-def _first(attributes: Mapping[str, Any], *names: str) -> Any:
+_INPUT_TOKENS = (
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.prompt_tokens",
+    "llm.token_count.prompt",
+)
+_OUTPUT_TOKENS = (
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.completion_tokens",
+    "llm.token_count.completion",
+)
+_CACHED_TOKENS = (
+    "gen_ai.usage.cache_read.input_tokens",
+    "gen_ai.usage.cache_read_input_tokens",
+    "llm.token_count.prompt_details.cache_read",
+)
+_MODELS = ("gen_ai.response.model", "gen_ai.request.model", "llm.model_name")
+_PROVIDERS = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")
+
+
+def _first(attributes: Mapping[str, Any], names: tuple[str, ...]) -> Any:
     for name in names:
         value = attributes.get(name)
         if value is not None and value != "":
@@ -34,7 +53,9 @@ def _first(attributes: Mapping[str, Any], *names: str) -> Any:
 
 
 def _count(value: Any) -> int | None:
-    if isinstance(value, bool):
+    if type(value) is int:  # the common case first (a bool is not an int here)
+        return value if value >= 0 else None
+    if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int) and value >= 0:
         return value
@@ -62,51 +83,41 @@ def operation(attributes: Mapping[str, Any]) -> str | None:
 
 def model(attributes: Mapping[str, Any]) -> str | None:
     """The model that answered (else the one asked for)."""
-    return _text(
-        _first(attributes, "gen_ai.response.model", "gen_ai.request.model", "llm.model_name")
-    )
+    return _text(_first(attributes, _MODELS))
 
 
 def provider(attributes: Mapping[str, Any]) -> str | None:
-    return _text(
-        _first(attributes, "gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")
-    )
+    return _text(_first(attributes, _PROVIDERS))
 
 
 def tokens(attributes: Mapping[str, Any]) -> tuple[int | None, int | None, int | None]:
     """(input, output, of the input read from a cache) token counts."""
-    given = _first(
-        attributes,
-        "gen_ai.usage.input_tokens",
-        "gen_ai.usage.prompt_tokens",
-        "llm.token_count.prompt",
+    return (
+        _count(_first(attributes, _INPUT_TOKENS)),
+        _count(_first(attributes, _OUTPUT_TOKENS)),
+        _count(_first(attributes, _CACHED_TOKENS)),
     )
-    made = _first(
-        attributes,
-        "gen_ai.usage.output_tokens",
-        "gen_ai.usage.completion_tokens",
-        "llm.token_count.completion",
-    )
-    cached = _first(
-        attributes,
-        "gen_ai.usage.cache_read.input_tokens",
-        "gen_ai.usage.cache_read_input_tokens",
-        "llm.token_count.prompt_details.cache_read",
-    )
-    return _count(given), _count(made), _count(cached)
 
 
 def read(span: Span) -> Span:
     """The span with what its attributes say filled in: operation, model, provider,
     tokens and cost (the sender's ``llm.cost.total`` if given, else the price table's).
     What the span already carries is kept."""
-    attributes = span.attributes
+    return msgspec.structs.replace(span, **readings(span.attributes, span.start_ns, span))
+
+
+def readings(
+    attributes: Mapping[str, Any], start_ns: int, carried: Span | None = None
+) -> dict[str, Any]:
+    """What ``attributes`` say of a span that started at ``start_ns``, as the Span fields
+    ``operation``, ``model``, ``provider``, ``input_tokens``, ``output_tokens``, ``cost``
+    and ``prices``; a value the ``carried`` span has already is kept."""
     given, made, cached = tokens(attributes)
-    name = span.model or model(attributes)
-    vendor = span.provider or provider(attributes)
-    n_in = span.input_tokens if span.input_tokens is not None else given
-    n_out = span.output_tokens if span.output_tokens is not None else made
-    cost, prices = span.cost, span.prices
+    name = (carried.model if carried else None) or model(attributes)
+    vendor = (carried.provider if carried else None) or provider(attributes)
+    n_in = carried.input_tokens if carried and carried.input_tokens is not None else given
+    n_out = carried.output_tokens if carried and carried.output_tokens is not None else made
+    cost, prices = (carried.cost, carried.prices) if carried else (None, None)
     sent = attributes.get(COST_ATTRIBUTE)
     if cost is None and isinstance(sent, int | float) and not isinstance(sent, bool) and sent >= 0:
         cost, prices = float(sent), f"span attribute {COST_ATTRIBUTE}"
@@ -117,20 +128,19 @@ def read(span: Span) -> Span:
             input_tokens=n_in,
             output_tokens=n_out,
             cache_read_tokens=cached,
-            at_ns=span.start_ns,
+            at_ns=start_ns,
         )
         if priced is not None:
             cost, prices = priced.cost, priced.prices
-    return msgspec.structs.replace(
-        span,
-        operation=span.operation or operation(attributes),
-        model=name,
-        provider=vendor,
-        input_tokens=n_in,
-        output_tokens=n_out,
-        cost=cost,
-        prices=prices,
-    )
+    return {
+        "operation": (carried.operation if carried else None) or operation(attributes),
+        "model": name,
+        "provider": vendor,
+        "input_tokens": n_in,
+        "output_tokens": n_out,
+        "cost": cost,
+        "prices": prices,
+    }
 
 
 # ---- messages and tool calls, for showing a span ---------------------------------------
@@ -181,12 +191,12 @@ def messages(attributes: Mapping[str, Any]) -> tuple[list[Any], list[Any]]:
 
 def tool_call(attributes: Mapping[str, Any]) -> dict[str, Any] | None:
     """An ``execute_tool`` span's tool: name, call id, arguments and result, or None."""
-    name = _first(attributes, "gen_ai.tool.name", "tool.name")
+    name = _first(attributes, ("gen_ai.tool.name", "tool.name"))
     if name is None:
         return None
     return {
         "name": name,
-        "id": _first(attributes, "gen_ai.tool.call.id", "tool_call.id"),
-        "arguments": _parsed(_first(attributes, "gen_ai.tool.call.arguments", "tool.parameters")),
-        "result": _parsed(_first(attributes, "gen_ai.tool.call.result", "output.value")),
+        "id": _first(attributes, ("gen_ai.tool.call.id", "tool_call.id")),
+        "arguments": _parsed(_first(attributes, ("gen_ai.tool.call.arguments", "tool.parameters"))),
+        "result": _parsed(_first(attributes, ("gen_ai.tool.call.result", "output.value"))),
     }

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib.metadata
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import cache, lru_cache
 from typing import Any
@@ -40,6 +40,12 @@ def _table() -> tuple[Any, str] | None:
     return genai_prices, f"genai-prices {importlib.metadata.version('genai-prices')}"
 
 
+def load() -> None:
+    """Load the price table now (a server does at start) rather than on first use."""
+    if _table() is not None:
+        price(model="gpt-4o-mini", provider="openai", input_tokens=1, output_tokens=1)
+
+
 # price fields a call's cost may use for the linear shortcut; any other (a per-request
 # fee, audio tokens) sends the call through the table's own calculation
 _LINEAR_FIELDS = frozenset(
@@ -68,21 +74,51 @@ def _model_price(model: str, provider_id: str | None, day: date | None) -> Any:
     return found.model_price
 
 
-def _linear(entry: Any, given: int, made: int, cached: int) -> float | None:
-    """The cost when the entry's prices are flat per token (no tiers, no other fees):
-    uncached input, cached input and output, each at its price per million tokens;
-    None otherwise. The table computes the same, much more slowly."""
+_DAY_NS = 86_400 * 10**9
+_EPOCH = date(1970, 1, 1)
+
+
+@lru_cache(maxsize=4096)
+def _plan(model: str, provider: str | None, day: int | None) -> tuple[Any, Any] | None:
+    """How a model's calls on a UTC day (days since 1970) are priced: its entry in the
+    table and, when its prices are flat per token, those prices (else None); None when
+    the table knows no such model. The entry is looked up under the provider's id
+    first, then under any provider."""
+    when = _EPOCH + timedelta(days=day) if day is not None else None
+    providers = [_PROVIDERS.get(provider, provider), None] if provider else [None]
+    for provider_id in providers:
+        try:
+            entry = _model_price(model, provider_id, when)
+        except (LookupError, ValueError):
+            continue
+        return entry, _flat(entry)
+    return None
+
+
+def _flat(entry: Any) -> tuple[Decimal, Decimal, Decimal | None] | None:
+    """An entry's prices per million input, output and cached input tokens when they are
+    flat (no tiers, no other fees), else None."""
     fields = vars(entry)
     if not set(fields) <= _LINEAR_FIELDS:
         return None
     per_input, per_output = fields.get("input_mtok"), fields.get("output_mtok")
     per_cached = fields.get("cache_read_mtok")
-    if not all(isinstance(p, Decimal) for p in (per_input, per_output)):
+    if not isinstance(per_input, Decimal) or not isinstance(per_output, Decimal):
         return None
-    if cached and not isinstance(per_cached, Decimal):
+    return per_input, per_output, per_cached if isinstance(per_cached, Decimal) else None
+
+
+def _linear(
+    rates: tuple[Decimal, Decimal, Decimal | None], given: int, made: int, cached: int
+) -> float | None:
+    """The cost at flat prices: uncached input, cached input and output, each at its
+    price per million tokens (None when tokens were cached and there is no cached
+    price). The table computes the same, much more slowly."""
+    per_input, per_output, per_cached = rates
+    if cached and per_cached is None:
         return None
     total = per_input * (given - cached) + per_output * made
-    if cached:
+    if cached and per_cached is not None:
         total += per_cached * cached
     return float(total / 1_000_000)
 
@@ -98,25 +134,21 @@ def price(
 ) -> Price | None:
     """The cost of one call by the price table in force on the day of ``at_ns`` (the
     span's start), or None: no table installed, a model it does not know, or no token
-    counts. The model's entry is looked up once a day per model; flat prices are then
-    applied here, tiered ones by the table's own calculation."""
+    counts. How a model is priced is looked up once a day per model; flat prices are
+    then applied here, tiered ones by the table's own calculation."""
     table = _table()
     if table is None or (input_tokens is None and output_tokens is None):
         return None
+    plan = _plan(model, provider, at_ns // _DAY_NS if at_ns else None)
+    if plan is None:
+        return None
     module, version = table
+    entry, rates = plan
     given, made, cached = input_tokens or 0, output_tokens or 0, cache_read_tokens or 0
-    day = datetime.fromtimestamp(at_ns / 1e9, UTC).date() if at_ns else None
-    providers = [_PROVIDERS.get(provider, provider), None] if provider else [None]
-    for provider_id in providers:
-        try:
-            entry = _model_price(model, provider_id, day)
-        except (LookupError, ValueError):
-            continue
-        cost = _linear(entry, given, made, min(cached, given))
-        if cost is None:
-            usage = module.Usage(
-                input_tokens=given, output_tokens=made, cache_read_tokens=cache_read_tokens
-            )
-            cost = float(entry.calc_price(usage)["total_price"])
-        return Price(cost=cost, prices=version)
-    return None
+    cost = _linear(rates, given, made, min(cached, given)) if rates is not None else None
+    if cost is None:
+        usage = module.Usage(
+            input_tokens=given, output_tokens=made, cache_read_tokens=cache_read_tokens
+        )
+        cost = float(entry.calc_price(usage)["total_price"])
+    return Price(cost=cost, prices=version)

@@ -23,7 +23,7 @@ from assay.errors import InvalidInput
 from assay.extras import need
 from assay.records import SPAN_KINDS, SPAN_STATUSES, Span, SpanEvent, SpanLink
 from assay.store.validate import captured_text
-from assay.traces.conventions import read
+from assay.traces.conventions import readings
 from assay.values import check_project
 
 PROTOBUF = "application/x-protobuf"
@@ -127,7 +127,29 @@ def value_of(any_value: Any, depth: int = 0) -> Any:
 
 
 def attributes_of(pairs: Iterable[Any], depth: int = 0) -> dict[str, Any]:
-    return {captured_text("attribute key", kv.key): value_of(kv.value, depth) for kv in pairs}
+    """Key-value pairs as a dict. Strings and scalars, nearly every attribute, are read
+    here without a call per value; arrays and kvlists by ``value_of``."""
+    out: dict[str, Any] = {}
+    for kv in pairs:
+        if depth > MAX_DEPTH:
+            raise InvalidInput(f"an attribute value is nested deeper than {MAX_DEPTH} levels")
+        key = kv.key
+        if "\x00" in key or not key.isascii():
+            key = captured_text("attribute key", key)
+        value = kv.value
+        which = value.WhichOneof("value")
+        if which == "string_value":
+            text = value.string_value
+            if "\x00" in text or not text.isascii():
+                text = captured_text("attribute", text)
+            out[key] = text
+        elif which is None:
+            out[key] = None
+        elif which == "array_value" or which == "kvlist_value":
+            out[key] = value_of(value, depth)
+        else:
+            out[key] = getattr(value, which)
+    return out
 
 
 # ---- spans -------------------------------------------------------------------------------
@@ -192,18 +214,24 @@ def decode(body: bytes, kind: str, header_project: str | None = None) -> Decoded
             scope = scope_spans.scope.name
             for raw in scope_spans.spans:
                 try:
-                    out.spans.append(
-                        read(_span(raw, project=project, resource=resource, scope=scope))
-                    )
+                    out.spans.append(_span(raw, project=project, resource=resource, scope=scope))
                 except InvalidInput as exc:
                     out.reject(str(exc))
     return out
 
 
+_ZEROS = {16: bytes(16), 8: bytes(8)}
+
+
 def _hex(raw: bytes, size: int, what: str) -> str:
-    if len(raw) != size or not any(raw):
+    if len(raw) != size or raw == _ZEROS[size]:
         raise InvalidInput(f"a span without a valid {what} ({size} bytes, not all zero)")
     return raw.hex()
+
+
+def _text(what: str, text: str) -> str:
+    """captured_text, with plain text (nearly all) passed through without a call."""
+    return text if text.isascii() and "\x00" not in text else captured_text(what, text)
 
 
 def _span(raw: Any, *, project: str, resource: dict[str, Any], scope: str) -> Span:
@@ -214,22 +242,25 @@ def _span(raw: Any, *, project: str, resource: dict[str, Any], scope: str) -> Sp
     if not start:
         raise InvalidInput("a span without a start time")
     end = max(raw.end_time_unix_nano, start)  # a span sent unended reads as instant
+    attributes = attributes_of(raw.attributes)
+    status = raw.status
     return Span(
         project=project,
         trace_id=trace_id,
         span_id=span_id,
         parent_id=parent,
-        name=captured_text("span name", raw.name) or "(unnamed)",
+        name=_text("span name", raw.name) or "(unnamed)",
         kind=SPAN_KINDS[raw.kind] if 0 <= raw.kind < len(SPAN_KINDS) else "unspecified",
         start_ns=start,
         end_ns=end,
-        status=SPAN_STATUSES[raw.status.code] if 0 <= raw.status.code < 3 else "unset",
-        status_message=captured_text("status message", raw.status.message),
-        attributes=attributes_of(raw.attributes),
+        status=SPAN_STATUSES[status.code] if 0 <= status.code < 3 else "unset",
+        status_message=_text("status message", status.message),
+        attributes=attributes,
         resource=resource,
         scope=scope,
-        events=list(_events(raw.events)),
-        links=list(_links(raw.links)),
+        events=list(_events(raw.events)) if raw.events else [],
+        links=list(_links(raw.links)) if raw.links else [],
+        **readings(attributes, start),
     )
 
 

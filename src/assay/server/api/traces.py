@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from assay import wire
 from assay.errors import AssayError, InvalidInput, NotFound
-from assay.records import Span
+from assay.records import Span, TraceFeedbackDraft
 from assay.server.api.common import Caller, decode_body, doc, visible
 from assay.server.body import read_body
 from assay.server.deps import AppState, principal, require, require_some, state_of
@@ -70,22 +70,36 @@ async def _export(request: Request, kind: str) -> Response:
     who = await run_in_threadpool(principal, request)
     require_some(state, who, "writer")
     body = await read_body(request, state.config.max_body_bytes)
-    decoded = await run_in_threadpool(
-        otlp.decode, body, kind, request.headers.get(otlp.PROJECT_HEADER)
+    header = request.headers.get(otlp.PROJECT_HEADER)
+    decoded, accepted, bodies, denied = await run_in_threadpool(
+        _decoded, state, who, body, kind, header
     )
-    accepted, denied = await run_in_threadpool(_writable, state, who, decoded)
     if not accepted and decoded.n_rejected:  # nothing stored: a failure, not a success
         return _failure(kind, 403 if denied == decoded.n_rejected else 400, decoded.message())
     if accepted:
-        await run_in_threadpool(state.store.traces.write, accepted, f"user:{who.user}")
+        await run_in_threadpool(
+            state.store.traces.write_checked, accepted, bodies, f"user:{who.user}"
+        )
     return Response(otlp.success(kind, decoded.n_rejected, decoded.message()), 200, media_type=kind)
 
 
-def _writable(state: AppState, who: Principal, decoded: otlp.Decoded) -> tuple[list[Span], int]:
-    """The decoded spans the caller may store, and how many it may not (counted as
-    rejected, as are spans the store could not hold)."""
+def _decoded(
+    state: AppState, who: Principal, body: bytes, kind: str, header: str | None
+) -> tuple[otlp.Decoded, list[Span], list[bytes], int]:
+    """The export's spans decoded, and which of them the caller may store (one trip to
+    a worker thread for both)."""
+    decoded = otlp.decode(body, kind, header)
+    return decoded, *_writable(state, who, decoded)
+
+
+def _writable(
+    state: AppState, who: Principal, decoded: otlp.Decoded
+) -> tuple[list[Span], list[bytes], int]:
+    """The decoded spans the caller may store with their stored forms, and how many it
+    may not (counted as rejected, as are spans the store could not hold)."""
     roles: dict[str, bool] = {}
     accepted: list[Span] = []
+    bodies: list[bytes] = []
     denied = 0
     for span in decoded.spans:
         if span.project not in roles:
@@ -95,12 +109,12 @@ def _writable(state: AppState, who: Principal, decoded: otlp.Decoded) -> tuple[l
             denied += 1
             continue
         try:
-            check_span(span)
+            bodies.append(check_span(span))
         except InvalidInput as exc:
             decoded.reject(str(exc))
             continue
         accepted.append(span)
-    return accepted, denied
+    return accepted, bodies, denied
 
 
 def _failure(kind: str, status: int, message: str) -> Response:
@@ -127,6 +141,38 @@ async def write_spans(request: Request, who: Caller) -> Response:
         require(state, who, project, "writer")
     added = await run_in_threadpool(state.store.traces.write, sent.spans, f"user:{who.user}")
     return reply(request, wire.SpanWritten(added=added))
+
+
+@router.post(
+    "/api/v1/trace-feedback",
+    openapi_extra=doc("project", "trace_id"),
+    summary="Feedback on a trace or a span (idempotent by its id)",
+)
+async def add_trace_feedback(request: Request, who: Caller) -> Response:
+    """A reviewer's feedback (source ``human``) needs the viewer role on the project;
+    the application's or a judge's needs writer."""
+    state = state_of(request)
+    draft = await decode_body(request, TraceFeedbackDraft)
+    require(state, who, draft.project, "viewer" if draft.source == "human" else "writer")
+    saved = await run_in_threadpool(state.store.traces.add_feedback, draft, f"user:{who.user}")
+    return reply(request, saved, 201)
+
+
+@router.get("/api/v1/trace-feedback", summary="Feedback on a project's traces, oldest first")
+def trace_feedback(
+    request: Request,
+    who: Caller,
+    *,
+    project: Annotated[str, Query()],
+    trace_id: Annotated[list[str] | None, Query()] = None,
+    name: Annotated[str | None, Query()] = None,
+    source: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 10_000,
+) -> Response:
+    state = state_of(request)
+    require(state, who, project, "viewer")
+    found = state.store.traces.feedback(project, trace_id, name=name, source=source, limit=limit)
+    return reply(request, found)
 
 
 @router.get("/api/v1/traces", summary="A project's traces, newest first")

@@ -1,19 +1,27 @@
 """UI pages for traces: a project's traces (filtered, newest first) and one trace's span
 tree. The tree is drawn in the browser (static/trace.js) from one compact JSON of every
 span, rendering only the rows in view, so a trace of tens of thousands of spans stays
-usable; a span's attributes are fetched when it is opened. Every route checks viewer."""
+usable; a span's attributes are fetched when it is opened. The trace page lists the
+trace's feedback and holds a reviewer's form for more (source ``human``). Every route
+checks viewer."""
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import msgspec
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from assay.errors import FilterSyntaxError, InvalidInput, NotFound
+from assay.records import TraceFeedbackDraft
 from assay.server.deps import AppState, require, state_of
 from assay.server.ui.routes import Viewer, render
+from assay.server.ui.session import check_csrf
 from assay.store.sql.auth import Principal, role_at_least
 from assay.traces import conventions
 
@@ -68,14 +76,87 @@ def _project_of(state: AppState, who: Principal, trace_id: str, project: str | N
 
 @router.get("/traces/{trace_id}", response_class=HTMLResponse)
 def trace_page(
-    request: Request, trace_id: str, who: Viewer, project: Annotated[str | None, Query()] = None
+    request: Request,
+    trace_id: str,
+    who: Viewer,
+    project: Annotated[str | None, Query()] = None,
+    error: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> HTMLResponse:
     state = state_of(request)
     chosen = _project_of(state, who, trace_id, project)
     summary = state.store.traces.list(chosen, f"trace_id == '{_hex(trace_id)}'", 1)
     if not summary:
         raise NotFound(f"trace {trace_id} does not exist in {chosen}")
-    return render(request, "trace.html", t=summary[0], who=who)
+    feedback = state.store.traces.feedback(chosen, [trace_id])
+    return render(
+        request, "trace.html", t=summary[0], who=who, feedback=feedback, feedback_error=error
+    )
+
+
+def _draft(project: str, trace_id: str, fields: dict[str, str]) -> TraceFeedbackDraft:
+    """A reviewer's form as feedback: thumbs ``up``/``down``, a score, a correction (JSON
+    if it reads as JSON, else the text), a comment; empty fields are left out."""
+    score = None
+    if fields["score"].strip():
+        try:
+            score = float(fields["score"])
+        except ValueError:
+            raise InvalidInput(f"score {fields['score']!r} is not a number") from None
+        if not math.isfinite(score):
+            raise InvalidInput("score must be a finite number")
+    correction: Any = None
+    if fields["correction"].strip():
+        try:
+            correction = json.loads(fields["correction"])
+        except ValueError:
+            correction = fields["correction"]
+    return TraceFeedbackDraft(
+        project=project,
+        trace_id=trace_id,
+        span_id=fields["span_id"].strip() or None,
+        name=fields["name"].strip() or "review",
+        source="human",
+        score=score,
+        thumbs={"up": True, "down": False}.get(fields["thumbs"]),
+        correction=correction,
+        comment=fields["comment"].strip() or None,
+    )
+
+
+@router.post("/ui/traces/{trace_id}/feedback", response_model=None)
+async def add_feedback(  # noqa: PLR0917 - FastAPI passes one argument per form field
+    request: Request,
+    trace_id: str,
+    who: Viewer,
+    project: Annotated[str, Form(max_length=128)],
+    name: Annotated[str, Form(max_length=256)] = "review",
+    span_id: Annotated[str, Form(max_length=32)] = "",
+    thumbs: Annotated[str, Form(max_length=8)] = "",
+    score: Annotated[str, Form(max_length=64)] = "",
+    correction: Annotated[str, Form(max_length=100_000)] = "",
+    comment: Annotated[str, Form(max_length=100_000)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """A reviewer's feedback on the trace (viewer role), then the trace page again (with
+    the reason when it was refused)."""
+    check_csrf(request, csrf)
+    state = state_of(request)
+    require(state, who, project, "viewer")
+    page = f"/traces/{quote(_hex(trace_id))}?project={quote(project)}"
+    fields = {
+        "name": name,
+        "span_id": span_id,
+        "thumbs": thumbs,
+        "score": score,
+        "correction": correction,
+        "comment": comment,
+    }
+    try:
+        draft = _draft(project, trace_id, fields)
+        await run_in_threadpool(state.store.traces.add_feedback, draft, f"user:{who.user}")
+    except InvalidInput as exc:
+        return RedirectResponse(f"{page}&error={quote(str(exc))}#feedback", status_code=303)
+    return RedirectResponse(f"{page}#feedback", status_code=303)
 
 
 def _hex(value: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from assay.records import Span, Trace
+from assay.records import Span, Trace, TraceFeedback, TraceFeedbackDraft
 
 
 class Traces(Protocol):
@@ -18,6 +18,24 @@ class Traces(Protocol):
     def get(self, trace_id: str, project: str | None = None) -> Trace:
         """One trace with all its spans, in start order (``project`` when the id is
         stored in more than one project)."""
+        ...
+
+    def add_feedback(self, draft: TraceFeedbackDraft, actor: str | None = None) -> TraceFeedback:
+        """Store feedback on a trace or one of its spans; a draft whose ``id`` is stored
+        already returns the stored feedback (a retry stores nothing twice)."""
+        ...
+
+    def feedback(
+        self,
+        project: str,
+        trace_ids: Sequence[str] | None = None,
+        *,
+        name: str | None = None,
+        source: str | None = None,
+        limit: int = 10_000,
+    ) -> list[TraceFeedback]:
+        """A project's feedback on traces (on these traces), oldest first; ``name`` and
+        ``source`` narrow it."""
         ...
 
     def list(

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 # Bump together with a new migration file.
-SCHEMA_REVISION = "0019"
+SCHEMA_REVISION = "0020"
 
 metadata = sa.MetaData()
 
@@ -551,6 +551,28 @@ spans = sa.Table(
     sa.Column("body", sa.LargeBinary, nullable=False),
 )
 
+
+# Feedback on a trace or one of its spans (0020): from the application, a reviewer or a
+# judge. No foreign key to ``traces``: feedback may arrive before the trace's spans.
+trace_feedback = sa.Table(
+    "trace_feedback",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("project", sa.String(128), sa.ForeignKey("projects.name"), nullable=False),
+    sa.Column("trace_id", sa.String(32), nullable=False),
+    sa.Column("span_id", sa.String(16)),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("score", sa.Float),
+    sa.Column("thumbs", sa.Boolean),
+    sa.Column("correction", Json),
+    sa.Column("comment", sa.Text),
+    sa.Column("data", Json, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Index("ix_trace_feedback_trace", "project", "trace_id"),
+    sa.Index("ix_trace_feedback_project", "project", "created_at"),
+)
 
 # ---- monitor alerts (0013) -----------------------------------------------------------------
 

@@ -3,36 +3,46 @@ or a filter reads) and one summary row per trace, to which each write adds its n
 
 A write claims the traces it touches first (their summary rows inserted if missing, then
 locked in key order: ``FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` holds the
-whole store), then asks which of its spans are stored already: a retried export stores
-nothing twice and counts nothing twice, and two writers of one trace take turns. The new
-spans go in with one driver-level executemany; no span is read back to sum a trace.
+whole store), then inserts its spans with one driver-level executemany under a savepoint.
+A span stored already makes that fail: it is rolled back, the write asks which of its
+spans are stored and inserts the others, so a retried export stores nothing twice and
+counts nothing twice, and two writers of one trace take turns. No span is read back to
+sum a trace.
 """
 
 from __future__ import annotations
 
+import bisect
 import gc
+import itertools
 import re
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import msgspec
 import sqlalchemy as sa
 
 from assay.errors import InvalidInput, LimitExceeded, NotFound
-from assay.records import SPAN_KINDS, SPAN_STATUSES, Span, Trace
+from assay.records import SPAN_KINDS, SPAN_STATUSES, Span, Trace, TraceFeedback, TraceFeedbackDraft
+from assay.store.sql import trace_feedback
+from assay.store.sql.group_commit import GroupCommit
 from assay.store.sql.schema import projects, spans, traces
 from assay.store.sql.trace_filters import trace_filter
 from assay.store.sql.tx import Database, Tx, check_page
-from assay.store.validate import user_text
+from assay.store.validate import storable_text, user_text
 from assay.values import check_project
 
 MAX_SPANS = 100_000  # in one write
+GROUP_SPANS = 20_000  # concurrent writes committed together hold at most this many spans
 MAX_SPAN_BYTES = 4 << 20  # one span, encoded: attributes, events and links together
 NAME_LENGTH = 1024  # what the name column holds; the span keeps its whole name
 INT64 = 2**63 - 1
 _TRACE_ID = re.compile(r"[0-9a-f]{32}")
 _SPAN_ID = re.compile(r"[0-9a-f]{16}")
+_ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
 _IN_CHUNK = 500  # trace ids in one IN (...)
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Span)
@@ -59,46 +69,65 @@ _SPAN_COLUMNS = (
 
 def check_span(span: Span) -> bytes:
     """The span's stored form, once everything a database must hold is valid."""
-    check_project(span.project)
-    where = f"span {span.span_id!r:.40} of trace {span.trace_id!r:.40}"
+    if type(span.project) is str:
+        _project(span.project)
+    else:
+        check_project(span.project)
     if not isinstance(span.trace_id, str) or not _TRACE_ID.fullmatch(span.trace_id):
-        raise InvalidInput(f"{where}: a trace id is 32 lowercase hex digits, not all zero")
-    if span.trace_id == "0" * 32 or span.span_id == "0" * 16:
-        raise InvalidInput(f"{where}: an all-zero id is not valid")
+        raise InvalidInput(f"{_where(span)}: a trace id is 32 lowercase hex digits, not all zero")
+    if span.trace_id == _ZERO_TRACE or span.span_id == _ZERO_SPAN:
+        raise InvalidInput(f"{_where(span)}: an all-zero id is not valid")
     for what, value in (("span id", span.span_id), ("parent id", span.parent_id)):
         if value is not None and not _SPAN_ID.fullmatch(value):
-            raise InvalidInput(f"{where}: a {what} is 16 lowercase hex digits")
-    user_text(f"{where}: name", span.name)
-    user_text(f"{where}: model", span.model)
+            raise InvalidInput(f"{_where(span)}: a {what} is 16 lowercase hex digits")
+    if not storable_text(span.name):
+        user_text(f"{_where(span)}: name", span.name)
+    if span.model is not None and not storable_text(span.model):
+        user_text(f"{_where(span)}: model", span.model)
     if span.model is not None and len(span.model) > 256:
-        raise InvalidInput(f"{where}: model name is longer than 256 characters")
+        raise InvalidInput(f"{_where(span)}: model name is longer than 256 characters")
     if span.kind not in SPAN_KINDS or span.status not in SPAN_STATUSES:
-        raise InvalidInput(f"{where}: kind {span.kind!r} or status {span.status!r} is unknown")
-    _check_numbers(where, span)
+        raise InvalidInput(
+            f"{_where(span)}: kind {span.kind!r} or status {span.status!r} is unknown"
+        )
+    _check_numbers(span)
     body = _encoder.encode(span)
     if len(body) > MAX_SPAN_BYTES:
-        raise LimitExceeded(f"{where} is {len(body):,} bytes encoded, over {MAX_SPAN_BYTES:,}")
+        raise LimitExceeded(
+            f"{_where(span)} is {len(body):,} bytes encoded, over {MAX_SPAN_BYTES:,}"
+        )
     return body
 
 
-def _check_numbers(where: str, span: Span) -> None:
+def _where(span: Span) -> str:
+    """How an error names a span (made only when there is an error to name it in)."""
+    return f"span {span.span_id!r:.40} of trace {span.trace_id!r:.40}"
+
+
+@lru_cache(maxsize=1024)
+def _project(name: str) -> str:
+    """check_project, remembered for the names that passed."""
+    return check_project(name)
+
+
+def _check_numbers(span: Span) -> None:
     if not 0 < span.start_ns <= INT64 or not 0 < span.end_ns <= INT64:
-        raise InvalidInput(f"{where}: start and end must be Unix nanoseconds after 1970")
+        raise InvalidInput(f"{_where(span)}: start and end must be Unix nanoseconds after 1970")
     if span.end_ns < span.start_ns:
-        raise InvalidInput(f"{where}: it ends before it starts")
+        raise InvalidInput(f"{_where(span)}: it ends before it starts")
     for what, count in (("input tokens", span.input_tokens), ("output tokens", span.output_tokens)):
         if count is not None and not 0 <= count <= INT64:
-            raise InvalidInput(f"{where}: {what} must be a count, not {count}")
+            raise InvalidInput(f"{_where(span)}: {what} must be a count, not {count}")
     if span.cost is not None and not 0 <= span.cost < float("inf"):
-        raise InvalidInput(f"{where}: cost must be a finite amount, not {span.cost}")
+        raise InvalidInput(f"{_where(span)}: cost must be a finite amount, not {span.cost}")
 
 
 # ---- writing ----------------------------------------------------------------------------
 
 
-def write(tx: Tx, batch: Sequence[Span], bodies: Sequence[bytes]) -> int:
-    """Store checked spans and bring their traces' summaries up to date; the number of
-    spans that were new (a span already stored, or twice in the batch, counts once)."""
+def write(tx: Tx, batch: Sequence[Span], bodies: Sequence[bytes]) -> list[int]:
+    """Store checked spans and bring their traces' summaries up to date; the positions of
+    the spans that were new (a span already stored, or twice in the batch, counts once)."""
     conn, now = tx.conn, time.time()
     keys = sorted({(s.project, s.trace_id) for s in batch})
     for project in sorted({p for p, _ in keys}):
@@ -106,10 +135,9 @@ def write(tx: Tx, batch: Sequence[Span], bodies: Sequence[bytes]) -> int:
             tx.insert(projects).on_conflict_do_nothing(), {"name": project, "created_at": now}
         )
     summaries = _claim(tx, keys, batch, now)
-    fresh = _fresh(conn, batch, keys)
-    _insert_spans(conn, [batch[i] for i in fresh], [bodies[i] for i in fresh])
+    fresh = _insert_new(conn, batch, bodies, keys)
     _summarise(conn, summaries, [batch[i] for i in fresh], now)
-    return len(fresh)
+    return fresh
 
 
 def _claim(
@@ -154,6 +182,23 @@ def _by_project(keys: Iterable[tuple[str, str]]) -> Iterable[tuple[str, list[str
     for project, ids in grouped.items():
         for i in range(0, len(ids), _IN_CHUNK):
             yield project, ids[i : i + _IN_CHUNK]
+
+
+def _insert_new(
+    conn: sa.Connection, batch: Sequence[Span], bodies: Sequence[bytes], keys: list[tuple[str, str]]
+) -> list[int]:
+    """Insert the spans not stored yet; their positions in the batch. All of them are new
+    in the common case, so the batch goes in at once, under a savepoint, without asking
+    first; a span stored already (a retried export) or twice in the batch rolls that
+    back, and then the new ones are found and inserted."""
+    try:
+        with conn.begin_nested():
+            _insert_spans(conn, batch, bodies)
+        return list(range(len(batch)))
+    except sa.exc.IntegrityError:
+        fresh = _fresh(conn, batch, keys)
+        _insert_spans(conn, [batch[i] for i in fresh], [bodies[i] for i in fresh])
+        return fresh
 
 
 def _fresh(conn: sa.Connection, batch: Sequence[Span], keys: list[tuple[str, str]]) -> list[int]:
@@ -374,21 +419,56 @@ def listing(
     return [_record(row) for row in conn.execute(query)]
 
 
+@dataclass(frozen=True, kw_only=True)
+class _Checked:
+    """One caller's write: spans, their stored forms, who writes them."""
+
+    spans: Sequence[Span]
+    bodies: Sequence[bytes]
+    actor: str | None
+
+
 class SqlTraces:
     """``store.traces`` on SQL: the facet over this module's functions."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._group: GroupCommit[_Checked] = GroupCommit(self._commit, GROUP_SPANS)
 
     def write(self, spans: Sequence[Span], actor: str | None = None) -> int:
         batch = list(spans)
         if len(batch) > MAX_SPANS:
             raise LimitExceeded(f"a write holds at most {MAX_SPANS:,} spans, not {len(batch):,}")
-        if not batch:
+        return self.write_checked(batch, [check_span(span) for span in batch], actor)
+
+    def write_checked(
+        self, spans: Sequence[Span], bodies: Sequence[bytes], actor: str | None = None
+    ) -> int:
+        """``write`` for spans already checked, ``bodies`` their stored forms (what
+        ``check_span`` returned). The spans go in with the other writes waiting at the
+        same moment in this process, in one transaction (group commit); the number of
+        new spans is returned once that has committed."""
+        if len(spans) != len(bodies):
+            raise InvalidInput(f"{len(spans)} spans but {len(bodies)} stored forms")
+        if len(spans) > MAX_SPANS:
+            raise LimitExceeded(f"a write holds at most {MAX_SPANS:,} spans, not {len(spans):,}")
+        if not spans:
             return 0
-        bodies = [check_span(span) for span in batch]
-        with self.db.write("store spans", actor=actor) as tx:
-            return write(tx, batch, bodies)
+        self.db.writable("store spans")
+        checked = _Checked(spans=spans, bodies=bodies, actor=actor)
+        return self._group.submit(checked, len(spans), key=actor or "")
+
+    def _commit(self, writes: Sequence[_Checked]) -> list[int]:
+        """Writes of one actor in one transaction: how many new spans each had."""
+        batch = [span for w in writes for span in w.spans]
+        bodies = [body for w in writes for body in w.bodies]
+        with self.db.write("store spans", actor=writes[0].actor) as tx:
+            fresh = write(tx, batch, bodies)
+        ends = list(itertools.accumulate(len(w.spans) for w in writes))
+        counts = [0] * len(writes)
+        for position in fresh:
+            counts[bisect.bisect_right(ends, position)] += 1
+        return counts
 
     def get(self, trace_id: str, project: str | None = None) -> Trace:
         with self.db.read() as conn:
@@ -416,6 +496,27 @@ class SqlTraces:
     def projects_of(self, trace_id: str) -> list[str]:
         with self.db.read() as conn:
             return projects_of(conn, trace_id)
+
+    def add_feedback(self, draft: TraceFeedbackDraft, actor: str | None = None) -> TraceFeedback:
+        checked = trace_feedback.check(draft)
+        with self.db.write("store trace feedback", actor=actor) as tx:
+            return trace_feedback.add(tx, checked)
+
+    def feedback(
+        self,
+        project: str,
+        trace_ids: Sequence[str] | None = None,
+        *,
+        name: str | None = None,
+        source: str | None = None,
+        limit: int = 10_000,
+    ) -> list[TraceFeedback]:
+        check_project(project)
+        check_page("limit", limit)
+        with self.db.read() as conn:
+            return trace_feedback.listing(
+                conn, project, trace_ids, name=name, source=source, limit=limit
+            )
 
     def list(
         self, project: str, filter: str | None = None, limit: int = 100, offset: int = 0

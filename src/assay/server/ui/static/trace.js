@@ -182,6 +182,8 @@
   function open(i) {
     selected = i;
     draw();
+    const feedbackSpan = document.getElementById("feedback-span");
+    if (feedbackSpan) feedbackSpan.value = data.id[i];  // the reviewer's feedback goes to this span
     const url = tree.dataset.detail + encodeURIComponent(data.id[i]) + "?project=" + encodeURIComponent(tree.dataset.project);
     fetch(url, { credentials: "same-origin" })
       .then((r) => r.ok ? r.json() : Promise.reject(new Error("HTTP " + r.status)))
