@@ -218,6 +218,31 @@ def test_series_of_a_run_with_10000_keys_are_paged_and_searched_never_dropped(
     assert client.post("/ui/api/series", json={"runs": [run_id]}).status_code == 403  # no CSRF
 
 
+def test_run_page_of_10000_keys_shows_a_page_of_its_summary_and_searches_the_rest(
+    tmp_path: Path,
+) -> None:
+    """The run page wrote all 10,000 summary rows into one 1.4 MB page; it shows a page of
+    them, says how many there are, and pages and searches the rest on the server."""
+    app = create_app(ServerConfig(str(tmp_path / "s"), local=True))
+    run_id = many_keys(app.state.assay.store, 10_000)
+    client = TestClient(app, base_url="http://assay.test")
+    html = page(client, f"/runs/{run_id}")
+    rows = re.findall(r'<tr data-key="([^"]+)"', html)
+    assert rows[:2] == ["loss", "m00000"] and len(rows) == 100
+    assert "m09999" not in html and "keys 1 to 100 of 10,001" in html
+    assert len(html) < 200_000
+    found = page(client, f"/ui/runs/{run_id}/summary?q=LOSS")
+    assert re.findall(r'<tr data-key="([^"]+)"', found) == ["loss"]
+    last = page(client, f"/ui/runs/{run_id}/summary?page=101")
+    assert re.findall(r'<tr data-key="([^"]+)"', last) == ["m09999"]
+    assert "keys 10,001 to 10,001 of 10,001" in last
+    beyond = page(client, f"/ui/runs/{run_id}/summary?page=999")  # past the end: the last page
+    assert re.findall(r'<tr data-key="([^"]+)"', beyond) == ["m09999"]
+    none = page(client, f"/ui/runs/{run_id}/summary?q=nothing+like+this")
+    assert "No summary key matches" in none
+    assert "system/cpu" not in page(client, f"/ui/runs/{run_id}/summary?q=cpu")
+
+
 def test_runs_page_puts_user_metrics_first_and_system_charts_apart(tmp_path: Path) -> None:
     """Default columns: the config keys that differ and the metrics every run logs, before
     status and times; a summary key one odd run wrote does not crowd them out; system

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from assay.errors import AssayError, FilterSyntaxError, InvalidInput, Unauthorized
+from assay.errors import AssayError, FilterSyntaxError, InvalidInput, NotFound, Unauthorized
 from assay.ids import new_writer_id
 from assay.records import Batch, UpdateRun
 from assay.server.access import visible_blobs, visible_edges
@@ -218,6 +218,21 @@ def _diff(state: AppState, who: Principal, run: Any) -> str | None:
     return None
 
 
+@router.get("/ui/runs/{run_id}/summary", response_class=HTMLResponse)
+def run_summary(
+    request: Request,
+    run_id: str,
+    who: Viewer,
+    q: Annotated[str, Query(max_length=300)] = "",
+    page: Annotated[int, Query(ge=1, le=views.MAX_PAGE)] = 1,
+) -> HTMLResponse:
+    """A page of the run's summary rows, those whose keys hold every word of ``q``."""
+    state = state_of(request)
+    require_run(state, who, run_id, "viewer")
+    summary = views.SummaryPage.build(state.store.runs.get(run_id), q, page)
+    return render(request, "summary_rows.html", summary=summary)
+
+
 @router.get("/ui/runs/{run_id}/logs", response_class=HTMLResponse)
 def run_logs(
     request: Request, run_id: str, who: Viewer, tail: Annotated[int, Query(ge=1, le=5000)] = 500
@@ -343,19 +358,24 @@ async def series_page(request: Request, who: Viewer) -> Response:
 
 
 def _series_reply(state: AppState, who: Principal, ask: SeriesAsk) -> Response:
+    """A constant number of queries however many runs are charted: the runs' heads, their
+    keys (unless given), then every series in one batched read."""
     ids = list(dict.fromkeys(ask.runs))[:100]
-    records = {}
+    heads = state.store.runs.heads(ids)
     for run_id in ids:
-        require_run(state, who, run_id, "viewer")
-        records[run_id] = state.store.runs.get(run_id)
+        if run_id not in heads:
+            raise NotFound(f"no run with id {run_id!r}")
+    for project in dict.fromkeys(h.project for h in heads.values()):
+        require(state, who, project, "viewer")
     if ask.keys is not None:
         chosen = list(dict.fromkeys(ask.keys))
     else:
-        chosen = views.chart_keys(records.values(), ask.kind, ask.search)
+        chosen = state.store.runs.metric_keys(ids, ask.kind, ask.search)
     page = chosen[ask.offset : ask.offset + ask.limit]
     data = state.store.runs.series(ids, page, ask.points, ask.start, ask.end) if page else {}
+    order = {r: i for i, r in enumerate(ids)}
     payload = {
-        "runs": {r: {"name": rec.name, "status": rec.status} for r, rec in records.items()},
+        "runs": {r: {"name": heads[r].name, "status": heads[r].status} for r in ids},
         "keys": page,
         "matched": len(chosen),
         "offset": ask.offset,
@@ -367,7 +387,7 @@ def _series_reply(state: AppState, who: Principal, ask: SeriesAsk) -> Response:
                 "times": c.times.tolist(),
                 "values": c.values.tolist(),
             }
-            for (r, k), c in data.items()
+            for (r, k), c in sorted(data.items(), key=lambda item: order[item[0][0]])
         ],
     }
     return Response(

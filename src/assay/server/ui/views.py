@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from assay import present
 from assay.errors import FilterSyntaxError
-from assay.records import Run, duration, summary_of
+from assay.records import MetricSummary, Run, duration, summary_of
 from assay.values import dotted
 
 MAX_COMPARE = 50
 MAX_PAGE = 200_000  # 10 million runs at 50 a page; a larger page number shows the last
+SUMMARY_PAGE = 100  # summary rows the run page shows at once; the rest are paged and searched
 
 
 @dataclass(frozen=True)
@@ -170,35 +171,57 @@ def picker_keys(metric_keys: list[str], runs: list[Run]) -> list[str]:
     return sorted(keys, key=lambda k: (k.startswith("system/"), k))
 
 
-def chart_keys(runs: Iterable[Run], kind: str = "all", search: str = "") -> list[str]:
-    """The metric keys of the runs to chart, sorted: ``user`` ones, ``system/*`` ones, or
-    all; only those whose names hold every word of ``search`` (any case)."""
-    words = search.lower().split()
-    found = sorted({k for r in runs for k in r.metrics})
-    if kind != "all":
-        found = [k for k in found if k.startswith("system/") == (kind == "system")]
-    return [k for k in found if all(w in k.lower() for w in words)]
+@dataclass(frozen=True)
+class SummaryPage:
+    """One page of a run's summary (user keys; ``system/*`` ones are charted apart): the
+    keys whose names hold every word of ``search`` (any case), ``SUMMARY_PAGE`` at a time,
+    so a run of 10,000 keys shows as a page of rows rather than one huge table."""
+
+    run_id: str
+    rows: list[tuple[str, Any, MetricSummary | None]]  # (key, value, its series' summary)
+    search: str
+    page: int
+    pages: int
+    matched: int
+    first: int  # 1-based position of the first row among the matches (0 when none)
+
+    @classmethod
+    def build(cls, run: Run, search: str = "", page: int = 1) -> SummaryPage:
+        words = search.lower().split()
+        merged = summary_of(run)
+        keys = sorted(
+            k for k in merged if not k.startswith("system/") and all(w in k.lower() for w in words)
+        )
+        pages = max(1, math.ceil(len(keys) / SUMMARY_PAGE))
+        page = min(max(1, page), pages)
+        chosen = keys[(page - 1) * SUMMARY_PAGE : page * SUMMARY_PAGE]
+        return cls(
+            run_id=run.id,
+            rows=[(k, merged[k], run.metrics.get(k)) for k in chosen],
+            search=search,
+            page=page,
+            pages=pages,
+            matched=len(keys),
+            first=(page - 1) * SUMMARY_PAGE + 1 if keys else 0,
+        )
 
 
 @dataclass
 class RunPage:
     run: Run
     config_rows: list[tuple[str, int, str, Any]]  # (path, depth, name, leaf or None for a branch)
-    summary: dict[str, Any]
-    user_keys: list[str]
-    system_keys: list[str]
+    summary: SummaryPage
+    has_system: bool
     diff: str | None
     duration: float
 
     @classmethod
     def build(cls, run: Run, diff: str | None) -> RunPage:
-        keys = sorted(run.metrics)
         return cls(
             run=run,
             config_rows=tree_rows(run.config),
-            summary=summary_of(run),
-            user_keys=[k for k in keys if not k.startswith("system/")],
-            system_keys=[k for k in keys if k.startswith("system/")],
+            summary=SummaryPage.build(run),
+            has_system=any(k.startswith("system/") for k in run.metrics),
             diff=diff,
             duration=duration(run),
         )
