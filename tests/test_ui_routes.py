@@ -279,9 +279,10 @@ def test_runs_page_puts_user_metrics_first_and_system_charts_apart(tmp_path: Pat
     for field in ("group", "tags", "job_type"):
         assert f'<option value="{field}"' in html
     grouped = page(client, "/ui/projects/digits/table?group=job_type")
-    assert "<strong>train</strong> (3)" in grouped and "<strong>labels</strong> (1)" in grouped
+    assert '<strong>train</strong> (<span class="group-count">3</span>)' in grouped
+    assert '<strong>labels</strong> (<span class="group-count">1</span>)' in grouped
     tagged = page(client, "/ui/projects/digits/table?group=group")
-    assert "<strong>sweep-1</strong> (1)" in tagged
+    assert '<strong>sweep-1</strong> (<span class="group-count">1</span>)' in tagged
 
 
 def test_compare_summary_columns_line_up_with_their_runs(

@@ -33,6 +33,7 @@ from assay.server.ui.session import (
     viewer,
 )
 from assay.store.sql.auth import Principal, role_at_least
+from assay.store.sql.runs_groups import GroupStats
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -157,9 +158,11 @@ def _table(
 ) -> views.RunsTable:
     query = query or views.TableQuery.parse(request.query_params)
     error: FilterSyntaxError | None = None
+    runs = state.store.runs
+    whole: list[GroupStats] = []
     try:
-        total = state.store.runs.count(project, query.filter or None, deleted=query.deleted)
-        found = state.store.runs.list(
+        total = runs.count(project, query.filter or None, deleted=query.deleted)
+        found = runs.list(
             project,
             query.filter or None,
             query.order,
@@ -169,8 +172,23 @@ def _table(
         )
     except FilterSyntaxError as exc:
         error, total, found = exc, 0, []
+    columns = views.table_columns(query, found)
+    if query.group and found:
+        try:  # the groups' counts and statistics over every run the filter matches
+            whole = runs.group_stats(
+                project, query.filter or None, query.group, columns, deleted=query.deleted
+            )
+        except InvalidInput:
+            whole = []  # a group key the store cannot group on: the page's runs only
     return views.RunsTable.build(
-        project=project, query=query, runs=found, total=total, page_size=PAGE_SIZE, error=error
+        project=project,
+        query=query,
+        runs=found,
+        total=total,
+        page_size=PAGE_SIZE,
+        error=error,
+        columns=columns,
+        whole=whole,
     )
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from assay import present
 from assay.errors import FilterSyntaxError
 from assay.records import MetricSummary, Run, duration, summary_of
+from assay.store.sql.runs_groups import GroupStats, group_key
 from assay.values import dotted
 
 MAX_COMPARE = 50
@@ -70,8 +71,9 @@ class TableQuery:
 @dataclass
 class Group:
     value: Any
-    runs: list[Run]
+    runs: list[Run]  # the group's runs on this page
     stats: dict[str, tuple[float, float, float]]  # column -> (mean, min, max)
+    count: int  # the group's runs over the whole filter
 
 
 @dataclass
@@ -96,9 +98,11 @@ class RunsTable:
         page_size: int,
         *,
         error: FilterSyntaxError | None,
+        columns: list[str] | None = None,
+        whole: Sequence[GroupStats] = (),
     ) -> RunsTable:
-        columns = list(query.columns) or default_columns(runs)
-        groups = group_runs(runs, query.group, columns) if query.group else []
+        columns = columns or table_columns(query, runs)
+        groups = group_runs(runs, query.group, columns, whole) if query.group else []
         running = any(r.status == "running" for r in runs)
         return cls(project, query, runs, total, page_size, columns, groups, error, running)
 
@@ -123,23 +127,37 @@ def group_value(run: Run, key: str) -> Any:
     return dotted(run.config).get(key.removeprefix("config."))
 
 
-def group_runs(runs: list[Run], key: str, columns: list[str]) -> list[Group]:
-    """Runs of the page grouped by a config key or a run field, with mean/min/max of numeric
-    columns."""
+def table_columns(query: TableQuery, runs: list[Run]) -> list[str]:
+    """The columns chosen in the URL, else the defaults for the runs on the page."""
+    return list(query.columns) or default_columns(runs)
+
+
+def group_runs(
+    runs: list[Run], key: str, columns: list[str], whole: Sequence[GroupStats] = ()
+) -> list[Group]:
+    """Runs of the page grouped by a config key or a run field. Each group's count and
+    the mean/min/max of its numeric columns come from ``whole`` (every run the filter
+    matches, computed by the store); a group it does not name falls back to the page's
+    runs."""
     buckets: dict[str, list[Run]] = {}
     values: dict[str, Any] = {}
     for run in runs:
         value = group_value(run, key)
-        buckets.setdefault(repr(value), []).append(run)
-        values[repr(value)] = value
+        buckets.setdefault(repr(group_key(value)), []).append(run)
+        values[repr(group_key(value))] = value
+    known = {repr(group_key(g.value)): g for g in whole}
     groups = []
     for label, members in buckets.items():
+        if label in known:
+            found = known[label]
+            groups.append(Group(values[label], members, dict(found.stats), found.count))
+            continue
         stats = {}
         for column in columns:
             numbers = [v for r in members if _number(v := present.column_value(r, column))]
             if numbers and not column.startswith("config."):
                 stats[column] = (statistics.fmean(numbers), min(numbers), max(numbers))
-        groups.append(Group(values[label], members, stats))
+        groups.append(Group(values[label], members, stats, len(members)))
     return groups
 
 

@@ -31,9 +31,10 @@ from assay.records import (
 )
 from assay.store import series as ser
 from assay.store.blobs import BlobStore
-from assay.store.sql import audit, catalog, run_admin
+from assay.store.sql import audit, catalog, run_admin, runs_groups
 from assay.store.sql import media as sql_media
 from assay.store.sql.filters import FilterCompiler, status_expr
+from assay.store.sql.runs_groups import GroupStats
 from assay.store.sql.schema import (
     batches,
     log_lines,
@@ -576,6 +577,24 @@ class SqlRuns:
             config_keys = {k for (config,) in conn.execute(newest) for k in dotted(config)}
             metrics = sorted(k for (k,) in conn.execute(metric_keys))
         return sorted(config_keys), metrics
+
+    def group_stats(
+        self,
+        project: str,
+        filter: str | None,
+        group: str,
+        columns: Sequence[str],
+        *,
+        deleted: bool = False,
+    ) -> list[GroupStats]:
+        """Per value of ``group`` (group, job_type, tags or config.<key>), the number of
+        runs the filter matches and the mean, min and max of each numeric ``summary.*``
+        column over all of them, largest group first. A SQL store's own operation: the
+        runs table's groups use it."""
+        compiler = FilterCompiler(filter or "", self._cutoff(), self.db.dialect)
+        where = self._where(project, filter, deleted)
+        with self.db.read() as conn:
+            return runs_groups.group_stats(conn, where, compiler, group, columns)
 
     def log_lines(self, run_id: str, tail: int | None = None) -> list[LogLine]:
         query = sa.select(log_lines.c.at, log_lines.c.stream, log_lines.c.text).where(
