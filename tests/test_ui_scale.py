@@ -135,3 +135,34 @@ def test_run_page_of_10000_keys_renders_a_page_of_its_summary(
     assert "keys 1 to 100 of 10,001" in html and "m09999" not in html
     found = page(client, f"/ui/runs/{run_id}/summary?q=m09999")
     assert re.findall(r'<tr data-key="([^"]+)"', found) == ["m09999"]
+
+
+@pytest.mark.parametrize(
+    ("filter", "order"),
+    [
+        ("summary.acc >= 0.5", ("-summary.loss",)),
+        ("config.opt == 'sgd' and summary.m2 < 0.5", ("config.lr",)),
+        ("summary.acc > 2", ()),
+        (None, ("name",)),
+    ],
+)
+def test_a_page_and_its_total_are_the_count_and_list_of_the_filter(
+    app_config: ServerConfig,  # noqa: F811
+    filter: str | None,
+    order: tuple[str, ...],
+) -> None:
+    """The runs table reads the total and the page's ids of a filter in one pass over the
+    runs (a filter on summaries costs lookups per run; two passes cost twice as much)."""
+    store: SqlStore = create_app(app_config).state.assay.store
+    ui_seed.bulk_assay(store, "p", 200, lambda i: spec(i * 15), 1_000_000.0)
+    total = store.runs.count("p", filter)
+    for offset in (0, 40, 180, 400):
+        with statements(store) as seen:
+            found, runs = store.runs.page("p", filter, order, 50, offset)
+        assert found == total
+        assert [r.id for r in runs] == [
+            r.id for r in store.runs.list("p", filter, order, 50, offset)
+        ]
+        if filter and runs:
+            assert sum("count(*) OVER ()" in s for s in seen) == 1
+            assert not any(s.startswith("SELECT count(*)") for s in seen)

@@ -161,8 +161,7 @@ def _table(
     runs = state.store.runs
     whole: list[GroupStats] = []
     try:
-        total = runs.count(project, query.filter or None, deleted=query.deleted)
-        found = runs.list(
+        total, found = runs.page(
             project,
             query.filter or None,
             query.order,

@@ -76,11 +76,13 @@ def group_stats(
     ``summary.*`` and metric columns (config columns are labels, not measures)."""
     numeric = [c for c in dict.fromkeys(columns) if c.startswith("summary.")][:MAX_COLUMNS]
     value = group_expr(group, compiler.dialect).label("value")
-    # the inner select evaluates each field once per run; the outer one aggregates them
+    # the inner select looks each field up once per run; the outer one aggregates them
     per_run = sa.select(
         value, *[f.label(f"c{i}") for i, f in enumerate(_fields(compiler, numeric))]
     )
-    rows = per_run.where(*where).subquery()
+    # OFFSET 0 keeps the inner select apart (SQLite would otherwise flatten it into the
+    # aggregate and look each field up four times per run: sum, count, min and max)
+    rows = per_run.where(*where).offset(0).subquery()
     aggregates = []
     for i in range(len(numeric)):
         cell = rows.c[f"c{i}"]
