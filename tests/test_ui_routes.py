@@ -274,8 +274,14 @@ def test_runs_page_puts_user_metrics_first_and_system_charts_apart(tmp_path: Pat
     assert columns.index("config.lr") < columns.index("created")
     assert "summary.train/loss" in columns and not any("system/" in c for c in columns)
     assert 'id="system-box"' in html and 'data-kind="system" data-lazy' in html
-    # the picker offers summary-only keys; group by offers the run's group, tags, job type
-    assert 'value="summary.a_votes"' in html
+    # the picker (its keys fetched when it is opened) offers summary-only keys, the chosen
+    # columns checked; group by offers the run's group, tags, job type
+    assert 'hx-get="/ui/projects/digits/picker?columns=' in html
+    assert 'value="summary.a_votes"' not in html
+    picker = page(client, "/ui/projects/digits/picker?columns=config.lr,summary.val/acc")
+    assert 'value="summary.a_votes"' in picker and 'value="config.opt"' in picker
+    assert 'value="summary.system/cpu"' in picker
+    assert re.findall(r'value="([^"]+)" checked', picker) == ["config.lr", "summary.val/acc"]
     for field in ("group", "tags", "job_type"):
         assert f'<option value="{field}"' in html
     grouped = page(client, "/ui/projects/digits/table?group=job_type")

@@ -124,15 +124,13 @@ def runs_page(request: Request, project: str, who: Viewer) -> HTMLResponse:
     state = state_of(request)
     require(state, who, project, "viewer")
     table = _table(state, project, request)
-    config_keys, metric_keys = state.store.runs.project_keys(project)
     return render(
         request,
         "runs.html",
         project=project,
         t=table,
         who=who,
-        config_keys=config_keys,
-        metric_keys=views.picker_keys(metric_keys, table.runs),
+        config_keys=state.store.runs.config_keys(project),
         group_fields=views.GROUP_FIELDS,
         can_write=role_at_least(state.auth.role(who, project), "writer"),
     )
@@ -151,6 +149,27 @@ def runs_table(request: Request, project: str, who: Viewer) -> HTMLResponse:
             f"?{query}" if query else ""
         )
     return response
+
+
+@router.get("/ui/projects/{project}/picker", response_class=HTMLResponse)
+def column_picker(
+    request: Request,
+    project: str,
+    who: Viewer,
+    columns: Annotated[str, Query(max_length=20_000)] = "",
+) -> HTMLResponse:
+    """The column picker's keys, asked for when it is first opened: every metric key of
+    a project is a pass over its summaries, which the runs page should not wait for."""
+    state = state_of(request)
+    require(state, who, project, "viewer")
+    config_keys, summary_keys = state.store.runs.project_keys(project)
+    return render(
+        request,
+        "picker_keys.html",
+        config_keys=config_keys,
+        summary_keys=views.picker_keys(summary_keys),
+        chosen=set(columns.split(",")),
+    )
 
 
 def _table(

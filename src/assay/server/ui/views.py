@@ -182,10 +182,9 @@ def default_columns(runs: list[Run], config_limit: int = 4, summary_limit: int =
     return varying[:config_limit] + [f"summary.{k}" for k in common]
 
 
-def picker_keys(metric_keys: list[str], runs: list[Run]) -> list[str]:
-    """Summary keys for the column picker: the project's metrics and the keys the runs on
-    the page put in their summary without logging them; user keys before ``system/*``."""
-    keys = set(metric_keys) | {k for r in runs for k in r.summary}
+def picker_keys(keys: list[str]) -> list[str]:
+    """Summary keys for the column picker (the project's metrics and the keys its newest
+    runs put in their summary without logging them): user keys before ``system/*``."""
     return sorted(keys, key=lambda k: (k.startswith("system/"), k))
 
 
