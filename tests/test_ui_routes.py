@@ -431,3 +431,4 @@ def test_wrong_project_is_forbidden(team: tuple[TestClient, dict[str, str], list
     assert "needs the viewer role" in page(client, "/projects/digits", status=403)
     page(client, f"/runs/{ids[0]}", status=403)
     assert client.get(f"/ui/api/series?runs={ids[0]}").status_code == 403
+    assert client.get("/ui/projects/digits/picker").status_code == 403  # not even its keys
