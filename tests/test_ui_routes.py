@@ -218,6 +218,31 @@ def test_series_of_a_run_with_10000_keys_are_paged_and_searched_never_dropped(
     assert client.post("/ui/api/series", json={"runs": [run_id]}).status_code == 403  # no CSRF
 
 
+def test_run_page_of_10000_keys_shows_a_page_of_its_summary_and_searches_the_rest(
+    tmp_path: Path,
+) -> None:
+    """The run page wrote all 10,000 summary rows into one 1.4 MB page; it shows a page of
+    them, says how many there are, and pages and searches the rest on the server."""
+    app = create_app(ServerConfig(str(tmp_path / "s"), local=True))
+    run_id = many_keys(app.state.assay.store, 10_000)
+    client = TestClient(app, base_url="http://assay.test")
+    html = page(client, f"/runs/{run_id}")
+    rows = re.findall(r'<tr data-key="([^"]+)"', html)
+    assert rows[:2] == ["loss", "m00000"] and len(rows) == 100
+    assert "m09999" not in html and "keys 1 to 100 of 10,001" in html
+    assert len(html) < 200_000
+    found = page(client, f"/ui/runs/{run_id}/summary?q=LOSS")
+    assert re.findall(r'<tr data-key="([^"]+)"', found) == ["loss"]
+    last = page(client, f"/ui/runs/{run_id}/summary?page=101")
+    assert re.findall(r'<tr data-key="([^"]+)"', last) == ["m09999"]
+    assert "keys 10,001 to 10,001 of 10,001" in last
+    beyond = page(client, f"/ui/runs/{run_id}/summary?page=999")  # past the end: the last page
+    assert re.findall(r'<tr data-key="([^"]+)"', beyond) == ["m09999"]
+    none = page(client, f"/ui/runs/{run_id}/summary?q=nothing+like+this")
+    assert "No summary key matches" in none
+    assert "system/cpu" not in page(client, f"/ui/runs/{run_id}/summary?q=cpu")
+
+
 def test_runs_page_puts_user_metrics_first_and_system_charts_apart(tmp_path: Path) -> None:
     """Default columns: the config keys that differ and the metrics every run logs, before
     status and times; a summary key one odd run wrote does not crowd them out; system
@@ -249,14 +274,21 @@ def test_runs_page_puts_user_metrics_first_and_system_charts_apart(tmp_path: Pat
     assert columns.index("config.lr") < columns.index("created")
     assert "summary.train/loss" in columns and not any("system/" in c for c in columns)
     assert 'id="system-box"' in html and 'data-kind="system" data-lazy' in html
-    # the picker offers summary-only keys; group by offers the run's group, tags, job type
-    assert 'value="summary.a_votes"' in html
+    # the picker (its keys fetched when it is opened) offers summary-only keys, the chosen
+    # columns checked; group by offers the run's group, tags, job type
+    assert 'hx-get="/ui/projects/digits/picker?columns=' in html
+    assert 'value="summary.a_votes"' not in html
+    picker = page(client, "/ui/projects/digits/picker?columns=config.lr,summary.val/acc")
+    assert 'value="summary.a_votes"' in picker and 'value="config.opt"' in picker
+    assert 'value="summary.system/cpu"' in picker
+    assert re.findall(r'value="([^"]+)" checked', picker) == ["config.lr", "summary.val/acc"]
     for field in ("group", "tags", "job_type"):
         assert f'<option value="{field}"' in html
     grouped = page(client, "/ui/projects/digits/table?group=job_type")
-    assert "<strong>train</strong> (3)" in grouped and "<strong>labels</strong> (1)" in grouped
+    assert '<strong>train</strong> (<span class="group-count">3</span>)' in grouped
+    assert '<strong>labels</strong> (<span class="group-count">1</span>)' in grouped
     tagged = page(client, "/ui/projects/digits/table?group=group")
-    assert "<strong>sweep-1</strong> (1)" in tagged
+    assert '<strong>sweep-1</strong> (<span class="group-count">1</span>)' in tagged
 
 
 def test_compare_summary_columns_line_up_with_their_runs(
@@ -399,3 +431,4 @@ def test_wrong_project_is_forbidden(team: tuple[TestClient, dict[str, str], list
     assert "needs the viewer role" in page(client, "/projects/digits", status=403)
     page(client, f"/runs/{ids[0]}", status=403)
     assert client.get(f"/ui/api/series?runs={ids[0]}").status_code == 403
+    assert client.get("/ui/projects/digits/picker").status_code == 403  # not even its keys

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from assay.errors import AssayError, FilterSyntaxError, InvalidInput, Unauthorized
+from assay.errors import AssayError, FilterSyntaxError, InvalidInput, NotFound, Unauthorized
 from assay.ids import new_writer_id
 from assay.records import Batch, UpdateRun
 from assay.server.access import visible_blobs, visible_edges
@@ -33,6 +33,7 @@ from assay.server.ui.session import (
     viewer,
 )
 from assay.store.sql.auth import Principal, role_at_least
+from assay.store.sql.runs_groups import GroupStats
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -124,15 +125,13 @@ def runs_page(request: Request, project: str, who: Viewer) -> HTMLResponse:
     state = state_of(request)
     require(state, who, project, "viewer")
     table = _table(state, project, request)
-    config_keys, metric_keys = state.store.runs.project_keys(project)
     return render(
         request,
         "runs.html",
         project=project,
         t=table,
         who=who,
-        config_keys=config_keys,
-        metric_keys=views.picker_keys(metric_keys, table.runs),
+        config_keys=state.store.runs.config_keys(project),
         group_fields=views.GROUP_FIELDS,
         can_write=role_at_least(state.auth.role(who, project), "writer"),
     )
@@ -153,14 +152,36 @@ def runs_table(request: Request, project: str, who: Viewer) -> HTMLResponse:
     return response
 
 
+@router.get("/ui/projects/{project}/picker", response_class=HTMLResponse)
+def column_picker(
+    request: Request,
+    project: str,
+    who: Viewer,
+    columns: Annotated[str, Query(max_length=20_000)] = "",
+) -> HTMLResponse:
+    """The column picker's keys, asked for when it is first opened: every metric key of
+    a project is a pass over its summaries, which the runs page should not wait for."""
+    state = state_of(request)
+    require(state, who, project, "viewer")
+    config_keys, summary_keys = state.store.runs.project_keys(project)
+    return render(
+        request,
+        "picker_keys.html",
+        config_keys=config_keys,
+        summary_keys=views.picker_keys(summary_keys),
+        chosen=set(columns.split(",")),
+    )
+
+
 def _table(
     state: AppState, project: str, request: Request, query: views.TableQuery | None = None
 ) -> views.RunsTable:
     query = query or views.TableQuery.parse(request.query_params)
     error: FilterSyntaxError | None = None
+    runs = state.store.runs
+    whole: list[GroupStats] = []
     try:
-        total = state.store.runs.count(project, query.filter or None, deleted=query.deleted)
-        found = state.store.runs.list(
+        total, found = runs.page(
             project,
             query.filter or None,
             query.order,
@@ -170,8 +191,23 @@ def _table(
         )
     except FilterSyntaxError as exc:
         error, total, found = exc, 0, []
+    columns = views.table_columns(query, found)
+    if query.group and found:
+        try:  # the groups' counts and statistics over every run the filter matches
+            whole = runs.group_stats(
+                project, query.filter or None, query.group, columns, deleted=query.deleted
+            )
+        except InvalidInput:
+            whole = []  # a group key the store cannot group on: the page's runs only
     return views.RunsTable.build(
-        project=project, query=query, runs=found, total=total, page_size=PAGE_SIZE, error=error
+        project=project,
+        query=query,
+        runs=found,
+        total=total,
+        page_size=PAGE_SIZE,
+        error=error,
+        columns=columns,
+        whole=whole,
     )
 
 
@@ -217,6 +253,21 @@ def _diff(state: AppState, who: Principal, run: Any) -> str | None:
         except AssayError:
             return None
     return None
+
+
+@router.get("/ui/runs/{run_id}/summary", response_class=HTMLResponse)
+def run_summary(
+    request: Request,
+    run_id: str,
+    who: Viewer,
+    q: Annotated[str, Query(max_length=300)] = "",
+    page: Annotated[int, Query(ge=1, le=views.MAX_PAGE)] = 1,
+) -> HTMLResponse:
+    """A page of the run's summary rows, those whose keys hold every word of ``q``."""
+    state = state_of(request)
+    require_run(state, who, run_id, "viewer")
+    summary = views.SummaryPage.build(state.store.runs.get(run_id), q, page)
+    return render(request, "summary_rows.html", summary=summary)
 
 
 @router.get("/ui/runs/{run_id}/logs", response_class=HTMLResponse)
@@ -344,19 +395,24 @@ async def series_page(request: Request, who: Viewer) -> Response:
 
 
 def _series_reply(state: AppState, who: Principal, ask: SeriesAsk) -> Response:
+    """A constant number of queries however many runs are charted: the runs' heads, their
+    keys (unless given), then every series in one batched read."""
     ids = list(dict.fromkeys(ask.runs))[:100]
-    records = {}
+    heads = state.store.runs.heads(ids)
     for run_id in ids:
-        require_run(state, who, run_id, "viewer")
-        records[run_id] = state.store.runs.get(run_id)
+        if run_id not in heads:
+            raise NotFound(f"no run with id {run_id!r}")
+    for project in dict.fromkeys(h.project for h in heads.values()):
+        require(state, who, project, "viewer")
     if ask.keys is not None:
         chosen = list(dict.fromkeys(ask.keys))
     else:
-        chosen = views.chart_keys(records.values(), ask.kind, ask.search)
+        chosen = state.store.runs.metric_keys(ids, ask.kind, ask.search)
     page = chosen[ask.offset : ask.offset + ask.limit]
     data = state.store.runs.series(ids, page, ask.points, ask.start, ask.end) if page else {}
+    order = {r: i for i, r in enumerate(ids)}
     payload = {
-        "runs": {r: {"name": rec.name, "status": rec.status} for r, rec in records.items()},
+        "runs": {r: {"name": heads[r].name, "status": heads[r].status} for r in ids},
         "keys": page,
         "matched": len(chosen),
         "offset": ask.offset,
@@ -368,7 +424,7 @@ def _series_reply(state: AppState, who: Principal, ask: SeriesAsk) -> Response:
                 "times": c.times.tolist(),
                 "values": c.values.tolist(),
             }
-            for (r, k), c in data.items()
+            for (r, k), c in sorted(data.items(), key=lambda item: order[item[0][0]])
         ],
     }
     return Response(

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from assay import present
 from assay.errors import FilterSyntaxError
-from assay.records import Run, duration, summary_of
+from assay.records import MetricSummary, Run, duration, summary_of
+from assay.store.sql.runs_groups import GroupStats, group_key
 from assay.values import dotted
 
 MAX_COMPARE = 50
 MAX_PAGE = 200_000  # 10 million runs at 50 a page; a larger page number shows the last
+SUMMARY_PAGE = 100  # summary rows the run page shows at once; the rest are paged and searched
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,9 @@ class TableQuery:
 @dataclass
 class Group:
     value: Any
-    runs: list[Run]
+    runs: list[Run]  # the group's runs on this page
     stats: dict[str, tuple[float, float, float]]  # column -> (mean, min, max)
+    count: int  # the group's runs over the whole filter
 
 
 @dataclass
@@ -95,9 +98,11 @@ class RunsTable:
         page_size: int,
         *,
         error: FilterSyntaxError | None,
+        columns: list[str] | None = None,
+        whole: Sequence[GroupStats] = (),
     ) -> RunsTable:
-        columns = list(query.columns) or default_columns(runs)
-        groups = group_runs(runs, query.group, columns) if query.group else []
+        columns = columns or table_columns(query, runs)
+        groups = group_runs(runs, query.group, columns, whole) if query.group else []
         running = any(r.status == "running" for r in runs)
         return cls(project, query, runs, total, page_size, columns, groups, error, running)
 
@@ -122,23 +127,37 @@ def group_value(run: Run, key: str) -> Any:
     return dotted(run.config).get(key.removeprefix("config."))
 
 
-def group_runs(runs: list[Run], key: str, columns: list[str]) -> list[Group]:
-    """Runs of the page grouped by a config key or a run field, with mean/min/max of numeric
-    columns."""
+def table_columns(query: TableQuery, runs: list[Run]) -> list[str]:
+    """The columns chosen in the URL, else the defaults for the runs on the page."""
+    return list(query.columns) or default_columns(runs)
+
+
+def group_runs(
+    runs: list[Run], key: str, columns: list[str], whole: Sequence[GroupStats] = ()
+) -> list[Group]:
+    """Runs of the page grouped by a config key or a run field. Each group's count and
+    the mean/min/max of its numeric columns come from ``whole`` (every run the filter
+    matches, computed by the store); a group it does not name falls back to the page's
+    runs."""
     buckets: dict[str, list[Run]] = {}
     values: dict[str, Any] = {}
     for run in runs:
         value = group_value(run, key)
-        buckets.setdefault(repr(value), []).append(run)
-        values[repr(value)] = value
+        buckets.setdefault(repr(group_key(value)), []).append(run)
+        values[repr(group_key(value))] = value
+    known = {repr(group_key(g.value)): g for g in whole}
     groups = []
     for label, members in buckets.items():
+        if label in known:
+            found = known[label]
+            groups.append(Group(values[label], members, dict(found.stats), found.count))
+            continue
         stats = {}
         for column in columns:
             numbers = [v for r in members if _number(v := present.column_value(r, column))]
             if numbers and not column.startswith("config."):
                 stats[column] = (statistics.fmean(numbers), min(numbers), max(numbers))
-        groups.append(Group(values[label], members, stats))
+        groups.append(Group(values[label], members, stats, len(members)))
     return groups
 
 
@@ -163,42 +182,63 @@ def default_columns(runs: list[Run], config_limit: int = 4, summary_limit: int =
     return varying[:config_limit] + [f"summary.{k}" for k in common]
 
 
-def picker_keys(metric_keys: list[str], runs: list[Run]) -> list[str]:
-    """Summary keys for the column picker: the project's metrics and the keys the runs on
-    the page put in their summary without logging them; user keys before ``system/*``."""
-    keys = set(metric_keys) | {k for r in runs for k in r.summary}
+def picker_keys(keys: list[str]) -> list[str]:
+    """Summary keys for the column picker (the project's metrics and the keys its newest
+    runs put in their summary without logging them): user keys before ``system/*``."""
     return sorted(keys, key=lambda k: (k.startswith("system/"), k))
 
 
-def chart_keys(runs: Iterable[Run], kind: str = "all", search: str = "") -> list[str]:
-    """The metric keys of the runs to chart, sorted: ``user`` ones, ``system/*`` ones, or
-    all; only those whose names hold every word of ``search`` (any case)."""
-    words = search.lower().split()
-    found = sorted({k for r in runs for k in r.metrics})
-    if kind != "all":
-        found = [k for k in found if k.startswith("system/") == (kind == "system")]
-    return [k for k in found if all(w in k.lower() for w in words)]
+@dataclass(frozen=True)
+class SummaryPage:
+    """One page of a run's summary (user keys; ``system/*`` ones are charted apart): the
+    keys whose names hold every word of ``search`` (any case), ``SUMMARY_PAGE`` at a time,
+    so a run of 10,000 keys shows as a page of rows rather than one huge table."""
+
+    run_id: str
+    rows: list[tuple[str, Any, MetricSummary | None]]  # (key, value, its series' summary)
+    search: str
+    page: int
+    pages: int
+    matched: int
+    first: int  # 1-based position of the first row among the matches (0 when none)
+
+    @classmethod
+    def build(cls, run: Run, search: str = "", page: int = 1) -> SummaryPage:
+        words = search.lower().split()
+        merged = summary_of(run)
+        keys = sorted(
+            k for k in merged if not k.startswith("system/") and all(w in k.lower() for w in words)
+        )
+        pages = max(1, math.ceil(len(keys) / SUMMARY_PAGE))
+        page = min(max(1, page), pages)
+        chosen = keys[(page - 1) * SUMMARY_PAGE : page * SUMMARY_PAGE]
+        return cls(
+            run_id=run.id,
+            rows=[(k, merged[k], run.metrics.get(k)) for k in chosen],
+            search=search,
+            page=page,
+            pages=pages,
+            matched=len(keys),
+            first=(page - 1) * SUMMARY_PAGE + 1 if keys else 0,
+        )
 
 
 @dataclass
 class RunPage:
     run: Run
     config_rows: list[tuple[str, int, str, Any]]  # (path, depth, name, leaf or None for a branch)
-    summary: dict[str, Any]
-    user_keys: list[str]
-    system_keys: list[str]
+    summary: SummaryPage
+    has_system: bool
     diff: str | None
     duration: float
 
     @classmethod
     def build(cls, run: Run, diff: str | None) -> RunPage:
-        keys = sorted(run.metrics)
         return cls(
             run=run,
             config_rows=tree_rows(run.config),
-            summary=summary_of(run),
-            user_keys=[k for k in keys if not k.startswith("system/")],
-            system_keys=[k for k in keys if k.startswith("system/")],
+            summary=SummaryPage.build(run),
+            has_system=any(k.startswith("system/") for k in run.metrics),
             diff=diff,
             duration=duration(run),
         )

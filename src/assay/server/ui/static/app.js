@@ -54,10 +54,14 @@ function setupPicker() {
     document.getElementById("columns-field").value = chosen.join(",");
     htmx.trigger("#runs-controls", "submit");
   });
-  picker.querySelector(".picker-search")?.addEventListener("input", (event) => {
-    const q = event.target.value.toLowerCase();
+  // the keys arrive when the picker is first opened; the search filters what has arrived
+  const search = picker.querySelector(".picker-search");
+  const filter = () => {
+    const q = (search?.value || "").toLowerCase();
     picker.querySelectorAll("label").forEach((l) => { l.hidden = !l.textContent.toLowerCase().includes(q); });
-  });
+  };
+  search?.addEventListener("input", filter);
+  picker.addEventListener("htmx:afterSwap", filter);
 }
 
 function setupTreeSearch() {
