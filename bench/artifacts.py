@@ -7,8 +7,15 @@ A base file of random bytes (1 GiB by default), then three edits of it:
 - "1 MiB inserted at the start": every byte after it shifts.
 For each tool: throughput storing the base file (hash + store, MB/s), bytes newly stored
 by each edited version, and download (Assay: with digest verification) throughput.
+Then the machine's limits on the same bytes: a raw write + fsync of the file, BLAKE3 on
+one thread and on every core, and FastCDC alone (it holds the GIL).
 
     python bench/artifacts.py [--size-mib 1024] [--out bench/RESULTS.md]
+    python bench/artifacts.py --tools assay --loose   # Assay alone, packs against loose files
+
+``--tools`` picks the tools (a subset is printed, not written to RESULTS.md unless
+``--out`` is given); ``--loose`` adds Assay writing each chunk as a loose file with its
+own fsync (the blob folder's path before pack files), to compare in the same run.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -59,12 +66,21 @@ def timed(func: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def assay_case(files: dict[str, Path], work: Path) -> dict[str, float]:
+def assay_case(files: dict[str, Path], work: Path, loose: bool = False) -> dict[str, float]:
     from assay.artifacts.artifact import Artifact, download, log_artifact
+    from assay.store.blobs import LocalBlobStore
     from assay.store.sql.store import SqlStore
+
+    class LooseFiles(LocalBlobStore):
+        """A file and an fsync per chunk: the blob folder before pack files."""
+
+        def put_many(self, blobs: Sequence[bytes]) -> list[str]:
+            return [self.put(data) for data in blobs]
 
     store = SqlStore.embedded(work / "store")
     blobs = work / "store" / "blobs"
+    if loose:
+        store.blobs.storage = LooseFiles(blobs)
 
     def log(path: Path) -> object:
         art = Artifact("data", type="dataset")
@@ -159,21 +175,69 @@ def dvc_case(files: dict[str, Path], work: Path) -> dict[str, float]:
     return result
 
 
-def measure(size: int) -> dict[str, dict[str, float]]:
+def limits(files: dict[str, Path], work: Path) -> dict[str, float]:
+    """What this machine allows, in MB/s, on the base file (warm page cache)."""
+    from blake3 import blake3
+    from fastcdc import fastcdc
+
+    from assay.artifacts.chunking import AVG_CHUNK, MAX_CHUNK, MIN_CHUNK
+
+    data = files["base"].read_bytes()
+    size = len(data) / 1e6
+    view = memoryview(data)
+
+    def write_fsync() -> None:
+        fd = os.open(work / "raw.bin", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        try:
+            for start in range(0, len(view), 16 << 20):
+                os.write(fd, view[start : start + (16 << 20)])
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def chunk() -> None:
+        for _ in fastcdc(view, MIN_CHUNK, AVG_CHUNK, MAX_CHUNK):
+            pass
+
+    return {
+        "disk write + fsync": size / timed(write_fsync),
+        "BLAKE3, 1 thread": size / timed(lambda: blake3(data, max_threads=1).digest()),
+        "BLAKE3, every core": size / timed(lambda: blake3(data, max_threads=-1).digest()),
+        "FastCDC chunking (holds the GIL)": size / timed(chunk),
+    }
+
+
+CASES: dict[str, Callable[[dict[str, Path], Path], dict[str, float]]] = {
+    "assay": assay_case,
+    "assay, loose files": lambda files, work: assay_case(files, work, loose=True),
+    "mlflow": mlflow_case,
+    "dvc": dvc_case,
+}
+
+
+def measure(
+    size: int, tools: Sequence[str]
+) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="assay-bench-art-") as tmp:
         folder = Path(tmp)
         files = make_files(folder, size)
-        for name, case in (("assay", assay_case), ("mlflow", mlflow_case), ("dvc", dvc_case)):
-            work = folder / name
+        for name in tools:
+            case = CASES[name]
+            work = folder / name.replace(", ", "-").replace(" ", "-")
             work.mkdir()
             print(f"artifacts: {name} ...", file=sys.stderr, flush=True)
             results[name] = case(files, work)
             shutil.rmtree(work)
-    return results
+        work = folder / "limits"
+        work.mkdir()
+        machine = limits(files, work)
+    return results, machine
 
 
-def render(results: dict[str, dict[str, float]], size: int, command: str) -> list[str]:
+def render(
+    results: dict[str, dict[str, float]], machine: dict[str, float], size: int, command: str
+) -> list[str]:
     tools = list(results)
     lines = [
         MARK,
@@ -181,7 +245,8 @@ def render(results: dict[str, dict[str, float]], size: int, command: str) -> lis
         f"Produced by `{command}` on {time.strftime('%Y-%m-%d')}: a {size / 2**30:.2f} GiB file of "
         "random bytes, then three edited versions of it",
         "(`bench/artifacts.py` says how each is made). Local disk, warm page cache. Assay:",
-        "embedded store (content-defined chunks, synced to disk before the manifest commits);",
+        "embedded store (content-defined chunks written into pack files, fsynced before the",
+        "manifest commits; MLflow and DVC do not fsync);",
         "MLflow: `log_artifact` to a local artifact root; DVC: `dvc add` into its local cache,",
         "`dvc checkout` to restore.",
         "",
@@ -208,6 +273,9 @@ def render(results: dict[str, dict[str, float]], size: int, command: str) -> lis
         + " | ".join(f"{results[t]['download MB/s']:,.0f} MB/s" for t in tools)
         + " |"
     )
+    lines += ["", "The machine's limits on the same file (one process, warm page cache):", ""]
+    lines += ["| limit | MB/s |", "| --- | ---: |"]
+    lines += [f"| {name} | {value:,.0f} |" for name, value in machine.items()]
     return lines
 
 
@@ -228,14 +296,30 @@ def write(out: Path, lines: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mib", type=int, default=1024)
-    parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    parser.add_argument("--tools", default="assay,mlflow,dvc", help="comma-separated")
+    parser.add_argument("--loose", action="store_true", help="add Assay with loose files")
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     size = args.size_mib << 20
+    tools = [t for t in args.tools.split(",") if t]
+    if args.loose:
+        tools.insert(tools.index("assay") + 1 if "assay" in tools else 0, "assay, loose files")
+    unknown = [t for t in tools if t not in CASES]
+    if unknown:
+        parser.error(f"unknown tools {unknown}; pick among {sorted(CASES)}")
     command = "python bench/artifacts.py" + (
         f" --size-mib {args.size_mib}" if args.size_mib != 1024 else ""
     )
-    lines = render(measure(size), size, command)
-    write(args.out, lines)
+    if args.tools != "assay,mlflow,dvc":
+        command += f" --tools {args.tools}"
+    command += " --loose" if args.loose else ""
+    results, machine = measure(size, tools)
+    lines = render(results, machine, size, command)
+    out = args.out
+    if out is None and args.tools == "assay,mlflow,dvc" and not args.loose:
+        out = HERE / "RESULTS.md"  # the full comparison, as `make bench` runs it
+    if out is not None:
+        write(out, lines)
     print("\n".join(lines))
 
 

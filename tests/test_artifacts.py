@@ -114,8 +114,11 @@ def test_a_corrupted_blob_is_an_error_naming_the_file(
     art.add_file(artifact_files(tmp_path, **{"notes.txt": b"hello world"}) / "notes.txt")
     version = log_artifact(store, art, "p")
     digest = store.artifacts.manifest(version.id).files[0].digest
-    blob = store.blobs.storage.root / digest[:2] / digest[2:]  # type: ignore[attr-defined]
-    blob.write_bytes(b"HELLO WORLD")
+    packs = store.blobs.storage.packs  # type: ignore[attr-defined]
+    where = packs.find(digest)
+    with open(packs.root / f"{where.pack}.pack", "r+b") as f:  # same length, other bytes
+        f.seek(where.offset)
+        f.write(b"HELLO WORLD")
     with pytest.raises(CorruptData, match=r"notes\.txt"):
         download(store, version, tmp_path / "out")
     assert not (tmp_path / "out" / "notes.txt").exists()

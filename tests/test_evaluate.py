@@ -756,8 +756,10 @@ def test_a_large_evaluation_travels_to_a_server_in_parts(
     monkeypatch.setattr(remote, "PART_BYTES", 4000)  # as if each item were a large LLM exchange
     server = remote_store(tmp_path / "server")
     sent: list[bytes] = []
-    put_blob = server.blobs.put
-    monkeypatch.setattr(server.blobs, "put", lambda data: sent.append(data) or put_blob(data))
+    put_many = server.blobs.put_many
+    monkeypatch.setattr(
+        server.blobs, "put_many", lambda datas: sent.extend(datas) or put_many(datas)
+    )
     items = [
         EvalItem(item_id=f"q{i}", output="answer " * 20, scores={"ok": i % 2}) for i in range(300)
     ]

@@ -192,6 +192,17 @@ def test_malformed_batches_are_a_clear_400(
     assert response.status_code == 400 and needle in response.json()["error"]["message"]
 
 
+def test_many_blobs_go_and_come_back_through_a_server_with_a_small_body_limit(
+    tmp_path: Path,
+) -> None:
+    team = Team(tmp_path / "s", max_body_bytes=100_000)
+    blobs = [bytes([i]) * 30_000 for i in range(12)]  # 360 KB: several requests each way
+    store = team.store("root")
+    digests = store.blobs.put_many(blobs)
+    assert store.blobs.missing(digests) == []
+    assert store.blobs.get_many(digests[::-1]) == blobs[::-1]
+
+
 def test_limits_give_json_errors_naming_the_limit(tmp_path: Path) -> None:
     team = Team(tmp_path / "s", max_body_bytes=10_000, max_batch_points=100)
     big = team.client.post("/api/v1/batches", content=b"x" * 20_000, headers=team.headers("ann"))

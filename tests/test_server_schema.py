@@ -108,6 +108,40 @@ def test_blobs_in_an_s3_bucket(bucket: str) -> None:
         blobs.get("0" * 64)
 
 
+def test_many_blobs_in_an_s3_bucket_are_an_object_each(bucket: str) -> None:
+    blobs = ObjectBlobStore(f"s3://{bucket}/assay")
+    datas = [bytes([i]) * (5000 + i) for i in range(20)]
+    digests = blobs.put_many(datas)
+    assert blobs.get_many(digests[::-1]) == datas[::-1]
+    assert {b.digest for b in blobs.list()} == set(digests)  # no pack, no index
+    blobs.delete_many(digests[:10])
+    assert {b.digest for b in blobs.list()} == set(digests[10:])
+    with pytest.raises(NotFound):
+        blobs.get_many([digests[0]])
+
+
+def test_an_artifact_with_s3_blobs_goes_and_comes_back_and_gc_removes_its_garbage(
+    bucket: str, tmp_path: Path
+) -> None:
+    from assay.artifacts.artifact import Artifact, download, log_artifact
+
+    store = SqlStore.from_url(f"sqlite:///{tmp_path / 'db.sqlite'}", blobs=f"s3://{bucket}/a")
+    original = os.urandom(2 << 20)  # chunked
+    (tmp_path / "data.bin").write_bytes(original)
+    art = Artifact("data")
+    art.add_file(tmp_path / "data.bin")
+    version = log_artifact(store, art, "p", progress=False)
+    chunks = [d for d, _ in store.artifacts.manifest(version.id).files[0].chunks or []]
+    assert len(chunks) > 10 and store.blobs.missing(chunks) == []
+    assert (
+        download(store, version, tmp_path / "out", progress=False) / "data.bin"
+    ).read_bytes() == (original)
+    garbage = store.blobs.put_many([b"g" * 9000])
+    assert store.blobs.collect_garbage(grace=-60, dry_run=False).blobs == 1
+    assert store.blobs.missing(garbage) == garbage and store.blobs.missing(chunks) == []
+    store.close()
+
+
 def test_a_store_with_s3_blobs_offloads_large_diffs_there(bucket: str, tmp_path: Path) -> None:
 
     from assay.records import Batch

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from assay import wire
-from assay.errors import NotFound
+from assay.errors import Forbidden, NotFound
 from assay.server.app import app_from_env, create_app
 from assay.server.config import ServerConfig
 from assay.store.sql.schema import log_lines, metric_summary, projects, runs
@@ -200,8 +200,9 @@ def test_callers_without_a_role_are_refused_before_their_body_is_read(
     headers = {"content-type": "application/json"}
     if user:
         headers.update(limited.headers(user))
-    writes = ["/api/v1/batches", "/api/v1/blobs", "/api/v1/artifacts", "/api/v1/evaluations"]
-    reads = ["/api/v1/series", "/api/v1/blobs/missing", "/api/v1/lineage"]
+    writes = ["/api/v1/batches", "/api/v1/blobs", "/api/v1/blobs/batch", "/api/v1/artifacts"]
+    writes.append("/api/v1/evaluations")
+    reads = ["/api/v1/series", "/api/v1/blobs/missing", "/api/v1/blobs/read", "/api/v1/lineage"]
     for path in writes + ([] if user == "vic" else reads):
         method = "PUT" if path == "/api/v1/blobs" else "POST"
         status, read = _call(limited.app, method, path, headers, 16 * LIMIT)
@@ -328,6 +329,9 @@ def test_blobs_are_read_and_probed_only_through_a_project_the_caller_reads(
     assert bob.json()["error"]["message"].replace(digest, "D") == absent.json()["error"][
         "message"
     ].replace("0" * 64, "D")
+    with pytest.raises(NotFound, match=digest):  # many at once: the same answer
+        team.store("bob").blobs.get_many([digest])
+    assert team.store("vic").blobs.get_many([digest]) == [b"alpha's secret weights"]
     assert team.store("bob").blobs.missing([digest]) == [digest]  # as if it were not there
     assert team.store("vic").blobs.missing([digest]) == []
     assert team.store("root").blobs.missing([digest, "0" * 64]) == ["0" * 64]
@@ -355,7 +359,10 @@ def test_viewers_cannot_upload_blobs(team: Team) -> None:
         headers={**team.headers("vic"), "content-type": "application/octet-stream"},
     )
     assert response.status_code == 403
+    with pytest.raises(Forbidden):
+        team.store("vic").blobs.put_many([b"x", b"y"])
     assert team.store("ann").blobs.put(b"x")
+    assert team.store("ann").blobs.put_many([b"x", b"y"])
 
 
 def test_lineage_shows_only_edges_between_projects_the_caller_reads(

@@ -93,6 +93,12 @@ class Missing(msgspec.Struct):
     missing: list[str]
 
 
+class BlobBatch(msgspec.Struct):
+    """Many blobs in one request or answer (an artifact's chunks): msgpack bin each."""
+
+    blobs: list[bytes]
+
+
 class Ids(msgspec.Struct):
     ids: list[str]
 

@@ -32,7 +32,8 @@ from assay.values import artifact_path
 
 WORKERS = 8
 ASK_BATCH = 10_000  # digests per missing-blobs question
-SEND_BYTES = 4 << 20  # chunks sent (and made durable) together, per worker task
+SEND_BYTES = 16 << 20  # chunks sent (and made durable: one pack file) together, per task
+FETCH_BYTES = 8 << 20  # chunks fetched together (one read of a pack, one request), per task
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def _groups(
 
 
 def _send(store: Store, group: list[tuple[Path, chunking.Piece]]) -> int:
-    datas = [_read_at(local, piece.offset, piece.size) for local, piece in group]
+    datas = _read_pieces(group)
     digests = store.blobs.put_many(datas)
     for (local, piece), digest in zip(group, digests, strict=True):
         if digest != piece.digest:
@@ -94,12 +95,17 @@ def _send(store: Store, group: list[tuple[Path, chunking.Piece]]) -> int:
     return sum(piece.size for _, piece in group)
 
 
-def _read_at(local: Path, offset: int, size: int) -> bytes:
-    fd = os.open(local, os.O_RDONLY)
+def _read_pieces(group: list[tuple[Path, chunking.Piece]]) -> list[bytes]:
+    """The pieces' bytes, each file opened once for all its pieces in the group."""
+    fds: dict[Path, int] = {}
     try:
-        return os.pread(fd, size, offset)
+        for local, _ in group:
+            if local not in fds:
+                fds[local] = os.open(local, os.O_RDONLY)
+        return [os.pread(fds[local], piece.size, piece.offset) for local, piece in group]
     finally:
-        os.close(fd)
+        for fd in fds.values():
+            os.close(fd)
 
 
 def _entry(path: str, split: chunking.Split) -> FileEntry:
@@ -196,17 +202,28 @@ def _assemble(
     with open(tmp, "r+b") as f:
         f.truncate(entry.size)
         fd = f.fileno()
-        jobs, offset = [], 0
-        for digest, size in chunks:
-            jobs.append(pool.submit(_fetch_into, store, fd, digest, size, offset))
-            offset += size
+        jobs, offset, group, size = [], 0, [], 0
+        for digest, length in chunks:
+            group.append((digest, length, offset))
+            offset += length
+            size += length
+            if size >= FETCH_BYTES:
+                jobs.append(pool.submit(_fetch_into, store, fd, group))
+                group, size = [], 0
+        if group:
+            jobs.append(pool.submit(_fetch_into, store, fd, group))
         for job in _as_done(jobs):
             advance(job.result())
 
 
-def _fetch_into(store: Store, fd: int, digest: str, size: int, offset: int) -> int:
-    data = store.blobs.get(digest)  # raises CorruptData when the bytes do not match
-    if len(data) != size:
-        raise CorruptData(f"blob {digest} has {len(data)} bytes, not {size}")
-    os.pwrite(fd, data, offset)
-    return size
+def _fetch_into(store: Store, fd: int, group: list[tuple[str, int, int]]) -> int:
+    """Fetch a run of chunks (digest, size, offset in the file) in one call and write
+    each in place; the store verifies each against its digest."""
+    datas = store.blobs.get_many(list(dict.fromkeys(d for d, _, _ in group)))
+    found = dict(zip(dict.fromkeys(d for d, _, _ in group), datas, strict=True))
+    for digest, size, offset in group:
+        data = found[digest]
+        if len(data) != size:
+            raise CorruptData(f"blob {digest} has {len(data)} bytes, not {size}")
+        os.pwrite(fd, data, offset)
+    return sum(size for _, size, _ in group)

@@ -1,5 +1,11 @@
-"""Content-addressed blobs, named ``<2 hex>/<rest of BLAKE3 hex>``, in a local folder
-(``LocalBlobStore``) or an S3-protocol bucket (``ObjectBlobStore``, through obstore)."""
+"""Content-addressed blobs, named by their BLAKE3 digest, in a local folder
+(``LocalBlobStore``) or an S3-protocol bucket (``ObjectBlobStore``, through obstore).
+
+In a folder, one blob stored alone is a loose file ``<2 hex>/<rest of BLAKE3 hex>``; many
+stored together (``put_many``: an artifact's chunks) go into pack files (``packs``). Reads
+look in both, so a folder written before packs existed opens and reads as it was. In a
+bucket every blob stays one object of that name: a PUT is atomic and durable when it
+returns, so packing would save no fsync there, only add an index to keep consistent."""
 
 from __future__ import annotations
 
@@ -8,13 +14,14 @@ import re
 import socket
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from assay.digests import of_bytes
 from assay.errors import CorruptData, InvalidInput, NotFound, StoreUnavailable, StoreUnusable
 from assay.redact import redact_text
+from assay.store.packs import PackFolder, temp_prefix
 
 TEMP = ".tmp-"  # a blob being written: .tmp-<host>-<pid>-<random>
 STALE_TEMP_AGE = 24 * 3600.0  # a temp file older than this is left over, whoever wrote it
@@ -33,7 +40,15 @@ class BlobStore(Protocol):
 
     def get(self, digest: str) -> bytes: ...
 
+    def put_many(self, blobs: Sequence[bytes]) -> list[str]:
+        """Store many blobs, durable once this returns; their digests."""
+
+    def get_many(self, digests: Sequence[str]) -> list[bytes]:
+        """These blobs' bytes, verified, in order."""
+
     def delete(self, digest: str) -> None: ...
+
+    def delete_many(self, digests: Sequence[str]) -> None: ...
 
     def list(self) -> Iterator[StoredBlob]:
         """Every blob stored, for garbage collection."""
@@ -47,8 +62,11 @@ def digest_of(data: bytes) -> str:
     return of_bytes(data)
 
 
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
 def blob_name(digest: str) -> str:
-    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
         raise InvalidInput(f"blob digest {digest!r} is not a BLAKE3 hex digest")
     return f"{digest[:2]}/{digest[2:]}"
 
@@ -73,22 +91,22 @@ def open_blobs(location: str | Path) -> BlobStore:
 class LocalBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.packs = PackFolder(root)
 
     def _path(self, digest: str) -> Path:
         return self.root / blob_name(digest)
 
-    def put(self, data: bytes, durable: bool = True) -> str:
-        """``durable=False`` skips the fsync; the caller then calls ``sync()`` once for
-        many blobs (before anything names them). A folder that cannot be written (full,
-        read-only, no permission) is the store being unavailable, named without its path."""
+    def put(self, data: bytes) -> str:
+        """One blob, as a loose file. A folder that cannot be written (full, read-only,
+        no permission) is the store being unavailable, named without its path."""
         try:
-            return self._put(data, durable)
+            return self._put(data)
         except OSError as exc:
             raise StoreUnavailable(
                 f"the blob store cannot be written: {exc.strerror or type(exc).__name__}"
             ) from exc
 
-    def _put(self, data: bytes, durable: bool) -> str:
+    def _put(self, data: bytes) -> str:
         digest = digest_of(data)
         path = self._path(digest)
         try:
@@ -102,38 +120,64 @@ class LocalBlobStore:
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
-                if durable:
-                    f.flush()
-                    os.fsync(f.fileno())
+                f.flush()
+                os.fsync(f.fileno())
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
         return digest
 
-    def get(self, digest: str) -> bytes:
-        path = self._path(digest)
+    def put_many(self, blobs: Sequence[bytes]) -> list[str]:
+        """Many blobs into new pack files: one file and one fsync per pack (64 MiB)
+        instead of a file each; durable and indexed when this returns."""
+        digests = [digest_of(data) for data in blobs]
         try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise NotFound(f"blob {digest} is not stored") from None
+            self.packs.write(zip(digests, blobs, strict=True))
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"the blob store cannot be written: {exc.strerror or type(exc).__name__}"
+            ) from exc
+        return digests
+
+    def get(self, digest: str) -> bytes:
+        return self.get_many([digest])[0]
+
+    def get_many(self, digests: Sequence[str]) -> list[bytes]:
+        """These blobs' bytes, verified, in order: from packs (adjacent blobs of a pack
+        read together), else loose files."""
+        for digest in digests:
+            blob_name(digest)
+        try:
+            packed = self.packs.read_many(digests)
+            datas = [packed[d] if d in packed else self._loose(d) for d in digests]
         except OSError as exc:
             raise StoreUnavailable(
                 f"the blob store cannot be read: {exc.strerror or type(exc).__name__}"
             ) from exc
-        return verified(digest, data, str(self.root))
+        where = str(self.root)
+        return [verified(d, data, where) for d, data in zip(digests, datas, strict=True)]
 
-    def sync(self) -> None:
-        """Flush every blob written with ``durable=False`` to disk: one syncfs(2) of the
-        store's file system instead of an fsync per blob."""
-        fd = os.open(self.root, os.O_RDONLY)
+    def _loose(self, digest: str) -> bytes:
         try:
-            _syncfs(fd)
-        finally:
-            os.close(fd)
+            return self._path(digest).read_bytes()
+        except FileNotFoundError:
+            raise NotFound(f"blob {digest} is not stored") from None
+
+    def held(self, digests: Sequence[str]) -> set[str]:
+        """Those of these digests whose bytes are here (an index look-up, a stat for a
+        loose blob): a blob whose pack was torn or truncated is not."""
+        packed = self.packs.has(digests)
+        return packed | {d for d in digests if d not in packed and self._path(d).is_file()}
 
     def delete(self, digest: str) -> None:
-        self._path(digest).unlink(missing_ok=True)
+        self.delete_many([digest])
+
+    def delete_many(self, digests: Sequence[str]) -> None:
+        """Remove these blobs: loose files, and from packs by repacking (see ``packs``)."""
+        for digest in digests:
+            self._path(digest).unlink(missing_ok=True)
+        self.packs.remove(digests)
 
     def remove_stale_temps(self, old: float = STALE_TEMP_AGE) -> int:
         """Remove temp files that a killed writer left behind: those of a process of this
@@ -141,7 +185,8 @@ class LocalBlobStore:
         machine's). Returns how many were removed."""
         if not self.root.is_dir():
             return 0
-        host, cutoff, removed = socket.gethostname(), time.time() - old, 0
+        host, cutoff = socket.gethostname(), time.time() - old
+        removed = self.packs.remove_torn(cutoff, lambda entry: _stale(entry, host, cutoff))
         for folder in self.root.iterdir():
             if len(folder.name) != 2 or not folder.is_dir():
                 continue
@@ -169,11 +214,12 @@ class LocalBlobStore:
                     continue
                 stat = entry.stat()
                 yield StoredBlob(folder.name + entry.name, stat.st_size, stat.st_mtime)
+        for packed in self.packs.entries():
+            yield StoredBlob(packed.digest, packed.size, packed.modified)
 
 
 def _temp_prefix() -> str:
-    host = socket.gethostname().replace("-", "_")
-    return f"{TEMP}{host}-{os.getpid()}-"
+    return temp_prefix()
 
 
 def _stale(entry: os.DirEntry[str], host: str, cutoff: float) -> bool:
@@ -194,15 +240,6 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # someone else's process: alive
         return True
     return True
-
-
-def _syncfs(fd: int) -> None:
-    import ctypes
-    import ctypes.util
-
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-    if getattr(libc, "syncfs", None) is None or libc.syncfs(fd) != 0:
-        os.sync()  # no syncfs here (not Linux): flush everything
 
 
 class ObjectBlobStore:
@@ -229,6 +266,18 @@ class ObjectBlobStore:
         except Exception as exc:
             raise self._error(exc, f"cannot write blob {digest}") from None
         return digest
+
+    def put_many(self, blobs: Sequence[bytes]) -> list[str]:
+        """An object each, as ``put``: a bucket has no fsync to save, a PUT is atomic
+        and durable when it returns, and transfers already run several at a time."""
+        return [self.put(data) for data in blobs]
+
+    def get_many(self, digests: Sequence[str]) -> list[bytes]:
+        return [self.get(digest) for digest in digests]
+
+    def delete_many(self, digests: Sequence[str]) -> None:
+        for digest in digests:
+            self.delete(digest)
 
     def get(self, digest: str) -> bytes:
         import obstore

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from assay import wire
+from assay.errors import NotFound
 from assay.server.access import (
     require_blob,
     visible_blobs,
@@ -39,6 +40,53 @@ async def put_blob(request: Request, who: Caller) -> Response:
     data = await read_body(request, state.config.max_body_bytes)
     digest = await run_in_threadpool(state.store.blobs.put, data)
     return reply(request, wire.BlobRef(digest))
+
+
+@router.post("/blobs/batch", openapi_extra=doc("blobs"), summary="Store many blobs in one request")
+async def put_blobs(request: Request, who: Caller) -> Response:
+    """One request carries many chunks (up to ``max_body_bytes``), written together (one
+    pack file in a folder) and durable before the answer; the answer lists their digests
+    in order."""
+    state = state_of(request)
+    require_some(state, who, "writer")
+    batch = await decode_body(request, wire.BlobBatch)
+    digests = await run_in_threadpool(state.store.blobs.put_many, batch.blobs)
+    return reply(request, wire.Digests(digests))
+
+
+@router.post("/blobs/read", openapi_extra=doc("digests"), summary="Read many blobs at once")
+async def get_blobs(request: Request, who: Caller) -> Response:
+    """The blobs named, in order, each verified against its digest, as many as fit in
+    ``max_body_bytes`` (at least one): the client asks again for the rest. NotFound
+    names the first one that is not stored or that the caller may not read."""
+    state = state_of(request)
+    require_some(state, who, "viewer")
+    ask = await decode_body(request, wire.Digests)
+    for digest in ask.digests:
+        blob_name(digest)
+    visible = await run_in_threadpool(visible_blobs, state, who, ask.digests)
+    for digest in ask.digests:
+        if digest not in visible:
+            raise NotFound(f"blob {digest} is not stored")
+    limit = state.config.max_body_bytes
+    blobs = await run_in_threadpool(_read_up_to, state, ask.digests, limit)
+    return reply(request, wire.BlobBatch(blobs))
+
+
+READ_GROUP = 256  # blobs read from the store at a time while filling an answer
+
+
+def _read_up_to(state: AppState, digests: list[str], limit: int) -> list[bytes]:
+    """The first of these blobs, in order, up to ``limit`` bytes (at least one)."""
+    blobs: list[bytes] = []
+    size = 0
+    for start in range(0, len(digests), READ_GROUP):
+        for data in state.store.blobs.get_many(digests[start : start + READ_GROUP]):
+            if blobs and size + len(data) > limit:
+                return blobs
+            blobs.append(data)
+            size += len(data)
+    return blobs
 
 
 @router.get("/blobs/{digest}", summary="Read a blob (verified against its digest)")

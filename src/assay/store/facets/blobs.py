@@ -15,5 +15,8 @@ class Blobs(Protocol):
     def put_many(self, blobs: Sequence[bytes]) -> list[str]:
         """Store many blobs (durable once this returns) and return their digests."""
 
+    def get_many(self, digests: Sequence[str]) -> list[bytes]:
+        """These blobs' bytes in order, each verified (one request to a server)."""
+
     def missing(self, digests: Sequence[str]) -> list[str]:
         """The digests among these that the store does not hold yet."""

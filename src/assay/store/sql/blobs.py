@@ -34,25 +34,32 @@ class SqlBlobs:
         return digest
 
     def put_many(self, blobs: Sequence[bytes]) -> list[str]:
-        """Many blobs at once: bytes written, made durable together (one syncfs for a
-        folder, instead of an fsync each), then recorded in one transaction."""
+        """Many blobs at once: bytes written and made durable together (pack files in a
+        folder), then recorded in one transaction: a recorded blob is always there."""
         self.db.writable("store blobs")
-        if isinstance(self.storage, LocalBlobStore):
-            digests = [self.storage.put(data, durable=False) for data in blobs]
-            self.storage.sync()
-        else:
-            digests = [self.storage.put(data) for data in blobs]
+        digests = self.storage.put_many(blobs)
         with self.db.write() as tx:
-            for digest, data in zip(digests, blobs, strict=True):
-                catalog.record_blob(tx, digest, len(data))
+            catalog.record_blobs(tx, [(d, len(b)) for d, b in zip(digests, blobs, strict=True)])
         return digests
 
     def get(self, digest: str) -> bytes:
         return self.storage.get(digest)
 
+    def get_many(self, digests: Sequence[str]) -> list[bytes]:
+        return self.storage.get_many(digests)
+
     def missing(self, digests: Sequence[str]) -> list[str]:
+        """Digests with no row, and (in a folder) recorded ones whose bytes are gone: a
+        pack found torn or truncated is ignored, so its blobs are sent again."""
         with self.db.read() as conn:
-            return catalog.missing_blobs(conn, digests)
+            missing = catalog.missing_blobs(conn, digests)
+        if not isinstance(self.storage, LocalBlobStore):
+            return missing
+        absent = set(missing)
+        recorded = [d for d in dict.fromkeys(digests) if d not in absent]
+        held = self.storage.held(recorded)
+        lost = {d for d in recorded if d not in held}
+        return [d for d in dict.fromkeys(digests) if d in absent or d in lost]
 
     def collect_garbage(self, grace: float = GC_GRACE, dry_run: bool = True) -> GcReport:
         """Remove blobs that no artifact version or run holds and that were stored more
@@ -78,17 +85,17 @@ class SqlBlobs:
         for start in range(0, len(unheld), catalog.IN_CHUNK):
             with self.db.write() as tx:
                 part = unheld[start : start + catalog.IN_CHUNK]
-                for digest in catalog.forget_blobs(tx.conn, part, cutoff):
-                    self.storage.delete(digest)
-                    removed += 1
+                gone = catalog.forget_blobs(tx.conn, part, cutoff)
+                self.storage.delete_many(gone)
+                removed += len(gone)
         return removed
 
     def _remove_strays(self, strays: list[str]) -> int:
         removed = 0
-        for digest in strays:
+        for start in range(0, len(strays), catalog.IN_CHUNK):
             with self.db.write() as tx:  # the write lock keeps a concurrent record_blob out
-                if not catalog.missing_blobs(tx.conn, [digest]):
-                    continue
-                self.storage.delete(digest)
-                removed += 1
+                part = strays[start : start + catalog.IN_CHUNK]
+                gone = catalog.missing_blobs(tx.conn, part)
+                self.storage.delete_many(gone)
+                removed += len(gone)
         return removed

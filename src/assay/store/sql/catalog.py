@@ -63,6 +63,17 @@ def record_blob(tx: Tx, digest: str, size: int) -> None:
     tx.conn.execute(stmt.on_conflict_do_update(index_elements=["digest"], set_={"stored_at": now}))
 
 
+def record_blobs(tx: Tx, stored: Sequence[tuple[str, int]]) -> None:
+    """Note many stored blobs (digest, size): one statement run for every row."""
+    if not stored:
+        return
+    now = time.time()
+    rows = list({d: {"digest": d, "size": n, "stored_at": now} for d, n in stored}.values())
+    stmt = tx.insert(blobs)
+    set_ = {"stored_at": stmt.excluded.stored_at}
+    tx.conn.execute(stmt.on_conflict_do_update(index_elements=["digest"], set_=set_), rows)
+
+
 def hold_blob(tx: Tx, owner: str, digest: str, size: int) -> None:
     record_blob(tx, digest, size)
     held = tx.insert(blob_refs).values(owner=owner, digest=digest)
