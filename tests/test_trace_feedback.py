@@ -15,7 +15,7 @@ from click.testing import CliRunner
 import assay
 from assay.cli.main import cli
 from assay.errors import Forbidden, InvalidInput
-from assay.records import Span, TraceFeedbackDraft
+from assay.records import RequestBatch, RequestEntry, Span, TraceFeedbackDraft
 from assay.sdk import tracer
 from assay.sdk.tracing import current_span
 from assay.store.base import open_store
@@ -98,6 +98,10 @@ def test_a_retried_feedback_with_its_id_is_stored_once(store_uri: str) -> None:
 def test_feedback_on_predictions_keeps_its_call_and_trace_words_need_a_trace(
     store_uri: str,
 ) -> None:
+    logged = RequestEntry(model="clf", request_id="r-1", time=1.0, version="1", inputs={})
+    store = open_store(store_uri)
+    store.requests.write_batch(RequestBatch(writer="w", seq=0, entries=[logged]))
+    store.close()
     saved = assay.feedback("p", "rating", 4, request_id="r-1")
     assert (saved.kind, saved.value, saved.request_id) == ("rating", 4, "r-1")
     with pytest.raises(InvalidInput, match="give trace_id"):
