@@ -162,3 +162,20 @@ def test_a_step_that_cannot_run_names_its_extra() -> None:
     line = missing_extra("serving", "json", "assay_no_such_module")
     assert line is not None
     assert "pip install 'assay[serving]'" in line and "assay_no_such_module" in line
+
+
+def test_demo_llm_step_traces_an_assistant_and_moves_the_prompt_on_a_pass(
+    store_uri: str,
+) -> None:
+    from assay.demo.llm import PROJECT, PROMPT, run_llm
+
+    result = run_llm(store_uri, users=50)
+    assert result.traces == 300 and sum(result.per_version.values()) == 300
+    assert set(result.per_version) == {0, 1}
+    assert result.verdict == "pass" and result.moved
+    production = {x.label: x for x in assay.prompts.labels(PROMPT, project=PROJECT, uri=store_uri)}
+    assert production["production"].version == 1
+    traces = assay.Api(uri=store_uri).traces(PROJECT, limit=1000)
+    assert len(traces) == 300
+    feedback = assay.Api(uri=store_uri).trace(result.feedback_on).feedback
+    assert [f.thumbs for f in feedback] == [False]

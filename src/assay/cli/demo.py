@@ -29,7 +29,8 @@ from assay.store.base import resolve_uri
 def demo_command(epochs: int, quick: bool, no_ui: bool, port: int, uri: str | None) -> None:
     """Train SGD classifiers on scikit-learn's digits data and log them to the store;
     evaluate the best and promote it on a pass; aggregate a simulated crowd's labels,
-    check drift against a training profile, serve the production model for one request."""
+    check drift against a training profile, serve the production model for one request;
+    trace a small LLM assistant and A/B test its prompt."""
     from assay.demo.digits import grid, run_demo
 
     resolved = resolve_uri(uri)
@@ -59,6 +60,7 @@ def demo_command(epochs: int, quick: bool, no_ui: bool, port: int, uri: str | No
         f"Every run used the dataset {result.dataset}."
     )
     _labels_drift_serving(console, resolved, result.dataset, quick)
+    _llm(console, resolved, quick)
     console.print(
         "\nBrowse what was logged:\n"
         f"  {exe} runs ls --project {result.project} --uri {resolved}\n"
@@ -133,6 +135,14 @@ def _labels_drift_serving(console: Console, uri: str, dataset: str, quick: bool)
                 console,
                 run_serving(server=server, model=REGISTERED, dataset=dataset, uri=uri).lines(),
             )
+
+
+def _llm(console: Console, uri: str, quick: bool) -> None:
+    """An LLM application beside the model: traces, a prompt A/B test, feedback."""
+    from assay.demo.llm import run_llm
+
+    _heading(console, "LLM", "a traced assistant, its prompt A/B tested (assay.prompts)")
+    _lines(console, run_llm(uri, users=50 if quick else 200).lines())
 
 
 def _heading(console: Console, title: str, what: str) -> None:
