@@ -603,8 +603,7 @@ def render(measured: dict[str, Any], command: str) -> list[str]:
         "`dataframe_split` body to `/invocations` (BentoML: the same rows to its `/predict`); "
         "one worker each; server on core 0, load "
         "generator on core 1 (taskset); closed loop of N connections; median of fresh load "
-        "runs. The machine (2 cores) was shared with other work while this ran: the "
-        "figures are noisy.",
+        "runs. How busy the machine was shows in its load average, at the end.",
         "",
         "| server | clients | rows/request | requests/s | p50 ms | p99 ms | errors |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
