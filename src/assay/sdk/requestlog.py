@@ -24,7 +24,6 @@ Journals are ``<journal root>/requests/<writer>.rlog`` (``.acked``, ``.rejected`
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections import deque
@@ -36,6 +35,7 @@ from assay.ids import new_writer_id
 from assay.records import RequestBatch, RequestEntry
 from assay.redact import redact_text
 from assay.sdk import journal as jnl
+from assay.sdk.backoff import Backoff
 from assay.store.base import Store, journal_root, open_store
 
 log = logging.getLogger("assay")
@@ -92,8 +92,7 @@ class RequestLog:
         self._spilled = -1  # batches up to this seq are read back from the journal file
         self._journal_failing = False
         self._unjournaled = 0  # batches in memory the journal could not take
-        self._failures = 0
-        self._retry_at = 0.0
+        self._backoff = Backoff(base=0.25)
         self._burst = False  # dropping now (logged once per burst)
         self._orphans = [
             p for p in sorted(self.folder.glob(f"*{SUFFIX}")) if p != self.journal.path
@@ -184,7 +183,7 @@ class RequestLog:
         deadline = time.monotonic() + timeout
         self._cycle(force=True)
         while not self.delivered and time.monotonic() < deadline:
-            time.sleep(min(0.5, max(0.05, self._retry_at - time.time())))
+            time.sleep(min(0.5, max(0.05, self._backoff.wait())))
             self._cycle(force=True)
         done = self.delivered
         self.journal.close()
@@ -216,7 +215,7 @@ class RequestLog:
     def _cycle(self, force: bool = False) -> None:
         with self._lock:
             self._cut()
-            if force or time.time() >= self._retry_at:
+            if force or self._backoff.due():
                 self._deliver()
 
     def _cut(self) -> None:
@@ -351,9 +350,8 @@ class RequestLog:
         except Exception as exc:
             self._failed(exc)
             return
-        if self._failures:
+        if self._backoff.succeeded():
             log.warning("assay: the store is reachable again; request-log delivery resumed")
-        self._failures = 0
         jnl.write_acked(self.journal.path, self._acked)
 
     def _recover(self, store: Store) -> None:
@@ -385,10 +383,7 @@ class RequestLog:
             )
 
     def _failed(self, exc: Exception) -> None:
-        self._failures += 1
-        delay = min(MAX_BACKOFF, 0.25 * 2 ** min(self._failures, 8)) * random.uniform(0.5, 1.0)
-        self._retry_at = time.time() + delay
-        if self._failures == 1:
+        if self._backoff.failed(cap=MAX_BACKOFF):
             log.warning(
                 "assay: cannot deliver the request log (%s); requests are still answered, "
                 "the entries wait in %s and delivery is retried",

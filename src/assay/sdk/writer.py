@@ -17,7 +17,6 @@ in the run's summary (``_assay/dropped_points``). An operation that cannot be en
 from __future__ import annotations
 
 import logging
-import random
 import sys
 import threading
 import time
@@ -33,6 +32,7 @@ from assay.media import codec
 from assay.records import Batch, BlobData, Heartbeat, Media, Op, Points, Spans, UpdateRun
 from assay.redact import redact_text
 from assay.sdk import journal as jnl
+from assay.sdk.backoff import Backoff
 from assay.sdk.contact import OUTAGE, bounded
 from assay.sdk.media import send_batch
 from assay.store.base import Store
@@ -104,8 +104,7 @@ class Writer:
         self._lock = threading.Lock()  # one batch at a time into the journal
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._retry_at = 0.0
-        self._failures = 0
+        self._backoff = Backoff(base=0.5)
         self._unexplained: dict[int, int] = {}  # seq -> tries failed with a foreign error
         self._last_batch_at = time.time()
         self._thread = threading.Thread(
@@ -177,7 +176,7 @@ class Writer:
         self._cycle()
         deadline = time.monotonic() + timeout
         while self._waiting() and time.monotonic() < deadline:
-            pause = max(0.0, self._retry_at - time.time()) if self._connect else 0.1
+            pause = self._backoff.wait() if self._connect else 0.1
             time.sleep(min(0.5, pause))
             with self._lock:
                 self._write_journal()
@@ -444,7 +443,7 @@ class Writer:
     def _deliver(self, force: bool = False) -> None:
         if self._connect is None or self.delivered:
             return
-        if not force and time.time() < self._retry_at:
+        if not force and not self._backoff.due():
             return
         try:
             store = self._store or self._connect()
@@ -460,9 +459,8 @@ class Writer:
             return
         finally:
             self._trim_pending()
-        if self._failures:
+        if self._backoff.succeeded():
             log.warning("assay: the store is reachable again; delivery resumed")
-        self._failures = 0
         jnl.write_acked(self.journal.path, self._acked)
 
     def _write(self, store: Store, batch: Batch) -> None:
@@ -531,10 +529,7 @@ class Writer:
                 self._pending_points -= _size(self._pending.popleft())
 
     def _failed(self, exc: Exception) -> None:
-        self._failures += 1
-        delay = min(MAX_BACKOFF, 0.5 * 2 ** min(self._failures, 8)) * random.uniform(0.5, 1.0)
-        self._retry_at = time.time() + delay
-        if self._failures == 1:
+        if self._backoff.failed(cap=MAX_BACKOFF):
             log.warning(
                 "assay: cannot deliver to the store (%s); training goes on, the data waits "
                 "in the journal %s and delivery is retried",
