@@ -149,6 +149,12 @@ def bentoml_service(python: str, work: Path) -> Path:
 # ---- servers ----------------------------------------------------------------------------------
 
 
+def assay_serve(uri: str, port: int, extra: str = "") -> list[str]:
+    """The command of one Assay worker serving ``bench@production`` from ``uri``."""
+    serve = f"serve models:/bench@production --port {port} --workers 1 {ASSAY_OPTIONS} {extra}"
+    return [sys.executable, "-m", "assay", *serve.split(), "--uri", uri]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
@@ -499,8 +505,7 @@ def measure(
     try:
         uri = assay_model(work)
         port = free_port()
-        serve = f"serve models:/bench@production --port {port} --workers 1 {ASSAY_OPTIONS}"
-        command = [sys.executable, "-m", "assay", *serve.split(), "--uri", uri]
+        command = assay_serve(uri, port)
         with running(command, port, "/v2/health/ready", work / "assay.log") as pid:
             results += measure_server("assay", port, quick, runs)
             where = stages(port)
@@ -512,8 +517,7 @@ def measure(
             move = alias_move(uri, port, seconds=4.0 if quick else 8.0)
         # the same server writing no request log: what logging every row costs
         port = free_port()
-        command = [*command[:-2], "--log-sample", "0", "--uri", uri]
-        command[command.index("--port") + 1] = str(port)
+        command = assay_serve(uri, port, "--log-sample 0")
         with running(command, port, "/v2/health/ready", work / "assay-nolog.log"):
             results += measure_server(NO_LOG, port, quick, runs, top_only=True)
         python = mlflow_python or (sys.executable if _has_mlflow() else None)
