@@ -27,6 +27,10 @@ CHAT = [
 ]
 
 
+# evidence as people paste it: a long link and a sentence, wider than any screen
+LONG_EVIDENCE = "https://ci.example.com/builds/" + "a1b2c3d4" * 16 + " passed on 500 items" * 4
+
+
 def fill(root: str) -> None:
     """Prompt ``support`` with two versions split 70/30 on ``production``, a plain
     ``staging`` label, and 300 traces where v1's answers are rated much lower."""
@@ -38,7 +42,9 @@ def fill(root: str) -> None:
         store.prompts.set_label(
             "shop", "support", "production", {"0": 70, "1": 30}, reason="try text", evidence="e-1"
         )
-        store.prompts.set_label("shop", "support", "staging", {"1": 100})
+        store.prompts.set_label(
+            "shop", "support", "staging", {"1": 100}, reason="review", evidence=LONG_EVIDENCE
+        )
         spans = [
             Span(
                 project="shop",
@@ -92,6 +98,17 @@ def test_the_prompt_pages_show_labels_splits_versions_and_the_ab(page: Any, site
     ]
     history = page.text_content("#prompt-history")
     assert "try text" in history and "e-1" in history
+
+
+def test_long_evidence_in_the_history_wraps_instead_of_widening_the_page(
+    page: Any, site: str
+) -> None:
+    page.set_viewport_size({"width": 1300, "height": 900})
+    page.goto(f"{site}/projects/shop/prompts/support")
+    page.wait_for_selector("#prompt-history")
+    assert "a1b2c3d4" in page.text_content("#prompt-history")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 1300, f"the page is {width} px wide at a 1300 px window"
 
 
 def test_a_prompt_page_needs_the_viewer_role(tmp_path: Path) -> None:

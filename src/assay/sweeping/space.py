@@ -213,4 +213,3 @@ def _pruner(body: Any) -> Pruner | None:
         warmup_trials=_whole("early_terminate.warmup_trials", body.get("warmup_trials", 3), 0),
         percentile=float(percentile),
     )
-

@@ -31,6 +31,7 @@ def plot_library(format: str) -> str:
     """The URLs of the scripts that draw a plot of ``format``, space-separated, in order."""
     return " ".join(asset(path) for path in PLOT_LIBRARIES[format])
 
+
 router = APIRouter()
 
 
