@@ -41,6 +41,7 @@ test: $(DEV)
 
 lint: $(DEV)
 	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
