@@ -303,3 +303,17 @@ def test_media_reads_back_past_one_page(store_uri: str, monkeypatch: pytest.Monk
         got = api.run(run.id).media("t")
         assert [(s, str(v)) for s, v in got] == [(s, str(s)) for s in range(10)]
         assert [s for s, _ in api.run(run.id).media("t", start=3, end=8)] == list(range(3, 9))
+
+
+def test_images_copied_into_reserved_memory_read_back_exactly(store_uri: str) -> None:
+    # 256x256x3 images are large enough to be copied into populated slabs; logged faster
+    # than the writer encodes them, many wait at once in the same slabs
+    shape = (256, 256, 3)
+    with assay.init(project="p", uri=store_uri, settings=QUIET) as run:
+        for step in range(120):
+            run.log({"x": assay.Image(picture(step, shape))}, step=step)
+    with assay.Api(store_uri) as api:
+        images = api.run(run.id).media("x")
+    assert [step for step, _ in images] == list(range(120))
+    for step, image in images:
+        np.testing.assert_array_equal(image.to_numpy(), picture(step, shape))

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from assay import digests
 from assay.errors import InvalidInput
+from assay.media.reserve import RESERVE
 
 if TYPE_CHECKING:
     import numpy as np
@@ -86,7 +87,8 @@ class Buffers:
     """Copy buffers recycled once their value is encoded. Copying an image into memory
     the process touched before costs a memcpy; into fresh memory it costs a page fault
     per 4 KiB as well (several times the copy), so a loop logging an image every step
-    reuses the buffers the writer has finished with. At most ``limit`` bytes are kept."""
+    reuses the buffers the writer has finished with, and takes new ones from memory made
+    ready ahead of time (assay.media.reserve). At most ``limit`` bytes are kept."""
 
     def __init__(self, limit: int = 64 * 1024 * 1024) -> None:
         self.limit = limit
@@ -104,7 +106,10 @@ class Buffers:
             if buffer is not None:
                 self._bytes -= buffer.nbytes
         if buffer is None:
-            return np.array(view, copy=True, order="C")
+            piece = RESERVE.take(view.nbytes)
+            if piece is None:
+                return np.array(view, copy=True, order="C")
+            buffer = piece.view(view.dtype).reshape(view.shape)
         np.copyto(buffer, view)
         return buffer
 
