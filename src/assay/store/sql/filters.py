@@ -13,6 +13,7 @@ summary value stored as "inf" or "-inf" (JSON has no infinities) compares as tha
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,7 +26,7 @@ from assay.store.sql.schema import metric_summary, run_tags, runs
 # ordering (numbers numerically) instead of being cast to one type.
 ORDER = object()
 
-_OPS = {
+OPS = {
     "==": lambda a, b: a == b,
     "!=": lambda a, b: a != b,
     "<": lambda a, b: a < b,
@@ -73,11 +74,9 @@ def _unknown() -> sa.ColumnElement[bool]:
     return sa.null()  # type: ignore[return-value]
 
 
-class FilterCompiler:
-    def __init__(self, text: str, crash_cutoff: float, dialect: str) -> None:
-        self.text = text
-        self.cutoff = crash_cutoff
-        self.dialect = dialect
+class BooleanCompiler(ABC):
+    """What every filter compiler shares (runs here, traces in trace_filters.py): and, or
+    and not over the tests a subclass compiles for its own fields."""
 
     def compile(self, expr: Expr) -> sa.ColumnElement[bool]:
         if isinstance(expr, BoolOp):
@@ -86,12 +85,31 @@ class FilterCompiler:
         if isinstance(expr, Not):
             return sa.not_(self.compile(expr.item))
         if isinstance(expr, IsNull):
-            column = self.field(expr.field, None)
-            test: sa.ColumnElement[bool] = column.is_not(None) if expr.negate else column.is_(None)
-            return test
+            return self._null(expr.field, expr.negate)
         if isinstance(expr, In):
             return self._in(expr)
         return self._compare(expr)
+
+    @abstractmethod
+    def _null(self, node: Field, negate: bool) -> sa.ColumnElement[bool]: ...
+
+    @abstractmethod
+    def _in(self, expr: In) -> sa.ColumnElement[bool]: ...
+
+    @abstractmethod
+    def _compare(self, expr: Compare) -> sa.ColumnElement[bool]: ...
+
+
+class FilterCompiler(BooleanCompiler):
+    def __init__(self, text: str, crash_cutoff: float, dialect: str) -> None:
+        self.text = text
+        self.cutoff = crash_cutoff
+        self.dialect = dialect
+
+    def _null(self, node: Field, negate: bool) -> sa.ColumnElement[bool]:
+        column = self.field(node, None)
+        test: sa.ColumnElement[bool] = column.is_not(None) if negate else column.is_(None)
+        return test
 
     def order_field(self, node: Field) -> sa.ColumnElement[Any]:
         return self.field(node, ORDER)
@@ -200,7 +218,7 @@ class FilterCompiler:
             return test
         if not self._comparable(left, value):
             return _unknown()
-        compared: sa.ColumnElement[bool] = _OPS[op](self.field(left, value), value)
+        compared: sa.ColumnElement[bool] = OPS[op](self.field(left, value), value)
         return compared
 
     def _comparable(self, node: Field, value: Any) -> bool:

@@ -13,18 +13,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from assay.errors import FilterSyntaxError
-from assay.query.filter import BoolOp, Compare, Expr, Field, In, IsNull, ListLit, Literal, Not
+from assay.query.filter import Compare, Field, In, ListLit, Literal
 from assay.query.traces import TRACE_FIELDS, parse_trace_filter
+from assay.store.sql.filters import OPS, BooleanCompiler
 from assay.store.sql.schema import spans, traces
 
-_OPS = {
-    "==": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-}
 _FLIP = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}
 _TOKENS = sa.case(
     (
@@ -60,21 +53,9 @@ def _any_span(test: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
     )
 
 
-class _Compiler:
+class _Compiler(BooleanCompiler):
     def __init__(self, text: str) -> None:
         self.text = text
-
-    def compile(self, expr: Expr) -> sa.ColumnElement[bool]:
-        if isinstance(expr, BoolOp):
-            parts = [self.compile(item) for item in expr.items]
-            return sa.and_(*parts) if expr.op == "and" else sa.or_(*parts)
-        if isinstance(expr, Not):
-            return sa.not_(self.compile(expr.item))
-        if isinstance(expr, IsNull):
-            return self._null(expr.field, expr.negate)
-        if isinstance(expr, In):
-            return self._in(expr)
-        return self._compare(expr)
 
     def _null(self, node: Field, negate: bool) -> sa.ColumnElement[bool]:
         name = node.path[0]
@@ -121,7 +102,7 @@ class _Compiler:
             return self._on(
                 left, lambda c: sa.func.lower(c).contains(value.lower(), autoescape=True)
             )
-        return self._on(left, lambda c: _OPS[op](c, value))
+        return self._on(left, lambda c: OPS[op](c, value))
 
     def _on(self, node: Field, test: Any) -> sa.ColumnElement[bool]:
         if node.path[0] == "model":
