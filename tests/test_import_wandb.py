@@ -45,13 +45,18 @@ SCRIPT = textwrap.dedent(
 ).replace("STEPS", str(STEPS))
 
 
-@pytest.fixture(scope="module")
-def offline(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("wandb-offline")
+def write_offline(root: Path) -> Path:
+    """Run SCRIPT with the real W&B SDK offline in ``root``; its ``wandb`` folder."""
+    root.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_DIR": str(root), "WANDB_SILENT": "true"}
     env["WANDB_CONFIG_DIR"] = str(root / "config")
     subprocess.run([sys.executable, "-c", SCRIPT], cwd=root, env=env, check=True, timeout=300)
     return root / "wandb"
+
+
+@pytest.fixture(scope="module")
+def offline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_offline(tmp_path_factory.mktemp("wandb-offline"))
 
 
 def _run(store: Store, name: str) -> tuple[str, dict[str, np.ndarray]]:
