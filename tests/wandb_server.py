@@ -40,6 +40,7 @@ class FakeRun:
     files: dict[str, bytes] = field(default_factory=dict)
     history_line_count: int | None = None  # W&B's count (default: len(rows))
     broken_history: bool = False  # its Parquet file answers 500
+    events: list[dict[str, Any]] = field(default_factory=list)  # system metrics, as W&B's
 
     def node(self, light: bool = False) -> dict[str, Any]:
         """The run as W&B's GraphQL answers it; ``light``: without the heavy fields, as
@@ -122,6 +123,9 @@ class FakeWandb:
             urls = [f"{self.url}/history/{run.id}.parquet"] if run.rows else []
             history = {"parquetUrls": urls, "liveData": []}
             return {"project": {"run": {"parquetHistory": history}}}
+        if operation == "RunFullHistory" and "events(" in query:
+            sampled = run.events[: int(variables.get("samples") or 500)]
+            return {"project": {"run": {"events": [json.dumps(e) for e in sampled]}}}
         if operation == "RunFiles":
             return {"project": {"internalId": "UHJvamVjdDo3", "run": self._files(run)}}
         self.unknown.append(operation)

@@ -225,7 +225,7 @@ def _finish(run: _Run) -> RunData:
     assert data is not None
     data.series = {key: columns(points) for key, points in run.points.items()}
     for key, samples in run.samples.items():
-        data.series.setdefault(key, _sampled(samples))
+        data.series.setdefault(key, sampled(samples))
     data.log_lines = run.lines + [
         LogLine(at=run.last_time, stream=s, text=t) for s, t in run.text.items() if t
     ]
@@ -267,7 +267,8 @@ def columns(points: dict[int, tuple[float, float]]) -> Columns:
     )
 
 
-def _sampled(samples: list[tuple[float, float]]) -> Columns:
+def sampled(samples: list[tuple[float, float]]) -> Columns:
+    """System samples as a series: one point per sample, numbered in order."""
     return Columns(
         steps=np.arange(len(samples), dtype=np.int64),
         times=np.array([t for t, _ in samples], dtype=np.float64),
