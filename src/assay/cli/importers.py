@@ -24,8 +24,10 @@ from assay.store.base import open_store
 @uri_option
 @reports_errors
 def export_command(project: str, dest: Path, uri: str | None) -> None:
-    """Write everything of PROJECT (runs, every metric point, logs, artifacts, models,
-    evaluations, audit records) as JSON Lines, Parquet and files (docs/migrate.md)."""
+    """Write everything of PROJECT (runs, every metric point, logs, rich values,
+    artifacts and prompts, models, evaluations, traces and feedback, sweeps, label
+    projects, request logs, traffic, alerts, audit records) as JSON Lines, Parquet and
+    files (docs/migrate.md)."""
     store = open_store(uri)
     try:
         counts = export_project(store, project, dest)
