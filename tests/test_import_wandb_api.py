@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from assay.cli.main import cli
 from assay.errors import ImportIncomplete, InvalidInput, NotFound, Unauthorized
 from assay.store import open_store
-from tests.wandb_server import FakeRun, FakeWandb, serving
+from tests.wandb_server import FakeArtifact, FakeRun, FakeWandb, serving
 
 pytest.importorskip("wandb", reason="the wandb package is not installed")
 pytest.importorskip("pyarrow", reason="the tables extra is not installed")
@@ -43,6 +43,28 @@ def _rows(count: int) -> list[dict[str, object]]:
             row["val/acc"] = step / (2 * count)
         rows.append(row)
     return rows
+
+
+ARTIFACTS = [
+    FakeArtifact(
+        name="digits",
+        type="dataset",
+        version=0,
+        files={"train.csv": b"a,b\n1,2\n", "images/0.png": bytes(range(256)) * 8},
+        description="the digits",
+        metadata={"rows": 1},
+    ),
+    FakeArtifact(
+        name="digits",
+        type="dataset",
+        version=1,
+        files={"train.csv": b"a,b\n1,2\n3,4\n", "images/0.png": bytes(range(256)) * 8},
+        refs={"raw.csv": "s3://bucket/raw.csv"},
+        description="the digits, more rows",
+        metadata={"rows": 2},
+        aliases=["best"],
+    ),
+]
 
 
 def _events(count: int) -> list[dict[str, object]]:
@@ -72,6 +94,7 @@ def _fake() -> FakeWandb:
         job_type="train",
         rows=_rows(ROWS),
         events=_events(EVENTS),
+        artifacts=ARTIFACTS,
         files={"output.log": b"epoch 1\nepoch 2\n", "wandb-metadata.json": b'{"host": "gpu1"}'},
     )
     crashed = FakeRun(id="d4e5f6", display_name="oom", state="crashed", rows=_rows(3))
@@ -155,7 +178,7 @@ def test_runs_from_a_wandb_server_import_with_every_history_point(
     (crashed,) = [r for r in store.runs.list("vision") if r.name == "oom"]
     assert not [k for k in store.runs.history(crashed.id) if k.startswith("system/")]
     assert crashed.status == "crashed" and len(store.runs.history(crashed.id)["train/loss"]) == 3
-    assert done.files == 2
+    assert (done.files, done.artifact_versions) == (2 + 2 + 3, 2)
     (version,) = store.artifacts.versions("vision", "wandb-a1b2c3")
     assert version.file_count == 2
     store.close()
@@ -271,7 +294,10 @@ def test_the_cli_imports_from_the_api_and_names_what_it_did_not(
     uri = str(tmp_path / "s")
     result = CliRunner().invoke(cli, ["import", "wandb", "--from-api", "ada/vision", "--uri", uri])
     assert result.exit_code == 0, result.output
-    assert f"2 runs, {ROWS + ROWS // 10 + 4 + SYSTEM} points, 2 files, checked" in result.output
+    assert (
+        f"2 runs, {ROWS + ROWS // 10 + 4 + SYSTEM} points, 2 artifact versions, 7 files, checked"
+        in result.output
+    )
     assert "not imported: 1 runs still running" in result.output
     both = CliRunner().invoke(cli, ["import", "wandb", str(tmp_path), "--from-api", "a/b"])
     assert both.exit_code != 0 and "either PATH" in both.output
@@ -299,3 +325,49 @@ def test_the_cli_names_an_unreachable_server_or_a_missing_key(tmp_path: Path, ca
         assert "the W&B server at http://127.0.0.1:9 cannot be reached" in said
     else:
         assert f"no W&B API key for {url}: set WANDB_API_KEY or run `wandb login`" in said
+
+
+def test_logged_artifacts_come_in_as_versions_with_their_files(
+    wandb_server: FakeWandb, tmp_path: Path
+) -> None:
+    """``run.logged_artifacts()``: each version is downloaded by W&B's client, checked
+    against W&B's MD5s and stored as a version produced by the run; a reference stays a
+    reference; a second import adds nothing."""
+    from assay.importers.wandb_api import import_wandb_api
+
+    store = open_store(tmp_path / "store")
+    import_wandb_api(store, "ada/vision/a1b2c3")
+    first, second = sorted(store.artifacts.versions("vision", "digits"), key=lambda v: v.version)
+    assert (first.type, first.run_id, first.description) == ("dataset", "wb-a1b2c3", "the digits")
+    assert (first.metadata, second.metadata) == ({"rows": 1}, {"rows": 2})
+    assert store.artifacts.list("vision", type="dataset")[0].aliases == {
+        "best": second.version,
+        "latest": second.version,
+    }
+    for version, fake in ((first, ARTIFACTS[0]), (second, ARTIFACTS[1])):
+        files = {f.path: f for f in store.artifacts.manifest(version.id).files}
+        assert sorted(files) == sorted([*fake.files, *fake.refs])
+        for path, data in fake.files.items():
+            assert store.blobs.get(files[path].digest) == data
+        for path, uri in fake.refs.items():
+            assert files[path].ref == uri
+    again = import_wandb_api(store, "ada/vision/a1b2c3")
+    assert again.artifact_versions == 2 and len(store.artifacts.versions("vision", "digits")) == 2
+    store.close()
+
+
+def test_an_artifact_file_that_arrives_changed_is_named(
+    wandb_server: FakeWandb, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Storage serving other bytes than W&B's manifest recorded: the version is named and
+    not stored; the run itself comes in."""
+    from assay.importers.wandb_api import import_wandb_api
+
+    monkeypatch.setattr(ARTIFACTS[0], "served", {"train.csv": b"a,b\n9,9\n"})
+    monkeypatch.setenv("WANDB_CACHE_DIR", str(tmp_path / "cache"))  # not what W&B has cached
+    store = open_store(tmp_path / "store")
+    with pytest.raises(ImportIncomplete, match=r"file train\.csv did not arrive as W&B recorded"):
+        import_wandb_api(store, "ada/vision/a1b2c3")
+    assert [r.id for r in store.runs.list("vision")] == ["wb-a1b2c3"]
+    assert not store.artifacts.list("vision", type="dataset")
+    store.close()

@@ -14,8 +14,9 @@ in the history are counted and named (their files come with the run's files); ru
 running are named and left for a later import. System metrics (W&B's ``system.<name>``
 events) become ``system/<name>`` series as from a run file, one point per event the
 server returns (up to SYSTEM_SAMPLES; W&B's server may sample a long run's events below
-that, which the public API gives no way around). W&B artifacts are not read from a
-server (only from run files: wandb_artifacts.py).
+that, which the public API gives no way around). The artifacts a run logged come in
+as versions produced by it, their files downloaded by W&B's client and checked against
+W&B's MD5 digests (wandb_artifacts.py).
 
 A server that cannot be reached, a key it refuses and a project or run it does not have
 fail at once, by name. A history file the server fails to serve is retried as W&B's client
@@ -36,6 +37,7 @@ from assay.errors import AssayError, ImportIncomplete, InvalidInput, NotFound, U
 from assay.extras import need
 from assay.importers.runs import RunData, same_series, write_run
 from assay.importers.wandb import WandbImport, assay_id, columns, sampled, summary_kept
+from assay.importers.wandb_artifacts import import_from_api
 from assay.progress import track
 from assay.store.base import Store
 
@@ -181,6 +183,10 @@ def _import_run(store: Store, run: Any, origin: str, project: str, done: WandbIm
     done.runs += 1
     done.points += data.points
     done.files += _import_files(store, run, data)
+    for artifact in run.logged_artifacts():
+        version = import_from_api(store, artifact, data.project, data.id)
+        done.artifact_versions += 1
+        done.files += version.file_count
 
 
 def _data(run: Any, origin: str, project: str, done: WandbImport) -> RunData:
