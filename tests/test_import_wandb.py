@@ -163,7 +163,7 @@ def with_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_DIR": str(root), "WANDB_SILENT": "true"}
     env |= {"WANDB_CONFIG_DIR": str(root / "config"), "HOME": str(root / "home")}
     env["WANDB_CACHE_DIR"] = str(root / "cache")
-    subprocess.run([sys.executable, "-c", ARTIFACTS], cwd=root, env=env, check=True, timeout=300)
+    subprocess.run([sys.executable, "-c", ARTIFACTS], cwd=root, env=env, check=True)
     return root
 
 
