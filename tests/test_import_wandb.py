@@ -3,11 +3,13 @@ history point imported with its step and time, idempotent, damaged files named."
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -45,13 +47,18 @@ SCRIPT = textwrap.dedent(
 ).replace("STEPS", str(STEPS))
 
 
-@pytest.fixture(scope="module")
-def offline(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("wandb-offline")
+def write_offline(root: Path) -> Path:
+    """Run SCRIPT with the real W&B SDK offline in ``root``; its ``wandb`` folder."""
+    root.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_DIR": str(root), "WANDB_SILENT": "true"}
     env["WANDB_CONFIG_DIR"] = str(root / "config")
     subprocess.run([sys.executable, "-c", SCRIPT], cwd=root, env=env, check=True, timeout=300)
     return root / "wandb"
+
+
+@pytest.fixture(scope="module")
+def offline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_offline(tmp_path_factory.mktemp("wandb-offline"))
 
 
 def _run(store: Store, name: str) -> tuple[str, dict[str, np.ndarray]]:
@@ -123,3 +130,125 @@ def test_the_cli_imports_and_names_what_it_did_not(offline: Path, tmp_path: Path
     assert result.exit_code == 0, result.output
     assert "2 runs" in result.output
     assert "not imported: 1 history image-file values" in result.output
+
+
+ARTIFACTS = textwrap.dedent(
+    """
+    import os, time, wandb
+    os.makedirs("data/nested", exist_ok=True)
+    sampled = wandb.Settings(x_stats_sampling_interval=0.5)
+    run = wandb.init(project="vision", name="arty", settings=sampled)
+    for version, text in enumerate(("hello\\n", "hello again\\n")):
+        open("data/a.txt", "w").write(text)
+        open("data/nested/b.bin", "wb").write(bytes(range(256)) * 40)
+        art = wandb.Artifact("digits", type="dataset", description="the digits",
+                             metadata={"rows": 3 + version, "source": "scan"})
+        art.add_dir("data")
+        if version == 1:
+            art.add_reference("https://example.com/x.csv", checksum=False)
+        run.log_artifact(art, aliases=["best"] if version == 1 else [])
+        for step in range(4):
+            run.log({"loss": 1 / (step + 1)}, step=version * 4 + step)
+            time.sleep(0.5)
+    run.finish()
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def with_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run that logged two versions of an artifact (one file changed, a reference
+    added) and sampled system metrics twice a second, by the real W&B SDK offline."""
+    root = tmp_path_factory.mktemp("wandb-artifacts")
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_DIR": str(root), "WANDB_SILENT": "true"}
+    env |= {"WANDB_CONFIG_DIR": str(root / "config"), "HOME": str(root / "home")}
+    env["WANDB_CACHE_DIR"] = str(root / "cache")
+    subprocess.run([sys.executable, "-c", ARTIFACTS], cwd=root, env=env, check=True)
+    return root
+
+
+def test_logged_artifacts_import_as_versions_produced_by_the_run(
+    with_artifacts: Path, store_factory: StoreFactory
+) -> None:
+    from assay.importers.wandb import import_wandb
+
+    store = store_factory()
+    done = import_wandb(store, with_artifacts / "wandb")
+    assert (done.runs, done.artifact_versions, done.files) == (1, 2, 2 + 3)
+    (run,) = store.runs.list("vision")
+    first, second = sorted(store.artifacts.versions("vision", "digits"), key=lambda v: v.version)
+    assert (first.type, first.run_id, first.description) == ("dataset", run.id, "the digits")
+    assert (first.metadata, second.metadata) == (
+        {"rows": 3, "source": "scan"},
+        {"rows": 4, "source": "scan"},
+    )
+    aliases = store.artifacts.list("vision")[0].aliases
+    assert aliases == {"best": second.version, "latest": second.version}
+    files = {f.path: f for f in store.artifacts.manifest(second.id).files}
+    assert sorted(files) == ["a.txt", "nested/b.bin", "x.csv"]
+    assert files["x.csv"].ref == "https://example.com/x.csv"
+    assert store.blobs.get(files["a.txt"].digest) == b"hello again\n"
+    assert store.blobs.get(files["nested/b.bin"].digest) == bytes(range(256)) * 40
+    assert files["a.txt"].digest != store.artifacts.manifest(first.id).files[0].digest
+    again = import_wandb(store, with_artifacts / "wandb")
+    assert again.artifact_versions == 2 and len(store.artifacts.versions("vision", "digits")) == 2
+
+
+def test_system_metrics_import_sample_by_sample(with_artifacts: Path, tmp_path: Path) -> None:
+    """Every numeric item of every W&B ``stats`` record is a point of ``system/<name>``,
+    at the record's time, in order."""
+    from assay.importers.wandb import import_wandb
+    from assay.importers.wandb_log import records
+
+    (file,) = (with_artifacts / "wandb").rglob("run-*.wandb")
+    expected: dict[str, list[tuple[float, float]]] = {}
+    for record in records(file):
+        if record.WhichOneof("record_type") == "stats":
+            at = record.stats.timestamp.seconds + record.stats.timestamp.nanos / 1e9
+            for item in record.stats.item:
+                value = json.loads(item.value_json)
+                if isinstance(value, int | float):
+                    expected.setdefault(f"system/{item.key}", []).append((at, float(value)))
+    assert len(expected["system/memory_percent"]) >= 4  # sampled while the run ran
+    store = open_store(tmp_path / "store")
+    import_wandb(store, file)
+    (run,) = store.runs.list("vision")
+    history = store.runs.history(run.id)
+    assert {k for k in history if k.startswith("system/")} == set(expected)
+    for key, samples in expected.items():
+        got = history[key]
+        assert list(zip(got.times.tolist(), got.values.tolist(), strict=True)) == samples, key
+        assert got.steps.tolist() == list(range(len(samples)))
+    store.close()
+
+
+def test_an_artifact_whose_files_are_gone_is_named_not_stored_in_part(
+    with_artifacts: Path, tmp_path: Path
+) -> None:
+    """After ``wandb sync`` the SDK's staged copies are gone: the version is refused by
+    name, the run itself comes in, and the import exits 1."""
+    (file,) = (with_artifacts / "wandb").rglob("run-*.wandb")
+    copy = tmp_path / "run" / file.name
+    copy.parent.mkdir()
+    copy.write_bytes(file.read_bytes())
+    staged = [r.artifact for r in _artifact_records(copy)]
+    moved = Path(staged[0].manifest.contents[0].local_path)
+    hidden = tmp_path / "hidden"
+    moved.rename(hidden)
+    try:
+        result = CliRunner().invoke(
+            cli, ["import", "wandb", str(copy), "--uri", str(tmp_path / "s")]
+        )
+    finally:
+        hidden.rename(moved)
+    assert result.exit_code == 1
+    assert "artifact digits: file a.txt is neither at" in result.output
+    store = open_store(tmp_path / "s")
+    assert len(store.runs.list("vision")) == 1 and not store.artifacts.list("vision")
+    store.close()
+
+
+def _artifact_records(file: Path) -> list[Any]:
+    from assay.importers.wandb_log import records
+
+    return [r for r in records(file) if r.WhichOneof("record_type") == "artifact"]

@@ -19,13 +19,15 @@ from click.testing import CliRunner
 from assay.cli.main import cli
 from assay.errors import ImportIncomplete, InvalidInput, NotFound, Unauthorized
 from assay.store import open_store
-from tests.wandb_server import FakeRun, FakeWandb, serving
+from tests.wandb_server import FakeArtifact, FakeRun, FakeWandb, serving
 
 pytest.importorskip("wandb", reason="the wandb package is not installed")
 pytest.importorskip("pyarrow", reason="the tables extra is not installed")
 
 START = datetime(2024, 3, 1, 10, 0, tzinfo=UTC).timestamp()
 ROWS = 2_500  # more than a page of scan_history (1,000 rows)
+EVENTS = 20  # system-metric samples of the first run
+SYSTEM = 2 * EVENTS + EVENTS // 5  # its points: cpu and memory each time, a GPU every 5th
 
 
 def _rows(count: int) -> list[dict[str, object]]:
@@ -43,6 +45,43 @@ def _rows(count: int) -> list[dict[str, object]]:
     return rows
 
 
+ARTIFACTS = [
+    FakeArtifact(
+        name="digits",
+        type="dataset",
+        version=0,
+        files={"train.csv": b"a,b\n1,2\n", "images/0.png": bytes(range(256)) * 8},
+        description="the digits",
+        metadata={"rows": 1},
+    ),
+    FakeArtifact(
+        name="digits",
+        type="dataset",
+        version=1,
+        files={"train.csv": b"a,b\n1,2\n3,4\n", "images/0.png": bytes(range(256)) * 8},
+        refs={"raw.csv": "s3://bucket/raw.csv"},
+        description="the digits, more rows",
+        metadata={"rows": 2},
+        aliases=["best"],
+    ),
+]
+
+
+def _events(count: int) -> list[dict[str, object]]:
+    """System metrics as W&B's server answers a run's events: ``system.<name>`` keys."""
+    return [
+        {
+            "_wandb": True,
+            "_timestamp": START + 2 * k + 0.5,
+            "_runtime": 2.0 * k,
+            "system.cpu": 10.0 + k,
+            "system.memory_percent": 50 - k / 2,
+            **({"system.gpu.0.gpu": 99.0} if k % 5 == 0 else {}),
+        }
+        for k in range(count)
+    ]
+
+
 def _fake() -> FakeWandb:
     base = FakeRun(
         id="a1b2c3",
@@ -54,6 +93,8 @@ def _fake() -> FakeWandb:
         group="resnets",
         job_type="train",
         rows=_rows(ROWS),
+        events=_events(EVENTS),
+        artifacts=ARTIFACTS,
         files={"output.log": b"epoch 1\nepoch 2\n", "wandb-metadata.json": b'{"host": "gpu1"}'},
     )
     crashed = FakeRun(id="d4e5f6", display_name="oom", state="crashed", rows=_rows(3))
@@ -107,7 +148,7 @@ def test_runs_from_a_wandb_server_import_with_every_history_point(
 
     store = open_store(tmp_path / "store")
     done = import_wandb_api(store, "ada/vision")
-    assert (done.runs, done.points) == (2, ROWS + ROWS // 10 + 3 + 1)
+    assert (done.runs, done.points) == (2, ROWS + ROWS // 10 + 3 + 1 + SYSTEM)
     assert done.skipped == {"runs still running (import them once they end)": 1}
     assert "RunParquetHistory" in wandb_server.operations
     (base,) = [r for r in store.runs.list("vision") if r.name == "resnet-base"]
@@ -128,9 +169,16 @@ def test_runs_from_a_wandb_server_import_with_every_history_point(
         assert history[key].steps.tolist() == [r["_step"] for r in logged]
         assert history[key].times.tolist() == [r["_timestamp"] for r in logged]
         assert history[key].values.tolist() == [r[key] for r in logged]
+    events = wandb_server.projects["vision"][0].events
+    for name in ("cpu", "memory_percent", "gpu.0.gpu"):  # every sample, at its time
+        sampled = [(e["_timestamp"], e[f"system.{name}"]) for e in events if f"system.{name}" in e]
+        got = history[f"system/{name}"]
+        assert list(zip(got.times.tolist(), got.values.tolist(), strict=True)) == sampled
+        assert got.steps.tolist() == list(range(len(sampled)))
     (crashed,) = [r for r in store.runs.list("vision") if r.name == "oom"]
+    assert not [k for k in store.runs.history(crashed.id) if k.startswith("system/")]
     assert crashed.status == "crashed" and len(store.runs.history(crashed.id)["train/loss"]) == 3
-    assert done.files == 2
+    assert (done.files, done.artifact_versions) == (2 + 2 + 3, 2)
     (version,) = store.artifacts.versions("vision", "wandb-a1b2c3")
     assert version.file_count == 2
     store.close()
@@ -143,7 +191,7 @@ def test_importing_again_changes_nothing(wandb_server: FakeWandb, tmp_path: Path
     import_wandb_api(store, "ada/vision/a1b2c3", project="moved")
     first = store.runs.history("wb-a1b2c3")
     again = import_wandb_api(store, "ada/vision/a1b2c3", project="moved")
-    assert (again.runs, again.points) == (1, ROWS + ROWS // 10)
+    assert (again.runs, again.points) == (1, ROWS + ROWS // 10 + SYSTEM)
     assert [r.id for r in store.runs.list("moved")] == ["wb-a1b2c3"]
     after = store.runs.history("wb-a1b2c3")
     assert all(np.array_equal(first[k].values, after[k].values) for k in first)
@@ -194,7 +242,7 @@ def test_a_project_without_its_entity_is_read_from_the_keys_default_entity(
 
     store = open_store(tmp_path / "store")
     done = import_wandb_api(store, "vision", project="mine")
-    assert (done.runs, done.points) == (2, ROWS + ROWS // 10 + 3 + 1)
+    assert (done.runs, done.points) == (2, ROWS + ROWS // 10 + 3 + 1 + SYSTEM)
     assert sorted(r.id for r in store.runs.list("mine")) == ["wb-a1b2c3", "wb-d4e5f6"]
     store.close()
 
@@ -246,7 +294,10 @@ def test_the_cli_imports_from_the_api_and_names_what_it_did_not(
     uri = str(tmp_path / "s")
     result = CliRunner().invoke(cli, ["import", "wandb", "--from-api", "ada/vision", "--uri", uri])
     assert result.exit_code == 0, result.output
-    assert f"2 runs, {ROWS + ROWS // 10 + 4} points, 2 files, checked" in result.output
+    assert (
+        f"2 runs, {ROWS + ROWS // 10 + 4 + SYSTEM} points, 2 artifact versions, 7 files, checked"
+        in result.output
+    )
     assert "not imported: 1 runs still running" in result.output
     both = CliRunner().invoke(cli, ["import", "wandb", str(tmp_path), "--from-api", "a/b"])
     assert both.exit_code != 0 and "either PATH" in both.output
@@ -274,3 +325,49 @@ def test_the_cli_names_an_unreachable_server_or_a_missing_key(tmp_path: Path, ca
         assert "the W&B server at http://127.0.0.1:9 cannot be reached" in said
     else:
         assert f"no W&B API key for {url}: set WANDB_API_KEY or run `wandb login`" in said
+
+
+def test_logged_artifacts_come_in_as_versions_with_their_files(
+    wandb_server: FakeWandb, tmp_path: Path
+) -> None:
+    """``run.logged_artifacts()``: each version is downloaded by W&B's client, checked
+    against W&B's MD5s and stored as a version produced by the run; a reference stays a
+    reference; a second import adds nothing."""
+    from assay.importers.wandb_api import import_wandb_api
+
+    store = open_store(tmp_path / "store")
+    import_wandb_api(store, "ada/vision/a1b2c3")
+    first, second = sorted(store.artifacts.versions("vision", "digits"), key=lambda v: v.version)
+    assert (first.type, first.run_id, first.description) == ("dataset", "wb-a1b2c3", "the digits")
+    assert (first.metadata, second.metadata) == ({"rows": 1}, {"rows": 2})
+    assert store.artifacts.list("vision", type="dataset")[0].aliases == {
+        "best": second.version,
+        "latest": second.version,
+    }
+    for version, fake in ((first, ARTIFACTS[0]), (second, ARTIFACTS[1])):
+        files = {f.path: f for f in store.artifacts.manifest(version.id).files}
+        assert sorted(files) == sorted([*fake.files, *fake.refs])
+        for path, data in fake.files.items():
+            assert store.blobs.get(files[path].digest) == data
+        for path, uri in fake.refs.items():
+            assert files[path].ref == uri
+    again = import_wandb_api(store, "ada/vision/a1b2c3")
+    assert again.artifact_versions == 2 and len(store.artifacts.versions("vision", "digits")) == 2
+    store.close()
+
+
+def test_an_artifact_file_that_arrives_changed_is_named(
+    wandb_server: FakeWandb, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Storage serving other bytes than W&B's manifest recorded: the version is named and
+    not stored; the run itself comes in."""
+    from assay.importers.wandb_api import import_wandb_api
+
+    monkeypatch.setattr(ARTIFACTS[0], "served", {"train.csv": b"a,b\n9,9\n"})
+    monkeypatch.setenv("WANDB_CACHE_DIR", str(tmp_path / "cache"))  # not what W&B has cached
+    store = open_store(tmp_path / "store")
+    with pytest.raises(ImportIncomplete, match=r"file train\.csv did not arrive as W&B recorded"):
+        import_wandb_api(store, "ada/vision/a1b2c3")
+    assert [r.id for r in store.runs.list("vision")] == ["wb-a1b2c3"]
+    assert not store.artifacts.list("vision", type="dataset")
+    store.close()

@@ -7,6 +7,7 @@ test that sent it."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import re
@@ -21,6 +22,82 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 _OPERATION = re.compile(r"(?:query|mutation)\s+(\w+)")
+
+
+@dataclass
+class FakeArtifact:
+    """A version of a W&B artifact a run logged: its files (path -> bytes), references
+    (path -> URI) and what W&B keeps beside them."""
+
+    name: str
+    type: str
+    version: int
+    files: dict[str, bytes]
+    refs: dict[str, str] = field(default_factory=dict)
+    description: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
+    served: dict[str, bytes] = field(default_factory=dict)  # bytes storage serves instead
+
+    @property
+    def id(self) -> str:
+        return f"art-{self.name}-{self.version}"
+
+    def node(self, entity: str, project: str) -> dict[str, Any]:
+        """The version as W&B's ArtifactFragment answers it."""
+        where = {"id": "p7", "internalId": "7", "name": project, "entity": {"name": entity}}
+        sequence = {"__typename": "ArtifactSequence", "name": self.name, "project": where}
+        aliases = [
+            {
+                "artifactCollection": sequence,
+                "__typename": "ArtifactAlias",
+                "id": f"al-{a}",
+                "alias": a,
+            }
+            for a in [*self.aliases, f"v{self.version}"]
+        ]
+        return {
+            "__typename": "Artifact",
+            "id": self.id,
+            "artifactSequence": sequence,
+            "versionIndex": self.version,
+            "artifactType": {"name": self.type},
+            "description": self.description,
+            "metadata": json.dumps(self.metadata),
+            "ttlDurationSeconds": -1,
+            "ttlIsInherited": True,
+            "tags": [],
+            "historyStep": None,
+            "state": "COMMITTED",
+            "size": sum(len(d) for d in self.files.values()),
+            "digest": f"digest-{self.id}",
+            "digestAlgorithm": "MANIFEST_MD5",
+            "commitHash": "0" * 12,
+            "fileCount": len(self.files) + len(self.refs),
+            "createdAt": "2024-03-01T10:01:00",
+            "updatedAt": None,
+            "aliases": aliases,
+        }
+
+    def manifest(self) -> bytes:
+        """The manifest as W&B stores it (W&B's ``wandb-storage-policy-v1``)."""
+        contents: dict[str, Any] = {
+            path: {"digest": _md5(data), "size": len(data)} for path, data in self.files.items()
+        }
+        for path, uri in self.refs.items():
+            contents[path] = {"digest": uri, "ref": uri, "size": 0}
+        return json.dumps(
+            {
+                "version": 1,
+                "storagePolicy": "wandb-storage-policy-v1",
+                "storagePolicyConfig": {"storageLayout": "V2"},
+                "contents": contents,
+            }
+        ).encode()
+
+
+def _md5(data: bytes) -> str:
+    return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
 
 
 @dataclass
@@ -40,6 +117,8 @@ class FakeRun:
     files: dict[str, bytes] = field(default_factory=dict)
     history_line_count: int | None = None  # W&B's count (default: len(rows))
     broken_history: bool = False  # its Parquet file answers 500
+    events: list[dict[str, Any]] = field(default_factory=list)  # system metrics, as W&B's
+    artifacts: list[FakeArtifact] = field(default_factory=list)  # the versions it logged
 
     def node(self, light: bool = False) -> dict[str, Any]:
         """The run as W&B's GraphQL answers it; ``light``: without the heavy fields, as
@@ -108,10 +187,19 @@ class FakeWandb:
             return {"viewer": {**viewer, "flags": "{}", "teams": {"edges": []}}}
         if operation == "Runs":
             return {"project": self._runs(variables, light)}
+        if operation == "ServerFeaturesQuery":
+            return {"serverInfo": {"features": []}}
+        if operation == "FetchArtifactManifest":
+            found = self._artifact(variables["id"])
+            url = f"{self.url}/manifests/{variables['id']}"
+            return {"artifact": found and {"currentManifest": {"file": {"directUrl": url}}}}
+        if operation == "GetArtifactMembershipFileUrls":
+            return {"project": self._file_urls(variables)}
         project = variables.get("project")
         if project not in self.projects or variables.get("entity") != self.entity:
             return {"project": None}
-        run = self.run(variables.get("name") or variables.get("runName") or "", project)
+        name = variables.get("name") or variables.get("runName") or variables.get("run")
+        run = self.run(name or "", project)
         if run is None:
             return {"project": {"run": None}}
         if operation == "Run":
@@ -122,8 +210,16 @@ class FakeWandb:
             urls = [f"{self.url}/history/{run.id}.parquet"] if run.rows else []
             history = {"parquetUrls": urls, "liveData": []}
             return {"project": {"run": {"parquetHistory": history}}}
+        if operation == "RunFullHistory" and "events(" in query:
+            sampled = run.events[: int(variables.get("samples") or 500)]
+            return {"project": {"run": {"events": [json.dumps(e) for e in sampled]}}}
         if operation == "RunFiles":
             return {"project": {"internalId": "UHJvamVjdDo3", "run": self._files(run)}}
+        if operation == "RunOutputArtifacts":
+            edges = [{"node": a.node(self.entity, project)} for a in run.artifacts]
+            page = {"__typename": "PageInfo", "endCursor": None, "hasNextPage": False}
+            connection = {"totalCount": len(edges), "pageInfo": page, "edges": edges}
+            return {"project": {"run": {"artifacts": connection}}}
         self.unknown.append(operation)
         raise KeyError(operation)
 
@@ -165,10 +261,54 @@ class FakeWandb:
         page = {"edges": edges, "pageInfo": {"endCursor": None, "hasNextPage": False}}
         return {"fileCount": len(edges), "files": page}
 
+    def _artifact(self, artifact_id: str) -> FakeArtifact | None:
+        every = (a for runs in self.projects.values() for r in runs for a in r.artifacts)
+        return next((a for a in every if a.id == artifact_id), None)
+
+    def _file_urls(self, variables: dict[str, Any]) -> dict[str, Any] | None:
+        version = int(str(variables["alias"]).removeprefix("v"))
+        found = next(
+            (
+                a
+                for runs in self.projects.values()
+                for r in runs
+                for a in r.artifacts
+                if (a.name, a.version) == (variables["collection"], version)
+            ),
+            None,
+        )
+        if found is None:
+            return None
+        page = {"__typename": "PageInfo", "endCursor": None, "hasNextPage": False}
+        edges = [
+            {
+                "node": {
+                    "__typename": "File",
+                    "name": path,
+                    "directUrl": f"{self.url}/artifact-files/{found.id}/{path}",
+                }
+            }
+            for path in found.files
+        ]
+        membership = {"files": {"pageInfo": page, "edges": edges}}
+        return {
+            "artifactCollection": {
+                "__typename": "ArtifactSequence",
+                "artifactMembership": membership,
+            }
+        }
+
     def download(self, path: str) -> bytes | None:
         if path.startswith("/history/"):
             run = self.run(path.removeprefix("/history/").removesuffix(".parquet"))
             return None if run is None or run.broken_history else run.parquet()
+        if path.startswith("/manifests/"):
+            found = self._artifact(path.removeprefix("/manifests/"))
+            return None if found is None else found.manifest()
+        if path.startswith("/artifact-files/"):
+            artifact_id, _, name = path.removeprefix("/artifact-files/").partition("/")
+            found = self._artifact(artifact_id)
+            return None if found is None else found.served.get(name, found.files.get(name))
         if path.startswith("/files/"):
             run_id, _, name = path.removeprefix("/files/").partition("/")
             run = self.run(run_id)

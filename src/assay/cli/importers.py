@@ -24,8 +24,10 @@ from assay.store.base import open_store
 @uri_option
 @reports_errors
 def export_command(project: str, dest: Path, uri: str | None) -> None:
-    """Write everything of PROJECT (runs, every metric point, logs, artifacts, models,
-    evaluations, audit records) as JSON Lines, Parquet and files (docs/migrate.md)."""
+    """Write everything of PROJECT (runs, every metric point, logs, rich values,
+    artifacts and prompts, models, evaluations, traces and feedback, sweeps, label
+    projects, request logs, traffic, alerts, audit records) as JSON Lines, Parquet and
+    files (docs/migrate.md)."""
     store = open_store(uri)
     try:
         counts = export_project(store, project, dest)
@@ -98,7 +100,8 @@ def import_wandb_command(
 ) -> None:
     """Every W&B run file under PATH (wandb/offline-run-*/run-*.wandb), or every run of
     a W&B project on a server (--from-api): config, summary, every history point, and
-    console output and system metrics (run files) or the run's files (server). Exit 1
+    console output, system metrics and logged artifacts (run files) or the run's files
+    (server). Exit 1
     listing any run not imported; run again to finish (nothing is written twice)."""
     from assay.importers.wandb import import_wandb
     from assay.importers.wandb_api import import_wandb_api
@@ -115,7 +118,9 @@ def import_wandb_command(
     finally:
         store.close()
     source = api_path or path
-    files = f", {done.files} files" if api_path is not None else ""
+    files = f", {done.files} files" if api_path is not None or done.files else ""
+    if done.artifact_versions:
+        files = f", {done.artifact_versions} artifact versions{files}"
     console = Console(soft_wrap=True)
     console.print(f"imported {source}: {done.runs} runs, {done.points} points{files}, checked")
     for kind, count in sorted(done.skipped.items()):

@@ -11,6 +11,19 @@ reads. Every file is an open format a reader needs no Assay for:
     models.jsonl             registered models: versions and every alias move
     evaluations.jsonl        evaluation reports, each with its per-item results
     audit.jsonl              the audit records about the project (SQL stores)
+    media/<run>.jsonl        the run's rich values (images, tables, histograms, plots,
+                             audio, text): key, step, at, kind, body, the blobs it names
+    blobs/<digest>           each blob a rich value names, once (BLAKE3 of its bytes)
+    traces.jsonl             one trace per line, with all its spans
+    trace_feedback.jsonl     feedback on traces and spans
+    prompt_labels.jsonl      every move of every prompt label (versions are artifacts)
+    sweeps.jsonl             one sweep per line, with its trials
+    label_projects.jsonl     one label project per line: items, every annotator's turn,
+                             and the consensus of its done labels when it has one
+    feedback.jsonl           feedback on served predictions and evaluation items
+    requests/<model>.jsonl   the request log of each registered model of the project
+    traffic.jsonl            every traffic policy change of the project's models
+    alerts.jsonl             incidents of the project's monitors' alert rules
 """
 
 from __future__ import annotations
@@ -34,6 +47,17 @@ LINEAGE = "lineage.jsonl"
 MODELS = "models.jsonl"
 EVALUATIONS = "evaluations.jsonl"
 AUDIT = "audit.jsonl"
+MEDIA = "media"
+BLOBS = "blobs"
+TRACES = "traces.jsonl"
+TRACE_FEEDBACK = "trace_feedback.jsonl"
+PROMPT_LABELS = "prompt_labels.jsonl"
+SWEEPS = "sweeps.jsonl"
+LABEL_PROJECTS = "label_projects.jsonl"
+FEEDBACK = "feedback.jsonl"
+REQUESTS = "requests"
+TRAFFIC = "traffic.jsonl"
+ALERTS = "alerts.jsonl"
 
 T = TypeVar("T")
 
@@ -53,6 +77,21 @@ class Counts(msgspec.Struct, kw_only=True):
     evaluations: int = 0
     eval_items: int = 0
     audit_records: int = 0
+    media_values: int = 0
+    media_blobs: int = 0
+    traces: int = 0
+    spans: int = 0
+    trace_feedback: int = 0
+    prompt_label_moves: int = 0
+    sweeps: int = 0
+    trials: int = 0
+    label_projects: int = 0
+    label_items: int = 0
+    labels_done: int = 0
+    feedback: int = 0
+    requests: int = 0
+    traffic_changes: int = 0
+    alerts: int = 0
 
     def differences(self, other: Counts) -> list[str]:
         """``kind: expected N, found M`` for each kind that differs."""

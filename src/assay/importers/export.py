@@ -1,4 +1,7 @@
-"""`assay export PROJECT --to DIR`: everything of a project as open files (bundle.py).
+"""`assay export PROJECT --to DIR`: everything of a project as open files (bundle.py):
+runs with their points, logs and rich values, artifacts (prompt versions among them),
+lineage, models, evaluations and audit records here; traces, prompt labels, sweeps,
+label projects and feedback, request logs and traffic, and alerts in parts/.
 
 The folder is written next to its destination and renamed into place at the end, so an
 export that fails leaves nothing behind that looks whole."""
@@ -21,6 +24,8 @@ from assay.artifacts import transfer
 from assay.errors import InvalidInput
 from assay.importers import bundle
 from assay.importers.bundle import Counts, Header, ModelEntry
+from assay.importers.job import Exporting
+from assay.importers.parts import alerts, labels, media, prompts, served, sweeps, traces
 from assay.progress import track
 from assay.records import ArtifactVersion, Columns, Evaluation, Manifest, Run
 from assay.store.base import Store
@@ -56,7 +61,8 @@ def _write(store: Store, project: str, root: Path, progress: bool | None) -> Hea
     counts = Counts()
     notes: list[str] = []
     runs = list(_runs(store, project))
-    _write_runs(store, runs, root, counts, progress)
+    ctx = Exporting(store=store, project=project, root=root, counts=counts, runs=runs)
+    _write_runs(ctx, progress)
     versions = _write_artifacts(store, project, root, counts, progress)
     edges = store.artifacts.lineage_edges([r.id for r in runs], [v.id for v in versions])
     counts.lineage_edges = bundle.write_lines(root / bundle.LINEAGE, edges)
@@ -68,6 +74,9 @@ def _write(store: Store, project: str, root: Path, progress: bool | None) -> Hea
     evaluations = _evaluations(store, project)
     counts.evaluations = bundle.write_lines(root / bundle.EVALUATIONS, evaluations)
     counts.eval_items = sum(len(e["items"]) for e in evaluations)
+    ctx.versions, ctx.models = versions, [m.name for m in models]
+    for part in (traces, prompts, sweeps, labels, served, alerts):
+        part.write(ctx)
     targets = _audit_targets(project, runs, models, evaluations)
     counts.audit_records = _write_audit(store, targets, project, root, notes)
     return Header(
@@ -87,9 +96,8 @@ def _runs(store: Store, project: str) -> Iterator[Run]:
         offset += len(page)
 
 
-def _write_runs(
-    store: Store, runs: list[Run], root: Path, counts: Counts, progress: bool | None
-) -> None:
+def _write_runs(ctx: Exporting, progress: bool | None) -> None:
+    store, runs, root, counts = ctx.store, ctx.runs, ctx.root, ctx.counts
     (root / bundle.METRICS).mkdir()
     (root / bundle.LOGS).mkdir()
     counts.runs = bundle.write_lines(root / bundle.RUNS, runs)
@@ -100,6 +108,7 @@ def _write_runs(
             pq.write_table(_points_table(series), root / bundle.METRICS / f"{run.id}.parquet")
             lines = store.runs.log_lines(run.id)
             counts.log_lines += bundle.write_lines(root / bundle.LOGS / f"{run.id}.jsonl", lines)
+            media.write(ctx, run.id)
             advance(1)
 
 

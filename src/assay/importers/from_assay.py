@@ -3,14 +3,14 @@
 Runs keep their ids, times and every point (runs.py); artifact versions are uploaded from
 the exported files and must come out with the digests they had; models are registered in
 their version order and their alias moves replayed; evaluations are saved with their
-links remapped. Everything is idempotent: importing the same folder twice changes
+links remapped; the other parts (parts/) follow, each checking what it wrote.
+Everything is idempotent: importing the same folder twice changes
 nothing. At the end, what the target holds is compared with the export, run by run and
 point by point; any difference raises ImportIncomplete naming it."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,8 @@ from assay.errors import AssayError, CorruptData, ImportIncomplete, NotFound
 from assay.importers import bundle
 from assay.importers.bundle import Counts, ModelEntry
 from assay.importers.export import evaluations_of
+from assay.importers.job import Importing
+from assay.importers.parts import alerts, labels, media, prompts, served, sweeps, traces
 from assay.importers.runs import from_record, same_series, write_run
 from assay.progress import track
 from assay.records import (
@@ -50,19 +52,6 @@ class _EvaluationLine(msgspec.Struct, kw_only=True):
     items: list[EvalItem]
 
 
-@dataclass
-class _Import:
-    store: Store
-    root: Path
-    project: str
-    source: str
-    progress: bool | None
-    problems: list[str] = field(default_factory=list)
-    found: Counts = field(default_factory=Counts)
-    runs: set[str] = field(default_factory=set)
-    versions: dict[str, ArtifactVersion] = field(default_factory=dict)  # old id -> new
-
-
 def import_export(
     store: Store,
     folder: str | os.PathLike[str],
@@ -73,7 +62,7 @@ def import_export(
     counts found in the target afterwards. ImportIncomplete if anything is missing."""
     root = Path(folder)
     header = bundle.read_header(root)
-    job = _Import(
+    job = Importing(
         store=store,
         root=root,
         project=project or header.project,
@@ -84,7 +73,13 @@ def import_export(
     _import_artifacts(job)
     _import_lineage(job)
     _import_models(job)
+    served.read(job)  # the request log before the feedback that names its entries
     _import_evaluations(job)
+    labels.read(job)
+    labels.read_feedback(job)
+    for part in (prompts, sweeps, traces, alerts):
+        part.read(job)
+    job.found.media_blobs = len(job.media_blobs)
     job.found.audit_records = header.counts.audit_records  # kept in the folder, not replayed
     differences = header.counts.differences(job.found)
     if job.problems or differences:
@@ -96,7 +91,7 @@ def import_export(
 # ---- runs --------------------------------------------------------------------------------
 
 
-def _import_runs(job: _Import) -> None:
+def _import_runs(job: Importing) -> None:
     runs = list(bundle.read_lines(job.root / bundle.RUNS, Run))
     with track("runs", len(runs), "runs", job.progress) as advance:
         for run in runs:
@@ -107,10 +102,14 @@ def _import_runs(job: _Import) -> None:
             advance(1)
 
 
-def _import_run(job: _Import, run: Run) -> None:
+def _import_run(job: Importing, run: Run) -> None:
     series = _read_points(job.root / bundle.METRICS / f"{run.id}.parquet")
     lines = list(bundle.read_lines(job.root / bundle.LOGS / f"{run.id}.jsonl", LogLine))
-    write_run(job.store, from_record(run, series, lines), job.source)
+    values = media.lines_of(job, run.id)
+    data = from_record(run, series, lines)
+    data.stored = media.stored(job, values)
+    write_run(job.store, data, job.source)
+    media.check(job, run.id, values)
     stored = job.store.runs.history(run.id)
     differ = same_series(series, stored)
     if differ:
@@ -142,7 +141,7 @@ def _read_points(path: Path) -> dict[str, Columns]:
 # ---- artifacts and lineage ----------------------------------------------------------------
 
 
-def _import_artifacts(job: _Import) -> None:
+def _import_artifacts(job: Importing) -> None:
     for line in bundle.read_lines(job.root / bundle.ARTIFACTS, _ArtifactLine):
         old = line.version
         try:
@@ -151,11 +150,12 @@ def _import_artifacts(job: _Import) -> None:
             job.problems.append(f"artifact {old.name}:v{old.version}: {exc}")
             continue
         job.versions[old.id] = new
+        job.numbers[old.name, old.version] = new.version
         job.found.artifact_versions += 1
         job.found.files += len(job.store.artifacts.manifest(new.id).files)
 
 
-def _import_version(job: _Import, old: ArtifactVersion, manifest: Manifest) -> ArtifactVersion:
+def _import_version(job: Importing, old: ArtifactVersion, manifest: Manifest) -> ArtifactVersion:
     folder = bundle.version_folder(job.root, old.name, old.version)
     stored = [f for f in manifest.files if f.ref is None]
     sources = [transfer.Source(f.path, transfer.target_of(folder, f.path)) for f in stored]
@@ -182,7 +182,7 @@ def _import_version(job: _Import, old: ArtifactVersion, manifest: Manifest) -> A
     return job.store.artifacts.commit(draft)
 
 
-def _import_lineage(job: _Import) -> None:
+def _import_lineage(job: Importing) -> None:
     for edge in bundle.read_lines(job.root / bundle.LINEAGE, LineageEdge):
         new = job.versions.get(edge.version_id)
         if new is None or edge.run_id not in job.runs:
@@ -199,7 +199,7 @@ def _import_lineage(job: _Import) -> None:
 # ---- models --------------------------------------------------------------------------------
 
 
-def _import_models(job: _Import) -> None:
+def _import_models(job: Importing) -> None:
     for entry in bundle.read_lines(job.root / bundle.MODELS, ModelEntry):
         try:
             _import_model(job, entry)
@@ -207,7 +207,7 @@ def _import_models(job: _Import) -> None:
             job.problems.append(f"model {entry.name}: {exc}")
 
 
-def _import_model(job: _Import, entry: ModelEntry) -> None:
+def _import_model(job: Importing, entry: ModelEntry) -> None:
     numbers: dict[int, int] = {}  # exported version number -> the target's
     for version in entry.versions:
         new = job.versions.get(version["artifact_version_id"])
@@ -217,12 +217,13 @@ def _import_model(job: _Import, entry: ModelEntry) -> None:
             new.id, entry.name, description=entry.description, tags=entry.tags
         )
         numbers[version["version"]] = registered.version
+        job.model_numbers[entry.name, version["version"]] = registered.version
     _replay_moves(job, entry, numbers)
     job.found.models += 1
     job.found.model_versions += len(numbers)
 
 
-def _replay_moves(job: _Import, entry: ModelEntry, numbers: dict[int, int]) -> None:
+def _replay_moves(job: Importing, entry: ModelEntry, numbers: dict[int, int]) -> None:
     """Each exported alias move not yet in the target's history, in order."""
 
     def key(alias: str, version: int | None, reason: Any, evidence: Any) -> tuple[Any, ...]:
@@ -255,8 +256,8 @@ def _replay_moves(job: _Import, entry: ModelEntry, numbers: dict[int, int]) -> N
 # ---- evaluations ----------------------------------------------------------------------------
 
 
-def _import_evaluations(job: _Import) -> None:
-    ids: dict[str, str] = {}  # exported evaluation id -> the target's (for baselines)
+def _import_evaluations(job: Importing) -> None:
+    ids = job.evaluations  # exported evaluation id -> the target's (for baselines)
     for line in bundle.read_lines(job.root / bundle.EVALUATIONS, _EvaluationLine):
         old = line.evaluation
         try:
@@ -269,7 +270,7 @@ def _import_evaluations(job: _Import) -> None:
         job.found.eval_items += len(job.store.evaluations.items(new.id))
 
 
-def _existing(job: _Import, old: Evaluation) -> Evaluation | None:
+def _existing(job: Importing, old: Evaluation) -> Evaluation | None:
     """The same evaluation imported before (same name, model, data and report)."""
     for e in evaluations_of(job.store, job.project):
         if (e.name, e.model_key, e.dataset_digest, e.report) == (
@@ -283,7 +284,7 @@ def _existing(job: _Import, old: Evaluation) -> Evaluation | None:
 
 
 def _draft(
-    job: _Import, old: Evaluation, line: _EvaluationLine, ids: dict[str, str]
+    job: Importing, old: Evaluation, line: _EvaluationLine, ids: dict[str, str]
 ) -> EvaluationDraft:
     def version(old_id: str | None) -> str | None:
         if old_id is None:

@@ -58,6 +58,15 @@ class MediaPoint:
     make: Callable[[], Logged]
 
 
+@dataclass(frozen=True)
+class StoredMedia:
+    """A rich value as a store held it (an export read back): the operation, and
+    ``load`` giving the blobs it names when its batch is written."""
+
+    op: Media
+    load: Callable[[], dict[str, bytes]]
+
+
 @dataclass(kw_only=True)
 class RunData:
     """Everything of one run an importer read from its source."""
@@ -80,6 +89,7 @@ class RunData:
     series: dict[str, Columns] = field(default_factory=dict)
     log_lines: list[LogLine] = field(default_factory=list)
     media: list[MediaPoint] = field(default_factory=list)
+    stored: list[StoredMedia] = field(default_factory=list)
 
     @property
     def points(self) -> int:
@@ -141,6 +151,10 @@ def _ops(data: RunData) -> Iterator[Op]:
         yield op
         if blobs:
             yield BlobData(blobs=blobs)
+    for value in data.stored:
+        yield value.op
+        if value.op.blobs:
+            yield BlobData(blobs=value.load())
     for start in range(0, len(data.log_lines), LINES_PER_OP):
         lines = data.log_lines[start : start + LINES_PER_OP]
         yield LogLines(lines=[(line.at, line.stream, line.text) for line in lines])
@@ -236,13 +250,14 @@ def missing_media(store: Store, run_id: str, media: list[MediaPoint]) -> list[st
         wanted.setdefault(item.key, set()).add((item.step, item.kind))
     differ = []
     for key, expected in sorted(wanted.items()):
-        stored = {(r.step, r.kind) for r in _media_records(store, run_id, key)}
+        stored = {(r.step, r.kind) for r in media_records(store, run_id, key)}
         if stored != expected:
             differ.append(key)
     return differ
 
 
-def _media_records(store: Store, run_id: str, key: str) -> list[MediaRecord]:
+def media_records(store: Store, run_id: str, key: str) -> list[MediaRecord]:
+    """Every value the run logged under ``key``, by step (page after page)."""
     records: list[MediaRecord] = []
     start: int | None = None
     while True:

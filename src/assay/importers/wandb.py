@@ -2,8 +2,10 @@
 keeps after syncing): ``wandb/offline-run-*/run-<id>.wandb``.
 
 Every history point keeps its step and time; config, summary, tags, notes, group, job
-type, console output and system metrics come along; the W&B run id names the Assay run
-(``wb-<id>``). Media in the history (images, tables...) are counted and named as not
+type, console output and system metrics (W&B's ``stats`` records, as ``system/<name>``
+series: one point per sample, at its time) come along; the W&B run id names the Assay
+run (``wb-<id>``). Artifacts the run logged come in as artifact versions produced by it
+(wandb_artifacts.py). Media in the history (images, tables...) are counted and named as not
 imported. Records are read from the run file itself (wandb_log.py), not from W&B's
 ``files/`` summaries, so what the run logged is what arrives.
 """
@@ -23,6 +25,7 @@ import numpy as np
 
 from assay.errors import AssayError, CorruptData, ImportIncomplete, InvalidInput
 from assay.importers.runs import RunData, same_series, write_run
+from assay.importers.wandb_artifacts import import_artifact
 from assay.importers.wandb_log import records
 from assay.progress import track
 from assay.records import Columns, LogLine
@@ -36,7 +39,8 @@ _SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,29}")
 class WandbImport:
     runs: int = 0
     points: int = 0
-    files: int = 0  # files of runs read from a W&B server (wandb_api.py)
+    files: int = 0  # files of artifacts, and of runs read from a W&B server (wandb_api.py)
+    artifact_versions: int = 0  # W&B artifacts the runs logged
     skipped: Counter[str] = field(default_factory=Counter)  # kind -> values not imported
 
 
@@ -54,6 +58,7 @@ class _Run:
     last_time: float = 0.0
     exit_code: int | None = None
     runtime: float = 0.0
+    artifacts: list[Any] = field(default_factory=list)  # W&B ``ArtifactRecord``s
 
 
 def run_files(path: Path) -> list[Path]:
@@ -105,6 +110,10 @@ def _import_file(store: Store, file: Path, project: str | None, done: WandbImpor
         raise ImportIncomplete(f"the points of {', '.join(differ[:5])} differ after the import")
     done.runs += 1
     done.points += data.points
+    for artifact in run.artifacts:
+        version = import_artifact(store, artifact, data.project, data.id)
+        done.artifact_versions += 1
+        done.files += version.file_count
 
 
 def _apply(run: _Run, record: Any, project: str | None, skipped: Counter[str]) -> None:
@@ -123,6 +132,8 @@ def _apply(run: _Run, record: Any, project: str | None, skipped: Counter[str]) -
         _stats(run, record.stats)
     elif kind == "exit":
         run.exit_code, run.runtime = record.exit.exit_code, float(record.exit.runtime)
+    elif kind == "artifact":
+        run.artifacts.append(record.artifact)
 
 
 def _start(run: _Run, record: Any, project: str | None) -> None:
@@ -214,7 +225,7 @@ def _finish(run: _Run) -> RunData:
     assert data is not None
     data.series = {key: columns(points) for key, points in run.points.items()}
     for key, samples in run.samples.items():
-        data.series.setdefault(key, _sampled(samples))
+        data.series.setdefault(key, sampled(samples))
     data.log_lines = run.lines + [
         LogLine(at=run.last_time, stream=s, text=t) for s, t in run.text.items() if t
     ]
@@ -256,7 +267,8 @@ def columns(points: dict[int, tuple[float, float]]) -> Columns:
     )
 
 
-def _sampled(samples: list[tuple[float, float]]) -> Columns:
+def sampled(samples: list[tuple[float, float]]) -> Columns:
+    """System samples as a series: one point per sample, numbered in order."""
     return Columns(
         steps=np.arange(len(samples), dtype=np.int64),
         times=np.array([t for t, _ in samples], dtype=np.float64),

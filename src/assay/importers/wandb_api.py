@@ -11,8 +11,12 @@ failed leaves an empty file there). The number of rows read is checked against t
 W&B counts. The run's files (``output.log``, ``wandb-metadata.json``, media files...)
 become the artifact ``wandb-<id>`` (type ``wandb-run``) produced by the run. Media values
 in the history are counted and named (their files come with the run's files); runs still
-running are named and left for a later import. W&B artifacts and system metrics (which
-the public API returns only sampled) are not read.
+running are named and left for a later import. System metrics (W&B's ``system.<name>``
+events) become ``system/<name>`` series as from a run file, one point per event the
+server returns (up to SYSTEM_SAMPLES; W&B's server may sample a long run's events below
+that, which the public API gives no way around). The artifacts a run logged come in
+as versions produced by it, their files downloaded by W&B's client and checked against
+W&B's MD5 digests (wandb_artifacts.py).
 
 A server that cannot be reached, a key it refuses and a project or run it does not have
 fail at once, by name. A history file the server fails to serve is retried as W&B's client
@@ -32,7 +36,8 @@ from assay.artifacts.artifact import Artifact, log_artifact
 from assay.errors import AssayError, ImportIncomplete, InvalidInput, NotFound, Unauthorized
 from assay.extras import need
 from assay.importers.runs import RunData, same_series, write_run
-from assay.importers.wandb import WandbImport, assay_id, columns, summary_kept
+from assay.importers.wandb import WandbImport, assay_id, columns, sampled, summary_kept
+from assay.importers.wandb_artifacts import import_from_api
 from assay.progress import track
 from assay.store.base import Store
 
@@ -40,6 +45,8 @@ PAGE = 1000  # history rows per request
 STATUS = {"finished": "finished", "failed": "failed", "crashed": "crashed", "killed": "killed"}
 PROBE_SECONDS = 10.0  # to learn whether the W&B server answers at all
 _RESERVED = ("_step", "_timestamp", "_runtime")
+SYSTEM = "system."  # the prefix of W&B's system metrics in a run's events
+SYSTEM_SAMPLES = 100_000  # events asked of the server
 _NOT_FINISHED = ("running", "pending", "preempting")
 
 
@@ -176,6 +183,10 @@ def _import_run(store: Store, run: Any, origin: str, project: str, done: WandbIm
     done.runs += 1
     done.points += data.points
     done.files += _import_files(store, run, data)
+    for artifact in run.logged_artifacts():
+        version = import_from_api(store, artifact, data.project, data.id)
+        done.artifact_versions += 1
+        done.files += version.file_count
 
 
 def _data(run: Any, origin: str, project: str, done: WandbImport) -> RunData:
@@ -185,6 +196,8 @@ def _data(run: Any, origin: str, project: str, done: WandbImport) -> RunData:
     if counted is not None and rows != counted:
         raise ImportIncomplete(f"W&B counts {counted} history rows; {rows} were read")
     series = {key: columns(p) for key, p in points.items()}
+    for key, samples in _system(run).items():
+        series.setdefault(key, sampled(samples))
     summary = dict(run.summary_metrics)
     runtime = summary.get("_runtime")
     end = max(last, created + float(runtime) if isinstance(runtime, int | float) else created)
@@ -235,6 +248,22 @@ def _history(
                 kind = value.get("_type", "object") if isinstance(value, dict) else None
                 done.skipped[f"history {kind or type(value).__name__}"] += 1
     return points, last, rows
+
+
+def _system(run: Any) -> dict[str, list[tuple[float, float]]]:
+    """The run's system metrics (W&B's ``system.<name>`` events) as ``system/<name>``
+    samples in time order, named as a run file's ``stats`` records are."""
+    events = run.history(samples=SYSTEM_SAMPLES, stream="system", pandas=False)
+    samples: dict[str, list[tuple[float, float]]] = {}
+    timed = [e for e in events if isinstance(e.get("_timestamp"), int | float)]
+    for event in sorted(timed, key=lambda e: float(e["_timestamp"])):
+        at = float(event["_timestamp"])
+        for key, value in event.items():
+            if key.startswith(SYSTEM) and isinstance(value, int | float) and value is not True:
+                samples.setdefault(f"system/{key.removeprefix(SYSTEM)}", []).append(
+                    (at, float(value))
+                )
+    return samples
 
 
 def _flat(row: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from assay.errors import InvalidInput
 from assay.media.audio import Audio
 from assay.media.histogram import Histogram
 from assay.media.image import Image
 from assay.media.plot import Plot
-from assay.media.table import Table
+from assay.media.table import IMAGE_CELL, Table
 from assay.media.text import Text
 from assay.media.value import Encoded, Fetch, Value
 from assay.records import Media
@@ -62,6 +64,29 @@ def encode(key: str, step: int, at: float, value: Logged) -> tuple[Media, dict[s
         body = value.encode(out)
     op = Media(key=key, step=step, at=at, kind=kind, body=body, blobs=sorted(out.blobs))
     return op, out.blobs
+
+
+def blobs_named(kind: str, body: dict[str, Any], fetch: Fetch) -> list[str]:
+    """The digests of every blob a stored body names, sorted: its own, an image's masks,
+    and those of the images in a table's cells (read from the table's blob)."""
+    found: set[str] = set()
+    for item in body.get("items", [body]):
+        _named(kind, item, fetch, found)
+    return sorted(found)
+
+
+def _named(kind: str, body: dict[str, Any], fetch: Fetch, found: set[str]) -> None:
+    digest = body.get("digest")
+    if not isinstance(digest, str):
+        return  # a histogram or a text: held in the body itself
+    found.add(digest)
+    found.update(str(d) for d in body.get("masks", {}).values())
+    if kind == Table.kind:
+        stored = msgspec.msgpack.decode(fetch(digest))
+        for row in stored["rows"]:
+            for cell in row:
+                if isinstance(cell, dict) and IMAGE_CELL in cell:
+                    _named(Image.kind, cell[IMAGE_CELL], fetch, found)
 
 
 def decode(kind: str, body: dict[str, Any], fetch: Fetch) -> Value | list[Value]:
