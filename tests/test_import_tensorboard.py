@@ -4,6 +4,8 @@ media compared value by value, idempotent, damaged files named."""
 
 from __future__ import annotations
 
+import io
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +14,7 @@ from click.testing import CliRunner
 
 from assay.cli.main import cli
 from assay.errors import ImportIncomplete, InvalidInput
+from assay.importers.tensorboard import PR_COLUMNS
 from assay.store import Store, open_store
 from tests.conftest import StoreFactory
 
@@ -127,8 +130,29 @@ def _write_media(folder: Path) -> dict[str, object]:
         bucket_limits=[0.0, 1.0, 2.0, 3.0], bucket_counts=[1, 2, 3, 4], global_step=3,
     )  # fmt: skip
     writer.add_pr_curve("pr", np.array([0, 1, 1, 0]), np.array([0.1, 0.9, 0.6, 0.3]), 1)
+    clip = np.sin(np.arange(800) / 9.0) * 0.5
+    writer.file_writer.add_summary(_audio_summary("speech", clip, 8000), 4)
     writer.close()
-    return {"images": images, "gray": gray}
+    return {"images": images, "gray": gray, "audio": clip}
+
+
+def _audio_summary(tag: str, clip: np.ndarray, rate: int) -> object:
+    """The summary tensorboardX's ``add_audio`` writes (a 16-bit WAV clip in
+    ``Summary.Audio``), encoded here with the standard library: ``add_audio`` itself
+    needs the soundfile package."""
+    from tensorboardX.proto.summary_pb2 import Summary
+
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((clip * 32767).astype("<i2").tobytes())
+    audio = Summary.Audio(
+        sample_rate=rate, num_channels=1, length_frames=len(clip),
+        encoded_audio_string=out.getvalue(), content_type="audio/wav",
+    )  # fmt: skip
+    return Summary(value=[Summary.Value(tag=tag, audio=audio)])
 
 
 def _event_values(folder: Path, tag: str) -> list[tuple[int, float, object]]:
@@ -161,8 +185,8 @@ def test_histograms_images_and_text_come_in_as_media_value_by_value(tmp_path: Pa
     uri = str(tmp_path / "store")
     store = open_store(uri)
     done = import_tensorboard(store, tmp_path / "logs", project="tb")
-    assert (done.runs, done.media) == (1, 3 + 3 + 3 + 1 + 1)
-    assert done.skipped == {"pr_curves": 1}  # named, not imported
+    assert (done.runs, done.media) == (1, 3 + 3 + 3 + 1 + 1 + 1 + 1)
+    assert not done.skipped
     (run,) = store.runs.list("tb")
     stored_at = {(r.key, r.step): r.at for r in store.media.list(run.id, "weights")}
     store.close()
@@ -192,6 +216,26 @@ def test_histograms_images_and_text_come_in_as_media_value_by_value(tmp_path: Pa
         assert raw.edges.tolist() == [-1.0, 0.0, 1.0, 2.0, 3.0]
         texts = got.media("notes/text_summary")
         assert [(s, str(t)) for s, t in texts] == [(s, f"step {s}: ünïcode") for s in (0, 10, 20)]
+        ((step, audio),) = got.media("speech")
+        assert step == 4 and audio.sample_rate == 8000
+        with wave.open(io.BytesIO(audio.data)) as clip:
+            assert (clip.getframerate(), clip.getnchannels()) == (8000, 1)
+            samples = np.frombuffer(clip.readframes(clip.getnframes()), dtype="<i2")
+        as_written = (written["audio"] * 32767).astype(np.int16)  # type: ignore[operator]
+        assert np.array_equal(samples, as_written)  # tensorboardX writes 16-bit WAV
+        ((step, curve),) = got.media("pr")
+        frame = curve.to_pandas()
+        assert step == 1 and list(frame.columns) == PR_COLUMNS
+        ((_, _, value),) = _event_values(folder, "pr")
+        from tensorboard.util import tensor_util
+
+        tp, fp, tn, fn, precision, recall = tensor_util.make_ndarray(value.tensor)  # type: ignore[attr-defined]
+        assert np.allclose(frame["threshold"], np.linspace(0, 1, len(tp)))
+        for column, expected in zip(
+            PR_COLUMNS[1:], (precision, recall, tp, fp, tn, fn), strict=True
+        ):
+            assert np.allclose(frame[column], expected)
+        assert frame["TP"].iloc[0] == 2 and frame["FN"].iloc[0] == 0  # every label found at 0
 
 
 def test_reimporting_media_changes_nothing(tmp_path: Path) -> None:
@@ -206,8 +250,8 @@ def test_reimporting_media_changes_nothing(tmp_path: Path) -> None:
     again = import_tensorboard(store, tmp_path / "logs", project="tb")
     assert again.media == first.media and store.media.keys(run.id) == keys
     assert [(k.key, k.count) for k in keys] == [
-        ("notes/text_summary", 3), ("raw", 1), ("samples/gray", 1), ("samples/rgb", 3),
-        ("weights", 3),
+        ("notes/text_summary", 3), ("pr", 1), ("raw", 1), ("samples/gray", 1),
+        ("samples/rgb", 3), ("speech", 1), ("weights", 3),
     ]  # fmt: skip
     store.close()
 

@@ -36,6 +36,8 @@ SCRIPT = textwrap.dedent(
         if step == 7:
             row["odd"] = float("nan")
             row["sample"] = wandb.Image(np.zeros((8, 8, 3), dtype=np.uint8))
+        if step in (5, 9):
+            row["weights"] = wandb.Histogram(np_histogram=([1, 4, 2], [0.0, 0.5, 1.5, step]))
         run.log(row, step=step)
     run.summary["best_acc"] = 0.42
     print("epoch done")
@@ -92,15 +94,36 @@ def test_offline_runs_import_with_every_point_and_their_settings(
     assert broken.status == "failed"
 
 
+def test_histograms_import_as_media_at_their_steps(offline: Path, tmp_path: Path) -> None:
+    import assay
+    from assay.importers.wandb import import_wandb
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    done = import_wandb(store, offline)
+    assert "history histogram" not in done.skipped
+    run_id, _ = _run(store, "resnet")
+    store.close()
+    with assay.Api(uri) as api:
+        histograms = api.run(run_id).media("weights")
+    assert [step for step, _ in histograms] == [5, 9]
+    for step, histogram in histograms:
+        assert histogram.counts.tolist() == [1, 4, 2]
+        assert histogram.edges.tolist() == [0.0, 0.5, 1.5, float(step)]
+
+
 def test_importing_again_changes_nothing(offline: Path, tmp_path: Path) -> None:
     from assay.importers.wandb import import_wandb
 
     store = open_store(tmp_path / "store")
     import_wandb(store, offline)
-    lines = len(store.runs.log_lines(_run(store, "resnet")[0]))
+    run_id = _run(store, "resnet")[0]
+    lines = len(store.runs.log_lines(run_id))
+    keys = store.media.keys(run_id)
     import_wandb(store, offline, project="vision")
     assert len(store.runs.list("vision")) == 2
-    assert len(store.runs.log_lines(_run(store, "resnet")[0])) == lines
+    assert len(store.runs.log_lines(run_id)) == lines
+    assert store.media.keys(run_id) == keys and [(k.key, k.count) for k in keys] == [("weights", 2)]
     store.close()
 
 

@@ -17,13 +17,19 @@ of adjacent empty buckets made one empty bucket: every non-empty bucket keeps it
 and count. Images
 (``Summary.Image`` or the image plugin's tensor) become ``assay.Image`` with the same
 pixels; text becomes ``assay.Text`` (a tensor of several strings, a list of them, in
-order). Every value keeps its step and wall time. Audio, PR curves, meshes, hparams and
+order). Audio (``Summary.Audio`` or the audio plugin's tensor of WAV clips) becomes
+``assay.Audio`` with the same samples and sample rate; a PR curve (the pr_curves
+plugin's ``[6, n]`` tensor) becomes an ``assay.Table`` with one row per threshold
+(threshold, precision, recall, TP, FP, TN, FN; thresholds evenly spaced over [0, 1], as
+TensorBoard draws them). Every value keeps its step and wall time. Meshes, hparams and
 other plugins' values are counted and named as not imported.
 """
 
 from __future__ import annotations
 
+import io
 import os
+import wave
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -36,7 +42,7 @@ from assay import digests
 from assay.errors import AssayError, CorruptData, ImportIncomplete, InvalidInput
 from assay.extras import need
 from assay.importers.runs import MediaPoint, RunData, missing_media, same_series, write_run
-from assay.media import Histogram, Image, Text, pixels
+from assay.media import Audio, Histogram, Image, Table, Text, pixels
 from assay.media.codec import Logged
 from assay.media.histogram import MAX_BINS
 from assay.progress import track
@@ -46,7 +52,14 @@ from assay.store.base import Store
 EVENTS = "tfevents"
 # an event value's field, named as TensorBoard's plugins name what it holds
 _KINDS = {"histo": "histograms", "image": "images", "audio": "audio", "tensor": "tensors"}
-_AS_MEDIA = {"histograms": "histogram", "images": "image", "text": "text"}
+_AS_MEDIA = {
+    "histograms": "histogram",
+    "images": "image",
+    "text": "text",
+    "audio": "audio",
+    "pr_curves": "table",
+}
+PR_COLUMNS = ["threshold", "precision", "recall", "TP", "FP", "TN", "FN"]
 
 
 @dataclass(kw_only=True)
@@ -55,7 +68,7 @@ class TensorBoardImport:
 
     runs: int = 0
     points: int = 0
-    media: int = 0  # histograms, images and texts, each at its step
+    media: int = 0  # histograms, images, texts, audio and PR curves, each at its step
     skipped: Counter[str] = field(default_factory=Counter)  # plugin -> values not imported
 
 
@@ -242,6 +255,15 @@ def _media(
     if plugin == "text":
         texts = _texts(value, where)
         return lambda: texts[0] if len(texts) == 1 else list(texts)
+    if plugin == "audio":
+        clips = [_audio(data, where) for data in _encoded_audio(value)]
+        if not clips:
+            skipped["audio (empty)"] += 1
+            return None
+        return lambda: clips[0] if len(clips) == 1 else list(clips)
+    if plugin == "pr_curves":
+        table = _pr_curve(value, where)
+        return lambda: table
     return None
 
 
@@ -304,6 +326,41 @@ def _images(encoded: list[bytes], where: str) -> Callable[[], Logged]:
         return images[0] if len(images) == 1 else list(images)
 
     return make
+
+
+def _encoded_audio(value: Any) -> list[bytes]:
+    if value.WhichOneof("value") == "audio":
+        return [bytes(value.audio.encoded_audio_string)]
+    return [bytes(b) for b in value.tensor.string_val[0::2]]  # [k, 2]: clip, label
+
+
+def _audio(data: bytes, where: str) -> Audio:
+    """A WAV clip as ``assay.Audio``: its samples (16-bit, frames x channels) and rate."""
+    try:
+        with wave.open(io.BytesIO(data)) as clip:
+            if clip.getsampwidth() != 2:
+                raise CorruptData(f"{where}: {8 * clip.getsampwidth()}-bit audio, not 16-bit")
+            rate, channels = clip.getframerate(), clip.getnchannels()
+            frames = clip.readframes(clip.getnframes())
+    except (wave.Error, EOFError) as exc:
+        raise CorruptData(f"{where}: not a WAV clip ({exc})") from None
+    samples = np.frombuffer(frames, dtype="<i2").astype(np.int16)
+    try:
+        return Audio(samples if channels == 1 else samples.reshape(-1, channels), rate)
+    except InvalidInput as exc:
+        raise CorruptData(f"{where}: {exc}") from None
+
+
+def _pr_curve(value: Any, where: str) -> Table:
+    from tensorboard.util import tensor_util
+
+    data = tensor_util.make_ndarray(value.tensor).astype(np.float64)
+    if data.ndim != 2 or data.shape[0] != 6:
+        raise CorruptData(f"{where}: a PR curve of shape {data.shape}, not [6, n]")
+    tp, fp, tn, fn, precision, recall = data.tolist()
+    thresholds = np.linspace(0.0, 1.0, data.shape[1]).tolist()
+    rows = list(zip(thresholds, precision, recall, tp, fp, tn, fn, strict=True))
+    return Table(rows, columns=PR_COLUMNS)
 
 
 def _texts(value: Any, where: str) -> list[Text]:

@@ -5,9 +5,11 @@ Every history point keeps its step and time; config, summary, tags, notes, group
 type, console output and system metrics (W&B's ``stats`` records, as ``system/<name>``
 series: one point per sample, at its time) come along; the W&B run id names the Assay
 run (``wb-<id>``). Artifacts the run logged come in as artifact versions produced by it
-(wandb_artifacts.py). Media in the history (images, tables...) are counted and named as not
-imported. Records are read from the run file itself (wandb_log.py), not from W&B's
-``files/`` summaries, so what the run logged is what arrives.
+(wandb_artifacts.py). Histograms in the history (``wandb.Histogram``: bins and counts
+inline) become ``assay.Histogram`` at their step; other media (images, tables, audio...)
+are counted and named as not imported. Records are read from the run file itself
+(wandb_log.py), not from W&B's ``files/`` summaries, so what the run logged is what
+arrives.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from typing import Any
 import numpy as np
 
 from assay.errors import AssayError, CorruptData, ImportIncomplete, InvalidInput
-from assay.importers.runs import RunData, same_series, write_run
+from assay.importers.runs import MediaPoint, RunData, missing_media, same_series, write_run
 from assay.importers.wandb_artifacts import import_artifact
 from assay.importers.wandb_log import records
+from assay.media import Histogram
 from assay.progress import track
 from assay.records import Columns, LogLine
 from assay.store.base import Store
@@ -59,6 +62,7 @@ class _Run:
     exit_code: int | None = None
     runtime: float = 0.0
     artifacts: list[Any] = field(default_factory=list)  # W&B ``ArtifactRecord``s
+    media: dict[tuple[str, int], MediaPoint] = field(default_factory=dict)  # (key, step) ->
 
 
 def run_files(path: Path) -> list[Path]:
@@ -108,6 +112,9 @@ def _import_file(store: Store, file: Path, project: str | None, done: WandbImpor
     differ = same_series(data.series, store.runs.history(data.id))
     if differ:
         raise ImportIncomplete(f"the points of {', '.join(differ[:5])} differ after the import")
+    differ = missing_media(store, data.id, data.media)
+    if differ:
+        raise ImportIncomplete(f"the values of {', '.join(differ[:5])} differ after the import")
     done.runs += 1
     done.points += data.points
     for artifact in run.artifacts:
@@ -192,7 +199,11 @@ def _history(run: _Run, items: Any, skipped: Counter[str]) -> None:
         row["/".join(path)] = value
     step, at = int(row.get("_step", 0)), float(row.get("_timestamp", run.last_time))
     run.last_time = max(run.last_time, at)
-    skipped.update(f"history {kind}" for kind in media.values())
+    for key, kind in media.items():
+        if kind == "histogram":
+            _histogram(run, row, key, step, at)
+        else:
+            skipped[f"history {kind}"] += 1
     for key, value in row.items():
         if key in _RESERVED or key.split("/", 1)[0] in media:
             continue
@@ -201,6 +212,17 @@ def _history(run: _Run, items: Any, skipped: Counter[str]) -> None:
         else:
             kind = value.get("_type", "object") if isinstance(value, dict) else type(value).__name__
             skipped[f"history {kind}"] += 1
+
+
+def _histogram(run: _Run, row: dict[str, Any], key: str, step: int, at: float) -> None:
+    """``wandb.Histogram`` (its bins, edges, and values, counts, inline in the row) as
+    ``assay.Histogram`` at the row's step."""
+    try:
+        made = Histogram(counts=row[f"{key}/values"], edges=row[f"{key}/bins"])
+    except (KeyError, InvalidInput) as exc:
+        raise CorruptData(f"histogram {key!r} at step {step}: {exc}") from None
+    point = MediaPoint(key=key, step=step, at=at, kind="histogram", make=lambda: made)
+    run.media[key, step] = point
 
 
 def _output(run: _Run, output: Any) -> None:
@@ -230,6 +252,7 @@ def _finish(run: _Run) -> RunData:
         LogLine(at=run.last_time, stream=s, text=t) for s, t in run.text.items() if t
     ]
     data.summary = summary_kept(run.summary, data.series)
+    data.media = sorted(run.media.values(), key=lambda m: (m.key, m.step))
     end = max(run.last_time, data.created_at + run.runtime)
     data.heartbeat_at = data.finished_at = end
     if run.exit_code is None:
