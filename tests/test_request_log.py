@@ -234,6 +234,24 @@ def test_large_entries_are_split_into_batches_a_server_accepts_and_bad_ones_drop
     store.close()
 
 
+def test_batches_are_cut_by_the_bytes_their_submitters_counted(
+    uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assay.sdk import requestlog
+
+    monkeypatch.setattr(requestlog, "BATCH_ARRAY_BYTES", 5_000)
+    store = open_store(uri)
+    recorder = FlakyStore(store)
+    recorder.down = False
+    writer = RequestLog(uri, folder=tmp_path / "j", connect=lambda: recorder)
+    for k in range(6):  # 2 kB each: two fit under 5 kB, the third starts a new batch
+        writer.submit(2, lambda k=k: entries(2, start=2 * k), nbytes=2_000)
+    assert writer.close(timeout=60) is True
+    assert recorder.sizes == [4, 4, 4]
+    assert len(store.requests.list("churn")) == 12
+    store.close()
+
+
 def test_a_damaged_request_log_record_is_skipped_and_the_rest_read(tmp_path: Path) -> None:
     path = tmp_path / "w.rlog"
     journal = jnl.JournalWriter(path)

@@ -47,6 +47,7 @@ MAX_QUEUED_BYTES = 256 << 20  # the same for the arrays they hold (as the submit
 MAX_PENDING_ENTRIES = 200_000  # journaled, undelivered, kept in memory (then read from the file)
 MAX_BATCH_ENTRIES = 2_000  # entries in one batch
 MAX_BATCH_BYTES = 8 << 20  # one batch's record: well inside a server's request limit
+BATCH_ARRAY_BYTES = 4 << 20  # a batch is cut at this many bytes of its entries' arrays
 MAX_BACKOFF = 30.0
 REFUSED = (InvalidInput, Conflict, NotFound)  # a batch no retry can change: set aside
 
@@ -219,25 +220,34 @@ class RequestLog:
                 self._deliver()
 
     def _cut(self) -> None:
-        """Build what waits, in batches, into the journal and the pending queue."""
-        entries: list[RequestEntry] = []
-        taken = taken_bytes = 0
+        """Build what waits, in batches, into the journal and the pending queue. A batch
+        ends at MAX_BATCH_ENTRIES entries or BATCH_ARRAY_BYTES of their arrays (as the
+        submitters counted them), so a record is seldom encoded twice for its size."""
+        batches: list[list[RequestEntry]] = [[]]
+        held = taken = taken_bytes = 0
         while self._queue:
             count, nbytes, build = self._queue.popleft()
             taken += count
             taken_bytes += nbytes
+            if batches[-1] and held + nbytes > BATCH_ARRAY_BYTES:
+                batches.append([])
+                held = 0
             try:
-                entries.extend(build())
+                built = build()
             except Exception as exc:  # a builder that fails costs only its own entries
                 self.dropped += count
                 log.error("assay: %d request-log entries could not be built: %s", count, exc)
+                continue
+            held += nbytes
+            batches[-1].extend(built)
         with self._count_lock:
             self._queued -= taken
             self._queued_bytes -= taken_bytes
-        if not entries:
+        if not batches[0]:
             return
-        for start in range(0, len(entries), MAX_BATCH_ENTRIES):
-            self._emit(entries[start : start + MAX_BATCH_ENTRIES])
+        for entries in batches:
+            for start in range(0, len(entries), MAX_BATCH_ENTRIES):
+                self._emit(entries[start : start + MAX_BATCH_ENTRIES])
         if not self._journal_failing:
             try:
                 self.journal.sync()
