@@ -10,6 +10,10 @@ BENCH := $(BENCH_VENV)/.installed-bench
 # BentoML pins opentelemetry apart from MLflow's: it gets a venv of its own
 BENTOML_VENV := .venv-bentoml
 BENTOML := $(BENTOML_VENV)/.installed-bentoml
+# Evidently pins pandas < 3 and numpy apart from the bench venv's: it gets a venv of its own,
+# where bench/monitoring.py runs Evidently's side as a subprocess (it needs no Assay there)
+EVIDENTLY_VENV := .venv-evidently
+EVIDENTLY := $(EVIDENTLY_VENV)/.installed-evidently
 PYTEST_ARGS ?=
 
 .PHONY: demo test lint bench screenshots clean
@@ -33,6 +37,12 @@ $(BENTOML):
 	$(BENTOML_VENV)/bin/python -m pip install --quiet 'bentoml>=1.4' scikit-learn pandas joblib
 	touch $@
 
+$(EVIDENTLY):
+	$(PYTHON) -m venv $(EVIDENTLY_VENV) || python3 -m venv $(EVIDENTLY_VENV)
+	$(EVIDENTLY_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(EVIDENTLY_VENV)/bin/python -m pip install --quiet 'evidently>=0.7,<0.8' 'pandas<3' numpy scipy
+	touch $@
+
 demo: $(DEV)
 	$(BIN)/assay demo
 
@@ -45,11 +55,12 @@ lint: $(DEV)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-bench: $(BENCH) $(BENTOML)
-	$(BENCH_VENV)/bin/python bench/run.py --out bench/RESULTS.md --bentoml-python $(BENTOML_VENV)/bin/python
+bench: $(BENCH) $(BENTOML) $(EVIDENTLY)
+	$(BENCH_VENV)/bin/python bench/run.py --out bench/RESULTS.md --bentoml-python $(BENTOML_VENV)/bin/python \
+		--evidently-python $(EVIDENTLY_VENV)/bin/python
 
 screenshots: $(DEV)
 	ASSAY_SCREENSHOTS=docs/img $(BIN)/python -m pytest -q tests/test_ui_browser.py
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) $(BENTOML_VENV) $(EVIDENTLY_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -528,3 +528,37 @@ def test_summary_is_a_readable_table() -> None:
     text = drift(_typed(1_000, rng, False), _typed(300, rng, True)).summary()
     assert text.startswith("DRIFT")
     assert "column" in text and "p (Holm)" in text and "float" in text
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.array([3.0, 1.0, 3.0, 2.0, 3.0, 1.0]),  # ties
+        np.array([7.0] * 50),  # constant
+        np.array([-4.0, 0.0, 12.0, -4.0, 5.0]),  # negative, gaps
+        np.array([0.5, 1.0, 2.0]),  # not whole: sorted instead
+        np.array([0.0, 1e9, 5.0]),  # range wider than the sample: sorted instead
+    ],
+)
+def test_counting_whole_numbers_gives_the_same_step_cdf_as_sorting(values: Any) -> None:
+    rows = len(values) + 3  # three missing
+    counted = StepCdf.exact(values, rows, whole=True)
+    ordered = np.sort(values)
+    ends = np.append(np.flatnonzero(ordered[1:] != ordered[:-1]), len(values) - 1)
+    assert counted.values.tolist() == ordered[ends].tolist()
+    assert counted.cum.tolist() == ((ends + 1) / len(values)).tolist()
+    assert counted.missing == 3 and counted.rows == rows
+
+
+def test_ks_distance_with_missing_values_and_ties_matches_the_expanded_cdfs() -> None:
+    """The other side is looked up at the walked side's points; missing mass sits at -inf."""
+    rng = np.random.default_rng(21)
+    for _ in range(20):
+        a = rng.poisson(3, 400).astype(float)
+        b = rng.poisson(3.3, 900).astype(float)
+        ca, cb = StepCdf.exact(a, 450, whole=True), StepCdf.exact(b, 1_000)
+        grid = np.concatenate(([-np.inf], np.arange(-1.0, 20.0, 0.5)))
+        fa = np.where(grid == -np.inf, 50 / 450, (50 + (a[:, None] <= grid).sum(0)) / 450)
+        fb = np.where(grid == -np.inf, 100 / 1_000, (100 + (b[:, None] <= grid).sum(0)) / 1_000)
+        assert ks_distance(ca, cb) == pytest.approx(np.abs(fa - fb).max(), abs=1e-12)
+        assert ks_distance(cb, ca) == ks_distance(ca, cb)

@@ -103,7 +103,9 @@ class Numbers:
     measured_error: float | None = None
 
     @classmethod
-    def of(cls, values: NDArray[np.float64], k: int) -> Numbers:
+    def of(cls, values: NDArray[np.float64], k: int, whole: bool = False) -> Numbers:
+        """``whole``: the values are whole numbers (counted rather than sorted when the
+        sketch's error is measured)."""
         from datasketches import kll_doubles_sketch
 
         sketch = kll_doubles_sketch(k)
@@ -111,7 +113,7 @@ class Numbers:
             sketch.update(np.ascontiguousarray(values, dtype=np.float64))
         numbers = cls(sketch, Moments.of(values))
         if sketch.is_estimation_mode():
-            exact = StepCdf.exact(values, len(values))
+            exact = StepCdf.exact(values, len(values), whole=whole)
             numbers.measured_error = ks_distance(numbers.cdf(len(values)), exact)
         return numbers
 
@@ -278,7 +280,7 @@ def column_profile(column: Column, k: int = DEFAULT_K) -> ColumnProfile:
     name, kind, rows, missing = column.name, column.kind, column.rows, column.missing
     if kind in NUMERIC_KINDS:
         assert column.numbers is not None
-        numbers = Numbers.of(column.numbers, k)
+        numbers = Numbers.of(column.numbers, k, whole=kind == "integer")
         counts = integer_labels(column.numbers, MAX_EXACT) if kind == "integer" else None
         return ColumnProfile(
             name=name, kind=kind, rows=rows, missing=missing, numbers=numbers, counts=counts
@@ -288,7 +290,7 @@ def column_profile(column: Column, k: int = DEFAULT_K) -> ColumnProfile:
     counts = label_counts(column.labels)
     lengths = None
     if kind == "string":
-        lengths = Numbers.of(column.labels.str.len().to_numpy(dtype=np.float64), k)
+        lengths = Numbers.of(column.labels.str.len().to_numpy(dtype=np.float64), k, whole=True)
     if len(counts) <= MAX_EXACT:
         return ColumnProfile(
             name=name, kind=kind, rows=rows, missing=missing, numbers=lengths, counts=counts

@@ -56,10 +56,11 @@ class RawSide(Side):
     @cached_property
     def numbers(self) -> StepCdf | None:
         if self.column.numbers is not None:
-            return StepCdf.exact(self.column.numbers, self.rows)
+            whole = self.kind == "integer"
+            return StepCdf.exact(self.column.numbers, self.rows, whole=whole)
         if self.kind == "string" and self.column.labels is not None:
             lengths = self.column.labels.str.len().to_numpy(dtype=np.float64)
-            return StepCdf.exact(lengths, self.rows)
+            return StepCdf.exact(lengths, self.rows, whole=True)
         return None
 
     @cached_property
