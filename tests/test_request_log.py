@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -213,16 +214,21 @@ def test_past_the_limit_entries_are_dropped_counted_and_logged(
         assert sorted(api.requests("churn")["request_id"]) == ["r0", "r1", "r2", "r6"]
 
 
+def _recording_writer(uri: str, tmp_path: Path) -> tuple[Any, FlakyStore, RequestLog]:
+    """A request log whose store is up and records the size of every batch it takes."""
+    store = open_store(uri)
+    recorder = FlakyStore(store)
+    recorder.down = False
+    return store, recorder, RequestLog(uri, folder=tmp_path / "j", connect=lambda: recorder)
+
+
 def test_large_entries_are_split_into_batches_a_server_accepts_and_bad_ones_dropped(
     uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from assay.sdk import requestlog
 
     monkeypatch.setattr(requestlog, "MAX_BATCH_BYTES", 10_000)
-    store = open_store(uri)
-    recorder = FlakyStore(store)
-    recorder.down = False
-    writer = RequestLog(uri, folder=tmp_path / "j", connect=lambda: recorder)
+    store, recorder, writer = _recording_writer(uri, tmp_path)
     big = [msgspec.structs.replace(e, inputs={"blob": "x" * 3_000}) for e in entries(10)]
     bad = msgspec.structs.replace(entries(1, start=10)[0], inputs={"x": object()})
     writer.submit(11, lambda: [*big, bad])
@@ -240,10 +246,7 @@ def test_batches_are_cut_by_the_bytes_their_submitters_counted(
     from assay.sdk import requestlog
 
     monkeypatch.setattr(requestlog, "BATCH_ARRAY_BYTES", 5_000)
-    store = open_store(uri)
-    recorder = FlakyStore(store)
-    recorder.down = False
-    writer = RequestLog(uri, folder=tmp_path / "j", connect=lambda: recorder)
+    store, recorder, writer = _recording_writer(uri, tmp_path)
     for k in range(6):  # 2 kB each: two fit under 5 kB, the third starts a new batch
         writer.submit(2, lambda k=k: entries(2, start=2 * k), nbytes=2_000)
     assert writer.close(timeout=60) is True
