@@ -389,3 +389,28 @@ def test_a_server_process_freezes_its_startup_heap_and_collects_less_often() -> 
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout.split()
     assert shown == ["True", str(heap.YOUNG)]
+
+
+def test_a_remote_test_store_builds_its_routes_before_any_thread_uses_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # FastAPI builds route validators lazily, muting a pydantic warning in a way that is
+    # not thread-safe; the test helper must leave nothing to build on a later request.
+    from fastapi._compat import v2
+
+    from tests.conftest import remote_store
+
+    store = remote_store(tmp_path / "s")
+    built: list[object] = []
+    original = v2.ModelField.__post_init__
+
+    def counting(field: Any) -> None:
+        built.append(field)
+        original(field)
+
+    monkeypatch.setattr(v2.ModelField, "__post_init__", counting)
+    assert store.runs.projects() == []
+    with pytest.raises(NotFound):
+        store.runs.delete("no-such-run", with_artifacts=True)
+    store.close()
+    assert built == []
