@@ -7,6 +7,7 @@ import contextlib
 import os
 import pwd
 import shutil
+import sqlite3
 import stat
 import subprocess
 import tempfile
@@ -14,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +23,7 @@ from assay.errors import StoreUnavailable, StoreUnusable
 from assay.records import Batch, Heartbeat
 from assay.store import open_store
 from assay.store.sql import audit
+from assay.store.sql.opening import use_wal
 from assay.store.sql.store import SqlStore
 from tests.conftest import create_run, points
 from tests.services import _as_postgres, free_port, missing, postgres_bindir
@@ -258,3 +261,39 @@ def test_a_blob_folder_that_cannot_be_written_is_an_outage(
     with pytest.raises(StoreUnavailable, match="cannot be written: Read-only") as err:
         blobs.put(b"weights")
     assert str(tmp_path) not in str(err.value)
+
+
+class _BusySwitch(sqlite3.Cursor):
+    """A cursor whose first switches to WAL find the file locked, as when another
+    process is opening the same new store at that moment."""
+
+    refusals = 2
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        if sql == "PRAGMA journal_mode = WAL" and _BusySwitch.refusals:
+            _BusySwitch.refusals -= 1
+            raise sqlite3.OperationalError("database is locked")
+        return super().execute(sql, *args)
+
+
+def test_switching_a_new_store_to_wal_waits_out_a_lock(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "new.db", isolation_level=None)
+    _BusySwitch.refusals = 2
+    use_wal(conn.cursor(_BusySwitch))
+    assert _BusySwitch.refusals == 0
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_lock_that_outlasts_the_patience_is_reported(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "new.db", isolation_level=None)
+    _BusySwitch.refusals = 1000
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        use_wal(conn.cursor(_BusySwitch), patience=0.1)
+
+
+def test_a_store_already_in_wal_is_not_switched_again(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "new.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    _BusySwitch.refusals = 1000
+    use_wal(conn.cursor(_BusySwitch))  # would raise if it tried
+    assert _BusySwitch.refusals == 1000

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -88,7 +89,7 @@ def sqlite_engine(url: str, db: Path | None = None, readonly: bool = False) -> s
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA busy_timeout = 60000")
         if not readonly:
-            cur.execute("PRAGMA journal_mode = WAL")
+            use_wal(cur)
             cur.execute("PRAGMA synchronous = NORMAL")
         cur.execute("PRAGMA foreign_keys = ON")
         cur.close()
@@ -101,6 +102,24 @@ def sqlite_engine(url: str, db: Path | None = None, readonly: bool = False) -> s
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def use_wal(cur: sqlite3.Cursor, patience: float = 60.0) -> None:
+    """Put the database in WAL mode unless it already is (the usual case: no lock taken).
+    The switch needs the file to itself; when another process is opening the same new
+    file, SQLite can answer "database is locked" at once instead of waiting, so the
+    switch is retried for as long as the busy timeout would have waited."""
+    if cur.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+        return
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _connect_ro(db: Path) -> sqlite3.Connection:
