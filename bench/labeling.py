@@ -14,8 +14,9 @@ when crowd-kit is importable; otherwise they are skipped with a message.
 item's labels are put in a seeded random order and hidden; every item shows its first
 ``min_labels``; then, round after round, the router (``assay.labeling.routing.plan``,
 what a label project runs after each label) names the items it wants another label
-for, and each gets the hidden label of the best annotator the router allows (estimated
-quality at least the median), until it asks for nothing. The accuracy of the default
+for, and each gets the hidden label of the annotator with the best estimated quality
+who has not labelled it (as a live queue gives the item first to an annotator at least
+as good as the median), until it asks for nothing. The accuracy of the default
 method on the labels revealed is compared with Dawid-Skene on all of them.
 
     python bench/labeling.py --routing [--out bench/RESULTS.md]
@@ -267,7 +268,7 @@ def replay(
     overlap = int(pool.groupby("item").size().max())
     shown = (pool.groupby("item").cumcount() < min_labels).to_numpy().copy()
     needs = {str(i): min_labels for i in pool["item"].unique()}
-    stuck: set[str] = set()  # items no allowed annotator is left for
+    stuck: set[str] = set()  # items no annotator is left for
     rounds = 0
     while True:
         asked = {k: v for k, v in needs.items() if k not in stuck}
@@ -286,8 +287,6 @@ def replay(
         quality = pd.Series(decided.kind_quality.get("item", {}), dtype=float)
         hidden = pool[~shown & pool["item"].isin(list(decided.needed))].copy()
         hidden["q"] = hidden["worker"].map(quality).fillna(0.0)
-        floor = hidden["item"].map(decided.min_quality).fillna(-1.0)
-        hidden = hidden[hidden["q"] >= floor]
         hidden = hidden.sort_values(["item", "q"], ascending=[True, False], kind="stable")
         picked = hidden.groupby("item").head(1)
         stuck |= set(decided.needed) - set(picked["item"])

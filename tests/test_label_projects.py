@@ -164,9 +164,13 @@ def test_adaptive_routing_spends_labels_only_where_the_consensus_is_unsure(
     done = [a for a in local.labels.annotations(made.id) if a.status == "done"]
     per_item = pd.Series([a.item_id for a in done]).value_counts()
     assert per_item.min() >= 2 and per_item.max() <= 5
-    assert len(done) < 0.8 * 5 * n  # fewer than full redundancy
+    assert (per_item < 5).mean() > 0.5  # most items stop before full redundancy
     result = labels.consensus(made.id, store=local)
-    found = result.labels.set_index("item")["label"].reindex(list(truth))
+    by_item = result.labels.set_index("item")
+    stopped = per_item[per_item < 5].index
+    # an item stops short of the overlap only once the consensus is sure of it
+    assert (by_item.loc[stopped, "confidence"] >= 0.9).all()
+    found = by_item["label"].reindex(list(truth))
     right = (found.to_numpy() == pd.Series(truth).to_numpy()).mean()
     assert right >= 0.9
 
@@ -205,7 +209,7 @@ def test_the_router_stays_within_its_budget_least_confident_first() -> None:
     needs = {f"i{k}": 2 for k in range(10)} | {"s": 3}
     free = plan(table, needs, min_labels=2, overlap=4, confidence=0.99)
     assert "s" not in free.needed  # three agreeing votes: sure enough
-    assert len(free.needed) == 6  # one open extra label per annotator seen (six)
+    assert len(free.needed) == 10  # every split item asks for one more label
     # budget 0.55 of 4 x 11 = 24 labels, 23 given: room for one more
     capped = plan(table, needs, min_labels=2, overlap=4, confidence=0.99, budget=0.55)
     assert len(capped.needed) == 1 and set(capped.needed) <= set(free.needed)

@@ -184,7 +184,7 @@ def test_gold_items_are_mixed_in_and_never_revealed(store_factory: StoreFactory)
     assert gold.taken == 0  # gold items take no slot of the overlap
 
 
-def test_routing_asks_for_more_labels_from_good_annotators_only(
+def test_routing_gives_extra_labels_to_good_annotators_first_and_to_anyone_after(
     store_factory: StoreFactory,
 ) -> None:
     store = store_factory()
@@ -192,10 +192,13 @@ def test_routing_asks_for_more_labels_from_good_annotators_only(
     assert [i.needed for i in store.labels.items(made.id)] == [1, 1]
     _label_all(store, made.id, "ann")
     assert store.labels.claim(made.id, "bob") is None
-    store.labels.route(made.id, {"i0": 2}, 0.8, {"ann": 0.9, "bob": 0.6, "cy": 0.95})
-    assert store.labels.claim(made.id, "bob") is None  # below the routed item's min quality
-    task = store.labels.claim(made.id, "cy")
-    assert task is not None and task.item_id == "i0"
+    store.labels.route(made.id, {"i0": 2, "i1": 2}, {"i0": 0.8}, {"ann": 0.9, "bob": 0.6})
+    first = store.labels.claim(made.id, "bob")  # i1 wants no quality; i0 wants 0.8
+    assert first is not None and first.item_id == "i1"
+    store.labels.submit(made.id, "i1", "bob", "pos")
+    second = store.labels.claim(made.id, "bob")  # nobody better asked: bob rather than no one
+    assert second is not None and second.item_id == "i0"
+    assert store.labels.claim(made.id, "cy") is None  # every slot is taken
     with pytest.raises(InvalidInput, match="needed must be 1 to 3"):
         store.labels.route(made.id, {"i1": 4}, None, {})
 

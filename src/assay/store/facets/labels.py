@@ -58,8 +58,9 @@ class Labels(Protocol):
         kind_quality: Mapping[str, Mapping[str, float]] | None = None,
     ) -> None:
         """Adaptive routing's decisions (labeling/routing.py): each named item's need, the
-        least quality for a label beyond min_labels (one for all, or per item id), and
-        each annotator's estimated quality, overall and per kind of item."""
+        quality of the annotators a label beyond min_labels goes to first (one for all,
+        or per item id), and each annotator's estimated quality, overall and per kind of
+        item."""
 
     def add_feedback(self, draft: FeedbackDraft, actor: str | None = None) -> Feedback: ...
 

@@ -116,20 +116,20 @@ def _kind_of_item() -> Any:
     return sa.func.coalesce(sa.func.nullif(group, ""), _I.c.kind)
 
 
-def _allowed(conn: sa.Connection, project: LabelProject, annotator: str) -> Any:
-    """Which items this annotator may take a slot of: any below ``min_labels`` or without
-    a floor; beyond that, where their estimated quality for the item's kind (else their
+def _suited(conn: sa.Connection, project: LabelProject, annotator: str) -> Any:
+    """Items this annotator is suited to: any below ``min_labels`` or without a preferred
+    quality; beyond that, where their estimated quality for the item's kind (else their
     overall quality) reaches the item's ``min_quality``."""
-    allowed = sa.or_(_I.c.taken < project.min_labels, _I.c.min_quality.is_(None))
+    suited = sa.or_(_I.c.taken < project.min_labels, _I.c.min_quality.is_(None))
     by_kind = _kind_quality(conn, project.id, annotator)
     kind = _kind_of_item()
     for name, value in by_kind.items():
-        allowed = sa.or_(allowed, sa.and_(kind == name, _I.c.min_quality <= value))
+        suited = sa.or_(suited, sa.and_(kind == name, _I.c.min_quality <= value))
     overall = _quality(conn, project.id, annotator)
     if overall is not None:
         other = kind.not_in(list(by_kind)) if by_kind else sa.true()
-        allowed = sa.or_(allowed, sa.and_(other, _I.c.min_quality <= overall))
-    return allowed
+        suited = sa.or_(suited, sa.and_(other, _I.c.min_quality <= overall))
+    return suited
 
 
 def _unseen(project_id: str, annotator: str) -> Any:
@@ -138,13 +138,15 @@ def _unseen(project_id: str, annotator: str) -> Any:
 
 
 def _candidates(conn: sa.Connection, project: LabelProject, annotator: str) -> list[str]:
-    """Items with a free slot this annotator may take (_allowed): fewest labels first."""
-    allowed = _allowed(conn, project, annotator)
+    """Items with a free slot this annotator has not seen: those they are suited to
+    (_suited) first, so a label beyond min_labels goes to an annotator good at that kind
+    of item when one asks, and to anyone rather than to no one; then fewest labels."""
+    later = sa.case((_suited(conn, project, annotator), 0), else_=1)
     query = (
         sa.select(_I.c.item_id)
         .where(_I.c.project_id == project.id, ~_I.c.is_gold, _I.c.taken < _I.c.needed)
-        .where(allowed, _unseen(project.id, annotator))
-        .order_by(_I.c.taken, _I.c.position)
+        .where(_unseen(project.id, annotator))
+        .order_by(later, _I.c.taken, _I.c.position)
         .limit(CANDIDATES)
     )
     return list(conn.execute(query).scalars())
