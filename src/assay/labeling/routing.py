@@ -12,7 +12,9 @@ quality follow the labels as they arrive. Then:
   confident items get the next labels, below ``confidence`` or not, until the budget is
   used (the model's posteriors are overconfident with few labels per worker, since they
   take the estimated worker qualities as known, so a label the team has budgeted for is
-  better spent on the least sure items than kept);
+  better spent on the least sure items than kept), at most one open extra ask per
+  annotator seen so far at a time, so the budget follows the answers as they come in
+  instead of being spent in one go;
 - a label beyond ``min_labels`` goes first to an annotator whose estimated quality for
   that kind of item is at least the median of the annotators of that kind (the item's
   ``min_quality``), and to anyone else who has not labelled it when no such annotator
@@ -20,8 +22,8 @@ quality follow the labels as they arrive. Then:
   one more label from a middling one.
 
 Replayed on the RTE, TEMP and WSD crowd data sets (``bench/labeling.py``), a hard floor
-at the median, or capping the open extra asks at one per annotator, both left unsure
-items without a label and cost accuracy for the labels they saved; neither is applied.
+at the median left unsure items without a label, and capping the open extra asks
+without a budget stopped short of the confidence asked for; both cost accuracy.
 
 An item's **kind** (for annotator quality) is its ``group`` when its data has one (a
 column named with ``group_column=``: a topic, a language, a source) and otherwise its
@@ -102,7 +104,7 @@ def plan(
         confidence=confidence,
         spend=budget is not None,
     )
-    changes = _within(changes, needed, done, overlap=overlap, budget=budget)
+    changes = _within(changes, needed, done, overlap=overlap, budget=budget, workers=len(quality))
     floors = {kind: _median(values) for kind, values in kind_quality.items()}
     min_quality = {}
     for item in changes:
@@ -147,19 +149,26 @@ def _within(
     *,
     overlap: int,
     budget: float | None,
+    workers: int,
 ) -> dict[str, int]:
     """The asks that fit: the ones to reach min_labels always; extra labels while the
-    total stays within the budget."""
+    total stays within the budget, and, with a budget, while the open extra asks stay
+    at most one per annotator (so the budget is spent where the answers coming in
+    still leave items unsure, not all at once)."""
     committed = sum(max(done.get(i, 0), n) for i, n in needed.items())
     cap = math.inf if budget is None else math.floor(budget * overlap * len(needed))
     room = cap - committed
+    open_asks = sum(1 for i, n in needed.items() if n > done.get(i, 0))
+    slots = math.inf if budget is None else max(workers, 1) - open_asks
     kept: dict[str, int] = {}
     for item, want in changes.items():  # the minimum first, then least confident first
         grows = want - max(done.get(item, 0), needed[item])
-        if done.get(item, 0) >= needed[item] and grows > room:
+        is_extra = done.get(item, 0) >= needed[item]
+        if is_extra and (slots <= 0 or grows > room):
             continue
         kept[item] = want
         room -= max(grows, 0)
+        slots -= 1 if is_extra else 0
     return kept
 
 
