@@ -122,9 +122,11 @@ def import_wandb_command(
     if done.artifact_versions:
         files = f", {done.artifact_versions} artifact versions{files}"
     console = Console(soft_wrap=True)
+    if done.media:
+        files += f", {done.media} media values"
     console.print(f"imported {source}: {done.runs} runs, {done.points} points{files}, checked")
     for kind, count in sorted(done.skipped.items()):
-        noun = "" if kind.startswith("runs ") else " values"
+        noun = " values" if kind.startswith("history ") else ""
         console.print(f"not imported: {count} {kind}{noun}")
 
 

@@ -41,7 +41,7 @@ def import_artifact(store: Store, record: Any, project: str, run_id: str) -> Art
                 FileEntry(path=entry.path, size=entry.size, digest=entry.digest, ref=entry.ref)
             )
         else:
-            sources.append(transfer.Source(entry.path, _local(record, entry)))
+            sources.append(transfer.Source(entry.path, local_file(record, entry)))
     draft = ArtifactDraft(
         project=project,
         name=record.name,
@@ -96,7 +96,8 @@ def kept_aliases(aliases: Any) -> list[str]:
     return [a for a in aliases if a != LATEST and not _VERSION.fullmatch(a)]
 
 
-def _local(record: Any, entry: Any) -> Path:
+def local_file(record: Any, entry: Any) -> Path:
+    """Where the W&B SDK left the file of ``entry`` on this machine, checked (MD5)."""
     for path in (Path(entry.local_path) if entry.local_path else None, _cached(entry.digest)):
         if path is not None and path.is_file():
             if _md5(path) != entry.digest:

@@ -1,0 +1,187 @@
+"""W&B media values in a run's history as Assay values, from offline run folders and from
+a W&B server alike.
+
+A history row holds a media value as a dict with ``_type`` and the path of its file in
+the run's files (``media/images/sample_0_3df3....png``), with W&B's SHA-256 of it:
+
+* ``image-file`` becomes ``assay.Image`` with the file's own bytes (the same pixels),
+  its caption; ``images/separated`` (a list of images logged at one step) a list of them.
+* ``audio-file`` becomes ``assay.Audio`` with the file's bytes; a WAV's sample rate is
+  read from its header (W&B records none for a file).
+* ``table-file`` becomes ``assay.Table`` with the same columns and rows. W&B keeps a
+  table with images whole only in the run-table artifact it logs beside the run
+  (``artifact_path``): the run's own copy holds the text ``"Image"`` in their place. The
+  table is read from that artifact when the value names one, and its image cells become
+  ``assay.Image`` cells. NaN and infinities in cells become None (W&B's artifact copy
+  writes them as null); a list or dict cell becomes its JSON text; a cell holding another
+  W&B media kind (audio, html...) becomes None and is counted as not imported.
+* ``histogram`` (bins and counts inline) becomes ``assay.Histogram``.
+
+A file that is missing or whose SHA-256 is not W&B's fails the run, by name (CorruptData):
+a run never comes in without a value it logged. Other kinds (html, video, molecules,
+plots...) and an image's boxes and masks are counted by name as not imported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import wave
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from assay.errors import CorruptData, InvalidInput
+from assay.media import Audio, Histogram, Image, Table
+from assay.media.codec import Logged
+from assay.media.value import Value
+
+KINDS = {
+    "image-file": "image",
+    "images/separated": "image",
+    "audio-file": "audio",
+    "table-file": "table",
+    "histogram": "histogram",
+}
+
+# the local copy of a W&B file: (its path in the run's files, W&B's SHA-256 or None) -> file
+Files = Callable[[str, str | None], Path]
+# a table's artifact: artifact_path -> (the table's JSON, the files of that artifact), or None
+Tables = Callable[[str], tuple[dict[str, Any], Files] | None]
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every NaN and infinity in it (at any depth) as None: JSON has none."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
+
+
+def value_of(
+    kind: str, spec: dict[str, Any], files: Files, tables: Tables, skipped: Counter[str]
+) -> Logged:
+    """The Assay value of the W&B media ``spec`` (its ``_type`` is ``kind``, one of KINDS)."""
+    if kind == "image-file":
+        return _image(spec, files, skipped)
+    if kind == "images/separated":
+        return _images(spec, files)
+    if kind == "audio-file":
+        return _audio(spec, files)
+    if kind == "table-file":
+        return _table(spec, files, tables, skipped)
+    if kind == "histogram":
+        try:
+            return Histogram(counts=spec["values"], edges=spec["bins"])
+        except (KeyError, InvalidInput) as exc:
+            raise CorruptData(f"histogram: {exc}") from None
+    raise InvalidInput(f"W&B media kind {kind!r} is not one Assay imports")
+
+
+def checked(path: Path, name: str, sha256: str | None) -> Path:
+    """``path`` if it is a file holding the bytes W&B recorded for ``name``."""
+    if not path.is_file():
+        raise CorruptData(f"W&B file {name} is not at {path}")
+    if sha256 and _sha256(path) != sha256:
+        raise CorruptData(f"W&B file {name} at {path} is not what W&B recorded (SHA-256 {sha256})")
+    return path
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as data:
+        while block := data.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _path(spec: dict[str, Any], what: str) -> str:
+    path = spec.get("path")
+    if not isinstance(path, str) or not path:
+        raise CorruptData(f"the W&B {what} names no file")
+    return path
+
+
+def _caption(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _image(spec: dict[str, Any], files: Files, skipped: Counter[str]) -> Image:
+    for extra in ("boxes", "masks"):
+        layers = spec.get(extra)
+        if layers:
+            skipped[f"image-file {extra}"] += len(layers) if isinstance(layers, dict) else 1
+    path = _path(spec, "image")
+    return Image(files(path, spec.get("sha256")), caption=_caption(spec.get("caption")))
+
+
+def _images(spec: dict[str, Any], files: Files) -> list[Value]:
+    names = spec.get("filenames")
+    if not isinstance(names, list) or not names:
+        raise CorruptData("the W&B list of images names no files")
+    captions = spec.get("captions")
+    captions = captions if isinstance(captions, list) else []
+    return [
+        Image(files(str(name), None), caption=_caption(captions[i] if i < len(captions) else None))
+        for i, name in enumerate(names)
+    ]
+
+
+def _audio(spec: dict[str, Any], files: Files) -> Audio:
+    local = files(_path(spec, "audio"), spec.get("sha256"))
+    rate = spec.get("sample_rate")
+    if local.suffix.lower() == ".wav":
+        try:
+            with wave.open(str(local)) as reader:
+                rate = reader.getframerate()
+        except (wave.Error, EOFError) as exc:
+            what = f"W&B audio file {spec['path']}"
+            raise CorruptData(f"{what} is not a readable WAV: {exc}") from None
+    sample_rate = int(rate) if isinstance(rate, int | float) and rate > 0 else None
+    return Audio(local, sample_rate=sample_rate, caption=_caption(spec.get("caption")))
+
+
+def _table(spec: dict[str, Any], files: Files, tables: Tables, skipped: Counter[str]) -> Table:
+    path = _path(spec, "table")
+    found = None
+    for name in ("artifact_path", "_latest_artifact_path"):
+        if isinstance(spec.get(name), str):
+            found = tables(spec[name])
+            if found is not None:
+                break
+    if found is None:
+        local = files(path, spec.get("sha256"))
+        try:
+            body = json.loads(local.read_text())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise CorruptData(f"W&B table {path} is not JSON: {exc}") from None
+        found = body, files
+    body, cell_files = found
+    columns, data = body.get("columns"), body.get("data")
+    if not isinstance(columns, list) or not isinstance(data, list):
+        raise CorruptData(f"W&B table {path} has no columns and data")
+    rows = [[_cell(c, cell_files, skipped) for c in row] for row in data]
+    try:
+        return Table(rows, columns=[str(c) for c in columns])
+    except InvalidInput as exc:
+        raise CorruptData(f"W&B table {path}: {exc}") from None
+
+
+def _cell(cell: Any, files: Files, skipped: Counter[str]) -> Any:
+    if cell is None or isinstance(cell, bool | str):
+        return cell
+    if isinstance(cell, int):
+        return cell if -(2**63) <= cell < 2**64 else str(cell)
+    if isinstance(cell, float):
+        return cell if math.isfinite(cell) else None
+    if isinstance(cell, dict) and cell.get("_type") == "image-file":
+        return _image(cell, files, skipped)
+    if isinstance(cell, dict) and isinstance(cell.get("_type"), str):
+        skipped[f"table {cell['_type']} cells"] += 1
+        return None
+    return json.dumps(finite(cell), ensure_ascii=False)
