@@ -65,18 +65,9 @@ def import_from_api(store: Store, artifact: Any, project: str, run_id: str) -> A
         if e.ref is not None
     ]
     with tempfile.TemporaryDirectory(prefix="assay-wandb-") as folder:
-        artifact.download(root=folder, allow_missing_references=True)
-        sources = []
-        for path, entry in sorted(entries.items()):
-            if entry.ref is not None:
-                continue
-            local = transfer.target_of(Path(folder), path)
-            if not local.is_file() or _md5(local) != entry.digest:
-                raise CorruptData(
-                    f"artifact {artifact.name}: file {path} did not arrive as W&B recorded it "
-                    f"(MD5 {entry.digest})"
-                )
-            sources.append(transfer.Source(path, local))
+        sources = [
+            transfer.Source(path, local) for path, local in downloaded(artifact, Path(folder))
+        ]
         draft = ArtifactDraft(
             project=project,
             name=artifact.name.split(":", 1)[0],
@@ -88,6 +79,24 @@ def import_from_api(store: Store, artifact: Any, project: str, run_id: str) -> A
             description=artifact.description or None,
         )
         return store.artifacts.commit(draft)
+
+
+def downloaded(artifact: Any, folder: Path) -> list[tuple[str, Path]]:
+    """The files (not references) of a version ``wandb.Api`` returns, downloaded by W&B's
+    client into ``folder`` and each checked against the manifest's MD5: (path, file)."""
+    artifact.download(root=str(folder), allow_missing_references=True)
+    found = []
+    for path, entry in sorted(artifact.manifest.entries.items()):
+        if entry.ref is not None:
+            continue
+        local = transfer.target_of(folder, path)
+        if not local.is_file() or _md5(local) != entry.digest:
+            raise CorruptData(
+                f"artifact {artifact.name}: file {path} did not arrive as W&B recorded it "
+                f"(MD5 {entry.digest})"
+            )
+        found.append((path, local))
+    return found
 
 
 def kept_aliases(aliases: Any) -> list[str]:
