@@ -30,10 +30,11 @@ from assay.errors import AssayError, CorruptData, ImportIncomplete, InvalidInput
 from assay.importers.runs import MediaPoint, RunData, missing_media, same_series, write_run
 from assay.importers.wandb_artifacts import import_artifact, local_file
 from assay.importers.wandb_log import records
-from assay.importers.wandb_media import KINDS, Files, Tables, checked, finite, value_of
+from assay.importers.wandb_media import KINDS, Files, Tables, checked, value_of
 from assay.progress import track
 from assay.records import Columns, LogLine
 from assay.store.base import Store
+from assay.values import finite
 
 _RESERVED = ("_step", "_timestamp", "_runtime")
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,29}")

@@ -58,9 +58,10 @@ from assay.importers.wandb import (
     summary_kept,
 )
 from assay.importers.wandb_artifacts import downloaded, import_from_api
-from assay.importers.wandb_media import KINDS, Files, checked, finite
+from assay.importers.wandb_media import KINDS, Files, checked
 from assay.progress import track
 from assay.store.base import Store
+from assay.values import finite
 
 PAGE = 1000  # history rows per request
 STATUS = {"finished": "finished", "failed": "failed", "crashed": "crashed", "killed": "killed"}

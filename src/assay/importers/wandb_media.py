@@ -37,6 +37,7 @@ from assay.errors import CorruptData, InvalidInput
 from assay.media import Audio, Histogram, Image, Table
 from assay.media.codec import Logged
 from assay.media.value import Value
+from assay.values import finite
 
 KINDS = {
     "image-file": "image",
@@ -50,17 +51,6 @@ KINDS = {
 Files = Callable[[str, str | None], Path]
 # a table's artifact: artifact_path -> (the table's JSON, the files of that artifact), or None
 Tables = Callable[[str], tuple[dict[str, Any], Files] | None]
-
-
-def finite(value: Any) -> Any:
-    """``value`` with every NaN and infinity in it (at any depth) as None: JSON has none."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [finite(v) for v in value]
-    return value
 
 
 def value_of(
