@@ -509,21 +509,33 @@ def test_media_from_a_server_import_with_their_pixels_cells_and_samples(
         assert histogram.counts.tolist() == [1, 4, 2]
 
 
-def test_a_media_file_the_server_serves_changed_fails_its_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("changed", r"run m1: image-file 'sample' at step 1: W&B file media/images/s1\.png at "),
+        ("no-artifact", r"run m1: table-file 'preds' at step 1: .* not among the artifacts"),
+    ],
+)
+def test_a_media_file_changed_or_a_table_without_its_artifact_fails_its_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str, message: str
 ) -> None:
+    """Never a run without a value it logged, nor a table whose image cells would be the
+    text "Image" (W&B's own copy of a table holds that in their place)."""
     import wandb
 
     from assay.importers.wandb_api import import_wandb_api
 
     run, _ = _media_run()
-    run.files["media/images/s1.png"] = _png(9)[1]  # not the bytes W&B recorded
+    if case == "changed":
+        run.files["media/images/s1.png"] = _png(9)[1]  # not the bytes W&B recorded
+    else:
+        run.artifacts = []
     with serving(FakeWandb(entity="ada", projects={"media": [run]})) as fake:
         _wandb_env(monkeypatch, tmp_path / "home", fake.url)
         wandb.teardown()
         try:
             store = open_store(tmp_path / "store")
-            with pytest.raises(ImportIncomplete, match=r"run m1: image-file 'sample' at step 1"):
+            with pytest.raises(ImportIncomplete, match=message):
                 import_wandb_api(store, "ada/media")
             assert store.runs.list("media") == []
             store.close()

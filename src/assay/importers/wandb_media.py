@@ -19,7 +19,9 @@ the run's files (``media/images/sample_0_3df3....png``), with W&B's SHA-256 of i
 
 A file that is missing or whose SHA-256 is not W&B's fails the run, by name (CorruptData):
 a run never comes in without a value it logged. Other kinds (html, video, molecules,
-plots...) and an image's boxes and masks are counted by name as not imported.
+plots...) and an image's boxes and masks are counted by name as not imported. A table
+whose run-table artifact is not among the run's artifacts fails the run too: its own
+copy cannot tell an image cell from the text "Image".
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ def value_of(
     if kind == "image-file":
         return _image(spec, files, skipped)
     if kind == "images/separated":
-        return _images(spec, files)
+        return _images(spec, files, skipped)
     if kind == "audio-file":
         return _audio(spec, files)
     if kind == "table-file":
@@ -110,10 +112,13 @@ def _image(spec: dict[str, Any], files: Files, skipped: Counter[str]) -> Image:
     return Image(files(path, spec.get("sha256")), caption=_caption(spec.get("caption")))
 
 
-def _images(spec: dict[str, Any], files: Files) -> list[Value]:
+def _images(spec: dict[str, Any], files: Files, skipped: Counter[str]) -> list[Value]:
     names = spec.get("filenames")
     if not isinstance(names, list) or not names:
         raise CorruptData("the W&B list of images names no files")
+    for extra in ("all_boxes", "all_masks"):
+        if spec.get(extra):
+            skipped[f"images/separated {extra.removeprefix('all_')}"] += 1
     captions = spec.get("captions")
     captions = captions if isinstance(captions, list) else []
     return [
@@ -139,11 +144,18 @@ def _audio(spec: dict[str, Any], files: Files) -> Audio:
 def _table(spec: dict[str, Any], files: Files, tables: Tables, skipped: Counter[str]) -> Table:
     path = _path(spec, "table")
     found = None
-    for name in ("artifact_path", "_latest_artifact_path"):
-        if isinstance(spec.get(name), str):
-            found = tables(spec[name])
-            if found is not None:
-                break
+    named = [
+        spec[n] for n in ("artifact_path", "_latest_artifact_path") if isinstance(spec.get(n), str)
+    ]
+    for artifact_path in named:
+        found = tables(artifact_path)
+        if found is not None:
+            break
+    if found is None and named:  # the run's own copy holds "Image" where images were
+        raise CorruptData(
+            f"W&B table {path} is in the artifact {named[0]}, which is not among the "
+            "artifacts the run logged"
+        )
     if found is None:
         local = files(path, spec.get("sha256"))
         try:
