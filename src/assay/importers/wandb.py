@@ -31,6 +31,7 @@ from assay.importers.runs import MediaPoint, RunData, missing_media, same_series
 from assay.importers.wandb_artifacts import import_artifact, local_file
 from assay.importers.wandb_log import records
 from assay.importers.wandb_media import KINDS, Files, Tables, checked, value_of
+from assay.media.codec import Logged
 from assay.progress import track
 from assay.records import Columns, LogLine
 from assay.store.base import Store
@@ -295,14 +296,19 @@ def media_point(
     tables: Tables,
     skipped: Counter[str],
 ) -> MediaPoint:
-    """The W&B media value ``spec`` (a KINDS kind) at ``step`` as a MediaPoint, its
-    files read now."""
+    """The W&B media value ``spec`` (a KINDS kind) at ``step`` as a MediaPoint. Its files
+    are read and checked now, before any of the run is written, and read again when its
+    batch is (so a run's images are not all held at once)."""
     kind = str(spec["_type"])
-    try:
-        made = value_of(kind, spec, files, tables, skipped)
-    except (CorruptData, InvalidInput) as exc:
-        raise CorruptData(f"{kind} {key!r} at step {step}: {exc}") from None
-    return MediaPoint(key=key, step=step, at=at, kind=KINDS[kind], make=lambda: made)
+
+    def make(counted: Counter[str]) -> Logged:
+        try:
+            return value_of(kind, spec, files, tables, counted)
+        except (CorruptData, InvalidInput) as exc:
+            raise CorruptData(f"{kind} {key!r} at step {step}: {exc}") from None
+
+    make(skipped)
+    return MediaPoint(key=key, step=step, at=at, kind=KINDS[kind], make=lambda: make(Counter()))
 
 
 def files_under(root: Path) -> Files:
