@@ -215,6 +215,7 @@ def test_importing_again_changes_nothing(offline: Path, tmp_path: Path) -> None:
 
 def test_a_damaged_run_file_is_named_and_the_others_come_in(offline: Path, tmp_path: Path) -> None:
     from assay.importers.wandb import import_wandb
+    from assay.importers.wandb_log import PIECE, _payloads
 
     copy = tmp_path / "copy"
     files = sorted(offline.rglob("run-*.wandb"))
@@ -222,7 +223,9 @@ def test_a_damaged_run_file_is_named_and_the_others_come_in(offline: Path, tmp_p
         shutil.copytree(file.parent, copy / f"r{i}")
     damaged = copy / "r0" / files[0].name
     data = bytearray(damaged.read_bytes())
-    data[len(data) // 2] ^= 0xFF
+    starts = [pos for pos, _ in _payloads(bytes(data), damaged.name)]
+    middle = starts[len(starts) // 2]  # a byte of a record's data, not of its framing
+    data[middle + PIECE.size + 1] ^= 0xFF
     damaged.write_bytes(bytes(data))
     store = open_store(tmp_path / "store")
     with pytest.raises(ImportIncomplete, match=rf"r0/{files[0].name}: .*damaged record"):
