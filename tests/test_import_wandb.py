@@ -190,6 +190,7 @@ def test_a_media_file_that_is_gone_fails_its_run_by_name(offline: Path, tmp_path
     assert f"image-file 'sample' at step 7: W&B file media/images/{gone.name} is not at" in (
         " ".join(result.output.split())
     )
+    assert "not imported: 1 history html-file values" in result.output  # listed still
     store = open_store(tmp_path / "s")
     assert [r.name for r in store.runs.list("vision")] == ["broken"]
     store.close()

@@ -103,7 +103,7 @@ def import_wandb_command(
     console output, system metrics and logged artifacts (run files) or the run's files
     (server). Exit 1
     listing any run not imported; run again to finish (nothing is written twice)."""
-    from assay.importers.wandb import import_wandb
+    from assay.importers.wandb import import_wandb, not_imported
     from assay.importers.wandb_api import import_wandb_api
 
     if (path is None) == (api_path is None):
@@ -125,9 +125,8 @@ def import_wandb_command(
     if done.media:
         files += f", {done.media} media values"
     console.print(f"imported {source}: {done.runs} runs, {done.points} points{files}, checked")
-    for kind, count in sorted(done.skipped.items()):
-        noun = " values" if kind.startswith("history ") else ""
-        console.print(f"not imported: {count} {kind}{noun}")
+    for line in not_imported(done.skipped):
+        console.print(line)
 
 
 @import_group.command("mlflow")

@@ -103,9 +103,18 @@ def import_wandb(
                 problems.append(f"{file.parent.name}/{file.name}: {exc}")
             advance(1)
     if problems:
-        listed = "\n  ".join(problems)
+        listed = "\n  ".join(problems + not_imported(done.skipped))
         raise ImportIncomplete(f"the import of {path} is incomplete:\n  {listed}")
     return done
+
+
+def not_imported(skipped: Counter[str]) -> list[str]:
+    """What was counted and left out, a line per kind (``not imported: 1 history
+    html-file values``): printed after an import, and listed by an incomplete one."""
+    return [
+        f"not imported: {count} {kind}{' values' if kind.startswith('history ') else ''}"
+        for kind, count in sorted(skipped.items())
+    ]
 
 
 def _import_file(store: Store, file: Path, project: str | None, done: WandbImport) -> None:

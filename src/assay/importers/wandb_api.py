@@ -54,6 +54,7 @@ from assay.importers.wandb import (
     columns,
     files_under,
     media_point,
+    not_imported,
     sampled,
     summary_kept,
 )
@@ -100,7 +101,7 @@ def import_wandb_api(
                 problems.append(f"run {run.id}: {exc}")
             advance(1)
     if problems:
-        listed = "\n  ".join(problems)
+        listed = "\n  ".join(problems + not_imported(done.skipped))
         raise ImportIncomplete(f"the import of W&B {where} is incomplete:\n  {listed}")
     return done
 
