@@ -28,7 +28,7 @@ STEPS = 3000
 SCRIPT = textwrap.dedent(
     """
     import wave, numpy as np, wandb
-    from tests.test_import_wandb import pixels, samples
+    from tests.test_import_wandb import pixels, samples, segments
     run = wandb.init(project="vision", name="resnet", config={"lr": 0.01, "layers": [64, 128]},
                      tags=["baseline"], notes="first try", group="sweep-1", job_type="train")
     with wave.open("clip.wav", "wb") as clip:
@@ -38,8 +38,14 @@ SCRIPT = textwrap.dedent(
         row = {"train/loss": 1.0 / (step + 1)}
         if step % 100 == 0:
             row["val/acc"] = step / 10_000
-        if step in (7, 8):
+        if step == 7:
             row["sample"] = wandb.Image(pixels(step), caption=f"seen at {step}")
+        if step == 8:
+            seg = {"mask_data": segments(), "class_labels": {0: "sky", 1: "cat", 2: "dog"}}
+            box = {"position": {"minX": 1, "maxX": 3, "minY": 1, "maxY": 2}, "domain": "pixel",
+                   "class_id": 1}
+            row["sample"] = wandb.Image(pixels(step), caption=f"seen at {step}",
+                                        masks={"seg": seg}, boxes={"pred": {"box_data": [box]}})
         if step == 7:
             row["odd"] = float("nan")
             row["page"] = wandb.Html("<b>not an image</b>")
@@ -66,6 +72,11 @@ SCRIPT = textwrap.dedent(
 def pixels(seed: int) -> np.ndarray:
     """The RGB pixels the W&B script logs as image ``seed``."""
     return np.random.default_rng(seed).integers(0, 256, (6, 8, 3), dtype=np.uint8)
+
+
+def segments() -> np.ndarray:
+    """The class ids of the mask the W&B script logs with image 8."""
+    return np.random.default_rng(11).integers(0, 3, (6, 8), dtype=np.uint8)
 
 
 def samples() -> np.ndarray:
@@ -102,7 +113,8 @@ def test_offline_runs_import_with_every_point_and_their_settings(
 
     store = store_factory()
     done = import_wandb(store, offline)
-    assert done.runs == 2 and done.skipped == {"history html-file": 1}
+    assert done.runs == 2
+    assert done.skipped == {"history html-file": 1, "image-file boxes": 1}
     run_id, values = _run(store, "resnet")
     assert run_id.startswith("wb-")
     assert np.array_equal(values["train/loss"], 1.0 / np.arange(1, STEPS + 1))
@@ -163,9 +175,13 @@ def test_images_tables_and_audio_import_as_media_at_their_steps(
         crops = [table.rows[0][2].to_numpy(), table.rows[1][2].to_numpy()]
         pair_pixels = [image.to_numpy() for image in pair]
         image_pixels = [image.to_numpy() for _, image in images]
+        mask = images[1][1].mask("seg")
         clip = voice.to_numpy()
     assert [step for step, _ in images] == [7, 8]
     assert [image.caption for _, image in images] == ["seen at 7", "seen at 8"]
+    assert images[0][1].mask_names == [] and images[1][1].mask_names == ["seg"]
+    assert np.array_equal(mask, segments())
+    assert images[1][1].mask_labels == {0: "sky", 1: "cat", 2: "dog"}
     for (step, _), got in zip(images, image_pixels, strict=True):
         assert np.array_equal(got, pixels(step))
     assert pair_step == 7 and np.array_equal(pair_pixels[0], pixels(1))

@@ -20,6 +20,7 @@ from click.testing import CliRunner
 
 from assay.cli.main import cli
 from assay.errors import ImportIncomplete, InvalidInput, NotFound, Unauthorized
+from assay.media import pixels
 from assay.store import open_store
 from tests.wandb_server import FakeArtifact, FakeRun, FakeWandb, serving
 
@@ -376,8 +377,6 @@ def test_an_artifact_file_that_arrives_changed_is_named(
 
 
 def _png(seed: int, shape: tuple[int, ...] = (6, 8, 3)) -> tuple[np.ndarray, bytes]:
-    from assay.media import pixels
-
     array = np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
     return array, pixels.to_png(array)
 
@@ -407,6 +406,10 @@ def _media_run() -> tuple[FakeRun, dict[str, object]]:
     first, first_png = _png(1)
     second, second_png = _png(2, (4, 5))
     crop, crop_png = _png(3, (3, 3, 3))
+    seg = np.random.default_rng(4).integers(0, 2, (4, 5), dtype=np.uint8)
+    seg_png = pixels.to_png(seg)
+    mask = {"seg": _file("mask", "media/images/mask/s1.mask.png", seg_png)}
+    labels = {"type": "mask/class_labels", "value": {"0": "background", "1": "digit"}}
     clip = (np.sin(np.linspace(0, 30, 900)) * 20_000).round().astype(np.int16)
     clip_wav = _wav(clip, 16_000)
     cells = {"_type": "image-file", "path": "media/images/c0.png", "format": "png"}
@@ -437,7 +440,7 @@ def _media_run() -> tuple[FakeRun, dict[str, object]]:
             "_step": 1,
             "_timestamp": START + 2,
             "loss": 0.5,
-            "sample": _file("image-file", "media/images/s1.png", second_png),
+            "sample": _file("image-file", "media/images/s1.png", second_png, masks=mask),
             "preds": table_value,
             "weights": {"_type": "histogram", "values": [1, 4, 2], "bins": [0.0, 0.5, 1.5, 3.0]},
         },
@@ -445,6 +448,7 @@ def _media_run() -> tuple[FakeRun, dict[str, object]]:
     files = {
         "media/images/s0.png": first_png,
         "media/images/s1.png": second_png,
+        "media/images/mask/s1.mask.png": seg_png,
         "media/audio/v0.wav": clip_wav,
         "media/table/preds_1_ab.table.json": copy,
         "media/html/p0.html": b"<b>hi</b>",
@@ -455,10 +459,13 @@ def _media_run() -> tuple[FakeRun, dict[str, object]]:
         rows=rows,
         files=files,
         artifacts=[table],
-        config={"lr": float("nan")},
+        config={
+            "lr": float("nan"),
+            "_wandb": {"mask/class_labels": {"sample_wandb_delimeter_seg": labels}},
+        },
         summary={"worst": float("-inf")},
     )
-    return run, {"first": first, "second": second, "crop": crop, "clip": clip}
+    return run, {"first": first, "second": second, "crop": crop, "clip": clip, "seg": seg}
 
 
 def test_media_from_a_server_import_with_their_pixels_cells_and_samples(
@@ -500,6 +507,8 @@ def test_media_from_a_server_import_with_their_pixels_cells_and_samples(
         assert (first[0], second[0], first[1].caption) == (0, 1, "first")
         assert np.array_equal(first[1].to_numpy(), logged["first"])
         assert np.array_equal(second[1].to_numpy(), logged["second"])
+        assert np.array_equal(second[1].mask("seg"), logged["seg"])
+        assert second[1].mask_labels == {0: "background", 1: "digit"}
         assert (voice.sample_rate, voice.caption) == (16_000, "hum")
         assert np.array_equal(voice.to_numpy(), logged["clip"])
         assert table_step == 1 and table.columns == ["id", "score", "crop"]

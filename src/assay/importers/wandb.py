@@ -30,7 +30,15 @@ from assay.errors import AssayError, CorruptData, ImportIncomplete, InvalidInput
 from assay.importers.runs import MediaPoint, RunData, missing_media, same_series, write_run
 from assay.importers.wandb_artifacts import import_artifact, local_file
 from assay.importers.wandb_log import records
-from assay.importers.wandb_media import KINDS, Files, Tables, checked, value_of
+from assay.importers.wandb_media import (
+    KINDS,
+    Files,
+    MaskLabels,
+    Tables,
+    checked,
+    mask_labels,
+    value_of,
+)
 from assay.media.codec import Logged
 from assay.progress import track
 from assay.records import Columns, LogLine
@@ -67,6 +75,7 @@ class _Run:
     runtime: float = 0.0
     artifacts: list[Any] = field(default_factory=list)  # W&B ``ArtifactRecord``s
     folder: Path = Path()  # the run's folder (its media files are under files/)
+    mask_labels: MaskLabels = field(default_factory=dict)  # from W&B's ``_wandb`` config
     media: dict[tuple[str, int], tuple[float, dict[str, Any]]] = field(
         default_factory=dict
     )  # (key, step) -> time, the value as W&B recorded it
@@ -144,8 +153,10 @@ def _apply(run: _Run, record: Any, project: str | None, skipped: Counter[str]) -
     kind = record.WhichOneof("record_type")
     if kind == "run":
         _start(run, record.run, project)
+        _own_config(run, record.run.config.update)
     elif kind == "config" and run.data is not None:
         run.data.config.update(finite(_updates(record.config.update)))
+        _own_config(run, record.config.update)
     elif kind == "history":
         _history(run, record.history.item, skipped)
     elif kind == "summary":
@@ -158,6 +169,13 @@ def _apply(run: _Run, record: Any, project: str | None, skipped: Counter[str]) -
         run.exit_code, run.runtime = record.exit.exit_code, float(record.exit.runtime)
     elif kind == "artifact":
         run.artifacts.append(record.artifact)
+
+
+def _own_config(run: _Run, items: Any) -> None:
+    """What W&B keeps of its own in the config (``_wandb``): the class names of masks."""
+    for item in items:
+        if item.key == "_wandb" or list(item.nested_key)[:1] == ["_wandb"]:
+            run.mask_labels.update(mask_labels(json.loads(item.value_json)))
 
 
 def _start(run: _Run, record: Any, project: str | None) -> None:
@@ -290,7 +308,16 @@ def _media(run: _Run, skipped: Counter[str]) -> list[MediaPoint]:
 
     points = []
     for (key, step), (at, spec) in sorted(run.media.items()):
-        point = media_point(key, step, at, spec, files=files, tables=tables, skipped=skipped)
+        point = media_point(
+            key,
+            step,
+            at,
+            spec,
+            files=files,
+            tables=tables,
+            skipped=skipped,
+            labels=run.mask_labels.get(key, {}),
+        )
         points.append(point)
     return points
 
@@ -304,6 +331,7 @@ def media_point(
     files: Files,
     tables: Tables,
     skipped: Counter[str],
+    labels: dict[str, dict[int, str]],
 ) -> MediaPoint:
     """The W&B media value ``spec`` (a KINDS kind) at ``step`` as a MediaPoint. Its files
     are read and checked now, before any of the run is written, and read again when its
@@ -312,7 +340,7 @@ def media_point(
 
     def make(counted: Counter[str]) -> Logged:
         try:
-            return value_of(kind, spec, files, tables, counted)
+            return value_of(kind, spec, files, tables, counted, mask_labels=labels)
         except (CorruptData, InvalidInput) as exc:
             raise CorruptData(f"{kind} {key!r} at step {step}: {exc}") from None
 

@@ -59,7 +59,7 @@ from assay.importers.wandb import (
     summary_kept,
 )
 from assay.importers.wandb_artifacts import downloaded, import_from_api
-from assay.importers.wandb_media import KINDS, Files, checked
+from assay.importers.wandb_media import KINDS, Files, MaskLabels, checked, mask_labels
 from assay.progress import track
 from assay.store.base import Store
 from assay.values import finite
@@ -203,7 +203,12 @@ def _import_run(store: Store, run: Any, origin: str, project: str, done: WandbIm
         root = Path(folder)
         for file in run.files():
             file.download(root=str(root / "files"), replace=True, exist_ok=True).close()
-        source = _Source(files=files_under(root / "files"), logged=logged, root=root)
+        source = _Source(
+            files=files_under(root / "files"),
+            logged=logged,
+            root=root,
+            mask_labels=mask_labels(dict(run.rawconfig).get("_wandb")),  # W&B's own keys
+        )
         data = _data(run, origin, project, done, source)
         write_run(store, data, f"wandb-api:{origin}/{run.id}")
         differ = same_series(data.series, store.runs.history(data.id))
@@ -230,6 +235,7 @@ class _Source:
     files: Files
     logged: list[Any]
     root: Path
+    mask_labels: MaskLabels
     tables: dict[str, tuple[dict[str, Any], Files]] = field(default_factory=dict)
 
     def table(self, artifact_path: str) -> tuple[dict[str, Any], Files] | None:
@@ -328,6 +334,7 @@ def _history(
                     files=source.files,
                     tables=source.table,
                     skipped=done.skipped,
+                    labels=source.mask_labels.get(key, {}),
                 )
                 media.append(point)
             else:

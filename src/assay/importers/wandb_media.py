@@ -5,7 +5,8 @@ A history row holds a media value as a dict with ``_type`` and the path of its f
 the run's files (``media/images/sample_0_3df3....png``), with W&B's SHA-256 of it:
 
 * ``image-file`` becomes ``assay.Image`` with the file's own bytes (the same pixels),
-  its caption; ``images/separated`` (a list of images logged at one step) a list of them.
+  its caption and its masks (class ids, and the class names W&B keeps in the run's
+  config); ``images/separated`` (a list of images logged at one step) a list of them.
 * ``audio-file`` becomes ``assay.Audio`` with the file's bytes; a WAV's sample rate is
   read from its header (W&B records none for a file).
 * ``table-file`` becomes ``assay.Table`` with the same columns and rows. W&B keeps a
@@ -19,7 +20,8 @@ the run's files (``media/images/sample_0_3df3....png``), with W&B's SHA-256 of i
 
 A file that is missing or whose SHA-256 is not W&B's fails the run, by name (CorruptData):
 a run never comes in without a value it logged. Other kinds (html, video, molecules,
-plots...) and an image's boxes and masks are counted by name as not imported. A table
+plots...), an image's boxes and a table image cell's masks are counted by name as not
+imported. A table
 whose run-table artifact is not among the run's artifacts fails the run too: its own
 copy cannot tell an image cell from the text "Image".
 """
@@ -36,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.errors import CorruptData, InvalidInput
-from assay.media import Audio, Histogram, Image, Table
+from assay.media import Audio, Histogram, Image, Table, pixels
 from assay.media.codec import Logged
 from assay.media.value import Value
 from assay.values import finite
@@ -53,14 +55,38 @@ KINDS = {
 Files = Callable[[str, str | None], Path]
 # a table's artifact: artifact_path -> (the table's JSON, the files of that artifact), or None
 Tables = Callable[[str], tuple[dict[str, Any], Files] | None]
+# media key -> mask name -> class id -> class name, as W&B keeps them in a run's config
+MaskLabels = dict[str, dict[str, dict[int, str]]]
+DELIMITER = "_wandb_delimeter_"  # W&B's spelling, between a media key and a mask's name
+
+
+def mask_labels(wandb_config: Any) -> MaskLabels:
+    """The class names of the runs' image masks from W&B's own ``_wandb`` config entry
+    (``mask/class_labels``: ``{"<key>_wandb_delimeter_<mask>": {"value": {id: name}}}``)."""
+    found: MaskLabels = {}
+    entries = wandb_config.get("mask/class_labels") if isinstance(wandb_config, dict) else None
+    for name, entry in (entries or {}).items():
+        key, _, mask = str(name).rpartition(DELIMITER)
+        value = entry.get("value") if isinstance(entry, dict) else None
+        if key and isinstance(value, dict):
+            labels = {int(k): str(v) for k, v in value.items() if str(k).lstrip("-").isdigit()}
+            found.setdefault(key, {})[mask] = labels
+    return found
 
 
 def value_of(
-    kind: str, spec: dict[str, Any], files: Files, tables: Tables, skipped: Counter[str]
+    kind: str,
+    spec: dict[str, Any],
+    files: Files,
+    tables: Tables,
+    skipped: Counter[str],
+    *,
+    mask_labels: dict[str, dict[int, str]] | None = None,
 ) -> Logged:
-    """The Assay value of the W&B media ``spec`` (its ``_type`` is ``kind``, one of KINDS)."""
+    """The Assay value of the W&B media ``spec`` (its ``_type`` is ``kind``, one of KINDS);
+    ``mask_labels``: the class names of an image's masks, by mask (``class_labels``)."""
     if kind == "image-file":
-        return _image(spec, files, skipped)
+        return _image(spec, files, skipped, mask_labels)
     if kind == "images/separated":
         return _images(spec, files, skipped)
     if kind == "audio-file":
@@ -103,13 +129,54 @@ def _caption(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _image(spec: dict[str, Any], files: Files, skipped: Counter[str]) -> Image:
-    for extra in ("boxes", "masks"):
-        layers = spec.get(extra)
-        if layers:
-            skipped[f"image-file {extra}"] += len(layers) if isinstance(layers, dict) else 1
+def _image(
+    spec: dict[str, Any],
+    files: Files,
+    skipped: Counter[str],
+    mask_labels: dict[str, dict[int, str]] | None = None,
+) -> Image:
+    boxes = spec.get("boxes")
+    if boxes:
+        skipped["image-file boxes"] += len(boxes) if isinstance(boxes, dict) else 1
+    masks, labels = _masks(spec.get("masks"), files, skipped, mask_labels)
     path = _path(spec, "image")
-    return Image(files(path, spec.get("sha256")), caption=_caption(spec.get("caption")))
+    try:
+        return Image(
+            files(path, spec.get("sha256")),
+            caption=_caption(spec.get("caption")),
+            masks=masks or None,
+            mask_labels=labels or None,
+        )
+    except InvalidInput as exc:
+        raise CorruptData(f"W&B image {path}: {exc}") from None
+
+
+def _masks(
+    found: Any,
+    files: Files,
+    skipped: Counter[str],
+    known: dict[str, dict[int, str]] | None,
+) -> tuple[dict[str, Any], dict[int, str]]:
+    """An image's W&B masks (PNGs of class ids) as arrays, and their class names merged
+    (Assay keeps one naming per image): a class id two masks name differently keeps the
+    first name, and the other is counted as not imported. Without ``known`` (a table's
+    image cell, whose names W&B keeps in the table's column types), masks are counted."""
+    if not isinstance(found, dict) or not found:
+        return {}, {}
+    if known is None:
+        skipped["table image-file masks"] += len(found)
+        return {}, {}
+    masks: dict[str, Any] = {}
+    labels: dict[int, str] = {}
+    for name, mask in sorted(found.items()):
+        if not isinstance(mask, dict):
+            raise CorruptData(f"W&B mask {name!r} is not a mask")
+        local = files(_path(mask, f"mask {name!r}"), mask.get("sha256"))
+        masks[name] = pixels.to_array(local.read_bytes(), f"W&B mask {name!r}")
+        for class_id, label in known.get(name, {}).items():
+            if labels.setdefault(class_id, label) != label:
+                skipped["image-file mask class names"] += 1
+    return masks, labels
 
 
 def _images(spec: dict[str, Any], files: Files, skipped: Counter[str]) -> list[Value]:
