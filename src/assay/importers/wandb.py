@@ -174,8 +174,12 @@ def _apply(run: _Run, record: Any, project: str | None, skipped: Counter[str]) -
 def _own_config(run: _Run, items: Any) -> None:
     """What W&B keeps of its own in the config (``_wandb``): the class names of masks."""
     for item in items:
-        if item.key == "_wandb" or list(item.nested_key)[:1] == ["_wandb"]:
-            run.mask_labels.update(mask_labels(json.loads(item.value_json)))
+        path = [item.key] if item.key else list(item.nested_key)
+        if path[0] == "_wandb":
+            value = json.loads(item.value_json)
+            for part in reversed(path[1:]):  # a nested update: the value at its path
+                value = {part: value}
+            run.mask_labels.update(mask_labels(value))
 
 
 def _start(run: _Run, record: Any, project: str | None) -> None:
