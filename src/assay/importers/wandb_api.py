@@ -207,7 +207,7 @@ def _import_run(store: Store, run: Any, origin: str, project: str, done: WandbIm
             files=files_under(root / "files"),
             logged=logged,
             root=root,
-            mask_labels=mask_labels(dict(run.rawconfig).get("_wandb")),  # W&B's own keys
+            mask_labels=mask_labels(_own_config(run).get("_wandb")),
         )
         data = _data(run, origin, project, done, source)
         write_run(store, data, f"wandb-api:{origin}/{run.id}")
@@ -225,6 +225,12 @@ def _import_run(store: Store, run: Any, origin: str, project: str, done: WandbIm
         version = import_from_api(store, artifact, data.project, data.id)
         done.artifact_versions += 1
         done.files += version.file_count
+
+
+def _own_config(run: Any) -> dict[str, Any]:
+    """The run's config with W&B's own keys (``_wandb``), which ``run.config`` leaves out
+    in W&B's newer clients (they keep them in ``run.rawconfig``)."""
+    return dict(getattr(run, "rawconfig", None) or run.config or {})
 
 
 @dataclass
