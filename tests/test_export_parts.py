@@ -6,6 +6,7 @@ back into every backend with the same values, and a second import adds nothing."
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -365,3 +366,57 @@ def test_a_missing_media_blob_fails_its_run_by_name(source: Store, tmp_path: Pat
     target = open_store(tmp_path / "target")
     with pytest.raises(ImportIncomplete, match="does not hold the bytes"):
         import_export(target, tmp_path / "export")
+
+
+def _stamps(store: Store) -> dict[str, Any]:
+    """The ids and times a store gave the sweeps, label projects and feedback of ``p``."""
+    sweeps = store.sweeps.list("p")
+    projects = store.labels.list("p")
+    return {
+        "sweeps": sorted((s.id, s.created_at) for s in sweeps),
+        "trials": sorted(
+            (t.sweep_id, t.number, t.started_at, t.finished_at)
+            for s in sweeps
+            for t in store.sweeps.trials(s.id)
+        ),
+        "label_projects": sorted((p.id, p.created_at) for p in projects),
+        "labels": sorted(
+            (a.project_id, a.item_id, a.annotator, a.claimed_at, a.done_at)
+            for p in projects
+            for a in store.labels.annotations(p.id)
+            if a.status == "done"
+        ),
+        "feedback": sorted((f.id, f.created_at) for f in store.labels.feedback("p")),
+    }
+
+
+def _ids(stamps: dict[str, Any]) -> set[str]:
+    return {row[0] for kind in ("sweeps", "label_projects", "feedback") for row in stamps[kind]}
+
+
+def _times(stamps: dict[str, Any]) -> list[float]:
+    return [t for rows in stamps.values() for row in rows for t in row if isinstance(t, float)]
+
+
+def test_sweeps_label_projects_and_feedback_take_the_targets_ids_and_times(
+    source: Store, tmp_path: Path, store_factory: StoreFactory
+) -> None:
+    """Their ids and times are the target's own: no id of the source comes back (so none
+    collides with what a target holds), every time is the import's, and importing again
+    changes none of them; a second target gives ids of its own again."""
+    export_project(source, "p", tmp_path / "export")
+    before = _stamps(source)
+    target = store_factory()
+    start = time.time()
+    import_export(target, tmp_path / "export")
+    first = _stamps(target)
+    assert [len(rows) for rows in first.values()] == [len(rows) for rows in before.values()]
+    assert not _ids(first) & _ids(before)
+    assert min(_times(first)) >= start - 1.0  # a server's clock is this machine's
+    assert max(_times(before)) < start
+    import_export(target, tmp_path / "export")
+    assert _stamps(target) == first  # nothing re-stamped, nothing doubled
+    other = open_store(tmp_path / "other")
+    import_export(other, tmp_path / "export")
+    assert not _ids(_stamps(other)) & (_ids(first) | _ids(before))
+    other.close()

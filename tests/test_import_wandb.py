@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -26,20 +27,39 @@ STEPS = 3000
 
 SCRIPT = textwrap.dedent(
     """
-    import numpy as np, wandb
+    import wave, numpy as np, wandb
+    from tests.test_import_wandb import pixels, samples, segments
     run = wandb.init(project="vision", name="resnet", config={"lr": 0.01, "layers": [64, 128]},
                      tags=["baseline"], notes="first try", group="sweep-1", job_type="train")
+    with wave.open("clip.wav", "wb") as clip:
+        clip.setnchannels(2); clip.setsampwidth(2); clip.setframerate(8000)
+        clip.writeframes(samples().astype("<i2").tobytes())
     for step in range(STEPS):
         row = {"train/loss": 1.0 / (step + 1)}
         if step % 100 == 0:
             row["val/acc"] = step / 10_000
         if step == 7:
+            row["sample"] = wandb.Image(pixels(step), caption=f"seen at {step}")
+        if step == 8:
+            seg = {"mask_data": segments(), "class_labels": {0: "sky", 1: "cat", 2: "dog"}}
+            box = {"position": {"minX": 1, "maxX": 3, "minY": 1, "maxY": 2}, "domain": "pixel",
+                   "class_id": 1}
+            row["sample"] = wandb.Image(pixels(step), caption=f"seen at {step}",
+                                        masks={"seg": seg}, boxes={"pred": {"box_data": [box]}})
+        if step == 7:
             row["odd"] = float("nan")
-            row["sample"] = wandb.Image(np.zeros((8, 8, 3), dtype=np.uint8))
+            row["page"] = wandb.Html("<b>not an image</b>")
+            row["pair"] = [wandb.Image(pixels(1)), wandb.Image(pixels(2)[:4])]
+            row["voice"] = wandb.Audio("clip.wav", caption="hum")
+            table = wandb.Table(columns=["id", "score", "crop", "label"])
+            table.add_data(1, 0.5, wandb.Image(pixels(3)), "cat")
+            table.add_data(2, float("nan"), wandb.Image(pixels(4)[:, :5]), None)
+            row["preds"] = table
         if step in (5, 9):
             row["weights"] = wandb.Histogram(np_histogram=([1, 4, 2], [0.0, 0.5, 1.5, step]))
         run.log(row, step=step)
     run.summary["best_acc"] = 0.42
+    run.summary["worst"] = float("inf")
     print("epoch done")
     run.finish()
     failed = wandb.init(project="vision", name="broken")
@@ -49,11 +69,29 @@ SCRIPT = textwrap.dedent(
 ).replace("STEPS", str(STEPS))
 
 
+def pixels(seed: int) -> np.ndarray:
+    """The RGB pixels the W&B script logs as image ``seed``."""
+    return np.random.default_rng(seed).integers(0, 256, (6, 8, 3), dtype=np.uint8)
+
+
+def segments() -> np.ndarray:
+    """The class ids of the mask the W&B script logs with image 8."""
+    return np.random.default_rng(11).integers(0, 3, (6, 8), dtype=np.uint8)
+
+
+def samples() -> np.ndarray:
+    """The stereo 16-bit clip the W&B script logs."""
+    wave = np.sin(np.linspace(0, 40, 1600)) * 20_000
+    return np.stack([wave, -wave / 2], axis=1).round().astype(np.int16)
+
+
 def write_offline(root: Path) -> Path:
     """Run SCRIPT with the real W&B SDK offline in ``root``; its ``wandb`` folder."""
     root.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_DIR": str(root), "WANDB_SILENT": "true"}
     env["WANDB_CONFIG_DIR"] = str(root / "config")
+    env["WANDB_DATA_DIR"] = str(root / "data")  # where the SDK stages the table's artifact
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parents[1]), *sys.path])
     subprocess.run([sys.executable, "-c", SCRIPT], cwd=root, env=env, check=True, timeout=300)
     return root / "wandb"
 
@@ -75,7 +113,8 @@ def test_offline_runs_import_with_every_point_and_their_settings(
 
     store = store_factory()
     done = import_wandb(store, offline)
-    assert done.runs == 2 and done.skipped["history image-file"] == 1
+    assert done.runs == 2
+    assert done.skipped == {"history html-file": 1, "image-file boxes": 1}
     run_id, values = _run(store, "resnet")
     assert run_id.startswith("wb-")
     assert np.array_equal(values["train/loss"], 1.0 / np.arange(1, STEPS + 1))
@@ -87,7 +126,7 @@ def test_offline_runs_import_with_every_point_and_their_settings(
     assert (run.tags, run.notes, run.group, run.job_type) == (
         ["baseline"], "first try", "sweep-1", "train"
     )  # fmt: skip
-    assert run.summary == {"best_acc": 0.42} and run.status == "finished"
+    assert run.summary == {"best_acc": 0.42, "worst": None} and run.status == "finished"
     assert run.host["imported_from"].endswith(f"vision/{run_id[3:]}")
     assert "epoch done" in [line.text for line in store.runs.log_lines(run_id)]
     broken = store.runs.get(_run(store, "broken")[0])
@@ -112,6 +151,67 @@ def test_histograms_import_as_media_at_their_steps(offline: Path, tmp_path: Path
         assert histogram.edges.tolist() == [0.0, 0.5, 1.5, float(step)]
 
 
+def test_images_tables_and_audio_import_as_media_at_their_steps(
+    offline: Path, tmp_path: Path
+) -> None:
+    """Pixels, cells (an image cell's pixels too) and samples as the W&B script logged
+    them, read back through ``assay.Api``."""
+    import assay
+    from assay.importers.wandb import import_wandb
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    done = import_wandb(store, offline)
+    assert done.media == 2 + 2 + 1 + 1 + 1  # images, histograms, a list, audio, a table
+    run_id, _ = _run(store, "resnet")
+    store.close()
+    with assay.Api(uri) as api:
+        run = api.run(run_id)
+        images = run.media("sample")
+        ((pair_step, pair),) = run.media("pair")
+        ((voice_step, voice),) = run.media("voice")
+        ((table_step, table),) = run.media("preds")
+        frame = table.to_pandas()
+        crops = [table.rows[0][2].to_numpy(), table.rows[1][2].to_numpy()]
+        pair_pixels = [image.to_numpy() for image in pair]
+        image_pixels = [image.to_numpy() for _, image in images]
+        mask = images[1][1].mask("seg")
+        clip = voice.to_numpy()
+    assert [step for step, _ in images] == [7, 8]
+    assert [image.caption for _, image in images] == ["seen at 7", "seen at 8"]
+    assert images[0][1].mask_names == [] and images[1][1].mask_names == ["seg"]
+    assert np.array_equal(mask, segments())
+    assert images[1][1].mask_labels == {0: "sky", 1: "cat", 2: "dog"}
+    for (step, _), got in zip(images, image_pixels, strict=True):
+        assert np.array_equal(got, pixels(step))
+    assert pair_step == 7 and np.array_equal(pair_pixels[0], pixels(1))
+    assert np.array_equal(pair_pixels[1], pixels(2)[:4])
+    assert voice_step == 7 and voice.sample_rate == 8000 and voice.caption == "hum"
+    assert np.array_equal(clip, samples())
+    assert table_step == 7 and table.columns == ["id", "score", "crop", "label"]
+    assert [row[:2] + row[3:] for row in table.rows] == [[1, 0.5, "cat"], [2, None, None]]
+    assert frame["id"].tolist() == [1, 2]
+    assert np.array_equal(crops[0], pixels(3)) and np.array_equal(crops[1], pixels(4)[:, :5])
+
+
+def test_a_media_file_that_is_gone_fails_its_run_by_name(offline: Path, tmp_path: Path) -> None:
+    """A run folder copied without one of its images: that run is named and not
+    imported (never without a value it logged), the other comes in, exit 1."""
+    copy = tmp_path / "copy"
+    shutil.copytree(offline, copy, symlinks=True)
+    (gone,) = [p for p in copy.rglob("media/images/sample_*.png") if "latest-run" not in str(p)][:1]
+    gone.unlink()
+    result = CliRunner().invoke(cli, ["import", "wandb", str(copy), "--uri", str(tmp_path / "s")])
+    assert result.exit_code == 1
+    assert f"image-file 'sample' at step 7: W&B file media/images/{gone.name} is not at" in (
+        " ".join(result.output.split())
+    )
+    assert "not imported: 1 history html-file values" in result.output  # listed still
+    store = open_store(tmp_path / "s")
+    assert [r.name for r in store.runs.list("vision")] == ["broken"]
+    store.close()
+
+
 def test_importing_again_changes_nothing(offline: Path, tmp_path: Path) -> None:
     from assay.importers.wandb import import_wandb
 
@@ -123,21 +223,26 @@ def test_importing_again_changes_nothing(offline: Path, tmp_path: Path) -> None:
     import_wandb(store, offline, project="vision")
     assert len(store.runs.list("vision")) == 2
     assert len(store.runs.log_lines(run_id)) == lines
-    assert store.media.keys(run_id) == keys and [(k.key, k.count) for k in keys] == [("weights", 2)]
+    assert store.media.keys(run_id) == keys
+    assert [(k.key, k.count) for k in keys] == [
+        ("pair", 1), ("preds", 1), ("sample", 2), ("voice", 1), ("weights", 2)
+    ]  # fmt: skip
     store.close()
 
 
 def test_a_damaged_run_file_is_named_and_the_others_come_in(offline: Path, tmp_path: Path) -> None:
     from assay.importers.wandb import import_wandb
+    from assay.importers.wandb_log import PIECE, _payloads
 
     copy = tmp_path / "copy"
     files = sorted(offline.rglob("run-*.wandb"))
     for i, file in enumerate(files):
-        (copy / f"r{i}").mkdir(parents=True)
-        (copy / f"r{i}" / file.name).write_bytes(file.read_bytes())
+        shutil.copytree(file.parent, copy / f"r{i}")
     damaged = copy / "r0" / files[0].name
     data = bytearray(damaged.read_bytes())
-    data[len(data) // 2] ^= 0xFF
+    starts = [pos for pos, _ in _payloads(bytes(data), damaged.name)]
+    middle = starts[len(starts) // 2]  # a byte of a record's data, not of its framing
+    data[middle + PIECE.size + 1] ^= 0xFF
     damaged.write_bytes(bytes(data))
     store = open_store(tmp_path / "store")
     with pytest.raises(ImportIncomplete, match=rf"r0/{files[0].name}: .*damaged record"):
@@ -151,8 +256,8 @@ def test_the_cli_imports_and_names_what_it_did_not(offline: Path, tmp_path: Path
         cli, ["import", "wandb", str(offline), "--uri", str(tmp_path / "s")]
     )
     assert result.exit_code == 0, result.output
-    assert "2 runs" in result.output
-    assert "not imported: 1 history image-file values" in result.output
+    assert "2 runs" in result.output and "7 media values" in result.output
+    assert "not imported: 1 history html-file values" in result.output
 
 
 ARTIFACTS = textwrap.dedent(

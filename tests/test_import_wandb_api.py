@@ -5,6 +5,8 @@ missing project or run, no key and an unreachable server fail by name."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -18,6 +20,7 @@ from click.testing import CliRunner
 
 from assay.cli.main import cli
 from assay.errors import ImportIncomplete, InvalidInput, NotFound, Unauthorized
+from assay.media import pixels
 from assay.store import open_store
 from tests.wandb_server import FakeArtifact, FakeRun, FakeWandb, serving
 
@@ -371,3 +374,179 @@ def test_an_artifact_file_that_arrives_changed_is_named(
     assert [r.id for r in store.runs.list("vision")] == ["wb-a1b2c3"]
     assert not store.artifacts.list("vision", type="dataset")
     store.close()
+
+
+def _png(seed: int, shape: tuple[int, ...] = (6, 8, 3)) -> tuple[np.ndarray, bytes]:
+    array = np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+    return array, pixels.to_png(array)
+
+
+def _wav(samples: np.ndarray, rate: int) -> bytes:
+    import io
+    import wave
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(rate)
+        writer.writeframes(samples.astype("<i2").tobytes())
+    return buffer.getvalue()
+
+
+def _file(kind: str, path: str, data: bytes, **extra: object) -> dict[str, object]:
+    """A media value as W&B's server holds it in a history row."""
+    sha = hashlib.sha256(data).hexdigest()
+    return {"_type": kind, "path": path, "sha256": sha, "size": len(data), **extra}
+
+
+def _media_run() -> tuple[FakeRun, dict[str, object]]:
+    """A finished run that logged images, audio, a table with image cells (its images in
+    the run-table artifact, as W&B keeps them), a histogram and an html value."""
+    first, first_png = _png(1)
+    second, second_png = _png(2, (4, 5))
+    crop, crop_png = _png(3, (3, 3, 3))
+    seg = np.random.default_rng(4).integers(0, 2, (4, 5), dtype=np.uint8)
+    seg_png = pixels.to_png(seg)
+    mask = {"seg": _file("mask", "media/images/mask/s1.mask.png", seg_png)}
+    labels = {"type": "mask/class_labels", "value": {"0": "background", "1": "digit"}}
+    clip = (np.sin(np.linspace(0, 30, 900)) * 20_000).round().astype(np.int16)
+    clip_wav = _wav(clip, 16_000)
+    cells = {"_type": "image-file", "path": "media/images/c0.png", "format": "png"}
+    stored = {
+        "columns": ["id", "score", "crop"],
+        "data": [[1, float("inf"), cells], [2, 0.5, None]],
+    }
+    stored_json = json.dumps(stored).encode()
+    table = FakeArtifact(
+        name="run-m1-preds",
+        type="run_table",
+        version=0,
+        files={"preds.table.json": stored_json, "media/images/c0.png": crop_png},
+    )
+    copy = b'{"columns": ["id", "score", "crop"], "data": [[1, NaN, "Image"], [2, 0.5, null]]}'
+    table_value = _file("table-file", "media/table/preds_1_ab.table.json", copy, nrows=2)
+    table_value["artifact_path"] = f"wandb-artifact://_id/{table.id}/preds.table.json"
+    rows: list[dict[str, object]] = [
+        {
+            "_step": 0,
+            "_timestamp": START + 1,
+            "loss": 1.0,
+            "sample": _file("image-file", "media/images/s0.png", first_png, caption="first"),
+            "voice": _file("audio-file", "media/audio/v0.wav", clip_wav, caption="hum"),
+            "page": {"_type": "html-file", "path": "media/html/p0.html", "sha256": "0"},
+        },
+        {
+            "_step": 1,
+            "_timestamp": START + 2,
+            "loss": 0.5,
+            "sample": _file("image-file", "media/images/s1.png", second_png, masks=mask),
+            "preds": table_value,
+            "weights": {"_type": "histogram", "values": [1, 4, 2], "bins": [0.0, 0.5, 1.5, 3.0]},
+        },
+    ]
+    files = {
+        "media/images/s0.png": first_png,
+        "media/images/s1.png": second_png,
+        "media/images/mask/s1.mask.png": seg_png,
+        "media/audio/v0.wav": clip_wav,
+        "media/table/preds_1_ab.table.json": copy,
+        "media/html/p0.html": b"<b>hi</b>",
+    }
+    run = FakeRun(
+        id="m1",
+        display_name="media",
+        rows=rows,
+        files=files,
+        artifacts=[table],
+        config={
+            "lr": float("nan"),
+            "_wandb": {"mask/class_labels": {"sample_wandb_delimeter_seg": labels}},
+        },
+        summary={"worst": float("-inf")},
+    )
+    return run, {"first": first, "second": second, "crop": crop, "clip": clip, "seg": seg}
+
+
+def test_media_from_a_server_import_with_their_pixels_cells_and_samples(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Images, audio, a table whose image cells are in its run-table artifact, and a
+    histogram, from the run's files as W&B's client downloads them; an html value
+    listed; NaN and infinities in config, summary and cells as None."""
+    import wandb
+
+    import assay
+    from assay.importers.wandb_api import import_wandb_api
+
+    run, logged = _media_run()
+    with serving(FakeWandb(entity="ada", projects={"media": [run]})) as fake:
+        _wandb_env(monkeypatch, tmp_path / "home", fake.url)
+        wandb.teardown()
+        try:
+            uri = str(tmp_path / "store")
+            store = open_store(uri)
+            done = import_wandb_api(store, "ada/media")
+            again = import_wandb_api(store, "ada/media")
+            keys = [(k.key, k.count) for k in store.media.keys("wb-m1")]
+            imported = store.runs.get("wb-m1")
+            store.close()
+        finally:
+            wandb.teardown()
+    assert not fake.unknown
+    assert (done.runs, done.media, again.media) == (1, 5, 5)
+    assert done.skipped == {"history html-file": 1}
+    assert keys == [("preds", 1), ("sample", 2), ("voice", 1), ("weights", 1)]
+    assert (imported.config, imported.summary) == ({"lr": None}, {"worst": None})
+    with assay.Api(uri) as api:
+        media = api.run("wb-m1").media
+        (first, second) = media("sample")
+        ((_, voice),) = media("voice")
+        ((table_step, table),) = media("preds")
+        ((_, histogram),) = media("weights")
+        assert (first[0], second[0], first[1].caption) == (0, 1, "first")
+        assert np.array_equal(first[1].to_numpy(), logged["first"])
+        assert np.array_equal(second[1].to_numpy(), logged["second"])
+        assert np.array_equal(second[1].mask("seg"), logged["seg"])
+        assert second[1].mask_labels == {0: "background", 1: "digit"}
+        assert (voice.sample_rate, voice.caption) == (16_000, "hum")
+        assert np.array_equal(voice.to_numpy(), logged["clip"])
+        assert table_step == 1 and table.columns == ["id", "score", "crop"]
+        assert [r[:2] for r in table.rows] == [[1, None], [2, 0.5]] and table.rows[1][2] is None
+        assert np.array_equal(table.rows[0][2].to_numpy(), logged["crop"])
+        assert table.to_pandas()["id"].tolist() == [1, 2]
+        assert histogram.counts.tolist() == [1, 4, 2]
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("changed", r"run m1: image-file 'sample' at step 1: W&B file media/images/s1\.png at "),
+        ("no-artifact", r"run m1: table-file 'preds' at step 1: .* not among the artifacts"),
+    ],
+)
+def test_a_media_file_changed_or_a_table_without_its_artifact_fails_its_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str, message: str
+) -> None:
+    """Never a run without a value it logged, nor a table whose image cells would be the
+    text "Image" (W&B's own copy of a table holds that in their place)."""
+    import wandb
+
+    from assay.importers.wandb_api import import_wandb_api
+
+    run, _ = _media_run()
+    if case == "changed":
+        run.files["media/images/s1.png"] = _png(9)[1]  # not the bytes W&B recorded
+    else:
+        run.artifacts = []
+    with serving(FakeWandb(entity="ada", projects={"media": [run]})) as fake:
+        _wandb_env(monkeypatch, tmp_path / "home", fake.url)
+        wandb.teardown()
+        try:
+            store = open_store(tmp_path / "store")
+            with pytest.raises(ImportIncomplete, match=message):
+                import_wandb_api(store, "ada/media")
+            assert store.runs.list("media") == []
+            store.close()
+        finally:
+            wandb.teardown()

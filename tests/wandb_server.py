@@ -159,8 +159,12 @@ class FakeRun:
         }
 
     def parquet(self) -> bytes:
+        """The rows as one Parquet table: every key a column (None where a row lacks it);
+        a media value (a dict) a struct column, which W&B's client reads back as a dict."""
+        keys = list(dict.fromkeys(k for r in self.rows for k in r))
         buffer = io.BytesIO()
-        pq.write_table(pa.Table.from_pylist(self.rows), buffer)
+        table = pa.Table.from_pylist([{k: r.get(k) for k in keys} for r in self.rows])
+        pq.write_table(table, buffer)
         return buffer.getvalue()
 
 

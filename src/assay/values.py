@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -129,6 +130,28 @@ def to_number(key: str, value: object) -> float | int:
 
 
 INT_RANGE = (-(2**63), 2**64 - 1)  # what msgpack (the journal's format) can carry
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every NaN and infinity in it (at any depth of dicts and lists) as
+    None, as JSON has neither; the same object when it holds none."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
+
+
+def json_text(value: Any) -> str:
+    """``value`` as JSON text, NaN and infinities as null (what the SQL stores write into
+    their JSON columns: PostgreSQL refuses NaN, and SQLite would keep text no JSON reader
+    takes)."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except ValueError:
+        return json.dumps(finite(value), allow_nan=False)
 
 
 def normalise_config(value: object, path: str = "config") -> Any:

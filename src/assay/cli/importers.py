@@ -99,11 +99,11 @@ def import_wandb_command(
     path: Path | None, api_path: str | None, project: str | None, uri: str | None
 ) -> None:
     """Every W&B run file under PATH (wandb/offline-run-*/run-*.wandb), or every run of
-    a W&B project on a server (--from-api): config, summary, every history point, and
-    console output, system metrics and logged artifacts (run files) or the run's files
-    (server). Exit 1
-    listing any run not imported; run again to finish (nothing is written twice)."""
-    from assay.importers.wandb import import_wandb
+    a W&B project on a server (--from-api): config, summary, every history point,
+    images, tables, audio and histograms, and console output, system metrics and logged
+    artifacts (run files) or the run's files (server). Exit 1 listing any run not
+    imported; run again to finish (nothing is written twice)."""
+    from assay.importers.wandb import import_wandb, not_imported
     from assay.importers.wandb_api import import_wandb_api
 
     if (path is None) == (api_path is None):
@@ -122,10 +122,11 @@ def import_wandb_command(
     if done.artifact_versions:
         files = f", {done.artifact_versions} artifact versions{files}"
     console = Console(soft_wrap=True)
+    if done.media:
+        files += f", {done.media} media values"
     console.print(f"imported {source}: {done.runs} runs, {done.points} points{files}, checked")
-    for kind, count in sorted(done.skipped.items()):
-        noun = "" if kind.startswith("runs ") else " values"
-        console.print(f"not imported: {count} {kind}{noun}")
+    for line in not_imported(done.skipped):
+        console.print(line)
 
 
 @import_group.command("mlflow")

@@ -5,9 +5,10 @@ Every history point keeps its step and time; config, summary, tags, notes, group
 type, console output and system metrics (W&B's ``stats`` records, as ``system/<name>``
 series: one point per sample, at its time) come along; the W&B run id names the Assay
 run (``wb-<id>``). Artifacts the run logged come in as artifact versions produced by it
-(wandb_artifacts.py). Histograms in the history (``wandb.Histogram``: bins and counts
-inline) become ``assay.Histogram`` at their step; other media (images, tables, audio...)
-are counted and named as not imported. Records are read from the run file itself
+(wandb_artifacts.py). Images, tables, audio and histograms in the history become
+``assay.Image``, ``Table``, ``Audio`` and ``Histogram`` at their step, their files read
+from the run folder's ``files/`` (wandb_media.py); other media (html, video...) are
+counted and named as not imported. Records are read from the run file itself
 (wandb_log.py), not from W&B's ``files/`` summaries, so what the run logged is what
 arrives.
 """
@@ -27,12 +28,22 @@ import numpy as np
 
 from assay.errors import AssayError, CorruptData, ImportIncomplete, InvalidInput
 from assay.importers.runs import MediaPoint, RunData, missing_media, same_series, write_run
-from assay.importers.wandb_artifacts import import_artifact
+from assay.importers.wandb_artifacts import import_artifact, local_file
 from assay.importers.wandb_log import records
-from assay.media import Histogram
+from assay.importers.wandb_media import (
+    KINDS,
+    Files,
+    MaskLabels,
+    Tables,
+    checked,
+    mask_labels,
+    value_of,
+)
+from assay.media.codec import Logged
 from assay.progress import track
 from assay.records import Columns, LogLine
 from assay.store.base import Store
+from assay.values import finite
 
 _RESERVED = ("_step", "_timestamp", "_runtime")
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,29}")
@@ -44,6 +55,7 @@ class WandbImport:
     points: int = 0
     files: int = 0  # files of artifacts, and of runs read from a W&B server (wandb_api.py)
     artifact_versions: int = 0  # W&B artifacts the runs logged
+    media: int = 0  # images, tables, audio and histograms of the runs' histories
     skipped: Counter[str] = field(default_factory=Counter)  # kind -> values not imported
 
 
@@ -62,7 +74,11 @@ class _Run:
     exit_code: int | None = None
     runtime: float = 0.0
     artifacts: list[Any] = field(default_factory=list)  # W&B ``ArtifactRecord``s
-    media: dict[tuple[str, int], MediaPoint] = field(default_factory=dict)  # (key, step) ->
+    folder: Path = Path()  # the run's folder (its media files are under files/)
+    mask_labels: MaskLabels = field(default_factory=dict)  # from W&B's ``_wandb`` config
+    media: dict[tuple[str, int], tuple[float, dict[str, Any]]] = field(
+        default_factory=dict
+    )  # (key, step) -> time, the value as W&B recorded it
 
 
 def run_files(path: Path) -> list[Path]:
@@ -96,18 +112,27 @@ def import_wandb(
                 problems.append(f"{file.parent.name}/{file.name}: {exc}")
             advance(1)
     if problems:
-        listed = "\n  ".join(problems)
+        listed = "\n  ".join(problems + not_imported(done.skipped))
         raise ImportIncomplete(f"the import of {path} is incomplete:\n  {listed}")
     return done
 
 
+def not_imported(skipped: Counter[str]) -> list[str]:
+    """What was counted and left out, a line per kind (``not imported: 1 history
+    html-file values``): printed after an import, and listed by an incomplete one."""
+    return [
+        f"not imported: {count} {kind}{' values' if kind.startswith('history ') else ''}"
+        for kind, count in sorted(skipped.items())
+    ]
+
+
 def _import_file(store: Store, file: Path, project: str | None, done: WandbImport) -> None:
-    run = _Run()
+    run = _Run(folder=file.parent)
     for record in records(file):
         _apply(run, record, project, done.skipped)
     if run.data is None:
         raise CorruptData("it holds no run record (the run never started)")
-    data = _finish(run)
+    data = _finish(run, done.skipped)
     write_run(store, data, f"wandb:{data.project}/{run.wandb_id}")
     differ = same_series(data.series, store.runs.history(data.id))
     if differ:
@@ -117,6 +142,7 @@ def _import_file(store: Store, file: Path, project: str | None, done: WandbImpor
         raise ImportIncomplete(f"the values of {', '.join(differ[:5])} differ after the import")
     done.runs += 1
     done.points += data.points
+    done.media += len(data.media)
     for artifact in run.artifacts:
         version = import_artifact(store, artifact, data.project, data.id)
         done.artifact_versions += 1
@@ -127,8 +153,10 @@ def _apply(run: _Run, record: Any, project: str | None, skipped: Counter[str]) -
     kind = record.WhichOneof("record_type")
     if kind == "run":
         _start(run, record.run, project)
+        _own_config(run, record.run.config.update)
     elif kind == "config" and run.data is not None:
-        run.data.config.update(_updates(record.config.update))
+        run.data.config.update(finite(_updates(record.config.update)))
+        _own_config(run, record.config.update)
     elif kind == "history":
         _history(run, record.history.item, skipped)
     elif kind == "summary":
@@ -143,6 +171,17 @@ def _apply(run: _Run, record: Any, project: str | None, skipped: Counter[str]) -
         run.artifacts.append(record.artifact)
 
 
+def _own_config(run: _Run, items: Any) -> None:
+    """What W&B keeps of its own in the config (``_wandb``): the class names of masks."""
+    for item in items:
+        path = [item.key] if item.key else list(item.nested_key)
+        if path[0] == "_wandb":
+            value = json.loads(item.value_json)
+            for part in reversed(path[1:]):  # a nested update: the value at its path
+                value = {part: value}
+            run.mask_labels.update(mask_labels(value))
+
+
 def _start(run: _Run, record: Any, project: str | None) -> None:
     start = record.start_time.seconds + record.start_time.nanos / 1e9
     run.wandb_id = record.run_id
@@ -152,7 +191,7 @@ def _start(run: _Run, record: Any, project: str | None) -> None:
         project=project or record.project or "wandb",
         name=record.display_name or record.run_id,
         created_at=start,
-        config=_updates(record.config.update),
+        config=finite(_updates(record.config.update)),
         tags=list(record.tags),
         notes=record.notes or None,
         group=record.run_group or None,
@@ -187,42 +226,42 @@ def _updates(items: Any) -> dict[str, Any]:
 
 def _history(run: _Run, items: Any, skipped: Counter[str]) -> None:
     """One logged row. W&B flattens a nested value into items keyed by its path
-    (``["sample", "_type"]``): a path holding ``_type`` is a media value (one, skipped);
-    other nested numbers become ``outer/inner`` keys."""
-    row: dict[str, Any] = {}
-    media: dict[str, str] = {}
+    (``["sample", "_type"]``): a path ending in ``_type`` marks a media value (kept whole,
+    built once the run is read); other nested numbers become ``outer/inner`` keys."""
+    row: dict[tuple[str, ...], Any] = {}
     for item in items:
-        path = [item.key] if item.key else list(item.nested_key)
-        value = json.loads(item.value_json)
-        if len(path) > 1 and path[-1] == "_type":
-            media[path[0]] = str(value)
-        row["/".join(path)] = value
-    step, at = int(row.get("_step", 0)), float(row.get("_timestamp", run.last_time))
+        path = (item.key,) if item.key else tuple(item.nested_key)
+        row[path] = json.loads(item.value_json)
+    marked = sorted(p[:-1] for p in row if len(p) > 1 and p[-1] == "_type")
+    media: list[tuple[str, ...]] = []
+    for path in marked:  # a value's own parts (an image's masks) are not values of their own
+        if not any(path[: len(m)] == m for m in media):
+            media.append(path)
+    step = int(row.get(("_step",), 0))
+    at = float(row.get(("_timestamp",), run.last_time))
     run.last_time = max(run.last_time, at)
-    for key, kind in media.items():
-        if kind == "histogram":
-            _histogram(run, row, key, step, at)
+    for prefix in media:
+        spec: dict[str, Any] = {}
+        for path, value in row.items():
+            if path[: len(prefix)] == prefix:
+                node = spec
+                for part in path[len(prefix) : -1]:
+                    node = node.setdefault(part, {})
+                node[path[-1]] = value
+        kind = str(spec["_type"])
+        if kind in KINDS:
+            run.media["/".join(prefix), step] = (at, spec)
         else:
             skipped[f"history {kind}"] += 1
-    for key, value in row.items():
-        if key in _RESERVED or key.split("/", 1)[0] in media:
+    for path, value in row.items():
+        key = "/".join(path)
+        if key in _RESERVED or any(path[: len(m)] == m for m in media):
             continue
         if isinstance(value, bool | int | float):
             run.points.setdefault(key, {})[step] = (at, float(value))
         else:
             kind = value.get("_type", "object") if isinstance(value, dict) else type(value).__name__
             skipped[f"history {kind}"] += 1
-
-
-def _histogram(run: _Run, row: dict[str, Any], key: str, step: int, at: float) -> None:
-    """``wandb.Histogram`` (its bins, edges, and values, counts, inline in the row) as
-    ``assay.Histogram`` at the row's step."""
-    try:
-        made = Histogram(counts=row[f"{key}/values"], edges=row[f"{key}/bins"])
-    except (KeyError, InvalidInput) as exc:
-        raise CorruptData(f"histogram {key!r} at step {step}: {exc}") from None
-    point = MediaPoint(key=key, step=step, at=at, kind="histogram", make=lambda: made)
-    run.media[key, step] = point
 
 
 def _output(run: _Run, output: Any) -> None:
@@ -242,7 +281,7 @@ def _stats(run: _Run, stats: Any) -> None:
             run.samples.setdefault(f"system/{item.key}", []).append((at, float(value)))
 
 
-def _finish(run: _Run) -> RunData:
+def _finish(run: _Run, skipped: Counter[str]) -> RunData:
     data = run.data
     assert data is not None
     data.series = {key: columns(points) for key, points in run.points.items()}
@@ -251,8 +290,8 @@ def _finish(run: _Run) -> RunData:
     data.log_lines = run.lines + [
         LogLine(at=run.last_time, stream=s, text=t) for s, t in run.text.items() if t
     ]
-    data.summary = summary_kept(run.summary, data.series)
-    data.media = sorted(run.media.values(), key=lambda m: (m.key, m.step))
+    data.summary = finite(summary_kept(run.summary, data.series))
+    data.media = _media(run, skipped)
     end = max(run.last_time, data.created_at + run.runtime)
     data.heartbeat_at = data.finished_at = end
     if run.exit_code is None:
@@ -260,6 +299,96 @@ def _finish(run: _Run) -> RunData:
     else:
         data.status = "finished" if run.exit_code == 0 else "failed"
     return data
+
+
+def _media(run: _Run, skipped: Counter[str]) -> list[MediaPoint]:
+    """The run's media values, each read from its files (and checked) now, before any of
+    the run is written: a missing file fails the run, never half of it."""
+    files = files_under(run.folder / "files")
+    by_client = {a.client_id: a for a in run.artifacts if a.client_id}
+
+    def tables(artifact_path: str) -> tuple[dict[str, Any], Files] | None:
+        return _run_table(by_client, artifact_path)
+
+    points = []
+    for (key, step), (at, spec) in sorted(run.media.items()):
+        point = media_point(
+            key,
+            step,
+            at,
+            spec,
+            files=files,
+            tables=tables,
+            skipped=skipped,
+            labels=run.mask_labels.get(key, {}),
+        )
+        points.append(point)
+    return points
+
+
+def media_point(
+    key: str,
+    step: int,
+    at: float,
+    spec: dict[str, Any],
+    *,
+    files: Files,
+    tables: Tables,
+    skipped: Counter[str],
+    labels: dict[str, dict[int, str]],
+) -> MediaPoint:
+    """The W&B media value ``spec`` (a KINDS kind) at ``step`` as a MediaPoint. Its files
+    are read and checked now, before any of the run is written, and read again when its
+    batch is (so a run's images are not all held at once)."""
+    kind = str(spec["_type"])
+
+    def make(counted: Counter[str]) -> Logged:
+        try:
+            return value_of(kind, spec, files, tables, counted, mask_labels=labels)
+        except (CorruptData, InvalidInput) as exc:
+            raise CorruptData(f"{kind} {key!r} at step {step}: {exc}") from None
+
+    make(skipped)
+    return MediaPoint(key=key, step=step, at=at, kind=KINDS[kind], make=lambda: make(Counter()))
+
+
+def files_under(root: Path) -> Files:
+    """W&B's run files as they lie under ``root``, each checked against W&B's SHA-256."""
+
+    def files(name: str, sha256: str | None) -> Path:
+        return checked(root / name, name, sha256)
+
+    return files
+
+
+_CLIENT_ARTIFACT = "wandb-client-artifact://"
+
+
+def _run_table(
+    by_client: dict[str, Any], artifact_path: str
+) -> tuple[dict[str, Any], Files] | None:
+    """A table as W&B stored it in its run-table artifact (with its image cells), named
+    by the history value's ``wandb-client-artifact://<client id>/<file>``."""
+    if not artifact_path.startswith(_CLIENT_ARTIFACT):
+        return None
+    client, _, name = artifact_path.removeprefix(_CLIENT_ARTIFACT).partition("/")
+    record = by_client.get(client.split(":", 1)[0])
+    if record is None:
+        return None
+    entries = {e.path: e for e in record.manifest.contents if not e.ref}
+
+    def files(path: str, sha256: str | None) -> Path:
+        entry = entries.get(path)
+        if entry is None:
+            raise CorruptData(f"W&B artifact {record.name} holds no file {path}")
+        return checked(local_file(record, entry), path, sha256)
+
+    try:
+        body = json.loads(files(name, None).read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        what = f"W&B table {name} of artifact {record.name}"
+        raise CorruptData(f"{what} is not JSON: {exc}") from None
+    return body, files
 
 
 def summary_kept(summary: dict[str, Any], series: dict[str, Columns]) -> dict[str, Any]:

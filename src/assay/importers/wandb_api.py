@@ -9,9 +9,12 @@ with its step and time: history is read with ``run.scan_history()`` (every row),
 ``run.history()`` (a sample), and never from W&B's local history cache (a download that
 failed leaves an empty file there). The number of rows read is checked against the number
 W&B counts. The run's files (``output.log``, ``wandb-metadata.json``, media files...)
-become the artifact ``wandb-<id>`` (type ``wandb-run``) produced by the run. Media values
-in the history are counted and named (their files come with the run's files); runs still
-running are named and left for a later import. System metrics (W&B's ``system.<name>``
+become the artifact ``wandb-<id>`` (type ``wandb-run``) produced by the run. Images,
+tables, audio and histograms in the history become Assay values at their steps, read
+from the run's files as W&B's client downloads them (wandb_media.py; a table's image
+cells from the run-table artifact the value names, among the run's logged artifacts);
+other media kinds are counted and named. Runs still running are named and left for a
+later import. System metrics (W&B's ``system.<name>``
 events) become ``system/<name>`` series as from a run file, one point per event the
 server returns (up to SYSTEM_SAMPLES; W&B's server may sample a long run's events below
 that, which the public API gives no way around). The artifacts a run logged come in
@@ -25,21 +28,41 @@ retries every file (``WANDB__FILE_TRANSFER_RETRY_MAX`` bounds it), then named.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from assay.artifacts.artifact import Artifact, log_artifact
-from assay.errors import AssayError, ImportIncomplete, InvalidInput, NotFound, Unauthorized
+from assay.errors import (
+    AssayError,
+    CorruptData,
+    ImportIncomplete,
+    InvalidInput,
+    NotFound,
+    Unauthorized,
+)
 from assay.extras import need
-from assay.importers.runs import RunData, same_series, write_run
-from assay.importers.wandb import WandbImport, assay_id, columns, sampled, summary_kept
-from assay.importers.wandb_artifacts import import_from_api
+from assay.importers.runs import MediaPoint, RunData, missing_media, same_series, write_run
+from assay.importers.wandb import (
+    WandbImport,
+    assay_id,
+    columns,
+    files_under,
+    media_point,
+    not_imported,
+    sampled,
+    summary_kept,
+)
+from assay.importers.wandb_artifacts import downloaded, import_from_api
+from assay.importers.wandb_media import KINDS, Files, MaskLabels, checked, mask_labels
 from assay.progress import track
 from assay.store.base import Store
+from assay.values import finite
 
 PAGE = 1000  # history rows per request
 STATUS = {"finished": "finished", "failed": "failed", "crashed": "crashed", "killed": "killed"}
@@ -78,7 +101,7 @@ def import_wandb_api(
                 problems.append(f"run {run.id}: {exc}")
             advance(1)
     if problems:
-        listed = "\n  ".join(problems)
+        listed = "\n  ".join(problems + not_imported(done.skipped))
         raise ImportIncomplete(f"the import of W&B {where} is incomplete:\n  {listed}")
     return done
 
@@ -175,23 +198,84 @@ def _import_run(store: Store, run: Any, origin: str, project: str, done: WandbIm
     if run.state in _NOT_FINISHED:
         done.skipped[f"runs still {run.state} (import them once they end)"] += 1
         return
-    data = _data(run, origin, project, done)
-    write_run(store, data, f"wandb-api:{origin}/{run.id}")
-    differ = same_series(data.series, store.runs.history(data.id))
-    if differ:
-        raise ImportIncomplete(f"the points of {', '.join(differ[:5])} differ after the import")
-    done.runs += 1
-    done.points += data.points
-    done.files += _import_files(store, run, data)
-    for artifact in run.logged_artifacts():
+    logged = list(run.logged_artifacts())
+    with tempfile.TemporaryDirectory(prefix="assay-wandb-") as folder:
+        root = Path(folder)
+        for file in run.files():
+            file.download(root=str(root / "files"), replace=True, exist_ok=True).close()
+        source = _Source(
+            files=files_under(root / "files"),
+            logged=logged,
+            root=root,
+            mask_labels=mask_labels(_own_config(run).get("_wandb")),
+        )
+        data = _data(run, origin, project, done, source)
+        write_run(store, data, f"wandb-api:{origin}/{run.id}")
+        differ = same_series(data.series, store.runs.history(data.id))
+        if differ:
+            raise ImportIncomplete(f"the points of {', '.join(differ[:5])} differ after the import")
+        differ = missing_media(store, data.id, data.media)
+        if differ:
+            raise ImportIncomplete(f"the values of {', '.join(differ[:5])} differ after the import")
+        done.runs += 1
+        done.points += data.points
+        done.media += len(data.media)
+        done.files += _import_files(store, root / "files", data)
+    for artifact in logged:
         version = import_from_api(store, artifact, data.project, data.id)
         done.artifact_versions += 1
         done.files += version.file_count
 
 
-def _data(run: Any, origin: str, project: str, done: WandbImport) -> RunData:
+def _own_config(run: Any) -> dict[str, Any]:
+    """The run's config with W&B's own keys (``_wandb``), which ``run.config`` leaves out
+    in W&B's newer clients (they keep them in ``run.rawconfig``)."""
+    return dict(getattr(run, "rawconfig", None) or run.config or {})
+
+
+@dataclass
+class _Source:
+    """Where a run's media files are: its files, downloaded under ``root``/files, and the
+    artifacts it logged (a table's images are in its run-table artifact)."""
+
+    files: Files
+    logged: list[Any]
+    root: Path
+    mask_labels: MaskLabels
+    tables: dict[str, tuple[dict[str, Any], Files]] = field(default_factory=dict)
+
+    def table(self, artifact_path: str) -> tuple[dict[str, Any], Files] | None:
+        """The table ``wandb-artifact://_id/<artifact id>/<file>`` names, with the files of
+        its artifact (downloaded once, checked against W&B's MD5s)."""
+        if not artifact_path.startswith(_SERVER_ARTIFACT):
+            return None
+        artifact_id, _, name = artifact_path.removeprefix(_SERVER_ARTIFACT).partition("/")
+        if artifact_path not in self.tables:
+            found = next((a for a in self.logged if a.id == artifact_id), None)
+            if found is None:
+                return None
+            folder = self.root / "artifacts" / str(len(self.tables))
+            local = dict(downloaded(found, folder))
+
+            def files(path: str, sha256: str | None) -> Path:
+                if path not in local:
+                    raise CorruptData(f"W&B artifact {found.name} holds no file {path}")
+                return checked(local[path], path, sha256)
+
+            try:
+                body = json.loads(files(name, None).read_text())
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise CorruptData(f"W&B table {name} of {found.name} is not JSON: {exc}") from None
+            self.tables[artifact_path] = body, files
+        return self.tables[artifact_path]
+
+
+_SERVER_ARTIFACT = "wandb-artifact://_id/"
+
+
+def _data(run: Any, origin: str, project: str, done: WandbImport, source: _Source) -> RunData:
     created = _time(run.created_at)
-    points, last, rows = _history(run, created, done)
+    points, last, rows, media = _history(run, created, done, source)
     counted = run._attrs.get("historyLineCount")  # W&B's own count of the run's rows
     if counted is not None and rows != counted:
         raise ImportIncomplete(f"W&B counts {counted} history rows; {rows} were read")
@@ -210,14 +294,15 @@ def _data(run: Any, origin: str, project: str, done: WandbImport) -> RunData:
         status=STATUS.get(run.state, "crashed"),
         finished_at=end,
         heartbeat_at=max(heartbeat, end),
-        config={k: v for k, v in dict(run.config).items() if not k.startswith("_")},
-        summary=summary_kept(summary, series),
+        config=finite({k: v for k, v in dict(run.config).items() if not k.startswith("_")}),
+        summary=finite(summary_kept(summary, series)),
         tags=list(run.tags or []),
         notes=run.notes or None,
         group=run.group or None,
         job_type=run.job_type or None,
         host={"imported_from": f"wandb:{origin}/{run.id}", "wandb_state": run.state},
         series=series,
+        media=media,
     )
 
 
@@ -228,10 +313,12 @@ def _time(iso: str) -> float:
 
 
 def _history(
-    run: Any, created: float, done: WandbImport
-) -> tuple[dict[str, dict[int, tuple[float, float]]], float, int]:
-    """Every history row: the points by key and step, the last time, the rows read."""
+    run: Any, created: float, done: WandbImport, source: _Source
+) -> tuple[dict[str, dict[int, tuple[float, float]]], float, int, list[MediaPoint]]:
+    """Every history row: the points by key and step, the last time, the rows read, and
+    the media values (their files read now)."""
     points: dict[str, dict[int, tuple[float, float]]] = {}
+    media: list[MediaPoint] = []
     last, rows = created, 0
     for row in run.scan_history(page_size=PAGE, use_cache=False):
         rows += 1
@@ -244,10 +331,22 @@ def _history(
                 continue
             if isinstance(value, bool | int | float):
                 points.setdefault(key, {})[step] = (at, float(value))
+            elif isinstance(value, dict) and value.get("_type") in KINDS:
+                point = media_point(
+                    key,
+                    step,
+                    at,
+                    value,
+                    files=source.files,
+                    tables=source.table,
+                    skipped=done.skipped,
+                    labels=source.mask_labels.get(key, {}),
+                )
+                media.append(point)
             else:
                 kind = value.get("_type", "object") if isinstance(value, dict) else None
                 done.skipped[f"history {kind or type(value).__name__}"] += 1
-    return points, last, rows
+    return points, last, rows, media
 
 
 def _system(run: Any) -> dict[str, list[tuple[float, float]]]:
@@ -276,14 +375,11 @@ def _flat(row: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
             yield f"{prefix}{key}", value
 
 
-def _import_files(store: Store, run: Any, data: RunData) -> int:
-    files = list(run.files())
-    if not files:
+def _import_files(store: Store, folder: Path, data: RunData) -> int:
+    """The run's files (downloaded into ``folder``) as the artifact ``wandb-<id>``."""
+    if not folder.is_dir() or not any(folder.iterdir()):
         return 0
-    with tempfile.TemporaryDirectory(prefix="assay-wandb-") as folder:
-        for file in files:
-            file.download(root=folder, replace=True, exist_ok=True).close()  # returns it open
-        art = Artifact("wandb-" + data.id.removeprefix("wb-"), type="wandb-run")
-        art.add_dir(Path(folder))
-        version = log_artifact(store, art, data.project, run_id=data.id, progress=False)
+    art = Artifact("wandb-" + data.id.removeprefix("wb-"), type="wandb-run")
+    art.add_dir(folder)
+    version = log_artifact(store, art, data.project, run_id=data.id, progress=False)
     return version.file_count

@@ -41,7 +41,7 @@ def import_artifact(store: Store, record: Any, project: str, run_id: str) -> Art
                 FileEntry(path=entry.path, size=entry.size, digest=entry.digest, ref=entry.ref)
             )
         else:
-            sources.append(transfer.Source(entry.path, _local(record, entry)))
+            sources.append(transfer.Source(entry.path, local_file(record, entry)))
     draft = ArtifactDraft(
         project=project,
         name=record.name,
@@ -65,18 +65,9 @@ def import_from_api(store: Store, artifact: Any, project: str, run_id: str) -> A
         if e.ref is not None
     ]
     with tempfile.TemporaryDirectory(prefix="assay-wandb-") as folder:
-        artifact.download(root=folder, allow_missing_references=True)
-        sources = []
-        for path, entry in sorted(entries.items()):
-            if entry.ref is not None:
-                continue
-            local = transfer.target_of(Path(folder), path)
-            if not local.is_file() or _md5(local) != entry.digest:
-                raise CorruptData(
-                    f"artifact {artifact.name}: file {path} did not arrive as W&B recorded it "
-                    f"(MD5 {entry.digest})"
-                )
-            sources.append(transfer.Source(path, local))
+        sources = [
+            transfer.Source(path, local) for path, local in downloaded(artifact, Path(folder))
+        ]
         draft = ArtifactDraft(
             project=project,
             name=artifact.name.split(":", 1)[0],
@@ -90,13 +81,32 @@ def import_from_api(store: Store, artifact: Any, project: str, run_id: str) -> A
         return store.artifacts.commit(draft)
 
 
+def downloaded(artifact: Any, folder: Path) -> list[tuple[str, Path]]:
+    """The files (not references) of a version ``wandb.Api`` returns, downloaded by W&B's
+    client into ``folder`` and each checked against the manifest's MD5: (path, file)."""
+    artifact.download(root=str(folder), allow_missing_references=True)
+    found = []
+    for path, entry in sorted(artifact.manifest.entries.items()):
+        if entry.ref is not None:
+            continue
+        local = transfer.target_of(folder, path)
+        if not local.is_file() or _md5(local) != entry.digest:
+            raise CorruptData(
+                f"artifact {artifact.name}: file {path} did not arrive as W&B recorded it "
+                f"(MD5 {entry.digest})"
+            )
+        found.append((path, local))
+    return found
+
+
 def kept_aliases(aliases: Any) -> list[str]:
     """W&B's aliases but ``latest`` and the version names (``v3``), which Assay keeps
     itself."""
     return [a for a in aliases if a != LATEST and not _VERSION.fullmatch(a)]
 
 
-def _local(record: Any, entry: Any) -> Path:
+def local_file(record: Any, entry: Any) -> Path:
+    """Where the W&B SDK left the file of ``entry`` on this machine, checked (MD5)."""
     for path in (Path(entry.local_path) if entry.local_path else None, _cached(entry.digest)):
         if path is not None and path.is_file():
             if _md5(path) != entry.digest:

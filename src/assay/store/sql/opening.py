@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from assay.errors import AssayError, InvalidInput, StoreUnavailable, StoreUnusable
 from assay.redact import redact_text
+from assay.values import json_text
 
 FOLDER_MODE = 0o700
 FILE_MODE = 0o600
@@ -79,9 +80,15 @@ def sqlite_engine(url: str, db: Path | None = None, readonly: bool = False) -> s
     read-only store, a ``mode=ro`` connection (``immutable`` when the folder is not
     writable and there is no WAL to read)."""
     if readonly and db is not None:
-        engine = sa.create_engine("sqlite://", creator=lambda: _connect_ro(db))
+        engine = sa.create_engine(
+            "sqlite://", creator=lambda: _connect_ro(db), json_serializer=json_text
+        )
     else:
-        engine = sa.create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+        engine = sa.create_engine(
+            url,
+            connect_args={"timeout": 60, "check_same_thread": False},
+            json_serializer=json_text,
+        )
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:

@@ -26,6 +26,7 @@ from assay.store.sql.runs import SqlRuns
 from assay.store.sql.sweeps import SqlSweeps
 from assay.store.sql.traces import SqlTraces
 from assay.store.sql.tx import Database
+from assay.values import json_text
 
 
 class SqlStore:
@@ -106,7 +107,9 @@ class SqlStore:
             default = Path(path).parent / "blobs"
         else:
             engine = sa.create_engine(
-                url.replace("postgresql://", "postgresql+psycopg://", 1), pool_pre_ping=True
+                url.replace("postgresql://", "postgresql+psycopg://", 1),
+                pool_pre_ping=True,
+                json_serializer=json_text,
             )
             default = Path(os.path.expanduser("~/.assay/blobs"))
         return cls(engine, open_blobs(blobs or default), url, upgrade, read_only=readonly)
