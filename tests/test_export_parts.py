@@ -168,13 +168,18 @@ def _served(store: Store, tmp_path: Path) -> str:
             arm="production" if k % 2 else "2",
             status=200 if k < 4 else 500,
             latency_ms=1.5 + k,
-            inputs={"x": float(k), "tags": ["a", "b"]},
-            outputs={"y": k % 2},
+            rows=1,
+            inputs={"x": [float(k)], "tags": [["a", "b"]]},
+            outputs={"y": [k % 2]},
         )
         for k in range(5)
     ]
+    three = {"x": [1.0, 2.0, 3.0], "tags": [["a"], [], ["c"]]}
+    entries.append(
+        RequestEntry(model="clf", request_id="many", time=T0 + 5, version="1", rows=3, inputs=three)
+    )
     store.requests.write_batch(RequestBatch(writer="srv", seq=0, entries=entries))
-    store.requests.label("clf", ["r1", "r2"], [1, 0])
+    store.requests.label("clf", ["r1", "r2", "many", "many/2"], [1, 0, "all", "third"])
     monitor = create_run(store, name="monitor", at=T0)
     opened = store.alerts.open(
         AlertDraft(
@@ -325,9 +330,12 @@ def _compare(a: Store, b: Store) -> None:
     assert sorted(map(repr, _builtins(fa, *said))) == sorted(map(repr, _builtins(fb, *said)))
     assert {f.item_id for f in fb if f.evaluation_id} == {"a"}
 
-    logged = ("labelled_at",)
-    assert _builtins(a.requests.list("clf"), *logged) == _builtins(b.requests.list("clf"), *logged)
-    assert [r.label for r in b.requests.list("clf")] == [1, 1, 0, None, None]  # r0 by feedback
+    assert _builtins(a.requests.list("clf"), "labels") == _builtins(
+        b.requests.list("clf"), "labels"
+    )
+    labels = [[(lab.row, lab.label) for lab in r.labels] for r in b.requests.list("clf")]
+    assert labels == [[(-1, 1)], [(-1, 1)], [(-1, 0)], [], [], [(-1, "all"), (2, "third")]]
+    assert len(b.requests.list("clf")[-1].inputs["x"]) == 3  # one entry of three rows
     assert _builtins(a.models.traffic_history("clf"), "at", "actor") == _builtins(
         b.models.traffic_history("clf"), "at", "actor"
     )
@@ -343,7 +351,7 @@ def test_every_part_of_a_project_round_trips_value_by_value(
     assert (sent.media_values, sent.traces, sent.spans, sent.trace_feedback) == (10, 2, 4, 2)
     assert (sent.prompt_label_moves, sent.sweeps, sent.trials) == (4, 1, 3)
     assert (sent.label_projects, sent.label_items, sent.labels_done, sent.feedback) == (1, 4, 5, 3)
-    assert (sent.requests, sent.traffic_changes, sent.alerts) == (5, 2, 2)
+    assert (sent.requests, sent.traffic_changes, sent.alerts) == (6, 2, 2)
     lines = (tmp_path / "export" / "label_projects.jsonl").read_text().splitlines()
     consensus = {r["item"]: r["label"] for r in json.loads(lines[0])["consensus"]}
     assert consensus["a"] == "pos" and consensus["b"] == "neg"

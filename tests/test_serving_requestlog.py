@@ -104,7 +104,8 @@ def serving(
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``assay serve`` in a child process, until the block ends with a clean stop."""
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "ASSAY_JOURNAL_DIR": str(journal)}
+    path = os.pathsep.join([str(ROOT / "src"), str(ROOT)])  # this checkout's assay
+    env = {**os.environ, "PYTHONPATH": path, "ASSAY_JOURNAL_DIR": str(journal)}
     command = [sys.executable, "-m", "assay", "serve", "models:/clf@production", "--uri", uri]
     log = journal.with_name(f"serve-{port}.log")
     journal.parent.mkdir(parents=True, exist_ok=True)
