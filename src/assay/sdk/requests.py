@@ -80,8 +80,9 @@ def log(
                     arm=None,
                     status=200,
                     latency_ms=0.0,
-                    inputs={k: v[i] for k, v in given_in.items()},
-                    outputs={k: v[i] for k, v in given_out.items()},
+                    rows=1,
+                    inputs={k: v[i : i + 1] for k, v in given_in.items()},
+                    outputs={k: v[i : i + 1] for k, v in given_out.items()},
                 )
                 for i in range(start, stop)
             ]
