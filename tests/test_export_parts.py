@@ -15,7 +15,7 @@ import pytest
 
 import assay
 from assay.errors import ImportIncomplete
-from assay.importers import export_project, import_export
+from assay.importers import bundle, export_project, import_export
 from assay.media import codec
 from assay.records import (
     AlertDraft,
@@ -373,3 +373,47 @@ def test_a_missing_media_blob_fails_its_run_by_name(source: Store, tmp_path: Pat
     target = open_store(tmp_path / "target")
     with pytest.raises(ImportIncomplete, match="does not hold the bytes"):
         import_export(target, tmp_path / "export")
+
+
+def _one_row_lines(line: dict[str, Any]) -> list[dict[str, Any]]:
+    """A request as an earlier version exported it: one line per row, ``{name: value}``,
+    ``<id>/<i>`` for the rows of a request of several, its label inline."""
+    n = line["rows"]
+    labels = {lab["row"]: lab for lab in line["labels"]}
+    out = []
+    for i in range(max(n, 1)):
+        joined = labels.get(i, labels.get(-1))
+        fields = {k: v for k, v in line.items() if k not in ("rows", "labels")}
+        out.append(
+            {
+                **fields,
+                "request_id": line["request_id"] if n <= 1 else f"{line['request_id']}/{i}",
+                "inputs": {k: v[i] for k, v in line["inputs"].items() if i < len(v)},
+                "outputs": {k: v[i] for k, v in line["outputs"].items() if i < len(v)},
+                "label": None if joined is None else joined["label"],
+                "labelled_at": None if joined is None else joined["at"],
+            }
+        )
+    return out
+
+
+def test_a_request_log_exported_one_row_a_line_imports_as_the_same_rows(
+    source: Store, tmp_path: Path
+) -> None:
+    export_project(source, "p", tmp_path / "export")
+    path = tmp_path / "export" / "requests" / "clf.jsonl"
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    old = [row for line in lines for row in _one_row_lines(line)]
+    path.write_text("".join(json.dumps(row) + "\n" for row in old))
+    manifest = tmp_path / "export" / bundle.MANIFEST  # as that version counted: rows
+    header = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**header, "counts": {**header["counts"], "requests": 8}}))
+    target = open_store(tmp_path / "target")
+    found = import_export(target, tmp_path / "export")
+    assert found.requests == 8  # five requests of one row, the three rows of another
+    with assay.Api(store=source) as api:
+        before = api.requests("clf").drop(columns="labelled_at")
+    with assay.Api(store=target) as api:
+        after = api.requests("clf").drop(columns="labelled_at")
+    assert list(after["request_id"]) == ["r0", "r1", "r2", "r3", "r4", "many/0", "many/1", "many/2"]
+    assert after.equals(before)

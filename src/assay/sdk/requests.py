@@ -18,6 +18,7 @@ import time as clock
 import uuid
 from collections.abc import Mapping, Sequence
 from itertools import chain
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from assay.artifacts.uris import ModelRef, parse_ref
@@ -279,8 +280,8 @@ def _labels(entries: list[LoggedRequest], counts: Any, starts: Any, total: int) 
 
     label = np.full(total, None, dtype=object)
     at = np.full(total, np.nan, dtype="float64")
-    for k, entry in enumerate(entries):
-        for joined in entry.labels:  # whole-request labels sort first
+    for k in [k for k, entry in enumerate(entries) if entry.labels]:
+        for joined in entries[k].labels:  # whole-request labels sort first
             first = int(starts[k])
             if joined.row < 0:
                 label[first : first + int(counts[k])] = _cell(joined.label)
@@ -308,16 +309,17 @@ def _table(columns: list[dict[str, list[Any]]], counts: Any, prefix: str) -> pd.
     stays one cell."""
     import pandas as pd
 
-    names = list(dict.fromkeys(name for named in columns for name in named))
-    table = {
-        f"{prefix}{name}": pd.Series(
-            list(
-                chain.from_iterable(
-                    named.get(name) or [None] * int(n)
-                    for named, n in zip(columns, counts, strict=True)
-                )
+    names = list(dict.fromkeys(chain.from_iterable(columns)))
+    uniform = len(set(map(tuple, columns))) == 1  # every request has the same names
+
+    def joined(name: str) -> list[Any]:
+        if uniform:
+            return list(chain.from_iterable(map(itemgetter(name), columns)))
+        return list(
+            chain.from_iterable(
+                named.get(name) or [None] * int(n) for named, n in zip(columns, counts, strict=True)
             )
         )
-        for name in names
-    }
+
+    table = {f"{prefix}{name}": pd.Series(joined(name)) for name in names}
     return pd.DataFrame(table, index=pd.RangeIndex(int(counts.sum())))
