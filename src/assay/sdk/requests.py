@@ -228,7 +228,8 @@ def read(
         until=None if until is None else _seconds(until),
         limit=limit,
     )
-    return frame(found)
+    rows = frame(found)  # the newest ``limit`` requests hold at least ``limit`` rows
+    return rows if limit is None else rows.tail(limit).reset_index(drop=True)
 
 
 def frame(entries: list[LoggedRequest]) -> pd.DataFrame:
