@@ -4,10 +4,13 @@ One model, entries of eight float inputs and one output (what a tabular model's 
 leaves), written as the server's writer writes them (batches of 2,000 through
 ``store.requests.write_batch``) into a fresh SQLite store, then read back with
 ``assay.Api().requests``: the whole log, and a tenth of it by time range. Also the cost of
-``submit`` on the request path (what a server pays per answered request). Medians of
-``--repeats`` fresh runs; no peer does this, so there is no ratio.
+``submit`` on the request path (what a server pays per answered request), and the CPU
+a server's log costs per answered request of ``--served-rows`` rows and 20 columns, from
+``record`` on the request path to the row in the store (the writer's build, journal and
+delivery, run in this thread). Medians of ``--repeats`` fresh runs; no peer does this, so
+there is no ratio.
 
-    python bench/requestlog.py [--entries 100000] [--repeats 3]
+    python bench/requestlog.py [--entries 100000] [--repeats 3] [--served-rows 100]
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ import argparse
 import statistics
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
 import assay
 from assay.records import RequestBatch, RequestEntry
 from assay.sdk.requestlog import RequestLog
+from assay.serving.requestlog import ServedLog
 from assay.store.base import open_store
 
 BATCH = 2_000
@@ -38,8 +43,9 @@ def entries(n: int, start: float) -> list[list[RequestEntry]]:
             version="1",
             status=200,
             latency_ms=1.0,
-            inputs={f"f{k}": v for k, v in enumerate(features[i])},
-            outputs={"p": 0.5},
+            rows=1,
+            inputs={f"f{k}": [v] for k, v in enumerate(features[i])},
+            outputs={"p": [0.5]},
         )
         for i in range(n)
     ]
@@ -78,10 +84,44 @@ def submit_cost(n: int) -> float:
     return seconds / n * 1e6
 
 
+def served_cost(requests: int, rows: int) -> tuple[float, int]:
+    """(CPU milliseconds per answered request of ``rows`` rows, request_log rows stored):
+    ``ServedLog.record`` for each, then one writer cycle into a fresh SQLite store."""
+    folder = Path(tempfile.mkdtemp(prefix="assay-bench-requestlog-"))
+    store = open_store(folder / "store")
+    rng = np.random.default_rng(0)
+    columns = {f"f{k}": rng.normal(size=rows) for k in range(20)}
+    answers = {"predict": rng.integers(0, 2, size=rows)}
+    served = ServedLog.__new__(ServedLog)  # its writer not started: the cycle runs here
+    served.sample = 1.0
+    served.writer = RequestLog(
+        str(folder / "store"), folder=folder / "journal", interval=3600, connect=lambda: store
+    )
+    t0 = time.process_time()
+    for i in range(requests):
+        served.record(
+            "m",
+            "1",
+            status=200,
+            seconds=0.001,
+            request_id=f"q{i}",
+            rows=columns,
+            count=rows,
+            outputs=answers,
+        )
+    served.writer._cycle(force=True)
+    cpu = time.process_time() - t0
+    stored = len(store.requests.list("m"))
+    served.writer.journal.close()
+    store.close()
+    return cpu / requests * 1e3, stored
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--served-rows", type=int, default=100)
     args = parser.parse_args()
     runs = [one_run(args.entries) for _ in range(args.repeats)]
     rate, read_all, read_tenth = (statistics.median(column) for column in zip(*runs, strict=True))
@@ -90,6 +130,12 @@ def main() -> None:
     print(f"  read all (DataFrame): {read_all:.2f} s")
     print(f"  read a tenth by time: {read_tenth:.2f} s")
     print(f"  submit() per request: {submit_cost(100_000):.2f} µs")
+    costs = [served_cost(1_000, args.served_rows) for _ in range(args.repeats)]
+    cpu = statistics.median(c for c, _ in costs)
+    print(
+        f"  a server's log, per {args.served_rows}-row request of 20 columns: {cpu:.3f} ms CPU "
+        f"({costs[0][1]:,} request_log entries for 1,000 requests)"
+    )
 
 
 if __name__ == "__main__":

@@ -515,7 +515,7 @@ def measure(
             where32 = per_request(before, stages_raw(port), at32)
             where32["cpu ms"] = 1000 * (cpu_seconds(pid) - cpu) / max(where32["requests"], 1)
             move = alias_move(uri, port, seconds=4.0 if quick else 8.0)
-        # the same server writing no request log: what logging every row costs
+        # the same server writing no request log: what logging every request costs
         port = free_port()
         command = assay_serve(uri, port, "--log-sample 0")
         with running(command, port, "/v2/health/ready", work / "assay-nolog.log"):
@@ -620,9 +620,9 @@ def render(measured: dict[str, Any], command: str) -> list[str]:
     lines += [
         "",
         f"'{NO_LOG}' is the same server with `--log-sample 0`. By default Assay writes every "
-        "request to its request log, one entry per row (a 100-row request is 100 entries "
-        "with their inputs and outputs), from a thread of the same process on the same "
-        "core; MLflow and BentoML keep no such log.",
+        "request to its request log, one entry per request (a 100-row request is one entry "
+        "holding its inputs and outputs as columns), from a thread of the same process on "
+        "the same core; MLflow and BentoML keep no such log.",
         "",
         *_against_targets(results),
         "",

@@ -16,7 +16,7 @@ import pytest
 
 import assay
 from assay.errors import ImportIncomplete
-from assay.importers import export_project, import_export
+from assay.importers import bundle, export_project, import_export
 from assay.media import codec
 from assay.records import (
     AlertDraft,
@@ -169,13 +169,18 @@ def _served(store: Store, tmp_path: Path) -> str:
             arm="production" if k % 2 else "2",
             status=200 if k < 4 else 500,
             latency_ms=1.5 + k,
-            inputs={"x": float(k), "tags": ["a", "b"]},
-            outputs={"y": k % 2},
+            rows=1,
+            inputs={"x": [float(k)], "tags": [["a", "b"]]},
+            outputs={"y": [k % 2]},
         )
         for k in range(5)
     ]
+    three = {"x": [1.0, 2.0, 3.0], "tags": [["a"], [], ["c"]]}
+    entries.append(
+        RequestEntry(model="clf", request_id="many", time=T0 + 5, version="1", rows=3, inputs=three)
+    )
     store.requests.write_batch(RequestBatch(writer="srv", seq=0, entries=entries))
-    store.requests.label("clf", ["r1", "r2"], [1, 0])
+    store.requests.label("clf", ["r1", "r2", "many", "many/2"], [1, 0, "all", "third"])
     monitor = create_run(store, name="monitor", at=T0)
     opened = store.alerts.open(
         AlertDraft(
@@ -326,9 +331,12 @@ def _compare(a: Store, b: Store) -> None:
     assert sorted(map(repr, _builtins(fa, *said))) == sorted(map(repr, _builtins(fb, *said)))
     assert {f.item_id for f in fb if f.evaluation_id} == {"a"}
 
-    logged = ("labelled_at",)
-    assert _builtins(a.requests.list("clf"), *logged) == _builtins(b.requests.list("clf"), *logged)
-    assert [r.label for r in b.requests.list("clf")] == [1, 1, 0, None, None]  # r0 by feedback
+    assert _builtins(a.requests.list("clf"), "labels") == _builtins(
+        b.requests.list("clf"), "labels"
+    )
+    labels = [[(lab.row, lab.label) for lab in r.labels] for r in b.requests.list("clf")]
+    assert labels == [[(-1, 1)], [(-1, 1)], [(-1, 0)], [], [], [(-1, "all"), (2, "third")]]
+    assert len(b.requests.list("clf")[-1].inputs["x"]) == 3  # one entry of three rows
     assert _builtins(a.models.traffic_history("clf"), "at", "actor") == _builtins(
         b.models.traffic_history("clf"), "at", "actor"
     )
@@ -344,7 +352,7 @@ def test_every_part_of_a_project_round_trips_value_by_value(
     assert (sent.media_values, sent.traces, sent.spans, sent.trace_feedback) == (10, 2, 4, 2)
     assert (sent.prompt_label_moves, sent.sweeps, sent.trials) == (4, 1, 3)
     assert (sent.label_projects, sent.label_items, sent.labels_done, sent.feedback) == (1, 4, 5, 3)
-    assert (sent.requests, sent.traffic_changes, sent.alerts) == (5, 2, 2)
+    assert (sent.requests, sent.traffic_changes, sent.alerts) == (6, 2, 2)
     lines = (tmp_path / "export" / "label_projects.jsonl").read_text().splitlines()
     consensus = {r["item"]: r["label"] for r in json.loads(lines[0])["consensus"]}
     assert consensus["a"] == "pos" and consensus["b"] == "neg"
@@ -420,3 +428,47 @@ def test_sweeps_label_projects_and_feedback_take_the_targets_ids_and_times(
     import_export(other, tmp_path / "export")
     assert not _ids(_stamps(other)) & (_ids(first) | _ids(before))
     other.close()
+
+
+def _one_row_lines(line: dict[str, Any]) -> list[dict[str, Any]]:
+    """A request as an earlier version exported it: one line per row, ``{name: value}``,
+    ``<id>/<i>`` for the rows of a request of several, its label inline."""
+    n = line["rows"]
+    labels = {lab["row"]: lab for lab in line["labels"]}
+    out = []
+    for i in range(max(n, 1)):
+        joined = labels.get(i, labels.get(-1))
+        fields = {k: v for k, v in line.items() if k not in ("rows", "labels")}
+        out.append(
+            {
+                **fields,
+                "request_id": line["request_id"] if n <= 1 else f"{line['request_id']}/{i}",
+                "inputs": {k: v[i] for k, v in line["inputs"].items() if i < len(v)},
+                "outputs": {k: v[i] for k, v in line["outputs"].items() if i < len(v)},
+                "label": None if joined is None else joined["label"],
+                "labelled_at": None if joined is None else joined["at"],
+            }
+        )
+    return out
+
+
+def test_a_request_log_exported_one_row_a_line_imports_as_the_same_rows(
+    source: Store, tmp_path: Path
+) -> None:
+    export_project(source, "p", tmp_path / "export")
+    path = tmp_path / "export" / "requests" / "clf.jsonl"
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    old = [row for line in lines for row in _one_row_lines(line)]
+    path.write_text("".join(json.dumps(row) + "\n" for row in old))
+    manifest = tmp_path / "export" / bundle.MANIFEST  # as that version counted: rows
+    header = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**header, "counts": {**header["counts"], "requests": 8}}))
+    target = open_store(tmp_path / "target")
+    found = import_export(target, tmp_path / "export")
+    assert found.requests == 8  # five requests of one row, the three rows of another
+    with assay.Api(store=source) as api:
+        before = api.requests("clf").drop(columns="labelled_at")
+    with assay.Api(store=target) as api:
+        after = api.requests("clf").drop(columns="labelled_at")
+    assert list(after["request_id"]) == ["r0", "r1", "r2", "r3", "r4", "many/0", "many/1", "many/2"]
+    assert after.equals(before)

@@ -1,20 +1,26 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import msgspec
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from assay.errors import SchemaMismatch, StoreUnavailable, StoreUnusable
+from assay.records import RequestBatch, RequestEntry
+from assay.sdk.requests import frame
 from assay.store import open_store
+from assay.store.sql import migrate
 from assay.store.sql.schema import SCHEMA_REVISION, metadata
 from assay.store.sql.store import SqlStore
 from tests.conftest import StoreFactory, create_run
 
 # what each revision after 0005 added: (tables, columns of runs), newest first
 ADDED = {
+    "0021": (["request_labels"], []),  # and request_log rebuilt with one entry per request
     "0020": (["trace_feedback"], []),
     "0019": (["model_servers"], []),
     "0018": (["prompt_labels"], []),
@@ -132,3 +138,126 @@ def test_upgrading_from_0006_keeps_runs_and_none_reads_as_deleted(tmp_path: Path
     store.runs.delete(run_id)
     assert store.runs.list("p") == []
     store.close()
+
+
+def _migrate(store: object, revision: str, *, down: bool = False) -> None:
+    """Alembic's upgrade or downgrade of the store's database to ``revision``."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(migrate.__file__).parent / "migrations"))
+    with engine_of(store).begin() as conn:
+        cfg.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(cfg, revision)
+
+
+def _old_entry(rid: str, at: float, x: Any = None, **changes: Any) -> dict[str, Any]:
+    """An entry as revision 0020 stored it: one row, ``{name: value}``, its label inline."""
+    pack = msgspec.msgpack.encode
+    return {
+        "model": "clf",
+        "request_id": rid,
+        "time": at,
+        "version": "1",
+        "arm": None,
+        "status": 200,
+        "latency_ms": 2.5,
+        "inputs": pack({} if x is None else {"x": x}),
+        "outputs": pack({} if x is None else {"y": x * 10}),
+        "label": None,
+        "labelled_at": None,
+        **changes,
+    }
+
+
+OLD_LOG = sa.table(
+    "request_log",
+    *(
+        sa.column(name)
+        for name in (
+            "model",
+            "request_id",
+            "time",
+            "version",
+            "arm",
+            "status",
+            "latency_ms",
+            "inputs",
+            "outputs",
+            "label",
+            "labelled_at",
+        )
+    ),
+)
+
+
+def test_upgrading_to_0021_makes_one_entry_of_each_request_of_several_rows(
+    sql_store_factory: StoreFactory,
+) -> None:
+    store = sql_store_factory()
+    _migrate(store, "0020", down=True)
+    label = {"label": msgspec.msgpack.encode("fraud"), "labelled_at": 50.0}
+    old = [
+        *(_old_entry(f"r/{i}", 10.0, float(i)) for i in range(3)),  # one request of 3 rows
+        _old_entry("one", 11.0, 7.0, **label),
+        _old_entry("refused", 12.0, status=400),
+        _old_entry("gap/0", 13.0, 1.0),  # rows 0 and 2 only: not one request
+        _old_entry("gap/2", 13.0, 2.0),
+        _old_entry("x/0", 14.0, 1.0),  # "x" itself is an entry: left apart
+        _old_entry("x/1", 14.0, 2.0),
+        _old_entry("x", 15.0, 3.0),
+        _old_entry("slow/0", 16.0, 1.0),  # other latencies: other requests
+        _old_entry("slow/1", 16.0, 2.0, latency_ms=9.0),
+    ]
+    old[1] = {**old[1], **label}  # the label of row r/1
+    with engine_of(store).begin() as conn:
+        conn.execute(OLD_LOG.insert(), old)
+    _migrate(store, "head")
+    found = {e.request_id: e for e in store.requests.list("clf")}
+    assert sorted(found) == sorted(
+        ["r", "one", "refused", "gap/0", "gap/2", "x/0", "x/1", "x", "slow/0", "slow/1"]
+    )
+    r = found["r"]
+    assert (r.rows, r.inputs, r.outputs) == (3, {"x": [0.0, 1.0, 2.0]}, {"y": [0.0, 10.0, 20.0]})
+    assert [(lab.row, lab.label, lab.at) for lab in r.labels] == [(1, "fraud", 50.0)]
+    assert [(lab.row, lab.label) for lab in found["one"].labels] == [(-1, "fraud")]
+    assert (found["refused"].rows, found["refused"].inputs, found["refused"].status) == (0, {}, 400)
+    assert found["gap/2"].rows == 1 and found["gap/2"].inputs == {"x": [2.0]}
+    df = frame(store.requests.list("clf"))  # what users read is what they read before
+    assert sorted(df["request_id"]) == sorted(e["request_id"] for e in old)
+    assert df.set_index("request_id").loc["r/1", "label"] == "fraud"
+    assert df.set_index("request_id").loc["r/2", "input.x"] == 2.0
+    assert store.requests.label("clf", ["r/2", "r"], [0, 1]).matched == 2  # labels join
+
+
+def test_downgrading_from_0021_splits_requests_back_into_rows_with_their_labels(
+    sql_store_factory: StoreFactory,
+) -> None:
+    store = sql_store_factory()
+    columns = {"x": [0.0, 1.0, 2.0]}
+    entries = [
+        RequestEntry(model="clf", request_id="r", time=10.0, version="1", rows=3, inputs=columns),
+        RequestEntry(
+            model="clf", request_id="one", time=11.0, version="1", rows=1, inputs={"x": [5.0]}
+        ),
+        RequestEntry(model="clf", request_id="refused", time=12.0, version="1", rows=0, status=400),
+    ]
+    store.requests.write_batch(RequestBatch(writer="w", seq=0, entries=entries))
+    store.requests.label("clf", ["r", "r/2", "one"], ["all", "two", "single"])
+    before = frame(store.requests.list("clf")).drop(columns="labelled_at")
+    _migrate(store, "0020", down=True)
+    with engine_of(store).connect() as conn:
+        rows = conn.execute(sa.select(OLD_LOG).order_by(OLD_LOG.c.request_id)).all()
+    unpack = msgspec.msgpack.decode
+    got = [(r.request_id, unpack(r.inputs), r.label and unpack(r.label)) for r in rows]
+    assert got == [
+        ("one", {"x": 5.0}, "single"),
+        ("r/0", {"x": 0.0}, "all"),
+        ("r/1", {"x": 1.0}, "all"),
+        ("r/2", {"x": 2.0}, "two"),
+        ("refused", {}, None),
+    ]
+    _migrate(store, "head")  # and up again: the same log
+    after = frame(store.requests.list("clf")).drop(columns="labelled_at")
+    assert after.equals(before)

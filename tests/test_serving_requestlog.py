@@ -18,12 +18,15 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 import assay
 from assay.serving.app import create_app
 from assay.serving.config import ServeConfig
 from assay.serving.requestlog import new_request_id
+from assay.store.base import open_store
+from assay.store.sql.store import SqlStore
 from tests.services import free_port
 from tests.test_server_e2e import ServerProcess
 from tests.test_serving import COLUMNS, log_and_register, oip_columns, pipeline, table
@@ -74,6 +77,35 @@ def test_each_answered_request_is_logged_with_its_inputs_outputs_and_status(
     assert (df["latency_ms"] > 0).all()
 
 
+def test_a_request_of_a_hundred_rows_is_one_entry_read_back_as_a_hundred_rows(
+    store_uri: str,
+) -> None:
+    log_and_register(store_uri, pipeline(), "clf")
+    x, _ = table()
+    with served(store_uri) as client:
+        body = {**oip_columns(x.head(100)), "id": "big"}
+        answer = client.post("/v2/models/clf/infer", json=body)
+        assert answer.status_code == 200
+    store = open_store(store_uri)
+    try:
+        assert isinstance(store, SqlStore)
+        with store.engine.connect() as conn:
+            stored = conn.execute(sa.text("SELECT request_id, row_count FROM request_log")).all()
+    finally:
+        store.close()
+    assert [tuple(row) for row in stored] == [("big", 100)]
+    df = requests_of(store_uri)
+    assert list(df["request_id"]) == [f"big/{i}" for i in range(100)]
+    assert list(df["input.c"]) == pytest.approx(x.c.head(100).tolist())
+    assert (
+        list(df[f"output.{answer.json()['outputs'][0]['name']}"])
+        == (answer.json()["outputs"][0]["data"])
+    )
+    assert assay.models.log_labels("clf", ["big/7", "big"], [1, 0], uri=store_uri).matched == 2
+    labels = requests_of(store_uri)["label"]
+    assert labels[7] == 1 and (labels.drop(7) == 0).all()
+
+
 def test_log_sample_keeps_a_fraction_of_requests_and_zero_keeps_none(store_uri: str) -> None:
     log_and_register(store_uri, pipeline(), "clf")
     x, _ = table()
@@ -104,7 +136,8 @@ def serving(
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``assay serve`` in a child process, until the block ends with a clean stop."""
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "ASSAY_JOURNAL_DIR": str(journal)}
+    path = os.pathsep.join([str(ROOT / "src"), str(ROOT)])  # this checkout's assay
+    env = {**os.environ, "PYTHONPATH": path, "ASSAY_JOURNAL_DIR": str(journal)}
     command = [sys.executable, "-m", "assay", "serve", "models:/clf@production", "--uri", uri]
     log = journal.with_name(f"serve-{port}.log")
     journal.parent.mkdir(parents=True, exist_ok=True)

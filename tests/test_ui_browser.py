@@ -170,17 +170,18 @@ def _request_log(root: Path) -> None:
         )
         for i in range(100)
     ]
-    entries += [
+    entries.append(
         RequestEntry(
             model="digits-classifier",
-            request_id=f"big/{k}",
+            request_id="big",
             time=now - 30,
             version="1",
             arm="production",
             latency_ms=9.0,
+            rows=3,
+            inputs={"pixels": [[0.0], [1.0], [2.0]]},
         )
-        for k in range(3)
-    ]
+    )
     store = open_store(root)
     try:
         store.requests.write_batch(RequestBatch(writer="ui-test", seq=0, entries=entries))

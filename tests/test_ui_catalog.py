@@ -94,3 +94,38 @@ def test_parquet_previews_show_the_head(tmp_path: Path) -> None:
     pq.write_table(pa.table({"x": list(range(50)), "y": ["a"] * 50}), sink)
     shown = cv.preview("d.parquet", sink.getvalue(), False)
     assert shown.header == ("x", "y") and len(shown.rows) == 20 and shown.rows[0] == (0, "a")
+
+
+def test_serving_stats_count_requests_and_their_rows_per_version_and_arm() -> None:
+    from assay.records import LoggedRequest
+
+    now = 100_000.0
+
+    def logged(rid: str, ago: float, rows: int, **changes: object) -> LoggedRequest:
+        fields: dict[str, object] = {
+            "model": "clf",
+            "request_id": rid,
+            "time": now - ago,
+            "version": "1",
+            "arm": "production",
+            "status": 200,
+            "latency_ms": 2.0,
+            "rows": rows,
+            "inputs": {"x": list(range(rows))},
+            "outputs": {},
+            **changes,
+        }
+        return LoggedRequest(**fields)  # type: ignore[arg-type]
+
+    entries = [
+        logged("a", 7200, 100),
+        logged("b", 60, 1, latency_ms=4.0),
+        logged("c", 30, 0, status=400),
+        logged("d", 30, 2, version="2", arm="candidate"),
+    ]
+    production, candidate = cv.serving_stats(entries, now)
+    assert (production.version, production.requests, production.rows) == ("1", 3, 102)
+    assert (production.errors, production.p50_ms) == (1, 2.0)
+    assert production.hourly[-2] == 1 and production.hourly[-1] == 2 and production.peak == 2
+    assert (candidate.arm, candidate.requests, candidate.rows) == ("candidate", 1, 2)
+    assert cv.serving_stats([], now) == []

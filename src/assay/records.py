@@ -512,8 +512,11 @@ class Alert(msgspec.Struct, kw_only=True, frozen=True):
 
 
 class RequestEntry(msgspec.Struct, kw_only=True, frozen=True):
-    """One predicted row (or one refused request) of a served model: what it was given,
-    what it answered, which version and arm answered, how fast, with what status."""
+    """One request to a served model: what it was given and what it answered, as columns
+    (``{name: [one value per row]}``), which version and arm answered, how fast, with what
+    status. ``rows`` is the number of input rows (0: refused before its rows were read,
+    no inputs). ``rows=None`` is the one-row form earlier versions wrote (``{name:
+    value}``), still taken from their journals and clients: it is stored as one row."""
 
     model: str
     request_id: str  # unique per model: a later entry with the same id is ignored
@@ -522,6 +525,7 @@ class RequestEntry(msgspec.Struct, kw_only=True, frozen=True):
     arm: str | None = None
     status: int = 200
     latency_ms: float = 0.0
+    rows: int | None = None
     inputs: dict[str, Any] = {}
     outputs: dict[str, Any] = {}
 
@@ -535,8 +539,17 @@ class RequestBatch(msgspec.Struct, kw_only=True, frozen=True):
     entries: list[RequestEntry]
 
 
+class RequestLabel(msgspec.Struct, kw_only=True, frozen=True):
+    """A label joined to a logged request: to one of its rows, or (``row`` -1) to all."""
+
+    row: int
+    label: Any
+    at: float  # unix seconds
+
+
 class LoggedRequest(msgspec.Struct, kw_only=True, frozen=True):
-    """A stored entry, with its label once one was joined by request id."""
+    """A stored request: one entry however many rows it had (readers show one row per
+    input row, ``<id>/<i>`` when there are several), with the labels joined to it."""
 
     model: str
     request_id: str
@@ -545,10 +558,10 @@ class LoggedRequest(msgspec.Struct, kw_only=True, frozen=True):
     arm: str | None
     status: int
     latency_ms: float
-    inputs: dict[str, Any]
-    outputs: dict[str, Any]
-    label: Any = None
-    labelled_at: float | None = None
+    rows: int  # input rows; 0 for a request refused before its rows were read
+    inputs: dict[str, list[Any]]
+    outputs: dict[str, list[Any]]  # {} for a refused request
+    labels: list[RequestLabel] = []
 
 
 class LabelResult(msgspec.Struct, kw_only=True, frozen=True):

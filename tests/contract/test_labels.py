@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from assay.errors import Conflict, InvalidInput, NotFound
@@ -263,12 +264,42 @@ def _serve(store: Store, tmp_path: Path, model: str, *ids: str, seq: int = 0) ->
             request_id=rid,
             time=1000.0 + k,
             version="3",
-            inputs={"text": f"film {rid}"},
-            outputs={"label": "pos"},
+            rows=1,
+            inputs={"text": [f"film {rid}"]},
+            outputs={"label": ["pos"]},
         )
         for k, rid in enumerate(ids)
     ]
     store.requests.write_batch(RequestBatch(writer=f"w-{model}", seq=seq, entries=entries))
+
+
+def test_feedback_on_a_row_of_a_request_of_several_finds_that_row(
+    store_factory: StoreFactory, tmp_path: Path
+) -> None:
+    store = store_factory()
+    registered(store, tmp_path, "clf")
+    texts = {"text": ["a", "b", "c"]}
+    batch = RequestEntry(
+        model="clf",
+        request_id="req",
+        time=1000.0,
+        version="3",
+        rows=3,
+        inputs=texts,
+        outputs={"label": ["pos", "neg", "pos"]},
+    )
+    store.requests.write_batch(RequestBatch(writer="w", seq=0, entries=[batch]))
+    review = store.labels.create(draft(n=1, name="review"))
+    fixed = FeedbackDraft(
+        project="p", kind="correction", value="neg", request_id="req/2", label_project_id=review.id
+    )
+    assert store.labels.add_feedback(fixed).model == "clf"
+    added = store.labels.items(review.id)[-1]
+    assert added.data["input"] == {"text": "c"} and added.data["output"] == {"label": "pos"}
+    (logged,) = store.requests.list("clf")
+    assert [(lab.row, lab.label) for lab in logged.labels] == [(2, "neg")]
+    with pytest.raises(NotFound, match="req/3"):
+        store.labels.add_feedback(msgspec.structs.replace(fixed, request_id="req/3"))
 
 
 def test_feedback_is_kept_by_request_id_and_can_be_routed_for_review(
@@ -314,8 +345,9 @@ def test_a_correction_on_a_served_prediction_becomes_its_label_in_the_request_lo
         FeedbackDraft(project="p", kind="rating", value=1, request_id="req-1")
     )
     logged = {e.request_id: e for e in store.requests.list("clf")}
-    assert logged["req-2"].label == "neg" and logged["req-2"].labelled_at is not None
-    assert logged["req-1"].label is None  # a rating is feedback, not ground truth
+    (joined,) = logged["req-2"].labels
+    assert (joined.row, joined.label) == (-1, "neg") and joined.at > 0
+    assert logged["req-1"].labels == []  # a rating is feedback, not ground truth
     assert [f.kind for f in store.labels.feedback(model="clf", request_id="req-1")] == ["rating"]
     assert store.labels.feedback(model="other") == []
 

@@ -31,11 +31,18 @@ def entry(rid: str, at: float, **changes: Any) -> RequestEntry:
         "arm": None,
         "status": 200,
         "latency_ms": 1.5,
-        "inputs": {"x": 1.0, "tags": ["a", "b"]},
-        "outputs": {"y": 0},
+        "rows": 1,
+        "inputs": {"x": [1.0], "tags": [["a", "b"]]},
+        "outputs": {"y": [0]},
         **changes,
     }
     return RequestEntry(**fields)
+
+
+def rows(rid: str, at: float, n: int, **changes: Any) -> RequestEntry:
+    """A request of ``n`` rows."""
+    columns = {"x": [float(i) for i in range(n)], "tags": [[str(i)] for i in range(n)]}
+    return entry(rid, at, rows=n, inputs=columns, outputs={"y": list(range(n))}, **changes)
 
 
 def test_entries_read_back_oldest_first_with_their_fields(store: Store, tmp_path: Path) -> None:
@@ -43,16 +50,64 @@ def test_entries_read_back_oldest_first_with_their_fields(store: Store, tmp_path
     now = time.time()
     entries = [
         entry("b", now - 5, version="2", arm="candidate", status=400, outputs={}),
-        entry("a", now - 10, inputs={"x": math.nan, "tags": []}),
+        entry("a", now - 10, inputs={"x": [math.nan], "tags": [[]]}),
         entry("c", now - 1, latency_ms=9.25),
+        entry("d", now, rows=0, inputs={}, outputs={}, status=503),
     ]
     assert store.requests.write_batch(RequestBatch(writer="w1", seq=0, entries=entries))
     found = store.requests.list("clf")
-    assert [f.request_id for f in found] == ["a", "b", "c"]
+    assert [f.request_id for f in found] == ["a", "b", "c", "d"]
     b = found[1]
-    assert (b.version, b.arm, b.status, b.outputs, b.label) == ("2", "candidate", 400, {}, None)
-    assert found[0].inputs["tags"] == [] and math.isnan(found[0].inputs["x"])
-    assert found[2].latency_ms == 9.25 and found[2].inputs == {"x": 1.0, "tags": ["a", "b"]}
+    assert (b.version, b.arm, b.status, b.outputs, b.labels) == ("2", "candidate", 400, {}, [])
+    assert found[0].inputs["tags"] == [[]] and math.isnan(found[0].inputs["x"][0])
+    assert found[2].latency_ms == 9.25 and found[2].inputs == {"x": [1.0], "tags": [["a", "b"]]}
+    assert [f.rows for f in found] == [1, 1, 1, 0] and found[3].inputs == {}
+
+
+def test_a_request_of_many_rows_is_one_entry_holding_them_as_columns(
+    store: Store, tmp_path: Path
+) -> None:
+    registered(store, tmp_path)
+    now = time.time()
+    store.requests.write_batch(RequestBatch(writer="w", seq=0, entries=[rows("big", now, 100)]))
+    (found,) = store.requests.list("clf")
+    assert (found.request_id, found.rows) == ("big", 100)
+    assert found.inputs["x"] == [float(i) for i in range(100)]
+    assert found.inputs["tags"][99] == ["99"] and found.outputs == {"y": list(range(100))}
+
+
+def test_an_entry_of_the_earlier_one_row_form_is_stored_as_one_row(
+    store: Store, tmp_path: Path
+) -> None:
+    registered(store, tmp_path)
+    now = time.time()
+    old = [
+        entry("r/0", now, rows=None, inputs={"x": 2.0, "tags": ["a"]}, outputs={"y": 1}),
+        entry("refused", now, rows=None, inputs={}, outputs={}, status=400),
+    ]
+    store.requests.write_batch(RequestBatch(writer="w", seq=0, entries=old))
+    first, refused = store.requests.list("clf")
+    assert (first.request_id, first.rows, first.inputs) == ("r/0", 1, {"x": [2.0], "tags": [["a"]]})
+    assert first.outputs == {"y": [1]} and (refused.rows, refused.inputs) == (0, {})
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"rows": 2},  # columns of one value
+        {"rows": -1},
+        {"inputs": {"x": 1.0}},  # not a list
+        {"outputs": {"y": [1, 2]}},
+    ],
+)
+def test_columns_must_hold_one_value_per_row(
+    store: Store, tmp_path: Path, changes: dict[str, Any]
+) -> None:
+    registered(store, tmp_path)
+    bad = RequestBatch(writer="w", seq=0, entries=[entry("bad", time.time(), **changes)])
+    with pytest.raises(InvalidInput, match=r"rows|one per row"):
+        store.requests.write_batch(bad)
+    assert store.requests.list("clf") == []
 
 
 def test_a_batch_delivered_twice_is_applied_once(store: Store, tmp_path: Path) -> None:
@@ -61,10 +116,10 @@ def test_a_batch_delivered_twice_is_applied_once(store: Store, tmp_path: Path) -
     batch = RequestBatch(writer="w1", seq=0, entries=[entry("a", now), entry("b", now)])
     assert store.requests.write_batch(batch) is True
     assert store.requests.write_batch(batch) is False
-    later = RequestBatch(writer="w1", seq=1, entries=[entry("a", now, outputs={"y": 5})])
+    later = RequestBatch(writer="w1", seq=1, entries=[entry("a", now, outputs={"y": [5]})])
     assert store.requests.write_batch(later) is True  # a new batch, but a known id
     found = store.requests.list("clf")
-    assert [(f.request_id, f.outputs) for f in found] == [("a", {"y": 0}), ("b", {"y": 0})]
+    assert [(f.request_id, f.outputs) for f in found] == [("a", {"y": [0]}), ("b", {"y": [0]})]
 
 
 def test_reads_filter_by_version_arm_and_time_and_keep_the_newest(
@@ -95,20 +150,36 @@ def test_labels_join_by_request_id_and_unknown_ids_are_returned(
     result = store.requests.label("clf", ["a", "zz", "b"], [1, 0, {"class": "cat"}])
     assert (result.matched, result.unknown) == (2, ["zz"])
     found = {f.request_id: f for f in store.requests.list("clf")}
-    assert found["a"].label == 1 and found["b"].label == {"class": "cat"}
-    assert found["a"].labelled_at is not None and found["a"].labelled_at >= now - 60
+    assert [(lab.row, lab.label) for lab in found["a"].labels] == [(-1, 1)]
+    assert found["b"].labels[0].label == {"class": "cat"}
+    assert found["a"].labels[0].at >= now - 60
     again = store.requests.label("clf", ["a"], [0])  # a later label replaces the first
-    assert again.matched == 1 and store.requests.list("clf")[0].label == 0
+    assert again.matched == 1 and store.requests.list("clf")[0].labels[0].label == 0
+
+
+def test_labels_join_a_row_of_a_request_as_id_slash_row_or_the_whole_request(
+    store: Store, tmp_path: Path
+) -> None:
+    registered(store, tmp_path)
+    now = time.time()
+    batch = RequestBatch(writer="w", seq=0, entries=[rows("r", now, 3), entry("one", now)])
+    store.requests.write_batch(batch)
+    ids = ["r/2", "r/0", "r", "r/3", "r/01", "one/0", "one", "r/2"]
+    result = store.requests.label("clf", ids, [1, 0, "all", 9, 9, 9, "x", 2])
+    assert (result.matched, result.unknown) == (4, ["r/3", "r/01", "one/0"])
+    found = {f.request_id: f for f in store.requests.list("clf")}
+    assert [(lab.row, lab.label) for lab in found["r"].labels] == [(-1, "all"), (0, 0), (2, 2)]
+    assert [(lab.row, lab.label) for lab in found["one"].labels] == [(-1, "x")]
 
 
 def test_entries_of_another_model_stay_apart(store: Store, tmp_path: Path) -> None:
     registered(store, tmp_path, "clf")
     registered(store, tmp_path, "other")
     now = time.time()
-    entries = [entry("same", now), entry("same", now, model="other", outputs={"y": 7})]
+    entries = [entry("same", now), entry("same", now, model="other", outputs={"y": [7]})]
     store.requests.write_batch(RequestBatch(writer="w", seq=0, entries=entries))
-    assert store.requests.list("other")[0].outputs == {"y": 7}
-    assert store.requests.list("clf")[0].outputs == {"y": 0}
+    assert store.requests.list("other")[0].outputs == {"y": [7]}
+    assert store.requests.list("clf")[0].outputs == {"y": [0]}
 
 
 @pytest.mark.parametrize(

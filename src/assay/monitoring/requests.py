@@ -1,9 +1,10 @@
 """Where a monitor reads traffic: a window of the serving request log as a DataFrame.
 
-The request log's frame has one row per request: ``request_id``, ``time`` (UTC
-datetimes), ``model``, ``version`` (str), ``arm``, ``status`` (int), ``latency_ms``,
-``input.<name>`` per input column, ``output.<name>`` per output, ``label`` and
-``labelled_at`` (late labels joined by request id). ``RequestSource`` is all a monitor
+The request log's frame has one row per input row of each request: ``request_id``
+(``<id>/<i>`` for the rows of a request of several), ``time`` (UTC datetimes),
+``model``, ``version`` (str), ``arm``, ``status`` (int), ``latency_ms``, ``input.<name>``
+per input column, ``output.<name>`` per output, ``label`` and ``labelled_at`` (late
+labels joined by request id). ``RequestSource`` is all a monitor
 needs of it; the SDK reads the store's log, and ``FrameSource`` serves a frame held in
 memory (batch jobs that keep their own log, and tests).
 """

@@ -31,6 +31,7 @@ from assay.records import (
     LabelProject,
     LabelProjectDraft,
     LabelSchema,
+    LoggedRequest,
 )
 from assay.store.base import Store, open_store
 from assay.store.sql.label_checks import check_items
@@ -379,17 +380,7 @@ def predictions_with_feedback(
     with _opened(uri, store) as opened:
         logged = opened.requests.list(model, since=since, until=until)
         given = opened.labels.feedback(model=model, limit=FEEDBACK_LIMIT)
-    served = pd.DataFrame(
-        {
-            "request_id": [e.request_id for e in logged],
-            "time": [e.time for e in logged],
-            "version": [e.version for e in logged],
-            "arm": [e.arm for e in logged],
-            "inputs": [e.inputs for e in logged],
-            "outputs": [e.outputs for e in logged],
-            "label": [e.label for e in logged],
-        }
-    )
+    served = _served_rows(logged)
     said = pd.DataFrame(
         {
             "request_id": [f.request_id for f in given],
@@ -402,6 +393,40 @@ def predictions_with_feedback(
     joined = served.merge(said, on="request_id", how="left")
     return joined.sort_values(["time", "request_id", "feedback_at"], kind="stable").reset_index(
         drop=True
+    )
+
+
+def _served_rows(logged: list[LoggedRequest]) -> pd.DataFrame:
+    """``request_id, time, version, arm, inputs, outputs, label``: one row per input row
+    of the requests, its inputs and outputs as ``{name: value}`` (``{}`` for a request
+    refused before its rows were read)."""
+    import numpy as np
+    import pandas as pd
+
+    from assay.sdk.requests import frame
+
+    rows = frame(logged)
+    counts = np.array([max(e.rows, 1) for e in logged], dtype="int64")
+    read = np.repeat(np.array([e.rows > 0 for e in logged], dtype=bool), counts)
+    answered = np.repeat(np.array([bool(e.outputs) for e in logged], dtype=bool), counts)
+
+    def maps(prefix: str, kept: Any) -> pd.Series:
+        names = [c for c in rows.columns if str(c).startswith(prefix)]
+        table = rows[names].rename(columns={c: str(c)[len(prefix) :] for c in names})
+        found = pd.Series(table.to_dict("records"), dtype=object)
+        found[~kept] = pd.Series([{} for _ in range(int((~kept).sum()))], dtype=object).values
+        return found
+
+    return pd.DataFrame(
+        {
+            "request_id": rows["request_id"],
+            "time": np.repeat(np.array([e.time for e in logged], dtype="float64"), counts),
+            "version": rows["version"],
+            "arm": rows["arm"],
+            "inputs": maps("input.", read),
+            "outputs": maps("output.", answered),
+            "label": rows["label"],
+        }
     )
 
 

@@ -17,6 +17,8 @@ import threading
 import time as clock
 import uuid
 from collections.abc import Mapping, Sequence
+from itertools import chain
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from assay.artifacts.uris import ModelRef, parse_ref
@@ -79,8 +81,9 @@ def log(
                     arm=None,
                     status=200,
                     latency_ms=0.0,
-                    inputs={k: v[i] for k, v in given_in.items()},
-                    outputs={k: v[i] for k, v in given_out.items()},
+                    rows=1,
+                    inputs={k: v[i : i + 1] for k, v in given_in.items()},
+                    outputs={k: v[i : i + 1] for k, v in given_out.items()},
                 )
                 for i in range(start, stop)
             ]
@@ -225,48 +228,99 @@ def read(
         until=None if until is None else _seconds(until),
         limit=limit,
     )
-    return frame(found)
+    rows = frame(found)  # the newest ``limit`` requests hold at least ``limit`` rows
+    return rows if limit is None else rows.tail(limit).reset_index(drop=True)
 
 
 def frame(entries: list[LoggedRequest]) -> pd.DataFrame:
-    """The DataFrame of docs/serving.md's request log: the fixed columns, ``input.<name>``
-    per input, ``output.<name>`` per output (None/NaN where an entry lacks it), ``label``
-    and ``labelled_at``."""
+    """The DataFrame of docs/serving.md's request log, one row per input row (a request
+    refused before its rows were read: one row): the fixed columns, ``input.<name>`` per
+    input, ``output.<name>`` per output (None/NaN where a request lacks it), ``label``
+    (a row's own, else its request's) and ``labelled_at``. Built column by column."""
     need("pandas", "the request log as a DataFrame")
     import numpy as np
     import pandas as pd
 
-    def seconds(values: list[float | None]) -> pd.DatetimeIndex:
-        return pd.to_datetime(np.array(values, dtype="float64"), unit="s", utc=True)
+    counts = np.array([max(e.rows, 1) for e in entries], dtype="int64")
+    total = int(counts.sum())
+    starts = np.cumsum(counts) - counts
+    row = np.arange(total, dtype="int64") - np.repeat(starts, counts)
 
+    def each(values: list[Any], dtype: Any = object) -> np.ndarray:
+        return np.repeat(np.array(values, dtype=dtype), counts)
+
+    def seconds(values: np.ndarray) -> pd.DatetimeIndex:
+        return pd.to_datetime(values, unit="s", utc=True)
+
+    ids = pd.Series(each([e.request_id for e in entries]), dtype=object)
+    several = np.repeat(counts > 1, counts)
+    if several.any():
+        ids[several] = ids[several] + "/" + pd.Series(row[several]).astype(str).to_numpy()
     fixed = pd.DataFrame(
         {
-            "request_id": pd.Series([e.request_id for e in entries], dtype=object),
-            "time": seconds([e.time for e in entries]),
-            "model": pd.Series([e.model for e in entries], dtype=object),
-            "version": pd.Series([e.version for e in entries], dtype=object),
-            "arm": pd.Series([e.arm for e in entries], dtype=object),
-            "status": np.array([e.status for e in entries], dtype="int64"),
-            "latency_ms": np.array([e.latency_ms for e in entries], dtype="float64"),
+            "request_id": ids,
+            "time": seconds(each([e.time for e in entries], "float64")),
+            "model": pd.Series(each([e.model for e in entries]), dtype=object),
+            "version": pd.Series(each([e.version for e in entries]), dtype=object),
+            "arm": pd.Series(each([e.arm for e in entries]), dtype=object),
+            "status": each([e.status for e in entries], "int64"),
+            "latency_ms": each([e.latency_ms for e in entries], "float64"),
         }
     )
-    labels = pd.DataFrame(
-        {
-            "label": pd.Series([e.label for e in entries], dtype=object),
-            "labelled_at": seconds(
-                [np.nan if e.labelled_at is None else e.labelled_at for e in entries]
-            ),
-        }
-    )
-    inputs = _table([e.inputs for e in entries], "input.")
-    outputs = _table([e.outputs for e in entries], "output.")
+    label, at = _labels(entries, counts, starts, total)
+    labels = pd.DataFrame({"label": pd.Series(label, dtype=object), "labelled_at": seconds(at)})
+    inputs = _table([e.inputs for e in entries], counts, "input.")
+    outputs = _table([e.outputs for e in entries], counts, "output.")
     return pd.concat([fixed, inputs, outputs, labels], axis=1)
 
 
-def _table(maps: list[dict[str, Any]], prefix: str) -> pd.DataFrame:
-    """One column per name any entry has, in first-seen order; a value that is a list
-    (a tensor's row) stays one cell."""
+def _labels(entries: list[LoggedRequest], counts: Any, starts: Any, total: int) -> tuple[Any, Any]:
+    """Each row's label and when it was joined: the request's (row -1), overridden by the
+    row's own."""
+    import numpy as np
+
+    label = np.full(total, None, dtype=object)
+    at = np.full(total, np.nan, dtype="float64")
+    for k in [k for k, entry in enumerate(entries) if entry.labels]:
+        for joined in entries[k].labels:  # whole-request labels sort first
+            first = int(starts[k])
+            if joined.row < 0:
+                label[first : first + int(counts[k])] = _cell(joined.label)
+                at[first : first + int(counts[k])] = joined.at
+            elif joined.row < counts[k]:
+                label[first + joined.row] = joined.label
+                at[first + joined.row] = joined.at
+    return label, at
+
+
+def _cell(value: Any) -> Any:
+    """A value numpy fills a slice with as it is (a list would be spread along it)."""
+    import numpy as np
+
+    if isinstance(value, list | tuple):
+        boxed = np.empty(1, dtype=object)
+        boxed[0] = value
+        return boxed
+    return value
+
+
+def _table(columns: list[dict[str, list[Any]]], counts: Any, prefix: str) -> pd.DataFrame:
+    """One column per name any request has, in first-seen order, its values the requests'
+    lists joined (None for a request without it); a value that is a list (a tensor's row)
+    stays one cell."""
     import pandas as pd
 
-    table = pd.DataFrame.from_records(maps) if maps else pd.DataFrame()
-    return table.add_prefix(prefix).reset_index(drop=True)
+    names = list(dict.fromkeys(chain.from_iterable(columns)))
+    uniform = len(set(map(tuple, columns))) == 1  # every request has the same names
+
+    def joined(name: str) -> list[Any]:
+        if uniform:
+            return list(chain.from_iterable(map(itemgetter(name), columns)))
+        return list(
+            chain.from_iterable(
+                named.get(name) or [None] * int(n) for named, n in zip(columns, counts, strict=True)
+            )
+        )
+
+    table = {f"{prefix}{name}": pd.Series(joined(name)) for name in names}
+    return pd.DataFrame(table, index=pd.RangeIndex(int(counts.sum())))

@@ -3,9 +3,10 @@ into the store's request log (docs/serving.md, "Request log").
 
 On the request path ``record`` costs one random draw and one deque append: the arrays
 are kept as they are, and the SDK's request-log writer (sdk/requestlog.py) turns them
-into entries, journals them and delivers them from its own thread. A request of n rows
-gives n entries, ``<id>`` for one row and ``<id>/0`` ... ``<id>/<n-1>`` for more; a request
-refused before its rows were read gives one entry without inputs.
+into entries, journals them and delivers them from its own thread. A request gives one
+entry however many rows it had, its inputs and outputs as columns (one ``tolist`` per
+array); readers show its rows as ``<id>`` for one row and ``<id>/0`` ... ``<id>/<n-1>``
+for more. A request refused before its rows were read gives an entry without inputs.
 """
 
 from __future__ import annotations
@@ -59,49 +60,51 @@ class ServedLog:
         outputs: Mapping[str, np.ndarray] | None = None,
         arm: str | None = DEFAULT_ARM,
     ) -> None:
-        """Queue one request's entries (never blocks; past the writer's limit they are
+        """Queue one request's entry (never blocks; past the writer's limit it is
         dropped and counted in ``assay_serving_request_log_dropped_total``)."""
         if self.sample < 1.0 and random.random() >= self.sample:
             return
         if rows is not None and count < 1:
             rows = None
         at = time.time() - seconds
-        n = count if rows is not None else 1
 
         def build() -> list[RequestEntry]:
-            inputs = _per_row(rows, count) if rows is not None else [{}]
-            answers = _per_row(outputs, count) if outputs is not None else [{}] * len(inputs)
-            ids = [request_id] if n == 1 else [f"{request_id}/{i}" for i in range(n)]
-            return [
-                RequestEntry(
-                    model=model,
-                    request_id=rid,
-                    time=at,
-                    version=version,
-                    arm=arm,
-                    status=status,
-                    latency_ms=seconds * 1000.0,
-                    inputs=given,
-                    outputs=answer,
-                )
-                for rid, given, answer in zip(ids, inputs, answers, strict=True)
-            ]
+            given = _columns(rows, count) if rows is not None else {}
+            answered = _columns(outputs, count) if rows is not None and outputs else {}
+            entry = RequestEntry(
+                model=model,
+                request_id=request_id,
+                time=at,
+                version=version,
+                arm=arm,
+                status=status,
+                latency_ms=seconds * 1000.0,
+                rows=count if rows is not None else 0,
+                inputs=given,
+                outputs=answered,
+            )
+            return [entry]
 
         nbytes = sum(a.nbytes for a in rows.values()) if rows is not None else 0
         if outputs is not None:
             nbytes += sum(a.nbytes for a in outputs.values())
-        if self.writer.submit(n, build, nbytes=nbytes):
-            LOG_ENTRIES.inc(n)
+        if self.writer.submit(1, build, nbytes=nbytes):
+            LOG_ENTRIES.inc()
 
     def close(self, timeout: float = 10.0) -> bool:
         """Flush what waits (the server is stopping); True when the store has it all."""
         return self.writer.close(timeout)
 
 
-def _per_row(columns: Mapping[str, np.ndarray], count: int) -> list[dict[str, Any]]:
-    """``{name: array of count rows}`` as one ``{name: value}`` per row (Python values)."""
-    values = {name: _python(array) for name, array in columns.items()}
-    return [{name: column[i] for name, column in values.items()} for i in range(count)]
+def _columns(arrays: Mapping[str, np.ndarray], count: int) -> dict[str, list[Any]]:
+    """``{name: array of count rows}`` as ``{name: [Python value per row]}``; an array of
+    another length fails the build (that request alone is not logged)."""
+    columns = {}
+    for name, array in arrays.items():
+        if array.ndim == 0 or array.shape[0] != count:
+            raise ValueError(f"{name!r} has {array.shape} values for {count} rows")
+        columns[name] = _python(array)
+    return columns
 
 
 def _python(array: np.ndarray) -> list[Any]:

@@ -1,6 +1,7 @@
 """What the project's served models left: the request log of each registered model
-(``requests/<model>.jsonl``, oldest first, with the labels joined to it) and every
-change of their traffic policies (``traffic.jsonl``, oldest first).
+(``requests/<model>.jsonl``, one request a line, oldest first, with the labels joined to
+it; lines of earlier exports, one row each, are read too) and every change of their
+traffic policies (``traffic.jsonl``, oldest first).
 
 Read back, entries go in idempotent batches under a writer id derived from the source
 (an entry the target holds already stays as it is), labels are joined again, and each
@@ -17,9 +18,58 @@ from assay.errors import AssayError, NotFound
 from assay.importers import bundle
 from assay.importers.job import Exporting, Importing
 from assay.importers.runs import writer_for
-from assay.records import LoggedRequest, RequestBatch, RequestEntry, TrafficPolicy
+from assay.records import (
+    LoggedRequest,
+    RequestBatch,
+    RequestEntry,
+    RequestLabel,
+    TrafficPolicy,
+)
 
-PER_BATCH = 1000  # request-log entries per batch
+PER_BATCH = 1000  # request-log entries (or labels) per batch
+
+
+class Exported(msgspec.Struct, kw_only=True, frozen=True):
+    """A line of ``requests/<model>.jsonl``: a request as this version exports it (its
+    ``rows``, columns and ``labels``), or one row as earlier versions did (``{name:
+    value}``, ``label``)."""
+
+    model: str
+    request_id: str
+    time: float
+    version: str
+    arm: str | None = None
+    status: int = 200
+    latency_ms: float = 0.0
+    rows: int | None = None
+    inputs: dict[str, Any] = {}
+    outputs: dict[str, Any] = {}
+    labels: list[RequestLabel] = []
+    label: Any = None
+    labelled_at: float | None = None
+
+    def request(self) -> LoggedRequest:
+        """The request the store holds once this line is imported."""
+        rows, inputs, outputs, labels = self.rows, self.inputs, self.outputs, self.labels
+        if rows is None:
+            rows = 1 if inputs or outputs else 0
+            inputs = {name: [value] for name, value in inputs.items()}
+            outputs = {name: [value] for name, value in outputs.items()}
+            at = self.labelled_at
+            labels = [] if at is None else [RequestLabel(row=-1, label=self.label, at=at)]
+        return LoggedRequest(
+            model=self.model,
+            request_id=self.request_id,
+            time=self.time,
+            version=self.version,
+            arm=self.arm,
+            status=self.status,
+            latency_ms=self.latency_ms,
+            rows=rows,
+            inputs=inputs,
+            outputs=outputs,
+            labels=labels,
+        )
 
 
 def write(ctx: Exporting) -> None:
@@ -38,7 +88,7 @@ def read(job: Importing) -> None:
     folder = job.root / bundle.REQUESTS
     for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
         model = path.name.removesuffix(".jsonl")
-        entries = list(bundle.read_lines(path, LoggedRequest))
+        entries = [line.request() for line in bundle.read_lines(path, Exported)]
         try:
             _log(job, model, entries)
         except AssayError as exc:
@@ -59,10 +109,14 @@ def _log(job: Importing, model: str, entries: list[LoggedRequest]) -> None:
     for seq, start in enumerate(range(0, len(entries), PER_BATCH)):
         batch = [_entry(e) for e in entries[start : start + PER_BATCH]]
         store.requests.write_batch(RequestBatch(writer=writer, seq=seq, entries=batch))
-    labelled = [e for e in entries if e.labelled_at is not None]
-    for start in range(0, len(labelled), PER_BATCH):
-        part = labelled[start : start + PER_BATCH]
-        store.requests.label(model, [e.request_id for e in part], [e.label for e in part])
+    joined = [
+        (e.request_id if lab.row < 0 else f"{e.request_id}/{lab.row}", lab.label)
+        for e in entries
+        for lab in e.labels
+    ]
+    for start in range(0, len(joined), PER_BATCH):
+        ids, labels = zip(*joined[start : start + PER_BATCH], strict=True)
+        store.requests.label(model, list(ids), list(labels))
     there = {e.request_id: _fields(e) for e in store.requests.list(model)}
     differ = [e.request_id for e in entries if there.get(e.request_id) != _fields(e)]
     if differ:
@@ -79,15 +133,17 @@ def _entry(e: LoggedRequest) -> RequestEntry:
         arm=e.arm,
         status=e.status,
         latency_ms=e.latency_ms,
+        rows=e.rows,
         inputs=e.inputs,
         outputs=e.outputs,
     )
 
 
 def _fields(e: LoggedRequest) -> str:
-    """An entry as one comparable string (not when its label was joined)."""
+    """A request as one comparable string (not when its labels were joined)."""
+    labels = [(lab.row, lab.label) for lab in e.labels]
     return msgspec.json.encode(
-        msgspec.structs.replace(e, labelled_at=None), order="sorted"
+        [msgspec.structs.replace(e, labels=[]), labels], order="sorted"
     ).decode()
 
 

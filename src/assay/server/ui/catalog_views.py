@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -184,8 +183,7 @@ def shares(values: dict[str, float]) -> str:
 
 
 STATS_HOURS = 24
-_ROW_SUFFIX = re.compile(r"/[0-9]+$")
-STATS_LIMIT = 20_000  # newest request-log entries a model page reads
+STATS_LIMIT = 20_000  # newest request-log entries (requests) a model page reads
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -195,7 +193,7 @@ class ServedStats:
     version: str
     arm: str | None  # the traffic policy's arm that chose it (None: no policy)
     requests: int
-    rows: int  # the log keeps one entry per predicted row
+    rows: int  # input rows of those requests (a refused one counts one)
     errors: int  # requests answered with a status other than 200
     p50_ms: float
     p95_ms: float
@@ -203,51 +201,40 @@ class ServedStats:
     peak: int  # the largest hourly count of the table (bars are drawn against it)
 
 
-def _requests(entries: list[Any]) -> list[Any]:
-    """One entry per request: the server logs a request of n rows as ids ``ID/0`` ...
-    ``ID/n-1`` (same time, latency and status), a one-row request as ``ID``."""
-    seen: set[tuple[str, float]] = set()
-    out = []
-    for e in entries:
-        key = (_ROW_SUFFIX.sub("", e.request_id), e.time)
-        if key not in seen:
-            seen.add(key)
-            out.append(e)
-    return out
-
-
 def serving_stats(entries: list[Any], now: float, hours: int = STATS_HOURS) -> list[ServedStats]:
     """Requests, rows, errors, latency and hourly requests per (version, arm) of
-    request-log entries."""
+    request-log entries (one per request)."""
     import numpy as np
 
+    if not entries:
+        return []
     start = now - hours * 3600
-    rows: dict[tuple[str, str | None], int] = {}
-    for e in entries:
-        rows[(e.version, e.arm)] = rows.get((e.version, e.arm), 0) + 1
-    groups: dict[tuple[str, str | None], list[Any]] = {}
-    for e in _requests(entries):
-        groups.setdefault((e.version, e.arm), []).append(e)
-    counts: dict[tuple[str, str | None], list[int]] = {}
-    for key, found in groups.items():
-        bins = [0] * hours
-        for e in found:
-            bins[min(hours - 1, max(0, int((e.time - start) // 3600)))] += 1
-        counts[key] = bins
-    peak = max((max(b) for b in counts.values()), default=0)
+    keys = [(e.version, e.arm) for e in entries]
+    number = {k: i for i, k in enumerate(dict.fromkeys(keys))}
+    groups = list(number)
+    group = np.array([number[k] for k in keys], dtype="int64")
+    rows = np.array([max(e.rows, 1) for e in entries], dtype="int64")
+    failed = np.array([e.status != 200 for e in entries], dtype="int64")
+    latency = np.array([e.latency_ms for e in entries], dtype="float64")
+    hour = ((np.array([e.time for e in entries], dtype="float64") - start) // 3600).astype("int64")
+    hourly = np.zeros((len(groups), hours), dtype="int64")
+    np.add.at(hourly, (group, np.clip(hour, 0, hours - 1)), 1)
+    requests = np.bincount(group, minlength=len(groups))
+    peak = int(hourly.max())
     table = []
-    for (version, arm), found in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0][0])):
-        latency = np.array([e.latency_ms for e in found], dtype=float)
+    for g in sorted(range(len(groups)), key=lambda g: (-requests[g], groups[g][0])):
+        mine = group == g
+        version, arm = groups[g]
         table.append(
             ServedStats(
                 version=version,
                 arm=arm,
-                requests=len(found),
-                rows=rows[(version, arm)],
-                errors=sum(e.status != 200 for e in found),
-                p50_ms=float(np.percentile(latency, 50)),
-                p95_ms=float(np.percentile(latency, 95)),
-                hourly=tuple(counts[(version, arm)]),
+                requests=int(requests[g]),
+                rows=int(rows[mine].sum()),
+                errors=int(failed[mine].sum()),
+                p50_ms=float(np.percentile(latency[mine], 50)),
+                p95_ms=float(np.percentile(latency[mine], 95)),
+                hourly=tuple(int(c) for c in hourly[g]),
                 peak=peak,
             )
         )

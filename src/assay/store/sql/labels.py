@@ -320,7 +320,11 @@ def _route_feedback(
     }
     logged = {}
     if served is not None and kind == "output":
-        logged = {"input": served.inputs, "output": served.outputs, "version": served.version}
+        logged = {
+            "input": request_log.values_of(served.inputs, served.rows),
+            "output": request_log.values_of(served.outputs, served.rows),
+            "version": served.version,
+        }
     data = {
         **logged,
         **draft.data,

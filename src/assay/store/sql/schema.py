@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 # Bump together with a new migration file.
-SCHEMA_REVISION = "0020"
+SCHEMA_REVISION = "0021"
 
 metadata = sa.MetaData()
 
@@ -359,7 +359,7 @@ eval_items = sa.Table(
     sa.Column("body", sa.LargeBinary, nullable=False),  # the EvalItem, msgpack
 )
 
-# ---- the request log of served models (0007) -------------------------------------------------
+# ---- the request log of served models (0007, 0021) -------------------------------------------
 
 request_log = sa.Table(
     "request_log",
@@ -371,11 +371,20 @@ request_log = sa.Table(
     sa.Column("arm", sa.String(64)),
     sa.Column("status", sa.Integer, nullable=False),
     sa.Column("latency_ms", sa.Float, nullable=False),
-    sa.Column("inputs", sa.LargeBinary, nullable=False),  # {name: value}, msgpack
-    sa.Column("outputs", sa.LargeBinary, nullable=False),  # {name: value}, msgpack
-    sa.Column("label", sa.LargeBinary),  # msgpack, once joined
-    sa.Column("labelled_at", sa.Float),
+    sa.Column("row_count", sa.Integer, nullable=False),  # input rows (0021)
+    sa.Column("inputs", sa.LargeBinary, nullable=False),  # {name: [value per row]}, msgpack
+    sa.Column("outputs", sa.LargeBinary, nullable=False),  # {name: [value per row]}, msgpack
     sa.Index("ix_request_log_model_time", "model", "time"),
+)
+
+request_labels = sa.Table(  # labels joined to logged requests (0021)
+    "request_labels",
+    metadata,
+    sa.Column("model", sa.String(128), primary_key=True),
+    sa.Column("request_id", sa.String(256), primary_key=True),
+    sa.Column("row_index", sa.Integer, primary_key=True, autoincrement=False),  # -1: all rows
+    sa.Column("label", sa.LargeBinary, nullable=False),  # msgpack
+    sa.Column("labelled_at", sa.Float, nullable=False),
 )
 
 request_batches = sa.Table(
