@@ -6,6 +6,7 @@ back into every backend with the same values, and a second import adds nothing."
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -513,3 +514,28 @@ def test_routed_feedback_keeps_its_label_project_and_review_item(
     assert again.differences(sent) == []
     assert (_stamps(target), _review_items(target, imported.id)) == first
     assert len(target.labels.items(imported.id)) == len(source.labels.items(made.id))
+
+
+def test_routed_feedback_the_target_holds_unlinked_is_named_not_doubled(
+    source: Store, tmp_path: Path
+) -> None:
+    """A target holding the routed feedback without its link (and its review item under
+    the exported id, as an import that did not route it left it) is not routed a second
+    time: the import names the feedback and the label project it is not routed into."""
+    export_project(source, "p", tmp_path / "export")
+    unlinked = tmp_path / "unlinked"
+    shutil.copytree(tmp_path / "export", unlinked)
+    lines = [json.loads(line) for line in (unlinked / "feedback.jsonl").read_text().splitlines()]
+    (routed,) = [line["id"] for line in lines if line["label_project_id"]]
+    for line in lines:
+        line["label_project_id"] = None
+    (unlinked / "feedback.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    target = open_store(tmp_path / "target")
+    import_export(target, unlinked)
+    with pytest.raises(ImportIncomplete, match=f"feedback {routed}: the target holds it as"):
+        import_export(target, tmp_path / "export")
+    assert len(target.labels.feedback("p")) == 3
+    assert not [f for f in target.labels.feedback("p") if f.label_project_id]
+    (project,) = target.labels.list("p")
+    assert f"feedback-{routed}" in {i.item_id for i in target.labels.items(project.id)}
+    target.close()

@@ -341,8 +341,11 @@ def _feedback_again(
         except AssayError as exc:
             job.problem(f"feedback {old.id}: {exc}")
             return None
-    elif found.label_project_id != label_project_id:
-        job.problem(f"feedback {old.id}: the target holds it linked otherwise")
+    elif label_project_id is not None and found.label_project_id != label_project_id:
+        job.problem(
+            f"feedback {old.id}: the target holds it as feedback {found.id}, not routed into "
+            f"label project {label_project_id}"
+        )
     job.found.feedback += 1
     return found
 
