@@ -6,6 +6,7 @@ back into every backend with the same values, and a second import adds nothing."
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -276,6 +277,17 @@ def _blobs_of(store: Store, run_id: str) -> dict[str, bytes]:
     return {d: store.blobs.get(d) for d in sorted(named)}
 
 
+def _items(store: Store, project_id: str) -> list[Any]:
+    """A label project's items, a review item named by what its feedback says (its id
+    is the feedback's, which each store stamps)."""
+    said = {
+        f"feedback-{f.id}": f"feedback on {f.request_id or f.item_id}: {f.kind} {f.value}"
+        for f in store.labels.feedback("p")
+    }
+    items = _builtins(store.labels.items(project_id), "project_id")
+    return [{**i, "item_id": said.get(i["item_id"], i["item_id"])} for i in items]
+
+
 def _compare(a: Store, b: Store) -> None:
     """Every part of project p in ``a`` and ``b``, value by value."""
     (run,) = [r for r in a.runs.list("p") if r.name == "trained"]
@@ -313,9 +325,7 @@ def _compare(a: Store, b: Store) -> None:
     la, lb = a.labels.find("p", "sentiment"), b.labels.find("p", "sentiment")
     kept = ("id", "created_at", "created_by")
     assert _builtins([la], *kept) == _builtins([lb], *kept)
-    assert _builtins(a.labels.items(la.id), "project_id") == _builtins(
-        b.labels.items(lb.id), "project_id"
-    )
+    assert _items(a, la.id) == _items(b, lb.id)
     done = [
         x
         for x in _builtins(a.labels.annotations(la.id), "project_id", "claimed_at", "done_at")
@@ -330,6 +340,9 @@ def _compare(a: Store, b: Store) -> None:
     fa, fb = a.labels.feedback("p"), b.labels.feedback("p")
     assert sorted(map(repr, _builtins(fa, *said))) == sorted(map(repr, _builtins(fb, *said)))
     assert {f.item_id for f in fb if f.evaluation_id} == {"a"}
+    routed_a = [(f.kind, f.value) for f in fa if f.label_project_id == la.id]
+    routed_b = [(f.kind, f.value) for f in fb if f.label_project_id == lb.id]
+    assert routed_a == routed_b == [("rating", 2)]
 
     assert _builtins(a.requests.list("clf"), "labels") == _builtins(
         b.requests.list("clf"), "labels"
@@ -472,3 +485,109 @@ def test_a_request_log_exported_one_row_a_line_imports_as_the_same_rows(
         after = api.requests("clf").drop(columns="labelled_at")
     assert list(after["request_id"]) == ["r0", "r1", "r2", "r3", "r4", "many/0", "many/1", "many/2"]
     assert after.equals(before)
+
+
+def _review_items(store: Store, project_id: str) -> dict[str, dict[str, Any]]:
+    """A label project's review items (routed feedback) by item id: data and done labels."""
+    done = [a for a in store.labels.annotations(project_id) if a.status == "done"]
+    return {
+        i.item_id: {
+            "position": i.position,
+            "kind": i.kind,
+            "data": i.data,
+            "labels": sorted((a.annotator, a.value) for a in done if a.item_id == i.item_id),
+        }
+        for i in store.labels.items(project_id)
+        if i.item_id.startswith("feedback-")
+    }
+
+
+def test_routed_feedback_keeps_its_label_project_and_review_item(
+    source: Store, tmp_path: Path, store_factory: StoreFactory
+) -> None:
+    """Feedback routed into a label project comes back linked to the imported label
+    project, and its review item, in its place in the queue and with its labels, names
+    the imported feedback's id (and the imported evaluation); importing again changes
+    nothing."""
+    made = source.labels.find("p", "sentiment")
+    evaluation = next(f.evaluation_id for f in source.labels.feedback("p") if f.evaluation_id)
+    assert evaluation is not None
+    on_item = source.labels.add_feedback(
+        FeedbackDraft(
+            project="p",
+            kind="correction",
+            value="neg",
+            evaluation_id=evaluation,
+            item_id="b",
+            label_project_id=made.id,
+        )
+    )
+    source.labels.add_items(made.id, [LabelItemDraft(item_id="d", data={"text": "meh"})])
+    routed = {f.id: f for f in source.labels.feedback("p") if f.label_project_id}
+    assert len(routed) == 2 and on_item.id in routed
+    source.labels.load(
+        made.id,
+        [AnnotationDraft(item_id=f"feedback-{on_item.id}", annotator="ann", value="neg")],
+    )
+    sent = export_project(source, "p", tmp_path / "export")
+    target = store_factory()
+    import_export(target, tmp_path / "export")
+
+    imported = target.labels.find("p", "sentiment")
+    linked = {f.id: f for f in target.labels.feedback("p") if f.label_project_id is not None}
+    assert len(linked) == 2
+    assert {f.label_project_id for f in linked.values()} == {imported.id}
+    new_evaluation = next(f.evaluation_id for f in linked.values() if f.evaluation_id)
+    assert new_evaluation != evaluation
+
+    def renamed(old_id: str) -> str:
+        (new,) = [
+            f.id
+            for f in linked.values()
+            if (f.kind, f.value, f.request_id)
+            == (routed[old_id].kind, routed[old_id].value, routed[old_id].request_id)
+        ]
+        return f"feedback-{new}"
+
+    expected = {}
+    for item_id, item in _review_items(source, made.id).items():
+        source_of = dict(item["data"]["source"])
+        if "evaluation_id" in source_of:
+            source_of["evaluation_id"] = new_evaluation
+        expected[renamed(item_id.removeprefix("feedback-"))] = {
+            **item,
+            "data": {**item["data"], "source": source_of},
+        }
+    assert _review_items(target, imported.id) == expected
+    assert [i.item_id for i in target.labels.items(imported.id)][-1] == "d"
+    first = _stamps(target), _review_items(target, imported.id)
+
+    again = import_export(target, tmp_path / "export")
+    assert again.differences(sent) == []
+    assert (_stamps(target), _review_items(target, imported.id)) == first
+    assert len(target.labels.items(imported.id)) == len(source.labels.items(made.id))
+
+
+def test_routed_feedback_the_target_holds_unlinked_is_named_not_doubled(
+    source: Store, tmp_path: Path
+) -> None:
+    """A target holding the routed feedback without its link (and its review item under
+    the exported id, as an import that did not route it left it) is not routed a second
+    time: the import names the feedback and the label project it is not routed into."""
+    export_project(source, "p", tmp_path / "export")
+    unlinked = tmp_path / "unlinked"
+    shutil.copytree(tmp_path / "export", unlinked)
+    lines = [json.loads(line) for line in (unlinked / "feedback.jsonl").read_text().splitlines()]
+    (routed,) = [line["id"] for line in lines if line["label_project_id"]]
+    for line in lines:
+        line["label_project_id"] = None
+    (unlinked / "feedback.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    target = open_store(tmp_path / "target")
+    import_export(target, unlinked)
+    with pytest.raises(ImportIncomplete, match=f"feedback {routed}: the target holds it as"):
+        import_export(target, tmp_path / "export")
+    assert len(target.labels.feedback("p")) == 3
+    assert not [f for f in target.labels.feedback("p") if f.label_project_id]
+    (project,) = target.labels.list("p")
+    assert f"feedback-{routed}" in {i.item_id for i in target.labels.items(project.id)}
+    target.close()

@@ -75,8 +75,7 @@ def import_export(
     _import_models(job)
     served.read(job)  # the request log before the feedback that names its entries
     _import_evaluations(job)
-    labels.read(job)
-    labels.read_feedback(job)
+    labels.read(job)  # label projects and feedback
     for part in (prompts, sweeps, traces, alerts):
         part.read(job)
     job.found.media_blobs = len(job.media_blobs)

@@ -7,9 +7,11 @@ predictions and evaluation items. An image item's blob is written to ``blobs/``.
 Read back, a label project the target has already (same name) gets only the items and
 done labels it lacks; turns that are not done (a claim, a skip) are the queue's state
 and are not replayed. Feedback routed into a label project for review became an item
-of it, which comes with the project; the feedback itself is stored again without
-routing it (which would add that item a second time). Then items, done labels, the
-consensus and feedback are compared with the export."""
+of it (``feedback-`` and the feedback's id): that feedback is stored again routed into
+the imported project where its item stood in the queue, so it keeps its link and the
+new item (with the item's done labels) is named by the target's feedback id and names
+the target's evaluation. Then items, done labels, the consensus and feedback are
+compared with the export."""
 
 from __future__ import annotations
 
@@ -111,35 +113,136 @@ def _all_feedback(store: Store, project: str) -> list[Feedback]:
 # ---- reading back -------------------------------------------------------------------------
 
 
+REVIEW = "feedback-"  # a review item's id: this and the id of the feedback routed into it
+
+
+class _Target:
+    """The feedback the target holds, by what it says: each found once, so identical
+    feedback is matched one for one; the one linked to the label project asked for first."""
+
+    def __init__(self, found: list[Feedback]) -> None:
+        self.said: dict[str, list[Feedback]] = {}
+        for f in found:
+            self.said.setdefault(_said(f), []).append(f)
+
+    def take(self, draft: FeedbackDraft) -> Feedback | None:
+        there = self.said.get(_said(draft), [])
+        for f in there:
+            if f.label_project_id == draft.label_project_id:
+                there.remove(f)
+                return f
+        return there.pop(0) if there else None
+
+
 def read(job: Importing) -> None:
+    """Label projects, then the feedback that was not routed into one of them. Routed
+    feedback is stored again where its review item stood in the queue, routed into the
+    imported project, so its review item is the target's (named by the new feedback id)."""
+    feedback = list(bundle.read_lines(job.root / bundle.FEEDBACK, Feedback))
+    target = _Target(_all_feedback(job.store, job.project))
+    routed: set[str] = set()
     for line in bundle.read_lines(job.root / bundle.LABEL_PROJECTS, LabelProjectLine):
+        items = {i.item_id for i in line.items}
+        ours = {
+            f"{REVIEW}{f.id}": f
+            for f in feedback
+            if f.label_project_id == line.project.id and f"{REVIEW}{f.id}" in items
+        }
+        routed.update(f.id for f in ours.values())
         try:
-            _project(job, line)
+            _project(job, line, ours, target)
         except AssayError as exc:
             job.problem(f"label project {line.project.name}: {exc}")
+    for old in feedback:
+        if old.id in routed:
+            continue
+        if old.label_project_id is not None:
+            job.problem(f"feedback {old.id}: its review item is not in an exported label project")
+            continue
+        _feedback_again(job, old, None, target)
 
 
-def _project(job: Importing, line: LabelProjectLine) -> None:
+def _project(
+    job: Importing, line: LabelProjectLine, routed: dict[str, Feedback], target: _Target
+) -> None:
+    """The project (found or created), its items in their order (a review item by
+    routing its feedback again), its done labels; then all compared with the export."""
     store, old = job.store, line.project
-    drafts = [_item(job, i) for i in line.items]
     try:
         found = store.labels.find(job.project, old.name)
     except NotFound:
-        found = store.labels.create(_draft(job, old, drafts))
+        leading = []
+        for item in line.items:
+            if item.item_id in routed:
+                break
+            leading.append(_item(job, item))
+        found = store.labels.create(_draft(job, old, leading))
+    job.label_projects[old.id] = found.id
     have = {i.item_id for i in store.labels.items(found.id)}
-    fresh = [d for d in drafts if d.item_id not in have]
+    renamed: dict[str, str] = {}  # a review item's id in the export -> in the target
+    fresh: list[LabelItemDraft] = []
+    for item in line.items:
+        feedback = routed.get(item.item_id)
+        if feedback is None:
+            if item.item_id not in have:
+                fresh.append(_item(job, item))
+            continue
+        if fresh:
+            store.labels.add_items(found.id, fresh)
+            fresh = []
+        new = _feedback_again(job, feedback, found.id, target)
+        if new is not None and new.label_project_id == found.id:
+            renamed[item.item_id] = f"{REVIEW}{new.id}"
     if fresh:
         store.labels.add_items(found.id, fresh)
+    have = {i.item_id for i in store.labels.items(found.id)}
+    for old_id, new_id in renamed.items():
+        if new_id not in have:
+            job.problem(
+                f"feedback {routed[old_id].id}: the target holds it without its review item "
+                f"in label project {old.name}"
+            )
     done = {(a.item_id, a.annotator) for a in store.labels.annotations(found.id)}
     labels = [
-        AnnotationDraft(item_id=a.item_id, annotator=a.annotator, value=a.value, comment=a.comment)
+        AnnotationDraft(item_id=item_id, annotator=a.annotator, value=a.value, comment=a.comment)
         for a in line.annotations
-        if a.status == DONE and (a.item_id, a.annotator) not in done
+        for item_id in [renamed.get(a.item_id, a.item_id)]
+        if a.status == DONE and (item_id, a.annotator) not in done
     ]
     if labels:
         store.labels.load(found.id, labels)
-    job.label_projects[old.id] = found.id
-    _check(job, line, found.id)
+    _check(job, _as_imported(job, line, renamed), found.id)
+
+
+def _as_imported(
+    job: Importing, line: LabelProjectLine, renamed: dict[str, str]
+) -> LabelProjectLine:
+    """The exported project as the target should hold it: a review item under the id
+    of its feedback there, naming the target's evaluation."""
+    if not renamed:
+        return line
+
+    def item(i: LabelItem) -> LabelItem:
+        if i.item_id not in renamed:
+            return i
+        source = dict(i.data.get("source") or {})
+        if "evaluation_id" in source:
+            source["evaluation_id"] = job.evaluations.get(source["evaluation_id"])
+        data = {**i.data, "source": source}
+        return msgspec.structs.replace(i, item_id=renamed[i.item_id], data=data)
+
+    consensus = line.consensus
+    if consensus is not None:
+        consensus = [{**r, "item": renamed.get(r["item"], r["item"])} for r in consensus]
+    return msgspec.structs.replace(
+        line,
+        items=[item(i) for i in line.items],
+        annotations=[
+            msgspec.structs.replace(a, item_id=renamed.get(a.item_id, a.item_id))
+            for a in line.annotations
+        ],
+        consensus=consensus,
+    )
 
 
 def _item(job: Importing, item: LabelItem) -> LabelItemDraft:
@@ -210,34 +313,41 @@ def _same_consensus(a: list[dict[str, Any]], b: list[dict[str, Any]] | None) -> 
     )
 
 
-def read_feedback(job: Importing) -> None:
-    there = [_said(f) for f in _all_feedback(job.store, job.project)]
-    for old in bundle.read_lines(job.root / bundle.FEEDBACK, Feedback):
-        evaluation = job.evaluations.get(old.evaluation_id or "")
-        if old.evaluation_id is not None and evaluation is None:
-            job.problem(f"feedback {old.id}: its evaluation {old.evaluation_id} was not imported")
-            continue
-        draft = FeedbackDraft(
-            project=job.project,
-            kind=old.kind,
-            value=old.value,
-            request_id=old.request_id,
-            evaluation_id=evaluation,
-            item_id=old.item_id,
-            comment=old.comment,
-            data=old.data,
-            model=old.model,
+def _feedback_again(
+    job: Importing, old: Feedback, label_project_id: str | None, target: _Target
+) -> Feedback | None:
+    """Exported feedback as the target holds it: found, else stored again (routed into
+    ``label_project_id``, a new review item); None when it could not be."""
+    evaluation = job.evaluations.get(old.evaluation_id or "")
+    if old.evaluation_id is not None and evaluation is None:
+        job.problem(f"feedback {old.id}: its evaluation {old.evaluation_id} was not imported")
+        return None
+    draft = FeedbackDraft(
+        project=job.project,
+        kind=old.kind,
+        value=old.value,
+        request_id=old.request_id,
+        evaluation_id=evaluation,
+        item_id=old.item_id,
+        comment=old.comment,
+        data=old.data,
+        label_project_id=label_project_id,
+        model=old.model,
+    )
+    found = target.take(draft)
+    if found is None:
+        try:
+            found = job.store.labels.add_feedback(draft)
+        except AssayError as exc:
+            job.problem(f"feedback {old.id}: {exc}")
+            return None
+    elif label_project_id is not None and found.label_project_id != label_project_id:
+        job.problem(
+            f"feedback {old.id}: the target holds it as feedback {found.id}, not routed into "
+            f"label project {label_project_id}"
         )
-        said = _said(draft)
-        if said in there:
-            there.remove(said)
-        else:
-            try:
-                job.store.labels.add_feedback(draft)
-            except AssayError as exc:
-                job.problem(f"feedback {old.id}: {exc}")
-                continue
-        job.found.feedback += 1
+    job.found.feedback += 1
+    return found
 
 
 def _said(f: Feedback | FeedbackDraft) -> str:
