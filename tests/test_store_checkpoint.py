@@ -5,6 +5,7 @@ the thread stops with the store (after a last checkpoint), in a forked child too
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -92,6 +93,32 @@ def test_a_wal_past_its_limit_is_truncated(tmp_path: Path, monkeypatch: pytest.M
     store = SqlStore.embedded(root)
     for write in range(5):
         store.traces.write(spans(write))
+    assert eventually(lambda: wal_size(root) == 0)
+    store.close()
+
+
+def test_a_reader_holding_the_wal_keeps_writers_waiting_only_briefly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(checkpoint, "LIMIT", 1 << 20)
+    root = tmp_path / "store"
+    store = SqlStore.embedded(root)
+    store.traces.write(spans(0))
+    reader = sqlite3.connect(root / "assay.db", isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM spans").fetchall()  # a snapshot held open
+    slowest = 0.0
+    for write in range(1, 9):  # past the limit, short of four times it
+        started = time.perf_counter()
+        store.traces.write(spans(write))
+        slowest = max(slowest, time.perf_counter() - started)
+        time.sleep(0.05)
+    # a TRUNCATE waiting for the reader holds new writers back: for 0.1 s at a time, with
+    # PASSIVE checkpoints only for a second after each refusal, not for seconds on end
+    assert slowest < 2.0, f"a write waited {slowest:.2f} s"
+    assert wal_size(root) > 1 << 20  # the reader kept it from being truncated
+    reader.execute("COMMIT")
+    reader.close()
     assert eventually(lambda: wal_size(root) == 0)
     store.close()
 

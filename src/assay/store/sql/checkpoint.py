@@ -6,8 +6,12 @@ with an fsync) before it returns: that write waits tens of milliseconds more tha
 others. A store written by this process turns that off (``wal_autocheckpoint = 0``)
 and checkpoints from a thread of its own instead: ``PASSIVE`` (it never waits for
 readers or writers) about every ``INTERVAL`` seconds while something was written since,
-and ``TRUNCATE`` (which waits for readers and resets the file to nothing) once the WAL
-has grown past ``LIMIT`` bytes, which readers holding old snapshots can make it do.
+and ``TRUNCATE`` (which resets the file to nothing) once the WAL has grown past ``LIMIT``
+bytes, as it does when writes follow each other too closely for a writer to find it all
+checkpointed and start it over, or when readers hold old snapshots. A TRUNCATE waits for
+such readers, and new writers wait for it meanwhile: it waits ``BUSY_MS`` at most, and
+after a refusal only PASSIVE checkpoints are made for ``TRUNCATE_BACKOFF`` seconds, unless
+the WAL is four times past its limit (then it waits up to ``BUSY_MS_FAR_PAST``).
 
 The thread starts with the first write and checkpoints only when another connection has
 committed since its last checkpoint (``PRAGMA data_version``); it stops when the store
@@ -23,6 +27,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from pathlib import Path
 from typing import Any
@@ -33,7 +38,12 @@ log = logging.getLogger(__name__)
 
 INTERVAL = 0.1  # seconds between two checkpoints while there are writes
 LIMIT = 128 << 20  # a WAL larger than this is checkpointed and truncated
-BUSY_MS = 5_000  # how long TRUNCATE waits for readers and writers before trying later
+# How long TRUNCATE waits for readers of old snapshots (new writers wait meanwhile)
+# before it gives up until the next interval: briefly, unless the WAL is far past its
+# limit because readers kept it from being truncated so far.
+BUSY_MS = 100
+BUSY_MS_FAR_PAST = 5_000
+TRUNCATE_BACKOFF = 1.0  # seconds of PASSIVE checkpoints only after readers refused one
 
 _live: weakref.WeakSet[Checkpointer] = weakref.WeakSet()
 # connections of a parent process, left open in a forked child: closing one there could
@@ -114,14 +124,20 @@ class Checkpointer:
         another) has committed since the last one, or the last one was left unfinished."""
         seen: int | None = None
         unfinished = False
+        truncate_at = 0.0  # not before this (monotonic): readers refused the last one
         while not self._stop.wait(self.interval):
             try:
                 version = self._data_version()
                 if version == seen and not unfinished:
                     continue
                 seen = version
-                mode = "TRUNCATE" if self._wal_size() > self.limit else "PASSIVE"
-                unfinished = not self._checkpoint(mode)  # readers held part of it
+                size = self._wal_size()
+                if size > self.limit and time.monotonic() >= truncate_at:
+                    wait = BUSY_MS if size <= 4 * self.limit else BUSY_MS_FAR_PAST
+                    unfinished = not self._checkpoint("TRUNCATE", wait)
+                    truncate_at = time.monotonic() + (TRUNCATE_BACKOFF if unfinished else 0.0)
+                else:  # unfinished while readers hold part of it, or it is still too long
+                    unfinished = not self._checkpoint("PASSIVE") or size > self.limit
             except sqlite3.Error as exc:  # busy, or the file went away: try again later
                 log.debug("WAL checkpoint of %s failed: %s", self.db, exc)
                 unfinished = True
@@ -129,7 +145,10 @@ class Checkpointer:
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             self._conn = sqlite3.connect(
-                self.db, timeout=BUSY_MS / 1000, isolation_level=None, check_same_thread=False
+                self.db,
+                timeout=BUSY_MS_FAR_PAST / 1000,
+                isolation_level=None,
+                check_same_thread=False,
             )
         return self._conn
 
@@ -139,11 +158,12 @@ class Checkpointer:
         # no checkpoint could then let the WAL start over
         return int(self._connection().execute("PRAGMA data_version").fetchall()[0][0])
 
-    def _checkpoint(self, mode: str) -> bool:
-        """One checkpoint; whether it copied the whole WAL into the database."""
-        [(busy, frames, copied)] = (
-            self._connection().execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
-        )
+    def _checkpoint(self, mode: str, wait_ms: int = BUSY_MS_FAR_PAST) -> bool:
+        """One checkpoint, waiting at most ``wait_ms`` for other connections (PASSIVE
+        never waits); whether it copied the whole WAL into the database."""
+        conn = self._connection()
+        conn.execute(f"PRAGMA busy_timeout = {int(wait_ms)}").fetchall()
+        [(busy, frames, copied)] = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
         return not busy and copied == frames
 
     def _wal_size(self) -> int:
