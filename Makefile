@@ -14,6 +14,10 @@ BENTOML := $(BENTOML_VENV)/.installed-bentoml
 # where bench/monitoring.py runs Evidently's side as a subprocess (it needs no Assay there)
 EVIDENTLY_VENV := .venv-evidently
 EVIDENTLY := $(EVIDENTLY_VENV)/.installed-evidently
+# Arize Phoenix (a trace store measured by bench/traces.py) pins OpenTelemetry, SQLAlchemy and
+# pandas of its own: it gets a venv of its own and runs there as a server process
+PHOENIX_VENV := .venv-phoenix
+PHOENIX := $(PHOENIX_VENV)/.installed-phoenix
 PYTEST_ARGS ?=
 
 .PHONY: demo test lint bench screenshots clean
@@ -43,6 +47,12 @@ $(EVIDENTLY):
 	$(EVIDENTLY_VENV)/bin/python -m pip install --quiet 'evidently>=0.7,<0.8' 'pandas<3' numpy scipy
 	touch $@
 
+$(PHOENIX):
+	$(PYTHON) -m venv $(PHOENIX_VENV) || python3 -m venv $(PHOENIX_VENV)
+	$(PHOENIX_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PHOENIX_VENV)/bin/python -m pip install --quiet 'arize-phoenix>=12,<21'
+	touch $@
+
 demo: $(DEV)
 	$(BIN)/assay demo
 
@@ -55,12 +65,12 @@ lint: $(DEV)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-bench: $(BENCH) $(BENTOML) $(EVIDENTLY)
+bench: $(BENCH) $(BENTOML) $(EVIDENTLY) $(PHOENIX)
 	$(BENCH_VENV)/bin/python bench/run.py --out bench/RESULTS.md --bentoml-python $(BENTOML_VENV)/bin/python \
-		--evidently-python $(EVIDENTLY_VENV)/bin/python
+		--evidently-python $(EVIDENTLY_VENV)/bin/python --phoenix-python $(PHOENIX_VENV)/bin/python
 
 screenshots: $(DEV)
 	ASSAY_SCREENSHOTS=docs/img $(BIN)/python -m pytest -q tests/test_ui_browser.py
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) $(BENTOML_VENV) $(EVIDENTLY_VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) $(BENTOML_VENV) $(EVIDENTLY_VENV) $(PHOENIX_VENV) .pytest_cache .mypy_cache .ruff_cache

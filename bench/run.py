@@ -214,6 +214,10 @@ def main() -> None:
     parser.add_argument("--mlflow-python", default=None, help="A Python with mlflow (serving).")
     parser.add_argument("--no-media", action="store_true", help="Skip the image-logging runs.")
     parser.add_argument("--bentoml-python", default=None, help="A Python with bentoml (serving).")
+    parser.add_argument("--no-traces", action="store_true", help="Skip the trace ingest runs.")
+    parser.add_argument(
+        "--phoenix-python", default=None, help="A Python with arize-phoenix (traces)."
+    )
     args = parser.parse_args()
     started = time.time()
     rows = measure(args.quick, args.processes)
@@ -254,6 +258,18 @@ def main() -> None:
 
         steps = 200 if args.quick else 1000
         server_lines += ["", *media.render(media.measure(steps), steps, command)]
+    if not args.no_traces:
+        import traces
+
+        batches = 8 if args.quick else 40
+        found = traces.measure(
+            batches=batches,
+            peer_batches=2,
+            mlflow_python=args.mlflow_python,
+            phoenix_python=args.phoenix_python,
+        )
+        server_lines += ["", "## Trace ingest (OTLP/HTTP)", ""]
+        server_lines += traces.render(found, command, 8, 512)
     text = render(rows, command, time.time() - started).rstrip("\n")
     args.out.write_text(text + "\n" + "\n".join(server_lines) + "\n")
     print(args.out.read_text())

@@ -16,6 +16,7 @@ from assay.store.sql import audit, migrate, opening
 from assay.store.sql.alerts import SqlAlerts
 from assay.store.sql.artifacts import SqlArtifacts
 from assay.store.sql.blobs import SqlBlobs
+from assay.store.sql.checkpoint import Checkpointer
 from assay.store.sql.evaluations import SqlEvaluations
 from assay.store.sql.labels import SqlLabels
 from assay.store.sql.media import SqlMedia
@@ -39,16 +40,21 @@ class SqlStore:
         blobs: BlobStore,
         uri: str,
         upgrade: bool | None = None,
+        *,
         read_only: bool = False,
+        checkpoints: Checkpointer | None = None,
     ) -> None:
         """``upgrade``: bring an older schema to this version. None: yes for SQLite (one
         user's store), only for an empty database on PostgreSQL, where a shared schema is
         changed only by ``assay db upgrade``. ``read_only``: a store whose files may not
-        be written; it is read and audited, never migrated, and refuses every write."""
+        be written; it is read and audited, never migrated, and refuses every write.
+        ``checkpoints``: the WAL checkpointer of a SQLite file this store writes, attached
+        to ``engine`` and stopped by ``close``."""
         self.uri = uri
         self.shown = redact_uri(uri)  # what error messages name: never a password
         self.dialect = engine.dialect.name
         self.read_only = read_only
+        self.checkpoints = checkpoints
         self._upgrade = upgrade
         self.db = Database(engine, audit.local_actor(), read_only)
         self.runs = SqlRuns(self.db, blobs)
@@ -66,7 +72,7 @@ class SqlStore:
         try:
             self._prepare()
         except BaseException:
-            engine.dispose()  # a store that failed to open holds no connection
+            self.close()  # a store that failed to open holds no connection, no thread
             raise
 
     @classmethod
@@ -87,7 +93,14 @@ class SqlStore:
         except OSError as exc:  # a folder we may not even look into
             raise StoreUnusable(f"cannot use the store folder {root}: {exc.strerror}") from exc
         engine = opening.sqlite_engine(f"sqlite:///{db}", db, readonly)
-        return cls(engine, LocalBlobStore(root / "blobs"), str(root), read_only=readonly)
+        checkpoints = None if readonly else _checkpointed(engine, db)
+        return cls(
+            engine,
+            LocalBlobStore(root / "blobs"),
+            str(root),
+            read_only=readonly,
+            checkpoints=checkpoints,
+        )
 
     @classmethod
     def from_url(
@@ -96,6 +109,7 @@ class SqlStore:
         """A SQLite or PostgreSQL URL; ``blobs`` is a folder or ``s3://bucket/prefix``
         (default: ``blobs/`` beside a SQLite file, ``~/.assay/blobs`` for PostgreSQL)."""
         readonly = False
+        checkpoints = None
         if url.startswith("sqlite"):
             path = url.split("///", 1)[-1] if "///" in url else ""
             db = Path(path) if path and path != ":memory:" and "?" not in path else None
@@ -104,6 +118,8 @@ class SqlStore:
                 if not readonly and db.parent.is_dir():
                     opening.create_private(db)
             engine = opening.sqlite_engine(url, db, readonly)
+            if db is not None and not readonly:
+                checkpoints = _checkpointed(engine, db)
             default = Path(path).parent / "blobs"
         else:
             engine = sa.create_engine(
@@ -112,7 +128,14 @@ class SqlStore:
                 json_serializer=json_text,
             )
             default = Path(os.path.expanduser("~/.assay/blobs"))
-        return cls(engine, open_blobs(blobs or default), url, upgrade, read_only=readonly)
+        return cls(
+            engine,
+            open_blobs(blobs or default),
+            url,
+            upgrade,
+            read_only=readonly,
+            checkpoints=checkpoints,
+        )
 
     def _prepare(self) -> None:
         try:
@@ -148,3 +171,13 @@ class SqlStore:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.checkpoints is not None:
+            self.checkpoints.close()
+
+
+def _checkpointed(engine: sa.Engine, db: Path) -> Checkpointer:
+    """The checkpointer of a SQLite file written through ``engine``: its writers no
+    longer checkpoint the WAL themselves (see ``checkpoint.py``)."""
+    checkpoints = Checkpointer(db)
+    checkpoints.attach(engine)
+    return checkpoints

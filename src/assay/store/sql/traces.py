@@ -3,7 +3,7 @@ or a filter reads) and one summary row per trace, to which each write adds its n
 
 A write claims the traces it touches first (their summary rows inserted if missing, then
 locked in key order: ``FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` holds the
-whole store), then inserts its spans with one driver-level executemany under a savepoint.
+whole store), then inserts its spans with driver-level multi-row INSERTs under a savepoint.
 A span stored already makes that fail: it is rolled back, the write asks which of its
 spans are stored and inserts the others, so a retried export stores nothing twice and
 counts nothing twice, and two writers of one trace take turns. No span is read back to
@@ -44,6 +44,7 @@ _TRACE_ID = re.compile(r"[0-9a-f]{32}")
 _SPAN_ID = re.compile(r"[0-9a-f]{16}")
 _ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
 _IN_CHUNK = 500  # trace ids in one IN (...)
+INSERT_ROWS = 64  # spans in one INSERT (13 parameters each: well within every limit)
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Span)
 _many = msgspec.msgpack.Decoder(list[Span])
@@ -227,13 +228,12 @@ def _fresh(conn: sa.Connection, batch: Sequence[Span], keys: list[tuple[str, str
 
 
 def _insert_spans(conn: sa.Connection, batch: Sequence[Span], bodies: Sequence[bytes]) -> None:
-    """One executemany handed straight to the driver (per-row parameter processing in
-    SQLAlchemy would cost more than the inserts)."""
+    """Multi-row INSERTs of ``INSERT_ROWS`` spans each, handed straight to the driver
+    (per-row parameter processing in SQLAlchemy would cost more than the inserts; one
+    statement of many rows costs SQLite less than as many executions of one row)."""
     if not batch:
         return
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    names = ", ".join(_SPAN_COLUMNS)
-    marks = ", ".join([mark] * len(_SPAN_COLUMNS))
     rows = [
         (
             s.project,
@@ -252,7 +252,17 @@ def _insert_spans(conn: sa.Connection, batch: Sequence[Span], bodies: Sequence[b
         )
         for s, body in zip(batch, bodies, strict=True)
     ]
-    conn.exec_driver_sql(f"INSERT INTO spans ({names}) VALUES ({marks})", rows)
+    for i in range(0, len(rows), INSERT_ROWS):
+        chunk = rows[i : i + INSERT_ROWS]
+        values = tuple(itertools.chain.from_iterable(chunk))
+        conn.exec_driver_sql(_insert_sql(mark, len(chunk)), values)
+
+
+@lru_cache(maxsize=8)
+def _insert_sql(mark: str, rows: int) -> str:
+    """``INSERT INTO spans (...) VALUES (...), (...)`` of ``rows`` rows."""
+    row = "(" + ", ".join([mark] * len(_SPAN_COLUMNS)) + ")"
+    return f"INSERT INTO spans ({', '.join(_SPAN_COLUMNS)}) VALUES " + ", ".join([row] * rows)
 
 
 _SUMMARY_COLUMNS = (

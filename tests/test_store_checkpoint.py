@@ -1,0 +1,203 @@
+"""An embedded store's WAL is checkpointed by a thread of its own, off the writers' path:
+the WAL stays bounded under continuous writes, is truncated once past its limit, and
+the thread stops with the store (after a last checkpoint), in a forked child too."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from assay.records import Span
+from assay.store.sql import checkpoint
+from assay.store.sql.store import SqlStore
+from tests.test_store_opening import frozen_copy  # noqa: F401 (a fixture)
+
+T0 = 1_700_000_000 * 10**9
+BIG = "x" * 8_000  # an attribute that makes each span about 8 KB
+THREAD = "assay-wal-checkpoint"
+
+
+def spans(write: int, n: int = 30) -> list[Span]:
+    """Write ``write``'s spans: one trace of ``n`` spans of about 8 KB each."""
+    return [
+        Span(
+            project="p",
+            trace_id=f"{write + 1:032x}",
+            span_id=f"{i + 1:016x}",
+            parent_id=None if i == 0 else f"{1:016x}",
+            name=f"step {i}",
+            start_ns=T0 + i,
+            end_ns=T0 + i + 1,
+            attributes={"payload": BIG},
+        )
+        for i in range(n)
+    ]
+
+
+def wal_size(root: Path) -> int:
+    wal = root / "assay.db-wal"
+    return wal.stat().st_size if wal.exists() else 0
+
+
+def checkpoint_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == THREAD]
+
+
+def eventually(check: Callable[[], bool], within: float = 10.0) -> bool:
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_writers_leave_checkpoints_to_the_thread(tmp_path: Path) -> None:
+    store = SqlStore.embedded(tmp_path / "store")
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+    store.traces.write(spans(0))
+    assert store.checkpoints is not None and store.checkpoints.running
+    store.close()
+
+
+def test_the_wal_stays_bounded_under_continuous_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(checkpoint, "LIMIT", 2 << 20)
+    root = tmp_path / "store"
+    store = SqlStore.embedded(root)
+    largest = 0
+    for write in range(120):  # about 29 MB of spans, written over a second or more
+        store.traces.write(spans(write))
+        largest = max(largest, wal_size(root))
+        time.sleep(0.01)
+    written = 120 * 30 * len(BIG)
+    # a writer starts the WAL over after a checkpoint that copied all of it, or, when
+    # writes follow each other too closely for that, the thread truncates it once past
+    # its limit: it holds a few limits' worth, not everything since the store opened
+    assert largest < written / 3, f"WAL reached {largest:,} bytes of {written:,} written"
+    assert store.traces.get(f"{120:032x}").n_spans == 30
+    store.close()
+
+
+def test_a_wal_past_its_limit_is_truncated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(checkpoint, "LIMIT", 0)
+    root = tmp_path / "store"
+    store = SqlStore.embedded(root)
+    for write in range(5):
+        store.traces.write(spans(write))
+    assert eventually(lambda: wal_size(root) == 0)
+    store.close()
+
+
+def test_a_reader_holding_the_wal_keeps_writers_waiting_only_briefly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(checkpoint, "LIMIT", 1 << 20)
+    root = tmp_path / "store"
+    store = SqlStore.embedded(root)
+    store.traces.write(spans(0))
+    reader = sqlite3.connect(root / "assay.db", isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM spans").fetchall()  # a snapshot held open
+    slowest = 0.0
+    for write in range(1, 9):  # past the limit, short of four times it
+        started = time.perf_counter()
+        store.traces.write(spans(write))
+        slowest = max(slowest, time.perf_counter() - started)
+        time.sleep(0.05)
+    # a TRUNCATE waiting for the reader holds new writers back: for 0.1 s at a time, with
+    # PASSIVE checkpoints only for a second after each refusal, not for seconds on end
+    assert slowest < 2.0, f"a write waited {slowest:.2f} s"
+    assert wal_size(root) > 1 << 20  # the reader kept it from being truncated
+    reader.execute("COMMIT")
+    reader.close()
+    assert eventually(lambda: wal_size(root) == 0)
+    store.close()
+
+
+def test_closing_the_store_stops_the_thread_and_keeps_the_data(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    store = SqlStore.embedded(root)
+    assert store.traces.write(spans(0)) == 30
+    assert len(checkpoint_threads()) == 1
+    store.close()
+    assert checkpoint_threads() == []
+    assert wal_size(root) == 0  # the last checkpoint copied everything into the database
+    again = SqlStore.embedded(root)
+    assert again.traces.get(f"{1:032x}").n_spans == 30
+    again.close()
+
+
+def test_no_thread_is_left_behind_by_many_stores(tmp_path: Path) -> None:
+    before = threading.active_count()
+    for i in range(25):
+        store = SqlStore.embedded(tmp_path / f"store-{i % 3}")
+        store.traces.write(spans(i, n=2))
+        store.close()
+    assert checkpoint_threads() == []
+    assert threading.active_count() == before
+
+
+def test_a_store_that_reads_only_never_starts_the_thread(tmp_path: Path) -> None:
+    SqlStore.embedded(tmp_path / "store").close()
+    store = SqlStore.embedded(tmp_path / "store")
+    assert store.traces.list("p") == []
+    assert store.checkpoints is not None and not store.checkpoints.running
+    store.close()
+
+
+def test_a_read_only_store_has_no_checkpointer(
+    frozen_copy: tuple[Path, str],  # noqa: F811
+) -> None:
+    store = SqlStore.embedded(frozen_copy[0])
+    assert store.read_only and store.checkpoints is None
+    store.close()
+
+
+def test_a_database_without_a_file_of_its_own_has_no_checkpointer(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    for url in ("sqlite://", postgres_url):
+        store = SqlStore.from_url(url, blobs=tmp_path / "blobs")
+        assert store.checkpoints is None
+        store.close()
+
+
+def test_a_sqlite_url_gets_a_checkpointer(tmp_path: Path) -> None:
+    store = SqlStore.from_url(f"sqlite:///{tmp_path / 'a.db'}", blobs=tmp_path / "blobs")
+    store.traces.write(spans(0))
+    assert store.checkpoints is not None and store.checkpoints.running
+    store.close()
+    assert checkpoint_threads() == []
+
+
+def test_a_forked_child_checkpoints_with_a_thread_of_its_own(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    store = SqlStore.embedded(root)
+    store.traces.write(spans(0))
+    assert store.checkpoints is not None and store.checkpoints.running
+    pid = os.fork()
+    if pid == 0:  # the child: no thread came along; its first write starts one
+        code = 1
+        try:
+            store.engine.dispose(close=False)  # the parent's connections stay the parent's
+            ok = not store.checkpoints.running
+            store.traces.write(spans(1))
+            ok = ok and store.checkpoints.running
+            store.close()
+            code = 0 if ok and checkpoint_threads() == [] else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert store.checkpoints.running  # the parent's thread goes on
+    assert store.traces.get(f"{2:032x}").n_spans == 30  # the child's write is stored
+    store.close()
