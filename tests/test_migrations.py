@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,12 +10,15 @@ from alembic.migration import MigrationContext
 
 from assay.errors import SchemaMismatch, StoreUnavailable, StoreUnusable
 from assay.store import open_store
-from assay.store.sql.schema import SCHEMA_REVISION, metadata
+from assay.store.sql import migrate
+from assay.store.sql.schema import SCHEMA_REVISION, metadata, run_cells
 from assay.store.sql.store import SqlStore
 from tests.conftest import StoreFactory, create_run
+from tests.test_run_cells import seed_mixed
 
 # what each revision after 0005 added: (tables, columns of runs), newest first
 ADDED = {
+    "0021": (["run_cells"], []),
     "0020": (["trace_feedback"], []),
     "0019": (["model_servers"], []),
     "0018": (["prompt_labels"], []),
@@ -37,6 +41,7 @@ ADDED = {
     "0007": (["request_log", "request_batches"], []),
     "0006": ([], ["seen_at"]),
 }
+INDEXES = {"0021": ["ix_runs_project_listed"]}  # indexes revisions added to older tables
 
 
 def _rewind(conn: sa.Connection, revision: str) -> None:
@@ -44,6 +49,8 @@ def _rewind(conn: sa.Connection, revision: str) -> None:
     assert max(ADDED) == SCHEMA_REVISION  # a new revision adds its line above
     for later, (tables, columns) in ADDED.items():
         if later > revision:
+            for index in INDEXES.get(later, []):
+                conn.execute(sa.text(f"DROP INDEX {index}"))
             for table in tables:
                 conn.execute(sa.text(f"DROP TABLE {table}"))
             for column in columns:
@@ -101,7 +108,7 @@ def test_a_read_failure_names_no_store_path(tmp_path: Path) -> None:
     store = SqlStore.embedded(tmp_path / "store")
     _legacy_config(store, create_run(store))
     with pytest.raises(StoreUnavailable) as info:
-        store.runs.count("p", "config.ok == 1")
+        store.runs.count("p", "config.ok is null")
     assert str(tmp_path) not in str(info.value)
     store.close()
 
@@ -132,3 +139,27 @@ def test_upgrading_from_0006_keeps_runs_and_none_reads_as_deleted(tmp_path: Path
     store.runs.delete(run_id)
     assert store.runs.list("p") == []
     store.close()
+
+
+def _cells(engine: sa.Engine) -> list[tuple[object, ...]]:
+    c = run_cells.c
+    query = sa.select(c.run_id, c.kind, c.key, c.project, c.num, c.text, c.value)
+    with engine.connect() as conn:
+        rows = conn.execute(query.order_by(c.run_id, c.kind, c.key)).all()
+    return [(*row[:6], None if row[6] is None else json.loads(row[6])) for row in rows]
+
+
+def test_upgrading_to_0021_fills_the_run_cells_the_writers_would(
+    sql_store_factory: StoreFactory,
+) -> None:
+    store = sql_store_factory()
+    seed_mixed(store)
+    seed_mixed(store, project="q")
+    engine = engine_of(store)
+    written = _cells(engine)
+    assert len(written) > 30
+    with engine.begin() as conn:
+        _rewind(conn, "0020")
+    migrate.upgrade(engine)
+    assert _cells(engine) == written
+    assert store.runs.count("p", "summary.s < 1 and config.x >= 0") == 2
