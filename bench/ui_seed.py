@@ -4,11 +4,11 @@
 summaries): about 10 ms a run here, so 100,000 runs would take 17 minutes before a single
 page is measured. These helpers write the same rows the write path leaves for a run
 created with its config and one point of each metric (``runs``, ``projects``,
-``metric_chunks``, ``metric_summary``, in Assay's own schema tables and series codec)
-thousands at a time, one transaction per slice. They skip what the pages never read
-(the audit record of each creation, the batch claims). ``check_assay`` compares a bulk
-run with one written through ``write_batch``, so the shortcut cannot drift from the
-write path unnoticed.
+``metric_chunks``, ``metric_summary``, ``run_cells``, through Assay's own schema tables,
+series codec and cells) thousands at a time, one transaction per slice. They skip what
+the pages never read (the audit record of each creation, the batch claims).
+``check_assay`` compares a bulk run with one written through ``write_batch``, so the
+shortcut cannot drift from the write path unnoticed.
 
 MLflow's runs are written the same way into the tables its SQLAlchemy store reads
 (``runs``, ``tags`` with ``mlflow.runName``, ``params``, ``metrics``,
@@ -41,7 +41,8 @@ def bulk_assay(
     """``count`` finished runs in ``project`` of a SqlStore, run ``i`` made by ``spec(i)``
     and created at ``created + i``; their ids, in that order."""
     from assay.ids import new_run_id
-    from assay.store.sql.schema import metric_chunks, metric_summary, projects, runs
+    from assay.store.sql import cells
+    from assay.store.sql.schema import metric_chunks, metric_summary, projects, run_cells, runs
 
     step = np.zeros(1, dtype="<i8").tobytes()
     stamp = np.full(1, created, dtype="<f8").tobytes()
@@ -49,7 +50,7 @@ def bulk_assay(
     with store.engine.begin() as conn:
         conn.execute(projects.insert(), {"name": project, "created_at": created})
     for part in slices(count):
-        run_rows, chunk_rows, summary_rows = [], [], []
+        run_rows, chunk_rows, summary_rows, cell_rows = [], [], [], []
         for i in part:
             run_id = new_run_id()
             ids.append(run_id)
@@ -71,6 +72,8 @@ def bulk_assay(
                     "host": {},
                 }
             )
+            cell_rows += cells.config_rows(run_id, project, config)
+            cell_rows += cells.metric_rows(run_id, project, metrics)
             for key, value in metrics.items():
                 chunk_rows.append(
                     {
@@ -100,6 +103,7 @@ def bulk_assay(
             conn.execute(runs.insert(), run_rows)
             conn.execute(metric_chunks.insert(), chunk_rows)
             conn.execute(metric_summary.insert(), summary_rows)
+            conn.execute(run_cells.insert(), cell_rows)
     return ids
 
 
@@ -135,10 +139,27 @@ def check_assay(store: Any, project: str, spec: Callable[[int], RunSpec], create
     store.runs.write_batch(Batch(run_id=run_id, writer="w", seq=0, ops=ops))
     a, b = store.runs.get(bulk), store.runs.get(run_id)
     assert (a.config, a.metrics, a.summary, a.status) == (b.config, b.metrics, b.summary, b.status)
+    assert cells_of(store, bulk) == cells_of(store, run_id)
     ours, theirs = store.runs.history(bulk), store.runs.history(run_id)
     assert sorted(ours) == sorted(theirs)
     for key in ours:
         assert ours[key].to_bytes() == theirs[key].to_bytes(), key
+
+
+def cells_of(store: Any, run_id: str) -> list[tuple[Any, ...]]:
+    """A run's cells (run_cells), without its id and project."""
+    import sqlalchemy as sa
+
+    from assay.store.sql.schema import run_cells
+
+    c = run_cells.c
+    query = (
+        sa.select(c.kind, c.key, c.num, c.text, c.value)
+        .where(c.run_id == run_id)
+        .order_by(c.kind, c.key)
+    )
+    with store.engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(query)]
 
 
 def bulk_mlflow(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +15,14 @@ from assay.records import RequestBatch, RequestEntry
 from assay.sdk.requests import frame
 from assay.store import open_store
 from assay.store.sql import migrate
-from assay.store.sql.schema import SCHEMA_REVISION, metadata
+from assay.store.sql.schema import SCHEMA_REVISION, metadata, run_cells
 from assay.store.sql.store import SqlStore
 from tests.conftest import StoreFactory, create_run
+from tests.test_run_cells import seed_mixed
 
 # what each revision after 0005 added: (tables, columns of runs), newest first
 ADDED = {
+    "0022": (["run_cells"], []),
     "0021": (["request_labels"], []),  # and request_log rebuilt with one entry per request
     "0020": (["trace_feedback"], []),
     "0019": (["model_servers"], []),
@@ -43,6 +46,7 @@ ADDED = {
     "0007": (["request_log", "request_batches"], []),
     "0006": ([], ["seen_at"]),
 }
+INDEXES = {"0022": ["ix_runs_project_listed"]}  # indexes revisions added to older tables
 
 
 def _rewind(conn: sa.Connection, revision: str) -> None:
@@ -50,6 +54,8 @@ def _rewind(conn: sa.Connection, revision: str) -> None:
     assert max(ADDED) == SCHEMA_REVISION  # a new revision adds its line above
     for later, (tables, columns) in ADDED.items():
         if later > revision:
+            for index in INDEXES.get(later, []):
+                conn.execute(sa.text(f"DROP INDEX {index}"))
             for table in tables:
                 conn.execute(sa.text(f"DROP TABLE {table}"))
             for column in columns:
@@ -107,7 +113,7 @@ def test_a_read_failure_names_no_store_path(tmp_path: Path) -> None:
     store = SqlStore.embedded(tmp_path / "store")
     _legacy_config(store, create_run(store))
     with pytest.raises(StoreUnavailable) as info:
-        store.runs.count("p", "config.ok == 1")
+        store.runs.count("p", "config.ok is null")
     assert str(tmp_path) not in str(info.value)
     store.close()
 
@@ -261,3 +267,27 @@ def test_downgrading_from_0021_splits_requests_back_into_rows_with_their_labels(
     _migrate(store, "head")  # and up again: the same log
     after = frame(store.requests.list("clf")).drop(columns="labelled_at")
     assert after.equals(before)
+
+
+def _cells(engine: sa.Engine) -> list[tuple[object, ...]]:
+    c = run_cells.c
+    query = sa.select(c.run_id, c.kind, c.key, c.project, c.num, c.text, c.value)
+    with engine.connect() as conn:
+        rows = conn.execute(query.order_by(c.run_id, c.kind, c.key)).all()
+    return [(*row[:6], None if row[6] is None else json.loads(row[6])) for row in rows]
+
+
+def test_upgrading_to_0022_fills_the_run_cells_the_writers_would(
+    sql_store_factory: StoreFactory,
+) -> None:
+    store = sql_store_factory()
+    seed_mixed(store)
+    seed_mixed(store, project="q")
+    engine = engine_of(store)
+    written = _cells(engine)
+    assert len(written) > 30
+    with engine.begin() as conn:
+        _rewind(conn, "0021")
+    migrate.upgrade(engine)
+    assert _cells(engine) == written
+    assert store.runs.count("p", "summary.s < 1 and config.x >= 0") == 2

@@ -8,19 +8,28 @@ type (text, number or boolean). Across types a comparison is unknown, as in SQL:
 matches nothing, and neither does its negation (``config.x == 'a'`` skips runs whose x is
 a number; so does ``config.x != 'a'``). NaN equals and orders nothing. A config or
 summary value stored as "inf" or "-inf" (JSON has no infinities) compares as that number.
+
+Config values and summaries are read from ``run_cells`` (store/sql/cells.py), typed
+there the way the JSON reads: outside a negation a comparison is one range of the cells'
+index over the project (``runs.id IN (...)``); under ``not`` it is the run's own cell,
+looked up, so a missing value or one of another type stays unknown there too. Sorting by
+a summary reads its cell's number. A test for null, sorting by config and paths that have
+no cell read the JSON.
 """
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 
 from assay.errors import FilterSyntaxError
 from assay.query.filter import BoolOp, Compare, Expr, Field, In, IsNull, ListLit, Literal, Not
-from assay.store.sql.schema import metric_summary, run_tags, runs
+from assay.store.sql import cells
+from assay.store.sql.schema import metric_summary, run_cells, run_tags, runs
 
 # Passed as ``like`` when a field is wanted for ORDER BY: JSON values keep their own
 # ordering (numbers numerically) instead of being cast to one type.
@@ -48,7 +57,8 @@ _COLUMNS = {
 _TEXT_FIELDS = frozenset({"id", "name", "project", "group", "job_type", "notes", "status"})
 # Non-finite numbers are stored in a config or summary as these strings (JSON has none);
 # compared with a number they count as the number. NaN equals and orders nothing.
-_NON_FINITE = {"inf": math.inf, "-inf": -math.inf}
+_NON_FINITE = cells.NON_FINITE
+Test = Callable[[sa.ColumnElement[Any]], sa.ColumnElement[bool]]
 
 
 def status_expr(cutoff: float) -> sa.ColumnElement[Any]:
@@ -101,10 +111,30 @@ class BooleanCompiler(ABC):
 
 
 class FilterCompiler(BooleanCompiler):
-    def __init__(self, text: str, crash_cutoff: float, dialect: str) -> None:
+    """A run filter as SQL over ``runs``. Given the project the runs are of, comparisons
+    outside a negation are answered from the index of ``run_cells``."""
+
+    def __init__(
+        self, text: str, crash_cutoff: float, dialect: str, project: str | None = None
+    ) -> None:
         self.text = text
         self.cutoff = crash_cutoff
         self.dialect = dialect
+        self.project = project
+        self._negated = False
+
+    def compile(self, expr: Expr) -> sa.ColumnElement[bool]:
+        if isinstance(expr, Not):
+            return sa.not_(self._flipped(expr.item))
+        return super().compile(expr)
+
+    def _flipped(self, expr: Expr) -> sa.ColumnElement[bool]:
+        """``expr`` compiled under one more negation."""
+        self._negated = not self._negated
+        try:
+            return self.compile(expr)
+        finally:
+            self._negated = not self._negated
 
     def _null(self, node: Field, negate: bool) -> sa.ColumnElement[bool]:
         column = self.field(node, None)
@@ -137,11 +167,38 @@ class FilterCompiler(BooleanCompiler):
             return _COLUMNS[head]
         if any('"' in segment for segment in rest):
             raise FilterSyntaxError("path segments may not contain '\"'", self.text, node.pos)
+        cell = self._cell(node)
+        if cell is not None and like is not ORDER and (like is not None or head == "summary"):
+            return cells.lookup(*cell, _typed(run_cells.c, like))
+        if cell is not None and like is ORDER and head == "summary":
+            return cells.lookup(*cell, run_cells.c.num)
         if head == "config":
             return self._json(runs.c.config, rest, like)
         if head == "summary":
             return self._summary(rest[0], like)
         return _metric_stat(rest[0], rest[1])
+
+    def _cell(self, node: Field) -> tuple[str, str] | None:
+        """(kind, key) of the cell that holds a config or summary field, if it has one."""
+        head, rest = node.path[0], node.path[1:]
+        if head == "config":
+            key = cells.config_key(rest)
+        elif head == "summary":
+            key = cells.summary_key(rest[0])
+        else:
+            return None
+        return None if key is None else (head, key)
+
+    def _test(self, node: Field, like: Any, test: Test) -> sa.ColumnElement[bool]:
+        """``test`` of the field typed after ``like``: outside a negation, over the
+        project's cells (those that pass are a range of the index); else over the run's
+        own value, where a missing one stays unknown."""
+        cell = self._cell(node)
+        if cell is None or self._negated or self.project is None:
+            return test(self.field(node, like))
+        passing = cells.matching(self.project, *cell, test(_typed(run_cells.c, like)))
+        found: sa.ColumnElement[bool] = runs.c.id.in_(passing)
+        return found
 
     def _kind(self, column: Any, path: tuple[str, ...]) -> sa.ColumnElement[Any]:
         if self.dialect == "postgresql":
@@ -204,9 +261,13 @@ class FilterCompiler(BooleanCompiler):
                 raise FilterSyntaxError(
                     "'~' matches text: give a quoted string", self.text, expr.pos
                 )
-            column = self.field(left, value)
-            return sa.func.lower(sa.cast(column, sa.String)).contains(
-                value.lower(), autoescape=True
+            needle = value.lower()
+            return self._test(
+                left,
+                value,
+                lambda column: sa.func.lower(sa.cast(column, sa.String)).contains(
+                    needle, autoescape=True
+                ),
             )
         if value is None:
             if op not in ("==", "!="):
@@ -218,8 +279,9 @@ class FilterCompiler(BooleanCompiler):
             return test
         if not self._comparable(left, value):
             return _unknown()
-        compared: sa.ColumnElement[bool] = OPS[op](self.field(left, value), value)
-        return compared
+        compare: Callable[[Any, Any], sa.ColumnElement[bool]] = OPS[op]
+        operand = _operand(left, value)
+        return self._test(left, value, lambda column: compare(column, operand))
 
     def _comparable(self, node: Field, value: Any) -> bool:
         """False when the comparison can never hold: a value of another type than the
@@ -230,6 +292,15 @@ class FilterCompiler(BooleanCompiler):
         return fixed is None or fixed == kind_of(value)
 
     def _in(self, expr: In) -> sa.ColumnElement[bool]:
+        if not expr.negate:
+            return self._found(expr)
+        self._negated = not self._negated
+        try:
+            return ~self._found(expr)
+        finally:
+            self._negated = not self._negated
+
+    def _found(self, expr: In) -> sa.ColumnElement[bool]:
         item, container = expr.item, expr.container
         found: sa.ColumnElement[bool]
         if isinstance(container, Field) and container.path == ("tags",):
@@ -242,7 +313,7 @@ class FilterCompiler(BooleanCompiler):
             raise FilterSyntaxError(
                 "use 'in' as  'tag' in tags  or  field in [values]", self.text, expr.pos
             )
-        return ~found if expr.negate else found
+        return found
 
     def _in_list(self, node: Field, values: tuple[Any, ...]) -> sa.ColumnElement[bool]:
         """One IN per type of value in the list (a database compares one type at a time)."""
@@ -250,10 +321,41 @@ class FilterCompiler(BooleanCompiler):
         for value in values:
             if value is not None and self._comparable(node, value):
                 groups.setdefault(kind_of(value), []).append(value)
-        tests = [self.field(node, group[0]).in_(group) for group in groups.values()]
+        tests = [
+            self._test(node, group[0], _within([_operand(node, v) for v in group]))
+            for group in groups.values()
+        ]
         if not tests:
             return sa.false() if not values else _unknown()
         return tests[0] if len(tests) == 1 else sa.or_(*tests)
+
+
+def _operand(node: Field, value: Any) -> Any:
+    """A number compared with a config or summary value is bound as a float (the type of
+    the values it is compared with), whatever the type of the first one given."""
+    if node.path[0] in ("config", "summary") and kind_of(value) == "number":
+        return float(value)
+    return value
+
+
+def _within(values: list[Any]) -> Test:
+    def test(column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+        return column.in_(values)
+
+    return test
+
+
+def _typed(cell: Any, like: Any) -> sa.ColumnElement[Any]:
+    """A cell's value as SQL of the type of ``like`` (NULL where it has another type);
+    with ``like`` None, 1 for any cell (a test for null asks whether there is one)."""
+    if like is None:
+        return sa.literal(1)
+    wanted = kind_of(like)
+    if wanted == "number":
+        return cell.num  # type: ignore[no-any-return]
+    if wanted == "string":
+        return cell.text  # type: ignore[no-any-return]
+    return sa.case((cell.value == "true", sa.true()), (cell.value == "false", sa.false()))
 
 
 def _sqlite_path(path: tuple[str, ...]) -> str:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from assay.errors import Conflict, InvalidInput, NotFound
 from assay.records import RunEdit
-from assay.store.sql import audit
+from assay.store.sql import audit, cells
 from assay.store.sql.schema import (
     artifact_aliases,
     artifact_versions,
@@ -26,6 +26,7 @@ from assay.store.sql.schema import (
     metric_summary,
     model_versions,
     projects,
+    run_cells,
     run_tags,
     runs,
 )
@@ -136,6 +137,7 @@ def move(tx: Tx, run_id: str, project: str, now: float) -> str:
         return str(row.project)
     conn.execute(tx.insert(projects).on_conflict_do_nothing(), {"name": project, "created_at": now})
     conn.execute(runs.update().where(runs.c.id == run_id).values(project=project))
+    cells.move(conn, run_id, project)
     change = {"from": row.project, "to": project}
     audit.append(conn, tx.actor, "run.moved", f"run:{run_id}", change)
     return str(row.project)
@@ -171,7 +173,7 @@ def purge(tx: Tx, run_id: str, before: float) -> tuple[int, int] | None:
         artifact_versions.update().where(artifact_versions.c.id.in_(produced)).values(run_id=None)
     )
     conn.execute(evaluations.update().where(evaluations.c.run_id == run_id).values(run_id=None))
-    for table in (lineage, run_tags, batches, metric_chunks, metric_summary, log_lines):
+    for table in (lineage, run_tags, batches, metric_chunks, metric_summary, run_cells, log_lines):
         conn.execute(table.delete().where(table.c.run_id == run_id))
     conn.execute(blob_refs.delete().where(blob_refs.c.owner == f"run:{run_id}"))
     conn.execute(runs.delete().where(runs.c.id == run_id))

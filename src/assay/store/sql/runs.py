@@ -31,7 +31,7 @@ from assay.records import (
 )
 from assay.store import series as ser
 from assay.store.blobs import BlobStore
-from assay.store.sql import audit, catalog, run_admin, runs_groups
+from assay.store.sql import audit, catalog, cells, run_admin, runs_groups
 from assay.store.sql import media as sql_media
 from assay.store.sql.filters import FilterCompiler, status_expr
 from assay.store.sql.runs_groups import GroupStats
@@ -96,13 +96,13 @@ class SqlRuns:
             for op in batch.ops:
                 if isinstance(op, CreateRun):
                     latest = max(latest, self._apply(tx, batch.run_id, op, now))
-            self._lock_run(conn, batch.run_id)
+            project = self._lock_run(conn, batch.run_id)
             for op in batch.ops:
                 if not isinstance(op, Points | CreateRun | Media):
                     latest = max(latest, self._apply(tx, batch.run_id, op, now))
             chunks = [op for op in batch.ops if isinstance(op, Points)]
             if chunks:
-                latest = max(latest, self._add_points(tx, batch.run_id, chunks))
+                latest = max(latest, self._add_points(tx, batch.run_id, project, chunks))
             rich = [op for op in batch.ops if isinstance(op, Media)]
             if rich:
                 latest = max(latest, sql_media.add(tx, batch.run_id, rich))
@@ -146,12 +146,14 @@ class SqlRuns:
             return op.at
         raise InvalidInput(f"unknown operation {type(op).__name__}")
 
-    def _lock_run(self, conn: sa.Connection, run_id: str) -> None:
+    def _lock_run(self, conn: sa.Connection, run_id: str) -> str:
         """Hold the run's row to the end of the transaction (PostgreSQL; SQLite holds the
-        whole store already), or NotFound."""
-        query = sa.select(runs.c.id).where(runs.c.id == run_id).with_for_update()
-        if conn.execute(query).first() is None:
+        whole store already) and answer its project, or NotFound."""
+        query = sa.select(runs.c.project).where(runs.c.id == run_id).with_for_update()
+        project = conn.execute(query).scalar()
+        if project is None:
             raise NotFound(f"run {run_id} does not exist (a batch arrived before its run)")
+        return str(project)
 
     def _create_run(self, tx: Tx, run_id: str, op: CreateRun, now: float) -> bool:
         conn = tx.conn
@@ -178,6 +180,8 @@ class SqlRuns:
         inserted = conn.execute(
             tx.insert(runs).on_conflict_do_nothing().returning(runs.c.id), values
         ).first()
+        if inserted is not None:
+            cells.put_config(tx, run_id, op.project, op.config)
         self._set_tags(tx, run_id, op.tags, replace=False)
         return inserted is not None
 
@@ -194,6 +198,7 @@ class SqlRuns:
         conn = tx.conn
         current = conn.execute(
             sa.select(
+                runs.c.project,
                 runs.c.config,
                 runs.c.summary,
                 runs.c.host,
@@ -221,6 +226,10 @@ class SqlRuns:
             values["finished_at"] = None if op.status == "running" else op.at
         if values:
             conn.execute(runs.update().where(runs.c.id == run_id).values(**values))
+        if op.config is not None:
+            cells.put_config(tx, run_id, current.project, values["config"])
+        if op.summary is not None:
+            cells.put_summary(tx, run_id, current.project, op.summary)
         if op.tags is not None:
             self._set_tags(tx, run_id, op.tags, replace=True)
 
@@ -235,7 +244,7 @@ class SqlRuns:
         slim = {k: v for k, v in git.items() if k != "diff"}
         return {**host, "git": {**slim, "diff_blob": digest}}
 
-    def _add_points(self, tx: Tx, run_id: str, ops: list[Points]) -> float:
+    def _add_points(self, tx: Tx, run_id: str, project: str, ops: list[Points]) -> float:
         """All of a batch's series at once: one insert of chunks, one read and one upsert
         of their summaries. A summary always describes the history as read back (one
         point per step, the last write wins): a chunk that only appends updates it; one
@@ -270,6 +279,7 @@ class SqlRuns:
             ),
             rows,
         )
+        cells.put_metrics(tx, run_id, project, {row["key"]: row["last"] for row in rows})
         return max(float(c.times.max()) for _, c in decoded)
 
     def _summary(
@@ -422,7 +432,7 @@ class SqlRuns:
         shown = runs.c.deleted_at.is_not(None) if deleted else runs.c.deleted_at.is_(None)
         clauses = [runs.c.project == project, shown]
         if filter:
-            compiler = FilterCompiler(filter, self._cutoff(), self.db.dialect)
+            compiler = FilterCompiler(filter, self._cutoff(), self.db.dialect, project)
             clauses.append(compiler.compile(parse_filter(filter)))
         return clauses
 
@@ -587,25 +597,17 @@ class SqlRuns:
             )
 
     def project_keys(self, project: str, sample: int = 500) -> tuple[list[str], list[str]]:
-        """(dotted config keys of the newest ``sample`` runs, every metric key of the
-        project with the summary keys of those runs). Every metric key is a pass over the
-        project's summaries (a quarter of a second at 100,000 runs on SQLite): the column
-        picker asks for them when it is opened, not the runs page."""
-        metric_keys = (
-            sa.select(metric_summary.c.key)
-            .where(
-                metric_summary.c.run_id.in_(
-                    sa.select(runs.c.id).where(runs.c.project == project).scalar_subquery()
-                )
-            )
-            .distinct()
-        )
+        """(dotted config keys of the newest ``sample`` runs, every summary key of the
+        project: each metric key, each key of a summary the user set, and the summary keys
+        of those runs). The project's summary keys are read from the run cells' index, one
+        seek per key however many runs hold it; the column picker asks for them when it
+        is opened, not the runs page."""
         with self.db.read() as conn:
             newest = conn.execute(self._newest(project, sample)).all()
-            metrics = {k for (k,) in conn.execute(metric_keys)}
+            every = {k for (k,) in conn.execute(cells.keys(project, cells.SUMMARY))}
         config_keys = {k for config, _ in newest for k in dotted(config)}
         summary_keys = {k for _, summary in newest for k in summary}
-        return sorted(config_keys), sorted(metrics | summary_keys)
+        return sorted(config_keys), sorted(every | summary_keys)
 
     def _newest(self, project: str, sample: int) -> sa.Select[Any]:
         return (
@@ -628,7 +630,7 @@ class SqlRuns:
         runs the filter matches and the mean, min and max of each numeric ``summary.*``
         column over all of them, largest group first. A SQL store's own operation: the
         runs table's groups use it."""
-        compiler = FilterCompiler(filter or "", self._cutoff(), self.db.dialect)
+        compiler = FilterCompiler(filter or "", self._cutoff(), self.db.dialect, project)
         where = self._where(project, filter, deleted)
         with self.db.read() as conn:
             return runs_groups.group_stats(conn, where, compiler, group, columns)

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 # Bump together with a new migration file.
-SCHEMA_REVISION = "0021"
+SCHEMA_REVISION = "0022"
 
 metadata = sa.MetaData()
 
@@ -48,6 +48,26 @@ runs = sa.Table(
     sa.Column("deleted_at", sa.Float),
     sa.Column("delete_artifacts", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_runs_project_created", "project", "created_at"),
+    # a project's shown runs counted and paged newest first from the index alone (0022)
+    sa.Index("ix_runs_project_listed", "project", "deleted_at", "created_at", "id"),
+)
+
+# One row per (run, config path or summary key) with its value typed for filters, sorting
+# and grouping (revision 0022; store/sql/cells.py keeps it current): ``num`` a number (a
+# "inf" or "-inf" string counts as one), ``text`` a string, ``value`` the user's value as
+# JSON (NULL where a summary cell holds a metric's last value).
+run_cells = sa.Table(
+    "run_cells",
+    metadata,
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("kind", sa.String(8), primary_key=True),
+    sa.Column("key", sa.String(KEY_LENGTH), primary_key=True),
+    sa.Column("project", sa.String(128), nullable=False),
+    sa.Column("num", sa.Float),
+    sa.Column("text", sa.Text),
+    sa.Column("value", sa.Text),
+    sa.Index("ix_run_cells_project_key_num", "project", "kind", "key", "num"),
+    sqlite_with_rowid=False,
 )
 
 run_tags = sa.Table(
