@@ -104,20 +104,20 @@ def test_a_wandb_import_cut_off_after_its_first_run_finishes_on_the_next(
     folder = write_offline(tmp_path / "offline")
     store = open_store(tmp_path / "store")
     monkeypatch.setattr(runs, "BATCH_BYTES", 8192)
-    original = importer.write_run
+    original = importer.write_checked
     done: list[str] = []
 
-    def first_only(target: Store, data: Any, source: str) -> bool:
+    def first_only(target: Store, data: Any, source: str) -> None:
         if done:
             raise SourceLost("the second run file went away")
         done.append(data.id)
-        return original(target, data, source)
+        original(target, data, source)
 
-    monkeypatch.setattr(importer, "write_run", first_only)
+    monkeypatch.setattr(importer, "write_checked", first_only)
     with pytest.raises(SourceLost):
         importer.import_wandb(store, folder)
     assert [r.id for r in store.runs.list("vision")] == done
-    monkeypatch.setattr(importer, "write_run", original)
+    monkeypatch.setattr(importer, "write_checked", original)
     again = importer.import_wandb(store, folder)
     assert again.runs == 2 and len(store.runs.list("vision")) == 2
     for run in store.runs.list("vision"):

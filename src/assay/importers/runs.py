@@ -19,7 +19,7 @@ import msgspec
 import numpy as np
 
 from assay import digests
-from assay.errors import Conflict, NotFound
+from assay.errors import Conflict, ImportIncomplete, NotFound
 from assay.media import codec
 from assay.media.codec import Logged
 from assay.records import (
@@ -226,6 +226,18 @@ def from_record(run: Run, series: dict[str, Columns], lines: list[LogLine]) -> R
         series=series,
         log_lines=lines,
     )
+
+
+def write_checked(store: Store, data: RunData, source: str) -> None:
+    """Write the run (write_run) and read it back: ImportIncomplete names the keys whose
+    points or values the store does not hold as they were read."""
+    write_run(store, data, source)
+    differ = same_series(data.series, store.runs.history(data.id))
+    if differ:
+        raise ImportIncomplete(f"the points of {', '.join(differ[:5])} differ after the import")
+    differ = missing_media(store, data.id, data.media)
+    if differ:
+        raise ImportIncomplete(f"the values of {', '.join(differ[:5])} differ after the import")
 
 
 def same_series(a: dict[str, Columns], b: dict[str, Columns]) -> list[str]:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from assay.errors import AssayError, CorruptData, ImportIncomplete, InvalidInput
-from assay.importers.runs import MediaPoint, RunData, missing_media, same_series, write_run
+from assay.importers.runs import MediaPoint, RunData, write_checked
 from assay.importers.wandb_artifacts import import_artifact, local_file
 from assay.importers.wandb_log import records
 from assay.importers.wandb_media import (
@@ -133,13 +133,7 @@ def _import_file(store: Store, file: Path, project: str | None, done: WandbImpor
     if run.data is None:
         raise CorruptData("it holds no run record (the run never started)")
     data = _finish(run, done.skipped)
-    write_run(store, data, f"wandb:{data.project}/{run.wandb_id}")
-    differ = same_series(data.series, store.runs.history(data.id))
-    if differ:
-        raise ImportIncomplete(f"the points of {', '.join(differ[:5])} differ after the import")
-    differ = missing_media(store, data.id, data.media)
-    if differ:
-        raise ImportIncomplete(f"the values of {', '.join(differ[:5])} differ after the import")
+    write_checked(store, data, f"wandb:{data.project}/{run.wandb_id}")
     done.runs += 1
     done.points += data.points
     done.media += len(data.media)

@@ -47,7 +47,7 @@ from assay.errors import (
     Unauthorized,
 )
 from assay.extras import need
-from assay.importers.runs import MediaPoint, RunData, missing_media, same_series, write_run
+from assay.importers.runs import MediaPoint, RunData, write_checked
 from assay.importers.wandb import (
     WandbImport,
     assay_id,
@@ -210,13 +210,7 @@ def _import_run(store: Store, run: Any, origin: str, project: str, done: WandbIm
             mask_labels=mask_labels(_own_config(run).get("_wandb")),
         )
         data = _data(run, origin, project, done, source)
-        write_run(store, data, f"wandb-api:{origin}/{run.id}")
-        differ = same_series(data.series, store.runs.history(data.id))
-        if differ:
-            raise ImportIncomplete(f"the points of {', '.join(differ[:5])} differ after the import")
-        differ = missing_media(store, data.id, data.media)
-        if differ:
-            raise ImportIncomplete(f"the values of {', '.join(differ[:5])} differ after the import")
+        write_checked(store, data, f"wandb-api:{origin}/{run.id}")
         done.runs += 1
         done.points += data.points
         done.media += len(data.media)
