@@ -29,7 +29,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,9 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+from tests.services import free_port, stop  # noqa: E402 (the repository root is on the path first)
+
 FEATURES = [f"f{i}" for i in range(20)]
 HOST = "127.0.0.1"  # the only address the load generator sends to
 # rows per predict call are chosen by the batcher within this (100-row requests would be
@@ -155,12 +157,6 @@ def assay_serve(uri: str, port: int, extra: str = "") -> list[str]:
     return [sys.executable, "-m", "assay", *serve.split(), "--uri", uri]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
 def pinned(command: list[str], core: int) -> list[str]:
     if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
         return ["taskset", "-c", str(core), *command]
@@ -182,12 +178,7 @@ def running(
         _wait(proc, port, ready, log)
         yield proc.pid
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def _wait(proc: subprocess.Popen[bytes], port: int, path: str, log: Path) -> None:

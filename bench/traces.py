@@ -42,7 +42,7 @@ from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.services import free_port
+from tests.services import free_port, stop
 
 Item = Any  # what one exporter sends at a time: a request body, or checked spans
 PROTOBUF = {"content-type": "application/x-protobuf"}
@@ -299,12 +299,7 @@ def _process(
             time.sleep(0.2)
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def measure_mlflow(
