@@ -10,7 +10,7 @@ driver for it): its server's runs search (the same page size, filter and order),
 batched metric history for the same 100 runs (the route its own charts use) and the run
 of 10,000 keys.
 
-    python bench/ui_load.py [--runs 100000] [--backends sqlite,postgresql]
+    python bench/ui_load.py [--runs 100000] [--backends sqlite,postgresql] [--no-mlflow]
 
 The runs are written in bulk (bench/ui_seed.py), the same rows for both systems.
 """
@@ -170,6 +170,9 @@ def measure_assay(url: str, runs: int, long_ids: list[str], wide_id: str) -> dic
                 lambda: get("/ui/projects/big/picker")
             ),
             "sorted + filtered page": timed(lambda: get(table, filter=FILTER, sort="-summary.m1")),
+            "that filter's exact count (asked apart)": timed(
+                lambda: get("/ui/projects/big/count", filter=FILTER)
+            ),
             "grouped by config.opt, stats over the filter": timed(
                 lambda: get(table, filter=FILTER, sort="-summary.m1", group="config.opt")
             ),
@@ -268,7 +271,9 @@ def measure_one(backend: str, runs: int, work: Path, admin: str | None) -> dict[
     return found
 
 
-def measure(runs: int = RUNS, backends: tuple[str, ...] = ("sqlite", "postgresql")) -> Results:
+def measure(
+    runs: int = RUNS, backends: tuple[str, ...] = ("sqlite", "postgresql"), mlflow: bool = True
+) -> Results:
     from tests.services import postgres_cluster
 
     results: Results = {"runs": {"": (float(runs), 0.0)}}
@@ -279,6 +284,8 @@ def measure(runs: int = RUNS, backends: tuple[str, ...] = ("sqlite", "postgresql
         if "postgresql" in backends:
             with postgres_cluster() as admin:
                 results["assay, PostgreSQL"] = measure_one("postgresql", runs, work, admin)
+        if not mlflow:
+            return results
         db = str(work / "mlflow.db")
         experiment, mlflow_ids, wide = seed_mlflow(db, runs, time.time() - runs)
         with serve("mlflow", f"sqlite:///{db}", work) as url:
@@ -332,9 +339,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=RUNS)
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--no-mlflow", action="store_true", help="Assay's pages alone.")
     args = parser.parse_args()
     backends = tuple(b for b in args.backends.split(",") if b)
-    print("\n".join(render(measure(args.runs, backends))))
+    print("\n".join(render(measure(args.runs, backends, mlflow=not args.no_mlflow))))
 
 
 if __name__ == "__main__":

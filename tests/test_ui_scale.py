@@ -87,8 +87,15 @@ def test_runs_list_of_thousands_of_runs_reads_one_page_of_them(
     query = "/ui/projects/big/table?filter=summary.acc+>%3D+0.5&sort=-summary.loss"
     with hydrated(monkeypatch) as sizes:
         found = page(client, query)
-    assert sizes == [50] and "1500 runs" in found
-    assert names(found)[:3] == ["run-1500", "run-1501", "run-1502"]
+    assert sizes == [50] and names(found)[:3] == ["run-1500", "run-1501", "run-1502"]
+    # more runs match than the table counts at once: it says so, and asks for the count
+    counting = '/ui/projects/big/count?filter=summary.acc+%3E%3D+0.5&amp;sort=-summary.loss"'
+    assert "more than 500 runs" in found and f'hx-get="{counting}' in found
+    assert "page 1</span>" in found and 'rel="next"' in found
+    counted = page(client, counting.rstrip('"').replace("&amp;", "&"))
+    assert counted.strip() == '<span id="run-count">1500 runs</span>'
+    narrow = page(client, "/ui/projects/big/table?filter=summary.acc+>%3D+0.9&sort=name")
+    assert '<span id="run-count">300 runs</span>' in narrow and "page 1 of 6" in narrow
 
 
 def test_grouped_runs_list_counts_every_run_yet_reads_one_page(
@@ -103,7 +110,7 @@ def test_grouped_runs_list_counts_every_run_yet_reads_one_page(
     with statements(store) as big, hydrated(monkeypatch) as sizes:
         html = page(client, f"/ui/projects/big/table{params}")
     assert sizes == [50]
-    assert len(big) == len(small)  # as many queries for 3,000 runs as for ten
+    assert len(big) <= len(small)  # no more queries for 3,000 runs than for ten
     heads = re.findall(r'<tr class="group-head">.*?</tr>', html, re.S)
     counts = {
         re.search(r"<strong>(\w+)</strong>", h).group(1): re.search(  # type: ignore[union-attr]
@@ -151,8 +158,8 @@ def test_a_page_and_its_total_are_the_count_and_list_of_the_filter(
     filter: str | None,
     order: tuple[str, ...],
 ) -> None:
-    """The runs table reads the total and the page's ids of a filter in one pass over the
-    runs (a filter on summaries costs lookups per run; two passes cost twice as much)."""
+    """The runs table's page and total of a filter, found by a walk of an index or by
+    one pass over the runs (store/sql/runs_page.py), are what count and list say."""
     store: SqlStore = create_app(app_config).state.assay.store
     ui_seed.bulk_assay(store, "p", 200, lambda i: spec(i * 15), 1_000_000.0)
     total = store.runs.count("p", filter)
@@ -163,6 +170,4 @@ def test_a_page_and_its_total_are_the_count_and_list_of_the_filter(
         assert [r.id for r in runs] == [
             r.id for r in store.runs.list("p", filter, order, 50, offset)
         ]
-        if filter and runs:
-            assert sum("count(*) OVER ()" in s for s in seen) == 1
-            assert not any(s.startswith("SELECT count(*)") for s in seen)
+        assert len(seen) <= 8  # never a query per run

@@ -49,6 +49,9 @@ templates.env.globals.update(
 )
 Viewer = Annotated[Principal, Depends(viewer)]
 PAGE_SIZE = 50
+# a filter that keeps more runs than this is counted apart (/ui/projects/{p}/count): the
+# table says "more than" at once and the exact count follows
+COUNT_AT_ONCE = 500
 
 
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -152,6 +155,20 @@ def runs_table(request: Request, project: str, who: Viewer) -> HTMLResponse:
     return response
 
 
+@router.get("/ui/projects/{project}/count", response_class=HTMLResponse)
+def run_count(request: Request, project: str, who: Viewer) -> HTMLResponse:
+    """The exact number of runs a filter keeps, asked for by a table that showed
+    "more than" (a pass over the project's runs, which the table does not wait for)."""
+    state = state_of(request)
+    require(state, who, project, "viewer")
+    query = views.TableQuery.parse(request.query_params)
+    try:
+        total = state.store.runs.count(project, query.filter or None, deleted=query.deleted)
+    except FilterSyntaxError:
+        total = 0
+    return render(request, "run_count.html", total=total)
+
+
 @router.get("/ui/projects/{project}/picker", response_class=HTMLResponse)
 def column_picker(
     request: Request,
@@ -188,6 +205,7 @@ def _table(
             PAGE_SIZE,
             (query.page - 1) * PAGE_SIZE,
             deleted=query.deleted,
+            count_up_to=COUNT_AT_ONCE,
         )
     except FilterSyntaxError as exc:
         error, total, found = exc, 0, []
@@ -205,6 +223,7 @@ def _table(
         runs=found,
         total=total,
         page_size=PAGE_SIZE,
+        counted_up_to=COUNT_AT_ONCE if query.filter else None,
         error=error,
         columns=columns,
         whole=whole,

@@ -87,6 +87,7 @@ class RunsTable:
     groups: list[Group]
     error: FilterSyntaxError | None = None
     running: bool = False
+    exact: bool = True  # False: ``total`` is a lower bound ("more than"), counted apart
 
     @classmethod
     def build(
@@ -100,15 +101,25 @@ class RunsTable:
         error: FilterSyntaxError | None,
         columns: list[str] | None = None,
         whole: Sequence[GroupStats] = (),
+        counted_up_to: int | None = None,
     ) -> RunsTable:
+        """``total`` past ``counted_up_to`` means "more than ``counted_up_to``"."""
         columns = columns or table_columns(query, runs)
         groups = group_runs(runs, query.group, columns, whole) if query.group else []
         running = any(r.status == "running" for r in runs)
-        return cls(project, query, runs, total, page_size, columns, groups, error, running)
+        exact = counted_up_to is None or total <= counted_up_to
+        total = total if exact or counted_up_to is None else counted_up_to
+        return cls(project, query, runs, total, page_size, columns, groups, error, running, exact)
 
     @property
     def pages(self) -> int:
         return max(1, math.ceil(self.total / self.page_size))
+
+    @property
+    def has_next(self) -> bool:
+        """Whether a page follows (past a "more than" count: whenever this one is full)."""
+        full = len(self.runs) == self.page_size
+        return self.query.page < self.pages or (not self.exact and full)
 
     def value(self, run: Run, column: str) -> Any:
         return present.column_value(run, column)

@@ -144,6 +144,10 @@ class FilterCompiler(BooleanCompiler):
     def order_field(self, node: Field) -> sa.ColumnElement[Any]:
         return self.field(node, ORDER)
 
+    def sort_cell(self, node: Field) -> tuple[str, str] | None:
+        """(kind, key) of the cell whose number an order by this field reads, if any."""
+        return self._cell(node) if node.path[0] == "summary" else None
+
     def fixed_kind(self, node: Field) -> str | None:
         """The type of a field that has one (columns, metrics); None for JSON paths."""
         head = node.path[0]

@@ -31,7 +31,7 @@ from assay.records import (
 )
 from assay.store import series as ser
 from assay.store.blobs import BlobStore
-from assay.store.sql import audit, catalog, cells, run_admin, runs_groups
+from assay.store.sql import audit, catalog, cells, run_admin, runs_groups, runs_page
 from assay.store.sql import media as sql_media
 from assay.store.sql.filters import FilterCompiler, status_expr
 from assay.store.sql.runs_groups import GroupStats
@@ -418,13 +418,12 @@ class SqlRuns:
             return self._hydrate(conn, rows)[0]
 
     def count(self, project: str, filter: str | None = None, *, deleted: bool = False) -> int:
-        query = (
-            sa.select(sa.func.count())
-            .select_from(runs)
-            .where(*self._where(project, filter, deleted))
-        )
         with self.db.read() as conn:
-            return int(conn.execute(query).scalar_one())
+            return self._count(conn, project, filter, deleted)
+
+    def _count(self, conn: sa.Connection, project: str, filter: str | None, deleted: bool) -> int:
+        where = self._where(project, filter, deleted)
+        return int(conn.execute(sa.select(sa.func.count()).where(*where)).scalar_one())
 
     def _where(
         self, project: str, filter: str | None, deleted: bool = False
@@ -657,30 +656,67 @@ class SqlRuns:
         offset: int = 0,
         *,
         deleted: bool = False,
+        count_up_to: int | None = None,
     ) -> tuple[int, list[Run]]:
-        """(how many runs the filter matches, one page of them): ``count`` and ``list`` in
-        one read. With a filter, one pass over the project's runs finds both the total and
-        the page's ids (a filter on summaries costs a lookup per run and per field, so two
-        passes cost twice as much at 100,000 runs); only the page's runs are then read in
-        full. A SQL store's own operation: the runs table uses it."""
-        if not filter:
-            return self.count(project, None, deleted=deleted), self.list(
-                project, None, order_by, limit, offset, deleted=deleted
-            )
+        """(how many runs the filter matches, one page of them) in one read; only the
+        page's runs are read in full. With ``count_up_to``, a filter that keeps many runs
+        is counted only that far: a total of ``count_up_to + 1`` means "more than
+        ``count_up_to``" (the runs table shows that at once and asks for the exact count
+        apart). How a filtered page is found: store/sql/runs_page.py. A SQL store's own
+        operation: the runs table uses it."""
         check_page("limit", limit)
         check_page("offset", offset)
+        scope = runs_page.Scope(project, tuple(self._where(project, None, deleted)))
+        per_run = FilterCompiler(filter or "", self._cutoff(), self.db.dialect)
+        where = [*scope.clauses, *([per_run.compile(parse_filter(filter))] if filter else [])]
+        with self.db.read() as conn:
+            ids = runs_page.walked(
+                conn, per_run, scope, where=where, order_by=order_by, page=(limit, offset)
+            )
+            if ids is None and filter:
+                total, found = self._page_by_sets(
+                    conn, project, filter, order_by=order_by, page=(limit, offset), deleted=deleted
+                )
+            else:
+                if ids is None:  # no filter: the project's runs in the order asked for
+                    query = self._ordered(sa.select(runs.c.id).where(*where), order_by)
+                    ids = list(conn.execute(query.limit(limit).offset(offset)).scalars())
+                counted = None
+                if count_up_to is not None and filter:
+                    counted = runs_page.counted(conn, scope, where, count_up_to)
+                total = self._count(conn, project, filter, deleted) if counted is None else counted
+                found = self._hydrate_ids(conn, ids)
+        if count_up_to is not None and filter:
+            total = min(total, count_up_to + 1)
+        return total, found
+
+    def _page_by_sets(
+        self,
+        conn: sa.Connection,
+        project: str,
+        filter: str,
+        *,
+        order_by: Sequence[str],
+        page: tuple[int, int],
+        deleted: bool,
+    ) -> tuple[int, list[Run]]:
+        """The page and its exact count in one pass over the project's runs, each probed
+        against the sets of runs the filter's comparisons pass (a filter on cells costs a
+        lookup per run and per field; two passes would cost twice as much)."""
+        limit, offset = page
         matching = sa.select(runs.c.id, sa.func.count().over()).where(
             *self._where(project, filter, deleted)
         )
-        ids = self._ordered(matching, order_by).limit(limit).offset(offset)
-        with self.db.read() as conn:
-            found = conn.execute(ids).all()
-            if found:
-                chosen = self._run_select().where(runs.c.id.in_([i for i, _ in found]))
-                by_id = {r.id: r for r in conn.execute(chosen)}
-                return int(found[0][1]), self._hydrate(conn, [by_id[i] for i, _ in found])
+        found = conn.execute(self._ordered(matching, order_by).limit(limit).offset(offset)).all()
+        if found:
+            return int(found[0][1]), self._hydrate_ids(conn, [i for i, _ in found])
         # nothing matches, or the page is past the end of what does
-        return (self.count(project, filter, deleted=deleted) if offset else 0), []
+        return (self._count(conn, project, filter, deleted) if offset else 0), []
+
+    def _hydrate_ids(self, conn: sa.Connection, ids: Sequence[str]) -> list[Run]:
+        """The runs of ``ids``, read in full, in that order."""
+        by_id = {r.id: r for r in conn.execute(self._run_select().where(runs.c.id.in_(ids)))}
+        return self._hydrate(conn, [by_id[i] for i in ids])
 
     def list(
         self,
