@@ -286,6 +286,31 @@ def test_column_picker_fetches_its_keys_when_opened_and_sets_the_columns(
     assert "columns=" in page.url
 
 
+def test_a_filter_of_many_runs_shows_more_than_then_the_exact_count(page: Any, site: str) -> None:
+    """Past 500 matches the table does not wait for the count: it says "more than 500"
+    and the exact count replaces it when its own request answers."""
+    from assay.ids import new_run_id
+    from assay.records import Batch, UpdateRun
+    from assay.store import open_store
+
+    store = open_store(site)
+    batches = []
+    for i in range(620):
+        create = create_op(project="many", name=f"run-{i}")
+        summary = UpdateRun(at=time.time(), summary={"acc": i / 620})
+        batches.append(Batch(run_id=new_run_id(), writer="w", seq=0, ops=[create, summary]))
+    for start in range(0, len(batches), 100):
+        store.runs.write_batches(batches[start : start + 100])
+    store.close()
+    page.goto(f"{site}/projects/many?filter=summary.acc+>%3D+0.05&sort=-summary.acc")
+    page.wait_for_function("document.querySelector('#run-count').textContent === '589 runs'")
+    assert page.inner_text(".pager span") == "page 1"  # the table stays where it was
+    assert page.locator("#runs tbody tr").count() == 50
+    page.click(".pager a[rel=next]")
+    page.wait_for_selector(".pager a[rel=prev]")
+    assert "page=2" in page.url
+
+
 def test_bad_filter_shows_the_position_inline(page: Any, site: str) -> None:
     page.goto(f"{site}/projects/digits")
     page.fill("#filter", "config.lr <")
