@@ -28,12 +28,15 @@ STEPS = 3000
 SCRIPT = textwrap.dedent(
     """
     import wave, numpy as np, wandb
-    from tests.test_import_wandb import pixels, samples, segments
+    from tests.test_import_wandb import BOXES, CELL_BOXES, CLASSES, pixels, samples, segments
     run = wandb.init(project="vision", name="resnet", config={"lr": 0.01, "layers": [64, 128]},
                      tags=["baseline"], notes="first try", group="sweep-1", job_type="train")
     with wave.open("clip.wav", "wb") as clip:
         clip.setnchannels(2); clip.setsampwidth(2); clip.setframerate(8000)
         clip.writeframes(samples().astype("<i2").tobytes())
+    with wave.open("chirp.wav", "wb") as clip:
+        clip.setnchannels(1); clip.setsampwidth(2); clip.setframerate(16000)
+        clip.writeframes(samples()[:, 1].astype("<i2").tobytes())
     for step in range(STEPS):
         row = {"train/loss": 1.0 / (step + 1)}
         if step % 100 == 0:
@@ -42,17 +45,21 @@ SCRIPT = textwrap.dedent(
             row["sample"] = wandb.Image(pixels(step), caption=f"seen at {step}")
         if step == 8:
             seg = {"mask_data": segments(), "class_labels": {0: "sky", 1: "cat", 2: "dog"}}
-            box = {"position": {"minX": 1, "maxX": 3, "minY": 1, "maxY": 2}, "domain": "pixel",
-                   "class_id": 1}
             row["sample"] = wandb.Image(pixels(step), caption=f"seen at {step}",
-                                        masks={"seg": seg}, boxes={"pred": {"box_data": [box]}})
+                                        masks={"seg": seg}, boxes=BOXES)
         if step == 7:
             row["odd"] = float("nan")
             row["page"] = wandb.Html("<b>not an image</b>")
-            row["pair"] = [wandb.Image(pixels(1)), wandb.Image(pixels(2)[:4])]
+            row["pair"] = [wandb.Image(pixels(1), boxes={"truth": BOXES["truth"]}),
+                           wandb.Image(pixels(2)[:4])]
             row["voice"] = wandb.Audio("clip.wav", caption="hum")
+            row["voices"] = [wandb.Audio("clip.wav", caption="left"),
+                             wandb.Audio("chirp.wav", caption="right")]
             table = wandb.Table(columns=["id", "score", "crop", "label"])
-            table.add_data(1, 0.5, wandb.Image(pixels(3)), "cat")
+            classes = wandb.Classes([{"id": k, "name": v} for k, v in CLASSES.items()])
+            boxed = wandb.Image(pixels(3), boxes={"pred": {"box_data": CELL_BOXES}},
+                                classes=classes)
+            table.add_data(1, 0.5, boxed, "cat")
             table.add_data(2, float("nan"), wandb.Image(pixels(4)[:, :5]), None)
             row["preds"] = table
         if step in (5, 9):
@@ -72,6 +79,48 @@ SCRIPT = textwrap.dedent(
 def pixels(seed: int) -> np.ndarray:
     """The RGB pixels the W&B script logs as image ``seed``."""
     return np.random.default_rng(seed).integers(0, 256, (6, 8, 3), dtype=np.uint8)
+
+
+CLASSES = {1: "cat", 2: "dog"}
+# the box layers of image 8: the corners form in fractions of its 8x6 pixels, the centre
+# form in pixels, several scores and captions; "truth" names no classes (W&B then names
+# them class_<id> in the run's config)
+BOXES: dict[str, Any] = {
+    "pred": {
+        "box_data": [
+            {
+                "position": {"minX": 0.25, "maxX": 0.5, "minY": 0.5, "maxY": 1.0},
+                "class_id": 1,
+                "box_caption": "a cat",
+                "scores": {"acc": 0.9, "loss": 0.125},
+            },
+            {
+                "position": {"middle": [4, 3], "width": 2, "height": 4},
+                "domain": "pixel",
+                "class_id": 2,
+                "scores": {"acc": 0.5},
+            },
+        ],
+        "class_labels": CLASSES,
+    },
+    "truth": {
+        "box_data": [
+            {"position": {"minX": 1, "maxX": 3, "minY": 1, "maxY": 2}, "domain": "pixel",
+             "class_id": 1},
+        ]
+    },
+}  # fmt: skip
+CELL_BOXES = [
+    {"position": {"minX": 0, "maxX": 4, "minY": 1, "maxY": 5}, "domain": "pixel",
+     "class_id": 2, "box_caption": "in a cell", "scores": {"iou": 0.75}},
+]  # fmt: skip
+# what Assay keeps of them: corners in pixels, class ids, captions, scores, class names
+IMPORTED_PRED = [
+    {"box": [2.0, 3.0, 4.0, 6.0], "class_id": 1, "caption": "a cat",
+     "scores": {"acc": 0.9, "loss": 0.125}},
+    {"box": [3.0, 1.0, 5.0, 5.0], "class_id": 2, "scores": {"acc": 0.5}},
+]  # fmt: skip
+IMPORTED_TRUTH = [{"box": [1.0, 1.0, 3.0, 2.0], "class_id": 1}]
 
 
 def segments() -> np.ndarray:
@@ -114,7 +163,7 @@ def test_offline_runs_import_with_every_point_and_their_settings(
     store = store_factory()
     done = import_wandb(store, offline)
     assert done.runs == 2
-    assert done.skipped == {"history html-file": 1, "image-file boxes": 1}
+    assert done.skipped == {"history html-file": 1}  # boxes, a list's too, come in
     run_id, values = _run(store, "resnet")
     assert run_id.startswith("wb-")
     assert np.array_equal(values["train/loss"], 1.0 / np.arange(1, STEPS + 1))
@@ -162,7 +211,7 @@ def test_images_tables_and_audio_import_as_media_at_their_steps(
     uri = str(tmp_path / "store")
     store = open_store(uri)
     done = import_wandb(store, offline)
-    assert done.media == 2 + 2 + 1 + 1 + 1  # images, histograms, a list, audio, a table
+    assert done.media == 2 + 2 + 1 + 1 + 1 + 1  # images, histograms, 2 lists, audio, a table
     run_id, _ = _run(store, "resnet")
     store.close()
     with assay.Api(uri) as api:
@@ -192,6 +241,63 @@ def test_images_tables_and_audio_import_as_media_at_their_steps(
     assert [row[:2] + row[3:] for row in table.rows] == [[1, 0.5, "cat"], [2, None, None]]
     assert frame["id"].tolist() == [1, 2]
     assert np.array_equal(crops[0], pixels(3)) and np.array_equal(crops[1], pixels(4)[:, :5])
+
+
+def test_box_layers_import_with_their_boxes_scores_and_class_names(
+    offline: Path, tmp_path: Path
+) -> None:
+    """Every layer of every image's boxes, compared with what the W&B script logged:
+    corners in pixels (fractions times the image's size), class ids, captions, every
+    score; the class names logged with a layer, else those W&B made up for it; the boxes
+    of a list's image and of a table's image cell (named by the table's class set)."""
+    import assay
+    from assay.importers.wandb import import_wandb
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    import_wandb(store, offline)
+    run_id, _ = _run(store, "resnet")
+    store.close()
+    with assay.Api(uri) as api:
+        run = api.run(run_id)
+        (plain, boxed) = [image for _, image in run.media("sample")]
+        ((_, pair),) = run.media("pair")
+        ((_, table),) = run.media("preds")
+    assert plain.box_layers == {} and plain.boxes == []
+    assert sorted(boxed.box_layers) == ["pred", "truth"]
+    assert boxed.box_layers["pred"].boxes == IMPORTED_PRED
+    assert boxed.box_layers["pred"].class_labels == CLASSES
+    assert boxed.box_layers["truth"].boxes == IMPORTED_TRUTH
+    assert boxed.box_layers["truth"].class_labels == {1: "class_1"}
+    assert pair[0].box_layers["truth"].boxes == IMPORTED_TRUTH and pair[1].box_layers == {}
+    assert pair[0].box_layers["truth"].class_labels == {1: "class_1"}
+    cell = table.rows[0][2]
+    assert cell.box_layers["pred"].boxes == [
+        {
+            "box": [0.0, 1.0, 4.0, 5.0],
+            "class_id": 2,
+            "caption": "in a cell",
+            "scores": {"iou": 0.75},
+        }
+    ]
+    assert cell.box_layers["pred"].class_labels == CLASSES
+
+
+def test_a_list_of_audio_imports_as_a_list_of_clips(offline: Path, tmp_path: Path) -> None:
+    import assay
+    from assay.importers.wandb import import_wandb
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    import_wandb(store, offline)
+    run_id, _ = _run(store, "resnet")
+    store.close()
+    with assay.Api(uri) as api:
+        ((step, voices),) = api.run(run_id).media("voices")
+        clips = [voice.to_numpy() for voice in voices]
+    assert step == 7
+    assert [(v.caption, v.sample_rate) for v in voices] == [("left", 8000), ("right", 16000)]
+    assert np.array_equal(clips[0], samples()) and np.array_equal(clips[1], samples()[:, 1])
 
 
 def test_a_media_file_that_is_gone_fails_its_run_by_name(offline: Path, tmp_path: Path) -> None:
@@ -225,7 +331,7 @@ def test_importing_again_changes_nothing(offline: Path, tmp_path: Path) -> None:
     assert len(store.runs.log_lines(run_id)) == lines
     assert store.media.keys(run_id) == keys
     assert [(k.key, k.count) for k in keys] == [
-        ("pair", 1), ("preds", 1), ("sample", 2), ("voice", 1), ("weights", 2)
+        ("pair", 1), ("preds", 1), ("sample", 2), ("voice", 1), ("voices", 1), ("weights", 2)
     ]  # fmt: skip
     store.close()
 
@@ -256,7 +362,7 @@ def test_the_cli_imports_and_names_what_it_did_not(offline: Path, tmp_path: Path
         cli, ["import", "wandb", str(offline), "--uri", str(tmp_path / "s")]
     )
     assert result.exit_code == 0, result.output
-    assert "2 runs" in result.output and "7 media values" in result.output
+    assert "2 runs" in result.output and "8 media values" in result.output
     assert "not imported: 1 history html-file values" in result.output
 
 

@@ -400,6 +400,18 @@ def _file(kind: str, path: str, data: bytes, **extra: object) -> dict[str, objec
     return {"_type": kind, "path": path, "sha256": sha, "size": len(data), **extra}
 
 
+BOXES_PATH = "media/metadata/boxes2D/s1_9f.boxes2D.json"
+BOX_DATA = [  # as W&B writes a boxes2D file: fractions of the 5x4 image, and pixels
+    {
+        "position": {"minX": 0.2, "maxX": 0.6, "minY": 0.25, "maxY": 0.75},
+        "class_id": 1,
+        "box_caption": "one",
+        "scores": {"acc": 0.75, "loss": 0.5},
+    },
+    {"position": {"middle": [2, 2], "width": 2, "height": 2}, "domain": "pixel", "class_id": 1},
+]
+
+
 def _media_run() -> tuple[FakeRun, dict[str, object]]:
     """A finished run that logged images, audio, a table with image cells (its images in
     the run-table artifact, as W&B keeps them), a histogram and an html value."""
@@ -412,6 +424,19 @@ def _media_run() -> tuple[FakeRun, dict[str, object]]:
     labels = {"type": "mask/class_labels", "value": {"0": "background", "1": "digit"}}
     clip = (np.sin(np.linspace(0, 30, 900)) * 20_000).round().astype(np.int16)
     clip_wav = _wav(clip, 16_000)
+    low_wav = _wav(clip[::2], 8_000)
+    boxes_json = json.dumps({"box_data": BOX_DATA}).encode()  # no class_labels: the config's
+    box_labels = {"type": "bounding_box/class_labels", "value": {"1": "digit"}}
+    voices = {
+        "_type": "audio",
+        "count": 2,
+        "audio": [
+            _file("audio-file", "media/audio/v1.wav", clip_wav, caption="high"),
+            _file("audio-file", "media/audio/v2.wav", low_wav, caption="low"),
+        ],
+        "sampleRates": [16_000, 8_000],
+        "captions": ["high", "low"],
+    }
     cells = {"_type": "image-file", "path": "media/images/c0.png", "format": "png"}
     stored = {
         "columns": ["id", "score", "crop"],
@@ -434,13 +459,20 @@ def _media_run() -> tuple[FakeRun, dict[str, object]]:
             "loss": 1.0,
             "sample": _file("image-file", "media/images/s0.png", first_png, caption="first"),
             "voice": _file("audio-file", "media/audio/v0.wav", clip_wav, caption="hum"),
+            "voices": voices,
             "page": {"_type": "html-file", "path": "media/html/p0.html", "sha256": "0"},
         },
         {
             "_step": 1,
             "_timestamp": START + 2,
             "loss": 0.5,
-            "sample": _file("image-file", "media/images/s1.png", second_png, masks=mask),
+            "sample": _file(
+                "image-file",
+                "media/images/s1.png",
+                second_png,
+                masks=mask,
+                boxes={"pred": _file("boxes2D", BOXES_PATH, boxes_json)},
+            ),
             "preds": table_value,
             "weights": {"_type": "histogram", "values": [1, 4, 2], "bins": [0.0, 0.5, 1.5, 3.0]},
         },
@@ -450,6 +482,9 @@ def _media_run() -> tuple[FakeRun, dict[str, object]]:
         "media/images/s1.png": second_png,
         "media/images/mask/s1.mask.png": seg_png,
         "media/audio/v0.wav": clip_wav,
+        "media/audio/v1.wav": clip_wav,
+        "media/audio/v2.wav": low_wav,
+        BOXES_PATH: boxes_json,
         "media/table/preds_1_ab.table.json": copy,
         "media/html/p0.html": b"<b>hi</b>",
     }
@@ -461,7 +496,10 @@ def _media_run() -> tuple[FakeRun, dict[str, object]]:
         artifacts=[table],
         config={
             "lr": float("nan"),
-            "_wandb": {"mask/class_labels": {"sample_wandb_delimeter_seg": labels}},
+            "_wandb": {
+                "mask/class_labels": {"sample_wandb_delimeter_seg": labels},
+                "bounding_box/class_labels": {"sample_wandb_delimeter_pred": box_labels},
+            },
         },
         summary={"worst": float("-inf")},
     )
@@ -494,14 +532,15 @@ def test_media_from_a_server_import_with_their_pixels_cells_and_samples(
         finally:
             wandb.teardown()
     assert not fake.unknown
-    assert (done.runs, done.media, again.media) == (1, 5, 5)
+    assert (done.runs, done.media, again.media) == (1, 6, 6)
     assert done.skipped == {"history html-file": 1}
-    assert keys == [("preds", 1), ("sample", 2), ("voice", 1), ("weights", 1)]
+    assert keys == [("preds", 1), ("sample", 2), ("voice", 1), ("voices", 1), ("weights", 1)]
     assert (imported.config, imported.summary) == ({"lr": None}, {"worst": None})
     with assay.Api(uri) as api:
         media = api.run("wb-m1").media
         (first, second) = media("sample")
         ((_, voice),) = media("voice")
+        ((voices_step, voices),) = media("voices")
         ((table_step, table),) = media("preds")
         ((_, histogram),) = media("weights")
         assert (first[0], second[0], first[1].caption) == (0, 1, "first")
@@ -510,6 +549,16 @@ def test_media_from_a_server_import_with_their_pixels_cells_and_samples(
         assert np.array_equal(second[1].mask("seg"), logged["seg"])
         assert second[1].mask_labels == {0: "background", 1: "digit"}
         assert (voice.sample_rate, voice.caption) == (16_000, "hum")
+        assert voices_step == 0
+        assert [(v.caption, v.sample_rate) for v in voices] == [("high", 16_000), ("low", 8_000)]
+        assert np.array_equal(voices[1].to_numpy(), logged["clip"][::2])
+        assert first[1].box_layers == {} and sorted(second[1].box_layers) == ["pred"]
+        assert second[1].box_layers["pred"].boxes == [
+            {"box": [1.0, 1.0, 3.0, 3.0], "class_id": 1, "caption": "one",
+             "scores": {"acc": 0.75, "loss": 0.5}},
+            {"box": [1.0, 1.0, 3.0, 3.0], "class_id": 1},
+        ]  # fmt: skip
+        assert second[1].box_layers["pred"].class_labels == {1: "digit"}
         assert np.array_equal(voice.to_numpy(), logged["clip"])
         assert table_step == 1 and table.columns == ["id", "score", "crop"]
         assert [r[:2] for r in table.rows] == [[1, None], [2, 0.5]] and table.rows[1][2] is None

@@ -168,6 +168,21 @@ def test_past_the_memory_bound_log_encodes_itself_and_nothing_is_dropped(
         (lambda: assay.Image(io.BytesIO(b"not an image")), "cannot read BytesIO"),
         (lambda: assay.Image(np.zeros((4, 4), np.uint8), masks={"m": np.zeros((3, 3))}), "mask"),
         (lambda: assay.Image(np.zeros((4, 4), np.uint8), boxes=[{"box": [1, 2]}]), "4 numbers"),
+        (lambda: boxed({"p": [{"position": {"x": 1, "y": 2}}]}), "unknown coordinate form"),
+        (lambda: boxed({"p": [{"position": CENTRE | {"width": -1}}]}), "negative width"),
+        (lambda: boxed({"p": [{"position": CORNERS | {"maxX": 0}}]}), "under minX"),
+        (
+            lambda: boxed({"p": [{"box": [0, 0, 1, 1], "scores": {"acc": "high"}}]}),
+            "'acc'.*not a n",
+        ),
+        (lambda: boxed({"p": [{"position": CORNERS, "domain": "cm"}]}), r"\['domain'\]"),
+        (lambda: boxed({"p": [{"box": [0, 0, 1, 1], "class_id": 1.5}]}), "class_id"),
+        (lambda: boxed({"p": {"box_data": [], "class_labels": {"1": "cat"}}}), "class_labels"),
+        (
+            lambda: boxed({"p": [{"box": [0, 0, 1, 1], "colour": "red"}]}),
+            r"unknown fields \['colour'\]",
+        ),
+        (lambda: boxed("boxes"), "a list of boxes or a dict of named box layers"),
         (lambda: assay.Plot(object()), "not a builtins.object"),
         (lambda: assay.Plot({"data": []}), "format="),
         (lambda: assay.Histogram(counts=[1, 2], edges=[0, 1]), "one edge more"),
@@ -181,6 +196,28 @@ def test_past_the_memory_bound_log_encodes_itself_and_nothing_is_dropped(
 def test_bad_values_are_refused_when_made(make, message: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InvalidInput, match=message):
         make()
+
+
+CORNERS = {"minX": 0.1, "maxX": 0.5, "minY": 0.1, "maxY": 0.5}
+CENTRE = {"middle": [2, 2], "width": 1, "height": 1}
+
+
+def boxed(boxes: object) -> assay.Image:
+    return assay.Image(np.zeros((4, 4), np.uint8), boxes=boxes)  # type: ignore[arg-type]
+
+
+def test_an_image_with_more_boxes_than_the_named_limit_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from assay.media import boxes as boxes_mod
+
+    monkeypatch.setattr(boxes_mod, "MAX_BOXES", 3)
+    box = {"box": [0, 0, 1, 1]}
+    assert len(boxed({"a": [box, box], "b": [box]}).box_layers) == 2
+    with pytest.raises(InvalidInput, match="MAX_BOXES"):
+        boxed({"a": [box, box], "b": [box, box]})
+    with pytest.raises(InvalidInput, match="MAX_BOXES"):
+        boxed([box] * 4)
 
 
 def test_a_table_over_the_named_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -432,3 +432,45 @@ def test_wrong_project_is_forbidden(team: tuple[TestClient, dict[str, str], list
     page(client, f"/runs/{ids[0]}", status=403)
     assert client.get(f"/ui/api/series?runs={ids[0]}").status_code == 403
     assert client.get("/ui/projects/digits/picker").status_code == 403  # not even its keys
+
+
+def test_an_image_panel_draws_every_box_of_every_layer_with_its_tag(tmp_path: Path) -> None:
+    """The unnamed boxes as before (label and score), and each layer's boxes marked with
+    their layer, tagged with the caption or the class's name and every score."""
+    import numpy as np
+
+    import assay
+    from assay.sdk.media import send_batch
+    from tests.conftest import create_run
+    from tests.contract.test_media import media_batch
+
+    app = create_app(ServerConfig(str(tmp_path / "s"), local=True))
+    store = app.state.assay.store
+    run_id = create_run(store)
+    layers = {
+        "pred": {
+            "boxes": [
+                {"box": [0, 0, 4, 4], "class_id": 1, "scores": {"acc": 0.9, "loss": 0.25}},
+                {"box": [2, 2, 8, 8], "caption": EVIL},
+            ],
+            "class_labels": {1: "cat"},
+        },
+        "truth": [{"box": [1, 1, 5, 5], "class_id": 7}],
+    }
+    pixels = np.zeros((10, 20, 3), np.uint8)
+    images = {
+        "flat": assay.Image(pixels, boxes=[{"box": [0, 0, 10, 5], "label": "dog", "score": 0.5}]),
+        "layered": assay.Image(pixels, boxes=layers),
+    }
+    send_batch(store, media_batch(run_id, 1, images, 0))
+    client = TestClient(app, base_url="http://assay.test")
+    flat = page(client, f"/ui/runs/{run_id}/media/panel?key=flat")
+    assert re.findall(r'class="media-box"[^>]*><em>([^<]*)</em>', flat) == ["dog 0.50"]
+    html = page(client, f"/ui/runs/{run_id}/media/panel?key=layered")
+    tags = re.findall(r'data-layer="(\w+)"[^>]*><em>([^<]*)</em>', html)
+    assert tags == [
+        ("pred", "cat acc 0.90 loss 0.25"),
+        ("pred", "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"),
+        ("truth", "class 7"),
+    ]
+    assert "boxes: pred, truth" in html and EVIL not in html

@@ -894,6 +894,13 @@ class Feedback(msgspec.Struct, kw_only=True, frozen=True):
     model: str | None = None
 
 
+def review_item_id(feedback_id: str) -> str:
+    """The id of the label item that feedback routed into a label project for review
+    becomes: ``feedback-`` and the feedback's id (the store names it so; an import finds
+    it by it)."""
+    return f"feedback-{feedback_id}"
+
+
 # ---- sweeps (docs/sweeps.md) ----------------------------------------------------------------
 
 SWEEP_METHODS: tuple[str, ...] = ("grid", "random", "tpe")

@@ -165,3 +165,57 @@ def test_gc_keeps_the_blobs_a_run_logged(sql_store_factory) -> None:  # type: ig
     np.testing.assert_array_equal(
         Api(store=store).run(run_id).media("x")[0][1].to_numpy(), gradient(3)
     )
+
+
+def test_box_layers_read_back_with_their_classes_captions_and_scores(store: Store) -> None:
+    """Named layers beside the unnamed list: W&B's two position forms (fractions and
+    pixels) kept as corners in pixels, with class ids, captions, every score and the
+    layer's class names."""
+    run_id = create_run(store)
+    layers = {
+        "predictions": {
+            "box_data": [
+                {
+                    "position": {"minX": 0.25, "maxX": 0.5, "minY": 0.5, "maxY": 1.0},
+                    "class_id": 1,
+                    "box_caption": "a cat",
+                    "scores": {"acc": 0.9, "loss": 0.1},
+                },
+                {"position": {"middle": [12, 8], "width": 4, "height": 6}, "domain": "pixel"},
+            ],
+            "class_labels": {1: "cat", 2: "dog"},
+        },
+        "ground_truth": [{"box": [1, 2, 3, 4], "class_id": 2, "label": "dog"}],
+    }
+    image = assay.Image(gradient(1), boxes=layers)
+    send_batch(store, media_batch(run_id, 1, {"x": image}, 0))
+    got = Api(store=store).run(run_id).media("x")[0][1]
+    assert got.boxes == [] and sorted(got.box_layers) == ["ground_truth", "predictions"]
+    predictions = got.box_layers["predictions"]
+    assert predictions.boxes == [
+        {"box": [6.0, 8.0, 12.0, 16.0], "class_id": 1, "caption": "a cat",
+         "scores": {"acc": 0.9, "loss": 0.1}},
+        {"box": [10.0, 5.0, 14.0, 11.0]},
+    ]  # fmt: skip
+    assert predictions.class_labels == {1: "cat", 2: "dog"}
+    assert got.box_layers["ground_truth"].boxes == [
+        {"box": [1.0, 2.0, 3.0, 4.0], "label": "dog", "class_id": 2}
+    ]
+    assert got.box_layers["ground_truth"].class_labels == {}
+
+
+def test_an_image_stored_before_box_layers_reads_back_as_it_was(store: Store) -> None:
+    """A body as Assay stored boxes before layers (one list, a score per box) reads
+    back the same: its boxes as they were, no layers."""
+    from assay.media import pixels
+
+    run_id = create_run(store)
+    png = pixels.to_png(gradient(2))
+    digest = store.blobs.put(png)
+    boxes = [{"box": [1.0, 1.0, 5.0, 6.0], "label": "cat", "score": 0.9}]
+    body = {"digest": digest, "format": "png", "width": 24, "height": 16, "boxes": boxes}
+    op = Media(key="x", step=0, at=time.time(), kind="image", body=body, blobs=[digest])
+    store.runs.write_batch(Batch(run_id=run_id, writer="m", seq=1, ops=[op]))
+    got = Api(store=store).run(run_id).media("x")[0][1]
+    assert got.boxes == boxes and got.box_layers == {}
+    np.testing.assert_array_equal(got.to_numpy(), gradient(2))

@@ -6,8 +6,9 @@ type, console output and system metrics (W&B's ``stats`` records, as ``system/<n
 series: one point per sample, at its time) come along; the W&B run id names the Assay
 run (``wb-<id>``). Artifacts the run logged come in as artifact versions produced by it
 (wandb_artifacts.py). Images, tables, audio and histograms in the history become
-``assay.Image``, ``Table``, ``Audio`` and ``Histogram`` at their step, their files read
-from the run folder's ``files/`` (wandb_media.py); other media (html, video...) are
+``assay.Image`` (with its masks and box layers), ``Table``, ``Audio`` and ``Histogram``
+at their step (a list of images or of audio, a list of them), their files read from the
+run folder's ``files/`` (wandb_media.py); other media (html, video...) are
 counted and named as not imported. Records are read from the run file itself
 (wandb_log.py), not from W&B's ``files/`` summaries, so what the run logged is what
 arrives.
@@ -32,9 +33,10 @@ from assay.importers.wandb_artifacts import import_artifact, local_file
 from assay.importers.wandb_log import records
 from assay.importers.wandb_media import (
     KINDS,
+    ClassLabels,
     Files,
-    MaskLabels,
     Tables,
+    box_labels,
     checked,
     mask_labels,
     value_of,
@@ -75,7 +77,8 @@ class _Run:
     runtime: float = 0.0
     artifacts: list[Any] = field(default_factory=list)  # W&B ``ArtifactRecord``s
     folder: Path = Path()  # the run's folder (its media files are under files/)
-    mask_labels: MaskLabels = field(default_factory=dict)  # from W&B's ``_wandb`` config
+    mask_labels: ClassLabels = field(default_factory=dict)  # from W&B's ``_wandb`` config
+    box_labels: ClassLabels = field(default_factory=dict)  # the same, of box layers
     media: dict[tuple[str, int], tuple[float, dict[str, Any]]] = field(
         default_factory=dict
     )  # (key, step) -> time, the value as W&B recorded it
@@ -166,7 +169,8 @@ def _apply(run: _Run, record: Any, project: str | None, skipped: Counter[str]) -
 
 
 def _own_config(run: _Run, items: Any) -> None:
-    """What W&B keeps of its own in the config (``_wandb``): the class names of masks."""
+    """What W&B keeps of its own in the config (``_wandb``): the class names of masks
+    and of box layers."""
     for item in items:
         path = [item.key] if item.key else list(item.nested_key)
         if path[0] == "_wandb":
@@ -174,6 +178,7 @@ def _own_config(run: _Run, items: Any) -> None:
             for part in reversed(path[1:]):  # a nested update: the value at its path
                 value = {part: value}
             run.mask_labels.update(mask_labels(value))
+            run.box_labels.update(box_labels(value))
 
 
 def _start(run: _Run, record: Any, project: str | None) -> None:
@@ -315,6 +320,7 @@ def _media(run: _Run, skipped: Counter[str]) -> list[MediaPoint]:
             tables=tables,
             skipped=skipped,
             labels=run.mask_labels.get(key, {}),
+            box_labels=run.box_labels.get(key, {}),
         )
         points.append(point)
     return points
@@ -330,6 +336,7 @@ def media_point(
     tables: Tables,
     skipped: Counter[str],
     labels: dict[str, dict[int, str]],
+    box_labels: dict[str, dict[int, str]] | None = None,
 ) -> MediaPoint:
     """The W&B media value ``spec`` (a KINDS kind) at ``step`` as a MediaPoint. Its files
     are read and checked now, before any of the run is written, and read again when its
@@ -338,7 +345,9 @@ def media_point(
 
     def make(counted: Counter[str]) -> Logged:
         try:
-            return value_of(kind, spec, files, tables, counted, mask_labels=labels)
+            return value_of(
+                kind, spec, files, tables, counted, mask_labels=labels, box_labels=box_labels
+            )
         except (CorruptData, InvalidInput) as exc:
             raise CorruptData(f"{kind} {key!r} at step {step}: {exc}") from None
 

@@ -9,8 +9,9 @@ with its step and time: history is read with ``run.scan_history()`` (every row),
 ``run.history()`` (a sample), and never from W&B's local history cache (a download that
 failed leaves an empty file there). The number of rows read is checked against the number
 W&B counts. The run's files (``output.log``, ``wandb-metadata.json``, media files...)
-become the artifact ``wandb-<id>`` (type ``wandb-run``) produced by the run. Images,
-tables, audio and histograms in the history become Assay values at their steps, read
+become the artifact ``wandb-<id>`` (type ``wandb-run``) produced by the run. Images
+(with their masks and box layers), tables, audio (one or a list) and histograms in the
+history become Assay values at their steps, read
 from the run's files as W&B's client downloads them (wandb_media.py; a table's image
 cells from the run-table artifact the value names, among the run's logged artifacts);
 other media kinds are counted and named. Runs still running are named and left for a
@@ -59,7 +60,14 @@ from assay.importers.wandb import (
     summary_kept,
 )
 from assay.importers.wandb_artifacts import downloaded, import_from_api
-from assay.importers.wandb_media import KINDS, Files, MaskLabels, checked, mask_labels
+from assay.importers.wandb_media import (
+    KINDS,
+    ClassLabels,
+    Files,
+    box_labels,
+    checked,
+    mask_labels,
+)
 from assay.progress import track
 from assay.store.base import Store
 from assay.values import finite
@@ -203,11 +211,13 @@ def _import_run(store: Store, run: Any, origin: str, project: str, done: WandbIm
         root = Path(folder)
         for file in run.files():
             file.download(root=str(root / "files"), replace=True, exist_ok=True).close()
+        own = _own_config(run).get("_wandb")
         source = _Source(
             files=files_under(root / "files"),
             logged=logged,
             root=root,
-            mask_labels=mask_labels(_own_config(run).get("_wandb")),
+            mask_labels=mask_labels(own),
+            box_labels=box_labels(own),
         )
         data = _data(run, origin, project, done, source)
         write_checked(store, data, f"wandb-api:{origin}/{run.id}")
@@ -235,7 +245,8 @@ class _Source:
     files: Files
     logged: list[Any]
     root: Path
-    mask_labels: MaskLabels
+    mask_labels: ClassLabels
+    box_labels: ClassLabels
     tables: dict[str, tuple[dict[str, Any], Files]] = field(default_factory=dict)
 
     def table(self, artifact_path: str) -> tuple[dict[str, Any], Files] | None:
@@ -335,6 +346,7 @@ def _history(
                     tables=source.table,
                     skipped=done.skipped,
                     labels=source.mask_labels.get(key, {}),
+                    box_labels=source.box_labels.get(key, {}),
                 )
                 media.append(point)
             else:

@@ -5,10 +5,15 @@ A history row holds a media value as a dict with ``_type`` and the path of its f
 the run's files (``media/images/sample_0_3df3....png``), with W&B's SHA-256 of it:
 
 * ``image-file`` becomes ``assay.Image`` with the file's own bytes (the same pixels),
-  its caption and its masks (class ids, and the class names W&B keeps in the run's
-  config); ``images/separated`` (a list of images logged at one step) a list of them.
+  its caption, its masks (class ids, and the class names W&B keeps in the run's
+  config) and its bounding boxes: every layer (``boxes2D``, a JSON file of its own) as
+  an Assay box layer of the same name, each box with its position (corners in pixels),
+  class id, caption and named scores, and the layer's class names (the file's own, else
+  those W&B keeps in the run's config); ``images/separated`` (a list of images logged
+  at one step) a list of them, with their boxes and masks.
 * ``audio-file`` becomes ``assay.Audio`` with the file's bytes; a WAV's sample rate is
-  read from its header (W&B records none for a file).
+  read from its header (W&B records none for a file). ``audio`` (a list of audio
+  logged at one step) becomes a list of them.
 * ``table-file`` becomes ``assay.Table`` with the same columns and rows. W&B keeps a
   table with images whole only in the run-table artifact it logs beside the run
   (``artifact_path``): the run's own copy holds the text ``"Image"`` in their place. The
@@ -20,10 +25,11 @@ the run's files (``media/images/sample_0_3df3....png``), with W&B's SHA-256 of i
 
 A file that is missing or whose SHA-256 is not W&B's fails the run, by name (CorruptData):
 a run never comes in without a value it logged. Other kinds (html, video, molecules,
-plots...), an image's boxes and a table image cell's masks are counted by name as not
-imported. A table
-whose run-table artifact is not among the run's artifacts fails the run too: its own
-copy cannot tell an image cell from the text "Image".
+plots...), a table image cell's masks and fields of a box Assay does not keep are counted
+by name as not imported. A table image cell's boxes come in, named by the classes W&B
+keeps beside the table in its artifact. A table whose run-table artifact is not among
+the run's artifacts fails the run too: its own copy cannot tell an image cell from the
+text "Image".
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import math
 import wave
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +54,7 @@ KINDS = {
     "image-file": "image",
     "images/separated": "image",
     "audio-file": "audio",
+    "audio": "audio",
     "table-file": "table",
     "histogram": "histogram",
 }
@@ -55,23 +63,39 @@ KINDS = {
 Files = Callable[[str, str | None], Path]
 # a table's artifact: artifact_path -> (the table's JSON, the files of that artifact), or None
 Tables = Callable[[str], tuple[dict[str, Any], Files] | None]
-# media key -> mask name -> class id -> class name, as W&B keeps them in a run's config
-MaskLabels = dict[str, dict[str, dict[int, str]]]
+# media key -> mask name (or box layer) -> class id -> class name, as W&B keeps them in
+# a run's config
+ClassLabels = dict[str, dict[str, dict[int, str]]]
 DELIMITER = "_wandb_delimeter_"  # W&B's spelling, between a media key and a mask's name
+MASK_LABELS, BOX_LABELS = "mask/class_labels", "bounding_box/class_labels"
+BOX_FIELDS = ("position", "class_id", "box_caption", "scores")  # those of W&B's Assay keeps
 
 
-def mask_labels(wandb_config: Any) -> MaskLabels:
+def mask_labels(wandb_config: Any) -> ClassLabels:
     """The class names of the runs' image masks from W&B's own ``_wandb`` config entry
     (``mask/class_labels``: ``{"<key>_wandb_delimeter_<mask>": {"value": {id: name}}}``)."""
-    found: MaskLabels = {}
-    entries = wandb_config.get("mask/class_labels") if isinstance(wandb_config, dict) else None
+    return _config_labels(wandb_config, MASK_LABELS)
+
+
+def box_labels(wandb_config: Any) -> ClassLabels:
+    """The class names of the runs' box layers, from ``bounding_box/class_labels`` in
+    W&B's ``_wandb`` config entry (keyed as the masks' are)."""
+    return _config_labels(wandb_config, BOX_LABELS)
+
+
+def _config_labels(wandb_config: Any, entry_name: str) -> ClassLabels:
+    found: ClassLabels = {}
+    entries = wandb_config.get(entry_name) if isinstance(wandb_config, dict) else None
     for name, entry in (entries or {}).items():
-        key, _, mask = str(name).rpartition(DELIMITER)
+        key, _, part = str(name).rpartition(DELIMITER)
         value = entry.get("value") if isinstance(entry, dict) else None
         if key and isinstance(value, dict):
-            labels = {int(k): str(v) for k, v in value.items() if str(k).lstrip("-").isdigit()}
-            found.setdefault(key, {})[mask] = labels
+            found.setdefault(key, {})[part] = _class_ids(value)
     return found
+
+
+def _class_ids(value: dict[Any, Any]) -> dict[int, str]:
+    return {int(k): str(v) for k, v in value.items() if str(k).lstrip("-").isdigit()}
 
 
 def value_of(
@@ -82,15 +106,20 @@ def value_of(
     skipped: Counter[str],
     *,
     mask_labels: dict[str, dict[int, str]] | None = None,
+    box_labels: dict[str, dict[int, str]] | None = None,
 ) -> Logged:
     """The Assay value of the W&B media ``spec`` (its ``_type`` is ``kind``, one of KINDS);
-    ``mask_labels``: the class names of an image's masks, by mask (``class_labels``)."""
+    ``mask_labels`` and ``box_labels``: the class names W&B keeps in the run's config for
+    an image's masks (by mask) and boxes (by layer)."""
+    labels = Labels(masks=mask_labels or {}, boxes=box_labels or {})
     if kind == "image-file":
-        return _image(spec, files, skipped, mask_labels)
+        return _image(spec, files, skipped, labels)
     if kind == "images/separated":
-        return _images(spec, files, skipped)
+        return _images(spec, files, skipped, labels)
     if kind == "audio-file":
         return _audio(spec, files)
+    if kind == "audio":
+        return _audios(spec, files)
     if kind == "table-file":
         return _table(spec, files, tables, skipped)
     if kind == "histogram":
@@ -129,26 +158,78 @@ def _caption(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+@dataclass(frozen=True)
+class Labels:
+    """The class names W&B keeps for one media key: by mask, and by box layer. ``masks``
+    None: a table's image cell, whose mask names W&B keeps elsewhere (not imported)."""
+
+    masks: dict[str, dict[int, str]] | None = field(default_factory=dict)
+    boxes: dict[str, dict[int, str]] = field(default_factory=dict)
+
+
 def _image(
     spec: dict[str, Any],
     files: Files,
     skipped: Counter[str],
-    mask_labels: dict[str, dict[int, str]] | None = None,
+    known: Labels,
+    path: str | None = None,
 ) -> Image:
-    boxes = spec.get("boxes")
-    if boxes:
-        skipped["image-file boxes"] += len(boxes) if isinstance(boxes, dict) else 1
-    masks, labels = _masks(spec.get("masks"), files, skipped, mask_labels)
-    path = _path(spec, "image")
+    path = path or _path(spec, "image")
+    masks, labels = _masks(spec.get("masks"), files, skipped, known.masks)
+    layers = _box_layers(spec.get("boxes"), files, skipped, known.boxes)
     try:
         return Image(
             files(path, spec.get("sha256")),
             caption=_caption(spec.get("caption")),
+            boxes=layers or None,
             masks=masks or None,
             mask_labels=labels or None,
         )
     except InvalidInput as exc:
         raise CorruptData(f"W&B image {path}: {exc}") from None
+
+
+def _box_layers(
+    found: Any, files: Files, skipped: Counter[str], known: dict[str, dict[int, str]]
+) -> dict[str, Any]:
+    """An image's W&B box layers as Assay's: in a run, each layer is a ``boxes2D`` JSON
+    file (``box_data`` and the ``class_labels`` given, if any); in a table's artifact,
+    the boxes themselves. Class names: the layer's own, else ``known``'s."""
+    if not isinstance(found, dict):
+        return {}
+    layers: dict[str, Any] = {}
+    for name, layer in sorted(found.items()):
+        stored: Any = None
+        if isinstance(layer, dict):
+            local = files(_path(layer, f"box layer {name!r}"), layer.get("sha256"))
+            try:
+                body = json.loads(local.read_text())
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise CorruptData(f"W&B box layer {name!r} is not JSON: {exc}") from None
+            data = body.get("box_data") if isinstance(body, dict) else None
+            stored = body.get("class_labels") if isinstance(body, dict) else None
+        else:
+            data = layer
+        if not isinstance(data, list):
+            raise CorruptData(f"W&B box layer {name!r} holds no list of boxes")
+        labels = _class_ids(stored) if isinstance(stored, dict) else known.get(str(name), {})
+        boxes = [_box(box, str(name), skipped) for box in data]
+        layers[str(name)] = {"boxes": boxes, "class_labels": labels}
+    return layers
+
+
+def _box(box: Any, layer: str, skipped: Counter[str]) -> dict[str, Any]:
+    """A W&B box as Assay reads it: its position (in pixels with ``domain`` "pixel",
+    else in fractions, as W&B reads it), class id, caption and scores."""
+    if not isinstance(box, dict):
+        raise CorruptData(f"a box of W&B box layer {layer!r} is not a dict")
+    kept = {k: box[k] for k in BOX_FIELDS if box.get(k) is not None}
+    if box.get("domain") == "pixel":
+        kept["domain"] = "pixel"
+    left = set(box) - {*BOX_FIELDS, "domain"}
+    if left:
+        skipped["image-file box fields"] += len(left)
+    return kept
 
 
 def _masks(
@@ -160,7 +241,7 @@ def _masks(
     """An image's W&B masks (PNGs of class ids) as arrays, and their class names merged
     (Assay keeps one naming per image): a class id two masks name differently keeps the
     first name, and the other is counted as not imported. Without ``known`` (a table's
-    image cell, whose names W&B keeps in the table's column types), masks are counted."""
+    image cell, whose names W&B keeps beside the table), masks are counted."""
     if not isinstance(found, dict) or not found:
         return {}, {}
     if known is None:
@@ -179,18 +260,45 @@ def _masks(
     return masks, labels
 
 
-def _images(spec: dict[str, Any], files: Files, skipped: Counter[str]) -> list[Value]:
+def _images(
+    spec: dict[str, Any], files: Files, skipped: Counter[str], known: Labels
+) -> list[Value]:
+    """A list of images: their files, captions, boxes (``all_boxes``) and masks
+    (``all_masks``), each list one entry per image (None for an image without)."""
     names = spec.get("filenames")
     if not isinstance(names, list) or not names:
         raise CorruptData("the W&B list of images names no files")
-    for extra in ("all_boxes", "all_masks"):
-        if spec.get(extra):
-            skipped[f"images/separated {extra.removeprefix('all_')}"] += 1
-    captions = spec.get("captions")
-    captions = captions if isinstance(captions, list) else []
+    captions, boxes, masks = (_each(spec, part, len(names)) for part in PARTS)
+    images: list[Value] = []
+    for i, name in enumerate(names):
+        one = {"caption": captions[i], "boxes": boxes[i], "masks": masks[i]}
+        images.append(_image(one, files, skipped, known, path=str(name)))
+    return images
+
+
+PARTS = ("captions", "all_boxes", "all_masks")  # of a W&B list of images, one per image
+
+
+def _each(spec: dict[str, Any], part: str, count: int) -> list[Any]:
+    """A list's per-item ``part``, as long as the list (W&B writes False for none)."""
+    found = spec.get(part)
+    if not found:
+        return [None] * count
+    if not isinstance(found, list) or len(found) != count:
+        raise CorruptData(f"the W&B list of {count} values has {part} of another length")
+    return found
+
+
+def _audios(spec: dict[str, Any], files: Files) -> list[Value]:
+    """A list of audio: each an ``audio-file`` with its caption and sample rate."""
+    found = spec.get("audio")
+    if not isinstance(found, list) or not found or not all(isinstance(a, dict) for a in found):
+        raise CorruptData("the W&B list of audio names no files")
+    captions = _each(spec, "captions", len(found))
+    rates = _each(spec, "sampleRates", len(found))
     return [
-        Image(files(str(name), None), caption=_caption(captions[i] if i < len(captions) else None))
-        for i, name in enumerate(names)
+        _audio({"caption": captions[i], "sample_rate": rates[i], **item}, files)
+        for i, item in enumerate(found)
     ]
 
 
@@ -249,8 +357,26 @@ def _cell(cell: Any, files: Files, skipped: Counter[str]) -> Any:
     if isinstance(cell, float):
         return cell if math.isfinite(cell) else None
     if isinstance(cell, dict) and cell.get("_type") == "image-file":
-        return _image(cell, files, skipped)
+        classes = _classes(cell.get("classes"), files)
+        known = Labels(masks=None, boxes=dict.fromkeys(map(str, cell.get("boxes") or {}), classes))
+        return _image(cell, files, skipped, known)
     if isinstance(cell, dict) and isinstance(cell.get("_type"), str):
         skipped[f"table {cell['_type']} cells"] += 1
         return None
     return json.dumps(finite(cell), ensure_ascii=False)
+
+
+def _classes(found: Any, files: Files) -> dict[int, str]:
+    """The class names of a table's image cell: W&B's ``classes-file`` in the table's
+    artifact (``{"class_set": [{"id": .., "name": ..}]}``), shared by its box layers."""
+    if not isinstance(found, dict):
+        return {}
+    path = _path(found, "class set")
+    try:
+        body = json.loads(files(path, None).read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CorruptData(f"W&B class set {path} is not JSON: {exc}") from None
+    entries = body.get("class_set") if isinstance(body, dict) else None
+    if not isinstance(entries, list):
+        raise CorruptData(f"W&B class set {path} holds no class_set")
+    return _class_ids({e.get("id"): e.get("name") for e in entries if isinstance(e, dict)})

@@ -3,6 +3,7 @@ audio and text. Each is checked and copied when it is made (cheap, in the traini
 and encoded to bytes stored by content later, in the writer's thread (docs/tracking.md)."""
 
 from assay.media.audio import Audio
+from assay.media.boxes import BoxLayer
 from assay.media.codec import decode, encode
 from assay.media.histogram import Histogram
 from assay.media.image import Image
@@ -13,6 +14,7 @@ from assay.media.value import Encoded, Value
 
 __all__ = [
     "Audio",
+    "BoxLayer",
     "Encoded",
     "Histogram",
     "Image",

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assay.errors import InvalidInput
+from assay.media import boxes as box_checks
 from assay.media import pixels
 from assay.media.value import BUFFERS, Encoded, Fetch, Lazy, Value, as_array, caption_of
 
@@ -25,7 +26,10 @@ class Image(Value):
     """An image to log: ``run.log({"sample": assay.Image(array, caption="step 3")})``.
 
     ``boxes``: a list of ``{"box": [x0, y0, x1, y1], "label": str, "score": float}`` in
-    pixels (label and score optional). ``masks``: ``{name: HxW integer array}`` of class
+    pixels (label and score optional), kept as ``image.boxes``; or named box layers
+    ``{"predictions": {"boxes": [...], "class_labels": {1: "cat"}}}`` with W&B's box
+    forms, class ids, captions and several scores per box, kept as ``image.box_layers``
+    (assay.media.boxes). ``masks``: ``{name: HxW integer array}`` of class
     ids 0-255, with ``mask_labels`` ``{id: name}`` naming them."""
 
     kind = "image"
@@ -35,7 +39,7 @@ class Image(Value):
         data: Any,
         caption: str | None = None,
         *,
-        boxes: list[dict[str, Any]] | None = None,
+        boxes: list[dict[str, Any]] | dict[str, Any] | None = None,
         masks: dict[str, Any] | None = None,
         mask_labels: dict[int, str] | None = None,
     ) -> None:
@@ -51,7 +55,7 @@ class Image(Value):
             array = _array_of(data)
             self._array = array
             self.height, self.width = int(array.shape[0]), int(array.shape[1])
-        self.boxes = _check_boxes(boxes)
+        self.boxes, self.box_layers = box_checks.check(boxes, self.width, self.height)
         self.masks = _check_masks(masks, self.height, self.width)
         self.mask_labels = _check_labels(mask_labels)
 
@@ -85,6 +89,8 @@ class Image(Value):
             body["caption"] = self.caption
         if self.boxes:
             body["boxes"] = self.boxes
+        if self.box_layers:
+            body["box_layers"] = box_checks.layers_body(self.box_layers)
         if self.masks:
             body["masks"] = {k: out.add(pixels.to_png(m)) for k, m in self.masks.items()}
         if self.mask_labels:
@@ -100,6 +106,7 @@ class Image(Value):
         image.format = body.get("format", "png")
         image.width, image.height = int(body["width"]), int(body["height"])
         image.boxes = list(body.get("boxes", []))
+        image.box_layers = box_checks.layers_from_body(body.get("box_layers", {}))
         image._mask_blobs = {k: Lazy(d, fetch) for k, d in body.get("masks", {}).items()}
         image.masks = {}
         image.mask_labels = {int(k): v for k, v in body.get("mask_labels", {}).items()}
@@ -225,43 +232,6 @@ def _read_file(path: Path) -> tuple[bytes, str, int, int]:
     image = pixels.open_bytes(data, f"image file {path}")
     kind = (image.format or "png").lower()
     return data, kind, int(image.width), int(image.height)
-
-
-def _check_boxes(boxes: object) -> list[dict[str, Any]]:
-    if boxes is None:
-        return []
-    if not isinstance(boxes, list | tuple):
-        raise InvalidInput(f"image boxes must be a list of dicts, not {type(boxes).__name__}")
-    checked = []
-    for i, box in enumerate(boxes):
-        where = f"image boxes[{i}]"
-        if not isinstance(box, dict) or "box" not in box:
-            raise InvalidInput(f"{where} must be a dict with 'box': [x0, y0, x1, y1]")
-        coords = [_number(v, where) for v in list(box["box"])]
-        if len(coords) != 4:
-            raise InvalidInput(f"{where}['box'] must hold 4 numbers: x0, y0, x1, y1")
-        entry: dict[str, Any] = {"box": coords}
-        if box.get("label") is not None:
-            entry["label"] = caption_of(box["label"], where)
-        if box.get("score") is not None:
-            entry["score"] = _number(box["score"], where)
-        unknown = set(box) - {"box", "label", "score"}
-        if unknown:
-            raise InvalidInput(f"{where} has unknown fields {sorted(unknown)}")
-        checked.append(entry)
-    return checked
-
-
-def _number(value: object, where: str) -> float:
-    import math
-
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise InvalidInput(f"{where}: {value!r:.40} is not a number") from None
-    if not math.isfinite(number):
-        raise InvalidInput(f"{where}: {number} is not finite")
-    return number
 
 
 def _check_masks(masks: object, height: int, width: int) -> dict[str, NDArray[Any]]:

@@ -7,11 +7,11 @@ predictions and evaluation items. An image item's blob is written to ``blobs/``.
 Read back, a label project the target has already (same name) gets only the items and
 done labels it lacks; turns that are not done (a claim, a skip) are the queue's state
 and are not replayed. Feedback routed into a label project for review became an item
-of it (``feedback-`` and the feedback's id): that feedback is stored again routed into
-the imported project where its item stood in the queue, so it keeps its link and the
-new item (with the item's done labels) is named by the target's feedback id and names
-the target's evaluation. Then items, done labels, the consensus and feedback are
-compared with the export."""
+of it (named by ``records.review_item_id``: ``feedback-`` and its id): that feedback is
+stored again routed into the imported project where its item stood in the queue, so it
+keeps its link and the new item (with the item's done labels) is named by the target's
+feedback id and names the target's evaluation. Then items, done labels, the consensus
+and feedback are compared with the export."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ from assay.records import (
     LabelItemDraft,
     LabelProject,
     LabelProjectDraft,
+    review_item_id,
 )
 from assay.store.base import Store
 
@@ -113,9 +114,6 @@ def _all_feedback(store: Store, project: str) -> list[Feedback]:
 # ---- reading back -------------------------------------------------------------------------
 
 
-REVIEW = "feedback-"  # a review item's id: this and the id of the feedback routed into it
-
-
 class _Target:
     """The feedback the target holds, by what it says: each found once, so identical
     feedback is matched one for one; the one linked to the label project asked for first."""
@@ -144,9 +142,9 @@ def read(job: Importing) -> None:
     for line in bundle.read_lines(job.root / bundle.LABEL_PROJECTS, LabelProjectLine):
         items = {i.item_id for i in line.items}
         ours = {
-            f"{REVIEW}{f.id}": f
+            review_item_id(f.id): f
             for f in feedback
-            if f.label_project_id == line.project.id and f"{REVIEW}{f.id}" in items
+            if f.label_project_id == line.project.id and review_item_id(f.id) in items
         }
         routed.update(f.id for f in ours.values())
         try:
@@ -192,7 +190,7 @@ def _project(
             fresh = []
         new = _feedback_again(job, feedback, found.id, target)
         if new is not None and new.label_project_id == found.id:
-            renamed[item.item_id] = f"{REVIEW}{new.id}"
+            renamed[item.item_id] = review_item_id(new.id)
     if fresh:
         store.labels.add_items(found.id, fresh)
     have = {i.item_id for i in store.labels.items(found.id)}

@@ -24,7 +24,7 @@ from assay.store.facets.media import MAX_MEDIA_PAGE
 
 router = APIRouter(include_in_schema=False)
 templates.env.globals.update(
-    box_style=mv.box_style, hist_bars=mv.bars, is_image_cell=mv.is_image_cell
+    box_style=mv.box_style, box_text=mv.box_text, hist_bars=mv.bars, is_image_cell=mv.is_image_cell
 )
 Key = Annotated[str, Query(min_length=1, max_length=256)]
 

@@ -126,6 +126,20 @@ def box_style(box: dict[str, Any], width: int, height: int) -> str:
     return f"left:{left:.2f}%;top:{top:.2f}%;width:{w:.2f}%;height:{h:.2f}%"
 
 
+def box_text(box: dict[str, Any], class_labels: dict[str, str] | None = None) -> str:
+    """What a box's tag says: its caption, else its label, else its class's name (from
+    its layer's ``class_labels``), then its score or named scores."""
+    class_id = box.get("class_id")
+    named = (class_labels or {}).get(str(class_id)) if class_id is not None else None
+    fallback = f"class {class_id}" if class_id is not None else ""
+    parts = [str(box.get("caption") or box.get("label") or named or fallback)]
+    if box.get("score") is not None:
+        parts.append(f"{float(box['score']):.2f}")
+    for name, value in (box.get("scores") or {}).items():
+        parts.append(f"{name} {float(value):.2f}")
+    return " ".join(p for p in parts if p)
+
+
 @dataclass(kw_only=True)
 class TablePage:
     """A table's rows after a filter (a substring of any cell, case-insensitive) and a

@@ -27,6 +27,7 @@ from assay.records import (
     LabelSchema,
     LabelTask,
     LoggedRequest,
+    review_item_id,
 )
 from assay.store.sql import audit, label_queue
 from assay.store.sql import requests as request_log
@@ -332,7 +333,7 @@ def _route_feedback(
         "source": {k: v for k, v in source.items() if v is not None},
     }
     add_items(
-        tx, target.id, [LabelItemDraft(item_id=f"feedback-{feedback_id}", kind=kind, data=data)]
+        tx, target.id, [LabelItemDraft(item_id=review_item_id(feedback_id), kind=kind, data=data)]
     )
 
 
