@@ -32,7 +32,10 @@ expected accuracy on the items of that kind under the consensus posteriors (on g
 items that is their accuracy against the gold answer), shrunk towards their quality
 over all items with the weight of ``PRIOR`` labels, so a few labels of a kind move it
 only a little. Their overall quality is their gold accuracy once they answered
-``MIN_GOLD`` gold items, else their expected accuracy under the consensus."""
+``MIN_GOLD`` gold items, else their expected accuracy under the consensus, shrunk the
+same way towards the crowd's (the mean over all labels): ranked by the raw figure, an
+annotator whose first few labels happened to disagree would be rated far below the
+others and never asked again, one whose first few agreed far above them."""
 
 from __future__ import annotations
 
@@ -177,8 +180,14 @@ def _median(values: Mapping[str, float]) -> float | None:
 
 
 def overall_quality(workers: pd.DataFrame) -> dict[str, float]:
-    """Per annotator: gold accuracy after MIN_GOLD gold answers, else expected accuracy."""
-    value = workers["accuracy"].to_numpy(dtype=float)
+    """Per annotator: gold accuracy after MIN_GOLD gold answers, else expected accuracy
+    shrunk towards the crowd's (the mean over every label) with the weight of PRIOR
+    labels, so an annotator with a few labels is rated near the crowd, not at an extreme
+    that luck in those few labels put them at."""
+    count = workers["labels"].to_numpy(dtype=float)
+    estimated = workers["accuracy"].to_numpy(dtype=float)
+    crowd = float((estimated * count).sum() / count.sum()) if count.sum() > 0 else 0.5
+    value = (estimated * count + PRIOR * crowd) / (count + PRIOR)
     if "gold_labels" in workers:
         on_gold = workers["gold_labels"].to_numpy(dtype=float) >= MIN_GOLD
         gold = workers["gold_accuracy"].to_numpy(dtype=float)
