@@ -1,5 +1,6 @@
-"""Pillow at the edge: arrays to PNG and any image file back to arrays. Pillow is imported
-only here, when an image is made or read (``pip install 'assay[media]'``)."""
+"""Pillow at the edge: any image file back to arrays, and arrays to PNG (written by
+``assay.media.png``, numpy and zlib only). Pillow is imported only here, when an image is
+opened or read (``pip install 'assay[media]'``)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,11 @@ import io
 from typing import TYPE_CHECKING, Any
 
 from assay.errors import InvalidInput
+from assay.media import png
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
     from PIL import Image as PILImage
-
-PNG_LEVEL = 1  # zlib level: images are encoded often and read rarely; speed first
 
 
 def pil() -> Any:
@@ -29,10 +29,7 @@ def is_pil(value: object) -> bool:
 
 def to_png(array: NDArray[Any]) -> bytes:
     """A uint8 HxW, HxWx3 or HxWx4 array as PNG bytes."""
-    image = pil().fromarray(array)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=PNG_LEVEL)
-    return buffer.getvalue()
+    return png.encode(array)
 
 
 def open_bytes(data: bytes, what: str) -> PILImage.Image:
