@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -240,7 +241,7 @@ def _labels(store: Store) -> None:
 
 
 @pytest.fixture
-def source(tmp_path: Path) -> Store:
+def source(tmp_path: Path) -> Iterator[Store]:
     store = open_store(tmp_path / "source")
     run_id = create_run(store, name="trained", at=T0)
     _media(store, run_id)
@@ -248,7 +249,8 @@ def source(tmp_path: Path) -> Store:
     _sweep(store)
     _served(store, tmp_path)
     _labels(store)
-    return store
+    yield store
+    store.close()
 
 
 def _builtins(records: list[Any], *drop: str) -> list[Any]:

@@ -5,6 +5,7 @@ feedback on served predictions."""
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -26,8 +27,10 @@ SCHEMA = {"kind": "single", "choices": ["pos", "neg"]}
 
 
 @pytest.fixture
-def local(tmp_path: Path) -> Store:
-    return open_store(tmp_path / "store")
+def local(tmp_path: Path) -> Iterator[Store]:
+    store = open_store(tmp_path / "store")
+    yield store
+    store.close()
 
 
 def _table(tmp_path: Path, n: int = 6, suffix: str = ".csv") -> Path:

@@ -1,13 +1,17 @@
-"""An embedded store's WAL is checkpointed by a thread of its own, off the writers' path:
-the WAL stays bounded under continuous writes, is truncated once past its limit, and
-the thread stops with the store (after a last checkpoint), in a forked child too."""
+"""An embedded store's WAL is checkpointed off the writers' path, by one thread that
+serves every store of the process: the WAL stays bounded under continuous writes, is
+truncated once past its limit, a closed store is checkpointed a last time and left, a
+dropped one is left too, one store's failure is its own, and the thread ends with the
+last store (in a forked child too)."""
 
 from __future__ import annotations
 
+import gc
 import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +24,7 @@ from tests.test_store_opening import frozen_copy  # noqa: F401 (a fixture)
 
 T0 = 1_700_000_000 * 10**9
 BIG = "x" * 8_000  # an attribute that makes each span about 8 KB
-THREAD = "assay-wal-checkpoint"
+THREAD = checkpoint.THREAD_NAME
 
 
 def spans(write: int, n: int = 30) -> list[Span]:
@@ -123,18 +127,76 @@ def test_a_reader_holding_the_wal_keeps_writers_waiting_only_briefly(
     store.close()
 
 
-def test_closing_the_store_stops_the_thread_and_keeps_the_data(tmp_path: Path) -> None:
+def test_closing_the_store_stops_checkpointing_it_and_keeps_the_data(tmp_path: Path) -> None:
     root = tmp_path / "store"
-    others = set(checkpoint_threads())  # stores other tests left open keep theirs
     store = SqlStore.embedded(root)
     assert store.traces.write(spans(0)) == 30
-    assert len(set(checkpoint_threads()) - others) == 1
+    assert store.checkpoints is not None and store.checkpoints.running
+    assert len(checkpoint_threads()) == 1  # stores other tests left open share it
     store.close()
-    assert set(checkpoint_threads()) <= others
+    assert not store.checkpoints.running
+    assert eventually(lambda: len(checkpoint_threads()) == min(1, checkpoint.watched()))
     assert wal_size(root) == 0  # the last checkpoint copied everything into the database
     again = SqlStore.embedded(root)
     assert again.traces.get(f"{1:032x}").n_spans == 30
     again.close()
+
+
+def test_one_thread_checkpoints_every_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(checkpoint, "LIMIT", 0)
+    stores = [SqlStore.embedded(tmp_path / f"store-{i}") for i in range(12)]
+    for i, store in enumerate(stores):
+        store.traces.write(spans(i, n=4))
+    assert all(s.checkpoints is not None and s.checkpoints.running for s in stores)
+    assert len(checkpoint_threads()) == 1
+    assert checkpoint.watched() >= 12
+    assert eventually(lambda: all(wal_size(tmp_path / f"store-{i}") == 0 for i in range(12)))
+    for store in stores:
+        store.close()
+    assert eventually(lambda: len(checkpoint_threads()) == min(1, checkpoint.watched()))
+
+
+def test_a_store_dropped_without_closing_is_left_and_not_kept_alive(tmp_path: Path) -> None:
+    store = SqlStore.embedded(tmp_path / "store")
+    store.traces.write(spans(0))
+    assert store.checkpoints is not None and store.checkpoints.running
+    watched = checkpoint.watched()
+    dropped, its_checkpointer = weakref.ref(store), weakref.ref(store.checkpoints)
+    del store
+    # the thread holds the checkpointer only during a look at the file, never the store
+    assert eventually(lambda: gc.collect() >= 0 and its_checkpointer() is None)
+    assert dropped() is None
+    assert checkpoint.watched() <= watched - 1
+    # nothing left to watch, the thread ends by itself
+    assert eventually(lambda: len(checkpoint_threads()) == min(1, checkpoint.watched()))
+
+
+def test_a_failing_checkpoint_leaves_the_other_stores_checkpointed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(checkpoint, "LIMIT", 0)
+    broken, sound = (SqlStore.embedded(tmp_path / name) for name in ("broken", "sound"))
+    assert broken.checkpoints is not None and sound.checkpoints is not None
+    failed = threading.Event()
+
+    def fail(mode: str, wait_ms: int = 0) -> bool:
+        failed.set()
+        raise RuntimeError("the checkpoint broke")
+
+    monkeypatch.setattr(broken.checkpoints, "_checkpoint", fail)
+    for write in range(3):
+        broken.traces.write(spans(write))
+        sound.traces.write(spans(write))
+    assert eventually(failed.is_set)
+    sound.traces.write(spans(3))  # written after the failure: still checkpointed
+    assert eventually(lambda: wal_size(tmp_path / "sound") == 0)
+    assert wal_size(tmp_path / "broken") > 0 and broken.checkpoints.running
+    monkeypatch.undo()  # mended: its next look checkpoints it
+    assert eventually(lambda: wal_size(tmp_path / "broken") == 0)
+    broken.close()
+    sound.close()
 
 
 def test_no_thread_is_left_behind_by_many_stores(tmp_path: Path) -> None:
@@ -172,12 +234,11 @@ def test_a_database_without_a_file_of_its_own_has_no_checkpointer(
 
 
 def test_a_sqlite_url_gets_a_checkpointer(tmp_path: Path) -> None:
-    others = set(checkpoint_threads())
     store = SqlStore.from_url(f"sqlite:///{tmp_path / 'a.db'}", blobs=tmp_path / "blobs")
     store.traces.write(spans(0))
     assert store.checkpoints is not None and store.checkpoints.running
     store.close()
-    assert not store.checkpoints.running and set(checkpoint_threads()) <= others
+    assert not store.checkpoints.running and len(checkpoint_threads()) <= 1
 
 
 def test_a_forked_child_checkpoints_with_a_thread_of_its_own(tmp_path: Path) -> None:
@@ -186,13 +247,14 @@ def test_a_forked_child_checkpoints_with_a_thread_of_its_own(tmp_path: Path) -> 
     store.traces.write(spans(0))
     assert store.checkpoints is not None and store.checkpoints.running
     pid = os.fork()
-    if pid == 0:  # the child: no thread came along; its first write starts one
+    if pid == 0:  # the child: no thread came along; its first write starts one, its
+        # last store closed ends it
         code = 1
         try:
             store.engine.dispose(close=False)  # the parent's connections stay the parent's
             ok = not store.checkpoints.running
             store.traces.write(spans(1))
-            ok = ok and store.checkpoints.running
+            ok = ok and store.checkpoints.running and checkpoint.watched() == 1
             store.close()
             code = 0 if ok and checkpoint_threads() == [] else 2
         finally:

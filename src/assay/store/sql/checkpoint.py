@@ -1,23 +1,39 @@
-"""WAL checkpoints of an embedded SQLite store, off the writers' path.
+"""WAL checkpoints of the embedded SQLite stores of a process, off the writers' path.
 
 SQLite in WAL mode appends each commit to the ``-wal`` file and, by default, the commit
 that takes the WAL past 1,000 pages copies it back into the database (a checkpoint,
 with an fsync) before it returns: that write waits tens of milliseconds more than the
 others. A store written by this process turns that off (``wal_autocheckpoint = 0``)
-and checkpoints from a thread of its own instead: ``PASSIVE`` (it never waits for
-readers or writers) about every ``INTERVAL`` seconds while something was written since,
-and ``TRUNCATE`` (which resets the file to nothing) once the WAL has grown past ``LIMIT``
-bytes, as it does when writes follow each other too closely for a writer to find it all
-checkpointed and start it over, or when readers hold old snapshots. A TRUNCATE waits for
-such readers, and new writers wait for it meanwhile: it waits ``BUSY_MS`` at most, and
-after a refusal only PASSIVE checkpoints are made for ``TRUNCATE_BACKOFF`` seconds, unless
-the WAL is four times past its limit (then it waits up to ``BUSY_MS_FAR_PAST``).
+and leaves its checkpoints to the process's checkpointing thread instead: ``PASSIVE``
+(it never waits for readers or writers) about every ``INTERVAL`` seconds while
+something was written since, and ``TRUNCATE`` (which resets the file to nothing) once
+the WAL has grown past ``LIMIT`` bytes, as it does when writes follow each other too
+closely for a writer to find it all checkpointed and start it over, or when readers
+hold old snapshots. A TRUNCATE waits for such readers, and new writers wait for it
+meanwhile: it waits ``BUSY_MS`` at most, and after a refusal only PASSIVE checkpoints
+are made for ``TRUNCATE_BACKOFF`` seconds, unless the WAL is four times past its limit
+(then it waits up to ``BUSY_MS_FAR_PAST``).
 
-The thread starts with the first write and checkpoints only when another connection has
-committed since its last checkpoint (``PRAGMA data_version``); it stops when the store
-is closed, after a last checkpoint. A process forked from one whose thread ran has no
-thread (fork copies one thread only): the child's checkpointer forgets the parent's and
-starts its own on its first write.
+One thread serves every store of the process (``_Watcher``), not one thread each: a
+program that opens many stores and never closes them (a test suite, a notebook, a
+server with a store per tenant) would otherwise pay a thread per store. A store is
+handed to it by its first commit, and looked at when its ``interval`` has passed since
+the last look; it is checkpointed only when another connection has committed since
+(``PRAGMA data_version``). The thread holds a store's ``Checkpointer`` weakly, and the
+checkpointer holds neither the store nor its engine: a store dropped without being
+closed is garbage-collected as before and drops out, its checkpoint connection closed
+with it. A failing checkpoint (the file went away, a bug) is that store's alone: it is
+logged and tried again at its next look, the others go on. The thread starts with the
+first store that writes and ends when none is left; closing a store removes it (after
+a last checkpoint). The checkpoints of several stores are made one after the other:
+a PASSIVE one copies what the WAL holds without waiting, so a store's turn costs the
+others little; a TRUNCATE that waits for readers delays the others' turns by
+``BUSY_MS`` (or ``BUSY_MS_FAR_PAST``) at most, and theirs are PASSIVE checkpoints no
+writer waits for, so a delay lets their WAL grow a little, never holds a writer back.
+
+A process forked from one whose thread ran has no thread (fork copies one thread only):
+the child forgets the parent's thread, the stores it watched and their connections, and
+starts its own thread on its first write.
 """
 
 from __future__ import annotations
@@ -44,6 +60,7 @@ LIMIT = 128 << 20  # a WAL larger than this is checkpointed and truncated
 BUSY_MS = 100
 BUSY_MS_FAR_PAST = 5_000
 TRUNCATE_BACKOFF = 1.0  # seconds of PASSIVE checkpoints only after readers refused one
+THREAD_NAME = "assay-wal-checkpoint"
 
 _live: weakref.WeakSet[Checkpointer] = weakref.WeakSet()
 # connections of a parent process, left open in a forked child: closing one there could
@@ -64,12 +81,16 @@ class Checkpointer:
         _live.add(self)
 
     def _reset(self) -> None:
-        """A checkpointer with no thread yet (at start, and in a forked child)."""
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        """A checkpointer not yet watched (at start, and in a forked child)."""
+        self._lock = threading.Lock()  # one checkpoint at a time, and close waits for it
         self._conn: sqlite3.Connection | None = None
         self._closed = False
+        self.watched = False  # handed to the process's thread by a commit
+        self.due = 0.0  # when the thread looks next (time.monotonic)
+        self._seen: int | None = None  # data_version at the last look
+        self._unfinished = False  # the last checkpoint left part of the WAL
+        self._truncate_at = 0.0  # no TRUNCATE before this: readers refused the last one
+        self._failing = False  # the last look failed for something other than SQLite
 
     def attach(self, engine: sa.Engine) -> None:
         """Turn off the writers' own checkpoints on ``engine``'s connections and learn
@@ -87,60 +108,65 @@ class Checkpointer:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """Whether the process's thread is checkpointing this file."""
+        return self.watched and not self._closed and _watcher.alive()
 
     def written(self) -> None:
-        """Something is being committed: start the thread, if it is not running."""
-        if self._thread is not None or self._closed:
+        """Something is being committed: have the process's thread watch this file."""
+        if self.watched or self._closed:
             return
-        with self._lock:
-            if self._thread is None and not self._closed:
-                self._thread = threading.Thread(
-                    target=self._run, name="assay-wal-checkpoint", daemon=True
-                )
-                self._thread.start()
+        _watcher.watch(self)
 
     def close(self) -> None:
-        """Stop the thread, wait for it, and checkpoint what is left (truncating the
-        WAL when no reader holds it)."""
+        """Stop watching, waiting for a checkpoint under way, and checkpoint what is
+        left (truncating the WAL when no reader holds it)."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
-            thread = self._thread
-        self._stop.set()
-        if thread is not None:
-            thread.join()
-        if thread is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self._checkpoint("TRUNCATE")
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        _watcher.forget(self)
+        with self._lock:
+            if self.watched:
+                with contextlib.suppress(sqlite3.Error):
+                    self._checkpoint("TRUNCATE")
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
         _live.discard(self)
 
-    def _run(self) -> None:
-        """Every ``interval``: a checkpoint if another connection (of this process or
-        another) has committed since the last one, or the last one was left unfinished."""
-        seen: int | None = None
-        unfinished = False
-        truncate_at = 0.0  # not before this (monotonic): readers refused the last one
-        while not self._stop.wait(self.interval):
+    def look(self) -> None:
+        """The thread's turn on this file: a checkpoint if another connection (of this
+        process or another) has committed since the last look, or the last checkpoint
+        was left unfinished. A failure is logged and tried again at the next look."""
+        with self._lock:
+            if self._closed:
+                return
             try:
-                version = self._data_version()
-                if version == seen and not unfinished:
-                    continue
-                seen = version
-                size = self._wal_size()
-                if size > self.limit and time.monotonic() >= truncate_at:
-                    wait = BUSY_MS if size <= 4 * self.limit else BUSY_MS_FAR_PAST
-                    unfinished = not self._checkpoint("TRUNCATE", wait)
-                    truncate_at = time.monotonic() + (TRUNCATE_BACKOFF if unfinished else 0.0)
-                else:  # unfinished while readers hold part of it, or it is still too long
-                    unfinished = not self._checkpoint("PASSIVE") or size > self.limit
+                self._step()
+                self._failing = False
             except sqlite3.Error as exc:  # busy, or the file went away: try again later
                 log.debug("WAL checkpoint of %s failed: %s", self.db, exc)
-                unfinished = True
+                self._unfinished = True
+            except Exception:
+                if not self._failing:  # once, not at every look
+                    log.warning("WAL checkpoint of %s failed", self.db, exc_info=True)
+                self._failing = True
+                self._unfinished = True
+            finally:
+                self.due = time.monotonic() + self.interval
+
+    def _step(self) -> None:
+        version = self._data_version()
+        if version == self._seen and not self._unfinished:
+            return
+        self._seen = version
+        size = self._wal_size()
+        if size > self.limit and time.monotonic() >= self._truncate_at:
+            wait = BUSY_MS if size <= 4 * self.limit else BUSY_MS_FAR_PAST
+            self._unfinished = not self._checkpoint("TRUNCATE", wait)
+            self._truncate_at = time.monotonic() + (TRUNCATE_BACKOFF if self._unfinished else 0)
+        else:  # unfinished while readers hold part of it, or it is still too long
+            self._unfinished = not self._checkpoint("PASSIVE") or size > self.limit
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -173,7 +199,93 @@ class Checkpointer:
             return 0
 
 
+class _Watcher:
+    """The process's checkpointing thread and the files it watches (held weakly)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._watched: weakref.WeakSet[Checkpointer] = weakref.WeakSet()
+        self._thread: threading.Thread | None = None
+
+    def alive(self) -> bool:
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self._watched)
+
+    def watch(self, checkpointer: Checkpointer) -> None:
+        """Look at ``checkpointer``'s file from now on, starting the thread if needed."""
+        with self._lock:
+            if checkpointer.watched or checkpointer._closed:  # a closing one stays out
+                return
+            checkpointer.watched = True
+            checkpointer.due = time.monotonic() + checkpointer.interval
+            self._watched.add(checkpointer)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
+                self._thread.start()
+            self._changed.notify()
+
+    def forget(self, checkpointer: Checkpointer) -> None:
+        """Look no more at ``checkpointer``'s file; the last one out waits for the
+        thread to end."""
+        with self._lock:
+            self._watched.discard(checkpointer)
+            if len(self._watched) or self._thread is None:
+                return
+            thread, self._thread = self._thread, None
+            self._changed.notify()
+        if thread is not threading.current_thread():
+            thread.join()
+
+    def _run(self) -> None:
+        me = threading.current_thread()
+        while self._turn(me):
+            pass
+
+    def _turn(self, me: threading.Thread) -> bool:
+        """Wait for the first file due, look at every file then due; whether to go on.
+        Nothing watched is held while waiting, so a dropped store can be collected."""
+        with self._lock:
+            while True:
+                if self._thread is not me:
+                    return False
+                found = self._due()
+                if found is None:
+                    self._thread = None
+                    return False
+                due, wait = found
+                if due:
+                    break
+                self._changed.wait(wait)
+        for checkpointer in due:
+            checkpointer.look()
+        return True
+
+    def _due(self) -> tuple[list[Checkpointer], float] | None:
+        """The files due now, and how long until the first one is; None when nothing is
+        watched. One copy of the set: a store collected meanwhile leaves it at any time."""
+        watched = list(self._watched)
+        if not watched:
+            return None
+        now = time.monotonic()
+        return [c for c in watched if c.due <= now], min(c.due for c in watched) - now
+
+
+_watcher = _Watcher()
+
+
+def watched() -> int:
+    """How many files the process's thread checkpoints (stores written and not closed)."""
+    return _watcher.count()
+
+
 def _after_fork_in_child() -> None:
+    global _watcher
+    _watcher = _Watcher()
     for checkpointer in list(_live):
         if checkpointer._conn is not None:
             _inherited.append(checkpointer._conn)
