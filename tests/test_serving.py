@@ -716,3 +716,22 @@ def test_rows_per_call_come_from_the_measured_cost_and_the_budget() -> None:
     assert cost.wait(2 * size, Limits(max_batch_size=1024, max_latency_s=0.005)) == pytest.approx(
         2 * cost.of(size)
     )
+
+
+def test_calls_of_one_size_do_not_lock_the_batch_at_that_size() -> None:
+    """Calls that all took the same number of rows cannot tell a call's fixed cost from
+    its cost per row: read as all per row, a 100-row call of 5 ms made 100 rows the most
+    that fit 5 ms, so every call took one request and never measured another size (on a
+    slow machine, 100-row requests were served one at a time at any concurrency). The
+    next call may then take twice as many rows, and the two sizes separate the costs."""
+    from assay.serving.cost import Cost
+
+    limits = Limits(max_batch_size=1024, max_latency_s=0.005)
+    cost = Cost()
+    for _ in range(8):
+        cost.add(100, 0.005)  # in truth 3 ms a call and 20 µs a row
+    assert cost.limit(limits) == 200
+    for _ in range(8):
+        cost.add(200, 0.007)
+    assert cost.fixed == pytest.approx(0.003) and cost.per_row == pytest.approx(0.00002)
+    assert cost.limit(limits) in (151, 152)  # (2 x 3.02 ms - 3 ms) / 20 µs

@@ -19,13 +19,18 @@ class Limits:
 
 class Cost:
     """The measured cost of a predict call: ``fixed + per_row * rows`` seconds, fitted
-    by least squares on the last 64 calls (refitted every 8)."""
+    by least squares on the last 64 calls (refitted every 8). Calls that all took the
+    same number of rows cannot tell the two apart: their cost is then read as all per
+    row (the most cautious reading) and the next call may take twice as many rows, so
+    that a second size is measured; else a batch sized by that reading would never grow
+    past it."""
 
     def __init__(self) -> None:
         self.samples: deque[tuple[int, float]] = deque(maxlen=64)
         self.fixed = 0.0
         self.per_row = 0.0
         self.known = False
+        self.explore = 0  # rows the next call may take while one size is all measured
 
     def add(self, rows: int, seconds: float) -> None:
         self.samples.append((rows, seconds))
@@ -38,8 +43,10 @@ class Cost:
         if np.ptp(rows) > 0:
             slope, intercept = np.polyfit(rows, secs, 1)
             self.per_row, self.fixed = max(float(slope), 0.0), max(float(intercept), 0.0)
+            self.explore = 0
         else:
             self.fixed, self.per_row = 0.0, float(np.median(secs / rows))
+            self.explore = 2 * int(rows[0])
         self.known = True
 
     def of(self, rows: int) -> float:
@@ -47,12 +54,13 @@ class Cost:
 
     def limit(self, limits: Limits) -> int:
         """Rows per call: the most that fit the budget (when even one row costs more than
-        the budget, as many as cost at most twice one row), within [1, max_batch_size]."""
+        the budget, as many as cost at most twice one row; while one size is all that was
+        measured, twice that size), within [1, max_batch_size]."""
         if not self.known or self.per_row <= 0:
             return limits.max_batch_size
         budget = max(limits.max_latency_s, 2 * self.of(1))
         fits = int((budget - self.fixed) / self.per_row)
-        return min(max(fits, 1), limits.max_batch_size)
+        return min(max(fits, self.explore, 1), limits.max_batch_size)
 
     def wait(self, rows: int, limits: Limits) -> float:
         """Seconds until ``rows`` queued rows have been predicted."""
