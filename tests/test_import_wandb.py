@@ -155,6 +155,19 @@ def _run(store: Store, name: str) -> tuple[str, dict[str, np.ndarray]]:
     return run.id, {k: c.values for k, c in store.runs.history(run.id).items()}
 
 
+def _imported(offline: Path, tmp_path: Path) -> tuple[str, str, Any]:
+    """(the store's URI, the resnet run's id, what the import said) of the offline runs
+    imported into a new store (closed, for ``assay.Api`` to read)."""
+    from assay.importers.wandb import import_wandb
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    done = import_wandb(store, offline)
+    run_id, _ = _run(store, "resnet")
+    store.close()
+    return uri, run_id, done
+
+
 def test_offline_runs_import_with_every_point_and_their_settings(
     offline: Path, store_factory: StoreFactory
 ) -> None:
@@ -184,14 +197,9 @@ def test_offline_runs_import_with_every_point_and_their_settings(
 
 def test_histograms_import_as_media_at_their_steps(offline: Path, tmp_path: Path) -> None:
     import assay
-    from assay.importers.wandb import import_wandb
 
-    uri = str(tmp_path / "store")
-    store = open_store(uri)
-    done = import_wandb(store, offline)
+    uri, run_id, done = _imported(offline, tmp_path)
     assert "history histogram" not in done.skipped
-    run_id, _ = _run(store, "resnet")
-    store.close()
     with assay.Api(uri) as api:
         histograms = api.run(run_id).media("weights")
     assert [step for step, _ in histograms] == [5, 9]
@@ -206,14 +214,9 @@ def test_images_tables_and_audio_import_as_media_at_their_steps(
     """Pixels, cells (an image cell's pixels too) and samples as the W&B script logged
     them, read back through ``assay.Api``."""
     import assay
-    from assay.importers.wandb import import_wandb
 
-    uri = str(tmp_path / "store")
-    store = open_store(uri)
-    done = import_wandb(store, offline)
+    uri, run_id, done = _imported(offline, tmp_path)
     assert done.media == 2 + 2 + 1 + 1 + 1 + 1  # images, histograms, 2 lists, audio, a table
-    run_id, _ = _run(store, "resnet")
-    store.close()
     with assay.Api(uri) as api:
         run = api.run(run_id)
         images = run.media("sample")
@@ -251,13 +254,8 @@ def test_box_layers_import_with_their_boxes_scores_and_class_names(
     score; the class names logged with a layer, else those W&B made up for it; the boxes
     of a list's image and of a table's image cell (named by the table's class set)."""
     import assay
-    from assay.importers.wandb import import_wandb
 
-    uri = str(tmp_path / "store")
-    store = open_store(uri)
-    import_wandb(store, offline)
-    run_id, _ = _run(store, "resnet")
-    store.close()
+    uri, run_id, _ = _imported(offline, tmp_path)
     with assay.Api(uri) as api:
         run = api.run(run_id)
         (plain, boxed) = [image for _, image in run.media("sample")]
@@ -285,13 +283,8 @@ def test_box_layers_import_with_their_boxes_scores_and_class_names(
 
 def test_a_list_of_audio_imports_as_a_list_of_clips(offline: Path, tmp_path: Path) -> None:
     import assay
-    from assay.importers.wandb import import_wandb
 
-    uri = str(tmp_path / "store")
-    store = open_store(uri)
-    import_wandb(store, offline)
-    run_id, _ = _run(store, "resnet")
-    store.close()
+    uri, run_id, _ = _imported(offline, tmp_path)
     with assay.Api(uri) as api:
         ((step, voices),) = api.run(run_id).media("voices")
         clips = [voice.to_numpy() for voice in voices]
