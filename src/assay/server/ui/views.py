@@ -108,7 +108,7 @@ class RunsTable:
         groups = group_runs(runs, query.group, columns, whole) if query.group else []
         running = any(r.status == "running" for r in runs)
         exact = counted_up_to is None or total <= counted_up_to
-        total = total if exact or counted_up_to is None else counted_up_to
+        total = total if counted_up_to is None else min(total, counted_up_to)
         return cls(project, query, runs, total, page_size, columns, groups, error, running, exact)
 
     @property

@@ -679,13 +679,13 @@ class SqlRuns:
                 )
             else:
                 if ids is None:  # no filter: the project's runs in the order asked for
-                    query = self._ordered(sa.select(runs.c.id).where(*where), order_by)
-                    ids = list(conn.execute(query.limit(limit).offset(offset)).scalars())
+                    found = self._listed(conn, where, order_by, (limit, offset))
+                else:
+                    found = self._hydrate_ids(conn, ids)
                 counted = None
                 if count_up_to is not None and filter:
                     counted = runs_page.counted(conn, scope, where, count_up_to)
                 total = self._count(conn, project, filter, deleted) if counted is None else counted
-                found = self._hydrate_ids(conn, ids)
         if count_up_to is not None and filter:
             total = min(total, count_up_to + 1)
         return total, found
@@ -713,6 +713,17 @@ class SqlRuns:
         # nothing matches, or the page is past the end of what does
         return (self._count(conn, project, filter, deleted) if offset else 0), []
 
+    def _listed(
+        self,
+        conn: sa.Connection,
+        where: Sequence[sa.ColumnElement[bool]],
+        order_by: Sequence[str],
+        page: tuple[int, int],
+    ) -> list[Run]:
+        """One page of the runs ``where`` keeps, in the order of ``order_by``, read in full."""
+        query = self._ordered(self._run_select().where(*where), order_by)
+        return self._hydrate(conn, conn.execute(query.limit(page[0]).offset(page[1])).all())
+
     def _hydrate_ids(self, conn: sa.Connection, ids: Sequence[str]) -> list[Run]:
         """The runs of ``ids``, read in full, in that order."""
         by_id = {r.id: r for r in conn.execute(self._run_select().where(runs.c.id.in_(ids)))}
@@ -730,10 +741,9 @@ class SqlRuns:
     ) -> list[Run]:
         check_page("limit", limit)
         check_page("offset", offset)
-        query = self._run_select().where(*self._where(project, filter, deleted))
-        query = self._ordered(query, order_by).limit(limit).offset(offset)
+        where = self._where(project, filter, deleted)
         with self.db.read() as conn:
-            return self._hydrate(conn, conn.execute(query).all())
+            return self._listed(conn, where, order_by, (limit, offset))
 
     def _ordered(self, query: sa.Select[Any], order_by: Sequence[str]) -> sa.Select[Any]:
         """``query`` in the order of ``order_by`` (newest first by default), then by id."""
