@@ -31,6 +31,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import sections
+
 HERE = Path(__file__).resolve().parent
 MARK = "## Artifacts"
 EDITS = ("1% in 100 places", "1% in 1000 places", "1 MiB inserted at the start")
@@ -280,17 +282,8 @@ def render(
 
 
 def write(out: Path, lines: list[str]) -> None:
-    """Replace the artifacts section of RESULTS.md (or append it)."""
-    text = out.read_text() if out.exists() else ""
-    head = text.split(MARK, 1)[0].rstrip("\n")
-    tail = ""
-    if MARK in text:
-        rest = text.split(MARK, 1)[1]
-        nxt = rest.find("\n## ")
-        tail = rest[nxt:] if nxt >= 0 else ""
-    out.write_text(
-        head + "\n\n" + "\n".join(lines) + "\n" + tail.rstrip("\n") + ("\n" if tail else "")
-    )
+    """Replace this section of RESULTS.md (or append it)."""
+    sections.replace(out, MARK, lines)
 
 
 def main() -> None:

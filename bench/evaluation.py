@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import sections
+
 HERE = Path(__file__).resolve().parent
 MARK = "## Evaluation"
 REPEATS = 3
@@ -173,13 +175,8 @@ def render(results: dict[str, dict[str, float]], items: int, command: str) -> li
 
 
 def write(out: Path, lines: list[str]) -> None:
-    """Replace the evaluation section of RESULTS.md (or append it)."""
-    text = out.read_text() if out.exists() else ""
-    head, _, rest = text.partition(MARK)
-    nxt = rest.find("\n## ")
-    tail = rest[nxt:] if MARK in text and nxt >= 0 else ""
-    after = "\n" + tail.lstrip("\n") if tail else ""
-    out.write_text(head.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n" + after)
+    """Replace this section of RESULTS.md (or append it)."""
+    sections.replace(out, MARK, lines)
 
 
 def main() -> None:

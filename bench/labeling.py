@@ -37,6 +37,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import sections
+
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data" / "crowd"
 SETS = ("rte", "temp", "wsd")
@@ -383,12 +385,7 @@ def render_routing(rows: list[dict[str, Any]], command: str) -> list[str]:
 
 def write(out: Path, lines: list[str], mark: str = MARK) -> None:
     """Replace a labeling section of RESULTS.md (or append it)."""
-    text = out.read_text() if out.exists() else ""
-    head, _, rest = text.partition(mark)
-    nxt = rest.find("\n## ")
-    tail = rest[nxt:] if mark in text and nxt >= 0 else ""
-    after = "\n" + tail.lstrip("\n") if tail else ""
-    out.write_text(head.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n" + after)
+    sections.replace(out, mark, lines)
 
 
 def main() -> None:

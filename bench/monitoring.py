@@ -44,6 +44,8 @@ from typing import Any
 
 import numpy as np
 
+import sections
+
 HERE = Path(__file__).resolve().parent
 MARK = "## Monitoring (drift)"
 FEATURES = 100
@@ -363,12 +365,7 @@ def _what() -> str:
 
 def write(out: Path, lines: list[str]) -> None:
     """Replace this section of RESULTS.md (or append it)."""
-    text = out.read_text() if out.exists() else ""
-    head, _, rest = text.partition(MARK)
-    nxt = rest.find("\n## ")
-    tail = rest[nxt:] if MARK in text and nxt >= 0 else ""
-    after = "\n" + tail.lstrip("\n") if tail else ""
-    out.write_text(head.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n" + after)
+    sections.replace(out, MARK, lines)
 
 
 def main() -> None:

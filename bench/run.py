@@ -215,6 +215,7 @@ def main() -> None:
     parser.add_argument("--no-media", action="store_true", help="Skip the image-logging runs.")
     parser.add_argument("--bentoml-python", default=None, help="A Python with bentoml (serving).")
     parser.add_argument("--no-traces", action="store_true", help="Skip the trace ingest runs.")
+    parser.add_argument("--no-contention", action="store_true", help="Skip logging on busy cores.")
     parser.add_argument(
         "--phoenix-python", default=None, help="A Python with arize-phoenix (traces)."
     )
@@ -258,6 +259,11 @@ def main() -> None:
 
         steps = 200 if args.quick else 1000
         server_lines += ["", *media.render(media.measure(steps), steps, command)]
+    if not args.no_contention:
+        import contention
+
+        busy = contention.measure(args.processes, os.cpu_count() or 2)
+        server_lines += ["", *contention.render(busy, command)]
     if not args.no_traces:
         import traces
 
