@@ -1,5 +1,7 @@
 """`assay import wandb`: run files written by the real W&B SDK in offline mode, every
-history point imported with its step and time, idempotent, damaged files named."""
+history point imported with its step and time, media values byte for byte (images with
+their masks and boxes, in table cells too; audio, html, video), idempotent, damaged
+files named."""
 
 from __future__ import annotations
 
@@ -27,8 +29,9 @@ STEPS = 3000
 
 SCRIPT = textwrap.dedent(
     """
-    import wave, numpy as np, wandb
-    from tests.test_import_wandb import BOXES, CELL_BOXES, CLASSES, pixels, samples, segments
+    import io, wave, numpy as np, wandb
+    from tests.test_import_wandb import (BOXES, CELL_BOXES, CLASSES, MP4, pixels, samples,
+                                         segments, write_gif)
     run = wandb.init(project="vision", name="resnet", config={"lr": 0.01, "layers": [64, 128]},
                      tags=["baseline"], notes="first try", group="sweep-1", job_type="train")
     with wave.open("clip.wav", "wb") as clip:
@@ -37,6 +40,7 @@ SCRIPT = textwrap.dedent(
     with wave.open("chirp.wav", "wb") as clip:
         clip.setnchannels(1); clip.setsampwidth(2); clip.setframerate(16000)
         clip.writeframes(samples()[:, 1].astype("<i2").tobytes())
+    write_gif("spin.gif")
     for step in range(STEPS):
         row = {"train/loss": 1.0 / (step + 1)}
         if step % 100 == 0:
@@ -49,7 +53,13 @@ SCRIPT = textwrap.dedent(
                                         masks={"seg": seg}, boxes=BOXES)
         if step == 7:
             row["odd"] = float("nan")
-            row["page"] = wandb.Html("<b>not an image</b>")
+            row["page"] = wandb.Html("<b>not an image</b>")  # W&B injects its stylesheet
+            row["pages"] = [wandb.Html("<p>one</p>", inject=False),
+                            wandb.Html("<p>two \u00e9</p>", inject=False)]
+            row["spin"] = wandb.Video("spin.gif", caption="spinning")
+            row["clips"] = [wandb.Video("spin.gif"),
+                            wandb.Video(io.BytesIO(MP4), format="mp4", caption="ftyp")]
+            row["cloud"] = wandb.Object3D(np.zeros((4, 3)))  # a kind Assay does not import
             row["pair"] = [wandb.Image(pixels(1), boxes={"truth": BOXES["truth"]}),
                            wandb.Image(pixels(2)[:4])]
             row["voice"] = wandb.Audio("clip.wav", caption="hum")
@@ -58,6 +68,8 @@ SCRIPT = textwrap.dedent(
             table = wandb.Table(columns=["id", "score", "crop", "label"])
             classes = wandb.Classes([{"id": k, "name": v} for k, v in CLASSES.items()])
             boxed = wandb.Image(pixels(3), boxes={"pred": {"box_data": CELL_BOXES}},
+                                masks={"seg": {"mask_data": segments(),
+                                               "class_labels": CLASSES}},
                                 classes=classes)
             table.add_data(1, 0.5, boxed, "cat")
             table.add_data(2, float("nan"), wandb.Image(pixels(4)[:, :5]), None)
@@ -123,6 +135,18 @@ IMPORTED_PRED = [
 IMPORTED_TRUTH = [{"box": [1.0, 1.0, 3.0, 2.0], "class_id": 1}]
 
 
+# the smallest mp4 header (an ftyp box): W&B and Assay keep a video's bytes as given
+MP4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + bytes(range(32))
+
+
+def write_gif(path: str) -> None:
+    """The animated GIF the W&B script logs as a video: three frames, by Pillow."""
+    from PIL import Image as PILImage
+
+    frames = [PILImage.fromarray(pixels(seed)) for seed in range(3)]
+    frames[0].save(path, format="GIF", save_all=True, append_images=frames[1:], loop=0)
+
+
 def segments() -> np.ndarray:
     """The class ids of the mask the W&B script logs with image 8."""
     return np.random.default_rng(11).integers(0, 3, (6, 8), dtype=np.uint8)
@@ -176,7 +200,7 @@ def test_offline_runs_import_with_every_point_and_their_settings(
     store = store_factory()
     done = import_wandb(store, offline)
     assert done.runs == 2
-    assert done.skipped == {"history html-file": 1}  # boxes, a list's too, come in
+    assert done.skipped == {"history object3D-file": 1}  # boxes, masks, html, video come in
     run_id, values = _run(store, "resnet")
     assert run_id.startswith("wb-")
     assert np.array_equal(values["train/loss"], 1.0 / np.arange(1, STEPS + 1))
@@ -216,7 +240,8 @@ def test_images_tables_and_audio_import_as_media_at_their_steps(
     import assay
 
     uri, run_id, done = _imported(offline, tmp_path)
-    assert done.media == 2 + 2 + 1 + 1 + 1 + 1  # images, histograms, 2 lists, audio, a table
+    # images, histograms, 4 lists (images, audio, html, video), audio, a table, html, video
+    assert done.media == 2 + 2 + 4 + 1 + 1 + 1 + 1
     with assay.Api(uri) as api:
         run = api.run(run_id)
         images = run.media("sample")
@@ -281,6 +306,54 @@ def test_box_layers_import_with_their_boxes_scores_and_class_names(
     assert cell.box_layers["pred"].class_labels == CLASSES
 
 
+def test_a_table_image_cells_masks_import_named_by_its_class_set(
+    offline: Path, tmp_path: Path
+) -> None:
+    import assay
+
+    uri, run_id, done = _imported(offline, tmp_path)
+    assert "table image-file masks" not in done.skipped
+    with assay.Api(uri) as api:
+        ((_, table),) = api.run(run_id).media("preds")
+        cell, plain = table.rows[0][2], table.rows[1][2]
+        assert cell.mask_names == ["seg"] and np.array_equal(cell.mask("seg"), segments())
+        assert cell.mask_labels == CLASSES
+        assert plain.mask_names == [] and plain.mask_labels == {}
+
+
+def _written(offline: Path, pattern: str) -> bytes:
+    """The bytes of the one media file W&B wrote under the run's files/ (``pattern``)."""
+    (found,) = {p.resolve() for p in offline.rglob(f"files/{pattern}")}
+    return found.read_bytes()
+
+
+def test_html_and_video_import_byte_for_byte(offline: Path, tmp_path: Path) -> None:
+    """Each html and video file as W&B wrote it (an html with the stylesheet W&B injects,
+    one logged with inject=False as given), its format and caption; lists of both."""
+    import assay
+
+    uri, run_id, done = _imported(offline, tmp_path)
+    assert not {"history html-file", "history video-file"} & set(done.skipped)
+    with assay.Api(uri) as api:
+        run = api.run(run_id)
+        ((page_step, page),) = run.media("page")
+        ((_, pages),) = run.media("pages")
+        ((spin_step, spin),) = run.media("spin")
+        ((_, clips),) = run.media("clips")
+        page_bytes, spin_bytes = page.data, spin.data
+        texts = [p.html for p in pages]
+        clip_data = [(c.data, c.format, c.caption) for c in clips]
+        kinds = {k.key: k.kind for k in run.media_keys()}
+    assert page_step == spin_step == 7
+    assert page_bytes == _written(offline, "media/html/page_*.html")
+    assert "<b>not an image</b>" in page_bytes.decode() and "normalize.css" in page_bytes.decode()
+    assert texts == ["<p>one</p>", "<p>two \u00e9</p>"]
+    gif = (offline.parent / "spin.gif").read_bytes()
+    assert spin_bytes == gif and (spin.format, spin.caption) == ("gif", "spinning")
+    assert clip_data == [(gif, "gif", None), (MP4, "mp4", "ftyp")]
+    assert [kinds[k] for k in ("page", "pages", "spin", "clips")] == ["html"] * 2 + ["video"] * 2
+
+
 def test_a_list_of_audio_imports_as_a_list_of_clips(offline: Path, tmp_path: Path) -> None:
     import assay
 
@@ -305,7 +378,7 @@ def test_a_media_file_that_is_gone_fails_its_run_by_name(offline: Path, tmp_path
     assert f"image-file 'sample' at step 7: W&B file media/images/{gone.name} is not at" in (
         " ".join(result.output.split())
     )
-    assert "not imported: 1 history html-file values" in result.output  # listed still
+    assert "not imported: 1 history object3D-file values" in result.output  # listed still
     store = open_store(tmp_path / "s")
     assert [r.name for r in store.runs.list("vision")] == ["broken"]
     store.close()
@@ -324,7 +397,8 @@ def test_importing_again_changes_nothing(offline: Path, tmp_path: Path) -> None:
     assert len(store.runs.log_lines(run_id)) == lines
     assert store.media.keys(run_id) == keys
     assert [(k.key, k.count) for k in keys] == [
-        ("pair", 1), ("preds", 1), ("sample", 2), ("voice", 1), ("voices", 1), ("weights", 2)
+        ("clips", 1), ("page", 1), ("pages", 1), ("pair", 1), ("preds", 1), ("sample", 2),
+        ("spin", 1), ("voice", 1), ("voices", 1), ("weights", 2),
     ]  # fmt: skip
     store.close()
 
@@ -355,8 +429,8 @@ def test_the_cli_imports_and_names_what_it_did_not(offline: Path, tmp_path: Path
         cli, ["import", "wandb", str(offline), "--uri", str(tmp_path / "s")]
     )
     assert result.exit_code == 0, result.output
-    assert "2 runs" in result.output and "8 media values" in result.output
-    assert "not imported: 1 history html-file values" in result.output
+    assert "2 runs" in result.output and "12 media values" in result.output
+    assert "not imported: 1 history object3D-file values" in result.output
 
 
 ARTIFACTS = textwrap.dedent(

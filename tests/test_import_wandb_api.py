@@ -412,9 +412,14 @@ BOX_DATA = [  # as W&B writes a boxes2D file: fractions of the 5x4 image, and pi
 ]
 
 
+MP4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + bytes(16)  # an mp4's ftyp box
+PAGE = b"<p>caf\xc3\xa9</p>"
+
+
 def _media_run() -> tuple[FakeRun, dict[str, object]]:
-    """A finished run that logged images, audio, a table with image cells (its images in
-    the run-table artifact, as W&B keeps them), a histogram and an html value."""
+    """A finished run that logged images, audio, a table with image cells (its images and
+    their masks in the run-table artifact, as W&B keeps them), a histogram, html, video
+    and a 3D object."""
     first, first_png = _png(1)
     second, second_png = _png(2, (4, 5))
     crop, crop_png = _png(3, (3, 3, 3))
@@ -437,7 +442,16 @@ def _media_run() -> tuple[FakeRun, dict[str, object]]:
         "sampleRates": [16_000, 8_000],
         "captions": ["high", "low"],
     }
-    cells = {"_type": "image-file", "path": "media/images/c0.png", "format": "png"}
+    cell_seg = np.eye(3, dtype=np.uint8) * 2
+    cell_seg_png = pixels.to_png(cell_seg)
+    class_set = json.dumps({"class_set": [{"id": 2, "name": "two"}]}).encode()
+    cells = {
+        "_type": "image-file",
+        "path": "media/images/c0.png",
+        "format": "png",
+        "masks": {"seg": _file("mask", "media/images/mask/c0.mask.png", cell_seg_png)},
+        "classes": {"type": "classes-file", "path": "media/classes/c_cls.classes.json"},
+    }
     stored = {
         "columns": ["id", "score", "crop"],
         "data": [[1, float("inf"), cells], [2, 0.5, None]],
@@ -447,7 +461,12 @@ def _media_run() -> tuple[FakeRun, dict[str, object]]:
         name="run-m1-preds",
         type="run_table",
         version=0,
-        files={"preds.table.json": stored_json, "media/images/c0.png": crop_png},
+        files={
+            "preds.table.json": stored_json,
+            "media/images/c0.png": crop_png,
+            "media/images/mask/c0.mask.png": cell_seg_png,
+            "media/classes/c_cls.classes.json": class_set,
+        },
     )
     copy = b'{"columns": ["id", "score", "crop"], "data": [[1, NaN, "Image"], [2, 0.5, null]]}'
     table_value = _file("table-file", "media/table/preds_1_ab.table.json", copy, nrows=2)
@@ -460,7 +479,9 @@ def _media_run() -> tuple[FakeRun, dict[str, object]]:
             "sample": _file("image-file", "media/images/s0.png", first_png, caption="first"),
             "voice": _file("audio-file", "media/audio/v0.wav", clip_wav, caption="hum"),
             "voices": voices,
-            "page": {"_type": "html-file", "path": "media/html/p0.html", "sha256": "0"},
+            "page": _file("html-file", "media/html/p0.html", PAGE),
+            "movie": _file("video-file", "media/videos/m0.mp4", MP4, caption="ftyp"),
+            "cloud": {"_type": "object3D-file", "path": "media/object3D/c.pts.json"},
         },
         {
             "_step": 1,
@@ -486,7 +507,8 @@ def _media_run() -> tuple[FakeRun, dict[str, object]]:
         "media/audio/v2.wav": low_wav,
         BOXES_PATH: boxes_json,
         "media/table/preds_1_ab.table.json": copy,
-        "media/html/p0.html": b"<b>hi</b>",
+        "media/html/p0.html": PAGE,
+        "media/videos/m0.mp4": MP4,
     }
     run = FakeRun(
         id="m1",
@@ -503,15 +525,17 @@ def _media_run() -> tuple[FakeRun, dict[str, object]]:
         },
         summary={"worst": float("-inf")},
     )
-    return run, {"first": first, "second": second, "crop": crop, "clip": clip, "seg": seg}
+    logged = {"first": first, "second": second, "crop": crop, "clip": clip, "seg": seg}
+    return run, logged | {"cell_seg": cell_seg}
 
 
 def test_media_from_a_server_import_with_their_pixels_cells_and_samples(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Images, audio, a table whose image cells are in its run-table artifact, and a
-    histogram, from the run's files as W&B's client downloads them; an html value
-    listed; NaN and infinities in config, summary and cells as None."""
+    """Images, audio, a table whose image cells (with their masks) are in its run-table
+    artifact, a histogram, html and video, from the run's files as W&B's client
+    downloads them; a 3D object listed; NaN and infinities in config, summary and cells
+    as None."""
     import wandb
 
     import assay
@@ -532,9 +556,12 @@ def test_media_from_a_server_import_with_their_pixels_cells_and_samples(
         finally:
             wandb.teardown()
     assert not fake.unknown
-    assert (done.runs, done.media, again.media) == (1, 6, 6)
-    assert done.skipped == {"history html-file": 1}
-    assert keys == [("preds", 1), ("sample", 2), ("voice", 1), ("voices", 1), ("weights", 1)]
+    assert (done.runs, done.media, again.media) == (1, 8, 8)
+    assert done.skipped == {"history object3D-file": 1}
+    assert keys == [
+        ("movie", 1), ("page", 1), ("preds", 1), ("sample", 2), ("voice", 1), ("voices", 1),
+        ("weights", 1),
+    ]  # fmt: skip
     assert (imported.config, imported.summary) == ({"lr": None}, {"worst": None})
     with assay.Api(uri) as api:
         media = api.run("wb-m1").media
@@ -563,6 +590,12 @@ def test_media_from_a_server_import_with_their_pixels_cells_and_samples(
         assert table_step == 1 and table.columns == ["id", "score", "crop"]
         assert [r[:2] for r in table.rows] == [[1, None], [2, 0.5]] and table.rows[1][2] is None
         assert np.array_equal(table.rows[0][2].to_numpy(), logged["crop"])
+        assert np.array_equal(table.rows[0][2].mask("seg"), logged["cell_seg"])
+        assert table.rows[0][2].mask_labels == {2: "two"}
+        ((_, page),) = media("page")
+        ((_, movie),) = media("movie")
+        assert page.data == PAGE and page.html == "<p>caf\u00e9</p>"
+        assert (movie.data, movie.format, movie.caption) == (MP4, "mp4", "ftyp")
         assert table.to_pandas()["id"].tolist() == [1, 2]
         assert histogram.counts.tolist() == [1, 4, 2]
 

@@ -1,7 +1,8 @@
 """Media panels in a real browser (Debian's chromium through Playwright): images with a
 step slider, boxes and masks; a table viewer that filters, sorts and pages, with images
-in cells; histograms over steps as a heat map; plots; the same key side by side across
-compared runs. Assertions read what the page exposes, not pixels."""
+in cells; histograms over steps as a heat map; plots; HTML in a sandboxed frame that
+runs none of its scripts; video; the same key side by side across compared runs.
+Assertions read what the page exposes, not pixels."""
 
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ PLOTLY_SPEC = {
     "data": [{"type": "scatter", "mode": "markers", "x": [1, 2, 3], "y": [4, 1, 9]}],
     "layout": {"title": {"text": "points"}},
 }
+# the smallest mp4 header (an ftyp box): a <video> element gets it with its content type
+MP4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + bytes(64)
+# stored HTML is untrusted: this script must never run, in the panel's frame or opened alone
+SCRIPTED = '<script>document.documentElement.dataset.ran = "1"</script><p id="n">{}</p>'
 VEGA_SPEC = {
     "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
     "data": {"values": [{"a": "x", "b": 3}, {"a": "y", "b": 7}]},
@@ -72,6 +77,7 @@ def media_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
                             mask_labels={1: "box"},
                         ),
                         "weights": assay.Histogram(rng.normal(shift + step * 0.2, 1.0, 2000)),
+                        "page": assay.Html(SCRIPTED.format(f"{name} page {step}")),
                     },
                     step=step,
                 )
@@ -94,6 +100,8 @@ def media_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
                     "sample_text": assay.Text("the quick brown fox"),
                     "scatter": assay.Plot(PLOTLY_SPEC, format="plotly", caption="plotly"),
                     "bars": assay.Plot(VEGA_SPEC, caption="vega-lite"),
+                    "movie": assay.Video(MP4, format="mp4", caption="a movie"),
+                    "spin": assay.Video(np.stack([square(i, 32) for i in range(4)]), fps=5),
                 },
                 step=STEPS,
             )
@@ -219,3 +227,40 @@ def test_a_blob_of_another_project_is_not_served(
     site, _ = media_site
     response = page.request.get(f"{site}/ui/media/blob/{'ab' * 32}?format=png")
     assert response.status == 404
+
+
+def test_html_shows_in_a_sandboxed_frame_and_video_in_its_element(
+    page: Any, media_site: tuple[str, list[str]]
+) -> None:
+    site, ids = media_site
+    page.goto(f"{site}/runs/{ids[0]}#media")
+    panel = page.locator('.media-panel[data-key="page"]')
+    panel.locator("iframe").wait_for()
+    assert panel.locator("iframe").get_attribute("sandbox") == ""
+    inside = panel.frame_locator("iframe")
+    assert inside.locator("#n").inner_text() == f"left page {STEPS - 1}"
+    assert inside.locator("html[data-ran]").count() == 0  # its script ran not
+    panel.locator("input[type=range]").fill("2")
+    page.wait_for_selector('.media-panel[data-key="page"] .media-value[data-step="2"]')
+    assert panel.frame_locator("iframe").locator("#n").inner_text() == "left page 2"
+    movie = page.locator('.media-panel[data-key="movie"] video[controls] source')
+    movie.wait_for(state="attached")
+    assert movie.get_attribute("type") == "video/mp4"
+    assert "a movie" in page.locator('.media-panel[data-key="movie"] figcaption').inner_text()
+    served = page.request.get(site + movie.get_attribute("src"))
+    assert served.headers["content-type"] == "video/mp4" and served.body() == MP4
+    spin = page.locator('.media-panel[data-key="spin"] img')
+    spin.wait_for()
+    spin.scroll_into_view_if_needed()
+    page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=spin.element_handle())
+    assert spin.evaluate("i => i.naturalWidth") == 32
+    panel.scroll_into_view_if_needed()
+    shoot(page, "media-html-video")
+    html = site + panel.locator("iframe").get_attribute("src")
+    response = page.request.get(html)
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    policy = response.headers["content-security-policy"]
+    assert "sandbox" in policy and "default-src 'none'" in policy
+    page.goto(html)  # opened on its own, it still runs nothing
+    assert page.locator("#n").inner_text() == "left page 2"
+    assert page.locator("html[data-ran]").count() == 0

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from assay.artifacts.artifact import Artifact
     from assay.evaluation import scorers
     from assay.flavours.batching import batched
-    from assay.media import Audio, Histogram, Image, Plot, Table, Text
+    from assay.media import Audio, Histogram, Html, Image, Plot, Table, Text, Video
     from assay.sdk import models, prompts
     from assay.sdk.api import Api, ApiRun
     from assay.sdk.evaluation import evaluate
@@ -45,12 +45,14 @@ __all__ = [
     "Artifact",
     "Audio",
     "Histogram",
+    "Html",
     "Image",
     "Plot",
     "Run",
     "Settings",
     "Table",
     "Text",
+    "Video",
     "__version__",
     "active_run",
     "batched",
@@ -93,10 +95,12 @@ _LAZY = {
     "serve": "assay.serving",
     "Audio": "assay.media",
     "Histogram": "assay.media",
+    "Html": "assay.media",
     "Image": "assay.media",
     "Plot": "assay.media",
     "Table": "assay.media",
     "Text": "assay.media",
+    "Video": "assay.media",
     "predict": "assay.serving.client",
     "sweep": "assay.sdk.sweeps",
     "trace": "assay.sdk.traced",

@@ -156,9 +156,10 @@ class Heartbeat(msgspec.Struct, kw_only=True, tag="heartbeat", frozen=True):
 
 
 class Media(msgspec.Struct, kw_only=True, tag="media", frozen=True):
-    """A rich value (image, table, histogram, plot, audio, text) logged at a step: its
-    ``kind``, a JSON ``body`` describing it, and the digests of the blobs it names (the
-    bytes travel beside the batch, in ``BlobData``, and are stored by content)."""
+    """A rich value (image, table, histogram, plot, audio, text, html, video) logged at a
+    step: its ``kind``, a JSON ``body`` describing it, and the digests of the blobs it
+    names (the bytes travel beside the batch, in ``BlobData``, and are stored by
+    content)."""
 
     key: str
     step: int

@@ -125,7 +125,7 @@ def to_number(key: str, value: object) -> float | int:
             return number
     raise InvalidInput(
         f"metric {key!r} must be a number or a rich value (assay.Image, Table, Histogram, "
-        f"Plot, Audio, Text), not {type(value).__name__}: {value!r:.60}"
+        f"Plot, Audio, Text, Html, Video), not {type(value).__name__}: {value!r:.60}"
     )
 
 

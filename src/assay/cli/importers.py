@@ -100,9 +100,9 @@ def import_wandb_command(
 ) -> None:
     """Every W&B run file under PATH (wandb/offline-run-*/run-*.wandb), or every run of
     a W&B project on a server (--from-api): config, summary, every history point,
-    images, tables, audio and histograms, and console output, system metrics and logged
-    artifacts (run files) or the run's files (server). Exit 1 listing any run not
-    imported; run again to finish (nothing is written twice)."""
+    images, tables, audio, histograms, html and video, and console output, system
+    metrics and logged artifacts (run files) or the run's files (server). Exit 1 listing
+    any run not imported; run again to finish (nothing is written twice)."""
     from assay.importers.wandb import import_wandb, not_imported
     from assay.importers.wandb_api import import_wandb_api
 

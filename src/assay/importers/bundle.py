@@ -12,7 +12,8 @@ reads. Every file is an open format a reader needs no Assay for:
     evaluations.jsonl        evaluation reports, each with its per-item results
     audit.jsonl              the audit records about the project (SQL stores)
     media/<run>.jsonl        the run's rich values (images, tables, histograms, plots,
-                             audio, text): key, step, at, kind, body, the blobs it names
+                             audio, text, html, video): key, step, at, kind, body, the
+                             blobs it names
     blobs/<digest>           each blob a rich value names, once (BLAKE3 of its bytes)
     traces.jsonl             one trace per line, with all its spans
     trace_feedback.jsonl     feedback on traces and spans

@@ -5,13 +5,13 @@ Every history point keeps its step and time; config, summary, tags, notes, group
 type, console output and system metrics (W&B's ``stats`` records, as ``system/<name>``
 series: one point per sample, at its time) come along; the W&B run id names the Assay
 run (``wb-<id>``). Artifacts the run logged come in as artifact versions produced by it
-(wandb_artifacts.py). Images, tables, audio and histograms in the history become
-``assay.Image`` (with its masks and box layers), ``Table``, ``Audio`` and ``Histogram``
-at their step (a list of images or of audio, a list of them), their files read from the
-run folder's ``files/`` (wandb_media.py); other media (html, video...) are
-counted and named as not imported. Records are read from the run file itself
-(wandb_log.py), not from W&B's ``files/`` summaries, so what the run logged is what
-arrives.
+(wandb_artifacts.py). Images, tables, audio, histograms, html and video in the history
+become ``assay.Image`` (with its masks and box layers), ``Table`` (image cells with
+theirs), ``Audio``, ``Histogram``, ``Html`` and ``Video`` at their step (a list of them,
+a list), their files read from the run folder's ``files/`` (wandb_media.py); other media
+(3D objects, molecules, plots...) are counted and named as not imported. Records are
+read from the run file itself (wandb_log.py), not from W&B's ``files/`` summaries, so
+what the run logged is what arrives.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class WandbImport:
     points: int = 0
     files: int = 0  # files of artifacts, and of runs read from a W&B server (wandb_api.py)
     artifact_versions: int = 0  # W&B artifacts the runs logged
-    media: int = 0  # images, tables, audio and histograms of the runs' histories
+    media: int = 0  # images, tables, audio, histograms, html, video of the runs' histories
     skipped: Counter[str] = field(default_factory=Counter)  # kind -> values not imported
 
 
@@ -122,7 +122,7 @@ def import_wandb(
 
 def not_imported(skipped: Counter[str]) -> list[str]:
     """What was counted and left out, a line per kind (``not imported: 1 history
-    html-file values``): printed after an import, and listed by an incomplete one."""
+    object3D-file values``): printed after an import, and listed by an incomplete one."""
     return [
         f"not imported: {count} {kind}{' values' if kind.startswith('history ') else ''}"
         for kind, count in sorted(skipped.items())

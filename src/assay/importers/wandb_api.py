@@ -10,11 +10,11 @@ with its step and time: history is read with ``run.scan_history()`` (every row),
 failed leaves an empty file there). The number of rows read is checked against the number
 W&B counts. The run's files (``output.log``, ``wandb-metadata.json``, media files...)
 become the artifact ``wandb-<id>`` (type ``wandb-run``) produced by the run. Images
-(with their masks and box layers), tables, audio (one or a list) and histograms in the
-history become Assay values at their steps, read
-from the run's files as W&B's client downloads them (wandb_media.py; a table's image
-cells from the run-table artifact the value names, among the run's logged artifacts);
-other media kinds are counted and named. Runs still running are named and left for a
+(with their masks and box layers), tables, audio, html and video (one or a list) and
+histograms in the history become Assay values at their steps, read from the run's files
+as W&B's client downloads them (wandb_media.py; a table's image cells, with their boxes
+and masks, from the run-table artifact the value names, among the run's logged
+artifacts); other media kinds are counted and named. Runs still running are named and left for a
 later import. System metrics (W&B's ``system.<name>``
 events) become ``system/<name>`` series as from a run file, one point per event the
 server returns (up to SYSTEM_SAMPLES; W&B's server may sample a long run's events below

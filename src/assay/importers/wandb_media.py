@@ -14,22 +14,27 @@ the run's files (``media/images/sample_0_3df3....png``), with W&B's SHA-256 of i
 * ``audio-file`` becomes ``assay.Audio`` with the file's bytes; a WAV's sample rate is
   read from its header (W&B records none for a file). ``audio`` (a list of audio
   logged at one step) becomes a list of them.
+* ``html-file`` becomes ``assay.Html`` with the file's bytes (W&B's own: with the
+  stylesheet link W&B injects unless logged with ``inject=False``); ``html`` (a list of
+  them logged at one step) a list of them.
+* ``video-file`` becomes ``assay.Video`` with the file's bytes, its format (the file's
+  extension: gif, mp4, webm or ogg) and caption; ``videos`` (a list) a list of them.
 * ``table-file`` becomes ``assay.Table`` with the same columns and rows. W&B keeps a
   table with images whole only in the run-table artifact it logs beside the run
   (``artifact_path``): the run's own copy holds the text ``"Image"`` in their place. The
   table is read from that artifact when the value names one, and its image cells become
-  ``assay.Image`` cells. NaN and infinities in cells become None (W&B's artifact copy
-  writes them as null); a list or dict cell becomes its JSON text; a cell holding another
-  W&B media kind (audio, html...) becomes None and is counted as not imported.
+  ``assay.Image`` cells, with their boxes and masks named by the class set W&B keeps
+  beside the table in its artifact (one for the image's boxes and masks together).
+  NaN and infinities in cells become None (W&B's artifact copy writes them as null); a
+  list or dict cell becomes its JSON text; a cell holding another W&B media kind
+  (audio, html...) becomes None and is counted as not imported.
 * ``histogram`` (bins and counts inline) becomes ``assay.Histogram``.
 
 A file that is missing or whose SHA-256 is not W&B's fails the run, by name (CorruptData):
-a run never comes in without a value it logged. Other kinds (html, video, molecules,
-plots...), a table image cell's masks and fields of a box Assay does not keep are counted
-by name as not imported. A table image cell's boxes come in, named by the classes W&B
-keeps beside the table in its artifact. A table whose run-table artifact is not among
-the run's artifacts fails the run too: its own copy cannot tell an image cell from the
-text "Image".
+a run never comes in without a value it logged. Other kinds (3D objects, molecules,
+plots...) and fields of a box Assay does not keep are counted by name as not imported.
+A table whose run-table artifact is not among the run's artifacts fails the run too:
+its own copy cannot tell an image cell from the text "Image".
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.errors import CorruptData, InvalidInput
-from assay.media import Audio, Histogram, Image, Table, pixels
+from assay.media import Audio, Histogram, Html, Image, Table, Video, pixels
 from assay.media.codec import Logged
 from assay.media.value import Value
 from assay.values import finite
@@ -57,6 +62,10 @@ KINDS = {
     "audio": "audio",
     "table-file": "table",
     "histogram": "histogram",
+    "html-file": "html",
+    "html": "html",
+    "video-file": "video",
+    "videos": "video",
 }
 
 # the local copy of a W&B file: (its path in the run's files, W&B's SHA-256 or None) -> file
@@ -122,6 +131,20 @@ def value_of(
         return _audios(spec, files)
     if kind == "table-file":
         return _table(spec, files, tables, skipped)
+    if kind == "html-file":
+        return _html(spec, files)
+    if kind == "html":
+        pages: list[Value] = [_html(item, files) for item in _items(spec, "html", "html")]
+        return pages
+    if kind == "video-file":
+        return _video(spec, files)
+    if kind == "videos":
+        found = _items(spec, "videos", "videos")
+        captions = _each(spec, "captions", len(found))
+        videos: list[Value] = [
+            _video({"caption": captions[i], **v}, files) for i, v in enumerate(found)
+        ]
+        return videos
     if kind == "histogram":
         try:
             return Histogram(counts=spec["values"], edges=spec["bins"])
@@ -160,10 +183,9 @@ def _caption(value: Any) -> str | None:
 
 @dataclass(frozen=True)
 class Labels:
-    """The class names W&B keeps for one media key: by mask, and by box layer. ``masks``
-    None: a table's image cell, whose mask names W&B keeps elsewhere (not imported)."""
+    """The class names W&B keeps for one media key: by mask, and by box layer."""
 
-    masks: dict[str, dict[int, str]] | None = field(default_factory=dict)
+    masks: dict[str, dict[int, str]] = field(default_factory=dict)
     boxes: dict[str, dict[int, str]] = field(default_factory=dict)
 
 
@@ -236,16 +258,12 @@ def _masks(
     found: Any,
     files: Files,
     skipped: Counter[str],
-    known: dict[str, dict[int, str]] | None,
+    known: dict[str, dict[int, str]],
 ) -> tuple[dict[str, Any], dict[int, str]]:
     """An image's W&B masks (PNGs of class ids) as arrays, and their class names merged
     (Assay keeps one naming per image): a class id two masks name differently keeps the
-    first name, and the other is counted as not imported. Without ``known`` (a table's
-    image cell, whose names W&B keeps beside the table), masks are counted."""
+    first name, and the other is counted as not imported."""
     if not isinstance(found, dict) or not found:
-        return {}, {}
-    if known is None:
-        skipped["table image-file masks"] += len(found)
         return {}, {}
     masks: dict[str, Any] = {}
     labels: dict[int, str] = {}
@@ -316,6 +334,31 @@ def _audio(spec: dict[str, Any], files: Files) -> Audio:
     return Audio(local, sample_rate=sample_rate, caption=_caption(spec.get("caption")))
 
 
+def _items(spec: dict[str, Any], part: str, what: str) -> list[dict[str, Any]]:
+    """The values of a W&B list (``{"_type": "html", "html": [...]}``), each a dict."""
+    found = spec.get(part)
+    if not isinstance(found, list) or not found or not all(isinstance(v, dict) for v in found):
+        raise CorruptData(f"the W&B list of {what} names no files")
+    return found
+
+
+def _html(spec: dict[str, Any], files: Files) -> Html:
+    path = _path(spec, "html")
+    try:
+        return Html(files(path, spec.get("sha256")))
+    except InvalidInput as exc:
+        raise CorruptData(f"W&B html {path}: {exc}") from None
+
+
+def _video(spec: dict[str, Any], files: Files) -> Video:
+    """A video file, its format its extension (as W&B names it: gif, mp4, webm, ogg)."""
+    path = _path(spec, "video")
+    try:
+        return Video(files(path, spec.get("sha256")), caption=_caption(spec.get("caption")))
+    except InvalidInput as exc:
+        raise CorruptData(f"W&B video {path}: {exc}") from None
+
+
 def _table(spec: dict[str, Any], files: Files, tables: Tables, skipped: Counter[str]) -> Table:
     path = _path(spec, "table")
     found = None
@@ -357,8 +400,11 @@ def _cell(cell: Any, files: Files, skipped: Counter[str]) -> Any:
     if isinstance(cell, float):
         return cell if math.isfinite(cell) else None
     if isinstance(cell, dict) and cell.get("_type") == "image-file":
-        classes = _classes(cell.get("classes"), files)
-        known = Labels(masks=None, boxes=dict.fromkeys(map(str, cell.get("boxes") or {}), classes))
+        classes = _classes(cell.get("classes"), files)  # its boxes' and masks' alike
+        known = Labels(
+            masks=dict.fromkeys(map(str, cell.get("masks") or {}), classes),
+            boxes=dict.fromkeys(map(str, cell.get("boxes") or {}), classes),
+        )
         return _image(cell, files, skipped, known)
     if isinstance(cell, dict) and isinstance(cell.get("_type"), str):
         skipped[f"table {cell['_type']} cells"] += 1

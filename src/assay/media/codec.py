@@ -10,15 +10,17 @@ import msgspec
 from assay.errors import InvalidInput
 from assay.media.audio import Audio
 from assay.media.histogram import Histogram
+from assay.media.html import Html
 from assay.media.image import Image
 from assay.media.plot import Plot
 from assay.media.table import IMAGE_CELL, Table
 from assay.media.text import Text
 from assay.media.value import Encoded, Fetch, Value
+from assay.media.video import Video
 from assay.records import Media
 
 KINDS: dict[str, type[Value]] = {
-    cls.kind: cls for cls in (Image, Table, Histogram, Plot, Audio, Text)
+    cls.kind: cls for cls in (Image, Table, Histogram, Plot, Audio, Text, Html, Video)
 }
 MAX_LIST = 1_000  # values in one list logged under one key at one step
 MAX_VALUE_BYTES = 256 * 1024 * 1024  # one logged value (or list), as held until encoded

@@ -1,6 +1,7 @@
-"""Pillow at the edge: any image file back to arrays, and arrays to PNG (written by
-``assay.media.png``, numpy and zlib only). Pillow is imported only here, when an image is
-opened or read (``pip install 'assay[media]'``)."""
+"""Pillow at the edge: any image file back to arrays, arrays to PNG (written by
+``assay.media.png``, numpy and zlib only), and frames to an animated GIF (Pillow). Pillow
+is imported only here, when an image is opened or read or a video's frames encoded
+(``pip install 'assay[media]'``)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,11 @@ if TYPE_CHECKING:
     from PIL import Image as PILImage
 
 
-def pil() -> Any:
+def pil(what: str = "images") -> Any:
     try:
         from PIL import Image as PILImage
     except ImportError:
-        raise InvalidInput("images need Pillow: pip install 'assay[media]' (or pillow)") from None
+        raise InvalidInput(f"{what} need Pillow: pip install 'assay[media]' (or pillow)") from None
     return PILImage
 
 
@@ -30,6 +31,24 @@ def is_pil(value: object) -> bool:
 def to_png(array: NDArray[Any]) -> bytes:
     """A uint8 HxW, HxWx3 or HxWx4 array as PNG bytes."""
     return png.encode(array)
+
+
+def to_gif(frames: NDArray[Any], fps: float) -> bytes:
+    """uint8 frames (TxHxW or TxHxWx3) as an animated GIF that loops, ``fps`` frames a
+    second (GIF counts in hundredths: 100 fps at most); each frame gets its own palette
+    of 256 colours, as GIF allows."""
+    image = pil("video frames")
+    pictures = [image.fromarray(frame) for frame in frames]
+    buffer = io.BytesIO()
+    pictures[0].save(
+        buffer,
+        format="GIF",
+        save_all=True,
+        append_images=pictures[1:],
+        duration=max(10, round(1000 / fps)),
+        loop=0,
+    )
+    return buffer.getvalue()
 
 
 def open_bytes(data: bytes, what: str) -> PILImage.Image:

@@ -92,7 +92,8 @@ class ApiRun:
         """The rich values logged under ``key`` (within steps [start, end] if given), as
         (step, value) by step: ``assay.Image`` (``.to_numpy()``), ``assay.Table``
         (``.to_pandas()``), ``assay.Histogram`` (``.edges``, ``.counts``), ``assay.Plot``,
-        ``assay.Audio``, ``assay.Text``; a list of them where a list was logged."""
+        ``assay.Audio``, ``assay.Text``, ``assay.Html`` (``.html``), ``assay.Video``
+        (``.data``, ``.format``); a list of them where a list was logged."""
         from assay.sdk import media
 
         return list(media.read(self._store, self.record.id, key, start, end))

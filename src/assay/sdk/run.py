@@ -121,8 +121,8 @@ class Run:
         Costs microseconds: values are checked here (a bad key or value raises
         InvalidInput naming it), then the row waits in memory for the writer thread.
         Rich values (``assay.Image``, ``Table``, ``Histogram``, ``Plot``, ``Audio``,
-        ``Text``, or a list of one kind of them) are logged beside the numbers; the
-        writer thread encodes and stores them (docs/tracking.md).
+        ``Text``, ``Html``, ``Video``, or a list of one kind of them) are logged beside
+        the numbers; the writer thread encodes and stores them (docs/tracking.md).
         """
         if type(data) is dict:
             row = data.copy()

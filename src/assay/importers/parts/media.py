@@ -1,5 +1,6 @@
-"""Rich values of runs (images, tables, histograms, plots, audio, text): each run's
-values as ``media/<run>.jsonl``, the blobs they name as ``blobs/<digest>``, each once.
+"""Rich values of runs (images, tables, histograms, plots, audio, text, html, video):
+each run's values as ``media/<run>.jsonl``, the blobs they name as ``blobs/<digest>``,
+each once.
 Read back, a value is written with its run (runs.py), its body as it was stored, so
 the target holds the same bodies naming the same blobs."""
 

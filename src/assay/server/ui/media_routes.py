@@ -1,7 +1,8 @@
 """UI for rich values: a run's media panels (one per key, a step slider each), a value
 at a step, a table viewer (filter, sort, page; images in cells), histograms over steps
 as a heat map, the same key side by side across compared runs, and the blobs
-themselves. Every route checks the viewer role on the run's project."""
+themselves (stored HTML under a policy that runs nothing). Every route checks the
+viewer role on the run's project."""
 
 from __future__ import annotations
 
@@ -24,7 +25,12 @@ from assay.store.facets.media import MAX_MEDIA_PAGE
 
 router = APIRouter(include_in_schema=False)
 templates.env.globals.update(
-    box_style=mv.box_style, box_text=mv.box_text, hist_bars=mv.bars, is_image_cell=mv.is_image_cell
+    box_style=mv.box_style,
+    box_text=mv.box_text,
+    hist_bars=mv.bars,
+    is_image_cell=mv.is_image_cell,
+    served_as=mv.served_as,
+    content_type=mv.CONTENT_TYPES.get,
 )
 Key = Annotated[str, Query(min_length=1, max_length=256)]
 
@@ -137,7 +143,8 @@ def media_blob(
     format: Annotated[str, Query(max_length=16)] = "png",
 ) -> Response:
     """A blob a run the viewer reads holds, served as what its value's format says
-    (only the listed types: anything else is plain bytes the browser will not run)."""
+    (only the listed types: anything else is plain bytes the browser will not run; HTML
+    with a policy that lets it run nothing and sandboxes it even opened on its own)."""
     state = state_of(request)
     blob_name(digest)
     require_blob(state, who, digest)
@@ -148,7 +155,8 @@ def media_blob(
     headers = {
         "cache-control": "private, max-age=31536000, immutable",
         "x-content-type-options": "nosniff",
-        "content-security-policy": "default-src 'none'",
+        "content-security-policy": mv.policy_of(format),
+        "referrer-policy": "no-referrer",
     }
     return Response(data, media_type=kind, headers=headers)
 

@@ -1,6 +1,6 @@
 """What the media panels show, decided apart from routing: a histogram series as a heat
 map over steps, a table's page after filtering and sorting, an image's boxes as
-percentages. Pure functions of stored records."""
+percentages, what a blob is served as. Pure functions of stored records."""
 
 from __future__ import annotations
 
@@ -28,9 +28,31 @@ CONTENT_TYPES = {  # what a blob is served as, by a value's format
     "mp3": "audio/mpeg",
     "ogg": "audio/ogg",
     "flac": "audio/flac",
+    "mp4": "video/mp4",
+    "webm": "video/webm",
+    "ogv": "video/ogg",  # a video's "ogg" (an audio's "ogg" is audio/ogg)
+    "html": "text/html; charset=utf-8",
     "plotly": "application/json",
     "vega-lite": "application/json",
 }
+# what a blob may do in the browser: nothing (an image, a clip, a spec)...
+BLOB_POLICY = "default-src 'none'"
+# ...and stored HTML, which is untrusted: no script, no request, no plugin, no form, an
+# opaque origin (``sandbox``) even when opened on its own, framed only by Assay's pages;
+# inline styles and data: images and fonts still show
+HTML_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
+    "sandbox; frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
+)
+
+
+def served_as(kind: str, format: str) -> str:
+    """The ``format`` a value's blob is asked for: its own, but a video's Ogg is ``ogv``."""
+    return "ogv" if kind == "video" and format == "ogg" else format
+
+
+def policy_of(format: str) -> str:
+    return HTML_POLICY if format == "html" else BLOB_POLICY
 
 
 @dataclass(kw_only=True)

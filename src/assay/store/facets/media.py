@@ -1,6 +1,6 @@
 """``store.media``: the rich values runs logged at steps (images, tables, histograms,
-plots, audio, text). They are written with the run's batches (``Media`` operations);
-this facet reads them back. Their bytes are blobs (``store.blobs.get``)."""
+plots, audio, text, html, video). They are written with the run's batches (``Media``
+operations); this facet reads them back. Their bytes are blobs (``store.blobs.get``)."""
 
 from __future__ import annotations
 

@@ -197,9 +197,9 @@ blob_refs = sa.Table(
 
 # ---- rich values logged at a step (0007) -------------------------------------------------
 
-# One row per (run, key, step): an image, table, histogram, plot, audio or text (or a list
-# of one kind), its JSON body naming blobs by digest; the run holds those blobs in
-# blob_refs ("run:<id>"), so gc keeps them.
+# One row per (run, key, step): an image, table, histogram, plot, audio, text, html or
+# video (or a list of one kind), its JSON body naming blobs by digest; the run holds
+# those blobs in blob_refs ("run:<id>"), so gc keeps them.
 media = sa.Table(
     "media",
     metadata,
