@@ -36,7 +36,7 @@ class Recorder:
         return [len(item) for item in items]
 
 
-def _queue(group: GroupCommit[str], items: list[str], key: str = "") -> dict[str, object]:
+def _queue(group: GroupCommit[str, int], items: list[str], key: str = "") -> dict[str, object]:
     """Submit ``items`` from threads behind a first write that holds the commit; what
     each caller got (its count or its error)."""
     answers: dict[str, object] = {}
@@ -64,7 +64,7 @@ def _queue(group: GroupCommit[str], items: list[str], key: str = "") -> dict[str
 
 def test_writes_waiting_behind_a_commit_go_in_together_each_answered_its_count() -> None:
     recorder = Recorder()
-    group: GroupCommit[str] = GroupCommit(recorder, limit=1_000)
+    group: GroupCommit[str, int] = GroupCommit(recorder, limit=1_000)
     answers = _queue(group, ["a", "bb", "ccc"])
     assert answers == {"first": 5, "a": 1, "bb": 2, "ccc": 3}
     assert recorder.groups[0] == ["first"]
@@ -73,7 +73,7 @@ def test_writes_waiting_behind_a_commit_go_in_together_each_answered_its_count()
 
 def test_a_group_holds_at_most_the_limit_and_the_rest_follow() -> None:
     recorder = Recorder()
-    group: GroupCommit[str] = GroupCommit(recorder, limit=4)
+    group: GroupCommit[str, int] = GroupCommit(recorder, limit=4)
     answers = _queue(group, ["aa", "bb", "cc"])
     assert answers["aa"] == answers["bb"] == answers["cc"] == 2
     assert [len(g) for g in recorder.groups[1:]] == [2, 1]
@@ -81,7 +81,7 @@ def test_a_group_holds_at_most_the_limit_and_the_rest_follow() -> None:
 
 def test_writes_of_another_key_are_not_committed_with_them() -> None:
     recorder = Recorder()
-    group: GroupCommit[str] = GroupCommit(recorder, limit=1_000)
+    group: GroupCommit[str, int] = GroupCommit(recorder, limit=1_000)
     answers = _queue(group, ["a", "b"], key="user:other")
     assert answers["a"] == answers["b"] == 1
     assert sorted(recorder.groups[1]) == ["a", "b"] and recorder.groups[0] == ["first"]
@@ -89,7 +89,7 @@ def test_writes_of_another_key_are_not_committed_with_them() -> None:
 
 def test_a_write_the_store_refuses_fails_alone_and_the_others_are_stored() -> None:
     recorder = Recorder(fail={"bad"})
-    group: GroupCommit[str] = GroupCommit(recorder, limit=1_000)
+    group: GroupCommit[str, int] = GroupCommit(recorder, limit=1_000)
     answers = _queue(group, ["good", "bad", "fine"])
     assert answers["good"] == 4 and answers["fine"] == 4
     assert isinstance(answers["bad"], InvalidInput) and "refused ['bad']" in str(answers["bad"])
@@ -97,7 +97,7 @@ def test_a_write_the_store_refuses_fails_alone_and_the_others_are_stored() -> No
 
 def test_an_outage_fails_every_write_of_the_group_without_retrying_each() -> None:
     recorder = Recorder(outage=True)
-    group: GroupCommit[str] = GroupCommit(recorder, limit=1_000)
+    group: GroupCommit[str, int] = GroupCommit(recorder, limit=1_000)
     answers = _queue(group, ["a", "b"])
     assert answers["first"] == 5
     assert all(isinstance(answers[k], StoreUnavailable) for k in ("a", "b"))
@@ -105,7 +105,7 @@ def test_an_outage_fails_every_write_of_the_group_without_retrying_each() -> Non
 
 
 def test_a_single_write_is_committed_at_once() -> None:
-    group: GroupCommit[str] = GroupCommit(lambda items: [len(i) for i in items], limit=10)
+    group: GroupCommit[str, int] = GroupCommit(lambda items: [len(i) for i in items], limit=10)
     assert group.submit("abc", 3) == 3
     with pytest.raises(ZeroDivisionError):
         GroupCommit(lambda items: [1 // 0], limit=10).submit("x", 1)

@@ -1,5 +1,5 @@
 """A real ``assay server`` process on loopback: the SDK through HTTP, outages, SIGKILL,
-concurrent replays, and several server processes on one PostgreSQL."""
+concurrent replays and requests, and several server processes on one PostgreSQL."""
 
 from __future__ import annotations
 
@@ -17,12 +17,15 @@ import httpx
 import pytest
 
 import assay
+from assay.errors import InvalidInput
+from assay.ids import new_run_id
+from assay.records import Batch
 from assay.sdk import writer as writer_mod
 from assay.sdk.settings import Settings
 from assay.sdk.sync import sync
 from assay.store.base import journal_root
 from assay.store.http.store import RemoteStore
-from tests.conftest import QUIET
+from tests.conftest import QUIET, create_op, points
 from tests.services import free_port
 
 
@@ -268,5 +271,57 @@ def test_login_then_the_sdk_uses_the_saved_key(
             assert api.run(run.id).metrics["x"].count == 1
             with pytest.raises(assay.errors.Forbidden):
                 api.runs("elsewhere")
+    finally:
+        srv.stop()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_concurrent_requests_are_each_answered_once_durable_and_a_bad_one_fails_alone(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    uri = request.getfixturevalue("postgres_url") if backend == "postgresql" else None
+    extra = ("--workers", "2", "--local", "--blobs", str(tmp_path / "blobs"))
+    srv = ServerProcess(uri or str(tmp_path / "server-store"), extra=extra).start()
+    try:
+        answers: dict[int, object] = {}
+        run_ids = [new_run_id() for _ in range(16)]
+
+        def writer(index: int) -> None:
+            run_id = run_ids[index]
+            create = Batch(run_id=run_id, writer="w", seq=0, ops=[create_op(project="load")])
+            try:
+                with closing(RemoteStore(srv.url)) as store:
+                    got: list[object] = list(store.runs.write_batches([create]))
+                    for seq in range(1, 21, 2):  # two batches a request
+                        pair = [
+                            Batch(run_id=run_id, writer="w", seq=s, ops=[points("x", [s], [1.0])])
+                            for s in (seq, seq + 1)
+                        ]
+                        if index == 5 and seq == 11:  # one request holds a batch the
+                            twice = [points("x", [12], [1.0]), points("x", [13], [1.0])]
+                            pair[1] = Batch(run_id=run_id, writer="w", seq=12, ops=twice)
+                        try:  # store refuses inside the transaction
+                            got += store.runs.write_batches(pair)
+                        except InvalidInput:
+                            got.append("refused")
+                    answers[index] = got
+            except BaseException as exc:
+                answers[index] = exc
+
+        threads = [threading.Thread(target=writer, args=(i,)) for i in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        everything = [True] * 21
+        assert {i: a for i, a in answers.items() if i != 5} == {
+            i: everything for i in range(16) if i != 5
+        }
+        assert answers[5] == [True] * 11 + ["refused"] + [True] * 8
+        with closing(RemoteStore(srv.url)) as store:
+            for index, run_id in enumerate(run_ids):
+                steps = list(store.runs.history(run_id, ["x"])["x"].steps)
+                lost = {11, 12} if index == 5 else set()  # the refused request applied none
+                assert steps == [s for s in range(1, 21) if s not in lost]
     finally:
         srv.stop()

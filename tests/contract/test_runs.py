@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 
 from assay.errors import Conflict, InvalidInput, NotFound
+from assay.ids import new_run_id
 from assay.records import Batch, Heartbeat, LogLines, RunEdit, UpdateRun
 from assay.store import Store
+from assay.store.facets.runs import ManyBatches
 from assay.store.sql import runs as sql_runs
-from tests.conftest import StoreFactory, create_run, finish_op, points
+from tests.conftest import StoreFactory, create_op, create_run, finish_op, points
 
 
 def test_batch_replayed_is_applied_once(store: Store) -> None:
@@ -67,6 +69,41 @@ def test_batch_for_unknown_run_is_refused(store: Store) -> None:
         store.runs.write_batch(
             Batch(run_id="nope", writer="w", seq=0, ops=[points("x", [0], [1.0])])
         )
+
+
+def test_batches_delivered_together_apply_in_order_and_once(store: Store) -> None:
+    runs = store.runs
+    assert isinstance(runs, ManyBatches)
+    run_id = new_run_id()
+    batches = [
+        Batch(run_id=run_id, writer="w", seq=0, ops=[create_op()]),
+        Batch(run_id=run_id, writer="w", seq=1, ops=[points("x", [0, 1], [1.0, 2.0])]),
+        Batch(run_id=run_id, writer="w", seq=2, ops=[points("x", [1, 2], [5.0, 3.0]), finish_op()]),
+    ]
+    assert runs.write_batches(batches) == [True, True, True]
+    assert runs.write_batches(batches) == [False, False, False]  # a retry duplicates nothing
+    got = store.runs.get(run_id)
+    assert got.status == "finished" and got.metrics["x"].count == 3
+    history = store.runs.history(run_id)["x"]
+    assert list(history.steps) == [0, 1, 2] and list(history.values) == [1.0, 5.0, 3.0]
+
+
+@pytest.mark.parametrize("bad", ["unknown run", "invalid batch"])
+def test_batches_delivered_together_apply_all_or_none(store: Store, bad: str) -> None:
+    runs = store.runs
+    assert isinstance(runs, ManyBatches)
+    run_id = create_run(store)
+    good = Batch(run_id=run_id, writer="w", seq=1, ops=[points("x", [0], [1.0])])
+    if bad == "unknown run":
+        refused = Batch(run_id=new_run_id(), writer="w", seq=0, ops=[points("x", [0], [1.0])])
+        error: type[Exception] = NotFound
+    else:
+        refused = Batch(run_id=run_id, writer="w", seq=2, ops=[points("y", [0, 1], [1.0])])
+        error = InvalidInput
+    with pytest.raises(error):
+        runs.write_batches([good, refused])
+    assert store.runs.history(run_id) == {}
+    assert store.runs.write_batch(good) is True  # it was not applied, nor claimed
 
 
 def test_run_fields_round_trip(store: Store) -> None:

@@ -3,8 +3,10 @@
 ``add_points`` (called by ``Run.log``) only appends to a deque. A daemon thread wakes every
 ``interval`` seconds (or sooner when many steps wait), turns what waits into one Batch,
 appends it to the journal (fsync'd), then delivers every batch the store has not
-accepted yet. A store failure is logged once, retried with backoff and jitter, and never
-reaches the training loop; the batches wait in the journal (and, up to a limit, in memory).
+accepted yet, in order: several in one request when more than one waits (backlog.py),
+each acknowledged only once the store has committed it. A store failure is logged once,
+retried with backoff and jitter, and never reaches the training loop; the batches wait
+in the journal (and, up to a limit, in memory).
 
 Nothing is dropped silently. A batch the journal cannot take (a full disk) stays in
 memory, is delivered from there and is appended again each cycle; only past
@@ -16,6 +18,7 @@ in the run's summary (``_assay/dropped_points``). An operation that cannot be en
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sys
 import threading
@@ -31,11 +34,13 @@ from assay.errors import AssayError, Conflict, InvalidInput, NotFound
 from assay.media import codec
 from assay.records import Batch, BlobData, Heartbeat, Media, Op, Points, Spans, UpdateRun
 from assay.redact import redact_text
+from assay.sdk import backlog
 from assay.sdk import journal as jnl
 from assay.sdk.backoff import Backoff
 from assay.sdk.contact import OUTAGE, bounded
 from assay.sdk.media import send_batch
 from assay.store.base import Store
+from assay.store.facets.runs import ManyBatches
 from assay.traces.conventions import read
 
 log = logging.getLogger("assay")
@@ -451,9 +456,7 @@ class Writer:
             cut, memory = self._plan()
             if cut is not None:
                 self._deliver_file(store, cut)
-            for batch in memory:
-                self._write(store, batch)
-                self._acked = batch.seq
+            self._send(store, memory)
         except Exception as exc:
             self._failed(exc)
             return
@@ -462,6 +465,35 @@ class Writer:
         if self._backoff.succeeded():
             log.warning("assay: the store is reachable again; delivery resumed")
         jnl.write_acked(self.journal.path, self._acked)
+
+    def _send(self, store: Store, batches: Iterable[Batch]) -> None:
+        """Deliver ``batches`` in order, acknowledging each once the store has it: several
+        per request where the store takes them so (backlog.py), else one at a time."""
+        runs = store.runs
+        many = runs if isinstance(runs, ManyBatches) else None
+        for group in backlog.requests(batches, alone=_alone):
+            if many is not None and len(group) > 1 and self._write_many(many, group):
+                self._acked = group[-1].seq
+                continue
+            for batch in group:
+                self._write(store, batch)
+                self._acked = batch.seq
+
+    def _write_many(self, runs: ManyBatches, group: list[Batch]) -> bool:
+        """Deliver ``group`` in one request, which the store applies all or none. False
+        when it refused the request (one batch it refuses, a limit, an error that is
+        neither Assay's nor the OS's): the batches then go one at a time (``_write``), so
+        only a batch refused by itself is set aside and the others are delivered; a
+        retry never duplicates one applied already. An outage raises, to be retried."""
+        try:
+            runs.write_batches(group)
+        except REFUSED:
+            return False
+        except (AssayError, OSError):
+            raise
+        except Exception:
+            return False
+        return True
 
     def _write(self, store: Store, batch: Batch) -> None:
         """Deliver one batch. One the store refuses (invalid, contradicting what it holds,
@@ -511,11 +543,8 @@ class Writer:
 
     def _deliver_file(self, store: Store, cut: int) -> None:
         try:
-            for batch in jnl.read_journal(self.journal.path, self._acked):
-                if batch.seq >= cut:
-                    break
-                self._write(store, batch)
-                self._acked = batch.seq
+            below = jnl.read_journal(self.journal.path, self._acked)
+            self._send(store, itertools.takewhile(lambda batch: batch.seq < cut, below))
         except BaseException:
             with self._lock:  # read the file again next time
                 self._spilled = True
@@ -553,6 +582,12 @@ def apply(store: Store, batch: Batch) -> bool:
         spans = [read(span) for op in batch.ops if isinstance(op, Spans) for span in op.spans]
         return bool(spans) and store.traces.write(spans) > 0
     return send_batch(store, batch)
+
+
+def _alone(batch: Batch) -> bool:
+    """A batch that goes in a request of its own: a tracer's (spans, to ``store.traces``)
+    or one carrying blobs (sent first, on their own: sdk/media.py)."""
+    return batch.run_id.startswith(TRACER) or any(isinstance(op, BlobData) for op in batch.ops)
 
 
 def _size(batch: Batch) -> int:

@@ -48,7 +48,10 @@ _INGEST_DOC = {
 
 @router.post("/batches", openapi_extra=_INGEST_DOC, summary="Deliver batches of run operations")
 async def ingest(request: Request, who: Caller) -> Response:
-    """Apply each batch once: a batch seen before, keyed by (run, writer, seq), is skipped."""
+    """Apply each batch once: a batch seen before, keyed by (run, writer, seq), is skipped.
+    A request's batches go in together, all or none, with the batches of the requests
+    this process receives at the same moment (one transaction: group commit); the
+    answer comes once they are committed."""
     state = state_of(request)
     require_some(state, who, "writer")
     body = await read_body(request, state.config.max_body_bytes)
@@ -80,7 +83,7 @@ def _apply(state: AppState, who: Principal, batches: list[Batch]) -> list[bool]:
     named = [d for b in batches for op in b.ops if isinstance(op, Media) for d in op.blobs]
     if named:  # a run may hold only blobs its writer may name (as an artifact's files)
         require_usable(state, who, named)
-    return [state.store.runs.write_batch(batch, actor=f"user:{who.user}") for batch in batches]
+    return state.store.runs.write_batches(batches, actor=f"user:{who.user}")
 
 
 def _projects_of(state: AppState, batch: Batch, known: dict[str, str]) -> set[str]:

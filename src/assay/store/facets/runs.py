@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from assay.records import Batch, Columns, LogLine, Project, Run, RunEdit
 
@@ -63,3 +63,13 @@ class Runs(Protocol):
     ) -> list[Run]:
         """Runs of a project matching a filter expression (see docs/query.md); the
         deleted ones (only them) when ``deleted``."""
+
+
+@runtime_checkable
+class ManyBatches(Protocol):
+    """A runs facet that takes several batches in one call (SQL: one transaction; HTTP:
+    one request), as the SDK's writer delivers a backlog."""
+
+    def write_batches(self, batches: Sequence[Batch], actor: str | None = None) -> list[bool]:
+        """Apply the batches in order, all or none; False for each applied before. A
+        refusal (of any one) raises and applies none of them."""

@@ -18,7 +18,8 @@ class HttpRuns:
         """The server records the key's user as the actor; ``actor`` is not sent."""
         return self.write_batches([batch])[0]
 
-    def write_batches(self, batches: Sequence[Batch]) -> list[bool]:
+    def write_batches(self, batches: Sequence[Batch], actor: str | None = None) -> list[bool]:
+        """One request; the server applies them all or none (``actor`` is not sent)."""
         response = self.http.send("POST", "/api/v1/batches", wire.IngestRequest(list(batches)))
         return decode(response, wire.IngestResponse).applied
 

@@ -138,7 +138,14 @@ def put_summary(tx: Tx, run_id: str, project: str, summary: Mapping[str, Any]) -
 def put_metrics(tx: Tx, run_id: str, project: str, lasts: Mapping[str, float | None]) -> None:
     """Set the cells of these metrics to their last values, where the user's summary has
     no value of the same key."""
-    rows = metric_rows(run_id, project, lasts)
+    put_metrics_of(tx, [(run_id, project, lasts)])
+
+
+def put_metrics_of(
+    tx: Tx, runs_lasts: Iterable[tuple[str, str, Mapping[str, float | None]]]
+) -> None:
+    """``put_metrics`` for several runs (run id, project, lasts) in one statement."""
+    rows = [row for run, project, lasts in runs_lasts for row in metric_rows(run, project, lasts)]
     if rows:
         upsert = tx.insert(run_cells)
         tx.conn.execute(

@@ -16,38 +16,40 @@ import copy
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from assay.errors import StoreUnavailable, StoreUnusable
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(eq=False)
-class _Waiting(Generic[T]):
+class _Waiting(Generic[T, R]):
     item: T
     size: int
     key: str
-    answer: int | None = None
+    answer: R | None = None
+    answered: bool = False
     error: BaseException | None = None
     done: bool = False
 
 
-class GroupCommit(Generic[T]):
-    """Runs ``commit(items)`` (one transaction, returning one count per item) for the
-    items waiting at once that share a key, at most ``limit`` in size together (a
-    single item larger than that goes alone)."""
+class GroupCommit(Generic[T, R]):
+    """Runs ``commit(items)`` (one transaction, returning one answer per item: spans'
+    counts, batches' applied flags) for the items waiting at once that share a key, at
+    most ``limit`` in size together (a single item larger than that goes alone)."""
 
-    def __init__(self, commit: Callable[[Sequence[T]], list[int]], limit: int) -> None:
+    def __init__(self, commit: Callable[[Sequence[T]], list[R]], limit: int) -> None:
         self._commit = commit
         self._limit = limit
         self._ready = threading.Condition()
-        self._waiting: list[_Waiting[T]] = []
+        self._waiting: list[_Waiting[T, R]] = []
         self._busy = False
 
-    def submit(self, item: T, size: int, key: str = "") -> int:
-        """``item``'s count, once the transaction that held it has committed."""
-        mine = _Waiting(item=item, size=size, key=key)
+    def submit(self, item: T, size: int, key: str = "") -> R:
+        """``item``'s answer, once the transaction that held it has committed."""
+        mine: _Waiting[T, R] = _Waiting(item=item, size=size, key=key)
         with self._ready:
             self._waiting.append(mine)
             while not mine.done:
@@ -65,10 +67,10 @@ class GroupCommit(Generic[T]):
                     self._ready.notify_all()
         if mine.error is not None:
             raise _fresh_copy(mine.error)
-        assert mine.answer is not None
-        return mine.answer
+        assert mine.answered
+        return cast("R", mine.answer)
 
-    def _take(self) -> list[_Waiting[T]]:
+    def _take(self) -> list[_Waiting[T, R]]:
         """The oldest waiting write and those after it with its key, within the limit."""
         first = self._waiting[0]
         group, total = [first], first.size
@@ -80,7 +82,7 @@ class GroupCommit(Generic[T]):
         self._waiting = [w for w in self._waiting if id(w) not in taken]
         return group
 
-    def _run(self, group: list[_Waiting[T]]) -> None:
+    def _run(self, group: list[_Waiting[T, R]]) -> None:
         try:
             try:
                 self._answer(group)
@@ -98,14 +100,15 @@ class GroupCommit(Generic[T]):
                             waiting.error = alone
         finally:
             for waiting in group:
-                if waiting.answer is None and waiting.error is None:
+                if not waiting.answered and waiting.error is None:
                     waiting.error = StoreUnavailable("the write was interrupted")
                 waiting.done = True
 
-    def _answer(self, group: list[_Waiting[T]]) -> None:
-        counts = self._commit([w.item for w in group])
-        for waiting, count in zip(group, counts, strict=True):
-            waiting.answer = count
+    def _answer(self, group: list[_Waiting[T, R]]) -> None:
+        answers = self._commit([w.item for w in group])
+        for waiting, answer in zip(group, answers, strict=True):
+            waiting.answer = answer
+            waiting.answered = True
 
 
 def _fresh_copy(exc: BaseException) -> BaseException:

@@ -1,12 +1,15 @@
-"""``store.runs`` on SQL: batches applied in one transaction each, runs and their
-series read back (docs/architecture.md: storage layout)."""
+"""``store.runs`` on SQL: batches applied (concurrent callers' together, in one
+transaction: group commit), runs and their series read back (docs/architecture.md:
+storage layout)."""
 
 from __future__ import annotations
 
 import math
 import os
 import time
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -34,6 +37,7 @@ from assay.store.blobs import BlobStore
 from assay.store.sql import audit, catalog, cells, run_admin, runs_groups, runs_page
 from assay.store.sql import media as sql_media
 from assay.store.sql.filters import FilterCompiler, status_expr
+from assay.store.sql.group_commit import GroupCommit
 from assay.store.sql.runs_groups import GroupStats
 from assay.store.sql.schema import (
     batches,
@@ -53,6 +57,7 @@ INLINE_DIFF_LIMIT = 64 * 1024  # a larger git diff goes to a blob
 LARGE_CHUNK = 4096  # chunks at least this long are left alone; smaller ones get merged
 MERGE_AFTER = 32  # how many small chunks of one series before they are merged into one
 SERIES_RUNS_PER_QUERY = 100  # runs whose series one query reads (bound parameters stay few)
+GROUP_POINTS = 1_000_000  # points one group-commit transaction takes (a larger write goes alone)
 
 
 def heartbeat_timeout() -> float:
@@ -65,6 +70,14 @@ def store_clock() -> float:
     return time.time()
 
 
+@dataclass(frozen=True)
+class _Delivery:
+    """One caller's batches (checked) and who delivers them."""
+
+    batches: list[Batch]
+    actor: str | None
+
+
 class SqlRuns:
     """Runs, batches, series and console output in SQL; a large git diff goes to
     ``storage`` (the store's blob folder or bucket)."""
@@ -72,6 +85,7 @@ class SqlRuns:
     def __init__(self, db: Database, storage: BlobStore) -> None:
         self.db = db
         self.storage = storage
+        self._group: GroupCommit[_Delivery, list[bool]] = GroupCommit(self._commit, GROUP_POINTS)
 
     # ---- ingest --------------------------------------------------------------------------
 
@@ -81,33 +95,123 @@ class SqlRuns:
         return store_clock() + self.db.clock_offset()
 
     def write_batch(self, batch: Batch, actor: str | None = None) -> bool:
-        """Apply a batch in one transaction: claim (run, writer, seq), create the run or
-        lock its row (so batches of one run apply one after another on PostgreSQL too,
-        and summaries never lose an update), then its fields, then its points."""
+        """Apply a batch in one transaction (shared with the batches other callers of this
+        store deliver at the same moment: ``write_batches``)."""
+        return self.write_batches([batch], actor)[0]
+
+    def write_batches(self, batches: Sequence[Batch], actor: str | None = None) -> list[bool]:
+        """Apply batches in order, all or none, in one transaction; False for each that
+        was applied before. Every batch is checked before anything is written. The
+        batches waiting from other callers at the same moment (a server's concurrent
+        requests) go into the same transaction (group commit: one commit for many
+        writers); each caller is answered once that transaction has committed, and a
+        caller whose batches fail fails alone (its batches are tried again without the
+        others')."""
+        if not batches:
+            return []
+        self.db.writable("write a batch")
         now = self.now()
-        batch = clean_batch(batch, now)  # everything refused is refused before writing
-        with self.db.write("write a batch", actor) as tx:
-            conn = tx.conn
-            claim = tx.insert(batches).on_conflict_do_nothing().returning(batches.c.seq)
-            row = {"run_id": batch.run_id, "writer": batch.writer, "seq": batch.seq}
-            if conn.execute(claim, {**row, "applied_at": now}).first() is None:
-                return False  # delivered before: replaying a journal never duplicates
-            latest = 0.0
-            for op in batch.ops:
-                if isinstance(op, CreateRun):
-                    latest = max(latest, self._apply(tx, batch.run_id, op, now))
-            project = self._lock_run(conn, batch.run_id)
-            for op in batch.ops:
-                if not isinstance(op, Points | CreateRun | Media):
-                    latest = max(latest, self._apply(tx, batch.run_id, op, now))
-            chunks = [op for op in batch.ops if isinstance(op, Points)]
-            if chunks:
-                latest = max(latest, self._add_points(tx, batch.run_id, project, chunks))
-            rich = [op for op in batch.ops if isinstance(op, Media)]
-            if rich:
-                latest = max(latest, sql_media.add(tx, batch.run_id, rich))
-            self._touch(conn, batch.run_id, latest, now)
-            return True
+        cleaned = [clean_batch(batch, now) for batch in batches]
+        size = sum(_points(batch) for batch in cleaned)
+        return self._group.submit(_Delivery(cleaned, actor), size, key=actor or "")
+
+    def _commit(self, deliveries: Sequence[_Delivery]) -> list[list[bool]]:
+        """Deliveries of one actor in one transaction. The batches go in by run id (each
+        run's in the order delivered), so two transactions lock runs in the same order."""
+        applied = [[False] * len(d.batches) for d in deliveries]
+        order = sorted(
+            (batch.run_id, i, j)
+            for i, delivery in enumerate(deliveries)
+            for j, batch in enumerate(delivery.batches)
+        )
+        per_run = Counter(run_id for run_id, _, _ in order)
+        quick = [
+            (i, j)
+            for run_id, i, j in order
+            if per_run[run_id] == 1 and _points_only(deliveries[i].batches[j])
+        ]
+        with self.db.write("write a batch", deliveries[0].actor) as tx:
+            now = self.now()
+            projects = self._lock_runs(tx.conn, sorted(per_run))
+            if quick:
+                group = [deliveries[i].batches[j] for i, j in quick]
+                fresh = self._write_points(tx, group, projects, now)
+                for (i, j), new in zip(quick, fresh, strict=True):
+                    applied[i][j] = new
+            done = set(quick)
+            for _, i, j in order:
+                if (i, j) not in done:
+                    applied[i][j] = self._write(tx, deliveries[i].batches[j], now)
+        return applied
+
+    def _lock_runs(self, conn: sa.Connection, run_ids: Sequence[str]) -> dict[str, str]:
+        """Hold the rows of the runs that exist among ``run_ids``, in id order (so that
+        two transactions never wait on each other's runs), and answer their projects."""
+        query = (
+            sa.select(runs.c.id, runs.c.project)
+            .where(runs.c.id.in_(run_ids))
+            .order_by(runs.c.id)
+            .with_for_update()
+        )
+        return {row.id: row.project for row in conn.execute(query)}
+
+    def _write_points(
+        self, tx: Tx, group: Sequence[Batch], projects: dict[str, str], now: float
+    ) -> list[bool]:
+        """Apply checked batches of points (and heartbeats) only, of runs each has to
+        itself, their rows locked already: what ``_write`` does, each statement once for
+        all of them. Whether each was new."""
+        conn = tx.conn
+        claims = [
+            {"run_id": b.run_id, "writer": b.writer, "seq": b.seq, "applied_at": now} for b in group
+        ]
+        claim = tx.insert(batches).values(claims).on_conflict_do_nothing()
+        claimed = set(conn.execute(claim.returning(batches.c.run_id)).scalars())
+        fresh = [b for b in group if b.run_id in claimed]
+        for batch in fresh:
+            if batch.run_id not in projects:
+                raise NotFound(
+                    f"run {batch.run_id} does not exist (a batch arrived before its run)"
+                )
+        latest = {
+            b.run_id: max((op.at for op in b.ops if isinstance(op, Heartbeat)), default=0.0)
+            for b in fresh
+        }
+        points = [
+            (b.run_id, projects[b.run_id], [op for op in b.ops if isinstance(op, Points)])
+            for b in fresh
+        ]
+        for run_id, at in self._add_series(tx, points).items():
+            latest[run_id] = max(latest[run_id], at)
+        if latest:
+            self._touch_all(conn, latest, now)
+        return [b.run_id in claimed for b in group]
+
+    def _write(self, tx: Tx, batch: Batch, now: float) -> bool:
+        """Apply a checked batch: claim (run, writer, seq), create the run or lock its
+        row (so batches of one run apply one after another on PostgreSQL too, and
+        summaries never lose an update), then its fields, then its points."""
+        conn = tx.conn
+        claim = tx.insert(batches).on_conflict_do_nothing().returning(batches.c.seq)
+        row = {"run_id": batch.run_id, "writer": batch.writer, "seq": batch.seq}
+        if conn.execute(claim, {**row, "applied_at": now}).first() is None:
+            return False  # delivered before: replaying a journal never duplicates
+        latest = 0.0
+        for op in batch.ops:
+            if isinstance(op, CreateRun):
+                latest = max(latest, self._apply(tx, batch.run_id, op, now))
+        project = self._lock_run(conn, batch.run_id)
+        for op in batch.ops:
+            if not isinstance(op, Points | CreateRun | Media):
+                latest = max(latest, self._apply(tx, batch.run_id, op, now))
+        chunks = [op for op in batch.ops if isinstance(op, Points)]
+        if chunks:
+            latest = max(latest, self._add_points(tx, batch.run_id, project, chunks))
+        rich = [op for op in batch.ops if isinstance(op, Media)]
+        if rich:
+            latest = max(latest, sql_media.add(tx, batch.run_id, rich))
+        self._touch(conn, batch.run_id, latest, now)
+        return True
 
     def _touch(self, conn: sa.Connection, run_id: str, latest: float, now: float) -> None:
         """``heartbeat_at`` keeps the writer's latest time (durations are measured on its
@@ -117,6 +221,17 @@ class SqlRuns:
             runs.update()
             .where(runs.c.id == run_id)
             .values(heartbeat_at=greatest(runs.c.heartbeat_at, latest), updated_at=now, seen_at=now)
+        )
+
+    def _touch_all(self, conn: sa.Connection, latest: dict[str, float], now: float) -> None:
+        """``_touch`` for several runs, in one statement."""
+        greatest = sa.func.max if self.db.dialect == "sqlite" else sa.func.greatest
+        at = sa.bindparam("b_latest", type_=runs.c.heartbeat_at.type)
+        conn.execute(
+            runs.update()
+            .where(runs.c.id == sa.bindparam("b_id"))
+            .values(heartbeat_at=greatest(runs.c.heartbeat_at, at), updated_at=now, seen_at=now),
+            [{"b_id": run_id, "b_latest": at_} for run_id, at_ in latest.items()],
         )
 
     def _apply(self, tx: Tx, run_id: str, op: Any, now: float) -> float:
@@ -245,31 +360,43 @@ class SqlRuns:
         return {**host, "git": {**slim, "diff_blob": digest}}
 
     def _add_points(self, tx: Tx, run_id: str, project: str, ops: list[Points]) -> float:
-        """All of a batch's series at once: one insert of chunks, one read and one upsert
-        of their summaries. A summary always describes the history as read back (one
-        point per step, the last write wins): a chunk that only appends updates it; one
-        that reaches back to steps already stored has it recomputed from the series."""
+        """All of a batch's series at once (``_add_series``); the latest time among them."""
+        return self._add_series(tx, [(run_id, project, ops)]).get(run_id, 0.0)
+
+    def _add_series(
+        self, tx: Tx, writes: Sequence[tuple[str, str, list[Points]]]
+    ) -> dict[str, float]:
+        """The series of several runs (run id, project, its points; a run once) at once:
+        one insert of chunks, one read and one upsert of their summaries. A summary
+        always describes the history as read back (one point per step, the last write
+        wins): a chunk that only appends updates it; one that reaches back to steps
+        already stored has it recomputed from the series. Each run's latest time."""
         conn = tx.conn
-        decoded = [(op, Columns.from_bytes(op.steps, op.times, op.values)) for op in ops]
-        decoded = [(op, c) for op, c in decoded if len(c.steps)]
+        decoded: list[tuple[str, str, Points, Columns]] = []
+        for run_id, project, ops in writes:
+            series = [(op, Columns.from_bytes(op.steps, op.times, op.values)) for op in ops]
+            series = [(op, c) for op, c in series if len(c.steps)]
+            keys = [op.key for op, _ in series]
+            if len(set(keys)) != len(keys):
+                raise InvalidInput("a batch may carry one set of points per key; merge them first")
+            decoded += [(run_id, project, op, c) for op, c in series]
         if not decoded:
-            return 0.0
-        keys = [op.key for op, _ in decoded]
-        if len(set(keys)) != len(keys):
-            raise InvalidInput("a batch may carry one set of points per key; merge them first")
-        conn.execute(metric_chunks.insert(), [_chunk_row(run_id, op, c) for op, c in decoded])
+            return {}
+        conn.execute(metric_chunks.insert(), [_chunk_row(r, op, c) for r, _, op, c in decoded])
+        run_ids = sorted({r for r, _, _, _ in decoded})
+        keys = sorted({op.key for _, _, op, _ in decoded})
         old = {
-            r._mapping["key"]: r._mapping
-            for r in conn.execute(
+            (m["run_id"], m["key"]): m
+            for m in conn.execute(
                 sa.select(metric_summary).where(
-                    metric_summary.c.run_id == run_id, metric_summary.c.key.in_(keys)
+                    metric_summary.c.run_id.in_(run_ids), metric_summary.c.key.in_(keys)
                 )
-            )
+            ).mappings()
         }
-        rows = [self._summary(conn, run_id, op.key, c, old.get(op.key)) for op, c in decoded]
+        rows = [self._summary(conn, r, op.key, c, old.get((r, op.key))) for r, _, op, c in decoded]
         for row in rows:
             if row["open_chunks"] >= MERGE_AFTER:
-                self._merge_tail(conn, run_id, row["key"], row["open_chunks"])
+                self._merge_tail(conn, row["run_id"], row["key"], row["open_chunks"])
                 row["open_chunks"] = 1
         upsert = tx.insert(metric_summary)
         conn.execute(
@@ -279,8 +406,13 @@ class SqlRuns:
             ),
             rows,
         )
-        cells.put_metrics(tx, run_id, project, {row["key"]: row["last"] for row in rows})
-        return max(float(c.times.max()) for _, c in decoded)
+        lasts: dict[tuple[str, str], dict[str, float | None]] = {}
+        latest: dict[str, float] = {}
+        for (run_id, project, op, columns), row in zip(decoded, rows, strict=True):
+            lasts.setdefault((run_id, project), {})[op.key] = row["last"]
+            latest[run_id] = max(latest.get(run_id, 0.0), float(columns.times.max()))
+        cells.put_metrics_of(tx, [(r, p, keyed) for (r, p), keyed in lasts.items()])
+        return latest
 
     def _summary(
         self, conn: sa.Connection, run_id: str, key: str, chunk: Columns, prev: Any
@@ -776,6 +908,16 @@ def _claim(run_id: str, status: str, seen: float, now: float) -> None:
             "ago (by the store's clock): another process is writing it, and two writers "
             "would overwrite each other's steps"
         )
+
+
+def _points_only(batch: Batch) -> bool:
+    """A batch of points and heartbeats only (``_write_points`` takes it)."""
+    return all(isinstance(op, Points | Heartbeat) for op in batch.ops)
+
+
+def _points(batch: Batch) -> int:
+    """A batch's size in a group commit: its points, plus one (a batch of other ops)."""
+    return sum(len(op.values) // 8 for op in batch.ops if isinstance(op, Points)) + 1
 
 
 def _step_bound(step: int | None) -> int | None:

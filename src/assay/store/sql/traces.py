@@ -443,7 +443,7 @@ class SqlTraces:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._group: GroupCommit[_Checked] = GroupCommit(self._commit, GROUP_SPANS)
+        self._group: GroupCommit[_Checked, int] = GroupCommit(self._commit, GROUP_SPANS)
 
     def write(self, spans: Sequence[Span], actor: str | None = None) -> int:
         batch = list(spans)

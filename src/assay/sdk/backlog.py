@@ -1,0 +1,62 @@
+"""How the writer's backlog goes to the store: consecutive batches, several per call
+(``store.runs.write_batches``: one request to a server, one transaction in it), so that a
+writer that fell behind, or comes back after an outage, catches up in a few requests
+instead of one per batch. A request stays well inside a server's limits (its default
+``max_body_bytes`` is 64 MiB and ``max_batch_points`` 5,000,000)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+
+import msgspec
+
+from assay.records import Batch, Points
+
+REQUEST_BYTES = 8 * 1024 * 1024  # encoded bytes of the batches one request carries, at most
+REQUEST_POINTS = 1_000_000  # points one request carries, at most
+REQUEST_BATCHES = 256  # batches one request carries, at most
+OP_OVERHEAD = 64  # bytes an op's framing and names take on the wire, at most (about)
+
+_encoder = msgspec.msgpack.Encoder()
+
+
+def requests(batches: Iterable[Batch], alone: Callable[[Batch], bool]) -> Iterator[list[Batch]]:
+    """``batches`` in order, cut into lists that may go in one request: consecutive
+    batches within the bounds. A batch ``alone`` names (one that must go by itself), or
+    one that exceeds a bound by itself, comes as a list of one."""
+    group: list[Batch] = []
+    size = points = 0
+    for batch in batches:
+        if alone(batch):
+            if group:
+                yield group
+                group, size, points = [], 0, 0
+            yield [batch]
+            continue
+        weight, count = wire_size(batch), points_of(batch)
+        over = size + weight > REQUEST_BYTES or points + count > REQUEST_POINTS
+        if group and (over or len(group) >= REQUEST_BATCHES):
+            yield group
+            group, size, points = [], 0, 0
+        group.append(batch)
+        size += weight
+        points += count
+    if group:
+        yield group
+
+
+def wire_size(batch: Batch) -> int:
+    """About how many bytes ``batch`` takes in a request (msgpack, before compression);
+    points are counted by their columns, without encoding them."""
+    size = OP_OVERHEAD + len(batch.run_id) + len(batch.writer)
+    for op in batch.ops:
+        if isinstance(op, Points):
+            size += OP_OVERHEAD + len(op.key) + len(op.steps) + len(op.times) + len(op.values)
+        else:
+            size += OP_OVERHEAD + len(_encoder.encode(op))
+    return size
+
+
+def points_of(batch: Batch) -> int:
+    """Points in ``batch``, as a server counts them against ``max_batch_points``."""
+    return sum(len(op.values) // 8 for op in batch.ops if isinstance(op, Points))
