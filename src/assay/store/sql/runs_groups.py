@@ -64,17 +64,20 @@ def _config_path(group: str) -> tuple[str, ...]:
     return path
 
 
-def _grouped(group: str, dialect: str) -> tuple[sa.FromClause, sa.ColumnElement[Any]]:
-    """(runs joined to what they are grouped on, the value): a config value is the run's
-    cell when it has one (nearly always), else its JSON (a key too long for a cell, or
-    one holding an object, whose keys have cells but which has none of its own)."""
+def _grouped(
+    source: sa.FromClause, group: str, dialect: str
+) -> tuple[sa.FromClause, sa.ColumnElement[Any]]:
+    """(``source`` joined to what runs are grouped on, the value): a config value is the
+    run's cell when it has one (nearly always), else its JSON (a key too long for a
+    cell, or one holding an object, whose keys have cells but which has none of its
+    own)."""
     stored = group_expr(group, dialect)
     key = cells.config_key(_config_path(group)) if group.startswith("config.") else None
     if key is None:
-        return runs, stored
+        return source, stored
     cell = run_cells.alias("grouped_on")
     on = sa.and_(cell.c.run_id == runs.c.id, cell.c.kind == cells.CONFIG, cell.c.key == key)
-    return runs.outerjoin(cell, on), sa.func.coalesce(cell.c.value, stored)
+    return source.outerjoin(cell, on), sa.func.coalesce(cell.c.value, stored)
 
 
 def decoded(group: str, value: Any) -> Any:
@@ -110,7 +113,13 @@ def group_stats(
     """Groups of the runs matching ``where``, largest first; statistics of the
     ``summary.*`` and metric columns (config columns are labels, not measures)."""
     numeric = [c for c in dict.fromkeys(columns) if c.startswith("summary.")][:MAX_COLUMNS]
-    source, value = _grouped(group, compiler.dialect)
+    source: sa.FromClause = runs
+    if compiler.dialect == "postgresql":
+        # PostgreSQL would join the cells before the filter's last test and look them up
+        # for runs the filter then drops: the matching runs first (OFFSET 0 keeps them so)
+        matching = sa.select(runs.c.id).where(*where).offset(0).subquery("matching")
+        source, where = runs.join(matching, matching.c.id == runs.c.id), []
+    source, value = _grouped(source, group, compiler.dialect)
     fields = []
     for i, column in enumerate(numeric):
         key = cells.summary_key(column.split(".", 1)[1])
