@@ -70,8 +70,16 @@ def is_packed(value: object) -> bool:
 
 def rows_of(value: Ext) -> int:
     """How many rows a packed column holds; ValueError when it is not a packed column
-    (a damaged or foreign extension value)."""
-    return _parts(value.code, value.data)[3]
+    (a damaged or foreign extension value). A store checks every column of every entry:
+    a header seen before is looked up, not read again."""
+    data = value.data
+    if value.code == CODE and type(data) is bytes and data:
+        start = 1 + data[0]
+        known = _headers.get(data[1:start])
+        body = len(data) - start  # below 0 when the header is cut short
+        if known is not None and body >= 0 and not body % known[2]:
+            return body // known[2]
+    return _parts(value.code, data)[3]  # reads the header, or says what is wrong
 
 
 def unpack(value: Ext) -> list[Any]:
@@ -92,20 +100,19 @@ def _parts(code: int, data: Any) -> tuple[np.dtype[Any], tuple[int, ...], int, i
     """(dtype, shape of a row, where the values start, rows), every part checked."""
     if code != CODE:
         raise ValueError(f"msgpack extension type {code} is not a packed column")
-    view = memoryview(data)
-    if not view:
+    if not data:
         raise ValueError("a packed column without a header")
-    start = 1 + view[0]
-    if start > len(view):
+    start = 1 + data[0]
+    if start > len(data):
         raise ValueError("a packed column's header is cut short")
-    header = bytes(view[1:start])
+    header = bytes(data[1:start])
     known = _headers.get(header)
     if known is None:
         known = _read_header(header)
         if len(_headers) < MAX_KNOWN:
             _headers[header] = known
     dtype, row, width = known
-    body = len(view) - start
+    body = len(data) - start
     if body % width:
         raise ValueError(f"a packed column of {body} bytes is not whole rows of {width}")
     return dtype, row, start, body // width

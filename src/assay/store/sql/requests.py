@@ -74,7 +74,7 @@ def _length(values: Any) -> int | None:
     anything else, a damaged packed column included)."""
     if isinstance(values, list):
         return len(values)
-    if packed.is_packed(values):
+    if type(values) is msgspec.msgpack.Ext:
         try:
             return packed.rows_of(values)
         except ValueError:
