@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import numpy as np
 import pandas as pd
 import pytest
@@ -26,7 +27,7 @@ from starlette.testclient import TestClient
 import assay
 from assay.serving.app import create_app
 from assay.serving.config import ServeConfig
-from assay.serving.requestlog import ServedLog, new_request_id
+from assay.serving.requestlog import PACKED_ROWS, ServedLog, new_request_id
 from assay.store.base import open_store
 from assay.store.sql.store import SqlStore
 from tests.services import free_port
@@ -130,9 +131,12 @@ def test_log_sample_outside_zero_to_one_is_refused() -> None:
         ServeConfig(models=("models:/clf@production",), log_sample=1.5)
 
 
-def test_columns_of_every_kind_read_back_as_the_values_the_request_held(store_uri: str) -> None:
+@pytest.mark.parametrize("count", [3, PACKED_ROWS + 6], ids=["lists", "packed"])
+def test_columns_of_every_kind_read_back_as_the_values_the_request_held(
+    store_uri: str, count: int
+) -> None:
     when = np.array(["2026-12-02T08:00:00.000000001", "NaT", "2026-01-01"], dtype="M8[ns]")
-    given = {
+    three = {
         "x": np.array([[0.5, 1.0], [np.nan, 2.0], [-1.0, 3.0]])[:, 0],  # a column of a table
         "n": np.array([1, -(2**62), 3]),
         "flag": np.array([True, False, True]),
@@ -143,20 +147,36 @@ def test_columns_of_every_kind_read_back_as_the_values_the_request_held(store_ur
         "text": np.array(["a", "bc", ""]),
         "vector": np.arange(6.0).reshape(3, 2),
     }
+    given = {name: np.resize(array, (count, *array.shape[1:])) for name, array in three.items()}
+    table = np.resize(np.array([[0.5, 1.0], [np.nan, 2.0], [-1.0, 3.0]]), (count, 2))
+    given["x"] = table[:, 0]  # still a column of a table, strided
     answered = {
-        "p": np.array([0.1, np.nan, 0.9]),
-        "label": np.array(["a", None, "c"], dtype=object),
+        "p": np.resize(np.array([0.1, np.nan, 0.9]), count),
+        "label": np.resize(np.array(["a", None, "c"], dtype=object), count),
     }
     served = ServedLog(store_uri, 1.0)
     served.record(
-        "clf", "1", status=200, seconds=0.002, request_id="r", rows=given, count=3, outputs=answered
+        "clf",
+        "1",
+        status=200,
+        seconds=0.002,
+        request_id="r",
+        rows=given,
+        count=count,
+        outputs=answered,
     )
     assert served.close()
     store = open_store(store_uri)
     try:
         (found,) = store.requests.list("clf")
+        assert isinstance(store, SqlStore)
+        with store.engine.connect() as conn:
+            blob = conn.execute(sa.text("SELECT inputs FROM request_log")).scalar_one()
     finally:
         store.close()
+    stored = msgspec.msgpack.decode(blob)
+    assert isinstance(stored["x"], msgspec.msgpack.Ext) == (count >= PACKED_ROWS)
+    assert isinstance(stored["city"], list)  # objects stay lists
     for kind, arrays, columns in (
         ("input", given, found.inputs),
         ("output", answered, found.outputs),
