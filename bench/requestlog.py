@@ -5,12 +5,16 @@ leaves), written as the server's writer writes them (batches of 2,000 through
 ``store.requests.write_batch``) into a fresh SQLite store, then read back with
 ``assay.Api().requests``: the whole log, and a tenth of it by time range. Also the cost of
 ``submit`` on the request path (what a server pays per answered request), and the CPU
-a server's log costs per answered request of ``--served-rows`` rows and 20 columns, from
-``record`` on the request path to the row in the store (the writer's build, journal and
-delivery, run in this thread). Medians of ``--repeats`` fresh runs; no peer does this, so
-there is no ratio.
+a server's log costs per answered request of ``--served-rows`` rows and
+``--served-columns`` float columns (cut from one table, as a ``dataframe_split`` body
+gives them) and one integer output, from ``record`` on the request path to the row in
+the store: ``record`` itself, the writer building and journaling the entries, and
+delivering them to the store, run in this thread in cycles of 112 requests (what a
+server answering 560 requests/s queues in one 200 ms cycle). Medians of ``--repeats``
+fresh runs; no peer does this, so there is no ratio.
 
     python bench/requestlog.py [--entries 100000] [--repeats 3] [--served-rows 100]
+        [--served-columns 20] [--served-only]
 """
 
 from __future__ import annotations
@@ -84,37 +88,50 @@ def submit_cost(n: int) -> float:
     return seconds / n * 1e6
 
 
-def served_cost(requests: int, rows: int) -> tuple[float, int]:
-    """(CPU milliseconds per answered request of ``rows`` rows, request_log rows stored):
-    ``ServedLog.record`` for each, then one writer cycle into a fresh SQLite store."""
+CYCLE = 112  # requests a server answering 560 requests/s queues in one 200 ms cycle
+
+
+def served_cost(requests: int, rows: int, width: int) -> tuple[float, float, float, int]:
+    """CPU microseconds per answered request of ``rows`` rows and ``width`` columns
+    (``ServedLog.record``; the writer building and journaling the entries; delivering
+    them to a fresh SQLite store) and the request_log rows stored."""
     folder = Path(tempfile.mkdtemp(prefix="assay-bench-requestlog-"))
     store = open_store(folder / "store")
     rng = np.random.default_rng(0)
-    columns = {f"f{k}": rng.normal(size=rows) for k in range(20)}
+    table = rng.normal(size=(rows, width))
+    columns = {f"f{k}": table[:, k] for k in range(width)}
     answers = {"predict": rng.integers(0, 2, size=rows)}
     served = ServedLog.__new__(ServedLog)  # its writer not started: the cycle runs here
     served.sample = 1.0
-    served.writer = RequestLog(
+    writer = served.writer = RequestLog(
         str(folder / "store"), folder=folder / "journal", interval=3600, connect=lambda: store
     )
-    t0 = time.process_time()
-    for i in range(requests):
-        served.record(
-            "m",
-            "1",
-            status=200,
-            seconds=0.001,
-            request_id=f"q{i}",
-            rows=columns,
-            count=rows,
-            outputs=answers,
-        )
-    served.writer._cycle(force=True)
-    cpu = time.process_time() - t0
+    spent = [0.0, 0.0, 0.0]
+    for start in range(0, requests, CYCLE):
+        t0 = time.process_time()
+        for i in range(start, min(requests, start + CYCLE)):
+            served.record(
+                "m",
+                "1",
+                status=200,
+                seconds=0.001,
+                request_id=f"q{i}",
+                rows=columns,
+                count=rows,
+                outputs=answers,
+            )
+        t1 = time.process_time()
+        writer._cut()
+        t2 = time.process_time()
+        writer._deliver()
+        t3 = time.process_time()
+        for k, seconds in enumerate((t1 - t0, t2 - t1, t3 - t2)):
+            spent[k] += seconds
     stored = len(store.requests.list("m"))
-    served.writer.journal.close()
+    writer.journal.close()
     store.close()
-    return cpu / requests * 1e3, stored
+    record, journal, deliver = (seconds / requests * 1e6 for seconds in spent)
+    return record, journal, deliver, stored
 
 
 def main() -> None:
@@ -122,19 +139,28 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--served-rows", type=int, default=100)
+    parser.add_argument("--served-columns", type=int, default=20)
+    parser.add_argument("--served-only", action="store_true", help="only a server's log cost")
     args = parser.parse_args()
-    runs = [one_run(args.entries) for _ in range(args.repeats)]
-    rate, read_all, read_tenth = (statistics.median(column) for column in zip(*runs, strict=True))
-    print(f"request log, {args.entries:,} entries of 8 inputs, SQLite, median of {args.repeats}:")
-    print(f"  stored:               {rate:,.0f} entries/s")
-    print(f"  read all (DataFrame): {read_all:.2f} s")
-    print(f"  read a tenth by time: {read_tenth:.2f} s")
-    print(f"  submit() per request: {submit_cost(100_000):.2f} µs")
-    costs = [served_cost(1_000, args.served_rows) for _ in range(args.repeats)]
-    cpu = statistics.median(c for c, _ in costs)
+    if not args.served_only:
+        runs = [one_run(args.entries) for _ in range(args.repeats)]
+        rate, read_all, read_tenth = (
+            statistics.median(column) for column in zip(*runs, strict=True)
+        )
+        print(
+            f"request log, {args.entries:,} entries of 8 inputs, SQLite, median of {args.repeats}:"
+        )
+        print(f"  stored:               {rate:,.0f} entries/s")
+        print(f"  read all (DataFrame): {read_all:.2f} s")
+        print(f"  read a tenth by time: {read_tenth:.2f} s")
+        print(f"  submit() per request: {submit_cost(100_000):.2f} µs")
+    costs = [served_cost(2_240, args.served_rows, args.served_columns) for _ in range(args.repeats)]
+    record, journal, deliver = (statistics.median(c[k] for c in costs) for k in range(3))
     print(
-        f"  a server's log, per {args.served_rows}-row request of 20 columns: {cpu:.3f} ms CPU "
-        f"({costs[0][1]:,} request_log entries for 1,000 requests)"
+        f"  a server's log, per {args.served_rows}-row request of {args.served_columns} columns: "
+        f"{record + journal + deliver:,.0f} µs CPU (record {record:,.1f}, build and journal "
+        f"{journal:,.1f}, store {deliver:,.1f}; {costs[0][3]:,} request_log entries for 2,240 "
+        "requests)"
     )
 
 

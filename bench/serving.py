@@ -2,7 +2,7 @@
 serve --env-manager local`` and by BentoML (``bentoml serve``, adaptive batching on).
 
     python bench/serving.py [--quick] [--mlflow-python PATH] [--bentoml-python PATH]
-                            [--results bench/RESULTS.md]
+                            [--results bench/RESULTS.md] [--no-peers]
 
 Same model (StandardScaler + LogisticRegression on 20 numeric columns, fitted on a
 DataFrame), same body (MLflow's ``dataframe_split``, which both servers take), one worker
@@ -19,6 +19,7 @@ scikit-learn and pandas (``make bench`` makes one, .venv-bentoml: installing ben
 mlflow moves opentelemetry-api); its service is BENTO_SERVICE below: one ``@bentoml.api(batchable
 =True)`` method taking the rows as one ``[n, 20]`` array, so BentoML's adaptive batching
 joins concurrent requests into one predict call, at most 1024 rows (as Assay's).
+``--no-peers`` measures Assay alone (with and without its request log).
 """
 
 from __future__ import annotations
@@ -488,6 +489,7 @@ def measure(
     mlflow_python: str | None = None,
     runs: int = 3,
     bentoml_python: str | None = None,
+    peers: bool = True,
 ) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="assay-bench-serving-"))
     results: list[Result] = []
@@ -512,7 +514,9 @@ def measure(
         with running(command, port, "/v2/health/ready", work / "assay-nolog.log"):
             results += measure_server(NO_LOG, port, quick, runs, top_only=True)
         python = mlflow_python or (sys.executable if _has_mlflow() else None)
-        if python is None:
+        if not peers:
+            notes.append("MLflow and BentoML left out (--no-peers)")
+        elif python is None:
             notes.append("MLflow left out: no interpreter with mlflow (--mlflow-python)")
         else:
             model = mlflow_model(python, work)
@@ -536,9 +540,9 @@ def measure(
             ]
             with running(mlflow, port, "/ping", work / "mlflow.log"):
                 results += measure_server("mlflow", port, quick, runs)
-        if bentoml_python is None:
+        if peers and bentoml_python is None:
             notes.append(BENTOML_SKIPPED)
-        else:
+        elif peers and bentoml_python is not None:
             results += measure_bentoml(bentoml_python, work, quick, runs)
             notes.append(f"BentoML {_version(bentoml_python, 'bentoml')}: {BENTOML_NOTE}")
     finally:
@@ -710,9 +714,14 @@ def main() -> None:
     parser.add_argument("--mlflow-python", default=None)
     parser.add_argument("--bentoml-python", default=None)
     parser.add_argument("--results", type=Path, default=None)
+    parser.add_argument("--no-peers", action="store_true", help="Assay alone")
     args = parser.parse_args()
-    measured = measure(args.quick, args.mlflow_python, args.runs, args.bentoml_python)
+    measured = measure(
+        args.quick, args.mlflow_python, args.runs, args.bentoml_python, not args.no_peers
+    )
     command = "python bench/serving.py" + (" --quick" if args.quick else "")
+    if args.no_peers:
+        command += " --no-peers"
     if args.mlflow_python:
         command += " --mlflow-python PATH"
     if args.bentoml_python:

@@ -5,6 +5,7 @@ writer's journal behaviour (outage, idempotent redelivery, the drop limit)."""
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,15 +14,19 @@ import msgspec
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 import assay
 from assay.errors import InvalidInput, StoreUnavailable
+from assay.packed import pack
 from assay.records import RequestBatch, RequestEntry
 from assay.sdk import journal as jnl
 from assay.sdk.requestlog import RequestLog
 from assay.sdk.requests import close_all
 from assay.store.base import Store, open_store
-from tests.conftest import log_model
+from assay.store.sql.schema import request_log
+from assay.store.sql.store import SqlStore
+from tests.conftest import StoreFactory, log_model
 
 FIXED = ["request_id", "time", "model", "version", "arm", "status", "latency_ms"]
 
@@ -362,3 +367,59 @@ def test_limit_keeps_the_newest_rows_of_requests_of_several_rows(uri: str) -> No
         assert list(api.requests("churn", limit=2)["request_id"]) == ["a/2", "b"]
         assert api.requests("churn", limit=2)["input.x"].iloc[0] == 3.0
         assert list(api.requests("churn", limit=1)["request_id"]) == ["b"]
+
+
+def test_entries_stored_before_columns_were_packed_read_back_as_they_were(
+    sql_store_factory: StoreFactory,
+) -> None:
+    store = sql_store_factory()
+    assert isinstance(store, SqlStore)
+    now = 1_700_000_000.0
+    when = ["2026-12-02T08:00:00.000000000", "NaT"]
+    before = {  # a row as earlier versions wrote it: msgpack maps of lists
+        "model": "churn",
+        "request_id": "old",
+        "time": now,
+        "version": "1",
+        "arm": None,
+        "status": 200,
+        "latency_ms": 2.5,
+        "row_count": 2,
+        "inputs": msgspec.msgpack.encode(
+            {"x": [1.5, math.nan], "n": [7, -1], "when": when, "city": ["Oslo", None]}
+        ),
+        "outputs": msgspec.msgpack.encode({"p": [0.25, 0.75]}),
+    }
+    with store.engine.begin() as conn:
+        conn.execute(sa.insert(request_log), before)
+    served = {
+        "x": pack(np.array([1.5, np.nan])),
+        "n": pack(np.array([7, -1])),
+        "when": pack(np.array(when, dtype="M8[ns]")),
+        "city": ["Oslo", None],
+    }
+    new = RequestEntry(
+        model="churn",
+        request_id="new",
+        time=now + 1,
+        version="1",
+        latency_ms=2.5,
+        rows=2,
+        inputs=served,
+        outputs={"p": pack(np.array([0.25, 0.75]))},
+    )
+    store.requests.write_batch(RequestBatch(writer="w", seq=0, entries=[new]))
+    old, packed = store.requests.list("churn")
+    assert old.request_id == "old" and old.rows == 2
+    assert msgspec.msgpack.encode(old.inputs) == before["inputs"]
+    assert msgspec.msgpack.encode(old.outputs) == before["outputs"]
+    same = msgspec.msgpack.encode([packed.inputs, packed.outputs])
+    assert same == msgspec.msgpack.encode([old.inputs, old.outputs])  # NaN included
+    with assay.Api(store=store) as api:
+        df = api.requests("churn")
+    rows = df.drop(columns=["request_id", "time"])
+    pd.testing.assert_frame_equal(
+        rows.iloc[:2].reset_index(drop=True), rows.iloc[2:].reset_index(drop=True)
+    )
+    assert list(df["input.when"]) == when * 2 and list(df["input.n"]) == [7, -1] * 2
+    assert list(df["input.city"].isna()) == [False, True] * 2

@@ -4,6 +4,7 @@ store outage costs no request and the log lands once the store is back)."""
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import re
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
+import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -24,10 +27,11 @@ from starlette.testclient import TestClient
 import assay
 from assay.serving.app import create_app
 from assay.serving.config import ServeConfig
-from assay.serving.requestlog import new_request_id
+from assay.serving.requestlog import PACKED_ROWS, ServedLog, new_request_id
 from assay.store.base import open_store
 from assay.store.sql.store import SqlStore
 from tests.services import free_port
+from tests.test_packed import as_before, same
 from tests.test_server_e2e import ServerProcess
 from tests.test_serving import COLUMNS, log_and_register, oip_columns, pipeline, table
 
@@ -125,6 +129,96 @@ def test_log_sample_keeps_a_fraction_of_requests_and_zero_keeps_none(store_uri: 
 def test_log_sample_outside_zero_to_one_is_refused() -> None:
     with pytest.raises(assay.errors.InvalidInput, match="--log-sample"):
         ServeConfig(models=("models:/clf@production",), log_sample=1.5)
+
+
+@pytest.mark.parametrize("count", [3, PACKED_ROWS + 6], ids=["lists", "packed"])
+def test_columns_of_every_kind_read_back_as_the_values_the_request_held(
+    store_uri: str, count: int
+) -> None:
+    when = np.array(["2026-12-02T08:00:00.000000001", "NaT", "2026-01-01"], dtype="M8[ns]")
+    three = {
+        "x": np.array([[0.5, 1.0], [np.nan, 2.0], [-1.0, 3.0]])[:, 0],  # a column of a table
+        "n": np.array([1, -(2**62), 3]),
+        "flag": np.array([True, False, True]),
+        "when": when,
+        "waited": np.array([1500, "NaT", 0], dtype="m8[ms]"),
+        "city": np.array(["Oslo", None, "Lima"], dtype=object),
+        "mixed": np.array([1, "a", None], dtype=object),
+        "text": np.array(["a", "bc", ""]),
+        "vector": np.arange(6.0).reshape(3, 2),
+    }
+    given = {name: np.resize(array, (count, *array.shape[1:])) for name, array in three.items()}
+    table = np.resize(np.array([[0.5, 1.0], [np.nan, 2.0], [-1.0, 3.0]]), (count, 2))
+    given["x"] = table[:, 0]  # still a column of a table, strided
+    answered = {
+        "p": np.resize(np.array([0.1, np.nan, 0.9]), count),
+        "label": np.resize(np.array(["a", None, "c"], dtype=object), count),
+    }
+    served = ServedLog(store_uri, 1.0)
+    served.record(
+        "clf",
+        "1",
+        status=200,
+        seconds=0.002,
+        request_id="r",
+        rows=given,
+        count=count,
+        outputs=answered,
+    )
+    assert served.close()
+    store = open_store(store_uri)
+    try:
+        (found,) = store.requests.list("clf")
+        assert isinstance(store, SqlStore)
+        with store.engine.connect() as conn:
+            blob = conn.execute(sa.text("SELECT inputs FROM request_log")).scalar_one()
+    finally:
+        store.close()
+    stored = msgspec.msgpack.decode(blob)
+    assert isinstance(stored["x"], msgspec.msgpack.Ext) == (count >= PACKED_ROWS)
+    assert isinstance(stored["city"], list)  # objects stay lists
+    for kind, arrays, columns in (
+        ("input", given, found.inputs),
+        ("output", answered, found.outputs),
+    ):
+        assert list(columns) == list(arrays)
+        for name, array in arrays.items():
+            assert same(columns[name], as_before(array)), f"{kind} {name}"
+    df = requests_of(store_uri)
+    for kind, arrays in (("input", given), ("output", answered)):
+        for name, array in arrays.items():
+            column = f"{kind}.{name}"
+            pd.testing.assert_series_equal(df[column], pd.Series(as_before(array), name=column))
+
+
+def test_an_array_of_the_wrong_length_costs_only_its_own_requests_entry(
+    store_uri: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    served = ServedLog(store_uri, 1.0)
+    two = {"x": np.array([1.0, 2.0])}
+    cases = [
+        ("a", two, np.array([0, 1])),
+        ("b", two, np.array([0, 1, 2])),  # three outputs for two rows
+        ("c", {"x": np.array([1.0])}, np.array([0, 1])),  # one input for two rows
+        ("d", two, np.array([1, 0])),
+    ]
+    for rid, given, answered in cases:
+        served.record(
+            "clf",
+            "1",
+            status=200,
+            seconds=0.001,
+            request_id=rid,
+            rows=given,
+            count=2,
+            outputs={"p": answered},
+        )
+    with caplog.at_level(logging.ERROR, logger="assay"):
+        assert served.close()
+    assert served.writer.dropped == 2 and "could not be built" in caplog.text
+    df = requests_of(store_uri)
+    assert list(df["request_id"]) == ["a/0", "a/1", "d/0", "d/1"]
+    assert list(df["output.p"]) == [0, 1, 1, 0]
 
 
 # ---- real processes ------------------------------------------------------------------------

@@ -514,10 +514,12 @@ class Alert(msgspec.Struct, kw_only=True, frozen=True):
 
 class RequestEntry(msgspec.Struct, kw_only=True, frozen=True):
     """One request to a served model: what it was given and what it answered, as columns
-    (``{name: [one value per row]}``), which version and arm answered, how fast, with what
-    status. ``rows`` is the number of input rows (0: refused before its rows were read,
-    no inputs). ``rows=None`` is the one-row form earlier versions wrote (``{name:
-    value}``), still taken from their journals and clients: it is stored as one row."""
+    (``{name: [one value per row]}``, or ``{name: packed column}``: a numeric or datetime
+    array's bytes, assay/packed.py, read back as the list), which version and arm
+    answered, how fast, with what status. ``rows`` is the number of input rows (0:
+    refused before its rows were read, no inputs). ``rows=None`` is the one-row form
+    earlier versions wrote (``{name: value}``), still taken from their journals and
+    clients: it is stored as one row."""
 
     model: str
     request_id: str  # unique per model: a later entry with the same id is ignored

@@ -9,9 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import numpy as np
 import pytest
+from msgspec.msgpack import Ext
 
 from assay.errors import InvalidInput, NotFound
+from assay.packed import pack
 from assay.records import RequestBatch, RequestEntry
 from assay.store import Store
 from tests.conftest import log_model
@@ -91,6 +94,40 @@ def test_an_entry_of_the_earlier_one_row_form_is_stored_as_one_row(
     assert first.outputs == {"y": [1]} and (refused.rows, refused.inputs) == (0, {})
 
 
+def packed(array: Any) -> Ext:
+    column = pack(np.asarray(array))
+    assert column is not None
+    return column
+
+
+def test_packed_columns_read_back_as_the_lists_of_their_values(
+    store: Store, tmp_path: Path
+) -> None:
+    registered(store, tmp_path)
+    when = np.array(["2026-12-02T08:00:00", "NaT", "2026-12-02T08:00:01.5"], dtype="M8[ns]")
+    inputs = {
+        "x": packed([1.5, math.nan, -2.0]),
+        "n": packed(np.array([1, 2**40, -3])),
+        "flag": packed([True, False, True]),
+        "when": packed(when),
+        "pixels": packed(np.arange(6, dtype=np.uint8).reshape(3, 2)),
+        "tags": [["a"], [], None],  # a column that does not pack stays a list
+    }
+    outputs = {"y": packed(np.array([0.25, 0.5, 0.75], dtype=np.float32))}
+    given = entry("p", time.time(), rows=3, inputs=inputs, outputs=outputs)
+    store.requests.write_batch(RequestBatch(writer="w", seq=0, entries=[given]))
+    (found,) = store.requests.list("clf")
+    assert found.rows == 3 and list(found.inputs) == ["x", "n", "flag", "when", "pixels", "tags"]
+    x = found.inputs["x"]
+    assert x[0] == 1.5 and math.isnan(x[1]) and x[2] == -2.0
+    assert found.inputs["n"] == [1, 2**40, -3] and found.inputs["flag"] == [True, False, True]
+    assert found.inputs["when"] == when.astype(str).tolist()
+    assert found.inputs["when"][1] == "NaT"
+    assert found.inputs["pixels"] == [[0, 1], [2, 3], [4, 5]]
+    assert found.inputs["tags"] == [["a"], [], None]
+    assert found.outputs == {"y": [0.25, 0.5, 0.75]}
+
+
 @pytest.mark.parametrize(
     "changes",
     [
@@ -98,6 +135,10 @@ def test_an_entry_of_the_earlier_one_row_form_is_stored_as_one_row(
         {"rows": -1},
         {"inputs": {"x": 1.0}},  # not a list
         {"outputs": {"y": [1, 2]}},
+        {"inputs": {"x": packed([1.0, 2.0])}},  # packed, of two rows
+        {"inputs": {"x": Ext(1, b"\x03<f8" + bytes(12))}},  # packed, damaged
+        {"inputs": {"x": Ext(7, bytes(8))}},  # another extension value
+        {"rows": None, "inputs": {"x": packed([1.0])}},  # packed in the one-row form
     ],
 )
 def test_columns_must_hold_one_value_per_row(

@@ -4,9 +4,11 @@ into the store's request log (docs/serving.md, "Request log").
 On the request path ``record`` costs one random draw and one deque append: the arrays
 are kept as they are, and the SDK's request-log writer (sdk/requestlog.py) turns them
 into entries, journals them and delivers them from its own thread. A request gives one
-entry however many rows it had, its inputs and outputs as columns (one ``tolist`` per
-array); readers show its rows as ``<id>`` for one row and ``<id>/0`` ... ``<id>/<n-1>``
-for more. A request refused before its rows were read gives an entry without inputs.
+entry however many rows it had, its inputs and outputs as columns: from PACKED_ROWS rows
+on, a numeric, boolean or datetime array packed as it is (assay/packed.py: its bytes
+copied, no Python value per row), any other one ``tolist``-ed; readers show its rows as
+``<id>`` for one row and ``<id>/0`` ... ``<id>/<n-1>`` for more. A request refused
+before its rows were read gives an entry without inputs.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from assay.packed import pack
 from assay.records import RequestEntry
 from assay.sdk.requestlog import RequestLog
 from assay.serving.metrics import LOG_DROPPED, LOG_ENTRIES
@@ -26,6 +29,7 @@ from assay.serving.metrics import LOG_DROPPED, LOG_ENTRIES
 log = logging.getLogger("assay.serving")
 
 DEFAULT_ARM = None  # what an entry's arm is when no traffic policy chose one
+PACKED_ROWS = 64  # a request of at least this many rows packs its arrays; a list is cheaper below
 HEADER = "x-request-id"
 
 
@@ -96,14 +100,17 @@ class ServedLog:
         return self.writer.close(timeout)
 
 
-def _columns(arrays: Mapping[str, np.ndarray], count: int) -> dict[str, list[Any]]:
-    """``{name: array of count rows}`` as ``{name: [Python value per row]}``; an array of
-    another length fails the build (that request alone is not logged)."""
-    columns = {}
+def _columns(arrays: Mapping[str, np.ndarray], count: int) -> dict[str, Any]:
+    """``{name: array of count rows}`` as ``{name: packed column}`` (from PACKED_ROWS
+    rows), or ``{name: [Python value per row]}`` for fewer rows or an array that does not
+    pack; an array of another length fails the build (that request alone is not
+    logged)."""
+    columns: dict[str, Any] = {}
     for name, array in arrays.items():
         if array.ndim == 0 or array.shape[0] != count:
             raise ValueError(f"{name!r} has {array.shape} values for {count} rows")
-        columns[name] = _python(array)
+        packed = pack(array) if count >= PACKED_ROWS else None
+        columns[name] = packed if packed is not None else _python(array)
     return columns
 
 

@@ -1,8 +1,10 @@
 """The request log in SQL: one row per request (model, request id) however many rows it
-had, its inputs and outputs as msgpack maps of columns (``{name: [value per row]}``,
-encoded once per request), indexed by (model, time) so a time range reads back in one
-index scan; labels in ``request_labels``, per row or (row -1) for the whole request; the
-(writer, seq) of every batch applied is claimed in ``request_batches``.
+had, its inputs and outputs as msgpack maps of columns (``{name: [value per row]}``, or
+``{name: packed column}`` for the numeric and datetime arrays a server writes: see
+assay/packed.py; encoded once per request, unpacked into lists when read), indexed by
+(model, time) so a time range reads back in one index scan; labels in
+``request_labels``, per row or (row -1) for the whole request; the (writer, seq) of
+every batch applied is claimed in ``request_batches``.
 
 Request ids as readers show them: ``<id>`` for a request of one row (or none), ``<id>/0``
 ... ``<id>/<n-1>`` for the rows of a request of n; labels are joined by either."""
@@ -18,6 +20,7 @@ from typing import Any
 import msgspec
 import sqlalchemy as sa
 
+from assay import packed
 from assay.errors import InvalidInput
 from assay.records import LabelResult, LoggedRequest, RequestBatch, RequestEntry, RequestLabel
 from assay.store.sql.schema import request_batches, request_labels, request_log
@@ -52,16 +55,31 @@ def check_entry(entry: RequestEntry, latest: float) -> None:
             f"{named}: latency_ms {entry.latency_ms!r} must be finite and at least 0"
         )
     rows = entry.rows
-    if rows is None:
-        return  # the one-row form of earlier versions
-    if type(rows) is not int or not 0 <= rows <= MAX_ROWS:
+    if rows is not None and (type(rows) is not int or not 0 <= rows <= MAX_ROWS):
         raise InvalidInput(f"{named}: rows {rows!r} is not a whole number 0-{MAX_ROWS:,}")
     for kind, columns in (("input", entry.inputs), ("output", entry.outputs)):
         for name, values in columns.items():
-            if not isinstance(values, list) or len(values) != rows:
+            if rows is None:  # the one-row form of earlier versions: {name: value}
+                if packed.is_packed(values):
+                    raise InvalidInput(f"{named}: {kind} {name!r:.40} is packed without rows")
+            elif _length(values) != rows:
                 raise InvalidInput(
-                    f"{named}: {kind} {name!r:.40} must be a list of {rows} values, one per row"
+                    f"{named}: {kind} {name!r:.40} must be a list (or packed column) of "
+                    f"{rows} values, one per row"
                 )
+
+
+def _length(values: Any) -> int | None:
+    """The rows a column holds: a list's length, a packed column's rows (None for
+    anything else, a damaged packed column included)."""
+    if isinstance(values, list):
+        return len(values)
+    if type(values) is msgspec.msgpack.Ext:
+        try:
+            return packed.rows_of(values)
+        except ValueError:
+            return None
+    return None
 
 
 def check_batch(batch: RequestBatch, now: float) -> None:
@@ -321,8 +339,14 @@ def _logged(
 
 
 def _maps(blobs: Sequence[bytes]) -> list[dict[str, Any]]:
-    """Many msgpack maps decoded at once: framed as one msgpack array (0xdd, u32 length)."""
-    return _map_list.decode(b"\xdd" + len(blobs).to_bytes(4, "big") + b"".join(blobs))
+    """Many msgpack maps of columns decoded at once (framed as one msgpack array: 0xdd,
+    u32 length), packed columns unpacked into lists."""
+    maps = _map_list.decode(b"\xdd" + len(blobs).to_bytes(4, "big") + b"".join(blobs))
+    for columns in maps:
+        for name, values in columns.items():
+            if type(values) is msgspec.msgpack.Ext:
+                columns[name] = packed.unpack(values)
+    return maps
 
 
 class SqlRequests:
