@@ -3,10 +3,16 @@
 Assay (`assay server`) and MLflow (`mlflow server`, driven by MLflow's own client with
 log_batch), each on SQLite and on PostgreSQL, in the same run. Each writer sends batches
 of 1,000 points (10 keys x 100 steps); all writers start together.
+
+    python bench/server_load.py [--systems assay,mlflow] [--backends sqlite,postgresql]
+
+With one system or backend it prints that system's rows alone, without ratios.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -128,17 +134,23 @@ def load(kind: str, url: str, writers: int) -> tuple[float, list[float]]:
     return sum(r["points"] for r in results) / elapsed, latencies
 
 
-def measure() -> list[LoadResult]:
+def measure(
+    systems: tuple[str, ...] = ("assay", "mlflow"),
+    backends: tuple[str, ...] = ("sqlite", "postgresql"),
+) -> list[LoadResult]:
     out: list[LoadResult] = []
-    with tempfile.TemporaryDirectory() as tmp, postgres_cluster() as pg_admin:
+    cluster = postgres_cluster() if "postgresql" in backends else contextlib.nullcontext("")
+    with tempfile.TemporaryDirectory() as tmp, cluster as pg_admin:
         work = Path(tmp)
-        backends = {
+        makers = {
             ("assay", "sqlite"): lambda: str(work / f"assay-{time.time_ns()}"),
             ("mlflow", "sqlite"): lambda: f"sqlite:///{work}/mlflow-{time.time_ns()}.db",
             ("assay", "postgresql"): lambda: create_database(pg_admin, f"a{time.time_ns()}"),
             ("mlflow", "postgresql"): lambda: create_database(pg_admin, f"m{time.time_ns()}"),
         }
-        for (kind, backend), make in backends.items():
+        for (kind, backend), make in makers.items():
+            if kind not in systems or backend not in backends:
+                continue
             for writers in WRITERS:
                 with serve(kind, make(), work) as url:
                     rate, latencies = load(kind, url, writers)
@@ -194,5 +206,30 @@ def render(results: list[LoadResult]) -> list[str]:
     return lines
 
 
+def render_one(results: list[LoadResult]) -> list[str]:
+    """One system's rows (``--systems`` naming one), without a peer to compare with."""
+    lines = [
+        "| system | backend | writers | points/s | p50 / p99 ms |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.system} | {r.backend} | {r.writers} | {r.points_per_s:,.0f} | "
+            f"{r.p50_ms:,.1f} / {r.p99_ms:,.1f} |"
+        )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--systems", default="assay,mlflow", help="comma-separated")
+    parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated")
+    args = parser.parse_args()
+    systems = tuple(args.systems.split(","))
+    results = measure(systems, tuple(args.backends.split(",")))
+    both = {"assay", "mlflow"} <= set(systems) and args.backends == "sqlite,postgresql"
+    print("\n".join(render(results) if both else render_one(results)))
+
+
 if __name__ == "__main__":
-    print("\n".join(render(measure())))
+    main()
