@@ -5,12 +5,14 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import numpy as np
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from assay.errors import SchemaMismatch, StoreUnavailable, StoreUnusable
+from assay.packed import pack
 from assay.records import RequestBatch, RequestEntry
 from assay.sdk.requests import frame
 from assay.store import open_store
@@ -22,6 +24,7 @@ from tests.test_run_cells import seed_mixed
 
 # what each revision after 0005 added: (tables, columns of runs), newest first
 ADDED = {
+    "0023": ([], []),  # request-log columns may be packed (nothing added)
     "0022": (["run_cells"], []),
     "0021": (["request_labels"], []),  # and request_log rebuilt with one entry per request
     "0020": (["trace_feedback"], []),
@@ -266,6 +269,47 @@ def test_downgrading_from_0021_splits_requests_back_into_rows_with_their_labels(
     ]
     _migrate(store, "head")  # and up again: the same log
     after = frame(store.requests.list("clf")).drop(columns="labelled_at")
+    assert after.equals(before)
+
+
+def test_downgrading_from_0023_turns_packed_columns_back_into_lists(
+    sql_store_factory: StoreFactory,
+) -> None:
+    store = sql_store_factory()
+    x = np.array([0.5, float("nan"), 2.0])
+    at = np.array(["2026-01-02T03:04:05", "NaT", "2026-01-03"], dtype="datetime64[s]")
+    grid = np.arange(12, dtype=np.int16).reshape(3, 2, 2)
+    entries = [
+        RequestEntry(
+            model="clf",
+            request_id="packed",
+            time=10.0,
+            version="1",
+            rows=3,
+            inputs={"x": pack(x), "at": pack(at), "grid": pack(grid), "name": ["a", "b", None]},
+            outputs={"p": pack(np.array([True, False, True]))},
+        ),
+        RequestEntry(
+            model="clf", request_id="lists", time=11.0, version="1", rows=1, inputs={"x": [5.0]}
+        ),
+    ]
+    store.requests.write_batch(RequestBatch(writer="w", seq=0, entries=entries))
+    before = frame(store.requests.list("clf"))
+    _migrate(store, "0022", down=True)
+    log = sa.Table("request_log", sa.MetaData(), autoload_with=engine_of(store))
+    with engine_of(store).connect() as conn:
+        rows = conn.execute(sa.select(log).order_by(log.c.request_id)).all()
+    stored = {r.request_id: (msgspec.msgpack.decode(r.inputs), msgspec.msgpack.decode(r.outputs))
+              for r in rows}  # fmt: skip
+    inputs, outputs = stored["packed"]
+    assert inputs["x"][0] == 0.5 and inputs["x"][1] != inputs["x"][1] and inputs["x"][2] == 2.0
+    assert inputs["at"] == ["2026-01-02T03:04:05", "NaT", "2026-01-03T00:00:00"]
+    assert inputs["grid"] == grid.tolist()
+    assert inputs["name"] == ["a", "b", None]
+    assert outputs == {"p": [True, False, True]}
+    assert stored["lists"] == ({"x": [5.0]}, {})
+    _migrate(store, "head")  # and up again: the same log, read as before
+    after = frame(store.requests.list("clf"))
     assert after.equals(before)
 
 

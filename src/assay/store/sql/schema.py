@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 # Bump together with a new migration file.
-SCHEMA_REVISION = "0022"
+SCHEMA_REVISION = "0023"
 
 metadata = sa.MetaData()
 
