@@ -144,6 +144,11 @@ class Points(msgspec.Struct, kw_only=True, tag="points", frozen=True):
     times: bytes
     values: bytes
 
+    @property
+    def count(self) -> int:
+        """How many points (float64 values) this holds."""
+        return len(self.values) // 8
+
 
 class LogLines(msgspec.Struct, kw_only=True, tag="log_lines", frozen=True):
     """Captured console output: (wall time, stream, text) lines."""

@@ -59,4 +59,4 @@ def wire_size(batch: Batch) -> int:
 
 def points_of(batch: Batch) -> int:
     """Points in ``batch``, as a server counts them against ``max_batch_points``."""
-    return sum(len(op.values) // 8 for op in batch.ops if isinstance(op, Points))
+    return sum(op.count for op in batch.ops if isinstance(op, Points))

@@ -598,7 +598,7 @@ def _size(batch: Batch) -> int:
 
 def _weight(op: Op) -> int:
     if isinstance(op, Points):
-        return len(op.values) // 8
+        return op.count
     if isinstance(op, BlobData):
         return sum(len(b) for b in op.blobs.values()) // BYTES_PER_POINT
     return 1 if isinstance(op, Media) else 0
@@ -606,7 +606,7 @@ def _weight(op: Op) -> int:
 
 def _op_size(op: Op) -> int:
     """What losing one operation costs: its points, or one for any other operation."""
-    return len(op.values) // 8 if isinstance(op, Points) else 1
+    return op.count if isinstance(op, Points) else 1
 
 
 def columnar(rows: list[PointRow]) -> list[Op]:

@@ -65,7 +65,7 @@ async def ingest(request: Request, who: Caller) -> Response:
 
 
 def _check_size(batches: list[Batch], limit: int) -> None:
-    points = sum(len(op.values) // 8 for b in batches for op in b.ops if isinstance(op, Points))
+    points = sum(op.count for b in batches for op in b.ops if isinstance(op, Points))
     if points > limit:
         raise LimitExceeded(f"{points} points in one request exceeds max_batch_points={limit}")
 

@@ -917,7 +917,7 @@ def _points_only(batch: Batch) -> bool:
 
 def _points(batch: Batch) -> int:
     """A batch's size in a group commit: its points, plus one (a batch of other ops)."""
-    return sum(len(op.values) // 8 for op in batch.ops if isinstance(op, Points)) + 1
+    return sum(op.count for op in batch.ops if isinstance(op, Points)) + 1
 
 
 def _step_bound(step: int | None) -> int | None:
