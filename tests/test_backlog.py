@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -17,9 +18,10 @@ from assay.sdk import backlog
 from assay.sdk import journal as jnl
 from assay.sdk import writer as writer_mod
 from assay.sdk.settings import Settings
+from assay.sdk.sync import sync
 from assay.store import Store, open_store
 from assay.store.facets.runs import ManyBatches
-from tests.conftest import QUIET, points
+from tests.conftest import QUIET, create_op, points
 
 
 class BacklogStore:
@@ -38,6 +40,13 @@ class BacklogStore:
     @property
     def runs(self) -> BacklogStore:
         return self
+
+    @property
+    def uri(self) -> str:
+        return self.inner.uri
+
+    def get(self, run_id: str) -> Any:
+        return self.inner.runs.get(run_id)
 
     def write_batch(self, batch: Batch) -> bool:
         return self.write_batches([batch])[0]
@@ -188,6 +197,68 @@ def test_a_store_that_takes_one_batch_a_call_gets_them_one_at_a_time(
     assert twin.inner.runs.get(run.id).metrics["x"].count == 5
 
 
+def _journal(path: Path, run_id: str, count: int) -> list[Batch]:
+    """A dead writer's journal: the run's creation, then ``count`` batches of one step."""
+    batches = [Batch(run_id=run_id, writer="w", seq=0, ops=[create_op(name="n", created_at=1.0)])]
+    batches += [
+        Batch(run_id=run_id, writer="w", seq=s, ops=[points("x", [s - 1], [float(s)], at=1.0)])
+        for s in range(1, count + 1)
+    ]
+    writer = jnl.JournalWriter(path)
+    for batch in batches:
+        writer.append(batch, sync=False)
+    writer.close()
+    return batches
+
+
+def test_sync_delivers_a_journal_several_batches_a_request_once_each(
+    store_uri: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "r1" / "w.jnl"
+    path.parent.mkdir()
+    _journal(path, "r1", 30)
+    twin = BacklogStore(open_store(store_uri))
+    report = sync(path, cast(Store, twin))
+    assert report.batches == 31 and report.duplicates == 0 and report.rejected == 0
+    assert len(twin.requests) < 31 and max(len(r) for r in twin.requests) > 1
+    assert [s for r in twin.requests for s in r][:31] == list(range(31))
+    assert report.crashed == ["r1"]  # its writer is gone and it never said it ended
+    assert twin.inner.runs.history("r1", ["x"])["x"].steps.tolist() == list(range(30))
+    assert not path.exists()  # delivered in full and removed
+
+
+def test_sync_sets_aside_only_the_refused_batch_of_a_request(
+    store_uri: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "r1" / "w.jnl"
+    path.parent.mkdir()
+    _journal(path, "r1", 10)
+    twin = BacklogStore(open_store(store_uri))
+    twin.refuse_seq = 4
+    report = sync(path, cast(Store, twin))
+    assert report.batches == 10 and report.rejected == 1 and report.duplicates == 0
+    rejected = list(path.parent.glob("*.rejected"))
+    assert [b.seq for b in jnl.read_journal(rejected[0])] == [4]
+    steps = twin.inner.runs.history("r1", ["x"])["x"].steps.tolist()
+    assert steps == [s for s in range(10) if s != 3]
+
+
+def test_sync_stopped_by_an_outage_resumes_after_the_last_delivered_request(
+    store_uri: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "r1" / "w.jnl"
+    path.parent.mkdir()
+    _journal(path, "r1", 10)
+    twin = BacklogStore(open_store(store_uri))
+    twin.down.set()
+    first = sync(path, cast(Store, twin))
+    assert path in first.failed and first.batches == 0 and path.exists()
+    twin.down.clear()
+    second = sync(path, cast(Store, twin))
+    assert second.batches == 11 and second.duplicates == 0
+    assert twin.inner.runs.get("r1").metrics["x"].count == 10
+
+
 # ---- how a backlog is cut into requests ------------------------------------------------------
 
 
@@ -237,7 +308,7 @@ def test_a_batch_carrying_blobs_or_a_tracers_goes_alone() -> None:
     blobs = Batch(run_id="r", writer="w", seq=2, ops=[BlobData(blobs={"d": b"x"})])
     spans = Batch(run_id=writer_mod.TRACER + "p", writer="w", seq=5, ops=[Heartbeat(at=1.0)])
     batches = [_batch(0), _batch(1), blobs, _batch(3), _batch(4), spans, _batch(6)]
-    cut = list(backlog.requests(batches, alone=writer_mod._alone))
+    cut = list(backlog.requests(batches, alone=writer_mod.goes_alone))
     assert [[b.seq for b in group] for group in cut] == [[0, 1], [2], [3, 4], [5], [6]]
 
 

@@ -10,12 +10,16 @@ from collections.abc import Callable, Iterable, Iterator
 
 import msgspec
 
+from assay.errors import AssayError, Conflict, InvalidInput, NotFound
 from assay.records import Batch, Points
+from assay.store.facets.runs import ManyBatches
 
 REQUEST_BYTES = 8 * 1024 * 1024  # encoded bytes of the batches one request carries, at most
 REQUEST_POINTS = 1_000_000  # points one request carries, at most
 REQUEST_BATCHES = 256  # batches one request carries, at most
 OP_OVERHEAD = 64  # bytes an op's framing and names take on the wire, at most (about)
+
+REFUSED = (InvalidInput, Conflict, NotFound)  # a batch no retry can change
 
 _encoder = msgspec.msgpack.Encoder()
 
@@ -60,3 +64,19 @@ def wire_size(batch: Batch) -> int:
 def points_of(batch: Batch) -> int:
     """Points in ``batch``, as a server counts them against ``max_batch_points``."""
     return sum(op.count for op in batch.ops if isinstance(op, Points))
+
+
+def write_many(runs: ManyBatches, group: list[Batch]) -> list[bool] | None:
+    """Deliver ``group`` in one request, which the store applies all or none: whether
+    each batch was new, or None when the store refused the request (one batch it
+    refuses, a limit, an error that is neither Assay's nor the OS's), so the caller
+    sends them one at a time and only a batch refused by itself is set aside; a retry
+    never duplicates one applied already. An outage raises, to be retried."""
+    try:
+        return list(runs.write_batches(group))
+    except REFUSED:
+        return None
+    except (AssayError, OSError):
+        raise
+    except Exception:
+        return None

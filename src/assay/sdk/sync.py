@@ -11,16 +11,18 @@ delivery goes on; a store that cannot be reached or used leaves its journals in 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from assay.errors import AssayError
 from assay.records import Batch, UpdateRun
 from assay.redact import redact_text, redact_uri
+from assay.sdk import backlog
 from assay.sdk import journal as jnl
-from assay.sdk.writer import REFUSED, apply
+from assay.sdk.writer import apply, goes_alone
 from assay.store.base import Store, open_store
+from assay.store.facets.runs import ManyBatches
 
 
 @dataclass
@@ -109,18 +111,16 @@ def _why(exc: BaseException, uri: str) -> str:
 def _sync_one(path: Path, store: Store, report: SyncReport) -> None:
     live = jnl.is_locked(path)
     acked = jnl.read_acked(path)
+    runs = store.runs
+    many = runs if isinstance(runs, ManyBatches) else None
     last: Batch | None = None
-    for batch in jnl.read_journal(path, after=acked):
-        try:
-            if apply(store, batch):
-                report.batches += 1
-            else:
-                report.duplicates += 1
-        except REFUSED:
-            jnl.dead_letter(path, batch)
-            report.rejected += 1
-        jnl.write_acked(path, batch.seq)
-        last = batch
+    for group in backlog.requests(jnl.read_journal(path, after=acked), alone=goes_alone):
+        applied = backlog.write_many(many, group) if many is not None and len(group) > 1 else None
+        for new in applied if applied is not None else _one_by_one(path, store, group, report):
+            report.batches += new
+            report.duplicates += not new
+        last = group[-1]
+        jnl.write_acked(path, last.seq)
     if live:
         report.live.append(path)
         return
@@ -128,6 +128,17 @@ def _sync_one(path: Path, store: Store, report: SyncReport) -> None:
     if _mark_crashed(store, run_id, path.stem):
         report.crashed.append(run_id)
     jnl.remove(path)
+
+
+def _one_by_one(path: Path, store: Store, group: list[Batch], report: SyncReport) -> Iterator[bool]:
+    """Deliver the batches one request each: whether each was new to the store. One
+    the store refuses goes to the dead-letter file, counted as rejected."""
+    for batch in group:
+        try:
+            yield apply(store, batch)
+        except backlog.REFUSED:
+            jnl.dead_letter(path, batch)
+            report.rejected += 1
 
 
 def _mark_crashed(store: Store, run_id: str, writer: str) -> bool:

@@ -30,7 +30,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from assay.errors import AssayError, Conflict, InvalidInput, NotFound
+from assay.errors import AssayError
 from assay.media import codec
 from assay.records import Batch, BlobData, Heartbeat, Media, Op, Points, Spans, UpdateRun
 from assay.redact import redact_text
@@ -67,7 +67,7 @@ HEARTBEAT_EVERY = 15.0
 MAX_BACKOFF = 30.0
 DROPPED_KEY = "_assay/dropped_points"  # summary field: points this run could not keep
 # A store's refusal of one batch that no retry can change: the batch is set aside.
-REFUSED = (InvalidInput, Conflict, NotFound)
+REFUSED = backlog.REFUSED
 # A batch that keeps failing with an error that is neither Assay's nor the OS's (a driver's
 # data error: a store translates its outages to StoreUnavailable) is set aside too, after
 # this many tries, so that it cannot block the batches after it.
@@ -471,29 +471,13 @@ class Writer:
         per request where the store takes them so (backlog.py), else one at a time."""
         runs = store.runs
         many = runs if isinstance(runs, ManyBatches) else None
-        for group in backlog.requests(batches, alone=_alone):
-            if many is not None and len(group) > 1 and self._write_many(many, group):
+        for group in backlog.requests(batches, alone=goes_alone):
+            if many is not None and len(group) > 1 and backlog.write_many(many, group) is not None:
                 self._acked = group[-1].seq
                 continue
             for batch in group:
                 self._write(store, batch)
                 self._acked = batch.seq
-
-    def _write_many(self, runs: ManyBatches, group: list[Batch]) -> bool:
-        """Deliver ``group`` in one request, which the store applies all or none. False
-        when it refused the request (one batch it refuses, a limit, an error that is
-        neither Assay's nor the OS's): the batches then go one at a time (``_write``), so
-        only a batch refused by itself is set aside and the others are delivered; a
-        retry never duplicates one applied already. An outage raises, to be retried."""
-        try:
-            runs.write_batches(group)
-        except REFUSED:
-            return False
-        except (AssayError, OSError):
-            raise
-        except Exception:
-            return False
-        return True
 
     def _write(self, store: Store, batch: Batch) -> None:
         """Deliver one batch. One the store refuses (invalid, contradicting what it holds,
@@ -584,7 +568,7 @@ def apply(store: Store, batch: Batch) -> bool:
     return send_batch(store, batch)
 
 
-def _alone(batch: Batch) -> bool:
+def goes_alone(batch: Batch) -> bool:
     """A batch that goes in a request of its own: a tracer's (spans, to ``store.traces``)
     or one carrying blobs (sent first, on their own: sdk/media.py)."""
     return batch.run_id.startswith(TRACER) or any(isinstance(op, BlobData) for op in batch.ops)
