@@ -20,7 +20,17 @@ def test_demo_trains_and_logs_real_runs(store_uri: str) -> None:
         assert run.summary["best_val_acc"] >= 0.85  # a real classifier learns digits
         assert any(k.startswith("system/") for k in run.metrics)
         kinds = {k.key: k.kind for k in run.media_keys()}
-        assert kinds == {"weights": "histogram", "val/samples": "image", "val/predictions": "table"}
+        assert kinds == {
+            "weights": "histogram",
+            "val/samples": "image",
+            "val/predictions": "table",
+            "val/digits": "video",
+            "val/report": "html",
+        }
+        ((_, video),) = run.media("val/digits")
+        assert video.format == "gif" and video.data.startswith(b"GIF89a")
+        ((_, report),) = run.media("val/report")
+        assert "macro avg" in report.html and "precision" in report.html
         ((_, table),) = run.media("val/predictions")
         frame = table.to_pandas()
         assert len(frame) == 16 and frame["digit"][0].to_numpy().shape == (8, 8)

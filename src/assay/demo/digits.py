@@ -6,11 +6,12 @@ import itertools
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 from typing import Any
 
 from assay.errors import NotFound
-from assay.media import Histogram, Image, Table
+from assay.media import Histogram, Html, Image, Table, Video
 from assay.sdk.init import init
 from assay.sdk.models import get, register_model, set_alias
 from assay.sdk.settings import Settings
@@ -67,9 +68,15 @@ SAMPLES = 16  # validation digits each run logs as images, with its predictions
 
 
 def _log_samples(run: Any, model: Any, pixels: Any, scaled: Any, labels: Any) -> None:
-    """A few validation digits as images, and a table of them with the predictions."""
+    """A few validation digits as images, a table of them with the predictions, the
+    same digits as a video (one a frame) and scikit-learn's report on them as html."""
+    import numpy as np
+    from sklearn.metrics import classification_report
+
     images = [Image(p.reshape(8, 8) / 16.0) for p in pixels]  # digits' pixels are 0-16
+    frames = np.kron(pixels.reshape(-1, 8, 8) * 15.9, np.ones((1, 8, 8))).astype(np.uint8)
     predicted = model.predict(scaled)
+    report = classification_report(labels, predicted, output_dict=False, zero_division=0)
     confidence = model.predict_proba(scaled).max(axis=1)
     rows = [
         [image, int(y), int(p), round(float(c), 3)]
@@ -79,6 +86,8 @@ def _log_samples(run: Any, model: Any, pixels: Any, scaled: Any, labels: Any) ->
         {
             "val/samples": images[:4],
             "val/predictions": Table(rows, columns=["digit", "label", "predicted", "confidence"]),
+            "val/digits": Video(frames, fps=2, caption="the validation digits, one a frame"),
+            "val/report": Html(f"<h3>Validation samples</h3><pre>{escape(report)}</pre>"),
         }
     )
 
