@@ -5,14 +5,19 @@ log_batch), each on SQLite and on PostgreSQL, in the same run. Each writer sends
 of 1,000 points (10 keys x 100 steps); all writers start together.
 
     python bench/server_load.py [--systems assay,mlflow] [--backends sqlite,postgresql]
+                                [--processes 2] [--writers 1,8,32]
 
 With one system or backend it prints that system's rows alone, without ratios.
+``--processes 1,2,4`` runs each server with that many worker processes in turn (one
+port, one database): how throughput scales with server processes until the database or
+the machine saturates.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import statistics
@@ -40,13 +45,14 @@ class LoadResult:
     system: str
     backend: str
     writers: int
+    processes: int
     points_per_s: float
     p50_ms: float
     p99_ms: float
 
 
 @contextmanager
-def serve(kind: str, backend_uri: str, work: Path) -> Iterator[str]:
+def serve(kind: str, backend_uri: str, work: Path, processes: int = 2) -> Iterator[str]:
     port = free_port()
     if kind == "assay":
         args = [
@@ -60,7 +66,7 @@ def serve(kind: str, backend_uri: str, work: Path) -> Iterator[str]:
             str(port),
             "--local",
             "--workers",
-            "2",
+            str(processes),
             "--blobs",
             str(work / "blobs"),
         ]
@@ -74,7 +80,7 @@ def serve(kind: str, backend_uri: str, work: Path) -> Iterator[str]:
             "--port",
             str(port),
             "--workers",
-            "2",
+            str(processes),
             "--default-artifact-root",
             str(work / "mlruns"),
         ]
@@ -137,6 +143,8 @@ def load(kind: str, url: str, writers: int) -> tuple[float, list[float]]:
 def measure(
     systems: tuple[str, ...] = ("assay", "mlflow"),
     backends: tuple[str, ...] = ("sqlite", "postgresql"),
+    processes: tuple[int, ...] = (2,),
+    writer_counts: tuple[int, ...] = WRITERS,
 ) -> list[LoadResult]:
     out: list[LoadResult] = []
     cluster = postgres_cluster() if "postgresql" in backends else contextlib.nullcontext("")
@@ -151,19 +159,20 @@ def measure(
         for (kind, backend), make in makers.items():
             if kind not in systems or backend not in backends:
                 continue
-            for writers in WRITERS:
-                with serve(kind, make(), work) as url:
+            for count, writers in itertools.product(processes, writer_counts):
+                with serve(kind, make(), work, count) as url:
                     rate, latencies = load(kind, url, writers)
                 latencies.sort()
                 p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
                 out.append(
                     LoadResult(
-                        kind,
-                        backend,
-                        writers,
-                        rate,
-                        statistics.median(latencies) * 1000,
-                        p99 * 1000,
+                        system=kind,
+                        backend=backend,
+                        writers=writers,
+                        processes=count,
+                        points_per_s=rate,
+                        p50_ms=statistics.median(latencies) * 1000,
+                        p99_ms=p99 * 1000,
                     )
                 )
                 print(out[-1], flush=True)
@@ -209,12 +218,12 @@ def render(results: list[LoadResult]) -> list[str]:
 def render_one(results: list[LoadResult]) -> list[str]:
     """One system's rows (``--systems`` naming one), without a peer to compare with."""
     lines = [
-        "| system | backend | writers | points/s | p50 / p99 ms |",
-        "| --- | --- | ---: | ---: | ---: |",
+        "| system | backend | server processes | writers | points/s | p50 / p99 ms |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
         lines.append(
-            f"| {r.system} | {r.backend} | {r.writers} | {r.points_per_s:,.0f} | "
+            f"| {r.system} | {r.backend} | {r.processes} | {r.writers} | {r.points_per_s:,.0f} | "
             f"{r.p50_ms:,.1f} / {r.p99_ms:,.1f} |"
         )
     return lines
@@ -224,10 +233,19 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--systems", default="assay,mlflow", help="comma-separated")
     parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated")
+    parser.add_argument("--processes", default="2", help="server worker processes, comma-separated")
+    parser.add_argument("--writers", default=",".join(map(str, WRITERS)), help="comma-separated")
     args = parser.parse_args()
     systems = tuple(args.systems.split(","))
-    results = measure(systems, tuple(args.backends.split(",")))
-    both = {"assay", "mlflow"} <= set(systems) and args.backends == "sqlite,postgresql"
+    processes = tuple(int(n) for n in args.processes.split(","))
+    writers = tuple(int(n) for n in args.writers.split(","))
+    results = measure(systems, tuple(args.backends.split(",")), processes, writers)
+    both = (
+        {"assay", "mlflow"} <= set(systems)
+        and args.backends == "sqlite,postgresql"
+        and processes == (2,)
+        and writers == WRITERS
+    )
     print("\n".join(render(results) if both else render_one(results)))
 
 
