@@ -23,6 +23,7 @@ from assay.artifacts.lineage import lineage
 from assay.errors import CorruptData, InvalidInput, NotFound
 from assay.records import ArtifactDraft, FileEntry, Manifest
 from assay.store import Store, open_store
+from assay.store.facets.blobs import FileRange
 from assay.store.sql.store import SqlStore
 from tests.conftest import StoreFactory, artifact_files, create_run, dataset_artifact
 
@@ -40,7 +41,8 @@ class _Flaky:
 
 
 class _FlakyBlobs:
-    """The flaky store's blobs facet: put_many fails part way; the rest is the inner's."""
+    """The flaky store's blobs facet: put_many and put_ranges fail part way; the rest is
+    the inner's."""
 
     def __init__(self, store: _Flaky) -> None:
         self.store = store
@@ -58,6 +60,15 @@ class _FlakyBlobs:
                 store.sent += 1
             out.extend(store.inner.blobs.put_many([data]))
         return out
+
+    def put_ranges(self, ranges: list[FileRange]) -> None:
+        store = self.store
+        for item in ranges:
+            with store.lock:
+                if store.sent >= store.allowed:
+                    raise ConnectionError("killed")
+                store.sent += 1
+            store.inner.blobs.put_ranges([item])
 
 
 def test_an_interrupted_upload_leaves_no_version_and_a_retry_sends_only_what_is_missing(
