@@ -9,7 +9,9 @@ Under ``<blob folder>/packs/``:
   offset, length), then the BLAKE3 digest of everything before it.
 
 A pack is written under a temp name, fsynced, renamed; then its index likewise; then the
-folder is fsynced. The index is the commit point: a pack without one (a writer killed
+folder is fsynced. A pack of ranges of local files (``copy``) is filled by the kernel
+(``copy_file_range``) and every blob hashed back from it before it is renamed, so a file
+that changed since it was split publishes nothing. The index is the commit point: a pack without one (a writer killed
 mid-pack), an index whose checksum fails (torn), or a pack shorter than its index says
 (truncated) is ignored, so its blobs read as not stored and are sent again. Every read is
 still checked against the blob's digest by the caller.
