@@ -11,10 +11,10 @@ Under ``<blob folder>/packs/``:
 A pack is written under a temp name, fsynced, renamed; then its index likewise; then the
 folder is fsynced. A pack of ranges of local files (``copy``) is filled by the kernel
 (``copy_file_range``) and every blob hashed back from it before it is renamed, so a file
-that changed since it was split publishes nothing. The index is the commit point: a pack without one (a writer killed
-mid-pack), an index whose checksum fails (torn), or a pack shorter than its index says
-(truncated) is ignored, so its blobs read as not stored and are sent again. Every read is
-still checked against the blob's digest by the caller.
+that changed since it was split publishes nothing. The index is the commit point: a pack
+without one (a writer killed mid-pack), an index whose checksum fails (torn), or a pack
+shorter than its index says (truncated) is ignored, so its blobs read as not stored and
+are sent again. Every read is still checked against the blob's digest by the caller.
 
 Garbage collection repacks: the live blobs of a pack that holds dead ones are written to
 a new pack (published first), then the old index and pack are removed. A reader whose
