@@ -1,9 +1,11 @@
 """Moving artifact files to and from a store: parallel, resumable, verified.
 
 Upload: split every file (see ``chunking``), ask the store which chunks it lacks, send
-only those (in parallel), and return the manifest for the caller to commit. An upload
-killed half-way leaves stored chunks and no version; running it again sends only what
-is still missing.
+only those (in parallel, as ranges of the file: ``store.blobs.put_ranges``, while the
+rest of the file is split), and return the manifest for the caller to commit. A file
+that changed since its split fails the upload, naming it. An upload killed half-way
+leaves stored chunks and no version; running it again sends only what is still
+missing.
 
 Download: fetch each file's chunks in parallel into a temporary file beside the target,
 check the whole file's BLAKE3 digest, then rename. A damaged chunk or file is an error
@@ -70,7 +72,9 @@ class _Sending:
     ``SEND_BYTES`` or ``ASK_BATCH`` pieces, its missing ones stored in groups of about
     ``SEND_BYTES`` on the pool while the splitting goes on."""
 
-    def __init__(self, store: Store, pool: ThreadPoolExecutor, advance: Callable[[int], None]):
+    def __init__(
+        self, store: Store, pool: ThreadPoolExecutor, advance: Callable[[int], None]
+    ) -> None:
         self.store, self.pool, self.advance = store, pool, advance
         self.seen: set[str] = set()  # digests asked about already (a file repeating itself)
         self.lot: dict[str, FileRange] = {}
