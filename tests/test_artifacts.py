@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import threading
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from assay.artifacts.lineage import lineage
 from assay.errors import CorruptData, InvalidInput, NotFound
 from assay.records import ArtifactDraft, FileEntry, Manifest
 from assay.store import Store, open_store
+from assay.store.facets.blobs import FileRange
 from assay.store.sql.store import SqlStore
 from tests.conftest import StoreFactory, artifact_files, create_run, dataset_artifact
 
@@ -40,7 +42,8 @@ class _Flaky:
 
 
 class _FlakyBlobs:
-    """The flaky store's blobs facet: put_many fails part way; the rest is the inner's."""
+    """The flaky store's blobs facet: put_many and put_ranges fail part way; the rest is
+    the inner's."""
 
     def __init__(self, store: _Flaky) -> None:
         self.store = store
@@ -58,6 +61,15 @@ class _FlakyBlobs:
                 store.sent += 1
             out.extend(store.inner.blobs.put_many([data]))
         return out
+
+    def put_ranges(self, ranges: list[FileRange]) -> None:
+        store = self.store
+        for item in ranges:
+            with store.lock:
+                if store.sent >= store.allowed:
+                    raise ConnectionError("killed")
+                store.sent += 1
+            store.inner.blobs.put_ranges([item])
 
 
 def test_an_interrupted_upload_leaves_no_version_and_a_retry_sends_only_what_is_missing(
@@ -395,3 +407,33 @@ def test_digests_of_bytes_files_and_values_agree(tmp_path: Path) -> None:
         assert chunking.split(tmp_path / "f").digest == expected
     assert digests.of_value({"a": 1, "b": [2.5]}) == digests.of_value({"b": [2.5], "a": 1})
     assert digests.canonical({"x": np.int64(3)}) == digests.canonical({"x": 3})
+
+
+def test_a_file_changed_after_it_was_split_fails_the_upload_naming_it_and_stores_nothing(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = random.Random(9).randbytes(6 << 20)
+    path = artifact_files(tmp_path, **{"big.bin": data}) / "big.bin"
+    split = chunking.split
+    found: list[str] = []
+
+    def split_then_edit(local: Path, part: object = None) -> chunking.Split:
+        done = split(local, part)  # type: ignore[arg-type]
+        found.extend(p.digest for p in done.pieces)
+        with open(local, "r+b") as f:  # edited after the split, before its chunks are sent
+            f.seek(len(data) - 100)
+            f.write(b"edited")
+        return done
+
+    monkeypatch.setattr(chunking, "split", split_then_edit)
+    art = Artifact("big", type="dataset")
+    art.add_file(path)
+    with pytest.raises(InvalidInput, match=re.escape(f"{path} changed while it was being stored")):
+        log_artifact(store, art, "p")
+    with pytest.raises(NotFound):
+        store.artifacts.versions("p", "big")
+    monkeypatch.undo()
+    assert set(store.blobs.missing(found)) == set(found)  # not one chunk stored
+    version = log_artifact(store, art, "p")  # the file as it is now
+    out = download(store, version, tmp_path / "out")
+    assert (out / "big.bin").read_bytes() == path.read_bytes()

@@ -4,6 +4,7 @@ again, nothing unverified read)."""
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -269,3 +270,66 @@ def test_storing_a_packed_blob_again_keeps_it_from_a_gc_of_unrecorded_bytes(
     assert storage.put_many([b"z" * 9000]) == [stray]  # a new upload on its way
     assert store.blobs.collect_garbage(grace=60, dry_run=False).blobs == 0
     assert storage.get(stray) == b"z" * 9000
+
+
+@pytest.mark.parametrize("refusal", ["EXDEV", "ENOSYS", "EINVAL", "copies nothing", "absent"])
+def test_chunks_are_read_and_written_where_the_kernel_will_not_copy_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refusal: str
+) -> None:
+    calls: list[int] = []
+
+    def refuse(src: int, dst: int, count: int, offset_src: int, offset_dst: int) -> int:
+        calls.append(count)
+        if refusal == "copies nothing":
+            return 0
+        code = getattr(errno, refusal)
+        raise OSError(code, os.strerror(code))
+
+    if refusal == "absent":
+        monkeypatch.delattr(os, "copy_file_range")
+    else:
+        monkeypatch.setattr(os, "copy_file_range", refuse)
+    store = SqlStore.embedded(tmp_path / "store")
+    original = _file(tmp_path, 5)
+    version = _log(store, original)
+    assert bool(calls) == (refusal != "absent")
+    assert store.blobs.missing(_chunks(store, version)) == []
+    assert _same(store, version, original, tmp_path / "out")
+    edited = tmp_path / "edited.bin"
+    edited.write_bytes(original.read_bytes()[:1000] + b"edit" + original.read_bytes()[1000:])
+    before = _stored_bytes(store)
+    again = _log(store, edited)
+    assert _stored_bytes(store) - before < 256 << 10  # only the chunks near the edit
+    assert _same(store, again, edited, tmp_path / "out-edited")
+
+
+def _stored_bytes(store: SqlStore) -> int:
+    return sum(p.stat().st_size for p in _packs(store).root.glob("*.pack"))
+
+
+def test_a_pack_copied_from_a_file_but_never_indexed_is_ignored_and_its_chunks_sent_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "store"
+    store = SqlStore.embedded(root)
+    original = _file(tmp_path, 6)
+    publish = PackFolder._publish
+
+    def killed_before_the_index(self: PackFolder, name: str, parts: list[bytes]) -> None:
+        if name.endswith(".idx"):
+            raise KeyboardInterrupt  # the writer dies with its pack renamed, unindexed
+        publish(self, name, parts)
+
+    monkeypatch.setattr(PackFolder, "_publish", killed_before_the_index)
+    with pytest.raises(KeyboardInterrupt):
+        _log(store, original)
+    monkeypatch.undo()
+    store.close()
+    assert list((root / "blobs" / "packs").glob("*.pack"))
+    assert not list((root / "blobs" / "packs").glob("*.idx"))
+    store = SqlStore.embedded(root)  # another process opening the folder
+    with pytest.raises(NotFound):
+        store.artifacts.versions("p", "data")
+    version = _log(store, original)
+    assert store.blobs.missing(_chunks(store, version)) == []
+    assert _same(store, version, original, tmp_path / "out")

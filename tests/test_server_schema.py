@@ -17,10 +17,11 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, settings
 
 from assay.cli.main import cli
-from assay.errors import NotFound, SchemaMismatch
+from assay.errors import InvalidInput, NotFound, SchemaMismatch
 from assay.server.app import create_app
 from assay.server.config import ServerConfig
-from assay.store.blobs import ObjectBlobStore
+from assay.store.blobs import ObjectBlobStore, digest_of
+from assay.store.facets.blobs import FileRange
 from assay.store.sql import migrate
 from assay.store.sql.store import SqlStore
 from tests.conftest import create_op
@@ -118,6 +119,33 @@ def test_many_blobs_in_an_s3_bucket_are_an_object_each(bucket: str) -> None:
     assert {b.digest for b in blobs.list()} == set(digests[10:])
     with pytest.raises(NotFound):
         blobs.get_many([digests[0]])
+
+
+def test_blobs_from_ranges_of_a_file_are_checked_then_an_object_each(
+    bucket: str, tmp_path: Path
+) -> None:
+    blobs = ObjectBlobStore(f"s3://{bucket}/assay")
+
+    def ranges_of(path: Path) -> list[FileRange]:
+        data = os.urandom(30_000)
+        path.write_bytes(data)
+        return [
+            FileRange(path=path, offset=at, size=10_000, digest=digest_of(data[at : at + 10_000]))
+            for at in (0, 10_000, 20_000)
+        ]
+
+    kept = ranges_of(tmp_path / "kept.bin")
+    blobs.put_ranges(kept)
+    assert (
+        b"".join(blobs.get_many([r.digest for r in kept])) == (tmp_path / "kept.bin").read_bytes()
+    )
+    changed = ranges_of(tmp_path / "changed.bin")
+    with open(tmp_path / "changed.bin", "r+b") as f:  # changed since it was split
+        f.seek(25_000)
+        f.write(b"x" * 100)
+    with pytest.raises(InvalidInput, match=r"changed\.bin changed while it was being stored"):
+        blobs.put_ranges(changed)
+    assert {b.digest for b in blobs.list()} == {r.digest for r in kept}  # none of them
 
 
 def test_an_artifact_with_s3_blobs_goes_and_comes_back_and_gc_removes_its_garbage(

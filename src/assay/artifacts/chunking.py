@@ -4,6 +4,7 @@ boundaries near it and a new version of a large file stores only the chunks it c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ SMALL_FILE = 1 << 20  # files up to 1 MiB are one blob
 MIN_CHUNK = 4 << 10
 AVG_CHUNK = 16 << 10
 MAX_CHUNK = 64 << 10
+PART = 32 << 20  # bytes of a file split before its pieces so far are handed on (``split``)
 
 
 @dataclass(frozen=True)
@@ -38,20 +40,35 @@ class Split:
         return len(self.pieces) != 1 or self.pieces[0].digest != self.digest
 
 
-def split(path: Path) -> Split:
+def split(path: Path, part: Callable[[list[Piece]], None] | None = None) -> Split:
+    """The file's digest and pieces; ``part``, if given, is handed the pieces as they
+    are found, about ``PART`` bytes at a time, so they can be stored while the rest of
+    the file is split."""
     with digests.mapped(path) as view:
-        return split_bytes(view)
+        return split_bytes(view, part)
 
 
-def split_bytes(view: memoryview | bytes) -> Split:
+def split_bytes(
+    view: memoryview | bytes, part: Callable[[list[Piece]], None] | None = None
+) -> Split:
     size = len(view)
     digest = digests.of_bytes(view)  # on several threads above 1 MiB
     if size <= SMALL_FILE:
-        return Split(digest, size, [Piece(digest, 0, size)])
+        pieces = [Piece(digest, 0, size)]
+        if part is not None:
+            part(pieces)
+        return Split(digest, size, pieces)
     from fastcdc import fastcdc
 
-    pieces = [
-        Piece(digests.of_bytes(view[c.offset : c.offset + c.length]), c.offset, c.length)
-        for c in fastcdc(view, MIN_CHUNK, AVG_CHUNK, MAX_CHUNK)
-    ]
+    pieces = []
+    handed, end = 0, PART
+    for c in fastcdc(view, MIN_CHUNK, AVG_CHUNK, MAX_CHUNK):
+        pieces.append(
+            Piece(digests.of_bytes(view[c.offset : c.offset + c.length]), c.offset, c.length)
+        )
+        if part is not None and c.offset + c.length >= end:
+            part(pieces[handed:])
+            handed, end = len(pieces), c.offset + c.length + PART
+    if part is not None and handed < len(pieces):
+        part(pieces[handed:])
     return Split(digest, size, pieces)

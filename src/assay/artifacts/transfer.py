@@ -1,9 +1,11 @@
 """Moving artifact files to and from a store: parallel, resumable, verified.
 
 Upload: split every file (see ``chunking``), ask the store which chunks it lacks, send
-only those (in parallel), and return the manifest for the caller to commit. An upload
-killed half-way leaves stored chunks and no version; running it again sends only what
-is still missing.
+only those (in parallel, as ranges of the file: ``store.blobs.put_ranges``, while the
+rest of the file is split), and return the manifest for the caller to commit. A file
+that changed since its split fails the upload, naming it. An upload killed half-way
+leaves stored chunks and no version; running it again sends only what is still
+missing.
 
 Download: fetch each file's chunks in parallel into a temporary file beside the target,
 check the whole file's BLAKE3 digest, then rename. A damaged chunk or file is an error
@@ -28,6 +30,7 @@ from assay.errors import CorruptData, InvalidInput
 from assay.progress import track
 from assay.records import FileEntry, Manifest
 from assay.store.base import Store
+from assay.store.facets.blobs import FileRange
 from assay.values import artifact_path
 
 WORKERS = 8
@@ -53,59 +56,98 @@ def upload(
     references: Sequence[FileEntry] = (),
     progress: bool | None = None,
 ) -> Manifest:
-    splits = {s.path: chunking.split(s.local) for s in sources}
-    wanted: dict[str, tuple[Path, chunking.Piece]] = {}
-    for source in sources:
-        for piece in splits[source.path].pieces:
-            wanted.setdefault(piece.digest, (source.local, piece))
-    digests = list(wanted)
-    missing: list[str] = []
-    for start in range(0, len(digests), ASK_BATCH):
-        missing.extend(store.blobs.missing(digests[start : start + ASK_BATCH]))
-    total = sum(wanted[d][1].size for d in missing)
+    total = sum(s.local.stat().st_size for s in sources)
     with track("upload", total, "bytes", progress) as advance, ThreadPoolExecutor(WORKERS) as pool:
-        jobs = [pool.submit(_send, store, group) for group in _groups([wanted[d] for d in missing])]
-        for job in _as_done(jobs):
-            advance(job.result())
-    files = [_entry(s.path, splits[s.path]) for s in sources]
+        sending = _Sending(store, pool, advance)
+        files = []
+        for source in sources:
+            split = chunking.split(source.local, partial(sending.offer, source.local))
+            files.append(_entry(source.path, split))
+        sending.finish()
     return Manifest(files=files + list(references))
 
 
-def _groups(
-    pieces: list[tuple[Path, chunking.Piece]],
-) -> Iterator[list[tuple[Path, chunking.Piece]]]:
-    group: list[tuple[Path, chunking.Piece]] = []
+class _Sending:
+    """Pieces handed over as the files are split: each lot asked about once it holds
+    ``SEND_BYTES`` or ``ASK_BATCH`` pieces, its missing ones stored in groups of about
+    ``SEND_BYTES`` on the pool while the splitting goes on."""
+
+    def __init__(
+        self, store: Store, pool: ThreadPoolExecutor, advance: Callable[[int], None]
+    ) -> None:
+        self.store, self.pool, self.advance = store, pool, advance
+        self.seen: set[str] = set()  # digests asked about already (a file repeating itself)
+        self.lot: dict[str, FileRange] = {}
+        self.lot_bytes = 0
+        self.jobs: list[Future[int]] = []
+
+    def offer(self, local: Path, pieces: list[chunking.Piece]) -> None:
+        skipped = 0
+        for piece in pieces:
+            if piece.digest in self.seen or piece.digest in self.lot:
+                skipped += piece.size
+                continue
+            self.lot[piece.digest] = FileRange(
+                path=local, offset=piece.offset, size=piece.size, digest=piece.digest
+            )
+            self.lot_bytes += piece.size
+        self.advance(skipped)
+        if self.lot_bytes >= SEND_BYTES or len(self.lot) >= ASK_BATCH:
+            self._flush()
+        self._collect(wait=False)
+
+    def finish(self) -> None:
+        self._flush()
+        self._collect(wait=True)
+
+    def _flush(self) -> None:
+        if not self.lot:
+            return
+        lot, self.lot, self.lot_bytes = self.lot, {}, 0
+        self.seen.update(lot)
+        missing = self.store.blobs.missing(list(lot))
+        self.advance(sum(lot[d].size for d in lot) - sum(lot[d].size for d in missing))
+        for group in _groups([lot[d] for d in missing]):
+            self.jobs.append(self.pool.submit(_send, self.store, group))
+
+    def _collect(self, wait: bool) -> None:
+        """Advance the bar by the groups stored; the first failure is raised (and the
+        groups not started yet are cancelled)."""
+        if wait:
+            done = list(_as_done(self.jobs))
+            self.jobs = []
+        else:
+            done = [job for job in self.jobs if job.done()]
+            self.jobs = [job for job in self.jobs if not job.done()]
+            if any(job.exception() is not None for job in done):
+                for job in self.jobs:
+                    job.cancel()
+        for job in done:
+            self.advance(job.result())
+
+
+def _groups(ranges: list[FileRange]) -> Iterator[list[FileRange]]:
+    """The ranges in groups of about SEND_BYTES each (as many as fit, evenly: no small
+    group left at the end, which would be a pack and an fsync of its own)."""
+    total = sum(item.size for item in ranges)
+    target = total / max(1, total // SEND_BYTES)
+    group: list[FileRange] = []
     size = 0
-    for item in pieces:
+    for item in ranges:
         group.append(item)
-        size += item[1].size
-        if size >= SEND_BYTES:
+        size += item.size
+        if size >= target:
             yield group
             group, size = [], 0
     if group:
         yield group
 
 
-def _send(store: Store, group: list[tuple[Path, chunking.Piece]]) -> int:
-    datas = _read_pieces(group)
-    digests = store.blobs.put_many(datas)
-    for (local, piece), digest in zip(group, digests, strict=True):
-        if digest != piece.digest:
-            raise InvalidInput(f"{local} changed while it was being uploaded; log it again")
-    return sum(piece.size for _, piece in group)
-
-
-def _read_pieces(group: list[tuple[Path, chunking.Piece]]) -> list[bytes]:
-    """The pieces' bytes, each file opened once for all its pieces in the group."""
-    fds: dict[Path, int] = {}
-    try:
-        for local, _ in group:
-            if local not in fds:
-                fds[local] = os.open(local, os.O_RDONLY)
-        return [os.pread(fds[local], piece.size, piece.offset) for local, piece in group]
-    finally:
-        for fd in fds.values():
-            os.close(fd)
+def _send(store: Store, group: list[FileRange]) -> int:
+    """Store a group of pieces from their files (checked against their digests: a file
+    that changed since it was split fails, naming it, and stores none of them)."""
+    store.blobs.put_ranges(group)
+    return sum(item.size for item in group)
 
 
 def _entry(path: str, split: chunking.Split) -> FileEntry:

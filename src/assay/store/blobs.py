@@ -15,13 +15,15 @@ import socket
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from assay.digests import of_bytes
 from assay.errors import CorruptData, InvalidInput, NotFound, StoreUnavailable, StoreUnusable
 from assay.redact import redact_text
-from assay.store.packs import PackFolder, temp_prefix
+from assay.store.facets.blobs import FileRange
+from assay.store.packs import PackFolder, source_changed, temp_prefix
 
 TEMP = ".tmp-"  # a blob being written: .tmp-<host>-<pid>-<random>
 STALE_TEMP_AGE = 24 * 3600.0  # a temp file older than this is left over, whoever wrote it
@@ -42,6 +44,10 @@ class BlobStore(Protocol):
 
     def put_many(self, blobs: Sequence[bytes]) -> list[str]:
         """Store many blobs, durable once this returns; their digests."""
+
+    def put_ranges(self, ranges: Sequence[FileRange]) -> None:
+        """Store many blobs from ranges of local files, each checked against its digest
+        first (InvalidInput naming the file, nothing stored, if one no longer matches)."""
 
     def get_many(self, digests: Sequence[str]) -> list[bytes]:
         """These blobs' bytes, verified, in order."""
@@ -75,6 +81,26 @@ def verified(digest: str, data: bytes, where: str) -> bytes:
     if digest_of(data) != digest:
         raise CorruptData(f"blob {digest} in {where} is corrupt: its content no longer matches")
     return data
+
+
+def read_ranges(ranges: Sequence[FileRange]) -> list[bytes]:
+    """The ranges' bytes, each file opened once, each range checked against its digest:
+    a file that changed since it was split is InvalidInput naming it. What a store that
+    cannot copy from files (a bucket, a server) stores through ``put_many``."""
+    fds: dict[Path, int] = {}
+    try:
+        datas = []
+        for item in ranges:
+            if item.path not in fds:
+                fds[item.path] = os.open(item.path, os.O_RDONLY)
+            data = os.pread(fds[item.path], item.size, item.offset)
+            if len(data) != item.size or digest_of(data) != item.digest:
+                raise source_changed(item.path)
+            datas.append(data)
+        return datas
+    finally:
+        for fd in fds.values():
+            os.close(fd)
 
 
 def open_blobs(location: str | Path) -> BlobStore:
@@ -139,6 +165,19 @@ class LocalBlobStore:
                 f"the blob store cannot be written: {exc.strerror or type(exc).__name__}"
             ) from exc
         return digests
+
+    def put_ranges(self, ranges: Sequence[FileRange]) -> None:
+        """Ranges of local files into new pack files, copied by the kernel where the
+        files allow it, each blob hashed back from the pack before its index is
+        published (see ``packs``). A source that cannot be opened raises as ``open``
+        does; a store that cannot be written is StoreUnavailable."""
+        with _opened(ranges) as sources:
+            try:
+                self.packs.copy(sources, ranges)
+            except OSError as exc:
+                raise StoreUnavailable(
+                    f"the blob store cannot be written: {exc.strerror or type(exc).__name__}"
+                ) from exc
 
     def get(self, digest: str) -> bytes:
         return self.get_many([digest])[0]
@@ -218,6 +257,19 @@ class LocalBlobStore:
             yield StoredBlob(packed.digest, packed.size, packed.modified)
 
 
+@contextmanager
+def _opened(ranges: Sequence[FileRange]) -> Iterator[dict[Path, int]]:
+    """The files the ranges come from, each opened once, read-only."""
+    fds: dict[Path, int] = {}
+    try:
+        for path in dict.fromkeys(r.path for r in ranges):
+            fds[path] = os.open(path, os.O_RDONLY)
+        yield fds
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+
+
 def _temp_prefix() -> str:
     return temp_prefix()
 
@@ -271,6 +323,10 @@ class ObjectBlobStore:
         """An object each, as ``put``: a bucket has no fsync to save, a PUT is atomic
         and durable when it returns, and transfers already run several at a time."""
         return [self.put(data) for data in blobs]
+
+    def put_ranges(self, ranges: Sequence[FileRange]) -> None:
+        """The ranges read and checked first, then an object each (``put_many``)."""
+        self.put_many(read_ranges(ranges))
 
     def get_many(self, digests: Sequence[str]) -> list[bytes]:
         return [self.get(digest) for digest in digests]

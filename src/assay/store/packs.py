@@ -9,10 +9,12 @@ Under ``<blob folder>/packs/``:
   offset, length), then the BLAKE3 digest of everything before it.
 
 A pack is written under a temp name, fsynced, renamed; then its index likewise; then the
-folder is fsynced. The index is the commit point: a pack without one (a writer killed
-mid-pack), an index whose checksum fails (torn), or a pack shorter than its index says
-(truncated) is ignored, so its blobs read as not stored and are sent again. Every read is
-still checked against the blob's digest by the caller.
+folder is fsynced. A pack of ranges of local files (``copy``) is filled by the kernel
+(``copy_file_range``) and every blob hashed back from it before it is renamed, so a file
+that changed since it was split publishes nothing. The index is the commit point: a pack
+without one (a writer killed mid-pack), an index whose checksum fails (torn), or a pack
+shorter than its index says (truncated) is ignored, so its blobs read as not stored and
+are sent again. Every read is still checked against the blob's digest by the caller.
 
 Garbage collection repacks: the live blobs of a pack that holds dead ones are written to
 a new pack (published first), then the old index and pack are removed. A reader whose
@@ -27,18 +29,22 @@ Python, and the whole of it is the few lines below.
 from __future__ import annotations
 
 import contextlib
+import errno
+import mmap
 import os
 import socket
 import struct
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from blake3 import blake3
 
 from assay.digests import of_bytes
+from assay.errors import InvalidInput
+from assay.store.facets.blobs import FileRange
 
 PACK_MAGIC = b"ASSAYPK1"
 INDEX_MAGIC = b"ASSAYIX1"
@@ -241,27 +247,99 @@ class PackFolder:
         """Write these blobs (digest, bytes) into new packs, durable and indexed when this
         returns. Blobs a pack already holds are skipped, and that pack's index is touched
         so a gc does not take them for bytes nobody recorded."""
-        items = list(blobs)
+        batches, again = self._plan(list(blobs), len)
+        for batch in batches:
+            self._write_pack(batch)
+        self._touch(again)
+
+    def copy(self, sources: Mapping[Path, int], ranges: Sequence[FileRange]) -> None:
+        """Store these ranges of open files (``sources``: path -> descriptor) as ``write``
+        stores bytes, without passing them through this process: the kernel copies each
+        run of adjacent ranges into the pack (``copy_file_range``; read and written
+        where the files do not allow it), then every blob is hashed back from the pack
+        (from the page cache) before anything is published. A range whose bytes no
+        longer match its digest (the file changed since it was split) raises
+        InvalidInput naming the file, and none of these packs is published."""
+        batches, again = self._plan([(r.digest, r) for r in ranges], _size)
+        filled: list[_Filled] = []
+        try:
+            for batch in batches:
+                filled.append(self._fill(sources, [r for _, r in batch]))
+            while filled:
+                self._publish_filled(filled[0])
+                filled.pop(0)
+        finally:
+            for left in filled:
+                left.tmp.unlink(missing_ok=True)
+        self._touch(again)
+
+    def _plan(
+        self, items: Sequence[tuple[str, _T]], size_of: Callable[[_T], int]
+    ) -> tuple[list[list[tuple[str, _T]]], set[str]]:
+        """The blobs no pack holds yet, once each, in batches of about ``target``
+        bytes; and the packs that hold the others (to be touched)."""
         self.refresh()  # a pack a gc removed meanwhile no longer counts as holding its blobs
         with self._lock:
             held = {d: self._where[d].pack for d, _ in items if d in self._where}
         again = set(held.values())
-        batch: list[tuple[str, bytes | memoryview]] = []
+        batches: list[list[tuple[str, _T]]] = []
+        batch: list[tuple[str, _T]] = []
         size = 0
-        for digest, data in items:
+        for digest, item in items:
             if digest in held:
                 continue
             held[digest] = ""  # once per batch
-            batch.append((digest, data))
-            size += len(data)
+            batch.append((digest, item))
+            size += size_of(item)
             if size >= self.target:
-                self._write_pack(batch)
+                batches.append(batch)
                 batch, size = [], 0
         if batch:
-            self._write_pack(batch)
-        for pack in again:
+            batches.append(batch)
+        return batches, again
+
+    def _touch(self, packs: Iterable[str]) -> None:
+        for pack in packs:
             with contextlib.suppress(FileNotFoundError):  # a gc removed it meanwhile
                 os.utime(self.root / f"{pack}.idx")
+
+    def _fill(self, sources: Mapping[Path, int], batch: Sequence[FileRange]) -> _Filled:
+        """A pack under a temp name holding these ranges, checked and fsynced."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        pack = uuid.uuid4().hex
+        tmp = self.root / f"{temp_prefix()}{uuid.uuid4().hex[:8]}-{pack}.pack"
+        entries: list[tuple[str, int, int]] = []
+        offset = len(PACK_MAGIC)
+        for item in batch:
+            entries.append((item.digest, offset, item.size))
+            offset += item.size
+        try:
+            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                _write_all(fd, [PACK_MAGIC])
+                for path, start, at, length in _runs(batch, len(PACK_MAGIC)):
+                    if not _copy_range(sources[path], fd, start, at, length):
+                        raise source_changed(path)  # shorter than when it was split
+                bad = _mismatch(fd, offset, batch, entries)
+                if bad is not None:
+                    raise source_changed(bad)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return _Filled(tmp=tmp, pack=pack, size=offset, entries=entries)
+
+    def _publish_filled(self, filled: _Filled) -> None:
+        pack = filled.pack
+        os.replace(filled.tmp, self.root / f"{pack}.pack")
+        self._publish(f"{pack}.idx", [encode_index(pack, filled.size, filled.entries)])
+        _fsync_folder(self.root)
+        located = {d: Located(pack, start, length) for d, start, length in filled.entries}
+        with self._lock:
+            self._indexes[pack] = located
+            self._where.update(located)
 
     def _write_pack(self, batch: Sequence[tuple[str, bytes | memoryview]]) -> str:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -354,6 +432,95 @@ class PackFolder:
 
 
 _IOV_MAX = 1024  # buffers per writev(2) (Linux's IOV_MAX)
+_T = TypeVar("_T")
+# copy_file_range(2) refuses files it cannot copy between with these (another file
+# system on older kernels, one that does not implement it, a special file); the range
+# is then read and written instead, as shutil does.
+_NO_KERNEL_COPY = {
+    errno.EXDEV,
+    errno.ENOSYS,
+    errno.EINVAL,
+    errno.EOPNOTSUPP,
+    errno.ENOTSUP,
+    errno.ETXTBSY,
+    errno.EPERM,
+}
+_COPY_BLOCK = 8 << 20  # bytes per read when the kernel cannot copy
+
+
+class _Filled(NamedTuple):
+    tmp: Path  # the pack under its temp name, fsynced
+    pack: str
+    size: int
+    entries: list[tuple[str, int, int]]
+
+
+def _size(item: FileRange) -> int:
+    return item.size
+
+
+def _runs(batch: Sequence[FileRange], at: int) -> Iterator[tuple[Path, int, int, int]]:
+    """The batch as runs of adjacent ranges of one file (path, offset in the file, offset
+    in the pack, length): a new file's chunks are one run per pack."""
+    run: list[int] | None = None
+    path: Path | None = None
+    for item in batch:
+        if run is not None and item.path == path and run[0] + run[2] == item.offset:
+            run[2] += item.size
+        else:
+            if run is not None and path is not None:
+                yield path, run[0], run[1], run[2]
+            path, run = item.path, [item.offset, at, item.size]
+        at += item.size
+    if run is not None and path is not None:
+        yield path, run[0], run[1], run[2]
+
+
+def _copy_range(src: int, dst: int, start: int, at: int, length: int) -> bool:
+    """Copy ``length`` bytes of ``src`` from ``start`` into ``dst`` at ``at``: in the
+    kernel when it can, else read and written. False when ``src`` ends first."""
+    copy = getattr(os, "copy_file_range", None)  # Linux only
+    while copy is not None and length:
+        try:
+            done = copy(src, dst, length, start, at)
+        except OSError as exc:
+            if exc.errno not in _NO_KERNEL_COPY:
+                raise
+            break
+        if not done:
+            break  # the end of the file, or a file system that copies nothing: read it
+        start, at, length = start + done, at + done, length - done
+    while length:
+        data = os.pread(src, min(length, _COPY_BLOCK), start)
+        if not data:
+            return False
+        _write_all_at(dst, data, at)
+        start, at, length = start + len(data), at + len(data), length - len(data)
+    return True
+
+
+def _write_all_at(fd: int, data: bytes, at: int) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, at)
+        view, at = view[written:], at + written
+
+
+def _mismatch(
+    fd: int, size: int, batch: Sequence[FileRange], entries: Sequence[tuple[str, int, int]]
+) -> Path | None:
+    """The file of the first blob whose bytes in the pack do not hash to its digest."""
+    with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as mapped:
+        view = memoryview(mapped)
+        try:
+            for item, (digest, start, length) in zip(batch, entries, strict=True):
+                if of_bytes(view[start : start + length]) != digest:
+                    return item.path
+        finally:
+            view.release()
+    return None
+
+
 _READ_ATTEMPTS = 3  # a read whose pack a gc removed looks again this many times
 
 
@@ -368,6 +535,10 @@ def _write_all(fd: int, parts: Sequence[bytes | memoryview]) -> None:
             first += 1
         if written:
             views[first] = views[first][written:]
+
+
+def source_changed(path: Path) -> InvalidInput:
+    return InvalidInput(f"{path} changed while it was being stored; log it again")
 
 
 def _end(located: Located) -> int:

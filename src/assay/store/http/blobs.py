@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 from assay import wire
 from assay.errors import CorruptData, LimitExceeded
-from assay.store.blobs import blob_name, digest_of, verified
+from assay.store.blobs import blob_name, digest_of, read_ranges, verified
+from assay.store.facets.blobs import FileRange
 from assay.store.http.transport import Transport, decode
 
 REQUEST_BYTES = 16 << 20  # blob bytes per batch request
@@ -38,6 +39,11 @@ class HttpBlobs:
             digests.extend(self._put_batch(blobs[start:end]))
             start = end
         return digests
+
+    def put_ranges(self, ranges: Sequence[FileRange]) -> None:
+        """The ranges read and checked against their digests here, then sent as
+        ``put_many`` sends bytes: a file that changed sends nothing."""
+        self.put_many(read_ranges(ranges))
 
     def _put_batch(self, blobs: Sequence[bytes]) -> list[str]:
         """One request; a server whose body limit is lower than REQUEST_BYTES refuses it

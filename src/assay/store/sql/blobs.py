@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from assay.store.blobs import BlobStore, LocalBlobStore
+from assay.store.facets.blobs import FileRange
 from assay.store.sql import catalog
 from assay.store.sql.tx import Database
 
@@ -41,6 +42,14 @@ class SqlBlobs:
         with self.db.write() as tx:
             catalog.record_blobs(tx, [(d, len(b)) for d, b in zip(digests, blobs, strict=True)])
         return digests
+
+    def put_ranges(self, ranges: Sequence[FileRange]) -> None:
+        """Many blobs from ranges of local files (copied by the kernel into pack files
+        in a folder), checked against their digests, then recorded in one transaction."""
+        self.db.writable("store blobs")
+        self.storage.put_ranges(ranges)
+        with self.db.write() as tx:
+            catalog.record_blobs(tx, [(r.digest, r.size) for r in ranges])
 
     def get(self, digest: str) -> bytes:
         return self.storage.get(digest)
