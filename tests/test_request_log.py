@@ -182,6 +182,53 @@ def test_an_outage_keeps_entries_in_the_journal_until_the_store_is_back(
     store.close()
 
 
+def _journaled(writer: RequestLog) -> list[str]:
+    """The request ids in the writer's journal, in order."""
+    batches = jnl.read_journal(writer.journal.path, kind=RequestBatch)
+    return [e.request_id for b in batches for e in b.entries]
+
+
+def test_batches_the_store_takes_at_once_are_never_written_to_the_journal(
+    uri: str, tmp_path: Path
+) -> None:
+    store, recorder, writer = _recording_writer(uri, tmp_path)
+    writer.start()
+    writer.submit(20, lambda: entries(20))
+    assert writer.flush(timeout=60) is True
+    writer.submit(5, lambda: entries(5, start=20))  # submitted just before a clean stop
+    journal = writer.journal.path
+    assert journal.stat().st_size == 0 and not jnl.acked_path(journal).exists()
+    assert writer.close(timeout=60) is True
+    assert not journal.exists() and sum(recorder.sizes) == 25
+    assert {e.request_id for e in store.requests.list("churn")} == {f"r{i}" for i in range(25)}
+    store.close()
+
+
+def test_only_what_an_outage_held_back_is_journaled_and_all_of_it_is_delivered_after(
+    uri: str, tmp_path: Path
+) -> None:
+    store, flaky, writer = _recording_writer(uri, tmp_path)
+    writer.interval = 0.01
+    writer.start()
+    writer.submit(3, lambda: entries(3))
+    assert writer.flush(timeout=60) is True
+    flaky.down = True
+    writer.submit(4, lambda: entries(4, start=3))
+    assert writer.flush(timeout=0.5) is False
+    writer.submit(2, lambda: entries(2, start=7))
+    assert writer.flush(timeout=0.5) is False
+    # in the journal, once each, in order: only the entries the store did not take
+    assert _journaled(writer) == [f"r{i}" for i in range(3, 9)]
+    flaky.down = False
+    writer.submit(1, lambda: entries(1, start=9))
+    assert writer.close(timeout=60) is True
+    assert sorted(e.request_id for e in store.requests.list("churn")) == sorted(
+        f"r{i}" for i in range(10)
+    )
+    assert not writer.journal.path.exists()
+    store.close()
+
+
 def test_a_journal_left_by_a_stopped_writer_is_delivered_once_by_the_next(
     uri: str, tmp_path: Path
 ) -> None:
