@@ -6,6 +6,11 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -226,6 +231,48 @@ def test_only_what_an_outage_held_back_is_journaled_and_all_of_it_is_delivered_a
         f"r{i}" for i in range(10)
     )
     assert not writer.journal.path.exists()
+    store.close()
+
+
+SPOOLING_CHILD = textwrap.dedent(
+    """
+    import sys, time
+    from assay.errors import StoreUnavailable
+    from assay.records import RequestEntry
+    from assay.sdk.requestlog import RequestLog
+
+    def down():
+        raise StoreUnavailable("the store is down")
+
+    writer = RequestLog(sys.argv[1], folder=__import__("pathlib").Path(sys.argv[2]),
+                        interval=0.01, connect=down).start()
+    batch = [RequestEntry(model="churn", request_id=f"r{i}", time=time.time(), version="1",
+                          outputs={"y": i}) for i in range(7)]
+    writer.submit(7, lambda: batch)
+    assert writer.flush(timeout=0.5) is False
+    print("spooled", flush=True)
+    time.sleep(600)
+    """
+)
+
+
+def test_what_an_outage_spooled_survives_a_killed_server_and_the_next_delivers_it(
+    uri: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "j"
+    command = [sys.executable, "-c", SPOOLING_CHILD, uri, str(folder)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=os.environ) as child:
+        try:
+            assert child.stdout is not None and child.stdout.readline().strip() == "spooled"
+        finally:
+            child.send_signal(signal.SIGKILL)  # no clean stop: what it spooled is all there is
+            child.wait()
+    (left,) = folder.glob("*.rlog")
+    store = open_store(uri)
+    after = RequestLog(uri, folder=folder, interval=0.01, connect=lambda: store).start()
+    assert after.close(timeout=60) is True
+    assert sorted(e.request_id for e in store.requests.list("churn")) == [f"r{i}" for i in range(7)]
+    assert not left.exists()
     store.close()
 
 

@@ -15,9 +15,10 @@ The limit: at most ``max_queued`` entries (default ``MAX_QUEUED_ENTRIES``) holdi
 ``MAX_QUEUED_BYTES`` of arrays wait for the thread (an empty queue takes any one request).
 Past it, ``submit`` drops the new entries, counts them in ``dropped`` (and the
 ``on_drop`` callback: the server's Prometheus counter) and logs an error once per burst.
-Nothing else is dropped: ``close`` journals what waits and tries delivery until its
-timeout; what is still undelivered stays in the journal, and the next request log
-opened on the same folder (the next ``assay serve``) delivers it first.
+Nothing else is dropped: ``close`` delivers what waits, journals what the store did not
+take and tries delivery until its timeout; what is still undelivered stays in the
+journal, and the next request log opened on the same folder (the next ``assay serve``)
+delivers it first.
 
 Journals are ``<journal root>/requests/<writer>.rlog`` (``.acked``, ``.rejected`` and
 ``.meta`` beside them, as for runs); ``assay sync`` leaves them alone.
@@ -180,9 +181,9 @@ class RequestLog:
         return self.delivered
 
     def close(self, timeout: float = 10.0) -> bool:
-        """Stop the thread, journal what waits and try delivery until ``timeout``. True
-        when the store has everything; else the rest stays in the journal for the next
-        request log on this folder."""
+        """Stop the thread, deliver what waits (journaling what the store does not take)
+        and try delivery until ``timeout``. True when the store has everything; else the
+        rest stays in the journal for the next request log on this folder."""
         self._stop.set()
         self._wake.set()
         if self._thread.is_alive():
