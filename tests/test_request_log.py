@@ -6,6 +6,11 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -179,6 +184,95 @@ def test_an_outage_keeps_entries_in_the_journal_until_the_store_is_back(
     stored = {e.request_id for e in store.requests.list("churn")}
     assert stored == {f"r{i}" for i in range(50)}
     assert not writer.journal.path.exists()  # delivered: the journal is removed
+    store.close()
+
+
+def _journaled(writer: RequestLog) -> list[str]:
+    """The request ids in the writer's journal, in order."""
+    batches = jnl.read_journal(writer.journal.path, kind=RequestBatch)
+    return [e.request_id for b in batches for e in b.entries]
+
+
+def test_batches_the_store_takes_at_once_are_never_written_to_the_journal(
+    uri: str, tmp_path: Path
+) -> None:
+    store, recorder, writer = _recording_writer(uri, tmp_path)
+    writer.start()
+    writer.submit(20, lambda: entries(20))
+    assert writer.flush(timeout=60) is True
+    writer.submit(5, lambda: entries(5, start=20))  # submitted just before a clean stop
+    journal = writer.journal.path
+    assert journal.stat().st_size == 0 and not jnl.acked_path(journal).exists()
+    assert writer.close(timeout=60) is True
+    assert not journal.exists() and sum(recorder.sizes) == 25
+    assert {e.request_id for e in store.requests.list("churn")} == {f"r{i}" for i in range(25)}
+    store.close()
+
+
+def test_only_what_an_outage_held_back_is_journaled_and_all_of_it_is_delivered_after(
+    uri: str, tmp_path: Path
+) -> None:
+    store, flaky, writer = _recording_writer(uri, tmp_path)
+    writer.interval = 0.01
+    writer.start()
+    writer.submit(3, lambda: entries(3))
+    assert writer.flush(timeout=60) is True
+    flaky.down = True
+    writer.submit(4, lambda: entries(4, start=3))
+    assert writer.flush(timeout=0.5) is False
+    writer.submit(2, lambda: entries(2, start=7))
+    assert writer.flush(timeout=0.5) is False
+    # in the journal, once each, in order: only the entries the store did not take
+    assert _journaled(writer) == [f"r{i}" for i in range(3, 9)]
+    flaky.down = False
+    writer.submit(1, lambda: entries(1, start=9))
+    assert writer.close(timeout=60) is True
+    assert sorted(e.request_id for e in store.requests.list("churn")) == sorted(
+        f"r{i}" for i in range(10)
+    )
+    assert not writer.journal.path.exists()
+    store.close()
+
+
+SPOOLING_CHILD = textwrap.dedent(
+    """
+    import sys, time
+    from assay.errors import StoreUnavailable
+    from assay.records import RequestEntry
+    from assay.sdk.requestlog import RequestLog
+
+    def down():
+        raise StoreUnavailable("the store is down")
+
+    writer = RequestLog(sys.argv[1], folder=__import__("pathlib").Path(sys.argv[2]),
+                        interval=0.01, connect=down).start()
+    batch = [RequestEntry(model="churn", request_id=f"r{i}", time=time.time(), version="1",
+                          outputs={"y": i}) for i in range(7)]
+    writer.submit(7, lambda: batch)
+    assert writer.flush(timeout=0.5) is False
+    print("spooled", flush=True)
+    time.sleep(600)
+    """
+)
+
+
+def test_what_an_outage_spooled_survives_a_killed_server_and_the_next_delivers_it(
+    uri: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "j"
+    command = [sys.executable, "-c", SPOOLING_CHILD, uri, str(folder)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=os.environ) as child:
+        try:
+            assert child.stdout is not None and child.stdout.readline().strip() == "spooled"
+        finally:
+            child.send_signal(signal.SIGKILL)  # no clean stop: what it spooled is all there is
+            child.wait()
+    (left,) = folder.glob("*.rlog")
+    store = open_store(uri)
+    after = RequestLog(uri, folder=folder, interval=0.01, connect=lambda: store).start()
+    assert after.close(timeout=60) is True
+    assert sorted(e.request_id for e in store.requests.list("churn")) == [f"r{i}" for i in range(7)]
+    assert not left.exists()
     store.close()
 
 

@@ -3,19 +3,22 @@
 ``submit`` (called by ``assay serve`` for every answered request, and by
 ``assay.monitoring.log``) only appends a builder to a deque: no encoding, no I/O. A daemon
 thread wakes every ``interval`` seconds, builds the entries, cuts them into
-``RequestBatch``es of at most ``MAX_BATCH_ENTRIES``, appends them to its journal (the run
-journal's format, one fsync per cycle) and delivers every batch the store has not
-accepted, in order. A store outage is logged once and retried with backoff; the entries
-wait in the journal (and, up to ``MAX_PENDING_ENTRIES``, in memory; past that they are
-read back from the journal file).
+``RequestBatch``es of at most ``MAX_BATCH_ENTRIES`` and delivers every batch the store has
+not accepted, in order. A batch the store did not take in that cycle is appended to the
+journal (the run journal's format, one fsync per cycle); one it took at once never is: a
+healthy store costs no journal writes (docs/architecture.md, "The request log's
+journal": what a crash can lose, and why that is the same as before). A store outage is
+logged once and retried with backoff; the entries wait in the journal (and, up to
+``MAX_PENDING_ENTRIES``, in memory; past that they are read back from the journal file).
 
 The limit: at most ``max_queued`` entries (default ``MAX_QUEUED_ENTRIES``) holding at most
 ``MAX_QUEUED_BYTES`` of arrays wait for the thread (an empty queue takes any one request).
 Past it, ``submit`` drops the new entries, counts them in ``dropped`` (and the
 ``on_drop`` callback: the server's Prometheus counter) and logs an error once per burst.
-Nothing else is dropped: ``close`` journals what waits and tries delivery until its
-timeout; what is still undelivered stays in the journal, and the next request log
-opened on the same folder (the next ``assay serve``) delivers it first.
+Nothing else is dropped: ``close`` delivers what waits, journals what the store did not
+take and tries delivery until its timeout; what is still undelivered stays in the
+journal, and the next request log opened on the same folder (the next ``assay serve``)
+delivers it first.
 
 Journals are ``<journal root>/requests/<writer>.rlog`` (``.acked``, ``.rejected`` and
 ``.meta`` beside them, as for runs); ``assay sync`` leaves them alone.
@@ -88,7 +91,11 @@ class RequestLog:
         self._lock = threading.Lock()  # one cycle at a time
         self._seq = 0
         self._acked = -1
+        self._fresh: deque[RequestBatch] = deque()  # cut this cycle: delivered, or journaled
         self._pending: deque[RequestBatch] = deque()  # journaled (or not), undelivered
+        self._journal_top = -1  # the last seq appended to the journal
+        self._acked_mark = -1  # the acked mark last written beside the journal
+        self._sizes = jnl.RecordEncoder()  # a batch's record size, in one buffer
         self._pending_entries = 0
         self._spilled = -1  # batches up to this seq are read back from the journal file
         self._journal_failing = False
@@ -157,7 +164,7 @@ class RequestLog:
     @property
     def delivered(self) -> bool:
         """The store has every entry submitted so far (none waits in the queue). Asked
-        between cycles: one under way has taken entries it has not journaled yet."""
+        between cycles: one under way has taken entries it has not delivered yet."""
         with self._lock:
             return not self._queue and self._acked == self._seq - 1
 
@@ -174,9 +181,9 @@ class RequestLog:
         return self.delivered
 
     def close(self, timeout: float = 10.0) -> bool:
-        """Stop the thread, journal what waits and try delivery until ``timeout``. True
-        when the store has everything; else the rest stays in the journal for the next
-        request log on this folder."""
+        """Stop the thread, deliver what waits (journaling what the store does not take)
+        and try delivery until ``timeout``. True when the store has everything; else the
+        rest stays in the journal for the next request log on this folder."""
         self._stop.set()
         self._wake.set()
         if self._thread.is_alive():
@@ -218,9 +225,10 @@ class RequestLog:
             self._cut()
             if force or self._backoff.due():
                 self._deliver()
+            self._spool()
 
     def _cut(self) -> None:
-        """Build what waits, in batches, into the journal and the pending queue. A batch
+        """Build what waits, in batches, into ``_fresh`` (delivered next, or journaled). A batch
         ends at MAX_BATCH_ENTRIES entries or BATCH_ARRAY_BYTES of their arrays (as the
         submitters counted them), so a record is seldom encoded twice for its size."""
         batches: list[list[RequestEntry]] = [[]]
@@ -248,31 +256,41 @@ class RequestLog:
         for entries in batches:
             for start in range(0, len(entries), MAX_BATCH_ENTRIES):
                 self._emit(entries[start : start + MAX_BATCH_ENTRIES])
-        if not self._journal_failing:
-            try:
-                self.journal.sync()
-            except OSError as exc:
-                self._journal_failed(exc)
 
     def _emit(self, entries: list[RequestEntry]) -> None:
-        """One batch of ``entries`` into the journal, split in halves while its record is
+        """One batch of ``entries`` into ``_fresh``, split in halves while its record is
         over MAX_BATCH_BYTES (a server's request limit is far above); an entry that cannot
-        be encoded is dropped, counted and named in an error, the rest kept."""
+        be encoded is dropped, counted and named in an error, the rest kept. Encoding it
+        here (into one reused buffer) is that check: a store would fail on such an entry
+        as on an outage, and retry it forever."""
         batch = RequestBatch(writer=self.writer_id, seq=self._seq, entries=entries)
         try:
-            record = jnl.encode_record(batch)
+            size = self._sizes.size(batch)
         except (TypeError, ValueError, OverflowError):
             kept = [e for e in entries if self._encodable(e)]
             if kept:
                 self._emit(kept)
             return
-        if len(record) > MAX_BATCH_BYTES and len(entries) > 1:
+        if size > MAX_BATCH_BYTES and len(entries) > 1:
             half = len(entries) // 2
             self._emit(entries[:half])
             self._emit(entries[half:])
             return
         self._seq += 1
-        self._journal(batch, record)
+        self._fresh.append(batch)
+
+    def _spool(self) -> None:
+        """Journal every batch of this cycle the store did not take (one fsync for them
+        all); what it took is never written to the journal."""
+        if not self._fresh:
+            return
+        while self._fresh:
+            self._journal(self._fresh.popleft())
+        if not self._journal_failing:
+            try:
+                self.journal.sync()
+            except OSError as exc:
+                self._journal_failed(exc)
 
     def _encodable(self, entry: RequestEntry) -> bool:
         try:
@@ -288,10 +306,11 @@ class RequestLog:
             return False
         return True
 
-    def _journal(self, batch: RequestBatch, record: bytes) -> None:
+    def _journal(self, batch: RequestBatch) -> None:
         journaled = False
         try:
-            self.journal.append_record(record, sync=False)
+            self.journal.append(batch, sync=False)
+            self._journal_top = batch.seq
             journaled = True
             if self._journal_failing:
                 self._journal_failing = False
@@ -356,13 +375,18 @@ class RequestLog:
                     self._acked = batch.seq
                 self._pending_entries -= len(self._pending.popleft().entries)
             self._unjournaled = 0  # every batch in memory is delivered
+            while self._fresh:  # after every older batch: the acked mark stays in order
+                self._write(store, self.journal.path, self._fresh[0])
+                self._acked = self._fresh.popleft().seq
             self._recover(store)
         except Exception as exc:
             self._failed(exc)
             return
         if self._backoff.succeeded():
             log.warning("assay: the store is reachable again; request-log delivery resumed")
-        jnl.write_acked(self.journal.path, self._acked)
+        # the mark only matters for batches in the journal: none written, none to mark
+        if self._journal_top > self._acked_mark and jnl.write_acked(self.journal.path, self._acked):
+            self._acked_mark = self._acked
 
     def _recover(self, store: Store) -> None:
         """Deliver journals an earlier request log left (a server stopped during an
