@@ -197,27 +197,27 @@ def test_a_store_that_takes_one_batch_a_call_gets_them_one_at_a_time(
     assert twin.inner.runs.get(run.id).metrics["x"].count == 5
 
 
-def _journal(path: Path, run_id: str, count: int) -> list[Batch]:
-    """A dead writer's journal: the run's creation, then ``count`` batches of one step."""
-    batches = [Batch(run_id=run_id, writer="w", seq=0, ops=[create_op(name="n", created_at=1.0)])]
+def _dead_writer(folder: Path, store_uri: str, count: int) -> tuple[Path, BacklogStore]:
+    """A dead writer's journal of run r1 (its creation, then ``count`` batches of one
+    step each) and a twin of the store at ``store_uri`` to sync it to."""
+    path = folder / "r1" / "w.jnl"
+    path.parent.mkdir()
+    batches = [Batch(run_id="r1", writer="w", seq=0, ops=[create_op(name="n", created_at=1.0)])]
     batches += [
-        Batch(run_id=run_id, writer="w", seq=s, ops=[points("x", [s - 1], [float(s)], at=1.0)])
+        Batch(run_id="r1", writer="w", seq=s, ops=[points("x", [s - 1], [float(s)], at=1.0)])
         for s in range(1, count + 1)
     ]
     writer = jnl.JournalWriter(path)
     for batch in batches:
         writer.append(batch, sync=False)
     writer.close()
-    return batches
+    return path, BacklogStore(open_store(store_uri))
 
 
 def test_sync_delivers_a_journal_several_batches_a_request_once_each(
     store_uri: str, tmp_path: Path
 ) -> None:
-    path = tmp_path / "r1" / "w.jnl"
-    path.parent.mkdir()
-    _journal(path, "r1", 30)
-    twin = BacklogStore(open_store(store_uri))
+    path, twin = _dead_writer(tmp_path, store_uri, 30)
     report = sync(path, cast(Store, twin))
     assert report.batches == 31 and report.duplicates == 0 and report.rejected == 0
     assert len(twin.requests) < 31 and max(len(r) for r in twin.requests) > 1
@@ -230,10 +230,7 @@ def test_sync_delivers_a_journal_several_batches_a_request_once_each(
 def test_sync_sets_aside_only_the_refused_batch_of_a_request(
     store_uri: str, tmp_path: Path
 ) -> None:
-    path = tmp_path / "r1" / "w.jnl"
-    path.parent.mkdir()
-    _journal(path, "r1", 10)
-    twin = BacklogStore(open_store(store_uri))
+    path, twin = _dead_writer(tmp_path, store_uri, 10)
     twin.refuse_seq = 4
     report = sync(path, cast(Store, twin))
     assert report.batches == 10 and report.rejected == 1 and report.duplicates == 0
@@ -246,10 +243,7 @@ def test_sync_sets_aside_only_the_refused_batch_of_a_request(
 def test_sync_stopped_by_an_outage_resumes_after_the_last_delivered_request(
     store_uri: str, tmp_path: Path
 ) -> None:
-    path = tmp_path / "r1" / "w.jnl"
-    path.parent.mkdir()
-    _journal(path, "r1", 10)
-    twin = BacklogStore(open_store(store_uri))
+    path, twin = _dead_writer(tmp_path, store_uri, 10)
     twin.down.set()
     first = sync(path, cast(Store, twin))
     assert path in first.failed and first.batches == 0 and path.exists()
