@@ -693,7 +693,28 @@ def test_grouped_runs_show_their_groups_at_once_and_their_statistics_once_loaded
         low, high = want[opt]
         assert count == "2" and pending == 0
         assert cells == ["", f"{fmt((low + high) / 2)} {fmt(low)}\u2013{fmt(high)}"]
-    shoot(page, "runs-grouped")
+
+
+def test_a_running_grouped_table_keeps_its_statistics_through_its_refresh(
+    page: Any, site: str
+) -> None:
+    """A table with a running run refreshes every 3 s; its groups' figures, asked for
+    apart, would blank to "…" at each refresh until asked for again."""
+    run = assay.init(project="live-groups", config={"opt": "adam"}, uri=site, settings=QUIET)
+    try:
+        run.log({"loss": 0.5})
+        run.flush()
+        page.goto(f"{site}/projects/live-groups?group=config.opt&columns=summary.loss")
+        page.wait_for_selector("#runs-table .group-stats[data-loaded]", state="attached")
+        assert page.inner_text("#runs .group-count") == "1"
+        refreshed = page.evaluate(
+            """() => new Promise(done => document.body.addEventListener('htmx:afterSwap',
+                e => { if (e.target.id === 'runs-table')
+                         done(document.querySelector('#runs .group-count').textContent); }))"""
+        )
+        assert refreshed == "1"  # what it showed, until the new figures arrive
+    finally:
+        run.finish()
 
 
 def test_a_run_of_10000_keys_pages_and_searches_its_charts(page: Any, site: str) -> None:
