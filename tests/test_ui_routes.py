@@ -435,6 +435,9 @@ def test_wrong_project_is_forbidden(team: tuple[TestClient, dict[str, str], list
     page(client, f"/runs/{ids[0]}", status=403)
     assert client.get(f"/ui/api/series?runs={ids[0]}").status_code == 403
     assert client.get("/ui/projects/digits/picker").status_code == 403  # not even its keys
+    statistics = client.get("/ui/projects/digits/groups", params={"group": "config.opt"})
+    assert statistics.status_code == 403  # nor its groups' figures
+    assert client.get("/ui/projects/digits/count").status_code == 403
 
 
 def test_an_image_panel_draws_every_box_of_every_layer_with_its_tag(tmp_path: Path) -> None:
