@@ -74,8 +74,8 @@ class TableQuery:
 class Group:
     value: Any
     runs: list[Run]  # the group's runs on this page
-    stats: dict[str, tuple[float, float, float]]  # column -> (mean, min, max)
-    count: int  # the group's runs over the whole filter
+    stats: dict[str, tuple[float, float, float]]  # column -> (mean, min, max) of those runs
+    count: int  # its runs on this page (the count over the whole filter is asked for apart)
     id: str = ""  # its head's id on the page (group_id)
     # True: ``stats`` are of the page's runs and ``count`` unknown until the statistics
     # over every matching run, asked for apart (/ui/projects/{p}/groups), replace them
@@ -135,7 +135,6 @@ class RunsTable:
         *,
         error: FilterSyntaxError | None,
         columns: list[str] | None = None,
-        whole: Sequence[GroupStats] = (),
         counted_up_to: int | None = None,
         stats_apart: bool = False,
     ) -> RunsTable:
@@ -143,7 +142,7 @@ class RunsTable:
         ``stats_apart``, the groups show the page's runs' figures until those over every
         matching run, asked for apart, replace them."""
         columns = columns or table_columns(query, runs)
-        groups = group_runs(runs, query.group, columns, whole) if query.group else []
+        groups = group_runs(runs, query.group, columns) if query.group else []
         for g in groups:
             g.id, g.pending = group_id(query, columns, g.value), stats_apart
         running = any(r.status == "running" for r in runs)
@@ -196,26 +195,18 @@ def table_columns(query: TableQuery, runs: list[Run]) -> list[str]:
     return list(query.columns) or default_columns(runs)
 
 
-def group_runs(
-    runs: list[Run], key: str, columns: list[str], whole: Sequence[GroupStats] = ()
-) -> list[Group]:
-    """Runs of the page grouped by a config key or a run field. Each group's count and
-    the mean/min/max of its numeric columns come from ``whole`` (every run the filter
-    matches, computed by the store); a group it does not name falls back to the page's
-    runs."""
+def group_runs(runs: list[Run], key: str, columns: list[str]) -> list[Group]:
+    """Runs of the page grouped by a config key or a run field, each group's count and
+    the mean/min/max of its numeric columns over the page's runs (those over every run
+    the filter matches are computed by the store and asked for apart)."""
     buckets: dict[str, list[Run]] = {}
     values: dict[str, Any] = {}
     for run in runs:
         value = group_value(run, key)
         buckets.setdefault(repr(group_key(value)), []).append(run)
         values[repr(group_key(value))] = value
-    known = {repr(group_key(g.value)): g for g in whole}
     groups = []
     for label, members in buckets.items():
-        if label in known:
-            found = known[label]
-            groups.append(Group(values[label], members, dict(found.stats), found.count))
-            continue
         stats = {}
         for column in columns:
             numbers = [v for r in members if _number(v := present.column_value(r, column))]
