@@ -139,6 +139,20 @@ def test_group_statistics_never_land_in_a_table_refiltered_since(
     assert statistics_of(client, broad).keys() == group_heads(broad).keys()
 
 
+def test_a_group_shown_but_not_found_keeps_the_pages_figures_and_says_so(
+    app_config: ServerConfig,  # noqa: F811
+) -> None:
+    """A group no matching run has by the time its figures are asked for (its runs
+    deleted since): its count reads "?" and the answer says the page's figures stay."""
+    app = create_app(app_config)
+    seed(app.state.assay.store, 6)
+    client = TestClient(app, base_url="http://assay.test")
+    params = {"group": "config.opt", "columns": "summary.acc", "shown": "g00000000"}
+    answer = client.get("/ui/projects/g/groups", params=params).text
+    assert '<span class="group-count" id="g00000000-n" hx-swap-oob="true"' in answer
+    assert ">?</span>" in answer and "1 group of this page not found" in answer
+
+
 def test_group_statistics_answer_the_groups_shown_however_many_there_are(
     app_config: ServerConfig,  # noqa: F811
 ) -> None:
