@@ -3,8 +3,9 @@
 100,000 runs (20 config keys, 10 metrics each), 100 runs x 20,000 steps of one metric and
 one run of 10,000 metric keys. Assay, on SQLite and on PostgreSQL: the runs table page
 (with its column picker), a sorted and filtered page, that page grouped by a config key
-(statistics over every run the filter matches) and the sorted page grouped without a
-filter (statistics over the project's 100,000 runs), the chart data of 100 runs, the run page
+and the sorted page grouped without a filter, each with its group statistics (over every
+run the filter matches, or the project's 100,000 runs: a request of their own, which the
+page does not wait for, timed in a row of its own), the chart data of 100 runs, the run page
 of 10,000 keys, a search of its summary and its first page of charts, and the time until
 a chart is drawn in headless chromium. MLflow (SQLite; the bench venv has no PostgreSQL
 driver for it): its server's runs search (the same page size, filter and order), its
@@ -12,14 +13,21 @@ batched metric history for the same 100 runs (the route its own charts use) and 
 of 10,000 keys.
 
     python bench/ui_load.py [--runs 100000] [--backends sqlite,postgresql] [--no-mlflow]
+                            [--store DIR]
 
-The runs are written in bulk (bench/ui_seed.py), the same rows for both systems.
+The runs are written in bulk (bench/ui_seed.py), the same rows for both systems. With
+``--store``, Assay's SQLite store is kept in DIR and a later run with the same number of
+runs measures it again instead of seeding another (seeding takes minutes; the pages
+only read, so a kept store measures as a fresh one).
 """
 
 from __future__ import annotations
 
 import argparse
+import html
+import json
 import random
+import re
 import statistics
 import sys
 import tempfile
@@ -165,6 +173,10 @@ def measure_assay(url: str, runs: int, long_ids: list[str], wide_id: str) -> dic
             http.post(path, json=body, headers=csrf).raise_for_status()
 
         table = "/ui/projects/big/table"
+        filtered_groups = http.get(
+            table, params={"filter": FILTER, "sort": "-summary.m1", "group": "config.opt"}
+        ).text
+        all_groups = http.get(table, params={"sort": "-summary.m1", "group": "config.opt"}).text
         pages = {
             "runs page": timed(lambda: get("/projects/big")),
             "column picker (every key of the project)": timed(
@@ -177,9 +189,11 @@ def measure_assay(url: str, runs: int, long_ids: list[str], wide_id: str) -> dic
             "grouped by config.opt, stats over the filter": timed(
                 lambda: get(table, filter=FILTER, sort="-summary.m1", group="config.opt")
             ),
+            **stats_apart(http, "its group statistics (asked apart)", filtered_groups),
             "grouped by config.opt, stats over every run": timed(
                 lambda: get(table, sort="-summary.m1", group="config.opt")
             ),
+            **stats_apart(http, "their group statistics (asked apart)", all_groups),
             f"last page of {runs:,}": timed(lambda: get(table, page=str(runs // 50))),
             "chart data, 100 runs x 20,000 steps": timed(
                 lambda: post("/ui/api/series", {"runs": long_ids, "keys": ["loss"]})
@@ -191,6 +205,16 @@ def measure_assay(url: str, runs: int, long_ids: list[str], wide_id: str) -> dic
             ),
         }
     return pages | drawn_chart(url, long_ids[:20])
+
+
+def stats_apart(http: httpx.Client, what: str, page: str) -> dict[str, Timing]:
+    """The row of a grouped page's statistics when the page asks for them apart (what
+    its user waits for before they show); none when the page holds them."""
+    found = re.search(r'class="group-stats" hx-get="([^"]+)"', page)
+    if found is None:
+        return {}
+    url = html.unescape(found.group(1))
+    return {what: timed(lambda: http.get(url).raise_for_status())}
 
 
 def drawn_chart(url: str, ids: list[str]) -> dict[str, Timing]:
@@ -254,21 +278,38 @@ def measure_mlflow(
         }
 
 
-def measure_one(backend: str, runs: int, work: Path, admin: str | None) -> dict[str, Timing]:
+def measure_one(
+    backend: str, runs: int, work: Path, admin: str | None, kept: Path | None = None
+) -> dict[str, Timing]:
     from assay.store.sql.store import SqlStore
 
     now = time.time() - runs
+    seeded = kept / f"seeded-{runs}.json" if kept is not None else None
     if backend == "postgresql":
         assert admin is not None
         from tests.services import create_database
 
         uri = create_database(admin, "ui_bench")
         store = SqlStore.from_url(uri, blobs=work / "pg-blobs")
+    elif seeded is not None and seeded.exists():
+        uri = str(seeded.parent / "assay")
+        long_ids, wide_id = json.loads(seeded.read_text())
+        print(f"assay: the store seeded before in {uri}", flush=True)
+        return served(uri, work, runs, (long_ids, wide_id), backend)
     else:
-        uri = str(work / "assay")
+        uri = str((kept or work) / "assay")
         store = SqlStore.embedded(Path(uri))
     long_ids, wide_id = seed_assay(store, runs, now)
     store.close()
+    if seeded is not None and backend == "sqlite":
+        seeded.write_text(json.dumps([long_ids, wide_id]))
+    return served(uri, work, runs, (long_ids, wide_id), backend)
+
+
+def served(
+    uri: str, work: Path, runs: int, seeded: tuple[list[str], str], backend: str
+) -> dict[str, Timing]:
+    long_ids, wide_id = seeded
     with serve("assay", uri, work) as url:
         found = measure_assay(url, runs, long_ids, wide_id)
     print(f"assay ({backend})", found, flush=True)
@@ -276,7 +317,10 @@ def measure_one(backend: str, runs: int, work: Path, admin: str | None) -> dict[
 
 
 def measure(
-    runs: int = RUNS, backends: tuple[str, ...] = ("sqlite", "postgresql"), mlflow: bool = True
+    runs: int = RUNS,
+    backends: tuple[str, ...] = ("sqlite", "postgresql"),
+    mlflow: bool = True,
+    kept: Path | None = None,
 ) -> Results:
     from tests.services import postgres_cluster
 
@@ -284,7 +328,7 @@ def measure(
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if "sqlite" in backends:
-            results["assay, SQLite"] = measure_one("sqlite", runs, work, None)
+            results["assay, SQLite"] = measure_one("sqlite", runs, work, None, kept)
         if "postgresql" in backends:
             with postgres_cluster() as admin:
                 results["assay, PostgreSQL"] = measure_one("postgresql", runs, work, admin)
@@ -344,9 +388,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=RUNS)
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--no-mlflow", action="store_true", help="Assay's pages alone.")
+    parser.add_argument(
+        "--store", type=Path, help="Keep Assay's SQLite store here and reuse it when seeded."
+    )
     args = parser.parse_args()
     backends = tuple(b for b in args.backends.split(",") if b)
-    print("\n".join(render(measure(args.runs, backends, mlflow=not args.no_mlflow))))
+    if args.store is not None:
+        args.store.mkdir(parents=True, exist_ok=True)
+    results = measure(args.runs, backends, mlflow=not args.no_mlflow, kept=args.store)
+    print("\n".join(render(results)))
 
 
 if __name__ == "__main__":

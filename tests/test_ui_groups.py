@@ -69,11 +69,36 @@ def test_group_statistics_cover_the_whole_filter(
     assert [g.count for g in found] == sorted((g.count for g in found), reverse=True)
 
 
+def group_heads(html: str) -> dict[str, str]:
+    """A grouped table's group heads: {the head's id: its HTML}."""
+    return dict(re.findall(r'<tr class="group-head" id="(g[0-9a-f]+)">(.*?)</tr>', html, re.S))
+
+
+def statistics_of(client: TestClient, html: str) -> dict[str, tuple[str, list[str]]]:
+    """What the table's statistics request answers: {group id: (count, [each column's
+    figures])}, from the out-of-band swaps of the group heads' spans."""
+    found = re.search(r'<span class="group-stats" hx-get="([^"]+)" hx-trigger="load"', html)
+    assert found, "the grouped table asks for its groups' statistics"
+    answer = client.get(found.group(1).replace("&amp;", "&"))
+    assert answer.status_code == 200
+    swaps = re.findall(
+        r'<span class="group-(?:count|stat)" id="(g[0-9a-f]+)-(n|\d+)" hx-swap-oob="true"[^>]*>'
+        r"(.*?)</span>\n",
+        answer.text,
+    )
+    out: dict[str, tuple[str, list[str]]] = {}
+    for group, part, text in swaps:
+        count, cells = out.get(group, ("", []))
+        out[group] = (text, cells) if part == "n" else (count, [*cells, text])
+    return out
+
+
 def test_runs_table_groups_show_counts_and_stats_of_every_matching_run(
     app_config: ServerConfig,  # noqa: F811
 ) -> None:
     """The groups' mean/min/max were of the page's 50 runs; at 100,000 runs a page says
-    little about a group of thousands."""
+    little about a group of thousands. The table shows the page's groups at once and
+    asks for their figures over the whole filter apart, as for its exact count."""
     app = create_app(app_config)
     seed(app.state.assay.store)
     client = TestClient(app, base_url="http://assay.test")
@@ -81,16 +106,66 @@ def test_runs_table_groups_show_counts_and_stats_of_every_matching_run(
         "/ui/projects/g/table",
         params={"filter": "summary.acc >= 10", "group": "config.opt", "columns": "summary.acc"},
     ).text
-    heads = re.findall(r'<tr class="group-head">.*?</tr>', html, re.S)
+    heads = group_heads(html)
     assert len(heads) == 3
+    for head in heads.values():  # until they load: the page's runs' figures, no count
+        assert '<span class="group-count pending"' in head and ">…</span>" in head
+        assert "on this page" in head and 'class="group-stat pending"' in head
+        assert 'hx-preserve="true"' in head  # a refresh keeps the figures it had
+    figures = statistics_of(client, html)
+    assert figures.keys() == heads.keys()
     want = expected("opt")
-    for head in heads:
+    for group, head in heads.items():
         opt = re.search(r"<strong>(\w+)</strong>", head).group(1)  # type: ignore[union-attr]
         count, mean, low, high = want[opt]
-        assert f'<span class="group-count">{count}</span>' in head
-        assert f">{fmt(mean)}</span>" in head
-        assert "on this page" in head  # 110 runs match, 50 are on the page
-        assert f"{high:g}" in head and f"{low:g}" in head
+        assert figures[group][0] == str(count)
+        (acc,) = figures[group][1]
+        assert f">{fmt(mean)}</span>" in acc and f"{low:g}" in acc and f"{high:g}" in acc
+
+
+def test_group_statistics_never_land_in_a_table_refiltered_since(
+    app_config: ServerConfig,  # noqa: F811
+) -> None:
+    """A group head's id names the filter, group key and columns its figures are over:
+    an answer for another filter (a table the user has refiltered since) swaps nothing
+    into the table shown now."""
+    app = create_app(app_config)
+    seed(app.state.assay.store)
+    client = TestClient(app, base_url="http://assay.test")
+    params = {"group": "config.opt", "columns": "summary.acc"}
+    broad = client.get("/ui/projects/g/table", params=params).text
+    narrow = client.get("/ui/projects/g/table", params={**params, "filter": "summary.acc >= 10"})
+    assert not group_heads(broad).keys() & group_heads(narrow.text).keys()
+    assert statistics_of(client, broad).keys() == group_heads(broad).keys()
+
+
+def test_a_group_shown_but_not_found_keeps_the_pages_figures_and_says_so(
+    app_config: ServerConfig,  # noqa: F811
+) -> None:
+    """A group no matching run has by the time its figures are asked for (its runs
+    deleted since): its count reads "?" and the answer says the page's figures stay."""
+    app = create_app(app_config)
+    seed(app.state.assay.store, 6)
+    client = TestClient(app, base_url="http://assay.test")
+    params = {"group": "config.opt", "columns": "summary.acc", "shown": "g00000000"}
+    answer = client.get("/ui/projects/g/groups", params=params).text
+    assert '<span class="group-count" id="g00000000-n" hx-swap-oob="true"' in answer
+    assert ">?</span>" in answer and "1 group of this page not found" in answer
+
+
+def test_group_statistics_answer_the_groups_shown_however_many_there_are(
+    app_config: ServerConfig,  # noqa: F811
+) -> None:
+    """Grouped by a key of 120 values, the page's 50 groups are answered, not the 1,000
+    largest: each a group of one run here, its own figures."""
+    app = create_app(app_config)
+    seed(app.state.assay.store)
+    client = TestClient(app, base_url="http://assay.test")
+    html = client.get("/ui/projects/g/table", params={"group": "config.lr"}).text
+    heads = group_heads(html)
+    assert len(heads) == 50
+    figures = statistics_of(client, html)
+    assert figures.keys() == heads.keys() and {c for c, _ in figures.values()} == {"1"}
 
 
 def test_a_group_key_the_store_cannot_group_on_is_refused(
@@ -104,3 +179,7 @@ def test_a_group_key_the_store_cannot_group_on_is_refused(
     client = TestClient(app, base_url="http://assay.test")
     page = client.get("/ui/projects/g/table", params={"group": "name"})
     assert page.status_code == 200 and page.text.count('class="group-head"') == 1
+    # the page's runs' figures, final: nothing to ask for
+    assert "group-stats" not in page.text and "pending" not in page.text
+    asked = client.get("/ui/projects/g/groups", params={"group": "name", "shown": "g00"})
+    assert asked.status_code == 200 and "hx-swap-oob" not in asked.text

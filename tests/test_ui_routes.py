@@ -15,6 +15,7 @@ from assay.server.app import create_app
 from assay.server.config import ServerConfig
 from assay.store.sql.store import SqlStore
 from tests.conftest import create_op, points
+from tests.test_ui_groups import group_heads, statistics_of
 
 EVIL = "<script>alert('x')</script>"
 
@@ -284,11 +285,13 @@ def test_runs_page_puts_user_metrics_first_and_system_charts_apart(tmp_path: Pat
     assert re.findall(r'value="([^"]+)" checked', picker) == ["config.lr", "summary.val/acc"]
     for field in ("group", "tags", "job_type"):
         assert f'<option value="{field}"' in html
-    grouped = page(client, "/ui/projects/digits/table?group=job_type")
-    assert '<strong>train</strong> (<span class="group-count">3</span>)' in grouped
-    assert '<strong>labels</strong> (<span class="group-count">1</span>)' in grouped
-    tagged = page(client, "/ui/projects/digits/table?group=group")
-    assert '<strong>sweep-1</strong> (<span class="group-count">1</span>)' in tagged
+    for group, counts in [("job_type", {"train": "3", "labels": "1"}), ("group", {"sweep-1": "1"})]:
+        grouped = page(client, f"/ui/projects/digits/table?group={group}")
+        figures = statistics_of(client, grouped)
+        for head_id, head in group_heads(grouped).items():
+            value = re.search(r"<strong>([^<]+)</strong>", head).group(1)  # type: ignore[union-attr]
+            if value in counts:
+                assert figures[head_id][0] == counts[value]
 
 
 def test_compare_summary_columns_line_up_with_their_runs(
@@ -432,6 +435,9 @@ def test_wrong_project_is_forbidden(team: tuple[TestClient, dict[str, str], list
     page(client, f"/runs/{ids[0]}", status=403)
     assert client.get(f"/ui/api/series?runs={ids[0]}").status_code == 403
     assert client.get("/ui/projects/digits/picker").status_code == 403  # not even its keys
+    statistics = client.get("/ui/projects/digits/groups", params={"group": "config.opt"})
+    assert statistics.status_code == 403  # nor its groups' figures
+    assert client.get("/ui/projects/digits/count").status_code == 403
 
 
 def test_an_image_panel_draws_every_box_of_every_layer_with_its_tag(tmp_path: Path) -> None:

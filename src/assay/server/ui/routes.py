@@ -33,7 +33,7 @@ from assay.server.ui.session import (
     viewer,
 )
 from assay.store.sql.auth import Principal, role_at_least
-from assay.store.sql.runs_groups import GroupStats
+from assay.store.sql.runs_groups import groupable
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -169,6 +169,37 @@ def run_count(request: Request, project: str, who: Viewer) -> HTMLResponse:
     return render(request, "run_count.html", total=total)
 
 
+@router.get("/ui/projects/{project}/groups", response_class=HTMLResponse)
+def group_statistics(
+    request: Request,
+    project: str,
+    who: Viewer,
+    shown: Annotated[str, Query(max_length=2000)] = "",
+) -> HTMLResponse:
+    """The count and statistics over every run the filter matches of each group a
+    grouped table shows (``shown``: their ids), asked for by the table, which does not
+    wait for them (a pass over the matching runs): each group's figures go into its
+    head (out-of-band swaps)."""
+    state = state_of(request)
+    require(state, who, project, "viewer")
+    query = views.TableQuery.parse(request.query_params)
+    ids = [i for i in shown.split(",") if i][: views.MAX_GROUPS_SHOWN]
+    wanted, columns = set(ids), list(query.columns)
+    try:
+        whole = state.store.runs.group_stats(
+            project,
+            query.filter or None,
+            query.group,
+            columns,
+            deleted=query.deleted,
+            keep=lambda value: views.group_id(query, columns, value) in wanted,
+        )
+    except (FilterSyntaxError, InvalidInput):  # a table that asks for none: nothing to show
+        ids, whole = [], []
+    answer = views.GroupStatsAnswer.build(query, ids, whole)
+    return render(request, "group_stats.html", answer=answer)
+
+
 @router.get("/ui/projects/{project}/picker", response_class=HTMLResponse)
 def column_picker(
     request: Request,
@@ -196,7 +227,6 @@ def _table(
     query = query or views.TableQuery.parse(request.query_params)
     error: FilterSyntaxError | None = None
     runs = state.store.runs
-    whole: list[GroupStats] = []
     try:
         total, found = runs.page(
             project,
@@ -210,13 +240,9 @@ def _table(
     except FilterSyntaxError as exc:
         error, total, found = exc, 0, []
     columns = views.table_columns(query, found)
-    if query.group and found:
-        try:  # the groups' counts and statistics over every run the filter matches
-            whole = runs.group_stats(
-                project, query.filter or None, query.group, columns, deleted=query.deleted
-            )
-        except InvalidInput:
-            whole = []  # a group key the store cannot group on: the page's runs only
+    # the groups' counts and statistics over every run the filter matches are asked for
+    # apart (/groups); a key the store cannot group on shows the page's runs' figures
+    apart = bool(query.group and found) and groupable(query.group)
     return views.RunsTable.build(
         project=project,
         query=query,
@@ -226,7 +252,7 @@ def _table(
         counted_up_to=COUNT_AT_ONCE if query.filter else None,
         error=error,
         columns=columns,
-        whole=whole,
+        stats_apart=apart,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import statistics
 from collections.abc import Mapping, Sequence
@@ -16,6 +17,7 @@ from assay.values import dotted
 
 MAX_COMPARE = 50
 MAX_PAGE = 200_000  # 10 million runs at 50 a page; a larger page number shows the last
+MAX_GROUPS_SHOWN = 100  # groups a page of the runs table shows at most (50 runs: 50)
 SUMMARY_PAGE = 100  # summary rows the run page shows at once; the rest are paged and searched
 
 
@@ -72,8 +74,41 @@ class TableQuery:
 class Group:
     value: Any
     runs: list[Run]  # the group's runs on this page
-    stats: dict[str, tuple[float, float, float]]  # column -> (mean, min, max)
-    count: int  # the group's runs over the whole filter
+    stats: dict[str, tuple[float, float, float]]  # column -> (mean, min, max) of those runs
+    count: int  # its runs on this page (the count over the whole filter is asked for apart)
+    id: str = ""  # its head's id on the page (group_id)
+    # True: ``stats`` are of the page's runs and ``count`` unknown until the statistics
+    # over every matching run, asked for apart (/ui/projects/{p}/groups), replace them
+    pending: bool = False
+
+
+def group_id(query: TableQuery, columns: Sequence[str], value: Any) -> str:
+    """The id of a group's head on the runs table: of its value and of what its
+    statistics are over (filter, deleted runs or not, group key, columns), so that the
+    statistics asked for by a table the user has refiltered since never land in the
+    table shown now."""
+    over = (query.filter, query.deleted, query.group, tuple(columns), repr(group_key(value)))
+    return "g" + hashlib.blake2b(repr(over).encode(), digest_size=8).hexdigest()
+
+
+@dataclass(frozen=True)
+class GroupStatsAnswer:
+    """The statistics of the groups a table shows, over every run the filter matches:
+    (group id, count, column -> (mean, min, max)) for each group found, and the ids
+    of those shown that no matching run has (their heads keep the page's figures)."""
+
+    columns: list[str]
+    found: list[tuple[str, int, dict[str, tuple[float, float, float]]]]
+    missing: list[str]
+
+    @classmethod
+    def build(
+        cls, query: TableQuery, shown: Sequence[str], whole: Sequence[GroupStats]
+    ) -> GroupStatsAnswer:
+        columns = list(query.columns)
+        found = [(group_id(query, columns, g.value), g.count, dict(g.stats)) for g in whole]
+        ids = {i for i, _, _ in found}
+        return cls(columns, found, [i for i in shown if i not in ids])
 
 
 @dataclass
@@ -100,12 +135,16 @@ class RunsTable:
         *,
         error: FilterSyntaxError | None,
         columns: list[str] | None = None,
-        whole: Sequence[GroupStats] = (),
         counted_up_to: int | None = None,
+        stats_apart: bool = False,
     ) -> RunsTable:
-        """``total`` past ``counted_up_to`` means "more than ``counted_up_to``"."""
+        """``total`` past ``counted_up_to`` means "more than ``counted_up_to``". With
+        ``stats_apart``, the groups show the page's runs' figures until those over every
+        matching run, asked for apart, replace them."""
         columns = columns or table_columns(query, runs)
-        groups = group_runs(runs, query.group, columns, whole) if query.group else []
+        groups = group_runs(runs, query.group, columns) if query.group else []
+        for g in groups:
+            g.id, g.pending = group_id(query, columns, g.value), stats_apart
         running = any(r.status == "running" for r in runs)
         exact = counted_up_to is None or total <= counted_up_to
         total = total if counted_up_to is None else min(total, counted_up_to)
@@ -114,6 +153,19 @@ class RunsTable:
     @property
     def pages(self) -> int:
         return max(1, math.ceil(self.total / self.page_size))
+
+    @property
+    def stats_pending(self) -> bool:
+        return any(g.pending for g in self.groups)
+
+    def stats_params(self) -> dict[str, str]:
+        """The query of the groups' statistics (/ui/projects/{p}/groups): the filter,
+        group key and columns they are over, and the ids of the groups shown."""
+        q = self.query
+        params = {"filter": q.filter, "group": q.group, "columns": ",".join(self.columns)}
+        params["deleted"] = "1" if q.deleted else ""
+        params["shown"] = ",".join(g.id for g in self.groups)
+        return {k: v for k, v in params.items() if v}
 
     @property
     def has_next(self) -> bool:
@@ -143,26 +195,18 @@ def table_columns(query: TableQuery, runs: list[Run]) -> list[str]:
     return list(query.columns) or default_columns(runs)
 
 
-def group_runs(
-    runs: list[Run], key: str, columns: list[str], whole: Sequence[GroupStats] = ()
-) -> list[Group]:
-    """Runs of the page grouped by a config key or a run field. Each group's count and
-    the mean/min/max of its numeric columns come from ``whole`` (every run the filter
-    matches, computed by the store); a group it does not name falls back to the page's
-    runs."""
+def group_runs(runs: list[Run], key: str, columns: list[str]) -> list[Group]:
+    """Runs of the page grouped by a config key or a run field, each group's count and
+    the mean/min/max of its numeric columns over the page's runs (those over every run
+    the filter matches are computed by the store and asked for apart)."""
     buckets: dict[str, list[Run]] = {}
     values: dict[str, Any] = {}
     for run in runs:
         value = group_value(run, key)
         buckets.setdefault(repr(group_key(value)), []).append(run)
         values[repr(group_key(value))] = value
-    known = {repr(group_key(g.value)): g for g in whole}
     groups = []
     for label, members in buckets.items():
-        if label in known:
-            found = known[label]
-            groups.append(Group(values[label], members, dict(found.stats), found.count))
-            continue
         stats = {}
         for column in columns:
             numbers = [v for r in members if _number(v := present.column_value(r, column))]

@@ -8,7 +8,7 @@ import math
 import os
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -756,15 +756,17 @@ class SqlRuns:
         columns: Sequence[str],
         *,
         deleted: bool = False,
+        keep: Callable[[Any], bool] | None = None,
     ) -> list[GroupStats]:
         """Per value of ``group`` (group, job_type, tags or config.<key>), the number of
         runs the filter matches and the mean, min and max of each numeric ``summary.*``
-        column over all of them, largest group first. A SQL store's own operation: the
-        runs table's groups use it."""
+        column over all of them, largest group first: the 1,000 largest, or with
+        ``keep`` those whose values it keeps. A SQL store's own operation: the runs
+        table's group statistics use it."""
         compiler = FilterCompiler(filter or "", self._cutoff(), self.db.dialect, project)
         where = self._where(project, filter, deleted)
         with self.db.read() as conn:
-            return runs_groups.group_stats(conn, where, compiler, group, columns)
+            return runs_groups.group_stats(conn, where, compiler, group, columns, keep=keep)
 
     def log_lines(self, run_id: str, tail: int | None = None) -> list[LogLine]:
         query = sa.select(log_lines.c.at, log_lines.c.stream, log_lines.c.text).where(

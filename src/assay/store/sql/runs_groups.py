@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -55,6 +55,15 @@ def group_expr(group: str, dialect: str) -> sa.ColumnElement[Any]:
     if group == "tags":
         return _tags(dialect)
     return sa.cast(runs.c.config[_config_path(group)], sa.Text)
+
+
+def groupable(group: str) -> bool:
+    """Whether runs can be grouped on ``group`` in SQL (``group_stats`` refuses others)."""
+    try:
+        group_expr(group, "sqlite")
+    except InvalidInput:
+        return False
+    return True
 
 
 def _config_path(group: str) -> tuple[str, ...]:
@@ -109,9 +118,13 @@ def group_stats(
     compiler: FilterCompiler,
     group: str,
     columns: Sequence[str],
+    *,
+    keep: Callable[[Any], bool] | None = None,
 ) -> list[GroupStats]:
     """Groups of the runs matching ``where``, largest first; statistics of the
-    ``summary.*`` and metric columns (config columns are labels, not measures)."""
+    ``summary.*`` and metric columns (config columns are labels, not measures). The
+    ``MAX_GROUPS`` largest; with ``keep``, every group whose value it keeps, however
+    many groups there are (the groups a page of the runs table shows)."""
     numeric = [c for c in dict.fromkeys(columns) if c.startswith("summary.")][:MAX_COLUMNS]
     source: sa.FromClause = runs
     if compiler.dialect == "postgresql":
@@ -141,15 +154,16 @@ def group_stats(
     for i in range(len(numeric)):
         cell = rows.c[f"c{i}"]
         aggregates += [sa.func.sum(cell), sa.func.count(cell), sa.func.min(cell), sa.func.max(cell)]
-    query = (
-        sa.select(rows.c.value, sa.func.count(), *aggregates)
-        .group_by(rows.c.value)
-        .order_by(sa.func.count().desc())
-        .limit(MAX_GROUPS)
-    )
+    query = sa.select(rows.c.value, sa.func.count(), *aggregates).group_by(rows.c.value)
+    if keep is None:
+        query = query.order_by(sa.func.count().desc()).limit(MAX_GROUPS)
+    # else every group, in no order (sorted here once kept): sorting all of them in SQL
+    # cost more than the pass itself for a key of a value per run (100,000 groups)
     merged: dict[str, _Partial] = {}
     for row in conn.execute(query):
         part = _Partial(decoded(group, row[0]), int(row[1]))
+        if keep is not None and not keep(part.value):
+            continue
         for i, column in enumerate(numeric):
             total, n, low, high = row[2 + 4 * i : 6 + 4 * i]
             if n:  # SQLite sums inf and -inf to NULL: NaN, a mean not shown
