@@ -67,8 +67,8 @@ from assay.store.sql.write_gate import WriteGate
 log = logging.getLogger(__name__)
 
 INTERVAL = 0.1  # seconds between two checkpoints while there are writes
-RESTART_AT = 16 << 20  # a WAL holding more than this is copied with the writers held back
-KEPT = 32 << 20  # a WAL file that starts over is cut back to this (journal_size_limit)
+RESTART_AT = 32 << 20  # a WAL holding more than this is copied with the writers held back
+KEPT = 64 << 20  # a WAL file that starts over is cut back to this (journal_size_limit)
 LIMIT = 128 << 20  # a WAL file larger than this is checkpointed and truncated
 # How long TRUNCATE waits for readers of old snapshots (new writers wait meanwhile)
 # before it gives up until the next interval: briefly, unless the WAL is far past its
