@@ -264,3 +264,67 @@ def test_a_forked_child_checkpoints_with_a_thread_of_its_own(tmp_path: Path) -> 
     assert store.checkpoints.running  # the parent's thread goes on
     assert store.traces.get(f"{2:032x}").n_spans == 30  # the child's write is stored
     store.close()
+
+
+def test_the_wal_starts_over_under_sustained_writes_with_a_reader_about(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # no TRUNCATE by size: only starting the WAL over can keep it short
+    monkeypatch.setattr(checkpoint, "LIMIT", 1 << 40)
+    monkeypatch.setattr(checkpoint, "RESTART_AT", 1 << 20)
+    monkeypatch.setattr(checkpoint, "INTERVAL", 0.02)
+    root = tmp_path / "store"
+    store = SqlStore.embedded(root)
+    store.traces.write(spans(0))
+    done = threading.Event()
+    largest = 0
+
+    def write(first: int) -> None:
+        nonlocal largest
+        for write in range(first, first + 240, 2):  # back to back: a commit lands during
+            store.traces.write(spans(write))  # every checkpoint the thread makes
+            largest = max(largest, wal_size(root))
+
+    def read() -> None:  # short read transactions all along, as a server's pages make
+        while not done.is_set():
+            store.traces.list("p", limit=5)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    writers = [threading.Thread(target=write, args=(first,)) for first in (1, 2)]
+    for thread in writers:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    done.set()
+    reader.join()
+    written = 240 * 30 * len(BIG)
+    assert largest < written / 3, f"WAL reached {largest:,} bytes of {written:,} written"
+    assert store.traces.get(f"{240:032x}").n_spans == 30
+    store.close()
+
+
+def test_a_wal_file_that_grew_is_cut_back_when_it_starts_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(checkpoint, "LIMIT", 1 << 40)
+    monkeypatch.setattr(checkpoint, "RESTART_AT", 0)
+    monkeypatch.setattr(checkpoint, "KEPT", 1 << 20)
+    root = tmp_path / "store"
+    store = SqlStore.embedded(root)
+    assert store.checkpoints is not None
+    store.traces.write(spans(0))
+    reader = sqlite3.connect(root / "assay.db", isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM spans").fetchall()  # a snapshot held open
+    for write in range(1, 30):
+        store.traces.write(spans(write))
+    grown = wal_size(root)
+    assert grown > 4 << 20  # nothing could be copied past the reader's snapshot
+    reader.execute("COMMIT")
+    reader.close()
+    store.checkpoints.look()  # all copied: the next writer starts the WAL over
+    store.traces.write(spans(30))
+    assert wal_size(root) <= 1 << 20 < grown
+    assert store.traces.get(f"{30:032x}").n_spans == 30
+    store.close()

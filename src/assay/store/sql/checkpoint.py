@@ -6,13 +6,25 @@ with an fsync) before it returns: that write waits tens of milliseconds more tha
 others. A store written by this process turns that off (``wal_autocheckpoint = 0``)
 and leaves its checkpoints to the process's checkpointing thread instead: ``PASSIVE``
 (it never waits for readers or writers) about every ``INTERVAL`` seconds while
-something was written since, and ``TRUNCATE`` (which resets the file to nothing) once
-the WAL has grown past ``LIMIT`` bytes, as it does when writes follow each other too
-closely for a writer to find it all checkpointed and start it over, or when readers
-hold old snapshots. A TRUNCATE waits for such readers, and new writers wait for it
-meanwhile: it waits ``BUSY_MS`` at most, and after a refusal only PASSIVE checkpoints
-are made for ``TRUNCATE_BACKOFF`` seconds, unless the WAL is four times past its limit
-(then it waits up to ``BUSY_MS_FAR_PAST``).
+something was written since.
+
+A writer starts the WAL over (from its first byte, the file kept) when it begins after
+a checkpoint that copied all of it and no reader still uses it. Under sustained writes
+that never happens by itself: a PASSIVE checkpoint copies the WAL as it was when it
+began, and commits land while it copies, so the WAL only grows. Once the WAL holds more
+than ``RESTART_AT`` bytes, the thread therefore copies what a PASSIVE checkpoint left
+with this process's writers held back (``write_gate.py``: none under way, none
+beginning; it waits ``BUSY_MS`` at most for those under way, else tries again at its
+next look): that copy is short, it is complete, and the next writer starts the WAL
+over. A file that grew (readers kept it from starting over) is cut back to ``KEPT``
+bytes by the first commit after it starts over (``journal_size_limit``).
+
+When that fails for long (readers holding old snapshots, or writers of other processes
+overtaking the copy), ``TRUNCATE`` (which resets the file to nothing) is made once the
+WAL file has grown past ``LIMIT`` bytes. A TRUNCATE waits for such readers, and new
+writers wait for it meanwhile: it waits ``BUSY_MS`` at most, and after a refusal only
+PASSIVE checkpoints are made for ``TRUNCATE_BACKOFF`` seconds, unless the WAL is four
+times past its limit (then it waits up to ``BUSY_MS_FAR_PAST``).
 
 One thread serves every store of the process (``_Watcher``), not one thread each: a
 program that opens many stores and never closes them (a test suite, a notebook, a
@@ -50,14 +62,22 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from assay.store.sql.write_gate import WriteGate
+
 log = logging.getLogger(__name__)
 
 INTERVAL = 0.1  # seconds between two checkpoints while there are writes
-LIMIT = 128 << 20  # a WAL larger than this is checkpointed and truncated
+RESTART_AT = 32 << 20  # a WAL holding more than this is copied with the writers held back
+KEPT = 64 << 20  # a WAL file that starts over is cut back to this (journal_size_limit)
+LIMIT = 128 << 20  # a WAL file larger than this is checkpointed and truncated
 # How long TRUNCATE waits for readers of old snapshots (new writers wait meanwhile)
 # before it gives up until the next interval: briefly, unless the WAL is far past its
 # limit because readers kept it from being truncated so far.
 BUSY_MS = 100
+# How long starting the WAL over waits for the readers that began before its copy was
+# done (this process's writers wait meanwhile): short reads only.
+START_OVER_MS = 20
+START_OVER_BACKOFF = 0.25  # seconds without holding writers back after readers refused it
 BUSY_MS_FAR_PAST = 5_000
 TRUNCATE_BACKOFF = 1.0  # seconds of PASSIVE checkpoints only after readers refused one
 THREAD_NAME = "assay-wal-checkpoint"
@@ -71,12 +91,21 @@ _inherited: list[sqlite3.Connection] = []
 class Checkpointer:
     """The WAL checkpoints of one SQLite database file (see the module's docstring)."""
 
-    def __init__(self, db: Path, interval: float | None = None, limit: int | None = None) -> None:
-        """``interval`` and ``limit``: INTERVAL and LIMIT unless given."""
+    def __init__(
+        self,
+        db: Path,
+        interval: float | None = None,
+        limit: int | None = None,
+        restart_at: int | None = None,
+    ) -> None:
+        """``interval``, ``limit`` and ``restart_at``: INTERVAL, LIMIT and RESTART_AT
+        unless given."""
         self.db = db
         self.wal = Path(f"{db}-wal")
         self.interval = INTERVAL if interval is None else interval
         self.limit = LIMIT if limit is None else limit
+        self.restart_at = RESTART_AT if restart_at is None else restart_at
+        self.gate = WriteGate()  # the store's write transactions pass through it
         self._reset()
         _live.add(self)
 
@@ -89,8 +118,12 @@ class Checkpointer:
         self.due = 0.0  # when the thread looks next (time.monotonic)
         self._seen: int | None = None  # data_version at the last look
         self._unfinished = False  # the last checkpoint left part of the WAL
-        self._truncate_at = 0.0  # no TRUNCATE before this: readers refused the last one
+        self._hold_at = 0.0  # nothing that holds writers back before this: readers refused
+        # the last TRUNCATE (TRUNCATE_BACKOFF) or start-over (START_OVER_BACKOFF)
         self._failing = False  # the last look failed for something other than SQLite
+        self._frames = 0  # frames in the WAL at the last checkpoint
+        self._frame_bytes = 0  # a frame's size: the page size and its header
+        self.gate.reset()
 
     def attach(self, engine: sa.Engine) -> None:
         """Turn off the writers' own checkpoints on ``engine``'s connections and learn
@@ -100,6 +133,7 @@ class Checkpointer:
         def _no_autocheckpoint(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA wal_autocheckpoint = 0")
+            cur.execute(f"PRAGMA journal_size_limit = {KEPT}").fetchall()
             cur.close()
 
         @sa.event.listens_for(engine, "commit")
@@ -161,12 +195,31 @@ class Checkpointer:
             return
         self._seen = version
         size = self._wal_size()
-        if size > self.limit and time.monotonic() >= self._truncate_at:
+        may_hold = time.monotonic() >= self._hold_at
+        if size > self.limit and may_hold:
             wait = BUSY_MS if size <= 4 * self.limit else BUSY_MS_FAR_PAST
             self._unfinished = not self._checkpoint("TRUNCATE", wait)
-            self._truncate_at = time.monotonic() + (TRUNCATE_BACKOFF if self._unfinished else 0)
+            self._hold_at = time.monotonic() + (TRUNCATE_BACKOFF if self._unfinished else 0)
         else:  # unfinished while readers hold part of it, or it is still too long
-            self._unfinished = not self._checkpoint("PASSIVE") or size > self.limit
+            copied = self._checkpoint("PASSIVE")
+            if copied and may_hold and self._frames * self._frame_size() > self.restart_at:
+                copied = self._start_over()
+                self._hold_at = time.monotonic() + (0 if copied else START_OVER_BACKOFF)
+            self._unfinished = not copied or size > self.limit
+
+    def _start_over(self) -> bool:
+        """Copy what is left of the WAL with this process's writers held back, and wait
+        for the readers that began before the copy was done, so that the next writer
+        starts it over; whether that worked (a writer under way for longer than BUSY_MS,
+        a reader for longer than START_OVER_MS, or another process's writer refuses it)."""
+        with self.gate.held(BUSY_MS / 1000) as idle:
+            return idle and self._checkpoint("RESTART", START_OVER_MS)
+
+    def _frame_size(self) -> int:
+        if not self._frame_bytes:
+            [(page,)] = self._connection().execute("PRAGMA page_size").fetchall()
+            self._frame_bytes = int(page) + 24
+        return self._frame_bytes
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -190,6 +243,7 @@ class Checkpointer:
         conn = self._connection()
         conn.execute(f"PRAGMA busy_timeout = {int(wait_ms)}").fetchall()
         [(busy, frames, copied)] = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
+        self._frames = frames
         return not busy and copied == frames
 
     def _wal_size(self) -> int:

@@ -56,7 +56,8 @@ class SqlStore:
         self.read_only = read_only
         self.checkpoints = checkpoints
         self._upgrade = upgrade
-        self.db = Database(engine, audit.local_actor(), read_only)
+        gate = None if checkpoints is None else checkpoints.gate
+        self.db = Database(engine, audit.local_actor(), read_only, gate)
         self.runs = SqlRuns(self.db, blobs)
         self.blobs = SqlBlobs(self.db, blobs)
         self.artifacts = SqlArtifacts(self.db)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from assay.errors import InvalidInput, StoreUnusable
 from assay.store.sql import opening
+from assay.store.sql.write_gate import WriteGate
 
 
 class Tx:
@@ -39,11 +40,16 @@ CLOCK_REFRESH = 300.0  # seconds between two readings of the database server's c
 class Database:
     """The engine and how its transactions open; every facet of one SqlStore shares it."""
 
-    def __init__(self, engine: sa.Engine, actor: str, read_only: bool = False) -> None:
+    def __init__(
+        self, engine: sa.Engine, actor: str, read_only: bool = False, gate: WriteGate | None = None
+    ) -> None:
+        """``gate``: where write transactions wait while the WAL checkpointer of a SQLite
+        file holds them back (``write_gate.py``)."""
         self.engine = engine
         self.dialect = engine.dialect.name
         self.actor = actor  # who acts in the audit log when no one is named
         self.read_only = read_only
+        self.gate = gate
         self._offset = 0.0  # the database server's clock minus this machine's
         self._offset_at = -CLOCK_REFRESH
 
@@ -68,7 +74,8 @@ class Database:
     def write(self, doing: str = "write", actor: str | None = None) -> Iterator[Tx]:
         """A write transaction (``BEGIN IMMEDIATE`` on SQLite) acting as ``actor``."""
         self.writable(doing)
-        with opening.translating(doing), self.engine.connect() as conn:
+        gate = nullcontext() if self.gate is None else self.gate.writing()
+        with gate, opening.translating(doing), self.engine.connect() as conn:
             conn.execution_options(assay_tx="IMMEDIATE")
             with conn.begin():
                 yield Tx(conn, self.dialect, actor or self.actor)
