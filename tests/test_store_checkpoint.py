@@ -7,6 +7,7 @@ last store (in a forked child too)."""
 from __future__ import annotations
 
 import gc
+import itertools
 import os
 import sqlite3
 import threading
@@ -105,21 +106,32 @@ def test_a_reader_holding_the_wal_keeps_writers_waiting_only_briefly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(checkpoint, "LIMIT", 1 << 20)
+    truncates: list[tuple[int, float, bool]] = []  # (wait_ms, when, copied everything)
+    made = checkpoint.Checkpointer._checkpoint
+
+    def recorded(self: checkpoint.Checkpointer, mode: str, wait_ms: int = 0) -> bool:
+        copied = made(self, mode, wait_ms)
+        if mode == "TRUNCATE":
+            truncates.append((wait_ms, time.monotonic(), copied))
+        return copied
+
+    monkeypatch.setattr(checkpoint.Checkpointer, "_checkpoint", recorded)
     root = tmp_path / "store"
     store = SqlStore.embedded(root)
     store.traces.write(spans(0))
     reader = sqlite3.connect(root / "assay.db", isolation_level=None)
     reader.execute("BEGIN")
     reader.execute("SELECT count(*) FROM spans").fetchall()  # a snapshot held open
-    slowest = 0.0
     for write in range(1, 9):  # past the limit, short of four times it
-        started = time.perf_counter()
         store.traces.write(spans(write))
-        slowest = max(slowest, time.perf_counter() - started)
         time.sleep(0.05)
-    # a TRUNCATE waiting for the reader holds new writers back: for 0.1 s at a time, with
-    # PASSIVE checkpoints only for a second after each refusal, not for seconds on end
-    assert slowest < 2.0, f"a write waited {slowest:.2f} s"
+    # a TRUNCATE waiting for the reader holds new writers back: for BUSY_MS at a time,
+    # with PASSIVE checkpoints only for TRUNCATE_BACKOFF after each refusal
+    refused = [t for t in truncates if not t[2]]
+    assert refused, "the WAL passed its limit but no TRUNCATE was tried"
+    assert all(wait == checkpoint.BUSY_MS for wait, _, _ in truncates)
+    gaps = [b[1] - a[1] for a, b in itertools.pairwise(refused)]
+    assert all(gap >= checkpoint.TRUNCATE_BACKOFF for gap in gaps), gaps
     assert wal_size(root) > 1 << 20  # the reader kept it from being truncated
     reader.execute("COMMIT")
     reader.close()
